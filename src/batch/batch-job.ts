@@ -1,0 +1,182 @@
+// The batch layer's coordinator: plan byte ranges, map them on a piscina pool, shuffle by user hash, reduce, publish.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import { type AggBlock, blockTransferList } from '../core/agg-table.js';
+import { LambdaflowError, reviveError } from '../core/errors.js';
+import { type BadRow, type BadRowMode, type ParseCounts, addCounts, emptyCounts, totalBad } from '../core/event-parser.js';
+import { findLineStart, planTasks } from '../core/partition-plan.js';
+import { DirectoryPublisher, removeStaleTemps } from '../io/atomic.js';
+import { type DataLayout } from '../io/layout.js';
+import { type Logger } from '../io/logger.js';
+import { writeQuarantine } from '../io/quarantine.js';
+import { listBatchViews, pruneViews } from '../io/views.js';
+import { workerUrl } from '../io/worker-url.js';
+import type { MapResult, MapTask, ReduceResult, ReduceTask } from '../messages.js';
+import { type InputFile, collectBatchInputs } from './inputs.js';
+
+export interface BatchConfig {
+  readonly layout: DataLayout;
+  readonly threads: number;
+  readonly mode: BadRowMode;
+  /** R: reduce partitions, one `part-` file each. Output depends on it, never on threads. */
+  readonly partitions: number;
+  /** Complete batch views kept after publishing (older ones are removed). */
+  readonly keepViews: number;
+  readonly logger: Logger;
+}
+
+export interface BatchManifest {
+  readonly createdAtMs: number;
+  readonly streamWatermark: number;
+  readonly inputs: readonly { name: string; source: string; size: number }[];
+  readonly rowsRead: number;
+  readonly purchases: number;
+  readonly views: number;
+  readonly badRows: ParseCounts['bad'];
+  readonly badRowsTotal: number;
+  readonly users: number;
+  readonly purchaseCentsTotal: number;
+  readonly threads: number;
+  readonly partitions: number;
+  readonly mapTasks: number;
+  readonly elapsedMs: number;
+}
+
+export interface BatchResult {
+  readonly dir: string;
+  readonly manifest: BatchManifest;
+}
+
+/** Map tasks per thread: enough that a slow task does not leave the other threads idle at the end. */
+const TASKS_PER_THREAD = 4;
+const ALIGN_WINDOW_BYTES = 64 * 1024;
+
+function lineStartFinder(inputs: readonly InputFile[]): (fileIndex: number, offset: number) => number {
+  return (fileIndex, offset) => {
+    const input = inputs[fileIndex]!;
+    const fd = fs.openSync(input.path, 'r');
+    try {
+      const window = Buffer.allocUnsafe(ALIGN_WINDOW_BYTES);
+      for (let position = offset - 1; position < input.size; ) {
+        const length = fs.readSync(fd, window, 0, Math.min(window.length, input.size - position), position);
+        if (length === 0) break;
+        const found = findLineStart(window.subarray(0, length), 1, position + length >= input.size);
+        if (found >= 0) return Math.min(position + found, input.size);
+        position += length - 1;
+      }
+      return input.size;
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+}
+
+function uniqueViewDir(servingBatch: string, ms: number): { dir: string; createdAtMs: number } {
+  let createdAtMs = ms;
+  while (fs.existsSync(path.join(servingBatch, `batch-${createdAtMs}`))) createdAtMs++;
+  return { dir: path.join(servingBatch, `batch-${createdAtMs}`), createdAtMs };
+}
+
+/** Runs the whole batch job and publishes `serving/batch/batch-<ms>/` atomically. */
+export async function runBatch(config: BatchConfig): Promise<BatchResult> {
+  const startedAt = performance.now();
+  const { layout, logger } = config;
+  await fs.promises.mkdir(layout.servingBatch, { recursive: true });
+  await removeStaleTemps(layout.servingBatch);
+  const { inputs, watermark } = collectBatchInputs(layout, logger);
+  const tasks = planTasks(inputs, config.threads * TASKS_PER_THREAD, lineStartFinder(inputs));
+  logger.debug(`batch: ${inputs.length} input files, ${tasks.length} map tasks, ${config.threads} threads, watermark ${watermark}`);
+
+  const pool = new Piscina({
+    filename: workerUrl('batch-worker').href,
+    minThreads: config.threads,
+    maxThreads: config.threads,
+    idleTimeout: 1000,
+  });
+  const { dir, createdAtMs } = uniqueViewDir(layout.servingBatch, Date.now());
+  const publisher = await DirectoryPublisher.begin(dir);
+  try {
+    const mapResults = await Promise.all(
+      tasks.map((ranges) => {
+        const task: MapTask = { ranges: ranges.map((r) => ({ ...r, path: inputs[r.fileIndex]!.path })), partitions: config.partitions, mode: config.mode };
+        return pool.run(task, { name: 'map' }) as Promise<MapResult>;
+      }),
+    );
+    const { counts, badRowsByFile } = numberBadRows(inputs, mapResults);
+    if (config.mode === 'failfast') failOnFirstBadRow(inputs, badRowsByFile);
+
+    const reduceResults = await Promise.all(
+      Array.from({ length: config.partitions }, (_, partition) => {
+        const blocks: AggBlock[] = mapResults.map((r) => r.blocks[partition]!);
+        const task: ReduceTask = { partition, blocks, outputPath: publisher.pathOf(`part-${String(partition).padStart(5, '0')}`) };
+        return pool.run(task, { name: 'reduce', transferList: blocks.flatMap(blockTransferList) }) as Promise<ReduceResult>;
+      }),
+    );
+    if (config.mode === 'permissive') {
+      for (const [fileIndex, rows] of badRowsByFile) await writeQuarantine(layout, inputs[fileIndex]!.name, rows);
+    }
+    const manifest: BatchManifest = {
+      createdAtMs,
+      streamWatermark: watermark,
+      inputs: inputs.map((i) => ({ name: i.name, source: i.source, size: i.size })),
+      rowsRead: counts.rows,
+      purchases: counts.purchases,
+      views: counts.views,
+      badRows: counts.bad,
+      badRowsTotal: totalBad(counts),
+      users: reduceResults.reduce((n, r) => n + r.users, 0),
+      purchaseCentsTotal: reduceResults.reduce((n, r) => n + r.cents, 0),
+      threads: config.threads,
+      partitions: config.partitions,
+      mapTasks: tasks.length,
+      elapsedMs: Math.round(performance.now() - startedAt),
+    };
+    await publisher.write('_MANIFEST.json', JSON.stringify(manifest, null, 2) + '\n');
+    await publisher.commit();
+    pruneViews(listBatchViews(layout.servingBatch).sort((a, b) => a.createdAtMs - b.createdAtMs), config.keepViews);
+    return { dir, manifest };
+  } catch (error) {
+    await publisher.abort();
+    const revived = reviveError(error);
+    if (revived instanceof LambdaflowError) throw revived;
+    throw new LambdaflowError('E_WORKER', `batch worker failed: ${revived instanceof Error ? revived.message : String(revived)}`, {}, { cause: revived });
+  } finally {
+    await pool.destroy();
+  }
+}
+
+/** Sums counts and turns range-relative bad-row line numbers into file line numbers. */
+function numberBadRows(inputs: readonly InputFile[], results: readonly MapResult[]): { counts: ParseCounts; badRowsByFile: Map<number, BadRow[]> } {
+  const counts = emptyCounts();
+  const ranges = results.flatMap((r) => r.ranges).sort((a, b) => a.fileIndex - b.fileIndex || a.start - b.start);
+  const badRowsByFile = new Map<number, BadRow[]>();
+  let fileIndex = -1;
+  let linesBefore = 0;
+  for (const range of ranges) {
+    if (range.fileIndex !== fileIndex) {
+      fileIndex = range.fileIndex;
+      linesBefore = 0;
+    }
+    addCounts(counts, range.counts);
+    if (range.truncated) {
+      throw new LambdaflowError('E_INPUT', `${inputs[fileIndex]!.path} shrank while it was being read`, { file: inputs[fileIndex]!.path });
+    }
+    if (range.badRows.length > 0) {
+      const rows = badRowsByFile.get(fileIndex) ?? [];
+      for (const row of range.badRows) rows.push({ ...row, line: row.line + linesBefore });
+      badRowsByFile.set(fileIndex, rows);
+    }
+    linesBefore += range.lineCount;
+  }
+  return { counts, badRowsByFile };
+}
+
+function failOnFirstBadRow(inputs: readonly InputFile[], badRowsByFile: Map<number, BadRow[]>): void {
+  const first = [...badRowsByFile.entries()].sort((a, b) => a[0] - b[0])[0];
+  if (first === undefined) return;
+  const input = inputs[first[0]]!;
+  const row = first[1][0]!;
+  throw new LambdaflowError('E_BAD_ROW', `bad row in ${input.path} at line ${row.line}: ${row.reason}`, { file: input.path, line: row.line, reason: row.reason });
+}

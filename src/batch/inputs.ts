@@ -1,0 +1,65 @@
+// The batch layer's master dataset: batch_input/*.csv plus the stream files the ingest log holds up to its last seq.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { LambdaflowError } from '../core/errors.js';
+import { readIngestLog } from '../io/ingest-log.js';
+import { type DataLayout, isInputFileName } from '../io/layout.js';
+import { type Logger } from '../io/logger.js';
+
+export interface InputFile {
+  /** Name shown in messages and used for the quarantine file. */
+  readonly name: string;
+  readonly path: string;
+  /** Bytes to read: the whole file for batch input, the logged size for stream files. */
+  readonly size: number;
+  readonly source: 'batch_input' | 'stream_input';
+}
+
+/** Regular `*.csv` files (links followed) directly in a folder, sorted by name; directories named `x.csv` are skipped. */
+export function listCsvFiles(dir: string, logger: Logger): { name: string; path: string; size: number }[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new LambdaflowError('E_INPUT', `cannot list ${dir}: ${(error as Error).message}`, { file: dir });
+  }
+  const files: { name: string; path: string; size: number }[] = [];
+  for (const name of names.filter(isInputFileName).sort()) {
+    const file = path.join(dir, name);
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch (error) {
+      logger.warn(`skipping ${file}: ${(error as Error).message}`);
+      continue;
+    }
+    if (!stat.isFile()) {
+      logger.warn(`skipping ${file}: not a regular file`);
+      continue;
+    }
+    files.push({ name, path: file, size: stat.size });
+  }
+  return files;
+}
+
+/** Lists the batch inputs and the ingested stream files up to the log's last sequence number (the watermark). */
+export function collectBatchInputs(layout: DataLayout, logger: Logger): { inputs: InputFile[]; watermark: number } {
+  const inputs: InputFile[] = listCsvFiles(layout.batchInput, logger).map((f) => ({ ...f, source: 'batch_input' as const }));
+  const { entries } = readIngestLog(layout.ingestLog);
+  for (const entry of entries) {
+    const file = path.join(layout.streamInput, entry.name);
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      throw new LambdaflowError('E_STATE', `stream file ${entry.name} (ingest seq ${entry.seq}) is missing from ${layout.streamInput}; it is part of the master dataset`, { file });
+    }
+    if (size < entry.size) {
+      throw new LambdaflowError('E_STATE', `stream file ${entry.name} (ingest seq ${entry.seq}) shrank from ${entry.size} to ${size} bytes after it was ingested`, { file });
+    }
+    inputs.push({ name: entry.name, path: file, size: entry.size, source: 'stream_input' });
+  }
+  return { inputs, watermark: entries.at(-1)?.seq ?? 0 };
+}

@@ -1,0 +1,81 @@
+// Sliding-window arithmetic for the speed layer: the window spec and the ring of per-slide aggregates.
+//
+//   time ─────────────────────────────────────────────────────────────►
+//          ┌──────┬──────┬──────┬──────┬──────┬──────┐
+//          │ s-6  │ s-5  │ s-4  │ s-3  │ s-2  │ s-1  │  s   ◄─ newest slide entering
+//          └──────┴──────┴──────┴──────┴──────┴──────┘
+//            ▲ oldest slide leaving        window [end - windowMs, end)
+//
+// Laws (Spark's invReduce(reduce(x, y), x) = y, exact because money is integer cents):
+//   window(t + slide) = window(t) + slide(t + slide) - slide(t - window + slide)
+//   a user whose window total returns to zero is dropped, exactly as a recomputation would never list them.
+
+import { CircularBuffer } from 'mnemonist';
+import { UserAggTable } from './agg-table.js';
+
+export interface WindowSpec {
+  readonly batchIntervalMs: number;
+  readonly windowMs: number;
+  readonly slideMs: number;
+  /** windowMs / slideMs: how many slides the ring holds. */
+  readonly slidesPerWindow: number;
+  /** slideMs / batchIntervalMs: how many micro-batches make one slide. */
+  readonly batchesPerSlide: number;
+}
+
+/** Builds a window spec, throwing a RangeError naming both values when they do not divide evenly. */
+export function windowSpec(batchIntervalMs: number, windowMs: number, slideMs: number): WindowSpec {
+  for (const [name, value] of [['batch interval', batchIntervalMs], ['window', windowMs], ['slide', slideMs]] as const) {
+    if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive whole number of milliseconds, got ${value}`);
+  }
+  if (slideMs % batchIntervalMs !== 0) {
+    throw new RangeError(`slide (${slideMs} ms) must be a multiple of the batch interval (${batchIntervalMs} ms)`);
+  }
+  if (windowMs % slideMs !== 0) {
+    throw new RangeError(`window (${windowMs} ms) must be a multiple of the slide (${slideMs} ms)`);
+  }
+  return Object.freeze({
+    batchIntervalMs,
+    windowMs,
+    slideMs,
+    slidesPerWindow: windowMs / slideMs,
+    batchesPerSlide: slideMs / batchIntervalMs,
+  });
+}
+
+/** The slide a moment belongs to: slide k covers [k * slideMs, (k + 1) * slideMs). */
+export function slideIndexOf(timeMs: number, slideMs: number): number {
+  return Math.floor(timeMs / slideMs);
+}
+
+/** A ring of the last `slidesPerWindow` slide aggregates and the window total kept by add/subtract. */
+export class SlideRing {
+  private readonly slides: CircularBuffer<UserAggTable>;
+  private totals = new UserAggTable();
+
+  constructor(readonly slidesPerWindow: number) {
+    this.slides = new CircularBuffer<UserAggTable>(Array, slidesPerWindow);
+  }
+
+  /** The current window's totals (users at zero may linger until the next compaction; views skip them). */
+  get window(): UserAggTable {
+    return this.totals;
+  }
+
+  /** Number of slides currently held. */
+  get length(): number {
+    return this.slides.size;
+  }
+
+  /** Enters the newest slide; when the ring is full, the oldest slide leaves and is subtracted. */
+  push(slide: UserAggTable): void {
+    if (this.slides.size === this.slidesPerWindow) {
+      const expired = this.slides.shift()!;
+      this.totals.mergeTable(expired, -1);
+    }
+    this.slides.push(slide);
+    this.totals.mergeTable(slide);
+    // Rebuild when dead users outnumber live ones, so memory follows the users in the window, not all ever seen.
+    if (this.totals.size - this.totals.liveSize > Math.max(1024, this.totals.liveSize)) this.totals = this.totals.compacted();
+  }
+}

@@ -1,0 +1,117 @@
+// Atomic publishing: files via temp + fsync + rename, directory views via a hidden temp dir renamed into place.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { LambdaflowError } from '../core/errors.js';
+
+function writeError(target: string, cause: unknown): LambdaflowError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new LambdaflowError('E_WRITE', `cannot write ${target}: ${reason}`, { file: target }, { cause });
+}
+
+/** Writes a file so that readers see the old content or the new, never a part. */
+export async function writeFileAtomically(target: string, data: string | Uint8Array): Promise<void> {
+  try {
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    await writeFileAtomic(target, typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength), { fsync: true });
+  } catch (cause) {
+    throw writeError(target, cause);
+  }
+}
+
+function fsyncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on directories; the rename is still atomic there.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** A directory being written under a hidden temporary name, published in one rename once complete. */
+export class DirectoryPublisher {
+  readonly tempDir: string;
+
+  private constructor(
+    readonly finalDir: string,
+    tempDir: string,
+  ) {
+    this.tempDir = tempDir;
+  }
+
+  static async begin(finalDir: string): Promise<DirectoryPublisher> {
+    const tempDir = path.join(path.dirname(finalDir), `.${path.basename(finalDir)}.tmp-${process.pid}-${Date.now()}`);
+    try {
+      await fs.promises.mkdir(tempDir, { recursive: true });
+    } catch (cause) {
+      throw writeError(tempDir, cause);
+    }
+    return new DirectoryPublisher(finalDir, tempDir);
+  }
+
+  pathOf(name: string): string {
+    return path.join(this.tempDir, name);
+  }
+
+  async write(name: string, data: string | Uint8Array): Promise<void> {
+    try {
+      const handle = await fs.promises.open(this.pathOf(name), 'w');
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (cause) {
+      throw writeError(this.pathOf(name), cause);
+    }
+  }
+
+  /** Writes `_SUCCESS` last, then renames the directory into place. */
+  async commit(): Promise<string> {
+    await this.write('_SUCCESS', '');
+    try {
+      fsyncDirectory(this.tempDir);
+      await fs.promises.rename(this.tempDir, this.finalDir);
+      fsyncDirectory(path.dirname(this.finalDir));
+    } catch (cause) {
+      await this.abort();
+      throw writeError(this.finalDir, cause);
+    }
+    return this.finalDir;
+  }
+
+  async abort(): Promise<void> {
+    await fs.promises.rm(this.tempDir, { recursive: true, force: true });
+  }
+}
+
+/** Removes temp directories and files left in `dir` by processes that died mid-write. */
+export async function removeStaleTemps(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = /^\..*\.tmp-(\d+)-\d+$/.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid || isAlive(pid)) continue;
+    await fs.promises.rm(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,23 @@
+// The logger: leveled lines on stderr, so stdout carries only command results and status lines.
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Logger {
+  error(message: string): void;
+  warn(message: string): void;
+  info(message: string): void;
+  debug(message: string): void;
+}
+
+export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+  const threshold = LOG_LEVELS.indexOf(level);
+  const at =
+    (name: LogLevel) =>
+    (message: string): void => {
+      if (LOG_LEVELS.indexOf(name) <= threshold) write(`${new Date().toISOString()} ${name.padEnd(5)} ${message}\n`);
+    };
+  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
+}
+
+export const silentLogger: Logger = { error() {}, warn() {}, info() {}, debug() {} };

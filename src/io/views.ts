@@ -1,0 +1,95 @@
+// Finding and reading published views: batch views (with their watermark), speed windows and realtime views.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { type UserAggTable } from '../core/agg-table.js';
+import { mergeViewText } from '../core/view-format.js';
+
+export interface PublishedView {
+  readonly dir: string;
+  readonly createdAtMs: number;
+}
+
+export interface BatchViewInfo extends PublishedView {
+  /** Last ingest-log sequence number the batch absorbed. */
+  readonly watermark: number;
+}
+
+export interface RealtimeViewInfo extends PublishedView {
+  /** The batch watermark this view is relative to: it holds stream files with seq in (watermark, throughSeq]. */
+  readonly watermark: number;
+  readonly throughSeq: number;
+}
+
+function listComplete(parent: string, pattern: RegExp): PublishedView[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return [];
+  }
+  const views: PublishedView[] = [];
+  for (const name of names) {
+    const match = pattern.exec(name);
+    if (!match) continue;
+    const dir = path.join(parent, name);
+    if (fs.existsSync(path.join(dir, '_SUCCESS'))) views.push({ dir, createdAtMs: Number(match[1]) });
+  }
+  return views.sort((a, b) => a.createdAtMs - b.createdAtMs);
+}
+
+function readJson(file: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const BATCH_VIEW_PATTERN = /^batch-(\d+)$/;
+export const SPEED_VIEW_PATTERN = /^speed-(\d+)\.txt$/;
+export const REALTIME_VIEW_PATTERN = /^realtime-(\d+)$/;
+
+/** Complete batch views (with `_SUCCESS`), oldest first by (watermark, creation time). */
+export function listBatchViews(servingBatch: string): BatchViewInfo[] {
+  return listComplete(servingBatch, BATCH_VIEW_PATTERN)
+    .map((view) => {
+      const watermark = readJson(path.join(view.dir, '_MANIFEST.json'))?.streamWatermark;
+      return { ...view, watermark: typeof watermark === 'number' ? watermark : 0 };
+    })
+    .sort((a, b) => a.watermark - b.watermark || a.createdAtMs - b.createdAtMs);
+}
+
+/** The batch view to serve: the one that absorbed the most stream files, newest among equals. */
+export function latestBatchView(servingBatch: string): BatchViewInfo | undefined {
+  return listBatchViews(servingBatch).at(-1);
+}
+
+export function listSpeedViews(servingSpeed: string): PublishedView[] {
+  return listComplete(servingSpeed, SPEED_VIEW_PATTERN);
+}
+
+export function listRealtimeViews(servingRealtime: string): RealtimeViewInfo[] {
+  const views: RealtimeViewInfo[] = [];
+  for (const view of listComplete(servingRealtime, REALTIME_VIEW_PATTERN)) {
+    const meta = readJson(path.join(view.dir, '_REALTIME.json'));
+    if (typeof meta?.watermark === 'number' && typeof meta.throughSeq === 'number') {
+      views.push({ ...view, watermark: meta.watermark, throughSeq: meta.throughSeq });
+    }
+  }
+  return views.sort((a, b) => a.throughSeq - b.throughSeq || a.createdAtMs - b.createdAtMs);
+}
+
+/** Adds every `part-*` file of a view directory into the table. */
+export function mergeViewDirectory(dir: string, table: UserAggTable, sign: 1 | -1 = 1): void {
+  for (const name of fs.readdirSync(dir).filter((n) => n.startsWith('part-')).sort()) {
+    const file = path.join(dir, name);
+    mergeViewText(fs.readFileSync(file), file, table, sign);
+  }
+}
+
+/** Keeps the newest `keep` views of a listing, removing the rest. */
+export function pruneViews(views: readonly PublishedView[], keep: number): void {
+  for (const view of views.slice(0, Math.max(0, views.length - keep))) fs.rmSync(view.dir, { recursive: true, force: true });
+}

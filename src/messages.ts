@@ -1,0 +1,67 @@
+// Every message that crosses a thread boundary, named once and imported as types on both sides.
+
+import type { AggBlock } from './core/agg-table.js';
+import type { BadRow, BadRowMode, ParseCounts } from './core/event-parser.js';
+
+/** A byte range of one input file, with the path the worker opens. */
+export interface MapRange {
+  readonly fileIndex: number;
+  readonly path: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface MapTask {
+  readonly ranges: readonly MapRange[];
+  /** R, the number of reduce partitions. */
+  readonly partitions: number;
+  readonly mode: BadRowMode;
+}
+
+export interface RangeResult {
+  readonly fileIndex: number;
+  readonly start: number;
+  /** Lines in the range, so the coordinator can number the next range's lines. */
+  readonly lineCount: number;
+  readonly counts: ParseCounts;
+  /** Bad rows numbered from 1 within the range. */
+  readonly badRows: readonly BadRow[];
+  /** True when the file ended before the planned range did (it shrank while read). */
+  readonly truncated: boolean;
+}
+
+export interface MapResult {
+  /** One block per reduce partition. */
+  readonly blocks: readonly AggBlock[];
+  readonly ranges: readonly RangeResult[];
+}
+
+export interface ReduceTask {
+  readonly partition: number;
+  readonly blocks: readonly AggBlock[];
+  readonly outputPath: string;
+}
+
+export interface ReduceResult {
+  readonly partition: number;
+  readonly users: number;
+  readonly purchases: number;
+  readonly cents: number;
+}
+
+/** Speed worker: set up once with the partition it owns. */
+export interface SpeedWorkerInit {
+  readonly partition: number;
+  readonly slidesPerWindow: number;
+}
+
+export type SpeedRequest =
+  /** Adds a block of this partition's users to slide `slide` (slides only move forward). */
+  | { readonly type: 'add'; readonly slide: number; readonly block: AggBlock }
+  /** Closes every slide before `slide` and replies with the window they form. */
+  | { readonly type: 'window'; readonly slide: number; readonly requestId: number };
+
+export type SpeedReply =
+  | { readonly type: 'ready' }
+  | { readonly type: 'window'; readonly requestId: number; readonly block: AggBlock }
+  | { readonly type: 'error'; readonly message: string };

@@ -1,0 +1,47 @@
+// The serving layer's timer: merges every interval until stopped; a failed round is logged and retried next time.
+
+import { LambdaflowError } from '../core/errors.js';
+import { type DataLayout } from '../io/layout.js';
+import { type Logger } from '../io/logger.js';
+import { type MergeResult, type MergeViewKind, mergeOnce } from './merge.js';
+
+export interface MergeLoopConfig {
+  readonly layout: DataLayout;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly intervalMs: number;
+  readonly view: MergeViewKind;
+  readonly onMerged?: (result: MergeResult) => void;
+}
+
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Merges now and then every intervalMs; a final merge runs after the stop signal so the view is current. */
+export async function mergeLoop(config: MergeLoopConfig): Promise<void> {
+  const round = async (): Promise<void> => {
+    try {
+      const result = await mergeOnce(config.layout, config.view);
+      config.onMerged?.(result);
+    } catch (error) {
+      if (!(error instanceof LambdaflowError) || (error.code !== 'E_STATE' && error.code !== 'E_WRITE')) throw error;
+      config.logger.warn(`merge: ${error.message}`);
+    }
+  };
+  while (!config.signal.aborted) {
+    const started = Date.now();
+    await round();
+    await sleep(Math.max(0, config.intervalMs - (Date.now() - started)), config.signal);
+  }
+  await round();
+}
