@@ -1,7 +1,8 @@
 // Every message that crosses a thread boundary, named once and imported as types on both sides.
 
 import type { AggBlock } from './core/agg-table.js';
-import type { BadRow, BadRowMode, ParseCounts } from './core/event-parser.js';
+import type { BadRowMode } from './core/event-parser.js';
+import type { RangeParse } from './io/read-range.js';
 
 /** A byte range of one input file, with the path the worker opens. */
 export interface MapRange {
@@ -18,16 +19,9 @@ export interface MapTask {
   readonly mode: BadRowMode;
 }
 
-export interface RangeResult {
+export interface RangeResult extends RangeParse {
   readonly fileIndex: number;
   readonly start: number;
-  /** Lines in the range, so the coordinator can number the next range's lines. */
-  readonly lineCount: number;
-  readonly counts: ParseCounts;
-  /** Bad rows numbered from 1 within the range. */
-  readonly badRows: readonly BadRow[];
-  /** True when the file ended before the planned range did (it shrank while read). */
-  readonly truncated: boolean;
 }
 
 export interface MapResult {

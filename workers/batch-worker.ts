@@ -3,36 +3,12 @@
 import fs from 'node:fs';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { UserAggTable, blockToSortedTotals, blockTransferList, tableFromBlocks } from '../src/core/agg-table.js';
-import { EventParser, parserOptionsFor } from '../src/core/event-parser.js';
+import { parseFileRange } from '../src/io/read-range.js';
 import { formatTotals } from '../src/core/view-format.js';
 import type { MapRange, MapResult, MapTask, RangeResult, ReduceResult, ReduceTask } from '../src/messages.js';
 
-const READ_BYTES = 4 << 20;
-let buffer: Buffer | undefined;
-
 function readRange(range: MapRange, table: UserAggTable, task: MapTask): RangeResult {
-  buffer ??= Buffer.allocUnsafe(READ_BYTES);
-  const parser = new EventParser(table, parserOptionsFor(task.mode, range.start === 0));
-  const fd = fs.openSync(range.path, 'r');
-  let truncated = false;
-  try {
-    let carry = 0;
-    let position = range.start;
-    for (;;) {
-      const read = fs.readSync(fd, buffer, carry, Math.min(buffer.length - carry, range.end - position), position);
-      position += read;
-      truncated = read === 0 && position < range.end;
-      const final = position >= range.end || truncated;
-      const filled = carry + read;
-      const consumed = parser.consume(buffer, 0, filled, final);
-      if (final || parser.hasStopped) break;
-      buffer.copyWithin(0, consumed, filled);
-      carry = filled - consumed;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return { fileIndex: range.fileIndex, start: range.start, lineCount: parser.lineCount, counts: parser.counts, badRows: parser.badRows, truncated };
+  return { fileIndex: range.fileIndex, start: range.start, ...parseFileRange(range.path, range.start, range.end, table, task.mode) };
 }
 
 /** Wraps a result so piscina transfers the listed buffers instead of cloning them. */

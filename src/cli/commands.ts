@@ -2,12 +2,17 @@
 
 import { Option } from 'commander';
 import { runBatch } from '../batch/batch-job.js';
+import { systemClock } from '../core/clock.js';
+import { windowSpec } from '../core/window.js';
 import { generateBatchFiles } from '../generate/gen-batch.js';
+import { runStreamGenerator } from '../generate/gen-stream.js';
+import { runSpeedLayer } from '../speed/speed-layer.js';
 import { mergeLoop } from '../serving/merge-loop.js';
 import { mergeOnce } from '../serving/merge.js';
 import { type CommandSpec } from './cli.js';
 import { count, perSecond, seconds } from './format.js';
-import { resolveBatch, resolveGenBatch, resolveMerge } from './options.js';
+import { durationOption, resolveBatch, resolveGenBatch, resolveGenStream, resolveMerge, resolveSpeed } from './options.js';
+import { runAll } from './run-all.js';
 
 const genBatch: CommandSpec = {
   name: 'gen-batch',
@@ -63,4 +68,81 @@ const merge: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, merge];
+const streamOptions = (): Option[] => [
+  new Option('--rows-per-chunk <n>', 'rows per chunk (default: 1,000)'),
+  new Option('--users <n>', 'distinct users, skewed (default: 10,000)'),
+  new Option('--seed <s>', 'PRNG seed (default: from the clock)'),
+];
+
+const speedOptions = (): Option[] => [
+  new Option('--batch-interval <duration>', 'micro-batch interval (default: 10s)'),
+  new Option('--window <duration>', 'window length, a multiple of --slide (default: 60s)'),
+  new Option('--slide <duration>', 'slide, a multiple of --batch-interval (default: 10s)'),
+  new Option('--keep <n>', 'speed-<ms>.txt directories kept (default: 5)'),
+];
+
+const genStream: CommandSpec = {
+  name: 'gen-stream',
+  description: 'write a CSV chunk into <data>/stream_input/ every interval (atomically: temp name, then rename)',
+  options: [
+    new Option('--interval <duration>', 'time between chunks (default: 5s)'),
+    new Option('--chunks <n>', 'stop after this many chunks (default: forever)'),
+    ...streamOptions(),
+  ],
+  async run({ layout, signal, print }, raw) {
+    const config = resolveGenStream(raw);
+    const totals = await runStreamGenerator(layout.streamInput, config, systemClock, signal, (chunk) =>
+      print(`gen-stream: ${chunk.name}: ${count(chunk.rows)} rows (${count(chunk.purchases)} purchases)`),
+    );
+    print(`gen-stream: ${count(totals.rows)} rows (${count(totals.purchases)} purchases) written to ${layout.streamInput}`);
+  },
+};
+
+const speed: CommandSpec = {
+  name: 'speed',
+  description: 'watch stream_input/, keep the sliding window and the realtime view, publish serving/speed/ and serving/realtime/',
+  options: speedOptions(),
+  async run({ global, layout, logger, signal, print }, raw) {
+    const options = resolveSpeed(raw);
+    await runSpeedLayer({
+      layout,
+      threads: global.threads,
+      mode: global.mode,
+      logger,
+      window: windowSpec(options.batchIntervalMs, options.windowMs, options.slideMs),
+      keepViews: options.keepViews,
+      clock: systemClock,
+      signal,
+      onSlide: (s) =>
+        print(`speed: window to ${new Date(s.windowEndMs).toISOString()}: ${count(s.eventsPerSecond)} events/s, ${count(s.windowUsers)} users in window, ${count(s.realtimeUsers)} in realtime view (seq ${s.batchWatermark + 1}..${s.throughSeq}), lag ${count(s.maxLagMs)} ms`),
+    });
+  },
+};
+
+const all: CommandSpec = {
+  name: 'all',
+  description: 'run everything in one process: gen-batch if empty, batch, stream generator, speed layer, merger',
+  options: [
+    new Option('--duration <duration>', 'stop cleanly after this long (default: run until Ctrl-C)'),
+    new Option('--batch-every <duration>', 'recompute the batch view this often (default: only at start)'),
+    new Option('--stream-interval <duration>', 'time between generated stream chunks (default: 5s)'),
+    new Option('--merge-interval <duration>', 'time between merges (default: 5s)'),
+    new Option('--view <kind>', 'merged view: exact or window (default: exact)'),
+    new Option('--partitions <n>', 'batch reduce partitions (default: 8)'),
+    new Option('--keep-views <n>', 'complete batch views to keep (default: 3)'),
+    ...speedOptions(),
+    ...streamOptions(),
+  ],
+  async run(context, raw) {
+    await runAll(context, {
+      durationMs: raw.duration === undefined ? undefined : durationOption(raw, 'duration', 'duration', 0),
+      batchEveryMs: raw.batchEvery === undefined ? undefined : durationOption(raw, 'batchEvery', 'batch-every', 0),
+      stream: resolveGenStream(raw, 'streamInterval', 'stream-interval'),
+      speed: resolveSpeed(raw),
+      merge: resolveMerge(raw, 'mergeInterval', 'merge-interval'),
+      batch: resolveBatch(raw),
+    });
+  },
+};
+
+export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, all];

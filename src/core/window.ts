@@ -11,7 +11,7 @@
 //   a user whose window total returns to zero is dropped, exactly as a recomputation would never list them.
 
 import { CircularBuffer } from 'mnemonist';
-import { UserAggTable } from './agg-table.js';
+import { type AggBlock, UserAggTable } from './agg-table.js';
 
 export interface WindowSpec {
   readonly batchIntervalMs: number;
@@ -77,5 +77,46 @@ export class SlideRing {
     this.totals.mergeTable(slide);
     // Rebuild when dead users outnumber live ones, so memory follows the users in the window, not all ever seen.
     if (this.totals.size - this.totals.liveSize > Math.max(1024, this.totals.liveSize)) this.totals = this.totals.compacted();
+  }
+}
+
+/**
+ * A partition's sliding window fed by micro-batches: rows go into the open slide; closing slides pushes them
+ * through the ring. Slides only move forward; a gap of empty slides longer than the window just empties it.
+ */
+export class SlidingWindow {
+  private readonly ring: SlideRing;
+  private openSlide: number | undefined;
+  private open = new UserAggTable();
+
+  constructor(readonly slidesPerWindow: number) {
+    this.ring = new SlideRing(slidesPerWindow);
+  }
+
+  /** Adds a partial aggregate to slide `slide`. */
+  add(slide: number, rows: UserAggTable | AggBlock): void {
+    this.advanceTo(slide);
+    if (rows instanceof UserAggTable) this.open.mergeTable(rows);
+    else this.open.mergeBlock(rows);
+  }
+
+  /** Closes every slide before `slide` and returns the window they form: slides [slide - slidesPerWindow, slide). */
+  windowBefore(slide: number): UserAggTable {
+    this.advanceTo(slide);
+    return this.ring.window;
+  }
+
+  private advanceTo(slide: number): void {
+    if (this.openSlide === undefined) {
+      this.openSlide = slide;
+      return;
+    }
+    if (slide < this.openSlide) throw new RangeError(`slide ${slide} is before the open slide ${this.openSlide}`);
+    const steps = Math.min(slide - this.openSlide, this.slidesPerWindow + 1);
+    for (let i = 0; i < steps; i++) {
+      this.ring.push(this.open);
+      this.open = new UserAggTable();
+    }
+    this.openSlide = slide;
   }
 }

@@ -73,3 +73,10 @@ export function mergeDeltas(deltasDir: string, afterSeq: number, throughSeq: num
 export function pruneDeltas(deltasDir: string, throughSeq: number): void {
   for (const { file, last } of listDeltaFiles(deltasDir)) if (last <= throughSeq) fs.rmSync(file, { force: true });
 }
+
+/** Sequence numbers that some delta file already covers. */
+export function coveredSeqs(deltasDir: string): Set<number> {
+  const covered = new Set<number>();
+  for (const { first, last } of listDeltaFiles(deltasDir)) for (let seq = first; seq <= last; seq++) covered.add(seq);
+  return covered;
+}

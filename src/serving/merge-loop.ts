@@ -3,6 +3,7 @@
 import { LambdaflowError } from '../core/errors.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
+import { sleep } from '../io/sleep.js';
 import { type MergeResult, type MergeViewKind, mergeOnce } from './merge.js';
 
 export interface MergeLoopConfig {
@@ -12,19 +13,6 @@ export interface MergeLoopConfig {
   readonly intervalMs: number;
   readonly view: MergeViewKind;
   readonly onMerged?: (result: MergeResult) => void;
-}
-
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Merges now and then every intervalMs; a final merge runs after the stop signal so the view is current. */

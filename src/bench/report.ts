@@ -1,0 +1,30 @@
+// What every benchmark report shares: the machine it ran on, medians, ratios and plain-text tables.
+
+import os from 'node:os';
+
+/** Node version, CPU model, cores and memory: the facts a measured figure needs beside it. */
+export function machineDescription(): string {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  const memoryGiB = (os.totalmem() / 2 ** 30).toFixed(1);
+  return `Node ${process.version}, ${cpu}, ${os.availableParallelism()} cores, ${os.platform()} ${os.arch()}, ${memoryGiB} GiB RAM`;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** `value / baseline` as `1.23×`: above 1 means faster than the baseline when both are rates. */
+export function ratio(value: number, baseline: number): string {
+  return `${(value / baseline).toFixed(2)}×`;
+}
+
+/** Lines of an aligned table: the first column left-aligned (names), the others right-aligned (numbers). */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}

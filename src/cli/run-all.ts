@@ -1,0 +1,96 @@
+// `all`: the whole Lambda Architecture in one process — batch at start (and every --batch-every), the stream
+// generator, the speed layer and the merger — with a status line per slide and a clean stop.
+
+import fs from 'node:fs';
+import { runBatch } from '../batch/batch-job.js';
+import { listCsvFiles } from '../batch/inputs.js';
+import { systemClock } from '../core/clock.js';
+import { windowSpec } from '../core/window.js';
+import { generateBatchFiles } from '../generate/gen-batch.js';
+import { runStreamGenerator } from '../generate/gen-stream.js';
+import { sleep } from '../io/sleep.js';
+import { mergeLoop } from '../serving/merge-loop.js';
+import { type SpeedStatus, runSpeedLayer } from '../speed/speed-layer.js';
+import { type CommandContext } from './cli.js';
+import { count, seconds } from './format.js';
+import { type BatchOptions, DEFAULTS, type GenStreamConfig, type MergeOptions, type SpeedOptions } from './options.js';
+import path from 'node:path';
+
+export interface AllOptions {
+  /** Undefined: until stopped. */
+  readonly durationMs: number | undefined;
+  /** Undefined: batch only at start. */
+  readonly batchEveryMs: number | undefined;
+  readonly stream: GenStreamConfig;
+  readonly speed: SpeedOptions;
+  readonly merge: MergeOptions;
+  readonly batch: BatchOptions;
+}
+
+export async function runAll(context: CommandContext, options: AllOptions): Promise<void> {
+  const { global, layout, logger, print } = context;
+  if (listCsvFiles(layout.batchInput, logger).length === 0) {
+    const generated = generateBatchFiles(layout.batchInput, { ...DEFAULTS.genBatch, force: false });
+    print(`all: batch_input/ was empty: generated ${count(generated.rows)} sample rows in ${generated.files.length} files`);
+  }
+  const batchOnce = async (): Promise<void> => {
+    const { dir, manifest } = await runBatch({ layout, threads: global.threads, mode: global.mode, logger, ...options.batch });
+    print(`all: batch view ${path.basename(dir)}: ${count(manifest.rowsRead)} rows, ${count(manifest.users)} users, watermark ${manifest.streamWatermark}, ${seconds(manifest.elapsedMs)}`);
+  };
+  await batchOnce();
+
+  const started = Date.now();
+  const stopGenerator = new AbortController();
+  const stopBatches = new AbortController();
+  const stopSpeed = new AbortController();
+  const stopMerge = new AbortController();
+  const onSlide = (s: SpeedStatus): void => {
+    const at = new Date(s.windowEndMs).toISOString().slice(11, 19);
+    print(
+      `all: ${at} +${seconds(Date.now() - started)} | ${count(s.eventsPerSecond)} events/s | window ${count(s.windowUsers)} users | ` +
+        `realtime ${count(s.realtimeUsers)} users (seq ${s.batchWatermark + 1}..${s.throughSeq}) | lag ${count(s.maxLagMs)} ms | batch watermark ${s.batchWatermark}`,
+    );
+  };
+
+  const generator = runStreamGenerator(layout.streamInput, options.stream, systemClock, stopGenerator.signal);
+  const speed = runSpeedLayer({
+    layout,
+    threads: global.threads,
+    mode: global.mode,
+    logger,
+    window: windowSpec(options.speed.batchIntervalMs, options.speed.windowMs, options.speed.slideMs),
+    keepViews: options.speed.keepViews,
+    clock: systemClock,
+    signal: stopSpeed.signal,
+    onSlide,
+  });
+  const merger = mergeLoop({ layout, logger, signal: stopMerge.signal, intervalMs: options.merge.intervalMs, view: options.merge.view });
+  const batches = (async () => {
+    if (options.batchEveryMs === undefined) return;
+    while (!stopBatches.signal.aborted) {
+      await sleep(options.batchEveryMs, stopBatches.signal);
+      if (!stopBatches.signal.aborted) await batchOnce();
+    }
+  })();
+
+  const until = new AbortController();
+  const finished = sleep(options.durationMs ?? Number.MAX_SAFE_INTEGER, AbortSignal.any([context.signal, until.signal]));
+  const parts = [generator, speed, merger, batches];
+  // Any part failing stops the whole pipeline; otherwise run until the duration or a signal.
+  try {
+    await Promise.race([finished, ...parts.map((p) => p.then(() => new Promise<never>(() => {})))]);
+  } finally {
+    until.abort();
+    stopGenerator.abort();
+    stopBatches.abort();
+    await Promise.allSettled([generator, batches]);
+    stopSpeed.abort();
+    await Promise.allSettled([speed]);
+    stopMerge.abort();
+    await Promise.allSettled([merger]);
+  }
+  for (const part of parts) await part; // surfaces the first failure
+  const generated = await generator;
+  const merged = fs.existsSync(layout.mergedView) ? fs.readFileSync(layout.mergedView, 'utf8').split('\n').length - 2 : 0;
+  print(`all: stopped after ${seconds(Date.now() - started)}; generated ${count(generated.rows)} stream rows; merged view has ${count(merged)} users → ${layout.mergedView}`);
+}

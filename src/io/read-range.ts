@@ -1,0 +1,44 @@
+// Streams a byte range of a file through the core parser with a bounded buffer (never the whole file in memory).
+
+import fs from 'node:fs';
+import { type UserAggTable } from '../core/agg-table.js';
+import { type BadRow, type BadRowMode, EventParser, type ParseCounts, parserOptionsFor } from '../core/event-parser.js';
+
+const READ_BYTES = 4 << 20;
+let sharedBuffer: Buffer | undefined;
+
+export interface RangeParse {
+  /** Lines in the range, so a caller can number the next range's lines. */
+  readonly lineCount: number;
+  readonly counts: ParseCounts;
+  /** Bad rows numbered from 1 within the range. */
+  readonly badRows: readonly BadRow[];
+  /** True when the file ended before the range did (it shrank while read). */
+  readonly truncated: boolean;
+}
+
+/** Parses bytes [start, end) of a file (start must be a line start) into the table. */
+export function parseFileRange(path: string, start: number, end: number, table: UserAggTable, mode: BadRowMode): RangeParse {
+  const buffer = (sharedBuffer ??= Buffer.allocUnsafe(READ_BYTES));
+  const parser = new EventParser(table, parserOptionsFor(mode, start === 0));
+  const fd = fs.openSync(path, 'r');
+  let truncated = false;
+  try {
+    let carry = 0;
+    let position = start;
+    for (;;) {
+      const read = fs.readSync(fd, buffer, carry, Math.min(buffer.length - carry, end - position), position);
+      position += read;
+      truncated = read === 0 && position < end;
+      const final = position >= end || truncated;
+      const filled = carry + read;
+      const consumed = parser.consume(buffer, 0, filled, final);
+      if (final || parser.hasStopped) break;
+      buffer.copyWithin(0, consumed, filled);
+      carry = filled - consumed;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { lineCount: parser.lineCount, counts: parser.counts, badRows: parser.badRows, truncated };
+}

@@ -1,0 +1,332 @@
+// The speed layer: micro-batches of new stream files → ingest log → sliding window (workers) + realtime view.
+//
+// Order of effects per micro-batch, which is what makes crashes safe:
+//   1. new complete files are appended to the ingest log (fsync): from here on they are in the master dataset;
+//   2. their rows are parsed and routed: window slides in the workers, realtime totals here;
+//   3. a delta file with their per-seq totals, then the realtime view, are published atomically.
+// A crash anywhere leaves the log as the truth: on restart, everything logged past the batch watermark is re-read
+// to rebuild the realtime view (and missing deltas), and the window is rebuilt from logged files still inside it.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { UserAggTable, blockToSortedTotals } from '../core/agg-table.js';
+import { type Clock } from '../core/clock.js';
+import { LambdaflowError } from '../core/errors.js';
+import { type BadRowMode } from '../core/event-parser.js';
+import { type WindowSpec } from '../core/window.js';
+import { formatTotals } from '../core/view-format.js';
+import { DirectoryPublisher, removeStaleTemps } from '../io/atomic.js';
+import { type SeqTotals, coveredSeqs, mergeDeltas, pruneDeltas, writeDeltaFile } from '../io/deltas.js';
+import { type IngestEntry, IngestLogWriter } from '../io/ingest-log.js';
+import { type DataLayout, isInputFileName } from '../io/layout.js';
+import { acquireLock } from '../io/lock.js';
+import { type Logger } from '../io/logger.js';
+import { writeQuarantine } from '../io/quarantine.js';
+import { parseFileRange } from '../io/read-range.js';
+import { sleep } from '../io/sleep.js';
+import { listBatchViews, listRealtimeViews, listSpeedViews, pruneViews } from '../io/views.js';
+import { SpeedWorkers } from './speed-workers.js';
+
+export interface SpeedConfig {
+  readonly layout: DataLayout;
+  readonly threads: number;
+  readonly mode: BadRowMode;
+  readonly logger: Logger;
+  readonly window: WindowSpec;
+  /** Speed window directories kept. */
+  readonly keepViews: number;
+  readonly clock: Clock;
+  readonly signal: AbortSignal;
+  readonly onSlide?: (status: SpeedStatus) => void;
+}
+
+export interface SpeedStatus {
+  readonly windowEndMs: number;
+  readonly eventsInSlide: number;
+  readonly eventsPerSecond: number;
+  readonly windowUsers: number;
+  readonly realtimeUsers: number;
+  readonly batchWatermark: number;
+  readonly throughSeq: number;
+  /** Slowest file of the slide: its last modification to its rows being in the published realtime view. */
+  readonly maxLagMs: number;
+  readonly totalEvents: number;
+}
+
+/** A file younger than this is stat'ed twice, SETTLE_MS apart, and ingested only if it did not change. */
+const YOUNG_FILE_MS = 1_000;
+const SETTLE_MS = 50;
+const REALTIME_VIEWS_KEPT = 3;
+
+/** Groups sorted sequence numbers into runs of consecutive numbers (one delta file per run). */
+function consecutiveRuns<T extends { seq: number }>(items: readonly T[]): T[][] {
+  const runs: T[][] = [];
+  for (const item of items) {
+    const run = runs.at(-1);
+    if (run && run.at(-1)!.seq + 1 === item.seq) run.push(item);
+    else runs.push([item]);
+  }
+  return runs;
+}
+
+class SpeedLayer {
+  private realtime = new UserAggTable();
+  private batchWatermark = 0;
+  private throughSeq = 0;
+  private readonly logged = new Set<string>();
+  private readonly hinted = new Set<string>();
+  private lastListingMs = -Infinity;
+  private realtimeChanged = true;
+  private slideEvents = 0;
+  private slideMaxLagMs = 0;
+  private totalEvents = 0;
+
+  constructor(
+    private readonly config: SpeedConfig,
+    private readonly log: IngestLogWriter,
+    private readonly workers: SpeedWorkers,
+  ) {}
+
+  private slideOfTick(tickMs: number): number {
+    return Math.floor((tickMs - 1) / this.config.window.slideMs);
+  }
+
+  private filePath(name: string): string {
+    return path.join(this.config.layout.streamInput, name);
+  }
+
+  /** Parses a logged file's ingested prefix; bad rows go to quarantine (or stop the layer in failfast mode). */
+  private async parseLogged(entry: IngestEntry): Promise<UserAggTable> {
+    const table = new UserAggTable(64);
+    const file = this.filePath(entry.name);
+    let parsed;
+    try {
+      parsed = parseFileRange(file, 0, entry.size, table, this.config.mode);
+    } catch (error) {
+      throw new LambdaflowError('E_STATE', `cannot read ingested stream file ${file} (seq ${entry.seq}): ${(error as Error).message}`, { file });
+    }
+    if (parsed.truncated) throw new LambdaflowError('E_STATE', `ingested stream file ${file} (seq ${entry.seq}) shrank below its logged size`, { file });
+    const first = parsed.badRows[0];
+    if (this.config.mode === 'failfast' && first) {
+      throw new LambdaflowError('E_BAD_ROW', `bad row in ${file} at line ${first.line}: ${first.reason}`, { file, line: first.line, reason: first.reason });
+    }
+    if (this.config.mode === 'permissive' && parsed.badRows.length > 0) await writeQuarantine(this.config.layout, entry.name, parsed.badRows);
+    this.totalEvents += parsed.counts.rows;
+    return table;
+  }
+
+  /** Rebuilds state from the ingest log after a start or a crash. */
+  async recover(entries: readonly IngestEntry[]): Promise<void> {
+    const { layout, window, clock } = this.config;
+    this.batchWatermark = listBatchViews(layout.servingBatch).at(-1)?.watermark ?? 0;
+    this.throughSeq = entries.at(-1)?.seq ?? 0;
+    const now = clock.now();
+    const firstWindowSlide = this.slideOfTick(now) - window.slidesPerWindow + 1;
+    const covered = coveredSeqs(layout.realtimeDeltas);
+    const missingDeltas: SeqTotals[] = [];
+    for (const entry of entries) {
+      this.logged.add(entry.name);
+      const inRealtime = entry.seq > this.batchWatermark;
+      const slide = this.slideOfTick(entry.ingestedAtMs);
+      const inWindow = slide >= firstWindowSlide && entry.ingestedAtMs <= now;
+      if (!inRealtime && !inWindow) continue;
+      const table = await this.parseLogged(entry);
+      if (inRealtime) {
+        this.realtime.mergeTable(table);
+        if (!covered.has(entry.seq)) missingDeltas.push({ seq: entry.seq, totals: table.toSortedTotals() });
+      }
+      if (inWindow) this.workers.add(slide, table.toPartitionedBlocks(this.workers.partitions));
+    }
+    for (const run of consecutiveRuns(missingDeltas)) await writeDeltaFile(layout.realtimeDeltas, run);
+    this.config.logger.info(
+      `speed: recovered ${entries.length} logged files (realtime past watermark ${this.batchWatermark}: seq ${this.batchWatermark + 1}..${this.throughSeq}, ${this.realtime.liveSize} users)`,
+    );
+    await this.publishRealtime(now);
+  }
+
+  watchHints(): FSWatcher {
+    const watcher = watch(this.config.layout.streamInput, {
+      ignoreInitial: true,
+      depth: 0,
+      ignored: (file, stats) => stats?.isFile() === true && !isInputFileName(path.basename(file)),
+    });
+    watcher.on('add', (file) => this.hinted.add(path.basename(file)));
+    watcher.on('error', (error) => this.config.logger.warn(`speed: watcher: ${error instanceof Error ? error.message : String(error)}`));
+    return watcher;
+  }
+
+  /** New complete input files: watcher hints every tick, a full listing every slide (hints can be lost). */
+  private async newFiles(nowMs: number): Promise<{ name: string; size: number; mtimeMs: number }[]> {
+    let names: string[];
+    if (nowMs - this.lastListingMs >= this.config.window.slideMs) {
+      this.lastListingMs = nowMs;
+      names = await fs.promises.readdir(this.config.layout.streamInput);
+    } else {
+      names = [...this.hinted];
+    }
+    this.hinted.clear();
+    const stat = async (name: string): Promise<fs.Stats | undefined> => {
+      try {
+        const s = await fs.promises.stat(this.filePath(name));
+        return s.isFile() ? s : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const candidates: { name: string; size: number; mtimeMs: number }[] = [];
+    for (const name of names.filter((n) => isInputFileName(n) && !this.logged.has(n))) {
+      const s = await stat(name);
+      if (s) candidates.push({ name, size: s.size, mtimeMs: s.mtimeMs });
+    }
+    if (candidates.some((c) => Date.now() - c.mtimeMs < YOUNG_FILE_MS)) await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const settled: typeof candidates = [];
+    for (const candidate of candidates) {
+      if (Date.now() - candidate.mtimeMs >= YOUNG_FILE_MS + SETTLE_MS) {
+        settled.push(candidate);
+        continue;
+      }
+      const again = await stat(candidate.name);
+      if (again && again.size === candidate.size && again.mtimeMs === candidate.mtimeMs) settled.push(candidate);
+      else this.hinted.add(candidate.name); // still being written: look again next micro-batch
+    }
+    return settled.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Drops from the realtime view what a newer batch view absorbed. */
+  private async rebase(): Promise<void> {
+    const { layout } = this.config;
+    const views = listBatchViews(layout.servingBatch);
+    const newest = views.at(-1)?.watermark ?? 0;
+    if (newest <= this.batchWatermark) return;
+    const through = Math.min(newest, this.throughSeq);
+    const found = mergeDeltas(layout.realtimeDeltas, this.batchWatermark, through, this.realtime, -1);
+    if (found.size !== through - this.batchWatermark) {
+      throw new LambdaflowError('E_STATE', `realtime deltas for seq ${this.batchWatermark + 1}..${through} are incomplete; restart the speed layer to rebuild them`);
+    }
+    this.config.logger.info(`speed: batch view absorbed ingest seq ${this.batchWatermark + 1}..${newest}; realtime view rebased`);
+    this.batchWatermark = newest;
+    this.realtime = this.realtime.compacted();
+    this.realtimeChanged = true;
+    // Keep deltas any retained batch view may still need (a merge may use an older view for a moment).
+    pruneDeltas(layout.realtimeDeltas, views[0]!.watermark);
+  }
+
+  /** One micro-batch at tick time tickMs. */
+  async tick(tickMs: number): Promise<void> {
+    const { layout, window } = this.config;
+    await this.rebase();
+    const files = await this.newFiles(tickMs);
+    const entries = this.log.append(files, tickMs);
+    const slideTable = new UserAggTable();
+    const deltas: SeqTotals[] = [];
+    const eventsBefore = this.totalEvents;
+    for (const entry of entries) {
+      this.logged.add(entry.name);
+      const table = await this.parseLogged(entry);
+      slideTable.mergeTable(table);
+      this.realtime.mergeTable(table);
+      deltas.push({ seq: entry.seq, totals: table.toSortedTotals() });
+    }
+    if (entries.length > 0) {
+      this.workers.add(this.slideOfTick(tickMs), slideTable.toPartitionedBlocks(this.workers.partitions));
+      await writeDeltaFile(layout.realtimeDeltas, deltas);
+      this.throughSeq = entries.at(-1)!.seq;
+      this.realtimeChanged = true;
+    }
+    this.slideEvents += this.totalEvents - eventsBefore;
+    if (this.realtimeChanged) await this.publishRealtime(tickMs);
+    const publishedAt = Date.now();
+    for (const file of files) this.slideMaxLagMs = Math.max(this.slideMaxLagMs, publishedAt - file.mtimeMs);
+    if (tickMs % window.slideMs === 0) await this.publishWindow(tickMs / window.slideMs);
+  }
+
+  private async publishRealtime(nowMs: number): Promise<void> {
+    const { layout } = this.config;
+    let createdAtMs = nowMs;
+    while (fs.existsSync(path.join(layout.servingRealtime, `realtime-${createdAtMs}`))) createdAtMs++;
+    const publisher = await DirectoryPublisher.begin(path.join(layout.servingRealtime, `realtime-${createdAtMs}`));
+    try {
+      await publisher.write('part-00000', formatTotals(this.realtime.toSortedTotals()));
+      await publisher.write('_REALTIME.json', JSON.stringify({ watermark: this.batchWatermark, throughSeq: this.throughSeq, createdAtMs }) + '\n');
+      await publisher.commit();
+    } catch (error) {
+      await publisher.abort();
+      throw error;
+    }
+    this.realtimeChanged = false;
+    pruneViews(listRealtimeViews(layout.servingRealtime).sort((a, b) => a.createdAtMs - b.createdAtMs), REALTIME_VIEWS_KEPT);
+  }
+
+  /** Publishes the window of slides before `slide` as speed-<end ms>.txt/. */
+  async publishWindow(slide: number): Promise<void> {
+    const { layout, window, keepViews } = this.config;
+    const blocks = await this.workers.windows(slide);
+    const endMs = slide * window.slideMs;
+    const dir = path.join(layout.servingSpeed, `speed-${endMs}.txt`);
+    if (fs.existsSync(dir)) return; // published before a restart within the same slide
+    const publisher = await DirectoryPublisher.begin(dir);
+    let windowUsers = 0;
+    try {
+      for (const [partition, block] of blocks.entries()) {
+        windowUsers += block.counts.length;
+        await publisher.write(`part-${String(partition).padStart(5, '0')}`, formatTotals(blockToSortedTotals(block)));
+      }
+      await publisher.commit();
+    } catch (error) {
+      await publisher.abort();
+      throw error;
+    }
+    pruneViews(listSpeedViews(layout.servingSpeed), keepViews);
+    this.config.onSlide?.({
+      windowEndMs: endMs,
+      eventsInSlide: this.slideEvents,
+      eventsPerSecond: (this.slideEvents * 1000) / window.slideMs,
+      windowUsers,
+      realtimeUsers: this.realtime.liveSize,
+      batchWatermark: this.batchWatermark,
+      throughSeq: this.throughSeq,
+      maxLagMs: this.slideMaxLagMs,
+      totalEvents: this.totalEvents,
+    });
+    this.slideEvents = 0;
+    this.slideMaxLagMs = 0;
+  }
+}
+
+/** Runs the speed layer until the signal aborts, then ingests what is complete, publishes, and returns. */
+export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
+  const { layout, clock, signal, window } = config;
+  for (const dir of [layout.streamInput, layout.servingSpeed, layout.realtimeDeltas]) await fs.promises.mkdir(dir, { recursive: true });
+  const lock = acquireLock(layout.speedLock, 'speed layer');
+  let workers: SpeedWorkers | undefined;
+  let log: IngestLogWriter | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    await removeStaleTemps(layout.servingSpeed);
+    await removeStaleTemps(layout.servingRealtime);
+    const opened = IngestLogWriter.open(layout.ingestLog);
+    log = opened.writer;
+    workers = await SpeedWorkers.start(config.threads, window.slidesPerWindow);
+    const speed = new SpeedLayer(config, log, workers);
+    await speed.recover(opened.entries);
+    watcher = speed.watchHints();
+    let tickMs = (Math.floor(clock.now() / window.batchIntervalMs) + 1) * window.batchIntervalMs;
+    while (!signal.aborted) {
+      await sleep(tickMs - clock.now(), signal);
+      if (signal.aborted) break;
+      await speed.tick(tickMs);
+      // A micro-batch that overran skips the ticks it missed rather than queueing them.
+      tickMs = Math.max(tickMs + window.batchIntervalMs, (Math.floor(clock.now() / window.batchIntervalMs) + 1) * window.batchIntervalMs);
+    }
+    // Graceful stop: one last micro-batch for complete files, then the window including the open slide.
+    const finalMs = Math.max(clock.now(), tickMs - window.batchIntervalMs + 1);
+    await speed.tick(finalMs);
+    await speed.publishWindow(Math.floor((finalMs - 1) / window.slideMs) + 1);
+  } finally {
+    await watcher?.close();
+    await workers?.stop();
+    log?.close();
+    lock.release();
+  }
+}
