@@ -4,8 +4,7 @@ import os from 'node:os';
 import { Option } from 'commander';
 import { type CommandSpec } from '../cli/cli.js';
 import { count, seconds } from '../cli/format.js';
-import { type RawOptions, integerOption } from '../cli/options.js';
-import { LambdaflowError } from '../core/errors.js';
+import { type RawOptions, integerOption, optionError, stringOf } from '../cli/options.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { type BatchRun, checkTotals, runBatchProcess } from './batch-runs.js';
 import { prepareDataset } from './dataset.js';
@@ -27,17 +26,6 @@ export interface BenchConfig {
   readonly data: string | undefined;
 }
 
-function optionError(flag: string, message: string): LambdaflowError {
-  return new LambdaflowError('E_OPTIONS', `--${flag}: ${message}`, { flag });
-}
-
-function textOption(raw: RawOptions, key: string): string | undefined {
-  const value = raw[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value === '') throw optionError(key, 'needs a value');
-  return value;
-}
-
 /** `1,2` plus the available parallelism when it is larger. */
 export function defaultThreadCounts(): number[] {
   const available = os.availableParallelism();
@@ -46,7 +34,7 @@ export function defaultThreadCounts(): number[] {
 
 /** A comma-separated list of thread counts, e.g. `1,2,4`: each from 1 to MAX_THREADS; sorted, repeats dropped. */
 export function threadListOption(raw: RawOptions): number[] {
-  const text = textOption(raw, 'threads');
+  const text = stringOf(raw, 'threads', 'threads');
   if (text === undefined) return defaultThreadCounts();
   const items = text.split(',').map((item) => item.trim());
   if (items.some((item) => !/^\d+$/.test(item))) throw optionError('threads', `expected thread counts like 1,2,4, got "${text}"`);
@@ -62,8 +50,8 @@ export function resolveBench(raw: RawOptions): BenchConfig {
     users: integerOption(raw, 'users', 'users', BENCH_DEFAULTS.users),
     threads: Object.freeze(threadListOption(raw)),
     repeat: integerOption(raw, 'repeat', 'repeat', BENCH_DEFAULTS.repeat, 1, 100),
-    json: textOption(raw, 'json'),
-    data: textOption(raw, 'data'),
+    json: stringOf(raw, 'json', 'json'),
+    data: stringOf(raw, 'data', 'data'),
   });
 }
 
@@ -102,9 +90,11 @@ export function recommendThreads(results: readonly ThreadResult[]): number {
 
 export const benchCommand: CommandSpec = {
   name: 'bench',
+  ownsThreadsOption: true,
   description:
     'time the whole batch job as a separate process for each thread count in --threads (a list like 1,2,4; default: 1,2 and ' +
-    'the available parallelism), K times each, and recommend a --threads value for this machine',
+    'the available parallelism), --repeat times each, and recommend a --threads value for this machine; the input is ' +
+    "--data's batch_input/ (generated there when empty) or, without --data, a generated dataset cached in the temp folder",
   options: [
     new Option('--rows <n>', 'rows to generate (default: 10,000,000)'),
     new Option('--users <n>', 'distinct users to generate (default: 100,000)'),
@@ -121,7 +111,10 @@ export const benchCommand: CommandSpec = {
     const warmup = await runBatchProcess(dataset.dataDir, config.threads.at(-1)!);
     checkTotals(warmup, warmup.totals, dataset.expected);
     const reference = warmup.totals;
-    print(`reference totals: ${count(reference.rowsRead)} rows, ${count(reference.purchases)} purchases, ${count(reference.users)} users, ${count(reference.purchaseCentsTotal)} cents`);
+    print(
+      `reference totals: ${count(reference.rowsRead)} rows (${count(reference.badRowsTotal)} bad), ${count(reference.purchases)} purchases, ` +
+        `${count(reference.users)} users, ${count(reference.purchaseCentsTotal)} cents`,
+    );
 
     const results: ThreadResult[] = [];
     for (const threads of config.threads) {

@@ -93,7 +93,7 @@ export async function prepareDataset(request: DatasetRequest, print: (line: stri
     return {
       dataDir,
       expected: undefined,
-      description: `the ${existing.length} files already in ${dataLayout(dataDir).batchInput} (--rows and --users ignored)`,
+      description: `the ${existing.length} files already in ${dataLayout(dataDir).batchInput}, with any ingested stream files (--rows and --users ignored)`,
     };
   }
   const dataDir = path.join(os.tmpdir(), 'lambdaflow-bench');

@@ -21,10 +21,10 @@ export function ratio(value: number, baseline: number): string {
   return `${(value / baseline).toFixed(2)}×`;
 }
 
-/** Lines of an aligned table: the first column left-aligned (names), the others right-aligned (numbers). */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+/** Lines of an aligned table: the first `textColumns` columns left-aligned (names), the others right-aligned (numbers). */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[], textColumns = 1): string[] {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
+    cells.map((cell, column) => (column < textColumns ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }

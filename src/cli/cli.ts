@@ -20,6 +20,8 @@ export interface CommandSpec {
   readonly name: string;
   readonly description: string;
   readonly options: readonly Option[];
+  /** The command parses --threads itself (bench takes a list), so global resolution leaves it alone. */
+  readonly ownsThreadsOption?: boolean;
   readonly run: (context: CommandContext, raw: RawOptions) => Promise<void>;
 }
 
@@ -69,7 +71,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    const global = resolveGlobal(selected.raw);
+    const global = resolveGlobal(selected.spec.ownsThreadsOption ? { ...selected.raw, threads: undefined } : selected.raw);
     const context: CommandContext = {
       global,
       layout: dataLayout(global.data),

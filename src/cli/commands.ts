@@ -2,16 +2,21 @@
 
 import { Option } from 'commander';
 import { runBatch } from '../batch/batch-job.js';
+import { benchCommand } from '../bench/bench-command.js';
 import { systemClock } from '../core/clock.js';
 import { windowSpec } from '../core/window.js';
 import { generateBatchFiles } from '../generate/gen-batch.js';
 import { runStreamGenerator } from '../generate/gen-stream.js';
+import { LambdaflowError } from '../core/errors.js';
+import { writeFileAtomically } from '../io/atomic.js';
+import { printSoakReport } from '../soak/print-report.js';
+import { runSoak } from '../soak/soak.js';
 import { runSpeedLayer } from '../speed/speed-layer.js';
 import { mergeLoop } from '../serving/merge-loop.js';
 import { mergeOnce } from '../serving/merge.js';
 import { type CommandSpec } from './cli.js';
 import { count, perSecond, seconds } from './format.js';
-import { durationOption, resolveBatch, resolveGenBatch, resolveGenStream, resolveMerge, resolveSpeed } from './options.js';
+import { durationOption, integerOption, resolveBatch, resolveGenBatch, resolveGenStream, resolveMerge, resolveSpeed } from './options.js';
 import { runAll } from './run-all.js';
 
 const genBatch: CommandSpec = {
@@ -145,4 +150,32 @@ const all: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, all];
+const soak: CommandSpec = {
+  name: 'soak',
+  description: 'run the whole pipeline at a fixed event rate for a long time (optionally with SIGKILLs) and check it',
+  options: [
+    new Option('--duration <duration>', 'how long (default: 10m)'),
+    new Option('--rate <n>', 'stream events per second (default: 50,000)'),
+    new Option('--kill-every <duration>', 'run the pipeline as a child process and SIGKILL it at a random moment of every such period'),
+    new Option('--batch-every <duration>', 'batch recompute period (default: 1m)'),
+    new Option('--json <file>', 'also write the report as JSON'),
+  ],
+  async run(context, raw) {
+    const report = await runSoak(context, {
+      durationMs: durationOption(raw, 'duration', 'duration', 600_000, 1000),
+      rate: integerOption(raw, 'rate', 'rate', 50_000, 1, 10_000_000),
+      killEveryMs: raw.killEvery === undefined ? undefined : durationOption(raw, 'killEvery', 'kill-every', 0, 500),
+      batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', 60_000, 100),
+      jsonFile: typeof raw.json === 'string' ? raw.json : undefined,
+      data: typeof raw.data === 'string' ? raw.data : undefined,
+      threads: context.global.threads,
+    });
+    printSoakReport(report, context.print);
+    if (typeof raw.json === 'string') await writeFileAtomically(raw.json, JSON.stringify(report, null, 2) + '\n');
+    if (!report.pass) {
+      throw new LambdaflowError('E_STATE', `soak failed: ${report.checks.filter((c) => !c.pass).map((c) => `${c.name} (${c.detail})`).join('; ')}`);
+    }
+  },
+};
+
+export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, all, soak, benchCommand];

@@ -20,11 +20,11 @@ export const DEFAULTS = Object.freeze({
 /** Raw option values as commander hands them over: strings, booleans, or absent. */
 export type RawOptions = Readonly<Record<string, string | boolean | undefined>>;
 
-function optionError(flag: string, message: string): LambdaflowError {
+export function optionError(flag: string, message: string): LambdaflowError {
   return new LambdaflowError('E_OPTIONS', `--${flag}: ${message}`, { flag });
 }
 
-function stringOf(raw: RawOptions, key: string, flag: string): string | undefined {
+export function stringOf(raw: RawOptions, key: string, flag: string): string | undefined {
   const value = raw[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '') throw optionError(flag, 'needs a value');

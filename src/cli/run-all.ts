@@ -2,19 +2,20 @@
 // generator, the speed layer and the merger — with a status line per slide and a clean stop.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { runBatch } from '../batch/batch-job.js';
 import { listCsvFiles } from '../batch/inputs.js';
 import { systemClock } from '../core/clock.js';
 import { windowSpec } from '../core/window.js';
 import { generateBatchFiles } from '../generate/gen-batch.js';
-import { runStreamGenerator } from '../generate/gen-stream.js';
+import { type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
 import { sleep } from '../io/sleep.js';
 import { mergeLoop } from '../serving/merge-loop.js';
+import { type MergeResult } from '../serving/merge.js';
 import { type SpeedStatus, runSpeedLayer } from '../speed/speed-layer.js';
 import { type CommandContext } from './cli.js';
 import { count, seconds } from './format.js';
 import { type BatchOptions, DEFAULTS, type GenStreamConfig, type MergeOptions, type SpeedOptions } from './options.js';
-import path from 'node:path';
 
 export interface AllOptions {
   /** Undefined: until stopped. */
@@ -27,13 +28,28 @@ export interface AllOptions {
   readonly batch: BatchOptions;
 }
 
-export async function runAll(context: CommandContext, options: AllOptions): Promise<void> {
+/** Observers for tools that measure a running pipeline (soak, bench). */
+export interface AllHooks {
+  readonly onChunk?: (chunk: StreamChunk) => void;
+  readonly onMerged?: (result: MergeResult, mergedAtMs: number) => void;
+  readonly onSlide?: (status: SpeedStatus) => void;
+}
+
+export interface AllSummary {
+  readonly streamRows: number;
+  readonly streamPurchases: number;
+  readonly batches: number;
+}
+
+export async function runAll(context: CommandContext, options: AllOptions, hooks: AllHooks = {}): Promise<AllSummary> {
   const { global, layout, logger, print } = context;
   if (listCsvFiles(layout.batchInput, logger).length === 0) {
     const generated = generateBatchFiles(layout.batchInput, { ...DEFAULTS.genBatch, force: false });
     print(`all: batch_input/ was empty: generated ${count(generated.rows)} sample rows in ${generated.files.length} files`);
   }
+  let batches = 0;
   const batchOnce = async (): Promise<void> => {
+    batches++;
     const { dir, manifest } = await runBatch({ layout, threads: global.threads, mode: global.mode, logger, ...options.batch });
     print(`all: batch view ${path.basename(dir)}: ${count(manifest.rowsRead)} rows, ${count(manifest.users)} users, watermark ${manifest.streamWatermark}, ${seconds(manifest.elapsedMs)}`);
   };
@@ -45,6 +61,7 @@ export async function runAll(context: CommandContext, options: AllOptions): Prom
   const stopSpeed = new AbortController();
   const stopMerge = new AbortController();
   const onSlide = (s: SpeedStatus): void => {
+    hooks.onSlide?.(s);
     const at = new Date(s.windowEndMs).toISOString().slice(11, 19);
     print(
       `all: ${at} +${seconds(Date.now() - started)} | ${count(s.eventsPerSecond)} events/s | window ${count(s.windowUsers)} users | ` +
@@ -52,7 +69,7 @@ export async function runAll(context: CommandContext, options: AllOptions): Prom
     );
   };
 
-  const generator = runStreamGenerator(layout.streamInput, options.stream, systemClock, stopGenerator.signal);
+  const generator = runStreamGenerator(layout.streamInput, options.stream, systemClock, stopGenerator.signal, hooks.onChunk);
   const speed = runSpeedLayer({
     layout,
     threads: global.threads,
@@ -64,8 +81,15 @@ export async function runAll(context: CommandContext, options: AllOptions): Prom
     signal: stopSpeed.signal,
     onSlide,
   });
-  const merger = mergeLoop({ layout, logger, signal: stopMerge.signal, intervalMs: options.merge.intervalMs, view: options.merge.view });
-  const batches = (async () => {
+  const merger = mergeLoop({
+    layout,
+    logger,
+    signal: stopMerge.signal,
+    intervalMs: options.merge.intervalMs,
+    view: options.merge.view,
+    onMerged: (result) => hooks.onMerged?.(result, Date.now()),
+  });
+  const recomputes = (async () => {
     if (options.batchEveryMs === undefined) return;
     while (!stopBatches.signal.aborted) {
       await sleep(options.batchEveryMs, stopBatches.signal);
@@ -75,7 +99,7 @@ export async function runAll(context: CommandContext, options: AllOptions): Prom
 
   const until = new AbortController();
   const finished = sleep(options.durationMs ?? Number.MAX_SAFE_INTEGER, AbortSignal.any([context.signal, until.signal]));
-  const parts = [generator, speed, merger, batches];
+  const parts = [generator, speed, merger, recomputes];
   // Any part failing stops the whole pipeline; otherwise run until the duration or a signal.
   try {
     await Promise.race([finished, ...parts.map((p) => p.then(() => new Promise<never>(() => {})))]);
@@ -83,7 +107,7 @@ export async function runAll(context: CommandContext, options: AllOptions): Prom
     until.abort();
     stopGenerator.abort();
     stopBatches.abort();
-    await Promise.allSettled([generator, batches]);
+    await Promise.allSettled([generator, recomputes]);
     stopSpeed.abort();
     await Promise.allSettled([speed]);
     stopMerge.abort();
@@ -93,4 +117,5 @@ export async function runAll(context: CommandContext, options: AllOptions): Prom
   const generated = await generator;
   const merged = fs.existsSync(layout.mergedView) ? fs.readFileSync(layout.mergedView, 'utf8').split('\n').length - 2 : 0;
   print(`all: stopped after ${seconds(Date.now() - started)}; generated ${count(generated.rows)} stream rows; merged view has ${count(merged)} users → ${layout.mergedView}`);
+  return { streamRows: generated.rows, streamPurchases: generated.purchases, batches };
 }

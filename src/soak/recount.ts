@@ -1,0 +1,42 @@
+// An independent recount of the master dataset for end-of-run checks: the core parser, one file at a time, no
+// workers, no views, no deltas — a different path from the pipeline it checks.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserAggTable } from '../core/agg-table.js';
+import { listCsvFiles } from '../batch/inputs.js';
+import { readIngestLog } from '../io/ingest-log.js';
+import { type DataLayout } from '../io/layout.js';
+import { silentLogger } from '../io/logger.js';
+import { parseFileRange } from '../io/read-range.js';
+import { mergeViewText } from '../core/view-format.js';
+import { MERGED_VIEW_HEADER } from '../core/view-format.js';
+
+export function recountMasterDataset(layout: DataLayout): UserAggTable {
+  const table = new UserAggTable();
+  for (const file of listCsvFiles(layout.batchInput, silentLogger)) parseFileRange(file.path, 0, file.size, table, 'drop');
+  for (const entry of readIngestLog(layout.ingestLog).entries) {
+    parseFileRange(path.join(layout.streamInput, entry.name), 0, entry.size, table, 'drop');
+  }
+  return table;
+}
+
+export function readMergedViewTable(layout: DataLayout): UserAggTable {
+  const table = new UserAggTable();
+  const text = fs.readFileSync(layout.mergedView);
+  const headerEnd = text.indexOf(0x0a);
+  if (text.subarray(0, headerEnd).toString() !== MERGED_VIEW_HEADER) throw new Error(`${layout.mergedView} has no header`);
+  mergeViewText(text.subarray(headerEnd + 1), layout.mergedView, table);
+  return table;
+}
+
+/** Users whose totals differ between two tables (up to `limit` of them), empty when equal. */
+export function differences(a: UserAggTable, b: UserAggTable, limit = 5): string[] {
+  const diff = new UserAggTable();
+  diff.mergeTable(a);
+  diff.mergeTable(b, -1);
+  return diff
+    .toSortedTotals()
+    .slice(0, limit)
+    .map((t) => `${t.userId}: count ${t.count >= 0 ? '+' : ''}${t.count}, cents ${t.cents >= 0 ? '+' : ''}${t.cents}`);
+}

@@ -1,0 +1,227 @@
+// soak: runs the whole pipeline for a long time at a fixed event rate (optionally killing it with SIGKILL at random
+// moments and restarting it), samples it every second, and checks that nothing was lost, counted twice, or leaked.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { type CommandContext } from '../cli/cli.js';
+import { DEFAULTS } from '../cli/options.js';
+import { type AllOptions, runAll } from '../cli/run-all.js';
+import { readIngestLog } from '../io/ingest-log.js';
+import { type DataLayout, dataLayout } from '../io/layout.js';
+import { silentLogger } from '../io/logger.js';
+import { sleep } from '../io/sleep.js';
+import { generateBatchFiles } from '../generate/gen-batch.js';
+import { differences, readMergedViewTable, recountMasterDataset } from './recount.js';
+import { entriesIn, growth, percentile, rssOfPid } from './measure.js';
+
+export interface SoakOptions {
+  readonly durationMs: number;
+  /** Stream events per second. */
+  readonly rate: number;
+  readonly killEveryMs: number | undefined;
+  readonly batchEveryMs: number;
+  readonly jsonFile: string | undefined;
+  /** Data folder; a fresh temp folder when undefined. */
+  readonly data: string | undefined;
+  readonly threads: number;
+}
+
+interface Sample {
+  readonly atMs: number;
+  readonly rssBytes: number;
+  readonly heapBytes: number | undefined;
+  readonly loopLagP99Ms: number | undefined;
+  readonly files: Record<string, number>;
+}
+
+export interface SoakReport {
+  readonly durationMs: number;
+  readonly rate: number;
+  readonly killEveryMs: number | null;
+  readonly kills: number;
+  readonly streamEventsGenerated: number | null;
+  readonly purchasesInMergedView: number;
+  readonly purchasesInMasterDataset: number;
+  readonly exact: boolean;
+  readonly differences: readonly string[];
+  readonly badRows: number;
+  readonly rssGrowthPercent: number;
+  readonly rssGrowthMB: number;
+  readonly heapGrowthPercent: number | null;
+  readonly loopLagP99Ms: number | null;
+  readonly freshnessP50Ms: number | null;
+  readonly freshnessP99Ms: number | null;
+  readonly freshnessSamples: number;
+  readonly filesAtEnd: Record<string, number>;
+  readonly checks: readonly { name: string; pass: boolean; detail: string }[];
+  readonly pass: boolean;
+}
+
+/** Stream chunks a second: each carries rate / CHUNKS_PER_SECOND events. */
+const STREAM_INTERVAL_MS = 250;
+const SOAK_SPEED = { batchIntervalMs: 250, windowMs: 60_000, slideMs: 10_000, keepViews: 5 };
+const MERGE_INTERVAL_MS = 250;
+/** Below this, RSS growth is noise from warm-up (JIT, pools), not a leak. */
+const RSS_NOISE_BYTES = 64 << 20;
+const MAX_RSS_GROWTH_PERCENT = 25;
+
+function folderCounts(layout: DataLayout): Record<string, number> {
+  return {
+    stream_input: entriesIn(layout.streamInput),
+    'serving/batch': entriesIn(layout.servingBatch),
+    'serving/speed': entriesIn(layout.servingSpeed),
+    'serving/realtime': entriesIn(layout.servingRealtime) - 1,
+    'serving/realtime/deltas': entriesIn(layout.realtimeDeltas),
+  };
+}
+
+function allOptions(options: SoakOptions, remainingMs: number): AllOptions {
+  return {
+    durationMs: remainingMs,
+    batchEveryMs: options.batchEveryMs,
+    stream: { intervalMs: STREAM_INTERVAL_MS, rowsPerChunk: Math.max(1, Math.round((options.rate * STREAM_INTERVAL_MS) / 1000)), chunks: undefined, users: DEFAULTS.genStream.users, seed: 7 },
+    speed: SOAK_SPEED,
+    merge: { intervalMs: MERGE_INTERVAL_MS, once: false, view: 'exact' },
+    batch: DEFAULTS.batch,
+  };
+}
+
+/** The same run as allOptions, as `all` flags for a child process. */
+function allArgs(layout: DataLayout, options: SoakOptions, remainingMs: number): string[] {
+  const o = allOptions(options, remainingMs);
+  return [
+    'all', '--data', layout.root, '--threads', String(options.threads), '--log-level', 'warn',
+    '--duration', `${o.durationMs}ms`, '--batch-every', `${o.batchEveryMs}ms`,
+    '--stream-interval', `${o.stream.intervalMs}ms`, '--rows-per-chunk', String(o.stream.rowsPerChunk), '--seed', String(Date.now() % 100_000),
+    '--batch-interval', `${o.speed.batchIntervalMs}ms`, '--window', `${o.speed.windowMs}ms`, '--slide', `${o.speed.slideMs}ms`,
+    '--merge-interval', `${o.merge.intervalMs}ms`,
+  ];
+}
+
+export async function runSoak(context: CommandContext, options: SoakOptions): Promise<SoakReport> {
+  const root = options.data ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lambdaflow-soak-'));
+  const layout = dataLayout(root);
+  context.print(`soak: ${options.durationMs / 1000} s at ${options.rate} events/s${options.killEveryMs ? `, SIGKILL every ~${options.killEveryMs / 1000} s` : ''} in ${layout.root}`);
+  if (entriesIn(layout.batchInput) === 0 || !fs.readdirSync(layout.batchInput).some((n) => n.endsWith('.csv'))) {
+    generateBatchFiles(layout.batchInput, { rows: 100_000, files: 4, users: DEFAULTS.genStream.users, seed: 42, force: false });
+  }
+  const samples: Sample[] = [];
+  const freshness: number[] = [];
+  const renamedAt = new Map<string, number>();
+  let loggedNames: string[] = [];
+  let streamEvents = 0;
+  let kills = 0;
+  let childPid: number | undefined;
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const started = Date.now();
+  const sampler = setInterval(() => {
+    const rssBytes = childPid === undefined ? process.memoryUsage().rss : rssOfPid(childPid);
+    if (rssBytes === undefined) return;
+    samples.push({
+      atMs: Date.now() - started,
+      rssBytes,
+      heapBytes: childPid === undefined ? process.memoryUsage().heapUsed : undefined,
+      loopLagP99Ms: childPid === undefined ? lag.percentile(99) / 1e6 : undefined,
+      files: folderCounts(layout),
+    });
+    lag.reset();
+  }, 1000);
+
+  try {
+    if (options.killEveryMs === undefined) {
+      const quiet: CommandContext = { ...context, layout, logger: silentLogger, print: () => {} };
+      const summary = await runAll(quiet, allOptions(options, options.durationMs), {
+        onChunk: (chunk) => renamedAt.set(chunk.name, chunk.renamedAtMs),
+        onMerged: (result, mergedAtMs) => {
+          if (result.throughSeq > loggedNames.length) loggedNames = readIngestLog(layout.ingestLog).entries.map((e) => e.name);
+          for (const name of loggedNames.slice(0, result.throughSeq)) {
+            const at = renamedAt.get(name);
+            if (at === undefined) continue;
+            freshness.push(mergedAtMs - at);
+            renamedAt.delete(name);
+          }
+        },
+      });
+      streamEvents = summary.streamRows;
+    } else {
+      const killEveryMs = options.killEveryMs;
+      const main = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../main.js');
+      for (;;) {
+        const remainingMs = options.durationMs - (Date.now() - started);
+        const last = remainingMs <= killEveryMs;
+        const child = spawn(process.execPath, [main, ...allArgs(layout, options, Math.max(1000, remainingMs))], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        childPid = child.pid;
+        const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        if (last) {
+          const code = await exit;
+          if (code !== 0) throw new Error(`the pipeline exited with code ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`);
+          break;
+        }
+        await sleep(killEveryMs * (0.25 + 0.75 * Math.random()), context.signal);
+        child.kill('SIGKILL');
+        await exit;
+        kills++;
+        if (context.signal.aborted) break;
+      }
+      childPid = undefined;
+    }
+  } finally {
+    clearInterval(sampler);
+    lag.disable();
+  }
+  return report(layout, options, samples, freshness, options.killEveryMs === undefined ? streamEvents : undefined, kills);
+}
+
+function report(layout: DataLayout, options: SoakOptions, samples: readonly Sample[], freshness: readonly number[], streamEvents: number | undefined, kills: number): SoakReport {
+  const master = recountMasterDataset(layout);
+  const merged = readMergedViewTable(layout);
+  const diffs = differences(merged, master);
+  const purchases = (t: typeof master): number => t.toSortedTotals().reduce((n, u) => n + u.count, 0);
+  const quarantined = fs.existsSync(layout.quarantine) ? fs.readdirSync(layout.quarantine).reduce((n, f) => n + fs.readFileSync(path.join(layout.quarantine, f), 'utf8').split('\n').length - 1, 0) : 0;
+  const rss = growth(samples.map((s) => s.rssBytes));
+  const heaps = samples.flatMap((s) => (s.heapBytes === undefined ? [] : [s.heapBytes]));
+  const lags = samples.flatMap((s) => (s.loopLagP99Ms === undefined ? [] : [s.loopLagP99Ms]));
+  const filesAtEnd = folderCounts(layout);
+  const maxSpeedDirs = Math.max(0, ...samples.map((s) => s.files['serving/speed'] ?? 0), filesAtEnd['serving/speed']!);
+  const loggedStream = readIngestLog(layout.ingestLog).entries.length;
+  const streamFiles = fs.readdirSync(layout.streamInput).filter((n) => n.endsWith('.csv') && !n.startsWith('.')).length;
+  const checks = [
+    { name: 'exact', pass: diffs.length === 0, detail: diffs.length === 0 ? 'merged view equals a recount of the master dataset' : diffs.join('; ') },
+    { name: 'every stream file ingested', pass: loggedStream === streamFiles, detail: `${loggedStream} logged of ${streamFiles} in stream_input/` },
+    {
+      name: 'memory bounded',
+      pass: rss.percent <= MAX_RSS_GROWTH_PERCENT || rss.absolute <= RSS_NOISE_BYTES,
+      detail: `RSS ${rss.percent.toFixed(1)} % (${(rss.absolute / 2 ** 20).toFixed(1)} MB) last fifth vs first`,
+    },
+    { name: 'speed outputs bounded', pass: maxSpeedDirs <= SOAK_SPEED.keepViews + 2, detail: `at most ${maxSpeedDirs} entries in serving/speed/` },
+    { name: 'sampled', pass: samples.length > 0, detail: `${samples.length} samples` },
+  ];
+  return {
+    durationMs: options.durationMs,
+    rate: options.rate,
+    killEveryMs: options.killEveryMs ?? null,
+    kills,
+    streamEventsGenerated: streamEvents ?? null,
+    purchasesInMergedView: purchases(merged),
+    purchasesInMasterDataset: purchases(master),
+    exact: diffs.length === 0,
+    differences: diffs,
+    badRows: quarantined,
+    rssGrowthPercent: Number(rss.percent.toFixed(2)),
+    rssGrowthMB: Number((rss.absolute / 2 ** 20).toFixed(2)),
+    heapGrowthPercent: heaps.length > 0 ? Number(growth(heaps).percent.toFixed(2)) : null,
+    loopLagP99Ms: lags.length > 0 ? Number((percentile(lags, 99) ?? 0).toFixed(1)) : null,
+    freshnessP50Ms: percentile(freshness, 50) ?? null,
+    freshnessP99Ms: percentile(freshness, 99) ?? null,
+    freshnessSamples: freshness.length,
+    filesAtEnd,
+    checks,
+    pass: checks.every((c) => c.pass),
+  };
+}
