@@ -4,7 +4,8 @@
 // reference); everything else through a byte fast path that must agree with it. Bad rows are data: counted,
 // and kept (with their 1-based line number relative to the first chunk) when the caller wants a quarantine.
 
-import { hasQuote, parseQuotedLine, splitUnquoted } from './csv-fields.js';
+import { COMMA, QUOTE, parseQuotedLine } from './csv-fields.js';
+import { FNV_OFFSET, FNV_PRIME, fnv1a } from './hash.js';
 import { type UserAggTable } from './agg-table.js';
 import { parseCents } from './money.js';
 
@@ -120,8 +121,12 @@ export function isValidTimestamp(bytes: Uint8Array, start: number, end: number):
   if (i === start) return false;
   if (i === end) return true;
   if (bytes[i] !== DOT || i + 1 === end) return false;
-  for (i++; i < end; i++) if (bytes[i]! < 0x30 || bytes[i]! > 0x39) return false;
-  return true;
+  let fractionIsZero = true;
+  for (i++; i < end; i++) {
+    if (bytes[i]! < 0x30 || bytes[i]! > 0x39) return false;
+    if (bytes[i] !== 0x30) fractionIsZero = false;
+  }
+  return seconds < MAX_TIMESTAMP_SECONDS || fractionIsZero;
 }
 
 export class EventParser {
@@ -129,7 +134,6 @@ export class EventParser {
   readonly badRows: BadRow[] = [];
   /** Lines seen so far, blank ones included: the line number of the last line consumed. */
   lineCount = 0;
-  private readonly fieldEnds = new Uint32Array(4);
   private skippingLongLine = false;
   private started = false;
   private stopped = false;
@@ -151,36 +155,46 @@ export class EventParser {
    */
   consume(bytes: Uint8Array, start: number, end: number, final: boolean): number {
     let lineStart = start;
-    if (!this.started) {
-      this.started = true;
-      if (this.options.atFileStart && end - start >= 3 && bytes[start] === BOM[0] && bytes[start + 1] === BOM[1] && bytes[start + 2] === BOM[2]) {
-        lineStart += 3;
-      }
+    if (!this.started && this.options.atFileStart) {
+      const available = Math.min(3, end - start);
+      let bomPrefix = true;
+      for (let k = 0; k < available; k++) if (bytes[start + k] !== BOM[k]) bomPrefix = false;
+      if (bomPrefix && available < 3 && !final) return start; // the BOM may be split across chunks: wait for more
+      if (bomPrefix && available === 3) lineStart += 3;
     }
-    let i = lineStart;
-    while (i < end && !this.stopped) {
-      const c = bytes[i]!;
-      if (c !== LF && c !== CR) {
-        i++;
-        continue;
-      }
-      let next = i + 1;
-      if (c === CR) {
+    this.started = true;
+    // Native memchr-style searches find line ends; a CR search runs again only after passing the last CR found.
+    const view = end === bytes.length ? bytes : bytes.subarray(0, end);
+    let nextCr = view.indexOf(CR, lineStart);
+    while (lineStart < end && !this.stopped) {
+      const lf = view.indexOf(LF, lineStart);
+      if (nextCr !== -1 && nextCr < lineStart) nextCr = view.indexOf(CR, lineStart);
+      let lineEnd: number;
+      let next: number;
+      if (nextCr !== -1 && (lf === -1 || nextCr < lf)) {
+        lineEnd = nextCr;
+        next = nextCr + 1;
         if (next === end && !final) break; // a CR at the chunk's end may be the first half of CRLF
-        if (next < end && bytes[next] === LF) next++;
+        if (next === lf) next++;
+      } else if (lf !== -1) {
+        lineEnd = lf;
+        next = lf + 1;
+      } else {
+        break;
       }
-      this.line(bytes, lineStart, i);
+      this.line(bytes, lineStart, lineEnd);
       lineStart = next;
-      i = next;
     }
     if (this.stopped) return end;
     if (final) {
       if (lineStart < end || this.skippingLongLine) this.line(bytes, lineStart, end);
       return end;
     }
-    if (end - lineStart > MAX_LINE_BYTES) {
+    // A trailing CR stays unconsumed: it may be the first half of a CRLF that ends this line.
+    const pendingCr = bytes[end - 1] === CR ? 1 : 0;
+    if (end - pendingCr - lineStart > MAX_LINE_BYTES) {
       if (!this.skippingLongLine) this.overlong(bytes, lineStart);
-      return end;
+      return end - pendingCr;
     }
     return lineStart;
   }
@@ -205,17 +219,44 @@ export class EventParser {
     if (start === end) return; // blank lines are not rows
     if (this.lineCount === 1 && this.options.atFileStart && equalsAt(bytes, start, end, HEADER_BYTES)) return;
     this.counts.rows++;
-    if (hasQuote(bytes, start, end)) this.quotedRow(bytes, start, end);
-    else this.plainRow(bytes, start, end);
+    this.plainRow(bytes, start, end);
   }
 
+  /** The fast path: one pass finds the commas, spots quotes, and hashes and checks the user id. */
   private plainRow(bytes: Uint8Array, start: number, end: number): void {
-    const ends = this.fieldEnds;
-    if (splitUnquoted(bytes, start, end, ends) !== 4) {
+    let hash = FNV_OFFSET;
+    let control = false;
+    let nonAscii = false;
+    let i = start;
+    for (; i < end; i++) {
+      const c = bytes[i]!;
+      if (c === COMMA) break;
+      if (c === QUOTE) return this.quotedRow(bytes, start, end);
+      if (c < 0x20 || c === 0x7f) control = true;
+      else if (c >= 0x80) nonAscii = true;
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+    }
+    const userEnd = i;
+    let typeEnd = -1;
+    let amountEnd = -1;
+    let extraComma = false;
+    for (i = userEnd + 1; i < end; i++) {
+      const c = bytes[i]!;
+      if (c === COMMA) {
+        if (typeEnd === -1) typeEnd = i;
+        else if (amountEnd === -1) amountEnd = i;
+        else extraComma = true;
+      } else if (c === QUOTE) {
+        return this.quotedRow(bytes, start, end);
+      }
+    }
+    if (userEnd >= end || amountEnd === -1 || extraComma) {
       this.bad('field_count', bytes, start, end);
       return;
     }
-    this.fields(bytes, start, ends[0]!, ends[0]! + 1, ends[1]!, ends[1]! + 1, ends[2]!, ends[2]! + 1, ends[3]!, bytes, start, end);
+    const userProblem =
+      userEnd === start ? 'empty_user_id' : control || (nonAscii && !isValidUtf8(bytes, start, userEnd)) ? 'bad_user_id' : undefined;
+    this.fields(bytes, start, userEnd, hash >>> 0, userProblem, typeEnd, amountEnd, end, bytes, start, end);
   }
 
   private quotedRow(bytes: Uint8Array, start: number, end: number): void {
@@ -235,56 +276,58 @@ export class EventParser {
       this.bad('field_count', bytes, start, end);
       return;
     }
-    const encoded = fields.map((f) => encoder.encode(f));
-    const joined = new Uint8Array(encoded.reduce((n, f) => n + f.length, 0));
-    const offsets: number[] = [];
-    let at = 0;
-    for (const field of encoded) {
-      joined.set(field, at);
-      offsets.push(at, at + field.length);
-      at += field.length;
-    }
-    const [u0, u1, e0, e1, a0, a1, t0, t1] = offsets as [number, number, number, number, number, number, number, number];
-    this.fields(joined, u0, u1, e0, e1, a0, a1, t0, t1, bytes, start, end);
+    // Re-joined with one separator byte between fields: the same layout the fast path sees in the original line.
+    const [user, type, amount, time] = fields.map((f) => encoder.encode(f)) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+    const joined = new Uint8Array(user.length + type.length + amount.length + time.length + 3);
+    const typeEnd = user.length + 1 + type.length;
+    const amountEnd = typeEnd + 1 + amount.length;
+    joined.set(user, 0);
+    joined.set(type, user.length + 1);
+    joined.set(amount, typeEnd + 1);
+    joined.set(time, amountEnd + 1);
+    const problem = userIdProblem(joined, 0, user.length);
+    this.fields(joined, 0, user.length, fnv1a(joined, 0, user.length), problem, typeEnd, amountEnd, joined.length, bytes, start, end);
   }
 
-  /** Validates the four fields (given as byte ranges of `f`) and aggregates a purchase. */
+  /**
+   * Validates the fields of f: user [userStart, userEnd), type up to typeEnd, amount up to amountEnd, timestamp up
+   * to fieldsEnd, each after a one-byte separator; then aggregates a purchase. `line` is the original, for quarantine.
+   */
   private fields(
     f: Uint8Array,
     userStart: number,
     userEnd: number,
-    typeStart: number,
+    userHash: number,
+    userProblem: BadReason | undefined,
     typeEnd: number,
-    amountStart: number,
     amountEnd: number,
-    timeStart: number,
-    timeEnd: number,
+    fieldsEnd: number,
     line: Uint8Array,
     lineStart: number,
     lineEnd: number,
   ): void {
-    const userProblem = userIdProblem(f, userStart, userEnd);
     if (userProblem !== undefined) {
       this.bad(userProblem, line, lineStart, lineEnd);
       return;
     }
-    const isPurchase = equalsAt(f, typeStart, typeEnd, PURCHASE);
-    if (!isPurchase && !equalsAt(f, typeStart, typeEnd, VIEW)) {
+    const typeLength = typeEnd - userEnd - 1;
+    const isPurchase = typeLength === 8 && equalsAt(f, userEnd + 1, typeEnd, PURCHASE);
+    if (!isPurchase && !(typeLength === 4 && equalsAt(f, userEnd + 1, typeEnd, VIEW))) {
       this.bad('unknown_event_type', line, lineStart, lineEnd);
       return;
     }
-    const cents = parseCents(f, amountStart, amountEnd);
+    const cents = parseCents(f, typeEnd + 1, amountEnd);
     if (Number.isNaN(cents)) {
       this.bad('bad_amount', line, lineStart, lineEnd);
       return;
     }
-    if (!isValidTimestamp(f, timeStart, timeEnd)) {
+    if (!isValidTimestamp(f, amountEnd + 1, fieldsEnd)) {
       this.bad('bad_timestamp', line, lineStart, lineEnd);
       return;
     }
     if (isPurchase) {
       this.counts.purchases++;
-      this.table.add(f, userStart, userEnd, 1, cents);
+      this.table.add(f, userStart, userEnd, 1, cents, userHash);
     } else {
       this.counts.views++;
     }

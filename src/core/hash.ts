@@ -1,7 +1,7 @@
 // Deterministic hashing of user ids: one FNV-1a function for partitioning (map, reduce, speed workers) and tables.
 
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
+export const FNV_OFFSET = 0x811c9dc5;
+export const FNV_PRIME = 0x01000193;
 
 /** FNV-1a 32-bit over bytes [start, end), as an unsigned integer. */
 export function fnv1a(bytes: Uint8Array, start: number, end: number): number {

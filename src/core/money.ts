@@ -55,8 +55,11 @@ export function parseCents(bytes: Uint8Array, start: number, end: number): numbe
 
 /** Parses a decimal amount given as a string (views read back from disk, tests). */
 export function parseCentsString(text: string): number {
-  return parseCents(Buffer.from(text, 'latin1'), 0, text.length);
+  const bytes = encoder.encode(text);
+  return parseCents(bytes, 0, bytes.length);
 }
+
+const encoder = new TextEncoder();
 
 /** Formats integer cents with exactly two decimals: 12345 → "123.45", -5 → "-0.05". */
 export function formatCents(cents: number): string {
