@@ -1,23 +1,14 @@
 // Every command: its flags (contract for outside checks) and a thin run function calling the layers.
+// Layers are imported when their command runs, so a short command does not pay for loading all of them.
 
 import { Option } from 'commander';
-import { runBatch } from '../batch/batch-job.js';
 import { benchCommand } from '../bench/bench-command.js';
 import { systemClock } from '../core/clock.js';
-import { windowSpec } from '../core/window.js';
-import { generateBatchFiles } from '../generate/gen-batch.js';
-import { runStreamGenerator } from '../generate/gen-stream.js';
 import { LambdaflowError } from '../core/errors.js';
 import { writeFileAtomically } from '../io/atomic.js';
-import { printSoakReport } from '../soak/print-report.js';
-import { runSoak } from '../soak/soak.js';
-import { runSpeedLayer } from '../speed/speed-layer.js';
-import { mergeLoop } from '../serving/merge-loop.js';
-import { mergeOnce } from '../serving/merge.js';
 import { type CommandSpec } from './cli.js';
 import { count, perSecond, seconds } from './format.js';
 import { durationOption, integerOption, resolveBatch, resolveGenBatch, resolveGenStream, resolveMerge, resolveSpeed } from './options.js';
-import { runAll } from './run-all.js';
 
 const genBatch: CommandSpec = {
   name: 'gen-batch',
@@ -30,6 +21,7 @@ const genBatch: CommandSpec = {
     new Option('--force', 'replace the .csv files of a non-empty batch_input/'),
   ],
   async run({ layout, print }, raw) {
+    const { generateBatchFiles } = await import('../generate/gen-batch.js');
     const started = performance.now();
     const result = generateBatchFiles(layout.batchInput, resolveGenBatch(raw));
     const ms = performance.now() - started;
@@ -45,6 +37,7 @@ const batch: CommandSpec = {
     new Option('--keep-views <n>', 'complete batch views to keep (default: 3)'),
   ],
   async run({ global, layout, logger, print }, raw) {
+    const { runBatch } = await import('../batch/batch-job.js');
     const options = resolveBatch(raw);
     const { dir, manifest } = await runBatch({ layout, threads: global.threads, mode: global.mode, logger, ...options });
     print(
@@ -63,6 +56,8 @@ const merge: CommandSpec = {
     new Option('--view <kind>', 'exact (batch + realtime since its watermark) or window (batch + current window, as the original demo) (default: exact)'),
   ],
   async run({ layout, logger, signal, print }, raw) {
+    const { mergeLoop } = await import('../serving/merge-loop.js');
+    const { mergeOnce } = await import('../serving/merge.js');
     const options = resolveMerge(raw);
     if (options.once) {
       const result = await mergeOnce(layout, options.view);
@@ -95,6 +90,7 @@ const genStream: CommandSpec = {
     ...streamOptions(),
   ],
   async run({ layout, signal, print }, raw) {
+    const { runStreamGenerator } = await import('../generate/gen-stream.js');
     const config = resolveGenStream(raw);
     const totals = await runStreamGenerator(layout.streamInput, config, systemClock, signal, (chunk) =>
       print(`gen-stream: ${chunk.name}: ${count(chunk.rows)} rows (${count(chunk.purchases)} purchases)`),
@@ -108,6 +104,8 @@ const speed: CommandSpec = {
   description: 'watch stream_input/, keep the sliding window and the realtime view, publish serving/speed/ and serving/realtime/',
   options: speedOptions(),
   async run({ global, layout, logger, signal, print }, raw) {
+    const { runSpeedLayer } = await import('../speed/speed-layer.js');
+    const { windowSpec } = await import('../core/window.js');
     const options = resolveSpeed(raw);
     await runSpeedLayer({
       layout,
@@ -139,6 +137,7 @@ const all: CommandSpec = {
     ...streamOptions(),
   ],
   async run(context, raw) {
+    const { runAll } = await import('./run-all.js');
     await runAll(context, {
       durationMs: raw.duration === undefined ? undefined : durationOption(raw, 'duration', 'duration', 0),
       batchEveryMs: raw.batchEvery === undefined ? undefined : durationOption(raw, 'batchEvery', 'batch-every', 0),
@@ -161,6 +160,8 @@ const soak: CommandSpec = {
     new Option('--json <file>', 'also write the report as JSON'),
   ],
   async run(context, raw) {
+    const { runSoak } = await import('../soak/soak.js');
+    const { printSoakReport } = await import('../soak/print-report.js');
     const report = await runSoak(context, {
       durationMs: durationOption(raw, 'duration', 'duration', 600_000, 1000),
       rate: integerOption(raw, 'rate', 'rate', 50_000, 1, 10_000_000),

@@ -10,8 +10,12 @@
 //   window(t + slide) = window(t) + slide(t + slide) - slide(t - window + slide)
 //   a user whose window total returns to zero is dropped, exactly as a recomputation would never list them.
 
-import { CircularBuffer } from 'mnemonist';
+import { createRequire } from 'node:module';
+import type { CircularBuffer as CircularBufferClass } from 'mnemonist';
 import { type AggBlock, UserAggTable } from './agg-table.js';
+
+// mnemonist's package index loads every structure (~40 ms at start-up); its ESM exports omit single modules.
+const CircularBuffer = createRequire(import.meta.url)('mnemonist/circular-buffer') as typeof CircularBufferClass;
 
 export interface WindowSpec {
   readonly batchIntervalMs: number;
@@ -50,7 +54,7 @@ export function slideIndexOf(timeMs: number, slideMs: number): number {
 
 /** A ring of the last `slidesPerWindow` slide aggregates and the window total kept by add/subtract. */
 export class SlideRing {
-  private readonly slides: CircularBuffer<UserAggTable>;
+  private readonly slides: CircularBufferClass<UserAggTable>;
   private totals = new UserAggTable();
 
   constructor(readonly slidesPerWindow: number) {
