@@ -59,14 +59,15 @@ function lineStartFinder(inputs: readonly InputFile[]): (fileIndex: number, offs
     const fd = fs.openSync(input.path, 'r');
     try {
       const window = Buffer.allocUnsafe(ALIGN_WINDOW_BYTES);
-      for (let position = offset - 1; position < input.size; ) {
+      for (let position = offset - 1; ; ) {
         const length = fs.readSync(fd, window, 0, Math.min(window.length, input.size - position), position);
-        if (length === 0) break;
-        const found = findLineStart(window.subarray(0, length), 1, position + length >= input.size);
+        const atEnd = position + length >= input.size;
+        const found = length === 0 ? -1 : findLineStart(window.subarray(0, length), 1, atEnd);
         if (found >= 0) return Math.min(position + found, input.size);
+        if (atEnd || length === 0) return input.size;
+        // The window's last byte is the next window's first: it decides whether the byte after it starts a line.
         position += length - 1;
       }
-      return input.size;
     } finally {
       fs.closeSync(fd);
     }

@@ -20,6 +20,8 @@ export interface CommandSpec {
   readonly name: string;
   readonly description: string;
   readonly options: readonly Option[];
+  /** Runs until stopped: SIGINT/SIGTERM ask it to flush, publish and return (others just end at once). */
+  readonly longRunning?: boolean;
   /** The command parses --threads itself (bench takes a list), so global resolution leaves it alone. */
   readonly ownsThreadsOption?: boolean;
   readonly run: (context: CommandContext, raw: RawOptions) => Promise<void>;
@@ -68,8 +70,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 
   const controller = new AbortController();
   const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  if (selected.spec.longRunning) {
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }
   try {
     const global = resolveGlobal(selected.spec.ownsThreadsOption ? { ...selected.raw, threads: undefined } : selected.raw);
     const context: CommandContext = {

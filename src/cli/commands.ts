@@ -49,6 +49,7 @@ const batch: CommandSpec = {
 
 const merge: CommandSpec = {
   name: 'merge',
+  longRunning: true,
   description: 'merge the latest batch view with the speed layer into serving/view/merged_view.csv',
   options: [
     new Option('--once', 'merge once and exit'),
@@ -83,6 +84,7 @@ const speedOptions = (): Option[] => [
 
 const genStream: CommandSpec = {
   name: 'gen-stream',
+  longRunning: true,
   description: 'write a CSV chunk into <data>/stream_input/ every interval (atomically: temp name, then rename)',
   options: [
     new Option('--interval <duration>', 'time between chunks (default: 5s)'),
@@ -101,6 +103,7 @@ const genStream: CommandSpec = {
 
 const speed: CommandSpec = {
   name: 'speed',
+  longRunning: true,
   description: 'watch stream_input/, keep the sliding window and the realtime view, publish serving/speed/ and serving/realtime/',
   options: speedOptions(),
   async run({ global, layout, logger, signal, print }, raw) {
@@ -124,6 +127,7 @@ const speed: CommandSpec = {
 
 const all: CommandSpec = {
   name: 'all',
+  longRunning: true,
   description: 'run everything in one process: gen-batch if empty, batch, stream generator, speed layer, merger',
   options: [
     new Option('--duration <duration>', 'stop cleanly after this long (default: run until Ctrl-C)'),
@@ -151,6 +155,7 @@ const all: CommandSpec = {
 
 const soak: CommandSpec = {
   name: 'soak',
+  longRunning: true,
   description: 'run the whole pipeline at a fixed event rate for a long time (optionally with SIGKILLs) and check it',
   options: [
     new Option('--duration <duration>', 'how long (default: 10m)'),

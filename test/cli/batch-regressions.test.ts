@@ -1,0 +1,42 @@
+// Regression tests for batch-layer bugs, each named after what broke.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { runCli, tempDataDir } from '../helpers/pipeline.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it('planning does not hang when a cut lands one byte before the end of a last line without newline', async () => {
+  const dir = tempDataDir();
+  dirs.push(dir);
+  fs.mkdirSync(path.join(dir, 'batch_input'));
+  // 65,535 rows of 32 bytes, then a 64-byte last line without newline: with one thread the planner cuts at 1 MiB and
+  // at 2 MiB, inside the last line, whose alignment scan used to stop advancing one byte before the end of file.
+  const rows = 'u000001,purchase,1.00,170000000\n'.repeat(65_535);
+  const last = `${'v'.repeat(48)},purchase,1.00,1`;
+  fs.writeFileSync(path.join(dir, 'batch_input', 'a.csv'), rows + last);
+  const result = await runCli(['batch', '--data', dir, '--threads', '1'], 20_000);
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/65,536 rows \(65,536 purchases, 0 bad\)/);
+});
+
+it('SIGTERM ends a batch at once instead of being ignored', async () => {
+  const { spawn } = await import('node:child_process');
+  const { MAIN } = await import('../helpers/pipeline.js');
+  const dir = tempDataDir();
+  dirs.push(dir);
+  fs.mkdirSync(path.join(dir, 'batch_input'));
+  fs.writeFileSync(path.join(dir, 'batch_input', 'a.csv'), 'u1,purchase,1.00,1\n'.repeat(2_000_000));
+  const child = spawn('node', [MAIN, 'batch', '--data', dir, '--threads', '1'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 300));
+  const killedAt = Date.now();
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  expect(Date.now() - killedAt).toBeLessThan(2_000);
+  // No half-written view is visible.
+  const views = fs.existsSync(path.join(dir, 'serving', 'batch')) ? fs.readdirSync(path.join(dir, 'serving', 'batch')) : [];
+  expect(views.filter((n) => n.startsWith('batch-') && !fs.existsSync(path.join(dir, 'serving', 'batch', n, '_SUCCESS')))).toEqual([]);
+});
