@@ -81,6 +81,8 @@ class SpeedLayer {
   private slideEvents = 0;
   private slideMaxLagMs = 0;
   private totalEvents = 0;
+  /** Per-seq totals ingested but not yet written as a delta file (a write failed). */
+  private pendingDeltas: SeqTotals[] = [];
 
   constructor(
     private readonly config: SpeedConfig,
@@ -111,7 +113,10 @@ class SpeedLayer {
     if (this.config.mode === 'failfast' && first) {
       throw new LambdaflowError('E_BAD_ROW', `bad row in ${file} at line ${first.line}: ${first.reason}`, { file, line: first.line, reason: first.reason });
     }
-    if (this.config.mode === 'permissive' && parsed.badRows.length > 0) await writeQuarantine(this.config.layout, entry.name, parsed.badRows);
+    if (this.config.mode === 'permissive' && parsed.badRows.length > 0) {
+      // The file is already in the master dataset: failing to record its bad rows must not stop its good rows.
+      await this.retryable(`quarantining ${parsed.badRows.length} bad rows of ${entry.name}`, () => writeQuarantine(this.config.layout, entry.name, parsed.badRows).then(() => {}));
+    }
     this.totalEvents += parsed.counts.rows;
     return table;
   }
@@ -212,33 +217,53 @@ class SpeedLayer {
     pruneDeltas(layout.realtimeDeltas, views[0]!.watermark);
   }
 
+  /** Runs a publishing step; a failed write (disk full, read-only folder) is logged and retried next micro-batch. */
+  private async retryable(what: string, step: () => Promise<void>): Promise<boolean> {
+    try {
+      await step();
+      return true;
+    } catch (error) {
+      if (!(error instanceof LambdaflowError) || error.code !== 'E_WRITE') throw error;
+      this.config.logger.error(`speed: ${what} failed, will retry: ${error.message}`);
+      return false;
+    }
+  }
+
+  /** Writes the deltas not yet on disk; a realtime view is only published once its deltas are. */
+  private flushDeltas(): Promise<boolean> {
+    if (this.pendingDeltas.length === 0) return Promise.resolve(true);
+    return this.retryable('writing realtime deltas', async () => {
+      await writeDeltaFile(this.config.layout.realtimeDeltas, this.pendingDeltas);
+      this.pendingDeltas = [];
+    });
+  }
+
   /** One micro-batch at tick time tickMs. */
   async tick(tickMs: number): Promise<void> {
-    const { layout, window } = this.config;
-    await this.rebase();
+    const { window } = this.config;
+    if (await this.flushDeltas()) await this.rebase();
     const files = await this.newFiles(tickMs);
-    const entries = this.log.append(files, tickMs);
+    let entries: IngestEntry[] = [];
+    if (!(await this.retryable('appending to the ingest log', async () => void (entries = this.log.append(files, tickMs))))) return;
     const slideTable = new UserAggTable();
-    const deltas: SeqTotals[] = [];
     const eventsBefore = this.totalEvents;
     for (const entry of entries) {
       this.logged.add(entry.name);
       const table = await this.parseLogged(entry);
       slideTable.mergeTable(table);
       this.realtime.mergeTable(table);
-      deltas.push({ seq: entry.seq, totals: table.toSortedTotals() });
+      this.pendingDeltas.push({ seq: entry.seq, totals: table.toSortedTotals() });
     }
     if (entries.length > 0) {
       this.workers.add(this.slideOfTick(tickMs), slideTable.toPartitionedBlocks(this.workers.partitions));
-      await writeDeltaFile(layout.realtimeDeltas, deltas);
       this.throughSeq = entries.at(-1)!.seq;
       this.realtimeChanged = true;
     }
     this.slideEvents += this.totalEvents - eventsBefore;
-    if (this.realtimeChanged) await this.publishRealtime(tickMs);
+    if (this.realtimeChanged && (await this.flushDeltas())) await this.retryable('publishing the realtime view', () => this.publishRealtime(tickMs));
     const publishedAt = Date.now();
     for (const file of files) this.slideMaxLagMs = Math.max(this.slideMaxLagMs, publishedAt - file.mtimeMs);
-    if (tickMs % window.slideMs === 0) await this.publishWindow(tickMs / window.slideMs);
+    if (tickMs % window.slideMs === 0) await this.retryable('publishing the window', () => this.publishWindow(tickMs / window.slideMs));
   }
 
   private async publishRealtime(nowMs: number): Promise<void> {
