@@ -79,7 +79,6 @@ const PURCHASE = Buffer.from('purchase');
 const VIEW = Buffer.from('view');
 const HEADER_BYTES = Buffer.from(HEADER_LINE);
 const BOM = [0xef, 0xbb, 0xbf];
-const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder('utf-8', { fatal: true });
 
 function equalsAt(bytes: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
@@ -97,7 +96,7 @@ function isValidUtf8(bytes: Uint8Array, start: number, end: number): boolean {
   }
 }
 
-/** A user id is any non-empty UTF-8 text without control characters. */
+/** A user id is any non-empty UTF-8 text without control characters (C0, DEL, C1). */
 function userIdProblem(bytes: Uint8Array, start: number, end: number): BadReason | undefined {
   if (start === end) return 'empty_user_id';
   let ascii = true;
@@ -106,7 +105,13 @@ function userIdProblem(bytes: Uint8Array, start: number, end: number): BadReason
     if (c < 0x20 || c === 0x7f) return 'bad_user_id';
     if (c >= 0x80) ascii = false;
   }
-  return ascii || isValidUtf8(bytes, start, end) ? undefined : 'bad_user_id';
+  return ascii || (isValidUtf8(bytes, start, end) && !hasC1Control(bytes, start, end)) ? undefined : 'bad_user_id';
+}
+
+/** C1 control characters (U+0080–U+009F) are encoded as C2 80 … C2 9F in UTF-8. */
+function hasC1Control(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i + 1 < end; i++) if (bytes[i] === 0xc2 && bytes[i + 1]! >= 0x80 && bytes[i + 1]! <= 0x9f) return true;
+  return false;
 }
 
 /** Unix seconds: digits with an optional fraction, from 0 to MAX_TIMESTAMP_SECONDS. */
@@ -219,7 +224,84 @@ export class EventParser {
     if (start === end) return; // blank lines are not rows
     if (this.lineCount === 1 && this.options.atFileStart && equalsAt(bytes, start, end, HEADER_BYTES)) return;
     this.counts.rows++;
-    this.plainRow(bytes, start, end);
+    if (!this.simpleRow(bytes, start, end)) this.plainRow(bytes, start, end);
+  }
+
+  /**
+   * The common case in one pass, no re-scan: a printable-ASCII user id, `purchase` or `view`, a plain amount and an
+   * integer-or-decimal timestamp. Anything else (quotes, UTF-8, bad fields, …) returns false untouched, and
+   * plainRow decides it with the full rules; so this path accepts a subset of what plainRow accepts, identically.
+   */
+  private simpleRow(bytes: Uint8Array, start: number, end: number): boolean {
+    let hash = FNV_OFFSET;
+    let i = start;
+    for (; i < end; i++) {
+      const c = bytes[i]!;
+      if (c === COMMA) break;
+      if (c < 0x20 || c === QUOTE || c > 0x7e) return false;
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+    }
+    const userEnd = i;
+    if (userEnd === start || end - userEnd < 8) return false;
+    i++;
+    let isPurchase: boolean;
+    if (
+      bytes[i] === 0x70 && bytes[i + 1] === 0x75 && bytes[i + 2] === 0x72 && bytes[i + 3] === 0x63 &&
+      bytes[i + 4] === 0x68 && bytes[i + 5] === 0x61 && bytes[i + 6] === 0x73 && bytes[i + 7] === 0x65 && bytes[i + 8] === COMMA
+    ) {
+      isPurchase = true;
+      i += 9;
+    } else if (bytes[i] === 0x76 && bytes[i + 1] === 0x69 && bytes[i + 2] === 0x65 && bytes[i + 3] === 0x77 && bytes[i + 4] === COMMA) {
+      isPurchase = false;
+      i += 5;
+    } else {
+      return false;
+    }
+    let negative = false;
+    if (bytes[i] === 0x2d || bytes[i] === 0x2b) negative = bytes[i++] === 0x2d;
+    const digitsStart = i;
+    let cents = 0;
+    for (; i < end; i++) {
+      const d = bytes[i]! - 0x30;
+      if (d < 0 || d > 9) break;
+      cents = cents * 10 + d;
+    }
+    if (i === digitsStart || i - digitsStart > 9) return false; // longer amounts take the checked path
+    cents *= 100;
+    if (bytes[i] === 0x2e) {
+      const d1 = bytes[i + 1]! - 0x30;
+      if (!(d1 >= 0 && d1 <= 9)) return false;
+      cents += d1 * 10;
+      i += 2;
+      const d2 = bytes[i]! - 0x30;
+      if (d2 >= 0 && d2 <= 9) {
+        cents += d2;
+        i++;
+      }
+    }
+    if (bytes[i] !== COMMA || i >= end) return false;
+    i++;
+    const timeStart = i;
+    for (; i < end; i++) {
+      const d = bytes[i]! - 0x30;
+      if (d < 0 || d > 9) break;
+    }
+    // Up to 11 digits stays under MAX_TIMESTAMP_SECONDS only up to 10 digits: longer ones take the checked path.
+    if (i === timeStart || i - timeStart > 10) return false;
+    if (i < end) {
+      if (bytes[i] !== 0x2e || i + 1 === end) return false;
+      for (i++; i < end; i++) {
+        const d = bytes[i]! - 0x30;
+        if (d < 0 || d > 9) return false;
+      }
+    }
+    if (isPurchase) {
+      this.counts.purchases++;
+      this.table.add(bytes, start, userEnd, 1, negative ? 0 - cents : cents, hash >>> 0);
+    } else {
+      this.counts.views++;
+    }
+    return true;
   }
 
   /** The fast path: one pass finds the commas, spots quotes, and hashes and checks the user id. */
@@ -254,19 +336,14 @@ export class EventParser {
       this.bad('field_count', bytes, start, end);
       return;
     }
-    const userProblem =
-      userEnd === start ? 'empty_user_id' : control || (nonAscii && !isValidUtf8(bytes, start, userEnd)) ? 'bad_user_id' : undefined;
+    const userProblem = userEnd === start || control || nonAscii ? userIdProblem(bytes, start, userEnd) : undefined;
     this.fields(bytes, start, userEnd, hash >>> 0, userProblem, typeEnd, amountEnd, end, bytes, start, end);
   }
 
   private quotedRow(bytes: Uint8Array, start: number, end: number): void {
-    let text: string;
-    try {
-      text = strictDecoder.decode(bytes.subarray(start, end));
-    } catch {
-      this.bad('bad_user_id', bytes, start, end);
-      return;
-    }
+    // latin1 maps each byte to one character and back: csv-parse sees the structure (quotes and commas are ASCII)
+    // and every field keeps its exact bytes, so invalid UTF-8 gets the same per-field reason as on the fast path.
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
     const fields = parseQuotedLine(text);
     if (fields === undefined) {
       this.bad('bad_quoting', bytes, start, end);
@@ -277,7 +354,7 @@ export class EventParser {
       return;
     }
     // Re-joined with one separator byte between fields: the same layout the fast path sees in the original line.
-    const [user, type, amount, time] = fields.map((f) => encoder.encode(f)) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+    const [user, type, amount, time] = fields.map((f) => Buffer.from(f, 'latin1')) as [Buffer, Buffer, Buffer, Buffer];
     const joined = new Uint8Array(user.length + type.length + amount.length + time.length + 3);
     const typeEnd = user.length + 1 + type.length;
     const amountEnd = typeEnd + 1 + amount.length;

@@ -1,0 +1,126 @@
+// An independent statement of the row rules for tests: validation, integer cents, formatting and a whole-file
+// recount, written from the contract (issue 2) without calling anything in src/.
+
+export const REFERENCE_HEADER = 'user_id,event_type,amount,unix_timestamp';
+export const REFERENCE_MAX_LINE_BYTES = 64 * 1024;
+export const REFERENCE_MAX_ROW_CENTS = 99_999_999_999n;
+export const REFERENCE_MAX_TIMESTAMP = 253_402_300_799;
+
+export type RowOutcome =
+  | { readonly kind: 'purchase'; readonly userId: string; readonly cents: bigint }
+  | { readonly kind: 'view' }
+  | { readonly kind: 'bad'; readonly reason: string };
+
+/** `[-+]?digits[.d{1,2}]` into cents, or undefined; |cents| ≤ 99,999,999,999. */
+export function referenceCents(amount: string): bigint | undefined {
+  const match = /^([-+]?)(\d+)(?:\.(\d{1,2}))?$/.exec(amount);
+  if (!match) return undefined;
+  const cents = BigInt(match[2]!) * 100n + BigInt((match[3] ?? '').padEnd(2, '0'));
+  if (cents > REFERENCE_MAX_ROW_CENTS) return undefined;
+  return match[1] === '-' ? -cents : cents;
+}
+
+export function referenceTimestampOk(timestamp: string): boolean {
+  return /^\d+(\.\d+)?$/.test(timestamp) && Number(timestamp) <= REFERENCE_MAX_TIMESTAMP;
+}
+
+/** Classifies the fields of one row in the contract's order of checks. */
+export function classifyFields(fields: readonly string[]): RowOutcome {
+  const bad = (reason: string): RowOutcome => ({ kind: 'bad', reason });
+  if (fields.length !== 4) return bad('field_count');
+  const [userId, eventType, amount, timestamp] = fields as [string, string, string, string];
+  if (userId === '') return bad('empty_user_id');
+  if (/[\x00-\x1f\x7f]/.test(userId)) return bad('bad_user_id');
+  if (eventType !== 'view' && eventType !== 'purchase') return bad('unknown_event_type');
+  const cents = referenceCents(amount);
+  if (cents === undefined) return bad('bad_amount');
+  if (!referenceTimestampOk(timestamp)) return bad('bad_timestamp');
+  return eventType === 'purchase' ? { kind: 'purchase', userId, cents } : { kind: 'view' };
+}
+
+export interface ReferenceTotal {
+  count: number;
+  cents: bigint;
+}
+
+export interface Recount {
+  readonly totals: Map<string, ReferenceTotal>;
+  rows: number;
+  purchases: number;
+  views: number;
+  readonly bad: { line: number; reason: string; text: string }[];
+}
+
+export function emptyRecount(): Recount {
+  return { totals: new Map(), rows: 0, purchases: 0, views: 0, bad: [] };
+}
+
+export function addPurchase(recount: Recount, userId: string, cents: bigint): void {
+  const total = recount.totals.get(userId) ?? { count: 0, cents: 0n };
+  total.count++;
+  total.cents += cents;
+  recount.totals.set(userId, total);
+}
+
+/** Splits a file's text into lines the way the contract says: LF, CRLF or lone CR; no line after a final terminator. */
+export function splitLines(text: string): string[] {
+  const lines = text.split(/\r\n|\r|\n/);
+  if (lines.at(-1) === '') lines.pop();
+  return lines;
+}
+
+/**
+ * Recounts one file's text. `splitFields` turns a line into fields, or returns a bad reason (e.g. bad_quoting).
+ * Default: a plain split on commas (enough for unquoted test data).
+ */
+export function recountFile(
+  text: string,
+  into: Recount = emptyRecount(),
+  splitFields: (line: string) => string[] | string = (line) => line.split(','),
+): Recount {
+  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  splitLines(body).forEach((line, index) => {
+    const lineNumber = index + 1;
+    if (line === '') return;
+    if (lineNumber === 1 && line === REFERENCE_HEADER) return;
+    into.rows++;
+    if (Buffer.byteLength(line) > REFERENCE_MAX_LINE_BYTES) {
+      into.bad.push({ line: lineNumber, reason: 'line_too_long', text: line });
+      return;
+    }
+    const fields = splitFields(line);
+    const outcome: RowOutcome = typeof fields === 'string' ? { kind: 'bad', reason: fields } : classifyFields(fields);
+    if (outcome.kind === 'bad') into.bad.push({ line: lineNumber, reason: outcome.reason, text: line });
+    else if (outcome.kind === 'view') into.views++;
+    else {
+      into.purchases++;
+      addPurchase(into, outcome.userId, outcome.cents);
+    }
+  });
+  return into;
+}
+
+/** Cents printed with exactly two decimals. */
+export function formatReferenceCents(cents: bigint): string {
+  const negative = cents < 0n;
+  const abs = negative ? -cents : cents;
+  return `${negative ? '-' : ''}${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
+}
+
+/** RFC 4180 quoting of an output field. */
+export function quoteField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** View lines `user,count,amount`, sorted by user id with JS string comparison (UTF-16 code units). */
+export function expectedViewLines(totals: ReadonlyMap<string, ReferenceTotal>): string[] {
+  return [...totals.keys()].sort().map((userId) => {
+    const total = totals.get(userId)!;
+    return `${quoteField(userId)},${total.count},${formatReferenceCents(total.cents)}`;
+  });
+}
+
+/** Totals as plain sorted tuples, comparable with toEqual. */
+export function sortedReferenceTotals(totals: ReadonlyMap<string, ReferenceTotal>): { userId: string; count: number; cents: number }[] {
+  return [...totals.keys()].sort().map((userId) => ({ userId, count: totals.get(userId)!.count, cents: Number(totals.get(userId)!.cents) }));
+}
