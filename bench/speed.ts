@@ -1,0 +1,392 @@
+// The speed layer's two figures, each checked before it is reported: sustained events/s when pre-generated chunk
+// files arrive all at once, and freshness (a chunk's rename to its presence in merged_view.csv) at a fixed rate.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { count } from '../src/cli/format.js';
+import { type GenStreamConfig, type SpeedOptions, integerOption, optionError, resolveSpeed } from '../src/cli/options.js';
+import { UserAggTable } from '../src/core/agg-table.js';
+import { systemClock } from '../src/core/clock.js';
+import { LambdaflowError } from '../src/core/errors.js';
+import { type GeneratedCounts } from '../src/core/event-generator.js';
+import { windowSpec } from '../src/core/window.js';
+import { StreamWriter } from '../src/generate/gen-stream.js';
+import { writeFileAtomically } from '../src/io/atomic.js';
+import { type IngestEntry, readIngestLog } from '../src/io/ingest-log.js';
+import { type DataLayout, dataLayout } from '../src/io/layout.js';
+import { createLogger } from '../src/io/logger.js';
+import { sleep } from '../src/io/sleep.js';
+import { listRealtimeViews, listSpeedViews, mergeViewDirectory } from '../src/io/views.js';
+import { mergeOnce } from '../src/serving/merge.js';
+import { mergeLoop } from '../src/serving/merge-loop.js';
+import { runSpeedLayer } from '../src/speed/speed-layer.js';
+import { differences, readMergedViewTable, recountMasterDataset } from '../src/soak/recount.js';
+import { percentile } from '../src/soak/measure.js';
+import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
+import { runScript } from '../src/bench/script.js';
+
+/** Issue 4's targets for the speed layer on 2 cores. */
+const TARGET_EVENTS_PER_SECOND = 1_000_000;
+const TARGET_FRESHNESS_P99_MS = 1_000;
+/** The window both measurements run with: the speed layer's default 60 s window sliding every 10 s. */
+const WINDOW = '60s';
+const SLIDE = '10s';
+/** Freshness: a chunk is renamed into stream_input/ every CHUNK_INTERVAL_MS; speed and merge run every 250 ms. */
+const CHUNK_INTERVAL_MS = 100;
+const FRESHNESS_BATCH_INTERVAL = '250ms';
+const MERGE_INTERVAL_MS = 250;
+/** The speed layer re-stats files modified less than 1 s ago before ingesting them; staged files are left older. */
+const SETTLED_FILE_AGE_MS = 1_100;
+/** How often the throughput run looks for the realtime view covering every file. */
+const POLL_MS = 5;
+/** Longest wait for the speed layer to start, or for the last chunks to show up after input stops. */
+const READY_TIMEOUT_MS = 30_000;
+const DRAIN_TIMEOUT_MS = 60_000;
+const SEED = 42;
+const MEASUREMENTS = ['throughput', 'freshness'] as const;
+type Measurement = (typeof MEASUREMENTS)[number];
+
+interface BenchOptions {
+  readonly events: number;
+  readonly chunkRows: number;
+  readonly users: number;
+  readonly threads: number;
+  readonly speed: SpeedOptions;
+  readonly rate: number;
+  readonly seconds: number;
+  readonly only: Measurement | undefined;
+  readonly json: string | undefined;
+}
+
+interface ThroughputResult {
+  readonly events: number;
+  readonly files: number;
+  readonly users: number;
+  readonly threads: number;
+  readonly batchIntervalMs: number;
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  readonly microBatches: number;
+  readonly msPerMicroBatch: number;
+  readonly targetRatio: number;
+}
+
+interface FreshnessResult {
+  readonly rate: number;
+  readonly seconds: number;
+  readonly threads: number;
+  readonly batchIntervalMs: number;
+  readonly mergeIntervalMs: number;
+  readonly chunks: number;
+  readonly events: number;
+  readonly achievedEventsPerSecond: number;
+  readonly maxRenameLateMs: number;
+  readonly samples: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** Each chunk's freshness, in rename order (for plots: spikes at slide boundaries, growth with users). */
+  readonly samplesMs: readonly number[];
+}
+
+function parseOptions(): BenchOptions {
+  const flags = ['events', 'chunk-rows', 'users', 'threads', 'batch-interval', 'rate', 'seconds', 'only', 'json'] as const;
+  const { values } = parseArgs({ options: Object.fromEntries(flags.map((flag) => [flag, { type: 'string' as const }])) });
+  const only = values.only as Measurement | undefined;
+  if (only !== undefined && !MEASUREMENTS.includes(only)) throw optionError('only', `expected ${MEASUREMENTS.join(' or ')}, got "${only}"`);
+  return {
+    events: integerOption(values, 'events', 'events', 5_000_000),
+    chunkRows: integerOption(values, 'chunk-rows', 'chunk-rows', 50_000),
+    users: integerOption(values, 'users', 'users', 100_000),
+    threads: integerOption(values, 'threads', 'threads', 2, 1, 256),
+    // resolveSpeed checks that the slide is a multiple of the batch interval, naming the flag.
+    speed: resolveSpeed({ batchInterval: values['batch-interval'] ?? '100ms', window: WINDOW, slide: SLIDE }),
+    rate: integerOption(values, 'rate', 'rate', 100_000),
+    seconds: integerOption(values, 'seconds', 'seconds', 20, 1, 3_600),
+    only,
+    json: values.json,
+  };
+}
+
+/** A fresh data folder with a staging folder beside stream_input/, removed when `body` is done. */
+async function withDataFolder<T>(body: (layout: DataLayout, staging: string) => Promise<T>): Promise<T> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lambdaflow-bench-speed-'));
+  try {
+    return await body(dataLayout(root), path.join(root, 'staging'));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Writes `events` rows as chunk files of `chunkRows` rows (the last may be shorter) into `dir`, names in creation order. */
+function stageChunks(dir: string, events: number, chunkRows: number, users: number): { names: string[]; totals: GeneratedCounts } {
+  const chunks = Math.ceil(events / chunkRows);
+  const config: GenStreamConfig = { intervalMs: 0, rowsPerChunk: chunkRows, chunks, users, seed: SEED };
+  const writer = new StreamWriter(dir, config, systemClock);
+  const names = Array.from({ length: chunks }, (_, i) => writer.writeChunk(Math.min(chunkRows, events - i * chunkRows)).name);
+  return { names, totals: writer.totals };
+}
+
+/**
+ * Runs the speed layer (and the merge loop, when given an interval) in this process while `work` runs, then stops
+ * them and waits for their final micro-batch and merge. A layer that fails or stops early ends the run with its error.
+ */
+async function withPipeline<T>(
+  layout: DataLayout,
+  threads: number,
+  speed: SpeedOptions,
+  merge: { intervalMs: number; onMerged: (throughSeq: number) => void } | undefined,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const logger = createLogger('warn');
+  const speedRun = runSpeedLayer({
+    layout,
+    threads,
+    mode: 'permissive',
+    logger,
+    window: windowSpec(speed.batchIntervalMs, speed.windowMs, speed.slideMs),
+    keepViews: speed.keepViews,
+    clock: systemClock,
+    signal: controller.signal,
+  });
+  const mergeRun =
+    merge &&
+    mergeLoop({ layout, logger, signal: controller.signal, intervalMs: merge.intervalMs, view: 'exact', onMerged: (result) => merge.onMerged(result.throughSeq) });
+  const layers = Promise.all([speedRun, mergeRun]);
+  try {
+    const stoppedEarly = layers.then(() => {
+      throw new LambdaflowError('E_STATE', 'the speed layer or the merge loop stopped before the benchmark was done');
+    });
+    return await Promise.race([work(controller.signal), stoppedEarly]);
+  } finally {
+    controller.abort();
+    await layers;
+  }
+}
+
+/** Polls until the newest realtime view covers ingest seq `throughSeq`; returns when it was seen. */
+async function realtimeViewCovering(layout: DataLayout, throughSeq: number, timeoutMs: number, signal: AbortSignal): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const newest = listRealtimeViews(layout.servingRealtime).at(-1);
+    if (newest !== undefined && newest.throughSeq >= throughSeq) return performance.now();
+    if (performance.now() - started > timeoutMs) {
+      throw new LambdaflowError('E_STATE', `no realtime view covered ingest seq ${throughSeq} within ${timeoutMs / 1000} s (newest: ${newest?.throughSeq ?? 'none'})`);
+    }
+    await sleep(POLL_MS, signal);
+  }
+}
+
+/**
+ * The checks both measurements end with: every file logged once, the newest realtime view through the last of them,
+ * and merged_view.csv (merged again now that the layers have stopped) equal to an independent recount.
+ */
+async function verifyExact(layout: DataLayout, files: number, purchases: number): Promise<{ entries: IngestEntry[]; recount: UserAggTable; detail: string }> {
+  const entries = readIngestLog(layout.ingestLog).entries;
+  if (entries.length !== files) throw new LambdaflowError('E_STATE', `the ingest log lists ${entries.length} files, ${files} were renamed into stream_input/`);
+  const throughSeq = listRealtimeViews(layout.servingRealtime).at(-1)?.throughSeq;
+  if (throughSeq !== files) throw new LambdaflowError('E_STATE', `the newest realtime view is through ingest seq ${throughSeq ?? 'none'}, not ${files}`);
+  await mergeOnce(layout, 'exact');
+  const recount = recountMasterDataset(layout);
+  const diffs = differences(readMergedViewTable(layout), recount);
+  if (diffs.length > 0) throw new LambdaflowError('E_STATE', `merged_view.csv differs from a recount of the ingested files: ${diffs.join('; ')}`);
+  const totals = recount.toSortedTotals();
+  const recounted = totals.reduce((n, t) => n + t.count, 0);
+  if (recounted !== purchases) throw new LambdaflowError('E_STATE', `the recount found ${recounted} purchases, the generator wrote ${purchases}`);
+  const detail = `realtime view through seq ${throughSeq} = ${files} files; merged_view.csv equals a recount (${count(totals.length)} users, ${count(purchases)} purchases)`;
+  return { entries, recount, detail };
+}
+
+/** Throughput: every staged file renamed into stream_input/ at once; time until a realtime view covers them all. */
+async function measureThroughput(options: BenchOptions, print: (line: string) => void): Promise<ThroughputResult> {
+  const { speed, threads } = options;
+  const files = Math.ceil(options.events / options.chunkRows);
+  return withDataFolder(async (layout, staging) => {
+    print(`throughput: staging ${count(options.events)} events in ${files} files of up to ${count(options.chunkRows)} rows (${count(options.users)} users) ...`);
+    const { names, totals } = stageChunks(staging, options.events, options.chunkRows, options.users);
+    const stagedAtMs = Date.now();
+    const { elapsedMs, stopMs } = await withPipeline(layout, threads, speed, undefined, async (signal) => {
+      await realtimeViewCovering(layout, 0, READY_TIMEOUT_MS, signal); // published once recovery is done
+      await sleep(Math.max(speed.batchIntervalMs * 3, stagedAtMs + SETTLED_FILE_AGE_MS - Date.now()), signal);
+      const started = performance.now();
+      for (const name of names) fs.renameSync(path.join(staging, name), path.join(layout.streamInput, name));
+      const seen = await realtimeViewCovering(layout, files, DRAIN_TIMEOUT_MS, signal);
+      return { elapsedMs: seen - started, stopMs: Date.now() };
+    });
+    const { entries, recount, detail } = await verifyExact(layout, files, totals.purchases);
+    print(`verified: ${detail}; ${windowCheck(layout, entries, speed, stopMs, recount)}`);
+    const microBatches = new Set(entries.map((e) => e.ingestedAtMs)).size;
+    const eventsPerSecond = (totals.rows * 1000) / elapsedMs;
+    return {
+      events: totals.rows,
+      files,
+      users: options.users,
+      threads,
+      batchIntervalMs: speed.batchIntervalMs,
+      seconds: elapsedMs / 1000,
+      eventsPerSecond,
+      microBatches,
+      msPerMicroBatch: elapsedMs / microBatches,
+      targetRatio: eventsPerSecond / TARGET_EVENTS_PER_SECOND,
+    };
+  });
+}
+
+/** The final 60 s window must hold every file too, when all were ingested within it (always, unless the run is long). */
+function windowCheck(layout: DataLayout, entries: readonly IngestEntry[], speed: SpeedOptions, stopMs: number, recount: UserAggTable): string {
+  const firstIngestMs = entries[0]?.ingestedAtMs ?? stopMs;
+  if (stopMs - firstIngestMs >= speed.windowMs - speed.slideMs) return 'window not checked (files ingested longer ago than the window holds)';
+  const newest = listSpeedViews(layout.servingSpeed).at(-1);
+  if (newest === undefined) throw new LambdaflowError('E_STATE', 'the speed layer published no window');
+  const window = new UserAggTable();
+  mergeViewDirectory(newest.dir, window);
+  const diffs = differences(window, recount);
+  if (diffs.length > 0) throw new LambdaflowError('E_STATE', `the final window ${path.basename(newest.dir)} differs from the recount: ${diffs.join('; ')}`);
+  return `the final ${speed.windowMs / 1000} s window equals it too`;
+}
+
+/** Ingest-log entries read as the log grows, from where the last read stopped: seq → file name. */
+class IngestLogTail {
+  private offset = 0;
+  private readonly names: string[] = [];
+
+  constructor(private readonly file: string) {}
+
+  /** The name of ingest seq `seq` (1-based), reading newly appended complete lines when needed. */
+  nameOf(seq: number): string {
+    if (seq > this.names.length) this.readNew();
+    const name = this.names[seq - 1];
+    if (name === undefined) throw new LambdaflowError('E_STATE', `ingest seq ${seq} is not in ${this.file}`);
+    return name;
+  }
+
+  private readNew(): void {
+    const fd = fs.openSync(this.file, 'r');
+    try {
+      const appended = Buffer.alloc(fs.fstatSync(fd).size - this.offset);
+      const read = fs.readSync(fd, appended, 0, appended.length, this.offset);
+      const complete = appended.lastIndexOf(0x0a, read - 1) + 1;
+      for (const line of appended.subarray(0, complete).toString().split('\n').slice(0, -1)) {
+        const entry = JSON.parse(line) as IngestEntry;
+        this.names[entry.seq - 1] = entry.name;
+      }
+      this.offset += complete;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/** Freshness: a chunk renamed every 100 ms at `rate` events/s; each merge records its time minus newly covered chunks' renames. */
+async function measureFreshness(options: BenchOptions, print: (line: string) => void): Promise<FreshnessResult> {
+  const { threads, rate, seconds } = options;
+  const speed = resolveSpeed({ batchInterval: FRESHNESS_BATCH_INTERVAL, window: WINDOW, slide: SLIDE });
+  const chunks = Math.round((seconds * 1000) / CHUNK_INTERVAL_MS);
+  const rows = Math.max(1, Math.round((rate * CHUNK_INTERVAL_MS) / 1000));
+  return withDataFolder(async (layout, staging) => {
+    print(`freshness: staging ${chunks} chunks of ${count(rows)} rows (${count(rate)} events/s for ${seconds} s, ${count(options.users)} users) ...`);
+    const { names, totals } = stageChunks(staging, chunks * rows, rows, options.users);
+    const renamedAtMs = new Map<string, number>();
+    const freshnessMs: number[] = [];
+    const tail = new IngestLogTail(layout.ingestLog);
+    let coveredSeq = 0;
+    let allCovered: () => void = () => {};
+    const covered = new Promise<void>((resolve) => (allCovered = resolve));
+    const onMerged = (throughSeq: number): void => {
+      const mergedAtMs = Date.now();
+      for (; coveredSeq < throughSeq; coveredSeq++) {
+        const name = tail.nameOf(coveredSeq + 1);
+        freshnessMs.push(mergedAtMs - renamedAtMs.get(name)!);
+      }
+      if (coveredSeq >= chunks) allCovered();
+    };
+    let maxLateMs = 0;
+    let firstRenameMs = 0;
+    let lastRenameMs = 0;
+    await withPipeline(layout, threads, speed, { intervalMs: MERGE_INTERVAL_MS, onMerged }, async (signal) => {
+      await realtimeViewCovering(layout, 0, READY_TIMEOUT_MS, signal);
+      await sleep(speed.batchIntervalMs * 2, signal);
+      const startMs = Date.now();
+      for (const [i, name] of names.entries()) {
+        await sleep(startMs + i * CHUNK_INTERVAL_MS - Date.now(), signal);
+        // A producer writes a chunk just before renaming it: give the staged file that fresh a modification time.
+        const staged = path.join(staging, name);
+        const now = new Date();
+        fs.utimesSync(staged, now, now);
+        fs.renameSync(staged, path.join(layout.streamInput, name));
+        lastRenameMs = Date.now();
+        renamedAtMs.set(name, lastRenameMs);
+        maxLateMs = Math.max(maxLateMs, lastRenameMs - (startMs + i * CHUNK_INTERVAL_MS));
+        if (i === 0) firstRenameMs = lastRenameMs;
+      }
+      const timeout = sleep(DRAIN_TIMEOUT_MS, signal).then(() => {
+        if (signal.aborted) return;
+        throw new LambdaflowError('E_STATE', `merged_view.csv did not cover all ${chunks} chunks within ${DRAIN_TIMEOUT_MS / 1000} s of the last rename (through ${coveredSeq})`);
+      });
+      await Promise.race([covered, timeout]);
+    });
+    const { detail } = await verifyExact(layout, chunks, totals.purchases);
+    print(`verified: ${detail}; every chunk has a freshness sample (${freshnessMs.length})`);
+    if (freshnessMs.length !== chunks) throw new LambdaflowError('E_STATE', `${freshnessMs.length} freshness samples for ${chunks} chunks`);
+    const at = (p: number): number => percentile(freshnessMs, p)!;
+    return {
+      rate,
+      seconds,
+      threads,
+      batchIntervalMs: speed.batchIntervalMs,
+      mergeIntervalMs: MERGE_INTERVAL_MS,
+      chunks,
+      events: totals.rows,
+      achievedEventsPerSecond: (totals.rows * 1000) / (lastRenameMs - firstRenameMs + CHUNK_INTERVAL_MS),
+      maxRenameLateMs: maxLateMs,
+      samples: freshnessMs.length,
+      p50Ms: at(50),
+      p90Ms: at(90),
+      p99Ms: at(99),
+      maxMs: Math.max(...freshnessMs),
+      samplesMs: freshnessMs,
+    };
+  });
+}
+
+runScript('bench:speed', async () => {
+  const options = parseOptions();
+  const print = (line: string): void => console.log(line);
+  const machine = machineDescription();
+  print(`machine: ${machine}`);
+  let throughput: ThroughputResult | undefined;
+  let freshness: FreshnessResult | undefined;
+
+  if (options.only !== 'freshness') {
+    throughput = await measureThroughput(options, print);
+    const t = throughput;
+    print(
+      `sustained: all files renamed into stream_input/ at once until a realtime view covers them, ${t.threads} speed threads, ` +
+        `batch interval ${t.batchIntervalMs} ms, window ${options.speed.windowMs / 1000} s / slide ${options.speed.slideMs / 1000} s:`,
+    );
+    const header = ['threads', 'events', 'files', 'seconds', 'events/s', 'micro-batches', 'ms/micro-batch', `vs ${count(TARGET_EVENTS_PER_SECOND)}/s target`];
+    const row = [String(t.threads), count(t.events), String(t.files), t.seconds.toFixed(2), count(t.eventsPerSecond), String(t.microBatches), t.msPerMicroBatch.toFixed(0), ratio(t.eventsPerSecond, TARGET_EVENTS_PER_SECOND)];
+    for (const line of formatTable(header, [row], 0)) print(line);
+  }
+
+  if (options.only !== 'throughput') {
+    freshness = await measureFreshness(options, print);
+    const f = freshness;
+    print(
+      `freshness: chunk renamed → in merged_view.csv, a chunk every ${CHUNK_INTERVAL_MS} ms, speed batch interval ${f.batchIntervalMs} ms, ` +
+        `merge every ${f.mergeIntervalMs} ms, ${f.threads} speed threads (renames up to ${f.maxRenameLateMs} ms late):`,
+    );
+    const header = ['target events/s', 'achieved events/s', 'chunks', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', `${count(TARGET_FRESHNESS_P99_MS)} ms target / p99`];
+    const row = [count(f.rate), count(f.achievedEventsPerSecond), String(f.samples), String(f.p50Ms), String(f.p90Ms), String(f.p99Ms), String(f.maxMs), ratio(TARGET_FRESHNESS_P99_MS, f.p99Ms)];
+    for (const line of formatTable(header, [row], 0)) print(line);
+  }
+
+  if (options.json !== undefined) {
+    await writeFileAtomically(options.json, JSON.stringify({ machine, throughput: throughput ?? null, freshness: freshness ?? null }, null, 2) + '\n');
+    print(`wrote ${options.json}`);
+  }
+});
