@@ -74,6 +74,24 @@ export class UserAggTable {
     this.centsOf = new Float64Array(entryCapacity);
   }
 
+  /** An independent copy (typed arrays copied, no rehashing). */
+  clone(): UserAggTable {
+    const copy = new UserAggTable(0);
+    copy.slots = this.slots.slice();
+    copy.shift = this.shift;
+    copy.mask = this.mask;
+    copy.arena = this.arena.slice();
+    copy.arenaUsed = this.arenaUsed;
+    copy.keyStart = this.keyStart.slice();
+    copy.keyLength = this.keyLength.slice();
+    copy.keyHash = this.keyHash.slice();
+    copy.countOf = this.countOf.slice();
+    copy.centsOf = this.centsOf.slice();
+    copy.entries = this.entries;
+    copy.zeroEntries = this.zeroEntries;
+    return copy;
+  }
+
   /** Number of users held, including users whose totals returned to zero (see compacted()). */
   get size(): number {
     return this.entries;

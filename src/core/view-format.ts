@@ -1,6 +1,6 @@
 // The text format of views (`user_id,purchase_count,purchase_amount_total` lines) written and read by every layer.
 
-import { type UserAggTable, type UserTotal } from './agg-table.js';
+import { type AggBlock, type UserAggTable, type UserTotal } from './agg-table.js';
 import { csvField, hasQuote, parseQuotedLine, splitUnquoted } from './csv-fields.js';
 import { LambdaflowError } from './errors.js';
 import { formatCents, parseCents, parseCentsString } from './money.js';
@@ -14,6 +14,36 @@ export function formatTotals(totals: readonly UserTotal[]): string {
 }
 
 const encoder = new TextEncoder();
+
+function needsQuoting(keys: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = keys[i];
+    if (c === 0x2c || c === 0x22 || c === 0x0a || c === 0x0d) return true;
+  }
+  return false;
+}
+
+/**
+ * View lines for a block in its own order (no sorting, no string per user id): for deltas and other files that
+ * are read back into tables, where order does not matter. `prefix` (e.g. "17,") starts every line.
+ */
+export function formatBlock(block: AggBlock, prefix = ''): Buffer {
+  const parts: Buffer[] = [];
+  const head = Buffer.from(prefix);
+  let start = 0;
+  for (let i = 0; i < block.counts.length; i++) {
+    const end = block.keyEnds[i]!;
+    const key = block.keys.subarray(start, end);
+    const quoted = needsQuoting(block.keys, start, end);
+    parts.push(
+      head,
+      quoted ? Buffer.from(csvField(decoder.decode(key))) : Buffer.from(key.buffer, key.byteOffset, key.byteLength),
+      Buffer.from(`,${block.counts[i]},${formatCents(block.cents[i]!)}\n`),
+    );
+    start = end;
+  }
+  return Buffer.concat(parts);
+}
 const decoder = new TextDecoder();
 
 /**

@@ -2,10 +2,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { type UserAggTable, type UserTotal } from '../core/agg-table.js';
-import { csvField } from '../core/csv-fields.js';
-import { forEachViewLine } from '../core/view-format.js';
-import { formatCents } from '../core/money.js';
+import { type AggBlock, type UserAggTable } from '../core/agg-table.js';
+import { forEachViewLine, formatBlock } from '../core/view-format.js';
 import { writeFileAtomically } from './atomic.js';
 
 const DELTA_PATTERN = /^delta-(\d+)-(\d+)\.csv$/;
@@ -13,16 +11,13 @@ const pad = (seq: number): string => String(seq).padStart(12, '0');
 
 export interface SeqTotals {
   readonly seq: number;
-  readonly totals: readonly UserTotal[];
+  readonly block: AggBlock;
 }
 
 /** Writes one delta file covering the given sequence numbers (lines `seq,user_id,count,amount`). */
 export async function writeDeltaFile(deltasDir: string, items: readonly SeqTotals[]): Promise<void> {
   if (items.length === 0) return;
-  let text = '';
-  for (const { seq, totals } of items) {
-    for (const t of totals) text += `${seq},${csvField(t.userId)},${t.count},${formatCents(t.cents)}\n`;
-  }
+  const text = Buffer.concat(items.map(({ seq, block }) => formatBlock(block, `${seq},`)));
   const first = items[0]!.seq;
   const last = items.at(-1)!.seq;
   await writeFileAtomically(path.join(deltasDir, `delta-${pad(first)}-${pad(last)}.csv`), text);

@@ -4,7 +4,7 @@ import { LambdaflowError } from '../core/errors.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { sleep } from '../io/sleep.js';
-import { type MergeResult, type MergeViewKind, mergeOnce } from './merge.js';
+import { type MergeResult, type MergeViewKind, Merger } from './merge.js';
 
 export interface MergeLoopConfig {
   readonly layout: DataLayout;
@@ -17,10 +17,11 @@ export interface MergeLoopConfig {
 
 /** Merges now and then every intervalMs; a final merge runs after the stop signal so the view is current. */
 export async function mergeLoop(config: MergeLoopConfig): Promise<void> {
+  const merger = new Merger(config.layout, config.view);
   const round = async (): Promise<void> => {
     try {
-      const result = await mergeOnce(config.layout, config.view);
-      config.onMerged?.(result);
+      const result = await merger.merge();
+      if (result) config.onMerged?.(result);
     } catch (error) {
       if (!(error instanceof LambdaflowError) || (error.code !== 'E_STATE' && error.code !== 'E_WRITE')) throw error;
       config.logger.warn(`merge: ${error.message}`);

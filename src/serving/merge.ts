@@ -8,7 +8,7 @@ import { MERGED_VIEW_HEADER, formatTotals } from '../core/view-format.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { mergeDeltas } from '../io/deltas.js';
 import { type DataLayout } from '../io/layout.js';
-import { latestBatchView, listRealtimeViews, listSpeedViews, mergeViewDirectory } from '../io/views.js';
+import { type BatchViewInfo, type PublishedView, type RealtimeViewInfo, latestBatchView, listRealtimeViews, listSpeedViews, mergeViewDirectory } from '../io/views.js';
 
 export const MERGE_VIEWS = ['exact', 'window'] as const;
 /** exact: batch + realtime view since its watermark. window: the original demo's batch + current 60 s window. */
@@ -23,57 +23,101 @@ export interface MergeResult {
   readonly speedDir: string | undefined;
 }
 
+/** What a merge read: when it is the same as last time, the merged view is already current. */
+interface MergeInputs {
+  readonly batch: BatchViewInfo | undefined;
+  /** The realtime view (exact) or speed window (window) merged on top, if any. */
+  readonly top: PublishedView | undefined;
+}
+
+function sameInputs(a: MergeInputs | undefined, b: MergeInputs): boolean {
+  return a !== undefined && a.batch?.dir === b.batch?.dir && a.top?.dir === b.top?.dir;
+}
+
 /**
- * Exact merge. With B the batch view (watermark S_B) and R the realtime view (stream files in (S_R, N]):
+ * The serving layer's merger. It keeps the parsed batch view between rounds (it changes only when a batch
+ * completes) and skips rounds whose inputs did not change, so a short interval costs little when nothing happens.
+ *
+ * Exact merge, with B the batch view (watermark S_B) and R the realtime view (stream files in (S_R, N]):
  *   S_R = S_B: B + R
  *   S_R < S_B: B + R - deltas(S_R, min(S_B, N)]   (the batch absorbed part of R)
  *   S_R > S_B: B + R + deltas(S_B, S_R]           (R was rebased on a batch view this merge does not see)
  */
-function mergeExact(layout: DataLayout, table: UserAggTable): Omit<MergeResult, 'users'> {
-  const batch = latestBatchView(layout.servingBatch);
-  const batchWatermark = batch?.watermark ?? 0;
-  if (batch) mergeViewDirectory(batch.dir, table);
-  const realtime = listRealtimeViews(layout.servingRealtime).at(-1);
-  if (!realtime || realtime.throughSeq <= batchWatermark) {
-    return { batchDir: batch?.dir, batchWatermark, throughSeq: batchWatermark, speedDir: undefined };
-  }
-  mergeViewDirectory(realtime.dir, table);
-  const [from, to, sign] =
-    realtime.watermark < batchWatermark
-      ? ([realtime.watermark, Math.min(batchWatermark, realtime.throughSeq), -1] as const)
-      : ([batchWatermark, realtime.watermark, 1] as const);
-  if (to > from) {
-    const found = mergeDeltas(layout.realtimeDeltas, from, to, table, sign);
-    if (found.size !== to - from) {
-      throw new LambdaflowError('E_STATE', `realtime deltas for ingest seq ${from + 1}..${to} are incomplete; merge skipped this round`);
+export class Merger {
+  private cachedBatch: { dir: string; table: UserAggTable } | undefined;
+  private lastInputs: MergeInputs | undefined;
+
+  constructor(
+    private readonly layout: DataLayout,
+    private readonly kind: MergeViewKind,
+  ) {}
+
+  private batchTable(batch: BatchViewInfo | undefined): UserAggTable {
+    if (!batch) return new UserAggTable();
+    if (this.cachedBatch?.dir !== batch.dir) {
+      const table = new UserAggTable();
+      mergeViewDirectory(batch.dir, table);
+      this.cachedBatch = { dir: batch.dir, table };
     }
+    return this.cachedBatch.table.clone();
   }
-  return { batchDir: batch?.dir, batchWatermark, throughSeq: realtime.throughSeq, speedDir: realtime.dir };
+
+  private inputs(): MergeInputs {
+    const batch = latestBatchView(this.layout.servingBatch);
+    if (this.kind === 'window') return { batch, top: listSpeedViews(this.layout.servingSpeed).at(-1) };
+    const realtime = listRealtimeViews(this.layout.servingRealtime).at(-1);
+    return { batch, top: realtime && realtime.throughSeq > (batch?.watermark ?? 0) ? realtime : undefined };
+  }
+
+  private combine({ batch, top }: MergeInputs): { table: UserAggTable; throughSeq: number } {
+    const table = this.batchTable(batch);
+    const batchWatermark = batch?.watermark ?? 0;
+    if (!top) return { table, throughSeq: batchWatermark };
+    mergeViewDirectory(top.dir, table);
+    if (this.kind === 'window') return { table, throughSeq: batchWatermark };
+    const realtime = top as RealtimeViewInfo;
+    const [from, to, sign] =
+      realtime.watermark < batchWatermark
+        ? ([realtime.watermark, Math.min(batchWatermark, realtime.throughSeq), -1] as const)
+        : ([batchWatermark, realtime.watermark, 1] as const);
+    if (to > from) {
+      const found = mergeDeltas(this.layout.realtimeDeltas, from, to, table, sign);
+      if (found.size !== to - from) {
+        throw new LambdaflowError('E_STATE', `realtime deltas for ingest seq ${from + 1}..${to} are incomplete; merge skipped this round`);
+      }
+    }
+    return { table, throughSeq: realtime.throughSeq };
+  }
+
+  /** Merges and writes merged_view.csv atomically; undefined when the inputs are unchanged (unless forced). */
+  async merge(force = false): Promise<MergeResult | undefined> {
+    const inputs = this.inputs();
+    if (!force && sameInputs(this.lastInputs, inputs) && fs.existsSync(this.layout.mergedView)) return undefined;
+    let combined: { table: UserAggTable; throughSeq: number };
+    try {
+      combined = this.combine(inputs);
+    } catch (error) {
+      // A view removed between listing and reading (pruned by a newer publish) is a race, not damage: retry later.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new LambdaflowError('E_STATE', `a view disappeared while being merged (${(error as Error).message}); merge skipped this round`);
+      }
+      throw error;
+    }
+    const totals = combined.table.toSortedTotals();
+    await fs.promises.mkdir(path.dirname(this.layout.mergedView), { recursive: true });
+    await writeFileAtomically(this.layout.mergedView, `${MERGED_VIEW_HEADER}\n${formatTotals(totals)}`);
+    this.lastInputs = inputs;
+    return {
+      users: totals.length,
+      batchDir: inputs.batch?.dir,
+      batchWatermark: inputs.batch?.watermark ?? 0,
+      throughSeq: combined.throughSeq,
+      speedDir: inputs.top?.dir,
+    };
+  }
 }
 
-function mergeWindow(layout: DataLayout, table: UserAggTable): Omit<MergeResult, 'users'> {
-  const batch = latestBatchView(layout.servingBatch);
-  if (batch) mergeViewDirectory(batch.dir, table);
-  const speed = listSpeedViews(layout.servingSpeed).at(-1);
-  if (speed) mergeViewDirectory(speed.dir, table);
-  return { batchDir: batch?.dir, batchWatermark: batch?.watermark ?? 0, throughSeq: batch?.watermark ?? 0, speedDir: speed?.dir };
-}
-
-/** One merge: reads the views and writes merged_view.csv atomically. */
+/** One merge that always writes merged_view.csv. */
 export async function mergeOnce(layout: DataLayout, kind: MergeViewKind): Promise<MergeResult> {
-  const table = new UserAggTable();
-  let result: Omit<MergeResult, 'users'>;
-  try {
-    result = kind === 'exact' ? mergeExact(layout, table) : mergeWindow(layout, table);
-  } catch (error) {
-    // A view removed between listing and reading (pruned by a newer publish) is a race, not damage: retry later.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new LambdaflowError('E_STATE', `a view disappeared while being merged (${(error as Error).message}); merge skipped this round`);
-    }
-    throw error;
-  }
-  const totals = table.toSortedTotals();
-  await fs.promises.mkdir(path.dirname(layout.mergedView), { recursive: true });
-  await writeFileAtomically(layout.mergedView, `${MERGED_VIEW_HEADER}\n${formatTotals(totals)}`);
-  return { ...result, users: totals.length };
+  return (await new Merger(layout, kind).merge(true))!;
 }

@@ -54,8 +54,10 @@ export interface SpeedStatus {
   readonly totalEvents: number;
 }
 
-/** A file younger than this is stat'ed twice, SETTLE_MS apart, and ingested only if it did not change. */
-const YOUNG_FILE_MS = 1_000;
+/**
+ * A file modified less than this ago may still be written in place: it is stat'ed again after this long and
+ * ingested only if unchanged. Files renamed into place (the contract) are older than this when seen.
+ */
 const SETTLE_MS = 50;
 const REALTIME_VIEWS_KEPT = 3;
 
@@ -139,7 +141,7 @@ class SpeedLayer {
       const table = await this.parseLogged(entry);
       if (inRealtime) {
         this.realtime.mergeTable(table);
-        if (!covered.has(entry.seq)) missingDeltas.push({ seq: entry.seq, totals: table.toSortedTotals() });
+        if (!covered.has(entry.seq)) missingDeltas.push({ seq: entry.seq, block: table.toBlock() });
       }
       if (inWindow) this.workers.add(slide, table.toPartitionedBlocks(this.workers.partitions));
     }
@@ -184,10 +186,11 @@ class SpeedLayer {
       const s = await stat(name);
       if (s) candidates.push({ name, size: s.size, mtimeMs: s.mtimeMs });
     }
-    if (candidates.some((c) => Date.now() - c.mtimeMs < YOUNG_FILE_MS)) await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const young = candidates.filter((c) => Date.now() - c.mtimeMs < SETTLE_MS);
+    if (young.length > 0) await new Promise((r) => setTimeout(r, SETTLE_MS));
     const settled: typeof candidates = [];
     for (const candidate of candidates) {
-      if (Date.now() - candidate.mtimeMs >= YOUNG_FILE_MS + SETTLE_MS) {
+      if (!young.includes(candidate)) {
         settled.push(candidate);
         continue;
       }
@@ -245,17 +248,17 @@ class SpeedLayer {
     const files = await this.newFiles(tickMs);
     let entries: IngestEntry[] = [];
     if (!(await this.retryable('appending to the ingest log', async () => void (entries = this.log.append(files, tickMs))))) return;
-    const slideTable = new UserAggTable();
     const eventsBefore = this.totalEvents;
+    const slide = this.slideOfTick(tickMs);
     for (const entry of entries) {
       this.logged.add(entry.name);
       const table = await this.parseLogged(entry);
-      slideTable.mergeTable(table);
       this.realtime.mergeTable(table);
-      this.pendingDeltas.push({ seq: entry.seq, totals: table.toSortedTotals() });
+      this.pendingDeltas.push({ seq: entry.seq, block: table.toBlock() });
+      // Each file's users go straight to their workers, which merge them into the slide in parallel.
+      this.workers.add(slide, table.toPartitionedBlocks(this.workers.partitions));
     }
     if (entries.length > 0) {
-      this.workers.add(this.slideOfTick(tickMs), slideTable.toPartitionedBlocks(this.workers.partitions));
       this.throughSeq = entries.at(-1)!.seq;
       this.realtimeChanged = true;
     }
