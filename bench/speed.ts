@@ -20,7 +20,7 @@ import { createLogger } from '../src/io/logger.js';
 import { sleep } from '../src/io/sleep.js';
 import { listRealtimeViews, listSpeedViews, mergeViewDirectory } from '../src/io/views.js';
 import { mergeOnce } from '../src/serving/merge.js';
-import { mergeLoop } from '../src/serving/merge-loop.js';
+import { mergeLoopOnThread } from '../src/serving/merge-thread.js';
 import { runSpeedLayer } from '../src/speed/speed-layer.js';
 import { differences, readMergedViewTable, recountMasterDataset } from '../src/soak/recount.js';
 import { percentile } from '../src/soak/measure.js';
@@ -138,7 +138,7 @@ async function withPipeline<T>(
   layout: DataLayout,
   threads: number,
   speed: SpeedOptions,
-  merge: { intervalMs: number; onMerged: (throughSeq: number) => void } | undefined,
+  merge: { intervalMs: number; onMerged: (throughSeq: number, mergedAtMs: number) => void } | undefined,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const controller = new AbortController();
@@ -155,7 +155,15 @@ async function withPipeline<T>(
   });
   const mergeRun =
     merge &&
-    mergeLoop({ layout, logger, signal: controller.signal, intervalMs: merge.intervalMs, view: 'exact', onMerged: (result) => merge.onMerged(result.throughSeq) });
+    mergeLoopOnThread({
+      layout,
+      logger,
+      logLevel: 'warn',
+      signal: controller.signal,
+      intervalMs: merge.intervalMs,
+      view: 'exact',
+      onMerged: (result, mergedAtMs) => merge.onMerged(result.throughSeq, mergedAtMs),
+    });
   const layers = Promise.all([speedRun, mergeRun]);
   try {
     const stoppedEarly = layers.then(() => {
@@ -296,8 +304,7 @@ async function measureFreshness(options: BenchOptions, print: (line: string) => 
     let coveredSeq = 0;
     let allCovered: () => void = () => {};
     const covered = new Promise<void>((resolve) => (allCovered = resolve));
-    const onMerged = (throughSeq: number): void => {
-      const mergedAtMs = Date.now();
+    const onMerged = (throughSeq: number, mergedAtMs: number): void => {
       for (; coveredSeq < throughSeq; coveredSeq++) {
         const name = tail.nameOf(coveredSeq + 1);
         freshnessMs.push(mergedAtMs - renamedAtMs.get(name)!);

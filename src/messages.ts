@@ -3,6 +3,8 @@
 import type { AggBlock } from './core/agg-table.js';
 import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
+import type { LogLevel } from './io/logger.js';
+import type { MergeResult, MergeViewKind } from './serving/merge.js';
 
 /** A byte range of one input file, with the path the worker opens. */
 export interface MapRange {
@@ -59,3 +61,19 @@ export type SpeedReply =
   | { readonly type: 'ready' }
   | { readonly type: 'window'; readonly requestId: number; readonly block: AggBlock }
   | { readonly type: 'error'; readonly message: string };
+
+/** Merge thread: the merge loop's settings (the layout is rebuilt from the data root). */
+export interface MergeThreadInit {
+  readonly dataRoot: string;
+  readonly intervalMs: number;
+  readonly view: MergeViewKind;
+  readonly logLevel: LogLevel;
+}
+
+export type MergeThreadRequest = { readonly type: 'stop' };
+
+export type MergeThreadReply =
+  | { readonly type: 'merged'; readonly result: MergeResult; readonly mergedAtMs: number }
+  | { readonly type: 'log'; readonly line: string }
+  | { readonly type: 'stopped' }
+  | { readonly type: 'error'; readonly message: string; readonly code: string | undefined };

@@ -10,7 +10,7 @@ import { windowSpec } from '../core/window.js';
 import { generateBatchFiles } from '../generate/gen-batch.js';
 import { type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
 import { sleep } from '../io/sleep.js';
-import { mergeLoop } from '../serving/merge-loop.js';
+import { mergeLoopOnThread } from '../serving/merge-thread.js';
 import { type MergeResult } from '../serving/merge.js';
 import { type SpeedStatus, runSpeedLayer } from '../speed/speed-layer.js';
 import { type CommandContext } from './cli.js';
@@ -81,13 +81,14 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     signal: stopSpeed.signal,
     onSlide,
   });
-  const merger = mergeLoop({
+  const merger = mergeLoopOnThread({
     layout,
     logger,
+    logLevel: global.logLevel,
     signal: stopMerge.signal,
     intervalMs: options.merge.intervalMs,
     view: options.merge.view,
-    onMerged: (result) => hooks.onMerged?.(result, Date.now()),
+    onMerged: hooks.onMerged,
   });
   const recomputes = (async () => {
     if (options.batchEveryMs === undefined) return;

@@ -12,7 +12,8 @@ export interface MergeLoopConfig {
   readonly signal: AbortSignal;
   readonly intervalMs: number;
   readonly view: MergeViewKind;
-  readonly onMerged?: (result: MergeResult) => void;
+  /** Called after each merge that wrote a new view, with the time it was written. */
+  readonly onMerged?: (result: MergeResult, mergedAtMs: number) => void;
 }
 
 /** Merges now and then every intervalMs; a final merge runs after the stop signal so the view is current. */
@@ -21,7 +22,7 @@ export async function mergeLoop(config: MergeLoopConfig): Promise<void> {
   const round = async (): Promise<void> => {
     try {
       const result = await merger.merge();
-      if (result) config.onMerged?.(result);
+      if (result) config.onMerged?.(result, Date.now());
     } catch (error) {
       if (!(error instanceof LambdaflowError) || (error.code !== 'E_STATE' && error.code !== 'E_WRITE')) throw error;
       config.logger.warn(`merge: ${error.message}`);
