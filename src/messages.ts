@@ -1,6 +1,7 @@
 // Every message that crosses a thread boundary, named once and imported as types on both sides.
 
 import type { AggBlock } from './core/agg-table.js';
+import type { ErrorCode, ErrorContext } from './core/errors.js';
 import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
 import type { LogLevel } from './io/logger.js';
@@ -24,6 +25,14 @@ export interface MapTask {
 export interface RangeResult extends RangeParse {
   readonly fileIndex: number;
   readonly start: number;
+}
+
+/**
+ * A task's expected failure, returned as data: errors thrown across threads lose their code and context.
+ * Anything thrown instead is a crash (E_WORKER).
+ */
+export interface TaskFailure {
+  readonly failure: { readonly code: ErrorCode; readonly message: string; readonly context: ErrorContext };
 }
 
 export interface MapResult {

@@ -5,7 +5,8 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { UserAggTable, blockToSortedTotals, blockTransferList, tableFromBlocks } from '../src/core/agg-table.js';
 import { parseFileRange } from '../src/io/read-range.js';
 import { formatTotals } from '../src/core/view-format.js';
-import type { MapRange, MapResult, MapTask, RangeResult, ReduceResult, ReduceTask } from '../src/messages.js';
+import { type ErrorCode, LambdaflowError } from '../src/core/errors.js';
+import type { MapRange, MapResult, MapTask, RangeResult, ReduceResult, ReduceTask, TaskFailure } from '../src/messages.js';
 
 function readRange(range: MapRange, table: UserAggTable, task: MapTask): RangeResult {
   return { fileIndex: range.fileIndex, start: range.start, ...parseFileRange(range.path, range.start, range.end, table, task.mode) };
@@ -23,7 +24,23 @@ function moved<T extends object>(value: T, buffers: ArrayBuffer[]): T {
   }) as T;
 }
 
-export function map(task: MapTask): MapResult {
+/** Runs a task, returning a LambdaflowError (or a file-system error, as `asCode`) as a TaskFailure. */
+function guarded<T>(asCode: ErrorCode, file: string, run: () => T): T | TaskFailure {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof LambdaflowError) return { failure: { code: error.code, message: error.message, context: error.context } };
+    const errno = (error as NodeJS.ErrnoException).code;
+    if (typeof errno === 'string') return { failure: { code: asCode, message: `${file}: ${(error as Error).message}`, context: { file } } };
+    throw error;
+  }
+}
+
+export function map(task: MapTask): MapResult | TaskFailure {
+  return guarded('E_INPUT', task.ranges[0]?.path ?? '', () => mapRanges(task));
+}
+
+function mapRanges(task: MapTask): MapResult {
   const table = new UserAggTable();
   const ranges: RangeResult[] = [];
   for (const range of task.ranges) {
@@ -35,7 +52,11 @@ export function map(task: MapTask): MapResult {
   return moved({ blocks, ranges }, blocks.flatMap(blockTransferList));
 }
 
-export function reduce(task: ReduceTask): ReduceResult {
+export function reduce(task: ReduceTask): ReduceResult | TaskFailure {
+  return guarded('E_WRITE', task.outputPath, () => reducePartition(task));
+}
+
+function reducePartition(task: ReduceTask): ReduceResult {
   const table = tableFromBlocks(task.blocks);
   const totals = blockToSortedTotals(table.toBlock());
   const fd = fs.openSync(task.outputPath, 'w');

@@ -12,8 +12,9 @@ import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { writeQuarantine } from '../io/quarantine.js';
 import { listBatchViews, pruneViews } from '../io/views.js';
+import { openRegularFile } from '../io/read-range.js';
 import { workerUrl } from '../io/worker-url.js';
-import type { MapResult, MapTask, ReduceResult, ReduceTask } from '../messages.js';
+import type { MapResult, MapTask, ReduceResult, ReduceTask, TaskFailure } from '../messages.js';
 import { type InputFile, collectBatchInputs } from './inputs.js';
 
 export interface BatchConfig {
@@ -56,7 +57,7 @@ const ALIGN_WINDOW_BYTES = 64 * 1024;
 function lineStartFinder(inputs: readonly InputFile[]): (fileIndex: number, offset: number) => number {
   return (fileIndex, offset) => {
     const input = inputs[fileIndex]!;
-    const fd = fs.openSync(input.path, 'r');
+    const fd = openRegularFile(input.path);
     try {
       const window = Buffer.allocUnsafe(ALIGN_WINDOW_BYTES);
       for (let position = offset - 1; ; ) {
@@ -84,7 +85,11 @@ function uniqueViewDir(servingBatch: string, ms: number): { dir: string; created
 export async function runBatch(config: BatchConfig): Promise<BatchResult> {
   const startedAt = performance.now();
   const { layout, logger } = config;
-  await fs.promises.mkdir(layout.servingBatch, { recursive: true });
+  try {
+    await fs.promises.mkdir(layout.servingBatch, { recursive: true });
+  } catch (cause) {
+    throw new LambdaflowError('E_WRITE', `cannot create ${layout.servingBatch}: ${(cause as Error).message}`, { file: layout.servingBatch }, { cause });
+  }
   await removeStaleTemps(layout.servingBatch);
   const { inputs, watermark } = collectBatchInputs(layout, logger);
   const tasks = planTasks(inputs, config.threads * TASKS_PER_THREAD, lineStartFinder(inputs));
@@ -99,20 +104,20 @@ export async function runBatch(config: BatchConfig): Promise<BatchResult> {
   const { dir, createdAtMs } = uniqueViewDir(layout.servingBatch, Date.now());
   const publisher = await DirectoryPublisher.begin(dir);
   try {
-    const mapResults = await Promise.all(
+    const mapResults = await settleAll(
       tasks.map((ranges) => {
         const task: MapTask = { ranges: ranges.map((r) => ({ ...r, path: inputs[r.fileIndex]!.path })), partitions: config.partitions, mode: config.mode };
-        return pool.run(task, { name: 'map' }) as Promise<MapResult>;
+        return pool.run(task, { name: 'map' }) as Promise<MapResult | TaskFailure>;
       }),
     );
     const { counts, badRowsByFile } = numberBadRows(inputs, mapResults);
     if (config.mode === 'failfast') failOnFirstBadRow(inputs, badRowsByFile);
 
-    const reduceResults = await Promise.all(
+    const reduceResults = await settleAll(
       Array.from({ length: config.partitions }, (_, partition) => {
         const blocks: AggBlock[] = mapResults.map((r) => r.blocks[partition]!);
         const task: ReduceTask = { partition, blocks, outputPath: publisher.pathOf(`part-${String(partition).padStart(5, '0')}`) };
-        return pool.run(task, { name: 'reduce', transferList: blocks.flatMap(blockTransferList) }) as Promise<ReduceResult>;
+        return pool.run(task, { name: 'reduce', transferList: blocks.flatMap(blockTransferList) }) as Promise<ReduceResult | TaskFailure>;
       }),
     );
     if (config.mode === 'permissive') {
@@ -139,13 +144,31 @@ export async function runBatch(config: BatchConfig): Promise<BatchResult> {
     pruneViews(listBatchViews(layout.servingBatch).sort((a, b) => a.createdAtMs - b.createdAtMs), config.keepViews);
     return { dir, manifest };
   } catch (error) {
-    await publisher.abort();
+    // Every task has settled (settleAll), so nothing writes into the temp folder while it is removed; a failure to
+    // remove it must not hide the error that matters (the next run removes it).
+    await publisher.abort().catch(() => undefined);
     const revived = reviveError(error);
     if (revived instanceof LambdaflowError) throw revived;
     throw new LambdaflowError('E_WORKER', `batch worker failed: ${revived instanceof Error ? revived.message : String(revived)}`, {}, { cause: revived });
   } finally {
     await pool.destroy();
   }
+}
+
+/**
+ * Waits for every task (so none is still writing when the job fails), then returns the results or throws the first
+ * failure: a task's TaskFailure as its LambdaflowError, a crash as it came.
+ */
+async function settleAll<T extends object>(tasks: readonly Promise<T | TaskFailure>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(tasks);
+  const results: T[] = [];
+  for (const outcome of settled) {
+    if (outcome.status === 'rejected') throw outcome.reason;
+    const value = outcome.value;
+    if ('failure' in value) throw new LambdaflowError(value.failure.code, value.failure.message, value.failure.context);
+    results.push(value);
+  }
+  return results;
 }
 
 /** Sums counts and turns range-relative bad-row line numbers into file line numbers. */

@@ -2,6 +2,7 @@
 
 import fs from 'node:fs';
 import { type UserAggTable } from '../core/agg-table.js';
+import { LambdaflowError } from '../core/errors.js';
 import { type BadRow, type BadRowMode, EventParser, type ParseCounts, parserOptionsFor } from '../core/event-parser.js';
 
 const READ_BYTES = 4 << 20;
@@ -17,11 +18,29 @@ export interface RangeParse {
   readonly truncated: boolean;
 }
 
+/**
+ * Opens an input for reading, refusing anything but a regular file. O_NONBLOCK keeps a FIFO swapped in after the
+ * listing from blocking the open forever (it has no effect on regular files); fstat then checks what was opened.
+ */
+export function openRegularFile(path: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (cause) {
+    throw new LambdaflowError('E_INPUT', `cannot open ${path}: ${(cause as Error).message}`, { file: path }, { cause });
+  }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new LambdaflowError('E_INPUT', `${path} is no longer a regular file`, { file: path });
+  }
+  return fd;
+}
+
 /** Parses bytes [start, end) of a file (start must be a line start) into the table. */
 export function parseFileRange(path: string, start: number, end: number, table: UserAggTable, mode: BadRowMode): RangeParse {
   const buffer = (sharedBuffer ??= Buffer.allocUnsafe(READ_BYTES));
   const parser = new EventParser(table, parserOptionsFor(mode, start === 0));
-  const fd = fs.openSync(path, 'r');
+  const fd = openRegularFile(path);
   let truncated = false;
   try {
     let carry = 0;

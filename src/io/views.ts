@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type UserAggTable } from '../core/agg-table.js';
+import { LambdaflowError } from '../core/errors.js';
 import { mergeViewText } from '../core/view-format.js';
 
 export interface PublishedView {
@@ -25,8 +26,10 @@ function listComplete(parent: string, pattern: RegExp): PublishedView[] {
   let names: string[];
   try {
     names = fs.readdirSync(parent);
-  } catch {
-    return [];
+  } catch (error) {
+    // No folder yet means no views; any other failure must not pass for "no views" (a merge would drop them all).
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new LambdaflowError('E_STATE', `cannot list ${parent}: ${(error as Error).message}`, { file: parent });
   }
   const views: PublishedView[] = [];
   for (const name of names) {
