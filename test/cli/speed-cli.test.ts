@@ -8,6 +8,7 @@ import {
   exited,
   loggedStreamFiles,
   readMergedView,
+  realtimeThroughSeq,
   recount,
   runCli,
   spawnCli,
@@ -37,20 +38,6 @@ function startSpeed(dir: string, extra: string[] = []): ReturnType<typeof spawnC
   const child = spawnCli(['speed', '--data', dir, ...FAST, ...extra]);
   children.push(child);
   return child;
-}
-
-/** The newest realtime view's throughSeq, or 0. */
-function realtimeThroughSeq(dir: string): number {
-  const root = path.join(dir, 'serving', 'realtime');
-  if (!fs.existsSync(root)) return 0;
-  let best = 0;
-  for (const name of fs.readdirSync(root)) {
-    const meta = path.join(root, name, '_REALTIME.json');
-    if (/^realtime-\d+$/.test(name) && fs.existsSync(path.join(root, name, '_SUCCESS'))) {
-      best = Math.max(best, (JSON.parse(fs.readFileSync(meta, 'utf8')) as { throughSeq: number }).throughSeq);
-    }
-  }
-  return best;
 }
 
 async function caughtUp(dir: string, files: number): Promise<void> {

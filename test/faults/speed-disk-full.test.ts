@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { chunkText, dropStreamFile, exited, loggedStreamFiles, readMergedView, recount, runCli, spawnCli, tempDataDir, totalsObject, waitFor } from '../helpers/pipeline.js';
+import { chunkText, dropStreamFile, exited, loggedStreamFiles, readMergedView, realtimeThroughSeq, recount, runCli, spawnCli, tempDataDir, totalsObject, waitFor } from '../helpers/pipeline.js';
 
 function tryMountTmpfs(dir: string, size: string): boolean {
   try {
@@ -55,13 +55,7 @@ it('speed layer: a full disk under serving/ stops publishing, not ingesting; it 
   expect((await runCli(['merge', '--once', '--data', path.join(dir)])).code).not.toBe(0); // merged_view cannot be written either
 
   fs.rmSync(filler);
-  await waitFor(() => {
-    const root = path.join(serving, 'realtime');
-    return fs.readdirSync(root).some((n) => {
-      const meta = path.join(root, n, '_REALTIME.json');
-      return fs.existsSync(meta) && (JSON.parse(fs.readFileSync(meta, 'utf8')) as { throughSeq: number }).throughSeq === 3;
-    });
-  }, 10_000, 'the realtime view to catch up');
+  await waitFor(() => realtimeThroughSeq(dir) === 3, 10_000, 'the realtime view to catch up');
   const merged = await runCli(['merge', '--once', '--data', dir]);
   expect(merged.code).toBe(0);
   expect(totalsObject(readMergedView(dir))).toEqual(totalsObject(recount(dir)));

@@ -50,12 +50,29 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, what:
 }
 
 /** Writes a stream chunk the way producers must: hidden temp name, then rename into the watched folder. */
-export function dropStreamFile(dataDir: string, name: string, text: string): void {
+export function dropStreamFile(dataDir: string, name: string, text: string | Uint8Array): void {
   const dir = path.join(dataDir, 'stream_input');
   fs.mkdirSync(dir, { recursive: true });
   const temp = path.join(dir, `.${name}.tmp`);
   fs.writeFileSync(temp, text);
   fs.renameSync(temp, path.join(dir, name));
+}
+
+/** Highest throughSeq among complete realtime views (0 when none). */
+export function realtimeThroughSeq(dataDir: string): number {
+  const dir = path.join(dataDir, 'serving', 'realtime');
+  if (!fs.existsSync(dir)) return 0;
+  let best = 0;
+  for (const name of fs.readdirSync(dir)) {
+    const meta = path.join(dir, name, '_REALTIME.json');
+    if (!/^realtime-\d+$/.test(name) || !fs.existsSync(path.join(dir, name, '_SUCCESS'))) continue;
+    try {
+      best = Math.max(best, (JSON.parse(fs.readFileSync(meta, 'utf8')) as { throughSeq: number }).throughSeq);
+    } catch {
+      // pruned by a newer view between listing and reading
+    }
+  }
+  return best;
 }
 
 export type Totals = Map<string, { count: number; cents: number }>;

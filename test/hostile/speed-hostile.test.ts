@@ -36,7 +36,7 @@ import {
   snapshotTree,
 } from '../helpers/hostile-fs.js';
 import { type RunResult, describeRun, errorLines, removeScratch, runMain, stackLines } from '../helpers/hostile-process.js';
-import { loggedStreamFiles, waitFor } from '../helpers/pipeline.js';
+import { loggedStreamFiles, realtimeThroughSeq, waitFor } from '../helpers/pipeline.js';
 
 const MODES = ['permissive', 'drop'] as const;
 const FAST = ['--batch-interval', '200ms', '--slide', '200ms', '--window', '1s', '--threads', '2', '--log-level', 'warn'];
@@ -48,23 +48,6 @@ afterAll(() => {
   removeTempRoots();
   removeScratch();
 });
-
-/** Highest throughSeq among complete realtime views (0 when none). */
-function realtimeThroughSeq(data: string): number {
-  const dir = path.join(data, 'serving', 'realtime');
-  if (!fs.existsSync(dir)) return 0;
-  let best = 0;
-  for (const name of fs.readdirSync(dir)) {
-    const meta = path.join(dir, name, '_REALTIME.json');
-    if (!/^realtime-\d+$/.test(name) || !fs.existsSync(path.join(dir, name, '_SUCCESS'))) continue;
-    try {
-      best = Math.max(best, (JSON.parse(fs.readFileSync(meta, 'utf8')) as { throughSeq: number }).throughSeq);
-    } catch {
-      // pruned by a newer view between listing and reading
-    }
-  }
-  return best;
-}
 
 /** Delivers a stream file the way producers must: written under a hidden temp name, then renamed in. */
 function dropFile(streamDir: string, name: string, bytes: Buffer): void {
