@@ -163,6 +163,8 @@ const soak: CommandSpec = {
     new Option('--kill-every <duration>', 'run the pipeline as a child process and SIGKILL it at a random moment of every such period'),
     new Option('--batch-every <duration>', 'batch recompute period (default: 1m)'),
     new Option('--json <file>', 'also write the report as JSON'),
+    new Option('--batch-interval <duration>', 'speed micro-batch interval, a divisor of the 10 s slide (default: 250ms)'),
+    new Option('--merge-interval <duration>', 'time between merges (default: 250ms)'),
   ],
   async run(context, raw) {
     const { runSoak } = await import('../soak/soak.js');
@@ -175,6 +177,8 @@ const soak: CommandSpec = {
       jsonFile: typeof raw.json === 'string' ? raw.json : undefined,
       data: typeof raw.data === 'string' ? raw.data : undefined,
       threads: context.global.threads,
+      batchIntervalMs: resolveSpeed({ batchInterval: raw.batchInterval ?? '250ms' }).batchIntervalMs,
+      mergeIntervalMs: durationOption(raw, 'mergeInterval', 'merge-interval', 250),
     });
     printSoakReport(report, context.print);
     if (typeof raw.json === 'string') await writeFileAtomically(raw.json, JSON.stringify(report, null, 2) + '\n');
