@@ -113,7 +113,7 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
   const { layout, logger } = config;
   const { inputs, watermark } = collectBatchInputs(layout, logger);
   const tasks = planTasks(inputs, config.threads * TASKS_PER_THREAD, lineStartFinder(inputs));
-  logger.debug(`batch: ${inputs.length} input files, ${tasks.length} map tasks, ${config.threads} threads, watermark ${watermark}`);
+  logger.debug(`batch: planned ${tasks.length} map tasks over ${inputs.length} input files at ${Math.round(performance.now() - startedAt)} ms (${config.threads} threads, watermark ${watermark})`);
 
   const { dir, createdAtMs } = uniqueViewDir(layout.servingBatch, Date.now());
   const publisher = await DirectoryPublisher.begin(dir);
@@ -124,6 +124,7 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
         return pool.run(task, { name: 'map' }) as Promise<MapResult | TaskFailure>;
       }),
     );
+    logger.debug(`batch: map done at ${Math.round(performance.now() - startedAt)} ms`);
     const { counts, badRowsByFile } = numberBadRows(inputs, mapResults);
     if (config.mode === 'failfast') failOnFirstBadRow(inputs, badRowsByFile);
 
@@ -134,6 +135,7 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
         return pool.run(task, { name: 'reduce', transferList: blocks.flatMap(blockTransferList) }) as Promise<ReduceResult | TaskFailure>;
       }),
     );
+    logger.debug(`batch: reduce done at ${Math.round(performance.now() - startedAt)} ms`);
     if (config.mode === 'permissive') {
       for (const [fileIndex, rows] of badRowsByFile) await writeQuarantine(layout, inputs[fileIndex]!.name, rows);
     }

@@ -37,8 +37,6 @@ export interface AllHooks {
 
 export interface AllSummary {
   readonly streamRows: number;
-  readonly streamPurchases: number;
-  readonly batches: number;
 }
 
 export async function runAll(context: CommandContext, options: AllOptions, hooks: AllHooks = {}): Promise<AllSummary> {
@@ -47,9 +45,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     const generated = generateBatchFiles(layout.batchInput, { ...DEFAULTS.genBatch, force: false });
     print(`all: batch_input/ was empty: generated ${count(generated.rows)} sample rows in ${generated.files.length} files`);
   }
-  let batches = 0;
   const batchOnce = async (): Promise<void> => {
-    batches++;
     const { dir, manifest } = await runBatch({ layout, threads: global.threads, mode: global.mode, logger, ...options.batch });
     print(`all: batch view ${path.basename(dir)}: ${count(manifest.rowsRead)} rows, ${count(manifest.users)} users, watermark ${manifest.streamWatermark}, ${seconds(manifest.elapsedMs)}`);
   };
@@ -118,5 +114,5 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
   const generated = await generator;
   const merged = fs.existsSync(layout.mergedView) ? fs.readFileSync(layout.mergedView, 'utf8').split('\n').length - 2 : 0;
   print(`all: stopped after ${seconds(Date.now() - started)}; generated ${count(generated.rows)} stream rows; merged view has ${count(merged)} users → ${layout.mergedView}`);
-  return { streamRows: generated.rows, streamPurchases: generated.purchases, batches };
+  return { streamRows: generated.rows };
 }

@@ -60,6 +60,7 @@ export interface SpeedStatus {
  */
 const SETTLE_MS = 50;
 const REALTIME_VIEWS_KEPT = 3;
+const WATCHER_RECYCLE_ADDS = 2_000;
 
 /** Groups sorted sequence numbers into runs of consecutive numbers (one delta file per run). */
 function consecutiveRuns<T extends { seq: number }>(items: readonly T[]): T[][] {
@@ -79,6 +80,8 @@ class SpeedLayer {
   private readonly logged = new Set<string>();
   private readonly hinted = new Set<string>();
   private lastListingMs = -Infinity;
+  private watcher: FSWatcher | undefined;
+  private watchedAdds = 0;
   private realtimeChanged = true;
   private slideEvents = 0;
   private slideMaxLagMs = 0;
@@ -152,15 +155,34 @@ class SpeedLayer {
     await this.publishRealtime(now);
   }
 
-  watchHints(): FSWatcher {
+  /**
+   * Starts watching for new files. chokidar keeps state for every file it has seen (~2 KB each), so after
+   * WATCHER_RECYCLE_ADDS files a fresh watcher replaces it (started before the old one closes, and followed by a full
+   * listing), keeping memory to the files of the last while rather than of the whole stream's history.
+   */
+  async watch(): Promise<void> {
+    const previous = this.watcher;
     const watcher = watch(this.config.layout.streamInput, {
       ignoreInitial: true,
       depth: 0,
       ignored: (file, stats) => stats?.isFile() === true && !isInputFileName(path.basename(file)),
     });
-    watcher.on('add', (file) => this.hinted.add(path.basename(file)));
+    watcher.on('add', (file) => {
+      this.hinted.add(path.basename(file));
+      this.watchedAdds++;
+    });
     watcher.on('error', (error) => this.config.logger.warn(`speed: watcher: ${error instanceof Error ? error.message : String(error)}`));
-    return watcher;
+    this.watcher = watcher;
+    this.watchedAdds = 0;
+    if (previous) {
+      await previous.close();
+      this.lastListingMs = -Infinity;
+    }
+  }
+
+  async stopWatching(): Promise<void> {
+    await this.watcher?.close();
+    this.watcher = undefined;
   }
 
   /** New complete input files: watcher hints every tick, a full listing every slide (hints can be lost). */
@@ -244,12 +266,15 @@ class SpeedLayer {
   /** One micro-batch at tick time tickMs. */
   async tick(tickMs: number): Promise<void> {
     const { window } = this.config;
+    if (this.watchedAdds >= WATCHER_RECYCLE_ADDS) await this.watch();
     if (await this.flushDeltas()) await this.rebase();
     const files = await this.newFiles(tickMs);
     let entries: IngestEntry[] = [];
     if (!(await this.retryable('appending to the ingest log', async () => void (entries = this.log.append(files, tickMs))))) return;
     const eventsBefore = this.totalEvents;
     const slide = this.slideOfTick(tickMs);
+    // chokidar keeps a file watcher per file it reports: release each once ingested (its name is logged).
+    this.watcher?.unwatch(entries.map((entry) => this.filePath(entry.name)));
     for (const entry of entries) {
       this.logged.add(entry.name);
       const table = await this.parseLogged(entry);
@@ -330,16 +355,16 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
   const lock = acquireLock(layout.speedLock, 'speed layer');
   let workers: SpeedWorkers | undefined;
   let log: IngestLogWriter | undefined;
-  let watcher: FSWatcher | undefined;
+  let speed: SpeedLayer | undefined;
   try {
     await removeStaleTemps(layout.servingSpeed);
     await removeStaleTemps(layout.servingRealtime);
     const opened = IngestLogWriter.open(layout.ingestLog);
     log = opened.writer;
     workers = await SpeedWorkers.start(config.threads, window.slidesPerWindow);
-    const speed = new SpeedLayer(config, log, workers);
+    speed = new SpeedLayer(config, log, workers);
     await speed.recover(opened.entries);
-    watcher = speed.watchHints();
+    await speed.watch();
     let tickMs = (Math.floor(clock.now() / window.batchIntervalMs) + 1) * window.batchIntervalMs;
     while (!signal.aborted) {
       await sleep(tickMs - clock.now(), signal);
@@ -353,7 +378,7 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
     await speed.tick(finalMs);
     await speed.publishWindow(Math.floor((finalMs - 1) / window.slideMs) + 1);
   } finally {
-    await watcher?.close();
+    await speed?.stopWatching();
     await workers?.stop();
     log?.close();
     lock.release();
