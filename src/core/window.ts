@@ -47,11 +47,6 @@ export function windowSpec(batchIntervalMs: number, windowMs: number, slideMs: n
   });
 }
 
-/** The slide a moment belongs to: slide k covers [k * slideMs, (k + 1) * slideMs). */
-export function slideIndexOf(timeMs: number, slideMs: number): number {
-  return Math.floor(timeMs / slideMs);
-}
-
 /** A ring of the last `slidesPerWindow` slide aggregates and the window total kept by add/subtract. */
 export class SlideRing {
   private readonly slides: CircularBufferClass<UserAggTable>;
