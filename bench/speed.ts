@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { count } from '../src/cli/format.js';
 import { type GenStreamConfig, type SpeedOptions, integerOption, optionError, resolveSpeed } from '../src/cli/options.js';
 import { UserAggTable } from '../src/core/agg-table.js';
-import { systemClock } from '../src/core/clock.js';
+import { systemClock } from '../src/io/system-clock.js';
 import { LambdaflowError } from '../src/core/errors.js';
 import { type GeneratedCounts } from '../src/core/event-generator.js';
 import { windowSpec } from '../src/core/window.js';

@@ -61,7 +61,7 @@ function reducePartition(task: ReduceTask): ReduceResult {
   const totals = blockToSortedTotals(table.toBlock());
   const fd = fs.openSync(task.outputPath, 'w');
   try {
-    fs.writeSync(fd, formatTotals(totals));
+    fs.writeFileSync(fd, formatTotals(totals)); // loops until every byte is written, unlike one writeSync
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);

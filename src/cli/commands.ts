@@ -3,7 +3,7 @@
 
 import { Option } from 'commander';
 import { benchCommand } from '../bench/bench-command.js';
-import { systemClock } from '../core/clock.js';
+import { systemClock } from '../io/system-clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { type CommandSpec } from './cli.js';

@@ -4,7 +4,11 @@ import os from 'node:os';
 import { LambdaflowError } from '../core/errors.js';
 import { BAD_ROW_MODES, type BadRowMode } from '../core/event-parser.js';
 import { LOG_LEVELS, type LogLevel } from '../io/logger.js';
+import { type GenBatchConfig } from '../generate/gen-batch.js';
+import { type GenStreamConfig } from '../generate/gen-stream.js';
 import { MERGE_VIEWS, type MergeViewKind } from '../serving/merge.js';
+
+export type { GenBatchConfig, GenStreamConfig };
 
 export const DEFAULTS = Object.freeze({
   data: './data',
@@ -83,13 +87,6 @@ export function resolveGlobal(raw: RawOptions): GlobalConfig {
   });
 }
 
-export interface GenBatchConfig {
-  readonly rows: number;
-  readonly files: number;
-  readonly users: number;
-  readonly seed: number;
-  readonly force: boolean;
-}
 
 export function resolveGenBatch(raw: RawOptions): GenBatchConfig {
   const d = DEFAULTS.genBatch;
@@ -114,14 +111,6 @@ export function resolveBatch(raw: RawOptions): BatchOptions {
   });
 }
 
-export interface GenStreamConfig {
-  readonly intervalMs: number;
-  readonly rowsPerChunk: number;
-  /** Undefined: forever. */
-  readonly chunks: number | undefined;
-  readonly users: number;
-  readonly seed: number;
-}
 
 export function resolveGenStream(raw: RawOptions, intervalKey = 'interval', intervalFlag = 'interval'): GenStreamConfig {
   const d = DEFAULTS.genStream;

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runBatch } from '../batch/batch-job.js';
 import { listCsvFiles } from '../batch/inputs.js';
-import { systemClock } from '../core/clock.js';
+import { systemClock } from '../io/system-clock.js';
 import { windowSpec } from '../core/window.js';
 import { generateBatchFiles } from '../generate/gen-batch.js';
 import { type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
@@ -95,7 +95,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
   })();
 
   const until = new AbortController();
-  const finished = sleep(options.durationMs ?? Number.MAX_SAFE_INTEGER, AbortSignal.any([context.signal, until.signal]));
+  const finished = sleep(options.durationMs ?? Infinity, AbortSignal.any([context.signal, until.signal]));
   const parts = [generator, speed, merger, recomputes];
   // Any part failing stops the whole pipeline; otherwise run until the duration or a signal.
   try {

@@ -1,8 +1,6 @@
-// Injected time: layers ask a Clock, so tests can drive windows without sleeping.
+// Injected time: layers ask a Clock, so tests can drive windows without sleeping (the system clock lives in io/).
 
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
   now(): number;
 }
-
-export const systemClock: Clock = { now: () => Date.now() };

@@ -5,12 +5,19 @@ import path from 'node:path';
 import { LambdaflowError } from '../core/errors.js';
 import { EventGenerator, type GeneratedCounts } from '../core/event-generator.js';
 import { HEADER_LINE } from '../core/event-parser.js';
-import { type GenBatchConfig } from '../cli/options.js';
 
 /** First timestamp of generated history: 2023-11-14T22:13:20Z. */
 export const HISTORY_START_SECONDS = 1_700_000_000;
 const ROWS_PER_SECOND = 100;
 const ROWS_PER_WRITE = 50_000;
+
+export interface GenBatchConfig {
+  readonly rows: number;
+  readonly files: number;
+  readonly users: number;
+  readonly seed: number;
+  readonly force: boolean;
+}
 
 export interface GenBatchResult extends GeneratedCounts {
   readonly files: readonly string[];

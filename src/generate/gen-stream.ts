@@ -4,8 +4,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Clock } from '../core/clock.js';
 import { EventGenerator, type GeneratedCounts } from '../core/event-generator.js';
-import { type GenStreamConfig } from '../cli/options.js';
 import { sleep } from '../io/sleep.js';
+
+export interface GenStreamConfig {
+  readonly intervalMs: number;
+  readonly rowsPerChunk: number;
+  /** Undefined: forever. */
+  readonly chunks: number | undefined;
+  readonly users: number;
+  readonly seed: number;
+}
 
 export interface StreamChunk {
   readonly name: string;

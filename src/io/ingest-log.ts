@@ -74,10 +74,17 @@ export class IngestLogWriter {
     const entries = files.map((f, i) => ({ seq: this.lastSeq + i + 1, name: f.name, size: f.size, ingestedAtMs }));
     if (entries.length === 0) return entries;
     const text = entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
+    const sizeBefore = fs.fstatSync(this.fd).size;
     try {
-      fs.writeSync(this.fd, text);
+      fs.writeFileSync(this.fd, text); // loops until every byte is written, unlike one writeSync
       fs.fsyncSync(this.fd);
     } catch (cause) {
+      // Nothing of a failed append may stay: a half line, or lines whose seqs would be appended again on retry.
+      try {
+        fs.ftruncateSync(this.fd, sizeBefore);
+      } catch (truncateError) {
+        throw new LambdaflowError('E_STATE', `the ingest log could not be restored after a failed append: ${(truncateError as Error).message}`, {}, { cause });
+      }
       throw new LambdaflowError('E_WRITE', `cannot append to the ingest log: ${(cause as Error).message}`, {}, { cause });
     }
     this.lastSeq += entries.length;

@@ -55,11 +55,21 @@ export const SPEED_VIEW_PATTERN = /^speed-(\d+)\.txt$/;
 export const REALTIME_VIEW_PATTERN = /^realtime-(\d+)$/;
 
 /** Complete batch views (with `_SUCCESS`), oldest first by (watermark, creation time). */
+/** Watermarks by view folder: a published view never changes, and its manifest grows with the stream's history. */
+const watermarks = new Map<string, number>();
+
 export function listBatchViews(servingBatch: string): BatchViewInfo[] {
-  return listComplete(servingBatch, BATCH_VIEW_PATTERN)
+  const views = listComplete(servingBatch, BATCH_VIEW_PATTERN);
+  for (const dir of watermarks.keys()) if (path.dirname(dir) === servingBatch && !views.some((v) => v.dir === dir)) watermarks.delete(dir);
+  return views
     .map((view) => {
-      const watermark = readJson(path.join(view.dir, '_MANIFEST.json'))?.streamWatermark;
-      return { ...view, watermark: typeof watermark === 'number' ? watermark : 0 };
+      let watermark = watermarks.get(view.dir);
+      if (watermark === undefined) {
+        const recorded = readJson(path.join(view.dir, '_MANIFEST.json'))?.streamWatermark;
+        watermark = typeof recorded === 'number' ? recorded : 0;
+        watermarks.set(view.dir, watermark);
+      }
+      return { ...view, watermark };
     })
     .sort((a, b) => a.watermark - b.watermark || a.createdAtMs - b.createdAtMs);
 }
@@ -89,6 +99,11 @@ export function mergeViewDirectory(dir: string, table: UserAggTable, sign: 1 | -
   for (const name of fs.readdirSync(dir).filter((n) => n.startsWith('part-')).sort()) {
     const file = path.join(dir, name);
     mergeViewText(fs.readFileSync(file), file, table, sign);
+  }
+  // Pruning removes a view's files before its folder: a view that lost `_SUCCESS` meanwhile may have been read
+  // with parts missing, so this read does not count.
+  if (!fs.existsSync(path.join(dir, '_SUCCESS'))) {
+    throw new LambdaflowError('E_STATE', `view ${dir} was removed while being read; merge skipped this round`, { file: dir });
   }
 }
 

@@ -22,6 +22,7 @@ export function mergeLoopOnThread(config: MergeLoopConfig & { readonly logLevel:
       else if (message.type === 'error') {
         const revived = reviveError({ code: message.code, message: message.message });
         failure = revived instanceof LambdaflowError ? revived : new LambdaflowError('E_WORKER', `merge thread failed: ${message.message}`);
+        void worker.terminate(); // its message port would otherwise keep it (and this promise) alive
       }
       else void worker.terminate();
     });

@@ -120,7 +120,12 @@ class SpeedLayer {
     }
     if (this.config.mode === 'permissive' && parsed.badRows.length > 0) {
       // The file is already in the master dataset: failing to record its bad rows must not stop its good rows.
-      await this.retryable(`quarantining ${parsed.badRows.length} bad rows of ${entry.name}`, () => writeQuarantine(this.config.layout, entry.name, parsed.badRows).then(() => {}));
+      try {
+        await writeQuarantine(this.config.layout, entry.name, parsed.badRows);
+      } catch (error) {
+        if (!(error instanceof LambdaflowError) || error.code !== 'E_WRITE') throw error;
+        this.config.logger.error(`speed: ${parsed.badRows.length} bad rows of ${entry.name} counted but not quarantined (the next batch run writes them): ${error.message}`);
+      }
     }
     this.totalEvents += parsed.counts.rows;
     return table;
@@ -318,7 +323,8 @@ class SpeedLayer {
     const blocks = await this.workers.windows(slide);
     const endMs = slide * window.slideMs;
     const dir = path.join(layout.servingSpeed, `speed-${endMs}.txt`);
-    if (fs.existsSync(dir)) return; // published before a restart within the same slide
+    // Published before a restart within the same slide (at a graceful stop, with the slide still open): replace it.
+    if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
     const publisher = await DirectoryPublisher.begin(dir);
     let windowUsers = 0;
     try {

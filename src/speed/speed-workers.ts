@@ -27,15 +27,21 @@ export class SpeedWorkers {
       const init: SpeedWorkerInit = { partition, slidesPerWindow };
       return new Worker(workerUrl('speed-worker'), { workerData: init });
     });
-    await Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            worker.once('message', (reply: SpeedReply) => (reply.type === 'ready' ? resolve() : reject(new Error('speed worker did not start'))));
-            worker.once('error', reject);
-          }),
-      ),
-    );
+    try {
+      await Promise.all(
+        workers.map(
+          (worker) =>
+            new Promise<void>((resolve, reject) => {
+              worker.once('message', (reply: SpeedReply) => (reply.type === 'ready' ? resolve() : reject(new Error('it did not report ready'))));
+              worker.once('error', reject);
+              worker.once('exit', (code) => reject(new Error(`it exited with code ${code}`)));
+            }),
+        ),
+      );
+    } catch (error) {
+      await Promise.all(workers.map((worker) => worker.terminate()));
+      throw new LambdaflowError('E_WORKER', `a speed worker failed to start: ${(error as Error).message}`, {}, { cause: error });
+    }
     return new SpeedWorkers(workers);
   }
 
