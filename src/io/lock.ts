@@ -12,7 +12,7 @@ export interface Lock {
 /** Takes the lock, or throws E_LOCKED naming the live process that holds it; a dead holder's lock is taken over. */
 export function acquireLock(lockPath: string, owner: string): Lock {
   fs.mkdirSync(path.dirname(lockPath), { recursive: true });
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       fs.writeFileSync(lockPath, `${process.pid}\n`, { flag: 'wx' });
       return {
@@ -29,11 +29,42 @@ export function acquireLock(lockPath: string, owner: string): Lock {
         throw new LambdaflowError('E_WRITE', `cannot create the lock ${lockPath}: ${(error as Error).message}`, { file: lockPath });
       }
     }
-    const holder = Number(fs.readFileSync(lockPath, 'utf8').trim());
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+    const holder = readHolder(lockPath);
+    if (holder === undefined) continue; // released meanwhile: try again
+    if (holder !== process.pid && isAlive(holder)) {
       throw new LambdaflowError('E_LOCKED', `another ${owner} (pid ${holder}) is running on this data folder (${lockPath})`, { file: lockPath });
     }
-    fs.rmSync(lockPath, { force: true });
+    takeOverStale(lockPath, holder);
   }
   throw new LambdaflowError('E_LOCKED', `cannot take the lock ${lockPath}`, { file: lockPath });
+}
+
+function readHolder(lockPath: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(lockPath, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : 0;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Moves a dead holder's lock away. A rename succeeds for one process only; if what it moved is not the dead
+ * holder's lock (another process took over in between), it is put back with link(), which never overwrites.
+ */
+function takeOverStale(lockPath: string, deadHolder: number): void {
+  const stale = `${lockPath}.stale-${process.pid}`;
+  try {
+    fs.renameSync(lockPath, stale);
+  } catch {
+    return; // someone else moved it first: the next attempt sees their lock
+  }
+  if (readHolder(stale) !== deadHolder) {
+    try {
+      fs.linkSync(stale, lockPath);
+    } catch {
+      // A newer lock is already in place.
+    }
+  }
+  fs.rmSync(stale, { force: true });
 }
