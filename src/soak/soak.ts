@@ -59,6 +59,8 @@ export interface SoakReport {
   readonly freshnessP99Ms: number | null;
   readonly freshnessSamples: number;
   readonly filesAtEnd: Record<string, number>;
+  /** Once a second: seconds since start, RSS and heap in MB, event-loop lag p99 in ms (null when not measured). */
+  readonly samples: readonly { readonly s: number; readonly rssMB: number; readonly heapMB: number | null; readonly lagP99Ms: number | null }[];
   readonly checks: readonly { name: string; pass: boolean; detail: string }[];
   readonly pass: boolean;
 }
@@ -224,6 +226,12 @@ function report(layout: DataLayout, options: SoakOptions, samples: readonly Samp
     freshnessP99Ms: percentile(freshness, 99) ?? null,
     freshnessSamples: freshness.length,
     filesAtEnd,
+    samples: samples.map((x) => ({
+      s: Math.round(x.atMs / 1000),
+      rssMB: Number((x.rssBytes / 2 ** 20).toFixed(1)),
+      heapMB: x.heapBytes === undefined ? null : Number((x.heapBytes / 2 ** 20).toFixed(1)),
+      lagP99Ms: x.loopLagP99Ms === undefined ? null : Number(x.loopLagP99Ms.toFixed(1)),
+    })),
     checks,
     pass: checks.every((c) => c.pass),
   };
