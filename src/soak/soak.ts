@@ -190,6 +190,9 @@ function report(layout: DataLayout, options: SoakOptions, samples: readonly Samp
   const purchases = (t: typeof master): number => t.toSortedTotals().reduce((n, u) => n + u.count, 0);
   const quarantined = fs.existsSync(layout.quarantine) ? fs.readdirSync(layout.quarantine).reduce((n, f) => n + fs.readFileSync(path.join(layout.quarantine, f), 'utf8').split('\n').length - 1, 0) : 0;
   const rss = growth(samples.map((s) => s.rssBytes));
+  // The check leaves out the first fifth: RSS climbs there while pools, worker isolates and the JIT warm up, which is
+  // not a leak. The reported figure stays first fifth vs last.
+  const rssAfterWarmUp = growth(samples.slice(Math.floor(samples.length / 5)).map((s) => s.rssBytes));
   const heaps = samples.flatMap((s) => (s.heapBytes === undefined ? [] : [s.heapBytes]));
   const lags = samples.flatMap((s) => (s.loopLagP99Ms === undefined ? [] : [s.loopLagP99Ms]));
   const filesAtEnd = folderCounts(layout);
@@ -201,8 +204,10 @@ function report(layout: DataLayout, options: SoakOptions, samples: readonly Samp
     { name: 'every stream file ingested', pass: loggedStream === streamFiles, detail: `${loggedStream} logged of ${streamFiles} in stream_input/` },
     {
       name: 'memory bounded',
-      pass: rss.percent <= MAX_RSS_GROWTH_PERCENT || rss.absolute <= RSS_NOISE_BYTES,
-      detail: `RSS ${rss.percent.toFixed(1)} % (${(rss.absolute / 2 ** 20).toFixed(1)} MB) last fifth vs first`,
+      pass: rssAfterWarmUp.percent <= MAX_RSS_GROWTH_PERCENT || rssAfterWarmUp.absolute <= RSS_NOISE_BYTES,
+      detail:
+        `RSS ${rssAfterWarmUp.percent.toFixed(1)} % (${(rssAfterWarmUp.absolute / 2 ** 20).toFixed(1)} MB) after warm-up ` +
+        `(${rss.percent.toFixed(1)} %, ${(rss.absolute / 2 ** 20).toFixed(1)} MB including the first fifth)`,
     },
     { name: 'speed outputs bounded', pass: maxSpeedDirs <= SOAK_WINDOW.keepViews + 2, detail: `at most ${maxSpeedDirs} entries in serving/speed/` },
     { name: 'sampled', pass: samples.length > 0, detail: `${samples.length} samples` },
