@@ -191,9 +191,9 @@ class SpeedLayer {
   }
 
   /** New complete input files: watcher hints every tick, a full listing every slide (hints can be lost). */
-  private async newFiles(nowMs: number): Promise<{ name: string; size: number; mtimeMs: number }[]> {
+  private async newFiles(nowMs: number, fullListing: boolean): Promise<{ name: string; size: number; mtimeMs: number }[]> {
     let names: string[];
-    if (nowMs - this.lastListingMs >= this.config.window.slideMs) {
+    if (fullListing || nowMs - this.lastListingMs >= this.config.window.slideMs) {
       this.lastListingMs = nowMs;
       names = await fs.promises.readdir(this.config.layout.streamInput);
     } else {
@@ -268,12 +268,12 @@ class SpeedLayer {
     });
   }
 
-  /** One micro-batch at tick time tickMs. */
-  async tick(tickMs: number): Promise<void> {
+  /** One micro-batch at tick time tickMs; `last` (a graceful stop) lists the folder rather than trust late hints. */
+  async tick(tickMs: number, last = false): Promise<void> {
     const { window } = this.config;
     if (this.watchedAdds >= WATCHER_RECYCLE_ADDS) await this.watch();
     if (await this.flushDeltas()) await this.rebase();
-    const files = await this.newFiles(tickMs);
+    const files = await this.newFiles(tickMs, last);
     let entries: IngestEntry[] = [];
     if (!(await this.retryable('appending to the ingest log', async () => void (entries = this.log.append(files, tickMs))))) return;
     const eventsBefore = this.totalEvents;
@@ -381,7 +381,7 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
     }
     // Graceful stop: one last micro-batch for complete files, then the window including the open slide.
     const finalMs = Math.max(clock.now(), tickMs - window.batchIntervalMs + 1);
-    await speed.tick(finalMs);
+    await speed.tick(finalMs, true);
     await speed.publishWindow(Math.floor((finalMs - 1) / window.slideMs) + 1);
   } finally {
     await speed?.stopWatching();

@@ -143,6 +143,17 @@ describe('speed + serving layers', () => {
     expect(await exited(speed)).toBe(0);
   });
 
+  it('regression: a graceful stop ingests files renamed just before it (it trusted watcher hints that had not arrived)', async () => {
+    const dir = newDataDir(10);
+    const speed = startSpeed(dir);
+    await waitFor(() => realtimeThroughSeq(dir) === 0 && fs.existsSync(path.join(dir, 'serving', 'realtime')), 10_000, 'the speed layer to start');
+    await waitFor(() => fs.readdirSync(path.join(dir, 'serving', 'realtime')).some((n) => n.startsWith('realtime-')), 10_000, 'a first realtime view');
+    for (let i = 0; i < 3; i++) dropStreamFile(dir, `late-${i}.csv`, chunkText(70 + i, 5));
+    speed.kill('SIGTERM');
+    expect(await exited(speed)).toBe(0);
+    expect(loggedStreamFiles(dir).map((e) => e.name).sort()).toEqual(['late-0.csv', 'late-1.csv', 'late-2.csv']);
+  });
+
   it('rejects a window that is not a multiple of the slide, naming both', async () => {
     const dir = newDataDir(10);
     const result = await runCli(['speed', '--data', dir, '--window', '25s', '--slide', '10s']);
