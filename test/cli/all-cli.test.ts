@@ -1,17 +1,13 @@
 // `all` through the real CLI: runs until stopped, stops cleanly, and serves an exact view.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
-import { chunkText, exited, readMergedView, recount, spawnCli, tempDataDir, totalsObject, waitFor } from '../helpers/pipeline.js';
+import { expect, it } from 'vitest';
+import { chunkText, exited, readMergedView, recount, spawnCli, tempDirsPerTest, totalsObject, waitFor } from '../helpers/pipeline.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const newTempDir = tempDirsPerTest();
 
 it('regression: without --duration, all runs until SIGTERM (it used to stop at once), then stops cleanly and exactly', async () => {
-  const dir = tempDataDir();
-  dirs.push(dir);
+  const dir = newTempDir();
   fs.mkdirSync(path.join(dir, 'batch_input'));
   fs.writeFileSync(path.join(dir, 'batch_input', 'h.csv'), chunkText(1, 200));
   const child = spawnCli(['all', '--data', dir, '--threads', '2', '--batch-interval', '200ms', '--slide', '400ms', '--window', '2s', '--stream-interval', '150ms', '--merge-interval', '200ms', '--rows-per-chunk', '50', '--log-level', 'warn']);

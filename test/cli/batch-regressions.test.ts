@@ -1,18 +1,14 @@
 // Regression tests for batch-layer bugs, each named after what broke.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { MAIN, exited, runCli, tempDataDir } from '../helpers/pipeline.js';
+import { MAIN, exited, runCli, tempDirsPerTest } from '../helpers/pipeline.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const newTempDir = tempDirsPerTest();
 
 it('planning does not hang when a cut lands one byte before the end of a last line without newline', async () => {
-  const dir = tempDataDir();
-  dirs.push(dir);
+  const dir = newTempDir();
   fs.mkdirSync(path.join(dir, 'batch_input'));
   // 65,535 rows of 32 bytes, then a 64-byte last line without newline: with one thread the planner cuts at 1 MiB and
   // at 2 MiB, inside the last line, whose alignment scan used to stop advancing one byte before the end of file.
@@ -25,8 +21,7 @@ it('planning does not hang when a cut lands one byte before the end of a last li
 });
 
 it('SIGTERM ends a batch at once instead of being ignored', async () => {
-  const dir = tempDataDir();
-  dirs.push(dir);
+  const dir = newTempDir();
   fs.mkdirSync(path.join(dir, 'batch_input'));
   fs.writeFileSync(path.join(dir, 'batch_input', 'a.csv'), 'u1,purchase,1.00,1\n'.repeat(2_000_000));
   const child = spawn('node', [MAIN, 'batch', '--data', dir, '--threads', '1'], { stdio: 'ignore' });

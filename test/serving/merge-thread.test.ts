@@ -1,20 +1,16 @@
 // The merge loop on its own thread: an unexpected failure rejects (it used to hang with the worker kept alive).
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { dataLayout } from '../../src/io/layout.js';
 import { silentLogger } from '../../src/io/logger.js';
 import { mergeLoopOnThread } from '../../src/serving/merge-thread.js';
-import { tempDataDir } from '../helpers/pipeline.js';
+import { tempDirsPerTest } from '../helpers/pipeline.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const newTempDir = tempDirsPerTest();
 
 it('regression: an unexpected merge error rejects instead of hanging', async () => {
-  const dir = tempDataDir();
-  dirs.push(dir);
+  const dir = newTempDir();
   const view = path.join(dir, 'serving', 'batch', 'batch-1');
   fs.mkdirSync(path.join(view, 'part-00000'), { recursive: true }); // a directory where a part file belongs: EISDIR
   fs.writeFileSync(path.join(view, '_SUCCESS'), '');

@@ -1,13 +1,10 @@
 // The short soak through the real CLI: exact-once, bounded memory and outputs, in-process and with SIGKILLs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, tempDataDir } from '../helpers/pipeline.js';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempDirsPerTest } from '../helpers/pipeline.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const newTempDir = tempDirsPerTest();
 
 interface Report {
   pass: boolean;
@@ -22,8 +19,7 @@ interface Report {
 
 describe('soak', () => {
   it('runs the pipeline at a fixed rate and checks exactness, memory and outputs', async () => {
-    const dir = tempDataDir();
-    dirs.push(dir);
+    const dir = newTempDir();
     const json = path.join(dir, 'report.json');
     const result = await runCli(['soak', '--duration', '12s', '--rate', '20000', '--batch-every', '4s', '--threads', '2', '--data', path.join(dir, 'data'), '--json', json], 90_000);
     expect(result.stdout).toMatch(/soak: PASS/);
@@ -37,8 +33,7 @@ describe('soak', () => {
   });
 
   it('keeps the exact-once invariant when the pipeline is SIGKILLed and restarted', async () => {
-    const dir = tempDataDir();
-    dirs.push(dir);
+    const dir = newTempDir();
     const json = path.join(dir, 'report.json');
     const result = await runCli(['soak', '--duration', '14s', '--rate', '10000', '--kill-every', '3s', '--batch-every', '2s', '--threads', '2', '--data', path.join(dir, 'data'), '--json', json], 90_000);
     expect(result.stdout).toMatch(/soak: PASS/);
