@@ -4,13 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserAggTable } from '../core/agg-table.js';
+import { MERGED_VIEW_HEADER, mergeViewText } from '../core/view-format.js';
 import { listCsvFiles } from '../batch/inputs.js';
 import { readIngestLog } from '../io/ingest-log.js';
 import { type DataLayout } from '../io/layout.js';
 import { silentLogger } from '../io/logger.js';
 import { parseFileRange } from '../io/read-range.js';
-import { mergeViewText } from '../core/view-format.js';
-import { MERGED_VIEW_HEADER } from '../core/view-format.js';
 
 export function recountMasterDataset(layout: DataLayout): UserAggTable {
   const table = new UserAggTable();
