@@ -16,7 +16,7 @@ import { StreamWriter } from '../src/generate/gen-stream.js';
 import { writeFileAtomically } from '../src/io/atomic.js';
 import { type IngestEntry, readIngestLog } from '../src/io/ingest-log.js';
 import { type DataLayout, dataLayout } from '../src/io/layout.js';
-import { createLogger } from '../src/io/logger.js';
+import { createLogger, silentLogger } from '../src/io/logger.js';
 import { sleep } from '../src/io/sleep.js';
 import { listRealtimeViews, listSpeedViews, mergeViewDirectory } from '../src/io/views.js';
 import { mergeOnce } from '../src/serving/merge.js';
@@ -198,7 +198,7 @@ async function verifyExact(layout: DataLayout, files: number, purchases: number)
   if (entries.length !== files) throw new LambdaflowError('E_STATE', `the ingest log lists ${entries.length} files, ${files} were renamed into stream_input/`);
   const throughSeq = listRealtimeViews(layout.servingRealtime).at(-1)?.throughSeq;
   if (throughSeq !== files) throw new LambdaflowError('E_STATE', `the newest realtime view is through ingest seq ${throughSeq ?? 'none'}, not ${files}`);
-  await mergeOnce(layout, 'exact');
+  await mergeOnce(layout, 'exact', silentLogger);
   const recount = recountMasterDataset(layout);
   const diffs = differences(readMergedViewTable(layout), recount);
   if (diffs.length > 0) throw new LambdaflowError('E_STATE', `merged_view.csv differs from a recount of the ingested files: ${diffs.join('; ')}`);

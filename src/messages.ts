@@ -1,7 +1,7 @@
 // Every message that crosses a thread boundary, named once and imported as types on both sides.
 
 import type { AggBlock } from './core/agg-table.js';
-import type { ErrorCode, ErrorContext } from './core/errors.js';
+import type { SerializedError } from './core/errors.js';
 import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
 import type { LogLevel } from './io/logger.js';
@@ -28,11 +28,11 @@ export interface RangeResult extends RangeParse {
 }
 
 /**
- * A task's expected failure, returned as data: errors thrown across threads lose their code and context.
+ * A task's expected failure, returned as data (errors thrown across threads lose their code and context).
  * Anything thrown instead is a crash (E_WORKER).
  */
 export interface TaskFailure {
-  readonly failure: { readonly code: ErrorCode; readonly message: string; readonly context: ErrorContext };
+  readonly failure: SerializedError;
 }
 
 export interface MapResult {
@@ -69,7 +69,7 @@ export type SpeedRequest =
 export type SpeedReply =
   | { readonly type: 'ready' }
   | { readonly type: 'window'; readonly requestId: number; readonly block: AggBlock }
-  | { readonly type: 'error'; readonly message: string };
+  | { readonly type: 'error'; readonly error: SerializedError };
 
 /** Merge thread: the merge loop's settings (the layout is rebuilt from the data root). */
 export interface MergeThreadInit {
@@ -85,4 +85,4 @@ export type MergeThreadReply =
   | { readonly type: 'merged'; readonly result: MergeResult; readonly mergedAtMs: number }
   | { readonly type: 'log'; readonly line: string }
   | { readonly type: 'stopped' }
-  | { readonly type: 'error'; readonly message: string; readonly code: string | undefined };
+  | { readonly type: 'error'; readonly error: SerializedError };

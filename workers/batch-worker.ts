@@ -5,7 +5,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { UserAggTable, blockToSortedTotals, blockTransferList, tableFromBlocks } from '../src/core/agg-table.js';
 import { parseFileRange } from '../src/io/read-range.js';
 import { formatTotals } from '../src/core/view-format.js';
-import { type ErrorCode, LambdaflowError } from '../src/core/errors.js';
+import { type ErrorCode, LambdaflowError, serializeError } from '../src/core/errors.js';
 import type { MapRange, MapResult, MapTask, RangeResult, ReduceResult, ReduceTask, TaskFailure } from '../src/messages.js';
 
 function readRange(range: MapRange, table: UserAggTable, task: MapTask): RangeResult {
@@ -24,14 +24,15 @@ function moved<T extends object>(value: T, buffers: ArrayBuffer[]): T {
   }) as T;
 }
 
-/** Runs a task, returning a LambdaflowError (or a file-system error, as `asCode`) as a TaskFailure. */
+/** Runs a task, returning a LambdaflowError (or a file-system error, as `asCode`) as a TaskFailure; anything else is a crash. */
 function guarded<T>(asCode: ErrorCode, file: string, run: () => T): T | TaskFailure {
   try {
     return run();
   } catch (error) {
-    if (error instanceof LambdaflowError) return { failure: { code: error.code, message: error.message, context: error.context } };
-    const errno = (error as NodeJS.ErrnoException).code;
-    if (typeof errno === 'string') return { failure: { code: asCode, message: `${file}: ${(error as Error).message}`, context: { file } } };
+    if (error instanceof LambdaflowError) return { failure: serializeError(error, asCode) };
+    if (typeof (error as NodeJS.ErrnoException).code === 'string') {
+      return { failure: serializeError(new LambdaflowError(asCode, `${file}: ${(error as Error).message}`, { file }, { cause: error }), asCode) };
+    }
     throw error;
   }
 }

@@ -2,8 +2,10 @@
 // delays the speed layer's micro-batches on the main thread.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { serializeError } from '../src/core/errors.js';
 import { dataLayout } from '../src/io/layout.js';
 import { createLogger } from '../src/io/logger.js';
+import { systemClock } from '../src/io/system-clock.js';
 import { mergeLoop } from '../src/serving/merge-loop.js';
 import type { MergeThreadInit, MergeThreadReply, MergeThreadRequest } from '../src/messages.js';
 
@@ -19,11 +21,12 @@ const logger = createLogger(init.logLevel, (line) => reply({ type: 'log', line }
 mergeLoop({
   layout: dataLayout(init.dataRoot),
   logger,
+  clock: systemClock,
   signal: stop.signal,
   intervalMs: init.intervalMs,
   view: init.view,
   onMerged: (result, mergedAtMs) => reply({ type: 'merged', result, mergedAtMs }),
 }).then(
   () => reply({ type: 'stopped' }),
-  (error: unknown) => reply({ type: 'error', message: error instanceof Error ? error.message : String(error), code: (error as { code?: string }).code }),
+  (error: unknown) => reply({ type: 'error', error: serializeError(error, 'E_WORKER', 'merge thread failed: ') }),
 );

@@ -2,6 +2,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { blockTransferList } from '../src/core/agg-table.js';
+import { serializeError } from '../src/core/errors.js';
 import { SlidingWindow } from '../src/core/window.js';
 import type { SpeedReply, SpeedRequest, SpeedWorkerInit } from '../src/messages.js';
 
@@ -22,7 +23,7 @@ port.on('message', (request: SpeedRequest) => {
       reply({ type: 'window', requestId: request.requestId, block }, blockTransferList(block));
     }
   } catch (error) {
-    reply({ type: 'error', message: `speed worker ${init.partition}: ${error instanceof Error ? error.message : String(error)}` });
+    reply({ type: 'error', error: serializeError(error, 'E_WORKER', `speed worker ${init.partition}: `) });
   }
 });
 reply({ type: 'ready' });

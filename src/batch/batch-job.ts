@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Piscina } from 'piscina';
 import { type AggBlock, blockTransferList } from '../core/agg-table.js';
-import { LambdaflowError, reviveError } from '../core/errors.js';
+import { type Clock } from '../core/clock.js';
+import { LambdaflowError, deserializeError } from '../core/errors.js';
 import { type BadRow, type BadRowMode, type ParseCounts, addCounts, emptyCounts, totalBad } from '../core/event-parser.js';
 import { findLineStart, planTasks } from '../core/partition-plan.js';
 import { DirectoryPublisher, removeStaleTemps } from '../io/atomic.js';
@@ -26,6 +27,7 @@ export interface BatchConfig {
   /** Complete batch views kept after publishing (older ones are removed). */
   readonly keepViews: number;
   readonly logger: Logger;
+  readonly clock: Clock;
 }
 
 export interface BatchManifest {
@@ -115,7 +117,7 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
   const tasks = planTasks(inputs, config.threads * TASKS_PER_THREAD, lineStartFinder(inputs));
   logger.debug(`batch: planned ${tasks.length} map tasks over ${inputs.length} input files at ${Math.round(performance.now() - startedAt)} ms (${config.threads} threads, watermark ${watermark})`);
 
-  const { dir, createdAtMs } = uniqueViewDir(layout.servingBatch, Date.now());
+  const { dir, createdAtMs } = uniqueViewDir(layout.servingBatch, config.clock.now());
   const publisher = await DirectoryPublisher.begin(dir);
   try {
     const mapResults = await settleAll(
@@ -157,15 +159,14 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
     };
     await publisher.write('_MANIFEST.json', JSON.stringify(manifest, null, 2) + '\n');
     await publisher.commit();
-    pruneViews(listBatchViews(layout.servingBatch).sort((a, b) => a.createdAtMs - b.createdAtMs), config.keepViews);
+    pruneViews(listBatchViews(layout.servingBatch, logger).sort((a, b) => a.createdAtMs - b.createdAtMs), config.keepViews);
     return { dir, manifest };
   } catch (error) {
     // Every task has settled (settleAll), so nothing writes into the temp folder while it is removed; a failure to
     // remove it must not hide the error that matters (the next run removes it).
     await publisher.abort().catch(() => undefined);
-    const revived = reviveError(error);
-    if (revived instanceof LambdaflowError) throw revived;
-    throw new LambdaflowError('E_WORKER', `batch worker failed: ${revived instanceof Error ? revived.message : String(revived)}`, {}, { cause: revived });
+    if (error instanceof LambdaflowError) throw error;
+    throw new LambdaflowError('E_WORKER', `batch worker failed: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error });
   }
 }
 
@@ -179,7 +180,7 @@ async function settleAll<T extends object>(tasks: readonly Promise<T | TaskFailu
   for (const outcome of settled) {
     if (outcome.status === 'rejected') throw outcome.reason;
     const value = outcome.value;
-    if ('failure' in value) throw new LambdaflowError(value.failure.code, value.failure.message, value.failure.context);
+    if ('failure' in value) throw deserializeError(value.failure);
     results.push(value);
   }
   return results;

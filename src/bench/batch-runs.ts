@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { BatchManifest } from '../batch/batch-job.js';
 import { LambdaflowError } from '../core/errors.js';
 import { dataLayout } from '../io/layout.js';
+import { silentLogger } from '../io/logger.js';
 import { listBatchViews } from '../io/views.js';
 import { type ExpectedCounts } from './dataset.js';
 import { mainScriptPath, runMeasured } from './measure.js';
@@ -43,10 +44,10 @@ function readManifest(viewDir: string): BatchManifest {
 /** Runs `node main.js batch --data DIR --threads T --log-level warn` and returns its time, RSS and totals. */
 export async function runBatchProcess(dataDir: string, threads: number): Promise<BatchRun> {
   const servingBatch = dataLayout(dataDir).servingBatch;
-  const before = new Set(listBatchViews(servingBatch).map((v) => v.dir));
+  const before = new Set(listBatchViews(servingBatch, silentLogger).map((v) => v.dir));
   const args = [mainScriptPath(), 'batch', '--data', dataDir, '--threads', String(threads), '--log-level', 'warn'];
   const measured = await runMeasured(process.execPath, args, `batch --threads ${threads}`);
-  const published = listBatchViews(servingBatch).filter((v) => !before.has(v.dir));
+  const published = listBatchViews(servingBatch, silentLogger).filter((v) => !before.has(v.dir));
   if (published.length !== 1) {
     throw new LambdaflowError('E_STATE', `batch --threads ${threads} published ${published.length} views in ${servingBatch}, expected 1`, { file: servingBatch });
   }

@@ -39,7 +39,7 @@ const batch: CommandSpec = {
   async run({ global, layout, logger, print }, raw) {
     const { runBatch } = await import('../batch/batch-job.js');
     const options = resolveBatch(raw);
-    const { dir, manifest } = await runBatch({ layout, threads: global.threads, mode: global.mode, logger, ...options });
+    const { dir, manifest } = await runBatch({ layout, threads: global.threads, mode: global.mode, logger, clock: systemClock, ...options });
     print(
       `batch: ${count(manifest.rowsRead)} rows (${count(manifest.purchases)} purchases, ${count(manifest.badRowsTotal)} bad) from ${manifest.inputs.length} files → ` +
         `${count(manifest.users)} users in ${seconds(manifest.elapsedMs)} (${perSecond(manifest.rowsRead, manifest.elapsedMs)} rows, ${global.threads} threads) → ${dir}`,
@@ -61,11 +61,11 @@ const merge: CommandSpec = {
     const { mergeOnce } = await import('../serving/merge.js');
     const options = resolveMerge(raw);
     if (options.once) {
-      const result = await mergeOnce(layout, options.view);
+      const result = await mergeOnce(layout, options.view, logger);
       print(`merge: ${count(result.users)} users (batch watermark ${result.batchWatermark}, through ingest seq ${result.throughSeq}) → ${layout.mergedView}`);
       return;
     }
-    await mergeLoop({ layout, logger, signal, ...options });
+    await mergeLoop({ layout, logger, clock: systemClock, signal, ...options });
   },
 };
 

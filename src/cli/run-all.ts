@@ -46,7 +46,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     print(`all: batch_input/ was empty: generated ${count(generated.rows)} sample rows in ${generated.files.length} files`);
   }
   const batchOnce = async (): Promise<void> => {
-    const { dir, manifest } = await runBatch({ layout, threads: global.threads, mode: global.mode, logger, ...options.batch });
+    const { dir, manifest } = await runBatch({ layout, threads: global.threads, mode: global.mode, logger, clock: systemClock, ...options.batch });
     print(`all: batch view ${path.basename(dir)}: ${count(manifest.rowsRead)} rows, ${count(manifest.users)} users, watermark ${manifest.streamWatermark}, ${seconds(manifest.elapsedMs)}`);
   };
   await batchOnce();

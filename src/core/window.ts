@@ -119,3 +119,31 @@ export class SlidingWindow {
     this.openSlide = slide;
   }
 }
+
+// Slide arithmetic: micro-batch ticks fall on multiples of the batch interval; ticks (k·slide, (k+1)·slide] form
+// slide k, so the tick at (k+1)·slide is the last of slide k and closes it.
+
+/** The slide that a micro-batch at tickMs (or a file ingested then) belongs to. */
+export function slideOfTick(spec: WindowSpec, tickMs: number): number {
+  return Math.floor((tickMs - 1) / spec.slideMs);
+}
+
+/** The first micro-batch tick strictly after nowMs. */
+export function nextTickAfter(spec: WindowSpec, nowMs: number): number {
+  return (Math.floor(nowMs / spec.batchIntervalMs) + 1) * spec.batchIntervalMs;
+}
+
+/** The slide a tick closes (its window is the slides before it), or undefined when the tick is inside a slide. */
+export function slideClosedBy(spec: WindowSpec, tickMs: number): number | undefined {
+  return tickMs % spec.slideMs === 0 ? tickMs / spec.slideMs : undefined;
+}
+
+/** Whether a file ingested at ingestedAtMs is inside the window that holds the slide of nowMs. */
+export function inWindowAt(spec: WindowSpec, ingestedAtMs: number, nowMs: number): boolean {
+  return ingestedAtMs <= nowMs && slideOfTick(spec, ingestedAtMs) > slideOfTick(spec, nowMs) - spec.slidesPerWindow;
+}
+
+/** The window [startMs, endMs) formed by the slides before `slide`. */
+export function windowBefore(spec: WindowSpec, slide: number): { readonly startMs: number; readonly endMs: number } {
+  return { startMs: (slide - spec.slidesPerWindow) * spec.slideMs, endMs: slide * spec.slideMs };
+}

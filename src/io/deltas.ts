@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type AggBlock, type UserAggTable } from '../core/agg-table.js';
+import { type DeltaRange } from '../core/exact-merge.js';
 import { forEachViewLine, formatBlock } from '../core/view-format.js';
 import { writeFileAtomically } from './atomic.js';
 
@@ -15,7 +16,7 @@ export interface SeqTotals {
 }
 
 /** Writes one delta file covering the given sequence numbers (lines `seq,user_id,count,amount`). */
-export async function writeDeltaFile(deltasDir: string, items: readonly SeqTotals[]): Promise<void> {
+async function writeDeltaFile(deltasDir: string, items: readonly SeqTotals[]): Promise<void> {
   if (items.length === 0) return;
   const text = Buffer.concat(items.map(({ seq, block }) => formatBlock(block, `${seq},`)));
   const first = items[0]!.seq;
@@ -41,7 +42,7 @@ function listDeltaFiles(deltasDir: string): { file: string; first: number; last:
  * Adds (sign 1) or subtracts (sign -1) the deltas of sequence numbers in (afterSeq, throughSeq] into the table.
  * A sequence number found in two files (rewritten during recovery) counts once. Returns the sequence numbers found.
  */
-export function mergeDeltas(deltasDir: string, afterSeq: number, throughSeq: number, table: UserAggTable, sign: 1 | -1): Set<number> {
+function mergeDeltas(deltasDir: string, afterSeq: number, throughSeq: number, table: UserAggTable, sign: 1 | -1): Set<number> {
   const done = new Set<number>();
   for (const { file, first, last } of listDeltaFiles(deltasDir)) {
     if (last <= afterSeq || first > throughSeq) continue;
@@ -65,13 +66,34 @@ export function mergeDeltas(deltasDir: string, afterSeq: number, throughSeq: num
 }
 
 /** Removes delta files every one of whose sequence numbers is at or below `throughSeq`. */
-export function pruneDeltas(deltasDir: string, throughSeq: number): void {
+function pruneDeltas(deltasDir: string, throughSeq: number): void {
   for (const { file, last } of listDeltaFiles(deltasDir)) if (last <= throughSeq) fs.rmSync(file, { force: true });
 }
 
 /** Sequence numbers that some delta file already covers. */
-export function coveredSeqs(deltasDir: string): Set<number> {
+function coveredSeqs(deltasDir: string): Set<number> {
   const covered = new Set<number>();
   for (const { first, last } of listDeltaFiles(deltasDir)) for (let seq = first; seq <= last; seq++) covered.add(seq);
   return covered;
+}
+
+/** The deltas folder as the speed layer and the merger use it. */
+export class DeltaFiles {
+  constructor(readonly dir: string) {}
+
+  write(items: readonly SeqTotals[]): Promise<void> {
+    return writeDeltaFile(this.dir, items);
+  }
+
+  merge(range: DeltaRange, table: UserAggTable): Set<number> {
+    return mergeDeltas(this.dir, range.afterSeq, range.throughSeq, table, range.sign);
+  }
+
+  prune(throughSeq: number): void {
+    pruneDeltas(this.dir, throughSeq);
+  }
+
+  covered(): Set<number> {
+    return coveredSeqs(this.dir);
+  }
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { type UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
 import { mergeViewText } from '../core/view-format.js';
+import { type Logger } from './logger.js';
 
 export interface PublishedView {
   readonly dir: string;
@@ -54,29 +55,37 @@ export const BATCH_VIEW_PATTERN = /^batch-(\d+)$/;
 export const SPEED_VIEW_PATTERN = /^speed-(\d+)\.txt$/;
 export const REALTIME_VIEW_PATTERN = /^realtime-(\d+)$/;
 
-/** Complete batch views (with `_SUCCESS`), oldest first by (watermark, creation time). */
-/** Watermarks by view folder: a published view never changes, and its manifest grows with the stream's history. */
-const watermarks = new Map<string, number>();
+/**
+ * Watermarks by view folder (a published view never changes, and its manifest grows with the stream's history);
+ * undefined for a view whose manifest cannot say what it absorbed.
+ */
+const watermarks = new Map<string, number | undefined>();
 
-export function listBatchViews(servingBatch: string): BatchViewInfo[] {
+function readWatermark(dir: string, logger: Logger): number | undefined {
+  const manifest = path.join(dir, '_MANIFEST.json');
+  const recorded = readJson(manifest)?.streamWatermark;
+  if (typeof recorded === 'number' && Number.isSafeInteger(recorded) && recorded >= 0) return recorded;
+  // Serving it as watermark 0 would count every stream file it absorbed twice.
+  logger.warn(`skipping batch view ${dir}: ${fs.existsSync(manifest) ? '_MANIFEST.json has no valid streamWatermark' : 'it has no _MANIFEST.json'}, so it cannot say which stream files it absorbed`);
+  return undefined;
+}
+
+/** Complete batch views (with `_SUCCESS` and a watermark), oldest first by (watermark, creation time). */
+export function listBatchViews(servingBatch: string, logger: Logger): BatchViewInfo[] {
   const views = listComplete(servingBatch, BATCH_VIEW_PATTERN);
   for (const dir of watermarks.keys()) if (path.dirname(dir) === servingBatch && !views.some((v) => v.dir === dir)) watermarks.delete(dir);
-  return views
-    .map((view) => {
-      let watermark = watermarks.get(view.dir);
-      if (watermark === undefined) {
-        const recorded = readJson(path.join(view.dir, '_MANIFEST.json'))?.streamWatermark;
-        watermark = typeof recorded === 'number' ? recorded : 0;
-        watermarks.set(view.dir, watermark);
-      }
-      return { ...view, watermark };
-    })
-    .sort((a, b) => a.watermark - b.watermark || a.createdAtMs - b.createdAtMs);
+  const infos: BatchViewInfo[] = [];
+  for (const view of views) {
+    if (!watermarks.has(view.dir)) watermarks.set(view.dir, readWatermark(view.dir, logger));
+    const watermark = watermarks.get(view.dir);
+    if (watermark !== undefined) infos.push({ ...view, watermark });
+  }
+  return infos.sort((a, b) => a.watermark - b.watermark || a.createdAtMs - b.createdAtMs);
 }
 
 /** The batch view to serve: the one that absorbed the most stream files, newest among equals. */
-export function latestBatchView(servingBatch: string): BatchViewInfo | undefined {
-  return listBatchViews(servingBatch).at(-1);
+export function latestBatchView(servingBatch: string, logger: Logger): BatchViewInfo | undefined {
+  return listBatchViews(servingBatch, logger).at(-1);
 }
 
 export function listSpeedViews(servingSpeed: string): PublishedView[] {

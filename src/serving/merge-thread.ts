@@ -1,14 +1,14 @@
 // Runs the merge loop on a worker thread (used by `all` and the benchmarks) with the same contract as mergeLoop.
 
 import { Worker } from 'node:worker_threads';
-import { LambdaflowError, reviveError } from '../core/errors.js';
+import { LambdaflowError, deserializeError } from '../core/errors.js';
 import { type LogLevel } from '../io/logger.js';
 import { workerUrl } from '../io/worker-url.js';
 import type { MergeThreadInit, MergeThreadReply, MergeThreadRequest } from '../messages.js';
 import { type MergeLoopConfig } from './merge-loop.js';
 
-/** Like mergeLoop, on its own thread: resolves after the final merge that follows the stop signal. */
-export function mergeLoopOnThread(config: MergeLoopConfig & { readonly logLevel: LogLevel }): Promise<void> {
+/** Like mergeLoop, on its own thread (with the system clock): resolves after the final merge that follows the stop signal. */
+export function mergeLoopOnThread(config: Omit<MergeLoopConfig, 'clock'> & { readonly logLevel: LogLevel }): Promise<void> {
   const init: MergeThreadInit = { dataRoot: config.layout.root, intervalMs: config.intervalMs, view: config.view, logLevel: config.logLevel };
   const worker = new Worker(workerUrl('merge-worker'), { workerData: init });
   const stop = (): void => worker.postMessage({ type: 'stop' } satisfies MergeThreadRequest);
@@ -19,14 +19,12 @@ export function mergeLoopOnThread(config: MergeLoopConfig & { readonly logLevel:
     worker.on('message', (message: MergeThreadReply) => {
       if (message.type === 'merged') config.onMerged?.(message.result, message.mergedAtMs);
       else if (message.type === 'log') process.stderr.write(message.line);
-      else if (message.type === 'error') {
-        const revived = reviveError({ code: message.code, message: message.message });
-        failure = revived instanceof LambdaflowError ? revived : new LambdaflowError('E_WORKER', `merge thread failed: ${message.message}`);
+      else {
+        if (message.type === 'error') failure = deserializeError(message.error);
         void worker.terminate(); // its message port would otherwise keep it (and this promise) alive
       }
-      else void worker.terminate();
     });
-    worker.on('error', (error) => (failure ??= new LambdaflowError('E_WORKER', `merge thread crashed: ${error.message}`)));
+    worker.on('error', (error) => (failure ??= new LambdaflowError('E_WORKER', `merge thread crashed: ${error.message}`, {}, { cause: error })));
     worker.on('exit', () => {
       config.signal.removeEventListener('abort', stop);
       if (failure) reject(failure);

@@ -6,8 +6,10 @@ import { UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
 import { MERGED_VIEW_HEADER, formatTotals } from '../core/view-format.js';
 import { writeFileAtomically } from '../io/atomic.js';
-import { mergeDeltas } from '../io/deltas.js';
+import { exactMerge, planExactMerge } from '../core/exact-merge.js';
+import { DeltaFiles } from '../io/deltas.js';
 import { type DataLayout } from '../io/layout.js';
+import { type Logger } from '../io/logger.js';
 import { type BatchViewInfo, type PublishedView, type RealtimeViewInfo, latestBatchView, listRealtimeViews, listSpeedViews, mergeViewDirectory } from '../io/views.js';
 
 export const MERGE_VIEWS = ['exact', 'window'] as const;
@@ -37,20 +39,20 @@ function sameInputs(a: MergeInputs | undefined, b: MergeInputs): boolean {
 /**
  * The serving layer's merger. It keeps the parsed batch view between rounds (it changes only when a batch
  * completes) and skips rounds whose inputs did not change, so a short interval costs little when nothing happens.
- *
- * Exact merge, with B the batch view (watermark S_B) and R the realtime view (stream files in (S_R, N]):
- *   S_R = S_B: B + R
- *   S_R < S_B: B + R - deltas(S_R, min(S_B, N)]   (the batch absorbed part of R)
- *   S_R > S_B: B + R + deltas(S_B, S_R]           (R was rebased on a batch view this merge does not see)
+ * The exact view is the batch view plus the realtime view, corrected by exactMerge (src/core/exact-merge.ts).
  */
 export class Merger {
   private cachedBatch: { dir: string; table: UserAggTable } | undefined;
   private lastInputs: MergeInputs | undefined;
+  private readonly deltas: DeltaFiles;
 
   constructor(
     private readonly layout: DataLayout,
     private readonly kind: MergeViewKind,
-  ) {}
+    private readonly logger: Logger,
+  ) {
+    this.deltas = new DeltaFiles(layout.realtimeDeltas);
+  }
 
   private batchTable(batch: BatchViewInfo | undefined): UserAggTable {
     if (!batch) return new UserAggTable();
@@ -63,30 +65,23 @@ export class Merger {
   }
 
   private inputs(): MergeInputs {
-    const batch = latestBatchView(this.layout.servingBatch);
+    const batch = latestBatchView(this.layout.servingBatch, this.logger);
     if (this.kind === 'window') return { batch, top: listSpeedViews(this.layout.servingSpeed).at(-1) };
-    const realtime = listRealtimeViews(this.layout.servingRealtime).at(-1);
-    return { batch, top: realtime && realtime.throughSeq > (batch?.watermark ?? 0) ? realtime : undefined };
+    return { batch, top: listRealtimeViews(this.layout.servingRealtime).at(-1) };
   }
 
   private combine({ batch, top }: MergeInputs): { table: UserAggTable; throughSeq: number } {
     const table = this.batchTable(batch);
     const batchWatermark = batch?.watermark ?? 0;
     if (!top) return { table, throughSeq: batchWatermark };
-    mergeViewDirectory(top.dir, table);
-    if (this.kind === 'window') return { table, throughSeq: batchWatermark };
-    const realtime = top as RealtimeViewInfo;
-    const [from, to, sign] =
-      realtime.watermark < batchWatermark
-        ? ([realtime.watermark, Math.min(batchWatermark, realtime.throughSeq), -1] as const)
-        : ([batchWatermark, realtime.watermark, 1] as const);
-    if (to > from) {
-      const found = mergeDeltas(this.layout.realtimeDeltas, from, to, table, sign);
-      if (found.size !== to - from) {
-        throw new LambdaflowError('E_STATE', `realtime deltas for ingest seq ${from + 1}..${to} are incomplete; merge skipped this round`);
-      }
+    if (this.kind === 'window') {
+      mergeViewDirectory(top.dir, table);
+      return { table, throughSeq: batchWatermark };
     }
-    return { table, throughSeq: realtime.throughSeq };
+    const realtime = top as RealtimeViewInfo;
+    const watermarks = { batchWatermark, realtimeWatermark: realtime.watermark, realtimeThroughSeq: realtime.throughSeq };
+    if (planExactMerge(watermarks).useRealtime) mergeViewDirectory(realtime.dir, table);
+    return { table, throughSeq: exactMerge(watermarks, (range) => this.deltas.merge(range, table)).throughSeq };
   }
 
   /** Merges and writes merged_view.csv atomically; undefined when the inputs are unchanged (unless forced). */
@@ -118,6 +113,6 @@ export class Merger {
 }
 
 /** One merge that always writes merged_view.csv. */
-export async function mergeOnce(layout: DataLayout, kind: MergeViewKind): Promise<MergeResult> {
-  return (await new Merger(layout, kind).merge(true))!;
+export async function mergeOnce(layout: DataLayout, kind: MergeViewKind, logger: Logger): Promise<MergeResult> {
+  return (await new Merger(layout, kind, logger).merge(true))!;
 }

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserAggTable } from '../core/agg-table.js';
+import { LambdaflowError } from '../core/errors.js';
 import { MERGED_VIEW_HEADER, mergeViewText } from '../core/view-format.js';
 import { listCsvFiles } from '../batch/inputs.js';
 import { readIngestLog } from '../io/ingest-log.js';
@@ -24,7 +25,7 @@ export function readMergedViewTable(layout: DataLayout): UserAggTable {
   const table = new UserAggTable();
   const text = fs.readFileSync(layout.mergedView);
   const headerEnd = text.indexOf(0x0a);
-  if (text.subarray(0, headerEnd).toString() !== MERGED_VIEW_HEADER) throw new Error(`${layout.mergedView} has no header`);
+  if (text.subarray(0, headerEnd).toString() !== MERGED_VIEW_HEADER) throw new LambdaflowError('E_STATE', `${layout.mergedView} has no header`, { file: layout.mergedView });
   mergeViewText(text.subarray(headerEnd + 1), layout.mergedView, table);
   return table;
 }

@@ -9,6 +9,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type CommandContext } from '../cli/cli.js';
 import { DEFAULTS } from '../cli/options.js';
 import { type AllOptions, runAll } from '../cli/run-all.js';
+import { LambdaflowError } from '../core/errors.js';
 import { readIngestLog } from '../io/ingest-log.js';
 import { type DataLayout, dataLayout } from '../io/layout.js';
 import { silentLogger } from '../io/logger.js';
@@ -165,7 +166,7 @@ export async function runSoak(context: CommandContext, options: SoakOptions): Pr
         const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
         if (last) {
           const code = await exit;
-          if (code !== 0) throw new Error(`the pipeline exited with code ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`);
+          if (code !== 0) throw new LambdaflowError('E_PROCESS', `the pipeline exited with code ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`);
           break;
         }
         await sleep(killEveryMs * (0.25 + 0.75 * Math.random()), context.signal);

@@ -2,11 +2,12 @@
 
 import { Worker } from 'node:worker_threads';
 import { type AggBlock, blockTransferList } from '../core/agg-table.js';
-import { LambdaflowError } from '../core/errors.js';
+import { LambdaflowError, deserializeError } from '../core/errors.js';
 import { workerUrl } from '../io/worker-url.js';
 import type { SpeedReply, SpeedRequest, SpeedWorkerInit } from '../messages.js';
+import { type SlideStore } from './ports.js';
 
-export class SpeedWorkers {
+export class SpeedWorkers implements SlideStore {
   private nextRequestId = 0;
   private readonly pending = new Map<number, { resolve: (block: AggBlock) => void; reject: (error: Error) => void }>();
   private failure: Error | undefined;
@@ -50,7 +51,7 @@ export class SpeedWorkers {
   }
 
   private onReply(reply: SpeedReply): void {
-    if (reply.type === 'error') this.fail(new LambdaflowError('E_WORKER', reply.message));
+    if (reply.type === 'error') this.fail(deserializeError(reply.error));
     else if (reply.type === 'window') {
       this.pending.get(reply.requestId)?.resolve(reply.block);
       this.pending.delete(reply.requestId);

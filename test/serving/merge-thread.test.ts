@@ -13,6 +13,7 @@ it('regression: an unexpected merge error rejects instead of hanging', async () 
   const dir = newTempDir();
   const view = path.join(dir, 'serving', 'batch', 'batch-1');
   fs.mkdirSync(path.join(view, 'part-00000'), { recursive: true }); // a directory where a part file belongs: EISDIR
+  fs.writeFileSync(path.join(view, '_MANIFEST.json'), '{"streamWatermark":0}\n');
   fs.writeFileSync(path.join(view, '_SUCCESS'), '');
   const stop = new AbortController();
   const run = mergeLoopOnThread({ layout: dataLayout(dir), logger: silentLogger, logLevel: 'error', signal: stop.signal, intervalMs: 50, view: 'exact' });

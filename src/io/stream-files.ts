@@ -1,0 +1,128 @@
+// Finding new complete stream files in stream_input/: watcher events as hints, a full listing every so often (hints
+// get lost on some file systems and under load), and a settle check for files that may still be written in place.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { type Clock } from '../core/clock.js';
+import { isInputFileName } from './layout.js';
+import { type Logger } from './logger.js';
+
+/** A stream file that is complete and not yet logged. */
+export interface NewFile {
+  readonly name: string;
+  readonly size: number;
+  /** Last modification (file-system time): the start of its freshness lag. */
+  readonly mtimeMs: number;
+}
+
+export interface StreamFilesConfig {
+  readonly dir: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** A full listing at least this often, whatever the hints say. */
+  readonly listEveryMs: number;
+}
+
+/**
+ * A file modified less than this ago may still be written in place: it is stat'ed again after this long and
+ * reported only if unchanged. Files renamed into place (the contract) are older than this when seen.
+ */
+const SETTLE_MS = 50;
+/** chokidar keeps state for every file it has seen (~2 KB each): a fresh watcher replaces it after this many. */
+const WATCHER_RECYCLE_ADDS = 2_000;
+
+export class StreamFiles {
+  private readonly loggedNames = new Set<string>();
+  private readonly hinted = new Set<string>();
+  private lastListingMs = -Infinity;
+  private watcher: FSWatcher | undefined;
+  private watchedAdds = 0;
+
+  constructor(
+    private readonly config: StreamFilesConfig,
+    alreadyLogged: Iterable<string>,
+  ) {
+    for (const name of alreadyLogged) this.loggedNames.add(name);
+  }
+
+  private filePath(name: string): string {
+    return path.join(this.config.dir, name);
+  }
+
+  /**
+   * Starts watching. A recycled watcher is started before the old one closes and followed by a full listing, so
+   * memory follows the files of the last while rather than of the whole stream's history.
+   */
+  async watch(): Promise<void> {
+    const previous = this.watcher;
+    const watcher = watch(this.config.dir, {
+      ignoreInitial: true,
+      depth: 0,
+      ignored: (file, stats) => stats?.isFile() === true && !isInputFileName(path.basename(file)),
+    });
+    watcher.on('add', (file) => {
+      this.hinted.add(path.basename(file));
+      this.watchedAdds++;
+    });
+    watcher.on('error', (error) => this.config.logger.warn(`speed: watcher: ${error instanceof Error ? error.message : String(error)}`));
+    this.watcher = watcher;
+    this.watchedAdds = 0;
+    if (previous) {
+      await previous.close();
+      this.lastListingMs = -Infinity;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  /** These files are logged: never report them again, and release chokidar's per-file watchers. */
+  logged(names: readonly string[]): void {
+    for (const name of names) this.loggedNames.add(name);
+    this.watcher?.unwatch(names.map((name) => this.filePath(name)));
+  }
+
+  private async stat(name: string): Promise<fs.Stats | undefined> {
+    try {
+      const s = await fs.promises.stat(this.filePath(name));
+      return s.isFile() ? s : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** New complete input files, sorted by name: hints every call, a full listing when asked or when due. */
+  async newFiles(nowMs: number, fullListing: boolean): Promise<NewFile[]> {
+    const { clock } = this.config;
+    if (this.watchedAdds >= WATCHER_RECYCLE_ADDS) await this.watch();
+    let names: string[];
+    if (fullListing || nowMs - this.lastListingMs >= this.config.listEveryMs) {
+      this.lastListingMs = nowMs;
+      names = await fs.promises.readdir(this.config.dir);
+    } else {
+      names = [...this.hinted];
+    }
+    this.hinted.clear();
+    const candidates: NewFile[] = [];
+    for (const name of names.filter((n) => isInputFileName(n) && !this.loggedNames.has(n))) {
+      const s = await this.stat(name);
+      if (s) candidates.push({ name, size: s.size, mtimeMs: s.mtimeMs });
+    }
+    const young = new Set(candidates.filter((c) => clock.now() - c.mtimeMs < SETTLE_MS));
+    if (young.size > 0) await clock.sleep(SETTLE_MS);
+    const settled: NewFile[] = [];
+    for (const candidate of candidates) {
+      if (!young.has(candidate)) {
+        settled.push(candidate);
+        continue;
+      }
+      const again = await this.stat(candidate.name);
+      if (again && again.size === candidate.size && again.mtimeMs === candidate.mtimeMs) settled.push(candidate);
+      else this.hinted.add(candidate.name); // still being written: look again next micro-batch
+    }
+    return settled.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}
