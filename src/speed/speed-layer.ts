@@ -107,11 +107,11 @@ export class SpeedLayer {
       if (inRealtime) this.realtime.add(entry.seq, table, covered.has(entry.seq));
       if (inWindow) slides.add(slideOfTick(this.window, entry.ingestedAtMs), table.toPartitionedBlocks(slides.partitions));
     }
-    await this.realtime.flushDeltas();
+    const written = await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas());
     this.ports.logger.info(
       `speed: recovered ${entries.length} logged files (realtime past watermark ${batchWatermark}: seq ${batchWatermark + 1}..${this.realtime.throughSeq}, ${this.realtime.users} users)`,
     );
-    await this.publishRealtime(now);
+    if (written) await this.retryable('publishing the realtime view', () => this.publishRealtime(now));
   }
 
   /** Runs a publishing step; a failed write (disk full, read-only folder) is logged and retried next micro-batch. */
