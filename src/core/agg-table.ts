@@ -16,6 +16,25 @@ export interface AggBlock {
   readonly cents: Float64Array;
 }
 
+/** A UserAggTable's arrays, transferable between threads. */
+export interface AggTableState {
+  readonly slots: Int32Array;
+  readonly arena: Uint8Array;
+  readonly arenaUsed: number;
+  readonly keyStart: Uint32Array;
+  readonly keyLength: Uint32Array;
+  readonly keyHash: Uint32Array;
+  readonly countOf: Float64Array;
+  readonly centsOf: Float64Array;
+  readonly entries: number;
+  readonly zeroEntries: number;
+}
+
+/** Buffers a table state owns, for a transfer list. */
+export function stateTransferList(state: AggTableState): ArrayBuffer[] {
+  return [state.slots, state.arena, state.keyStart, state.keyLength, state.keyHash, state.countOf, state.centsOf].map((a) => a.buffer as ArrayBuffer);
+}
+
 /** One user's totals, as written to views. */
 export interface UserTotal {
   readonly userId: string;
@@ -90,6 +109,71 @@ export class UserAggTable {
     copy.entries = this.entries;
     copy.zeroEntries = this.zeroEntries;
     return copy;
+  }
+
+  /** The table's arrays, to move it to another thread without rebuilding it (see fromState). */
+  toState(): AggTableState {
+    return {
+      slots: this.slots,
+      arena: this.arena,
+      arenaUsed: this.arenaUsed,
+      keyStart: this.keyStart,
+      keyLength: this.keyLength,
+      keyHash: this.keyHash,
+      countOf: this.countOf,
+      centsOf: this.centsOf,
+      entries: this.entries,
+      zeroEntries: this.zeroEntries,
+    };
+  }
+
+  /** The table whose arrays toState gave (they are taken over, not copied). */
+  static fromState(state: AggTableState): UserAggTable {
+    const table = new UserAggTable(0);
+    table.slots = state.slots;
+    table.shift = 32 - Math.log2(state.slots.length);
+    table.mask = state.slots.length - 1;
+    table.arena = state.arena;
+    table.arenaUsed = state.arenaUsed;
+    table.keyStart = state.keyStart;
+    table.keyLength = state.keyLength;
+    table.keyHash = state.keyHash;
+    table.countOf = state.countOf;
+    table.centsOf = state.centsOf;
+    table.entries = state.entries;
+    table.zeroEntries = state.zeroEntries;
+    return table;
+  }
+
+  /** The entry of the user whose id is bytes[start, end), or -1. */
+  find(bytes: Uint8Array, start: number, end: number, hash = fnv1a(bytes, start, end)): number {
+    const length = end - start;
+    let slot = Math.imul(hash, GOLDEN) >>> this.shift;
+    for (;;) {
+      const entry = this.slots[slot]!;
+      if (entry === EMPTY_SLOT) return -1;
+      if (this.keyHash[entry] === hash && this.keyLength[entry] === length && equalBytes(this.arena, this.keyStart[entry]!, bytes, start, length)) return entry;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** Entry i's purchase count (entries are 0 … size-1, in insertion order). */
+  countAt(entry: number): number {
+    return this.countOf[entry]!;
+  }
+
+  centsAt(entry: number): number {
+    return this.centsOf[entry]!;
+  }
+
+  hashAt(entry: number): number {
+    return this.keyHash[entry]!;
+  }
+
+  /** Entry i's user id bytes (a view into the table, valid until it grows). */
+  keyAt(entry: number): Uint8Array {
+    const start = this.keyStart[entry]!;
+    return this.arena.subarray(start, start + this.keyLength[entry]!);
   }
 
   /** Number of users held, including users whose totals returned to zero (see compacted()). */

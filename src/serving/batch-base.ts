@@ -1,0 +1,83 @@
+// A batch view prepared for serving: its table in shared memory (read by the main thread and the serving worker at
+// once, never copied again), with its users pre-sorted by id, by amount and by count. Built off the hot path.
+
+import { type AggTableState, UserAggTable, compareUserIds } from '../core/agg-table.js';
+
+export interface BatchViewMeta {
+  /** The view folder's name, e.g. batch-1700000000000. */
+  readonly name: string;
+  /** S_B: the last ingest seq it absorbed. */
+  readonly watermark: number;
+  readonly createdAtMs: number;
+  /** Bad rows its inputs held (from its manifest; 0 when it does not say). */
+  readonly badRows: number;
+}
+
+/** Plain data (shared typed arrays), so it crosses threads without a copy. */
+export interface BatchBase {
+  /** Undefined: no batch view yet (an empty base). */
+  readonly view: BatchViewMeta | undefined;
+  readonly table: AggTableState;
+  /** Entries sorted by user id (the merged view's order). */
+  readonly byId: Uint32Array;
+  /** Entries by amount descending, then user id ascending. */
+  readonly byCents: Uint32Array;
+  /** Entries by count descending, then user id ascending. */
+  readonly byCount: Uint32Array;
+  readonly users: number;
+  readonly purchases: number;
+  readonly cents: number;
+}
+
+type TypedArray = Int32Array | Uint32Array | Uint8Array | Float64Array;
+
+/** A copy of the first `length` elements in shared memory. */
+function shared<T extends TypedArray>(array: T, length = array.length): T {
+  const Kind = array.constructor as new (buffer: SharedArrayBuffer) => T;
+  const copy = new Kind(new SharedArrayBuffer(Math.max(length, 1) * array.BYTES_PER_ELEMENT));
+  copy.set(array.subarray(0, length));
+  return copy;
+}
+
+const decoder = new TextDecoder();
+
+/** Sorts a table's entries three ways and moves it into shared memory. */
+export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefined): BatchBase {
+  const compact = table.compacted();
+  const n = compact.size;
+  const ids: string[] = new Array(n);
+  let purchases = 0;
+  let cents = 0;
+  for (let e = 0; e < n; e++) {
+    ids[e] = decoder.decode(compact.keyAt(e));
+    purchases += compact.countAt(e);
+    cents += compact.centsAt(e);
+  }
+  const byId = Uint32Array.from({ length: n }, (_, e) => e).sort((a, b) => compareUserIds(ids[a]!, ids[b]!));
+  const rank = new Uint32Array(n);
+  byId.forEach((entry, position) => (rank[entry] = position));
+  const byValue = (value: (e: number) => number): Uint32Array =>
+    Uint32Array.from(byId).sort((a, b) => value(b) - value(a) || rank[a]! - rank[b]!);
+  const state = compact.toState();
+  return {
+    view,
+    table: {
+      ...state,
+      slots: shared(state.slots),
+      arena: shared(state.arena, state.arenaUsed),
+      keyStart: shared(state.keyStart, n),
+      keyLength: shared(state.keyLength, n),
+      keyHash: shared(state.keyHash, n),
+      countOf: shared(state.countOf, n),
+      centsOf: shared(state.centsOf, n),
+    },
+    byId: shared(byId),
+    byCents: shared(byValue((e) => compact.centsAt(e))),
+    byCount: shared(byValue((e) => compact.countAt(e))),
+    users: n,
+    purchases,
+    cents,
+  };
+}
+
+export const EMPTY_BASE: BatchBase = buildBatchBase(new UserAggTable(), undefined);

@@ -1,0 +1,155 @@
+// The serving store against a model: after every load, realtime update and batch swap, lookups, top-N, totals and
+// the CSV export equal a recount of every seq the version says it reflects (each exactly once).
+
+import { describe, expect, it } from 'vitest';
+import { UserAggTable } from '../../src/core/agg-table.js';
+import { seededRandom } from '../../src/core/event-generator.js';
+import { buildBatchBase } from '../../src/serving/batch-base.js';
+import { formatMergedView } from '../../src/serving/export.js';
+import { type SeqBlock, ServingStore, type TopBy } from '../../src/serving/store.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+
+type Model = Map<string, { count: number; cents: number }>;
+
+/** Seq s's purchases, generated once: [user, cents][] (refunds included). */
+function makeSeqs(random: () => number, n: number, users: number): [string, number][][] {
+  return Array.from({ length: n }, () =>
+    Array.from({ length: Math.floor(random() * 8) }, () => [`user-${Math.floor(random() ** 2 * users)}`, Math.floor(random() * 10_000) - (random() < 0.15 ? 10_000 : 0)] as [string, number]),
+  );
+}
+
+function tableOf(seqs: readonly [string, number][][], afterSeq: number, throughSeq: number): UserAggTable {
+  const table = new UserAggTable();
+  for (let seq = afterSeq + 1; seq <= throughSeq; seq++) {
+    for (const [user, cents] of seqs[seq - 1]!) {
+      const key = Buffer.from(user);
+      table.add(key, 0, key.length, 1, cents);
+    }
+  }
+  return table;
+}
+
+function model(seqs: readonly [string, number][][], throughSeq: number): Model {
+  const totals: Model = new Map();
+  for (let seq = 1; seq <= throughSeq; seq++) {
+    for (const [user, cents] of seqs[seq - 1]!) {
+      const t = totals.get(user) ?? { count: 0, cents: 0 };
+      totals.set(user, { count: t.count + 1, cents: t.cents + cents });
+    }
+  }
+  for (const [user, t] of totals) if (t.count === 0 && t.cents === 0) totals.delete(user);
+  return totals;
+}
+
+function expectedCsv(totals: Model): string {
+  const lines = [...totals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([u, t]) => `${u},${t.count},${(t.cents < 0 ? '-' : '') + Math.floor(Math.abs(t.cents) / 100)}.${String(Math.abs(t.cents) % 100).padStart(2, '0')}`);
+  return ['user_id,purchase_count_total,purchase_amount_total', ...lines].join('\n') + '\n';
+}
+
+function expectedTop(totals: Model, by: TopBy, n: number): { userId: string; count: number; cents: number }[] {
+  return [...totals]
+    .map(([userId, t]) => ({ userId, ...t }))
+    .sort((a, b) => (by === 'amount' ? b.cents - a.cents : b.count - a.count) || (a.userId < b.userId ? -1 : 1))
+    .slice(0, n);
+}
+
+function checkStore(store: ServingStore, seqs: readonly [string, number][][], users: number): void {
+  const status = store.current!;
+  const truth = model(seqs, status.throughSeq);
+  expect(status.users).toBe(truth.size);
+  expect(status.purchases).toBe([...truth.values()].reduce((n, t) => n + t.count, 0));
+  expect(status.cents).toBe([...truth.values()].reduce((n, t) => n + t.cents, 0));
+  for (let u = 0; u < users; u++) {
+    const id = `user-${u}`;
+    const t = truth.get(id);
+    expect(store.get(id), id).toEqual(t ? { userId: id, ...t } : undefined);
+  }
+  for (const by of ['amount', 'count'] as const) expect(store.top(by, 25)).toEqual(expectedTop(truth, by, 25));
+  expect(formatMergedView(store.freeze()).toString()).toBe(expectedCsv(truth));
+}
+
+const batchView = (seqs: readonly [string, number][][], watermark: number, name = `batch-${watermark}`) =>
+  buildBatchBase(tableOf(seqs, 0, watermark), { name, watermark, createdAtMs: watermark, badRows: 0 });
+
+const seqBlocks = (seqs: readonly [string, number][][], afterSeq: number, throughSeq: number): SeqBlock[] =>
+  Array.from({ length: throughSeq - afterSeq }, (_, i) => ({ seq: afterSeq + 1 + i, block: tableOf(seqs, afterSeq + i, afterSeq + i + 1).toBlock() }));
+
+describe('ServingStore', () => {
+  it('stays equal to a recount through 300 random updates, batch swaps (absorbing part, all, or more than it holds) and reloads', () => {
+    const random = seededRandom(11);
+    const users = 60;
+    const seqs = makeSeqs(random, 2_000, users);
+    const store = new ServingStore(new ManualClock(5));
+    expect(store.current).toBeUndefined();
+    store.load(batchView(seqs, 3), tableOf(seqs, 3, 5), 5, null);
+    checkStore(store, seqs, users);
+    let versions = store.current!.version;
+    let swaps = 0;
+    let loadedThrough = 5;
+    for (let step = 0; step < 300; step++) {
+      const { throughSeq, batchWatermark } = store.current!;
+      const roll = random();
+      if (roll < 0.15) {
+        // A batch view absorbing up to some seq S_new (possibly beyond what the store has seen); the loader read the
+        // deltas up to K; the rest come from the seqs the store applied recently.
+        const newWatermark = batchWatermark + Math.floor(random() * (throughSeq - batchWatermark + 4));
+        // The store only remembers seqs it applied itself: the loader must have read at least up to the last load.
+        const needed = Math.min(newWatermark, throughSeq);
+        const fromLoad = Math.min(Math.max(loadedThrough, batchWatermark), needed);
+        const k = fromLoad + Math.floor(random() * (needed - fromLoad + 1));
+        const absorbed = { afterSeq: batchWatermark, throughSeq: k, block: tableOf(seqs, batchWatermark, k).toBlock() };
+        expect(store.swapBatch(batchView(seqs, newWatermark), absorbed)).toBeDefined();
+        swaps++;
+      } else if (roll < 0.2) {
+        // A reload from scratch: realtime view R built against the batch.
+        store.load(batchView(seqs, batchWatermark), tableOf(seqs, batchWatermark, throughSeq + 2), throughSeq + 2, null);
+        loadedThrough = throughSeq + 2;
+      } else {
+        const more = Math.floor(random() * 4);
+        // Updates may repeat seqs already applied (a poll seeing a delta file again): those are skipped.
+        const from = Math.max(0, throughSeq - Math.floor(random() * 2));
+        store.apply(seqBlocks(seqs, from, throughSeq + more), 1_000 + step);
+      }
+      expect(store.current!.version).toBeGreaterThanOrEqual(versions);
+      versions = store.current!.version;
+      checkStore(store, seqs, users);
+    }
+    expect(swaps).toBeGreaterThan(20);
+  });
+
+  it('refuses a gap in the seqs and changes nothing', () => {
+    const seqs = makeSeqs(seededRandom(3), 20, 10);
+    const store = new ServingStore(new ManualClock());
+    store.load(batchView(seqs, 2), tableOf(seqs, 2, 4), 4, null);
+    const before = store.current;
+    expect(() => store.apply(seqBlocks(seqs, 5, 7), null)).toThrow(/jump from seq 4 to seq 6/);
+    expect(store.current).toBe(before);
+  });
+
+  it('refuses a batch swap whose absorbed seqs it cannot account for, and an older batch view', () => {
+    const seqs = makeSeqs(seededRandom(4), 20, 10);
+    const store = new ServingStore(new ManualClock());
+    store.load(batchView(seqs, 2), tableOf(seqs, 2, 9), 9, null);
+    const before = store.current;
+    // The loader read nothing, and seqs 3..6 were never applied here (they came with the load): a gap.
+    expect(() => store.swapBatch(batchView(seqs, 6), undefined)).toThrow(/incomplete/);
+    expect(store.swapBatch(batchView(seqs, 1), undefined)).toBeUndefined();
+    expect(store.current).toBe(before);
+  });
+
+  it('counts a user whose total returns to zero as gone, and back when it changes again', () => {
+    const store = new ServingStore(new ManualClock());
+    const block = (cents: number) => {
+      const t = new UserAggTable();
+      t.add(Buffer.from('z'), 0, 1, cents > 0 ? 1 : -1, cents);
+      return t.toBlock();
+    };
+    store.load(batchView([], 0), new UserAggTable(), 0, null);
+    store.apply([{ seq: 1, block: block(500) }], null);
+    expect(store.current).toMatchObject({ users: 1, changedUsers: 1 });
+    store.apply([{ seq: 2, block: block(-500) }], null);
+    expect(store.current).toMatchObject({ users: 0, purchases: 0, cents: 0 });
+    expect(store.get('z')).toBeUndefined();
+    expect(formatMergedView(store.freeze()).toString()).toBe('user_id,purchase_count_total,purchase_amount_total\n');
+  });
+});
