@@ -26,8 +26,6 @@ import type { AllOptions } from '../pipeline/run-all.js';
 import { MERGE_VIEWS, type MergeViewKind } from '../serving/merge.js';
 import type { SoakOptions } from '../soak/soak.js';
 
-export type { RawOptions };
-
 /** Thread counts `bench` times: 1, 2 and the available parallelism when it is larger. */
 function benchThreadCounts(): number[] {
   const available = os.availableParallelism();
@@ -111,7 +109,7 @@ export function batchFlags(): Option[] {
 }
 
 /** gen-stream's chunk options; `all` takes them too (its interval is --stream-interval). */
-export function streamChunkFlags(): Option[] {
+function streamChunkFlags(): Option[] {
   const d = DEFAULTS.genStream;
   return [
     flag('--rows-per-chunk <n>', 'rows per chunk', count(d.rowsPerChunk)),
@@ -133,7 +131,7 @@ export function genStreamFlags(): Option[] {
 export type KeepWindowsFlag = 'keep-views' | 'keep-windows';
 
 /** The speed layer's options, on `speed`, `all` and `soak`. */
-export function speedFlags(defaults: SpeedDefaults = DEFAULTS.speed, keepFlag: KeepWindowsFlag = 'keep-views'): Option[] {
+function speedFlags(defaults: SpeedDefaults = DEFAULTS.speed, keepFlag: KeepWindowsFlag = 'keep-views'): Option[] {
   return [
     flag('--batch-interval <duration>', 'micro-batch interval', duration(defaults.batchIntervalMs)),
     flag('--window <duration>', 'window length, a multiple of --slide', duration(defaults.windowMs)),

@@ -72,7 +72,7 @@ export interface WindowDurations {
 
 export type WindowFlags = { readonly [K in keyof WindowDurations]: string };
 
-export const WINDOW_FLAGS: WindowFlags = Object.freeze({ batchIntervalMs: 'batch-interval', windowMs: 'window', slideMs: 'slide' });
+const WINDOW_FLAGS: WindowFlags = Object.freeze({ batchIntervalMs: 'batch-interval', windowMs: 'window', slideMs: 'slide' });
 
 /** windowSpec names the value at fault first in its RangeError: by these words. */
 const WINDOW_SUBJECTS = [['window', 'windowMs'], ['slide', 'slideMs'], ['batch interval', 'batchIntervalMs']] as const;
