@@ -2,8 +2,8 @@
 
 import { parseArgs } from 'node:util';
 import { DuckDBInstance, version } from '@duckdb/node-api';
-import { integerOption } from '../src/cli/options.js';
 import { LambdaflowError } from '../src/core/errors.js';
+import { integerOption } from '../src/core/option-values.js';
 import { runScript } from '../src/bench/script.js';
 
 function sqlString(text: string): string {

@@ -3,11 +3,11 @@
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { Bench } from 'tinybench';
-import { integerOption } from '../src/cli/options.js';
-import { count } from '../src/cli/format.js';
 import { type AggBlock, UserAggTable, tableFromBlocks } from '../src/core/agg-table.js';
 import { EventGenerator, type GeneratedCounts } from '../src/core/event-generator.js';
 import { HEADER_LINE, parseWhole, parserOptionsFor, totalBad } from '../src/core/event-parser.js';
+import { integerOption } from '../src/core/option-values.js';
+import { count } from '../src/core/summary-format.js';
 import { SlideRing } from '../src/core/window.js';
 import { HISTORY_START_SECONDS } from '../src/generate/gen-batch.js';
 import { firstDifference, totalsFromMap } from '../src/bench/compare-totals.js';

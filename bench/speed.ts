@@ -5,22 +5,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { count } from '../src/cli/format.js';
-import { type GenStreamConfig, type SpeedOptions, integerOption, optionError, resolveSpeed } from '../src/cli/options.js';
 import { UserAggTable } from '../src/core/agg-table.js';
-import { systemClock } from '../src/io/system-clock.js';
 import { LambdaflowError } from '../src/core/errors.js';
 import { type GeneratedCounts } from '../src/core/event-generator.js';
-import { windowSpec } from '../src/core/window.js';
-import { StreamWriter } from '../src/generate/gen-stream.js';
+import { durationOption, integerOption, optionError, windowOption } from '../src/core/option-values.js';
+import { count } from '../src/core/summary-format.js';
+import { type GenStreamConfig, StreamWriter } from '../src/generate/gen-stream.js';
 import { writeFileAtomically } from '../src/io/atomic.js';
 import { type IngestEntry, readIngestLog } from '../src/io/ingest-log.js';
 import { type DataLayout, dataLayout } from '../src/io/layout.js';
 import { createLogger, silentLogger } from '../src/io/logger.js';
 import { sleep } from '../src/io/sleep.js';
+import { systemClock } from '../src/io/system-clock.js';
 import { listRealtimeViews, listSpeedViews, mergeViewDirectory } from '../src/io/views.js';
 import { mergeOnce } from '../src/serving/merge.js';
 import { mergeLoopOnThread } from '../src/serving/merge-thread.js';
+import { type SpeedOptions, speedLayerConfig } from '../src/pipeline/layer-config.js';
 import { runSpeedLayer } from '../src/speed/speed-layer.js';
 import { differences, readMergedViewTable, recountMasterDataset } from '../src/soak/recount.js';
 import { percentile } from '../src/soak/measure.js';
@@ -30,12 +30,15 @@ import { runScript } from '../src/bench/script.js';
 /** Issue 4's targets for the speed layer on 2 cores. */
 const TARGET_EVENTS_PER_SECOND = 1_000_000;
 const TARGET_FRESHNESS_P99_MS = 1_000;
-/** The window both measurements run with: the speed layer's default 60 s window sliding every 10 s. */
-const WINDOW = '60s';
-const SLIDE = '10s';
+/** The window both measurements run with: the speed layer's default 60 s window sliding every 10 s (5 kept). */
+const WINDOW_MS = 60_000;
+const SLIDE_MS = 10_000;
+const KEPT_WINDOWS = 5;
+/** Throughput: micro-batches every 100 ms unless --batch-interval says otherwise. */
+const THROUGHPUT_BATCH_INTERVAL_MS = 100;
 /** Freshness: a chunk is renamed into stream_input/ every CHUNK_INTERVAL_MS; speed and merge run every 250 ms. */
 const CHUNK_INTERVAL_MS = 100;
-const FRESHNESS_BATCH_INTERVAL = '250ms';
+const FRESHNESS_BATCH_INTERVAL_MS = 250;
 const MERGE_INTERVAL_MS = 250;
 /** The speed layer re-stats files modified less than 1 s ago before ingesting them; staged files are left older. */
 const SETTLED_FILE_AGE_MS = 1_100;
@@ -102,13 +105,17 @@ function parseOptions(): BenchOptions {
     chunkRows: integerOption(values, 'chunk-rows', 'chunk-rows', 50_000),
     users: integerOption(values, 'users', 'users', 100_000),
     threads: integerOption(values, 'threads', 'threads', 2, 1, 256),
-    // resolveSpeed checks that the slide is a multiple of the batch interval, naming the flag.
-    speed: resolveSpeed({ batchInterval: values['batch-interval'] ?? '100ms', window: WINDOW, slide: SLIDE }),
+    speed: speedOptions(durationOption(values, 'batch-interval', 'batch-interval', THROUGHPUT_BATCH_INTERVAL_MS)),
     rate: integerOption(values, 'rate', 'rate', 100_000),
     seconds: integerOption(values, 'seconds', 'seconds', 20, 1, 3_600),
     only,
     json: values.json,
   };
+}
+
+/** The fixed window and slide fed every `batchIntervalMs`; a slide it does not divide is E_OPTIONS (naming --slide). */
+function speedOptions(batchIntervalMs: number): SpeedOptions {
+  return { window: windowOption({ batchIntervalMs, windowMs: WINDOW_MS, slideMs: SLIDE_MS }), keepViews: KEPT_WINDOWS };
 }
 
 /** A fresh data folder with a staging folder beside stream_input/, removed when `body` is done. */
@@ -143,16 +150,7 @@ async function withPipeline<T>(
 ): Promise<T> {
   const controller = new AbortController();
   const logger = createLogger('warn');
-  const speedRun = runSpeedLayer({
-    layout,
-    threads,
-    mode: 'permissive',
-    logger,
-    window: windowSpec(speed.batchIntervalMs, speed.windowMs, speed.slideMs),
-    keepViews: speed.keepViews,
-    clock: systemClock,
-    signal: controller.signal,
-  });
+  const speedRun = runSpeedLayer(speedLayerConfig({ layout, threads, mode: 'permissive', logger, clock: systemClock }, speed, { signal: controller.signal }));
   const mergeRun =
     merge &&
     mergeLoopOnThread({
@@ -219,7 +217,7 @@ async function measureThroughput(options: BenchOptions, print: (line: string) =>
     const stagedAtMs = Date.now();
     const { elapsedMs, stopMs } = await withPipeline(layout, threads, speed, undefined, async (signal) => {
       await realtimeViewCovering(layout, 0, READY_TIMEOUT_MS, signal); // published once recovery is done
-      await sleep(Math.max(speed.batchIntervalMs * 3, stagedAtMs + SETTLED_FILE_AGE_MS - Date.now()), signal);
+      await sleep(Math.max(speed.window.batchIntervalMs * 3, stagedAtMs + SETTLED_FILE_AGE_MS - Date.now()), signal);
       const started = performance.now();
       for (const name of names) fs.renameSync(path.join(staging, name), path.join(layout.streamInput, name));
       const seen = await realtimeViewCovering(layout, files, DRAIN_TIMEOUT_MS, signal);
@@ -234,7 +232,7 @@ async function measureThroughput(options: BenchOptions, print: (line: string) =>
       files,
       users: options.users,
       threads,
-      batchIntervalMs: speed.batchIntervalMs,
+      batchIntervalMs: speed.window.batchIntervalMs,
       seconds: elapsedMs / 1000,
       eventsPerSecond,
       microBatches,
@@ -247,14 +245,14 @@ async function measureThroughput(options: BenchOptions, print: (line: string) =>
 /** The final 60 s window must hold every file too, when all were ingested within it (always, unless the run is long). */
 function windowCheck(layout: DataLayout, entries: readonly IngestEntry[], speed: SpeedOptions, stopMs: number, recount: UserAggTable): string {
   const firstIngestMs = entries[0]?.ingestedAtMs ?? stopMs;
-  if (stopMs - firstIngestMs >= speed.windowMs - speed.slideMs) return 'window not checked (files ingested longer ago than the window holds)';
+  if (stopMs - firstIngestMs >= speed.window.windowMs - speed.window.slideMs) return 'window not checked (files ingested longer ago than the window holds)';
   const newest = listSpeedViews(layout.servingSpeed).at(-1);
   if (newest === undefined) throw new LambdaflowError('E_STATE', 'the speed layer published no window');
   const window = new UserAggTable();
   mergeViewDirectory(newest.dir, window);
   const diffs = differences(window, recount);
   if (diffs.length > 0) throw new LambdaflowError('E_STATE', `the final window ${path.basename(newest.dir)} differs from the recount: ${diffs.join('; ')}`);
-  return `the final ${speed.windowMs / 1000} s window equals it too`;
+  return `the final ${speed.window.windowMs / 1000} s window equals it too`;
 }
 
 /** Ingest-log entries read as the log grows, from where the last read stopped: seq → file name. */
@@ -292,7 +290,7 @@ class IngestLogTail {
 /** Freshness: a chunk renamed every 100 ms at `rate` events/s; each merge records its time minus newly covered chunks' renames. */
 async function measureFreshness(options: BenchOptions, print: (line: string) => void): Promise<FreshnessResult> {
   const { threads, rate, seconds } = options;
-  const speed = resolveSpeed({ batchInterval: FRESHNESS_BATCH_INTERVAL, window: WINDOW, slide: SLIDE });
+  const speed = speedOptions(FRESHNESS_BATCH_INTERVAL_MS);
   const chunks = Math.round((seconds * 1000) / CHUNK_INTERVAL_MS);
   const rows = Math.max(1, Math.round((rate * CHUNK_INTERVAL_MS) / 1000));
   return withDataFolder(async (layout, staging) => {
@@ -316,7 +314,7 @@ async function measureFreshness(options: BenchOptions, print: (line: string) => 
     let lastRenameMs = 0;
     await withPipeline(layout, threads, speed, { intervalMs: MERGE_INTERVAL_MS, onMerged }, async (signal) => {
       await realtimeViewCovering(layout, 0, READY_TIMEOUT_MS, signal);
-      await sleep(speed.batchIntervalMs * 2, signal);
+      await sleep(speed.window.batchIntervalMs * 2, signal);
       const startMs = Date.now();
       for (const [i, name] of names.entries()) {
         await sleep(startMs + i * CHUNK_INTERVAL_MS - Date.now(), signal);
@@ -344,7 +342,7 @@ async function measureFreshness(options: BenchOptions, print: (line: string) => 
       rate,
       seconds,
       threads,
-      batchIntervalMs: speed.batchIntervalMs,
+      batchIntervalMs: speed.window.batchIntervalMs,
       mergeIntervalMs: MERGE_INTERVAL_MS,
       chunks,
       events: totals.rows,
@@ -373,7 +371,7 @@ runScript('bench:speed', async () => {
     const t = throughput;
     print(
       `sustained: all files renamed into stream_input/ at once until a realtime view covers them, ${t.threads} speed threads, ` +
-        `batch interval ${t.batchIntervalMs} ms, window ${options.speed.windowMs / 1000} s / slide ${options.speed.slideMs / 1000} s:`,
+        `batch interval ${t.batchIntervalMs} ms, window ${options.speed.window.windowMs / 1000} s / slide ${options.speed.window.slideMs / 1000} s:`,
     );
     const header = ['threads', 'events', 'files', 'seconds', 'events/s', 'micro-batches', 'ms/micro-batch', `vs ${count(TARGET_EVENTS_PER_SECOND)}/s target`];
     const row = [String(t.threads), count(t.events), String(t.files), t.seconds.toFixed(2), count(t.eventsPerSecond), String(t.microBatches), t.msPerMicroBatch.toFixed(0), ratio(t.eventsPerSecond, TARGET_EVENTS_PER_SECOND)];

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { generateBatchFiles } from '../generate/gen-batch.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { dataLayout, isInputFileName } from '../io/layout.js';
-import { count, seconds } from '../cli/format.js';
+import { count, seconds } from '../core/summary-format.js';
 
 export const BENCH_FILES = 32;
 export const BENCH_SEED = 42;

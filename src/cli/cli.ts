@@ -1,40 +1,13 @@
 // The command line: commander definitions, option resolution at the boundary, and error → exit code mapping.
 
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { LambdaflowError, exitCodeFor } from '../core/errors.js';
-import { type Logger, createLogger } from '../io/logger.js';
+import { type RawOptions } from '../core/option-values.js';
 import { dataLayout } from '../io/layout.js';
-import { type GlobalConfig, type RawOptions, resolveGlobal } from './options.js';
-import { COMMANDS } from './commands.js';
-
-export interface CommandContext {
-  readonly global: GlobalConfig;
-  readonly layout: ReturnType<typeof dataLayout>;
-  readonly logger: Logger;
-  /** Aborted on SIGINT/SIGTERM: long-running commands flush, publish and return. */
-  readonly signal: AbortSignal;
-  readonly print: (line: string) => void;
-}
-
-export interface CommandSpec {
-  readonly name: string;
-  readonly description: string;
-  readonly options: readonly Option[];
-  /** Runs until stopped: SIGINT/SIGTERM ask it to flush, publish and return (others just end at once). */
-  readonly longRunning?: boolean;
-  /** The command parses --threads itself (bench takes a list), so global resolution leaves it alone. */
-  readonly ownsThreadsOption?: boolean;
-  readonly run: (context: CommandContext, raw: RawOptions) => Promise<void>;
-}
-
-function globalOptions(): Option[] {
-  return [
-    new Option('--data <dir>', 'data folder (default: ./data)'),
-    new Option('--threads <n>', 'worker threads (default: available parallelism)'),
-    new Option('--log-level <level>', 'error, warn, info or debug (default: info)'),
-    new Option('--mode <mode>', 'bad rows: permissive (quarantine), drop (count only), failfast (exit 2) (default: permissive)'),
-  ];
-}
+import { createLogger } from '../io/logger.js';
+import { type CommandContext } from '../pipeline/context.js';
+import { COMMANDS, type CommandSpec } from './commands.js';
+import { globalFlags, resolveGlobal } from './options.js';
 
 function definedOnly(options: Record<string, unknown>): RawOptions {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as RawOptions;
@@ -46,12 +19,13 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .description('A Lambda Architecture (batch, speed and serving layers) in one Node.js process')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
-  for (const option of globalOptions()) program.addOption(option);
+  for (const option of globalFlags()) program.addOption(option);
 
   let selected: { spec: CommandSpec; raw: RawOptions } | undefined;
   for (const spec of COMMANDS) {
     const command = program.command(spec.name).description(spec.description).exitOverride();
-    for (const option of [...spec.options, ...globalOptions()]) command.addOption(option);
+    const globals = globalFlags().filter((option) => !(spec.ownsThreadsOption && option.long === '--threads'));
+    for (const option of [...spec.options, ...globals]) command.addOption(option);
     command.action((_options: unknown, cmd: Command) => {
       selected = { spec, raw: { ...definedOnly(program.opts()), ...definedOnly(cmd.opts()) } };
     });

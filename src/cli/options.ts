@@ -1,92 +1,215 @@
-// Options: raw CLI strings validated once into frozen, fully resolved config objects passed inward.
+// Every command's options in one place: the defaults (one frozen DEFAULTS), the flags with their help generated from
+// those defaults, and the resolvers that check raw CLI strings once into frozen, fully resolved objects passed inward.
+// A bad value is E_OPTIONS naming its flag.
 
 import os from 'node:os';
-import { LambdaflowError } from '../core/errors.js';
+import { Option } from 'commander';
 import { BAD_ROW_MODES, type BadRowMode } from '../core/event-parser.js';
+import {
+  type RawOptions,
+  choiceOption,
+  durationOption,
+  formatDurationMs,
+  integerOption,
+  optionError,
+  stringOf,
+  windowOption,
+} from '../core/option-values.js';
+import { count } from '../core/summary-format.js';
 import { LOG_LEVELS, type LogLevel } from '../io/logger.js';
-import { type GenBatchConfig } from '../generate/gen-batch.js';
-import { type GenStreamConfig } from '../generate/gen-stream.js';
+import type { BenchConfig } from '../bench/run-bench.js';
+import type { GenBatchConfig } from '../generate/gen-batch.js';
+import type { GenStreamConfig } from '../generate/gen-stream.js';
+import type { GlobalConfig } from '../pipeline/context.js';
+import type { BatchOptions, MergeOptions, SpeedOptions } from '../pipeline/layer-config.js';
+import type { AllOptions } from '../pipeline/run-all.js';
 import { MERGE_VIEWS, type MergeViewKind } from '../serving/merge.js';
+import type { SoakOptions } from '../soak/soak.js';
 
-export type { GenBatchConfig, GenStreamConfig };
+/** Thread counts `bench` times: 1, 2 and the available parallelism when it is larger. */
+function benchThreadCounts(): number[] {
+  const available = os.availableParallelism();
+  return available > 2 ? [1, 2, available] : [1, 2];
+}
 
+/** The speed layer's defaults: `speed` and `all` use them; soak feeds the same window faster. */
+interface SpeedDefaults {
+  readonly batchIntervalMs: number;
+  readonly windowMs: number;
+  readonly slideMs: number;
+  readonly keepViews: number;
+}
+
+const SPEED: SpeedDefaults = Object.freeze({ batchIntervalMs: 10_000, windowMs: 60_000, slideMs: 10_000, keepViews: 5 });
+
+/** Every default of every command; `undefined` means the option is off unless given (its help says what that means). */
 export const DEFAULTS = Object.freeze({
-  data: './data',
-  logLevel: 'info' as LogLevel,
-  mode: 'permissive' as BadRowMode,
+  global: Object.freeze({ data: './data', threads: os.availableParallelism(), logLevel: 'info' as LogLevel, mode: 'permissive' as BadRowMode }),
   genBatch: Object.freeze({ rows: 1_000_000, files: 8, users: 10_000, seed: 42 }),
   batch: Object.freeze({ partitions: 8, keepViews: 3 }),
-  genStream: Object.freeze({ intervalMs: 5_000, rowsPerChunk: 1_000, users: 10_000 }),
-  speed: Object.freeze({ batchIntervalMs: 10_000, windowMs: 60_000, slideMs: 10_000, keepViews: 5 }),
+  genStream: Object.freeze({ intervalMs: 5_000, rowsPerChunk: 1_000, chunks: undefined as number | undefined, users: 10_000, seed: undefined as number | undefined }),
+  speed: SPEED,
   merge: Object.freeze({ intervalMs: 5_000, view: 'exact' as MergeViewKind }),
+  /** `all` also takes the gen-stream, speed, merge and batch options, with their defaults. */
+  all: Object.freeze({ durationMs: undefined as number | undefined, batchEveryMs: undefined as number | undefined }),
+  soak: Object.freeze({
+    durationMs: 600_000,
+    rate: 50_000,
+    killEveryMs: undefined as number | undefined,
+    batchEveryMs: 60_000,
+    mergeIntervalMs: 250,
+    /** The speed layer's 60 s / 10 s window, fed by 250 ms micro-batches so that freshness is measured in ms. */
+    speed: Object.freeze<SpeedDefaults>({ ...SPEED, batchIntervalMs: 250 }),
+  }),
+  bench: Object.freeze({ rows: 10_000_000, users: 100_000, threads: Object.freeze(benchThreadCounts()), repeat: 3 }),
 });
 
-/** Raw option values as commander hands them over: strings, booleans, or absent. */
-export type RawOptions = Readonly<Record<string, string | boolean | undefined>>;
+const MAX_THREADS = 256;
+const MAX_KEPT = 1000;
 
-export function optionError(flag: string, message: string): LambdaflowError {
-  return new LambdaflowError('E_OPTIONS', `--${flag}: ${message}`, { flag });
+// ---------------------------------------------------------------------------------------------------------------------
+// Flags and their help: the default shown is formatted from DEFAULTS.
+
+/** A flag whose help ends with its default, `(default: …)`, when it has one. */
+function flag(flags: string, description: string, shownDefault?: string): Option {
+  return new Option(flags, shownDefault === undefined ? description : `${description} (default: ${shownDefault})`);
 }
 
-export function stringOf(raw: RawOptions, key: string, flag: string): string | undefined {
-  const value = raw[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value === '') throw optionError(flag, 'needs a value');
-  return value;
+/** A default for --help: formatted when set, else what leaving the option out means. */
+function shown<T>(value: T | undefined, format: (value: T) => string, whenAbsent: string): string {
+  return value === undefined ? whenAbsent : format(value);
 }
 
-/** A whole number within [min, max]. */
-export function integerOption(raw: RawOptions, key: string, flag: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
-  const text = stringOf(raw, key, flag);
-  if (text === undefined) return fallback;
-  const compact = text.replace(/_/g, '');
-  if (!/^\d+$/.test(compact)) throw optionError(flag, `expected a whole number, got "${text}"`);
-  const value = Number(compact);
-  if (value < min || value > max) throw optionError(flag, `must be between ${min} and ${max}, got ${value}`);
-  return value;
+const duration = formatDurationMs;
+
+export function globalFlags(): Option[] {
+  const d = DEFAULTS.global;
+  return [
+    flag('--data <dir>', 'data folder', d.data),
+    flag('--threads <n>', 'worker threads', `the available parallelism, ${count(d.threads)} here`),
+    flag('--log-level <level>', LOG_LEVELS.join(', '), d.logLevel),
+    flag('--mode <mode>', 'bad rows: permissive (quarantine), drop (count only), failfast (exit 2)', d.mode),
+  ];
 }
 
-/** Parses `500ms`, `10s`, `1m`, `2h` or plain seconds (`5`, `0.25`) into milliseconds. */
-export function parseDurationMs(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const scale = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] ?? 's']!;
-  const ms = Number(match[1]) * scale;
-  return Number.isFinite(ms) ? Math.round(ms) : undefined;
+export function genBatchFlags(): Option[] {
+  const d = DEFAULTS.genBatch;
+  return [
+    flag('--rows <n>', 'rows in all', count(d.rows)),
+    flag('--files <n>', 'files to split them into', count(d.files)),
+    flag('--users <n>', 'distinct users, skewed', count(d.users)),
+    flag('--seed <s>', 'PRNG seed; same seed, same bytes', String(d.seed)),
+    flag('--force', 'replace the .csv files of a non-empty batch_input/'),
+  ];
 }
 
-export function durationOption(raw: RawOptions, key: string, flag: string, fallbackMs: number, minMs = 1): number {
-  const text = stringOf(raw, key, flag);
-  if (text === undefined) return fallbackMs;
-  const ms = parseDurationMs(text);
-  if (ms === undefined) throw optionError(flag, `expected a duration like 500ms, 10s, 1m or plain seconds, got "${text}"`);
-  if (ms < minMs) throw optionError(flag, `must be at least ${minMs} ms, got ${ms} ms`);
-  return ms;
+export function batchFlags(): Option[] {
+  const d = DEFAULTS.batch;
+  return [flag('--partitions <n>', 'reduce partitions, one part- file each', count(d.partitions)), flag('--keep-views <n>', 'complete batch views to keep', count(d.keepViews))];
 }
 
-function choiceOption<T extends string>(raw: RawOptions, key: string, flag: string, choices: readonly T[], fallback: T): T {
-  const text = stringOf(raw, key, flag);
-  if (text === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(text)) throw optionError(flag, `expected one of ${choices.join(', ')}, got "${text}"`);
-  return text as T;
+/** gen-stream's chunk options; `all` takes them too (its interval is --stream-interval). */
+function streamChunkFlags(): Option[] {
+  const d = DEFAULTS.genStream;
+  return [
+    flag('--rows-per-chunk <n>', 'rows per chunk', count(d.rowsPerChunk)),
+    flag('--users <n>', 'distinct users, skewed', count(d.users)),
+    flag('--seed <s>', 'PRNG seed', shown(d.seed, String, 'from the clock')),
+  ];
 }
 
-export interface GlobalConfig {
-  readonly data: string;
-  readonly threads: number;
-  readonly logLevel: LogLevel;
-  readonly mode: BadRowMode;
+export function genStreamFlags(): Option[] {
+  const d = DEFAULTS.genStream;
+  return [
+    flag('--interval <duration>', 'time between chunks', duration(d.intervalMs)),
+    flag('--chunks <n>', 'stop after this many chunks', shown(d.chunks, count, 'forever')),
+    ...streamChunkFlags(),
+  ];
 }
+
+/** Which flag counts the speed windows kept: `--keep-views` on `speed`; `--keep-windows` where --keep-views means batch views. */
+export type KeepWindowsFlag = 'keep-views' | 'keep-windows';
+
+/** The speed layer's options, on `speed`, `all` and `soak`. */
+function speedFlags(defaults: SpeedDefaults = DEFAULTS.speed, keepFlag: KeepWindowsFlag = 'keep-views'): Option[] {
+  return [
+    flag('--batch-interval <duration>', 'micro-batch interval', duration(defaults.batchIntervalMs)),
+    flag('--window <duration>', 'window length, a multiple of --slide', duration(defaults.windowMs)),
+    flag('--slide <duration>', 'slide, a multiple of --batch-interval', duration(defaults.slideMs)),
+    flag(`--${keepFlag} <n>`, 'speed window directories (speed-<ms>.txt/) to keep', count(defaults.keepViews)),
+  ];
+}
+
+/** `--keep`, the old name of the kept-windows flag on `speed` and `all`: still read, no longer shown. */
+function oldKeepFlag(keepFlag: KeepWindowsFlag): Option {
+  return new Option('--keep <n>', `old name of --${keepFlag}`).hideHelp();
+}
+
+export function speedCommandFlags(): Option[] {
+  return [...speedFlags(DEFAULTS.speed, 'keep-views'), oldKeepFlag('keep-views')];
+}
+
+export function mergeFlags(): Option[] {
+  const d = DEFAULTS.merge;
+  return [
+    flag('--once', 'merge once and exit'),
+    flag('--interval <duration>', 'time between merges', duration(d.intervalMs)),
+    flag('--view <kind>', 'exact (batch + realtime since its watermark) or window (batch + current window, as the original demo)', d.view),
+  ];
+}
+
+export function allFlags(): Option[] {
+  const d = DEFAULTS.all;
+  return [
+    flag('--duration <duration>', 'stop cleanly after this long', shown(d.durationMs, duration, 'run until Ctrl-C')),
+    flag('--batch-every <duration>', 'recompute the batch view this often', shown(d.batchEveryMs, duration, 'only at start')),
+    flag('--stream-interval <duration>', 'time between generated stream chunks', duration(DEFAULTS.genStream.intervalMs)),
+    flag('--merge-interval <duration>', 'time between merges', duration(DEFAULTS.merge.intervalMs)),
+    flag('--view <kind>', 'merged view: exact or window', DEFAULTS.merge.view),
+    ...batchFlags(),
+    ...speedFlags(DEFAULTS.speed, 'keep-windows'),
+    oldKeepFlag('keep-windows'),
+    ...streamChunkFlags(),
+  ];
+}
+
+export function soakFlags(): Option[] {
+  const d = DEFAULTS.soak;
+  return [
+    flag('--duration <duration>', 'how long', duration(d.durationMs)),
+    flag('--rate <n>', 'stream events per second', count(d.rate)),
+    flag('--kill-every <duration>', 'run the pipeline as a child process and SIGKILL it at a random moment of every such period', shown(d.killEveryMs, duration, 'never')),
+    flag('--batch-every <duration>', 'batch recompute period', duration(d.batchEveryMs)),
+    flag('--merge-interval <duration>', 'time between merges', duration(d.mergeIntervalMs)),
+    flag('--json <file>', 'also write the report as JSON'),
+    ...speedFlags(d.speed, 'keep-windows'),
+  ];
+}
+
+/** bench's own --threads (a list) replaces the global one. */
+export function benchFlags(): Option[] {
+  const d = DEFAULTS.bench;
+  return [
+    flag('--threads <list>', 'thread counts to time, a list like 1,2,4', `1, 2 and the available parallelism when larger: ${d.threads.join(',')} here`),
+    flag('--rows <n>', 'rows to generate', count(d.rows)),
+    flag('--users <n>', 'distinct users to generate', count(d.users)),
+    flag('--repeat <k>', 'timed runs per thread count; the median is reported', count(d.repeat)),
+    flag('--json <file>', 'also write the results as JSON to this file'),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Resolvers: raw strings → frozen, checked values.
 
 export function resolveGlobal(raw: RawOptions): GlobalConfig {
+  const d = DEFAULTS.global;
   return Object.freeze({
-    data: stringOf(raw, 'data', 'data') ?? DEFAULTS.data,
-    threads: integerOption(raw, 'threads', 'threads', os.availableParallelism(), 1, 256),
-    logLevel: choiceOption(raw, 'logLevel', 'log-level', LOG_LEVELS, DEFAULTS.logLevel),
-    mode: choiceOption(raw, 'mode', 'mode', BAD_ROW_MODES, DEFAULTS.mode),
+    data: stringOf(raw, 'data', 'data') ?? d.data,
+    threads: integerOption(raw, 'threads', 'threads', d.threads, 1, MAX_THREADS),
+    logLevel: choiceOption(raw, 'logLevel', 'log-level', LOG_LEVELS, d.logLevel),
+    mode: choiceOption(raw, 'mode', 'mode', BAD_ROW_MODES, d.mode),
   });
 }
-
 
 export function resolveGenBatch(raw: RawOptions): GenBatchConfig {
   const d = DEFAULTS.genBatch;
@@ -99,58 +222,104 @@ export function resolveGenBatch(raw: RawOptions): GenBatchConfig {
   });
 }
 
-export interface BatchOptions {
-  readonly partitions: number;
-  readonly keepViews: number;
-}
-
 export function resolveBatch(raw: RawOptions): BatchOptions {
+  const d = DEFAULTS.batch;
   return Object.freeze({
-    partitions: integerOption(raw, 'partitions', 'partitions', DEFAULTS.batch.partitions, 1, 4096),
-    keepViews: integerOption(raw, 'keepViews', 'keep-views', DEFAULTS.batch.keepViews, 1, 1000),
+    partitions: integerOption(raw, 'partitions', 'partitions', d.partitions, 1, 4096),
+    keepViews: integerOption(raw, 'keepViews', 'keep-views', d.keepViews, 1, MAX_KEPT),
   });
 }
 
-
+/** gen-stream's options; `all` names the interval --stream-interval. */
 export function resolveGenStream(raw: RawOptions, intervalKey = 'interval', intervalFlag = 'interval'): GenStreamConfig {
   const d = DEFAULTS.genStream;
   return Object.freeze({
     intervalMs: durationOption(raw, intervalKey, intervalFlag, d.intervalMs),
     rowsPerChunk: integerOption(raw, 'rowsPerChunk', 'rows-per-chunk', d.rowsPerChunk, 0),
-    chunks: raw.chunks === undefined ? undefined : integerOption(raw, 'chunks', 'chunks', 1, 0),
+    chunks: integerOption(raw, 'chunks', 'chunks', d.chunks, 0),
     users: integerOption(raw, 'users', 'users', d.users),
-    seed: integerOption(raw, 'seed', 'seed', Date.now() % 0xffffffff, 0, 0xffffffff),
+    // A seed from the clock: two generators started apart write different events.
+    seed: integerOption(raw, 'seed', 'seed', d.seed, 0, 0xffffffff) ?? Date.now() % 0xffffffff,
   });
 }
 
-export interface SpeedOptions {
-  readonly batchIntervalMs: number;
-  readonly windowMs: number;
-  readonly slideMs: number;
-  /** Speed window directories kept. */
-  readonly keepViews: number;
+/** The kept-windows count under its flag or its old name --keep (not both). */
+function keptWindows(raw: RawOptions, keepFlag: KeepWindowsFlag, fallback: number): number {
+  const key = keepFlag === 'keep-views' ? 'keepViews' : 'keepWindows';
+  if (raw.keep !== undefined && raw[key] !== undefined) throw optionError('keep', `is the old name of --${keepFlag}: give only one of them`);
+  return raw.keep !== undefined ? integerOption(raw, 'keep', 'keep', fallback, 1, MAX_KEPT) : integerOption(raw, key, keepFlag, fallback, 1, MAX_KEPT);
 }
 
-export function resolveSpeed(raw: RawOptions): SpeedOptions {
-  const d = DEFAULTS.speed;
-  const batchIntervalMs = durationOption(raw, 'batchInterval', 'batch-interval', d.batchIntervalMs);
-  const windowMs = durationOption(raw, 'window', 'window', d.windowMs);
-  const slideMs = durationOption(raw, 'slide', 'slide', d.slideMs);
-  if (slideMs % batchIntervalMs !== 0) throw optionError('slide', `${slideMs} ms is not a multiple of --batch-interval (${batchIntervalMs} ms)`);
-  if (windowMs % slideMs !== 0) throw optionError('window', `${windowMs} ms is not a multiple of --slide (${slideMs} ms)`);
-  return Object.freeze({ batchIntervalMs, windowMs, slideMs, keepViews: integerOption(raw, 'keep', 'keep', d.keepViews, 1, 1000) });
+/** The speed layer's options; the window must divide evenly (checked once, by windowSpec). */
+export function resolveSpeed(raw: RawOptions, defaults: SpeedDefaults = DEFAULTS.speed, keepFlag: KeepWindowsFlag = 'keep-views'): SpeedOptions {
+  const window = windowOption({
+    batchIntervalMs: durationOption(raw, 'batchInterval', 'batch-interval', defaults.batchIntervalMs),
+    windowMs: durationOption(raw, 'window', 'window', defaults.windowMs),
+    slideMs: durationOption(raw, 'slide', 'slide', defaults.slideMs),
+  });
+  return Object.freeze({ window, keepViews: keptWindows(raw, keepFlag, defaults.keepViews) });
 }
 
-export interface MergeOptions {
-  readonly intervalMs: number;
-  readonly once: boolean;
-  readonly view: MergeViewKind;
-}
-
+/** merge's options; `all` names the interval --merge-interval. */
 export function resolveMerge(raw: RawOptions, intervalKey = 'interval', intervalFlag = 'interval'): MergeOptions {
+  const d = DEFAULTS.merge;
   return Object.freeze({
-    intervalMs: durationOption(raw, intervalKey, intervalFlag, DEFAULTS.merge.intervalMs),
+    intervalMs: durationOption(raw, intervalKey, intervalFlag, d.intervalMs),
     once: raw.once === true,
-    view: choiceOption(raw, 'view', 'view', MERGE_VIEWS, DEFAULTS.merge.view),
+    view: choiceOption(raw, 'view', 'view', MERGE_VIEWS, d.view),
+  });
+}
+
+export function resolveAll(raw: RawOptions): AllOptions {
+  const d = DEFAULTS.all;
+  return Object.freeze({
+    durationMs: durationOption(raw, 'duration', 'duration', d.durationMs),
+    batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs),
+    stream: resolveGenStream(raw, 'streamInterval', 'stream-interval'),
+    speed: resolveSpeed(raw, DEFAULTS.speed, 'keep-windows'),
+    merge: resolveMerge(raw, 'mergeInterval', 'merge-interval'),
+    batch: resolveBatch(raw),
+    sampleHistory: DEFAULTS.genBatch,
+  });
+}
+
+export function resolveSoak(raw: RawOptions): SoakOptions {
+  const d = DEFAULTS.soak;
+  return Object.freeze({
+    durationMs: durationOption(raw, 'duration', 'duration', d.durationMs, 1000),
+    rate: integerOption(raw, 'rate', 'rate', d.rate, 1, 10_000_000),
+    killEveryMs: durationOption(raw, 'killEvery', 'kill-every', d.killEveryMs, 500),
+    batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs, 100),
+    jsonFile: stringOf(raw, 'json', 'json'),
+    data: stringOf(raw, 'data', 'data'),
+    speed: resolveSpeed(raw, d.speed, 'keep-windows'),
+    mergeIntervalMs: durationOption(raw, 'mergeInterval', 'merge-interval', d.mergeIntervalMs),
+    // Not flags: the batch layer and the generated users run at the `batch` and `gen-stream` defaults.
+    batch: DEFAULTS.batch,
+    users: DEFAULTS.genStream.users,
+  });
+}
+
+/** A comma-separated list of thread counts, e.g. `1,2,4`: each from 1 to MAX_THREADS; sorted, repeats dropped. */
+function threadCounts(raw: RawOptions, fallback: readonly number[]): readonly number[] {
+  const value = stringOf(raw, 'threads', 'threads');
+  if (value === undefined) return fallback;
+  const items = value.split(',').map((item) => item.trim());
+  if (items.some((item) => !/^\d+$/.test(item))) throw optionError('threads', `expected thread counts like 1,2,4, got "${value}"`);
+  const counts = items.map(Number);
+  const outOfRange = counts.find((n) => n < 1 || n > MAX_THREADS);
+  if (outOfRange !== undefined) throw optionError('threads', `each thread count must be between 1 and ${MAX_THREADS}, got ${outOfRange}`);
+  return Object.freeze([...new Set(counts)].sort((a, b) => a - b));
+}
+
+export function resolveBench(raw: RawOptions): BenchConfig {
+  const d = DEFAULTS.bench;
+  return Object.freeze({
+    rows: integerOption(raw, 'rows', 'rows', d.rows),
+    users: integerOption(raw, 'users', 'users', d.users),
+    threads: threadCounts(raw, d.threads),
+    repeat: integerOption(raw, 'repeat', 'repeat', d.repeat, 1, 100),
+    json: stringOf(raw, 'json', 'json'),
+    data: stringOf(raw, 'data', 'data'),
   });
 }

@@ -6,15 +6,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { type CommandContext } from '../cli/cli.js';
-import { DEFAULTS } from '../cli/options.js';
-import { type AllOptions, runAll } from '../cli/run-all.js';
 import { LambdaflowError } from '../core/errors.js';
+import { generateBatchFiles } from '../generate/gen-batch.js';
 import { readIngestLog } from '../io/ingest-log.js';
 import { type DataLayout, dataLayout } from '../io/layout.js';
 import { silentLogger } from '../io/logger.js';
 import { sleep } from '../io/sleep.js';
-import { generateBatchFiles } from '../generate/gen-batch.js';
+import { type CommandContext } from '../pipeline/context.js';
+import { type BatchOptions, type SpeedOptions } from '../pipeline/layer-config.js';
+import { type AllOptions, runAll } from '../pipeline/run-all.js';
 import { differences, readMergedViewTable, recountMasterDataset } from './recount.js';
 import { entriesIn, growth, percentile, rssOfPid } from './measure.js';
 
@@ -27,10 +27,11 @@ export interface SoakOptions {
   readonly jsonFile: string | undefined;
   /** Data folder; a fresh temp folder when undefined. */
   readonly data: string | undefined;
-  readonly threads: number;
-  /** Speed micro-batch interval (a divisor of the 10 s slide). */
-  readonly batchIntervalMs: number;
+  readonly speed: SpeedOptions;
   readonly mergeIntervalMs: number;
+  readonly batch: BatchOptions;
+  /** Distinct users of the generated history and stream. */
+  readonly users: number;
 }
 
 interface Sample {
@@ -66,10 +67,10 @@ export interface SoakReport {
   readonly pass: boolean;
 }
 
-/** Stream chunks a second: each carries rate / CHUNKS_PER_SECOND events. */
+/** A stream chunk every 250 ms, each carrying rate / 4 events. */
 const STREAM_INTERVAL_MS = 250;
-/** The 60 s / 10 s window of the original demo; the batch interval comes from the options. */
-const SOAK_WINDOW = { windowMs: 60_000, slideMs: 10_000, keepViews: 5 };
+/** History written when the data folder has none: enough for the batch layer to matter, quick to recompute. */
+const HISTORY = { rows: 100_000, files: 4, seed: 42 };
 /** Below this, RSS growth is noise from warm-up (JIT, pools), not a leak. */
 const RSS_NOISE_BYTES = 64 << 20;
 const MAX_RSS_GROWTH_PERCENT = 25;
@@ -88,21 +89,23 @@ function allOptions(options: SoakOptions, remainingMs: number): AllOptions {
   return {
     durationMs: remainingMs,
     batchEveryMs: options.batchEveryMs,
-    stream: { intervalMs: STREAM_INTERVAL_MS, rowsPerChunk: Math.max(1, Math.round((options.rate * STREAM_INTERVAL_MS) / 1000)), chunks: undefined, users: DEFAULTS.genStream.users, seed: 7 },
-    speed: { ...SOAK_WINDOW, batchIntervalMs: options.batchIntervalMs },
+    stream: { intervalMs: STREAM_INTERVAL_MS, rowsPerChunk: Math.max(1, Math.round((options.rate * STREAM_INTERVAL_MS) / 1000)), chunks: undefined, users: options.users, seed: 7 },
+    speed: options.speed,
     merge: { intervalMs: options.mergeIntervalMs, once: false, view: 'exact' },
-    batch: DEFAULTS.batch,
+    batch: options.batch,
+    sampleHistory: { ...HISTORY, users: options.users },
   };
 }
 
 /** The same run as allOptions, as `all` flags for a child process. */
-function allArgs(layout: DataLayout, options: SoakOptions, remainingMs: number): string[] {
+function allArgs(layout: DataLayout, threads: number, options: SoakOptions, remainingMs: number): string[] {
   const o = allOptions(options, remainingMs);
+  const { window } = o.speed;
   return [
-    'all', '--data', layout.root, '--threads', String(options.threads), '--log-level', 'warn',
-    '--duration', `${o.durationMs}ms`, '--batch-every', `${o.batchEveryMs}ms`,
-    '--stream-interval', `${o.stream.intervalMs}ms`, '--rows-per-chunk', String(o.stream.rowsPerChunk), '--seed', String(Date.now() % 100_000),
-    '--batch-interval', `${o.speed.batchIntervalMs}ms`, '--window', `${o.speed.windowMs}ms`, '--slide', `${o.speed.slideMs}ms`,
+    'all', '--data', layout.root, '--threads', String(threads), '--log-level', 'warn',
+    '--duration', `${o.durationMs}ms`, '--batch-every', `${o.batchEveryMs}ms`, '--partitions', String(o.batch.partitions), '--keep-views', String(o.batch.keepViews),
+    '--stream-interval', `${o.stream.intervalMs}ms`, '--rows-per-chunk', String(o.stream.rowsPerChunk), '--users', String(o.stream.users), '--seed', String(Date.now() % 100_000),
+    '--batch-interval', `${window.batchIntervalMs}ms`, '--window', `${window.windowMs}ms`, '--slide', `${window.slideMs}ms`, '--keep-windows', String(o.speed.keepViews),
     '--merge-interval', `${o.merge.intervalMs}ms`,
   ];
 }
@@ -112,7 +115,7 @@ export async function runSoak(context: CommandContext, options: SoakOptions): Pr
   const layout = dataLayout(root);
   context.print(`soak: ${options.durationMs / 1000} s at ${options.rate} events/s${options.killEveryMs ? `, SIGKILL every ~${options.killEveryMs / 1000} s` : ''} in ${layout.root}`);
   if (entriesIn(layout.batchInput) === 0 || !fs.readdirSync(layout.batchInput).some((n) => n.endsWith('.csv'))) {
-    generateBatchFiles(layout.batchInput, { rows: 100_000, files: 4, users: DEFAULTS.genStream.users, seed: 42, force: false });
+    generateBatchFiles(layout.batchInput, { ...HISTORY, users: options.users, force: false });
   }
   const samples: Sample[] = [];
   const freshness: number[] = [];
@@ -159,7 +162,7 @@ export async function runSoak(context: CommandContext, options: SoakOptions): Pr
       for (;;) {
         const remainingMs = options.durationMs - (Date.now() - started);
         const last = remainingMs <= killEveryMs;
-        const child = spawn(process.execPath, [main, ...allArgs(layout, options, Math.max(1000, remainingMs))], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(process.execPath, [main, ...allArgs(layout, context.global.threads, options, Math.max(1000, remainingMs))], { stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         childPid = child.pid;
@@ -215,7 +218,7 @@ function report(layout: DataLayout, options: SoakOptions, samples: readonly Samp
               `(${rss.percent.toFixed(1)} %, ${(rss.absolute / 2 ** 20).toFixed(1)} MB including the first fifth)`,
           },
         ]),
-    { name: 'speed outputs bounded', pass: maxSpeedDirs <= SOAK_WINDOW.keepViews + 2, detail: `at most ${maxSpeedDirs} entries in serving/speed/` },
+    { name: 'speed outputs bounded', pass: maxSpeedDirs <= options.speed.keepViews + 2, detail: `at most ${maxSpeedDirs} entries in serving/speed/` },
     { name: 'sampled', pass: samples.length > 0, detail: `${samples.length} samples` },
   ];
   return {

@@ -5,17 +5,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runBatch } from '../batch/batch-job.js';
 import { listCsvFiles } from '../batch/inputs.js';
-import { systemClock } from '../io/system-clock.js';
-import { windowSpec } from '../core/window.js';
-import { generateBatchFiles } from '../generate/gen-batch.js';
-import { type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
+import { count, seconds } from '../core/summary-format.js';
+import { type GenBatchConfig, generateBatchFiles } from '../generate/gen-batch.js';
+import { type GenStreamConfig, type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
 import { sleep } from '../io/sleep.js';
+import { systemClock } from '../io/system-clock.js';
 import { mergeLoopOnThread } from '../serving/merge-thread.js';
 import { type MergeResult } from '../serving/merge.js';
 import { type SpeedStatus, runSpeedLayer } from '../speed/speed-layer.js';
-import { type CommandContext } from './cli.js';
-import { count, seconds } from './format.js';
-import { type BatchOptions, DEFAULTS, type GenStreamConfig, type MergeOptions, type SpeedOptions } from './options.js';
+import { type CommandContext } from './context.js';
+import { type BatchOptions, type MergeOptions, type SpeedOptions, layerEnvironment, speedLayerConfig } from './layer-config.js';
 
 export interface AllOptions {
   /** Undefined: until stopped. */
@@ -26,6 +25,8 @@ export interface AllOptions {
   readonly speed: SpeedOptions;
   readonly merge: MergeOptions;
   readonly batch: BatchOptions;
+  /** Sample history written when batch_input/ holds no CSV file. */
+  readonly sampleHistory: Omit<GenBatchConfig, 'force'>;
 }
 
 /** Observers for tools that measure a running pipeline (soak, bench). */
@@ -41,12 +42,13 @@ export interface AllSummary {
 
 export async function runAll(context: CommandContext, options: AllOptions, hooks: AllHooks = {}): Promise<AllSummary> {
   const { global, layout, logger, print } = context;
+  const environment = layerEnvironment(context);
   if (listCsvFiles(layout.batchInput, logger).length === 0) {
-    const generated = generateBatchFiles(layout.batchInput, { ...DEFAULTS.genBatch, force: false });
+    const generated = generateBatchFiles(layout.batchInput, { ...options.sampleHistory, force: false });
     print(`all: batch_input/ was empty: generated ${count(generated.rows)} sample rows in ${generated.files.length} files`);
   }
   const batchOnce = async (): Promise<void> => {
-    const { dir, manifest } = await runBatch({ layout, threads: global.threads, mode: global.mode, logger, clock: systemClock, ...options.batch });
+    const { dir, manifest } = await runBatch({ ...environment, ...options.batch });
     print(`all: batch view ${path.basename(dir)}: ${count(manifest.rowsRead)} rows, ${count(manifest.users)} users, watermark ${manifest.streamWatermark}, ${seconds(manifest.elapsedMs)}`);
   };
   await batchOnce();
@@ -66,17 +68,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
   };
 
   const generator = runStreamGenerator(layout.streamInput, options.stream, systemClock, stopGenerator.signal, hooks.onChunk);
-  const speed = runSpeedLayer({
-    layout,
-    threads: global.threads,
-    mode: global.mode,
-    logger,
-    window: windowSpec(options.speed.batchIntervalMs, options.speed.windowMs, options.speed.slideMs),
-    keepViews: options.speed.keepViews,
-    clock: systemClock,
-    signal: stopSpeed.signal,
-    onSlide,
-  });
+  const speed = runSpeedLayer(speedLayerConfig(environment, options.speed, { signal: stopSpeed.signal, onSlide }));
   const merger = mergeLoopOnThread({
     layout,
     logger,

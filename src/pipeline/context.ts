@@ -1,0 +1,22 @@
+// What every command runs with: the resolved global options, the data folder, a logger, a stop signal and an output
+// line printer. Built by the CLI; the pipeline and the tools (soak, bench) take it without knowing the CLI.
+
+import { type BadRowMode } from '../core/event-parser.js';
+import { type DataLayout } from '../io/layout.js';
+import { type LogLevel, type Logger } from '../io/logger.js';
+
+export interface GlobalConfig {
+  readonly data: string;
+  readonly threads: number;
+  readonly logLevel: LogLevel;
+  readonly mode: BadRowMode;
+}
+
+export interface CommandContext {
+  readonly global: GlobalConfig;
+  readonly layout: DataLayout;
+  readonly logger: Logger;
+  /** Aborted on SIGINT/SIGTERM: long-running commands flush, publish and return. */
+  readonly signal: AbortSignal;
+  readonly print: (line: string) => void;
+}

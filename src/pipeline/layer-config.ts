@@ -1,0 +1,66 @@
+// Each layer's resolved options (built by src/cli/options.ts, taken by the commands, `all`, soak and the benchmarks)
+// and the one place that turns them into a layer's config.
+
+import { type Clock } from '../core/clock.js';
+import { type BadRowMode } from '../core/event-parser.js';
+import { type WindowSpec } from '../core/window.js';
+import { type DataLayout } from '../io/layout.js';
+import { type Logger } from '../io/logger.js';
+import { systemClock } from '../io/system-clock.js';
+import { type MergeViewKind } from '../serving/merge.js';
+import { type SpeedConfig, type SpeedStatus } from '../speed/speed-layer.js';
+import { type CommandContext } from './context.js';
+
+/** What every layer runs with: the data folder, its threads, what to do with bad rows, where to log. */
+export interface LayerEnvironment {
+  readonly layout: DataLayout;
+  readonly threads: number;
+  readonly mode: BadRowMode;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+/** The environment of a command run: the system clock. */
+export function layerEnvironment({ layout, global, logger }: Pick<CommandContext, 'layout' | 'global' | 'logger'>): LayerEnvironment {
+  return { layout, threads: global.threads, mode: global.mode, logger, clock: systemClock };
+}
+
+export interface BatchOptions {
+  readonly partitions: number;
+  /** Complete batch views kept. */
+  readonly keepViews: number;
+}
+
+export interface SpeedOptions {
+  /** Batch interval, window and slide, checked to divide evenly. */
+  readonly window: WindowSpec;
+  /** Speed window directories (speed-<ms>.txt/) kept. */
+  readonly keepViews: number;
+}
+
+export interface MergeOptions {
+  readonly intervalMs: number;
+  readonly once: boolean;
+  readonly view: MergeViewKind;
+}
+
+/** How one run of the speed layer is driven and observed. */
+export interface SpeedRun {
+  readonly signal: AbortSignal;
+  readonly onSlide?: (status: SpeedStatus) => void;
+}
+
+/** The speed layer's config: the `speed` command, `all` (so soak) and the speed benchmark all build it here. */
+export function speedLayerConfig(environment: LayerEnvironment, options: SpeedOptions, run: SpeedRun): SpeedConfig {
+  return {
+    layout: environment.layout,
+    threads: environment.threads,
+    mode: environment.mode,
+    logger: environment.logger,
+    window: options.window,
+    keepViews: options.keepViews,
+    clock: environment.clock,
+    signal: run.signal,
+    onSlide: run.onSlide,
+  };
+}

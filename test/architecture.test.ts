@@ -1,0 +1,55 @@
+// The layers' import rules (.dependency-cruiser.cjs), checked by dependency-cruiser over every source file: a cycle, a
+// core module touching I/O, or an import against cli → pipeline/bench/soak → layers → io → core fails with the list.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ICruiseOptions, type ICruiseResult, type IViolation, cruise } from 'dependency-cruiser';
+import extractDepcruiseOptions from 'dependency-cruiser/config-utl/extract-depcruise-options';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const REPO_ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const SOURCES = ['main.ts', 'src', 'workers', 'bench'];
+/** A tree that breaks every rule once: proof that each rule catches what it is meant to. */
+const VIOLATIONS_TREE = path.join(REPO_ROOT, 'test', 'fixtures', 'architecture-violations');
+
+let options: ICruiseOptions;
+
+beforeAll(async () => {
+  options = await extractDepcruiseOptions(path.join(REPO_ROOT, '.dependency-cruiser.cjs'));
+});
+
+async function cruiseTree(baseDir: string, sources: readonly string[]): Promise<ICruiseResult> {
+  const result = await cruise([...sources], { ...options, baseDir, validate: true });
+  return result.output as ICruiseResult;
+}
+
+/** One line per violation: the rule, then the import (or the cycle) that breaks it. */
+function describeViolation(violation: IViolation): string {
+  const route = violation.cycle?.length ? [violation.from, ...violation.cycle.map((step) => step.name)] : [violation.from, violation.to];
+  return `${violation.rule.name}: ${route.join(' → ')}`;
+}
+
+describe('architecture', () => {
+  it('every import follows the layers: no cycle, a pure core, cli → pipeline/bench/soak → layers → io → core', async () => {
+    const result = await cruiseTree(REPO_ROOT, SOURCES);
+    expect(result.summary.violations.map(describeViolation)).toEqual([]);
+    // The check saw the whole tree, dynamic imports included.
+    const sources = new Set(result.modules.map((m) => m.source));
+    for (const file of ['main.ts', 'src/cli/commands.ts', 'src/pipeline/run-all.ts', 'src/core/window.ts', 'workers/batch-worker.ts', 'bench/speed.ts']) {
+      expect(sources).toContain(file);
+    }
+    const commands = result.modules.find((m) => m.source === 'src/cli/commands.ts')!;
+    expect(commands.dependencies.find((d) => d.resolved === 'src/pipeline/run-all.ts')?.dependencyTypes).toContain('dynamic-import');
+  });
+
+  it('each rule catches its own kind of violation', async () => {
+    const result = await cruiseTree(VIOLATIONS_TREE, ['main.ts', 'src', 'workers']);
+    const caught = new Set(result.summary.violations.map((v) => v.rule.name));
+    const rules = (options.ruleSet?.forbidden ?? []).map((rule) => rule.name);
+    expect(rules.length).toBeGreaterThan(10);
+    expect([...caught].sort()).toEqual([...rules].sort());
+    const lines = result.summary.violations.map(describeViolation);
+    expect(lines).toContain('core-is-pure: src/core/impure.ts → fs');
+    expect(lines).toContain('only-main-imports-cli: src/soak/soak.ts → src/cli/options.ts');
+    expect(lines).toContain('no-folder-cycle: src/bench → src/soak → src/bench');
+  });
+});

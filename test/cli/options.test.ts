@@ -1,0 +1,379 @@
+// Every command's options, one family at a time: defaults from DEFAULTS, valid values, and each bad value refused as
+// E_OPTIONS naming its flag; the help shows the defaults DEFAULTS holds; and once through the real CLI: exit code 2.
+import os from 'node:os';
+import { type Option } from 'commander';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULTS,
+  allFlags,
+  batchFlags,
+  benchFlags,
+  genBatchFlags,
+  genStreamFlags,
+  globalFlags,
+  mergeFlags,
+  resolveAll,
+  resolveBatch,
+  resolveBench,
+  resolveGenBatch,
+  resolveGenStream,
+  resolveGlobal,
+  resolveMerge,
+  resolveSoak,
+  resolveSpeed,
+  soakFlags,
+  speedCommandFlags,
+} from '../../src/cli/options.js';
+import { type RawOptions } from '../../src/core/option-values.js';
+import { lambdaflow, makeTempDir, removeDir, requireBuild } from '../helpers/cli.js';
+import { expectOptionsError } from '../helpers/option-errors.js';
+
+/** Each case: the raw options (as commander names them) and the flag the error must name. */
+type BadCase = readonly [string, RawOptions, string];
+
+/** The help line of a flag, by its long name. */
+function helpOf(options: readonly Option[], long: string): string {
+  const option = options.find((o) => o.long === long);
+  if (!option) throw new Error(`no ${long} among ${options.map((o) => o.long).join(' ')}`);
+  return option.description;
+}
+
+describe('global options', () => {
+  it('defaults', () => {
+    expect(resolveGlobal({})).toEqual({ data: './data', threads: os.availableParallelism(), logLevel: 'info', mode: 'permissive' });
+  });
+
+  it('valid values', () => {
+    expect(resolveGlobal({ data: '/tmp/x', threads: '3', logLevel: 'debug', mode: 'failfast' })).toEqual({ data: '/tmp/x', threads: 3, logLevel: 'debug', mode: 'failfast' });
+  });
+
+  it.each<BadCase>([
+    ['an empty --data', { data: '' }, 'data'],
+    ['zero threads', { threads: '0' }, 'threads'],
+    ['too many threads', { threads: '257' }, 'threads'],
+    ['threads not a number', { threads: 'two' }, 'threads'],
+    ['an unknown log level', { logLevel: 'trace' }, 'log-level'],
+    ['an unknown mode', { mode: 'lenient' }, 'mode'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveGlobal(raw), flag);
+  });
+
+  it('help shows the defaults', () => {
+    const flags = globalFlags();
+    expect(helpOf(flags, '--data')).toContain('(default: ./data)');
+    expect(helpOf(flags, '--threads')).toContain(`(default: the available parallelism, ${os.availableParallelism()} here)`);
+    expect(helpOf(flags, '--log-level')).toContain('(default: info)');
+    expect(helpOf(flags, '--mode')).toContain('(default: permissive)');
+  });
+});
+
+describe('gen-batch options', () => {
+  it('defaults', () => {
+    expect(resolveGenBatch({})).toEqual({ ...DEFAULTS.genBatch, force: false });
+    expect(DEFAULTS.genBatch).toEqual({ rows: 1_000_000, files: 8, users: 10_000, seed: 42 });
+  });
+
+  it('valid values', () => {
+    expect(resolveGenBatch({ rows: '0', files: '3', users: '5', seed: '0', force: true })).toEqual({ rows: 0, files: 3, users: 5, seed: 0, force: true });
+  });
+
+  it.each<BadCase>([
+    ['negative rows', { rows: '-1' }, 'rows'],
+    ['zero files', { files: '0' }, 'files'],
+    ['zero users', { users: '0' }, 'users'],
+    ['a seed past 32 bits', { seed: '4294967296' }, 'seed'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveGenBatch(raw), flag);
+  });
+
+  it('help shows the defaults', () => {
+    const flags = genBatchFlags();
+    expect(helpOf(flags, '--rows')).toContain('(default: 1,000,000)');
+    expect(helpOf(flags, '--files')).toContain('(default: 8)');
+    expect(helpOf(flags, '--users')).toContain('(default: 10,000)');
+    expect(helpOf(flags, '--seed')).toContain('(default: 42)');
+  });
+});
+
+describe('batch options', () => {
+  it('defaults', () => {
+    expect(resolveBatch({})).toEqual({ partitions: 8, keepViews: 3 });
+  });
+
+  it('valid values', () => {
+    expect(resolveBatch({ partitions: '4096', keepViews: '1' })).toEqual({ partitions: 4096, keepViews: 1 });
+  });
+
+  it.each<BadCase>([
+    ['zero partitions', { partitions: '0' }, 'partitions'],
+    ['too many partitions', { partitions: '4097' }, 'partitions'],
+    ['zero views kept', { keepViews: '0' }, 'keep-views'],
+    ['views kept not a number', { keepViews: 'all' }, 'keep-views'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveBatch(raw), flag);
+  });
+
+  it('help shows the defaults', () => {
+    expect(helpOf(batchFlags(), '--partitions')).toContain('(default: 8)');
+    expect(helpOf(batchFlags(), '--keep-views')).toContain('(default: 3)');
+  });
+});
+
+describe('gen-stream options', () => {
+  it('defaults: forever, a seed from the clock', () => {
+    const config = resolveGenStream({});
+    expect(config).toMatchObject({ intervalMs: 5_000, rowsPerChunk: 1_000, chunks: undefined, users: 10_000 });
+    expect(Number.isInteger(config.seed)).toBe(true);
+  });
+
+  it('valid values', () => {
+    expect(resolveGenStream({ interval: '250ms', rowsPerChunk: '0', chunks: '3', users: '7', seed: '9' })).toEqual({ intervalMs: 250, rowsPerChunk: 0, chunks: 3, users: 7, seed: 9 });
+  });
+
+  it('`all` names the interval --stream-interval', () => {
+    expect(resolveGenStream({ streamInterval: '2s', interval: '9s' }, 'streamInterval', 'stream-interval').intervalMs).toBe(2_000);
+    expectOptionsError(() => resolveGenStream({ streamInterval: 'soon' }, 'streamInterval', 'stream-interval'), 'stream-interval');
+  });
+
+  it.each<BadCase>([
+    ['a bad interval', { interval: 'often' }, 'interval'],
+    ['a zero interval', { interval: '0' }, 'interval'],
+    ['negative rows per chunk', { rowsPerChunk: '-5' }, 'rows-per-chunk'],
+    ['negative chunks', { chunks: '-1' }, 'chunks'],
+    ['zero users', { users: '0' }, 'users'],
+    ['a bad seed', { seed: 'x' }, 'seed'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveGenStream(raw), flag);
+  });
+
+  it('help shows the defaults', () => {
+    const flags = genStreamFlags();
+    expect(helpOf(flags, '--interval')).toContain('(default: 5s)');
+    expect(helpOf(flags, '--chunks')).toContain('(default: forever)');
+    expect(helpOf(flags, '--rows-per-chunk')).toContain('(default: 1,000)');
+    expect(helpOf(flags, '--seed')).toContain('(default: from the clock)');
+  });
+});
+
+describe('speed options', () => {
+  it('defaults: the 60 s window sliding every 10 s, fed every 10 s; 5 windows kept', () => {
+    expect(resolveSpeed({})).toEqual({
+      window: { batchIntervalMs: 10_000, windowMs: 60_000, slideMs: 10_000, slidesPerWindow: 6, batchesPerSlide: 1 },
+      keepViews: 5,
+    });
+  });
+
+  it('valid values', () => {
+    const options = resolveSpeed({ batchInterval: '200ms', window: '1s', slide: '200ms', keepViews: '2' });
+    expect(options.window).toMatchObject({ batchIntervalMs: 200, windowMs: 1_000, slideMs: 200, slidesPerWindow: 5 });
+    expect(options.keepViews).toBe(2);
+  });
+
+  it('--keep is the old name of --keep-views; both at once is refused', () => {
+    expect(resolveSpeed({ keep: '7' }).keepViews).toBe(7);
+    expectOptionsError(() => resolveSpeed({ keep: '7', keepViews: '7' }), 'keep');
+    expectOptionsError(() => resolveSpeed({ keep: '0' }), 'keep');
+  });
+
+  it.each<BadCase>([
+    ['a bad batch interval', { batchInterval: '10 s' }, 'batch-interval'],
+    ['a bad window', { window: 'a minute' }, 'window'],
+    ['a zero slide', { slide: '0ms' }, 'slide'],
+    ['a window not a multiple of the slide', { window: '25s', slide: '10s' }, 'window'],
+    ['a slide not a multiple of the batch interval', { slide: '10s', batchInterval: '3s' }, 'slide'],
+    ['zero windows kept', { keepViews: '0' }, 'keep-views'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveSpeed(raw), flag);
+  });
+
+  it('the window check names both flags', () => {
+    expect(expectOptionsError(() => resolveSpeed({ window: '25s', slide: '10s' }), 'window').message).toBe('--window: 25000 ms is not a multiple of --slide (10000 ms)');
+  });
+
+  it('help shows the defaults and --keep-views, not --keep', () => {
+    const flags = speedCommandFlags();
+    expect(helpOf(flags, '--batch-interval')).toContain('(default: 10s)');
+    expect(helpOf(flags, '--window')).toContain('(default: 1m)');
+    expect(helpOf(flags, '--slide')).toContain('(default: 10s)');
+    expect(helpOf(flags, '--keep-views')).toContain('(default: 5)');
+    expect(flags.find((o) => o.long === '--keep')?.hidden).toBe(true);
+  });
+});
+
+describe('merge options', () => {
+  it('defaults', () => {
+    expect(resolveMerge({})).toEqual({ intervalMs: 5_000, once: false, view: 'exact' });
+  });
+
+  it('valid values', () => {
+    expect(resolveMerge({ interval: '100ms', once: true, view: 'window' })).toEqual({ intervalMs: 100, once: true, view: 'window' });
+  });
+
+  it.each<BadCase>([
+    ['a bad interval', { interval: 'x' }, 'interval'],
+    ['an unknown view', { view: 'both' }, 'view'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveMerge(raw), flag);
+  });
+
+  it('help shows the defaults', () => {
+    expect(helpOf(mergeFlags(), '--interval')).toContain('(default: 5s)');
+    expect(helpOf(mergeFlags(), '--view')).toContain('(default: exact)');
+  });
+});
+
+describe('all options', () => {
+  it('defaults: until stopped, batch only at start, every layer at its own defaults', () => {
+    const options = resolveAll({});
+    expect(options).toMatchObject({
+      durationMs: undefined,
+      batchEveryMs: undefined,
+      stream: { intervalMs: 5_000, rowsPerChunk: 1_000, chunks: undefined, users: 10_000 },
+      speed: resolveSpeed({}),
+      merge: { intervalMs: 5_000, once: false, view: 'exact' },
+      batch: { partitions: 8, keepViews: 3 },
+      sampleHistory: DEFAULTS.genBatch,
+    });
+  });
+
+  it('--keep-views counts batch views, --keep-windows (old name --keep) speed windows', () => {
+    const options = resolveAll({ keepViews: '4', keepWindows: '9' });
+    expect(options.batch.keepViews).toBe(4);
+    expect(options.speed.keepViews).toBe(9);
+    expect(resolveAll({ keep: '6' }).speed.keepViews).toBe(6);
+    expectOptionsError(() => resolveAll({ keep: '6', keepWindows: '6' }), 'keep');
+  });
+
+  it('valid values', () => {
+    const options = resolveAll({ duration: '90s', batchEvery: '1m', streamInterval: '150ms', mergeInterval: '200ms', view: 'window', partitions: '2', batchInterval: '200ms', window: '2s', slide: '400ms', rowsPerChunk: '50' });
+    expect(options).toMatchObject({ durationMs: 90_000, batchEveryMs: 60_000, stream: { intervalMs: 150, rowsPerChunk: 50 }, merge: { intervalMs: 200, view: 'window' }, batch: { partitions: 2 } });
+    expect(options.speed.window).toMatchObject({ batchIntervalMs: 200, windowMs: 2_000, slideMs: 400 });
+  });
+
+  it.each<BadCase>([
+    ['a bad duration', { duration: 'forever' }, 'duration'],
+    ['a bad batch period', { batchEvery: '0' }, 'batch-every'],
+    ['a bad stream interval', { streamInterval: 'x' }, 'stream-interval'],
+    ['a bad merge interval', { mergeInterval: 'x' }, 'merge-interval'],
+    ['an unknown view', { view: 'both' }, 'view'],
+    ['zero partitions', { partitions: '0' }, 'partitions'],
+    ['zero batch views kept', { keepViews: '0' }, 'keep-views'],
+    ['zero speed windows kept', { keepWindows: '0' }, 'keep-windows'],
+    ['a window not a multiple of the slide', { window: '25s' }, 'window'],
+    ['negative rows per chunk', { rowsPerChunk: '-1' }, 'rows-per-chunk'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveAll(raw), flag);
+  });
+
+  it('help shows the defaults', () => {
+    const flags = allFlags();
+    expect(helpOf(flags, '--duration')).toContain('(default: run until Ctrl-C)');
+    expect(helpOf(flags, '--batch-every')).toContain('(default: only at start)');
+    expect(helpOf(flags, '--stream-interval')).toContain('(default: 5s)');
+    expect(helpOf(flags, '--merge-interval')).toContain('(default: 5s)');
+    expect(helpOf(flags, '--keep-views')).toContain('batch views to keep (default: 3)');
+    expect(helpOf(flags, '--keep-windows')).toContain('(default: 5)');
+    expect(flags.find((o) => o.long === '--keep')?.hidden).toBe(true);
+  });
+});
+
+describe('soak options', () => {
+  it('defaults: 10 minutes at 50,000 events/s, the 60 s window fed every 250 ms', () => {
+    expect(resolveSoak({})).toEqual({
+      durationMs: 600_000,
+      rate: 50_000,
+      killEveryMs: undefined,
+      batchEveryMs: 60_000,
+      jsonFile: undefined,
+      data: undefined,
+      speed: resolveSpeed({ batchInterval: '250ms' }),
+      mergeIntervalMs: 250,
+      batch: DEFAULTS.batch,
+      users: DEFAULTS.genStream.users,
+    });
+  });
+
+  it('valid values', () => {
+    const options = resolveSoak({ duration: '12s', rate: '20000', killEvery: '3s', batchEvery: '4s', json: 'r.json', data: 'd', batchInterval: '100ms', window: '30s', slide: '5s', keepWindows: '3', mergeInterval: '100ms' });
+    expect(options).toMatchObject({ durationMs: 12_000, rate: 20_000, killEveryMs: 3_000, batchEveryMs: 4_000, jsonFile: 'r.json', data: 'd', mergeIntervalMs: 100 });
+    expect(options.speed).toEqual(resolveSpeed({ batchInterval: '100ms', window: '30s', slide: '5s', keepViews: '3' }));
+  });
+
+  it.each<BadCase>([
+    ['a duration under a second', { duration: '500ms' }, 'duration'],
+    ['a zero rate', { rate: '0' }, 'rate'],
+    ['a rate over 10 million', { rate: '10000001' }, 'rate'],
+    ['kills more often than every 500 ms', { killEvery: '100ms' }, 'kill-every'],
+    ['a batch period under 100 ms', { batchEvery: '50ms' }, 'batch-every'],
+    ['a batch interval that does not divide the slide', { batchInterval: '3s' }, 'slide'],
+    ['a bad merge interval', { mergeInterval: 'x' }, 'merge-interval'],
+    ['zero speed windows kept', { keepWindows: '0' }, 'keep-windows'],
+    ['an empty --json', { json: '' }, 'json'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveSoak(raw), flag);
+  });
+
+  it('help shows the defaults', () => {
+    const flags = soakFlags();
+    expect(helpOf(flags, '--duration')).toContain('(default: 10m)');
+    expect(helpOf(flags, '--rate')).toContain('(default: 50,000)');
+    expect(helpOf(flags, '--kill-every')).toContain('(default: never)');
+    expect(helpOf(flags, '--batch-every')).toContain('(default: 1m)');
+    expect(helpOf(flags, '--batch-interval')).toContain('(default: 250ms)');
+    expect(helpOf(flags, '--merge-interval')).toContain('(default: 250ms)');
+  });
+});
+
+describe('bench options', () => {
+  const available = os.availableParallelism();
+
+  it('defaults: 1, 2 and the available parallelism when larger', () => {
+    expect(resolveBench({})).toEqual({ rows: 10_000_000, users: 100_000, threads: available > 2 ? [1, 2, available] : [1, 2], repeat: 3, json: undefined, data: undefined });
+  });
+
+  it('valid values: thread counts sorted, repeats dropped', () => {
+    expect(resolveBench({ rows: '1000', users: '10', threads: '4, 1,2,4', repeat: '5', json: 'b.json', data: 'd' })).toEqual({ rows: 1000, users: 10, threads: [1, 2, 4], repeat: 5, json: 'b.json', data: 'd' });
+  });
+
+  it.each<BadCase>([
+    ['zero rows', { rows: '0' }, 'rows'],
+    ['zero users', { users: '0' }, 'users'],
+    ['a thread list with words', { threads: '1,two' }, 'threads'],
+    ['a zero thread count', { threads: '0,2' }, 'threads'],
+    ['too many threads', { threads: '1,257' }, 'threads'],
+    ['zero repeats', { repeat: '0' }, 'repeat'],
+    ['over 100 repeats', { repeat: '101' }, 'repeat'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveBench(raw), flag);
+  });
+
+  it('help shows the defaults', () => {
+    const flags = benchFlags();
+    expect(helpOf(flags, '--threads')).toContain(`${DEFAULTS.bench.threads.join(',')} here`);
+    expect(helpOf(flags, '--rows')).toContain('(default: 10,000,000)');
+    expect(helpOf(flags, '--users')).toContain('(default: 100,000)');
+    expect(helpOf(flags, '--repeat')).toContain('(default: 3)');
+  });
+});
+
+describe('DEFAULTS', () => {
+  it('is frozen all the way down', () => {
+    const frozen = (value: unknown): boolean =>
+      value === null || typeof value !== 'object' || (Object.isFrozen(value) && Object.values(value).every(frozen));
+    expect(frozen(DEFAULTS)).toBe(true);
+  });
+});
+
+describe('a bad option through the CLI', () => {
+  it('is refused before the command runs: one E_OPTIONS line naming the flag, exit code 2', async () => {
+    requireBuild();
+    const data = makeTempDir();
+    try {
+      const result = await lambdaflow(['speed', '--data', data, '--keep-views', '0']);
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim()).toBe('lambdaflow speed: error [E_OPTIONS]: --keep-views: must be between 1 and 1000, got 0');
+    } finally {
+      removeDir(data);
+    }
+  });
+});
