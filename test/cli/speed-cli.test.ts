@@ -16,6 +16,7 @@ import {
   totalsObject,
   waitFor,
 } from '../helpers/pipeline.js';
+import { seeded } from '../helpers/prng.js';
 
 const FAST = ['--batch-interval', '200ms', '--slide', '200ms', '--window', '1s', '--threads', '2', '--log-level', 'warn'];
 const dirs: string[] = [];
@@ -93,19 +94,15 @@ describe('speed + serving layers', () => {
       dropStreamFile(dir, `chunk-${String(files).padStart(3, '0')}.csv`, chunkText(1000 + files, 30));
       files++;
     };
-    let random = 12345;
-    const nextDelay = (max: number): number => {
-      random = (random * 1103515245 + 12345) % 2147483648;
-      return random % max;
-    };
+    const random = seeded(12345);
     for (let round = 0; round < 5; round++) {
       const speed = startSpeed(dir);
       for (let i = 0; i < 3; i++) {
         drop();
-        await new Promise((r) => setTimeout(r, nextDelay(250)));
+        await new Promise((r) => setTimeout(r, random.int(250)));
       }
       if (round === 2) await runCli(['batch', '--data', dir, '--threads', '1']);
-      await new Promise((r) => setTimeout(r, nextDelay(400)));
+      await new Promise((r) => setTimeout(r, random.int(400)));
       speed.kill('SIGKILL');
       await exited(speed);
       drop(); // arrives while the speed layer is down

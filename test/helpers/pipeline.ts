@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
+import { seeded } from './prng.js';
 
 export const MAIN = path.resolve(__dirname, '../../dist/main.js');
 
@@ -158,20 +159,14 @@ export function totalsObject(totals: Totals): Record<string, { count: number; ce
   return Object.fromEntries([...totals.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-/** A simple CSV chunk of purchases and views for users u0..u(users-1), seeded. */
+/** A simple CSV chunk (no header, unquoted) of purchases and views for users u0..u(users-1), seeded. */
 export function chunkText(seed: number, rows: number, users = 50): string {
-  let state = seed >>> 0 || 1;
-  const next = (): number => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
+  const random = seeded(seed);
   let text = '';
   for (let i = 0; i < rows; i++) {
-    const user = `u${Math.floor(next() * users)}`;
-    const purchase = next() < 0.5;
-    const amount = purchase ? `${Math.floor(next() * 500)}.${String(Math.floor(next() * 100)).padStart(2, '0')}` : '0.00';
+    const user = `u${random.int(users)}`;
+    const purchase = random.chance(0.5);
+    const amount = purchase ? `${random.int(500)}.${String(random.int(100)).padStart(2, '0')}` : '0.00';
     text += `${user},${purchase ? 'purchase' : 'view'},${amount},${1_700_000_000 + i}\n`;
   }
   return text;
