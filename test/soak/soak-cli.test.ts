@@ -2,9 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, tempDirsPerTest } from '../helpers/pipeline.js';
+import { runCli } from '../helpers/cli.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 
-const newTempDir = tempDirsPerTest();
+const newTempRoot = tempRoots();
 
 interface Report {
   pass: boolean;
@@ -19,9 +20,9 @@ interface Report {
 
 describe('soak', () => {
   it('runs the pipeline at a fixed rate and checks exactness, memory and outputs', async () => {
-    const dir = newTempDir();
-    const json = path.join(dir, 'report.json');
-    const result = await runCli(['soak', '--duration', '12s', '--rate', '20000', '--batch-every', '4s', '--threads', '2', '--data', path.join(dir, 'data'), '--json', json], 90_000);
+    const { root, data } = newTempRoot();
+    const json = path.join(root, 'report.json');
+    const result = await runCli(['soak', '--duration', '12s', '--rate', '20000', '--batch-every', '4s', '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
     expect(result.stdout).toMatch(/soak: PASS/);
     expect(result.code).toBe(0);
     const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Report;
@@ -33,9 +34,9 @@ describe('soak', () => {
   });
 
   it('keeps the exact-once invariant when the pipeline is SIGKILLed and restarted', async () => {
-    const dir = newTempDir();
-    const json = path.join(dir, 'report.json');
-    const result = await runCli(['soak', '--duration', '14s', '--rate', '10000', '--kill-every', '3s', '--batch-every', '2s', '--threads', '2', '--data', path.join(dir, 'data'), '--json', json], 90_000);
+    const { root, data } = newTempRoot();
+    const json = path.join(root, 'report.json');
+    const result = await runCli(['soak', '--duration', '14s', '--rate', '10000', '--kill-every', '3s', '--batch-every', '2s', '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
     expect(result.stdout).toMatch(/soak: PASS/);
     expect(result.code).toBe(0);
     const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Report;
