@@ -4,40 +4,32 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli, runCliOk, requireBuild } from '../helpers/cli.js';
 import {
   type BatchViewOnDisk,
-  completeBatchDirs,
-  fnv1aOf,
-  lambdaflow,
-  lambdaflowOk,
+  MERGED_HEADER,
+  completeBatchViews,
   latestBatchView,
-  makeTempDir,
-  readMergedView,
-  removeDir,
-  requireBuild,
-  writeBatchInputs,
-} from '../helpers/cli.js';
+  quarantineDir,
+  quarantineNames,
+  readMergedViewText,
+} from '../helpers/outputs.js';
+import { writeBatchInputs } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
-import { type Recount, REFERENCE_HEADER, addPurchase, emptyRecount, expectedViewLines, recountFile } from '../helpers/reference.js';
+import { type Recount, REFERENCE_HEADER, addPurchase, emptyRecount, expectedViewLines, fnv1aOf, recountFile } from '../helpers/reference.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 
 const PARTITIONS = 8; // the batch command's default --partitions
-const MERGED_HEADER = 'user_id,purchase_count_total,purchase_amount_total';
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const QUARANTINE_PREFIX_BYTES = 1024;
 const CLI = { timeout: 60_000 };
 
-const temps: string[] = [];
-function tempData(): string {
-  const dir = makeTempDir();
-  temps.push(dir);
-  return dir;
-}
+// Data folders are made while collecting and shared by a describe block's tests: removed once the file is done.
+const newTempRoot = tempRoots('file');
+const tempData = (): string => newTempRoot().data;
 
 beforeAll(() => requireBuild());
-afterAll(() => {
-  for (const dir of temps) removeDir(dir);
-});
 
 // ---------------------------------------------------------------------------------------------------------------
 // Expected outputs, computed from the inputs the test wrote (reference.ts never calls src/).
@@ -92,14 +84,6 @@ function expectedParts(expected: Expected): Map<string, string> {
 
 function expectedQuarantine(bad: Recount['bad']): string {
   return bad.map((row) => `${row.line}\t${row.reason}\t${row.reason === 'line_too_long' ? row.text.slice(0, QUARANTINE_PREFIX_BYTES) : row.text}\n`).join('');
-}
-
-function quarantineDir(data: string): string {
-  return path.join(data, 'quarantine');
-}
-
-function quarantineFiles(data: string): string[] {
-  return fs.existsSync(quarantineDir(data)) ? fs.readdirSync(quarantineDir(data)).sort() : [];
 }
 
 /** Checks one published batch view against the expectation: files, parts, manifest. */
@@ -237,7 +221,7 @@ describe('batch on many small files', CLI, () => {
   });
 
   it.each([1, 2, 4])('--threads %i publishes parts, manifest and _SUCCESS matching the recount', async (threads) => {
-    const result = await lambdaflowOk(['batch', '--data', data, '--threads', String(threads)]);
+    const result = await runCliOk(['batch', '--data', data, '--threads', String(threads)]);
     const view = latestBatchView(data);
     expect(result.stdout).toContain(view.dir);
     expectBatchView(view, expected, threads);
@@ -249,10 +233,10 @@ describe('batch on many small files', CLI, () => {
     // Rebuild the state of that run: only its view is complete.
     const view = views.get(threads)!;
     try {
-      for (const { dir } of completeBatchDirs(data)) if (dir !== view.dir) fs.rmSync(path.join(dir, '_SUCCESS'));
-      expect(completeBatchDirs(data).map((v) => v.dir)).toEqual([view.dir]);
-      await lambdaflowOk(['merge', '--once', '--data', data]);
-      expect(readMergedView(data)).toBe(expectedMergedView(expected));
+      for (const dir of completeBatchViews(data)) if (dir !== view.dir) fs.rmSync(path.join(dir, '_SUCCESS'));
+      expect(completeBatchViews(data)).toEqual([view.dir]);
+      await runCliOk(['merge', '--once', '--data', data]);
+      expect(readMergedViewText(data)).toBe(expectedMergedView(expected));
     } finally {
       for (const other of views.values()) fs.writeFileSync(path.join(other.dir, '_SUCCESS'), '');
     }
@@ -265,7 +249,7 @@ describe('batch on many small files', CLI, () => {
   });
 
   it('merged view is sorted by user id with JS string comparison, amounts with two decimals, quoted ids quoted', () => {
-    const lines = readMergedView(data).split('\n');
+    const lines = readMergedViewText(data).split('\n');
     expect(lines[0]).toBe(MERGED_HEADER);
     expect(lines.at(-1)).toBe('');
     const body = lines.slice(1, -1);
@@ -281,7 +265,7 @@ describe('batch on many small files', CLI, () => {
 
   it('permissive mode (the default) quarantines bad rows per file with file line numbers', () => {
     const names = [...expected.badByFile.keys()].map((n) => `${n}.bad`).sort();
-    expect(quarantineFiles(data)).toEqual(names);
+    expect(quarantineNames(data)).toEqual(names);
     for (const [name, bad] of expected.badByFile) {
       expect(fs.readFileSync(path.join(quarantineDir(data), `${name}.bad`), 'utf8'), name).toBe(expectedQuarantine(bad));
     }
@@ -306,13 +290,13 @@ describe('batch on one big file split into byte ranges', CLI, () => {
   });
 
   it.each([1, 2, 4])('--threads %i: a byte range per thread, exact parts and quarantine line numbers', async (threads) => {
-    await lambdaflowOk(['batch', '--data', data, '--threads', String(threads)]);
+    await runCliOk(['batch', '--data', data, '--threads', String(threads)]);
     const view = latestBatchView(data);
     expectBatchView(view, expected, threads);
     expect(view.manifest.mapTasks as number).toBe(threads);
     expect(fs.readFileSync(path.join(quarantineDir(data), 'big.csv.bad'), 'utf8')).toBe(expectedQuarantine(expected.badByFile.get('big.csv')!));
-    await lambdaflowOk(['merge', '--once', '--data', data]);
-    expect(readMergedView(data)).toBe(expectedMergedView(expected));
+    await runCliOk(['merge', '--once', '--data', data]);
+    expect(readMergedViewText(data)).toBe(expectedMergedView(expected));
     views.set(threads, view);
   });
 
@@ -322,7 +306,7 @@ describe('batch on one big file split into byte ranges', CLI, () => {
   });
 
   it('only the newest complete views are kept (default --keep-views 3)', () => {
-    expect(completeBatchDirs(data).map((v) => v.dir)).toEqual([...views.values()].map((v) => v.dir));
+    expect(completeBatchViews(data)).toEqual([...views.values()].map((v) => v.dir));
   });
 });
 
@@ -342,8 +326,8 @@ describe('bad-row modes', CLI, () => {
     const data = tempData();
     writeBatchInputs(data, files);
     for (let run = 0; run < 2; run++) {
-      await lambdaflowOk(['batch', '--data', data, '--threads', '2', '--mode', 'permissive']);
-      expect(quarantineFiles(data)).toEqual(['a.csv.bad', 'b.csv.bad']);
+      await runCliOk(['batch', '--data', data, '--threads', '2', '--mode', 'permissive']);
+      expect(quarantineNames(data)).toEqual(['a.csv.bad', 'b.csv.bad']);
       expect(fs.readFileSync(path.join(quarantineDir(data), 'a.csv.bad'), 'utf8')).toBe('2\tbad_amount\tu1,purchase,oops,2\n');
       expect(fs.readFileSync(path.join(quarantineDir(data), 'b.csv.bad'), 'utf8')).toBe('3\tbad_timestamp\tu3,purchase,3.00,x\n');
     }
@@ -353,11 +337,11 @@ describe('bad-row modes', CLI, () => {
   it('drop counts bad rows only: no quarantine file, the same totals', async () => {
     const data = tempData();
     writeBatchInputs(data, files);
-    await lambdaflowOk(['batch', '--data', data, '--threads', '2', '--mode', 'drop']);
-    expect(quarantineFiles(data)).toEqual([]);
+    await runCliOk(['batch', '--data', data, '--threads', '2', '--mode', 'drop']);
+    expect(quarantineNames(data)).toEqual([]);
     expectBatchView(latestBatchView(data), expected, 2);
-    await lambdaflowOk(['merge', '--once', '--data', data]);
-    expect(readMergedView(data)).toBe(`${MERGED_HEADER}\nu1,2,1.10\nu2,1,2.50\n`);
+    await runCliOk(['merge', '--once', '--data', data]);
+    expect(readMergedViewText(data)).toBe(`${MERGED_HEADER}\nu1,2,1.10\nu2,1,2.50\n`);
   });
 
   it('failfast exits 2 naming the file, line and reason of a bad row in the second half of a split file; nothing published', async () => {
@@ -369,45 +353,45 @@ describe('bad-row modes', CLI, () => {
     const text = lines.join('\n');
     const badLine = text.split(/\r\n|\r|\n/).indexOf('u1,purchase,12.345,1') + 1;
     writeBatchInputs(data, { 'big.csv': text });
-    const result = await lambdaflow(['batch', '--data', data, '--threads', '2', '--mode', 'failfast']);
+    const result = await runCli(['batch', '--data', data, '--threads', '2', '--mode', 'failfast']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(path.join(data, 'batch_input', 'big.csv'));
     expect(result.stderr).toContain(`line ${badLine}`);
     expect(result.stderr).toContain('bad_amount');
     expect(result.stderr.trim().split('\n')).toHaveLength(1); // one clear line, no stack trace
-    expect(completeBatchDirs(data)).toEqual([]);
-    expect(quarantineFiles(data)).toEqual([]);
+    expect(completeBatchViews(data)).toEqual([]);
+    expect(quarantineNames(data)).toEqual([]);
     expectNoTemps(data);
   });
 
   it('failfast with bad rows in two files names one of them exactly', async () => {
     const data = tempData();
     writeBatchInputs(data, files);
-    const result = await lambdaflow(['batch', '--data', data, '--threads', '2', '--mode', 'failfast']);
+    const result = await runCli(['batch', '--data', data, '--threads', '2', '--mode', 'failfast']);
     expect(result.code).toBe(2);
     const named = [
       [path.join(data, 'batch_input', 'a.csv'), 'line 2', 'bad_amount'],
       [path.join(data, 'batch_input', 'b.csv'), 'line 3', 'bad_timestamp'],
     ].filter((parts) => parts.every((p) => result.stderr.includes(p)));
     expect(named).toHaveLength(1);
-    expect(completeBatchDirs(data)).toEqual([]);
+    expect(completeBatchViews(data)).toEqual([]);
   });
 
   it('failfast without bad rows succeeds', async () => {
     const data = tempData();
     const clean = { 'c.csv': 'u1,purchase,1.00,1\nu2,view,0.00,2\n' };
     writeBatchInputs(data, clean);
-    await lambdaflowOk(['batch', '--data', data, '--threads', '1', '--mode', 'failfast']);
+    await runCliOk(['batch', '--data', data, '--threads', '1', '--mode', 'failfast']);
     expectBatchView(latestBatchView(data), recountInputs(clean), 1);
   });
 
   it('an unknown mode is refused with exit code 2', async () => {
     const data = tempData();
     writeBatchInputs(data, files);
-    const result = await lambdaflow(['batch', '--data', data, '--mode', 'lenient']);
+    const result = await runCli(['batch', '--data', data, '--mode', 'lenient']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--mode');
-    expect(completeBatchDirs(data)).toEqual([]);
+    expect(completeBatchViews(data)).toEqual([]);
   });
 });
 
@@ -416,15 +400,15 @@ describe('edge inputs', CLI, () => {
     const data = tempData();
     writeBatchInputs(data, { 'empty.csv': '' });
     fs.mkdirSync(path.join(data, 'batch_input', 'x.csv'));
-    await lambdaflowOk(['batch', '--data', data, '--threads', '2']);
+    await runCliOk(['batch', '--data', data, '--threads', '2']);
     const view = latestBatchView(data);
     expectBatchView(view, recountInputs({ 'empty.csv': '' }), 2);
-    await lambdaflowOk(['merge', '--once', '--data', data]);
-    expect(readMergedView(data)).toBe(`${MERGED_HEADER}\n`);
+    await runCliOk(['merge', '--once', '--data', data]);
+    expect(readMergedViewText(data)).toBe(`${MERGED_HEADER}\n`);
 
     fs.rmSync(path.join(data, 'batch_input'), { recursive: true });
     fs.mkdirSync(path.join(data, 'batch_input'));
-    await lambdaflowOk(['batch', '--data', data, '--threads', '1']);
+    await runCliOk(['batch', '--data', data, '--threads', '1']);
     expect(latestBatchView(data).manifest.inputs).toEqual([]);
   });
 
@@ -442,9 +426,9 @@ describe('edge inputs', CLI, () => {
     writeBatchInputs(data, files);
     const expected = recountInputs(files);
     expect(expected.recount.totals.get('kept')).toEqual({ count: 1, cents: 700n });
-    await lambdaflowOk(['batch', '--data', data, '--threads', '1']);
-    await lambdaflowOk(['merge', '--once', '--data', data]);
-    expect(readMergedView(data)).toBe(expectedMergedView(expected));
+    await runCliOk(['batch', '--data', data, '--threads', '1']);
+    await runCliOk(['merge', '--once', '--data', data]);
+    expect(readMergedViewText(data)).toBe(expectedMergedView(expected));
   });
 
   it('regression: batch never finished when a planned cut fell inside a last line without newline', async () => {
@@ -459,9 +443,9 @@ describe('edge inputs', CLI, () => {
     expect(text.length).toBe(2 * (1 << 20) + 32);
     const files = { 'no-final-newline.csv': text };
     writeBatchInputs(data, files);
-    await lambdaflowOk(['batch', '--data', data, '--threads', '1'], 10_000);
-    await lambdaflowOk(['merge', '--once', '--data', data]);
-    expect(readMergedView(data)).toBe(expectedMergedView(recountInputs(files)));
+    await runCliOk(['batch', '--data', data, '--threads', '1'], { timeoutMs: 10_000 });
+    await runCliOk(['merge', '--once', '--data', data]);
+    expect(readMergedViewText(data)).toBe(expectedMergedView(recountInputs(files)));
   });
 });
 
@@ -470,7 +454,7 @@ describe('atomic publish', CLI, () => {
     const data = tempData();
     const files = smallFiles(4);
     writeBatchInputs(data, files);
-    await lambdaflowOk(['batch', '--data', data, '--threads', '2']);
+    await runCliOk(['batch', '--data', data, '--threads', '2']);
     const real = latestBatchView(data);
     const servingBatch = path.join(data, 'serving', 'batch');
     const bogus = path.join(servingBatch, `batch-${real.ms + 100_000}`);
@@ -482,21 +466,21 @@ describe('atomic publish', CLI, () => {
     fs.writeFileSync(path.join(temp, 'part-00000'), 'bogus,999,9.99\n');
     fs.writeFileSync(path.join(temp, '_SUCCESS'), '');
 
-    await lambdaflowOk(['merge', '--once', '--data', data]);
+    await runCliOk(['merge', '--once', '--data', data]);
     const expected = recountInputs(files, QUOTED_MANUAL);
-    expect(readMergedView(data)).toBe(expectedMergedView(expected));
-    expect(readMergedView(data)).not.toContain('bogus');
+    expect(readMergedViewText(data)).toBe(expectedMergedView(expected));
+    expect(readMergedViewText(data)).not.toContain('bogus');
 
     // The same directory, once complete, is what merge serves: the check above could have failed.
     fs.writeFileSync(path.join(bogus, '_SUCCESS'), '');
-    await lambdaflowOk(['merge', '--once', '--data', data]);
-    expect(readMergedView(data)).toBe(`${MERGED_HEADER}\nbogus,999,9.99\n`);
+    await runCliOk(['merge', '--once', '--data', data]);
+    expect(readMergedViewText(data)).toBe(`${MERGED_HEADER}\nbogus,999,9.99\n`);
   });
 
   it('merge --once with no batch view writes a header-only view', async () => {
     const data = tempData();
-    await lambdaflowOk(['merge', '--once', '--data', data]);
-    expect(readMergedView(data)).toBe(`${MERGED_HEADER}\n`);
+    await runCliOk(['merge', '--once', '--data', data]);
+    expect(readMergedViewText(data)).toBe(`${MERGED_HEADER}\n`);
   });
 });
 
@@ -509,16 +493,16 @@ describe('gen-batch', CLI, () => {
 
   it('the same seed gives byte-identical files; a non-empty folder needs --force; the batch recounts them exactly', async () => {
     const data = tempData();
-    await lambdaflowOk(genArgs(data, 7));
+    await runCliOk(genArgs(data, 7));
     const first = readInputs(data);
     expect([...first.keys()]).toEqual(['events-00000.csv', 'events-00001.csv', 'events-00002.csv']);
 
-    const refused = await lambdaflow(genArgs(data, 7));
+    const refused = await runCli(genArgs(data, 7));
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('--force');
     expect(readInputs(data)).toEqual(first);
 
-    await lambdaflowOk([...genArgs(data, 7), '--force']);
+    await runCliOk([...genArgs(data, 7), '--force']);
     expect(readInputs(data)).toEqual(first);
 
     // What was generated follows the contract: header, 30,000 rows, ~30 % purchases, 2 decimals, time increasing.
@@ -538,18 +522,18 @@ describe('gen-batch', CLI, () => {
     expect(times.filter((t, i) => i > 0 && t < times[i - 1]!)).toEqual([]);
 
     const files = Object.fromEntries([...first.entries()].map(([n, b]) => [n, b.toString('utf8')]));
-    await lambdaflowOk(['batch', '--data', data, '--threads', '2']);
-    await lambdaflowOk(['merge', '--once', '--data', data]);
-    expect(readMergedView(data)).toBe(expectedMergedView(recountInputs(files)));
+    await runCliOk(['batch', '--data', data, '--threads', '2']);
+    await runCliOk(['merge', '--once', '--data', data]);
+    expect(readMergedViewText(data)).toBe(expectedMergedView(recountInputs(files)));
 
-    await lambdaflowOk([...genArgs(data, 8), '--force']);
+    await runCliOk([...genArgs(data, 8), '--force']);
     expect(readInputs(data)).not.toEqual(first);
   });
 
   it('refuses a folder holding a user\'s files without --force, deleting nothing', async () => {
     const data = tempData();
     writeBatchInputs(data, { 'mine.csv': 'me,purchase,1.00,1\n', 'notes.txt': 'keep me\n' });
-    const result = await lambdaflow(genArgs(data, 1));
+    const result = await runCli(genArgs(data, 1));
     expect(result.code).not.toBe(0);
     expect(readInputs(data)).toEqual(
       new Map([
@@ -565,26 +549,26 @@ describe('command line', CLI, () => {
     const data = tempData();
     const files = { 'a.csv': 'u1,purchase,1.00,1\nbad\nu2,purchase,2.00,2\n' };
     writeBatchInputs(data, files);
-    await lambdaflowOk(['--data', data, '--threads', '2', '--mode', 'drop', 'batch']);
+    await runCliOk(['--data', data, '--threads', '2', '--mode', 'drop', 'batch']);
     const view = latestBatchView(data);
     expectBatchView(view, recountInputs(files), 2);
-    expect(quarantineFiles(data)).toEqual([]);
-    await lambdaflowOk(['--data', data, 'merge', '--once']);
-    expect(readMergedView(data)).toBe(`${MERGED_HEADER}\nu1,1,1.00\nu2,1,2.00\n`);
+    expect(quarantineNames(data)).toEqual([]);
+    await runCliOk(['--data', data, 'merge', '--once']);
+    expect(readMergedViewText(data)).toBe(`${MERGED_HEADER}\nu1,1,1.00\nu2,1,2.00\n`);
   });
 
   it('--help exits 0 for the program and for batch', async () => {
-    const program = await lambdaflow(['--help']);
+    const program = await runCli(['--help']);
     expect(program.code).toBe(0);
     for (const command of ['gen-batch', 'batch', 'merge']) expect(program.stdout).toContain(command);
-    const batch = await lambdaflow(['batch', '--help']);
+    const batch = await runCli(['batch', '--help']);
     expect(batch.code).toBe(0);
     for (const flag of ['--data', '--threads', '--mode', '--partitions']) expect(batch.stdout).toContain(flag);
   });
 
   it('a bad --threads value is refused with exit code 2 naming the flag', async () => {
     const data = tempData();
-    const result = await lambdaflow(['batch', '--data', data, '--threads', 'zero']);
+    const result = await runCli(['batch', '--data', data, '--threads', 'zero']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--threads');
   });

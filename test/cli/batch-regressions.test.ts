@@ -2,36 +2,34 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { MAIN, exited, runCli, tempDirsPerTest } from '../helpers/pipeline.js';
+import { describeRun, startCli } from '../helpers/cli.js';
+import { batchLeftovers, completeBatchViews } from '../helpers/outputs.js';
+import { waitFor, writeBatchInputs } from '../helpers/pipeline.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 
-const newTempDir = tempDirsPerTest();
+const newTempRoot = tempRoots();
 
-it('planning does not hang when a cut lands one byte before the end of a last line without newline', async () => {
-  const dir = newTempDir();
-  fs.mkdirSync(path.join(dir, 'batch_input'));
-  // 65,535 rows of 32 bytes, then a 64-byte last line without newline: with one thread the planner cuts at 1 MiB and
-  // at 2 MiB, inside the last line, whose alignment scan used to stop advancing one byte before the end of file.
-  const rows = 'u000001,purchase,1.00,170000000\n'.repeat(65_535);
-  const last = `${'v'.repeat(48)},purchase,1.00,1`;
-  fs.writeFileSync(path.join(dir, 'batch_input', 'a.csv'), rows + last);
-  const result = await runCli(['batch', '--data', dir, '--threads', '1'], 20_000);
-  expect(result.code).toBe(0);
-  expect(result.stdout).toMatch(/65,536 rows \(65,536 purchases, 0 bad\)/);
-});
+/** The batch has planned its ranges and is writing: its hidden temp view directory exists in serving/batch. */
+function batchIsWriting(dataDir: string): boolean {
+  const dir = path.join(dataDir, 'serving', 'batch');
+  return fs.existsSync(dir) && fs.readdirSync(dir).some((name) => /^\.batch-\d+\.tmp-/.test(name));
+}
 
-it('SIGTERM ends a batch at once instead of being ignored', async () => {
-  const dir = newTempDir();
-  fs.mkdirSync(path.join(dir, 'batch_input'));
-  fs.writeFileSync(path.join(dir, 'batch_input', 'a.csv'), 'u1,purchase,1.00,1\n'.repeat(2_000_000));
-  const child = spawn('node', [MAIN, 'batch', '--data', dir, '--threads', '1'], { stdio: 'ignore' });
-  const exit = exited(child); // listening from the start: a fast machine may finish the batch before the signal
-  await new Promise((r) => setTimeout(r, 300));
-  const killedAt = Date.now();
-  child.kill('SIGTERM');
-  await exit;
-  expect(Date.now() - killedAt).toBeLessThan(5_000);
-  // No half-written view is visible.
-  const views = fs.existsSync(path.join(dir, 'serving', 'batch')) ? fs.readdirSync(path.join(dir, 'serving', 'batch')) : [];
-  expect(views.filter((n) => n.startsWith('batch-') && !fs.existsSync(path.join(dir, 'serving', 'batch', n, '_SUCCESS')))).toEqual([]);
+it('regression: SIGTERM ends a running batch at once (batch trapped it and ran on to publish)', async () => {
+  const { data } = newTempRoot();
+  writeBatchInputs(data, { 'a.csv': 'u1,purchase,1.00,1\n'.repeat(2_000_000) });
+  const batch = startCli(['batch', '--data', data, '--threads', '1']);
+  let ended = false;
+  void batch.result.then(() => (ended = true));
+  // Signalled while provably mid-run, however fast the machine: a batch that ignored SIGTERM would publish a view.
+  await waitFor(() => batchIsWriting(data) || ended, 20_000, 'the batch to start writing its view');
+  expect(ended, 'the batch ended before it could be signalled').toBe(false);
+  const signalledAt = Date.now();
+  batch.child.kill('SIGTERM');
+  const run = await batch.result;
+  expect(Date.now() - signalledAt).toBeLessThan(5_000);
+  expect(run.code, describeRun(run)).not.toBe(0);
+  expect(completeBatchViews(data)).toEqual([]);
+  // No half-written view is visible: what is left is hidden.
+  expect(batchLeftovers(data).filter((name) => !name.startsWith('.'))).toEqual([]);
 });

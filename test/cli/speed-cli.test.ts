@@ -1,43 +1,39 @@
 // The speed and serving layers through the real CLI: the exact-once invariant across batch recomputes and kill -9.
+import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  chunkText,
-  dropStreamFile,
-  exited,
-  loggedStreamFiles,
-  readMergedView,
-  realtimeThroughSeq,
-  recount,
-  runCli,
-  spawnCli,
-  tempDataDir,
-  totalsObject,
-  waitFor,
-} from '../helpers/pipeline.js';
+import { type RunningCli, runCli, startCli } from '../helpers/cli.js';
+import { loggedStreamFiles, plain, readMergedView, realtimeThroughSeq } from '../helpers/outputs.js';
+import { chunkText, dropStreamFile, waitFor, writeBatchInputs } from '../helpers/pipeline.js';
+import { seeded } from '../helpers/prng.js';
+import { recountMasterDataset } from '../helpers/reference.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 
 const FAST = ['--batch-interval', '200ms', '--slide', '200ms', '--window', '1s', '--threads', '2', '--log-level', 'warn'];
-const dirs: string[] = [];
-const children: ReturnType<typeof spawnCli>[] = [];
+const newTempRoot = tempRoots();
+const children: ChildProcess[] = [];
 
 afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function newDataDir(batchRows = 300): string {
-  const dir = tempDataDir();
-  dirs.push(dir);
-  fs.mkdirSync(path.join(dir, 'batch_input'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'batch_input', 'history.csv'), `user_id,event_type,amount,unix_timestamp\n${chunkText(1, batchRows)}`);
-  return dir;
+  const { data } = newTempRoot();
+  writeBatchInputs(data, { 'history.csv': `user_id,event_type,amount,unix_timestamp\n${chunkText(1, batchRows)}` });
+  return data;
 }
 
-function startSpeed(dir: string, extra: string[] = []): ReturnType<typeof spawnCli> {
-  const child = spawnCli(['speed', '--data', dir, ...FAST, ...extra]);
-  children.push(child);
-  return child;
+function startSpeed(dir: string, extra: string[] = []): RunningCli {
+  const speed = startCli(['speed', '--data', dir, ...FAST, ...extra]);
+  children.push(speed.child);
+  return speed;
+}
+
+/** Stops a speed layer with SIGTERM and resolves to its exit code. */
+async function stopSpeed(speed: RunningCli): Promise<number | null> {
+  speed.child.kill('SIGTERM');
+  return (await speed.result).code;
 }
 
 async function caughtUp(dir: string, files: number): Promise<void> {
@@ -48,7 +44,7 @@ async function expectExactMerge(dir: string): Promise<void> {
   const merged = await runCli(['merge', '--once', '--data', dir]);
   expect(merged.stderr).toBe('');
   expect(merged.code).toBe(0);
-  expect(totalsObject(readMergedView(dir))).toEqual(totalsObject(recount(dir)));
+  expect(plain(readMergedView(dir))).toEqual(plain(recountMasterDataset(dir)));
 }
 
 describe('speed + serving layers', () => {
@@ -73,14 +69,13 @@ describe('speed + serving layers', () => {
 
     // Graceful stop exits 0 within a few seconds.
     const stoppedAt = Date.now();
-    speed.kill('SIGTERM');
-    expect(await exited(speed)).toBe(0);
+    expect(await stopSpeed(speed)).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(5_000);
 
     // The window merge is the original demo's arithmetic: batch + window, which double-counts absorbed events.
     const window = await runCli(['merge', '--once', '--view', 'window', '--data', dir]);
     expect(window.code).toBe(0);
-    const exact = recount(dir);
+    const exact = recountMasterDataset(dir);
     const windowView = readMergedView(dir);
     const counted = (t: typeof exact): number => [...t.values()].reduce((n, v) => n + v.count, 0);
     expect(counted(windowView)).toBeGreaterThan(counted(exact));
@@ -93,21 +88,17 @@ describe('speed + serving layers', () => {
       dropStreamFile(dir, `chunk-${String(files).padStart(3, '0')}.csv`, chunkText(1000 + files, 30));
       files++;
     };
-    let random = 12345;
-    const nextDelay = (max: number): number => {
-      random = (random * 1103515245 + 12345) % 2147483648;
-      return random % max;
-    };
+    const random = seeded(12345);
     for (let round = 0; round < 5; round++) {
       const speed = startSpeed(dir);
       for (let i = 0; i < 3; i++) {
         drop();
-        await new Promise((r) => setTimeout(r, nextDelay(250)));
+        await new Promise((r) => setTimeout(r, random.int(250)));
       }
       if (round === 2) await runCli(['batch', '--data', dir, '--threads', '1']);
-      await new Promise((r) => setTimeout(r, nextDelay(400)));
-      speed.kill('SIGKILL');
-      await exited(speed);
+      await new Promise((r) => setTimeout(r, random.int(400)));
+      speed.child.kill('SIGKILL');
+      await speed.result;
       drop(); // arrives while the speed layer is down
       if (round === 3) expect((await runCli(['batch', '--data', dir, '--threads', '2'])).code).toBe(0);
     }
@@ -116,8 +107,7 @@ describe('speed + serving layers', () => {
     const names = loggedStreamFiles(dir).map((e) => e.name);
     expect(new Set(names).size).toBe(names.length);
     await expectExactMerge(dir);
-    speed.kill('SIGTERM');
-    expect(await exited(speed)).toBe(0);
+    expect(await stopSpeed(speed)).toBe(0);
     await expectExactMerge(dir);
   });
 
@@ -139,8 +129,7 @@ describe('speed + serving layers', () => {
 
     expect((await runCli(['batch', '--data', dir, '--threads', '1'])).code).toBe(0);
     await expectExactMerge(dir);
-    speed.kill('SIGTERM');
-    expect(await exited(speed)).toBe(0);
+    expect(await stopSpeed(speed)).toBe(0);
   });
 
   it('regression: a graceful stop ingests files renamed just before it (it trusted watcher hints that had not arrived)', async () => {
@@ -149,8 +138,7 @@ describe('speed + serving layers', () => {
     await waitFor(() => realtimeThroughSeq(dir) === 0 && fs.existsSync(path.join(dir, 'serving', 'realtime')), 10_000, 'the speed layer to start');
     await waitFor(() => fs.readdirSync(path.join(dir, 'serving', 'realtime')).some((n) => n.startsWith('realtime-')), 10_000, 'a first realtime view');
     for (let i = 0; i < 3; i++) dropStreamFile(dir, `late-${i}.csv`, chunkText(70 + i, 5));
-    speed.kill('SIGTERM');
-    expect(await exited(speed)).toBe(0);
+    expect(await stopSpeed(speed)).toBe(0);
     expect(loggedStreamFiles(dir).map((e) => e.name).sort()).toEqual(['late-0.csv', 'late-1.csv', 'late-2.csv']);
   });
 

@@ -11,53 +11,35 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Expected, type FileSpec, buy, expectFile, liveTotals, renderFile, sumExpected } from '../fixtures/generate-hostile.js';
-import {
-  type TempRoot,
-  batchLeftovers,
-  completeBatchViews,
-  fillDisk,
-  isReallyReadOnly,
-  isRoot,
-  makeTempRoot,
-  mkfifo,
-  plain,
-  readMergedTotals,
-  readPartTotals,
-  remount,
-  removeTempRoots,
-  treeDigest,
-  tryMountTmpfs,
-  unmount,
-} from '../helpers/hostile-fs.js';
-import { type Injection, type RunResult, describeRun, errorLines, removeScratch, runMain, stackLines } from '../helpers/hostile-process.js';
-import { loggedStreamFiles, waitFor } from '../helpers/pipeline.js';
+import { type Injection, type RunResult, describeRun, errorLines, removeScratch, runCli, startCli, stackLines } from '../helpers/cli.js';
+import { fillDisk, isReallyReadOnly, isRoot, mkfifo, remount, tmpfsMounts, treeDigest, tryMountTmpfs, unmount } from '../helpers/file-system.js';
+import { batchLeftovers, completeBatchViews, loggedStreamFiles, plain, readMergedView, readMergedViewText, readPartTotals } from '../helpers/outputs.js';
+import { dropStreamFile, waitFor } from '../helpers/pipeline.js';
+import { type TempRoot, tempRoots } from '../helpers/temp-dirs.js';
 
 const DEADLINE_MS = 20_000;
 const FAST = ['--batch-interval', '200ms', '--slide', '200ms', '--window', '1s', '--threads', '2', '--log-level', 'warn'];
-const mounts: string[] = [];
+// In this order, so that children are killed after each test, and the tmpfs mounts go before the roots holding them.
+const newTempRoot = tempRoots('file');
+const tryMountForFile = tmpfsMounts('file');
 const children: ChildProcess[] = [];
 
 afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
-afterAll(() => {
-  for (const dir of mounts.splice(0).reverse()) unmount(dir);
-  removeTempRoots();
-  removeScratch();
-});
+afterAll(() => removeScratch());
 
 /** Whether this machine lets the tests mount a tmpfs (root, mount allowed). */
 let canMount = false;
 beforeAll(() => {
-  const probe = makeTempRoot('lf-mount-probe-');
+  const probe = newTempRoot('lf-mount-probe-');
   canMount = tryMountTmpfs(path.join(probe.root, 'mnt'), 1 << 20);
   if (canMount) unmount(path.join(probe.root, 'mnt'));
 });
 
 function mountTmpfs(dir: string, sizeBytes: number): void {
-  if (!tryMountTmpfs(dir, sizeBytes)) throw new Error(`cannot mount a tmpfs on ${dir}`);
-  mounts.push(dir);
+  if (!tryMountForFile(dir, sizeBytes)) throw new Error(`cannot mount a tmpfs on ${dir}`);
 }
 
 const HISTORY: FileSpec = { name: 'history.csv', eol: '\n', lines: [buy('ann', '1.00', 100), buy('bob', '2.50', 250), buy('ann', '0.25', 25)] };
@@ -66,11 +48,11 @@ const HISTORY: FileSpec = { name: 'history.csv', eol: '\n', lines: [buy('ann', '
 const MANY_USERS: FileSpec = { name: 'many-users.csv', eol: '\n', lines: Array.from({ length: 3000 }, (_, i) => buy(`user-${i}`, '1.00', 100)) };
 
 function batch(data: string, options: { inject?: Injection; nodeFlags?: string[] } = {}): Promise<RunResult> {
-  return runMain(['batch', '--data', data, '--threads', '2', '--log-level', 'warn'], { timeoutMs: DEADLINE_MS, ...options });
+  return runCli(['batch', '--data', data, '--threads', '2', '--log-level', 'warn'], { timeoutMs: DEADLINE_MS, ...options });
 }
 
 function merge(data: string): Promise<RunResult> {
-  return runMain(['merge', '--once', '--data', data, '--log-level', 'warn'], { timeoutMs: DEADLINE_MS });
+  return runCli(['merge', '--once', '--data', data, '--log-level', 'warn'], { timeoutMs: DEADLINE_MS });
 }
 
 /** A data folder with one input, one published batch view and a merged view; returns their digests. */
@@ -84,7 +66,7 @@ async function publishedState(root: TempRoot, files: readonly FileSpec[] = [HIST
   const view = completeBatchViews(root.data).at(-1)!;
   const expected = sumExpected(files.map((f) => expectFile(f)));
   expect(plain(readPartTotals(view))).toEqual(plain(liveTotals(expected.totals)));
-  return { expected, view, viewDigest: treeDigest(view), merged: fs.readFileSync(path.join(root.data, 'serving', 'view', 'merged_view.csv'), 'utf8') };
+  return { expected, view, viewDigest: treeDigest(view), merged: readMergedViewText(root.data) };
 }
 
 /** A clear failure: in time, exit 1, exactly one `lambdaflow <cmd>: error [CODE]: …` line, no stack trace. */
@@ -104,7 +86,7 @@ function expectPublishedIntact(data: string, state: { view: string; viewDigest: 
   expect(treeDigest(state.view)).toEqual(state.viewDigest);
   expect(completeBatchViews(data)).toEqual([state.view]);
   expect(batchLeftovers(data)).toEqual([]);
-  expect(fs.readFileSync(path.join(data, 'serving', 'view', 'merged_view.csv'), 'utf8')).toBe(state.merged);
+  expect(readMergedViewText(data)).toBe(state.merged);
 }
 
 async function expectRecovers(data: string, expected: Expected): Promise<void> {
@@ -113,7 +95,7 @@ async function expectRecovers(data: string, expected: Expected): Promise<void> {
   expect(plain(readPartTotals(completeBatchViews(data).at(-1)!))).toEqual(plain(liveTotals(expected.totals)));
   const m = await merge(data);
   expect(m.code, describeRun(m)).toBe(0);
-  expect(plain(readMergedTotals(data))).toEqual(plain(liveTotals(expected.totals)));
+  expect(plain(readMergedView(data))).toEqual(plain(liveTotals(expected.totals)));
 }
 
 /** Runs `action` while <data>/serving/batch is a regular file (its directory set aside), then puts it back. */
@@ -135,7 +117,7 @@ async function whileServingBatchIsAFile(root: TempRoot, action: () => Promise<Ru
 describe('(a) the batch output folder cannot be written', () => {
   it('read-only (a tmpfs remounted ro): one-line E_WRITE, last views intact, succeeds again once writable', async (context) => {
     if (!canMount) return context.skip();
-    const root = makeTempRoot();
+    const root = newTempRoot();
     const servingBatch = path.join(root.data, 'serving', 'batch');
     mountTmpfs(servingBatch, 4 << 20);
     const state = await publishedState(root);
@@ -146,7 +128,7 @@ describe('(a) the batch output folder cannot be written', () => {
     expect(line).toContain(servingBatch);
     expectPublishedIntact(root.data, state);
     expect((await merge(root.data)).code).toBe(0); // merging from the read-only views still works
-    expect(fs.readFileSync(path.join(root.data, 'serving', 'view', 'merged_view.csv'), 'utf8')).toBe(state.merged);
+    expect(readMergedViewText(root.data)).toBe(state.merged);
     remount(servingBatch, 'rw');
     await expectRecovers(root.data, state.expected);
   });
@@ -155,7 +137,7 @@ describe('(a) the batch output folder cannot be written', () => {
   // other reduce tasks still wrote into it; the job now waits for every task before aborting.
   it('full (a 1 MiB tmpfs): one-line error naming ENOSPC, no half-written view left, succeeds again once space returns', async (context) => {
     if (!canMount) return context.skip();
-    const root = makeTempRoot();
+    const root = newTempRoot();
     const servingBatch = path.join(root.data, 'serving', 'batch');
     mountTmpfs(servingBatch, 1 << 20);
     const state = await publishedState(root, [HISTORY, MANY_USERS]);
@@ -172,7 +154,7 @@ describe('(a) the batch output folder cannot be written', () => {
   });
 
   it.runIf(!isRoot())('read-only by chmod 0o555 (non-root only): one-line E_WRITE, last views intact, then recovers', async () => {
-    const root = makeTempRoot();
+    const root = newTempRoot();
     const state = await publishedState(root);
     const servingBatch = path.join(root.data, 'serving', 'batch');
     fs.chmodSync(servingBatch, 0o555);
@@ -187,7 +169,7 @@ describe('(a) the batch output folder cannot be written', () => {
 
   // Regression: a serving/batch that is not a directory gave E_UNEXPECTED with a stack trace instead of one E_WRITE line.
   it('not a directory (serving/batch replaced by a file): one-line E_WRITE naming it, and recovers once restored', async () => {
-    const root = makeTempRoot();
+    const root = newTempRoot();
     const state = await publishedState(root);
     const run = await whileServingBatchIsAFile(root, () => batch(root.data));
     const line = expectOneLineError(run, /\[E_WRITE\]/);
@@ -199,10 +181,10 @@ describe('(a) the batch output folder cannot be written', () => {
   // Regression: `merge --once` replaced a good merged_view.csv with a header-only view (exit 0) when serving/batch
   // could not be listed; an unlistable folder is now an error, not "no views".
   it('merge while serving/batch is unreadable keeps the last merged view (fails clearly instead)', async () => {
-    const root = makeTempRoot();
+    const root = newTempRoot();
     const state = await publishedState(root);
     const run = await whileServingBatchIsAFile(root, () => merge(root.data));
-    expect(fs.readFileSync(path.join(root.data, 'serving', 'view', 'merged_view.csv'), 'utf8'), describeRun(run)).toBe(state.merged);
+    expect(readMergedViewText(root.data), describeRun(run)).toBe(state.merged);
     expectOneLineError(run, /\[E_(STATE|INPUT)\]/);
   });
 });
@@ -211,35 +193,35 @@ describe('(a) the batch output folder cannot be written', () => {
 
 describe('(b) two speed layers on one data folder', () => {
   it('the second refuses to start (E_LOCKED, exit 1); the first keeps running and releases the lock on SIGINT', async () => {
-    const { data } = makeTempRoot();
+    const { data } = newTempRoot();
     fs.mkdirSync(path.join(data, 'stream_input'));
     fs.writeFileSync(path.join(data, 'stream_input', 'a.csv'), renderFile({ name: 'a.csv', eol: '\n', lines: [buy('s', '1.00', 100)] }));
-    let first: ChildProcess | undefined;
-    const firstRun = runMain(['speed', '--data', data, ...FAST], { timeoutMs: 30_000, onSpawn: (c) => children.push((first = c)) });
+    const first = startCli(['speed', '--data', data, ...FAST], { timeoutMs: 30_000 });
+    children.push(first.child);
     const lock = path.join(data, 'ingest', 'speed.lock');
     await waitFor(() => fs.existsSync(lock) && loggedStreamFiles(data).length === 1, 15_000, 'the first speed layer to take the lock and ingest');
     const logBefore = fs.readFileSync(path.join(data, 'ingest', 'ingest.log'), 'utf8');
 
-    const second = await runMain(['speed', '--data', data, ...FAST], { timeoutMs: 10_000 });
+    const second = await runCli(['speed', '--data', data, ...FAST], { timeoutMs: 10_000 });
     const line = expectOneLineError(second, /\[E_LOCKED\]/);
-    expect(line).toContain(String(first!.pid));
-    expect(first!.exitCode).toBeNull();
-    expect(fs.readFileSync(lock, 'utf8').trim()).toBe(String(first!.pid));
+    expect(line).toContain(String(first.child.pid));
+    expect(first.child.exitCode).toBeNull();
+    expect(fs.readFileSync(lock, 'utf8').trim()).toBe(String(first.child.pid));
     expect(fs.readFileSync(path.join(data, 'ingest', 'ingest.log'), 'utf8')).toBe(logBefore);
 
-    first!.kill('SIGINT');
-    const done = await firstRun;
+    first.child.kill('SIGINT');
+    const done = await first.result;
     expect(done.code, describeRun(done)).toBe(0);
     expect(fs.existsSync(lock)).toBe(false);
   });
 
   it('a lock left by a dead process is taken over', async () => {
-    const { data } = makeTempRoot();
+    const { data } = newTempRoot();
     fs.mkdirSync(path.join(data, 'ingest'), { recursive: true });
     // A pid that is certainly not running: beyond the kernel's pid_max.
     fs.writeFileSync(path.join(data, 'ingest', 'speed.lock'), '4194305\n');
-    let child: ChildProcess | undefined;
-    const run = runMain(['speed', '--data', data, ...FAST], { timeoutMs: 20_000, onSpawn: (c) => children.push((child = c)) });
+    const speed = startCli(['speed', '--data', data, ...FAST], { timeoutMs: 20_000 });
+    children.push(speed.child);
     const holder = (): string | undefined => {
       try {
         return fs.readFileSync(path.join(data, 'ingest', 'speed.lock'), 'utf8').trim();
@@ -247,9 +229,9 @@ describe('(b) two speed layers on one data folder', () => {
         return undefined; // between removing the stale lock and writing its own
       }
     };
-    await waitFor(() => holder() === String(child?.pid), 10_000, 'the lock to be taken over');
-    child!.kill('SIGINT');
-    expect((await run).code).toBe(0);
+    await waitFor(() => holder() === String(speed.child.pid), 10_000, 'the lock to be taken over');
+    speed.child.kill('SIGINT');
+    expect((await speed.result).code).toBe(0);
   });
 });
 
@@ -259,7 +241,7 @@ describe('(c) workers that fail and inputs that change under the batch', () => {
   it.each(['worker-exit', 'worker-throw', 'worker-oom'] as const)(
     'a batch worker that hits %s: one-line error (E_INPUT for a failed input open, else E_WORKER), no hang, no half-written view, last view intact',
     async (inject) => {
-      const root = makeTempRoot();
+      const root = newTempRoot();
       const state = await publishedState(root);
       const run = await batch(root.data, { inject, nodeFlags: inject === 'worker-oom' ? ['--max-old-space-size=128'] : [] });
       expectOneLineError(run, inject === 'worker-throw' ? /\[E_INPUT\].*injected read failure/ : /\[E_WORKER\]/);
@@ -269,30 +251,29 @@ describe('(c) workers that fail and inputs that change under the batch', () => {
   );
 
   it('speed workers that exit: the layer stops with one E_WORKER line (no hang), frees the lock, and a restart is exact', async () => {
-    const { data } = makeTempRoot();
+    const { data } = newTempRoot();
     fs.mkdirSync(path.join(data, 'batch_input'));
     fs.mkdirSync(path.join(data, 'stream_input'));
     fs.writeFileSync(path.join(data, 'batch_input', HISTORY.name), renderFile(HISTORY));
     const chunk = (n: number): FileSpec => ({ name: `chunk-${n}.csv`, eol: '\n', lines: [buy(`s${n}`, '1.00', 100), buy('ann', '0.10', 10)] });
     fs.writeFileSync(path.join(data, 'stream_input', 'chunk-1.csv'), renderFile(chunk(1)));
     expect((await batch(data)).code).toBe(0);
-    const crashed = await runMain(['speed', '--data', data, ...FAST], { timeoutMs: 15_000, inject: 'worker-exit-after-2000ms' });
+    const crashed = await runCli(['speed', '--data', data, ...FAST], { timeoutMs: 15_000, inject: 'worker-exit-after-2000ms' });
     expectOneLineError(crashed, /\[E_WORKER\]/);
     expect(fs.existsSync(path.join(data, 'ingest', 'speed.lock'))).toBe(false);
     expect(loggedStreamFiles(data).map((e) => e.name)).toEqual(['chunk-1.csv']);
 
-    fs.writeFileSync(path.join(data, 'stream_input', '.chunk-2.tmp'), renderFile(chunk(2)));
-    fs.renameSync(path.join(data, 'stream_input', '.chunk-2.tmp'), path.join(data, 'stream_input', 'chunk-2.csv'));
-    let child: ChildProcess | undefined;
-    const restarted = runMain(['speed', '--data', data, ...FAST], { timeoutMs: 20_000, onSpawn: (c) => children.push((child = c)) });
+    dropStreamFile(data, 'chunk-2.csv', renderFile(chunk(2)));
+    const restarted = startCli(['speed', '--data', data, ...FAST], { timeoutMs: 20_000 });
+    children.push(restarted.child);
     await waitFor(() => loggedStreamFiles(data).length === 2, 10_000, 'the restarted layer to ingest the new file');
     await new Promise((r) => setTimeout(r, 500));
-    child!.kill('SIGINT');
-    expect((await restarted).code).toBe(0);
+    restarted.child.kill('SIGINT');
+    expect((await restarted.result).code).toBe(0);
     const m = await merge(data);
     expect(m.code, describeRun(m)).toBe(0);
     const expected = sumExpected([HISTORY, chunk(1), chunk(2)].map((f) => expectFile(f)));
-    expect(plain(readMergedTotals(data))).toEqual(plain(liveTotals(expected.totals)));
+    expect(plain(readMergedView(data))).toEqual(plain(liveTotals(expected.totals)));
   });
 
   /**
@@ -308,7 +289,7 @@ describe('(c) workers that fail and inputs that change under the batch', () => {
       act();
     });
     try {
-      const run = await runMain(['batch', '--data', root.data, '--threads', '2', '--log-level', 'warn'], { timeoutMs });
+      const run = await runCli(['batch', '--data', root.data, '--threads', '2', '--log-level', 'warn'], { timeoutMs });
       return { run, acted };
     } finally {
       watcher.close();
@@ -331,7 +312,7 @@ describe('(c) workers that fail and inputs that change under the batch', () => {
   }
 
   it('an input deleted between planning and reading: a clear error naming it (or an exact result), never a hang', async () => {
-    const root = makeTempRoot();
+    const root = newTempRoot();
     const state = await publishedState(root, [HISTORY, small, big]);
     const file = path.join(root.data, 'batch_input', small.name);
     const { run, acted } = await raceBatch(root, () => fs.rmSync(file));
@@ -342,7 +323,7 @@ describe('(c) workers that fail and inputs that change under the batch', () => {
   });
 
   it('an input truncated while being read: a clear error naming it (or an exact result), never a hang', async () => {
-    const root = makeTempRoot();
+    const root = newTempRoot();
     const state = await publishedState(root, [HISTORY, small, big]);
     const file = path.join(root.data, 'batch_input', big.name);
     const { run, acted } = await raceBatch(root, () => fs.truncateSync(file, 0));
@@ -355,7 +336,7 @@ describe('(c) workers that fail and inputs that change under the batch', () => {
   // Regression: `batch` hung forever when an input became a FIFO between listing and opening; inputs are now opened
   // non-blocking and checked to be regular files.
   it('an input swapped for a FIFO between planning and reading: a clear error, never a hang', async () => {
-    const root = makeTempRoot();
+    const root = newTempRoot();
     const state = await publishedState(root, [HISTORY, small, big]);
     const file = path.join(root.data, 'batch_input', small.name);
     const { run, acted } = await raceBatch(

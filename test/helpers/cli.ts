@@ -1,111 +1,182 @@
-// Driving the built CLI (`node dist/main.js …`) on temporary data folders, and reading what it published.
+// Running the built CLI (`node dist/main.js …`) in tests: the one runner, for commands that end and for long-running
+// ones, with a deadline, optional peak-memory measurement and worker-thread fault injection.
+//
+// A hang must fail a test, never stall the suite: every run has a deadline; past it the child gets SIGTERM, then
+// SIGKILL 2 s later, and the result says whether SIGTERM alone was enough (so a report can tell "stuck" from "deaf").
+// Peak memory and fault injection use a preload module (`node --import`), which also runs in every worker thread
+// because workers inherit the process's execArgv: that is how a worker crash is injected without hooks in src/.
 
-import { execFile } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeTempDir, removeTempDir } from './temp-dirs.js';
 
-export const REPO_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const MAIN_JS = path.join(REPO_ROOT, 'dist', 'main.js');
-
-export interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 /** Fails early with a clear message when the build is missing (npm test builds first). */
 export function requireBuild(): void {
-  if (!fs.existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npx tsc -p tsconfig.json\` (npm test builds first)`);
+  if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npx tsc -p tsconfig.json\` (npm test builds first)`);
 }
 
-/**
- * Runs `node dist/main.js ...args` and resolves with its exit code and output (never rejects on a non-zero exit).
- * Rejects when the process had to be killed after `timeoutMs`: SIGKILL, because the CLI handles SIGTERM itself.
- */
-export function lambdaflow(args: readonly string[], timeoutMs = 50_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const options = { cwd: REPO_ROOT, timeout: timeoutMs, killSignal: 'SIGKILL' as const, maxBuffer: 64 << 20 };
-    execFile('node', [MAIN_JS, ...args], options, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') {
-        const how = error.killed ? `was killed after ${timeoutMs} ms without finishing` : `did not exit normally (${error.signal ?? error.code})`;
-        reject(new Error(`lambdaflow ${args.join(' ')} ${how}\nstdout: ${stdout}\nstderr: ${stderr}`));
-        return;
+export interface RunResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The deadline passed and the test had to stop the child. */
+  readonly timedOut: boolean;
+  /** After a timeout: whether SIGTERM alone stopped the child within 2 s. */
+  readonly stoppedBySigterm: boolean;
+  readonly elapsedMs: number;
+  /** Peak resident set of the whole process (all threads), in KiB, when measured. */
+  readonly maxRssKb: number | undefined;
+}
+
+/** Worker-thread faults the preload can inject (env LF_INJECT). */
+export type Injection =
+  | 'worker-exit' // a worker thread calls process.exit(7) when it opens a .csv input
+  | 'worker-throw' // opening a .csv input throws inside a worker thread
+  | 'worker-oom' // a worker thread allocates until it hits its heap limit
+  | `worker-exit-after-${number}ms`; // every worker thread exits with code 3 after the delay (speed workers)
+
+const PRELOAD_SOURCE = `
+import fs from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+if (isMainThread && process.env.LF_RSS_OUT) {
+  process.on('exit', () => fs.writeFileSync(process.env.LF_RSS_OUT, String(process.resourceUsage().maxRSS)));
+}
+const how = process.env.LF_INJECT;
+if (!isMainThread && how) {
+  const delayed = /^worker-exit-after-(\\d+)ms$/.exec(how);
+  if (delayed) setTimeout(() => process.exit(3), Number(delayed[1]));
+  const open = fs.openSync;
+  fs.openSync = (file, ...rest) => {
+    if (String(file).endsWith('.csv')) {
+      if (how === 'worker-exit') process.exit(7);
+      if (how === 'worker-throw') throw new Error('injected read failure');
+      if (how === 'worker-oom') { const hoard = []; for (;;) hoard.push(new Array(1e6).fill(hoard.length)); }
+    }
+    return open(file, ...rest);
+  };
+}
+`;
+
+let preloadPath: string | undefined;
+const scratchDirs: string[] = [];
+
+/** A scratch folder for the preload and memory reports: never inside a test's temp root, so snapshots stay clean. */
+function scratch(): string {
+  const dir = makeTempDir('lf-scratch-');
+  scratchDirs.push(dir);
+  return dir;
+}
+
+function preload(): string {
+  if (preloadPath === undefined) {
+    preloadPath = path.join(scratch(), 'preload.mjs');
+    fs.writeFileSync(preloadPath, PRELOAD_SOURCE);
+  }
+  return preloadPath;
+}
+
+/** Removes the scratch folders of runs with `measureRss` or `inject` (call it in afterAll of files that use them). */
+export function removeScratch(): void {
+  for (const dir of scratchDirs.splice(0)) removeTempDir(dir);
+  preloadPath = undefined;
+}
+
+export interface RunOptions {
+  /** Deadline (default 50 s, under vitest's 60 s test timeout): past it the run counts as a hang. */
+  readonly timeoutMs?: number;
+  readonly cwd?: string;
+  /** e.g. `--max-old-space-size=256` */
+  readonly nodeFlags?: readonly string[];
+  readonly measureRss?: boolean;
+  readonly inject?: Injection;
+}
+
+export interface RunningCli {
+  readonly child: ChildProcess;
+  /** stdout and stderr so far, interleaved as they arrived. */
+  output(): string;
+  /** Settles (never rejects) once the child is gone. */
+  readonly result: Promise<RunResult>;
+}
+
+/** Starts `node [flags] dist/main.js ...args` with a deadline: for long-running commands the test signals itself. */
+export function startCli(args: readonly string[], options: RunOptions = {}): RunningCli {
+  const timeoutMs = options.timeoutMs ?? 50_000;
+  const rssOut = options.measureRss ? path.join(scratch(), 'max-rss') : undefined;
+  const usePreload = options.measureRss === true || options.inject !== undefined;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.LF_INJECT;
+  delete env.LF_RSS_OUT;
+  if (rssOut) env.LF_RSS_OUT = rssOut;
+  if (options.inject) env.LF_INJECT = options.inject;
+  const nodeArgs = [...(options.nodeFlags ?? []), ...(usePreload ? ['--import', preload()] : []), MAIN, ...args];
+  const started = Date.now();
+  const child = spawn(process.execPath, nodeArgs, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    output += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    output += d.toString();
+  });
+  const result = new Promise<RunResult>((resolve) => {
+    let timedOut = false;
+    let stoppedBySigterm = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), 2_000);
+    }, timeoutMs);
+    child.once('close', (code, signal) => {
+      clearTimeout(deadline);
+      if (killTimer) {
+        clearTimeout(killTimer);
+        stoppedBySigterm = signal !== 'SIGKILL';
       }
-      resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+      let maxRssKb: number | undefined;
+      if (rssOut && fs.existsSync(rssOut)) maxRssKb = Number(fs.readFileSync(rssOut, 'utf8'));
+      resolve({ code, signal, stdout, stderr, timedOut, stoppedBySigterm, elapsedMs: Date.now() - started, maxRssKb });
     });
   });
+  return { child, output: () => output, result };
 }
 
-/** Runs the CLI and fails with its output when it does not exit 0. */
-export async function lambdaflowOk(args: readonly string[], timeoutMs?: number): Promise<CliResult> {
-  const result = await lambdaflow(args, timeoutMs);
-  if (result.code !== 0) throw new Error(`lambdaflow ${args.join(' ')} exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  return result;
+/** Runs `node [flags] dist/main.js ...args` to its end (or its deadline); resolves (never rejects) once the child is gone. */
+export function runCli(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return startCli(args, options).result;
 }
 
-export function makeTempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'lf-'));
+/** Runs the CLI and fails with its output when it does not exit 0 in time. */
+export async function runCliOk(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const run = await runCli(args, options);
+  if (run.code !== 0 || run.timedOut) throw new Error(`lambdaflow ${args.join(' ')}: ${describeRun(run)}\nstdout: ${run.stdout}`);
+  return run;
 }
 
-export function removeDir(dir: string): void {
-  fs.rmSync(dir, { recursive: true, force: true });
+/** One line describing a run, for assertion messages. */
+export function describeRun(run: RunResult): string {
+  const how = run.timedOut
+    ? `HUNG: still running after the deadline (${run.elapsedMs} ms); SIGTERM ${run.stoppedBySigterm ? 'stopped it' : 'was ignored, needed SIGKILL'}`
+    : `exit ${run.code}${run.signal ? ` (${run.signal})` : ''} after ${run.elapsedMs} ms`;
+  return `${how}; stderr: ${JSON.stringify(run.stderr.slice(0, 2000))}`;
 }
 
-/** Writes files (name → content) into <data>/batch_input/, creating it. */
-export function writeBatchInputs(dataDir: string, files: Readonly<Record<string, string | Uint8Array>>): void {
-  const dir = path.join(dataDir, 'batch_input');
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+/** The CLI's error lines (`lambdaflow <cmd>: error [CODE]: message`). */
+export function errorLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => /^lambdaflow [\w-]+: error \[/.test(l));
 }
 
-export interface BatchViewOnDisk {
-  readonly dir: string;
-  readonly ms: number;
-  /** part file name → content, sorted by name. */
-  readonly parts: Map<string, string>;
-  readonly manifest: Record<string, unknown>;
-  readonly files: string[];
-}
-
-/** Complete batch views (with _SUCCESS) under <data>/serving/batch, oldest first. */
-export function completeBatchDirs(dataDir: string): { dir: string; ms: number }[] {
-  const parent = path.join(dataDir, 'serving', 'batch');
-  if (!fs.existsSync(parent)) return [];
-  return fs
-    .readdirSync(parent)
-    .map((name) => ({ name, match: /^batch-(\d+)$/.exec(name) }))
-    .filter(({ name, match }) => match && fs.existsSync(path.join(parent, name, '_SUCCESS')))
-    .map(({ name, match }) => ({ dir: path.join(parent, name), ms: Number(match![1]) }))
-    .sort((a, b) => a.ms - b.ms);
-}
-
-export function readBatchView(dir: string): BatchViewOnDisk {
-  const files = fs.readdirSync(dir).sort();
-  const parts = new Map<string, string>();
-  for (const name of files.filter((n) => n.startsWith('part-'))) parts.set(name, fs.readFileSync(path.join(dir, name), 'utf8'));
-  const manifest = JSON.parse(fs.readFileSync(path.join(dir, '_MANIFEST.json'), 'utf8')) as Record<string, unknown>;
-  return { dir, ms: Number(/batch-(\d+)$/.exec(dir)![1]), parts, manifest, files };
-}
-
-/** The newest complete batch view. */
-export function latestBatchView(dataDir: string): BatchViewOnDisk {
-  const dirs = completeBatchDirs(dataDir);
-  if (dirs.length === 0) throw new Error(`no complete batch view under ${dataDir}`);
-  return readBatchView(dirs.at(-1)!.dir);
-}
-
-export function readMergedView(dataDir: string): string {
-  return fs.readFileSync(path.join(dataDir, 'serving', 'view', 'merged_view.csv'), 'utf8');
-}
-
-/** Standard 32-bit FNV-1a, written here so the partition check does not call the code under test. */
-export function fnv1aOf(text: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(text, 'utf8')) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
+/** Stack-trace lines, which a clear one-line error must not print. */
+export function stackLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => /^\s+at .+[:(]/.test(l));
 }

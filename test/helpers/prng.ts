@@ -1,4 +1,9 @@
-// A seeded PRNG for tests (mulberry32), so generated cases are the same on every run and every machine.
+// The seeded PRNG for tests, so generated cases are the same on every run and every machine.
+//
+// Its source of numbers is the mulberry32 in src/core/event-generator.ts, not a twin of it: generating test inputs
+// decides no result (expectations come from the generated inputs themselves), so sharing it costs no independence.
+
+import { seededRandom } from '../../src/core/event-generator.js';
 
 export interface Random {
   /** A float in [0, 1). */
@@ -13,14 +18,7 @@ export interface Random {
 }
 
 export function seeded(seed: number): Random {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (n: number): number => Math.floor(next() * n);
   return {
     next,

@@ -1,5 +1,10 @@
-// An independent statement of the row rules for tests: validation, integer cents, formatting and a whole-file
-// recount, written from the contract (issue 2) without calling anything in src/.
+// An independent statement of the row rules for tests: validation, integer cents, formatting, partitioning, a
+// whole-file recount and a recount of a data folder's master dataset, written from the contract (issue 2, README)
+// without calling anything in src/.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Totals, loggedStreamFiles } from './outputs.js';
 
 export const REFERENCE_HEADER = 'user_id,event_type,amount,unix_timestamp';
 export const REFERENCE_MAX_LINE_BYTES = 64 * 1024;
@@ -123,4 +128,38 @@ export function expectedViewLines(totals: ReadonlyMap<string, ReferenceTotal>): 
 /** Totals as plain sorted tuples, comparable with toEqual. */
 export function sortedReferenceTotals(totals: ReadonlyMap<string, ReferenceTotal>): { userId: string; count: number; cents: number }[] {
   return [...totals.keys()].sort().map((userId) => ({ userId, count: totals.get(userId)!.count, cents: Number(totals.get(userId)!.cents) }));
+}
+
+/** Standard 32-bit FNV-1a of the UTF-8 bytes: the README's partition hash (a user sits in part hash mod partitions). */
+export function fnv1aOf(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/**
+ * The master dataset of a data folder recounted from scratch (README "How the merged view stays exact"): every
+ * regular file `batch_input/*.csv` (names starting with `.` or `_` are not inputs) plus every stream file named in
+ * the ingest log, read up to its logged size. Users whose total is 0 purchases and 0 cents are left out, as views
+ * leave them out. Rows are split on commas: enough for the unquoted data the pipeline tests generate.
+ */
+export function recountMasterDataset(dataDir: string): Totals {
+  const recount = emptyRecount();
+  const batchDir = path.join(dataDir, 'batch_input');
+  const names = fs.existsSync(batchDir) ? fs.readdirSync(batchDir).sort() : [];
+  for (const name of names.filter((n) => n.endsWith('.csv') && !/^[._]/.test(n))) {
+    const file = path.join(batchDir, name);
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isFile()) recountFile(fs.readFileSync(file, 'utf8'), recount);
+  }
+  for (const entry of loggedStreamFiles(dataDir)) {
+    const logged = fs.readFileSync(path.join(dataDir, 'stream_input', entry.name)).subarray(0, entry.size);
+    if (logged.length !== entry.size) throw new Error(`${entry.name}: ${logged.length} bytes on disk, ${entry.size} logged`);
+    recountFile(logged.toString('utf8'), recount);
+  }
+  const totals: Totals = new Map();
+  for (const [user, t] of recount.totals) if (t.count !== 0 || t.cents !== 0n) totals.set(user, { count: t.count, cents: Number(t.cents) });
+  return totals;
 }

@@ -26,22 +26,19 @@ import {
   writeLongLineFile,
   writeNulFile,
 } from '../fixtures/generate-hostile.js';
+import { type RunResult, describeRun, errorLines, removeScratch, runCli, stackLines } from '../helpers/cli.js';
+import { findByName, snapshotTree } from '../helpers/file-system.js';
 import {
-  type TempRoot,
   batchLeftovers,
   completeBatchViews,
-  findByName,
-  makeTempRoot,
   plain,
   quarantineDir,
   quarantineNames,
   readManifest,
-  readMergedTotals,
+  readMergedView,
   readPartTotals,
-  removeTempRoots,
-  snapshotTree,
-} from '../helpers/hostile-fs.js';
-import { type RunResult, describeRun, errorLines, removeScratch, runMain, stackLines } from '../helpers/hostile-process.js';
+} from '../helpers/outputs.js';
+import { type TempRoot, tempRoots } from '../helpers/temp-dirs.js';
 
 const MODES = ['permissive', 'drop', 'failfast'] as const;
 type Mode = (typeof MODES)[number];
@@ -53,10 +50,9 @@ const HEAP_FLAGS = ['--max-old-space-size=256'];
 const MAX_RSS_GROWTH_KB = 40 * 1024;
 const PWNED = ['pwned', 'pwned-bt'];
 
-afterAll(() => {
-  removeTempRoots();
-  removeScratch();
-});
+// Roots are shared by the tests of a describe block (made in its beforeAll): removed once the file is done.
+const newTempRoot = tempRoots('file');
+afterAll(() => removeScratch());
 
 function batchArgs(data: string, mode: Mode, threads = 2, extra: string[] = []): string[] {
   return ['batch', '--data', data, '--threads', String(threads), '--mode', mode, '--log-level', 'warn', ...extra];
@@ -114,15 +110,15 @@ describe.each(MODES)('batch --mode %s on the hostile corpus', (mode) => {
   let merge: RunResult | undefined;
 
   beforeAll(async () => {
-    root = makeTempRoot();
+    root = newTempRoot();
     corpus = writeBatchCorpus(root.data, root.outside);
     expected = sumExpected([...corpus.inputs.values()].map((i) => i.expected));
     outsideBefore = snapshotTree(root.root, [root.data]);
     inputBefore = snapshotTree(path.join(root.data, 'batch_input'));
     // cwd = the temp root: a name that reached a shell would create `pwned` there.
-    run = await runMain(batchArgs(root.data, mode), { timeoutMs: SMALL_DEADLINE_MS, cwd: root.root });
+    run = await runCli(batchArgs(root.data, mode), { timeoutMs: SMALL_DEADLINE_MS, cwd: root.root });
     if (mode !== 'failfast' && run.code === 0) {
-      merge = await runMain(['merge', '--once', '--data', root.data, '--log-level', 'warn'], { timeoutMs: SMALL_DEADLINE_MS, cwd: root.root });
+      merge = await runCli(['merge', '--once', '--data', root.data, '--log-level', 'warn'], { timeoutMs: SMALL_DEADLINE_MS, cwd: root.root });
     }
   });
 
@@ -160,7 +156,7 @@ describe.each(MODES)('batch --mode %s on the hostile corpus', (mode) => {
       expect(view, describeRun(run)).toBeDefined();
       expect(plain(readPartTotals(view!))).toEqual(plain(liveTotals(expected.totals)));
       expect(merge?.code, merge && describeRun(merge)).toBe(0);
-      expect(plain(readMergedTotals(root.data))).toEqual(plain(liveTotals(expected.totals)));
+      expect(plain(readMergedView(root.data))).toEqual(plain(liveTotals(expected.totals)));
     });
 
     it('_MANIFEST.json counts rows, purchases, views and bad rows by reason', () => {
@@ -194,7 +190,7 @@ describe.each(MODES)('batch --mode %s on the hostile corpus', (mode) => {
       const digest = (): Record<string, string> =>
         Object.fromEntries([...snapshotTree(quarantineDir(root.data))].map(([name, entry]) => [name, entry.split(' ').slice(2).join(' ')]));
       const quarantineBefore = digest();
-      const again = await runMain(batchArgs(root.data, mode, 1, ['--partitions', '3']), { timeoutMs: SMALL_DEADLINE_MS, cwd: root.root });
+      const again = await runCli(batchArgs(root.data, mode, 1, ['--partitions', '3']), { timeoutMs: SMALL_DEADLINE_MS, cwd: root.root });
       expect(again.code, describeRun(again)).toBe(0);
       const views = completeBatchViews(root.data);
       expect(views).toHaveLength(2);
@@ -221,22 +217,22 @@ describe('big inputs, under --max-old-space-size=256', () => {
   let baselineKb = 0;
 
   beforeAll(async () => {
-    const root = makeTempRoot();
+    const root = newTempRoot();
     fs.mkdirSync(path.join(root.data, 'batch_input'));
     fs.writeFileSync(path.join(root.data, 'batch_input', 'tiny.csv'), renderFile({ name: 'tiny.csv', eol: '\n', lines: [buy('t', '1.00', 100)] }));
-    const run = await runMain(batchArgs(root.data, 'permissive'), { timeoutMs: SMALL_DEADLINE_MS, nodeFlags: HEAP_FLAGS, measureRss: true });
+    const run = await runCli(batchArgs(root.data, 'permissive'), { timeoutMs: SMALL_DEADLINE_MS, nodeFlags: HEAP_FLAGS, measureRss: true });
     expect(run.code, describeRun(run)).toBe(0);
     baselineKb = run.maxRssKb!;
   });
 
   describe.each(MODES)('a 10 MB line between good rows, --mode %s', (mode) => {
     it('is one line_too_long row; neighbours counted, line numbers after it right, memory bounded', async () => {
-      const root = makeTempRoot();
+      const root = newTempRoot();
       fs.mkdirSync(path.join(root.data, 'batch_input'));
       const file = path.join(root.data, 'batch_input', 'long-line.csv');
       const spec = writeLongLineFile(file);
       const expected = expectFile(spec);
-      const run = await runMain(batchArgs(root.data, mode), { timeoutMs: SMALL_DEADLINE_MS, nodeFlags: HEAP_FLAGS, measureRss: true, cwd: root.root });
+      const run = await runCli(batchArgs(root.data, mode), { timeoutMs: SMALL_DEADLINE_MS, nodeFlags: HEAP_FLAGS, measureRss: true, cwd: root.root });
       if (mode === 'failfast') {
         expectFailfastMessage(run, file, expected.firstBad!.line, 'line_too_long');
       } else {
@@ -257,10 +253,10 @@ describe('big inputs, under --max-old-space-size=256', () => {
   // when the bytes after a planned cut held no line start up to the end of the file (it advanced by `length - 1`,
   // i.e. 0, once one byte was left), so `batch` spun at 100 % CPU on this file and never finished.
   it('a 64 MB file of NUL bytes with no newline: one line_too_long row, no hang, memory bounded', async () => {
-    const root = makeTempRoot();
+    const root = newTempRoot();
     fs.mkdirSync(path.join(root.data, 'batch_input'));
     const expected = writeNulFile(path.join(root.data, 'batch_input', 'nul.csv'));
-    const run = await runMain(batchArgs(root.data, 'permissive'), { timeoutMs: 15_000, nodeFlags: HEAP_FLAGS, measureRss: true, cwd: root.root });
+    const run = await runCli(batchArgs(root.data, 'permissive'), { timeoutMs: 15_000, nodeFlags: HEAP_FLAGS, measureRss: true, cwd: root.root });
     expect(run.timedOut, describeRun(run)).toBe(false);
     expect(run.code, describeRun(run)).toBe(0);
     const [view] = completeBatchViews(root.data);
@@ -272,7 +268,7 @@ describe('big inputs, under --max-old-space-size=256', () => {
   // Regression, minimal case of the same loop: any input over 1 MiB (MIN_RANGE_BYTES) whose last line has no newline
   // and spans a planned cut, e.g. an export cut short in the middle of a long last line.
   it('a file over 1 MiB ending in a long unterminated line is planned without hanging', async () => {
-    const root = makeTempRoot();
+    const root = newTempRoot();
     fs.mkdirSync(path.join(root.data, 'batch_input'));
     const file = path.join(root.data, 'batch_input', 'cut-short.csv');
     const spec = {
@@ -282,7 +278,7 @@ describe('big inputs, under --max-old-space-size=256', () => {
       lines: [...Array.from({ length: 10 }, () => buy('cut', '1.00', 100)), { bytes: Buffer.alloc(3 << 20, 'x'), is: { kind: 'bad' as const, reason: 'line_too_long' as const } }],
     };
     fs.writeFileSync(file, renderFile(spec));
-    const run = await runMain(batchArgs(root.data, 'drop'), { timeoutMs: 6_000, cwd: root.root });
+    const run = await runCli(batchArgs(root.data, 'drop'), { timeoutMs: 6_000, cwd: root.root });
     expect(run.timedOut, describeRun(run)).toBe(false);
     expect(run.code, describeRun(run)).toBe(0);
     expectManifestCounts(completeBatchViews(root.data)[0]!, expectFile(spec));
@@ -301,17 +297,17 @@ describe('committed fixtures (test/fixtures/hostile/)', () => {
   });
 
   it.each(specs.map((s) => s.name))('%s: batch + merge give the expected JSON beside it', async (name) => {
-    const root = makeTempRoot();
+    const root = newTempRoot();
     fs.mkdirSync(path.join(root.data, 'batch_input'));
     fs.copyFileSync(path.join(FIXTURE_DIR, name), path.join(root.data, 'batch_input', name));
     const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, name.replace(/\.csv$/, '.expected.json')), 'utf8')) as FixtureExpectation;
-    const run = await runMain(batchArgs(root.data, 'permissive'), { timeoutMs: SMALL_DEADLINE_MS });
+    const run = await runCli(batchArgs(root.data, 'permissive'), { timeoutMs: SMALL_DEADLINE_MS });
     expect(run.code, describeRun(run)).toBe(0);
-    const merge = await runMain(['merge', '--once', '--data', root.data], { timeoutMs: SMALL_DEADLINE_MS });
+    const merge = await runCli(['merge', '--once', '--data', root.data], { timeoutMs: SMALL_DEADLINE_MS });
     expect(merge.code, describeRun(merge)).toBe(0);
     const { totals, quarantine: quarantineLines, ...counts } = expected;
     expect(manifestCounts(completeBatchViews(root.data)[0]!)).toEqual(counts);
-    const merged = readMergedTotals(root.data);
+    const merged = readMergedView(root.data);
     expect(Object.fromEntries([...merged].map(([u, t]) => [u, [t.count, formatCentsPlain(t.cents)]]))).toEqual(totals);
     const quarantine = fs.readFileSync(path.join(quarantineDir(root.data), `${name}.bad`), 'utf8').split('\n').filter((l) => l !== '');
     expect(quarantine).toEqual(quarantineLines);

@@ -22,48 +22,36 @@ import {
   streamHistoryFile,
   sumExpected,
 } from '../fixtures/generate-hostile.js';
+import { type RunResult, describeRun, errorLines, removeScratch, runCli, startCli, stackLines } from '../helpers/cli.js';
+import { findByName, mkfifo, snapshotTree } from '../helpers/file-system.js';
 import {
   completeBatchViews,
-  findByName,
-  makeTempRoot,
-  mkfifo,
+  completeRealtimeViews,
+  loggedStreamFiles,
   plain,
   quarantineDir,
   quarantineNames,
   readManifest,
-  readMergedTotals,
-  removeTempRoots,
-  snapshotTree,
-} from '../helpers/hostile-fs.js';
-import { type RunResult, describeRun, errorLines, removeScratch, runMain, stackLines } from '../helpers/hostile-process.js';
-import { loggedStreamFiles, realtimeThroughSeq, waitFor } from '../helpers/pipeline.js';
+  readMergedView,
+  realtimeThroughSeq,
+} from '../helpers/outputs.js';
+import { dropStreamFile, waitFor } from '../helpers/pipeline.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 
 const MODES = ['permissive', 'drop'] as const;
 const FAST = ['--batch-interval', '200ms', '--slide', '200ms', '--window', '1s', '--threads', '2', '--log-level', 'warn'];
 const DEADLINE_MS = 20_000;
+const newTempRoot = tempRoots('file'); // first: its removal runs after the children are killed below
 const children: ChildProcess[] = [];
 
 afterAll(() => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  removeTempRoots();
   removeScratch();
 });
 
-/** Delivers a stream file the way producers must: written under a hidden temp name, then renamed in. */
-function dropFile(streamDir: string, name: string, bytes: Buffer): void {
-  const temp = path.join(streamDir, `.${name}.tmp`);
-  fs.writeFileSync(temp, bytes);
-  fs.renameSync(temp, path.join(streamDir, name));
-}
-
-function hasRealtimeView(data: string): boolean {
-  const dir = path.join(data, 'serving', 'realtime');
-  return fs.existsSync(dir) && fs.readdirSync(dir).some((n) => /^realtime-\d+$/.test(n) && fs.existsSync(path.join(dir, n, '_SUCCESS')));
-}
-
 describe.each(MODES)('speed --mode %s on hostile stream files', (mode) => {
   it('ingests only complete regular *.csv files, counts their logged prefixes exactly, and writes nothing outside --data', async () => {
-    const { root, data, outside } = makeTempRoot();
+    const { root, data, outside } = newTempRoot();
     const streamDir = path.join(data, 'stream_input');
     fs.mkdirSync(path.join(data, 'batch_input'));
     fs.mkdirSync(streamDir);
@@ -81,27 +69,20 @@ describe.each(MODES)('speed --mode %s on hostile stream files', (mode) => {
     const outsideBefore = snapshotTree(root, [data]);
 
     const batchArgs = ['batch', '--data', data, '--threads', '2', '--mode', mode, '--log-level', 'warn'];
-    const first = await runMain(batchArgs, { timeoutMs: DEADLINE_MS, cwd: root });
+    const first = await runCli(batchArgs, { timeoutMs: DEADLINE_MS, cwd: root });
     expect(first.code, describeRun(first)).toBe(0);
 
-    let speedChild: ChildProcess | undefined;
-    const speedRun: Promise<RunResult> = runMain(['speed', '--data', data, '--mode', mode, ...FAST], {
-      timeoutMs: 40_000,
-      cwd: root,
-      onSpawn: (child) => {
-        speedChild = child;
-        children.push(child);
-      },
-    });
+    const speedRun = startCli(['speed', '--data', data, '--mode', mode, ...FAST], { timeoutMs: 40_000, cwd: root });
+    children.push(speedRun.child);
     let speedDone: RunResult | undefined;
-    void speedRun.then((r) => (speedDone = r));
-    await waitFor(() => hasRealtimeView(data) || speedDone !== undefined, 15_000, 'the speed layer to start');
+    void speedRun.result.then((r) => (speedDone = r));
+    await waitFor(() => completeRealtimeViews(data).length > 0 || speedDone !== undefined, 15_000, 'the speed layer to start');
     expect(speedDone, speedDone && describeRun(speedDone)).toBeUndefined();
 
     // Hostile files arrive the way producers must deliver them: a hidden temp name, then a rename.
     const expectations = new Map<string, Expected>();
     for (const spec of streamFiles()) {
-      dropFile(streamDir, spec.name, renderFile(spec));
+      dropStreamFile(data, spec.name, renderFile(spec));
       expectations.set(spec.name, expectFile(spec));
     }
     fs.symlinkSync(path.join(outside, target.name), path.join(streamDir, '.s-outside-link.csv.tmp'));
@@ -112,7 +93,7 @@ describe.each(MODES)('speed --mode %s on hostile stream files', (mode) => {
     const grow = streamGrowingFile();
     const full = renderFile(grow.spec);
     const prefix = renderFile({ ...grow.spec, lines: grow.spec.lines.slice(0, grow.logged) });
-    dropFile(streamDir, grow.spec.name, prefix);
+    dropStreamFile(data, grow.spec.name, prefix);
     expectations.set(grow.spec.name, expectFile(grow.spec, grow.logged));
     await waitFor(() => loggedStreamFiles(data).some((e) => e.name === grow.spec.name) || speedDone !== undefined, 15_000, 'the growing file to be ingested');
     fs.appendFileSync(path.join(streamDir, grow.spec.name), full.subarray(prefix.length));
@@ -134,23 +115,23 @@ describe.each(MODES)('speed --mode %s on hostile stream files', (mode) => {
     const expectedAll = sumExpected([expectFile(history), ...expectations.values()]);
     const mergeArgs = ['merge', '--once', '--data', data, '--log-level', 'warn'];
     // 1. Batch view (history only) + realtime view (every logged stream file).
-    const mergedLive = await runMain(mergeArgs, { timeoutMs: DEADLINE_MS, cwd: root });
+    const mergedLive = await runCli(mergeArgs, { timeoutMs: DEADLINE_MS, cwd: root });
     expect(mergedLive.code, describeRun(mergedLive)).toBe(0);
-    expect(plain(readMergedTotals(data))).toEqual(plain(liveTotals(expectedAll.totals)));
+    expect(plain(readMergedView(data))).toEqual(plain(liveTotals(expectedAll.totals)));
 
-    speedChild!.kill('SIGINT');
-    const speed = await speedRun;
+    speedRun.child.kill('SIGINT');
+    const speed = await speedRun.result;
     expect(speed.timedOut, describeRun(speed)).toBe(false);
     expect(speed.code, describeRun(speed)).toBe(0);
     expect(errorLines(speed.stderr)).toEqual([]);
     expect(stackLines(speed.stderr)).toEqual([]);
 
     // 2. A batch that absorbed the whole stream (reading only the logged prefixes) + an empty realtime remainder.
-    const second = await runMain(batchArgs, { timeoutMs: DEADLINE_MS, cwd: root });
+    const second = await runCli(batchArgs, { timeoutMs: DEADLINE_MS, cwd: root });
     expect(second.code, describeRun(second)).toBe(0);
-    const mergedBatch = await runMain(mergeArgs, { timeoutMs: DEADLINE_MS, cwd: root });
+    const mergedBatch = await runCli(mergeArgs, { timeoutMs: DEADLINE_MS, cwd: root });
     expect(mergedBatch.code, describeRun(mergedBatch)).toBe(0);
-    expect(plain(readMergedTotals(data))).toEqual(plain(liveTotals(expectedAll.totals)));
+    expect(plain(readMergedView(data))).toEqual(plain(liveTotals(expectedAll.totals)));
     const manifest = readManifest(completeBatchViews(data).at(-1)!);
     expect(manifest.streamWatermark).toBe(expectedNames.length);
     expect(manifest.inputs.find((i) => i.name === grow.spec.name)?.size).toBe(prefix.length);

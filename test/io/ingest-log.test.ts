@@ -1,28 +1,20 @@
 // The ingest log under a full disk: an append is whole or absent, so the log stays readable and seqs never repeat.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { IngestLogWriter, readIngestLog } from '../../src/io/ingest-log.js';
-import { tempDataDir } from '../helpers/pipeline.js';
+import { tmpfsMounts } from '../helpers/file-system.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
-});
+const newTempRoot = tempRoots();
+const mountTmpfs = tmpfsMounts();
 
 it('regression: a failed append leaves no half line and no repeated seq, and appends resume when space returns', (context) => {
-  const dir = tempDataDir();
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const disk = path.join(dir, 'disk');
-  fs.mkdirSync(disk);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk], { stdio: 'ignore' });
-  } catch {
+  const disk = path.join(newTempRoot().root, 'disk');
+  if (!mountTmpfs(disk, 64 << 10)) {
     context.skip(); // needs root and tmpfs; CI runs as root
     return;
   }
-  cleanups.push(() => execFileSync('umount', ['-l', disk]));
   const filler = path.join(disk, 'filler');
   fs.writeFileSync(filler, Buffer.alloc(16 << 10));
   const logPath = path.join(disk, 'ingest.log');

@@ -5,12 +5,12 @@ import { expect, it } from 'vitest';
 import { dataLayout } from '../../src/io/layout.js';
 import { silentLogger } from '../../src/io/logger.js';
 import { mergeLoopOnThread } from '../../src/serving/merge-thread.js';
-import { tempDirsPerTest } from '../helpers/pipeline.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 
-const newTempDir = tempDirsPerTest();
+const newTempRoot = tempRoots();
 
 it('regression: an unexpected merge error rejects instead of hanging', async () => {
-  const dir = newTempDir();
+  const dir = newTempRoot().data;
   const view = path.join(dir, 'serving', 'batch', 'batch-1');
   fs.mkdirSync(path.join(view, 'part-00000'), { recursive: true }); // a directory where a part file belongs: EISDIR
   fs.writeFileSync(path.join(view, '_MANIFEST.json'), '{"streamWatermark":0}\n');

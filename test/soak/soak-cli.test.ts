@@ -1,10 +1,15 @@
-// The short soak through the real CLI: exact-once, bounded memory and outputs, in-process and with SIGKILLs.
+// The short soak through the real CLI: exact-once, bounded memory and outputs, in-process and with SIGKILLs. Soak's
+// verdict is not taken on trust: after it ends, the test recounts the master dataset of soak's --data folder itself
+// and compares it with the merged view it reads itself.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, tempDirsPerTest } from '../helpers/pipeline.js';
+import { runCli } from '../helpers/cli.js';
+import { type Totals, loggedStreamFiles, plain, readMergedView } from '../helpers/outputs.js';
+import { recountMasterDataset } from '../helpers/reference.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 
-const newTempDir = tempDirsPerTest();
+const newTempRoot = tempRoots();
 
 interface Report {
   pass: boolean;
@@ -17,11 +22,23 @@ interface Report {
   checks: { name: string; pass: boolean }[];
 }
 
+function purchases(totals: Totals): number {
+  return [...totals.values()].reduce((n, t) => n + t.count, 0);
+}
+
+/** The merged view soak left equals the test's own recount of the master dataset, stream files included. */
+function expectMergedViewExact(data: string, report: Report): void {
+  expect(loggedStreamFiles(data).length).toBeGreaterThan(0);
+  const recount = recountMasterDataset(data);
+  expect(plain(readMergedView(data))).toEqual(plain(recount));
+  expect(purchases(recount)).toBe(report.purchasesInMasterDataset);
+}
+
 describe('soak', () => {
   it('runs the pipeline at a fixed rate and checks exactness, memory and outputs', async () => {
-    const dir = newTempDir();
-    const json = path.join(dir, 'report.json');
-    const result = await runCli(['soak', '--duration', '12s', '--rate', '20000', '--batch-every', '4s', '--threads', '2', '--data', path.join(dir, 'data'), '--json', json], 90_000);
+    const { root, data } = newTempRoot();
+    const json = path.join(root, 'report.json');
+    const result = await runCli(['soak', '--duration', '12s', '--rate', '20000', '--batch-every', '4s', '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
     expect(result.stdout).toMatch(/soak: PASS/);
     expect(result.code).toBe(0);
     const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Report;
@@ -30,16 +47,18 @@ describe('soak', () => {
     expect(report.purchasesInMergedView).toBe(report.purchasesInMasterDataset);
     expect(report.freshnessP99Ms).not.toBeNull();
     expect(report.checks.map((c) => c.name)).toEqual(['exact', 'every stream file ingested', 'memory bounded', 'speed outputs bounded', 'sampled']);
+    expectMergedViewExact(data, report);
   });
 
   it('keeps the exact-once invariant when the pipeline is SIGKILLed and restarted', async () => {
-    const dir = newTempDir();
-    const json = path.join(dir, 'report.json');
-    const result = await runCli(['soak', '--duration', '14s', '--rate', '10000', '--kill-every', '3s', '--batch-every', '2s', '--threads', '2', '--data', path.join(dir, 'data'), '--json', json], 90_000);
+    const { root, data } = newTempRoot();
+    const json = path.join(root, 'report.json');
+    const result = await runCli(['soak', '--duration', '14s', '--rate', '10000', '--kill-every', '3s', '--batch-every', '2s', '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
     expect(result.stdout).toMatch(/soak: PASS/);
     expect(result.code).toBe(0);
     const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Report;
     expect(report.kills).toBeGreaterThanOrEqual(2);
     expect(report.exact).toBe(true);
+    expectMergedViewExact(data, report);
   });
 });
