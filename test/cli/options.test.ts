@@ -25,7 +25,8 @@ import {
   speedCommandFlags,
 } from '../../src/cli/options.js';
 import { type RawOptions } from '../../src/core/option-values.js';
-import { lambdaflow, makeTempDir, removeDir, requireBuild } from '../helpers/cli.js';
+import { requireBuild, runCli } from '../helpers/cli.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 import { expectOptionsError } from '../helpers/option-errors.js';
 
 /** Each case: the raw options (as commander names them) and the flag the error must name. */
@@ -365,15 +366,11 @@ describe('DEFAULTS', () => {
 });
 
 describe('a bad option through the CLI', () => {
+  const tempRoot = tempRoots();
   it('is refused before the command runs: one E_OPTIONS line naming the flag, exit code 2', async () => {
     requireBuild();
-    const data = makeTempDir();
-    try {
-      const result = await lambdaflow(['speed', '--data', data, '--keep-views', '0']);
-      expect(result.code).toBe(2);
-      expect(result.stderr.trim()).toBe('lambdaflow speed: error [E_OPTIONS]: --keep-views: must be between 1 and 1000, got 0');
-    } finally {
-      removeDir(data);
-    }
+    const result = await runCli(['speed', '--data', tempRoot().data, '--keep-views', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe('lambdaflow speed: error [E_OPTIONS]: --keep-views: must be between 1 and 1000, got 0');
   });
 });

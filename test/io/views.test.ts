@@ -1,18 +1,15 @@
 // Batch views a merge may serve: only complete ones whose manifest says what they absorbed (its stream watermark).
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dataLayout } from '../../src/io/layout.js';
 import { type Logger } from '../../src/io/logger.js';
 import { listBatchViews } from '../../src/io/views.js';
 import { mergeOnce } from '../../src/serving/merge.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempRoot = tempRoots();
 
 function capturingLogger(): Logger & { warnings: string[] } {
   const warnings: string[] = [];
@@ -37,9 +34,7 @@ describe('batch views without a watermark', () => {
     { name: 'a fractional watermark', manifest: '{"streamWatermark": 1.5}', reason: /no valid streamWatermark/ },
     { name: 'a string watermark', manifest: '{"streamWatermark": "4"}', reason: /no valid streamWatermark/ },
   ])('are skipped with one warning naming them, and the previous good view stays served ($name)', async ({ manifest, reason }) => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-views-'));
-    dirs.push(root);
-    const layout = dataLayout(root);
+    const layout = dataLayout(tempRoot().data);
     writeView(layout.servingBatch, 1_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0 }));
     const bad = writeView(layout.servingBatch, 2_000, 'bad,9,9.99\n', manifest);
     const logger = capturingLogger();

@@ -2,27 +2,22 @@
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { LambdaflowError } from '../../src/core/errors.js';
 import { dataLayout } from '../../src/io/layout.js';
 import { silentLogger } from '../../src/io/logger.js';
 import { StreamFileReader } from '../../src/speed/logged-files.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempRoot = tempRoots();
 
 it.each([
   { name: 'a logged file replaced by a FIFO', make: (file: string) => execFileSync('mkfifo', [file]), code: 'E_INPUT' },
   { name: 'a logged file that is gone', make: () => undefined, code: 'E_INPUT' },
   { name: 'a logged file that shrank', make: (file: string) => fs.writeFileSync(file, 'u,purchase,1.00,1\n'), code: 'E_STATE' },
 ])('regression: $name is $code, naming the file and its seq', async ({ make, code }) => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-logged-'));
-  dirs.push(root);
-  const layout = dataLayout(root);
+  const layout = dataLayout(tempRoot().data);
   fs.mkdirSync(layout.streamInput, { recursive: true });
   const file = path.join(layout.streamInput, 'chunk-1.csv');
   make(file);
