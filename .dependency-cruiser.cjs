@@ -124,10 +124,10 @@ module.exports = {
       severity: 'error',
       comment:
         'src/cli loads the layers, the pipeline and the tools with `await import()` when a command runs (or imports types ' +
-        'only), so a short command does not pay for loading them all. The one exception is src/serving/merge.ts, where ' +
+        'only), so a short command does not pay for loading them all. The one exception is src/serving/view-kind.ts, where ' +
         "the merged view's kinds (a choice of --view) are declared.",
       from: { path: CLI },
-      to: { path: [LAYERS, PIPELINE, TOOLS], pathNot: '^src/serving/merge\\.ts$', dependencyTypesNot: ['dynamic-import', 'type-only'] },
+      to: { path: [LAYERS, PIPELINE, TOOLS], pathNot: '^src/serving/view-kind\\.ts$', dependencyTypesNot: ['dynamic-import', 'type-only'] },
     },
     {
       name: 'no-unresolvable',

@@ -18,8 +18,7 @@ import { createLogger, silentLogger } from '../src/io/logger.js';
 import { sleep } from '../src/io/sleep.js';
 import { systemClock } from '../src/io/system-clock.js';
 import { listRealtimeViews, listSpeedViews, mergeViewDirectory } from '../src/io/views.js';
-import { mergeOnce } from '../src/serving/merge.js';
-import { mergeLoopOnThread } from '../src/serving/merge-thread.js';
+import { mergeOnce, openServing } from '../src/pipeline/serving.js';
 import { type SpeedOptions, speedLayerConfig } from '../src/pipeline/layer-config.js';
 import { runSpeedLayer } from '../src/speed/speed-layer.js';
 import { differences, readMergedViewTable, recountMasterDataset } from '../src/soak/recount.js';
@@ -149,20 +148,14 @@ async function withPipeline<T>(
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const controller = new AbortController();
-  const logger = createLogger('warn');
-  const speedRun = runSpeedLayer(speedLayerConfig({ layout, threads, mode: 'permissive', logger, clock: systemClock }, speed, { signal: controller.signal }));
-  const mergeRun =
+  const environment = { layout, threads, mode: 'permissive' as const, logger: createLogger('warn'), clock: systemClock };
+  const serving =
     merge &&
-    mergeLoopOnThread({
-      layout,
-      logger,
-      logLevel: 'warn',
-      signal: controller.signal,
-      intervalMs: merge.intervalMs,
-      view: 'exact',
-      onMerged: (result, mergedAtMs) => merge.onMerged(result.throughSeq, mergedAtMs),
-    });
-  const layers = Promise.all([speedRun, mergeRun]);
+    openServing(environment, { view: 'exact', intervalMs: merge.intervalMs, http: undefined }, { onCsvWritten: (status, at) => merge.onMerged(status.throughSeq, at) });
+  const speedRun = runSpeedLayer(
+    speedLayerConfig(environment, speed, { signal: controller.signal, onRealtime: serving && ((update) => serving.layer.handover(update)) }),
+  );
+  const layers = Promise.all([speedRun, serving?.serve(controller.signal)]);
   try {
     const stoppedEarly = layers.then(() => {
       throw new LambdaflowError('E_STATE', 'the speed layer or the merge loop stopped before the benchmark was done');
@@ -196,7 +189,7 @@ async function verifyExact(layout: DataLayout, files: number, purchases: number)
   if (entries.length !== files) throw new LambdaflowError('E_STATE', `the ingest log lists ${entries.length} files, ${files} were renamed into stream_input/`);
   const throughSeq = listRealtimeViews(layout.servingRealtime).at(-1)?.throughSeq;
   if (throughSeq !== files) throw new LambdaflowError('E_STATE', `the newest realtime view is through ingest seq ${throughSeq ?? 'none'}, not ${files}`);
-  await mergeOnce(layout, 'exact', silentLogger);
+  await mergeOnce({ layout, threads: 1, mode: 'permissive', logger: silentLogger, clock: systemClock }, 'exact');
   const recount = recountMasterDataset(layout);
   const diffs = differences(readMergedViewTable(layout), recount);
   if (diffs.length > 0) throw new LambdaflowError('E_STATE', `merged_view.csv differs from a recount of the ingested files: ${diffs.join('; ')}`);

@@ -1,11 +1,11 @@
 // Every message that crosses a thread boundary, named once and imported as types on both sides.
 
-import type { AggBlock } from './core/agg-table.js';
+import type { AggBlock, AggTableState } from './core/agg-table.js';
 import type { SerializedError } from './core/errors.js';
 import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
-import type { LogLevel } from './io/logger.js';
-import type { MergeResult, MergeViewKind } from './serving/merge.js';
+import type { BatchBase } from './serving/batch-base.js';
+import type { AbsorbedDeltas, FrozenView } from './serving/store.js';
 
 /** A byte range of one input file, with the path the worker opens. */
 export interface MapRange {
@@ -71,18 +71,40 @@ export type SpeedReply =
   | { readonly type: 'window'; readonly requestId: number; readonly block: AggBlock }
   | { readonly type: 'error'; readonly error: SerializedError };
 
-/** Merge thread: the merge loop's settings (the layout is rebuilt from the data root). */
-export interface MergeThreadInit {
-  readonly dataRoot: string;
-  readonly intervalMs: number;
-  readonly view: MergeViewKind;
-  readonly logLevel: LogLevel;
+/** A batch view to load, as listed. */
+export interface BatchViewRef {
+  readonly dir: string;
+  readonly watermark: number;
+  readonly createdAtMs: number;
 }
 
-export type MergeThreadRequest = { readonly type: 'stop' };
+/** A realtime view to load, as listed: it holds seqs (watermark, throughSeq]. */
+export interface RealtimeViewRef {
+  readonly dir: string;
+  readonly watermark: number;
+  readonly throughSeq: number;
+  readonly lastIngestedAtMs: number | null;
+}
 
-export type MergeThreadReply =
-  | { readonly type: 'merged'; readonly result: MergeResult; readonly mergedAtMs: number }
-  | { readonly type: 'log'; readonly line: string }
-  | { readonly type: 'stopped' }
-  | { readonly type: 'error'; readonly error: SerializedError };
+/** Serving threads' work: loading views off the hot path, and writing the merged view's CSV. */
+export type ServingRequest =
+  /** Everything from files: a batch view, plus the realtime view made exact against it (or the speed window). */
+  | { readonly type: 'load'; readonly batch: BatchViewRef | null; readonly realtime: RealtimeViewRef | null; readonly window: string | null; readonly deltasDir: string }
+  /** A new batch view, with the deltas of seqs (absorbAfter, absorbThrough] it absorbed, summed. */
+  | { readonly type: 'batch'; readonly batch: BatchViewRef; readonly deltasDir: string; readonly absorbAfter: number; readonly absorbThrough: number }
+  /** A speed window's totals (the window view). */
+  | { readonly type: 'window'; readonly dir: string }
+  /** The merged view's CSV of a frozen version: written atomically to `target`, or returned. */
+  | { readonly type: 'export'; readonly view: FrozenView; readonly target: string | null };
+
+export interface ServingLoadResult {
+  readonly base: BatchBase;
+  readonly overlay: AggTableState;
+  readonly throughSeq: number;
+  readonly lastIngestedAtMs: number | null;
+}
+
+export interface ServingBatchResult {
+  readonly base: BatchBase;
+  readonly absorbed: AbsorbedDeltas;
+}

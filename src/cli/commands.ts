@@ -14,12 +14,14 @@ import {
   genBatchFlags,
   genStreamFlags,
   mergeFlags,
+  serveFlags,
   resolveAll,
   resolveBatch,
   resolveBench,
   resolveGenBatch,
   resolveGenStream,
   resolveMerge,
+  resolveServe,
   resolveSoak,
   resolveSpeed,
   soakFlags,
@@ -70,20 +72,32 @@ const batch: CommandSpec = {
 const merge: CommandSpec = {
   name: 'merge',
   longRunning: true,
-  description: 'merge the latest batch view with the speed layer into serving/view/merged_view.csv',
+  description: 'merge the latest batch view with the speed layer into serving/view/merged_view.csv (once, or every interval)',
   options: mergeFlags(),
   async run(context, raw) {
-    const { layout, logger, signal, print } = context;
+    const { layout, signal, print } = context;
     const options = resolveMerge(raw);
-    const { mergeLoop } = await import('../serving/merge-loop.js');
-    const { mergeOnce } = await import('../serving/merge.js');
+    const { layerEnvironment } = await import('../pipeline/layer-config.js');
+    const { mergeOnce, openServing } = await import('../pipeline/serving.js');
     if (options.once) {
-      const result = await mergeOnce(layout, options.view, logger);
-      print(`merge: ${count(result.users)} users (batch watermark ${result.batchWatermark}, through ingest seq ${result.throughSeq}) → ${layout.mergedView}`);
+      const status = await mergeOnce(layerEnvironment(context), options.view);
+      print(`merge: ${count(status.users)} users (batch watermark ${status.batchWatermark}, through ingest seq ${status.throughSeq}) → ${layout.mergedView}`);
       return;
     }
+    await openServing(layerEnvironment(context), { view: options.view, intervalMs: options.intervalMs, http: undefined }).serve(signal);
+  },
+};
+
+const serve: CommandSpec = {
+  name: 'serve',
+  longRunning: true,
+  description: 'the serving layer as a service: the merged view kept current from the data folder, answered over HTTP, and written to merged_view.csv every interval',
+  options: serveFlags(),
+  async run(context, raw) {
+    const options = resolveServe(raw);
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
-    await mergeLoop({ layout, logger, clock: layerEnvironment(context).clock, signal, ...options });
+    const { openServing } = await import('../pipeline/serving.js');
+    await openServing(layerEnvironment(context), options, { onListening: (url) => context.print(`serve: listening on ${url}`) }).serve(context.signal);
   },
 };
 
@@ -171,4 +185,4 @@ const bench: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, all, soak, bench];
+export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, serve, all, soak, bench];

@@ -23,7 +23,9 @@ import type { GenStreamConfig } from '../generate/gen-stream.js';
 import type { GlobalConfig } from '../pipeline/context.js';
 import type { BatchOptions, MergeOptions, SpeedOptions } from '../pipeline/layer-config.js';
 import type { AllOptions } from '../pipeline/run-all.js';
-import { MERGE_VIEWS, type MergeViewKind } from '../serving/merge.js';
+import type { ServeOptions } from '../pipeline/serving.js';
+import type { HttpConfig } from '../serving/http.js';
+import { MERGE_VIEWS, type MergeViewKind } from '../serving/view-kind.js';
 import type { SoakOptions } from '../soak/soak.js';
 
 /** Thread counts `bench` times: 1, 2 and the available parallelism when it is larger. */
@@ -50,6 +52,8 @@ export const DEFAULTS = Object.freeze({
   genStream: Object.freeze({ intervalMs: 5_000, rowsPerChunk: 1_000, chunks: undefined as number | undefined, users: 10_000, seed: undefined as number | undefined }),
   speed: SPEED,
   merge: Object.freeze({ intervalMs: 5_000, view: 'exact' as MergeViewKind }),
+  /** `serve` and `all` answer HTTP here; `serve` also takes the merge options (its --interval writes merged_view.csv). */
+  http: Object.freeze({ host: '127.0.0.1', port: 8080 }),
   /** `all` also takes the gen-stream, speed, merge and batch options, with their defaults. */
   all: Object.freeze({ durationMs: undefined as number | undefined, batchEveryMs: undefined as number | undefined }),
   soak: Object.freeze({
@@ -158,9 +162,26 @@ export function mergeFlags(): Option[] {
   ];
 }
 
+/** The HTTP address, on `serve` and `all`. */
+function httpFlags(): Option[] {
+  const d = DEFAULTS.http;
+  return [flag('--port <n>', 'HTTP port (0: any free port)', String(d.port)), flag('--host <host>', 'HTTP address to listen on', d.host)];
+}
+
+export function serveFlags(): Option[] {
+  const d = DEFAULTS.merge;
+  return [
+    ...httpFlags(),
+    flag('--interval <duration>', 'time between writes of merged_view.csv', duration(d.intervalMs)),
+    flag('--view <kind>', 'exact (batch + realtime since its watermark) or window (batch + current window, as the original demo)', d.view),
+  ];
+}
+
 export function allFlags(): Option[] {
   const d = DEFAULTS.all;
   return [
+    ...httpFlags(),
+    flag('--no-http', 'do not serve HTTP'),
     flag('--duration <duration>', 'stop cleanly after this long', shown(d.durationMs, duration, 'run until Ctrl-C')),
     flag('--batch-every <duration>', 'recompute the batch view this often', shown(d.batchEveryMs, duration, 'only at start')),
     flag('--stream-interval <duration>', 'time between generated stream chunks', duration(DEFAULTS.genStream.intervalMs)),
@@ -260,6 +281,23 @@ export function resolveSpeed(raw: RawOptions, defaults: SpeedDefaults = DEFAULTS
   return Object.freeze({ window, keepViews: keptWindows(raw, keepFlag, defaults.keepViews) });
 }
 
+function resolveHttp(raw: RawOptions): HttpConfig | undefined {
+  if (raw.http === false) return undefined;
+  const d = DEFAULTS.http;
+  const host = stringOf(raw, 'host', 'host') ?? d.host;
+  if (/[\s/]/.test(host)) throw optionError('host', `expected a host name or address, got "${host}"`);
+  return Object.freeze({ host, port: integerOption(raw, 'port', 'port', d.port, 0, 65_535) });
+}
+
+/** `serve`: the HTTP address and the merge options (merged_view.csv's cadence, the view). */
+export function resolveServe(raw: RawOptions): ServeOptions {
+  return servingOf(resolveMerge(raw), resolveHttp(raw));
+}
+
+function servingOf(merge: MergeOptions, http: HttpConfig | undefined): ServeOptions {
+  return Object.freeze({ view: merge.view, intervalMs: merge.intervalMs, http });
+}
+
 /** merge's options; `all` names the interval --merge-interval. */
 export function resolveMerge(raw: RawOptions, intervalKey = 'interval', intervalFlag = 'interval'): MergeOptions {
   const d = DEFAULTS.merge;
@@ -277,7 +315,7 @@ export function resolveAll(raw: RawOptions): AllOptions {
     batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs),
     stream: resolveGenStream(raw, 'streamInterval', 'stream-interval'),
     speed: resolveSpeed(raw, DEFAULTS.speed, 'keep-windows'),
-    merge: resolveMerge(raw, 'mergeInterval', 'merge-interval'),
+    serve: servingOf(resolveMerge(raw, 'mergeInterval', 'merge-interval'), resolveHttp(raw)),
     batch: resolveBatch(raw),
     sampleHistory: DEFAULTS.genBatch,
   });

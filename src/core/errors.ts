@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'E_STATE', // on-disk state is inconsistent (a logged file is missing, …)
   'E_OVERFLOW', // a total left the exactly representable integer range
   'E_PROCESS', // a child process (soak's pipeline, a benchmark run) failed
+  'E_NETWORK', // a socket cannot be used (a port in use, a server unreachable)
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { type AggBlock, type UserAggTable } from '../core/agg-table.js';
+import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { type DeltaRange } from '../core/exact-merge.js';
 import { forEachViewLine, formatBlock } from '../core/view-format.js';
 import { writeFileAtomically } from './atomic.js';
@@ -24,7 +24,13 @@ async function writeDeltaFile(deltasDir: string, items: readonly SeqTotals[]): P
   await writeFileAtomically(path.join(deltasDir, `delta-${pad(first)}-${pad(last)}.csv`), text);
 }
 
-function listDeltaFiles(deltasDir: string): { file: string; first: number; last: number }[] {
+interface DeltaFileName {
+  readonly file: string;
+  readonly first: number;
+  readonly last: number;
+}
+
+function listDeltaFiles(deltasDir: string): DeltaFileName[] {
   let names: string[];
   try {
     names = fs.readdirSync(deltasDir);
@@ -38,46 +44,33 @@ function listDeltaFiles(deltasDir: string): { file: string; first: number; last:
     .sort((a, b) => a.first - b.first || a.last - b.last);
 }
 
+type DeltaLine = (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number) => void;
+
 /**
- * Adds (sign 1) or subtracts (sign -1) the deltas of sequence numbers in (afterSeq, throughSeq] into the table.
- * A sequence number found in two files (rewritten during recovery) counts once. Returns the sequence numbers found.
+ * Reads the deltas of seqs in (afterSeq, throughSeq] from the given files, line by line. A seq found in two files
+ * (rewritten during recovery) counts once; a seq is found when a file's range covers it, even with no lines (a file
+ * without purchases). Returns the seqs found.
  */
-function mergeDeltas(deltasDir: string, afterSeq: number, throughSeq: number, table: UserAggTable, sign: 1 | -1): Set<number> {
+function readDeltaLines(files: readonly DeltaFileName[], afterSeq: number, throughSeq: number, accept: DeltaLine): Set<number> {
   const done = new Set<number>();
-  for (const { file, first, last } of listDeltaFiles(deltasDir)) {
+  for (const { file, first, last } of files) {
     if (last <= afterSeq || first > throughSeq) continue;
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(file);
     } catch {
-      continue; // removed since listed: its sequence numbers are reported missing below
+      continue; // removed since listed: its sequence numbers are reported missing
     }
-    const inFile = new Set<number>();
     forEachViewLine(bytes, file, 1, (prefix, key, start, end, count, cents) => {
       const seq = prefix[0]!;
-      if (seq <= afterSeq || seq > throughSeq || done.has(seq)) return;
-      inFile.add(seq);
-      table.add(key, start, end, sign * count, sign * cents);
+      if (seq > afterSeq && seq <= throughSeq && !done.has(seq)) accept(seq, key, start, end, count, cents);
     });
-    for (let seq = Math.max(first, afterSeq + 1); seq <= Math.min(last, throughSeq); seq++) inFile.add(seq);
-    for (const seq of inFile) done.add(seq);
+    for (let seq = Math.max(first, afterSeq + 1); seq <= Math.min(last, throughSeq); seq++) done.add(seq);
   }
   return done;
 }
 
-/** Removes delta files every one of whose sequence numbers is at or below `throughSeq`. */
-function pruneDeltas(deltasDir: string, throughSeq: number): void {
-  for (const { file, last } of listDeltaFiles(deltasDir)) if (last <= throughSeq) fs.rmSync(file, { force: true });
-}
-
-/** Sequence numbers that some delta file already covers. */
-function coveredSeqs(deltasDir: string): Set<number> {
-  const covered = new Set<number>();
-  for (const { first, last } of listDeltaFiles(deltasDir)) for (let seq = first; seq <= last; seq++) covered.add(seq);
-  return covered;
-}
-
-/** The deltas folder as the speed layer and the merger use it. */
+/** The deltas folder as the speed layer, the merger and the serving layer use it. */
 export class DeltaFiles {
   constructor(readonly dir: string) {}
 
@@ -85,15 +78,41 @@ export class DeltaFiles {
     return writeDeltaFile(this.dir, items);
   }
 
+  /**
+   * The files that may hold seqs (afterSeq, throughSeq]. One micro-batch writes one file named after its range, so
+   * a reader following the stream usually finds exactly `delta-(afterSeq+1)-(throughSeq)` without listing the folder.
+   */
+  private filesFor(afterSeq: number, throughSeq: number): DeltaFileName[] {
+    const exact = path.join(this.dir, `delta-${pad(afterSeq + 1)}-${pad(throughSeq)}.csv`);
+    if (throughSeq > afterSeq && fs.existsSync(exact)) return [{ file: exact, first: afterSeq + 1, last: throughSeq }];
+    return listDeltaFiles(this.dir);
+  }
+
+  /** Adds a range's deltas into the table (signed) and returns the seqs found. */
   merge(range: DeltaRange, table: UserAggTable): Set<number> {
-    return mergeDeltas(this.dir, range.afterSeq, range.throughSeq, table, range.sign);
+    return readDeltaLines(this.filesFor(range.afterSeq, range.throughSeq), range.afterSeq, range.throughSeq, (_seq, key, start, end, count, cents) =>
+      table.add(key, start, end, range.sign * count, range.sign * cents),
+    );
+  }
+
+  /** Each seq of (afterSeq, throughSeq] found, with its totals (empty for a file without purchases), in seq order. */
+  read(afterSeq: number, throughSeq: number): SeqTotals[] {
+    const tables = new Map<number, UserAggTable>();
+    const found = readDeltaLines(this.filesFor(afterSeq, throughSeq), afterSeq, throughSeq, (seq, key, start, end, count, cents) => {
+      let table = tables.get(seq);
+      if (!table) tables.set(seq, (table = new UserAggTable(64)));
+      table.add(key, start, end, count, cents);
+    });
+    return [...found].sort((a, b) => a - b).map((seq) => ({ seq, block: (tables.get(seq) ?? new UserAggTable(0)).toBlock() }));
   }
 
   prune(throughSeq: number): void {
-    pruneDeltas(this.dir, throughSeq);
+    for (const { file, last } of listDeltaFiles(this.dir)) if (last <= throughSeq) fs.rmSync(file, { force: true });
   }
 
   covered(): Set<number> {
-    return coveredSeqs(this.dir);
+    const covered = new Set<number>();
+    for (const { first, last } of listDeltaFiles(this.dir)) for (let seq = first; seq <= last; seq++) covered.add(seq);
+    return covered;
   }
 }

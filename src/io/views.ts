@@ -21,6 +21,12 @@ export interface RealtimeViewInfo extends PublishedView {
   /** The batch watermark this view is relative to: it holds stream files with seq in (watermark, throughSeq]. */
   readonly watermark: number;
   readonly throughSeq: number;
+  /** Ingest time of seq throughSeq; null when unknown (no file yet, or a view written before this was recorded). */
+  readonly lastIngestedAtMs: number | null;
+  /** The speed layer process's counters when it published the view (rows and bad rows since startedAtMs). */
+  readonly rowsIngested: number | null;
+  readonly badRows: number | null;
+  readonly startedAtMs: number | null;
 }
 
 function listComplete(parent: string, pattern: RegExp): PublishedView[] {
@@ -92,13 +98,34 @@ export function listSpeedViews(servingSpeed: string): PublishedView[] {
   return listComplete(servingSpeed, SPEED_VIEW_PATTERN);
 }
 
+/** Realtime view metadata by folder: a published view never changes. */
+const realtimeMeta = new Map<string, Omit<RealtimeViewInfo, keyof PublishedView> | undefined>();
+
+const numberOrNull = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+
 export function listRealtimeViews(servingRealtime: string): RealtimeViewInfo[] {
+  const complete = listComplete(servingRealtime, REALTIME_VIEW_PATTERN);
+  for (const dir of realtimeMeta.keys()) if (path.dirname(dir) === servingRealtime && !complete.some((v) => v.dir === dir)) realtimeMeta.delete(dir);
   const views: RealtimeViewInfo[] = [];
-  for (const view of listComplete(servingRealtime, REALTIME_VIEW_PATTERN)) {
-    const meta = readJson(path.join(view.dir, '_REALTIME.json'));
-    if (typeof meta?.watermark === 'number' && typeof meta.throughSeq === 'number') {
-      views.push({ ...view, watermark: meta.watermark, throughSeq: meta.throughSeq });
+  for (const view of complete) {
+    if (!realtimeMeta.has(view.dir)) {
+      const meta = readJson(path.join(view.dir, '_REALTIME.json'));
+      realtimeMeta.set(
+        view.dir,
+        typeof meta?.watermark === 'number' && typeof meta.throughSeq === 'number'
+          ? {
+              watermark: meta.watermark,
+              throughSeq: meta.throughSeq,
+              lastIngestedAtMs: numberOrNull(meta.lastIngestedAtMs),
+              rowsIngested: numberOrNull(meta.rowsIngested),
+              badRows: numberOrNull(meta.badRows),
+              startedAtMs: numberOrNull(meta.startedAtMs),
+            }
+          : undefined,
+      );
     }
+    const meta = realtimeMeta.get(view.dir);
+    if (meta) views.push({ ...view, ...meta });
   }
   return views.sort((a, b) => a.throughSeq - b.throughSeq || a.createdAtMs - b.createdAtMs);
 }

@@ -7,7 +7,7 @@ import { type WindowSpec } from '../core/window.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { systemClock } from '../io/system-clock.js';
-import { type MergeViewKind } from '../serving/merge.js';
+import { type MergeViewKind } from '../serving/view-kind.js';
 import { type SpeedConfig, type SpeedStatus } from '../speed/speed-layer.js';
 import { type CommandContext } from './context.js';
 
@@ -48,6 +48,7 @@ export interface MergeOptions {
 export interface SpeedRun {
   readonly signal: AbortSignal;
   readonly onSlide?: (status: SpeedStatus) => void;
+  readonly onRealtime?: SpeedConfig['onRealtime'];
 }
 
 /** The speed layer's config: the `speed` command, `all` (so soak) and the speed benchmark all build it here. */
@@ -62,5 +63,6 @@ export function speedLayerConfig(environment: LayerEnvironment, options: SpeedOp
     clock: environment.clock,
     signal: run.signal,
     onSlide: run.onSlide,
+    onRealtime: run.onRealtime,
   };
 }

@@ -1,20 +1,17 @@
 // `all`: the whole Lambda Architecture in one process — batch at start (and every --batch-every), the stream
 // generator, the speed layer and the merger — with a status line per slide and a clean stop.
 
-import fs from 'node:fs';
 import path from 'node:path';
 import { runBatch } from '../batch/batch-job.js';
 import { listCsvFiles } from '../batch/inputs.js';
 import { count, seconds } from '../core/summary-format.js';
 import { type GenBatchConfig, generateBatchFiles } from '../generate/gen-batch.js';
 import { type GenStreamConfig, type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
-import { sleep } from '../io/sleep.js';
-import { systemClock } from '../io/system-clock.js';
-import { mergeLoopOnThread } from '../serving/merge-thread.js';
-import { type MergeResult } from '../serving/merge.js';
+import { type SnapshotStatus } from '../serving/store.js';
 import { type SpeedStatus, runSpeedLayer } from '../speed/speed-layer.js';
 import { type CommandContext } from './context.js';
-import { type BatchOptions, type MergeOptions, type SpeedOptions, layerEnvironment, speedLayerConfig } from './layer-config.js';
+import { type BatchOptions, type SpeedOptions, layerEnvironment, speedLayerConfig } from './layer-config.js';
+import { type ServeOptions, openServing } from './serving.js';
 
 export interface AllOptions {
   /** Undefined: until stopped. */
@@ -23,7 +20,8 @@ export interface AllOptions {
   readonly batchEveryMs: number | undefined;
   readonly stream: GenStreamConfig;
   readonly speed: SpeedOptions;
-  readonly merge: MergeOptions;
+  /** The serving layer: merged_view.csv cadence, view kind, HTTP address (or none). */
+  readonly serve: ServeOptions;
   readonly batch: BatchOptions;
   /** Sample history written when batch_input/ holds no CSV file. */
   readonly sampleHistory: Omit<GenBatchConfig, 'force'>;
@@ -32,7 +30,9 @@ export interface AllOptions {
 /** Observers for tools that measure a running pipeline (soak, bench). */
 export interface AllHooks {
   readonly onChunk?: (chunk: StreamChunk) => void;
-  readonly onMerged?: (result: MergeResult, mergedAtMs: number) => void;
+  /** After merged_view.csv is written, with the version it holds. */
+  readonly onCsvWritten?: (status: SnapshotStatus, writtenAtMs: number) => void;
+  readonly onListening?: (url: string) => void;
   readonly onSlide?: (status: SpeedStatus) => void;
 }
 
@@ -41,7 +41,7 @@ export interface AllSummary {
 }
 
 export async function runAll(context: CommandContext, options: AllOptions, hooks: AllHooks = {}): Promise<AllSummary> {
-  const { global, layout, logger, print } = context;
+  const { layout, logger, print } = context;
   const environment = layerEnvironment(context);
   if (listCsvFiles(layout.batchInput, logger).length === 0) {
     const generated = generateBatchFiles(layout.batchInput, { ...options.sampleHistory, force: false });
@@ -53,42 +53,44 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
   };
   await batchOnce();
 
-  const started = Date.now();
+  const { clock } = environment;
+  const started = clock.now();
   const stopGenerator = new AbortController();
   const stopBatches = new AbortController();
   const stopSpeed = new AbortController();
-  const stopMerge = new AbortController();
+  const stopServing = new AbortController();
   const onSlide = (s: SpeedStatus): void => {
     hooks.onSlide?.(s);
     const at = new Date(s.windowEndMs).toISOString().slice(11, 19);
     print(
-      `all: ${at} +${seconds(Date.now() - started)} | ${count(s.eventsPerSecond)} events/s | window ${count(s.windowUsers)} users | ` +
+      `all: ${at} +${seconds(clock.now() - started)} | ${count(s.eventsPerSecond)} events/s | window ${count(s.windowUsers)} users | ` +
         `realtime ${count(s.realtimeUsers)} users (seq ${s.batchWatermark + 1}..${s.throughSeq}) | lag ${count(s.maxLagMs)} ms | batch watermark ${s.batchWatermark}`,
     );
   };
 
-  const generator = runStreamGenerator(layout.streamInput, options.stream, systemClock, stopGenerator.signal, hooks.onChunk);
-  const speed = runSpeedLayer(speedLayerConfig(environment, options.speed, { signal: stopSpeed.signal, onSlide }));
-  const merger = mergeLoopOnThread({
-    layout,
-    logger,
-    logLevel: global.logLevel,
-    signal: stopMerge.signal,
-    intervalMs: options.merge.intervalMs,
-    view: options.merge.view,
-    onMerged: hooks.onMerged,
+  const serving = openServing(environment, options.serve, {
+    onCsvWritten: hooks.onCsvWritten,
+    onListening: (url) => {
+      print(`all: serving the merged view at ${url} (open it in a browser; the API is in the README)`);
+      hooks.onListening?.(url);
+    },
   });
+  const served = serving.serve(stopServing.signal);
+  const generator = runStreamGenerator(layout.streamInput, options.stream, clock, stopGenerator.signal, hooks.onChunk);
+  const speed = runSpeedLayer(
+    speedLayerConfig(environment, options.speed, { signal: stopSpeed.signal, onSlide, onRealtime: (update) => serving.layer.handover(update) }),
+  );
   const recomputes = (async () => {
     if (options.batchEveryMs === undefined) return;
     while (!stopBatches.signal.aborted) {
-      await sleep(options.batchEveryMs, stopBatches.signal);
+      await clock.sleep(options.batchEveryMs, stopBatches.signal);
       if (!stopBatches.signal.aborted) await batchOnce();
     }
   })();
 
   const until = new AbortController();
-  const finished = sleep(options.durationMs ?? Infinity, AbortSignal.any([context.signal, until.signal]));
-  const parts = [generator, speed, merger, recomputes];
+  const finished = clock.sleep(options.durationMs ?? Infinity, AbortSignal.any([context.signal, until.signal]));
+  const parts = [generator, speed, served, recomputes];
   // Any part failing stops the whole pipeline; otherwise run until the duration or a signal.
   try {
     await Promise.race([finished, ...parts.map((p) => p.then(() => new Promise<never>(() => {})))]);
@@ -99,12 +101,12 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     await Promise.allSettled([generator, recomputes]);
     stopSpeed.abort();
     await Promise.allSettled([speed]);
-    stopMerge.abort();
-    await Promise.allSettled([merger]);
+    stopServing.abort();
+    await Promise.allSettled([served]);
   }
   for (const part of parts) await part; // surfaces the first failure
   const generated = await generator;
-  const merged = fs.existsSync(layout.mergedView) ? fs.readFileSync(layout.mergedView, 'utf8').split('\n').length - 2 : 0;
-  print(`all: stopped after ${seconds(Date.now() - started)}; generated ${count(generated.rows)} stream rows; merged view has ${count(merged)} users → ${layout.mergedView}`);
+  const users = serving.layer.store.current?.users ?? 0;
+  print(`all: stopped after ${seconds(clock.now() - started)}; generated ${count(generated.rows)} stream rows; merged view has ${count(users)} users → ${layout.mergedView}`);
   return { streamRows: generated.rows };
 }

@@ -8,8 +8,9 @@ import { MERGED_VIEW_HEADER } from '../core/view-format.js';
 import { type FrozenView } from './store.js';
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
-export function formatMergedView(view: FrozenView): Buffer {
+export function formatMergedView(view: FrozenView): Uint8Array<ArrayBuffer> {
   const base = UserAggTable.fromState(view.base.table);
   const overlay = UserAggTable.fromState(view.overlay);
   // Overlay users the base lacks, in id order, merged into the base's precomputed id order.
@@ -39,5 +40,5 @@ export function formatMergedView(view: FrozenView): Buffer {
   }
   for (; x < extra.length; x++) line(extra[x]!.id, overlay.countAt(extra[x]!.entry), overlay.centsAt(extra[x]!.entry));
   chunks.push(text);
-  return Buffer.from(chunks.join(''));
+  return encoder.encode(chunks.join(''));
 }

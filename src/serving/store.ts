@@ -15,7 +15,7 @@ import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { exactMerge } from '../core/exact-merge.js';
 import { fnv1a } from '../core/hash.js';
-import { type BatchBase, EMPTY_BASE } from './batch-base.js';
+import { type BatchBase, type BatchViewMeta, EMPTY_BASE } from './batch-base.js';
 
 export interface SnapshotStatus {
   /** Increases by one with every change. */
@@ -86,6 +86,11 @@ export class ServingStore {
   /** The current version's status; undefined until the first load (a store that cannot say what it holds serves nothing). */
   get current(): SnapshotStatus | undefined {
     return this.info;
+  }
+
+  /** The batch view served (undefined: none). */
+  get batchView(): BatchViewMeta | undefined {
+    return this.base.view;
   }
 
   private get loaded(): SnapshotStatus {

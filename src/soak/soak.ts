@@ -91,7 +91,7 @@ function allOptions(options: SoakOptions, remainingMs: number): AllOptions {
     batchEveryMs: options.batchEveryMs,
     stream: { intervalMs: STREAM_INTERVAL_MS, rowsPerChunk: Math.max(1, Math.round((options.rate * STREAM_INTERVAL_MS) / 1000)), chunks: undefined, users: options.users, seed: 7 },
     speed: options.speed,
-    merge: { intervalMs: options.mergeIntervalMs, once: false, view: 'exact' },
+    serve: { intervalMs: options.mergeIntervalMs, view: 'exact', http: undefined },
     batch: options.batch,
     sampleHistory: { ...HISTORY, users: options.users },
   };
@@ -106,7 +106,7 @@ function allArgs(layout: DataLayout, threads: number, options: SoakOptions, rema
     '--duration', `${o.durationMs}ms`, '--batch-every', `${o.batchEveryMs}ms`, '--partitions', String(o.batch.partitions), '--keep-views', String(o.batch.keepViews),
     '--stream-interval', `${o.stream.intervalMs}ms`, '--rows-per-chunk', String(o.stream.rowsPerChunk), '--users', String(o.stream.users), '--seed', String(Date.now() % 100_000),
     '--batch-interval', `${window.batchIntervalMs}ms`, '--window', `${window.windowMs}ms`, '--slide', `${window.slideMs}ms`, '--keep-windows', String(o.speed.keepViews),
-    '--merge-interval', `${o.merge.intervalMs}ms`,
+    '--merge-interval', `${o.serve.intervalMs}ms`, '--no-http',
   ];
 }
 
@@ -145,12 +145,12 @@ export async function runSoak(context: CommandContext, options: SoakOptions): Pr
       const quiet: CommandContext = { ...context, layout, logger: silentLogger, print: () => {} };
       const summary = await runAll(quiet, allOptions(options, options.durationMs), {
         onChunk: (chunk) => renamedAt.set(chunk.name, chunk.renamedAtMs),
-        onMerged: (result, mergedAtMs) => {
-          if (result.throughSeq > loggedNames.length) loggedNames = readIngestLog(layout.ingestLog).entries.map((e) => e.name);
-          for (const name of loggedNames.slice(0, result.throughSeq)) {
+        onCsvWritten: (status, writtenAtMs) => {
+          if (status.throughSeq > loggedNames.length) loggedNames = readIngestLog(layout.ingestLog).entries.map((e) => e.name);
+          for (const name of loggedNames.slice(0, status.throughSeq)) {
             const at = renamedAt.get(name);
             if (at === undefined) continue;
-            freshness.push(mergedAtMs - at);
+            freshness.push(writtenAtMs - at);
             renamedAt.delete(name);
           }
         },

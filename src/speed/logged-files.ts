@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import { type BadRowMode } from '../core/event-parser.js';
+import { type BadRowMode, totalBad } from '../core/event-parser.js';
 import { type IngestEntry } from '../io/ingest-log.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
@@ -51,6 +51,6 @@ export class StreamFileReader implements LoggedFileReader {
         this.logger.error(`speed: ${parsed.badRows.length} bad rows of ${entry.name} counted but not quarantined (the next batch run writes them): ${error.message}`);
       }
     }
-    return { entry, table, rows: parsed.counts.rows };
+    return { entry, table, rows: parsed.counts.rows, badRows: totalBad(parsed.counts) };
   }
 }

@@ -29,6 +29,7 @@ export interface ParsedFile {
   readonly table: UserAggTable;
   /** Rows read (good and bad). */
   readonly rows: number;
+  readonly badRows: number;
 }
 
 /** Reads logged files (quarantining their bad rows, or failing in failfast mode). */
@@ -63,13 +64,29 @@ export interface RealtimeSnapshot {
   /** The batch watermark it is relative to: it holds seqs (watermark, throughSeq]. */
   readonly watermark: number;
   readonly throughSeq: number;
+  /** Ingest time of seq throughSeq (null before the first file). */
+  readonly lastIngestedAtMs: number | null;
 }
 
 /** The speed layer's published outputs, and the batch views it rebases on. */
 export interface SpeedOutputs {
   /** Watermarks of the retained batch views, ascending (empty without one). */
   batchWatermarks(): readonly number[];
-  publishRealtime(snapshot: RealtimeSnapshot, atMs: number): Promise<void>;
+  publishRealtime(snapshot: RealtimeSnapshot & SpeedCounters, atMs: number): Promise<void>;
   /** Publishes the window ending at endMs; returns its number of users. */
   publishWindow(endMs: number, blocks: readonly AggBlock[]): Promise<number>;
+}
+
+/** What a published realtime view adds for in-process readers: the per-seq totals written since the last publish. */
+export interface RealtimeUpdate {
+  readonly items: readonly SeqTotals[];
+  readonly throughSeq: number;
+  readonly lastIngestedAtMs: number | null;
+}
+
+/** The speed layer process's counters, published with each realtime view (for rates: rows since startedAtMs). */
+export interface SpeedCounters {
+  readonly rowsIngested: number;
+  readonly badRows: number;
+  readonly startedAtMs: number;
 }

@@ -9,7 +9,7 @@ import { DirectoryPublisher } from '../io/atomic.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { listBatchViews, listRealtimeViews, listSpeedViews, pruneViews } from '../io/views.js';
-import { type RealtimeSnapshot, type SpeedOutputs } from './ports.js';
+import { type RealtimeSnapshot, type SpeedCounters, type SpeedOutputs } from './ports.js';
 
 const REALTIME_VIEWS_KEPT = 3;
 
@@ -36,11 +36,12 @@ export class SpeedViewFiles implements SpeedOutputs {
     return listBatchViews(this.layout.servingBatch, this.logger).map((view) => view.watermark);
   }
 
-  async publishRealtime(snapshot: RealtimeSnapshot, atMs: number): Promise<void> {
+  async publishRealtime(snapshot: RealtimeSnapshot & SpeedCounters, atMs: number): Promise<void> {
     const { servingRealtime } = this.layout;
     let createdAtMs = atMs;
     while (fs.existsSync(path.join(servingRealtime, `realtime-${createdAtMs}`))) createdAtMs++;
-    const meta = { watermark: snapshot.watermark, throughSeq: snapshot.throughSeq, createdAtMs };
+    const { watermark, throughSeq, lastIngestedAtMs, rowsIngested, badRows, startedAtMs } = snapshot;
+    const meta = { watermark, throughSeq, createdAtMs, lastIngestedAtMs, rowsIngested, badRows, startedAtMs };
     await publishDirectory(path.join(servingRealtime, `realtime-${createdAtMs}`), [
       // Unsorted: readers load it into a table, and sorting 100 k users every micro-batch would cost more than parsing.
       ['part-00000', formatBlock(snapshot.block)],

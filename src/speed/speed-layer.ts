@@ -23,7 +23,7 @@ import { acquireLock } from '../io/lock.js';
 import { type Logger } from '../io/logger.js';
 import { StreamFiles } from '../io/stream-files.js';
 import { StreamFileReader } from './logged-files.js';
-import { type DeltaStore, type IngestAppender, type LoggedFileReader, type ParsedFile, type SlideStore, type SpeedOutputs, type StreamSource } from './ports.js';
+import { type DeltaStore, type IngestAppender, type LoggedFileReader, type ParsedFile, type RealtimeUpdate, type SlideStore, type SpeedCounters, type SpeedOutputs, type StreamSource } from './ports.js';
 import { RealtimeView } from './realtime-view.js';
 import { SpeedViewFiles } from './publish.js';
 import { SpeedWorkers } from './speed-workers.js';
@@ -39,6 +39,8 @@ export interface SpeedConfig {
   readonly clock: Clock;
   readonly signal: AbortSignal;
   readonly onSlide?: (status: SpeedStatus) => void;
+  /** Called after each realtime view is published, with the per-seq totals it added (in-process serving). */
+  readonly onRealtime?: (update: RealtimeUpdate & SpeedCounters) => void;
 }
 
 export interface SpeedStatus {
@@ -72,13 +74,16 @@ export class SpeedLayer {
   private slideEvents = 0;
   private slideMaxLagMs = 0;
   private totalEvents = 0;
+  private totalBadRows = 0;
+  private readonly startedAtMs: number;
 
   constructor(
     private readonly ports: SpeedPorts,
     private readonly window: WindowSpec,
-    private readonly onSlide?: (status: SpeedStatus) => void,
+    private readonly observers: Pick<SpeedConfig, 'onSlide' | 'onRealtime'> = {},
   ) {
-    this.realtime = new RealtimeView(ports.deltas, 0, 0);
+    this.realtime = new RealtimeView(ports.deltas, 0, 0, null);
+    this.startedAtMs = ports.clock.now();
   }
 
   /** The realtime view's watermark S_R and through-seq N. */
@@ -89,6 +94,7 @@ export class SpeedLayer {
   private async read(entry: IngestEntry): Promise<ParsedFile> {
     const parsed = await this.ports.reader.read(entry);
     this.totalEvents += parsed.rows;
+    this.totalBadRows += parsed.badRows;
     return parsed;
   }
 
@@ -96,7 +102,7 @@ export class SpeedLayer {
   async recover(entries: readonly IngestEntry[]): Promise<void> {
     const { clock, deltas, outputs, slides } = this.ports;
     const batchWatermark = outputs.batchWatermarks().at(-1) ?? 0;
-    this.realtime = new RealtimeView(deltas, batchWatermark, entries.at(-1)?.seq ?? 0);
+    this.realtime = new RealtimeView(deltas, batchWatermark, entries.at(-1)?.seq ?? 0, entries.at(-1)?.ingestedAtMs ?? null);
     const now = clock.now();
     const covered = deltas.covered();
     for (const entry of entries) {
@@ -104,7 +110,7 @@ export class SpeedLayer {
       const inWindow = inWindowAt(this.window, entry.ingestedAtMs, now);
       if (!inRealtime && !inWindow) continue;
       const { table } = await this.read(entry);
-      if (inRealtime) this.realtime.add(entry.seq, table, covered.has(entry.seq));
+      if (inRealtime) this.realtime.add(entry.seq, entry.ingestedAtMs, table, covered.has(entry.seq));
       if (inWindow) slides.add(slideOfTick(this.window, entry.ingestedAtMs), table.toPartitionedBlocks(slides.partitions));
     }
     const written = await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas());
@@ -149,7 +155,7 @@ export class SpeedLayer {
     const slide = slideOfTick(this.window, tickMs);
     for (const entry of entries) {
       const { table } = await this.read(entry);
-      this.realtime.add(entry.seq, table);
+      this.realtime.add(entry.seq, entry.ingestedAtMs, table);
       // Each file's users go straight to their partitions, which merge them into the slide in parallel.
       slides.add(slide, table.toPartitionedBlocks(slides.partitions));
     }
@@ -164,15 +170,16 @@ export class SpeedLayer {
   }
 
   private async publishRealtime(atMs: number): Promise<void> {
-    await this.ports.outputs.publishRealtime(this.realtime.snapshot(), atMs);
-    this.realtime.published();
+    const counters: SpeedCounters = { rowsIngested: this.totalEvents, badRows: this.totalBadRows, startedAtMs: this.startedAtMs };
+    await this.ports.outputs.publishRealtime({ ...this.realtime.snapshot(), ...counters }, atMs);
+    this.observers.onRealtime?.({ ...this.realtime.published(), ...counters });
   }
 
   /** Publishes the window of the slides before `slide`. */
   async publishWindow(slide: number): Promise<void> {
     const { endMs } = windowBefore(this.window, slide);
     const windowUsers = await this.ports.outputs.publishWindow(endMs, await this.ports.slides.windows(slide));
-    this.onSlide?.({
+    this.observers.onSlide?.({
       windowEndMs: endMs,
       eventsInSlide: this.slideEvents,
       eventsPerSecond: (this.slideEvents * 1000) / this.window.slideMs,
@@ -234,7 +241,7 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
         logger,
       },
       window,
-      config.onSlide,
+      config,
     );
     await speed.recover(opened.entries);
     await source.watch();

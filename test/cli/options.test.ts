@@ -12,6 +12,7 @@ import {
   genStreamFlags,
   globalFlags,
   mergeFlags,
+  serveFlags,
   resolveAll,
   resolveBatch,
   resolveBench,
@@ -19,6 +20,7 @@ import {
   resolveGenStream,
   resolveGlobal,
   resolveMerge,
+  resolveServe,
   resolveSoak,
   resolveSpeed,
   soakFlags,
@@ -223,6 +225,33 @@ describe('merge options', () => {
   });
 });
 
+describe('serve options', () => {
+  it('defaults: 127.0.0.1:8080, merged_view.csv every 5 s, the exact view', () => {
+    expect(resolveServe({})).toEqual({ view: 'exact', intervalMs: 5_000, http: { host: '127.0.0.1', port: 8080 } });
+  });
+
+  it('valid values', () => {
+    expect(resolveServe({ port: '0', host: 'localhost', interval: '250ms', view: 'window' })).toEqual({ view: 'window', intervalMs: 250, http: { host: 'localhost', port: 0 } });
+  });
+
+  it.each<BadCase>([
+    ['a port out of range', { port: '70000' }, 'port'],
+    ['a port that is not a number', { port: 'http' }, 'port'],
+    ['an empty host', { host: '' }, 'host'],
+    ['a host with a path', { host: 'a/b' }, 'host'],
+    ['a bad interval', { interval: 'soon' }, 'interval'],
+    ['an unknown view', { view: 'both' }, 'view'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveServe(raw), flag);
+  });
+
+  it('help shows the defaults', () => {
+    expect(helpOf(serveFlags(), '--port')).toContain('(default: 8080)');
+    expect(helpOf(serveFlags(), '--host')).toContain('(default: 127.0.0.1)');
+    expect(helpOf(serveFlags(), '--interval')).toContain('(default: 5s)');
+  });
+});
+
 describe('all options', () => {
   it('defaults: until stopped, batch only at start, every layer at its own defaults', () => {
     const options = resolveAll({});
@@ -231,7 +260,7 @@ describe('all options', () => {
       batchEveryMs: undefined,
       stream: { intervalMs: 5_000, rowsPerChunk: 1_000, chunks: undefined, users: 10_000 },
       speed: resolveSpeed({}),
-      merge: { intervalMs: 5_000, once: false, view: 'exact' },
+      serve: { intervalMs: 5_000, view: 'exact', http: { host: '127.0.0.1', port: 8080 } },
       batch: { partitions: 8, keepViews: 3 },
       sampleHistory: DEFAULTS.genBatch,
     });
@@ -245,9 +274,16 @@ describe('all options', () => {
     expectOptionsError(() => resolveAll({ keep: '6', keepWindows: '6' }), 'keep');
   });
 
+  it('serves HTTP on --host/--port unless --no-http', () => {
+    expect(resolveAll({ host: '::1', port: '0' }).serve.http).toEqual({ host: '::1', port: 0 });
+    expect(resolveAll({ http: false, port: '9' }).serve.http).toBeUndefined();
+    expectOptionsError(() => resolveAll({ port: '65536' }), 'port');
+    expectOptionsError(() => resolveAll({ host: 'a b' }), 'host');
+  });
+
   it('valid values', () => {
     const options = resolveAll({ duration: '90s', batchEvery: '1m', streamInterval: '150ms', mergeInterval: '200ms', view: 'window', partitions: '2', batchInterval: '200ms', window: '2s', slide: '400ms', rowsPerChunk: '50' });
-    expect(options).toMatchObject({ durationMs: 90_000, batchEveryMs: 60_000, stream: { intervalMs: 150, rowsPerChunk: 50 }, merge: { intervalMs: 200, view: 'window' }, batch: { partitions: 2 } });
+    expect(options).toMatchObject({ durationMs: 90_000, batchEveryMs: 60_000, stream: { intervalMs: 150, rowsPerChunk: 50 }, serve: { intervalMs: 200, view: 'window' }, batch: { partitions: 2 } });
     expect(options.speed.window).toMatchObject({ batchIntervalMs: 200, windowMs: 2_000, slideMs: 400 });
   });
 

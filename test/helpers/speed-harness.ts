@@ -4,11 +4,11 @@
 import { type AggBlock, UserAggTable } from '../../src/core/agg-table.js';
 import { LambdaflowError } from '../../src/core/errors.js';
 import { type DeltaRange } from '../../src/core/exact-merge.js';
-import { parseWhole } from '../../src/core/event-parser.js';
+import { parseWhole, totalBad } from '../../src/core/event-parser.js';
 import { SlidingWindow } from '../../src/core/window.js';
 import { type IngestEntry } from '../../src/io/ingest-log.js';
 import { silentLogger } from '../../src/io/logger.js';
-import type { DeltaStore, IngestAppender, LoggedFileReader, NewFile, ParsedFile, RealtimeSnapshot, SeqTotals, SlideStore, SpeedOutputs, StreamSource } from '../../src/speed/ports.js';
+import type { DeltaStore, IngestAppender, LoggedFileReader, NewFile, ParsedFile, RealtimeSnapshot, SeqTotals, SlideStore, SpeedCounters, SpeedOutputs, StreamSource } from '../../src/speed/ports.js';
 import { type SpeedPorts } from '../../src/speed/speed-layer.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -57,7 +57,7 @@ export class MemoryReader implements LoggedFileReader {
     const file = this.stream.files.get(entry.name)!;
     const table = new UserAggTable(64);
     const parser = parseWhole(file.bytes.subarray(0, entry.size), table, { mode: 'drop' });
-    return { entry, table, rows: parser.counts.rows };
+    return { entry, table, rows: parser.counts.rows, badRows: totalBad(parser.counts) };
   }
 }
 
@@ -119,7 +119,7 @@ export class MemoryDeltas implements DeltaStore {
 /** Published views kept as data; batch watermarks set by the test (as if `batch` ran). */
 export class MemoryOutputs implements SpeedOutputs {
   watermarks: number[] = [];
-  realtime: (RealtimeSnapshot & { atMs: number }) | undefined;
+  realtime: (RealtimeSnapshot & SpeedCounters & { atMs: number }) | undefined;
   readonly windows = new Map<number, AggBlock[]>();
   failRealtime = 0;
 
@@ -127,7 +127,7 @@ export class MemoryOutputs implements SpeedOutputs {
     return this.watermarks;
   }
 
-  async publishRealtime(snapshot: RealtimeSnapshot, atMs: number): Promise<void> {
+  async publishRealtime(snapshot: RealtimeSnapshot & SpeedCounters, atMs: number): Promise<void> {
     if (this.failRealtime > 0) {
       this.failRealtime--;
       throw new LambdaflowError('E_WRITE', 'cannot publish: disk full (simulated)');

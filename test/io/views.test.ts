@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { dataLayout } from '../../src/io/layout.js';
 import { type Logger } from '../../src/io/logger.js';
 import { listBatchViews } from '../../src/io/views.js';
-import { mergeOnce } from '../../src/serving/merge.js';
+import { mergeOnce } from '../../src/pipeline/serving.js';
+import { systemClock } from '../../src/io/system-clock.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const tempRoot = tempRoots();
@@ -45,7 +46,7 @@ describe('batch views without a watermark', () => {
     expect(logger.warnings[0]).toContain(bad);
     expect(logger.warnings[0]).toMatch(reason);
 
-    await mergeOnce(layout, 'exact', logger);
+    await mergeOnce({ layout, threads: 1, mode: 'permissive', logger, clock: systemClock }, 'exact');
     expect(fs.readFileSync(layout.mergedView, 'utf8')).toBe('user_id,purchase_count_total,purchase_amount_total\ngood,1,1.00\n');
     expect(logger.warnings).toHaveLength(1);
   });

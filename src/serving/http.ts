@@ -1,0 +1,222 @@
+// The serving layer's HTTP API (fastify): parses, validates and formats; every answer comes from one snapshot of
+// the store and carries its version. Routes are listed in the README; their names are a contract.
+
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { LambdaflowError } from '../core/errors.js';
+import { formatCents } from '../core/money.js';
+import { LIVE_PAGE } from './live-page.js';
+import { servingMetrics } from './metrics.js';
+import { type ServingLayer } from './serving-layer.js';
+import { type SnapshotStatus, TOP_MAX, type UserTotals } from './store.js';
+
+export interface HttpConfig {
+  readonly host: string;
+  /** 0: any free port. */
+  readonly port: number;
+}
+
+/** A user id in a URL: at most this many UTF-8 bytes, and no control characters. */
+export const MAX_USER_ID_BYTES = 1024;
+export const MAX_IDS_PER_REQUEST = 1_000;
+/** An SSE client this far behind is cut off rather than buffered for without bound. */
+const MAX_SSE_BACKLOG_BYTES = 1 << 20;
+const SSE_HEARTBEAT_MS = 15_000;
+
+function userBody(user: UserTotals): { user_id: string; purchase_count_total: number; purchase_amount_total: string } {
+  return { user_id: user.userId, purchase_count_total: user.count, purchase_amount_total: formatCents(user.cents) };
+}
+
+/** /status and each /events message. */
+export function statusBody(serving: ServingLayer, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
+  return {
+    version: status.version,
+    batch_view: status.batchView,
+    batch_watermark: status.batchWatermark,
+    through_seq: status.throughSeq,
+    users: status.users,
+    purchase_count_total: status.purchases,
+    purchase_amount_total: formatCents(status.cents),
+    built_at: new Date(status.builtAtMs).toISOString(),
+    staleness_ms: status.lastIngestedAtMs === null ? null : Math.max(0, nowMs - status.lastIngestedAtMs),
+    events_per_second: serving.eventsPerSecond === null ? null : Math.round(serving.eventsPerSecond),
+    bad_rows: serving.badRows,
+    changed_users: status.changedUsers,
+    change: status.kind,
+  };
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+const badParameter = (name: string, problem: string): HttpError => new HttpError(400, `bad parameter ${name}: ${problem}`, { parameter: name });
+
+/** Checks a user id from a URL (already percent-decoded). */
+function checkUserId(id: string, name: string): void {
+  if (id.length === 0) throw badParameter(name, 'empty user id');
+  if (Buffer.byteLength(id) > MAX_USER_ID_BYTES) throw badParameter(name, `longer than ${MAX_USER_ID_BYTES} bytes`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(id)) throw badParameter(name, 'control characters are not allowed');
+}
+
+const minVersionSchema = { type: 'integer', minimum: 0 } as const;
+
+/** Builds the app (not listening): `inject` for tests, `listen` for the service. */
+export function buildHttpApp(serving: ServingLayer, nowMs: () => number): FastifyInstance {
+  const metrics = servingMetrics(serving, nowMs);
+  const app = Fastify({
+    logger: false,
+    routerOptions: { maxParamLength: MAX_USER_ID_BYTES * 12 }, // percent-encoded; the decoded id is checked against MAX_USER_ID_BYTES
+    connectionTimeout: 30_000,
+    requestTimeout: 10_000,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply).code(400).send({ error: `bad request: ${error.message}`, version: serving.store.current?.version ?? null });
+    },
+  });
+
+  const version = (): number | null => serving.store.current?.version ?? null;
+
+  app.setErrorHandler((error: FastifyError | HttpError, _request, reply) => {
+    if (error instanceof HttpError) return reply.code(error.statusCode).send({ error: error.message, ...error.extra, version: version() });
+    if ((error as FastifyError).validation) {
+      const v = (error as FastifyError).validation![0]!;
+      const name = v.instancePath.replace(/^\//, '').split('/')[0] || String((v.params as { missingProperty?: string }).missingProperty ?? 'request');
+      return reply.code(400).send({ error: `bad parameter ${name}: ${v.message ?? 'invalid'}`, parameter: name, version: version() });
+    }
+    if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message, version: version() });
+    if (error instanceof LambdaflowError && error.code === 'E_STATE') return reply.code(503).header('Retry-After', '1').send({ error: error.message, version: version() });
+    return reply.code(500).send({ error: 'internal error', version: version() });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      return reply.code(405).header('Allow', 'GET, HEAD').send({ error: `method ${request.method} not allowed`, version: version() });
+    }
+    return reply.code(404).send({ error: `no route ${request.url.split('?')[0]}`, version: version() });
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  /** Reads need a loaded view at least as new as ?min_version. */
+  const current = (request: FastifyRequest): SnapshotStatus => {
+    const status = serving.store.current;
+    if (!serving.isReady || !status) throw new HttpError(503, 'the serving layer has not loaded a consistent view yet', { retry: true });
+    const min = (request.query as { min_version?: number }).min_version;
+    if (min !== undefined && status.version < min) throw new HttpError(503, `version ${min} is not served yet (serving ${status.version})`, { min_version: min });
+    return status;
+  };
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (reply.statusCode === 503) void reply.header('Retry-After', '1');
+    done(null, payload);
+  });
+
+  const get = (url: string, querystring: Record<string, unknown>, handler: (request: FastifyRequest, reply: FastifyReply) => unknown): void => {
+    app.route({
+      method: ['GET', 'HEAD'],
+      url,
+      schema: { querystring: { type: 'object', properties: { min_version: minVersionSchema, ...querystring }, additionalProperties: false } },
+      handler: async (request, reply) => handler(request, reply),
+    });
+  };
+
+  get('/users/:id', {}, (request, reply) => {
+    const { id } = request.params as { id: string };
+    checkUserId(id, 'id');
+    const status = current(request);
+    const etag = `W/"v${status.version}"`;
+    void reply.header('ETag', etag);
+    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+    const user = serving.store.get(id);
+    if (!user) return reply.code(404).send({ error: `user ${id} is not in the view`, version: status.version });
+    return { ...userBody(user), version: status.version };
+  });
+
+  get('/users', { id: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: MAX_IDS_PER_REQUEST } }, (request) => {
+    const { id } = request.query as { id?: string[] };
+    if (id === undefined) throw badParameter('id', `give 1 to ${MAX_IDS_PER_REQUEST} ids as ?id=a&id=b`);
+    id.forEach((one) => checkUserId(one, 'id'));
+    const status = current(request);
+    const users = id.flatMap((one) => {
+      const user = serving.store.get(one);
+      return user ? [userBody(user)] : [];
+    });
+    return { version: status.version, users };
+  });
+
+  get('/top', { by: { type: 'string', enum: ['amount', 'count'], default: 'amount' }, n: { type: 'integer', minimum: 1, maximum: TOP_MAX, default: 10 } }, (request) => {
+    const { by, n } = request.query as { by: 'amount' | 'count'; n: number };
+    const status = current(request);
+    return { version: status.version, by, users: serving.store.top(by, n).map(userBody) };
+  });
+
+  get('/view.csv', {}, async (request, reply) => {
+    current(request);
+    const { status, bytes } = await serving.csv();
+    return reply.header('Content-Type', 'text/csv; charset=utf-8').header('X-View-Version', String(status.version)).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+
+  get('/status', {}, (request) => statusBody(serving, current(request), nowMs()));
+
+  get('/healthz', {}, () => ({ ok: true, version: version() }));
+
+  get('/readyz', {}, (_request, reply) =>
+    serving.isReady ? { ready: true, version: version() } : reply.code(503).send({ ready: false, error: 'no consistent view loaded yet', version: null }),
+  );
+
+  get('/metrics', {}, async (_request, reply) => reply.header('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics()));
+
+  get('/', {}, (_request, reply) => reply.header('Content-Type', 'text/html; charset=utf-8').send(LIVE_PAGE));
+
+  get('/events', {}, (request, reply) => {
+    const status = current(request);
+    reply.hijack();
+    const res = reply.raw;
+    request.raw.socket.setTimeout(0);
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    const send = (s: SnapshotStatus): void => {
+      if (res.writableLength > MAX_SSE_BACKLOG_BYTES) {
+        res.destroy();
+        return;
+      }
+      res.write(`id: ${s.version}\nevent: version\ndata: ${JSON.stringify(statusBody(serving, s, nowMs()))}\n\n`);
+    };
+    send(status);
+    const unsubscribe = serving.onVersion(send);
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
+    const end = (): void => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    };
+    res.on('close', end);
+    res.on('error', end);
+  });
+
+  return app;
+}
+
+/** Starts listening; a port in use (or any listen failure) is E_NETWORK naming the address. Returns the URL. */
+export async function listen(app: FastifyInstance, config: HttpConfig): Promise<string> {
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'EADDRINUSE' ? 'the port is in use' : (error as Error).message;
+    throw new LambdaflowError('E_NETWORK', `cannot listen on ${config.host}:${config.port}: ${reason}`, {}, { cause: error });
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${port}`;
+}

@@ -1,0 +1,53 @@
+// The serving layer's Prometheus metrics (prom-client): request durations per route, the view's position and
+// freshness, and the process's own metrics. Few labels, never a user id.
+
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { type ServingLayer } from './serving-layer.js';
+
+export interface ServingMetrics {
+  readonly registry: Registry;
+  /** Records one answered request. */
+  observe(route: string, method: string, statusCode: number, seconds: number): void;
+}
+
+export function servingMetrics(serving: ServingLayer, nowMs: () => number): ServingMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'lambdaflow_' });
+  const duration = new Histogram({
+    name: 'lambdaflow_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route',
+    labelNames: ['route', 'method', 'status_class'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const status = (): NonNullable<ServingLayer['store']['current']> | undefined => serving.store.current;
+  const gauge = (name: string, help: string, read: () => number | null | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const value = read();
+        if (value !== null && value !== undefined) this.set(value);
+      },
+    });
+  };
+  gauge('lambdaflow_view_version', 'Version of the served snapshot', () => status()?.version);
+  gauge('lambdaflow_batch_watermark', 'Last ingest seq the served batch view absorbed', () => status()?.batchWatermark);
+  gauge('lambdaflow_ingest_seq', 'Last ingest seq the served snapshot reflects', () => status()?.throughSeq);
+  gauge('lambdaflow_view_users', 'Users in the served snapshot', () => status()?.users);
+  gauge('lambdaflow_view_purchases', 'Purchases in the served snapshot', () => status()?.purchases);
+  gauge('lambdaflow_staleness_seconds', 'Now minus the ingest time of the newest stream file the snapshot reflects', () => {
+    const last = status()?.lastIngestedAtMs;
+    return last === null || last === undefined ? null : (nowMs() - last) / 1000;
+  });
+  gauge('lambdaflow_events_ingested', 'Rows the running speed layer has read since it started', () => serving.rowsIngested);
+  gauge('lambdaflow_events_per_second', 'Rows the speed layer read per second, recently', () => serving.eventsPerSecond);
+  gauge('lambdaflow_ready', '1 once a consistent snapshot is loaded', () => (serving.isReady ? 1 : 0));
+  return {
+    registry,
+    observe(route, method, statusCode, seconds) {
+      duration.observe({ route, method, status_class: `${Math.floor(statusCode / 100)}xx` }, seconds);
+    },
+  };
+}

@@ -1,0 +1,334 @@
+// The serving layer at run time: keeps the store current from the data folder (new realtime deltas as soon as the
+// speed layer publishes them, new batch views loaded off the hot path), or from the speed layer in-process, and
+// writes merged_view.csv from a frozen version on its own cadence.
+
+import fs from 'node:fs';
+import { type Clock } from '../core/clock.js';
+import { LambdaflowError } from '../core/errors.js';
+import { UserAggTable, stateTransferList } from '../core/agg-table.js';
+import { DeltaFiles } from '../io/deltas.js';
+import { type DataLayout } from '../io/layout.js';
+import { type Logger } from '../io/logger.js';
+import { ThreadClient } from '../io/thread-rpc.js';
+import { type BatchViewInfo, latestBatchView, listRealtimeViews, listSpeedViews } from '../io/views.js';
+import { workerUrl } from '../io/worker-url.js';
+import type { ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
+import { type MergeViewKind } from './view-kind.js';
+import { type SeqBlock, ServingStore, type SnapshotStatus } from './store.js';
+
+export interface ServingConfig {
+  readonly layout: DataLayout;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly view: MergeViewKind;
+  /** merged_view.csv is written this often, when the version changed. */
+  readonly csvIntervalMs: number;
+  /** New realtime state is looked for this often (a file-system event wakes it sooner). */
+  readonly pollMs: number;
+  /** Called after merged_view.csv is written, with the version it holds. */
+  readonly onCsvWritten?: (status: SnapshotStatus, writtenAtMs: number) => void;
+}
+
+/** What the speed layer hands over in-process after publishing a realtime view. */
+export interface RealtimeHandover {
+  readonly items: readonly SeqBlock[];
+  readonly lastIngestedAtMs: number | null;
+  readonly rowsIngested: number;
+  readonly badRows: number;
+  readonly startedAtMs: number;
+}
+
+/** The speed layer's counters as last seen, for events/s. */
+interface CounterSample {
+  readonly atMs: number;
+  readonly rows: number;
+  readonly badRows: number;
+  readonly startedAtMs: number;
+}
+
+const BATCH_CHECK_MS = 500;
+const RETRY_MS = 1_000;
+/** events/s is measured over this much recent time. */
+const RATE_WINDOW_MS = 10_000;
+
+export class ServingLayer {
+  readonly store: ServingStore;
+  private readonly deltas: DeltaFiles;
+  private readonly listeners = new Set<(status: SnapshotStatus) => void>();
+  private ready = false;
+  private task: Promise<void> | undefined;
+  private lastBatchCheckMs = -Infinity;
+  private loadedWindow: string | undefined;
+  private lastCsvMs = -Infinity;
+  private csvWrite: Promise<void> | undefined;
+  private writtenVersion = 0;
+  private csvCache: { version: number; bytes: Promise<Uint8Array> } | undefined;
+  private counters: CounterSample[] = [];
+  private wake: (() => void) | undefined;
+  private watcher: fs.FSWatcher | undefined;
+
+  private constructor(
+    private readonly config: ServingConfig,
+    private readonly loader: ThreadClient<ServingRequest>,
+    private readonly exporter: ThreadClient<ServingRequest>,
+  ) {
+    this.store = new ServingStore(config.clock);
+    this.deltas = new DeltaFiles(config.layout.realtimeDeltas);
+  }
+
+  /** Starts the serving threads; `run` then loads the first view (readiness) and keeps it current. */
+  static open(config: ServingConfig): ServingLayer {
+    return new ServingLayer(config, ThreadClient.start(workerUrl('serving-worker'), 'serving loader thread'), ThreadClient.start(workerUrl('serving-worker'), 'serving export thread'));
+  }
+
+  /** True once a consistent view is loaded. */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Calls `listener` with every new version; returns the unsubscribe function. */
+  onVersion(listener: (status: SnapshotStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(status: SnapshotStatus | undefined): void {
+    if (!status) return;
+    for (const listener of this.listeners) listener(status);
+  }
+
+  /** events/s over the last RATE_WINDOW_MS of the speed layer's counters (null before two samples). */
+  get eventsPerSecond(): number | null {
+    const last = this.counters.at(-1);
+    const first = this.counters.find((c) => c.startedAtMs === last?.startedAtMs);
+    if (!last || !first || last.atMs <= first.atMs) return null;
+    return ((last.rows - first.rows) * 1000) / (last.atMs - first.atMs);
+  }
+
+  /** Rows the running speed layer has read since it started (null before its first realtime view). */
+  get rowsIngested(): number | null {
+    return this.counters.at(-1)?.rows ?? null;
+  }
+
+  /** Bad rows: the batch view's, plus those the running speed layer found. */
+  get badRows(): { batch: number; stream: number } {
+    return { batch: this.store.batchView?.badRows ?? 0, stream: this.counters.at(-1)?.badRows ?? 0 };
+  }
+
+  private sampleCounters(sample: Omit<CounterSample, 'atMs'>): void {
+    const now = this.config.clock.now();
+    const last = this.counters.at(-1);
+    if (last && last.rows === sample.rows && last.startedAtMs === sample.startedAtMs) return;
+    this.counters.push({ ...sample, atMs: now });
+    while (this.counters.length > 2 && this.counters[0]!.atMs < now - RATE_WINDOW_MS) this.counters.shift();
+  }
+
+  /** The speed layer's realtime update, in-process (inside `all`): applied at once, no file read. */
+  handover(update: RealtimeHandover): void {
+    this.sampleCounters({ rows: update.rowsIngested, badRows: update.badRows, startedAtMs: update.startedAtMs });
+    if (!this.ready || this.config.view !== 'exact' || this.task) {
+      this.wake?.();
+      return;
+    }
+    try {
+      this.changed(this.store.apply(update.items, update.lastIngestedAtMs));
+    } catch (error) {
+      if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
+      this.wake?.(); // seqs this store missed: the files have them
+    }
+  }
+
+  private async load(): Promise<void> {
+    const { layout, view } = this.config;
+    const batch = latestBatchView(layout.servingBatch, this.config.logger);
+    const realtime = view === 'exact' ? listRealtimeViews(layout.servingRealtime).at(-1) : undefined;
+    const window = view === 'window' ? listSpeedViews(layout.servingSpeed).at(-1) : undefined;
+    const result = await this.loader.request<ServingLoadResult>({
+      type: 'load',
+      batch: batch ? { dir: batch.dir, watermark: batch.watermark, createdAtMs: batch.createdAtMs } : null,
+      realtime: realtime ? { dir: realtime.dir, watermark: realtime.watermark, throughSeq: realtime.throughSeq, lastIngestedAtMs: realtime.lastIngestedAtMs } : null,
+      window: window?.dir ?? null,
+      deltasDir: layout.realtimeDeltas,
+    });
+    this.loadedWindow = window?.dir;
+    this.changed(this.store.load(result.base, UserAggTable.fromState(result.overlay), result.throughSeq, result.lastIngestedAtMs));
+    this.ready = true;
+  }
+
+  /** Runs a background load step (one at a time); a state error is logged and answered by a full reload. */
+  private background(what: string, step: () => Promise<void>): void {
+    if (this.task) return;
+    this.task = step()
+      .catch(async (error: unknown) => {
+        if (!(error instanceof LambdaflowError) || (error.code !== 'E_STATE' && error.code !== 'E_INPUT')) throw error;
+        this.config.logger.warn(`serving: ${what}: ${error.message}; loading the view again`);
+        await this.config.clock.sleep(this.ready ? 0 : RETRY_MS);
+        await this.load();
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof LambdaflowError) || (error.code !== 'E_STATE' && error.code !== 'E_INPUT')) throw error;
+        this.config.logger.warn(`serving: reload failed (${error.message}); trying again`);
+      })
+      .finally(() => (this.task = undefined));
+  }
+
+  /** Applies realtime deltas published since the store's seq (exact view). */
+  private refreshRealtime(): void {
+    const latest = listRealtimeViews(this.config.layout.servingRealtime).at(-1);
+    if (!latest) return;
+    if (latest.rowsIngested !== null && latest.startedAtMs !== null) {
+      this.sampleCounters({ rows: latest.rowsIngested, badRows: latest.badRows ?? 0, startedAtMs: latest.startedAtMs });
+    }
+    const through = this.store.current!.throughSeq;
+    if (latest.throughSeq <= through) return;
+    try {
+      this.changed(this.store.apply(this.deltas.read(through, latest.throughSeq), latest.lastIngestedAtMs));
+      if (this.store.current!.throughSeq < latest.throughSeq) {
+        throw new LambdaflowError('E_STATE', `realtime deltas past seq ${this.store.current!.throughSeq} are missing`);
+      }
+    } catch (error) {
+      if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
+      this.background('realtime update', () => Promise.reject(error));
+    }
+  }
+
+  /** Swaps in the newest speed window (window view). */
+  private refreshWindow(): void {
+    const latest = listSpeedViews(this.config.layout.servingSpeed).at(-1);
+    if (!latest || latest.dir === this.loadedWindow) return;
+    this.background('window update', async () => {
+      const { table } = await this.loader.request<{ table: ServingLoadResult['overlay'] }>({ type: 'window', dir: latest.dir });
+      this.loadedWindow = latest.dir;
+      this.changed(this.store.replaceOverlay(UserAggTable.fromState(table)));
+    });
+  }
+
+  /** Loads a newer batch view off the hot path and swaps it in with exactly the seqs it absorbed. */
+  private refreshBatch(newest: BatchViewInfo): void {
+    this.background('batch view swap', async () => {
+      if (this.config.view === 'window') return this.load();
+      const current = this.store.current!;
+      const absorbAfter = current.batchWatermark;
+      const result = await this.loader.request<ServingBatchResult>({
+        type: 'batch',
+        batch: { dir: newest.dir, watermark: newest.watermark, createdAtMs: newest.createdAtMs },
+        deltasDir: this.config.layout.realtimeDeltas,
+        absorbAfter,
+        absorbThrough: Math.max(absorbAfter, Math.min(newest.watermark, current.throughSeq)),
+      });
+      // A reload meanwhile changed what the overlay is relative to: this swap no longer fits.
+      if (this.store.current!.batchWatermark !== absorbAfter) return;
+      this.changed(this.store.swapBatch(result.base, result.absorbed));
+    });
+  }
+
+  private checkBatch(nowMs: number): void {
+    if (nowMs - this.lastBatchCheckMs < BATCH_CHECK_MS || this.task) return;
+    this.lastBatchCheckMs = nowMs;
+    const newest = latestBatchView(this.config.layout.servingBatch, this.config.logger);
+    const current = this.store.current!;
+    if (newest && newest.watermark >= current.batchWatermark && `batch-${newest.createdAtMs}` !== current.batchView) this.refreshBatch(newest);
+  }
+
+  /** The merged view's CSV of the current version (the same bytes merged_view.csv gets for it). */
+  csv(): Promise<{ status: SnapshotStatus; bytes: Uint8Array }> {
+    const view = this.store.freeze();
+    if (this.csvCache?.version !== view.status.version) {
+      const bytes = this.exporter
+        .request<{ bytes: Uint8Array }>({ type: 'export', view, target: null }, stateTransferList(view.overlay))
+        .then((r) => r.bytes);
+      this.csvCache = { version: view.status.version, bytes };
+    }
+    return this.csvCache.bytes.then((bytes) => ({ status: view.status, bytes }));
+  }
+
+  private writeCsv(): Promise<void> {
+    const view = this.store.freeze();
+    this.lastCsvMs = this.config.clock.now();
+    return this.exporter.request({ type: 'export', view, target: this.config.layout.mergedView }, stateTransferList(view.overlay)).then(() => {
+      this.writtenVersion = view.status.version;
+      this.config.onCsvWritten?.(view.status, this.config.clock.now());
+    });
+  }
+
+  private maybeWriteCsv(nowMs: number): void {
+    if (this.csvWrite || nowMs - this.lastCsvMs < this.config.csvIntervalMs) return;
+    if (this.writtenVersion === this.store.current!.version && fs.existsSync(this.config.layout.mergedView)) return;
+    this.csvWrite = this.writeCsv()
+      .catch((error: unknown) => {
+        if (!(error instanceof LambdaflowError) || error.code !== 'E_WRITE') throw error;
+        this.config.logger.warn(`serving: ${error.message}; merged_view.csv is written again next interval`);
+      })
+      .finally(() => (this.csvWrite = undefined));
+  }
+
+  private watchRealtime(): void {
+    try {
+      fs.mkdirSync(this.config.layout.servingRealtime, { recursive: true });
+      this.watcher = fs.watch(this.config.layout.servingRealtime, () => this.wake?.());
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      // Polling alone then.
+    }
+  }
+
+  /** Loads the first view, then keeps the store current until the signal aborts; writes merged_view.csv last. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock } = this.config;
+    try {
+      while (!this.ready && !signal.aborted) {
+        try {
+          await this.load();
+        } catch (error) {
+          if (!(error instanceof LambdaflowError) || (error.code !== 'E_STATE' && error.code !== 'E_INPUT')) throw error;
+          this.config.logger.warn(`serving: cannot load a consistent view yet (${error.message}); retrying`);
+          await clock.sleep(RETRY_MS, signal);
+        }
+      }
+      if (this.config.view === 'exact') this.watchRealtime();
+      while (!signal.aborted) {
+        await this.step();
+        const woken = new AbortController();
+        this.wake = () => woken.abort();
+        await clock.sleep(this.config.pollMs, AbortSignal.any([signal, woken.signal]));
+        this.wake = undefined;
+      }
+      await this.task;
+      if (this.ready) {
+        await this.step();
+        await this.task;
+        await this.csvWrite;
+        await this.writeCsv();
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** `merge --once`: loads the view (an inconsistent one is an error, not retried), writes merged_view.csv, closes. */
+  async once(): Promise<SnapshotStatus> {
+    try {
+      await this.load();
+      await this.writeCsv();
+      return this.store.current!;
+    } finally {
+      await this.close();
+    }
+  }
+
+  private async step(): Promise<void> {
+    const now = this.config.clock.now();
+    if (!this.task) {
+      if (this.config.view === 'exact') this.refreshRealtime();
+      else this.refreshWindow();
+      this.checkBatch(now);
+    }
+    this.maybeWriteCsv(now);
+  }
+
+  /** Stops the serving threads (run and once do it when they end). */
+  async close(): Promise<void> {
+    this.watcher?.close();
+    await Promise.all([this.loader.close(), this.exporter.close()]);
+  }
+}
