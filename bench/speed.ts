@@ -153,7 +153,7 @@ async function withPipeline<T>(
     merge &&
     openServing(environment, { view: 'exact', intervalMs: merge.intervalMs, http: undefined }, { onCsvWritten: (status, at) => merge.onMerged(status.throughSeq, at) });
   const speedRun = runSpeedLayer(
-    speedLayerConfig(environment, speed, { signal: controller.signal, onRealtime: serving && ((update) => serving.layer.handover(update)) }),
+    speedLayerConfig(environment, speed, { signal: controller.signal, onRealtime: serving && (() => serving.layer.nudge()) }),
   );
   const layers = Promise.all([speedRun, serving?.serve(controller.signal)]);
   try {

@@ -6,6 +6,7 @@ import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
 import type { BatchBase } from './serving/batch-base.js';
 import type { AbsorbedDeltas, FrozenView } from './serving/store.js';
+import type { StreamFileToParse } from './speed/stream-parse.js';
 
 /** A byte range of one input file, with the path the worker opens. */
 export interface MapRange {
@@ -54,21 +55,40 @@ export interface ReduceResult {
   readonly cents: number;
 }
 
+/** A micro-batch's stream files to parse on the pool, for P speed-worker partitions. */
+export interface StreamParseTask {
+  readonly files: readonly StreamFileToParse[];
+  readonly partitions: number;
+  readonly mode: BadRowMode;
+}
+
 /** Speed worker: set up once with the partition it owns. */
 export interface SpeedWorkerInit {
   readonly partition: number;
+  readonly partitions: number;
   readonly slidesPerWindow: number;
+  /** Where the realtime deltas are (the worker reads them for a rebase or a recovery). */
+  readonly deltasDir: string;
 }
 
 export type SpeedRequest =
-  /** Adds a block of this partition's users to slide `slide` (slides only move forward). */
-  | { readonly type: 'add'; readonly slide: number; readonly block: AggBlock }
+  /** Adds a block of this partition's users: to slide `slide` (null: not the window; slides only move forward) and, if asked, to the realtime view. */
+  | { readonly type: 'add'; readonly slide: number | null; readonly realtime: boolean; readonly block: AggBlock }
   /** Closes every slide before `slide` and replies with the window they form. */
-  | { readonly type: 'window'; readonly slide: number; readonly requestId: number };
+  | { readonly type: 'window'; readonly slide: number; readonly requestId: number }
+  /** Adds (sign 1) or subtracts the deltas of seqs (afterSeq, throughSeq] to the realtime view; replies with the seqs found. */
+  | { readonly type: 'deltas'; readonly afterSeq: number; readonly throughSeq: number; readonly sign: 1 | -1; readonly requestId: number }
+  /** Adds this partition's users of a checkpoint's parts to the realtime view. */
+  | { readonly type: 'load'; readonly parts: readonly Uint8Array[]; readonly name: string }
+  | { readonly type: 'clear' }
+  /** Replies with this partition's realtime view lines. */
+  | { readonly type: 'realtime'; readonly requestId: number };
 
 export type SpeedReply =
   | { readonly type: 'ready' }
   | { readonly type: 'window'; readonly requestId: number; readonly block: AggBlock }
+  | { readonly type: 'deltas'; readonly requestId: number; readonly found: readonly number[] }
+  | { readonly type: 'realtime'; readonly requestId: number; readonly bytes: Uint8Array; readonly users: number }
   | { readonly type: 'error'; readonly error: SerializedError };
 
 /** A batch view to load, as listed. */
@@ -88,8 +108,19 @@ export interface RealtimeViewRef {
 
 /** Serving threads' work: loading views off the hot path, and writing the merged view's CSV. */
 export type ServingRequest =
-  /** Everything from files: a batch view, plus the realtime view made exact against it (or the speed window). */
-  | { readonly type: 'load'; readonly batch: BatchViewRef | null; readonly realtime: RealtimeViewRef | null; readonly window: string | null; readonly deltasDir: string }
+  /**
+   * Everything from files: a batch view plus, past its watermark, the realtime checkpoint made exact against it and
+   * the deltas after it through `throughSeq` (the realtime head); or, for the window view, the speed window.
+   */
+  | {
+      readonly type: 'load';
+      readonly batch: BatchViewRef | null;
+      readonly checkpoint: RealtimeViewRef | null;
+      readonly throughSeq: number;
+      readonly lastIngestedAtMs: number | null;
+      readonly window: string | null;
+      readonly deltasDir: string;
+    }
   /** A new batch view, with the deltas of seqs (absorbAfter, absorbThrough] it absorbed, summed. */
   | { readonly type: 'batch'; readonly batch: BatchViewRef; readonly deltasDir: string; readonly absorbAfter: number; readonly absorbThrough: number }
   /** A speed window's totals (the window view). */

@@ -1,4 +1,5 @@
-// Batch worker entry points for piscina: `map` parses byte ranges into partial aggregates, `reduce` writes a part.
+// Parse-pool entry points for piscina: `map` parses byte ranges into partial aggregates, `reduce` writes a part
+// (the batch layer); `parseStream` parses a speed-layer micro-batch's files.
 
 import fs from 'node:fs';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
@@ -6,7 +7,9 @@ import { UserAggTable, blockToSortedTotals, blockTransferList, tableFromBlocks }
 import { parseFileRange } from '../src/io/read-range.js';
 import { formatTotals } from '../src/core/view-format.js';
 import { type ErrorCode, LambdaflowError, serializeError } from '../src/core/errors.js';
-import type { MapRange, MapResult, MapTask, RangeResult, ReduceResult, ReduceTask, TaskFailure } from '../src/messages.js';
+import { ownedBytes } from '../src/io/thread-rpc.js';
+import type { MapRange, MapResult, MapTask, RangeResult, ReduceResult, ReduceTask, StreamParseTask, TaskFailure } from '../src/messages.js';
+import { type StreamParse, parseStreamFiles } from '../src/speed/stream-parse.js';
 
 function readRange(range: MapRange, table: UserAggTable, task: MapTask): RangeResult {
   return { fileIndex: range.fileIndex, start: range.start, ...parseFileRange(range.path, range.start, range.end, table, task.mode) };
@@ -74,4 +77,13 @@ function reducePartition(task: ReduceTask): ReduceResult {
     cents += t.cents;
   }
   return { partition: task.partition, users: totals.length, purchases, cents };
+}
+
+/** The speed layer's micro-batch parse: the same parser, per file, with per-seq delta lines (src/speed/stream-parse.ts). */
+export function parseStream(task: StreamParseTask): StreamParse | TaskFailure {
+  return guarded('E_INPUT', task.files[0]?.path ?? '', () => {
+    const result = parseStreamFiles(task.files, task.partitions, task.mode, (file, table, mode) => parseFileRange(file.path, 0, file.size, table, mode));
+    const deltas = ownedBytes(result.deltas);
+    return moved({ ...result, deltas }, [...result.blocks.flatMap(blockTransferList), deltas.buffer]);
+  });
 }

@@ -1,13 +1,16 @@
-// Speed worker entry point: owns one hash partition of users and its sliding window of per-slide aggregates.
+// Speed worker entry point: owns one hash partition of users — its sliding window and its part of the realtime view.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { blockTransferList } from '../src/core/agg-table.js';
 import { serializeError } from '../src/core/errors.js';
-import { SlidingWindow } from '../src/core/window.js';
+import { DeltaFiles } from '../src/io/deltas.js';
+import { ownedBytes } from '../src/io/thread-rpc.js';
 import type { SpeedReply, SpeedRequest, SpeedWorkerInit } from '../src/messages.js';
+import { PartitionState } from '../src/speed/partition-state.js';
 
 const init = workerData as SpeedWorkerInit;
-const window = new SlidingWindow(init.slidesPerWindow);
+const state = new PartitionState(init.partition, init.partitions, init.slidesPerWindow);
+const deltas = new DeltaFiles(init.deltasDir);
 const port = parentPort!;
 
 function reply(message: SpeedReply, transfer: ArrayBuffer[] = []): void {
@@ -16,11 +19,32 @@ function reply(message: SpeedReply, transfer: ArrayBuffer[] = []): void {
 
 port.on('message', (request: SpeedRequest) => {
   try {
-    if (request.type === 'add') {
-      window.add(request.slide, request.block);
-    } else {
-      const block = window.windowBefore(request.slide).toBlock();
-      reply({ type: 'window', requestId: request.requestId, block }, blockTransferList(block));
+    switch (request.type) {
+      case 'add':
+        state.add(request.block, request.slide, request.realtime);
+        break;
+      case 'window': {
+        const block = state.windowBefore(request.slide);
+        reply({ type: 'window', requestId: request.requestId, block }, blockTransferList(block));
+        break;
+      }
+      case 'deltas': {
+        const found = state.applyDeltas((accept) => deltas.forEachLine(request.afterSeq, request.throughSeq, accept), request.sign);
+        reply({ type: 'deltas', requestId: request.requestId, found: [...found] });
+        break;
+      }
+      case 'load':
+        state.loadView(request.parts, request.name);
+        break;
+      case 'clear':
+        state.clearRealtime();
+        break;
+      case 'realtime': {
+        const view = state.realtimeView();
+        const bytes = ownedBytes(view.bytes);
+        reply({ type: 'realtime', requestId: request.requestId, bytes, users: view.users }, [bytes.buffer]);
+        break;
+      }
     }
   } catch (error) {
     reply({ type: 'error', error: serializeError(error, 'E_WORKER', `speed worker ${init.partition}: `) });

@@ -23,7 +23,7 @@ import {
   resolveMerge,
   resolveServe,
   resolveSoak,
-  resolveSpeed,
+  resolveSpeedCommand,
   soakFlags,
   speedCommandFlags,
 } from './options.js';
@@ -120,15 +120,16 @@ const genStream: CommandSpec = {
 const speed: CommandSpec = {
   name: 'speed',
   longRunning: true,
-  description: 'watch stream_input/, keep the sliding window and the realtime view, publish serving/speed/ and serving/realtime/',
+  description: 'watch stream_input/, keep the sliding window and the realtime view, publish serving/speed/ and serving/realtime/ (--once: ingest what is there and exit)',
   options: speedCommandFlags(),
   async run(context, raw) {
-    const options = resolveSpeed(raw);
+    const options = resolveSpeedCommand(raw);
     const { runSpeedLayer } = await import('../speed/speed-layer.js');
     const { layerEnvironment, speedLayerConfig } = await import('../pipeline/layer-config.js');
     await runSpeedLayer(
       speedLayerConfig(layerEnvironment(context), options, {
         signal: context.signal,
+        once: options.once,
         onSlide: (s) =>
           context.print(
             `speed: window to ${new Date(s.windowEndMs).toISOString()}: ${count(s.eventsPerSecond)} events/s, ${count(s.windowUsers)} users in window, ` +

@@ -150,7 +150,11 @@ function oldKeepFlag(keepFlag: KeepWindowsFlag): Option {
 }
 
 export function speedCommandFlags(): Option[] {
-  return [...speedFlags(DEFAULTS.speed, 'keep-views'), oldKeepFlag('keep-views')];
+  return [
+    flag('--once', 'ingest every complete file in stream_input/, publish the realtime view and the window, and exit'),
+    ...speedFlags(DEFAULTS.speed, 'keep-views'),
+    oldKeepFlag('keep-views'),
+  ];
 }
 
 export function mergeFlags(): Option[] {
@@ -272,6 +276,11 @@ function keptWindows(raw: RawOptions, keepFlag: KeepWindowsFlag, fallback: numbe
 }
 
 /** The speed layer's options; the window must divide evenly (checked once, by windowSpec). */
+/** `speed`: the speed layer's options, and whether to run once. */
+export function resolveSpeedCommand(raw: RawOptions): SpeedOptions & { readonly once: boolean } {
+  return Object.freeze({ ...resolveSpeed(raw), once: raw.once === true });
+}
+
 export function resolveSpeed(raw: RawOptions, defaults: SpeedDefaults = DEFAULTS.speed, keepFlag: KeepWindowsFlag = 'keep-views'): SpeedOptions {
   const window = windowOption({
     batchIntervalMs: durationOption(raw, 'batchInterval', 'batch-interval', defaults.batchIntervalMs),

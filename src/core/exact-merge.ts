@@ -53,18 +53,16 @@ export function planExactMerge(w: MergeWatermarks): ExactMergePlan {
 /** Plans the merge and applies its correction through `fetch`; a missing seq is an E_STATE error naming the gap. */
 export function exactMerge(w: MergeWatermarks, fetch: DeltaFetch): ExactMergePlan {
   const plan = planExactMerge(w);
-  if (plan.correction) {
-    const found = fetch(plan.correction);
-    const missing = missingSeqs(plan.correction, found);
-    if (missing.length > 0) {
-      const { afterSeq, throughSeq } = plan.correction;
-      throw new LambdaflowError(
-        'E_STATE',
-        `realtime deltas for ingest seq ${afterSeq + 1}..${throughSeq} are incomplete (missing ${describeSeqs(missing)})`,
-      );
-    }
-  }
+  if (plan.correction) checkDeltasFound(plan.correction, fetch(plan.correction));
   return plan;
+}
+
+/** Throws E_STATE naming the gap unless every seq of the range was found (for callers that fetch asynchronously). */
+export function checkDeltasFound(range: DeltaRange, found: ReadonlySet<number>): void {
+  const missing = missingSeqs(range, found);
+  if (missing.length > 0) {
+    throw new LambdaflowError('E_STATE', `realtime deltas for ingest seq ${range.afterSeq + 1}..${range.throughSeq} are incomplete (missing ${describeSeqs(missing)})`);
+  }
 }
 
 function missingSeqs(range: DeltaRange, found: ReadonlySet<number>): number[] {

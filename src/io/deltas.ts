@@ -1,4 +1,5 @@
-// Realtime deltas: per-ingest-sequence user totals on disk, so a merge can subtract exactly what a batch absorbed.
+// Realtime deltas: per-ingest-seq user totals on disk (`delta-A-B.csv`, lines `seq,user_id,count,amount` for seqs
+// A..B), so any reader can add what the realtime view gained, or subtract exactly what a batch view absorbed.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,13 +16,12 @@ export interface SeqTotals {
   readonly block: AggBlock;
 }
 
-/** Writes one delta file covering the given sequence numbers (lines `seq,user_id,count,amount`). */
-async function writeDeltaFile(deltasDir: string, items: readonly SeqTotals[]): Promise<void> {
-  if (items.length === 0) return;
-  const text = Buffer.concat(items.map(({ seq, block }) => formatBlock(block, `${seq},`)));
-  const first = items[0]!.seq;
-  const last = items.at(-1)!.seq;
-  await writeFileAtomically(path.join(deltasDir, `delta-${pad(first)}-${pad(last)}.csv`), text);
+/** One delta line, as read: the seq, the user id bytes[start, end), and its totals. */
+export type DeltaLine = (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number) => void;
+
+/** A seq's delta lines. */
+export function formatDeltaLines(seq: number, block: AggBlock): Buffer {
+  return formatBlock(block, `${seq},`);
 }
 
 interface DeltaFileName {
@@ -44,12 +44,10 @@ function listDeltaFiles(deltasDir: string): DeltaFileName[] {
     .sort((a, b) => a.first - b.first || a.last - b.last);
 }
 
-type DeltaLine = (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number) => void;
-
 /**
- * Reads the deltas of seqs in (afterSeq, throughSeq] from the given files, line by line. A seq found in two files
- * (rewritten during recovery) counts once; a seq is found when a file's range covers it, even with no lines (a file
- * without purchases). Returns the seqs found.
+ * Reads the delta lines of seqs in (afterSeq, throughSeq] from the given files. A seq found in two files (rewritten
+ * during recovery) counts once; a seq is found when a file's range covers it, even with no lines (a file without
+ * purchases). Returns the seqs found.
  */
 function readDeltaLines(files: readonly DeltaFileName[], afterSeq: number, throughSeq: number, accept: DeltaLine): Set<number> {
   const done = new Set<number>();
@@ -70,12 +68,13 @@ function readDeltaLines(files: readonly DeltaFileName[], afterSeq: number, throu
   return done;
 }
 
-/** The deltas folder as the speed layer, the merger and the serving layer use it. */
+/** The deltas folder as the speed layer, its workers and the serving layer use it. */
 export class DeltaFiles {
   constructor(readonly dir: string) {}
 
-  write(items: readonly SeqTotals[]): Promise<void> {
-    return writeDeltaFile(this.dir, items);
+  /** Writes the delta lines of seqs first..last (already formatted) as one file, atomically. */
+  async write(first: number, last: number, lines: Uint8Array): Promise<void> {
+    await writeFileAtomically(path.join(this.dir, `delta-${pad(first)}-${pad(last)}.csv`), lines);
   }
 
   /**
@@ -88,17 +87,20 @@ export class DeltaFiles {
     return listDeltaFiles(this.dir);
   }
 
+  /** Every delta line of seqs (afterSeq, throughSeq]; returns the seqs found. */
+  forEachLine(afterSeq: number, throughSeq: number, accept: DeltaLine): Set<number> {
+    return readDeltaLines(this.filesFor(afterSeq, throughSeq), afterSeq, throughSeq, accept);
+  }
+
   /** Adds a range's deltas into the table (signed) and returns the seqs found. */
   merge(range: DeltaRange, table: UserAggTable): Set<number> {
-    return readDeltaLines(this.filesFor(range.afterSeq, range.throughSeq), range.afterSeq, range.throughSeq, (_seq, key, start, end, count, cents) =>
-      table.add(key, start, end, range.sign * count, range.sign * cents),
-    );
+    return this.forEachLine(range.afterSeq, range.throughSeq, (_seq, key, start, end, count, cents) => table.add(key, start, end, range.sign * count, range.sign * cents));
   }
 
   /** Each seq of (afterSeq, throughSeq] found, with its totals (empty for a file without purchases), in seq order. */
   read(afterSeq: number, throughSeq: number): SeqTotals[] {
     const tables = new Map<number, UserAggTable>();
-    const found = readDeltaLines(this.filesFor(afterSeq, throughSeq), afterSeq, throughSeq, (seq, key, start, end, count, cents) => {
+    const found = this.forEachLine(afterSeq, throughSeq, (seq, key, start, end, count, cents) => {
       let table = tables.get(seq);
       if (!table) tables.set(seq, (table = new UserAggTable(64)));
       table.add(key, start, end, count, cents);
@@ -106,10 +108,12 @@ export class DeltaFiles {
     return [...found].sort((a, b) => a - b).map((seq) => ({ seq, block: (tables.get(seq) ?? new UserAggTable(0)).toBlock() }));
   }
 
+  /** Removes delta files every one of whose seqs is at or below throughSeq. */
   prune(throughSeq: number): void {
     for (const { file, last } of listDeltaFiles(this.dir)) if (last <= throughSeq) fs.rmSync(file, { force: true });
   }
 
+  /** Seqs some delta file covers. */
   covered(): Set<number> {
     const covered = new Set<number>();
     for (const { first, last } of listDeltaFiles(this.dir)) for (let seq = first; seq <= last; seq++) covered.add(seq);

@@ -10,6 +10,8 @@ export interface DataLayout {
   readonly servingSpeed: string;
   readonly servingRealtime: string;
   readonly realtimeDeltas: string;
+  /** Where the realtime view is: its range and the newest checkpoint, rewritten after every micro-batch. */
+  readonly realtimeHead: string;
   readonly servingView: string;
   readonly mergedView: string;
   readonly quarantine: string;
@@ -28,6 +30,7 @@ export function dataLayout(root: string): DataLayout {
     servingSpeed: path.join(serving, 'speed'),
     servingRealtime: path.join(serving, 'realtime'),
     realtimeDeltas: path.join(serving, 'realtime', 'deltas'),
+    realtimeHead: path.join(serving, 'realtime', 'head.json'),
     servingView: path.join(serving, 'view'),
     mergedView: path.join(serving, 'view', 'merged_view.csv'),
     quarantine: path.join(absolute, 'quarantine'),

@@ -76,3 +76,14 @@ export function answerRequests<Request>(handle: (request: Request) => Promise<An
     });
   });
 }
+
+/**
+ * Bytes whose whole ArrayBuffer they own, so it can be moved to another thread. Small Buffers share Node's pool:
+ * moving that would take it from everything else allocated there, so those are copied.
+ */
+export function ownedBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes as Uint8Array<ArrayBuffer>;
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}

@@ -147,3 +147,36 @@ export function mergeViewDirectory(dir: string, table: UserAggTable, sign: 1 | -
 export function pruneViews(views: readonly PublishedView[], keep: number): void {
   for (const view of views.slice(0, Math.max(0, views.length - keep))) fs.rmSync(view.dir, { recursive: true, force: true });
 }
+
+/** The realtime view's head (serving/realtime/head.json): its range past the batch watermark and the speed counters. */
+export interface RealtimeHeadInfo {
+  readonly watermark: number;
+  readonly throughSeq: number;
+  readonly lastIngestedAtMs: number | null;
+  readonly rowsIngested: number | null;
+  readonly badRows: number | null;
+  readonly startedAtMs: number | null;
+}
+
+/** Reads the head; undefined when there is none yet (or it cannot be read: the next micro-batch rewrites it). */
+export function readRealtimeHead(file: string): RealtimeHeadInfo | undefined {
+  const head = readJson(file);
+  if (typeof head?.watermark !== 'number' || typeof head.throughSeq !== 'number') return undefined;
+  return {
+    watermark: head.watermark,
+    throughSeq: head.throughSeq,
+    lastIngestedAtMs: numberOrNull(head.lastIngestedAtMs),
+    rowsIngested: numberOrNull(head.rowsIngested),
+    badRows: numberOrNull(head.badRows),
+    startedAtMs: numberOrNull(head.startedAtMs),
+  };
+}
+
+/** A view's `part-*` files' bytes, in name order. */
+export function readViewParts(dir: string): Buffer[] {
+  const parts = fs.readdirSync(dir).filter((n) => n.startsWith('part-')).sort().map((name) => fs.readFileSync(path.join(dir, name)));
+  if (!fs.existsSync(path.join(dir, '_SUCCESS'))) {
+    throw new LambdaflowError('E_STATE', `view ${dir} was removed while being read`, { file: dir });
+  }
+  return parts;
+}

@@ -47,6 +47,8 @@ export interface MergeOptions {
 /** How one run of the speed layer is driven and observed. */
 export interface SpeedRun {
   readonly signal: AbortSignal;
+  /** Ingest what is complete, publish, return (`speed --once`). */
+  readonly once?: boolean;
   readonly onSlide?: (status: SpeedStatus) => void;
   readonly onRealtime?: SpeedConfig['onRealtime'];
 }
@@ -62,6 +64,7 @@ export function speedLayerConfig(environment: LayerEnvironment, options: SpeedOp
     keepViews: options.keepViews,
     clock: environment.clock,
     signal: run.signal,
+    once: run.once,
     onSlide: run.onSlide,
     onRealtime: run.onRealtime,
   };

@@ -78,7 +78,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
   const served = serving.serve(stopServing.signal);
   const generator = runStreamGenerator(layout.streamInput, options.stream, clock, stopGenerator.signal, hooks.onChunk);
   const speed = runSpeedLayer(
-    speedLayerConfig(environment, options.speed, { signal: stopSpeed.signal, onSlide, onRealtime: (update) => serving.layer.handover(update) }),
+    speedLayerConfig(environment, options.speed, { signal: stopSpeed.signal, onSlide, onRealtime: () => serving.layer.nudge() }),
   );
   const recomputes = (async () => {
     if (options.batchEveryMs === undefined) return;

@@ -10,11 +10,11 @@ import { DeltaFiles } from '../io/deltas.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { ThreadClient } from '../io/thread-rpc.js';
-import { type BatchViewInfo, latestBatchView, listRealtimeViews, listSpeedViews } from '../io/views.js';
+import { type BatchViewInfo, latestBatchView, listRealtimeViews, listSpeedViews, readRealtimeHead } from '../io/views.js';
 import { workerUrl } from '../io/worker-url.js';
 import type { ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type MergeViewKind } from './view-kind.js';
-import { type SeqBlock, ServingStore, type SnapshotStatus } from './store.js';
+import { ServingStore, type SnapshotStatus } from './store.js';
 
 export interface ServingConfig {
   readonly layout: DataLayout;
@@ -27,15 +27,6 @@ export interface ServingConfig {
   readonly pollMs: number;
   /** Called after merged_view.csv is written, with the version it holds. */
   readonly onCsvWritten?: (status: SnapshotStatus, writtenAtMs: number) => void;
-}
-
-/** What the speed layer hands over in-process after publishing a realtime view. */
-export interface RealtimeHandover {
-  readonly items: readonly SeqBlock[];
-  readonly lastIngestedAtMs: number | null;
-  readonly rowsIngested: number;
-  readonly badRows: number;
-  readonly startedAtMs: number;
 }
 
 /** The speed layer's counters as last seen, for events/s. */
@@ -123,30 +114,23 @@ export class ServingLayer {
     while (this.counters.length > 2 && this.counters[0]!.atMs < now - RATE_WINDOW_MS) this.counters.shift();
   }
 
-  /** The speed layer's realtime update, in-process (inside `all`): applied at once, no file read. */
-  handover(update: RealtimeHandover): void {
-    this.sampleCounters({ rows: update.rowsIngested, badRows: update.badRows, startedAtMs: update.startedAtMs });
-    if (!this.ready || this.config.view !== 'exact' || this.task) {
-      this.wake?.();
-      return;
-    }
-    try {
-      this.changed(this.store.apply(update.items, update.lastIngestedAtMs));
-    } catch (error) {
-      if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
-      this.wake?.(); // seqs this store missed: the files have them
-    }
+  /** The speed layer published a new realtime head (in-process, inside `all`): look now rather than at the next poll. */
+  nudge(): void {
+    this.wake?.();
   }
 
   private async load(): Promise<void> {
     const { layout, view } = this.config;
     const batch = latestBatchView(layout.servingBatch, this.config.logger);
-    const realtime = view === 'exact' ? listRealtimeViews(layout.servingRealtime).at(-1) : undefined;
+    const head = view === 'exact' ? readRealtimeHead(layout.realtimeHead) : undefined;
+    const checkpoint = view === 'exact' ? listRealtimeViews(layout.servingRealtime).at(-1) : undefined;
     const window = view === 'window' ? listSpeedViews(layout.servingSpeed).at(-1) : undefined;
     const result = await this.loader.request<ServingLoadResult>({
       type: 'load',
       batch: batch ? { dir: batch.dir, watermark: batch.watermark, createdAtMs: batch.createdAtMs } : null,
-      realtime: realtime ? { dir: realtime.dir, watermark: realtime.watermark, throughSeq: realtime.throughSeq, lastIngestedAtMs: realtime.lastIngestedAtMs } : null,
+      checkpoint: checkpoint ? { dir: checkpoint.dir, watermark: checkpoint.watermark, throughSeq: checkpoint.throughSeq, lastIngestedAtMs: checkpoint.lastIngestedAtMs } : null,
+      throughSeq: Math.max(head?.throughSeq ?? 0, checkpoint?.throughSeq ?? 0),
+      lastIngestedAtMs: head?.lastIngestedAtMs ?? checkpoint?.lastIngestedAtMs ?? null,
       window: window?.dir ?? null,
       deltasDir: layout.realtimeDeltas,
     });
@@ -172,18 +156,18 @@ export class ServingLayer {
       .finally(() => (this.task = undefined));
   }
 
-  /** Applies realtime deltas published since the store's seq (exact view). */
+  /** Applies the realtime deltas the speed layer's head says are published past the store's seq (exact view). */
   private refreshRealtime(): void {
-    const latest = listRealtimeViews(this.config.layout.servingRealtime).at(-1);
-    if (!latest) return;
-    if (latest.rowsIngested !== null && latest.startedAtMs !== null) {
-      this.sampleCounters({ rows: latest.rowsIngested, badRows: latest.badRows ?? 0, startedAtMs: latest.startedAtMs });
+    const head = readRealtimeHead(this.config.layout.realtimeHead);
+    if (!head) return;
+    if (head.rowsIngested !== null && head.startedAtMs !== null) {
+      this.sampleCounters({ rows: head.rowsIngested, badRows: head.badRows ?? 0, startedAtMs: head.startedAtMs });
     }
     const through = this.store.current!.throughSeq;
-    if (latest.throughSeq <= through) return;
+    if (head.throughSeq <= through) return;
     try {
-      this.changed(this.store.apply(this.deltas.read(through, latest.throughSeq), latest.lastIngestedAtMs));
-      if (this.store.current!.throughSeq < latest.throughSeq) {
+      this.changed(this.store.apply(this.deltas.read(through, head.throughSeq), head.lastIngestedAtMs));
+      if (this.store.current!.throughSeq < head.throughSeq) {
         throw new LambdaflowError('E_STATE', `realtime deltas past seq ${this.store.current!.throughSeq} are missing`);
       }
     } catch (error) {
@@ -262,6 +246,7 @@ export class ServingLayer {
       .finally(() => (this.csvWrite = undefined));
   }
 
+  /** The head is replaced by a rename in serving/realtime/: an event there wakes the poll at once. */
   private watchRealtime(): void {
     try {
       fs.mkdirSync(this.config.layout.servingRealtime, { recursive: true });

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserAggTable, blockTransferList, stateTransferList } from '../core/agg-table.js';
-import { exactMerge, planExactMerge } from '../core/exact-merge.js';
+import { checkDeltasFound, exactMerge, planExactMerge } from '../core/exact-merge.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { mergeViewDirectory } from '../io/views.js';
@@ -35,20 +35,27 @@ export async function handleServingRequest(request: ServingRequest): Promise<Ans
     case 'load': {
       const base = readBatchBase(request.batch);
       const overlay = new UserAggTable();
-      let throughSeq = base.view?.watermark ?? 0;
-      let lastIngestedAtMs: number | null = null;
+      const batchWatermark = base.view?.watermark ?? 0;
+      let throughSeq = batchWatermark;
       if (request.window) {
         mergeViewDirectory(request.window, overlay);
-      } else if (request.realtime) {
-        const realtime = request.realtime;
-        const watermarks = { batchWatermark: throughSeq, realtimeWatermark: realtime.watermark, realtimeThroughSeq: realtime.throughSeq };
-        if (planExactMerge(watermarks).useRealtime) mergeViewDirectory(realtime.dir, overlay);
+      } else {
         const deltas = new DeltaFiles(request.deltasDir);
-        throughSeq = exactMerge(watermarks, (range) => deltas.merge(range, overlay)).throughSeq;
-        lastIngestedAtMs = realtime.lastIngestedAtMs;
+        const checkpoint = request.checkpoint;
+        let from = batchWatermark;
+        if (checkpoint) {
+          const watermarks = { batchWatermark, realtimeWatermark: checkpoint.watermark, realtimeThroughSeq: checkpoint.throughSeq };
+          if (planExactMerge(watermarks).useRealtime) {
+            mergeViewDirectory(checkpoint.dir, overlay);
+            exactMerge(watermarks, (range) => deltas.merge(range, overlay));
+            from = checkpoint.throughSeq;
+          }
+        }
+        throughSeq = Math.max(from, request.throughSeq);
+        if (throughSeq > from) checkDeltasFound({ afterSeq: from, throughSeq, sign: 1 }, deltas.merge({ afterSeq: from, throughSeq, sign: 1 }, overlay));
       }
       const state = overlay.compacted().toState();
-      const result: ServingLoadResult = { base, overlay: state, throughSeq, lastIngestedAtMs };
+      const result: ServingLoadResult = { base, overlay: state, throughSeq, lastIngestedAtMs: request.lastIngestedAtMs };
       // The base lives in shared memory: posting it shares it; the overlay is moved.
       return { result, transfer: stateTransferList(state) };
     }

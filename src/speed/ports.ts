@@ -1,13 +1,13 @@
 // What the speed layer needs from the outside world, as interfaces: files on disk and threads in production,
 // in-memory stand-ins in tests that drive hundreds of micro-batches with a manual clock.
 
-import { type AggBlock, type UserAggTable } from '../core/agg-table.js';
+import { type AggBlock } from '../core/agg-table.js';
 import { type DeltaRange } from '../core/exact-merge.js';
-import { type SeqTotals } from '../io/deltas.js';
 import { type IngestEntry } from '../io/ingest-log.js';
 import { type NewFile } from '../io/stream-files.js';
+import { type StreamParse } from './stream-parse.js';
 
-export type { NewFile, SeqTotals };
+export type { NewFile, StreamParse };
 
 /** Where new stream files come from. */
 export interface StreamSource {
@@ -23,70 +23,70 @@ export interface IngestAppender {
   append(files: readonly { name: string; size: number }[], ingestedAtMs: number): IngestEntry[];
 }
 
-/** A logged file's ingested prefix, aggregated per user. */
-export interface ParsedFile {
-  readonly entry: IngestEntry;
-  readonly table: UserAggTable;
-  /** Rows read (good and bad). */
-  readonly rows: number;
-  readonly badRows: number;
+/** Parses logged files off the main thread: one result per parse task, in seq order. */
+export interface StreamParser {
+  parse(entries: readonly IngestEntry[]): Promise<StreamParse[]>;
 }
 
-/** Reads logged files (quarantining their bad rows, or failing in failfast mode). */
-export interface LoggedFileReader {
-  read(entry: IngestEntry): Promise<ParsedFile>;
-}
-
-/** Per-ingest-seq deltas kept until a batch view absorbs them. */
+/** Per-ingest-seq deltas, kept until a batch view absorbs them. */
 export interface DeltaStore {
-  /** Durably writes the deltas of consecutive seqs. */
-  write(items: readonly SeqTotals[]): Promise<void>;
-  /** Adds a range's deltas into the table (signed) and returns the seqs found. */
-  merge(range: DeltaRange, table: UserAggTable): ReadonlySet<number>;
+  /** Durably writes the (already formatted) delta lines of seqs first..last. */
+  write(first: number, last: number, lines: Uint8Array): Promise<void>;
   /** Removes deltas of seqs at or below throughSeq. */
   prune(throughSeq: number): void;
-  /** Seqs some delta already covers. */
+  /** Seqs some delta covers. */
   covered(): ReadonlySet<number>;
 }
 
-/** The per-partition rings of slides (the speed workers). */
-export interface SlideStore {
+/** The speed workers: per-partition rings of slides and parts of the realtime view. */
+export interface PartitionStore {
   readonly partitions: number;
-  /** Sends blocks[p] to partition p for slide `slide` (slides only move forward). */
-  add(slide: number, blocks: readonly AggBlock[]): void;
+  /** Sends blocks[p] to partition p: into slide `slide` (null: not the window) and, if `realtime`, the realtime view. */
+  add(blocks: readonly AggBlock[], slide: number | null, realtime: boolean): void;
   /** Every partition's window of the slides before `slide`. */
   windows(slide: number): Promise<AggBlock[]>;
+  /** Applies a delta range to the realtime view (each partition its users); resolves with the seqs every partition found. */
+  applyDeltas(range: DeltaRange): Promise<ReadonlySet<number>>;
+  /** Adds a checkpoint's parts to the realtime view. */
+  load(parts: readonly Uint8Array[], name: string): void;
+  clearRealtime(): void;
+  /** Each partition's realtime view lines, and its users. */
+  realtimeParts(): Promise<{ bytes: Uint8Array; users: number }[]>;
 }
 
-/** What the realtime view publishes. */
-export interface RealtimeSnapshot {
-  readonly block: AggBlock;
-  /** The batch watermark it is relative to: it holds seqs (watermark, throughSeq]. */
+/** Where the realtime view is, published after every micro-batch that changed it. */
+export interface RealtimeHead {
+  /** S_R: the batch watermark the realtime view is relative to. */
   readonly watermark: number;
+  /** N: it holds seqs (watermark, throughSeq]; the deltas of seqs past the checkpoint's are on disk. */
   readonly throughSeq: number;
   /** Ingest time of seq throughSeq (null before the first file). */
   readonly lastIngestedAtMs: number | null;
+  /** This speed layer process's counters: rows and bad rows read since it started at startedAtMs. */
+  readonly rowsIngested: number;
+  readonly badRows: number;
+  readonly startedAtMs: number;
+}
+
+/** A checkpoint of the realtime view (its full totals at head.throughSeq), as read back after a restart. */
+export interface RealtimeCheckpoint {
+  readonly name: string;
+  readonly watermark: number;
+  readonly throughSeq: number;
+  readonly lastIngestedAtMs: number | null;
+  readonly parts: readonly Uint8Array[];
 }
 
 /** The speed layer's published outputs, and the batch views it rebases on. */
 export interface SpeedOutputs {
   /** Watermarks of the retained batch views, ascending (empty without one). */
   batchWatermarks(): readonly number[];
-  publishRealtime(snapshot: RealtimeSnapshot & SpeedCounters, atMs: number): Promise<void>;
+  /** Publishes where the realtime view is (small, every micro-batch). */
+  publishHead(head: RealtimeHead): Promise<void>;
+  /** Publishes a checkpoint: the realtime view's totals as parts (one per partition). */
+  publishCheckpoint(head: RealtimeHead, parts: readonly Uint8Array[], atMs: number): Promise<void>;
+  /** The newest checkpoint, if any. */
+  latestCheckpoint(): RealtimeCheckpoint | undefined;
   /** Publishes the window ending at endMs; returns its number of users. */
   publishWindow(endMs: number, blocks: readonly AggBlock[]): Promise<number>;
-}
-
-/** What a published realtime view adds for in-process readers: the per-seq totals written since the last publish. */
-export interface RealtimeUpdate {
-  readonly items: readonly SeqTotals[];
-  readonly throughSeq: number;
-  readonly lastIngestedAtMs: number | null;
-}
-
-/** The speed layer process's counters, published with each realtime view (for rates: rows since startedAtMs). */
-export interface SpeedCounters {
-  readonly rowsIngested: number;
-  readonly badRows: number;
-  readonly startedAtMs: number;
 }

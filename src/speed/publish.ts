@@ -1,17 +1,17 @@
-// The speed layer's published outputs on disk: realtime views (`realtime-<ms>/`) and windows (`speed-<ms>.txt/`),
-// each written as a directory made visible in one rename, and the batch views it rebases on.
+// The speed layer's published outputs on disk: the realtime head (every micro-batch), realtime checkpoints
+// (`realtime-<ms>/`) and windows (`speed-<ms>.txt/`), each directory made visible in one rename.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { type AggBlock, blockToSortedTotals } from '../core/agg-table.js';
-import { formatBlock, formatTotals } from '../core/view-format.js';
-import { DirectoryPublisher } from '../io/atomic.js';
+import { formatTotals } from '../core/view-format.js';
+import { DirectoryPublisher, writeFileAtomically } from '../io/atomic.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
-import { listBatchViews, listRealtimeViews, listSpeedViews, pruneViews } from '../io/views.js';
-import { type RealtimeSnapshot, type SpeedCounters, type SpeedOutputs } from './ports.js';
+import { listBatchViews, listRealtimeViews, listSpeedViews, pruneViews, readViewParts } from '../io/views.js';
+import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs } from './ports.js';
 
-const REALTIME_VIEWS_KEPT = 3;
+const CHECKPOINTS_KEPT = 3;
 
 async function publishDirectory(dir: string, files: readonly (readonly [name: string, data: string | Uint8Array])[]): Promise<void> {
   const publisher = await DirectoryPublisher.begin(dir);
@@ -23,6 +23,8 @@ async function publishDirectory(dir: string, files: readonly (readonly [name: st
     throw error;
   }
 }
+
+const partName = (partition: number): string => `part-${String(partition).padStart(5, '0')}`;
 
 export class SpeedViewFiles implements SpeedOutputs {
   constructor(
@@ -36,28 +38,33 @@ export class SpeedViewFiles implements SpeedOutputs {
     return listBatchViews(this.layout.servingBatch, this.logger).map((view) => view.watermark);
   }
 
-  async publishRealtime(snapshot: RealtimeSnapshot & SpeedCounters, atMs: number): Promise<void> {
+  async publishHead(head: RealtimeHead): Promise<void> {
+    await writeFileAtomically(this.layout.realtimeHead, JSON.stringify(head) + '\n');
+  }
+
+  async publishCheckpoint(head: RealtimeHead, parts: readonly Uint8Array[], atMs: number): Promise<void> {
     const { servingRealtime } = this.layout;
     let createdAtMs = atMs;
     while (fs.existsSync(path.join(servingRealtime, `realtime-${createdAtMs}`))) createdAtMs++;
-    const { watermark, throughSeq, lastIngestedAtMs, rowsIngested, badRows, startedAtMs } = snapshot;
-    const meta = { watermark, throughSeq, createdAtMs, lastIngestedAtMs, rowsIngested, badRows, startedAtMs };
     await publishDirectory(path.join(servingRealtime, `realtime-${createdAtMs}`), [
-      // Unsorted: readers load it into a table, and sorting 100 k users every micro-batch would cost more than parsing.
-      ['part-00000', formatBlock(snapshot.block)],
-      ['_REALTIME.json', JSON.stringify(meta) + '\n'],
+      // Unsorted: readers load it into tables, and sorting every user at each checkpoint would cost more than parsing.
+      ...parts.map((bytes, partition) => [partName(partition), bytes] as const),
+      ['_REALTIME.json', JSON.stringify({ ...head, createdAtMs }) + '\n'],
     ]);
-    pruneViews(listRealtimeViews(servingRealtime).sort((a, b) => a.createdAtMs - b.createdAtMs), REALTIME_VIEWS_KEPT);
+    pruneViews(listRealtimeViews(servingRealtime).sort((a, b) => a.createdAtMs - b.createdAtMs), CHECKPOINTS_KEPT);
+  }
+
+  latestCheckpoint(): RealtimeCheckpoint | undefined {
+    const latest = listRealtimeViews(this.layout.servingRealtime).at(-1);
+    if (!latest) return undefined;
+    return { name: latest.dir, watermark: latest.watermark, throughSeq: latest.throughSeq, lastIngestedAtMs: latest.lastIngestedAtMs, parts: readViewParts(latest.dir) };
   }
 
   async publishWindow(endMs: number, blocks: readonly AggBlock[]): Promise<number> {
     const dir = path.join(this.layout.servingSpeed, `speed-${endMs}.txt`);
     // Published before a restart within the same slide (at a graceful stop, with the slide still open): replace it.
     if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
-    await publishDirectory(
-      dir,
-      blocks.map((block, partition) => [`part-${String(partition).padStart(5, '0')}`, formatTotals(blockToSortedTotals(block))] as const),
-    );
+    await publishDirectory(dir, blocks.map((block, partition) => [partName(partition), formatTotals(blockToSortedTotals(block))] as const));
     pruneViews(listSpeedViews(this.layout.servingSpeed), this.keepWindows);
     return blocks.reduce((n, block) => n + block.counts.length, 0);
   }

@@ -1,70 +1,54 @@
-// The realtime view: per-user totals of the logged stream files no batch view has absorbed yet, the per-seq deltas
-// that let any reader subtract what a later batch absorbs, and the rebase onto a newer batch view.
+// The realtime view's bookkeeping on the main thread: which seqs it holds (its batch watermark S_R and through-seq N),
+// the newest ingest time, and the per-seq delta lines parsed but not yet written. Its totals live in the speed
+// workers, one part per partition.
 
-import { type AggBlock, UserAggTable } from '../core/agg-table.js';
-import { exactMerge } from '../core/exact-merge.js';
-import { type DeltaStore, type RealtimeUpdate, type SeqTotals } from './ports.js';
+import { type DeltaStore } from './ports.js';
+
+interface PendingDeltas {
+  readonly first: number;
+  readonly last: number;
+  readonly lines: Uint8Array;
+}
 
 export class RealtimeView {
-  private table = new UserAggTable();
-  private watermark: number;
-  private through: number;
-  /** Per-seq totals counted here but not yet written as deltas (a write failed): written before the next publish. */
-  private pending: SeqTotals[] = [];
-  /** Written since the last publish: what in-process readers have not been handed yet. */
-  private unannounced: SeqTotals[] = [];
+  private pending: PendingDeltas[] = [];
   private dirty = true;
-  private lastIngestedAt: number | null;
 
-  /** A view of nothing past `batchWatermark`, through `throughSeq` (the log's last seq). */
   constructor(
     private readonly deltas: DeltaStore,
-    batchWatermark: number,
-    throughSeq: number,
-    lastIngestedAtMs: number | null,
-  ) {
-    this.watermark = batchWatermark;
-    this.through = throughSeq;
-    this.lastIngestedAt = lastIngestedAtMs;
-  }
+    /** S_R: the batch watermark the view is relative to. */
+    public watermark: number,
+    /** N: the last logged seq the view reflects. */
+    public throughSeq: number,
+    public lastIngestedAtMs: number | null,
+  ) {}
 
-  /** S_R: the batch watermark the view is relative to. */
-  get batchWatermark(): number {
-    return this.watermark;
-  }
-
-  /** N: the last logged seq the view reflects. */
-  get throughSeq(): number {
-    return this.through;
-  }
-
-  get users(): number {
-    return this.table.liveSize;
-  }
-
-  /** Changed since it was last published. */
+  /** Changed since the head was last published. */
   get changed(): boolean {
     return this.dirty;
   }
 
-  /** Counts a logged file (seq past the watermark); `hasDelta` when a delta for it is already on disk (recovery). */
-  add(seq: number, ingestedAtMs: number, file: UserAggTable, hasDelta = false): void {
-    this.table.mergeTable(file);
-    if (!hasDelta) this.pending.push({ seq, block: file.toBlock() });
-    this.through = Math.max(this.through, seq);
-    this.lastIngestedAt = Math.max(this.lastIngestedAt ?? ingestedAtMs, ingestedAtMs);
+  /** Records logged seqs first..last counted into the workers, with their delta lines (unless already on disk). */
+  counted(first: number, last: number, ingestedAtMs: number, lines: Uint8Array | undefined): void {
+    if (lines) this.pending.push({ first, last, lines });
+    this.throughSeq = Math.max(this.throughSeq, last);
+    this.lastIngestedAtMs = Math.max(this.lastIngestedAtMs ?? ingestedAtMs, ingestedAtMs);
     this.dirty = true;
   }
 
-  /** Writes the pending deltas (consecutive seqs per file); throws E_WRITE, keeping them pending, when it cannot. */
+  /** Moves onto a batch view with watermark S_B (its absorbed seqs already subtracted in the workers). */
+  rebased(batchWatermark: number): void {
+    this.watermark = batchWatermark;
+    this.throughSeq = Math.max(this.throughSeq, batchWatermark);
+    this.dirty = true;
+  }
+
+  /** Writes the pending deltas; throws E_WRITE, keeping them pending, when it cannot. */
   async flushDeltas(): Promise<void> {
     while (this.pending.length > 0) {
-      let run = 1;
-      while (run < this.pending.length && this.pending[run]!.seq === this.pending[run - 1]!.seq + 1) run++;
-      const written = this.pending.slice(0, run);
-      await this.deltas.write(written);
-      this.unannounced.push(...written);
-      this.pending = this.pending.slice(run);
+      const { first, last, lines } = this.pending[0]!;
+      await this.deltas.write(first, last, lines);
+      this.pending.shift();
     }
   }
 
@@ -72,34 +56,7 @@ export class RealtimeView {
     return this.pending.length > 0;
   }
 
-  /**
-   * Moves the view onto a batch view with a higher watermark: subtracts exactly the deltas it absorbed (an E_STATE
-   * error when some are missing). Deltas at or below `keepAbove` are pruned: no retained batch view needs them.
-   */
-  rebase(batchWatermark: number, keepAbove: number): boolean {
-    if (batchWatermark <= this.watermark) return false;
-    const plan = exactMerge(
-      { batchWatermark, realtimeWatermark: this.watermark, realtimeThroughSeq: this.through },
-      (range) => this.deltas.merge(range, this.table),
-    );
-    this.table = plan.useRealtime ? this.table.compacted() : new UserAggTable();
-    this.watermark = batchWatermark;
-    this.through = Math.max(this.through, batchWatermark);
-    this.dirty = true;
-    this.deltas.prune(keepAbove);
-    return true;
-  }
-
-  /** The view's totals and range. */
-  snapshot(): { block: AggBlock; watermark: number; throughSeq: number; lastIngestedAtMs: number | null } {
-    return { block: this.table.toBlock(), watermark: this.watermark, throughSeq: this.through, lastIngestedAtMs: this.lastIngestedAt };
-  }
-
-  /** Marks the view published and returns what it added since the last publish. */
-  published(): RealtimeUpdate {
+  published(): void {
     this.dirty = false;
-    const items = this.unannounced;
-    this.unannounced = [];
-    return { items, throughSeq: this.through, lastIngestedAtMs: this.lastIngestedAt };
   }
 }

@@ -1,11 +1,14 @@
-// The speed layer: micro-batches of new stream files → ingest log → sliding window (workers) + realtime view.
+// The speed layer: micro-batches of new stream files → ingest log → parse threads → speed workers (sliding window
+// and realtime view, per partition) → deltas, head, windows and checkpoints on disk.
 //
 // Order of effects per micro-batch, which is what makes crashes safe:
 //   1. new complete files are appended to the ingest log (fsync): from here on they are in the master dataset;
-//   2. their rows are parsed and routed: window slides in the workers, realtime totals here;
-//   3. a delta file with their per-seq totals, then the realtime view, are published atomically.
-// A crash anywhere leaves the log as the truth: on restart, everything logged past the batch watermark is re-read
-// to rebuild the realtime view (and missing deltas), and the window is rebuilt from logged files still inside it.
+//   2. parse threads read them; the main thread routes each partition's totals to its worker (window + realtime);
+//   3. their per-seq delta lines are written, then the head says the realtime view now reaches their seqs;
+//   4. at each slide's end, the window is published and the realtime view checkpointed.
+// A crash anywhere leaves the log as the truth. A restart rebuilds the realtime view from the newest checkpoint plus
+// the deltas after it (re-reading only logged files whose deltas were never written), and the window from the
+// logged files still inside it: work bounded by what happened since the last slide, not by the stream's history.
 //
 // Everything outside (files, threads, time) comes in through ports (./ports.ts) and the Clock, so tests drive
 // hundreds of micro-batches in memory with a manual clock; runSpeedLayer wires the real ones.
@@ -13,6 +16,7 @@
 import fs from 'node:fs';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
+import { checkDeltasFound, planExactMerge } from '../core/exact-merge.js';
 import { type BadRowMode } from '../core/event-parser.js';
 import { type WindowSpec, inWindowAt, nextTickAfter, slideClosedBy, slideOfTick, windowBefore } from '../core/window.js';
 import { removeStaleTemps } from '../io/atomic.js';
@@ -21,12 +25,22 @@ import { type IngestEntry, IngestLogWriter } from '../io/ingest-log.js';
 import { type DataLayout } from '../io/layout.js';
 import { acquireLock } from '../io/lock.js';
 import { type Logger } from '../io/logger.js';
+import { writeQuarantine } from '../io/quarantine.js';
 import { StreamFiles } from '../io/stream-files.js';
-import { StreamFileReader } from './logged-files.js';
-import { type DeltaStore, type IngestAppender, type LoggedFileReader, type ParsedFile, type RealtimeUpdate, type SlideStore, type SpeedCounters, type SpeedOutputs, type StreamSource } from './ports.js';
-import { RealtimeView } from './realtime-view.js';
+import {
+  type DeltaStore,
+  type IngestAppender,
+  type PartitionStore,
+  type RealtimeHead,
+  type SpeedOutputs,
+  type StreamParse,
+  type StreamParser,
+  type StreamSource,
+} from './ports.js';
 import { SpeedViewFiles } from './publish.js';
+import { RealtimeView } from './realtime-view.js';
 import { SpeedWorkers } from './speed-workers.js';
+import { StreamParserPool } from './stream-parser-pool.js';
 
 export interface SpeedConfig {
   readonly layout: DataLayout;
@@ -38,9 +52,11 @@ export interface SpeedConfig {
   readonly keepViews: number;
   readonly clock: Clock;
   readonly signal: AbortSignal;
+  /** Ingest what is complete, publish, and return at once (`speed --once`) instead of running until the signal. */
+  readonly once?: boolean;
   readonly onSlide?: (status: SpeedStatus) => void;
-  /** Called after each realtime view is published, with the per-seq totals it added (in-process serving). */
-  readonly onRealtime?: (update: RealtimeUpdate & SpeedCounters) => void;
+  /** Called after each micro-batch whose realtime head was published (an in-process reader can look now). */
+  readonly onRealtime?: (head: RealtimeHead) => void;
 }
 
 export interface SpeedStatus {
@@ -61,11 +77,26 @@ export interface SpeedPorts {
   readonly clock: Clock;
   readonly source: StreamSource;
   readonly log: IngestAppender;
-  readonly reader: LoggedFileReader;
-  readonly slides: SlideStore;
+  readonly parser: StreamParser;
+  readonly partitions: PartitionStore;
   readonly deltas: DeltaStore;
   readonly outputs: SpeedOutputs;
   readonly logger: Logger;
+  /** Writes a logged file's bad rows to quarantine (permissive mode). */
+  readonly quarantine: (entry: IngestEntry, parsed: StreamParse['files'][number]) => Promise<void>;
+  readonly mode: BadRowMode;
+}
+
+/** Groups entries into runs of consecutive seqs that share a key (one parse and one delta file each). */
+function runsBy<K>(entries: readonly IngestEntry[], key: (entry: IngestEntry) => K): { key: K; entries: IngestEntry[] }[] {
+  const runs: { key: K; entries: IngestEntry[] }[] = [];
+  for (const entry of entries) {
+    const k = key(entry);
+    const run = runs.at(-1);
+    if (run && run.key === k && run.entries.at(-1)!.seq + 1 === entry.seq) run.entries.push(entry);
+    else runs.push({ key: k, entries: [entry] });
+  }
+  return runs;
 }
 
 /** One speed layer's state and its micro-batch step; `recover` first, then `tick` at every batch interval. */
@@ -75,6 +106,7 @@ export class SpeedLayer {
   private slideMaxLagMs = 0;
   private totalEvents = 0;
   private totalBadRows = 0;
+  private realtimeUsers = 0;
   private readonly startedAtMs: number;
 
   constructor(
@@ -88,36 +120,109 @@ export class SpeedLayer {
 
   /** The realtime view's watermark S_R and through-seq N. */
   get realtimeRange(): { readonly batchWatermark: number; readonly throughSeq: number } {
-    return { batchWatermark: this.realtime.batchWatermark, throughSeq: this.realtime.throughSeq };
+    return { batchWatermark: this.realtime.watermark, throughSeq: this.realtime.throughSeq };
   }
 
-  private async read(entry: IngestEntry): Promise<ParsedFile> {
-    const parsed = await this.ports.reader.read(entry);
-    this.totalEvents += parsed.rows;
-    this.totalBadRows += parsed.badRows;
-    return parsed;
+  private head(): RealtimeHead {
+    const { watermark, throughSeq, lastIngestedAtMs } = this.realtime;
+    return { watermark, throughSeq, lastIngestedAtMs, rowsIngested: this.totalEvents, badRows: this.totalBadRows, startedAtMs: this.startedAtMs };
   }
 
-  /** Rebuilds state from the ingest log after a start or a crash, and publishes the realtime view. */
+  /**
+   * Parses a run of logged files and routes their totals: to slide `slide` (null: not the window) and, if `realtime`,
+   * to the realtime view with their delta lines (unless `deltasOnDisk`). Bad rows are quarantined, or stop the layer
+   * in failfast mode; a file that shrank below its logged size is damaged state.
+   */
+  private async count(entries: readonly IngestEntry[], slide: number | null, realtime: boolean, deltasOnDisk = false): Promise<void> {
+    if (entries.length === 0) return;
+    const { parser, partitions, mode } = this.ports;
+    const results = await parser.parse(entries);
+    const bySeq = new Map(entries.map((entry) => [entry.seq, entry]));
+    for (const result of results) {
+      for (const file of result.files) {
+        const entry = bySeq.get(file.seq)!;
+        if (file.truncated) throw new LambdaflowError('E_STATE', `ingested stream file ${file.path} (seq ${file.seq}) shrank below its logged size`, { file: file.path });
+        const first = file.badRows[0];
+        if (mode === 'failfast' && first) {
+          throw new LambdaflowError('E_BAD_ROW', `bad row in ${file.path} at line ${first.line}: ${first.reason}`, { file: file.path, line: first.line, reason: first.reason });
+        }
+        if (mode === 'permissive' && file.badRows.length > 0) await this.quarantine(entry, file);
+        this.totalEvents += file.counts.rows;
+        this.totalBadRows += file.badRowCount;
+      }
+      partitions.add(result.blocks, slide, realtime);
+    }
+    if (realtime) {
+      const lines = deltasOnDisk ? undefined : Buffer.concat(results.map((r) => r.deltas));
+      this.realtime.counted(entries[0]!.seq, entries.at(-1)!.seq, entries.at(-1)!.ingestedAtMs, lines);
+    }
+  }
+
+  /** The file is already in the master dataset: failing to record its bad rows must not stop its good rows. */
+  private async quarantine(entry: IngestEntry, file: StreamParse['files'][number]): Promise<void> {
+    try {
+      await this.ports.quarantine(entry, file);
+    } catch (error) {
+      if (!(error instanceof LambdaflowError) || error.code !== 'E_WRITE') throw error;
+      this.ports.logger.error(`speed: ${file.badRows.length} bad rows of ${entry.name} counted but not quarantined (the next batch run writes them): ${error.message}`);
+    }
+  }
+
+  /** Adds the deltas of a range of seqs to the realtime view; resolves with the seqs found. */
+  private applyDeltas(afterSeq: number, throughSeq: number, sign: 1 | -1): Promise<ReadonlySet<number>> {
+    return this.ports.partitions.applyDeltas({ afterSeq, throughSeq, sign });
+  }
+
+  /**
+   * Rebuilds state after a start or a crash: the realtime view from the newest checkpoint (made exact against the
+   * batch view) plus the deltas after it, re-reading only logged files whose deltas are missing; the window from the
+   * logged files still inside it. Then publishes the head and a checkpoint.
+   */
   async recover(entries: readonly IngestEntry[]): Promise<void> {
-    const { clock, deltas, outputs, slides } = this.ports;
+    const { clock, deltas, outputs, partitions, logger } = this.ports;
     const batchWatermark = outputs.batchWatermarks().at(-1) ?? 0;
-    this.realtime = new RealtimeView(deltas, batchWatermark, entries.at(-1)?.seq ?? 0, entries.at(-1)?.ingestedAtMs ?? null);
+    const last = entries.at(-1);
+    this.realtime = new RealtimeView(deltas, batchWatermark, last?.seq ?? 0, last?.ingestedAtMs ?? null);
     const now = clock.now();
+    let from = batchWatermark;
+    const checkpoint = outputs.latestCheckpoint();
+    if (checkpoint && checkpoint.throughSeq <= (last?.seq ?? 0)) {
+      const plan = planExactMerge({ batchWatermark, realtimeWatermark: checkpoint.watermark, realtimeThroughSeq: checkpoint.throughSeq });
+      if (plan.useRealtime) {
+        partitions.load(checkpoint.parts, checkpoint.name);
+        const found = plan.correction ? await this.applyDeltas(plan.correction.afterSeq, plan.correction.throughSeq, plan.correction.sign) : undefined;
+        try {
+          if (plan.correction) checkDeltasFound(plan.correction, found!);
+          from = checkpoint.throughSeq;
+        } catch (error) {
+          logger.warn(`speed: checkpoint ${checkpoint.name} not used (${(error as Error).message}); rebuilding the realtime view from the logged files`);
+          partitions.clearRealtime();
+        }
+      }
+    }
+    // Past the checkpoint: deltas where they were written, the logged files otherwise.
     const covered = deltas.covered();
-    for (const entry of entries) {
-      const inRealtime = entry.seq > batchWatermark;
-      const inWindow = inWindowAt(this.window, entry.ingestedAtMs, now);
-      if (!inRealtime && !inWindow) continue;
-      const { table } = await this.read(entry);
-      if (inRealtime) this.realtime.add(entry.seq, entry.ingestedAtMs, table, covered.has(entry.seq));
-      if (inWindow) slides.add(slideOfTick(this.window, entry.ingestedAtMs), table.toPartitionedBlocks(slides.partitions));
+    const fromDeltas = new Set<number>();
+    for (const run of runsBy(entries.filter((e) => e.seq > from), (e) => covered.has(e.seq))) {
+      if (!run.key) continue;
+      const found = await this.applyDeltas(run.entries[0]!.seq - 1, run.entries.at(-1)!.seq, 1);
+      for (const seq of found) fromDeltas.add(seq);
+    }
+    // What the deltas lacked is read from the files; the window needs the files inside it either way.
+    const needed = entries.filter((e) => (e.seq > from && !fromDeltas.has(e.seq)) || inWindowAt(this.window, e.ingestedAtMs, now));
+    for (const run of runsBy(needed, (e) => `${inWindowAt(this.window, e.ingestedAtMs, now) ? slideOfTick(this.window, e.ingestedAtMs) : 'none'}:${e.seq > from && !fromDeltas.has(e.seq)}`)) {
+      const [slide, realtime] = run.key.split(':');
+      await this.count(run.entries, slide === 'none' ? null : Number(slide), realtime === 'true');
     }
     const written = await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas());
-    this.ports.logger.info(
-      `speed: recovered ${entries.length} logged files (realtime past watermark ${batchWatermark}: seq ${batchWatermark + 1}..${this.realtime.throughSeq}, ${this.realtime.users} users)`,
+    logger.info(
+      `speed: recovered ${entries.length} logged files (realtime past watermark ${batchWatermark}: seq ${batchWatermark + 1}..${this.realtime.throughSeq}, ` +
+        `${checkpoint && from === checkpoint.throughSeq ? `from checkpoint through seq ${from} plus ` : ''}${fromDeltas.size} seqs from deltas, ${needed.length} files read)`,
     );
-    if (written) await this.retryable('publishing the realtime view', () => this.publishRealtime(now));
+    if (written) {
+      await this.retryable('publishing the realtime head', () => this.publishHead());
+      await this.retryable('checkpointing the realtime view', () => this.checkpoint(now));
+    }
   }
 
   /** Runs a publishing step; a failed write (disk full, read-only folder) is logged and retried next micro-batch. */
@@ -132,60 +237,82 @@ export class SpeedLayer {
     }
   }
 
-  /** Drops from the realtime view what a newer batch view absorbed (only once every delta is on disk). */
-  private rebase(): void {
-    const watermarks = this.ports.outputs.batchWatermarks();
+  /** Subtracts from the realtime view what a newer batch view absorbed (only once every delta is on disk). */
+  private async rebase(): Promise<void> {
+    const { outputs, partitions, deltas, logger } = this.ports;
+    const watermarks = outputs.batchWatermarks();
     const newest = watermarks.at(-1) ?? 0;
-    const before = this.realtime.batchWatermark;
-    // Keep deltas any retained batch view may still need (a merge may use an older view for a moment).
-    if (this.realtime.rebase(newest, watermarks[0] ?? 0)) {
-      this.ports.logger.info(`speed: batch view absorbed ingest seq ${before + 1}..${newest}; realtime view rebased`);
+    const before = this.realtime.watermark;
+    if (newest <= before) return;
+    const plan = planExactMerge({ batchWatermark: newest, realtimeWatermark: before, realtimeThroughSeq: this.realtime.throughSeq });
+    if (!plan.useRealtime) partitions.clearRealtime();
+    else if (plan.correction) {
+      const { afterSeq, throughSeq, sign } = plan.correction;
+      const found = await this.applyDeltas(afterSeq, throughSeq, sign);
+      try {
+        checkDeltasFound(plan.correction, found);
+      } catch (error) {
+        throw new LambdaflowError('E_STATE', `${(error as Error).message}; restart the speed layer to rebuild them`, {}, { cause: error });
+      }
     }
+    this.realtime.rebased(newest);
+    // Keep deltas any retained batch view may still need (a reader may use an older view for a moment).
+    deltas.prune(watermarks[0] ?? 0);
+    logger.info(`speed: batch view absorbed ingest seq ${before + 1}..${newest}; realtime view rebased`);
   }
 
   /** One micro-batch at tick time tickMs; `last` (a graceful stop) lists the folder rather than trust late hints. */
   async tick(tickMs: number, last = false): Promise<void> {
-    const { clock, source, log, slides } = this.ports;
-    if (await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas())) this.rebase();
+    const { clock, source, log } = this.ports;
+    if (await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas())) await this.rebase();
     const files = await source.newFiles(tickMs, last);
     let entries: IngestEntry[] = [];
     if (!(await this.retryable('appending to the ingest log', () => (entries = log.append(files, tickMs))))) return;
     source.logged(entries.map((entry) => entry.name));
     const eventsBefore = this.totalEvents;
-    const slide = slideOfTick(this.window, tickMs);
-    for (const entry of entries) {
-      const { table } = await this.read(entry);
-      this.realtime.add(entry.seq, entry.ingestedAtMs, table);
-      // Each file's users go straight to their partitions, which merge them into the slide in parallel.
-      slides.add(slide, table.toPartitionedBlocks(slides.partitions));
-    }
+    await this.count(entries, slideOfTick(this.window, tickMs), true);
     this.slideEvents += this.totalEvents - eventsBefore;
     if (this.realtime.changed && (await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas()))) {
-      await this.retryable('publishing the realtime view', () => this.publishRealtime(tickMs));
+      await this.retryable('publishing the realtime head', () => this.publishHead());
     }
     const publishedAt = clock.now();
     for (const file of files) this.slideMaxLagMs = Math.max(this.slideMaxLagMs, publishedAt - file.mtimeMs);
     const closed = slideClosedBy(this.window, tickMs);
-    if (closed !== undefined) await this.retryable('publishing the window', () => this.publishWindow(closed));
+    if (closed !== undefined) await this.closeSlide(closed, tickMs);
   }
 
-  private async publishRealtime(atMs: number): Promise<void> {
-    const counters: SpeedCounters = { rowsIngested: this.totalEvents, badRows: this.totalBadRows, startedAtMs: this.startedAtMs };
-    await this.ports.outputs.publishRealtime({ ...this.realtime.snapshot(), ...counters }, atMs);
-    this.observers.onRealtime?.({ ...this.realtime.published(), ...counters });
+  private async publishHead(): Promise<void> {
+    const head = this.head();
+    await this.ports.outputs.publishHead(head);
+    this.realtime.published();
+    this.observers.onRealtime?.(head);
+  }
+
+  /** Checkpoints the realtime view: its totals, as the workers hold them, at the head's seqs. */
+  private async checkpoint(atMs: number): Promise<void> {
+    if (this.realtime.hasPendingDeltas) return; // a checkpoint must not get ahead of the deltas a reader adds to it
+    const parts = await this.ports.partitions.realtimeParts();
+    this.realtimeUsers = parts.reduce((n, p) => n + p.users, 0);
+    await this.ports.outputs.publishCheckpoint(this.head(), parts.map((p) => p.bytes), atMs);
+  }
+
+  /** At a slide's end: a checkpoint of the realtime view, then the window (whose status reports both). */
+  private async closeSlide(slide: number, atMs: number): Promise<void> {
+    await this.retryable('checkpointing the realtime view', () => this.checkpoint(atMs));
+    await this.retryable('publishing the window', () => this.publishWindow(slide));
   }
 
   /** Publishes the window of the slides before `slide`. */
-  async publishWindow(slide: number): Promise<void> {
+  private async publishWindow(slide: number): Promise<void> {
     const { endMs } = windowBefore(this.window, slide);
-    const windowUsers = await this.ports.outputs.publishWindow(endMs, await this.ports.slides.windows(slide));
+    const windowUsers = await this.ports.outputs.publishWindow(endMs, await this.ports.partitions.windows(slide));
     this.observers.onSlide?.({
       windowEndMs: endMs,
       eventsInSlide: this.slideEvents,
       eventsPerSecond: (this.slideEvents * 1000) / this.window.slideMs,
       windowUsers,
-      realtimeUsers: this.realtime.users,
-      batchWatermark: this.realtime.batchWatermark,
+      realtimeUsers: this.realtimeUsers,
+      batchWatermark: this.realtime.watermark,
       throughSeq: this.realtime.throughSeq,
       maxLagMs: this.slideMaxLagMs,
       totalEvents: this.totalEvents,
@@ -195,8 +322,8 @@ export class SpeedLayer {
   }
 
   /**
-   * Micro-batches at every batch interval until the signal aborts; then one last micro-batch for the complete files
-   * and the window including the open slide.
+   * Micro-batches at every batch interval until the signal aborts (at once when it already has: `--once`); then one
+   * last micro-batch for the complete files, the window including the open slide, and a checkpoint.
    */
   async run(signal: AbortSignal): Promise<void> {
     const { clock } = this.ports;
@@ -210,16 +337,17 @@ export class SpeedLayer {
     }
     const finalMs = Math.max(clock.now(), tickMs - this.window.batchIntervalMs + 1);
     await this.tick(finalMs, true);
-    await this.publishWindow(slideOfTick(this.window, finalMs) + 1);
+    await this.closeSlide(slideOfTick(this.window, finalMs) + 1, finalMs);
   }
 }
 
-/** Runs the speed layer on the data folder until the signal aborts, then ingests what is complete, publishes, and returns. */
+/** Runs the speed layer on the data folder until the signal aborts (or once), then ingests what is complete, publishes, and returns. */
 export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
   const { layout, clock, logger, window } = config;
   for (const dir of [layout.streamInput, layout.servingSpeed, layout.realtimeDeltas]) await fs.promises.mkdir(dir, { recursive: true });
   const lock = acquireLock(layout.speedLock, 'speed layer');
   let workers: SpeedWorkers | undefined;
+  let parser: StreamParserPool | undefined;
   let log: IngestLogWriter | undefined;
   let source: StreamFiles | undefined;
   try {
@@ -227,28 +355,33 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
     await removeStaleTemps(layout.servingRealtime);
     const opened = IngestLogWriter.open(layout.ingestLog);
     log = opened.writer;
-    workers = await SpeedWorkers.start(config.threads, window.slidesPerWindow);
+    // The parse pool's threads start while the speed workers do.
+    parser = new StreamParserPool(layout.streamInput, config.threads, config.threads, config.mode);
+    workers = await SpeedWorkers.start(config.threads, window.slidesPerWindow, layout.realtimeDeltas);
     source = new StreamFiles({ dir: layout.streamInput, clock, logger, listEveryMs: window.slideMs }, opened.entries.map((entry) => entry.name));
     const speed = new SpeedLayer(
       {
         clock,
         source,
         log,
-        reader: new StreamFileReader(layout, config.mode, logger),
-        slides: workers,
+        parser,
+        partitions: workers,
         deltas: new DeltaFiles(layout.realtimeDeltas),
         outputs: new SpeedViewFiles(layout, logger, config.keepViews),
         logger,
+        quarantine: (entry, file) => writeQuarantine(layout, entry.name, file.badRows).then(() => undefined),
+        mode: config.mode,
       },
       window,
       config,
     );
     await speed.recover(opened.entries);
-    await source.watch();
-    await speed.run(config.signal);
+    if (!config.once) await source.watch();
+    await speed.run(config.once ? AbortSignal.abort() : config.signal);
   } finally {
     await source?.close();
     await workers?.stop();
+    await parser?.close();
     log?.close();
     lock.release();
   }

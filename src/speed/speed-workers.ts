@@ -1,15 +1,19 @@
-// The speed layer's dedicated worker threads: one per partition, each owning its users' sliding window.
+// The speed layer's dedicated worker threads: one per partition, each owning its users' sliding window and their
+// part of the realtime view.
 
 import { Worker } from 'node:worker_threads';
 import { type AggBlock, blockTransferList } from '../core/agg-table.js';
+import { type DeltaRange } from '../core/exact-merge.js';
 import { LambdaflowError, deserializeError } from '../core/errors.js';
 import { workerUrl } from '../io/worker-url.js';
 import type { SpeedReply, SpeedRequest, SpeedWorkerInit } from '../messages.js';
-import { type SlideStore } from './ports.js';
+import { type PartitionStore } from './ports.js';
 
-export class SpeedWorkers implements SlideStore {
+type Waiter = { resolve: (reply: SpeedReply) => void; reject: (error: Error) => void };
+
+export class SpeedWorkers implements PartitionStore {
   private nextRequestId = 0;
-  private readonly pending = new Map<number, { resolve: (block: AggBlock) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<number, Waiter>();
   private failure: Error | undefined;
   private stopping = false;
 
@@ -23,9 +27,9 @@ export class SpeedWorkers implements SlideStore {
     });
   }
 
-  static async start(partitions: number, slidesPerWindow: number): Promise<SpeedWorkers> {
+  static async start(partitions: number, slidesPerWindow: number, deltasDir: string): Promise<SpeedWorkers> {
     const workers = Array.from({ length: partitions }, (_, partition) => {
-      const init: SpeedWorkerInit = { partition, slidesPerWindow };
+      const init: SpeedWorkerInit = { partition, partitions, slidesPerWindow, deltasDir };
       return new Worker(workerUrl('speed-worker'), { workerData: init });
     });
     try {
@@ -52,8 +56,8 @@ export class SpeedWorkers implements SlideStore {
 
   private onReply(reply: SpeedReply): void {
     if (reply.type === 'error') this.fail(deserializeError(reply.error));
-    else if (reply.type === 'window') {
-      this.pending.get(reply.requestId)?.resolve(reply.block);
+    else if ('requestId' in reply) {
+      this.pending.get(reply.requestId)?.resolve(reply);
       this.pending.delete(reply.requestId);
     }
   }
@@ -69,23 +73,16 @@ export class SpeedWorkers implements SlideStore {
     this.workers[partition]!.postMessage(request, transfer);
   }
 
-  /** Sends each partition its block for slide `slide` (blocks[p] goes to worker p). */
-  add(slide: number, blocks: readonly AggBlock[]): void {
-    blocks.forEach((block, partition) => {
-      if (block.counts.length > 0) this.send(partition, { type: 'add', slide, block }, blockTransferList(block));
-    });
-  }
-
-  /** Every partition's window of the slides before `slide`. */
-  windows(slide: number): Promise<AggBlock[]> {
+  /** Sends every partition a request and collects their replies, in partition order. */
+  private askAll<T extends SpeedReply>(request: (requestId: number) => SpeedRequest): Promise<T[]> {
     return Promise.all(
       this.workers.map(
         (_, partition) =>
-          new Promise<AggBlock>((resolve, reject) => {
+          new Promise<T>((resolve, reject) => {
             const requestId = this.nextRequestId++;
-            this.pending.set(requestId, { resolve, reject });
+            this.pending.set(requestId, { resolve: resolve as (reply: SpeedReply) => void, reject });
             try {
-              this.send(partition, { type: 'window', slide, requestId });
+              this.send(partition, request(requestId));
             } catch (error) {
               this.pending.delete(requestId);
               reject(error as Error);
@@ -93,6 +90,37 @@ export class SpeedWorkers implements SlideStore {
           }),
       ),
     );
+  }
+
+  add(blocks: readonly AggBlock[], slide: number | null, realtime: boolean): void {
+    blocks.forEach((block, partition) => {
+      if (block.counts.length > 0) this.send(partition, { type: 'add', slide, realtime, block }, blockTransferList(block));
+    });
+  }
+
+  async windows(slide: number): Promise<AggBlock[]> {
+    const replies = await this.askAll<Extract<SpeedReply, { type: 'window' }>>((requestId) => ({ type: 'window', slide, requestId }));
+    return replies.map((reply) => reply.block);
+  }
+
+  async applyDeltas(range: DeltaRange): Promise<ReadonlySet<number>> {
+    const replies = await this.askAll<Extract<SpeedReply, { type: 'deltas' }>>((requestId) => ({ type: 'deltas', ...range, requestId }));
+    // Every partition reads the same files; a seq counts as found only when all of them found it.
+    const sets = replies.map((reply) => new Set(reply.found));
+    return new Set([...sets[0]!].filter((seq) => sets.every((set) => set.has(seq))));
+  }
+
+  load(parts: readonly Uint8Array[], name: string): void {
+    for (let partition = 0; partition < this.workers.length; partition++) this.send(partition, { type: 'load', parts, name });
+  }
+
+  clearRealtime(): void {
+    for (let partition = 0; partition < this.workers.length; partition++) this.send(partition, { type: 'clear' });
+  }
+
+  async realtimeParts(): Promise<{ bytes: Uint8Array; users: number }[]> {
+    const replies = await this.askAll<Extract<SpeedReply, { type: 'realtime' }>>((requestId) => ({ type: 'realtime', requestId }));
+    return replies.map(({ bytes, users }) => ({ bytes, users }));
   }
 
   async stop(): Promise<void> {

@@ -1,15 +1,29 @@
 // The speed layer's ports in memory: stream files in a Map, an ingest log in an array, deltas and published views
-// kept as data, slide rings in-process. Lets a test drive hundreds of micro-batches in milliseconds.
+// kept as data, partitions in-process (the speed workers' own PartitionState). Lets a test drive hundreds of
+// micro-batches in milliseconds.
 
 import { type AggBlock, UserAggTable } from '../../src/core/agg-table.js';
 import { LambdaflowError } from '../../src/core/errors.js';
 import { type DeltaRange } from '../../src/core/exact-merge.js';
-import { parseWhole, totalBad } from '../../src/core/event-parser.js';
-import { SlidingWindow } from '../../src/core/window.js';
+import { EventParser, parserOptionsFor } from '../../src/core/event-parser.js';
+import { forEachViewLine } from '../../src/core/view-format.js';
 import { type IngestEntry } from '../../src/io/ingest-log.js';
 import { silentLogger } from '../../src/io/logger.js';
-import type { DeltaStore, IngestAppender, LoggedFileReader, NewFile, ParsedFile, RealtimeSnapshot, SeqTotals, SlideStore, SpeedCounters, SpeedOutputs, StreamSource } from '../../src/speed/ports.js';
+import { PartitionState } from '../../src/speed/partition-state.js';
+import type {
+  DeltaStore,
+  IngestAppender,
+  NewFile,
+  PartitionStore,
+  RealtimeCheckpoint,
+  RealtimeHead,
+  SpeedOutputs,
+  StreamParse,
+  StreamParser,
+  StreamSource,
+} from '../../src/speed/ports.js';
 import { type SpeedPorts } from '../../src/speed/speed-layer.js';
+import { parseStreamFiles } from '../../src/speed/stream-parse.js';
 import { ManualClock } from './manual-clock.js';
 
 /** stream_input/ as a Map of name → bytes and modification time. */
@@ -50,89 +64,127 @@ export class MemoryLog implements IngestAppender {
   }
 }
 
-export class MemoryReader implements LoggedFileReader {
-  constructor(private readonly stream: MemoryStream) {}
-
-  async read(entry: IngestEntry): Promise<ParsedFile> {
-    const file = this.stream.files.get(entry.name)!;
-    const table = new UserAggTable(64);
-    const parser = parseWhole(file.bytes.subarray(0, entry.size), table, { mode: 'drop' });
-    return { entry, table, rows: parser.counts.rows, badRows: totalBad(parser.counts) };
-  }
-}
-
-/** The speed workers' rings, one SlidingWindow per partition, in this thread. */
-export class MemorySlides implements SlideStore {
-  private readonly rings: SlidingWindow[];
-
+/** The parse threads' work, in this thread, on the in-memory files (the same parseStreamFiles the threads run). */
+export class MemoryParser implements StreamParser {
   constructor(
-    readonly partitions: number,
-    slidesPerWindow: number,
-  ) {
-    this.rings = Array.from({ length: partitions }, () => new SlidingWindow(slidesPerWindow));
-  }
+    private readonly stream: MemoryStream,
+    private readonly partitions: number,
+  ) {}
 
-  add(slide: number, blocks: readonly AggBlock[]): void {
-    blocks.forEach((block, p) => {
-      if (block.counts.length > 0) this.rings[p]!.add(slide, block);
-    });
-  }
-
-  async windows(slide: number): Promise<AggBlock[]> {
-    return this.rings.map((ring) => ring.windowBefore(slide).toBlock());
+  async parse(entries: readonly IngestEntry[]): Promise<StreamParse[]> {
+    const files = entries.map((entry) => ({ seq: entry.seq, path: entry.name, size: entry.size }));
+    return [
+      parseStreamFiles(files, this.partitions, 'drop', (file, table, mode) => {
+        const bytes = this.stream.files.get(file.path)!.bytes.subarray(0, file.size);
+        const parser = new EventParser(table, parserOptionsFor(mode, true));
+        parser.consume(bytes, 0, bytes.length, true);
+        return { lineCount: parser.lineCount, counts: parser.counts, badRows: parser.badRows, truncated: false };
+      }),
+    ];
   }
 }
 
 /** Delta "files" that survive a simulated crash (the test keeps the object across restarts). */
 export class MemoryDeltas implements DeltaStore {
-  readonly bySeq = new Map<number, AggBlock>();
+  private readonly files: { first: number; last: number; lines: Uint8Array }[] = [];
   failWrites = 0;
 
-  async write(items: readonly SeqTotals[]): Promise<void> {
+  async write(first: number, last: number, lines: Uint8Array): Promise<void> {
     if (this.failWrites > 0) {
       this.failWrites--;
       throw new LambdaflowError('E_WRITE', 'cannot write a delta: disk full (simulated)');
     }
-    for (const { seq, block } of items) this.bySeq.set(seq, block);
+    this.files.push({ first, last, lines: Uint8Array.from(lines) });
   }
 
-  merge(range: DeltaRange, table: UserAggTable): Set<number> {
+  forEachLine(afterSeq: number, throughSeq: number, accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number) => void): Set<number> {
     const found = new Set<number>();
-    for (let seq = range.afterSeq + 1; seq <= range.throughSeq; seq++) {
-      const block = this.bySeq.get(seq);
-      if (!block) continue;
-      table.mergeBlock(block, range.sign);
-      found.add(seq);
+    for (const { first, last, lines } of this.files) {
+      if (last <= afterSeq || first > throughSeq) continue;
+      forEachViewLine(lines, 'delta', 1, (prefix, key, start, end, count, cents) => {
+        const seq = prefix[0]!;
+        if (seq > afterSeq && seq <= throughSeq && !found.has(seq)) accept(seq, key, start, end, count, cents);
+      });
+      for (let seq = Math.max(first, afterSeq + 1); seq <= Math.min(last, throughSeq); seq++) found.add(seq);
     }
     return found;
   }
 
   prune(throughSeq: number): void {
-    for (const seq of this.bySeq.keys()) if (seq <= throughSeq) this.bySeq.delete(seq);
+    for (let i = this.files.length - 1; i >= 0; i--) if (this.files[i]!.last <= throughSeq) this.files.splice(i, 1);
   }
 
   covered(): Set<number> {
-    return new Set(this.bySeq.keys());
+    const covered = new Set<number>();
+    for (const { first, last } of this.files) for (let seq = first; seq <= last; seq++) covered.add(seq);
+    return covered;
+  }
+}
+
+/** The speed workers in this thread: one PartitionState each, reading deltas from the in-memory store. */
+export class MemoryPartitions implements PartitionStore {
+  readonly states: PartitionState[];
+
+  constructor(
+    readonly partitions: number,
+    slidesPerWindow: number,
+    private readonly deltas: MemoryDeltas,
+  ) {
+    this.states = Array.from({ length: partitions }, (_, p) => new PartitionState(p, partitions, slidesPerWindow));
+  }
+
+  add(blocks: readonly AggBlock[], slide: number | null, realtime: boolean): void {
+    blocks.forEach((block, p) => this.states[p]!.add(block, slide, realtime));
+  }
+
+  async windows(slide: number): Promise<AggBlock[]> {
+    return this.states.map((state) => state.windowBefore(slide));
+  }
+
+  async applyDeltas(range: DeltaRange): Promise<ReadonlySet<number>> {
+    const found = this.states.map((state) => state.applyDeltas((accept) => this.deltas.forEachLine(range.afterSeq, range.throughSeq, accept), range.sign));
+    return found[0]!;
+  }
+
+  load(parts: readonly Uint8Array[], name: string): void {
+    for (const state of this.states) state.loadView(parts, name);
+  }
+
+  clearRealtime(): void {
+    for (const state of this.states) state.clearRealtime();
+  }
+
+  async realtimeParts(): Promise<{ bytes: Uint8Array; users: number }[]> {
+    return this.states.map((state) => state.realtimeView());
   }
 }
 
 /** Published views kept as data; batch watermarks set by the test (as if `batch` ran). */
 export class MemoryOutputs implements SpeedOutputs {
   watermarks: number[] = [];
-  realtime: (RealtimeSnapshot & SpeedCounters & { atMs: number }) | undefined;
+  head: RealtimeHead | undefined;
+  readonly checkpoints: (RealtimeCheckpoint & { atMs: number })[] = [];
   readonly windows = new Map<number, AggBlock[]>();
-  failRealtime = 0;
+  failHead = 0;
 
   batchWatermarks(): number[] {
     return this.watermarks;
   }
 
-  async publishRealtime(snapshot: RealtimeSnapshot & SpeedCounters, atMs: number): Promise<void> {
-    if (this.failRealtime > 0) {
-      this.failRealtime--;
+  async publishHead(head: RealtimeHead): Promise<void> {
+    if (this.failHead > 0) {
+      this.failHead--;
       throw new LambdaflowError('E_WRITE', 'cannot publish: disk full (simulated)');
     }
-    this.realtime = { ...snapshot, atMs };
+    this.head = head;
+  }
+
+  async publishCheckpoint(head: RealtimeHead, parts: readonly Uint8Array[], atMs: number): Promise<void> {
+    this.checkpoints.push({ name: `checkpoint-${atMs}`, watermark: head.watermark, throughSeq: head.throughSeq, lastIngestedAtMs: head.lastIngestedAtMs, parts: parts.map((p) => Uint8Array.from(p)), atMs });
+  }
+
+  latestCheckpoint(): RealtimeCheckpoint | undefined {
+    return this.checkpoints.at(-1);
   }
 
   async publishWindow(endMs: number, blocks: readonly AggBlock[]): Promise<number> {
@@ -141,21 +193,34 @@ export class MemoryOutputs implements SpeedOutputs {
   }
 }
 
-/** A complete in-memory speed layer world; `restart()` keeps what is durable (files, log, deltas, batch views). */
+/** View lines (as in a checkpoint's parts) summed into one table. */
+export function tableOfParts(parts: readonly Uint8Array[]): UserAggTable {
+  const table = new UserAggTable();
+  for (const part of parts) forEachViewLine(part, 'part', 0, (_p, key, start, end, count, cents) => table.add(key, start, end, count, cents));
+  return table;
+}
+
+/** A complete in-memory speed layer world; `ports()` again is a restart that keeps what is durable (files, log, deltas, views). */
 export function memoryPorts(partitions: number, slidesPerWindow: number, clock = new ManualClock()) {
   const stream = new MemoryStream();
   const log = new MemoryLog();
   const deltas = new MemoryDeltas();
   const outputs = new MemoryOutputs();
-  const ports = (): SpeedPorts => ({
-    clock,
-    source: stream,
-    log,
-    reader: new MemoryReader(stream),
-    slides: new MemorySlides(partitions, slidesPerWindow),
-    deltas,
-    outputs,
-    logger: silentLogger,
-  });
-  return { clock, stream, log, deltas, outputs, ports };
+  let current: MemoryPartitions | undefined;
+  const ports = (): SpeedPorts => {
+    current = new MemoryPartitions(partitions, slidesPerWindow, deltas);
+    return {
+      clock,
+      source: stream,
+      log,
+      parser: new MemoryParser(stream, partitions),
+      partitions: current,
+      deltas,
+      outputs,
+      logger: silentLogger,
+      quarantine: async () => undefined,
+      mode: 'drop',
+    };
+  };
+  return { clock, stream, log, deltas, outputs, ports, partitionsNow: () => current! };
 }

@@ -2,12 +2,12 @@
 // writes and crashes, with every published realtime view and window checked against a recomputation from the log.
 
 import { describe, expect, it } from 'vitest';
-import { type AggBlock } from '../../src/core/agg-table.js';
+import { type AggBlock, type UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { type WindowSpec, slideClosedBy, slideOfTick, windowSpec } from '../../src/core/window.js';
 import { SpeedLayer } from '../../src/speed/speed-layer.js';
 import { settle } from '../helpers/manual-clock.js';
-import { memoryPorts } from '../helpers/speed-harness.js';
+import { memoryPorts, tableOfParts } from '../helpers/speed-harness.js';
 
 type Totals = Map<string, { count: number; cents: number }>;
 
@@ -23,6 +23,10 @@ function addTo(into: Totals, from: Totals): void {
 
 function withoutZeros(totals: Totals): Record<string, { count: number; cents: number }> {
   return Object.fromEntries([...totals].filter(([, t]) => t.count !== 0 || t.cents !== 0).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+function tableToTotals(table: UserAggTable): Record<string, { count: number; cents: number }> {
+  return blocksToTotals([table.toBlock()]);
 }
 
 function blocksToTotals(blocks: readonly AggBlock[]): Record<string, { count: number; cents: number }> {
@@ -75,7 +79,7 @@ describe('speed layer in memory (manual clock)', () => {
   ])('keeps the realtime view and every window equal to a recomputation over 600 micro-batches ($name)', async ({ spec, partitions, seed }) => {
     const random = seededRandom(seed);
     const world = memoryPorts(partitions, spec.slidesPerWindow);
-    const { clock, stream, log, deltas, outputs } = world;
+    const { clock, stream, log, deltas, outputs, partitionsNow } = world;
     const start = 1_700_000_000_000;
     clock.set(start);
     let speed = new SpeedLayer(world.ports(), spec);
@@ -86,6 +90,7 @@ describe('speed layer in memory (manual clock)', () => {
     let realtimeChecked = 0;
     let restarts = 0;
     let rebasesSeen = 0;
+    let checkpointsChecked = 0;
     for (let i = 0; i < 600; i++) {
       tickMs += spec.batchIntervalMs * (random() < 0.03 ? 1 + Math.floor(random() * 40) : 1);
       const arriving = random() < 0.3 ? 0 : Math.floor(random() * 4);
@@ -99,7 +104,7 @@ describe('speed layer in memory (manual clock)', () => {
         outputs.watermarks = [...outputs.watermarks, watermark].slice(-3);
       }
       if (random() < 0.03) deltas.failWrites = 1 + Math.floor(random() * 2);
-      if (random() < 0.03) outputs.failRealtime = 1;
+      if (random() < 0.03) outputs.failHead = 1;
       if (random() < 0.02) log.failNext = true;
       clock.set(tickMs);
       if (random() < 0.02) {
@@ -108,17 +113,25 @@ describe('speed layer in memory (manual clock)', () => {
         speed = new SpeedLayer(world.ports(), spec);
         await speed.recover(log.entries);
       }
-      const before = outputs.realtime;
+      const before = outputs.head;
+      const checkpointsBefore = outputs.checkpoints.length;
       await speed.tick(tickMs);
 
-      const realtime = outputs.realtime!;
-      if (realtime !== before) {
+      const head = outputs.head!;
+      if (head !== before) {
+        // The head says which seqs the realtime view holds; the workers' totals must be exactly those seqs.
         realtimeChecked++;
-        expect(realtime.throughSeq).toBe(log.entries.length);
-        expect(realtime.watermark).toBeLessThanOrEqual(outputs.watermarks.at(-1) ?? 0);
-        if (realtime.watermark > 0) rebasesSeen++;
-        const names = log.entries.filter((e) => e.seq > realtime.watermark).map((e) => e.name);
-        expect(blocksToTotals([realtime.block])).toEqual(recount(names));
+        expect(head.throughSeq).toBe(log.entries.length);
+        expect(head.watermark).toBeLessThanOrEqual(outputs.watermarks.at(-1) ?? 0);
+        if (head.watermark > 0) rebasesSeen++;
+        const names = log.entries.filter((e) => e.seq > head.watermark).map((e) => e.name);
+        const parts = await partitionsNow().realtimeParts();
+        expect(tableToTotals(tableOfParts(parts.map((p) => p.bytes)))).toEqual(recount(names));
+      }
+      for (const checkpoint of outputs.checkpoints.slice(checkpointsBefore)) {
+        checkpointsChecked++;
+        const names = log.entries.filter((e) => e.seq > checkpoint.watermark && e.seq <= checkpoint.throughSeq).map((e) => e.name);
+        expect(tableToTotals(tableOfParts(checkpoint.parts))).toEqual(recount(names));
       }
       const closed = slideClosedBy(spec, tickMs);
       const published = closed === undefined ? undefined : outputs.windows.get(closed * spec.slideMs);
@@ -135,6 +148,7 @@ describe('speed layer in memory (manual clock)', () => {
     expect(windowsChecked).toBeGreaterThan(600 / spec.batchesPerSlide / 2);
     expect(restarts).toBeGreaterThan(3);
     expect(rebasesSeen).toBeGreaterThan(0);
+    expect(checkpointsChecked).toBeGreaterThan(20);
   });
 
   it('runs micro-batches on the clock until stopped, then ingests what is complete and publishes the open slide', async () => {
@@ -161,7 +175,8 @@ describe('speed layer in memory (manual clock)', () => {
     // The stop ingests c.csv and publishes the window with the open slide (ending at 11 000).
     expect(log.entries.map((e) => e.name)).toEqual(['a.csv', 'b.csv', 'c.csv']);
     expect(blocksToTotals(outputs.windows.get(11_000)!)).toEqual({ u1: { count: 2, cents: 300 }, u2: { count: 1, cents: 300 }, u3: { count: 1, cents: 400 } });
-    expect(blocksToTotals([outputs.realtime!.block])).toEqual({ u1: { count: 2, cents: 300 }, u2: { count: 1, cents: 300 }, u3: { count: 1, cents: 400 } });
+    expect(tableToTotals(tableOfParts(outputs.checkpoints.at(-1)!.parts))).toEqual({ u1: { count: 2, cents: 300 }, u2: { count: 1, cents: 300 }, u3: { count: 1, cents: 400 } });
+    expect(outputs.head).toMatchObject({ watermark: 0, throughSeq: 3 });
     expect(clock.sleepers).toBe(0);
   });
 });

@@ -12,12 +12,12 @@ afterEach(async () => {
 });
 
 it('regression: an overflow inside a speed worker is E_OVERFLOW in the parent, not a code-less E_WORKER', async () => {
-  workers = await SpeedWorkers.start(1, 2);
+  workers = await SpeedWorkers.start(1, 2, '/nonexistent-deltas');
   const huge = new UserAggTable();
   const user = Buffer.from('whale');
   huge.add(user, 0, user.length, 1, Number.MAX_SAFE_INTEGER - 10);
-  workers.add(0, [huge.toBlock()]);
-  workers.add(0, [huge.toBlock()]);
+  workers.add([huge.toBlock()], 0, false);
+  workers.add([huge.toBlock()], 0, false);
   const window = workers.windows(1);
   await expect(window).rejects.toBeInstanceOf(LambdaflowError);
   await expect(window).rejects.toMatchObject({ code: 'E_OVERFLOW', message: expect.stringContaining('speed worker 0: ') });

@@ -1,0 +1,69 @@
+// One partition of the speed layer's state, owned by one speed worker: its users' sliding window and their part of
+// the realtime view (users are split by partitionOfHash, so every user lives in exactly one partition).
+
+import { type AggBlock, UserAggTable } from '../core/agg-table.js';
+import { fnv1a, partitionOfHash } from '../core/hash.js';
+import { forEachViewLine, formatBlock } from '../core/view-format.js';
+import { SlidingWindow } from '../core/window.js';
+
+/** Calls `accept` for every delta line of a range and returns the seqs found (io/deltas.ts DeltaFiles.forEachLine). */
+export type DeltaLines = (accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number) => void) => ReadonlySet<number>;
+
+export class PartitionState {
+  private readonly window: SlidingWindow;
+  private realtime = new UserAggTable();
+
+  constructor(
+    readonly partition: number,
+    readonly partitions: number,
+    slidesPerWindow: number,
+  ) {
+    this.window = new SlidingWindow(slidesPerWindow);
+  }
+
+  /** Adds this partition's block of a parse: to slide `slide` (null: not in the window) and, if asked, to the realtime view. */
+  add(block: AggBlock, slide: number | null, realtime: boolean): void {
+    if (slide !== null) this.window.add(slide, block);
+    if (realtime) this.realtime.mergeBlock(block);
+  }
+
+  /** Closes the slides before `slide` and returns the window they form. */
+  windowBefore(slide: number): AggBlock {
+    return this.window.windowBefore(slide).toBlock();
+  }
+
+  /** Adds (sign 1) or subtracts (-1) this partition's users' delta lines into the realtime view; returns the seqs found. */
+  applyDeltas(lines: DeltaLines, sign: 1 | -1): ReadonlySet<number> {
+    const found = lines((_seq, key, start, end, count, cents) => {
+      const hash = fnv1a(key, start, end);
+      if (partitionOfHash(hash, this.partitions) === this.partition) this.realtime.add(key, start, end, sign * count, sign * cents, hash);
+    });
+    this.compactIfSparse();
+    return found;
+  }
+
+  /** Adds this partition's users of a published realtime view (a checkpoint; its parts may come from another partitioning). */
+  loadView(parts: readonly Uint8Array[], name: string): void {
+    for (const bytes of parts) {
+      forEachViewLine(bytes, name, 0, (_prefix, key, start, end, count, cents) => {
+        const hash = fnv1a(key, start, end);
+        if (partitionOfHash(hash, this.partitions) === this.partition) this.realtime.add(key, start, end, count, cents, hash);
+      });
+    }
+  }
+
+  clearRealtime(): void {
+    this.realtime = new UserAggTable();
+  }
+
+  /** The realtime view's lines for this partition (unsorted: readers load them into tables). */
+  realtimeView(): { bytes: Uint8Array; users: number } {
+    const block = this.realtime.toBlock();
+    return { bytes: formatBlock(block), users: block.counts.length };
+  }
+
+  /** Rebuilds the realtime table when users whose totals returned to zero outnumber the live ones. */
+  private compactIfSparse(): void {
+    if (this.realtime.size - this.realtime.liveSize > Math.max(1024, this.realtime.liveSize)) this.realtime = this.realtime.compacted();
+  }
+}

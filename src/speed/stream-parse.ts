@@ -1,0 +1,62 @@
+// Parsing a micro-batch's stream files (on a parse thread): each file's logged prefix into its own table, whose lines
+// become the file's per-seq deltas, and all of them summed into one block per speed-worker partition.
+
+import { type AggBlock, UserAggTable } from '../core/agg-table.js';
+import { LambdaflowError } from '../core/errors.js';
+import { type BadRow, type BadRowMode, type ParseCounts, totalBad } from '../core/event-parser.js';
+import { formatDeltaLines } from '../io/deltas.js';
+import { type RangeParse } from '../io/read-range.js';
+
+/** A logged file to parse: its seq, where it is, and its logged size (only that prefix counts). */
+export interface StreamFileToParse {
+  readonly seq: number;
+  readonly path: string;
+  readonly size: number;
+}
+
+export interface ParsedStreamFile {
+  readonly seq: number;
+  readonly path: string;
+  readonly counts: ParseCounts;
+  readonly badRowCount: number;
+  /** Bad rows with their lines (permissive and failfast modes). */
+  readonly badRows: readonly BadRow[];
+  /** The file ended before its logged size. */
+  readonly truncated: boolean;
+}
+
+export interface StreamParse {
+  /** All files' users summed, one block per partition. */
+  readonly blocks: readonly AggBlock[];
+  /** The files' delta lines, in seq order (`seq,user_id,count,amount`). */
+  readonly deltas: Uint8Array;
+  readonly files: readonly ParsedStreamFile[];
+}
+
+/** Reads a file's first `size` bytes into a table (io/read-range.ts parseFileRange, or bytes in memory in tests). */
+export type ReadLogged = (file: StreamFileToParse, table: UserAggTable, mode: BadRowMode) => RangeParse;
+
+export function parseStreamFiles(files: readonly StreamFileToParse[], partitions: number, mode: BadRowMode, read: ReadLogged): StreamParse {
+  const sum = new UserAggTable();
+  const deltas: Uint8Array[] = [];
+  const parsed: ParsedStreamFile[] = [];
+  for (const file of files) {
+    const table = new UserAggTable(64);
+    let result: RangeParse;
+    try {
+      result = read(file, table, mode);
+    } catch (error) {
+      // A logged file that cannot be read is damaged state; a typed error keeps its code (E_INPUT for a file that is
+      // no longer regular, E_OVERFLOW, …) and gains the seq.
+      const message = `cannot read ingested stream file ${file.path} (seq ${file.seq}): ${(error as Error).message}`;
+      if (error instanceof LambdaflowError) throw new LambdaflowError(error.code, message, { ...error.context, file: file.path }, { cause: error });
+      throw new LambdaflowError('E_STATE', message, { file: file.path }, { cause: error });
+    }
+    parsed.push({ seq: file.seq, path: file.path, counts: result.counts, badRowCount: totalBad(result.counts), badRows: result.badRows, truncated: result.truncated });
+    // A failfast run stops at its first bad row: the files after it are not counted anywhere.
+    if (mode === 'failfast' && result.badRows.length > 0) break;
+    deltas.push(formatDeltaLines(file.seq, table.toBlock()));
+    sum.mergeTable(table);
+  }
+  return { blocks: sum.toPartitionedBlocks(partitions), deltas: Buffer.concat(deltas), files: parsed };
+}

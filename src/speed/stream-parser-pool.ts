@@ -1,0 +1,65 @@
+// The speed layer's parse threads: a piscina pool running the batch layer's parser on a micro-batch's files, split
+// into one task per thread by bytes, so the main thread only lists, logs, routes and publishes.
+
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import { type BadRowMode } from '../core/event-parser.js';
+import { LambdaflowError, deserializeError } from '../core/errors.js';
+import { type IngestEntry } from '../io/ingest-log.js';
+import { workerUrl } from '../io/worker-url.js';
+import type { StreamParseTask, TaskFailure } from '../messages.js';
+import { type StreamParser } from './ports.js';
+import { type StreamParse, type StreamFileToParse } from './stream-parse.js';
+
+/** Consecutive runs of files of about equal bytes, at most `tasks` of them. */
+export function splitByBytes<T extends { size: number }>(files: readonly T[], tasks: number): T[][] {
+  const total = files.reduce((n, f) => n + f.size, 0);
+  const target = total / Math.max(1, tasks);
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const file of files) {
+    chunk.push(file);
+    bytes += file.size;
+    if (bytes >= target * (chunks.length + 1) && chunks.length < tasks - 1) {
+      chunks.push(chunk);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+export class StreamParserPool implements StreamParser {
+  private readonly pool: Piscina;
+
+  constructor(
+    private readonly streamInput: string,
+    private readonly threads: number,
+    private readonly partitions: number,
+    private readonly mode: BadRowMode,
+  ) {
+    this.pool = new Piscina({ filename: workerUrl('batch-worker').href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+  }
+
+  async parse(entries: readonly IngestEntry[]): Promise<StreamParse[]> {
+    const files: StreamFileToParse[] = entries.map((entry) => ({ seq: entry.seq, path: path.join(this.streamInput, entry.name), size: entry.size }));
+    const settled = await Promise.allSettled(
+      splitByBytes(files, this.threads).map((chunk) => {
+        const task: StreamParseTask = { files: chunk, partitions: this.partitions, mode: this.mode };
+        return this.pool.run(task, { name: 'parseStream' }) as Promise<StreamParse | TaskFailure>;
+      }),
+    );
+    return settled.map((outcome) => {
+      if (outcome.status === 'rejected') {
+        throw new LambdaflowError('E_WORKER', `a parse thread failed: ${(outcome.reason as Error).message}`, {}, { cause: outcome.reason });
+      }
+      if ('failure' in outcome.value) throw deserializeError(outcome.value.failure);
+      return outcome.value;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
