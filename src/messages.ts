@@ -20,6 +20,8 @@ export interface MapTask {
   readonly ranges: readonly MapRange[];
   /** R, the number of reduce partitions. */
   readonly partitions: number;
+  /** Users each partition's table is sized for up front (0: grow as needed). */
+  readonly expectedUsersEach: number;
   readonly mode: BadRowMode;
 }
 
@@ -37,14 +39,15 @@ export interface TaskFailure {
 }
 
 export interface MapResult {
-  /** One block per reduce partition. */
-  readonly blocks: readonly AggBlock[];
+  /** One table per reduce partition, holding only that partition's users. */
+  readonly tables: readonly AggTableState[];
   readonly ranges: readonly RangeResult[];
 }
 
 export interface ReduceTask {
   readonly partition: number;
-  readonly blocks: readonly AggBlock[];
+  /** The map tasks' tables of this partition. */
+  readonly tables: readonly AggTableState[];
   readonly outputPath: string;
 }
 

@@ -3,15 +3,15 @@
 
 import fs from 'node:fs';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { UserAggTable, blockToSortedTotals, blockTransferList, tableFromBlocks } from '../src/core/agg-table.js';
+import { type AggSink, PartitionedTables, UserAggTable, blockTransferList, stateTransferList } from '../src/core/agg-table.js';
+import { formatEntries, sortedEntries } from '../src/core/sorted-view.js';
 import { parseFileRange } from '../src/io/read-range.js';
-import { formatTotals } from '../src/core/view-format.js';
 import { type ErrorCode, LambdaflowError, serializeError } from '../src/core/errors.js';
 import { ownedBytes } from '../src/io/thread-rpc.js';
 import type { MapRange, MapResult, MapTask, RangeResult, ReduceResult, ReduceTask, StreamParseTask, TaskFailure } from '../src/messages.js';
 import { type StreamParse, parseStreamFiles } from '../src/speed/stream-parse.js';
 
-function readRange(range: MapRange, table: UserAggTable, task: MapTask): RangeResult {
+function readRange(range: MapRange, table: AggSink, task: MapTask): RangeResult {
   return { fileIndex: range.fileIndex, start: range.start, ...parseFileRange(range.path, range.start, range.end, table, task.mode) };
 }
 
@@ -45,38 +45,41 @@ export function map(task: MapTask): MapResult | TaskFailure {
 }
 
 function mapRanges(task: MapTask): MapResult {
-  const table = new UserAggTable();
+  const partitioned = new PartitionedTables(task.partitions, task.expectedUsersEach);
   const ranges: RangeResult[] = [];
   for (const range of task.ranges) {
-    const result = readRange(range, table, task);
+    const result = readRange(range, partitioned, task);
     ranges.push(result);
     if (task.mode === 'failfast' && result.badRows.length > 0) break;
   }
-  const blocks = table.toPartitionedBlocks(task.partitions);
-  return moved({ blocks, ranges }, blocks.flatMap(blockTransferList));
+  const tables = partitioned.tables.map((table) => table.toState());
+  return moved({ tables, ranges }, tables.flatMap(stateTransferList));
 }
 
 export function reduce(task: ReduceTask): ReduceResult | TaskFailure {
   return guarded('E_WRITE', task.outputPath, () => reducePartition(task));
 }
 
+/** Merges the map tasks' tables of one partition into the largest of them, sorts its keys as bytes, writes the part. */
 function reducePartition(task: ReduceTask): ReduceResult {
-  const table = tableFromBlocks(task.blocks);
-  const totals = blockToSortedTotals(table.toBlock());
+  const [largest, ...others] = [...task.tables].sort((a, b) => b.entries - a.entries);
+  const table = largest ? UserAggTable.fromState(largest) : new UserAggTable();
+  for (const other of others) table.mergeTable(UserAggTable.fromState(other));
+  const order = sortedEntries(table);
   const fd = fs.openSync(task.outputPath, 'w');
   try {
-    fs.writeFileSync(fd, formatTotals(totals)); // loops until every byte is written, unlike one writeSync
+    fs.writeFileSync(fd, formatEntries(table, order)); // loops until every byte is written, unlike one writeSync
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
   let purchases = 0;
   let cents = 0;
-  for (const t of totals) {
-    purchases += t.count;
-    cents += t.cents;
+  for (const e of order) {
+    purchases += table.countAt(e);
+    cents += table.centsAt(e);
   }
-  return { partition: task.partition, users: totals.length, purchases, cents };
+  return { partition: task.partition, users: order.length, purchases, cents };
 }
 
 /** The speed layer's micro-batch parse: the same parser, per file, with per-seq delta lines (src/speed/stream-parse.ts). */

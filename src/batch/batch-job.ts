@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Piscina } from 'piscina';
-import { type AggBlock, blockTransferList } from '../core/agg-table.js';
+import { stateTransferList } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError, deserializeError } from '../core/errors.js';
 import { type BadRow, type BadRowMode, type ParseCounts, addCounts, emptyCounts, totalBad } from '../core/event-parser.js';
@@ -81,6 +81,18 @@ function lineStartFinder(inputs: readonly InputFile[]): (fileIndex: number, offs
   };
 }
 
+/** Users in the newest batch view (0 without one): the best guess of how many this run will see. */
+function previousUsers(servingBatch: string, logger: Logger): number {
+  const latest = listBatchViews(servingBatch, logger).at(-1);
+  if (!latest) return 0;
+  try {
+    const users = (JSON.parse(fs.readFileSync(path.join(latest.dir, '_MANIFEST.json'), 'utf8')) as { users?: unknown }).users;
+    return typeof users === 'number' && Number.isSafeInteger(users) && users > 0 ? users : 0;
+  } catch {
+    return 0;
+  }
+}
+
 function uniqueViewDir(servingBatch: string, ms: number): { dir: string; createdAtMs: number } {
   let createdAtMs = ms;
   while (fs.existsSync(path.join(servingBatch, `batch-${createdAtMs}`))) createdAtMs++;
@@ -114,6 +126,8 @@ export async function runBatch(config: BatchConfig): Promise<BatchResult> {
 async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: number): Promise<BatchResult> {
   const { layout, logger } = config;
   const { inputs, watermark } = collectBatchInputs(layout, logger);
+  // The previous view's user count sizes the map tables, so they rarely grow (each growth rehashes every user).
+  const expectedUsers = previousUsers(layout.servingBatch, logger);
   const tasks = planTasks(inputs, config.threads * TASKS_PER_THREAD, lineStartFinder(inputs));
   logger.debug(`batch: planned ${tasks.length} map tasks over ${inputs.length} input files at ${Math.round(performance.now() - startedAt)} ms (${config.threads} threads, watermark ${watermark})`);
 
@@ -122,7 +136,12 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
   try {
     const mapResults = await settleAll(
       tasks.map((ranges) => {
-        const task: MapTask = { ranges: ranges.map((r) => ({ ...r, path: inputs[r.fileIndex]!.path })), partitions: config.partitions, mode: config.mode };
+        const task: MapTask = {
+          ranges: ranges.map((r) => ({ ...r, path: inputs[r.fileIndex]!.path })),
+          partitions: config.partitions,
+          expectedUsersEach: Math.ceil(expectedUsers / config.partitions),
+          mode: config.mode,
+        };
         return pool.run(task, { name: 'map' }) as Promise<MapResult | TaskFailure>;
       }),
     );
@@ -132,9 +151,9 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
 
     const reduceResults = await settleAll(
       Array.from({ length: config.partitions }, (_, partition) => {
-        const blocks: AggBlock[] = mapResults.map((r) => r.blocks[partition]!);
-        const task: ReduceTask = { partition, blocks, outputPath: publisher.pathOf(`part-${String(partition).padStart(5, '0')}`) };
-        return pool.run(task, { name: 'reduce', transferList: blocks.flatMap(blockTransferList) }) as Promise<ReduceResult | TaskFailure>;
+        const tables = mapResults.map((r) => r.tables[partition]!);
+        const task: ReduceTask = { partition, tables, outputPath: publisher.pathOf(`part-${String(partition).padStart(5, '0')}`) };
+        return pool.run(task, { name: 'reduce', transferList: tables.flatMap(stateTransferList) }) as Promise<ReduceResult | TaskFailure>;
       }),
     );
     logger.debug(`batch: reduce done at ${Math.round(performance.now() - startedAt)} ms`);

@@ -35,6 +35,11 @@ export function stateTransferList(state: AggTableState): ArrayBuffer[] {
   return [state.slots, state.arena, state.keyStart, state.keyLength, state.keyHash, state.countOf, state.centsOf].map((a) => a.buffer as ArrayBuffer);
 }
 
+/** Anything rows can be added to: a table, or tables split by partition. */
+export interface AggSink {
+  add(bytes: Uint8Array, start: number, end: number, count: number, cents: number, hash: number): void;
+}
+
 /** One user's totals, as written to views. */
 export interface UserTotal {
   readonly userId: string;
@@ -64,7 +69,7 @@ function checkExact(total: number): number {
   return total;
 }
 
-export class UserAggTable {
+export class UserAggTable implements AggSink {
   private slots: Int32Array;
   private shift: number;
   private mask: number;
@@ -157,6 +162,11 @@ export class UserAggTable {
     }
   }
 
+  /** The key columns, for code that scans every key: entry e's bytes are arena[keyStart[e], keyStart[e] + keyLength[e]). */
+  keyColumns(): { readonly arena: Uint8Array; readonly keyStart: Uint32Array; readonly keyLength: Uint32Array } {
+    return { arena: this.arena, keyStart: this.keyStart, keyLength: this.keyLength };
+  }
+
   /** Entry i's purchase count (entries are 0 … size-1, in insertion order). */
   countAt(entry: number): number {
     return this.countOf[entry]!;
@@ -222,7 +232,7 @@ export class UserAggTable {
       arena.set(this.arena.subarray(0, this.arenaUsed));
       this.arena = arena;
     }
-    this.arena.set(bytes.subarray(start, start + length), this.arenaUsed);
+    for (let k = 0; k < length; k++) this.arena[this.arenaUsed + k] = bytes[start + k]!;
     this.keyStart[entry] = this.arenaUsed;
     this.keyLength[entry] = length;
     this.keyHash[entry] = hash;
@@ -333,6 +343,22 @@ export class UserAggTable {
   /** The non-zero users, decoded and sorted by user id. */
   toSortedTotals(): UserTotal[] {
     return blockToSortedTotals(this.toBlock());
+  }
+}
+
+/**
+ * R tables, one per reduce partition, filled row by row: the batch map builds the reduce's inputs directly, each
+ * table holding only its partition's users, instead of one table split afterwards.
+ */
+export class PartitionedTables implements AggSink {
+  readonly tables: UserAggTable[];
+
+  constructor(partitions: number, expectedUsersEach = 0) {
+    this.tables = Array.from({ length: partitions }, () => new UserAggTable(expectedUsersEach));
+  }
+
+  add(bytes: Uint8Array, start: number, end: number, count: number, cents: number, hash: number): void {
+    this.tables[partitionOfHash(hash, this.tables.length)]!.add(bytes, start, end, count, cents, hash);
   }
 }
 

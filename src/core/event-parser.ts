@@ -1,4 +1,4 @@
-// The core event parser used by every layer: lines of `user_id,event_type,amount,unix_timestamp` into a UserAggTable.
+// The core event parser used by every layer: lines of `user_id,event_type,amount,unix_timestamp` into per-user totals.
 //
 // Bytes are scanned in chunks; a line ends at LF, CRLF or a lone CR. Quoted lines go through csv-parse (the
 // reference); everything else through a byte fast path that must agree with it. Bad rows are data: counted,
@@ -6,7 +6,7 @@
 
 import { COMMA, QUOTE, parseQuotedLine } from './csv-fields.js';
 import { FNV_OFFSET, FNV_PRIME, fnv1a } from './hash.js';
-import { type UserAggTable } from './agg-table.js';
+import { type AggSink } from './agg-table.js';
 import { parseCents } from './money.js';
 
 export const HEADER_LINE = 'user_id,event_type,amount,unix_timestamp';
@@ -144,7 +144,7 @@ export class EventParser {
   private stopped = false;
 
   constructor(
-    private readonly table: UserAggTable,
+    private readonly table: AggSink,
     private readonly options: EventParserOptions,
   ) {}
 
@@ -425,7 +425,7 @@ export function parserOptionsFor(mode: BadRowMode, atFileStart: boolean): EventP
 }
 
 /** Parses a whole in-memory file: the convenience form for tests and small inputs. */
-export function parseWhole(bytes: Uint8Array, table: UserAggTable, options: Partial<EventParserOptions> = {}): EventParser {
+export function parseWhole(bytes: Uint8Array, table: AggSink, options: Partial<EventParserOptions> = {}): EventParser {
   const parser = new EventParser(table, { atFileStart: true, keepBadRows: true, stopAtFirstBadRow: false, ...options });
   parser.consume(bytes, 0, bytes.length, true);
   return parser;

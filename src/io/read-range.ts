@@ -1,7 +1,7 @@
 // Streams a byte range of a file through the core parser with a bounded buffer (never the whole file in memory).
 
 import fs from 'node:fs';
-import { type UserAggTable } from '../core/agg-table.js';
+import { type AggSink } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
 import { type BadRow, type BadRowMode, EventParser, type ParseCounts, parserOptionsFor } from '../core/event-parser.js';
 
@@ -37,7 +37,7 @@ export function openRegularFile(path: string): number {
 }
 
 /** Parses bytes [start, end) of a file (start must be a line start) into the table. */
-export function parseFileRange(path: string, start: number, end: number, table: UserAggTable, mode: BadRowMode): RangeParse {
+export function parseFileRange(path: string, start: number, end: number, table: AggSink, mode: BadRowMode): RangeParse {
   const buffer = (sharedBuffer ??= Buffer.allocUnsafe(READ_BYTES));
   const parser = new EventParser(table, parserOptionsFor(mode, start === 0));
   const fd = openRegularFile(path);

@@ -34,7 +34,7 @@ type TypedArray = Int32Array | Uint32Array | Uint8Array | Float64Array;
 /** A copy of the first `length` elements in shared memory. */
 function shared<T extends TypedArray>(array: T, length = array.length): T {
   const Kind = array.constructor as new (buffer: SharedArrayBuffer) => T;
-  const copy = new Kind(new SharedArrayBuffer(Math.max(length, 1) * array.BYTES_PER_ELEMENT));
+  const copy = new Kind(new SharedArrayBuffer(length * array.BYTES_PER_ELEMENT));
   copy.set(array.subarray(0, length));
   return copy;
 }

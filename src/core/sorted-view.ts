@@ -1,0 +1,134 @@
+// A table's users in the merged view's order, found and written from the key bytes: no string, no object per user.
+//
+// The order is compareUserIds' (JavaScript string order, i.e. UTF-16 code units). On UTF-8 bytes that is plain byte
+// order except for one thing: UTF-16 puts characters U+E000–U+FFFF (lead bytes EE, EF) after the supplementary
+// planes (lead bytes F0–F4, surrogate pairs in UTF-16). EE and EF only ever appear as lead bytes, so ranking them
+// above F4 makes byte order and string order agree.
+//
+// Sorting: a most-significant-first radix sort, 5 ranked key bytes at a time, each pass one native BigUint64Array sort.
+
+import { type UserAggTable } from './agg-table.js';
+
+const RANK = new Uint8Array(256).map((_, b) => (b === 0xee ? 0xf5 : b === 0xef ? 0xf6 : b));
+const INDEX_BITS = 24;
+
+const CHUNK_BYTES = 5;
+const INDEX_MASK = 2 ** INDEX_BITS - 1;
+
+/**
+ * Sorts order[from, to) by the ranked key bytes from `depth` on, CHUNK_BYTES at a time: each entry's next chunk over
+ * its position in the range, sorted natively as 64-bit words; runs that still tie go one chunk deeper. A key that
+ * ends pads with zeros, which no user id contains (control characters are refused), so shorter sorts first.
+ */
+function sortChunks(order: Uint32Array, from: number, to: number, depth: number, arena: Uint8Array, keyStart: Uint32Array, keyLength: Uint32Array): void {
+  const n = to - from;
+  const words = new BigUint64Array(n);
+  const halves = new Uint32Array(words.buffer); // little-endian: [low, high] per word
+  let anyLonger = false;
+  for (let i = 0; i < n; i++) {
+    const e = order[from + i]!;
+    const start = keyStart[e]! + depth;
+    const length = keyLength[e]! - depth;
+    if (length > CHUNK_BYTES) anyLonger = true;
+    const b0 = length > 0 ? RANK[arena[start]!]! : 0;
+    const b1 = length > 1 ? RANK[arena[start + 1]!]! : 0;
+    const b2 = length > 2 ? RANK[arena[start + 2]!]! : 0;
+    const b3 = length > 3 ? RANK[arena[start + 3]!]! : 0;
+    const b4 = length > 4 ? RANK[arena[start + 4]!]! : 0;
+    halves[2 * i + 1] = ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+    halves[2 * i] = ((b4 << INDEX_BITS) | i) >>> 0;
+  }
+  words.sort();
+  const sorted = new Uint32Array(n);
+  for (let i = 0; i < n; i++) sorted[i] = order[from + (halves[2 * i]! & INDEX_MASK)]!;
+  order.set(sorted, from);
+  if (!anyLonger) return;
+  let runStart = 0;
+  for (let i = 1; i <= n; i++) {
+    if (i < n && halves[2 * i + 1] === halves[2 * runStart + 1] && halves[2 * i]! >>> INDEX_BITS === halves[2 * runStart]! >>> INDEX_BITS) continue;
+    if (i - runStart > 1) sortChunks(order, from + runStart, from + i, depth + CHUNK_BYTES, arena, keyStart, keyLength);
+    runStart = i;
+  }
+}
+
+/** The table's entries with a non-zero total, in compareUserIds order. */
+export function sortedEntries(table: UserAggTable): Uint32Array {
+  const live: number[] = [];
+  for (let e = 0; e < table.size; e++) if (table.countAt(e) !== 0 || table.centsAt(e) !== 0) live.push(e);
+  if (live.length >= 2 ** INDEX_BITS) throw new RangeError(`cannot sort ${live.length} users in one table (at most ${INDEX_MASK})`);
+  const order = Uint32Array.from(live);
+  const { arena, keyStart, keyLength } = table.keyColumns();
+  if (order.length > 1) sortChunks(order, 0, order.length, 0, arena, keyStart, keyLength);
+  return order;
+}
+
+function needsQuoting(arena: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = arena[i];
+    if (c === 0x2c || c === 0x22 || c === 0x0a || c === 0x0d) return true;
+  }
+  return false;
+}
+
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const NEWLINE = 0x0a;
+
+const scratch = new Uint8Array(20);
+
+/** Writes a non-negative integer's digits at `at`; returns the offset after them. */
+function writeDigits(out: Buffer, at: number, value: number): number {
+  let n = 0;
+  do {
+    const next = Math.floor(value / 10);
+    scratch[n++] = 0x30 + (value - next * 10);
+    value = next;
+  } while (value > 0);
+  while (n > 0) out[at++] = scratch[--n]!;
+  return at;
+}
+
+/** Writes cents as an amount with exactly two decimals (as formatCents does); returns the offset after it. */
+function writeAmount(out: Buffer, at: number, cents: number): number {
+  if (cents < 0) out[at++] = 0x2d;
+  const abs = Math.abs(cents);
+  const whole = Math.floor(abs / 100);
+  const fraction = abs - whole * 100;
+  at = writeDigits(out, at, whole);
+  out[at++] = 0x2e;
+  out[at++] = 0x30 + Math.floor(fraction / 10);
+  out[at++] = 0x30 + (fraction % 10);
+  return at;
+}
+
+/** View lines `user_id,count,amount` for the given entries, in that order (quoting user ids as RFC 4180 requires). */
+export function formatEntries(table: UserAggTable, order: Uint32Array): Buffer {
+  const { arena, keyStart, keyLength } = table.keyColumns();
+  let capacity = 0;
+  for (const e of order) capacity += 2 * keyLength[e]! + 2 + 44; // quoted key, commas, count and amount digits, newline
+  const out = Buffer.allocUnsafe(capacity);
+  let at = 0;
+  for (const e of order) {
+    const start = keyStart[e]!;
+    const end = start + keyLength[e]!;
+    if (needsQuoting(arena, start, end)) {
+      out[at++] = QUOTE;
+      for (let i = start; i < end; i++) {
+        if (arena[i] === QUOTE) out[at++] = QUOTE;
+        out[at++] = arena[i]!;
+      }
+      out[at++] = QUOTE;
+    } else {
+      out.set(arena.subarray(start, end), at);
+      at += end - start;
+    }
+    out[at++] = COMMA;
+    const count = table.countAt(e);
+    if (count < 0) out[at++] = 0x2d;
+    at = writeDigits(out, at, Math.abs(count));
+    out[at++] = COMMA;
+    at = writeAmount(out, at, table.centsAt(e));
+    out[at++] = NEWLINE;
+  }
+  return out.subarray(0, at);
+}
