@@ -2,9 +2,10 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { type UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import { mergeViewText } from '../core/view-format.js';
+import { mergeViewText, viewPartEncoding } from '../core/view-format.js';
 import { type Logger } from './logger.js';
 
 export interface PublishedView {
@@ -130,11 +131,27 @@ export function listRealtimeViews(servingRealtime: string): RealtimeViewInfo[] {
   return views.sort((a, b) => a.throughSeq - b.throughSeq || a.createdAtMs - b.createdAtMs);
 }
 
-/** Adds every `part-*` file of a view directory into the table. */
+/** A gzip-compressed part's bytes; a part that does not gunzip is damaged like a part with a bad line. */
+function gunzipPart(file: string): Buffer {
+  try {
+    return zlib.gunzipSync(fs.readFileSync(file));
+  } catch (error) {
+    if (!(error as NodeJS.ErrnoException).code?.startsWith('Z_')) throw error;
+    throw new LambdaflowError('E_STATE', `damaged view file ${file}: not a complete gzip stream (${(error as Error).message})`, { file }, { cause: error });
+  }
+}
+
+/**
+ * Adds every data part of a view directory into the table: our own `part-00000…` and Spark's
+ * `part-00000-<uuid>-c000.csv` or `.csv.gz`, each optionally starting with a header line (see viewPartEncoding for
+ * what is read and what is ignored).
+ */
 export function mergeViewDirectory(dir: string, table: UserAggTable, sign: 1 | -1 = 1): void {
-  for (const name of fs.readdirSync(dir).filter((n) => n.startsWith('part-')).sort()) {
+  for (const name of fs.readdirSync(dir).sort()) {
+    const encoding = viewPartEncoding(name);
+    if (encoding === undefined) continue;
     const file = path.join(dir, name);
-    mergeViewText(fs.readFileSync(file), file, table, sign);
+    mergeViewText(encoding === 'gzip' ? gunzipPart(file) : fs.readFileSync(file), file, table, sign, 'header-or-data');
   }
   // Pruning removes a view's files before its folder: a view that lost `_SUCCESS` meanwhile may have been read
   // with parts missing, so this read does not count.

@@ -1,0 +1,123 @@
+// View text as every layer reads it, and as a Spark job may write it: which names in a view folder are data parts,
+// a header skipped as a part's first line only, and the amounts and counts a part may hold.
+
+import { describe, expect, it } from 'vitest';
+import { UserAggTable } from '../../src/core/agg-table.js';
+import { LambdaflowError } from '../../src/core/errors.js';
+import { BATCH_VIEW_HEADER, MERGED_VIEW_HEADER, type ViewFirstLine, mergeViewText, viewPartEncoding } from '../../src/core/view-format.js';
+
+const FILE = '/views/part-00000';
+
+function totalsOf(text: string, firstLine: ViewFirstLine = 'header-or-data'): [string, number, number][] {
+  const table = new UserAggTable();
+  mergeViewText(Buffer.from(text), FILE, table, 1, firstLine);
+  return table.toSortedTotals().map((t) => [t.userId, t.count, t.cents]);
+}
+
+function damageOf(text: string, firstLine: ViewFirstLine = 'header-or-data'): { code: string; message: string; line: number | undefined } {
+  try {
+    totalsOf(text, firstLine);
+  } catch (error) {
+    if (!(error instanceof LambdaflowError)) throw error;
+    return { code: error.code, message: error.message, line: error.context.line };
+  }
+  throw new Error(`${JSON.stringify(text)} was read without an error`);
+}
+
+describe('viewPartEncoding: which names in a view folder are data', () => {
+  it.each([
+    ['part-00000', 'plain'],
+    ['part-00017', 'plain'],
+    ['part-00000-7f3c9a52-1d2e-4b8a-9c61-0e5f4d3a2b19-c000.csv', 'plain'],
+    ['part-00001-7f3c9a52-1d2e-4b8a-9c61-0e5f4d3a2b19-c000.csv.gz', 'gzip'],
+    ['part-00000.csv', 'plain'],
+  ])('%s is a %s part', (name, encoding) => {
+    expect(viewPartEncoding(name)).toBe(encoding);
+  });
+
+  it.each([
+    '_SUCCESS',
+    '_MANIFEST.json',
+    '_REALTIME.json',
+    '_committed_8163771215325318815',
+    '._SUCCESS.crc',
+    '.part-00000-7f3c9a52-1d2e-4b8a-9c61-0e5f4d3a2b19-c000.csv.crc',
+    '.part-00000-7f3c9a52-1d2e-4b8a-9c61-0e5f4d3a2b19-c000.csv.gz.crc',
+    'part-00000-7f3c9a52-1d2e-4b8a-9c61-0e5f4d3a2b19-c000.csv.crc',
+    'part-00000.crc',
+    'part-00000-7f3c9a52-1d2e-4b8a-9c61-0e5f4d3a2b19-c000.csv.snappy',
+    'part-00000-7f3c9a52-1d2e-4b8a-9c61-0e5f4d3a2b19-c000.json',
+    'part-00000.csv.gz.tmp',
+    '.part-00000',
+    'PART-00000',
+    'notes.txt',
+    'part00000',
+  ])('%s is not read', (name) => {
+    expect(viewPartEncoding(name)).toBeUndefined();
+  });
+});
+
+describe('a header line', () => {
+  it.each([
+    ['Spark column names', `${BATCH_VIEW_HEADER}\nalice,3,12.50\n`],
+    ['the merged view header', `${MERGED_VIEW_HEADER}\nalice,3,12.50\n`],
+    ['no header', 'alice,3,12.50\n'],
+  ])('is skipped as the first line of a part (%s)', (_name, text) => {
+    expect(totalsOf(text)).toEqual([['alice', 3, 1250]]);
+  });
+
+  it.each([
+    ['with a newline', `${BATCH_VIEW_HEADER}\n`],
+    ['without a newline', BATCH_VIEW_HEADER],
+  ])('alone makes an empty part (%s)', (_name, text) => {
+    expect(totalsOf(text)).toEqual([]);
+  });
+
+  it('anywhere but the first line is a damaged line', () => {
+    expect(damageOf(`alice,3,12.50\n${BATCH_VIEW_HEADER}\n`)).toEqual({ code: 'E_STATE', message: `damaged view file ${FILE} at line 2`, line: 2 });
+    expect(damageOf(`${BATCH_VIEW_HEADER}\n${BATCH_VIEW_HEADER}\nalice,3,12.50\n`)).toMatchObject({ code: 'E_STATE', line: 2 });
+  });
+
+  it('is counted as line 1, so damage after it is reported at its own line', () => {
+    expect(damageOf(`${BATCH_VIEW_HEADER}\nalice,3,12.50\nbob,x,1.00\n`)).toMatchObject({ code: 'E_STATE', line: 3 });
+  });
+
+  it.each([
+    ['where none may be (deltas and other data-only files)', `${BATCH_VIEW_HEADER}\nalice,3,12.50\n`, 'data'],
+    ['in other words', 'user,count,amount\nalice,3,12.50\n', 'header-or-data'],
+    ['with CRLF', `${BATCH_VIEW_HEADER}\r\nalice,3,12.50\n`, 'header-or-data'],
+    ['quoted', '"user_id","purchase_count","purchase_amount_total"\nalice,3,12.50\n', 'header-or-data'],
+    ['with more after it', `${BATCH_VIEW_HEADER},x\nalice,3,12.50\n`, 'header-or-data'],
+  ] as const)('is damage at line 1 when not an accepted header %s', (_name, text, firstLine) => {
+    expect(damageOf(text, firstLine)).toMatchObject({ code: 'E_STATE', line: 1 });
+  });
+});
+
+describe('amounts and counts in a part', () => {
+  it('amounts may have two, one or no decimals (Spark writes a double sum as 12.5 and a whole one as 12)', () => {
+    expect(totalsOf('a,1,12.50\nb,1,12.5\nc,1,12\nd,2,-2.5\ne,1,+3\nf,1,0.05\n')).toEqual([
+      ['a', 1, 1250],
+      ['b', 1, 1250],
+      ['c', 1, 1200],
+      ['d', 2, -250],
+      ['e', 1, 300],
+      ['f', 1, 5],
+    ]);
+  });
+
+  it.each(['1.0E7', '1e3', '12.345', '.5', '12.', '1,000.00', 'NaN', ''])('amount %j is damage, never rounded', (amount) => {
+    expect(damageOf(`${BATCH_VIEW_HEADER}\na,1,${amount}\n`)).toMatchObject({ code: 'E_STATE', line: 2 });
+  });
+
+  it.each(['1.0', '-1', '+1', '1e2', ' 1', ''])('count %j is damage: counts are whole numbers (with a plain or a quoted user id)', (count) => {
+    expect(damageOf(`a,${count},1.00\n`)).toMatchObject({ code: 'E_STATE', line: 1 });
+    expect(damageOf(`"a,b",${count},1.00\n`)).toMatchObject({ code: 'E_STATE', line: 1 });
+  });
+
+  it('a user id with a comma or a quote is RFC 4180 quoted', () => {
+    expect(totalsOf('"bob, jr.",1,7\n"say ""hi""",2,1.5\n')).toEqual([
+      ['bob, jr.', 1, 700],
+      ['say "hi"', 2, 150],
+    ]);
+  });
+});
