@@ -4,6 +4,7 @@ import type { AggBlock, AggTableState } from './core/agg-table.js';
 import type { SerializedError } from './core/errors.js';
 import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
+import type { LogLevel } from './io/logger.js';
 import type { BatchBase } from './serving/batch-base.js';
 import type { AbsorbedDeltas, FrozenView } from './serving/store.js';
 import type { StreamFileToParse } from './speed/stream-parse.js';
@@ -141,4 +142,12 @@ export interface ServingLoadResult {
 export interface ServingBatchResult {
   readonly base: BatchBase;
   readonly absorbed: AbsorbedDeltas;
+}
+
+/** A compaction run on its own thread (inside `all`), so reading and writing large files never blocks the event loop. */
+export interface CompactionRequest {
+  readonly dataRoot: string;
+  readonly targetBytes: number;
+  readonly minAgeMs: number;
+  readonly logLevel: LogLevel;
 }

@@ -85,7 +85,7 @@ function reducePartition(task: ReduceTask): ReduceResult {
 /** The speed layer's micro-batch parse: the same parser, per file, with per-seq delta lines (src/speed/stream-parse.ts). */
 export function parseStream(task: StreamParseTask): StreamParse | TaskFailure {
   return guarded('E_INPUT', task.files[0]?.path ?? '', () => {
-    const result = parseStreamFiles(task.files, task.partitions, task.mode, (file, table, mode) => parseFileRange(file.path, 0, file.size, table, mode));
+    const result = parseStreamFiles(task.files, task.partitions, task.mode, (file, table, mode) => parseFileRange(file.path, file.start, file.end, table, mode));
     const deltas = ownedBytes(result.deltas);
     return moved({ ...result, deltas }, [...result.blocks.flatMap(blockTransferList), deltas.buffer]);
   });

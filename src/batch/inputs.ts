@@ -1,8 +1,10 @@
-// The batch layer's master dataset: batch_input/*.csv plus the stream files the ingest log holds up to its last seq.
+// The batch layer's master dataset: batch_input/*.csv plus every logged stream file up to a watermark, in compacted
+// master files or still in stream_input/.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { LambdaflowError } from '../core/errors.js';
+import { readCompactions } from '../io/compactions.js';
 import { readIngestLog } from '../io/ingest-log.js';
 import { type DataLayout, isInputFileName } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
@@ -13,7 +15,7 @@ export interface InputFile {
   readonly path: string;
   /** Bytes to read: the whole file for batch input, the logged size for stream files. */
   readonly size: number;
-  readonly source: 'batch_input' | 'stream_input';
+  readonly source: 'batch_input' | 'stream_input' | 'master';
 }
 
 /** Regular `*.csv` files (links followed) directly in a folder, sorted by name; directories named `x.csv` are skipped. */
@@ -44,11 +46,28 @@ export function listCsvFiles(dir: string, logger: Logger): { name: string; path:
   return files;
 }
 
-/** Lists the batch inputs and the ingested stream files up to the log's last sequence number (the watermark). */
-export function collectBatchInputs(layout: DataLayout, logger: Logger): { inputs: InputFile[]; watermark: number } {
+/**
+ * The master dataset through ingest seq `watermark` (default: the log's last seq, which the batch records as its
+ * watermark): batch_input/*.csv, the compacted master files for the seqs they hold (a prefix of the last one when the
+ * watermark falls inside it), then the logged stream files not yet compacted, each read up to its logged size.
+ */
+export function collectBatchInputs(layout: DataLayout, logger: Logger, watermark?: number): { inputs: InputFile[]; watermark: number } {
   const inputs: InputFile[] = listCsvFiles(layout.batchInput, logger).map((f) => ({ ...f, source: 'batch_input' as const }));
-  const { entries } = readIngestLog(layout.ingestLog);
-  for (const entry of entries) {
+  const log = readIngestLog(layout.ingestLog);
+  const compactions = readCompactions(layout.compactions);
+  if (log.compactedThrough > compactions.compactedThrough) {
+    throw new LambdaflowError('E_STATE', `the ingest log is folded through seq ${log.compactedThrough} but ${layout.compactions} records only seqs up to ${compactions.compactedThrough}`, { file: layout.compactions });
+  }
+  const through = watermark ?? log.lastSeq;
+  if (through > log.lastSeq) throw new LambdaflowError('E_OPTIONS', `--watermark ${through} is past the ingest log's last seq ${log.lastSeq}`, { flag: 'watermark' });
+  for (const compacted of compactions.files) {
+    if (compacted.first > through) break;
+    const size = compacted.last <= through ? compacted.bytes : compacted.seqEnds[through - compacted.first]!;
+    inputs.push({ name: compacted.file, path: path.join(layout.masterStream, compacted.file), size, source: 'master' });
+  }
+  for (const entry of log.entries) {
+    if (entry.seq <= compactions.compactedThrough) continue;
+    if (entry.seq > through) break;
     const file = path.join(layout.streamInput, entry.name);
     let size: number;
     try {
@@ -61,5 +80,5 @@ export function collectBatchInputs(layout: DataLayout, logger: Logger): { inputs
     }
     inputs.push({ name: entry.name, path: file, size: entry.size, source: 'stream_input' });
   }
-  return { inputs, watermark: entries.at(-1)?.seq ?? 0 };
+  return { inputs, watermark: through };
 }

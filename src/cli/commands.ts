@@ -13,6 +13,8 @@ import {
   benchFlags,
   genBatchFlags,
   genStreamFlags,
+  compactFlags,
+  masterFilesFlags,
   mergeFlags,
   serveFlags,
   resolveAll,
@@ -20,6 +22,8 @@ import {
   resolveBench,
   resolveGenBatch,
   resolveGenStream,
+  resolveCompact,
+  resolveMasterFiles,
   resolveMerge,
   resolveServe,
   resolveSoak,
@@ -140,6 +144,38 @@ const speed: CommandSpec = {
   },
 };
 
+const compact: CommandSpec = {
+  name: 'compact',
+  description: 'move ingested stream files out of stream_input/ into compacted master files under master/stream/ (crash-safe, exactly once)',
+  options: compactFlags(),
+  async run(context, raw) {
+    const { failpoint, ...options } = resolveCompact(raw);
+    const { layerEnvironment } = await import('../pipeline/layer-config.js');
+    const { compactNow } = await import('../pipeline/compaction.js');
+    // Crash tests: a real kill -9 at the named step boundary.
+    const onStep = failpoint === undefined ? undefined : (step: string): void => void (step === failpoint && process.kill(process.pid, 'SIGKILL'));
+    const result = await compactNow(layerEnvironment(context), options, onStep);
+    const folded = result.foldedThrough === undefined ? 'the running speed layer folds the ingest log at its next slide' : `ingest log folded through seq ${result.foldedThrough}`;
+    context.print(
+      `compact: ${count(result.seqs)} stream files (${count(result.bytes)} bytes) moved into ${count(result.files)} compacted files; ` +
+        `seqs 1..${result.compactedThrough} compacted; ${folded} → ${context.layout.masterStream}`,
+    );
+  },
+};
+
+const masterFiles: CommandSpec = {
+  name: 'master-files',
+  description: "print the master dataset's files through an ingest seq as JSON: what a batch job (ours or Spark's) reads",
+  options: masterFilesFlags(),
+  async run(context, raw) {
+    const { watermark } = resolveMasterFiles(raw);
+    const { collectBatchInputs } = await import('../batch/inputs.js');
+    const master = collectBatchInputs(context.layout, context.logger, watermark);
+    const files = master.inputs.map((input) => ({ path: input.path, bytes: input.size, source: input.source }));
+    context.print(JSON.stringify({ watermark: master.watermark, files }, null, 2));
+  },
+};
+
 const all: CommandSpec = {
   name: 'all',
   longRunning: true,
@@ -186,4 +222,4 @@ const bench: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, serve, all, soak, bench];
+export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, serve, compact, masterFiles, all, soak, bench];

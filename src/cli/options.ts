@@ -10,8 +10,10 @@ import {
   choiceOption,
   durationOption,
   formatDurationMs,
+  formatSizeBytes,
   integerOption,
   optionError,
+  sizeOption,
   stringOf,
   windowOption,
 } from '../core/option-values.js';
@@ -23,6 +25,7 @@ import type { GenStreamConfig } from '../generate/gen-stream.js';
 import type { GlobalConfig } from '../pipeline/context.js';
 import type { BatchOptions, MergeOptions, SpeedOptions } from '../pipeline/layer-config.js';
 import type { AllOptions } from '../pipeline/run-all.js';
+import type { CompactOptions } from '../pipeline/compaction.js';
 import type { ServeOptions } from '../pipeline/serving.js';
 import type { HttpConfig } from '../serving/http.js';
 import { MERGE_VIEWS, type MergeViewKind } from '../serving/view-kind.js';
@@ -54,13 +57,16 @@ export const DEFAULTS = Object.freeze({
   merge: Object.freeze({ intervalMs: 5_000, view: 'exact' as MergeViewKind }),
   /** `serve` and `all` answer HTTP here; `serve` also takes the merge options (its --interval writes merged_view.csv). */
   http: Object.freeze({ host: '127.0.0.1', port: 8080 }),
+  /** Compacted files grow to targetBytes; only stream files older than the speed layer's window and slide move. */
+  compact: Object.freeze({ targetBytes: 128 << 20, minAgeMs: SPEED.windowMs + SPEED.slideMs }),
   /** `all` also takes the gen-stream, speed, merge and batch options, with their defaults. */
-  all: Object.freeze({ durationMs: undefined as number | undefined, batchEveryMs: undefined as number | undefined }),
+  all: Object.freeze({ durationMs: undefined as number | undefined, batchEveryMs: undefined as number | undefined, compactEveryMs: undefined as number | undefined }),
   soak: Object.freeze({
     durationMs: 600_000,
     rate: 50_000,
     killEveryMs: undefined as number | undefined,
     batchEveryMs: 60_000,
+    compactEveryMs: undefined as number | undefined,
     mergeIntervalMs: 250,
     /** The speed layer's 60 s / 10 s window, fed by 250 ms micro-batches so that freshness is measured in ms. */
     speed: Object.freeze<SpeedDefaults>({ ...SPEED, batchIntervalMs: 250 }),
@@ -181,9 +187,32 @@ export function serveFlags(): Option[] {
   ];
 }
 
+/** How compaction runs from `all` and `soak`. */
+function compactEveryFlags(compactEveryMs: number | undefined): Option[] {
+  return [
+    flag('--compact-every <duration>', 'move ingested stream files into compacted master files this often', shown(compactEveryMs, duration, 'never')),
+    flag('--target-size <size>', 'compacted master files grow to about this size', formatSizeBytes(DEFAULTS.compact.targetBytes)),
+  ];
+}
+
+export function compactFlags(): Option[] {
+  const d = DEFAULTS.compact;
+  return [
+    flag('--target-size <size>', 'compacted master files grow to about this size', formatSizeBytes(d.targetBytes)),
+    flag('--min-age <duration>', "only stream files ingested this long ago (at least the speed layer's window plus its slide)", duration(d.minAgeMs)),
+    // Crash tests: the process kills itself (SIGKILL) at this step boundary of the compaction.
+    new Option('--failpoint <step>', 'kill -9 this process at a compaction step (tests)').hideHelp(),
+  ];
+}
+
+export function masterFilesFlags(): Option[] {
+  return [flag('--watermark <seq>', 'the last ingest seq to include', "the ingest log's last seq")];
+}
+
 export function allFlags(): Option[] {
   const d = DEFAULTS.all;
   return [
+    ...compactEveryFlags(d.compactEveryMs),
     ...httpFlags(),
     flag('--no-http', 'do not serve HTTP'),
     flag('--duration <duration>', 'stop cleanly after this long', shown(d.durationMs, duration, 'run until Ctrl-C')),
@@ -205,6 +234,7 @@ export function soakFlags(): Option[] {
     flag('--rate <n>', 'stream events per second', count(d.rate)),
     flag('--kill-every <duration>', 'run the pipeline as a child process and SIGKILL it at a random moment of every such period', shown(d.killEveryMs, duration, 'never')),
     flag('--batch-every <duration>', 'batch recompute period', duration(d.batchEveryMs)),
+    ...compactEveryFlags(d.compactEveryMs),
     flag('--merge-interval <duration>', 'time between merges', duration(d.mergeIntervalMs)),
     flag('--json <file>', 'also write the report as JSON'),
     ...speedFlags(d.speed, 'keep-windows'),
@@ -317,13 +347,40 @@ export function resolveMerge(raw: RawOptions, intervalKey = 'interval', interval
   });
 }
 
+/** compact's options (and its hidden failpoint). */
+export function resolveCompact(raw: RawOptions): CompactOptions & { readonly failpoint: string | undefined } {
+  const d = DEFAULTS.compact;
+  return Object.freeze({
+    targetBytes: sizeOption(raw, 'targetSize', 'target-size', d.targetBytes, 1024),
+    minAgeMs: durationOption(raw, 'minAge', 'min-age', d.minAgeMs, 0),
+    failpoint: stringOf(raw, 'failpoint', 'failpoint'),
+  });
+}
+
+export function resolveMasterFiles(raw: RawOptions): { readonly watermark: number | undefined } {
+  return Object.freeze({ watermark: integerOption(raw, 'watermark', 'watermark', undefined, 0) });
+}
+
+/** Compaction inside a running pipeline: the files it may move are those older than its speed layer's window and slide. */
+function compactEvery(raw: RawOptions, speed: SpeedOptions, fallbackMs: number | undefined): { compactEveryMs: number | undefined; compact: CompactOptions } {
+  return {
+    compactEveryMs: durationOption(raw, 'compactEvery', 'compact-every', fallbackMs, 100),
+    compact: Object.freeze({
+      targetBytes: sizeOption(raw, 'targetSize', 'target-size', DEFAULTS.compact.targetBytes, 1024),
+      minAgeMs: speed.window.windowMs + speed.window.slideMs,
+    }),
+  };
+}
+
 export function resolveAll(raw: RawOptions): AllOptions {
   const d = DEFAULTS.all;
+  const speed = resolveSpeed(raw, DEFAULTS.speed, 'keep-windows');
   return Object.freeze({
+    ...compactEvery(raw, speed, d.compactEveryMs),
     durationMs: durationOption(raw, 'duration', 'duration', d.durationMs),
     batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs),
     stream: resolveGenStream(raw, 'streamInterval', 'stream-interval'),
-    speed: resolveSpeed(raw, DEFAULTS.speed, 'keep-windows'),
+    speed,
     serve: servingOf(resolveMerge(raw, 'mergeInterval', 'merge-interval'), resolveHttp(raw)),
     batch: resolveBatch(raw),
     sampleHistory: DEFAULTS.genBatch,
@@ -332,14 +389,16 @@ export function resolveAll(raw: RawOptions): AllOptions {
 
 export function resolveSoak(raw: RawOptions): SoakOptions {
   const d = DEFAULTS.soak;
+  const speed = resolveSpeed(raw, d.speed, 'keep-windows');
   return Object.freeze({
+    ...compactEvery(raw, speed, d.compactEveryMs),
     durationMs: durationOption(raw, 'duration', 'duration', d.durationMs, 1000),
     rate: integerOption(raw, 'rate', 'rate', d.rate, 1, 10_000_000),
     killEveryMs: durationOption(raw, 'killEvery', 'kill-every', d.killEveryMs, 500),
     batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs, 100),
     jsonFile: stringOf(raw, 'json', 'json'),
     data: stringOf(raw, 'data', 'data'),
-    speed: resolveSpeed(raw, d.speed, 'keep-windows'),
+    speed,
     mergeIntervalMs: durationOption(raw, 'mergeInterval', 'merge-interval', d.mergeIntervalMs),
     // Not flags: the batch layer and the generated users run at the `batch` and `gen-stream` defaults.
     batch: DEFAULTS.batch,

@@ -70,6 +70,8 @@ export interface EventParserOptions {
   readonly keepBadRows: boolean;
   /** Stop at the first bad row (failfast mode): consume() then consumes nothing more. */
   readonly stopAtFirstBadRow: boolean;
+  /** Called with each good row's bytes (a purchase or a view), without its line ending: compaction copies them. */
+  readonly onGoodRow?: (bytes: Uint8Array, start: number, end: number) => void;
 }
 
 const LF = 0x0a;
@@ -224,7 +226,10 @@ export class EventParser {
     if (start === end) return; // blank lines are not rows
     if (this.lineCount === 1 && this.options.atFileStart && equalsAt(bytes, start, end, HEADER_BYTES)) return;
     this.counts.rows++;
+    const onGoodRow = this.options.onGoodRow;
+    const goodBefore = onGoodRow ? this.counts.purchases + this.counts.views : 0;
     if (!this.simpleRow(bytes, start, end)) this.plainRow(bytes, start, end);
+    if (onGoodRow && this.counts.purchases + this.counts.views > goodBefore) onGoodRow(bytes, start, end);
   }
 
   /**

@@ -57,6 +57,34 @@ export function durationOption<F extends number | undefined>(raw: RawOptions, ke
   return ms;
 }
 
+const SIZE_UNITS = { b: 1, kb: 1 << 10, mb: 1 << 20, gb: 1 << 30 } as const;
+
+/** Parses `128MB`, `512kB`, `1GB` or plain bytes (binary units, case-insensitive) into bytes. */
+export function parseSizeBytes(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
+  if (!match) return undefined;
+  const bytes = Number(match[1]) * SIZE_UNITS[(match[2]?.toLowerCase() ?? 'b') as keyof typeof SIZE_UNITS];
+  return Number.isFinite(bytes) ? Math.round(bytes) : undefined;
+}
+
+/** The shortest text parseSizeBytes reads back as `bytes`: `128MB`, `64kB`, `1000`. */
+export function formatSizeBytes(bytes: number): string {
+  for (const [unit, size] of [['GB', SIZE_UNITS.gb], ['MB', SIZE_UNITS.mb], ['kB', SIZE_UNITS.kb]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
+
+/** A size of at least `minBytes`; `fallback` when the flag is absent. */
+export function sizeOption(raw: RawOptions, key: string, flag: string, fallback: number, minBytes = 1): number {
+  const text = stringOf(raw, key, flag);
+  if (text === undefined) return fallback;
+  const bytes = parseSizeBytes(text);
+  if (bytes === undefined) throw optionError(flag, `expected a size like 128MB, 512kB or plain bytes, got "${text}"`);
+  if (bytes < minBytes) throw optionError(flag, `must be at least ${minBytes} bytes, got ${bytes}`);
+  return bytes;
+}
+
 export function choiceOption<T extends string>(raw: RawOptions, key: string, flag: string, choices: readonly T[], fallback: T): T {
   const text = stringOf(raw, key, flag);
   if (text === undefined) return fallback;

@@ -17,6 +17,10 @@ export interface DataLayout {
   readonly quarantine: string;
   readonly ingestLog: string;
   readonly speedLock: string;
+  /** The master dataset's compacted stream files, and the record of which seqs each holds. */
+  readonly masterStream: string;
+  readonly compactions: string;
+  readonly compactLock: string;
 }
 
 export function dataLayout(root: string): DataLayout {
@@ -36,6 +40,9 @@ export function dataLayout(root: string): DataLayout {
     quarantine: path.join(absolute, 'quarantine'),
     ingestLog: path.join(absolute, 'ingest', 'ingest.log'),
     speedLock: path.join(absolute, 'ingest', 'speed.lock'),
+    masterStream: path.join(absolute, 'master', 'stream'),
+    compactions: path.join(absolute, 'master', 'stream', 'compactions.jsonl'),
+    compactLock: path.join(absolute, 'master', 'compact.lock'),
   });
 }
 

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { type AggSink } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import { type BadRow, type BadRowMode, EventParser, type ParseCounts, parserOptionsFor } from '../core/event-parser.js';
+import { type BadRow, type BadRowMode, EventParser, type EventParserOptions, type ParseCounts, parserOptionsFor } from '../core/event-parser.js';
 
 const READ_BYTES = 4 << 20;
 let sharedBuffer: Buffer | undefined;
@@ -37,9 +37,16 @@ export function openRegularFile(path: string): number {
 }
 
 /** Parses bytes [start, end) of a file (start must be a line start) into the table. */
-export function parseFileRange(path: string, start: number, end: number, table: AggSink, mode: BadRowMode): RangeParse {
+export function parseFileRange(
+  path: string,
+  start: number,
+  end: number,
+  table: AggSink,
+  mode: BadRowMode,
+  onGoodRow?: EventParserOptions['onGoodRow'],
+): RangeParse {
   const buffer = (sharedBuffer ??= Buffer.allocUnsafe(READ_BYTES));
-  const parser = new EventParser(table, parserOptionsFor(mode, start === 0));
+  const parser = new EventParser(table, { ...parserOptionsFor(mode, start === 0), onGoodRow });
   const fd = openRegularFile(path);
   let truncated = false;
   try {

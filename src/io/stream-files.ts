@@ -85,6 +85,10 @@ export class StreamFiles {
     this.watcher?.unwatch(names.map((name) => this.filePath(name)));
   }
 
+  forget(names: readonly string[]): void {
+    for (const name of names) this.loggedNames.delete(name);
+  }
+
   private async stat(name: string): Promise<fs.Stats | undefined> {
     try {
       const s = await fs.promises.stat(this.filePath(name));

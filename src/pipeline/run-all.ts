@@ -12,12 +12,17 @@ import { type SpeedStatus, runSpeedLayer } from '../speed/speed-layer.js';
 import { type CommandContext } from './context.js';
 import { type BatchOptions, type SpeedOptions, layerEnvironment, speedLayerConfig } from './layer-config.js';
 import { type ServeOptions, openServing } from './serving.js';
+import { type CompactOptions, compactOnThread } from './compaction.js';
+import { type CompactionResult } from '../batch/compaction.js';
 
 export interface AllOptions {
   /** Undefined: until stopped. */
   readonly durationMs: number | undefined;
   /** Undefined: batch only at start. */
   readonly batchEveryMs: number | undefined;
+  /** Undefined: no compaction. */
+  readonly compactEveryMs: number | undefined;
+  readonly compact: CompactOptions;
   readonly stream: GenStreamConfig;
   readonly speed: SpeedOptions;
   /** The serving layer: merged_view.csv cadence, view kind, HTTP address (or none). */
@@ -33,6 +38,7 @@ export interface AllHooks {
   /** After merged_view.csv is written, with the version it holds. */
   readonly onCsvWritten?: (status: SnapshotStatus, writtenAtMs: number) => void;
   readonly onListening?: (url: string) => void;
+  readonly onCompacted?: (result: CompactionResult) => void;
   readonly onSlide?: (status: SpeedStatus) => void;
 }
 
@@ -80,17 +86,23 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
   const speed = runSpeedLayer(
     speedLayerConfig(environment, options.speed, { signal: stopSpeed.signal, onSlide, onRealtime: () => serving.layer.nudge() }),
   );
-  const recomputes = (async () => {
-    if (options.batchEveryMs === undefined) return;
+  const every = async (periodMs: number | undefined, work: () => Promise<void>): Promise<void> => {
+    if (periodMs === undefined) return;
     while (!stopBatches.signal.aborted) {
-      await clock.sleep(options.batchEveryMs, stopBatches.signal);
-      if (!stopBatches.signal.aborted) await batchOnce();
+      await clock.sleep(periodMs, stopBatches.signal);
+      if (!stopBatches.signal.aborted) await work();
     }
-  })();
+  };
+  const recomputes = every(options.batchEveryMs, batchOnce);
+  const compactions = every(options.compactEveryMs, async () => {
+    const result = await compactOnThread(environment, options.compact, context.global.logLevel);
+    hooks.onCompacted?.(result);
+    if (result.seqs > 0) print(`all: compacted ${count(result.seqs)} stream files (${count(result.bytes)} bytes) into master/stream/; seqs 1..${result.compactedThrough} compacted`);
+  });
 
   const until = new AbortController();
   const finished = clock.sleep(options.durationMs ?? Infinity, AbortSignal.any([context.signal, until.signal]));
-  const parts = [generator, speed, served, recomputes];
+  const parts = [generator, speed, served, recomputes, compactions];
   // Any part failing stops the whole pipeline; otherwise run until the duration or a signal.
   try {
     await Promise.race([finished, ...parts.map((p) => p.then(() => new Promise<never>(() => {})))]);
@@ -98,7 +110,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     until.abort();
     stopGenerator.abort();
     stopBatches.abort();
-    await Promise.allSettled([generator, recomputes]);
+    await Promise.allSettled([generator, recomputes, compactions]);
     stopSpeed.abort();
     await Promise.allSettled([speed]);
     stopServing.abort();

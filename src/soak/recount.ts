@@ -2,22 +2,18 @@
 // workers, no views, no deltas — a different path from the pipeline it checks.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import { UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
 import { MERGED_VIEW_HEADER, mergeViewText } from '../core/view-format.js';
-import { listCsvFiles } from '../batch/inputs.js';
-import { readIngestLog } from '../io/ingest-log.js';
+import { collectBatchInputs } from '../batch/inputs.js';
 import { type DataLayout } from '../io/layout.js';
 import { silentLogger } from '../io/logger.js';
 import { parseFileRange } from '../io/read-range.js';
 
+/** batch_input/ plus every logged stream file (compacted or not), each parsed on its own in this thread. */
 export function recountMasterDataset(layout: DataLayout): UserAggTable {
   const table = new UserAggTable();
-  for (const file of listCsvFiles(layout.batchInput, silentLogger)) parseFileRange(file.path, 0, file.size, table, 'drop');
-  for (const entry of readIngestLog(layout.ingestLog).entries) {
-    parseFileRange(path.join(layout.streamInput, entry.name), 0, entry.size, table, 'drop');
-  }
+  for (const file of collectBatchInputs(layout, silentLogger).inputs) parseFileRange(file.path, 0, file.size, table, 'drop');
   return table;
 }
 

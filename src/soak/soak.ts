@@ -8,12 +8,14 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LambdaflowError } from '../core/errors.js';
 import { generateBatchFiles } from '../generate/gen-batch.js';
+import { readCompactions } from '../io/compactions.js';
 import { readIngestLog } from '../io/ingest-log.js';
 import { type DataLayout, dataLayout } from '../io/layout.js';
 import { silentLogger } from '../io/logger.js';
 import { sleep } from '../io/sleep.js';
 import { type CommandContext } from '../pipeline/context.js';
 import { type BatchOptions, type SpeedOptions } from '../pipeline/layer-config.js';
+import { type CompactOptions } from '../pipeline/compaction.js';
 import { type AllOptions, runAll } from '../pipeline/run-all.js';
 import { differences, readMergedViewTable, recountMasterDataset } from './recount.js';
 import { entriesIn, growth, percentile, rssOfPid } from './measure.js';
@@ -24,6 +26,9 @@ export interface SoakOptions {
   readonly rate: number;
   readonly killEveryMs: number | undefined;
   readonly batchEveryMs: number;
+  /** Undefined: no compaction. */
+  readonly compactEveryMs: number | undefined;
+  readonly compact: CompactOptions;
   readonly jsonFile: string | undefined;
   /** Data folder; a fresh temp folder when undefined. */
   readonly data: string | undefined;
@@ -82,6 +87,7 @@ function folderCounts(layout: DataLayout): Record<string, number> {
     'serving/speed': entriesIn(layout.servingSpeed),
     'serving/realtime': entriesIn(layout.servingRealtime) - 1,
     'serving/realtime/deltas': entriesIn(layout.realtimeDeltas),
+    'master/stream': entriesIn(layout.masterStream),
   };
 }
 
@@ -89,6 +95,8 @@ function allOptions(options: SoakOptions, remainingMs: number): AllOptions {
   return {
     durationMs: remainingMs,
     batchEveryMs: options.batchEveryMs,
+    compactEveryMs: options.compactEveryMs,
+    compact: options.compact,
     stream: { intervalMs: STREAM_INTERVAL_MS, rowsPerChunk: Math.max(1, Math.round((options.rate * STREAM_INTERVAL_MS) / 1000)), chunks: undefined, users: options.users, seed: 7 },
     speed: options.speed,
     serve: { intervalMs: options.mergeIntervalMs, view: 'exact', http: undefined },
@@ -107,6 +115,7 @@ function allArgs(layout: DataLayout, threads: number, options: SoakOptions, rema
     '--stream-interval', `${o.stream.intervalMs}ms`, '--rows-per-chunk', String(o.stream.rowsPerChunk), '--users', String(o.stream.users), '--seed', String(Date.now() % 100_000),
     '--batch-interval', `${window.batchIntervalMs}ms`, '--window', `${window.windowMs}ms`, '--slide', `${window.slideMs}ms`, '--keep-windows', String(o.speed.keepViews),
     '--merge-interval', `${o.serve.intervalMs}ms`, '--no-http',
+    ...(o.compactEveryMs === undefined ? [] : ['--compact-every', `${o.compactEveryMs}ms`, '--target-size', String(o.compact.targetBytes)]),
   ];
 }
 
@@ -120,7 +129,8 @@ export async function runSoak(context: CommandContext, options: SoakOptions): Pr
   const samples: Sample[] = [];
   const freshness: number[] = [];
   const renamedAt = new Map<string, number>();
-  let loggedNames: string[] = [];
+  const seqOf = new Map<string, number>();
+  let knownThrough = 0;
   let streamEvents = 0;
   let kills = 0;
   let childPid: number | undefined;
@@ -146,12 +156,16 @@ export async function runSoak(context: CommandContext, options: SoakOptions): Pr
       const summary = await runAll(quiet, allOptions(options, options.durationMs), {
         onChunk: (chunk) => renamedAt.set(chunk.name, chunk.renamedAtMs),
         onCsvWritten: (status, writtenAtMs) => {
-          if (status.throughSeq > loggedNames.length) loggedNames = readIngestLog(layout.ingestLog).entries.map((e) => e.name);
-          for (const name of loggedNames.slice(0, status.throughSeq)) {
-            const at = renamedAt.get(name);
-            if (at === undefined) continue;
+          if (status.throughSeq > knownThrough) {
+            for (const entry of readIngestLog(layout.ingestLog).entries) seqOf.set(entry.name, entry.seq);
+            knownThrough = status.throughSeq;
+          }
+          for (const [name, at] of renamedAt) {
+            const seq = seqOf.get(name);
+            if (seq === undefined || seq > status.throughSeq) continue;
             freshness.push(writtenAtMs - at);
             renamedAt.delete(name);
+            seqOf.delete(name);
           }
         },
       });
@@ -201,11 +215,27 @@ function report(layout: DataLayout, options: SoakOptions, samples: readonly Samp
   const lags = samples.flatMap((s) => (s.loopLagP99Ms === undefined ? [] : [s.loopLagP99Ms]));
   const filesAtEnd = folderCounts(layout);
   const maxSpeedDirs = Math.max(0, ...samples.map((s) => s.files['serving/speed'] ?? 0), filesAtEnd['serving/speed']!);
-  const loggedStream = readIngestLog(layout.ingestLog).entries.length;
-  const streamFiles = fs.readdirSync(layout.streamInput).filter((n) => n.endsWith('.csv') && !n.startsWith('.')).length;
+  const log = readIngestLog(layout.ingestLog);
+  const compacted = readCompactions(layout.compactions);
+  const logged = new Set(log.entries.filter((e) => e.seq > compacted.compactedThrough).map((e) => e.name));
+  const streamFiles = fs.readdirSync(layout.streamInput).filter((n) => n.endsWith('.csv') && !n.startsWith('.'));
+  const unlogged = streamFiles.filter((name) => !logged.has(name));
   const checks = [
     { name: 'exact', pass: diffs.length === 0, detail: diffs.length === 0 ? 'merged view equals a recount of the master dataset' : diffs.join('; ') },
-    { name: 'every stream file ingested', pass: loggedStream === streamFiles, detail: `${loggedStream} logged of ${streamFiles} in stream_input/` },
+    {
+      name: 'every stream file ingested',
+      pass: unlogged.length === 0,
+      detail: `${log.lastSeq} logged (${compacted.compactedThrough} compacted into master/stream/), ${streamFiles.length} still in stream_input/${unlogged.length > 0 ? `, not logged: ${unlogged.slice(0, 3).join(', ')}` : ''}`,
+    },
+    ...(options.compactEveryMs === undefined
+      ? []
+      : [
+          {
+            name: 'landing folder bounded',
+            pass: streamFiles.length === logged.size && compacted.removedThrough === compacted.compactedThrough && compacted.compactedThrough > 0,
+            detail: `stream_input/ holds only the ${streamFiles.length} files not yet compacted; seqs 1..${compacted.compactedThrough} compacted`,
+          },
+        ]),
     // With --kill-every the samples span restarted processes, each warming up again: growth is reported, not judged.
     ...(options.killEveryMs !== undefined
       ? []

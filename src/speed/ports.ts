@@ -15,12 +15,16 @@ export interface StreamSource {
   newFiles(nowMs: number, fullListing: boolean): Promise<NewFile[]>;
   /** These files are logged now: never report them again. */
   logged(names: readonly string[]): void;
+  /** These logged files were compacted and removed from the landing folder: no need to remember them. */
+  forget(names: readonly string[]): void;
   close(): Promise<void>;
 }
 
 /** The ingest log's append side: durable (fsync) before it returns. */
 export interface IngestAppender {
   append(files: readonly { name: string; size: number }[], ingestedAtMs: number): IngestEntry[];
+  /** Folds the entries a finished compaction removed from the landing folder; returns their names. */
+  foldCompacted(): readonly string[];
 }
 
 /** Parses logged files off the main thread: one result per parse task, in seq order. */

@@ -21,7 +21,8 @@ import { type BadRowMode } from '../core/event-parser.js';
 import { type WindowSpec, inWindowAt, nextTickAfter, slideClosedBy, slideOfTick, windowBefore } from '../core/window.js';
 import { removeStaleTemps } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
-import { type IngestEntry, IngestLogWriter } from '../io/ingest-log.js';
+import { LoggedFiles } from '../io/compactions.js';
+import { type IngestEntry, IngestLogWriter, readIngestLog } from '../io/ingest-log.js';
 import { type DataLayout } from '../io/layout.js';
 import { acquireLock } from '../io/lock.js';
 import { type Logger } from '../io/logger.js';
@@ -178,15 +179,16 @@ export class SpeedLayer {
    * batch view) plus the deltas after it, re-reading only logged files whose deltas are missing; the window from the
    * logged files still inside it. Then publishes the head and a checkpoint.
    */
-  async recover(entries: readonly IngestEntry[]): Promise<void> {
+  async recover(entries: readonly IngestEntry[], lastSeq = entries.at(-1)?.seq ?? 0): Promise<void> {
     const { clock, deltas, outputs, partitions, logger } = this.ports;
     const batchWatermark = outputs.batchWatermarks().at(-1) ?? 0;
     const last = entries.at(-1);
-    this.realtime = new RealtimeView(deltas, batchWatermark, last?.seq ?? 0, last?.ingestedAtMs ?? null);
+    // Seqs the log folded (compacted) are older than the window; the view still reaches the log's last seq.
+    this.realtime = new RealtimeView(deltas, batchWatermark, Math.max(lastSeq, batchWatermark), last?.ingestedAtMs ?? null);
     const now = clock.now();
     let from = batchWatermark;
     const checkpoint = outputs.latestCheckpoint();
-    if (checkpoint && checkpoint.throughSeq <= (last?.seq ?? 0)) {
+    if (checkpoint && checkpoint.throughSeq <= lastSeq) {
       const plan = planExactMerge({ batchWatermark, realtimeWatermark: checkpoint.watermark, realtimeThroughSeq: checkpoint.throughSeq });
       if (plan.useRealtime) {
         partitions.load(checkpoint.parts, checkpoint.name);
@@ -296,10 +298,11 @@ export class SpeedLayer {
     await this.ports.outputs.publishCheckpoint(this.head(), parts.map((p) => p.bytes), atMs);
   }
 
-  /** At a slide's end: a checkpoint of the realtime view, then the window (whose status reports both). */
+  /** At a slide's end: a checkpoint of the realtime view, the window (whose status reports both), and the log folded past what compaction removed. */
   private async closeSlide(slide: number, atMs: number): Promise<void> {
     await this.retryable('checkpointing the realtime view', () => this.checkpoint(atMs));
     await this.retryable('publishing the window', () => this.publishWindow(slide));
+    await this.retryable('folding the ingest log', () => this.ports.source.forget(this.ports.log.foldCompacted()));
   }
 
   /** Publishes the window of the slides before `slide`. */
@@ -355,15 +358,27 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
     await removeStaleTemps(layout.servingRealtime);
     const opened = IngestLogWriter.open(layout.ingestLog);
     log = opened.writer;
+    const loggedFiles = new LoggedFiles(layout.streamInput, layout.masterStream, layout.compactions);
+    const writer = log;
+    const appender: IngestAppender = {
+      append: (files, atMs) => writer.append(files, atMs),
+      foldCompacted: () => {
+        const { removedThrough } = loggedFiles.refresh();
+        return removedThrough > writer.compactedThrough ? writer.fold(removedThrough) : [];
+      },
+    };
+    // Entries a finished compaction removed are folded before anything reads them.
+    appender.foldCompacted();
+    const { entries, lastSeq } = readIngestLog(layout.ingestLog);
     // The parse pool's threads start while the speed workers do.
-    parser = new StreamParserPool(layout.streamInput, config.threads, config.threads, config.mode);
+    parser = new StreamParserPool(loggedFiles, config.threads, config.threads, config.mode);
     workers = await SpeedWorkers.start(config.threads, window.slidesPerWindow, layout.realtimeDeltas);
-    source = new StreamFiles({ dir: layout.streamInput, clock, logger, listEveryMs: window.slideMs }, opened.entries.map((entry) => entry.name));
+    source = new StreamFiles({ dir: layout.streamInput, clock, logger, listEveryMs: window.slideMs }, entries.map((entry) => entry.name));
     const speed = new SpeedLayer(
       {
         clock,
         source,
-        log,
+        log: appender,
         parser,
         partitions: workers,
         deltas: new DeltaFiles(layout.realtimeDeltas),
@@ -375,7 +390,7 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
       window,
       config,
     );
-    await speed.recover(opened.entries);
+    await speed.recover(entries, lastSeq);
     if (!config.once) await source.watch();
     await speed.run(config.once ? AbortSignal.abort() : config.signal);
   } finally {

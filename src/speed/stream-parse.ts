@@ -7,11 +7,12 @@ import { type BadRow, type BadRowMode, type ParseCounts, totalBad } from '../cor
 import { formatDeltaLines } from '../io/deltas.js';
 import { type RangeParse } from '../io/read-range.js';
 
-/** A logged file to parse: its seq, where it is, and its logged size (only that prefix counts). */
+/** A logged seq to parse: its seq, and where its rows are (its stream file's logged prefix, or a compacted segment). */
 export interface StreamFileToParse {
   readonly seq: number;
   readonly path: string;
-  readonly size: number;
+  readonly start: number;
+  readonly end: number;
 }
 
 export interface ParsedStreamFile {

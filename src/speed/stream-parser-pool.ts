@@ -1,10 +1,10 @@
 // The speed layer's parse threads: a piscina pool running the batch layer's parser on a micro-batch's files, split
 // into one task per thread by bytes, so the main thread only lists, logs, routes and publishes.
 
-import path from 'node:path';
 import { Piscina } from 'piscina';
 import { type BadRowMode } from '../core/event-parser.js';
 import { LambdaflowError, deserializeError } from '../core/errors.js';
+import { type LoggedFiles } from '../io/compactions.js';
 import { type IngestEntry } from '../io/ingest-log.js';
 import { workerUrl } from '../io/worker-url.js';
 import type { StreamParseTask, TaskFailure } from '../messages.js';
@@ -34,7 +34,7 @@ export class StreamParserPool implements StreamParser {
   private readonly pool: Piscina;
 
   constructor(
-    private readonly streamInput: string,
+    private readonly files: LoggedFiles,
     private readonly threads: number,
     private readonly partitions: number,
     private readonly mode: BadRowMode,
@@ -43,7 +43,10 @@ export class StreamParserPool implements StreamParser {
   }
 
   async parse(entries: readonly IngestEntry[]): Promise<StreamParse[]> {
-    const files: StreamFileToParse[] = entries.map((entry) => ({ seq: entry.seq, path: path.join(this.streamInput, entry.name), size: entry.size }));
+    const files: (StreamFileToParse & { size: number })[] = entries.map((entry) => {
+      const location = this.files.locate(entry);
+      return { seq: entry.seq, ...location, size: location.end - location.start };
+    });
     const settled = await Promise.allSettled(
       splitByBytes(files, this.threads).map((chunk) => {
         const task: StreamParseTask = { files: chunk, partitions: this.partitions, mode: this.mode };

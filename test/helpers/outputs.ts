@@ -186,7 +186,7 @@ export interface IngestLogEntry {
   readonly size: number;
 }
 
-/** The logged stream files, in log order (a line cut short by a crash is not an entry). */
+/** The logged stream files not folded into the log's first line by compaction, in log order (a line cut short by a crash is not an entry). */
 export function loggedStreamFiles(dataDir: string): IngestLogEntry[] {
   const log = path.join(dataDir, 'ingest', 'ingest.log');
   if (!fs.existsSync(log)) return [];
@@ -194,7 +194,33 @@ export function loggedStreamFiles(dataDir: string): IngestLogEntry[] {
     .readFileSync(log, 'utf8')
     .split('\n')
     .filter((l) => l.endsWith('}'))
-    .map((l) => JSON.parse(l) as IngestLogEntry);
+    .map((l) => JSON.parse(l) as IngestLogEntry & { compactedThrough?: number })
+    .filter((e) => e.compactedThrough === undefined);
+}
+
+export interface CompactedMasterFile {
+  readonly first: number;
+  readonly last: number;
+  readonly path: string;
+  readonly bytes: number;
+}
+
+/**
+ * The live compacted master files (master/stream/compactions.jsonl: a `compacted` record per file, one that
+ * `replaces` the previous file supersedes it), in seq order.
+ */
+export function compactedMasterFiles(dataDir: string): CompactedMasterFile[] {
+  const record = path.join(dataDir, 'master', 'stream', 'compactions.jsonl');
+  if (!fs.existsSync(record)) return [];
+  const files: CompactedMasterFile[] = [];
+  for (const line of fs.readFileSync(record, 'utf8').split('\n').filter((l) => l.endsWith('}'))) {
+    const parsed = JSON.parse(line) as { compacted?: { first: number; last: number; file: string; bytes: number; replaces?: string } };
+    if (!parsed.compacted) continue;
+    const { first, last, file, bytes, replaces } = parsed.compacted;
+    if (replaces !== undefined) files.pop();
+    files.push({ first, last, path: path.join(dataDir, 'master', 'stream', file), bytes });
+  }
+  return files;
 }
 
 /** Published realtime views (with `_SUCCESS`) under serving/realtime. */
@@ -207,8 +233,10 @@ export function completeRealtimeViews(dataDir: string): string[] {
     .map((n) => path.join(dir, n));
 }
 
-/** Highest throughSeq among published realtime views (0 when none). */
+/** The last ingest seq the speed layer's realtime view reaches: its head (serving/realtime/head.json), else its newest checkpoint (0 when none). */
 export function realtimeThroughSeq(dataDir: string): number {
+  const head = path.join(dataDir, 'serving', 'realtime', 'head.json');
+  if (fs.existsSync(head)) return (JSON.parse(fs.readFileSync(head, 'utf8')) as { throughSeq: number }).throughSeq;
   let best = 0;
   for (const view of completeRealtimeViews(dataDir)) {
     try {

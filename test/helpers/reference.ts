@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Totals, loggedStreamFiles } from './outputs.js';
+import { type Totals, compactedMasterFiles, loggedStreamFiles } from './outputs.js';
 
 export const REFERENCE_HEADER = 'user_id,event_type,amount,unix_timestamp';
 export const REFERENCE_MAX_LINE_BYTES = 64 * 1024;
@@ -143,7 +143,7 @@ export function fnv1aOf(text: string): number {
 /**
  * The master dataset of a data folder recounted from scratch (README "How the merged view stays exact"): every
  * regular file `batch_input/*.csv` (names starting with `.` or `_` are not inputs) plus every stream file named in
- * the ingest log, read up to its logged size. Users whose total is 0 purchases and 0 cents are left out, as views
+ * the ingest log, read up to its logged size, or, once compacted, the rows of its compacted master file. Users whose total is 0 purchases and 0 cents are left out, as views
  * leave them out. Rows are split on commas: enough for the unquoted data the pipeline tests generate.
  */
 export function recountMasterDataset(dataDir: string): Totals {
@@ -154,7 +154,11 @@ export function recountMasterDataset(dataDir: string): Totals {
     const file = path.join(batchDir, name);
     if (fs.statSync(file, { throwIfNoEntry: false })?.isFile()) recountFile(fs.readFileSync(file, 'utf8'), recount);
   }
-  for (const entry of loggedStreamFiles(dataDir)) {
+  // Compacted master files hold the good rows of seqs 1..C; the log's entries past C name files still in stream_input/.
+  const compacted = compactedMasterFiles(dataDir);
+  for (const file of compacted) recountFile(fs.readFileSync(file.path).subarray(0, file.bytes).toString('utf8'), recount);
+  const compactedThrough = compacted.at(-1)?.last ?? 0;
+  for (const entry of loggedStreamFiles(dataDir).filter((e) => e.seq > compactedThrough)) {
     const logged = fs.readFileSync(path.join(dataDir, 'stream_input', entry.name)).subarray(0, entry.size);
     if (logged.length !== entry.size) throw new Error(`${entry.name}: ${logged.length} bytes on disk, ${entry.size} logged`);
     recountFile(logged.toString('utf8'), recount);

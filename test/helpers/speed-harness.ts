@@ -46,6 +46,8 @@ export class MemoryStream implements StreamSource {
     for (const name of names) this.loggedNames.add(name);
   }
 
+  forget(): void {}
+
   async close(): Promise<void> {}
 }
 
@@ -62,6 +64,10 @@ export class MemoryLog implements IngestAppender {
     this.entries.push(...added);
     return added;
   }
+
+  foldCompacted(): string[] {
+    return [];
+  }
 }
 
 /** The parse threads' work, in this thread, on the in-memory files (the same parseStreamFiles the threads run). */
@@ -72,10 +78,10 @@ export class MemoryParser implements StreamParser {
   ) {}
 
   async parse(entries: readonly IngestEntry[]): Promise<StreamParse[]> {
-    const files = entries.map((entry) => ({ seq: entry.seq, path: entry.name, size: entry.size }));
+    const files = entries.map((entry) => ({ seq: entry.seq, path: entry.name, start: 0, end: entry.size }));
     return [
       parseStreamFiles(files, this.partitions, 'drop', (file, table, mode) => {
-        const bytes = this.stream.files.get(file.path)!.bytes.subarray(0, file.size);
+        const bytes = this.stream.files.get(file.path)!.bytes.subarray(file.start, file.end);
         const parser = new EventParser(table, parserOptionsFor(mode, true));
         parser.consume(bytes, 0, bytes.length, true);
         return { lineCount: parser.lineCount, counts: parser.counts, badRows: parser.badRows, truncated: false };
