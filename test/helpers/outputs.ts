@@ -184,6 +184,7 @@ export interface IngestLogEntry {
   readonly name: string;
   /** Bytes of the file that belong to the master dataset, even if it grew later. */
   readonly size: number;
+  readonly ingestedAtMs: number;
 }
 
 /** The logged stream files, in log order (a line cut short by a crash is not an entry). */
