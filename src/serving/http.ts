@@ -97,12 +97,14 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
     return reply.code(500).send({ error: 'internal error', version: version() });
   });
 
-  app.setNotFoundHandler((request, reply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      return reply.code(405).header('Allow', 'GET, HEAD').send({ error: `method ${request.method} not allowed`, version: version() });
-    }
-    return reply.code(404).send({ error: `no route ${request.url.split('?')[0]}`, version: version() });
+  // The method alone decides, before the body is read: fastify parses a body before routing it to the not-found
+  // handler, so a broken, empty or huge body used to turn this 405 into a 400 or 413 (after reading up to 1 MiB).
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return done();
+    void reply.code(405).header('Allow', 'GET, HEAD').send({ error: `method ${request.method} not allowed`, version: version() });
   });
+
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.url.split('?')[0]}`, version: version() }));
 
   app.addHook('onResponse', (request, reply, done) => {
     metrics.observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);

@@ -306,12 +306,23 @@ describe('routes on a loaded view', () => {
     expect(answer.json()).toEqual({ error: expect.stringContaining('no route'), version: 1 });
   });
 
-  it.each(['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const)('405 JSON with Allow: GET, HEAD for %s, on routes and elsewhere', async (method) => {
+  // Whatever the body: the method alone decides, before any body is read (a bad or huge body used to get 400 or 413).
+  const bodies: [string, string | undefined, string | undefined][] = [
+    ['no body', undefined, undefined],
+    ['a JSON body', 'application/json', '{"x":1}'],
+    ['an empty JSON body', 'application/json', undefined],
+    ['broken JSON', 'application/json', '{bad'],
+    ['an unknown content type', 'text/xml', '<a/>'],
+    ['a 2 MiB body', 'application/octet-stream', 'x'.repeat(2 << 20)],
+  ];
+  it.each(['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const)('405 JSON with Allow: GET, HEAD for %s, on routes and elsewhere, whatever the body', async (method) => {
     for (const url of ['/users/alice', '/users?id=alice', '/top', '/view.csv', '/status', '/events', '/nope']) {
-      const answer = await app.inject({ method, url });
-      expect(answer.statusCode, `${method} ${url}`).toBe(405);
-      expect(answer.headers.allow).toBe('GET, HEAD');
-      expect(answer.json()).toEqual({ error: `method ${method} not allowed`, version: 1 });
+      for (const [what, type, payload] of bodies) {
+        const answer = await app.inject({ method, url, payload, headers: type ? { 'content-type': type } : {} });
+        expect(answer.statusCode, `${method} ${url} with ${what}`).toBe(405);
+        expect(answer.headers.allow).toBe('GET, HEAD');
+        expect(answer.json()).toEqual({ error: `method ${method} not allowed`, version: 1 });
+      }
     }
   });
 
