@@ -1,6 +1,7 @@
 // The serving layer's HTTP API (fastify): parses, validates and formats; every answer comes from one snapshot of
 // the store and carries its version. Routes are listed in the README; their names are a contract.
 
+import { maxHeaderSize } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { LambdaflowError } from '../core/errors.js';
 import { formatCents } from '../core/money.js';
@@ -72,7 +73,9 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
   const metrics = servingMetrics(serving, nowMs);
   const app = Fastify({
     logger: false,
-    routerOptions: { maxParamLength: MAX_USER_ID_BYTES * 12 }, // percent-encoded; the decoded id is checked against MAX_USER_ID_BYTES
+    // No router limit of its own: the HTTP parser already bounds a URL (maxHeaderSize), and past a router limit a long
+    // id got fastify's generic 400, which named no parameter and echoed the whole URL back. checkUserId decides.
+    routerOptions: { maxParamLength: maxHeaderSize },
     connectionTimeout: 30_000,
     requestTimeout: 10_000,
     keepAliveTimeout: 5_000,

@@ -74,6 +74,7 @@ describe('malformed requests on raw connections', () => {
     ['a truncated escape', 400, request('GET /users/u3% HTTP/1.1')],
     ['an escape that is not UTF-8', 400, request('GET /users/%C3%28 HTTP/1.1')],
     ['an overlong path (20,000 bytes)', 431, request(`GET /${'a'.repeat(20_000)} HTTP/1.1`)],
+    ['an overlong user id (13,000 bytes)', 400, request(`GET /users/${'a'.repeat(13_000)} HTTP/1.1`)],
     ['an overlong header', 431, request('GET /users/u3 HTTP/1.1', `Host: x\r\nX-Pad: ${'a'.repeat(20_000)}\r\n`)],
     ['`//`', 404, request('GET // HTTP/1.1')],
     ['`//` before a route', 404, request('GET //users/u3 HTTP/1.1')],

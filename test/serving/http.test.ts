@@ -274,6 +274,7 @@ describe('routes on a loaded view', () => {
     ['a 1,025-byte path id', `/users/${longId}`, 'id'],
     ['a 1,026-byte path id of 2-byte characters', `/users/${'%C3%A9'.repeat(513)}`, 'id'],
     ['a 1,025-byte query id', `/users?id=ok&id=${longId}`, 'id'],
+    ['a path id past the router parameter limit (13,000 bytes)', `/users/${'a'.repeat(13_000)}`, 'id'],
     ['a path id with a C0 control character', '/users/a%01b', 'id'],
     ['a path id with a newline', '/users/a%0Ab', 'id'],
     ['a path id with DEL', '/users/a%7Fb', 'id'],
