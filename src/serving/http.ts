@@ -140,11 +140,13 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
     const { id } = request.params as { id: string };
     checkUserId(id, 'id');
     const status = current(request);
+    const user = serving.store.get(id);
+    // Looked up first: a precondition applies only to what would be a 2xx (RFC 9110 §13.2.1), so an absent user is
+    // a 404 whatever If-None-Match says (it used to be a 304 when the ETag matched the version).
+    if (!user) return reply.code(404).send({ error: `user ${id} is not in the view`, version: status.version });
     const etag = `W/"v${status.version}"`;
     void reply.header('ETag', etag);
     if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-    const user = serving.store.get(id);
-    if (!user) return reply.code(404).send({ error: `user ${id} is not in the view`, version: status.version });
     return { ...userBody(user), version: status.version };
   });
 

@@ -336,6 +336,8 @@ describe('routes on a loaded view', () => {
     expect(unchanged.statusCode).toBe(304);
     expect(unchanged.body).toBe('');
     expect(unchanged.headers.etag).toBe(etag);
+    // A precondition only applies to what would be a 2xx (RFC 9110 §13.2.1): an absent user stays a 404.
+    expect((await get(app, '/users/nobody', { 'if-none-match': etag })).statusCode).toBe(404);
     for (const url of ['/users/alice?min_version=2', '/users?id=alice&min_version=2', '/top?min_version=2', '/status?min_version=2', '/view.csv?min_version=2']) {
       const ahead = await get(app, url);
       expect(ahead.statusCode, url).toBe(503);
