@@ -188,6 +188,12 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
 
   get('/events', {}, (request, reply) => {
     const status = current(request);
+    // A HEAD response has no body, so Node holds back the head of a stream until it ends: it used to send nothing
+    // while keeping the connection and a subscription. The head alone, then done.
+    if (request.method === 'HEAD') {
+      void reply.header('Content-Type', 'text/event-stream').header('Cache-Control', 'no-cache').send();
+      return;
+    }
     reply.hijack();
     const res = reply.raw;
     request.raw.socket.setTimeout(0);

@@ -91,6 +91,7 @@ describe('malformed requests on raw connections', () => {
     ['Content-Length and chunked together', 400, request('GET /users/u3 HTTP/1.1', 'Host: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n') + '0\r\n\r\n'],
     ['a POST announcing 2 MiB it never sends', 405, request('POST /users/u3 HTTP/1.1', 'Host: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n')],
     ['a POST with broken chunked encoding', 405, request('POST /users/u3 HTTP/1.1', 'Host: x\r\nTransfer-Encoding: chunked\r\n') + 'zz\r\n'],
+    ['HEAD /events', 200, request('HEAD /events HTTP/1.1')],
   ])('%s: answered %i, and the service keeps answering', async (_name, status, bytes) => {
     const answer = await rawExchange(url, bytes, 5_000);
     expect(answer.timedOut, `an answer or a close within 5 s; got ${JSON.stringify(answer.text.slice(0, 200))}`).toBe(false);

@@ -250,6 +250,15 @@ describe('routes on a loaded view', () => {
     expect(answer.body).not.toMatch(/alice|nobody|no\/such/);
   });
 
+  it('HEAD /events: the head of the stream, then the end (it used to send nothing and hold the connection)', async () => {
+    const answer = await Promise.race([app.inject({ method: 'HEAD', url: '/events' }), new Promise<'no answer'>((resolve) => setTimeout(() => resolve('no answer'), 5_000))]);
+    expect(answer).not.toBe('no answer');
+    if (answer === 'no answer') return;
+    expect(answer.statusCode).toBe(200);
+    expect(answer.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(answer.body).toBe('');
+  });
+
   it('GET /: the live page', async () => {
     const answer = await get(app, '/');
     expect(answer.statusCode).toBe(200);
