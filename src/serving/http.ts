@@ -1,6 +1,7 @@
 // The serving layer's HTTP API (fastify): parses, validates and formats; every answer comes from one snapshot of
 // the store and carries its version. Routes are listed in the README; their names are a contract.
 
+import { maxHeaderSize } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { LambdaflowError } from '../core/errors.js';
 import { formatCents } from '../core/money.js';
@@ -72,7 +73,9 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
   const metrics = servingMetrics(serving, nowMs);
   const app = Fastify({
     logger: false,
-    routerOptions: { maxParamLength: MAX_USER_ID_BYTES * 12 }, // percent-encoded; the decoded id is checked against MAX_USER_ID_BYTES
+    // No router limit of its own: the HTTP parser already bounds a URL (maxHeaderSize), and past a router limit a long
+    // id got fastify's generic 400, which named no parameter and echoed the whole URL back. checkUserId decides.
+    routerOptions: { maxParamLength: maxHeaderSize },
     connectionTimeout: 30_000,
     requestTimeout: 10_000,
     keepAliveTimeout: 5_000,
@@ -97,12 +100,14 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
     return reply.code(500).send({ error: 'internal error', version: version() });
   });
 
-  app.setNotFoundHandler((request, reply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      return reply.code(405).header('Allow', 'GET, HEAD').send({ error: `method ${request.method} not allowed`, version: version() });
-    }
-    return reply.code(404).send({ error: `no route ${request.url.split('?')[0]}`, version: version() });
+  // The method alone decides, before the body is read: fastify parses a body before routing it to the not-found
+  // handler, so a broken, empty or huge body used to turn this 405 into a 400 or 413 (after reading up to 1 MiB).
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return done();
+    void reply.code(405).header('Allow', 'GET, HEAD').send({ error: `method ${request.method} not allowed`, version: version() });
   });
+
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.url.split('?')[0]}`, version: version() }));
 
   app.addHook('onResponse', (request, reply, done) => {
     metrics.observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
@@ -135,11 +140,13 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
     const { id } = request.params as { id: string };
     checkUserId(id, 'id');
     const status = current(request);
+    const user = serving.store.get(id);
+    // Looked up first: a precondition applies only to what would be a 2xx (RFC 9110 §13.2.1), so an absent user is
+    // a 404 whatever If-None-Match says (it used to be a 304 when the ETag matched the version).
+    if (!user) return reply.code(404).send({ error: `user ${id} is not in the view`, version: status.version });
     const etag = `W/"v${status.version}"`;
     void reply.header('ETag', etag);
     if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-    const user = serving.store.get(id);
-    if (!user) return reply.code(404).send({ error: `user ${id} is not in the view`, version: status.version });
     return { ...userBody(user), version: status.version };
   });
 
@@ -181,6 +188,12 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
 
   get('/events', {}, (request, reply) => {
     const status = current(request);
+    // A HEAD response has no body, so Node holds back the head of a stream until it ends: it used to send nothing
+    // while keeping the connection and a subscription. The head alone, then done.
+    if (request.method === 'HEAD') {
+      void reply.header('Content-Type', 'text/event-stream').header('Cache-Control', 'no-cache').send();
+      return;
+    }
     reply.hijack();
     const res = reply.raw;
     request.raw.socket.setTimeout(0);

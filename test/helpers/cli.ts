@@ -180,3 +180,18 @@ export function errorLines(stderr: string): string[] {
 export function stackLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => /^\s+at .+[:(]/.test(l));
 }
+
+/**
+ * The URL a running `serve` or `all` prints once its HTTP API listens (`serve: listening on URL`, `all: serving the
+ * merged view at URL`); fails with the child's output if it exits or the deadline passes first.
+ */
+export async function listeningUrl(running: RunningCli, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = /^(?:serve: listening on|all: serving the merged view at) (http:\/\/\S+)/m.exec(running.output());
+    if (match) return match[1]!;
+    if (running.child.exitCode !== null || running.child.signalCode !== null) throw new Error(`the service exited before listening: ${describeRun(await running.result)}`);
+    if (Date.now() > deadline) throw new Error(`no listening line after ${timeoutMs} ms; output so far: ${running.output().slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -184,6 +184,7 @@ export interface IngestLogEntry {
   readonly name: string;
   /** Bytes of the file that belong to the master dataset, even if it grew later. */
   readonly size: number;
+  readonly ingestedAtMs: number;
 }
 
 /** The logged stream files not folded into the log's first line by compaction, in log order (a line cut short by a crash is not an entry). */
@@ -203,6 +204,8 @@ export interface CompactedMasterFile {
   readonly last: number;
   readonly path: string;
   readonly bytes: number;
+  /** Byte length of the file's prefix through seq first + i. */
+  readonly seqEnds: readonly number[];
 }
 
 /**
@@ -214,11 +217,11 @@ export function compactedMasterFiles(dataDir: string): CompactedMasterFile[] {
   if (!fs.existsSync(record)) return [];
   const files: CompactedMasterFile[] = [];
   for (const line of fs.readFileSync(record, 'utf8').split('\n').filter((l) => l.endsWith('}'))) {
-    const parsed = JSON.parse(line) as { compacted?: { first: number; last: number; file: string; bytes: number; replaces?: string } };
+    const parsed = JSON.parse(line) as { compacted?: { first: number; last: number; file: string; bytes: number; seqEnds: number[]; replaces?: string } };
     if (!parsed.compacted) continue;
-    const { first, last, file, bytes, replaces } = parsed.compacted;
+    const { first, last, file, bytes, seqEnds, replaces } = parsed.compacted;
     if (replaces !== undefined) files.pop();
-    files.push({ first, last, path: path.join(dataDir, 'master', 'stream', file), bytes });
+    files.push({ first, last, path: path.join(dataDir, 'master', 'stream', file), bytes, seqEnds });
   }
   return files;
 }

@@ -1,9 +1,11 @@
 // Feeding a pipeline under test: batch inputs, stream files delivered the way producers must, seeded chunks of
-// events, and waiting for what a running layer publishes.
+// events, waiting for what a running layer publishes, and views published by hand for the serving layer alone.
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { loggedStreamFiles } from './outputs.js';
 import { seeded } from './prng.js';
+import { type Recount, expectedViewLines, recountDataFolder } from './reference.js';
 
 /** Writes files (name → content) into <data>/batch_input/, creating it. */
 export function writeBatchInputs(dataDir: string, files: Readonly<Record<string, string | Uint8Array>>): void {
@@ -39,5 +41,88 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, what:
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Reads (e.g. over HTTP) until `accept` takes the value, and returns it; fails with the last value after the deadline. */
+export async function waitForValue<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Views published by hand (README "Data folder layout"), for serving-layer tests that run no batch or speed layer.
+// Every view is recounted from the master dataset it claims to cover, so what the serving layer merges from them
+// must equal recountMasterDataset(): a folder written here is consistent by construction, unless a test removes
+// a piece on purpose.
+
+/** Publishes a directory the way the layers do: files under a hidden temp name, `_SUCCESS` last, one rename. */
+function publishDirectory(dir: string, files: Readonly<Record<string, string>>): void {
+  const temp = path.join(path.dirname(dir), `.${path.basename(dir)}.tmp`);
+  fs.mkdirSync(temp, { recursive: true });
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(temp, name), content);
+  fs.writeFileSync(path.join(temp, '_SUCCESS'), '');
+  fs.renameSync(temp, dir);
+}
+
+/** `<parent>/<prefix><ms>` for the first ms from now not taken yet (names carry their creation time). */
+function freshViewDir(parent: string, prefix: string): { dir: string; ms: number } {
+  fs.mkdirSync(parent, { recursive: true });
+  let ms = Date.now();
+  while (fs.existsSync(path.join(parent, `${prefix}${ms}`))) ms++;
+  return { dir: path.join(parent, `${prefix}${ms}`), ms };
+}
+
+const viewText = (recount: Recount): string => expectedViewLines(recount.totals).map((line) => `${line}\n`).join('');
+
+/**
+ * Drops stream files (temp name, rename) and appends them to the ingest log as the speed layer does, one seq each,
+ * continuing the log. Returns their seqs.
+ */
+export function ingestStreamFiles(dataDir: string, texts: readonly string[], ingestedAtMs = Date.now()): number[] {
+  const log = path.join(dataDir, 'ingest', 'ingest.log');
+  fs.mkdirSync(path.dirname(log), { recursive: true });
+  const last = loggedStreamFiles(dataDir).at(-1)?.seq ?? 0;
+  return texts.map((text, i) => {
+    const seq = last + i + 1;
+    const name = `hand-${String(seq).padStart(6, '0')}.csv`;
+    dropStreamFile(dataDir, name, text);
+    fs.appendFileSync(log, `${JSON.stringify({ seq, name, size: Buffer.byteLength(text), ingestedAtMs })}\n`);
+    return seq;
+  });
+}
+
+/** Publishes `serving/batch/batch-<ms>/`: batch_input/ plus logged seqs 1..streamWatermark, its manifest saying so. */
+export function publishBatchView(dataDir: string, streamWatermark: number): string {
+  const { dir, ms } = freshViewDir(path.join(dataDir, 'serving', 'batch'), 'batch-');
+  const recount = recountDataFolder(dataDir, { history: true, afterSeq: 0, throughSeq: streamWatermark });
+  const manifest = { createdAtMs: ms, streamWatermark, rowsRead: recount.rows, purchases: recount.purchases, users: recount.totals.size, badRowsTotal: recount.bad.length };
+  publishDirectory(dir, { 'part-00000': viewText(recount), '_MANIFEST.json': `${JSON.stringify(manifest)}\n` });
+  return dir;
+}
+
+/** Publishes `serving/realtime/realtime-<ms>/`: logged seqs (watermark, throughSeq], relative to batch watermark `watermark`. */
+export function publishRealtimeView(dataDir: string, watermark: number, throughSeq: number): string {
+  const { dir, ms } = freshViewDir(path.join(dataDir, 'serving', 'realtime'), 'realtime-');
+  const ingestedAtMs = loggedStreamFiles(dataDir).find((e) => e.seq === throughSeq)?.ingestedAtMs ?? null;
+  const meta = { watermark, throughSeq, createdAtMs: ms, lastIngestedAtMs: ingestedAtMs };
+  publishDirectory(dir, { 'part-00000': viewText(recountDataFolder(dataDir, { history: false, afterSeq: watermark, throughSeq })), '_REALTIME.json': `${JSON.stringify(meta)}\n` });
+  return dir;
+}
+
+/** Writes one realtime delta file per seq (`serving/realtime/deltas/delta-A-A.csv`, lines `seq,user_id,count,amount`). */
+export function writeRealtimeDeltas(dataDir: string, seqs: readonly number[]): void {
+  const dir = path.join(dataDir, 'serving', 'realtime', 'deltas');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const seq of seqs) {
+    const lines = expectedViewLines(recountDataFolder(dataDir, { history: false, afterSeq: seq - 1, throughSeq: seq }).totals).map((line) => `${seq},${line}\n`);
+    const name = `delta-${String(seq).padStart(12, '0')}-${String(seq).padStart(12, '0')}.csv`;
+    fs.writeFileSync(path.join(dir, `.${name}.tmp`), lines.join(''));
+    fs.renameSync(path.join(dir, `.${name}.tmp`), path.join(dir, name));
   }
 }

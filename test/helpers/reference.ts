@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Totals, compactedMasterFiles, loggedStreamFiles } from './outputs.js';
+import { MERGED_HEADER, type Totals, compactedMasterFiles, loggedStreamFiles } from './outputs.js';
 
 export const REFERENCE_HEADER = 'user_id,event_type,amount,unix_timestamp';
 export const REFERENCE_MAX_LINE_BYTES = 64 * 1024;
@@ -140,30 +140,60 @@ export function fnv1aOf(text: string): number {
   return hash >>> 0;
 }
 
+/** Which part of a data folder's master dataset to recount: batch_input/ or not, and logged stream seqs (afterSeq, throughSeq]. */
+export interface MasterDatasetPart {
+  readonly history: boolean;
+  readonly afterSeq: number;
+  readonly throughSeq: number;
+}
+
 /**
- * The master dataset of a data folder recounted from scratch (README "How the merged view stays exact"): every
- * regular file `batch_input/*.csv` (names starting with `.` or `_` are not inputs) plus every stream file named in
- * the ingest log, read up to its logged size, or, once compacted, the rows of its compacted master file. Users whose total is 0 purchases and 0 cents are left out, as views
- * leave them out. Rows are split on commas: enough for the unquoted data the pipeline tests generate.
+ * Part of a data folder's master dataset recounted from scratch (README "How the merged view stays exact"): every
+ * regular file `batch_input/*.csv` (names starting with `.` or `_` are not inputs) when `history`, plus the stream
+ * files named in the ingest log with seqs in the range, each read up to its logged size (or, once compacted, its
+ * segment of a compacted master file). Rows are split on commas:
+ * enough for the unquoted data the pipeline tests generate.
  */
-export function recountMasterDataset(dataDir: string): Totals {
+export function recountDataFolder(dataDir: string, part: MasterDatasetPart): Recount {
   const recount = emptyRecount();
   const batchDir = path.join(dataDir, 'batch_input');
-  const names = fs.existsSync(batchDir) ? fs.readdirSync(batchDir).sort() : [];
+  const names = part.history && fs.existsSync(batchDir) ? fs.readdirSync(batchDir).sort() : [];
   for (const name of names.filter((n) => n.endsWith('.csv') && !/^[._]/.test(n))) {
     const file = path.join(batchDir, name);
     if (fs.statSync(file, { throwIfNoEntry: false })?.isFile()) recountFile(fs.readFileSync(file, 'utf8'), recount);
   }
-  // Compacted master files hold the good rows of seqs 1..C; the log's entries past C name files still in stream_input/.
+  // Compacted master files hold the good rows of seqs 1..C, seq after seq; the log's entries past C name files
+  // still in stream_input/.
   const compacted = compactedMasterFiles(dataDir);
-  for (const file of compacted) recountFile(fs.readFileSync(file.path).subarray(0, file.bytes).toString('utf8'), recount);
+  for (const file of compacted) {
+    const bytes = fs.readFileSync(file.path);
+    for (let seq = Math.max(file.first, part.afterSeq + 1); seq <= Math.min(file.last, part.throughSeq); seq++) {
+      const i = seq - file.first;
+      recountFile(bytes.subarray(i === 0 ? 0 : file.seqEnds[i - 1]!, file.seqEnds[i]!).toString('utf8'), recount);
+    }
+  }
   const compactedThrough = compacted.at(-1)?.last ?? 0;
-  for (const entry of loggedStreamFiles(dataDir).filter((e) => e.seq > compactedThrough)) {
+  for (const entry of loggedStreamFiles(dataDir).filter((e) => e.seq > Math.max(part.afterSeq, compactedThrough) && e.seq <= part.throughSeq)) {
     const logged = fs.readFileSync(path.join(dataDir, 'stream_input', entry.name)).subarray(0, entry.size);
     if (logged.length !== entry.size) throw new Error(`${entry.name}: ${logged.length} bytes on disk, ${entry.size} logged`);
     recountFile(logged.toString('utf8'), recount);
   }
-  const totals: Totals = new Map();
-  for (const [user, t] of recount.totals) if (t.count !== 0 || t.cents !== 0n) totals.set(user, { count: t.count, cents: Number(t.cents) });
+  return recount;
+}
+
+/** The whole master dataset's users, less those whose total is 0 purchases and 0 cents (views leave them out). */
+function masterDatasetUsers(dataDir: string): Map<string, ReferenceTotal> {
+  const totals = recountDataFolder(dataDir, { history: true, afterSeq: 0, throughSeq: Infinity }).totals;
+  for (const [user, t] of totals) if (t.count === 0 && t.cents === 0n) totals.delete(user);
   return totals;
+}
+
+/** The whole master dataset of a data folder recounted from scratch: batch_input/ plus every logged stream file. */
+export function recountMasterDataset(dataDir: string): Totals {
+  return new Map([...masterDatasetUsers(dataDir)].map(([user, t]) => [user, { count: t.count, cents: Number(t.cents) }]));
+}
+
+/** merged_view.csv as the README says it must be for a data folder: header, then every user of the master dataset. */
+export function expectedMergedViewText(dataDir: string): string {
+  return [MERGED_HEADER, ...expectedViewLines(masterDatasetUsers(dataDir))].map((line) => `${line}\n`).join('');
 }

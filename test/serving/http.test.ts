@@ -1,0 +1,369 @@
+// The HTTP API's route handlers in-process (fastify inject) over a real ServingLayer on a temp data folder whose
+// views are published by hand: every route's shape, amounts as two-decimal strings, versions, ETags, min_version,
+// readiness, and the whole bad-request corpus answered with a 4xx naming what was wrong.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dataLayout } from '../../src/io/layout.js';
+import { createLogger } from '../../src/io/logger.js';
+import { systemClock } from '../../src/io/system-clock.js';
+import { buildHttpApp } from '../../src/serving/http.js';
+import { ServingLayer } from '../../src/serving/serving-layer.js';
+import { requireBuild } from '../helpers/cli.js';
+import { apiUsers } from '../helpers/http-client.js';
+import { readMergedViewText } from '../helpers/outputs.js';
+import { ingestStreamFiles, publishBatchView, publishRealtimeView, waitFor, writeBatchInputs, writeRealtimeDeltas } from '../helpers/pipeline.js';
+import { expectedMergedViewText, recountMasterDataset } from '../helpers/reference.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
+
+const newTempRoot = tempRoots('file');
+
+const HISTORY =
+  'user_id,event_type,amount,unix_timestamp\n' +
+  'alice,purchase,10.50,1700000000\nalice,view,0,1700000001\nbob,purchase,3,1700000002\n' +
+  'carol,purchase,0.01,1700000003\n'.repeat(5) +
+  'o"hara,purchase,7.00,1700000004\nzoë,purchase,100,1700000005\n';
+/** Seq 1 (absorbed by the batch view), seq 2 (realtime only). */
+const STREAM = ['alice,purchase,1.25,1700000010\ndave,purchase,-2.00,1700000011\n', 'erin,purchase,0.99,1700000020\nbob,purchase,0.00,1700000021\n'];
+
+/** What the fixture serves, worked out by hand: counts are numbers, amounts strings with exactly two decimals. */
+const EXPECTED_USERS = [
+  { user_id: 'alice', purchase_count_total: 2, purchase_amount_total: '11.75' },
+  { user_id: 'bob', purchase_count_total: 2, purchase_amount_total: '3.00' },
+  { user_id: 'carol', purchase_count_total: 5, purchase_amount_total: '0.05' },
+  { user_id: 'dave', purchase_count_total: 1, purchase_amount_total: '-2.00' },
+  { user_id: 'erin', purchase_count_total: 1, purchase_amount_total: '0.99' },
+  { user_id: 'o"hara', purchase_count_total: 1, purchase_amount_total: '7.00' },
+  { user_id: 'zoë', purchase_count_total: 1, purchase_amount_total: '100.00' },
+];
+
+/**
+ * A data folder the serving layer can serve: history, seqs 1..2 logged, a batch view with watermark 1 and a realtime
+ * view of seq 2 relative to it. `realtimeWatermark` 0 makes the realtime view hold seqs 1..2, so a load must subtract
+ * seq 1's deltas; `deltas` says which delta files exist.
+ */
+function writeFixture(data: string, realtimeWatermark: number, deltas: number[]): void {
+  writeBatchInputs(data, { 'history.csv': HISTORY });
+  ingestStreamFiles(data, STREAM);
+  publishBatchView(data, 1);
+  publishRealtimeView(data, realtimeWatermark, 2);
+  writeRealtimeDeltas(data, deltas);
+}
+
+interface Service {
+  readonly data: string;
+  readonly layer: ServingLayer;
+  readonly app: FastifyInstance;
+  readonly warnings: string[];
+  /** Versions merged_view.csv was written with, in order. */
+  readonly csvVersions: number[];
+  start(): void;
+  stop(): Promise<void>;
+}
+
+function openService(data: string): Service {
+  const warnings: string[] = [];
+  const csvVersions: number[] = [];
+  const layer = ServingLayer.open({
+    layout: dataLayout(data),
+    logger: createLogger('warn', (line) => warnings.push(line)),
+    clock: systemClock,
+    view: 'exact',
+    csvIntervalMs: 20,
+    pollMs: 20,
+    onCsvWritten: (status) => csvVersions.push(status.version),
+  });
+  const app = buildHttpApp(layer, () => Date.now());
+  const controller = new AbortController();
+  let running: Promise<void> | undefined;
+  return {
+    data,
+    layer,
+    app,
+    warnings,
+    csvVersions,
+    start: () => void (running = layer.run(controller.signal)),
+    async stop() {
+      controller.abort();
+      await (running ?? layer.close());
+      await app.close();
+    },
+  };
+}
+
+const get = (app: FastifyInstance, url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url, headers });
+const userUrl = (id: string): string => `/users/${encodeURIComponent(id)}`;
+
+beforeAll(() => requireBuild()); // the serving threads run from dist/
+
+describe('before the first consistent snapshot', () => {
+  let service: Service;
+  beforeAll(() => {
+    const { data } = newTempRoot();
+    writeFixture(data, 0, [2]); // seq 1's deltas missing: batch + realtime cannot be made exact yet
+    service = openService(data);
+  });
+  afterAll(() => service.stop());
+
+  it('answers /readyz 503 and reads 503 with Retry-After while the first load keeps failing; /healthz 200 throughout; 200 once it loads', async () => {
+    const { app, layer, warnings } = service;
+    const notReady = async (): Promise<void> => {
+      const readyz = await get(app, '/readyz');
+      expect(readyz.statusCode).toBe(503);
+      expect(readyz.json()).toMatchObject({ ready: false, version: null });
+      expect(readyz.headers['retry-after']).toBe('1');
+      for (const url of ['/users/alice', '/users?id=alice', '/top', '/status', '/view.csv', '/events']) {
+        const answer = await get(app, url);
+        expect(answer.statusCode, url).toBe(503);
+        expect(answer.headers['retry-after'], url).toBe('1');
+        expect(answer.json(), url).toMatchObject({ version: null });
+      }
+      const healthz = await get(app, '/healthz');
+      expect(healthz.statusCode).toBe(200);
+      expect(healthz.json()).toEqual({ ok: true, version: null });
+      expect((await get(app, '/metrics')).body).toMatch(/^lambdaflow_ready 0$/m);
+    };
+    await notReady(); // nothing loaded yet
+    service.start();
+    // Two failed attempts logged: the layer is retrying, and cannot succeed until the deltas exist.
+    await waitFor(() => warnings.filter((w) => w.includes('cannot load a consistent view yet')).length >= 2, 20_000, 'two failed load attempts');
+    expect(warnings[0]).toMatch(/realtime deltas for ingest seq 1\.\.1 are incomplete \(missing seq 1\)/);
+    await notReady();
+    expect(layer.isReady).toBe(false);
+
+    writeRealtimeDeltas(service.data, [1]);
+    await waitFor(() => layer.isReady, 20_000, 'the first consistent load');
+    const readyz = await get(app, '/readyz');
+    expect(readyz.statusCode).toBe(200);
+    expect(readyz.json()).toEqual({ ready: true, version: 1 });
+    expect((await get(app, '/users/alice')).json()).toEqual({ ...EXPECTED_USERS[0], version: 1 });
+  });
+});
+
+describe('routes on a loaded view', () => {
+  let service: Service;
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    const { data } = newTempRoot();
+    writeFixture(data, 1, [1, 2]);
+    service = openService(data);
+    app = service.app;
+    service.start();
+    await waitFor(() => service.layer.isReady, 20_000, 'the first load');
+  });
+  afterAll(() => service.stop());
+
+  it('the fixture is what an independent recount says (so the hand-written expectations are the truth)', () => {
+    expect(EXPECTED_USERS).toEqual(apiUsers(recountMasterDataset(service.data)));
+  });
+
+  it('GET /users/:id: totals with a two-decimal amount string, the version, and a version ETag; 404 JSON for an absent user', async () => {
+    for (const user of EXPECTED_USERS) {
+      const answer = await get(app, userUrl(user.user_id));
+      expect(answer.statusCode, user.user_id).toBe(200);
+      expect(answer.headers['content-type']).toMatch(/^application\/json/);
+      expect(answer.json()).toEqual({ ...user, version: 1 });
+      expect(answer.headers.etag).toBe('W/"v1"');
+    }
+    const absent = await get(app, '/users/nobody');
+    expect(absent.statusCode).toBe(404);
+    expect(absent.json()).toEqual({ error: expect.stringContaining('nobody'), version: 1 });
+    // HEAD: the same head, no body.
+    const head = await app.inject({ method: 'HEAD', url: '/users/alice' });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers.etag).toBe('W/"v1"');
+    expect(head.body).toBe('');
+  });
+
+  it('GET /users?id=…: the users found, in the order asked, with the version; one id works too', async () => {
+    const answer = await get(app, '/users?id=zo%C3%AB&id=nobody&id=alice&id=o%22hara');
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json()).toEqual({ version: 1, users: [EXPECTED_USERS[6], EXPECTED_USERS[0], EXPECTED_USERS[5]] });
+    expect((await get(app, '/users?id=bob')).json()).toEqual({ version: 1, users: [EXPECTED_USERS[1]] });
+    const thousand = Array.from({ length: 1000 }, (_, i) => `id=${i === 999 ? 'carol' : `x${i}`}`).join('&');
+    expect((await get(app, `/users?${thousand}`)).json()).toEqual({ version: 1, users: [EXPECTED_USERS[2]] });
+  });
+
+  it('GET /top: descending by amount (default, n 10) or count, ties by user id ascending, n from 1 to 1000', async () => {
+    const [alice, bob, carol, dave, erin, ohara, zoe] = EXPECTED_USERS;
+    expect((await get(app, '/top')).json()).toEqual({ version: 1, by: 'amount', users: [zoe, alice, ohara, bob, erin, carol, dave] });
+    expect((await get(app, '/top?by=count&n=7')).json()).toEqual({ version: 1, by: 'count', users: [carol, alice, bob, dave, erin, ohara, zoe] });
+    expect((await get(app, '/top?by=count&n=3')).json()).toEqual({ version: 1, by: 'count', users: [carol, alice, bob] });
+    expect((await get(app, '/top?n=1')).json()).toEqual({ version: 1, by: 'amount', users: [zoe] });
+    expect((await get(app, '/top?n=1000')).json().users).toHaveLength(7);
+  });
+
+  it('GET /view.csv: the bytes of merged_view.csv of the same version (X-View-Version), which equal the recount', async () => {
+    await waitFor(() => service.csvVersions.at(-1) === service.layer.store.current!.version, 20_000, 'merged_view.csv of the current version');
+    const answer = await get(app, '/view.csv');
+    expect(answer.statusCode).toBe(200);
+    expect(answer.headers['content-type']).toMatch(/^text\/csv/);
+    expect(answer.headers['x-view-version']).toBe(String(service.csvVersions.at(-1)));
+    expect(answer.rawPayload.equals(fs.readFileSync(path.join(service.data, 'serving', 'view', 'merged_view.csv')))).toBe(true);
+    const expected = expectedMergedViewText(service.data);
+    expect(answer.body).toBe(expected);
+    expect(readMergedViewText(service.data)).toBe(expected);
+    expect(answer.body).toContain('"o""hara",1,7.00\n'); // RFC 4180 quoting
+  });
+
+  it('GET /status: the version, its position in the stream and its totals (amount as a string)', async () => {
+    const answer = await get(app, '/status');
+    expect(answer.statusCode).toBe(200);
+    const body = answer.json();
+    expect(body).toMatchObject({
+      version: 1,
+      batch_view: expect.stringMatching(/^batch-\d+$/),
+      batch_watermark: 1,
+      through_seq: 2,
+      users: 7,
+      purchase_count_total: 13,
+      purchase_amount_total: '120.79',
+      bad_rows: { batch: 0, stream: 0 },
+      change: 'load',
+    });
+    expect(Date.parse(body.built_at)).not.toBeNaN();
+    expect(typeof body.staleness_ms).toBe('number');
+  });
+
+  it('GET /healthz and /readyz: 200 once loaded', async () => {
+    expect((await get(app, '/healthz')).json()).toEqual({ ok: true, version: 1 });
+    const readyz = await get(app, '/readyz');
+    expect(readyz.statusCode).toBe(200);
+    expect(readyz.json()).toEqual({ ready: true, version: 1 });
+  });
+
+  it('GET /metrics: Prometheus text with the view position and per-route durations, labelled by route and status class, never by user', async () => {
+    await get(app, '/users/alice');
+    await get(app, '/users/nobody');
+    await get(app, '/no/such/route');
+    const answer = await get(app, '/metrics');
+    expect(answer.statusCode).toBe(200);
+    expect(answer.headers['content-type']).toMatch(/^text\/plain/);
+    expect(answer.body).toMatch(/^lambdaflow_view_version 1$/m);
+    expect(answer.body).toMatch(/^lambdaflow_ready 1$/m);
+    expect(answer.body).toMatch(/^lambdaflow_ingest_seq 2$/m);
+    expect(answer.body).toMatch(/^lambdaflow_http_request_duration_seconds_count\{route="\/users\/:id",method="GET",status_class="2xx"\} \d+$/m);
+    expect(answer.body).toMatch(/^lambdaflow_http_request_duration_seconds_count\{route="\/users\/:id",method="GET",status_class="4xx"\} \d+$/m);
+    expect(answer.body).toMatch(/route="unmatched"/);
+    expect(answer.body).not.toMatch(/alice|nobody|no\/such/);
+  });
+
+  it('HEAD /events: the head of the stream, then the end (it used to send nothing and hold the connection)', async () => {
+    const answer = await Promise.race([app.inject({ method: 'HEAD', url: '/events' }), new Promise<'no answer'>((resolve) => setTimeout(() => resolve('no answer'), 5_000))]);
+    expect(answer).not.toBe('no answer');
+    if (answer === 'no answer') return;
+    expect(answer.statusCode).toBe(200);
+    expect(answer.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(answer.body).toBe('');
+  });
+
+  it('GET /: the live page', async () => {
+    const answer = await get(app, '/');
+    expect(answer.statusCode).toBe(200);
+    expect(answer.headers['content-type']).toMatch(/^text\/html/);
+  });
+
+  const longId = 'a'.repeat(1025);
+  const thousandAndOne = Array.from({ length: 1001 }, (_, i) => `id=u${i}`).join('&');
+  it.each([
+    ['n not a number', '/top?n=abc', 'n'],
+    ['n = 0', '/top?n=0', 'n'],
+    ['n = 1001', '/top?n=1001', 'n'],
+    ['n not an integer', '/top?n=1.5', 'n'],
+    ['n empty', '/top?n=', 'n'],
+    ['n given twice', '/top?n=1&n=2', 'n'],
+    ['by unknown', '/top?by=x', 'by'],
+    ['by given twice', '/top?by=amount&by=count', 'by'],
+    ['1,001 ids', `/users?${thousandAndOne}`, 'id'],
+    ['no id', '/users', 'id'],
+    ['an empty id', '/users?id=', 'id'],
+    ['an empty path id', '/users/', 'id'],
+    ['a 1,025-byte path id', `/users/${longId}`, 'id'],
+    ['a 1,026-byte path id of 2-byte characters', `/users/${'%C3%A9'.repeat(513)}`, 'id'],
+    ['a 1,025-byte query id', `/users?id=ok&id=${longId}`, 'id'],
+    ['a path id past the router parameter limit (13,000 bytes)', `/users/${'a'.repeat(13_000)}`, 'id'],
+    ['a path id with a C0 control character', '/users/a%01b', 'id'],
+    ['a path id with a newline', '/users/a%0Ab', 'id'],
+    ['a path id with DEL', '/users/a%7Fb', 'id'],
+    ['a path id with a C1 control character', '/users/a%C2%85b', 'id'],
+    ['a query id with NUL', '/users?id=a%00b', 'id'],
+    ['min_version negative', '/users/alice?min_version=-1', 'min_version'],
+    ['min_version not a number', '/status?min_version=soon', 'min_version'],
+  ])('400 JSON naming the parameter: %s', async (_name, url, parameter) => {
+    const answer = await get(app, url);
+    expect(answer.statusCode).toBe(400);
+    const body = answer.json();
+    expect(body).toMatchObject({ parameter, version: 1 });
+    expect(body.error).toMatch(new RegExp(`^bad parameter ${parameter}: `));
+    expect(answer.body.length, 'the error does not echo a long input back').toBeLessThan(300);
+  });
+
+  it.each([
+    ['bad percent-encoding', '/users/%ZZ'],
+    ['a truncated escape', '/users/alice%'],
+    ['an escape that is not UTF-8', '/users/%C3%28'],
+  ])('400 JSON for a malformed URL: %s', async (_name, url) => {
+    const answer = await get(app, url);
+    expect(answer.statusCode).toBe(400);
+    expect(answer.json()).toMatchObject({ error: expect.stringMatching(/^bad request/), version: 1 });
+  });
+
+  it.each(['/nope', '/users/alice/orders', '//', '/users//alice', '/view.json'])('404 JSON for an unknown route: %s', async (url) => {
+    const answer = await get(app, url);
+    expect(answer.statusCode).toBe(404);
+    expect(answer.json()).toEqual({ error: expect.stringContaining('no route'), version: 1 });
+  });
+
+  // Whatever the body: the method alone decides, before any body is read (a bad or huge body used to get 400 or 413).
+  const bodies: [string, string | undefined, string | undefined][] = [
+    ['no body', undefined, undefined],
+    ['a JSON body', 'application/json', '{"x":1}'],
+    ['an empty JSON body', 'application/json', undefined],
+    ['broken JSON', 'application/json', '{bad'],
+    ['an unknown content type', 'text/xml', '<a/>'],
+    ['a 2 MiB body', 'application/octet-stream', 'x'.repeat(2 << 20)],
+  ];
+  it.each(['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const)('405 JSON with Allow: GET, HEAD for %s, on routes and elsewhere, whatever the body', async (method) => {
+    for (const url of ['/users/alice', '/users?id=alice', '/top', '/view.csv', '/status', '/events', '/nope']) {
+      for (const [what, type, payload] of bodies) {
+        const answer = await app.inject({ method, url, payload, headers: type ? { 'content-type': type } : {} });
+        expect(answer.statusCode, `${method} ${url} with ${what}`).toBe(405);
+        expect(answer.headers.allow).toBe('GET, HEAD');
+        expect(answer.json()).toEqual({ error: `method ${method} not allowed`, version: 1 });
+      }
+    }
+  });
+
+  // Last: it publishes seq 3, so the view moves to version 2.
+  it('versions: If-None-Match with the current ETag → 304; min_version ahead → 503 with Retry-After until that version is served', async () => {
+    const first = await get(app, '/users/alice');
+    expect(first.statusCode).toBe(200);
+    const etag = first.headers.etag as string;
+    const unchanged = await get(app, '/users/alice', { 'if-none-match': etag });
+    expect(unchanged.statusCode).toBe(304);
+    expect(unchanged.body).toBe('');
+    expect(unchanged.headers.etag).toBe(etag);
+    // A precondition only applies to what would be a 2xx (RFC 9110 §13.2.1): an absent user stays a 404.
+    expect((await get(app, '/users/nobody', { 'if-none-match': etag })).statusCode).toBe(404);
+    for (const url of ['/users/alice?min_version=2', '/users?id=alice&min_version=2', '/top?min_version=2', '/status?min_version=2', '/view.csv?min_version=2']) {
+      const ahead = await get(app, url);
+      expect(ahead.statusCode, url).toBe(503);
+      expect(ahead.headers['retry-after'], url).toBe('1');
+      expect(ahead.json(), url).toMatchObject({ min_version: 2, version: 1 });
+    }
+    expect((await get(app, '/users/alice?min_version=1')).statusCode).toBe(200);
+
+    const [seq] = ingestStreamFiles(service.data, ['alice,purchase,0.05,1700000030\n']);
+    writeRealtimeDeltas(service.data, [seq!]);
+    publishRealtimeView(service.data, 1, seq!);
+    await waitFor(() => service.layer.store.current!.version === 2, 20_000, 'version 2');
+
+    const changed = await get(app, '/users/alice?min_version=2', { 'if-none-match': etag });
+    expect(changed.statusCode).toBe(200);
+    expect(changed.headers.etag).toBe('W/"v2"');
+    expect(changed.json()).toEqual({ user_id: 'alice', purchase_count_total: 3, purchase_amount_total: '11.80', version: 2 });
+    expect((await get(app, '/status?min_version=2')).json()).toMatchObject({ version: 2, through_seq: 3, purchase_count_total: 14, purchase_amount_total: '120.84', change: 'realtime', changed_users: 1 });
+  });
+});
