@@ -45,8 +45,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
   if (selected.spec.longRunning) {
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // `on`, not `once`: write-file-atomic re-sends a signal that arrives mid-write when it finds no other listener,
+    // which would kill the process instead of stopping it cleanly. A second signal just repeats the stop.
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   }
   try {
     const global = resolveGlobal(selected.spec.ownsThreadsOption ? { ...selected.raw, threads: undefined } : selected.raw);

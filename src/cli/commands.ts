@@ -152,8 +152,10 @@ const compact: CommandSpec = {
     const { failpoint, ...options } = resolveCompact(raw);
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
     const { compactNow } = await import('../pipeline/compaction.js');
-    // Crash tests: a real kill -9 at the named step boundary.
-    const onStep = failpoint === undefined ? undefined : (step: string): void => void (step === failpoint && process.kill(process.pid, 'SIGKILL'));
+    // Crash tests: a real kill -9 at the named step boundary (`step`, or `step@N` for its N-th time).
+    const [failStep, failAt = '1'] = failpoint?.split('@') ?? [];
+    let seen = 0;
+    const onStep = failpoint === undefined ? undefined : (step: string): void => void (step === failStep && ++seen === Number(failAt) && process.kill(process.pid, 'SIGKILL'));
     const result = await compactNow(layerEnvironment(context), options, onStep);
     const folded = result.foldedThrough === undefined ? 'the running speed layer folds the ingest log at its next slide' : `ingest log folded through seq ${result.foldedThrough}`;
     context.print(

@@ -123,6 +123,16 @@ export class LoggedFiles {
     return this.compactions;
   }
 
+  /** Entries standing for compacted seqs in (afterSeq, throughSeq], for readers that only need their rows. */
+  compactedEntries(afterSeq: number, throughSeq: number): { seq: number; name: string; size: number; ingestedAtMs: number }[] {
+    const entries: { seq: number; name: string; size: number; ingestedAtMs: number }[] = [];
+    for (let seq = afterSeq + 1; seq <= Math.min(throughSeq, this.compactions.compactedThrough); seq++) {
+      const location = this.locate({ seq, name: '', size: 0 });
+      entries.push({ seq, name: path.basename(location.path), size: location.end - location.start, ingestedAtMs: 0 });
+    }
+    return entries;
+  }
+
   locate(entry: { seq: number; name: string; size: number }): LoggedLocation {
     if (entry.seq > this.compactions.compactedThrough) return { path: path.join(this.streamInput, entry.name), start: 0, end: entry.size };
     const file = this.compactions.files.find((f) => f.first <= entry.seq && entry.seq <= f.last)!;

@@ -57,8 +57,6 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     const { dir, manifest } = await runBatch({ ...environment, ...options.batch });
     print(`all: batch view ${path.basename(dir)}: ${count(manifest.rowsRead)} rows, ${count(manifest.users)} users, watermark ${manifest.streamWatermark}, ${seconds(manifest.elapsedMs)}`);
   };
-  await batchOnce();
-
   const { clock } = environment;
   const started = clock.now();
   const stopGenerator = new AbortController();
@@ -74,6 +72,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     );
   };
 
+  // The service listens first (a port in use stops `all` before any work) and serves while the first batch runs.
   const serving = openServing(environment, options.serve, {
     onCsvWritten: hooks.onCsvWritten,
     onListening: (url) => {
@@ -81,7 +80,15 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
       hooks.onListening?.(url);
     },
   });
+  await serving.listen();
   const served = serving.serve(stopServing.signal);
+  try {
+    await batchOnce();
+  } catch (error) {
+    stopServing.abort();
+    await Promise.allSettled([served]);
+    throw error;
+  }
   const generator = runStreamGenerator(layout.streamInput, options.stream, clock, stopGenerator.signal, hooks.onChunk);
   const speed = runSpeedLayer(
     speedLayerConfig(environment, options.speed, { signal: stopSpeed.signal, onSlide, onRealtime: () => serving.layer.nudge() }),

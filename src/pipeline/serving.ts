@@ -24,8 +24,16 @@ export interface ServingHooks {
   readonly onCsvWritten?: ServingConfig['onCsvWritten'];
 }
 
-/** Opens the serving layer; `serve(signal)` then runs it (and the HTTP API) until the signal aborts. */
-export function openServing(environment: LayerEnvironment, options: ServeOptions, hooks: ServingHooks = {}): { layer: ServingLayer; serve: (signal: AbortSignal) => Promise<void> } {
+export interface OpenServing {
+  readonly layer: ServingLayer;
+  /** Starts the HTTP API (when configured): a port in use fails here, before anything else starts. */
+  listen(): Promise<void>;
+  /** Runs the serving layer (listening first if `listen` was not called) until the signal aborts. */
+  serve(signal: AbortSignal): Promise<void>;
+}
+
+/** Opens the serving layer; `serve(signal)` then runs it, and the HTTP API, until the signal aborts. */
+export function openServing(environment: LayerEnvironment, options: ServeOptions, hooks: ServingHooks = {}): OpenServing {
   const layer = ServingLayer.open({
     layout: environment.layout,
     logger: environment.logger,
@@ -35,21 +43,30 @@ export function openServing(environment: LayerEnvironment, options: ServeOptions
     pollMs: SERVING_POLL_MS,
     onCsvWritten: hooks.onCsvWritten,
   });
-  const serve = async (signal: AbortSignal): Promise<void> => {
-    const app = options.http ? buildHttpApp(layer, () => environment.clock.now()) : undefined;
-    try {
-      if (app && options.http) hooks.onListening?.(await listen(app, options.http));
-    } catch (error) {
-      await layer.close();
-      throw error;
-    }
-    try {
-      await layer.run(signal);
-    } finally {
-      await app?.close();
-    }
+  const app = options.http ? buildHttpApp(layer, () => environment.clock.now()) : undefined;
+  let listening: Promise<void> | undefined;
+  const listenOnce = (): Promise<void> =>
+    (listening ??= (async () => {
+      if (!app || !options.http) return;
+      try {
+        hooks.onListening?.(await listen(app, options.http));
+      } catch (error) {
+        await layer.close();
+        throw error;
+      }
+    })());
+  return {
+    layer,
+    listen: listenOnce,
+    async serve(signal) {
+      await listenOnce();
+      try {
+        await layer.run(signal);
+      } finally {
+        await app?.close();
+      }
+    },
   };
-  return { layer, serve };
 }
 
 /** `merge --once`: one consistent merged_view.csv from the files, then done. */

@@ -88,12 +88,21 @@ export class ServingLayer {
     for (const listener of this.listeners) listener(status);
   }
 
-  /** events/s over the last RATE_WINDOW_MS of the speed layer's counters (null before two samples). */
+  /**
+   * Rows the speed layer read per second over the last RATE_WINDOW_MS, up to now: a stream that stopped falls to 0.
+   * Null before the speed layer has published twice.
+   */
   get eventsPerSecond(): number | null {
     const last = this.counters.at(-1);
-    const first = this.counters.find((c) => c.startedAtMs === last?.startedAtMs);
-    if (!last || !first || last.atMs <= first.atMs) return null;
-    return ((last.rows - first.rows) * 1000) / (last.atMs - first.atMs);
+    if (!last) return null;
+    const now = this.config.clock.now();
+    const since = now - RATE_WINDOW_MS;
+    // The newest sample at or before the window's start (or the oldest of this speed process) is the baseline.
+    const sameRun = this.counters.filter((c) => c.startedAtMs === last.startedAtMs);
+    const base = sameRun.filter((c) => c.atMs <= since).at(-1) ?? sameRun[0]!;
+    if (base === last && sameRun.length < 2) return null;
+    const spanMs = now - Math.max(base.atMs, since);
+    return spanMs > 0 ? ((last.rows - base.rows) * 1000) / spanMs : null;
   }
 
   /** Rows the running speed layer has read since it started (null before its first realtime view). */
@@ -111,7 +120,8 @@ export class ServingLayer {
     const last = this.counters.at(-1);
     if (last && last.rows === sample.rows && last.startedAtMs === sample.startedAtMs) return;
     this.counters.push({ ...sample, atMs: now });
-    while (this.counters.length > 2 && this.counters[0]!.atMs < now - RATE_WINDOW_MS) this.counters.shift();
+    // Keep one sample older than the window: the baseline of the rate.
+    while (this.counters.length > 2 && this.counters[1]!.atMs <= now - RATE_WINDOW_MS) this.counters.shift();
   }
 
   /** The speed layer published a new realtime head (in-process, inside `all`): look now rather than at the next poll. */

@@ -25,6 +25,8 @@ export interface IngestAppender {
   append(files: readonly { name: string; size: number }[], ingestedAtMs: number): IngestEntry[];
   /** Folds the entries a finished compaction removed from the landing folder; returns their names. */
   foldCompacted(): readonly string[];
+  /** Entries for folded seqs in (afterSeq, throughSeq]: named after their compacted file, ingested "long ago" (0). */
+  foldedEntries(afterSeq: number, throughSeq: number): IngestEntry[];
 }
 
 /** Parses logged files off the main thread: one result per parse task, in seq order. */

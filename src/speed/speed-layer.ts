@@ -179,7 +179,8 @@ export class SpeedLayer {
    * batch view) plus the deltas after it, re-reading only logged files whose deltas are missing; the window from the
    * logged files still inside it. Then publishes the head and a checkpoint.
    */
-  async recover(entries: readonly IngestEntry[], lastSeq = entries.at(-1)?.seq ?? 0): Promise<void> {
+  async recover(logged: readonly IngestEntry[], lastSeq = logged.at(-1)?.seq ?? 0): Promise<void> {
+    let entries = logged;
     const { clock, deltas, outputs, partitions, logger } = this.ports;
     const batchWatermark = outputs.batchWatermarks().at(-1) ?? 0;
     const last = entries.at(-1);
@@ -202,7 +203,9 @@ export class SpeedLayer {
         }
       }
     }
-    // Past the checkpoint: deltas where they were written, the logged files otherwise.
+    // Past the checkpoint: deltas where they were written, the logged files otherwise (their compacted segments for
+    // seqs the log folded).
+    entries = [...this.ports.log.foldedEntries(from, entries[0]?.seq !== undefined ? entries[0].seq - 1 : lastSeq), ...entries];
     const covered = deltas.covered();
     const fromDeltas = new Set<number>();
     for (const run of runsBy(entries.filter((e) => e.seq > from), (e) => covered.has(e.seq))) {
@@ -366,6 +369,7 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
         const { removedThrough } = loggedFiles.refresh();
         return removedThrough > writer.compactedThrough ? writer.fold(removedThrough) : [];
       },
+      foldedEntries: (afterSeq, throughSeq) => loggedFiles.compactedEntries(afterSeq, Math.min(throughSeq, writer.compactedThrough)),
     };
     // Entries a finished compaction removed are folded before anything reads them.
     appender.foldCompacted();

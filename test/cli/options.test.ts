@@ -321,6 +321,8 @@ describe('soak options', () => {
       rate: 50_000,
       killEveryMs: undefined,
       batchEveryMs: 60_000,
+      compactEveryMs: undefined,
+      compact: { targetBytes: 128 << 20, minAgeMs: 70_000 },
       jsonFile: undefined,
       data: undefined,
       speed: resolveSpeed({ batchInterval: '250ms' }),

@@ -112,7 +112,17 @@ export function publishRealtimeView(dataDir: string, watermark: number, throughS
   const ingestedAtMs = loggedStreamFiles(dataDir).find((e) => e.seq === throughSeq)?.ingestedAtMs ?? null;
   const meta = { watermark, throughSeq, createdAtMs: ms, lastIngestedAtMs: ingestedAtMs };
   publishDirectory(dir, { 'part-00000': viewText(recountDataFolder(dataDir, { history: false, afterSeq: watermark, throughSeq })), '_REALTIME.json': `${JSON.stringify(meta)}\n` });
+  publishRealtimeHead(dataDir, watermark, throughSeq);
   return dir;
+}
+
+/** Writes the realtime head (`serving/realtime/head.json`) as the speed layer does after a micro-batch: the view reaches throughSeq. */
+export function publishRealtimeHead(dataDir: string, watermark: number, throughSeq: number): void {
+  const file = path.join(dataDir, 'serving', 'realtime', 'head.json');
+  const lastIngestedAtMs = loggedStreamFiles(dataDir).find((e) => e.seq === throughSeq)?.ingestedAtMs ?? null;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify({ watermark, throughSeq, lastIngestedAtMs })}\n`);
+  fs.renameSync(`${file}.tmp`, file);
 }
 
 /** Writes one realtime delta file per seq (`serving/realtime/deltas/delta-A-A.csv`, lines `seq,user_id,count,amount`). */

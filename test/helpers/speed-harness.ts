@@ -68,6 +68,10 @@ export class MemoryLog implements IngestAppender {
   foldCompacted(): string[] {
     return [];
   }
+
+  foldedEntries(): IngestEntry[] {
+    return [];
+  }
 }
 
 /** The parse threads' work, in this thread, on the in-memory files (the same parseStreamFiles the threads run). */
