@@ -3,7 +3,11 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { expect } from 'vitest';
+import { describeRun, runCli } from './cli.js';
+import { plain, readMergedView } from './outputs.js';
 import { seeded } from './prng.js';
+import { recountMasterDataset } from './reference.js';
 
 /** Writes files (name → content) into <data>/batch_input/, creating it. */
 export function writeBatchInputs(dataDir: string, files: Readonly<Record<string, string | Uint8Array>>): void {
@@ -40,4 +44,12 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, what:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Runs `merge --once` and expects a clean run whose merged view equals a recount of the master dataset. */
+export async function expectExactMerge(dataDir: string): Promise<void> {
+  const merged = await runCli(['merge', '--once', '--data', dataDir]);
+  expect(merged.code, describeRun(merged)).toBe(0);
+  expect(merged.stderr).toBe('');
+  expect(plain(readMergedView(dataDir))).toEqual(plain(recountMasterDataset(dataDir)));
 }

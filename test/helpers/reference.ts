@@ -142,7 +142,7 @@ export function fnv1aOf(text: string): number {
 
 /**
  * The master dataset of a data folder recounted from scratch (README "How the merged view stays exact"): every
- * regular file `batch_input/*.csv` (names starting with `.` or `_` are not inputs) plus every stream file named in
+ * regular file `batch_input/*.csv` (links not followed; names starting with `.` or `_` are not inputs) plus every stream file named in
  * the ingest log, read up to its logged size. Users whose total is 0 purchases and 0 cents are left out, as views
  * leave them out. Rows are split on commas: enough for the unquoted data the pipeline tests generate.
  */
@@ -152,7 +152,7 @@ export function recountMasterDataset(dataDir: string): Totals {
   const names = fs.existsSync(batchDir) ? fs.readdirSync(batchDir).sort() : [];
   for (const name of names.filter((n) => n.endsWith('.csv') && !/^[._]/.test(n))) {
     const file = path.join(batchDir, name);
-    if (fs.statSync(file, { throwIfNoEntry: false })?.isFile()) recountFile(fs.readFileSync(file, 'utf8'), recount);
+    if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile()) recountFile(fs.readFileSync(file, 'utf8'), recount);
   }
   for (const entry of loggedStreamFiles(dataDir)) {
     const logged = fs.readFileSync(path.join(dataDir, 'stream_input', entry.name)).subarray(0, entry.size);
