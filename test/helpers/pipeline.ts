@@ -25,6 +25,11 @@ export function dropStreamFile(dataDir: string, name: string, content: string | 
   fs.renameSync(temp, path.join(dir, name));
 }
 
+/** Writes `<data>/quarantine/<name>` as a user editing it would leave it: `line_number<TAB>reason<TAB>row` lines. */
+export function writeQuarantineEntries(dataDir: string, name: string, entries: readonly { line: number; reason: string; text: string }[]): void {
+  fs.writeFileSync(path.join(dataDir, 'quarantine', name), entries.map((e) => `${e.line}\t${e.reason}\t${e.text}\n`).join(''));
+}
+
 /** A simple CSV chunk (no header, unquoted) of purchases and views for users u0..u(users-1), seeded. */
 export function chunkText(seed: number, rows: number, users = 50): string {
   const random = seeded(seed);
