@@ -8,6 +8,7 @@ import { readCompactions } from '../io/compactions.js';
 import { readIngestLog } from '../io/ingest-log.js';
 import { type DataLayout, isInputFileName } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
+import { notRegularFile } from '../io/read-range.js';
 
 export interface InputFile {
   /** Name shown in messages and used for the quarantine file. */
@@ -18,7 +19,11 @@ export interface InputFile {
   readonly source: 'batch_input' | 'stream_input' | 'master';
 }
 
-/** Regular `*.csv` files (links followed) directly in a folder, sorted by name; directories named `x.csv` are skipped. */
+/**
+ * Regular `*.csv` files directly in a folder, sorted by name. Links are not followed: a symbolic link (to a file or a
+ * directory, inside or outside the data folder), a directory, a FIFO or a device named `x.csv` is skipped with one
+ * warning naming it, so the master dataset is exactly the regular files of the folder.
+ */
 export function listCsvFiles(dir: string, logger: Logger): { name: string; path: string; size: number }[] {
   let names: string[];
   try {
@@ -32,13 +37,14 @@ export function listCsvFiles(dir: string, logger: Logger): { name: string; path:
     const file = path.join(dir, name);
     let stat: fs.Stats;
     try {
-      stat = fs.statSync(file);
+      stat = fs.lstatSync(file);
     } catch (error) {
       logger.warn(`skipping ${file}: ${(error as Error).message}`);
       continue;
     }
-    if (!stat.isFile()) {
-      logger.warn(`skipping ${file}: not a regular file`);
+    const refused = notRegularFile(stat);
+    if (refused !== undefined) {
+      logger.warn(`skipping ${file}: ${refused}`);
       continue;
     }
     files.push({ name, path: file, size: stat.size });
@@ -69,12 +75,17 @@ export function collectBatchInputs(layout: DataLayout, logger: Logger, watermark
     if (entry.seq <= compactions.compactedThrough) continue;
     if (entry.seq > through) break;
     const file = path.join(layout.streamInput, entry.name);
-    let size: number;
+    let stat: fs.Stats;
     try {
-      size = fs.statSync(file).size;
+      stat = fs.lstatSync(file);
     } catch {
       throw new LambdaflowError('E_STATE', `stream file ${entry.name} (ingest seq ${entry.seq}) is missing from ${layout.streamInput}; it is part of the master dataset`, { file });
     }
+    const refused = notRegularFile(stat);
+    if (refused !== undefined) {
+      throw new LambdaflowError('E_INPUT', `ingested stream file ${file} (seq ${entry.seq}) is no longer a regular file: ${refused}`, { file });
+    }
+    const size = stat.size;
     if (size < entry.size) {
       throw new LambdaflowError('E_STATE', `stream file ${entry.name} (ingest seq ${entry.seq}) shrank from ${entry.size} to ${size} bytes after it was ingested`, { file });
     }

@@ -16,6 +16,7 @@ import {
   compactFlags,
   masterFilesFlags,
   mergeFlags,
+  replayQuarantineFlags,
   serveFlags,
   resolveAll,
   resolveBatch,
@@ -25,6 +26,7 @@ import {
   resolveCompact,
   resolveMasterFiles,
   resolveMerge,
+  resolveReplayQuarantine,
   resolveServe,
   resolveSoak,
   resolveSpeedCommand,
@@ -224,4 +226,36 @@ const bench: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, serve, compact, masterFiles, all, soak, bench];
+/** `n word`, with an s unless n is 1. */
+function counted(n: number, word: string): string {
+  return `${count(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** `(a, b, c and 2 more) ` for a summary line: a few names, never an unbounded list; nothing for none. */
+function names(list: readonly string[], shown = 3): string {
+  if (list.length === 0) return '';
+  const more = list.length > shown ? ` and ${count(list.length - shown)} more` : '';
+  return `(${list.slice(0, shown).join(', ')}${more}) `;
+}
+
+const replayQuarantine: CommandSpec = {
+  name: 'replay-quarantine',
+  description:
+    'put rows fixed in place in <data>/quarantine/*.bad back into the master dataset, once: as a new stream file the speed ' +
+    'layer ingests; rows still bad stay quarantined with their reason',
+  options: replayQuarantineFlags(),
+  async run(context, raw) {
+    const options = resolveReplayQuarantine(raw);
+    const { replayQuarantine: replay } = await import('../quarantine/replay-quarantine.js');
+    const { layerEnvironment } = await import('../pipeline/layer-config.js');
+    const { layout, logger, clock } = layerEnvironment(context);
+    const summary = await replay({ layout, logger, clock, ...options });
+    const skipped = summary.alreadyReplayed > 0 ? `; ${counted(summary.alreadyReplayed, 'row')} already replayed, dropped` : '';
+    context.print(
+      `replay-quarantine: ${counted(summary.replayed, 'row')} replayed, ${count(summary.stillBad)} still bad, ${counted(summary.filesWritten.length, 'file')} written ` +
+        `${names(summary.filesWritten)}from ${counted(summary.quarantineFiles, 'quarantine file')}${skipped}`,
+    );
+  },
+};
+
+export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, serve, compact, masterFiles, replayQuarantine, all, soak, bench];

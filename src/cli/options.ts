@@ -27,6 +27,7 @@ import type { BatchOptions, MergeOptions, SpeedOptions } from '../pipeline/layer
 import type { AllOptions } from '../pipeline/run-all.js';
 import type { CompactOptions } from '../pipeline/compaction.js';
 import type { ServeOptions } from '../pipeline/serving.js';
+import type { ReplayOptions } from '../quarantine/replay-quarantine.js';
 import type { HttpConfig } from '../serving/http.js';
 import { MERGE_VIEWS, type MergeViewKind } from '../serving/view-kind.js';
 import type { SoakOptions } from '../soak/soak.js';
@@ -72,6 +73,7 @@ export const DEFAULTS = Object.freeze({
     speed: Object.freeze<SpeedDefaults>({ ...SPEED, batchIntervalMs: 250 }),
   }),
   bench: Object.freeze({ rows: 10_000_000, users: 100_000, threads: Object.freeze(benchThreadCounts()), repeat: 3 }),
+  replayQuarantine: Object.freeze({ file: undefined as string | undefined }),
 });
 
 const MAX_THREADS = 256;
@@ -253,6 +255,11 @@ export function benchFlags(): Option[] {
   ];
 }
 
+export function replayQuarantineFlags(): Option[] {
+  const d = DEFAULTS.replayQuarantine;
+  return [flag('--file <name>', 'only this quarantine file of <data>/quarantine/ (x.csv.bad, or x.csv)', shown(d.file, String, 'every quarantine file'))];
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Resolvers: raw strings → frozen, checked values.
 
@@ -428,4 +435,13 @@ export function resolveBench(raw: RawOptions): BenchConfig {
     json: stringOf(raw, 'json', 'json'),
     data: stringOf(raw, 'data', 'data'),
   });
+}
+
+export function resolveReplayQuarantine(raw: RawOptions): ReplayOptions {
+  const file = stringOf(raw, 'file', 'file') ?? DEFAULTS.replayQuarantine.file;
+  // A name, not a path: nothing outside the quarantine folder can be named.
+  if (file !== undefined && (/[/\\]/.test(file) || file === '.' || file === '..' || file.startsWith('.'))) {
+    throw optionError('file', `expected the name of a file in <data>/quarantine/, got "${file}"`);
+  }
+  return Object.freeze({ file });
 }

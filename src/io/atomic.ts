@@ -20,7 +20,8 @@ export async function writeFileAtomically(target: string, data: string | Uint8Ar
   }
 }
 
-function fsyncDirectory(dir: string): void {
+/** Makes a folder's entries (a rename, a new file) durable. */
+export function fsyncDirectory(dir: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(dir, 'r');
@@ -30,6 +31,32 @@ function fsyncDirectory(dir: string): void {
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
+}
+
+/**
+ * Publishes a new file into a folder that is watched for complete files: written under a hidden temp name
+ * (`.<name>.tmp-<pid>-<ms>`, which readers ignore and removeStaleTemps cleans up after a crash), fsynced, renamed to
+ * `name`, then the folder fsynced. The caller picks a name that is not taken.
+ */
+export async function publishNewFile(dir: string, name: string, data: Uint8Array): Promise<string> {
+  const target = path.join(dir, name);
+  const temp = path.join(dir, `.${name}.tmp-${process.pid}-${Date.now()}`);
+  try {
+    await fs.promises.mkdir(dir, { recursive: true });
+    const handle = await fs.promises.open(temp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(temp, target);
+  } catch (cause) {
+    await fs.promises.rm(temp, { force: true }).catch(() => undefined);
+    throw writeError(target, cause);
+  }
+  fsyncDirectory(dir);
+  return target;
 }
 
 /** A directory being written under a hidden temporary name, published in one rename once complete. */
@@ -90,8 +117,8 @@ export class DirectoryPublisher {
   }
 }
 
-/** Removes temp directories and files left in `dir` by processes that died mid-write. */
-export async function removeStaleTemps(dir: string): Promise<void> {
+/** Removes temp directories and files left in `dir` by processes that died mid-write (only `.<namePrefix>…` ones when given). */
+export async function removeStaleTemps(dir: string, namePrefix = ''): Promise<void> {
   let names: string[];
   try {
     names = await fs.promises.readdir(dir);
@@ -100,7 +127,7 @@ export async function removeStaleTemps(dir: string): Promise<void> {
   }
   for (const name of names) {
     const match = /^\..*\.tmp-(\d+)-\d+$/.exec(name);
-    if (!match) continue;
+    if (!match || !name.startsWith(`.${namePrefix}`)) continue;
     const pid = Number(match[1]);
     if (pid === process.pid || isAlive(pid)) continue;
     await fs.promises.rm(path.join(dir, name), { recursive: true, force: true });

@@ -15,6 +15,8 @@ export interface DataLayout {
   readonly servingView: string;
   readonly mergedView: string;
   readonly quarantine: string;
+  /** pid of the running replay-quarantine: one at a time, so no fixed row is replayed by two. */
+  readonly replayLock: string;
   readonly ingestLog: string;
   readonly speedLock: string;
   /** The master dataset's compacted stream files, and the record of which seqs each holds. */
@@ -38,6 +40,7 @@ export function dataLayout(root: string): DataLayout {
     servingView: path.join(serving, 'view'),
     mergedView: path.join(serving, 'view', 'merged_view.csv'),
     quarantine: path.join(absolute, 'quarantine'),
+    replayLock: path.join(absolute, 'quarantine', '.replay.lock'),
     ingestLog: path.join(absolute, 'ingest', 'ingest.log'),
     speedLock: path.join(absolute, 'ingest', 'speed.lock'),
     masterStream: path.join(absolute, 'master', 'stream'),
@@ -54,4 +57,9 @@ export function isInputFileName(name: string): boolean {
 /** Quarantine file for an input file: the name alone, so no input name can lead outside the quarantine folder. */
 export function quarantinePath(layout: DataLayout, inputName: string): string {
   return path.join(layout.quarantine, `${path.basename(inputName)}.bad`);
+}
+
+/** Replay ledger of an input's quarantine: which of its rows replay-quarantine put back into the master dataset. */
+export function replayLedgerPath(layout: DataLayout, inputName: string): string {
+  return path.join(layout.quarantine, `${path.basename(inputName)}.replayed`);
 }

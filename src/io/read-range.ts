@@ -18,15 +18,25 @@ export interface RangeParse {
   readonly truncated: boolean;
 }
 
+/** Why an entry (from lstat, links not followed) is not an input: undefined for a regular file. */
+export function notRegularFile(stat: fs.Stats): string | undefined {
+  if (stat.isFile()) return undefined;
+  return stat.isSymbolicLink() ? 'a symbolic link (links are not followed)' : 'not a regular file';
+}
+
 /**
- * Opens an input for reading, refusing anything but a regular file. O_NONBLOCK keeps a FIFO swapped in after the
- * listing from blocking the open forever (it has no effect on regular files); fstat then checks what was opened.
+ * Opens an input for reading, refusing anything but a regular file, even one swapped in after the listing:
+ * O_NOFOLLOW refuses a symbolic link (ELOOP), O_NONBLOCK keeps a FIFO from blocking the open forever (it has no effect
+ * on regular files), and fstat then checks what was opened.
  */
 export function openRegularFile(path: string): number {
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
   } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new LambdaflowError('E_INPUT', `${path} is a symbolic link (links are not followed)`, { file: path }, { cause });
+    }
     throw new LambdaflowError('E_INPUT', `cannot open ${path}: ${(cause as Error).message}`, { file: path }, { cause });
   }
   if (!fs.fstatSync(fd).isFile()) {

@@ -1,5 +1,6 @@
 // Finding new complete stream files in stream_input/: watcher events as hints, a full listing every so often (hints
 // get lost on some file systems and under load), and a settle check for files that may still be written in place.
+// Only regular files are stream files: links are not followed, and an entry that is not one is warned about once.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,6 +8,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { type Clock } from '../core/clock.js';
 import { isInputFileName } from './layout.js';
 import { type Logger } from './logger.js';
+import { notRegularFile } from './read-range.js';
 
 /** A stream file that is complete and not yet logged. */
 export interface NewFile {
@@ -35,6 +37,12 @@ const WATCHER_RECYCLE_ADDS = 2_000;
 export class StreamFiles {
   private readonly loggedNames = new Set<string>();
   private readonly hinted = new Set<string>();
+  /**
+   * Entries refused (a symbolic link, a directory, a FIFO…) and already warned about: one warning per name for the
+   * life of the process, although every micro-batch sees them. Bounded by the folder: a full listing forgets names
+   * that are gone, so a name that comes back (or becomes a regular file and is logged) starts afresh.
+   */
+  private readonly refused = new Set<string>();
   private lastListingMs = -Infinity;
   private watcher: FSWatcher | undefined;
   private watchedAdds = 0;
@@ -59,6 +67,8 @@ export class StreamFiles {
     const watcher = watch(this.config.dir, {
       ignoreInitial: true,
       depth: 0,
+      // A link to a directory must not make the watcher walk (and hold watches on) what it points at.
+      followSymlinks: false,
       ignored: (file, stats) => stats?.isFile() === true && !isInputFileName(path.basename(file)),
     });
     watcher.on('add', (file) => {
@@ -81,7 +91,10 @@ export class StreamFiles {
 
   /** These files are logged: never report them again, and release chokidar's per-file watchers. */
   logged(names: readonly string[]): void {
-    for (const name of names) this.loggedNames.add(name);
+    for (const name of names) {
+      this.loggedNames.add(name);
+      this.refused.delete(name);
+    }
     this.watcher?.unwatch(names.map((name) => this.filePath(name)));
   }
 
@@ -89,13 +102,21 @@ export class StreamFiles {
     for (const name of names) this.loggedNames.delete(name);
   }
 
+  /** The entry's stat when it is a regular file (links not followed); otherwise undefined, warned about once. */
   private async stat(name: string): Promise<fs.Stats | undefined> {
+    let s: fs.Stats;
     try {
-      const s = await fs.promises.stat(this.filePath(name));
-      return s.isFile() ? s : undefined;
+      s = await fs.promises.lstat(this.filePath(name));
     } catch {
-      return undefined;
+      return undefined; // gone since the listing
     }
+    const refused = notRegularFile(s);
+    if (refused === undefined) return s;
+    if (!this.refused.has(name)) {
+      this.refused.add(name);
+      this.config.logger.warn(`speed: not ingesting ${this.filePath(name)}: ${refused}`);
+    }
+    return undefined;
   }
 
   /** New complete input files, sorted by name: hints every call, a full listing when asked or when due. */
@@ -106,6 +127,8 @@ export class StreamFiles {
     if (fullListing || nowMs - this.lastListingMs >= this.config.listEveryMs) {
       this.lastListingMs = nowMs;
       names = await fs.promises.readdir(this.config.dir);
+      const present = new Set(names);
+      for (const name of this.refused) if (!present.has(name)) this.refused.delete(name);
     } else {
       names = [...this.hinted];
     }

@@ -6,6 +6,7 @@ import { runBatch } from '../batch/batch-job.js';
 import { listCsvFiles } from '../batch/inputs.js';
 import { count, seconds } from '../core/summary-format.js';
 import { type GenBatchConfig, generateBatchFiles } from '../generate/gen-batch.js';
+import { silentLogger } from '../io/logger.js';
 import { type GenStreamConfig, type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
 import { type SnapshotStatus } from '../serving/store.js';
 import { type SpeedStatus, runSpeedLayer } from '../speed/speed-layer.js';
@@ -47,9 +48,10 @@ export interface AllSummary {
 }
 
 export async function runAll(context: CommandContext, options: AllOptions, hooks: AllHooks = {}): Promise<AllSummary> {
-  const { layout, logger, print } = context;
+  const { layout, print } = context;
   const environment = layerEnvironment(context);
-  if (listCsvFiles(layout.batchInput, logger).length === 0) {
+  // Silent here: the batch run just below warns about the entries it skips, once.
+  if (listCsvFiles(layout.batchInput, silentLogger).length === 0) {
     const generated = generateBatchFiles(layout.batchInput, { ...options.sampleHistory, force: false });
     print(`all: batch_input/ was empty: generated ${count(generated.rows)} sample rows in ${generated.files.length} files`);
   }

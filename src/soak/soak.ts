@@ -206,7 +206,9 @@ function report(layout: DataLayout, options: SoakOptions, samples: readonly Samp
   const merged = readMergedViewTable(layout);
   const diffs = differences(merged, master);
   const purchases = (t: typeof master): number => t.toSortedTotals().reduce((n, u) => n + u.count, 0);
-  const quarantined = fs.existsSync(layout.quarantine) ? fs.readdirSync(layout.quarantine).reduce((n, f) => n + fs.readFileSync(path.join(layout.quarantine, f), 'utf8').split('\n').length - 1, 0) : 0;
+  // Bad rows are the lines of the `.bad` files (the folder also holds replay ledgers).
+  const badFiles = fs.existsSync(layout.quarantine) ? fs.readdirSync(layout.quarantine).filter((f) => f.endsWith('.bad')) : [];
+  const quarantined = badFiles.reduce((n, f) => n + fs.readFileSync(path.join(layout.quarantine, f), 'utf8').split('\n').length - 1, 0);
   const rss = growth(samples.map((s) => s.rssBytes));
   // The check leaves out the first fifth: RSS climbs there while pools, worker isolates and the JIT warm up, which is
   // not a leak. The reported figure stays first fifth vs last.

@@ -12,6 +12,7 @@ import {
   genStreamFlags,
   globalFlags,
   mergeFlags,
+  replayQuarantineFlags,
   serveFlags,
   resolveAll,
   resolveBatch,
@@ -20,6 +21,7 @@ import {
   resolveGenStream,
   resolveGlobal,
   resolveMerge,
+  resolveReplayQuarantine,
   resolveServe,
   resolveSoak,
   resolveSpeed,
@@ -392,6 +394,31 @@ describe('bench options', () => {
     expect(helpOf(flags, '--rows')).toContain('(default: 10,000,000)');
     expect(helpOf(flags, '--users')).toContain('(default: 100,000)');
     expect(helpOf(flags, '--repeat')).toContain('(default: 3)');
+  });
+});
+
+describe('replay-quarantine options', () => {
+  it('defaults: every quarantine file', () => {
+    expect(resolveReplayQuarantine({})).toEqual({ file: undefined });
+  });
+
+  it('valid values: a name in the quarantine folder, with or without .bad', () => {
+    expect(resolveReplayQuarantine({ file: 'chunk-1.csv.bad' })).toEqual({ file: 'chunk-1.csv.bad' });
+    expect(resolveReplayQuarantine({ file: 'a b.csv' })).toEqual({ file: 'a b.csv' });
+  });
+
+  it.each<BadCase>([
+    ['an empty name', { file: '' }, 'file'],
+    ['a path', { file: '../batch_input/x.csv.bad' }, 'file'],
+    ['a Windows path', { file: 'q\\x.csv.bad' }, 'file'],
+    ['the parent folder', { file: '..' }, 'file'],
+    ['a hidden name (the lock, temp files)', { file: '.replay.lock' }, 'file'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveReplayQuarantine(raw), flag);
+  });
+
+  it('help shows the default', () => {
+    expect(helpOf(replayQuarantineFlags(), '--file')).toContain('(default: every quarantine file)');
   });
 });
 

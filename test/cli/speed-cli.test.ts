@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningCli, runCli, startCli } from '../helpers/cli.js';
-import { loggedStreamFiles, plain, readMergedView, realtimeThroughSeq } from '../helpers/outputs.js';
-import { chunkText, dropStreamFile, waitFor, writeBatchInputs } from '../helpers/pipeline.js';
+import { loggedStreamFiles, readMergedView, realtimeThroughSeq } from '../helpers/outputs.js';
+import { chunkText, dropStreamFile, expectExactMerge, waitFor, writeBatchInputs } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
 import { recountMasterDataset } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
@@ -38,13 +38,6 @@ async function stopSpeed(speed: RunningCli): Promise<number | null> {
 
 async function caughtUp(dir: string, files: number): Promise<void> {
   await waitFor(() => loggedStreamFiles(dir).length === files && realtimeThroughSeq(dir) === files, 20_000, `${files} files ingested and published`);
-}
-
-async function expectExactMerge(dir: string): Promise<void> {
-  const merged = await runCli(['merge', '--once', '--data', dir]);
-  expect(merged.stderr).toBe('');
-  expect(merged.code).toBe(0);
-  expect(plain(readMergedView(dir))).toEqual(plain(recountMasterDataset(dir)));
 }
 
 describe('speed + serving layers', () => {

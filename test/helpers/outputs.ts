@@ -263,3 +263,38 @@ export function quarantineNames(dataDir: string): string[] {
   const dir = quarantineDir(dataDir);
   return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
 }
+
+export interface QuarantineEntryOnDisk {
+  readonly line: number;
+  readonly reason: string;
+  readonly text: string;
+}
+
+/** The entries of `<data>/quarantine/<name>`: `line_number<TAB>reason<TAB>row` lines (the row may hold tabs). */
+export function readQuarantineEntries(dataDir: string, name: string): QuarantineEntryOnDisk[] {
+  const text = fs.readFileSync(path.join(quarantineDir(dataDir), name), 'utf8');
+  if (text !== '' && !text.endsWith('\n')) throw new Error(`${name}: the last entry has no newline`);
+  return text
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => {
+      const [number, reason, ...row] = line.split('\t');
+      if (!/^\d+$/.test(number!) || reason === undefined || row.length === 0) throw new Error(`${name}: bad entry ${JSON.stringify(line)}`);
+      return { line: Number(number), reason, text: row.join('\t') };
+    });
+}
+
+export interface ReplayLedgerLine {
+  readonly line: number;
+  readonly sha256: string;
+  readonly file: string;
+}
+
+/** The complete lines of `<data>/quarantine/<input>.replayed` (a last line cut short by a crash is not one). */
+export function readReplayLedger(dataDir: string, inputName: string): ReplayLedgerLine[] {
+  const file = path.join(quarantineDir(dataDir), `${inputName}.replayed`);
+  if (!fs.existsSync(file)) return [];
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  lines.pop();
+  return lines.map((l) => JSON.parse(l) as ReplayLedgerLine);
+}

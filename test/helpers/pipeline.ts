@@ -3,9 +3,11 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { loggedStreamFiles } from './outputs.js';
+import { expect } from 'vitest';
+import { describeRun, runCli } from './cli.js';
+import { loggedStreamFiles, plain, readMergedView } from './outputs.js';
 import { seeded } from './prng.js';
-import { type Recount, expectedViewLines, recountDataFolder } from './reference.js';
+import { type Recount, expectedViewLines, recountDataFolder, recountMasterDataset } from './reference.js';
 
 /** Writes files (name → content) into <data>/batch_input/, creating it. */
 export function writeBatchInputs(dataDir: string, files: Readonly<Record<string, string | Uint8Array>>): void {
@@ -21,6 +23,11 @@ export function dropStreamFile(dataDir: string, name: string, content: string | 
   const temp = path.join(dir, `.${name}.tmp`);
   fs.writeFileSync(temp, content);
   fs.renameSync(temp, path.join(dir, name));
+}
+
+/** Writes `<data>/quarantine/<name>` as a user editing it would leave it: `line_number<TAB>reason<TAB>row` lines. */
+export function writeQuarantineEntries(dataDir: string, name: string, entries: readonly { line: number; reason: string; text: string }[]): void {
+  fs.writeFileSync(path.join(dataDir, 'quarantine', name), entries.map((e) => `${e.line}\t${e.reason}\t${e.text}\n`).join(''));
 }
 
 /** A simple CSV chunk (no header, unquoted) of purchases and views for users u0..u(users-1), seeded. */
@@ -135,4 +142,11 @@ export function writeRealtimeDeltas(dataDir: string, seqs: readonly number[]): v
     fs.writeFileSync(path.join(dir, `.${name}.tmp`), lines.join(''));
     fs.renameSync(path.join(dir, `.${name}.tmp`), path.join(dir, name));
   }
+
+/** Runs `merge --once` and expects a clean run whose merged view equals a recount of the master dataset. */
+export async function expectExactMerge(dataDir: string): Promise<void> {
+  const merged = await runCli(['merge', '--once', '--data', dataDir]);
+  expect(merged.code, describeRun(merged)).toBe(0);
+  expect(merged.stderr).toBe('');
+  expect(plain(readMergedView(dataDir))).toEqual(plain(recountMasterDataset(dataDir)));
 }

@@ -149,7 +149,7 @@ export interface MasterDatasetPart {
 
 /**
  * Part of a data folder's master dataset recounted from scratch (README "How the merged view stays exact"): every
- * regular file `batch_input/*.csv` (names starting with `.` or `_` are not inputs) when `history`, plus the stream
+ * regular file `batch_input/*.csv` (links not followed; names starting with `.` or `_` are not inputs) when `history`, plus the stream
  * files named in the ingest log with seqs in the range, each read up to its logged size (or, once compacted, its
  * segment of a compacted master file). Rows are split on commas:
  * enough for the unquoted data the pipeline tests generate.
@@ -160,7 +160,7 @@ export function recountDataFolder(dataDir: string, part: MasterDatasetPart): Rec
   const names = part.history && fs.existsSync(batchDir) ? fs.readdirSync(batchDir).sort() : [];
   for (const name of names.filter((n) => n.endsWith('.csv') && !/^[._]/.test(n))) {
     const file = path.join(batchDir, name);
-    if (fs.statSync(file, { throwIfNoEntry: false })?.isFile()) recountFile(fs.readFileSync(file, 'utf8'), recount);
+    if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile()) recountFile(fs.readFileSync(file, 'utf8'), recount);
   }
   // Compacted master files hold the good rows of seqs 1..C, seq after seq; the log's entries past C name files
   // still in stream_input/.

@@ -1,7 +1,8 @@
 // The speed layer on hostile stream files (issue 5), through the built CLI: bad rows, a truncated last line, CRLF and
-// lone-CR files, weird names, a symlink to a file outside --data, a directory named x.csv, a FIFO, hidden and temp
-// names, and a file that grows after it was ingested (only its logged size counts). No crash; the merged view, both
-// from the realtime view and after a batch absorbed the stream, equals totals known from how the files were built.
+// lone-CR files, weird names, a symlink to a file outside --data (renamed in like a stream file, never followed), a
+// directory named x.csv, a FIFO, hidden and temp names, and a file that grows after it was ingested (only its logged
+// size counts). No crash; the merged view, both from the realtime view and after a batch absorbed the stream, equals
+// totals known from how the files were built.
 
 import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -87,7 +88,6 @@ describe.each(MODES)('speed --mode %s on hostile stream files', (mode) => {
     }
     fs.symlinkSync(path.join(outside, target.name), path.join(streamDir, '.s-outside-link.csv.tmp'));
     fs.renameSync(path.join(streamDir, '.s-outside-link.csv.tmp'), path.join(streamDir, 's-outside-link.csv'));
-    expectations.set('s-outside-link.csv', expectFile(target));
 
     // A file that grows after it was ingested: only the logged prefix is part of the master dataset.
     const grow = streamGrowingFile();
@@ -110,7 +110,6 @@ describe.each(MODES)('speed --mode %s on hostile stream files', (mode) => {
     const logged = loggedStreamFiles(data);
     expect(logged.map((e) => e.name).sort()).toEqual(expectedNames);
     expect(logged.find((e) => e.name === grow.spec.name)!.size).toBe(prefix.length);
-    expect(logged.find((e) => e.name === 's-outside-link.csv')!.size).toBe(renderFile(target).length);
 
     const expectedAll = sumExpected([expectFile(history), ...expectations.values()]);
     const mergeArgs = ['merge', '--once', '--data', data, '--log-level', 'warn'];
