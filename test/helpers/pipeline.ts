@@ -142,6 +142,7 @@ export function writeRealtimeDeltas(dataDir: string, seqs: readonly number[]): v
     fs.writeFileSync(path.join(dir, `.${name}.tmp`), lines.join(''));
     fs.renameSync(path.join(dir, `.${name}.tmp`), path.join(dir, name));
   }
+}
 
 /** Runs `merge --once` and expects a clean run whose merged view equals a recount of the master dataset. */
 export async function expectExactMerge(dataDir: string): Promise<void> {
