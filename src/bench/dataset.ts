@@ -16,6 +16,8 @@ const MARKER_NAME = '_BENCH_DATASET.json';
 export interface DatasetRequest {
   readonly rows: number;
   readonly users: number;
+  /** Files to split the rows into (BENCH_FILES unless given). */
+  readonly files?: number;
   /** A data folder to use instead of the shared temp folder. */
   readonly dataDir?: string;
 }
@@ -66,11 +68,12 @@ function bytesOf(dir: string, names: readonly string[]): number {
 
 function generate(dataDir: string, request: DatasetRequest, force: boolean, print: (line: string) => void): Marker {
   const batchInput = dataLayout(dataDir).batchInput;
-  print(`generating ${count(request.rows)} rows for ${count(request.users)} users in ${BENCH_FILES} files into ${batchInput} ...`);
+  print(`generating ${count(request.rows)} rows for ${count(request.users)} users in ${request.files ?? BENCH_FILES} files into ${batchInput} ...`);
   const started = performance.now();
-  const result = generateBatchFiles(batchInput, { rows: request.rows, users: request.users, files: BENCH_FILES, seed: BENCH_SEED, force });
+  const files = request.files ?? BENCH_FILES;
+  const result = generateBatchFiles(batchInput, { rows: request.rows, users: request.users, files, seed: BENCH_SEED, force });
   print(`generated ${count(result.bytes)} bytes in ${seconds(performance.now() - started)}`);
-  return { rows: result.rows, users: request.users, files: BENCH_FILES, seed: BENCH_SEED, purchases: result.purchases, bytes: result.bytes };
+  return { rows: result.rows, users: request.users, files, seed: BENCH_SEED, purchases: result.purchases, bytes: result.bytes };
 }
 
 function describe(dataDir: string, marker: Marker, how: string): BenchDataset {
@@ -96,7 +99,9 @@ export async function prepareDataset(request: DatasetRequest, print: (line: stri
       description: `the ${existing.length} files already in ${dataLayout(dataDir).batchInput}, with any ingested stream files (--rows and --users ignored)`,
     };
   }
-  const dataDir = path.join(os.tmpdir(), 'lambdaflow-bench');
+  const files = request.files ?? BENCH_FILES;
+  // One cached folder per dataset shape, so a ladder does not regenerate a rung each time.
+  const dataDir = path.join(os.tmpdir(), `lambdaflow-bench-${request.rows}-${request.users}-${files}`);
   const markerFile = path.join(dataDir, MARKER_NAME);
   const marker = readMarker(markerFile);
   const batchInput = dataLayout(dataDir).batchInput;
@@ -105,7 +110,7 @@ export async function prepareDataset(request: DatasetRequest, print: (line: stri
     marker !== undefined &&
     marker.rows === request.rows &&
     marker.users === request.users &&
-    marker.files === BENCH_FILES &&
+    marker.files === files &&
     marker.seed === BENCH_SEED &&
     names.length === marker.files &&
     bytesOf(batchInput, names) === marker.bytes

@@ -1,113 +1,256 @@
-// `lambdaflow bench`: the whole batch job per thread count, K times each as a separate process; how a user tunes --threads.
+// `lambdaflow bench`: the whole batch job as a separate process per user count and thread count, each timed run
+// followed by DuckDB on the same files (when @duckdb/node-api is installed) with its answer checked user by user;
+// `--speed`: the speed layer's `speed --once` on staged stream files, against the batch job on the same files.
 // Its options are resolved by src/cli/options.ts.
 
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserAggTable, type UserTotal } from '../core/agg-table.js';
+import { LambdaflowError } from '../core/errors.js';
 import { count, seconds } from '../core/summary-format.js';
+import { mergeViewText } from '../core/view-format.js';
 import { writeFileAtomically } from '../io/atomic.js';
+import { dataLayout } from '../io/layout.js';
+import { readIngestLog } from '../io/ingest-log.js';
+import { mergeViewDirectory, readRealtimeHead } from '../io/views.js';
 import { type CommandContext } from '../pipeline/context.js';
 import { type BatchRun, checkTotals, runBatchProcess } from './batch-runs.js';
-import { prepareDataset } from './dataset.js';
-import { formatTable, machineDescription, median } from './report.js';
+import { firstDifference } from './compare-totals.js';
+import { type BenchDataset, prepareDataset } from './dataset.js';
+import { type MeasuredRun, mainScriptPath, runMeasured } from './measure.js';
+import { formatTable, machineDescription, median, ratio } from './report.js';
 
 /** Medians closer than this to the fastest count as a tie, and the fewer threads win it: noise is not a reason. */
 const TIE_FRACTION = 0.02;
+/** The speed benchmark's staged stream: 200 files of 50,000 rows (10 M events at the default --rows). */
+const STREAM_FILES = 200;
 
 export interface BenchConfig {
   readonly rows: number;
-  readonly users: number;
+  /** The ladder of user counts, ascending. */
+  readonly users: readonly number[];
   /** Ascending, without repeats. */
   readonly threads: readonly number[];
   readonly repeat: number;
   readonly json: string | undefined;
-  /** The --data folder when given; otherwise a shared temp folder is used. */
+  /** The --data folder when given; otherwise shared temp folders are used. */
   readonly data: string | undefined;
+  /** Measure the speed layer (`speed --once`) instead of the batch layer. */
+  readonly speed: boolean;
 }
 
-export interface ThreadResult {
-  readonly threads: number;
+interface Engine {
   readonly medianSeconds: number;
   readonly rowsPerSecond: number;
-  readonly megabytesPerSecond: number;
-  /** Against the fewest threads measured (1 unless --threads left it out). */
-  readonly speedup: number;
   /** Highest peak RSS of the runs, in MiB; null when it could not be measured. */
   readonly peakRssMiB: number | null;
   readonly runSeconds: readonly number[];
 }
 
-function summarize(threads: number, runs: readonly BatchRun[], baselineSeconds: number | undefined): ThreadResult {
+export interface LadderRow {
+  readonly users: number;
+  readonly usersWithPurchases: number;
+  readonly threads: number;
+  readonly ours: Engine;
+  readonly duckdb: Engine | null;
+  /** Our throughput over DuckDB's. */
+  readonly vsDuckdb: number | null;
+  /** Against the fewest threads measured on the same dataset. */
+  readonly speedup: number;
+}
+
+function engine(runs: readonly { wallMs: number; peakRssBytes: number | undefined }[], rows: number): Engine {
   const medianSeconds = median(runs.map((r) => r.wallMs)) / 1000;
-  const { rowsRead } = runs[0]!.totals;
   const rss = runs.map((r) => r.peakRssBytes);
   return {
-    threads,
     medianSeconds,
-    rowsPerSecond: rowsRead / medianSeconds,
-    megabytesPerSecond: runs[0]!.inputBytes / 1e6 / medianSeconds,
-    speedup: (baselineSeconds ?? medianSeconds) / medianSeconds,
+    rowsPerSecond: rows / medianSeconds,
     peakRssMiB: rss.every((b) => b !== undefined) ? Math.max(...(rss as number[])) / 2 ** 20 : null,
     runSeconds: runs.map((r) => r.wallMs / 1000),
   };
 }
 
 /** The fastest median; within TIE_FRACTION of it, the fewest threads. */
-export function recommendThreads(results: readonly ThreadResult[]): number {
-  const fastest = Math.min(...results.map((r) => r.medianSeconds));
-  return results.filter((r) => r.medianSeconds <= fastest * (1 + TIE_FRACTION)).reduce((a, b) => (b.threads < a.threads ? b : a)).threads;
+export function recommendThreads(results: readonly { threads: number; ours: Engine }[]): number {
+  const fastest = Math.min(...results.map((r) => r.ours.medianSeconds));
+  return results.filter((r) => r.ours.medianSeconds <= fastest * (1 + TIE_FRACTION)).reduce((a, b) => (b.threads < a.threads ? b : a)).threads;
 }
 
-/** Times the batch job per thread count, checks every run's totals, prints the table and recommends a --threads value. */
-export async function runBench({ logger, print }: Pick<CommandContext, 'logger' | 'print'>, config: BenchConfig): Promise<void> {
-  print(`machine: ${machineDescription()}`);
-  const dataset = await prepareDataset({ rows: config.rows, users: config.users, dataDir: config.data }, print);
-  print(`dataset: ${dataset.description}`);
+const DUCKDB_SCRIPT = fileURLToPath(new URL('../../bench/duckdb-query.js', import.meta.url));
 
-  // An untimed run first: it warms the page cache and gives the totals every timed run must match.
+/** DuckDB is a devDependency: the comparison runs where it is installed. */
+function duckdbInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('@duckdb/node-api');
+    return fs.existsSync(DUCKDB_SCRIPT);
+  } catch {
+    return false;
+  }
+}
+
+function sortedTotals(read: (table: UserAggTable) => void): UserTotal[] {
+  const table = new UserAggTable();
+  read(table);
+  return table.toSortedTotals();
+}
+
+/** DuckDB's per-user purchase query over the dataset's batch_input/*.csv, as its own process, answer checked against ours. */
+async function runDuckdb(dataDir: string, threads: number, ours: readonly UserTotal[]): Promise<MeasuredRun> {
+  const output = path.join(os.tmpdir(), `lambdaflow-bench-duckdb-${process.pid}.csv`);
+  try {
+    const glob = path.join(dataLayout(dataDir).batchInput, '*.csv');
+    const run = await runMeasured(process.execPath, [DUCKDB_SCRIPT, '--input', glob, '--threads', String(threads), '--output', output], 'duckdb-query');
+    const difference = firstDifference(ours, sortedTotals((table) => mergeViewText(fs.readFileSync(output), output, table)));
+    if (difference !== undefined) throw new LambdaflowError('E_STATE', `our batch view and DuckDB disagree at ${difference} (ours first)`);
+    return run;
+  } finally {
+    fs.rmSync(output, { force: true });
+  }
+}
+
+const mib = (value: number | null): string => (value === null ? 'unknown' : value.toFixed(0));
+
+async function ladderRung(context: Pick<CommandContext, 'logger' | 'print'>, config: BenchConfig, dataset: BenchDataset, users: number, duckdb: boolean): Promise<LadderRow[]> {
+  const { logger, print } = context;
+  // Untimed: warms the page cache for both engines and gives the totals every run must match.
   const warmup = await runBatchProcess(dataset.dataDir, config.threads.at(-1)!);
   checkTotals(warmup, warmup.totals, dataset.expected);
-  const reference = warmup.totals;
-  print(
-    `reference totals: ${count(reference.rowsRead)} rows (${count(reference.badRowsTotal)} bad), ${count(reference.purchases)} purchases, ` +
-      `${count(reference.users)} users, ${count(reference.purchaseCentsTotal)} cents`,
-  );
-
-  const results: ThreadResult[] = [];
+  const ours = sortedTotals((table) => mergeViewDirectory(warmup.viewDir, table));
+  if (duckdb) await runDuckdb(dataset.dataDir, config.threads.at(-1)!, ours);
+  const rows: LadderRow[] = [];
   for (const threads of config.threads) {
-    const runs: BatchRun[] = [];
+    const ourRuns: BatchRun[] = [];
+    const duckdbRuns: MeasuredRun[] = [];
+    // Alternating runs, so drift in the machine's load falls on both engines alike.
     for (let k = 1; k <= config.repeat; k++) {
       const run = await runBatchProcess(dataset.dataDir, threads);
-      checkTotals(run, reference, dataset.expected);
-      logger.info(`bench: ${threads} threads, run ${k}/${config.repeat}: ${seconds(run.wallMs)}`);
-      runs.push(run);
+      checkTotals(run, warmup.totals, dataset.expected);
+      ourRuns.push(run);
+      if (duckdb) duckdbRuns.push(await runDuckdb(dataset.dataDir, threads, ours));
+      logger.info(`bench: ${count(users)} users, ${threads} threads, run ${k}: ours ${seconds(run.wallMs)}${duckdb ? `, DuckDB ${seconds(duckdbRuns.at(-1)!.wallMs)}` : ''}`);
     }
-    results.push(summarize(threads, runs, results[0]?.medianSeconds));
+    const oursEngine = engine(ourRuns, warmup.totals.rowsRead);
+    const duckdbEngine = duckdb ? engine(duckdbRuns, warmup.totals.rowsRead) : null;
+    rows.push({
+      users,
+      usersWithPurchases: warmup.totals.users,
+      threads,
+      ours: oursEngine,
+      duckdb: duckdbEngine,
+      vsDuckdb: duckdbEngine ? oursEngine.rowsPerSecond / duckdbEngine.rowsPerSecond : null,
+      speedup: (rows[0]?.ours.medianSeconds ?? oursEngine.medianSeconds) / oursEngine.medianSeconds,
+    });
   }
+  print(`${count(users)}-user space: ${count(warmup.totals.users)} users with purchases; every run's totals agree${duckdb ? ', and DuckDB gives each user the same count and cents' : ''}`);
+  return rows;
+}
 
-  const baseline = config.threads[0]!;
-  const header = ['threads', 'median s', 'rows/s', 'MB/s', `speed-up vs ${baseline} thread${baseline === 1 ? '' : 's'}`, 'peak RSS MiB'];
-  const rows = results.map((r) => [
+/** The batch ladder: per user count and thread count, ours and (when installed) DuckDB. */
+async function runLadder(context: Pick<CommandContext, 'logger' | 'print'>, config: BenchConfig): Promise<Record<string, unknown>> {
+  const { print } = context;
+  const duckdb = duckdbInstalled();
+  if (!duckdb) print('DuckDB (@duckdb/node-api, a devDependency) is not installed here: only our runs are timed');
+  const results: LadderRow[] = [];
+  const datasets: string[] = [];
+  for (const users of config.users) {
+    const dataset = await prepareDataset({ rows: config.rows, users, dataDir: config.data }, print);
+    print(`dataset: ${dataset.description}`);
+    datasets.push(dataset.description);
+    results.push(...(await ladderRung(context, config, dataset, users, duckdb)));
+  }
+  print(`median of ${config.repeat} timed run${config.repeat === 1 ? '' : 's'} each, process start to exit (ours: to the published view; DuckDB: to its written result):`);
+  const header = ['users', 'threads', 'ours s', 'rows/s', ...(duckdb ? ['DuckDB s', 'vs DuckDB'] : []), `speed-up vs ${config.threads[0]} thr.`, 'RSS MiB', ...(duckdb ? ['DuckDB RSS'] : [])];
+  const table = results.map((r) => [
+    `${count(r.users)} (${count(r.usersWithPurchases)})`,
     String(r.threads),
-    r.medianSeconds.toFixed(2),
-    count(r.rowsPerSecond),
-    r.megabytesPerSecond.toFixed(1),
+    r.ours.medianSeconds.toFixed(2),
+    count(r.ours.rowsPerSecond),
+    ...(r.duckdb ? [r.duckdb.medianSeconds.toFixed(2), ratio(r.ours.rowsPerSecond, r.duckdb.rowsPerSecond)] : []),
     `${r.speedup.toFixed(2)}×`,
-    r.peakRssMiB === null ? 'unknown' : r.peakRssMiB.toFixed(0),
+    mib(r.ours.peakRssMiB),
+    ...(r.duckdb ? [mib(r.duckdb.peakRssMiB)] : []),
   ]);
-  print(`all ${config.threads.length * config.repeat + 1} runs agree on the totals; median of ${config.repeat} timed run${config.repeat === 1 ? '' : 's'}, process start to exit:`);
-  for (const line of formatTable(header, rows)) print(line);
-  const recommended = recommendThreads(results);
-  print(`recommended: --threads ${recommended} (the fastest median; within ${TIE_FRACTION * 100} % of it, fewer threads win)`);
+  for (const line of formatTable(header, table)) print(line);
+  for (const users of config.users) {
+    const rung = results.filter((r) => r.users === users);
+    print(`recommended for ${count(users)} users: --threads ${recommendThreads(rung)} (the fastest median; within ${TIE_FRACTION * 100} % of it, fewer threads win)`);
+  }
+  return { datasets, repeat: config.repeat, duckdb, results };
+}
 
+/**
+ * The speed benchmark's staged files: a dataset of STREAM_FILES files generated once (src/bench/dataset.ts), linked
+ * into a fresh data folder's stream_input/ for each run (the speed layer ingests them) or batch_input/ (the batch
+ * job reads the same bytes).
+ */
+function stagedFolder(source: BenchDataset, as: 'stream_input' | 'batch_input'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lambdaflow-bench-speed-'));
+  const from = dataLayout(source.dataDir).batchInput;
+  const to = path.join(dir, as);
+  fs.mkdirSync(to, { recursive: true });
+  for (const name of fs.readdirSync(from).filter((n) => n.endsWith('.csv'))) fs.linkSync(path.join(from, name), path.join(to, name));
+  return dir;
+}
+
+/** `speed --once` on the staged files as a separate process; checks every file was logged and the head reached them. */
+async function runSpeedOnce(source: BenchDataset, files: number, threads: number): Promise<MeasuredRun> {
+  const dir = stagedFolder(source, 'stream_input');
+  try {
+    const run = await runMeasured(process.execPath, [mainScriptPath(), 'speed', '--once', '--data', dir, '--threads', String(threads), '--log-level', 'warn'], `speed --once --threads ${threads}`);
+    const layout = dataLayout(dir);
+    const logged = readIngestLog(layout.ingestLog).lastSeq;
+    const head = readRealtimeHead(layout.realtimeHead);
+    if (logged !== files || head?.throughSeq !== files) {
+      throw new LambdaflowError('E_STATE', `speed --once logged ${logged} of ${files} files; its head reaches seq ${head?.throughSeq ?? 'none'}`);
+    }
+    return run;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runSpeed(context: Pick<CommandContext, 'logger' | 'print'>, config: BenchConfig): Promise<Record<string, unknown>> {
+  const { logger, print } = context;
+  const source = await prepareDataset({ rows: config.rows, users: config.users[0]!, files: STREAM_FILES }, print);
+  print(`staged stream: ${source.description}`);
+  const rows = source.expected?.rows ?? 0;
+  // The batch job on the same files, at the most threads measured: the speed layer's target is a share of its rate.
+  const batchDir = stagedFolder(source, 'batch_input');
+  let batchRuns: BatchRun[] = [];
+  try {
+    await runBatchProcess(batchDir, config.threads.at(-1)!); // warm-up
+    for (let k = 0; k < config.repeat; k++) batchRuns.push(await runBatchProcess(batchDir, config.threads.at(-1)!));
+  } finally {
+    fs.rmSync(batchDir, { recursive: true, force: true });
+  }
+  const batch = engine(batchRuns, rows);
+  batchRuns = [];
+  const results: { threads: number; speed: Engine; speedup: number; vsBatch: number }[] = [];
+  await runSpeedOnce(source, STREAM_FILES, config.threads.at(-1)!); // warm-up
+  for (const threads of config.threads) {
+    const runs: MeasuredRun[] = [];
+    for (let k = 1; k <= config.repeat; k++) {
+      runs.push(await runSpeedOnce(source, STREAM_FILES, threads));
+      logger.info(`bench --speed: ${threads} threads, run ${k}: ${seconds(runs.at(-1)!.wallMs)}`);
+    }
+    const speed = engine(runs, rows);
+    results.push({ threads, speed, speedup: (results[0]?.speed.medianSeconds ?? speed.medianSeconds) / speed.medianSeconds, vsBatch: speed.rowsPerSecond / batch.rowsPerSecond });
+  }
+  print(`speed --once on ${STREAM_FILES} staged files (${count(rows)} events), median of ${config.repeat}, process start to exit; batch on the same files at ${config.threads.at(-1)} threads: ${batch.medianSeconds.toFixed(2)} s, ${count(batch.rowsPerSecond)} rows/s`);
+  const table = results.map((r) => [String(r.threads), r.speed.medianSeconds.toFixed(2), count(r.speed.rowsPerSecond), `${r.speedup.toFixed(2)}×`, `${r.vsBatch.toFixed(2)}×`, mib(r.speed.peakRssMiB)]);
+  for (const line of formatTable(['threads', 'speed --once s', 'events/s', `speed-up vs ${config.threads[0]} thr.`, 'vs batch rows/s', 'RSS MiB'], table)) print(line);
+  return { dataset: source.description, repeat: config.repeat, batch, results };
+}
+
+/** Runs the benchmark the config asks for, prints its tables, and writes them as JSON when asked. */
+export async function runBench(context: Pick<CommandContext, 'logger' | 'print'>, config: BenchConfig): Promise<void> {
+  context.print(`machine: ${machineDescription()}`);
+  const report = config.speed ? await runSpeed(context, config) : await runLadder(context, config);
   if (config.json !== undefined) {
-    const report = {
-      machine: machineDescription(),
-      dataset: dataset.description,
-      dataDir: dataset.dataDir,
-      repeat: config.repeat,
-      totals: reference,
-      results,
-      recommendedThreads: recommended,
-    };
-    await writeFileAtomically(config.json, JSON.stringify(report, null, 2) + '\n');
-    print(`results written to ${config.json}`);
+    await writeFileAtomically(config.json, JSON.stringify({ machine: machineDescription(), ...report }, null, 2) + '\n');
+    context.print(`results written to ${config.json}`);
   }
 }

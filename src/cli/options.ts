@@ -72,7 +72,7 @@ export const DEFAULTS = Object.freeze({
     /** The speed layer's 60 s / 10 s window, fed by 250 ms micro-batches so that freshness is measured in ms. */
     speed: Object.freeze<SpeedDefaults>({ ...SPEED, batchIntervalMs: 250 }),
   }),
-  bench: Object.freeze({ rows: 10_000_000, users: 100_000, threads: Object.freeze(benchThreadCounts()), repeat: 3 }),
+  bench: Object.freeze({ rows: 10_000_000, users: Object.freeze([100_000]), threads: Object.freeze(benchThreadCounts()), repeat: 3 }),
   replayQuarantine: Object.freeze({ file: undefined as string | undefined }),
 });
 
@@ -249,8 +249,9 @@ export function benchFlags(): Option[] {
   return [
     flag('--threads <list>', 'thread counts to time, a list like 1,2,4', `1, 2 and the available parallelism when larger: ${d.threads.join(',')} here`),
     flag('--rows <n>', 'rows to generate', count(d.rows)),
-    flag('--users <n>', 'distinct users to generate', count(d.users)),
+    flag('--users <list>', 'distinct users to generate: one count, or a ladder like 10000,100000,1000000', d.users.join(',')),
     flag('--repeat <k>', 'timed runs per thread count; the median is reported', count(d.repeat)),
+    flag('--speed', 'time the speed layer (speed --once on 200 staged files) instead of the batch layer'),
     flag('--json <file>', 'also write the results as JSON to this file'),
   ];
 }
@@ -413,15 +414,15 @@ export function resolveSoak(raw: RawOptions): SoakOptions {
   });
 }
 
-/** A comma-separated list of thread counts, e.g. `1,2,4`: each from 1 to MAX_THREADS; sorted, repeats dropped. */
-function threadCounts(raw: RawOptions, fallback: readonly number[]): readonly number[] {
-  const value = stringOf(raw, 'threads', 'threads');
+/** A comma-separated list of whole numbers, e.g. `1,2,4`, each within [min, max]; sorted, repeats dropped. */
+function numberList(raw: RawOptions, key: string, flag: string, fallback: readonly number[], min: number, max: number, example: string): readonly number[] {
+  const value = stringOf(raw, key, flag);
   if (value === undefined) return fallback;
-  const items = value.split(',').map((item) => item.trim());
-  if (items.some((item) => !/^\d+$/.test(item))) throw optionError('threads', `expected thread counts like 1,2,4, got "${value}"`);
+  const items = value.split(',').map((item) => item.trim().replace(/_/g, ''));
+  if (items.some((item) => !/^\d+$/.test(item))) throw optionError(flag, `expected a list like ${example}, got "${value}"`);
   const counts = items.map(Number);
-  const outOfRange = counts.find((n) => n < 1 || n > MAX_THREADS);
-  if (outOfRange !== undefined) throw optionError('threads', `each thread count must be between 1 and ${MAX_THREADS}, got ${outOfRange}`);
+  const outOfRange = counts.find((n) => n < min || n > max);
+  if (outOfRange !== undefined) throw optionError(flag, `each value must be between ${min} and ${max}, got ${outOfRange}`);
   return Object.freeze([...new Set(counts)].sort((a, b) => a - b));
 }
 
@@ -429,11 +430,12 @@ export function resolveBench(raw: RawOptions): BenchConfig {
   const d = DEFAULTS.bench;
   return Object.freeze({
     rows: integerOption(raw, 'rows', 'rows', d.rows),
-    users: integerOption(raw, 'users', 'users', d.users),
-    threads: threadCounts(raw, d.threads),
+    users: numberList(raw, 'users', 'users', d.users, 1, Number.MAX_SAFE_INTEGER, '10000,100000,1000000'),
+    threads: numberList(raw, 'threads', 'threads', d.threads, 1, MAX_THREADS, '1,2,4'),
     repeat: integerOption(raw, 'repeat', 'repeat', d.repeat, 1, 100),
     json: stringOf(raw, 'json', 'json'),
     data: stringOf(raw, 'data', 'data'),
+    speed: raw.speed === true,
   });
 }
 

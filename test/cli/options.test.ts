@@ -369,11 +369,12 @@ describe('bench options', () => {
   const available = os.availableParallelism();
 
   it('defaults: 1, 2 and the available parallelism when larger', () => {
-    expect(resolveBench({})).toEqual({ rows: 10_000_000, users: 100_000, threads: available > 2 ? [1, 2, available] : [1, 2], repeat: 3, json: undefined, data: undefined });
+    expect(resolveBench({})).toEqual({ rows: 10_000_000, users: [100_000], threads: available > 2 ? [1, 2, available] : [1, 2], repeat: 3, json: undefined, data: undefined, speed: false });
   });
 
   it('valid values: thread counts sorted, repeats dropped', () => {
-    expect(resolveBench({ rows: '1000', users: '10', threads: '4, 1,2,4', repeat: '5', json: 'b.json', data: 'd' })).toEqual({ rows: 1000, users: 10, threads: [1, 2, 4], repeat: 5, json: 'b.json', data: 'd' });
+    expect(resolveBench({ rows: '1000', users: '10', threads: '4, 1,2,4', repeat: '5', json: 'b.json', data: 'd' })).toEqual({ rows: 1000, users: [10], threads: [1, 2, 4], repeat: 5, json: 'b.json', data: 'd', speed: false });
+    expect(resolveBench({ users: '1000000,10000,100_000', speed: true })).toMatchObject({ users: [10_000, 100_000, 1_000_000], speed: true });
   });
 
   it.each<BadCase>([
@@ -392,7 +393,7 @@ describe('bench options', () => {
     const flags = benchFlags();
     expect(helpOf(flags, '--threads')).toContain(`${DEFAULTS.bench.threads.join(',')} here`);
     expect(helpOf(flags, '--rows')).toContain('(default: 10,000,000)');
-    expect(helpOf(flags, '--users')).toContain('(default: 100,000)');
+    expect(helpOf(flags, '--users')).toContain('(default: 100000)');
     expect(helpOf(flags, '--repeat')).toContain('(default: 3)');
   });
 });
