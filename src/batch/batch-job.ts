@@ -99,8 +99,24 @@ function uniqueViewDir(servingBatch: string, ms: number): { dir: string; created
   return { dir: path.join(servingBatch, `batch-${createdAtMs}`), createdAtMs };
 }
 
-/** Runs the whole batch job and publishes `serving/batch/batch-<ms>/` atomically. */
-export async function runBatch(config: BatchConfig): Promise<BatchResult> {
+/** The batch job's threads, for a pipeline that recomputes again and again (`all --batch-every`) to keep. */
+export class BatchPool {
+  readonly pool: Piscina;
+
+  constructor(readonly threads: number) {
+    this.pool = new Piscina({ filename: workerUrl('batch-worker').href, minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}
+
+/**
+ * Runs the whole batch job and publishes `serving/batch/batch-<ms>/` atomically, on `pool` when given (kept warm
+ * between recomputes), else on threads of its own.
+ */
+export async function runBatch(config: BatchConfig, shared?: BatchPool): Promise<BatchResult> {
   const startedAt = performance.now();
   const { layout } = config;
   try {
@@ -109,17 +125,13 @@ export async function runBatch(config: BatchConfig): Promise<BatchResult> {
     throw new LambdaflowError('E_WRITE', `cannot create ${layout.servingBatch}: ${(cause as Error).message}`, { file: layout.servingBatch }, { cause });
   }
   await removeStaleTemps(layout.servingBatch);
+  if (shared) return mapReducePublish(config, shared.pool, startedAt);
   // Workers start while the inputs are listed and planned.
-  const pool = new Piscina({
-    filename: workerUrl('batch-worker').href,
-    minThreads: config.threads,
-    maxThreads: config.threads,
-    idleTimeout: 1000,
-  });
+  const own = new BatchPool(config.threads);
   try {
-    return await mapReducePublish(config, pool, startedAt);
+    return await mapReducePublish(config, own.pool, startedAt);
   } finally {
-    await pool.destroy();
+    await own.close();
   }
 }
 

@@ -18,16 +18,34 @@ export interface BatchViewInfo extends PublishedView {
   readonly watermark: number;
 }
 
-export interface RealtimeViewInfo extends PublishedView {
-  /** The batch watermark this view is relative to: it holds stream files with seq in (watermark, throughSeq]. */
+/** The realtime view's reach (head.json, and each checkpoint's _REALTIME.json), with the speed layer's counters. */
+export interface RealtimeHeadInfo {
+  /** The batch watermark the realtime view is relative to: it holds stream files with seq in (watermark, throughSeq]. */
   readonly watermark: number;
   readonly throughSeq: number;
-  /** Ingest time of seq throughSeq; null when unknown (no file yet, or a view written before this was recorded). */
+  /** Ingest time of seq throughSeq; null when unknown (no file yet). */
   readonly lastIngestedAtMs: number | null;
-  /** The speed layer process's counters when it published the view (rows and bad rows since startedAtMs). */
+  /** The speed layer process's counters when it published (rows and bad rows read since startedAtMs). */
   readonly rowsIngested: number | null;
   readonly badRows: number | null;
   readonly startedAtMs: number | null;
+}
+
+/** A realtime checkpoint. */
+export type RealtimeViewInfo = PublishedView & RealtimeHeadInfo;
+
+const numberOrNull = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+
+function headOf(meta: Record<string, unknown> | undefined): RealtimeHeadInfo | undefined {
+  if (typeof meta?.watermark !== 'number' || typeof meta.throughSeq !== 'number') return undefined;
+  return {
+    watermark: meta.watermark,
+    throughSeq: meta.throughSeq,
+    lastIngestedAtMs: numberOrNull(meta.lastIngestedAtMs),
+    rowsIngested: numberOrNull(meta.rowsIngested),
+    badRows: numberOrNull(meta.badRows),
+    startedAtMs: numberOrNull(meta.startedAtMs),
+  };
 }
 
 function listComplete(parent: string, pattern: RegExp): PublishedView[] {
@@ -99,32 +117,15 @@ export function listSpeedViews(servingSpeed: string): PublishedView[] {
   return listComplete(servingSpeed, SPEED_VIEW_PATTERN);
 }
 
-/** Realtime view metadata by folder: a published view never changes. */
-const realtimeMeta = new Map<string, Omit<RealtimeViewInfo, keyof PublishedView> | undefined>();
-
-const numberOrNull = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+/** Realtime checkpoint metadata by folder: a published view never changes. */
+const realtimeMeta = new Map<string, RealtimeHeadInfo | undefined>();
 
 export function listRealtimeViews(servingRealtime: string): RealtimeViewInfo[] {
   const complete = listComplete(servingRealtime, REALTIME_VIEW_PATTERN);
   for (const dir of realtimeMeta.keys()) if (path.dirname(dir) === servingRealtime && !complete.some((v) => v.dir === dir)) realtimeMeta.delete(dir);
   const views: RealtimeViewInfo[] = [];
   for (const view of complete) {
-    if (!realtimeMeta.has(view.dir)) {
-      const meta = readJson(path.join(view.dir, '_REALTIME.json'));
-      realtimeMeta.set(
-        view.dir,
-        typeof meta?.watermark === 'number' && typeof meta.throughSeq === 'number'
-          ? {
-              watermark: meta.watermark,
-              throughSeq: meta.throughSeq,
-              lastIngestedAtMs: numberOrNull(meta.lastIngestedAtMs),
-              rowsIngested: numberOrNull(meta.rowsIngested),
-              badRows: numberOrNull(meta.badRows),
-              startedAtMs: numberOrNull(meta.startedAtMs),
-            }
-          : undefined,
-      );
-    }
+    if (!realtimeMeta.has(view.dir)) realtimeMeta.set(view.dir, headOf(readJson(path.join(view.dir, '_REALTIME.json'))));
     const meta = realtimeMeta.get(view.dir);
     if (meta) views.push({ ...view, ...meta });
   }
@@ -165,28 +166,9 @@ export function pruneViews(views: readonly PublishedView[], keep: number): void 
   for (const view of views.slice(0, Math.max(0, views.length - keep))) fs.rmSync(view.dir, { recursive: true, force: true });
 }
 
-/** The realtime view's head (serving/realtime/head.json): its range past the batch watermark and the speed counters. */
-export interface RealtimeHeadInfo {
-  readonly watermark: number;
-  readonly throughSeq: number;
-  readonly lastIngestedAtMs: number | null;
-  readonly rowsIngested: number | null;
-  readonly badRows: number | null;
-  readonly startedAtMs: number | null;
-}
-
-/** Reads the head; undefined when there is none yet (or it cannot be read: the next micro-batch rewrites it). */
+/** Reads the realtime head (serving/realtime/head.json); undefined when there is none yet (or it cannot be read: the next micro-batch rewrites it). */
 export function readRealtimeHead(file: string): RealtimeHeadInfo | undefined {
-  const head = readJson(file);
-  if (typeof head?.watermark !== 'number' || typeof head.throughSeq !== 'number') return undefined;
-  return {
-    watermark: head.watermark,
-    throughSeq: head.throughSeq,
-    lastIngestedAtMs: numberOrNull(head.lastIngestedAtMs),
-    rowsIngested: numberOrNull(head.rowsIngested),
-    badRows: numberOrNull(head.badRows),
-    startedAtMs: numberOrNull(head.startedAtMs),
-  };
+  return headOf(readJson(file));
 }
 
 /** A view's `part-*` files' bytes, in name order. */

@@ -2,7 +2,7 @@
 // generator, the speed layer and the merger — with a status line per slide and a clean stop.
 
 import path from 'node:path';
-import { runBatch } from '../batch/batch-job.js';
+import { BatchPool, runBatch } from '../batch/batch-job.js';
 import { listCsvFiles } from '../batch/inputs.js';
 import { count, seconds } from '../core/summary-format.js';
 import { type GenBatchConfig, generateBatchFiles } from '../generate/gen-batch.js';
@@ -55,8 +55,10 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     const generated = generateBatchFiles(layout.batchInput, { ...options.sampleHistory, force: false });
     print(`all: batch_input/ was empty: generated ${count(generated.rows)} sample rows in ${generated.files.length} files`);
   }
+  // One pool for every recompute: threads started once, not per batch (their start-up cost and memory churn).
+  const batchPool = new BatchPool(environment.threads);
   const batchOnce = async (): Promise<void> => {
-    const { dir, manifest } = await runBatch({ ...environment, ...options.batch });
+    const { dir, manifest } = await runBatch({ ...environment, ...options.batch }, batchPool);
     print(`all: batch view ${path.basename(dir)}: ${count(manifest.rowsRead)} rows, ${count(manifest.users)} users, watermark ${manifest.streamWatermark}, ${seconds(manifest.elapsedMs)}`);
   };
   const { clock } = environment;
@@ -88,7 +90,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     await batchOnce();
   } catch (error) {
     stopServing.abort();
-    await Promise.allSettled([served]);
+    await Promise.allSettled([served, batchPool.close()]);
     throw error;
   }
   const generator = runStreamGenerator(layout.streamInput, options.stream, clock, stopGenerator.signal, hooks.onChunk);
@@ -123,7 +125,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     stopSpeed.abort();
     await Promise.allSettled([speed]);
     stopServing.abort();
-    await Promise.allSettled([served]);
+    await Promise.allSettled([served, batchPool.close()]);
   }
   for (const part of parts) await part; // surfaces the first failure
   const generated = await generator;
