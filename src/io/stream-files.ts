@@ -28,9 +28,10 @@ export interface StreamFilesConfig {
 
 /**
  * A file modified less than this ago may still be written in place: it is stat'ed again after this long and
- * reported only if unchanged. Files renamed into place (the contract) are older than this when seen.
+ * reported only if unchanged. Producers must rename complete files into place (the contract); this only catches
+ * a writer that breaks it while still writing. It is part of every fresh file's latency, so it is kept short.
  */
-const SETTLE_MS = 50;
+const SETTLE_MS = 15;
 /** chokidar keeps state for every file it has seen (~2 KB each): a fresh watcher replaces it after this many. */
 const WATCHER_RECYCLE_ADDS = 2_000;
 
