@@ -17,8 +17,11 @@ export interface MapRange {
   readonly end: number;
 }
 
+/** Every map task gets the same ranges and takes the next one from the shared `next` until none is left. */
 export interface MapTask {
   readonly ranges: readonly MapRange[];
+  /** The index of the next range to take (shared by the tasks, advanced with Atomics.add). */
+  readonly next: Int32Array;
   /** R, the number of reduce partitions. */
   readonly partitions: number;
   /** Users each partition's table is sized for up front (0: grow as needed). */

@@ -47,9 +47,10 @@ export function map(task: MapTask): MapResult | TaskFailure {
 function mapRanges(task: MapTask): MapResult {
   const partitioned = new PartitionedTables(task.partitions, task.expectedUsersEach);
   const ranges: RangeResult[] = [];
-  for (const range of task.ranges) {
-    const result = readRange(range, partitioned, task);
+  for (let i = Atomics.add(task.next, 0, 1); i < task.ranges.length; i = Atomics.add(task.next, 0, 1)) {
+    const result = readRange(task.ranges[i]!, partitioned, task);
     ranges.push(result);
+    // Failfast: stop here (the other tasks take the ranges after this one; the first bad row is still found).
     if (task.mode === 'failfast' && result.badRows.length > 0) break;
   }
   const tables = partitioned.tables.map((table) => table.toState());

@@ -44,6 +44,8 @@ export interface BatchManifest {
   readonly threads: number;
   readonly partitions: number;
   readonly mapTasks: number;
+  /** Line-aligned byte ranges the map tasks took from their shared queue. */
+  readonly mapRanges: number;
   readonly elapsedMs: number;
 }
 
@@ -53,11 +55,12 @@ export interface BatchResult {
 }
 
 /**
- * Map tasks per thread. Each task builds a table as large as the users it sees, so more tasks mean more tables to
- * build, partition and merge: 4 per thread measured 10 % slower on 10 M rows. Ranges are equal in bytes, so the
- * threads finish together.
+ * One map task per thread, each building one set of tables (more tables cost more to build and merge), and ranges
+ * of about 1/RANGES_PER_THREAD of a thread's share that the tasks pull from one shared queue: equal bytes do not
+ * take equal time (JIT, page cache, rows per byte), and a thread that runs ahead takes more ranges instead of
+ * waiting for the slower one.
  */
-const TASKS_PER_THREAD = 1;
+const RANGES_PER_THREAD = 12;
 const ALIGN_WINDOW_BYTES = 64 * 1024;
 
 function lineStartFinder(inputs: readonly InputFile[]): (fileIndex: number, offset: number) => number {
@@ -140,23 +143,22 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
   const { inputs, watermark } = collectBatchInputs(layout, logger);
   // The previous view's user count sizes the map tables, so they rarely grow (each growth rehashes every user).
   const expectedUsers = previousUsers(layout.servingBatch, logger);
-  const tasks = planTasks(inputs, config.threads * TASKS_PER_THREAD, lineStartFinder(inputs));
-  logger.debug(`batch: planned ${tasks.length} map tasks over ${inputs.length} input files at ${Math.round(performance.now() - startedAt)} ms (${config.threads} threads, watermark ${watermark})`);
+  const ranges = planTasks(inputs, config.threads * RANGES_PER_THREAD, lineStartFinder(inputs)).flat();
+  logger.debug(`batch: planned ${ranges.length} ranges over ${inputs.length} input files at ${Math.round(performance.now() - startedAt)} ms (${config.threads} threads, watermark ${watermark})`);
+  // The shared queue: the next range to take, advanced atomically by the map tasks.
+  const next = new Int32Array(new SharedArrayBuffer(4));
 
   const { dir, createdAtMs } = uniqueViewDir(layout.servingBatch, config.clock.now());
   const publisher = await DirectoryPublisher.begin(dir);
   try {
-    const mapResults = await settleAll(
-      tasks.map((ranges) => {
-        const task: MapTask = {
-          ranges: ranges.map((r) => ({ ...r, path: inputs[r.fileIndex]!.path })),
-          partitions: config.partitions,
-          expectedUsersEach: Math.ceil(expectedUsers / config.partitions),
-          mode: config.mode,
-        };
-        return pool.run(task, { name: 'map' }) as Promise<MapResult | TaskFailure>;
-      }),
-    );
+    const task: MapTask = {
+      ranges: ranges.map((r) => ({ ...r, path: inputs[r.fileIndex]!.path })),
+      next,
+      partitions: config.partitions,
+      expectedUsersEach: Math.ceil(expectedUsers / config.partitions),
+      mode: config.mode,
+    };
+    const mapResults = await settleAll(Array.from({ length: Math.min(config.threads, ranges.length) || 1 }, () => pool.run(task, { name: 'map' }) as Promise<MapResult | TaskFailure>));
     logger.debug(`batch: map done at ${Math.round(performance.now() - startedAt)} ms`);
     const { counts, badRowsByFile } = numberBadRows(inputs, mapResults);
     if (config.mode === 'failfast') failOnFirstBadRow(inputs, badRowsByFile);
@@ -185,7 +187,8 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
       purchaseCentsTotal: reduceResults.reduce((n, r) => n + r.cents, 0),
       threads: config.threads,
       partitions: config.partitions,
-      mapTasks: tasks.length,
+      mapTasks: mapResults.length,
+      mapRanges: ranges.length,
       elapsedMs: Math.round(performance.now() - startedAt),
     };
     await publisher.write('_MANIFEST.json', JSON.stringify(manifest, null, 2) + '\n');
