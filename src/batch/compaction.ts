@@ -235,6 +235,7 @@ function removeOriginals(config: CompactionConfig, entries: readonly IngestEntry
 
 /** Folds the ingest log through `throughSeq` when no speed layer holds it; undefined when one does (it folds itself). */
 function foldIfIdle(layout: DataLayout, throughSeq: number, logger: Logger): number | undefined {
+  if (throughSeq === 0) return 0;
   let lock: Lock;
   try {
     lock = acquireLock(layout.speedLock, 'speed layer');

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { type Totals, loggedStreamFiles, plain, readMergedView } from '../helpers/outputs.js';
+import { type Totals, compactedMasterFiles, loggedStreamFiles, plain, readMergedView } from '../helpers/outputs.js';
 import { recountMasterDataset } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
@@ -28,7 +28,7 @@ function purchases(totals: Totals): number {
 
 /** The merged view soak left equals the test's own recount of the master dataset, stream files included. */
 function expectMergedViewExact(data: string, report: Report): void {
-  expect(loggedStreamFiles(data).length).toBeGreaterThan(0);
+  expect(loggedStreamFiles(data).length + (compactedMasterFiles(data).at(-1)?.last ?? 0)).toBeGreaterThan(0);
   const recount = recountMasterDataset(data);
   expect(plain(readMergedView(data))).toEqual(plain(recount));
   expect(purchases(recount)).toBe(report.purchasesInMasterDataset);
@@ -50,15 +50,19 @@ describe('soak', () => {
     expectMergedViewExact(data, report);
   });
 
-  it('keeps the exact-once invariant when the pipeline is SIGKILLed and restarted', async () => {
+  it('keeps the exact-once invariant when the pipeline is SIGKILLed and restarted, compacting as it runs', async () => {
     const { root, data } = newTempRoot();
     const json = path.join(root, 'report.json');
-    const result = await runCli(['soak', '--duration', '14s', '--rate', '10000', '--kill-every', '3s', '--batch-every', '2s', '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
+    // A 2 s window lets files older than 3 s be compacted within the run; kills land mid-compaction too.
+    const args = ['soak', '--duration', '14s', '--rate', '10000', '--kill-every', '3s', '--batch-every', '2s', '--window', '2s', '--slide', '1s', '--compact-every', '2s'];
+    const result = await runCli([...args, '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
     expect(result.stdout).toMatch(/soak: PASS/);
     expect(result.code).toBe(0);
     const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Report;
     expect(report.kills).toBeGreaterThanOrEqual(2);
     expect(report.exact).toBe(true);
+    expect(report.checks.find((c) => c.name === 'landing folder bounded')?.pass).toBe(true);
+    expect(compactedMasterFiles(data).length).toBeGreaterThan(0);
     expectMergedViewExact(data, report);
   });
 });
