@@ -18,6 +18,11 @@ export interface DatasetRequest {
   readonly users: number;
   /** A data folder to use instead of the shared temp folder. */
   readonly dataDir?: string;
+  /**
+   * The shared temp folder's name (default `lambdaflow-bench`): a benchmark that needs another size by default keeps
+   * its own cache, rather than regenerating the other's dataset each time either runs.
+   */
+  readonly cacheName?: string;
 }
 
 /** What a batch run over the dataset must count, when the dataset was generated here. */
@@ -96,7 +101,7 @@ export async function prepareDataset(request: DatasetRequest, print: (line: stri
       description: `the ${existing.length} files already in ${dataLayout(dataDir).batchInput}, with any ingested stream files (--rows and --users ignored)`,
     };
   }
-  const dataDir = path.join(os.tmpdir(), 'lambdaflow-bench');
+  const dataDir = path.join(os.tmpdir(), request.cacheName ?? 'lambdaflow-bench');
   const markerFile = path.join(dataDir, MARKER_NAME);
   const marker = readMarker(markerFile);
   const batchInput = dataLayout(dataDir).batchInput;
