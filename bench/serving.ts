@@ -22,7 +22,7 @@ import { silentLogger } from '../src/io/logger.js';
 import { systemClock } from '../src/io/system-clock.js';
 import { listBatchViews, mergeViewDirectory, readRealtimeHead } from '../src/io/views.js';
 import { memoryOfPid } from '../src/soak/measure.js';
-import { type BatchRun, checkTotals, runBatchProcess } from '../src/bench/batch-runs.js';
+import { checkTotals, runBatchProcess } from '../src/bench/batch-runs.js';
 import { type BenchChild, ChildProcesses } from '../src/bench/child-processes.js';
 import { type BenchDataset, prepareDataset } from '../src/bench/dataset.js';
 import {
@@ -275,7 +275,7 @@ async function measureSwap(
   observation: Observation,
   expectedBatch: BenchDataset['expected'],
   watchdog: Watchdog,
-): Promise<{ swap: SwapResult; batch: BatchRun }> {
+): Promise<SwapResult> {
   const answered = client.nextMessage<LoadResult>();
   client.send({ type: 'run', origin, paths, run: { kind: 'fixed-rate', ratePerSecond: SWAP_LOOKUP_RATE } } satisfies LoadRequest);
   const lookupsFromMs = epochMs();
@@ -303,16 +303,13 @@ async function measureSwap(
     );
   }
   return {
-    batch,
-    swap: {
-      lookupRate: SWAP_LOOKUP_RATE,
-      batchSeconds: batch.wallMs / 1000,
-      batchView: view,
-      batchWatermark: watermark,
-      quiet: sentBetween(result, lookupsFromMs, batchStartMs),
-      aroundSwap: sentBetween(result, swapAtMs - SWAP_WINDOW_MS, swapAtMs + SWAP_WINDOW_MS),
-      duringBatch: sentBetween(result, batchStartMs, swapAtMs + SWAP_WINDOW_MS),
-    },
+    lookupRate: SWAP_LOOKUP_RATE,
+    batchSeconds: batch.wallMs / 1000,
+    batchView: view,
+    batchWatermark: watermark,
+    quiet: sentBetween(result, lookupsFromMs, batchStartMs),
+    aroundSwap: sentBetween(result, swapAtMs - SWAP_WINDOW_MS, swapAtMs + SWAP_WINDOW_MS),
+    duringBatch: sentBetween(result, batchStartMs, swapAtMs + SWAP_WINDOW_MS),
   };
 }
 
@@ -337,6 +334,101 @@ class RssByPhase {
   }
 }
 
+interface FreshnessResult {
+  readonly rate: number;
+  readonly achievedEventsPerSecond: number;
+  readonly chunkIntervalMs: number;
+  readonly rowsPerChunk: number;
+  readonly chunks: number;
+  readonly seconds: number;
+  /** The latest a chunk was renamed against its schedule: the producer's own lag. */
+  readonly maxRenameLateMs: number;
+  /** Renamed during the steady stream: the figures. */
+  readonly steady: Record<Observer, Distribution>;
+  /** Renamed while the batch ran and its view was swapped in. */
+  readonly duringSwap: Record<Observer, Distribution>;
+  readonly samplesMs: ChunkLog['samples'];
+}
+
+/**
+ * speed as its own process on serve's data folder, and the stream: --duration of steady chunks (freshness), drained
+ * and checked; then the stream again while a batch view is swapped in, drained and checked again.
+ */
+async function measureStream(
+  options: BenchOptions,
+  children: ChildProcesses,
+  layout: DataLayout,
+  client: BenchChild,
+  origin: string,
+  paths: readonly string[],
+  batch: { readonly purchases: number; readonly expected: BenchDataset['expected'] },
+  watchdog: Watchdog,
+  rssByPhase: RssByPhase,
+  print: (line: string) => void,
+): Promise<{ freshness: FreshnessResult; swap: SwapResult }> {
+  if (readIngestLog(layout.ingestLog).entries.length !== 0) throw new LambdaflowError('E_STATE', `${layout.ingestLog} is not empty`);
+  const speed = children.spawn('speed', process.execPath, [mainScriptPath(), 'speed', '--data', layout.root, ...SPEED_ARGS, '--log-level', 'warn']);
+  watchdog.watch(speed.failed);
+  await watchdog.until(() => readRealtimeHead(layout.realtimeHead) !== undefined, START_TIMEOUT_MS, () => 'the speed layer published no realtime head');
+  const rowsPerChunk = Math.max(1, Math.round((options.rate * CHUNK_INTERVAL_MS) / 1000));
+  const log = new ChunkLog(layout);
+  const observation = await Observation.start(layout, origin, log, watchdog, agent);
+  try {
+    const writer = new StreamWriter(layout.streamInput, { intervalMs: CHUNK_INTERVAL_MS, rowsPerChunk, chunks: undefined, users: options.users, seed: 7 }, systemClock);
+    const stream = new ChunkStream(writer, rowsPerChunk, CHUNK_INTERVAL_MS, log);
+    print(
+      `freshness: ${count(options.rate)} events/s for ${formatDurationMs(options.durationMs)} (a chunk of ${count(rowsPerChunk)} rows + 1 marker every ` +
+        `${CHUNK_INTERVAL_MS} ms), speed ${SPEED_ARGS.join(' ')}, serve --interval ${CSV_INTERVAL} ...`,
+    );
+    rssByPhase.phase = 'stream';
+    const startMs = epochMs();
+    stream.start('steady', watchdog);
+    await watchdog.sleep(options.durationMs);
+    await stream.stop();
+    const steadyMs = epochMs() - startMs;
+    const chunks = log.chunks.size;
+    const maxRenameLateMs = stream.maxLateMs;
+    await drainAndCheck(log, observation, origin, layout, batch.purchases, watchdog);
+    print(`verified: the ingest log holds the ${count(chunks)} chunks; serve's purchases = the batch view's + every chunk's; /users/${MARKER_USER} agrees with each version's seq`);
+
+    print(`swap: sequential lookups at ${SWAP_LOOKUP_RATE}/s, stream on, ${formatDurationMs(SWAP_QUIET_MS)} quiet, then batch ...`);
+    rssByPhase.phase = 'batch swap';
+    const swap = await measureSwap(layout, client, origin, paths, stream, log, observation, batch.expected, watchdog);
+    const status = await drainAndCheck(log, observation, origin, layout, batch.purchases, watchdog);
+    if (status.batch_view !== swap.batchView) throw new LambdaflowError('E_STATE', `serve shows ${status.batch_view}, not ${swap.batchView}`);
+    print(`verified: ${swap.batchView} holds the dataset plus the ${swap.batchWatermark} chunks up to its watermark; after the swap serve still counts every purchase once`);
+
+    const byObserver = (samples: Record<Observer, number[]>): Record<Observer, Distribution> =>
+      Object.fromEntries(OBSERVERS.map((o) => [o, distribution(samples[o])])) as Record<Observer, Distribution>;
+    const freshness: FreshnessResult = {
+      rate: options.rate,
+      achievedEventsPerSecond: (log.totals(chunks).rows * 1000) / steadyMs,
+      chunkIntervalMs: CHUNK_INTERVAL_MS,
+      rowsPerChunk,
+      chunks,
+      seconds: steadyMs / 1000,
+      maxRenameLateMs,
+      steady: byObserver(log.samples.steady),
+      duringSwap: byObserver(log.samples.swap),
+      samplesMs: log.samples,
+    };
+    return { freshness, swap };
+  } finally {
+    observation.close();
+  }
+}
+
+interface ServingReport {
+  readonly machine: string;
+  readonly options: BenchOptions;
+  readonly dataset: string;
+  readonly batch: { readonly users: number; readonly purchases: number; readonly seconds: number };
+  readonly lookups: LookupResult;
+  readonly freshness: FreshnessResult;
+  readonly rss: { readonly afterLoadBytes: number | null; readonly peakBytes: number | null; readonly highestSampleBytesByPhase: Partial<Record<Phase, number>> };
+  readonly swap: SwapResult;
+}
+
 interface Verdict {
   readonly figure: string;
   readonly value: string;
@@ -344,6 +436,108 @@ interface Verdict {
   readonly relative: string;
   readonly target: string;
   readonly pass: boolean;
+}
+
+/** The issue's figures, each with its baseline from the same run and its target. */
+function verdictsOf({ batch, lookups, freshness, rss, swap }: ServingReport): Verdict[] {
+  const { api, csv, head } = freshness.steady;
+  const { afterLoadBytes, peakBytes } = rss;
+  return [
+    {
+      figure: 'API freshness p99 (rename → /users/:id)',
+      value: `${ms(api.p99Ms)} ms`,
+      baseline: `${ms(head.p99Ms)} ms head.json`,
+      relative: ratio(api.p99Ms, head.p99Ms),
+      target: `≤ ${TARGET.apiFreshnessP99Ms} ms`,
+      pass: api.p99Ms <= TARGET.apiFreshnessP99Ms,
+    },
+    {
+      figure: `merged_view.csv freshness p99 (--interval ${CSV_INTERVAL})`,
+      value: `${ms(csv.p99Ms)} ms`,
+      baseline: `${ms(head.p99Ms)} ms head.json`,
+      relative: ratio(csv.p99Ms, head.p99Ms),
+      target: `≤ ${count(TARGET.csvFreshnessP99Ms)} ms`,
+      pass: csv.p99Ms <= TARGET.csvFreshnessP99Ms,
+    },
+    {
+      figure: 'lookup p99',
+      value: `${ms(lookups.serve.p99Ms)} ms`,
+      baseline: `${ms(lookups.bare.p99Ms)} ms bare`,
+      relative: ratio(lookups.serve.p99Ms, lookups.bare.p99Ms),
+      target: `≤ ${TARGET.lookupP99Ratio.toFixed(2)}× bare`,
+      pass: lookups.serve.p99Ms <= TARGET.lookupP99Ratio * lookups.bare.p99Ms,
+    },
+    {
+      figure: 'lookups/s',
+      value: count(lookups.serve.requestsPerSecond),
+      baseline: `${count(lookups.bare.requestsPerSecond)} bare`,
+      relative: ratio(lookups.serve.requestsPerSecond, lookups.bare.requestsPerSecond),
+      target: `≥ ${count(TARGET.lookupsPerSecond)}`,
+      pass: lookups.serve.requestsPerSecond >= TARGET.lookupsPerSecond,
+    },
+    peakBytes !== null && afterLoadBytes !== null
+      ? {
+          figure: `serve peak RSS (${count(batch.users)} users)`,
+          value: `${megabytes(peakBytes)} MB`,
+          baseline: `${megabytes(afterLoadBytes)} MB after load`,
+          relative: ratio(peakBytes, afterLoadBytes),
+          target: `≤ ${megabytes(TARGET.peakRssBytes)} MB`,
+          pass: peakBytes <= TARGET.peakRssBytes,
+        }
+      : { figure: 'serve peak RSS', value: 'unknown (no /proc)', baseline: '-', relative: '-', target: `≤ ${megabytes(TARGET.peakRssBytes)} MB`, pass: false },
+    {
+      figure: `max lookup ±${formatDurationMs(SWAP_WINDOW_MS)} around a batch swap`,
+      value: `${ms(swap.aroundSwap.maxMs)} ms`,
+      baseline: `${ms(swap.quiet.maxMs)} ms without batch`,
+      relative: ratio(swap.aroundSwap.maxMs, swap.quiet.maxMs),
+      target: `≤ ${TARGET.swapMaxLookupMs} ms`,
+      pass: swap.aroundSwap.maxMs <= TARGET.swapMaxLookupMs,
+    },
+  ];
+}
+
+function printReport(report: ServingReport, verdicts: readonly Verdict[], print: (line: string) => void): void {
+  const { freshness, lookups, swap, rss } = report;
+  const table = (header: readonly string[], rows: readonly (readonly string[])[]): void => formatTable(header, rows).forEach((line) => print(line));
+  print('');
+  print(
+    `freshness, chunk renamed → visible, ${count(freshness.chunks)} chunks over ${freshness.seconds.toFixed(1)} s ` +
+      `(${count(freshness.achievedEventsPerSecond)} events/s achieved, renames up to ${ms(freshness.maxRenameLateMs)} ms late):`,
+  );
+  const steady = freshness.steady;
+  table(
+    ['visible in', 'chunks', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+    OBSERVERS.map((o) => [OBSERVER_NAMES[o], String(steady[o].samples), ms(steady[o].p50Ms), ms(steady[o].p90Ms), ms(steady[o].p99Ms), ms(steady[o].maxMs)]),
+  );
+  print('');
+  print(`lookups, the same client (${lookups.connections} connections, keep-alive, its own process), ${lookups.rounds} alternating rounds of ${formatDurationMs(lookups.roundMs)} each:`);
+  table(
+    ['server', 'requests', 'requests/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+    (['bare', 'serve'] as const).map((server) => {
+      const s = lookups[server];
+      const name = server === 'bare' ? `bare node:http, fixed ${lookups.bodyBytes}-byte body (baseline)` : 'serve GET /users/:id, random users';
+      return [name, count(s.samples), count(s.requestsPerSecond), ms(s.p50Ms), ms(s.p90Ms), ms(s.p99Ms), ms(s.maxMs)];
+    }),
+  );
+  print('');
+  print(`batch swap: ${swap.batchView} (batch ${swap.batchSeconds.toFixed(1)} s) swapped in while the stream ran; sequential lookups at ${swap.lookupRate}/s:`);
+  table(
+    ['lookups sent', 'requests', 'p99 ms', 'max ms'],
+    [
+      [`${formatDurationMs(SWAP_QUIET_MS)} before the batch (baseline)`, String(swap.quiet.samples), ms(swap.quiet.p99Ms), ms(swap.quiet.maxMs)],
+      [`±${formatDurationMs(SWAP_WINDOW_MS)} around the swap`, String(swap.aroundSwap.samples), ms(swap.aroundSwap.p99Ms), ms(swap.aroundSwap.maxMs)],
+    ],
+  );
+  const during = freshness.duringSwap;
+  print(`freshness meanwhile: /users/:id p99 ${ms(during.api.p99Ms)} ms (max ${ms(during.api.maxMs)}), merged_view.csv p99 ${ms(during.csv.p99Ms)} ms (max ${ms(during.csv.maxMs)})`);
+  const highest = rss.highestSampleBytesByPhase;
+  print(`serve RSS, highest of a sample every ${RSS_SAMPLE_MS} ms: ${PHASES.map((p) => `${p} ${megabytes(highest[p] ?? 0)} MB`).join(', ')}; peak (VmHWM) ${megabytes(rss.peakBytes ?? 0)} MB`);
+  print('');
+  print(`the issue's figures (${report.machine}):`);
+  table(
+    ['figure', 'measured', 'baseline, same run', 'relative', 'target', 'result'],
+    verdicts.map((v) => [v.figure, v.value, v.baseline, v.relative, v.target, v.pass ? 'PASS' : 'MISS']),
+  );
 }
 
 runScript('bench:serving', async () => {
@@ -358,7 +552,6 @@ runScript('bench:serving', async () => {
   const layout = runFolder(dataset);
   const removeRunFolder = (): void => fs.rmSync(layout.root, { recursive: true, force: true });
   process.once('exit', removeRunFolder); // also after Ctrl-C, which ends the process without unwinding
-  let observation: Observation | undefined;
   let rssByPhase: RssByPhase | undefined;
   try {
     const batch = await runBatchProcess(layout.root, os.availableParallelism());
@@ -369,151 +562,39 @@ runScript('bench:serving', async () => {
 
     const { serve, origin } = await startServe(children, layout);
     watchdog.watch(serve.failed);
-    const rssAfterLoadBytes = memoryOfPid(serve.pid, 'VmRSS');
+    const afterLoadBytes = memoryOfPid(serve.pid, 'VmRSS') ?? null;
     rssByPhase = new RssByPhase(serve.pid);
     const sample = await checkLookups(origin, users);
-    print(`serve: ${origin}, ${count(Math.min(CHECKED_LOOKUPS, users.length))} random /users/:id answers equal the batch view; RSS ${megabytes(rssAfterLoadBytes ?? 0)} MB`);
+    print(`serve: ${origin}, ${count(Math.min(CHECKED_LOOKUPS, users.length))} random /users/:id answers equal the batch view; RSS ${megabytes(afterLoadBytes ?? 0)} MB`);
 
     const client = children.fork('http load client', HTTP_LOAD_CLIENT);
     watchdog.watch(client.failed);
     const paths = users.map((u) => userPath(u.userId));
     rssByPhase.phase = 'lookups';
     const lookups = await measureLookups(options, children, client, origin, paths, sample, watchdog, print);
-
-    // Freshness: speed as its own process on the same folder, a chunk every CHUNK_INTERVAL_MS for --duration.
-    if (readIngestLog(layout.ingestLog).entries.length !== 0) throw new LambdaflowError('E_STATE', `${layout.ingestLog} is not empty`);
-    const speed = children.spawn('speed', process.execPath, [mainScriptPath(), 'speed', '--data', layout.root, ...SPEED_ARGS, '--log-level', 'warn']);
-    watchdog.watch(speed.failed);
-    await watchdog.until(() => readRealtimeHead(layout.realtimeHead) !== undefined, START_TIMEOUT_MS, () => 'the speed layer published no realtime head');
-    const rowsPerChunk = Math.max(1, Math.round((options.rate * CHUNK_INTERVAL_MS) / 1000));
-    const log = new ChunkLog(layout);
-    observation = await Observation.start(layout, origin, log, watchdog, agent);
-    const writer = new StreamWriter(layout.streamInput, { intervalMs: CHUNK_INTERVAL_MS, rowsPerChunk, chunks: undefined, users: options.users, seed: 7 }, systemClock);
-    const stream = new ChunkStream(writer, rowsPerChunk, CHUNK_INTERVAL_MS, log);
-    print(`freshness: ${count(options.rate)} events/s for ${formatDurationMs(options.durationMs)} (a chunk of ${count(rowsPerChunk)} rows + 1 marker every ${CHUNK_INTERVAL_MS} ms), speed ${SPEED_ARGS.join(' ')}, serve --interval ${CSV_INTERVAL} ...`);
-    rssByPhase.phase = 'stream';
-    const streamStartMs = epochMs();
-    stream.start('steady', watchdog);
-    await watchdog.sleep(options.durationMs);
-    await stream.stop();
-    const steadyMs = epochMs() - streamStartMs;
-    const steadyChunks = log.chunks.size;
-    const steadyLateMs = stream.maxLateMs;
-    await drainAndCheck(log, observation, origin, layout, batch.totals.purchases, watchdog);
-    print(`verified: the ingest log holds the ${count(steadyChunks)} chunks; serve's purchases = the batch view's + every chunk's; /users/${MARKER_USER} agrees with each version's seq`);
-
-    print(`swap: sequential lookups at ${SWAP_LOOKUP_RATE}/s, stream on, ${formatDurationMs(SWAP_QUIET_MS)} quiet, then batch ...`);
-    stream.maxLateMs = 0;
-    rssByPhase.phase = 'batch swap';
-    const { swap } = await measureSwap(layout, client, origin, paths, stream, log, observation, dataset.expected, watchdog);
-    const finalStatus = await drainAndCheck(log, observation, origin, layout, batch.totals.purchases, watchdog);
-    if (finalStatus.batch_view !== swap.batchView) throw new LambdaflowError('E_STATE', `serve shows ${finalStatus.batch_view}, not ${swap.batchView}`);
-    print(`verified: ${swap.batchView} holds the dataset plus the ${swap.batchWatermark} chunks up to its watermark; after the swap serve still counts every purchase once`);
-    const peakRssBytes = memoryOfPid(serve.pid, 'VmHWM');
+    const batchFacts = { purchases: batch.totals.purchases, expected: dataset.expected };
+    const { freshness, swap } = await measureStream(options, children, layout, client, origin, paths, batchFacts, watchdog, rssByPhase, print);
+    const peakBytes = memoryOfPid(serve.pid, 'VmHWM') ?? null;
     rssByPhase.close();
-    const rssHighest = rssByPhase.highestBytes;
-    observation.close();
-    observation = undefined;
     await children.stopAll();
 
-    // Report.
-    const steady = Object.fromEntries(OBSERVERS.map((o) => [o, distribution(log.samples.steady[o])])) as Record<Observer, Distribution>;
-    const duringSwap = Object.fromEntries(OBSERVERS.map((o) => [o, distribution(log.samples.swap[o])])) as Record<Observer, Distribution>;
-    const achievedRate = (log.totals(steadyChunks).rows * 1000) / steadyMs;
-    print('');
-    print(`freshness, chunk renamed → visible, ${count(steadyChunks)} chunks over ${(steadyMs / 1000).toFixed(1)} s (${count(achievedRate)} events/s achieved, renames up to ${ms(steadyLateMs)} ms late):`);
-    const freshnessRows = OBSERVERS.map((o) => [OBSERVER_NAMES[o], String(steady[o].samples), ms(steady[o].p50Ms), ms(steady[o].p90Ms), ms(steady[o].p99Ms), ms(steady[o].maxMs)]);
-    for (const line of formatTable(['visible in', 'chunks', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], freshnessRows)) print(line);
-    print('');
-    print(`lookups, the same client (${lookups.connections} connections, keep-alive, its own process), ${lookups.rounds} alternating rounds of ${formatDurationMs(lookups.roundMs)} each:`);
-    const lookupRows = (['bare', 'serve'] as const).map((server) => {
-      const s = lookups[server];
-      return [server === 'bare' ? `bare node:http, fixed ${lookups.bodyBytes}-byte body (baseline)` : 'serve GET /users/:id, random users', count(s.samples), count(s.requestsPerSecond), ms(s.p50Ms), ms(s.p90Ms), ms(s.p99Ms), ms(s.maxMs)];
-    });
-    for (const line of formatTable(['server', 'requests', 'requests/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], lookupRows)) print(line);
-    print('');
-    print(`batch swap: ${swap.batchView} (batch ${swap.batchSeconds.toFixed(1)} s) swapped in while the stream ran; sequential lookups at ${swap.lookupRate}/s:`);
-    const swapRows = [
-      [`${formatDurationMs(SWAP_QUIET_MS)} before the batch (baseline)`, String(swap.quiet.samples), ms(swap.quiet.p99Ms), ms(swap.quiet.maxMs)],
-      [`±${formatDurationMs(SWAP_WINDOW_MS)} around the swap`, String(swap.aroundSwap.samples), ms(swap.aroundSwap.p99Ms), ms(swap.aroundSwap.maxMs)],
-    ];
-    for (const line of formatTable(['lookups sent', 'requests', 'p99 ms', 'max ms'], swapRows)) print(line);
-    print(`serve RSS, highest sample every ${RSS_SAMPLE_MS} ms by phase: ${PHASES.map((p) => `${p} ${megabytes(rssHighest[p] ?? 0)} MB`).join(', ')}; peak (VmHWM) ${megabytes(peakRssBytes ?? 0)} MB`);
-    print(`freshness while the batch ran and swapped: /users/:id p99 ${ms(duringSwap.api.p99Ms)} ms, merged_view.csv p99 ${ms(duringSwap.csv.p99Ms)} ms (max ${ms(duringSwap.api.maxMs)} / ${ms(duringSwap.csv.maxMs)} ms)`);
-
-    const rssKnown = peakRssBytes !== undefined && rssAfterLoadBytes !== undefined;
-    const verdicts: Verdict[] = [
-      {
-        figure: 'API freshness p99 (rename → /users/:id)',
-        value: `${ms(steady.api.p99Ms)} ms`,
-        baseline: `${ms(steady.head.p99Ms)} ms head.json`,
-        relative: ratio(steady.api.p99Ms, steady.head.p99Ms),
-        target: `≤ ${TARGET.apiFreshnessP99Ms} ms`,
-        pass: steady.api.p99Ms <= TARGET.apiFreshnessP99Ms,
-      },
-      {
-        figure: `merged_view.csv freshness p99 (--interval ${CSV_INTERVAL})`,
-        value: `${ms(steady.csv.p99Ms)} ms`,
-        baseline: `${ms(steady.head.p99Ms)} ms head.json`,
-        relative: ratio(steady.csv.p99Ms, steady.head.p99Ms),
-        target: `≤ ${count(TARGET.csvFreshnessP99Ms)} ms`,
-        pass: steady.csv.p99Ms <= TARGET.csvFreshnessP99Ms,
-      },
-      {
-        figure: 'lookup p99',
-        value: `${ms(lookups.serve.p99Ms)} ms`,
-        baseline: `${ms(lookups.bare.p99Ms)} ms bare`,
-        relative: ratio(lookups.serve.p99Ms, lookups.bare.p99Ms),
-        target: `≤ ${TARGET.lookupP99Ratio.toFixed(2)}× bare`,
-        pass: lookups.serve.p99Ms <= TARGET.lookupP99Ratio * lookups.bare.p99Ms,
-      },
-      {
-        figure: 'lookups/s',
-        value: count(lookups.serve.requestsPerSecond),
-        baseline: `${count(lookups.bare.requestsPerSecond)} bare`,
-        relative: ratio(lookups.serve.requestsPerSecond, lookups.bare.requestsPerSecond),
-        target: `≥ ${count(TARGET.lookupsPerSecond)}`,
-        pass: lookups.serve.requestsPerSecond >= TARGET.lookupsPerSecond,
-      },
-      {
-        figure: `serve peak RSS (${count(users.length)} users)`,
-        value: rssKnown ? `${megabytes(peakRssBytes)} MB` : 'unknown',
-        baseline: rssKnown ? `${megabytes(rssAfterLoadBytes)} MB after load` : 'unknown',
-        relative: rssKnown ? ratio(peakRssBytes, rssAfterLoadBytes) : '-',
-        target: `≤ ${megabytes(TARGET.peakRssBytes)} MB`,
-        pass: rssKnown && peakRssBytes <= TARGET.peakRssBytes,
-      },
-      {
-        figure: `max lookup ±${formatDurationMs(SWAP_WINDOW_MS)} around a batch swap`,
-        value: `${ms(swap.aroundSwap.maxMs)} ms`,
-        baseline: `${ms(swap.quiet.maxMs)} ms without batch`,
-        relative: ratio(swap.aroundSwap.maxMs, swap.quiet.maxMs),
-        target: `≤ ${TARGET.swapMaxLookupMs} ms`,
-        pass: swap.aroundSwap.maxMs <= TARGET.swapMaxLookupMs,
-      },
-    ];
-    print('');
-    print(`the issue's figures (${machine}):`);
-    const verdictRows = verdicts.map((v) => [v.figure, v.value, v.baseline, v.relative, v.target, v.pass ? 'PASS' : 'MISS']);
-    for (const line of formatTable(['figure', 'measured', 'baseline, same run', 'relative', 'target', 'result'], verdictRows)) print(line);
-
+    const report: ServingReport = {
+      machine,
+      options,
+      dataset: dataset.description,
+      batch: { users: users.length, purchases: batch.totals.purchases, seconds: batch.wallMs / 1000 },
+      lookups,
+      freshness,
+      rss: { afterLoadBytes, peakBytes, highestSampleBytesByPhase: rssByPhase.highestBytes },
+      swap,
+    };
+    const verdicts = verdictsOf(report);
+    printReport(report, verdicts, print);
     if (options.json !== undefined) {
-      const report = {
-        machine,
-        options,
-        dataset: dataset.description,
-        batch: { users: users.length, purchases: batch.totals.purchases, seconds: batch.wallMs / 1000 },
-        lookups,
-        freshness: { rate: options.rate, achievedEventsPerSecond: achievedRate, chunkIntervalMs: CHUNK_INTERVAL_MS, rowsPerChunk, seconds: steadyMs / 1000, maxRenameLateMs: steadyLateMs, steady, duringSwap, samplesMs: log.samples },
-        rss: { afterLoadBytes: rssAfterLoadBytes ?? null, peakBytes: peakRssBytes ?? null, highestSampleBytesByPhase: rssHighest },
-        swap,
-        verdicts,
-      };
-      await writeFileAtomically(options.json, JSON.stringify(report, null, 2) + '\n');
+      await writeFileAtomically(options.json, JSON.stringify({ ...report, verdicts }, null, 2) + '\n');
       print(`wrote ${options.json}`);
     }
   } finally {
-    observation?.close();
     rssByPhase?.close();
     agent.destroy();
     await children.stopAll();
