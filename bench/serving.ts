@@ -56,6 +56,8 @@ const SPEED_ARGS = ['--batch-interval', '100ms', '--slide', '1s', '--window', '1
 const CSV_INTERVAL = '250ms';
 /** A chunk is renamed into stream_input/ this often (rate × this / 1000 rows each: 1,000 at 100,000 events/s). */
 const CHUNK_INTERVAL_MS = 10;
+/** The stream's generator seed (the batch dataset's is BENCH_SEED): other events than history's, same user space. */
+const STREAM_SEED = 7;
 /** Lookup rounds record after this much unrecorded load (JIT, connections). */
 const WARMUP_MS = 1_000;
 /** Random users whose /users/:id answers are checked against the batch view before anything is timed. */
@@ -374,7 +376,7 @@ async function measureStream(
   const log = new ChunkLog(layout);
   const observation = await Observation.start(layout, origin, log, watchdog, agent);
   try {
-    const writer = new StreamWriter(layout.streamInput, { intervalMs: CHUNK_INTERVAL_MS, rowsPerChunk, chunks: undefined, users: options.users, seed: 7 }, systemClock);
+    const writer = new StreamWriter(layout.streamInput, { intervalMs: CHUNK_INTERVAL_MS, rowsPerChunk, chunks: undefined, users: options.users, seed: STREAM_SEED }, systemClock);
     const stream = new ChunkStream(writer, rowsPerChunk, CHUNK_INTERVAL_MS, log);
     print(
       `freshness: ${count(options.rate)} events/s for ${formatDurationMs(options.durationMs)} (a chunk of ${count(rowsPerChunk)} rows + 1 marker every ` +
