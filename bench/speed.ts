@@ -24,6 +24,7 @@ import { type SpeedOptions, speedLayerConfig } from '../src/pipeline/layer-confi
 import { runSpeedLayer } from '../src/speed/speed-layer.js';
 import { differences, readMergedViewTable, recountMasterDataset } from '../src/soak/recount.js';
 import { percentile } from '../src/soak/measure.js';
+import { IngestLogTail } from '../src/bench/ingest-log-tail.js';
 import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
 
@@ -239,38 +240,6 @@ function windowCheck(layout: DataLayout, entries: readonly IngestEntry[], speed:
   const diffs = differences(window, recount);
   if (diffs.length > 0) throw new LambdaflowError('E_STATE', `the final window ${path.basename(newest.dir)} differs from the recount: ${diffs.join('; ')}`);
   return `the final ${speed.window.windowMs / 1000} s window equals it too`;
-}
-
-/** Ingest-log entries read as the log grows, from where the last read stopped: seq → file name. */
-class IngestLogTail {
-  private offset = 0;
-  private readonly names: string[] = [];
-
-  constructor(private readonly file: string) {}
-
-  /** The name of ingest seq `seq` (1-based), reading newly appended complete lines when needed. */
-  nameOf(seq: number): string {
-    if (seq > this.names.length) this.readNew();
-    const name = this.names[seq - 1];
-    if (name === undefined) throw new LambdaflowError('E_STATE', `ingest seq ${seq} is not in ${this.file}`);
-    return name;
-  }
-
-  private readNew(): void {
-    const fd = fs.openSync(this.file, 'r');
-    try {
-      const appended = Buffer.alloc(fs.fstatSync(fd).size - this.offset);
-      const read = fs.readSync(fd, appended, 0, appended.length, this.offset);
-      const complete = appended.lastIndexOf(0x0a, read - 1) + 1;
-      for (const line of appended.subarray(0, complete).toString().split('\n').slice(0, -1)) {
-        const entry = JSON.parse(line) as IngestEntry;
-        this.names[entry.seq - 1] = entry.name;
-      }
-      this.offset += complete;
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
 }
 
 /** Freshness: a chunk renamed every 100 ms at `rate` events/s; each realtime head records its time minus newly covered chunks' renames. */

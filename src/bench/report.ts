@@ -1,6 +1,7 @@
 // What every benchmark report shares: the machine it ran on, medians, ratios and plain-text tables.
 
 import os from 'node:os';
+import { percentile } from '../soak/measure.js';
 
 /** Node version, CPU model, cores and memory: the facts a measured figure needs beside it. */
 export function machineDescription(): string {
@@ -14,6 +15,26 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export interface Distribution {
+  readonly samples: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** Nearest-rank percentiles and the maximum of durations in ms (latencies, freshness). */
+export function distribution(valuesMs: readonly number[]): Distribution {
+  if (valuesMs.length === 0) throw new RangeError('distribution of no values');
+  return {
+    samples: valuesMs.length,
+    p50Ms: percentile(valuesMs, 50)!,
+    p90Ms: percentile(valuesMs, 90)!,
+    p99Ms: percentile(valuesMs, 99)!,
+    maxMs: valuesMs.reduce((a, b) => Math.max(a, b), -Infinity),
+  };
 }
 
 /** `value / baseline` as `1.23×`: above 1 means faster than the baseline when both are rates. */

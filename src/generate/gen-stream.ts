@@ -42,11 +42,14 @@ export class StreamWriter {
     fs.mkdirSync(dir, { recursive: true });
   }
 
-  /** Writes one chunk of `rows` rows stamped with the current time. */
-  writeChunk(rows = this.config.rowsPerChunk): StreamChunk {
+  /**
+   * Writes one chunk of `rows` rows stamped with the current time. `appendedLines` (whole lines, e.g. a benchmark's
+   * marker row) follow the generated rows in the same file and are not counted in the totals.
+   */
+  writeChunk(rows = this.config.rowsPerChunk, appendedLines = ''): StreamChunk {
     const now = this.clock.now();
     const counts: GeneratedCounts = { rows: 0, purchases: 0 };
-    const text = this.generator.lines(rows, Math.floor(now / 1000), Number.MAX_SAFE_INTEGER, 0, counts);
+    const text = this.generator.lines(rows, Math.floor(now / 1000), Number.MAX_SAFE_INTEGER, 0, counts) + appendedLines;
     const name = chunkName(now, this.counter++);
     const temp = path.join(this.dir, `.${name}.tmp`);
     fs.writeFileSync(temp, text);

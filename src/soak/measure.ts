@@ -29,12 +29,17 @@ export function entriesIn(dir: string): number {
   }
 }
 
-/** Resident set size of another process, from /proc (Linux), in bytes. */
-export function rssOfPid(pid: number): number | undefined {
+/** A memory figure of another process from /proc (Linux), in bytes: VmRSS its resident set now, VmHWM its peak. */
+export function memoryOfPid(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) * 1024 : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Resident set size of another process, in bytes. */
+export function rssOfPid(pid: number): number | undefined {
+  return memoryOfPid(pid, 'VmRSS');
 }
