@@ -101,16 +101,34 @@ function writeAmount(out: Buffer, at: number, cents: number): number {
   return at;
 }
 
-/** View lines `user_id,count,amount` for the given entries, in that order (quoting user ids as RFC 4180 requires). */
-export function formatEntries(table: UserAggTable, order: Uint32Array): Buffer {
-  const { arena, keyStart, keyLength } = table.keyColumns();
-  let capacity = 0;
-  for (const e of order) capacity += 2 * keyLength[e]! + 2 + 44; // quoted key, commas, count and amount digits, newline
-  const out = Buffer.allocUnsafe(capacity);
-  let at = 0;
-  for (const e of order) {
-    const start = keyStart[e]!;
-    const end = start + keyLength[e]!;
+/** Compares two keys (in any arenas) in compareUserIds order. */
+export function compareKeyBytes(a: Uint8Array, aStart: number, aLength: number, b: Uint8Array, bStart: number, bLength: number): number {
+  const n = Math.min(aLength, bLength);
+  for (let i = 0; i < n; i++) {
+    const d = RANK[a[aStart + i]!]! - RANK[b[bStart + i]!]!;
+    if (d !== 0) return d;
+  }
+  return aLength - bLength;
+}
+
+/** View lines `user_id,count,amount` written into one buffer (user ids quoted as RFC 4180 requires), growing it as needed. */
+export class ViewLineWriter {
+  private out: Buffer;
+  private at = 0;
+
+  constructor(expectedBytes: number, head = '') {
+    this.out = Buffer.allocUnsafe(Math.max(expectedBytes, head.length, 64));
+    this.at = this.out.write(head, 0, 'latin1');
+  }
+
+  line(arena: Uint8Array, start: number, end: number, count: number, cents: number): void {
+    if (this.at + 2 * (end - start) + 48 > this.out.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.at + 2 * (end - start) + 48));
+      this.out.copy(grown, 0, 0, this.at);
+      this.out = grown;
+    }
+    const out = this.out;
+    let at = this.at;
     if (needsQuoting(arena, start, end)) {
       out[at++] = QUOTE;
       for (let i = start; i < end; i++) {
@@ -123,12 +141,26 @@ export function formatEntries(table: UserAggTable, order: Uint32Array): Buffer {
       at += end - start;
     }
     out[at++] = COMMA;
-    const count = table.countAt(e);
     if (count < 0) out[at++] = 0x2d;
     at = writeDigits(out, at, Math.abs(count));
     out[at++] = COMMA;
-    at = writeAmount(out, at, table.centsAt(e));
+    at = writeAmount(out, at, cents);
     out[at++] = NEWLINE;
+    this.at = at;
   }
-  return out.subarray(0, at);
+
+  /** The lines written (a view into the buffer, which it owns from its start). */
+  bytes(): Buffer {
+    return this.out.subarray(0, this.at);
+  }
+}
+
+/** View lines `user_id,count,amount` for the given entries, in that order. */
+export function formatEntries(table: UserAggTable, order: Uint32Array): Buffer {
+  const { arena, keyStart, keyLength } = table.keyColumns();
+  let capacity = 0;
+  for (const e of order) capacity += keyLength[e]! + 2 + 40; // key, commas, count and amount digits, newline
+  const writer = new ViewLineWriter(capacity);
+  for (const e of order) writer.line(arena, keyStart[e]!, keyStart[e]! + keyLength[e]!, table.countAt(e), table.centsAt(e));
+  return writer.bytes();
 }

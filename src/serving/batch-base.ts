@@ -1,7 +1,8 @@
 // A batch view prepared for serving: its table in shared memory (read by the main thread and the serving worker at
 // once, never copied again), with its users pre-sorted by id, by amount and by count. Built off the hot path.
 
-import { type AggTableState, UserAggTable, compareUserIds } from '../core/agg-table.js';
+import { type AggTableState, UserAggTable } from '../core/agg-table.js';
+import { sortedEntries } from '../core/sorted-view.js';
 
 export interface BatchViewMeta {
   /** The view folder's name, e.g. batch-1700000000000. */
@@ -39,21 +40,17 @@ function shared<T extends TypedArray>(array: T, length = array.length): T {
   return copy;
 }
 
-const decoder = new TextDecoder();
-
 /** Sorts a table's entries three ways and moves it into shared memory. */
 export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefined): BatchBase {
   const compact = table.compacted();
   const n = compact.size;
-  const ids: string[] = new Array(n);
   let purchases = 0;
   let cents = 0;
   for (let e = 0; e < n; e++) {
-    ids[e] = decoder.decode(compact.keyAt(e));
     purchases += compact.countAt(e);
     cents += compact.centsAt(e);
   }
-  const byId = Uint32Array.from({ length: n }, (_, e) => e).sort((a, b) => compareUserIds(ids[a]!, ids[b]!));
+  const byId = sortedEntries(compact);
   const rank = new Uint32Array(n);
   byId.forEach((entry, position) => (rank[entry] = position));
   const byValue = (value: (e: number) => number): Uint32Array =>
