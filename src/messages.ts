@@ -93,7 +93,7 @@ export type SpeedRequest =
 
 export type SpeedReply =
   | { readonly type: 'ready' }
-  | { readonly type: 'window'; readonly requestId: number; readonly block: AggBlock }
+  | { readonly type: 'window'; readonly requestId: number; readonly bytes: Uint8Array; readonly users: number }
   | { readonly type: 'deltas'; readonly requestId: number; readonly found: readonly number[] }
   | { readonly type: 'realtime'; readonly requestId: number; readonly bytes: Uint8Array; readonly users: number }
   | { readonly type: 'error'; readonly error: SerializedError };

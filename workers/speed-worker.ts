@@ -1,7 +1,6 @@
 // Speed worker entry point: owns one hash partition of users — its sliding window and its part of the realtime view.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { blockTransferList } from '../src/core/agg-table.js';
 import { serializeError } from '../src/core/errors.js';
 import { DeltaFiles } from '../src/io/deltas.js';
 import { ownedBytes } from '../src/io/thread-rpc.js';
@@ -24,8 +23,9 @@ port.on('message', (request: SpeedRequest) => {
         state.add(request.block, request.slide, request.realtime);
         break;
       case 'window': {
-        const block = state.windowBefore(request.slide);
-        reply({ type: 'window', requestId: request.requestId, block }, blockTransferList(block));
+        const window = state.windowBefore(request.slide);
+        const bytes = ownedBytes(window.bytes);
+        reply({ type: 'window', requestId: request.requestId, bytes, users: window.users }, [bytes.buffer]);
         break;
       }
       case 'deltas': {

@@ -5,6 +5,7 @@ import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { fnv1a, partitionOfHash } from '../core/hash.js';
 import { forEachViewLine, formatBlock } from '../core/view-format.js';
 import { SlidingWindow } from '../core/window.js';
+import { formatEntries, sortedEntries } from '../core/sorted-view.js';
 
 /** Calls `accept` for every delta line of a range and returns the seqs found (io/deltas.ts DeltaFiles.forEachLine). */
 export type DeltaLines = (accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number) => void) => ReadonlySet<number>;
@@ -27,9 +28,11 @@ export class PartitionState {
     if (realtime) this.realtime.mergeBlock(block);
   }
 
-  /** Closes the slides before `slide` and returns the window they form. */
-  windowBefore(slide: number): AggBlock {
-    return this.window.windowBefore(slide).toBlock();
+  /** Closes the slides before `slide` and returns the window they form, as view lines sorted by user id. */
+  windowBefore(slide: number): { bytes: Uint8Array; users: number } {
+    const window = this.window.windowBefore(slide);
+    const order = sortedEntries(window);
+    return { bytes: formatEntries(window, order), users: order.length };
   }
 
   /** Adds (sign 1) or subtracts (-1) this partition's users' delta lines into the realtime view; returns the seqs found. */

@@ -49,8 +49,8 @@ export interface PartitionStore {
   readonly partitions: number;
   /** Sends blocks[p] to partition p: into slide `slide` (null: not the window) and, if `realtime`, the realtime view. */
   add(blocks: readonly AggBlock[], slide: number | null, realtime: boolean): void;
-  /** Every partition's window of the slides before `slide`. */
-  windows(slide: number): Promise<AggBlock[]>;
+  /** Every partition's window of the slides before `slide`, as view lines sorted by user id (formatted by the workers). */
+  windows(slide: number): Promise<{ bytes: Uint8Array; users: number }[]>;
   /** Applies a delta range to the realtime view (each partition its users); resolves with the seqs every partition found. */
   applyDeltas(range: DeltaRange): Promise<ReadonlySet<number>>;
   /** Adds a checkpoint's parts to the realtime view. */
@@ -93,6 +93,6 @@ export interface SpeedOutputs {
   publishCheckpoint(head: RealtimeHead, parts: readonly Uint8Array[], atMs: number): Promise<void>;
   /** The newest checkpoint, if any. */
   latestCheckpoint(): RealtimeCheckpoint | undefined;
-  /** Publishes the window ending at endMs; returns its number of users. */
-  publishWindow(endMs: number, blocks: readonly AggBlock[]): Promise<number>;
+  /** Publishes the window ending at endMs, one part per partition. */
+  publishWindow(endMs: number, parts: readonly Uint8Array[]): Promise<void>;
 }

@@ -3,8 +3,6 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { type AggBlock, blockToSortedTotals } from '../core/agg-table.js';
-import { formatTotals } from '../core/view-format.js';
 import { DirectoryPublisher, writeFileAtomically } from '../io/atomic.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
@@ -60,12 +58,11 @@ export class SpeedViewFiles implements SpeedOutputs {
     return { name: latest.dir, watermark: latest.watermark, throughSeq: latest.throughSeq, lastIngestedAtMs: latest.lastIngestedAtMs, parts: readViewParts(latest.dir) };
   }
 
-  async publishWindow(endMs: number, blocks: readonly AggBlock[]): Promise<number> {
+  async publishWindow(endMs: number, parts: readonly Uint8Array[]): Promise<void> {
     const dir = path.join(this.layout.servingSpeed, `speed-${endMs}.txt`);
     // Published before a restart within the same slide (at a graceful stop, with the slide still open): replace it.
     if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
-    await publishDirectory(dir, blocks.map((block, partition) => [partName(partition), formatTotals(blockToSortedTotals(block))] as const));
+    await publishDirectory(dir, parts.map((bytes, partition) => [partName(partition), bytes] as const));
     pruneViews(listSpeedViews(this.layout.servingSpeed), this.keepWindows);
-    return blocks.reduce((n, block) => n + block.counts.length, 0);
   }
 }

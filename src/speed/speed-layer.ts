@@ -88,6 +88,12 @@ export interface SpeedPorts {
   readonly mode: BadRowMode;
 }
 
+/**
+ * A checkpoint holds every user of the realtime view, so it costs what the view holds: at most one per this long (and
+ * at a stop); a restart reads the newest plus the deltas after it.
+ */
+const CHECKPOINT_EVERY_MS = 10_000;
+
 /** Groups entries into runs of consecutive seqs that share a key (one parse and one delta file each). */
 function runsBy<K>(entries: readonly IngestEntry[], key: (entry: IngestEntry) => K): { key: K; entries: IngestEntry[] }[] {
   const runs: { key: K; entries: IngestEntry[] }[] = [];
@@ -108,6 +114,7 @@ export class SpeedLayer {
   private totalEvents = 0;
   private totalBadRows = 0;
   private realtimeUsers = 0;
+  private lastCheckpointMs = -Infinity;
   private readonly startedAtMs: number;
 
   constructor(
@@ -299,11 +306,15 @@ export class SpeedLayer {
     const parts = await this.ports.partitions.realtimeParts();
     this.realtimeUsers = parts.reduce((n, p) => n + p.users, 0);
     await this.ports.outputs.publishCheckpoint(this.head(), parts.map((p) => p.bytes), atMs);
+    this.lastCheckpointMs = atMs;
   }
 
-  /** At a slide's end: a checkpoint of the realtime view, the window (whose status reports both), and the log folded past what compaction removed. */
-  private async closeSlide(slide: number, atMs: number): Promise<void> {
-    await this.retryable('checkpointing the realtime view', () => this.checkpoint(atMs));
+  /**
+   * At a slide's end: a checkpoint of the realtime view (at most every CHECKPOINT_EVERY_MS, or when `last`), the window
+   * (whose status reports both), and the log folded past what compaction removed.
+   */
+  private async closeSlide(slide: number, atMs: number, last = false): Promise<void> {
+    if (last || atMs - this.lastCheckpointMs >= CHECKPOINT_EVERY_MS) await this.retryable('checkpointing the realtime view', () => this.checkpoint(atMs));
     await this.retryable('publishing the window', () => this.publishWindow(slide));
     await this.retryable('folding the ingest log', () => this.ports.source.forget(this.ports.log.foldCompacted()));
   }
@@ -311,7 +322,9 @@ export class SpeedLayer {
   /** Publishes the window of the slides before `slide`. */
   private async publishWindow(slide: number): Promise<void> {
     const { endMs } = windowBefore(this.window, slide);
-    const windowUsers = await this.ports.outputs.publishWindow(endMs, await this.ports.partitions.windows(slide));
+    const parts = await this.ports.partitions.windows(slide);
+    await this.ports.outputs.publishWindow(endMs, parts.map((p) => p.bytes));
+    const windowUsers = parts.reduce((n, p) => n + p.users, 0);
     this.observers.onSlide?.({
       windowEndMs: endMs,
       eventsInSlide: this.slideEvents,
@@ -343,7 +356,7 @@ export class SpeedLayer {
     }
     const finalMs = Math.max(clock.now(), tickMs - this.window.batchIntervalMs + 1);
     await this.tick(finalMs, true);
-    await this.closeSlide(slideOfTick(this.window, finalMs) + 1, finalMs);
+    await this.closeSlide(slideOfTick(this.window, finalMs) + 1, finalMs, true);
   }
 }
 

@@ -98,9 +98,9 @@ export class SpeedWorkers implements PartitionStore {
     });
   }
 
-  async windows(slide: number): Promise<AggBlock[]> {
+  async windows(slide: number): Promise<{ bytes: Uint8Array; users: number }[]> {
     const replies = await this.askAll<Extract<SpeedReply, { type: 'window' }>>((requestId) => ({ type: 'window', slide, requestId }));
-    return replies.map((reply) => reply.block);
+    return replies.map(({ bytes, users }) => ({ bytes, users }));
   }
 
   async applyDeltas(range: DeltaRange): Promise<ReadonlySet<number>> {

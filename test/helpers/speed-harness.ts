@@ -147,7 +147,7 @@ export class MemoryPartitions implements PartitionStore {
     blocks.forEach((block, p) => this.states[p]!.add(block, slide, realtime));
   }
 
-  async windows(slide: number): Promise<AggBlock[]> {
+  async windows(slide: number): Promise<{ bytes: Uint8Array; users: number }[]> {
     return this.states.map((state) => state.windowBefore(slide));
   }
 
@@ -174,7 +174,7 @@ export class MemoryOutputs implements SpeedOutputs {
   watermarks: number[] = [];
   head: RealtimeHead | undefined;
   readonly checkpoints: (RealtimeCheckpoint & { atMs: number })[] = [];
-  readonly windows = new Map<number, AggBlock[]>();
+  readonly windows = new Map<number, Uint8Array[]>();
   failHead = 0;
 
   batchWatermarks(): number[] {
@@ -197,9 +197,8 @@ export class MemoryOutputs implements SpeedOutputs {
     return this.checkpoints.at(-1);
   }
 
-  async publishWindow(endMs: number, blocks: readonly AggBlock[]): Promise<number> {
-    this.windows.set(endMs, [...blocks]);
-    return blocks.reduce((n, b) => n + b.counts.length, 0);
+  async publishWindow(endMs: number, parts: readonly Uint8Array[]): Promise<void> {
+    this.windows.set(endMs, parts.map((p) => Uint8Array.from(p)));
   }
 }
 
