@@ -6,7 +6,7 @@ import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
 import type { LogLevel } from './io/logger.js';
 import type { BatchBase } from './serving/batch-base.js';
-import type { AbsorbedDeltas, FrozenView } from './serving/store.js';
+import type { AbsorbedDeltas, StoreChange } from './serving/store.js';
 import type { StreamFileToParse } from './speed/stream-parse.js';
 
 /** A byte range of one input file, with the path the worker opens. */
@@ -132,8 +132,15 @@ export type ServingRequest =
   | { readonly type: 'batch'; readonly batch: BatchViewRef; readonly deltasDir: string; readonly absorbAfter: number; readonly absorbThrough: number }
   /** A speed window's totals (the window view). */
   | { readonly type: 'window'; readonly dir: string }
-  /** The merged view's CSV of a frozen version: written atomically to `target`, or returned. */
-  | { readonly type: 'export'; readonly view: FrozenView; readonly target: string | null };
+  /** A change of the serving store, replayed on this thread's replica of it (the export thread). */
+  | { readonly type: 'replicate'; readonly change: StoreChange }
+  /** The replica's merged view as CSV: written atomically to `target`, or returned; with the version it holds. */
+  | { readonly type: 'export'; readonly target: string | null };
+
+export interface ServingExportResult {
+  readonly version: number;
+  readonly bytes: Uint8Array | null;
+}
 
 export interface ServingLoadResult {
   readonly base: BatchBase;

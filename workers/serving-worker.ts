@@ -1,7 +1,9 @@
-// Serving thread entry point: loads views off the hot path and writes the merged view's CSV (src/serving/view-loading.ts).
+// Serving thread entry point: loads views off the hot path, or keeps a replica of the store and writes the merged
+// view's CSV from it (src/serving/view-loading.ts).
 
 import { answerRequests } from '../src/io/thread-rpc.js';
 import type { ServingRequest } from '../src/messages.js';
-import { handleServingRequest } from '../src/serving/view-loading.js';
+import { systemClock } from '../src/io/system-clock.js';
+import { servingRequestHandler } from '../src/serving/view-loading.js';
 
-answerRequests<ServingRequest>(handleServingRequest, 'serving thread');
+answerRequests<ServingRequest>(servingRequestHandler(systemClock), 'serving thread');

@@ -5,9 +5,9 @@
 import { UserAggTable } from '../core/agg-table.js';
 import { ViewLineWriter, compareKeyBytes, sortedEntries } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
-import { type FrozenView } from './store.js';
+import { type StoreView } from './store.js';
 
-export function formatMergedView(view: FrozenView): Uint8Array<ArrayBuffer> {
+export function formatMergedView(view: StoreView): Uint8Array<ArrayBuffer> {
   const base = UserAggTable.fromState(view.base.table);
   const overlay = UserAggTable.fromState(view.overlay);
   // Overlay users the base lacks, sorted, merged into the base's precomputed id order.

@@ -12,9 +12,9 @@ import { type Logger } from '../io/logger.js';
 import { ThreadClient } from '../io/thread-rpc.js';
 import { type BatchViewInfo, latestBatchView, listRealtimeViews, listSpeedViews, readRealtimeHead } from '../io/views.js';
 import { workerUrl } from '../io/worker-url.js';
-import type { ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
+import type { ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type MergeViewKind } from './view-kind.js';
-import { ServingStore, type SnapshotStatus } from './store.js';
+import { ServingStore, type SnapshotStatus, type StoreChange } from './store.js';
 
 export interface ServingConfig {
   readonly layout: DataLayout;
@@ -83,9 +83,15 @@ export class ServingLayer {
     return () => this.listeners.delete(listener);
   }
 
-  private changed(status: SnapshotStatus | undefined): void {
+  /** After a change of the store: the same change to the export thread's replica, then the listeners. */
+  private changed(status: SnapshotStatus | undefined, change: StoreChange, transfer: ArrayBuffer[] = []): void {
     if (!status) return;
+    this.exporter.request({ type: 'replicate', change }, transfer).catch((error: unknown) => this.replicaFailed(error));
     for (const listener of this.listeners) listener(status);
+  }
+
+  private replicaFailed(error: unknown): void {
+    this.config.logger.error(`serving: the export thread's replica failed (${(error as Error).message}); merged_view.csv and /view.csv stop until a restart`);
   }
 
   /**
@@ -145,7 +151,16 @@ export class ServingLayer {
       deltasDir: layout.realtimeDeltas,
     });
     this.loadedWindow = window?.dir;
-    this.changed(this.store.load(result.base, UserAggTable.fromState(result.overlay), result.throughSeq, result.lastIngestedAtMs));
+    const overlay = UserAggTable.fromState(result.overlay);
+    // The replica gets its own copy: the store adopts these arrays.
+    const copy = overlay.clone().toState();
+    this.changed(this.store.load(result.base, overlay, result.throughSeq, result.lastIngestedAtMs), {
+      kind: 'load',
+      base: result.base,
+      overlay: copy,
+      throughSeq: result.throughSeq,
+      lastIngestedAtMs: result.lastIngestedAtMs,
+    }, stateTransferList(copy));
     this.ready = true;
   }
 
@@ -176,7 +191,8 @@ export class ServingLayer {
     const through = this.store.current!.throughSeq;
     if (head.throughSeq <= through) return;
     try {
-      this.changed(this.store.apply(this.deltas.read(through, head.throughSeq), head.lastIngestedAtMs));
+      const items = this.deltas.read(through, head.throughSeq);
+      this.changed(this.store.apply(items, head.lastIngestedAtMs), { kind: 'apply', items, lastIngestedAtMs: head.lastIngestedAtMs });
       if (this.store.current!.throughSeq < head.throughSeq) {
         throw new LambdaflowError('E_STATE', `realtime deltas past seq ${this.store.current!.throughSeq} are missing`);
       }
@@ -193,7 +209,8 @@ export class ServingLayer {
     this.background('window update', async () => {
       const { table } = await this.loader.request<{ table: ServingLoadResult['overlay'] }>({ type: 'window', dir: latest.dir });
       this.loadedWindow = latest.dir;
-      this.changed(this.store.replaceOverlay(UserAggTable.fromState(table)));
+      const copy = UserAggTable.fromState(table).clone().toState();
+      this.changed(this.store.replaceOverlay(UserAggTable.fromState(table)), { kind: 'window', window: copy }, stateTransferList(copy));
     });
   }
 
@@ -212,7 +229,7 @@ export class ServingLayer {
       });
       // A reload meanwhile changed what the overlay is relative to: this swap no longer fits.
       if (this.store.current!.batchWatermark !== absorbAfter) return;
-      this.changed(this.store.swapBatch(result.base, result.absorbed));
+      this.changed(this.store.swapBatch(result.base, result.absorbed), { kind: 'swap', base: result.base, absorbed: result.absorbed });
     });
   }
 
@@ -224,24 +241,31 @@ export class ServingLayer {
     if (newest && newest.watermark >= current.batchWatermark && `batch-${newest.createdAtMs}` !== current.batchView) this.refreshBatch(newest);
   }
 
-  /** The merged view's CSV of the current version (the same bytes merged_view.csv gets for it). */
+  /** The merged view's CSV of the current version (the same bytes merged_view.csv gets for it), from the export thread's replica. */
   csv(): Promise<{ status: SnapshotStatus; bytes: Uint8Array }> {
-    const view = this.store.freeze();
-    if (this.csvCache?.version !== view.status.version) {
-      const bytes = this.exporter
-        .request<{ bytes: Uint8Array }>({ type: 'export', view, target: null }, stateTransferList(view.overlay))
-        .then((r) => r.bytes);
-      this.csvCache = { version: view.status.version, bytes };
+    const status = this.store.current!;
+    if (this.csvCache?.version !== status.version) {
+      const bytes = this.export(null, status).then((r) => r.bytes!);
+      this.csvCache = { version: status.version, bytes };
     }
-    return this.csvCache.bytes.then((bytes) => ({ status: view.status, bytes }));
+    return this.csvCache.bytes.then((bytes) => ({ status, bytes }));
+  }
+
+  /** Asks the replica for its CSV; it has applied every change sent before, so it holds the version current now. */
+  private async export(target: string | null, status: SnapshotStatus): Promise<ServingExportResult> {
+    const result = await this.exporter.request<ServingExportResult>({ type: 'export', target });
+    if (result.version !== status.version) {
+      throw new LambdaflowError('E_STATE', `the export thread's replica is at version ${result.version}, the store at ${status.version}`);
+    }
+    return result;
   }
 
   private writeCsv(): Promise<void> {
-    const view = this.store.freeze();
+    const status = this.store.current!;
     this.lastCsvMs = this.config.clock.now();
-    return this.exporter.request({ type: 'export', view, target: this.config.layout.mergedView }, stateTransferList(view.overlay)).then(() => {
-      this.writtenVersion = view.status.version;
-      this.config.onCsvWritten?.(view.status, this.config.clock.now());
+    return this.export(this.config.layout.mergedView, status).then(() => {
+      this.writtenVersion = status.version;
+      this.config.onCsvWritten?.(status, this.config.clock.now());
     });
   }
 

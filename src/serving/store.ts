@@ -13,7 +13,7 @@
 import { type AggBlock, type AggTableState, UserAggTable, compareUserIds } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
-import { exactMerge } from '../core/exact-merge.js';
+import { exactMerge, planExactMerge } from '../core/exact-merge.js';
 import { fnv1a } from '../core/hash.js';
 import { type BatchBase, type BatchViewMeta, EMPTY_BASE } from './batch-base.js';
 
@@ -57,12 +57,32 @@ export interface UserTotals {
 export type TopBy = 'amount' | 'count';
 export const TOP_MAX = 1_000;
 
-/** A copy of one version that later changes never touch: for exports that take longer than a version lives. */
-export interface FrozenView {
+/** One version's parts: its status, its base, and its overlay's arrays. */
+export interface StoreView {
   readonly status: SnapshotStatus;
   readonly base: BatchBase;
-  /** The overlay's arrays (a private copy, transferable). */
   readonly overlay: AggTableState;
+}
+
+/** A change of the store, as the serving layer replays it on the export thread's replica (same order, same result). */
+export type StoreChange =
+  | { readonly kind: 'load'; readonly base: BatchBase; readonly overlay: AggTableState; readonly throughSeq: number; readonly lastIngestedAtMs: number | null }
+  | { readonly kind: 'apply'; readonly items: readonly SeqBlock[]; readonly lastIngestedAtMs: number | null }
+  | { readonly kind: 'swap'; readonly base: BatchBase; readonly absorbed: AbsorbedDeltas | undefined }
+  | { readonly kind: 'window'; readonly window: AggTableState };
+
+/** Applies a change (the replica's side); returns the status it made, if any. */
+export function applyChange(store: ServingStore, change: StoreChange): SnapshotStatus | undefined {
+  switch (change.kind) {
+    case 'load':
+      return store.load(change.base, UserAggTable.fromState(change.overlay), change.throughSeq, change.lastIngestedAtMs);
+    case 'apply':
+      return store.apply(change.items, change.lastIngestedAtMs);
+    case 'swap':
+      return store.swapBatch(change.base, change.absorbed);
+    case 'window':
+      return store.replaceOverlay(UserAggTable.fromState(change.window));
+  }
 }
 
 /** How many recently applied seqs are kept, to subtract the ones a batch absorbed after its loader read deltas. */
@@ -201,32 +221,57 @@ export class ServingStore {
     const oldWatermark = this.base.view?.watermark ?? 0;
     const newWatermark = base.view?.watermark ?? 0;
     if (base.view === undefined || newWatermark < oldWatermark) return undefined;
-    const overlay = this.overlay.clone();
-    const plan = exactMerge(
-      { batchWatermark: newWatermark, realtimeWatermark: oldWatermark, realtimeThroughSeq: info.throughSeq },
-      (range) => {
-        const found = new Set<number>();
-        let from = range.afterSeq;
-        if (absorbed && absorbed.afterSeq === range.afterSeq && absorbed.throughSeq <= range.throughSeq) {
-          overlay.mergeBlock(absorbed.block, range.sign);
-          for (let seq = absorbed.afterSeq + 1; seq <= absorbed.throughSeq; seq++) found.add(seq);
-          from = absorbed.throughSeq;
-        }
-        for (let seq = from + 1; seq <= range.throughSeq; seq++) {
-          const block = this.recent.get(seq);
-          if (!block) continue;
-          overlay.mergeBlock(block, range.sign);
-          found.add(seq);
-        }
-        return found;
-      },
-    );
+    const watermarks = { batchWatermark: newWatermark, realtimeWatermark: oldWatermark, realtimeThroughSeq: info.throughSeq };
+    const plan = planExactMerge(watermarks);
+    let overlay: UserAggTable;
+    if (!plan.useRealtime) overlay = new UserAggTable();
+    else if (!plan.correction) overlay = this.overlay; // the same seqs on a recomputed base
+    else overlay = this.fromRecent(newWatermark, info.throughSeq) ?? this.subtracted(watermarks, absorbed);
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
-    this.overlay = plan.useRealtime ? overlay.compacted() : new UserAggTable();
+    this.overlay = overlay;
     for (const seq of this.recent.keys()) if (seq <= newWatermark) this.recent.delete(seq);
     this.info = this.recounted(plan.throughSeq, info.lastIngestedAtMs, 'batch');
     return this.info;
+  }
+
+  /**
+   * The overlay of seqs (afterSeq, throughSeq] summed from the recent seqs this store applied, or undefined when some
+   * is not among them. A batch view usually absorbs all but the last seconds of the realtime view, so this costs what
+   * those seconds changed, not what the overlay holds.
+   */
+  private fromRecent(afterSeq: number, throughSeq: number): UserAggTable | undefined {
+    let users = 0;
+    for (let seq = afterSeq + 1; seq <= throughSeq; seq++) {
+      const block = this.recent.get(seq);
+      if (!block) return undefined;
+      users += block.counts.length;
+    }
+    const overlay = new UserAggTable(users);
+    for (let seq = afterSeq + 1; seq <= throughSeq; seq++) overlay.mergeBlock(this.recent.get(seq)!);
+    return overlay.compacted();
+  }
+
+  /** The overlay less the seqs a batch absorbed: the loader's sum of them up to some seq, then the recent ones. */
+  private subtracted(watermarks: Parameters<typeof exactMerge>[0], absorbed: AbsorbedDeltas | undefined): UserAggTable {
+    const overlay = this.overlay.clone();
+    exactMerge(watermarks, (range) => {
+      const found = new Set<number>();
+      let from = range.afterSeq;
+      if (absorbed && absorbed.afterSeq === range.afterSeq && absorbed.throughSeq <= range.throughSeq) {
+        overlay.mergeBlock(absorbed.block, range.sign);
+        for (let seq = absorbed.afterSeq + 1; seq <= absorbed.throughSeq; seq++) found.add(seq);
+        from = absorbed.throughSeq;
+      }
+      for (let seq = from + 1; seq <= range.throughSeq; seq++) {
+        const block = this.recent.get(seq);
+        if (!block) continue;
+        overlay.mergeBlock(block, range.sign);
+        found.add(seq);
+      }
+      return found;
+    });
+    return overlay.compacted();
   }
 
   /** The window view (the original demo's arithmetic): the overlay is replaced by the current window. */
@@ -288,9 +333,12 @@ export class ServingStore {
     return [...fromOverlay.sorted(), ...fromBase].sort(better).slice(0, TOP_MAX);
   }
 
-  /** A copy of the current version for exports (the base is immutable and shared; the overlay is copied). */
-  freeze(): FrozenView {
-    return { status: this.loaded, base: this.base, overlay: this.overlay.clone().toState() };
+  /**
+   * The current version's base and overlay, not copied: valid until the next change. The export thread keeps a
+   * replica of this store (fed the same changes in the same order) and formats it between changes.
+   */
+  view(): StoreView {
+    return { status: this.loaded, base: this.base, overlay: this.overlay.toState() };
   }
 }
 

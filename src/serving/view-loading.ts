@@ -9,7 +9,9 @@ import { writeFileAtomically } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
-import type { BatchViewRef, ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
+import type { BatchViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
+import { type Clock } from '../core/clock.js';
+import { ServingStore, applyChange } from './store.js';
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
 import { formatMergedView } from './export.js';
 
@@ -29,8 +31,16 @@ function readBatchBase(batch: BatchViewRef | null): BatchBase {
   return buildBatchBase(table, { name: path.basename(batch.dir), watermark: batch.watermark, createdAtMs: batch.createdAtMs, badRows: badRowsOf(batch.dir) });
 }
 
-/** Handles one serving-thread request. */
-export async function handleServingRequest(request: ServingRequest): Promise<Answer<unknown>> {
+/**
+ * A serving thread's request handler. The export thread also keeps a replica of the serving store, fed the same
+ * changes in the same order, so exports format it directly and the main thread never copies its view.
+ */
+export function servingRequestHandler(clock: Clock): (request: ServingRequest) => Promise<Answer<unknown>> {
+  const replica = new ServingStore(clock);
+  return (request) => handleServingRequest(request, replica);
+}
+
+async function handleServingRequest(request: ServingRequest, replica: ServingStore): Promise<Answer<unknown>> {
   switch (request.type) {
     case 'load': {
       const base = readBatchBase(request.batch);
@@ -79,13 +89,17 @@ export async function handleServingRequest(request: ServingRequest): Promise<Ans
       const state = table.toState();
       return { result: { table: state }, transfer: stateTransferList(state) };
     }
+    case 'replicate':
+      applyChange(replica, request.change);
+      return { result: null };
     case 'export': {
-      const bytes = formatMergedView(request.view);
+      const view = replica.view();
+      const bytes = formatMergedView(view);
       if (request.target) {
         await writeFileAtomically(request.target, bytes);
-        return { result: { bytes: null } };
+        return { result: { version: view.status.version, bytes: null } satisfies ServingExportResult };
       }
-      return { result: { bytes }, transfer: [bytes.buffer] };
+      return { result: { version: view.status.version, bytes } satisfies ServingExportResult, transfer: [bytes.buffer] };
     }
   }
 }
