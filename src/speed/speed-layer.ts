@@ -361,7 +361,7 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
     await removeStaleTemps(layout.servingRealtime);
     const opened = IngestLogWriter.open(layout.ingestLog);
     log = opened.writer;
-    const loggedFiles = new LoggedFiles(layout.streamInput, layout.masterStream, layout.compactions);
+    const loggedFiles = new LoggedFiles(layout);
     const writer = log;
     const appender: IngestAppender = {
       append: (files, atMs) => writer.append(files, atMs),
