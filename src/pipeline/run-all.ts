@@ -91,7 +91,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     await Promise.allSettled([served]);
     throw error;
   }
-  const generator = runStreamGenerator(layout.streamInput, options.stream, clock, stopGenerator.signal, hooks.onChunk);
+  const generator = runStreamGenerator(layout.streamInput, options.stream, clock, stopGenerator.signal, hooks.onChunk, context.logger);
   const speed = runSpeedLayer(
     speedLayerConfig(environment, options.speed, { signal: stopSpeed.signal, onSlide, onRealtime: () => serving.layer.nudge() }),
   );
