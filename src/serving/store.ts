@@ -4,6 +4,9 @@
 //   merged(user) = base(user) + overlay(user)        base: the batch view (watermark S_B), never changed
 //                                                    overlay: every logged seq in (S_B, N], per user
 //
+// With NATS partition streams, each stream s has its own seqs, watermark S_B[s] and through-seq N[s]: the overlay is
+// the sum over streams of their seqs (S_B[s], N[s]], and every rule below holds per stream.
+//
 // A new realtime state adds its per-seq deltas to the overlay (seqs must follow N without a gap). A new batch view
 // swaps the base and subtracts from the overlay exactly the seqs it absorbed (src/core/exact-merge.ts); the deltas
 // for that come from the loader (read off the hot path) and from the recent seqs this store applied itself.
@@ -13,7 +16,8 @@
 import { type AggBlock, type AggTableState, UserAggTable, compareUserIds } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
-import { exactMerge } from '../core/exact-merge.js';
+import { type DeltaRange, checkDeltasFound, planExactMerge } from '../core/exact-merge.js';
+import { DEFAULT_STREAM } from '../io/layout.js';
 import { fnv1a } from '../core/hash.js';
 import { type BatchBase, type BatchViewMeta, EMPTY_BASE } from './batch-base.js';
 
@@ -33,6 +37,13 @@ export interface SnapshotStatus {
   /** Users whose totals this version changed (all of them for a batch swap). */
   readonly changedUsers: number;
   readonly kind: 'load' | 'realtime' | 'batch';
+  /** NATS partition streams (`p0`, …): the batch view's watermark and the last ingest seq reflected of each; empty without. */
+  readonly streams: Readonly<Record<string, StreamPosition>>;
+}
+
+export interface StreamPosition {
+  readonly batchWatermark: number;
+  readonly throughSeq: number;
 }
 
 /** One seq's per-user totals. */
@@ -73,11 +84,15 @@ const decoder = new TextDecoder();
 
 const isZero = (count: number, cents: number): boolean => count === 0 && cents === 0;
 
+const watermarkOf = (base: BatchBase, stream: string): number =>
+  stream === DEFAULT_STREAM ? (base.view?.watermark ?? 0) : (base.view?.streamWatermarks?.[stream] ?? 0);
+
 export class ServingStore {
   private base: BatchBase = EMPTY_BASE;
   private baseTable = UserAggTable.fromState(EMPTY_BASE.table);
   private overlay = new UserAggTable();
-  private readonly recent = new Map<number, AggBlock>();
+  /** Per stream: recently applied seqs' blocks. */
+  private readonly recent = new Map<string, Map<number, AggBlock>>();
   private info: SnapshotStatus | undefined;
   private readonly topCache = new Map<TopBy, { version: number; users: UserTotals[] }>();
 
@@ -99,8 +114,10 @@ export class ServingStore {
   }
 
   /** A new version after a change of base or overlay as a whole: totals recounted, every user counted as changed. */
-  private recounted(throughSeq: number, lastIngestedAtMs: number | null, kind: SnapshotStatus['kind']): SnapshotStatus {
+  private recounted(throughSeq: number, lastIngestedAtMs: number | null, kind: SnapshotStatus['kind'], streamThroughSeqs: Readonly<Record<string, number>>): SnapshotStatus {
     const totals = this.totals();
+    const streams: Record<string, StreamPosition> = {};
+    for (const [stream, seq] of Object.entries(streamThroughSeqs)) streams[stream] = Object.freeze({ batchWatermark: watermarkOf(this.base, stream), throughSeq: seq });
     return Object.freeze({
       version: (this.info?.version ?? 0) + 1,
       batchView: this.base.view?.name ?? null,
@@ -111,6 +128,7 @@ export class ServingStore {
       lastIngestedAtMs,
       changedUsers: totals.users,
       kind,
+      streams: Object.freeze(streams),
     });
   }
 
@@ -131,34 +149,47 @@ export class ServingStore {
     return { users, purchases, cents };
   }
 
-  /** Replaces everything: a base, and an overlay holding exactly the seqs (S_B, throughSeq]. */
-  load(base: BatchBase, overlay: UserAggTable, throughSeq: number, lastIngestedAtMs: number | null): SnapshotStatus {
+  /**
+   * Replaces everything: a base, and an overlay holding exactly the seqs (S_B, throughSeq] of the default stream and
+   * (S_B[s], streamThroughSeqs[s]] of each partition stream s.
+   */
+  load(base: BatchBase, overlay: UserAggTable, throughSeq: number, lastIngestedAtMs: number | null, streamThroughSeqs: Readonly<Record<string, number>> = {}): SnapshotStatus {
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
     this.overlay = overlay.compacted();
     this.recent.clear();
-    this.info = this.recounted(Math.max(throughSeq, base.view?.watermark ?? 0), lastIngestedAtMs, 'load');
+    const streams = Object.fromEntries(Object.entries(streamThroughSeqs).map(([stream, seq]) => [stream, Math.max(seq, watermarkOf(base, stream))]));
+    this.info = this.recounted(Math.max(throughSeq, base.view?.watermark ?? 0), lastIngestedAtMs, 'load', streams);
     return this.info;
+  }
+
+  /** The last ingest seq of a stream reflected (its batch watermark for a stream the store has not seen). */
+  throughSeqOf(stream: string): number {
+    const info = this.loaded;
+    if (stream === DEFAULT_STREAM) return info.throughSeq;
+    return info.streams[stream]?.throughSeq ?? watermarkOf(this.base, stream);
   }
 
   /**
    * Adds the deltas of new seqs. Seqs at or below N are skipped (already reflected); the rest must continue N
    * without a gap, or nothing is applied and E_STATE says what is missing (the caller reloads).
    */
-  apply(items: readonly SeqBlock[], lastIngestedAtMs: number | null): SnapshotStatus | undefined {
+  apply(items: readonly SeqBlock[], lastIngestedAtMs: number | null, stream = DEFAULT_STREAM): SnapshotStatus | undefined {
     const info = this.loaded;
-    let expected = info.throughSeq + 1;
+    let expected = this.throughSeqOf(stream) + 1;
     const fresh = items.filter((item) => item.seq >= expected).sort((a, b) => a.seq - b.seq);
     if (fresh.length === 0) return undefined;
     for (const item of fresh) {
-      if (item.seq !== expected) throw new LambdaflowError('E_STATE', `realtime deltas jump from seq ${expected - 1} to seq ${item.seq}`);
+      const where = stream === DEFAULT_STREAM ? '' : ` of stream ${stream}`;
+      if (item.seq !== expected) throw new LambdaflowError('E_STATE', `realtime deltas${where} jump from seq ${expected - 1} to seq ${item.seq}`);
       expected++;
     }
     const change = new UserAggTable(64);
     for (const item of fresh) {
       change.mergeBlock(item.block);
-      this.remember(item.seq, item.block);
+      this.remember(stream, item.seq, item.block);
     }
+    const last = fresh.at(-1)!.seq;
     let { users, purchases, cents } = info;
     for (let e = 0; e < change.size; e++) {
       const key = change.keyAt(e);
@@ -174,7 +205,8 @@ export class ServingStore {
     this.info = Object.freeze({
       ...info,
       version: info.version + 1,
-      throughSeq: fresh.at(-1)!.seq,
+      throughSeq: stream === DEFAULT_STREAM ? last : info.throughSeq,
+      streams: stream === DEFAULT_STREAM ? info.streams : Object.freeze({ ...info.streams, [stream]: Object.freeze({ batchWatermark: watermarkOf(this.base, stream), throughSeq: last }) }),
       users,
       purchases,
       cents,
@@ -186,46 +218,68 @@ export class ServingStore {
     return this.info;
   }
 
-  private remember(seq: number, block: AggBlock): void {
-    this.recent.set(seq, block);
-    this.recent.delete(seq - RECENT_SEQS);
+  private remember(stream: string, seq: number, block: AggBlock): void {
+    let recent = this.recent.get(stream);
+    if (!recent) this.recent.set(stream, (recent = new Map()));
+    recent.set(seq, block);
+    recent.delete(seq - RECENT_SEQS);
   }
 
   /**
    * Swaps in a batch view with a higher watermark S_new, subtracting from the overlay exactly the seqs it absorbed:
-   * `absorbed` (read by the loader up to some seq K) and the recent seqs after K. A view with a lower watermark is
+   * `absorbed` (read by the loader up to some seq K) and the recent seqs after K — per stream, the default stream's in
+   * `absorbed` and each partition stream's in `streamAbsorbed`. A view with a lower watermark (of any stream) is
    * refused (undefined); missing deltas are E_STATE (nothing changes; the caller reloads).
    */
-  swapBatch(base: BatchBase, absorbed: AbsorbedDeltas | undefined): SnapshotStatus | undefined {
+  swapBatch(base: BatchBase, absorbed: AbsorbedDeltas | undefined, streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>> = {}): SnapshotStatus | undefined {
     const info = this.loaded;
-    const oldWatermark = this.base.view?.watermark ?? 0;
-    const newWatermark = base.view?.watermark ?? 0;
-    if (base.view === undefined || newWatermark < oldWatermark) return undefined;
+    if (base.view === undefined) return undefined;
+    const streams = [DEFAULT_STREAM, ...new Set([...Object.keys(info.streams), ...Object.keys(base.view.streamWatermarks ?? {})])];
+    if (streams.some((stream) => watermarkOf(base, stream) < watermarkOf(this.base, stream))) return undefined;
     const overlay = this.overlay.clone();
-    const plan = exactMerge(
-      { batchWatermark: newWatermark, realtimeWatermark: oldWatermark, realtimeThroughSeq: info.throughSeq },
-      (range) => {
+    const throughSeqs = new Map<string, number>();
+    let anyRealtime = false;
+    for (const stream of streams) {
+      const oldWatermark = watermarkOf(this.base, stream);
+      const newWatermark = watermarkOf(base, stream);
+      const realtimeThroughSeq = stream === DEFAULT_STREAM ? info.throughSeq : (info.streams[stream]?.throughSeq ?? oldWatermark);
+      const fromLoader = stream === DEFAULT_STREAM ? absorbed : streamAbsorbed[stream];
+      const recent = this.recent.get(stream);
+      const fetch = (range: DeltaRange): Set<number> => {
         const found = new Set<number>();
         let from = range.afterSeq;
-        if (absorbed && absorbed.afterSeq === range.afterSeq && absorbed.throughSeq <= range.throughSeq) {
-          overlay.mergeBlock(absorbed.block, range.sign);
-          for (let seq = absorbed.afterSeq + 1; seq <= absorbed.throughSeq; seq++) found.add(seq);
-          from = absorbed.throughSeq;
+        if (fromLoader && fromLoader.afterSeq === range.afterSeq && fromLoader.throughSeq <= range.throughSeq) {
+          overlay.mergeBlock(fromLoader.block, range.sign);
+          for (let seq = fromLoader.afterSeq + 1; seq <= fromLoader.throughSeq; seq++) found.add(seq);
+          from = fromLoader.throughSeq;
         }
         for (let seq = from + 1; seq <= range.throughSeq; seq++) {
-          const block = this.recent.get(seq);
+          const block = recent?.get(seq);
           if (!block) continue;
           overlay.mergeBlock(block, range.sign);
           found.add(seq);
         }
         return found;
-      },
-    );
+      };
+      const watermarks = { batchWatermark: newWatermark, realtimeWatermark: oldWatermark, realtimeThroughSeq };
+      const plan = planExactMerge(watermarks);
+      // The batch absorbed all this stream holds: its part of the overlay is subtracted (the whole overlay is dropped
+      // when that is so for every stream, as with one stream).
+      const range: DeltaRange | undefined = plan.useRealtime ? plan.correction : realtimeThroughSeq > oldWatermark ? { afterSeq: oldWatermark, throughSeq: realtimeThroughSeq, sign: -1 } : undefined;
+      if (plan.useRealtime) anyRealtime = true;
+      if (range && (plan.useRealtime || streams.length > 1)) checkDeltasFound(range, fetch(range));
+      throughSeqs.set(stream, plan.throughSeq);
+    }
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
-    this.overlay = plan.useRealtime ? overlay.compacted() : new UserAggTable();
-    for (const seq of this.recent.keys()) if (seq <= newWatermark) this.recent.delete(seq);
-    this.info = this.recounted(plan.throughSeq, info.lastIngestedAtMs, 'batch');
+    this.overlay = anyRealtime ? overlay.compacted() : new UserAggTable();
+    for (const [stream, recent] of this.recent) {
+      const watermark = watermarkOf(base, stream);
+      for (const seq of recent.keys()) if (seq <= watermark) recent.delete(seq);
+    }
+    const { [DEFAULT_STREAM]: throughSeq, ...others } = Object.fromEntries(throughSeqs);
+    const partitionStreams = Object.fromEntries(Object.entries(others).filter(([stream]) => stream in info.streams || (base.view!.streamWatermarks?.[stream] ?? 0) > 0));
+    this.info = this.recounted(throughSeq!, info.lastIngestedAtMs, 'batch', partitionStreams);
     return this.info;
   }
 
@@ -233,7 +287,7 @@ export class ServingStore {
   replaceOverlay(window: UserAggTable): SnapshotStatus {
     const info = this.loaded;
     this.overlay = window.compacted();
-    this.info = this.recounted(info.throughSeq, info.lastIngestedAtMs, 'realtime');
+    this.info = this.recounted(info.throughSeq, info.lastIngestedAtMs, 'realtime', Object.fromEntries(Object.entries(info.streams).map(([s, p]) => [s, p.throughSeq])));
     return this.info;
   }
 
