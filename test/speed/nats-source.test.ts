@@ -38,14 +38,16 @@ afterAll(async () => {
   if (storeRoot) removeTempDir(storeRoot);
 });
 
-/** A stream name of its own for each test (they share the server). */
+/** A stream name of its own for each test (they share the server), over subjects of its own (`<name>.>`). */
 function freshStream(): string {
   return `t${process.pid}x${++streams}`;
 }
 
-function newDataDir(): string {
+/** A data folder with history and a first batch view of it (the merged view is batch view + realtime view). */
+async function newDataDir(): Promise<string> {
   const { data } = newTempRoot();
   writeBatchInputs(data, { 'history.csv': HISTORY });
+  await runCliOk(['batch', '--data', data, '--threads', '1']);
   return data;
 }
 
@@ -86,17 +88,20 @@ function loggedNatsRanges(dataDir: string, stream = 'default'): { first: number;
     .map((m) => ({ first: Number(m[1]), last: Number(m[2]) }));
 }
 
-const source = (stream: string): string[] => ['--source', server!.url, '--nats-stream', stream];
+/** The stream's options: its name, and its subjects `<name>.>` (streams on one server must not overlap). */
+const natsStream = (stream: string): string[] => ['--nats-stream', stream, '--nats-subject', `${stream}.>`];
+const source = (stream: string): string[] => ['--source', server!.url, ...natsStream(stream)];
+const sink = (stream: string): string[] => ['--sink', server!.url, ...natsStream(stream)];
 
 describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
   it('counts what gen-stream --sink published once: speed --once, batch and merge agree with the stream; duplicates and reruns are dropped', async () => {
-    const dir = newDataDir();
+    const dir = await newDataDir();
     const stream = freshStream();
-    await runCliOk(['gen-stream', '--data', dir, '--sink', server!.url, '--nats-stream', stream, '--chunks', '6', '--interval', '10ms', '--rows-per-chunk', '300', '--seed', '11']);
+    await runCliOk(['gen-stream', '--data', dir, ...sink(stream), '--chunks', '6', '--interval', '10ms', '--rows-per-chunk', '300', '--seed', '11']);
     // A producer's retry with the same message id is stored once; gen-stream rerun with the same seed publishes the same ids.
-    expect((await publishWithId(server!.url, 'events.0', chunkText(5, 40), 'extra-1')).duplicate).toBe(false);
-    expect((await publishWithId(server!.url, 'events.0', chunkText(5, 40), 'extra-1')).duplicate).toBe(true);
-    await runCliOk(['gen-stream', '--data', dir, '--sink', server!.url, '--nats-stream', stream, '--chunks', '6', '--interval', '10ms', '--rows-per-chunk', '300', '--seed', '11']);
+    expect((await publishWithId(server!.url, `${stream}.0`, chunkText(5, 40), 'extra-1')).duplicate).toBe(false);
+    expect((await publishWithId(server!.url, `${stream}.0`, chunkText(5, 40), 'extra-1')).duplicate).toBe(true);
+    await runCliOk(['gen-stream', '--data', dir, ...sink(stream), '--chunks', '6', '--interval', '10ms', '--rows-per-chunk', '300', '--seed', '11']);
     expect((await streamMessages(server!.url, stream)).length).toBe(7);
 
     const first = await runCli(['speed', '--once', '--data', dir, ...FAST, ...source(stream)]);
@@ -106,7 +111,7 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
 
     // More messages, a batch in between, a second run: only the new ones are read; the batch absorbed the first file.
     await runCliOk(['batch', '--data', dir, '--threads', '1']);
-    await runCliOk(['gen-stream', '--data', dir, '--sink', server!.url, '--nats-stream', stream, '--chunks', '3', '--interval', '10ms', '--rows-per-chunk', '200', '--seed', '12']);
+    await runCliOk(['gen-stream', '--data', dir, ...sink(stream), '--chunks', '3', '--interval', '10ms', '--rows-per-chunk', '200', '--seed', '12']);
     const second = await runCli(['speed', '--once', '--data', dir, ...FAST, ...source(stream)]);
     expect(second.code, describeRun(second)).toBe(0);
     expect(loggedNatsRanges(dir)).toEqual([{ first: 1, last: 7 }, { first: 8, last: 10 }]);
@@ -119,10 +124,10 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
   });
 
   it('stays exact when the speed layer is killed (kill -9) at random moments while publishing goes on', async () => {
-    const dir = newDataDir();
+    const dir = await newDataDir();
     const stream = freshStream();
     const random = seeded(4242);
-    const producer = start(['gen-stream', '--data', dir, '--sink', server!.url, '--nats-stream', stream, '--interval', '40ms', '--rows-per-chunk', '50', '--seed', '21', '--chunks', '250']);
+    const producer = start(['gen-stream', '--data', dir, ...sink(stream), '--interval', '40ms', '--rows-per-chunk', '50', '--seed', '21', '--chunks', '250']);
     for (let round = 0; round < 5; round++) {
       const speed = start(['speed', '--data', dir, ...FAST, ...source(stream)]);
       await new Promise((r) => setTimeout(r, 700 + random.int(1_300)));
@@ -130,8 +135,8 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
       await speed.result;
       if (round === 2) await runCliOk(['batch', '--data', dir, '--threads', '1']);
       // A producer of its own publishes a message twice (a retry): stored once.
-      await publishWithId(server!.url, 'events.0', chunkText(100 + round, 20), `retry-${round}`);
-      await publishWithId(server!.url, 'events.0', chunkText(100 + round, 20), `retry-${round}`);
+      await publishWithId(server!.url, `${stream}.0`, chunkText(100 + round, 20), `retry-${round}`);
+      await publishWithId(server!.url, `${stream}.0`, chunkText(100 + round, 20), `retry-${round}`);
     }
     const result = await producer.result;
     expect(result.code, describeRun(result)).toBe(0);
@@ -147,11 +152,11 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
   });
 
   it('two speed processes on two partitions, each killed and restarted at random: batch, serve and merge are exact', async () => {
-    const dir = newDataDir();
+    const dir = await newDataDir();
     const stream = freshStream();
     const random = seeded(777);
     const partitions = ['--nats-partitions', '2'];
-    const producer = start(['gen-stream', '--data', dir, '--sink', server!.url, '--nats-stream', stream, ...partitions, '--interval', '40ms', '--rows-per-chunk', '60', '--seed', '31', '--chunks', '200']);
+    const producer = start(['gen-stream', '--data', dir, ...sink(stream), ...partitions, '--interval', '40ms', '--rows-per-chunk', '60', '--seed', '31', '--chunks', '200']);
     const speedOf = (partition: number): RunningCli => start(['speed', '--data', dir, ...FAST, ...source(stream), ...partitions, '--partition', String(partition)]);
     const running = [speedOf(0), speedOf(1)];
     const serve = start(['serve', '--data', dir, '--port', '0', '--interval', '200ms', '--log-level', 'warn']);
@@ -175,7 +180,7 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
       const logged = loggedStreamFiles(dir, id).map((e) => e.name);
       expect(logged.every((name) => name.startsWith(`master/nats/${id}/msgs-`))).toBe(true);
       const seqs = loggedNatsRanges(dir, id);
-      const mine = messages.filter((m) => m.subject === `events.${i}`).map((m) => m.seq);
+      const mine = messages.filter((m) => m.subject === `${stream}.${i}`).map((m) => m.seq);
       expect(seqs[0]!.first).toBe(mine[0]);
       expect(seqs.at(-1)!.last).toBe(mine.at(-1));
     }
@@ -213,11 +218,11 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
   });
 
   it('survives the server being killed (kill -9) and restarted under a running speed layer: one line per outage, exact at the end', async () => {
-    const dir = newDataDir();
+    const dir = await newDataDir();
     const stream = freshStream();
     const speed = start(['speed', '--data', dir, ...FAST, ...source(stream), '--log-level', 'info']);
-    await waitFor(() => speed.output().includes('speed: reading events.>'), 20_000, 'the speed layer to start reading');
-    const producer = start(['gen-stream', '--data', dir, '--sink', server!.url, '--nats-stream', stream, '--interval', '30ms', '--rows-per-chunk', '40', '--seed', '41', '--chunks', '150']);
+    await waitFor(() => speed.output().includes(`speed: reading ${stream}.>`), 20_000, 'the speed layer to start reading');
+    const producer = start(['gen-stream', '--data', dir, ...sink(stream), '--interval', '30ms', '--rows-per-chunk', '40', '--seed', '41', '--chunks', '150']);
     for (let outage = 0; outage < 2; outage++) {
       await new Promise((r) => setTimeout(r, 1_200));
       await server!.kill();
@@ -239,7 +244,7 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
   });
 
   it('an unreachable server is one E_NETWORK line and exit 1 within seconds, for speed and gen-stream', async () => {
-    const dir = newDataDir();
+    const dir = await newDataDir();
     const nowhere = `nats://127.0.0.1:${await freePort()}`;
     for (const args of [
       ['speed', '--data', dir, ...FAST, '--source', nowhere],
