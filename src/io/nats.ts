@@ -20,8 +20,11 @@ export const formatNatsAddress = (server: NatsAddress): string => `nats://${serv
 /** A connection attempt gives up after this long (a refused connection fails at once). */
 const CONNECT_TIMEOUT_MS = 3_000;
 const RECONNECT_WAIT_MS = 250;
-/** JetStream API requests (stream and consumer management, publish acks) time out after this long. */
-const API_TIMEOUT_MS = 5_000;
+/**
+ * JetStream API requests (stream and consumer management, publish acks) time out after this long: a request sent as
+ * a restarted server comes back may go unanswered, and is retried sooner rather than waited for.
+ */
+const API_TIMEOUT_MS = 2_000;
 
 /** A connection to one NATS server with JetStream; reconnects forever, logging one line per outage. */
 export class NatsLink {
@@ -73,6 +76,25 @@ export class NatsLink {
 
   get connected(): boolean {
     return this.outageSinceMs === undefined && !this.connection.isClosed();
+  }
+
+  /** Resolves once the connection is up (at once when it is), or when `cancelled` is called. */
+  whenConnected(): { promise: Promise<void>; cancel: () => void } {
+    let cancel = (): void => {};
+    const promise = this.connected
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const off = this.onOutage((event) => {
+            if (event !== 'up') return;
+            off();
+            resolve();
+          });
+          cancel = () => {
+            off();
+            resolve();
+          };
+        });
+    return { promise, cancel };
   }
 
   private async watchStatus(): Promise<void> {
@@ -238,6 +260,13 @@ export class NatsPullReader {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
+        if (!this.link.connected) {
+          // Requests sent while the server is away would only time out: wait for it.
+          const up = this.link.whenConnected();
+          this.wakeLoop = up.cancel;
+          await up.promise;
+          continue;
+        }
         if (this.reposition) await this.position();
         if (this.queue.length >= QUEUE_MAX_MESSAGES || this.queuedBytes >= QUEUE_MAX_BYTES) {
           await new Promise<void>((resolve) => (this.wakeLoop = resolve));

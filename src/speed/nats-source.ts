@@ -80,6 +80,8 @@ export class NatsSource implements StreamSource {
   /** Stream seqs up to this are taken into batches (logged, or waiting for the log). */
   private takenThrough: number;
   private pending: Batch[] = [];
+  /** The last write of a batch failed: no more is taken until it is written (memory stays bounded by the queue). */
+  private writeFailing = false;
   private readonly prefix: string;
   private readonly reader: NatsPullReader;
 
@@ -119,7 +121,7 @@ export class NatsSource implements StreamSource {
 
   /** Takes what is queued into batches (at most FILE_MAX_MESSAGES each), unless earlier batches are stuck. */
   private takeQueued(): void {
-    while (this.pending.length < PENDING_MAX_BATCHES && this.pending.every((batch) => batch.file !== undefined)) {
+    while (this.pending.length < PENDING_MAX_BATCHES && !this.writeFailing) {
       const { fresh, stale } = this.reader.take(this.takenThrough, FILE_MAX_MESSAGES, FILE_MAX_BYTES);
       // A redelivery of a logged message: acked (its first ack may have been lost); one of a batch waiting for the
       // log is acked with its batch.
@@ -144,12 +146,14 @@ export class NatsSource implements StreamSource {
         } catch (error) {
           if (!(error instanceof LambdaflowError) || error.code !== 'E_WRITE') throw error;
           this.config.logger.error(`speed: writing NATS messages ${batch.first}..${batch.last} failed, will retry: ${error.message}`);
-          break;
+          this.writeFailing = true;
+          return files;
         }
         batch.file = { name: batch.name, size: bytes.length, mtimeMs: batch.publishedAtMs };
       }
       files.push(batch.file);
     }
+    this.writeFailing = false;
     return files;
   }
 

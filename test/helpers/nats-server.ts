@@ -121,3 +121,16 @@ export async function publishWithId(url: string, subject: string, text: string, 
     await nc.close();
   }
 }
+
+/** Publishes many payloads (ids `<prefix>-<i>`) over one connection, a few hundred in flight at a time. */
+export async function publishMany(url: string, subject: string, texts: readonly string[], idPrefix: string): Promise<void> {
+  const nc = await connect({ servers: url.replace(/^nats:\/\//, ''), timeout: 5_000 });
+  try {
+    const js = jetstream(nc);
+    for (let i = 0; i < texts.length; i += 500) {
+      await Promise.all(texts.slice(i, i + 500).map((text, j) => js.publish(subject, text, { msgID: `${idPrefix}-${i + j}` })));
+    }
+  } finally {
+    await nc.close();
+  }
+}

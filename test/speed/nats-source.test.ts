@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCli, describeRun, errorLines, listeningUrl, runCli, runCliOk, startCli } from '../helpers/cli.js';
-import { NatsTestServer, SKIP_NATS, freePort, publishWithId, streamMessages } from '../helpers/nats-server.js';
+import { NatsTestServer, SKIP_NATS, freePort, publishMany, publishWithId, streamMessages } from '../helpers/nats-server.js';
 import { loggedStreamFiles, partitionStreamIds, plain, readMergedView, streamHeadThroughSeq } from '../helpers/outputs.js';
 import { chunkText, waitFor, writeBatchInputs } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
@@ -121,6 +121,18 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
     const manifest = fs.readdirSync(path.join(dir, 'serving', 'batch')).sort().at(-1)!;
     const inputs = (JSON.parse(fs.readFileSync(path.join(dir, 'serving', 'batch', manifest, '_MANIFEST.json'), 'utf8')) as { inputs: { name: string; source: string }[] }).inputs;
     expect(inputs.filter((i) => i.source === 'master').map((i) => i.name)).toEqual(['msgs-000000000001-000000000007.csv', 'msgs-000000000008-000000000010.csv']);
+  });
+
+  it('regression: speed --once stopped catching up after its first file (a file not yet written kept it from taking more)', async () => {
+    const dir = await newDataDir();
+    const stream = freshStream();
+    await runCliOk(['gen-stream', '--data', dir, ...sink(stream), '--chunks', '1', '--rows-per-chunk', '10']);
+    // More messages than one file holds (10,000), so the final micro-batch writes several files.
+    await publishMany(server!.url, `${stream}.0`, Array.from({ length: 10_500 }, (_, i) => `u${i % 97},purchase,1.${String(i % 100).padStart(2, '0')},1700000000`), 'bulk');
+    const once = await runCli(['speed', '--once', '--data', dir, ...FAST, ...source(stream)]);
+    expect(once.code, describeRun(once)).toBe(0);
+    expect(loggedNatsRanges(dir).at(-1)?.last).toBe(10_501);
+    await expectExactAgainstStream(dir, stream);
   });
 
   it('stays exact when the speed layer is killed (kill -9) at random moments while publishing goes on', async () => {
