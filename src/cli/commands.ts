@@ -183,7 +183,8 @@ const masterFiles: CommandSpec = {
     const { collectBatchInputs } = await import('../batch/inputs.js');
     const master = collectBatchInputs(context.layout, context.logger, watermark);
     const files = master.inputs.map((input) => ({ path: input.path, bytes: input.size, source: input.source }));
-    context.print(JSON.stringify({ watermark: master.watermark, files }, null, 2));
+    const watermarks = Object.keys(master.watermarks).length > 0 ? { watermarks: master.watermarks } : {};
+    context.print(JSON.stringify({ watermark: master.watermark, ...watermarks, files }, null, 2));
   },
 };
 

@@ -476,7 +476,8 @@ export function resolveAll(raw: RawOptions): AllOptions {
     ...compactEvery(raw, speed, d.compactEveryMs),
     durationMs: durationOption(raw, 'duration', 'duration', d.durationMs),
     batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs),
-    stream: withSinkOf(resolveGenStream(raw, 'streamInterval', 'stream-interval'), speed.source),
+    // The NATS options are the speed layer's source here; the generator takes them from it.
+    stream: withSinkOf(resolveGenStream({ ...raw, natsStream: undefined, natsSubject: undefined }, 'streamInterval', 'stream-interval'), speed.source),
     speed,
     serve: servingOf(resolveMerge(raw, 'mergeInterval', 'merge-interval'), resolveHttp(raw)),
     batch: resolveBatch(raw),
