@@ -255,6 +255,19 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
     await expectExactAgainstStream(dir, stream);
   });
 
+  it('all --source nats://…: its generator publishes, its speed layer reads, and its merged view is exact when it stops', async () => {
+    const dir = await newDataDir();
+    const stream = freshStream();
+    const all = await runCli(
+      ['all', '--data', dir, ...source(stream), '--duration', '4s', '--stream-interval', '100ms', '--rows-per-chunk', '100', '--merge-interval', '200ms', '--port', '0', ...FAST],
+      { timeoutMs: 50_000 },
+    );
+    expect(all.code, describeRun(all)).toBe(0);
+    expect((await streamMessages(server!.url, stream)).length).toBeGreaterThan(10);
+    expect(plain(readMergedView(dir))).toEqual(asPlain(await expectedTotals(dir, stream)));
+    await expectExactAgainstStream(dir, stream);
+  });
+
   it('an unreachable server is one E_NETWORK line and exit 1 within seconds, for speed and gen-stream', async () => {
     const dir = await newDataDir();
     const nowhere = `nats://127.0.0.1:${await freePort()}`;
