@@ -23,13 +23,14 @@ import { removeStaleTemps } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { LoggedFiles } from '../io/compactions.js';
 import { type IngestEntry, IngestLogWriter, readIngestLog } from '../io/ingest-log.js';
-import { type DataLayout } from '../io/layout.js';
+import { DEFAULT_STREAM, type DataLayout } from '../io/layout.js';
 import { acquireLock } from '../io/lock.js';
 import { type Logger } from '../io/logger.js';
 import { writeQuarantine } from '../io/quarantine.js';
 import { NatsLink } from '../io/nats.js';
 import { StreamFiles } from '../io/stream-files.js';
 import { type NatsAddress } from '../core/nats-names.js';
+import { CombinedSource } from './combined-source.js';
 import { NatsSource } from './nats-source.js';
 import {
   type DeltaStore,
@@ -400,11 +401,12 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
     // The parse pool's threads start while the speed workers do.
     parser = new StreamParserPool(loggedFiles, config.threads, config.threads, config.mode);
     workers = await SpeedWorkers.start(config.threads, window.slidesPerWindow, layout.realtimeDeltas);
-    if (config.source.kind === 'nats') {
-      source = await NatsSource.open({ ...config.source, layout, link: link!, logger }, entries);
-    } else {
+    // The default stream takes stream_input/ files (with NATS too: replays of quarantined rows); a partition stream only NATS.
+    const nats = config.source.kind === 'nats' ? await NatsSource.open({ ...config.source, layout, link: link!, logger }, entries) : undefined;
+    if (nats && layout.stream !== DEFAULT_STREAM) source = nats;
+    else {
       const files = new StreamFiles({ dir: layout.streamInput, clock, logger, listEveryMs: window.slideMs }, entries.map((entry) => entry.name));
-      source = files;
+      source = nats ? new CombinedSource(files, nats) : files;
       watch = () => files.watch();
     }
     const speed = new SpeedLayer(

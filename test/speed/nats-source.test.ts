@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCli, describeRun, errorLines, listeningUrl, runCli, runCliOk, startCli } from '../helpers/cli.js';
 import { NatsTestServer, SKIP_NATS, freePort, publishMany, publishWithId, streamMessages } from '../helpers/nats-server.js';
 import { loggedStreamFiles, partitionStreamIds, plain, readMergedView, streamHeadThroughSeq } from '../helpers/outputs.js';
-import { chunkText, waitFor, writeBatchInputs } from '../helpers/pipeline.js';
+import { chunkText, dropStreamFile, waitFor, writeBatchInputs } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
 import { type Recount, recountFile, recountMasterDataset } from '../helpers/reference.js';
 import { makeTempDir, removeTempDir, tempRoots } from '../helpers/temp-dirs.js';
@@ -121,6 +121,15 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
     const manifest = fs.readdirSync(path.join(dir, 'serving', 'batch')).sort().at(-1)!;
     const inputs = (JSON.parse(fs.readFileSync(path.join(dir, 'serving', 'batch', manifest, '_MANIFEST.json'), 'utf8')) as { inputs: { name: string; source: string }[] }).inputs;
     expect(inputs.filter((i) => i.source === 'master').map((i) => i.name)).toEqual(['msgs-000000000001-000000000007.csv', 'msgs-000000000008-000000000010.csv']);
+
+    // The default stream read from NATS still takes files renamed into stream_input/ (replays of quarantined rows).
+    dropStreamFile(dir, 'replay-x.csv', chunkText(9, 30));
+    const third = await runCli(['speed', '--once', '--data', dir, ...FAST, ...source(stream)]);
+    expect(third.code, describeRun(third)).toBe(0);
+    expect(loggedStreamFiles(dir).at(-1)?.name).toBe('replay-x.csv');
+    const merged = await runCli(['merge', '--once', '--data', dir]);
+    expect(merged.code, describeRun(merged)).toBe(0);
+    expect(plain(readMergedView(dir))).toEqual(plain(recountMasterDataset(dir)));
   });
 
   it('regression: speed --once stopped catching up after its first file (a file not yet written kept it from taking more)', async () => {
