@@ -62,6 +62,11 @@ export function natsFileRange(name: string): { first: number; last: number } | u
   return match ? { first: Number(match[1]), last: Number(match[2]) } : undefined;
 }
 
+/** How this stream's NATS files are named in the ingest log: relative to the data folder (`master/nats/`, `master/nats/p0/`). */
+function loggedPrefix(layout: DataLayout): string {
+  return path.relative(layout.root, layout.natsMaster).split(path.sep).join('/') + '/';
+}
+
 /** The payloads, one after another, each ending with a newline (added when a payload lacks one). */
 function concatenatePayloads(messages: readonly JsMsg[]): Buffer {
   const parts: Uint8Array[] = [];
@@ -91,7 +96,7 @@ export class NatsSource implements StreamSource {
   ) {
     this.loggedThrough = loggedThrough;
     this.takenThrough = loggedThrough;
-    this.prefix = path.relative(config.layout.root, config.layout.natsMaster).split(path.sep).join('/') + '/';
+    this.prefix = loggedPrefix(config.layout);
     this.reader = new NatsPullReader(config.link, { stream: config.stream, consumer: config.consumer, filterSubject: config.filterSubject, logger: config.logger, who: 'speed' }, () => this.takenThrough);
   }
 
@@ -100,7 +105,7 @@ export class NatsSource implements StreamSource {
    * stream), removes files written but never logged, and starts reading from the message after it.
    */
   static async open(config: NatsSourceConfig, logged: readonly IngestEntry[]): Promise<NatsSource> {
-    const prefix = path.relative(config.layout.root, config.layout.natsMaster).split(path.sep).join('/') + '/';
+    const prefix = loggedPrefix(config.layout);
     let loggedThrough = 0;
     for (const entry of logged) {
       const range = entry.name.startsWith(prefix) && !entry.name.slice(prefix.length).includes('/') ? natsFileRange(entry.name) : undefined;
