@@ -395,6 +395,11 @@ export class NatsPullReader {
     }
   }
 
+  /** Messages and bytes queued now, not taken yet. */
+  get queued(): { readonly messages: number; readonly bytes: number } {
+    return { messages: this.queue.length, bytes: this.queuedBytes };
+  }
+
   /** Messages received so far (progress, for a caller waiting on the stream). */
   get received(): number {
     return this.receivedCount;

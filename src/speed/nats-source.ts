@@ -37,8 +37,11 @@ export interface NatsSourceConfig {
 /** A file holds at most this many messages (or about this many bytes); a micro-batch may write several. */
 const FILE_MAX_MESSAGES = 10_000;
 const FILE_MAX_BYTES = 32 << 20;
-/** Batches taken but not yet logged: taking more waits while this many wait (the log or the disk is failing). */
-const PENDING_MAX_BATCHES = 16;
+/**
+ * Messages taken but not yet logged stay in memory (to be acked): taking more waits while they hold this many bytes
+ * (the log or the disk failing), and a final micro-batch catching up on a backlog stops there (the next start reads on).
+ */
+const PENDING_MAX_BYTES = 256 << 20;
 /** A final micro-batch (`--once`, a graceful stop) waits this long without any message arriving before it gives up catching up. */
 const CATCH_UP_IDLE_MS = 5_000;
 const NATS_FILE = /^msgs-(\d+)-(\d+)\.csv$/;
@@ -53,6 +56,8 @@ interface Batch {
   /** Its name relative to the data folder, as logged. */
   readonly name: string;
   readonly publishedAtMs: number;
+  /** Payload bytes. */
+  readonly bytes: number;
   file: NewFile | undefined;
 }
 
@@ -85,6 +90,7 @@ export class NatsSource implements StreamSource {
   /** Stream seqs up to this are taken into batches (logged, or waiting for the log). */
   private takenThrough: number;
   private pending: Batch[] = [];
+  private pendingBytes = 0;
   /** The last write of a batch failed: no more is taken until it is written (memory stays bounded by the queue). */
   private writeFailing = false;
   private readonly prefix: string;
@@ -126,7 +132,7 @@ export class NatsSource implements StreamSource {
 
   /** Takes what is queued into batches (at most FILE_MAX_MESSAGES each), unless earlier batches are stuck. */
   private takeQueued(): void {
-    while (this.pending.length < PENDING_MAX_BATCHES && !this.writeFailing) {
+    while (this.pendingBytes < PENDING_MAX_BYTES && !this.writeFailing) {
       const { fresh, stale } = this.reader.take(this.takenThrough, FILE_MAX_MESSAGES, FILE_MAX_BYTES);
       // A redelivery of a logged message: acked (its first ack may have been lost); one of a batch waiting for the
       // log is acked with its batch.
@@ -135,7 +141,9 @@ export class NatsSource implements StreamSource {
       const first = fresh[0]!.seq;
       const last = fresh.at(-1)!.seq;
       const publishedAtMs = fresh.reduce((ms, m) => Math.min(ms, m.info.timestampNanos / 1e6), Infinity);
-      this.pending.push({ first, last, messages: fresh, name: `${this.prefix}msgs-${pad(first)}-${pad(last)}.csv`, publishedAtMs, file: undefined });
+      const bytes = fresh.reduce((n, m) => n + m.data.length, 0);
+      this.pending.push({ first, last, messages: fresh, bytes, name: `${this.prefix}msgs-${pad(first)}-${pad(last)}.csv`, publishedAtMs, file: undefined });
+      this.pendingBytes += bytes;
       this.takenThrough = last;
     }
   }
@@ -162,14 +170,23 @@ export class NatsSource implements StreamSource {
     return files;
   }
 
-  /** Waits until every message the subject held when called is taken, unless nothing arrives for a while. */
+  /**
+   * Waits until every message the subject held when called is taken, unless nothing arrives for a while or the
+   * backlog passes PENDING_MAX_BYTES. Takes as it goes only what fills files, so a backlog arriving in pieces still
+   * makes few files.
+   */
   private async catchUp(): Promise<void> {
     const target = await this.reader.streamLastSeq();
     if (target === undefined) return;
     let received = this.reader.received;
     let progressAtMs = Date.now();
     for (;;) {
-      this.takeQueued();
+      const queued = this.reader.queued;
+      if (queued.messages >= FILE_MAX_MESSAGES || queued.bytes >= FILE_MAX_BYTES) this.takeQueued();
+      if (this.pendingBytes >= PENDING_MAX_BYTES) {
+        this.config.logger.info(`speed: read NATS messages up to stream seq ${this.takenThrough} of ${target} in this micro-batch; the rest follows`);
+        return;
+      }
       if (this.takenThrough >= target || (await this.reader.deliveredThrough(target))) {
         this.takeQueued();
         return;
@@ -179,6 +196,7 @@ export class NatsSource implements StreamSource {
         progressAtMs = Date.now();
       }
       if (Date.now() - progressAtMs > CATCH_UP_IDLE_MS || !this.config.link.connected) {
+        this.takeQueued();
         this.config.logger.warn(`speed: stopped waiting for NATS messages up to stream seq ${target}; the next start reads them`);
         return;
       }
@@ -198,6 +216,7 @@ export class NatsSource implements StreamSource {
     const done = new Set(names);
     while (this.pending.length > 0 && done.has(this.pending[0]!.name)) {
       const batch = this.pending.shift()!;
+      this.pendingBytes -= batch.bytes;
       this.loggedThrough = batch.last;
       for (const message of batch.messages) message.ack();
     }

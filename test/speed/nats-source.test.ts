@@ -140,7 +140,7 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
     await publishMany(server!.url, `${stream}.0`, Array.from({ length: 10_500 }, (_, i) => `u${i % 97},purchase,1.${String(i % 100).padStart(2, '0')},1700000000`), 'bulk');
     const once = await runCli(['speed', '--once', '--data', dir, ...FAST, ...source(stream)]);
     expect(once.code, describeRun(once)).toBe(0);
-    expect(loggedNatsRanges(dir).at(-1)?.last).toBe(10_501);
+    expect(loggedNatsRanges(dir).at(-1)?.last, describeRun(once)).toBe(10_501);
     await expectExactAgainstStream(dir, stream);
   });
 
