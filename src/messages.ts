@@ -102,7 +102,24 @@ export type SpeedReply =
 export interface BatchViewRef {
   readonly dir: string;
   readonly watermark: number;
+  readonly streamWatermarks: Readonly<Record<string, number>>;
   readonly createdAtMs: number;
+}
+
+/** A NATS partition stream's realtime state to load: its newest checkpoint and its head's through-seq. */
+export interface StreamRealtimeRef {
+  readonly stream: string;
+  readonly checkpoint: RealtimeViewRef | null;
+  readonly throughSeq: number;
+  readonly deltasDir: string;
+}
+
+/** A NATS partition stream's deltas a new batch view absorbed: seqs (absorbAfter, absorbThrough]. */
+export interface StreamAbsorbRef {
+  readonly stream: string;
+  readonly deltasDir: string;
+  readonly absorbAfter: number;
+  readonly absorbThrough: number;
 }
 
 /** A realtime view to load, as listed: it holds seqs (watermark, throughSeq]. */
@@ -127,9 +144,18 @@ export type ServingRequest =
       readonly lastIngestedAtMs: number | null;
       readonly window: string | null;
       readonly deltasDir: string;
+      /** Each NATS partition stream's realtime state, loaded the same way and added to the overlay. */
+      readonly streams: readonly StreamRealtimeRef[];
     }
-  /** A new batch view, with the deltas of seqs (absorbAfter, absorbThrough] it absorbed, summed. */
-  | { readonly type: 'batch'; readonly batch: BatchViewRef; readonly deltasDir: string; readonly absorbAfter: number; readonly absorbThrough: number }
+  /** A new batch view, with the deltas of seqs (absorbAfter, absorbThrough] it absorbed, summed (per partition stream too). */
+  | {
+      readonly type: 'batch';
+      readonly batch: BatchViewRef;
+      readonly deltasDir: string;
+      readonly absorbAfter: number;
+      readonly absorbThrough: number;
+      readonly streams: readonly StreamAbsorbRef[];
+    }
   /** A speed window's totals (the window view). */
   | { readonly type: 'window'; readonly dir: string }
   /** A change of the serving store, replayed on this thread's replica of it (the export thread). */
@@ -147,11 +173,14 @@ export interface ServingLoadResult {
   readonly overlay: AggTableState;
   readonly throughSeq: number;
   readonly lastIngestedAtMs: number | null;
+  /** Each partition stream's last seq the overlay holds. */
+  readonly streamThroughSeqs: Readonly<Record<string, number>>;
 }
 
 export interface ServingBatchResult {
   readonly base: BatchBase;
   readonly absorbed: AbsorbedDeltas;
+  readonly streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>>;
 }
 
 /** A compaction run on its own thread (inside `all`), so reading and writing large files never blocks the event loop. */

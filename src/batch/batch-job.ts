@@ -33,6 +33,8 @@ export interface BatchConfig {
 export interface BatchManifest {
   readonly createdAtMs: number;
   readonly streamWatermark: number;
+  /** Each NATS partition stream's last ingest seq absorbed (only when the data folder has partition streams). */
+  readonly streamWatermarks?: Readonly<Record<string, number>>;
   readonly inputs: readonly { name: string; source: string; size: number }[];
   readonly rowsRead: number;
   readonly purchases: number;
@@ -140,7 +142,7 @@ export async function runBatch(config: BatchConfig, shared?: BatchPool): Promise
 
 async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: number): Promise<BatchResult> {
   const { layout, logger } = config;
-  const { inputs, watermark } = collectBatchInputs(layout, logger);
+  const { inputs, watermark, watermarks } = collectBatchInputs(layout, logger);
   // The previous view's user count sizes the map tables, so they rarely grow (each growth rehashes every user).
   const expectedUsers = previousUsers(layout.servingBatch, logger);
   const ranges = planTasks(inputs, config.threads * RANGES_PER_THREAD, lineStartFinder(inputs)).flat();
@@ -177,6 +179,7 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
     const manifest: BatchManifest = {
       createdAtMs,
       streamWatermark: watermark,
+      ...(Object.keys(watermarks).length > 0 ? { streamWatermarks: watermarks } : {}),
       inputs: inputs.map((i) => ({ name: i.name, source: i.source, size: i.size })),
       rowsRead: counts.rows,
       purchases: counts.purchases,

@@ -21,7 +21,7 @@ import { removeStaleTemps } from '../io/atomic.js';
 import { type CompactedFile, type Compactions, appendCompactionRecord, readCompactions } from '../io/compactions.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { type IngestEntry, IngestLogWriter, readIngestLog } from '../io/ingest-log.js';
-import { type DataLayout, quarantinePath } from '../io/layout.js';
+import { type DataLayout, MASTER_ENTRY_PREFIX, quarantinePath } from '../io/layout.js';
 import { type Lock, acquireLock } from '../io/lock.js';
 import { type Logger } from '../io/logger.js';
 import { writeQuarantine } from '../io/quarantine.js';
@@ -140,7 +140,9 @@ function removeOrphans(masterStream: string, records: Compactions): void {
 /**
  * The prefix of not-yet-compacted entries that may be compacted: ingested before `olderThanMs`, and each either
  * absorbed by the newest batch view or with its realtime delta on disk. A prefix, because compacted seqs are always
- * 1..C without gaps.
+ * 1..C without gaps. It stops at the first file its source wrote into master/ itself (a NATS batch): such a file is
+ * already an immutable master file, and its log entry must stay, since the source resumes from its newest logged
+ * file's name (folding it away would lose where the NATS stream was read up to).
  */
 function eligibleEntries(layout: DataLayout, entries: readonly IngestEntry[], compactedThrough: number, olderThanMs: number): IngestEntry[] {
   const batchWatermark = latestBatchView(layout.servingBatch, { error() {}, warn() {}, info() {}, debug() {} })?.watermark ?? 0;
@@ -148,6 +150,7 @@ function eligibleEntries(layout: DataLayout, entries: readonly IngestEntry[], co
   const eligible: IngestEntry[] = [];
   for (const entry of entries) {
     if (entry.seq <= compactedThrough) continue;
+    if (entry.name.startsWith(MASTER_ENTRY_PREFIX)) break;
     if (entry.ingestedAtMs > olderThanMs || (entry.seq > batchWatermark && !covered.has(entry.seq))) break;
     eligible.push(entry);
   }

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LambdaflowError } from '../core/errors.js';
 import { readCompactions } from '../io/compactions.js';
-import { readIngestLog } from '../io/ingest-log.js';
-import { type DataLayout, isInputFileName } from '../io/layout.js';
+import { type IngestEntry, readIngestLog } from '../io/ingest-log.js';
+import { DEFAULT_STREAM, type DataLayout, MASTER_ENTRY_PREFIX, isInputFileName, loggedFilePath, partitionStreams, streamLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { notRegularFile } from '../io/read-range.js';
 
@@ -52,12 +52,22 @@ export function listCsvFiles(dir: string, logger: Logger): { name: string; path:
   return files;
 }
 
+/** The master dataset's files, and the last seq of each stream's ingest log they include. */
+export interface MasterDataset {
+  readonly inputs: InputFile[];
+  /** The default stream's watermark: the batch view's `streamWatermark`. */
+  readonly watermark: number;
+  /** Each NATS partition stream's watermark (`p0`, `p1`, …; empty without partitions): `streamWatermarks`. */
+  readonly watermarks: Readonly<Record<string, number>>;
+}
+
 /**
- * The master dataset through ingest seq `watermark` (default: the log's last seq, which the batch records as its
- * watermark): batch_input/*.csv, the compacted master files for the seqs they hold (a prefix of the last one when the
- * watermark falls inside it), then the logged stream files not yet compacted, each read up to its logged size.
+ * The master dataset through ingest seq `watermark` of the default stream (default: its log's last seq, which the
+ * batch records as its watermark): batch_input/*.csv, the compacted master files for the seqs they hold (a prefix of
+ * the last one when the watermark falls inside it), then the logged stream files not yet compacted, each read up to
+ * its logged size; then every NATS partition stream's logged files through its log's last seq.
  */
-export function collectBatchInputs(layout: DataLayout, logger: Logger, watermark?: number): { inputs: InputFile[]; watermark: number } {
+export function collectBatchInputs(layout: DataLayout, logger: Logger, watermark?: number): MasterDataset {
   const inputs: InputFile[] = listCsvFiles(layout.batchInput, logger).map((f) => ({ ...f, source: 'batch_input' as const }));
   const log = readIngestLog(layout.ingestLog);
   const compactions = readCompactions(layout.compactions);
@@ -71,15 +81,31 @@ export function collectBatchInputs(layout: DataLayout, logger: Logger, watermark
     const size = compacted.last <= through ? compacted.bytes : compacted.seqEnds[through - compacted.first]!;
     inputs.push({ name: compacted.file, path: path.join(layout.masterStream, compacted.file), size, source: 'master' });
   }
-  for (const entry of log.entries) {
-    if (entry.seq <= compactions.compactedThrough) continue;
+  inputs.push(...loggedInputs(layout, log.entries, compactions.compactedThrough, through));
+  const watermarks: Record<string, number> = {};
+  for (const partition of partitionStreams(layout)) {
+    const stream = streamLayout(layout, partition);
+    const partitionLog = readIngestLog(stream.ingestLog);
+    if (partitionLog.compactedThrough > 0) throw new LambdaflowError('E_STATE', `the ingest log ${stream.ingestLog} is folded, but partition streams are never compacted`, { file: stream.ingestLog });
+    inputs.push(...loggedInputs(stream, partitionLog.entries, 0, partitionLog.lastSeq));
+    watermarks[stream.stream] = partitionLog.lastSeq;
+  }
+  return { inputs, watermark: through, watermarks };
+}
+
+/** A stream's logged files of seqs (compactedThrough, through], each checked and read up to its logged size. */
+function loggedInputs(layout: DataLayout, entries: readonly IngestEntry[], compactedThrough: number, through: number): InputFile[] {
+  const inputs: InputFile[] = [];
+  for (const entry of entries) {
+    if (entry.seq <= compactedThrough) continue;
     if (entry.seq > through) break;
-    const file = path.join(layout.streamInput, entry.name);
+    const file = loggedFilePath(layout, entry.name);
+    const where = `${entry.name} (ingest seq ${entry.seq}${layout.stream === DEFAULT_STREAM ? '' : ` of stream ${layout.stream}`})`;
     let stat: fs.Stats;
     try {
       stat = fs.lstatSync(file);
     } catch {
-      throw new LambdaflowError('E_STATE', `stream file ${entry.name} (ingest seq ${entry.seq}) is missing from ${layout.streamInput}; it is part of the master dataset`, { file });
+      throw new LambdaflowError('E_STATE', `stream file ${where} is missing from ${path.dirname(file)}; it is part of the master dataset`, { file });
     }
     const refused = notRegularFile(stat);
     if (refused !== undefined) {
@@ -87,9 +113,9 @@ export function collectBatchInputs(layout: DataLayout, logger: Logger, watermark
     }
     const size = stat.size;
     if (size < entry.size) {
-      throw new LambdaflowError('E_STATE', `stream file ${entry.name} (ingest seq ${entry.seq}) shrank from ${entry.size} to ${size} bytes after it was ingested`, { file });
+      throw new LambdaflowError('E_STATE', `stream file ${where} shrank from ${entry.size} to ${size} bytes after it was ingested`, { file });
     }
-    inputs.push({ name: entry.name, path: file, size: entry.size, source: 'stream_input' });
+    inputs.push({ name: path.basename(entry.name), path: file, size: entry.size, source: entry.name.startsWith(MASTER_ENTRY_PREFIX) ? 'master' : 'stream_input' });
   }
-  return { inputs, watermark: through };
+  return inputs;
 }

@@ -110,23 +110,30 @@ const serve: CommandSpec = {
 const genStream: CommandSpec = {
   name: 'gen-stream',
   longRunning: true,
-  description: 'write a CSV chunk into <data>/stream_input/ every interval (atomically: temp name, then rename)',
+  description: 'write a CSV chunk into <data>/stream_input/ every interval (atomically: temp name, then rename), or publish it to NATS (--sink)',
   options: genStreamFlags(),
-  async run({ layout, signal, print }, raw) {
+  async run({ layout, signal, print, logger }, raw) {
     const config = resolveGenStream(raw);
     const { runStreamGenerator } = await import('../generate/gen-stream.js');
     const { systemClock } = await import('../io/system-clock.js');
-    const totals = await runStreamGenerator(layout.streamInput, config, systemClock, signal, (chunk) =>
-      print(`gen-stream: ${chunk.name}: ${count(chunk.rows)} rows (${count(chunk.purchases)} purchases)`),
+    const { formatNatsAddress } = await import('../io/nats.js');
+    const totals = await runStreamGenerator(
+      layout.streamInput,
+      config,
+      systemClock,
+      signal,
+      (chunk) => print(`gen-stream: ${chunk.name}: ${count(chunk.rows)} rows (${count(chunk.purchases)} purchases)`),
+      logger,
     );
-    print(`gen-stream: ${count(totals.rows)} rows (${count(totals.purchases)} purchases) written to ${layout.streamInput}`);
+    const where = config.sink ? `published to stream ${config.sink.stream} at ${formatNatsAddress(config.sink.server)}` : `written to ${layout.streamInput}`;
+    print(`gen-stream: ${count(totals.rows)} rows (${count(totals.purchases)} purchases) ${where}`);
   },
 };
 
 const speed: CommandSpec = {
   name: 'speed',
   longRunning: true,
-  description: 'watch stream_input/, keep the sliding window and the realtime view, publish serving/speed/ and serving/realtime/ (--once: ingest what is there and exit)',
+  description: 'watch stream_input/ (or read a NATS stream: --source), keep the sliding window and the realtime view, publish serving/speed/ and serving/realtime/ (--once: ingest what is there and exit)',
   options: speedCommandFlags(),
   async run(context, raw) {
     const options = resolveSpeedCommand(raw);
@@ -176,7 +183,8 @@ const masterFiles: CommandSpec = {
     const { collectBatchInputs } = await import('../batch/inputs.js');
     const master = collectBatchInputs(context.layout, context.logger, watermark);
     const files = master.inputs.map((input) => ({ path: input.path, bytes: input.size, source: input.source }));
-    context.print(JSON.stringify({ watermark: master.watermark, files }, null, 2));
+    const watermarks = Object.keys(master.watermarks).length > 0 ? { watermarks: master.watermarks } : {};
+    context.print(JSON.stringify({ watermark: master.watermark, ...watermarks, files }, null, 2));
   },
 };
 

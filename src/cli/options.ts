@@ -23,7 +23,8 @@ import type { BenchConfig } from '../bench/run-bench.js';
 import type { GenBatchConfig } from '../generate/gen-batch.js';
 import type { GenStreamConfig } from '../generate/gen-stream.js';
 import type { GlobalConfig } from '../pipeline/context.js';
-import type { BatchOptions, MergeOptions, SpeedOptions } from '../pipeline/layer-config.js';
+import type { BatchOptions, MergeOptions, NatsOptions, SourceOptions, SpeedOptions } from '../pipeline/layer-config.js';
+import { type NatsAddress, parseNatsUrl, subjectProblem } from '../core/nats-names.js';
 import type { AllOptions } from '../pipeline/run-all.js';
 import type { CompactOptions } from '../pipeline/compaction.js';
 import type { ServeOptions } from '../pipeline/serving.js';
@@ -55,6 +56,8 @@ export const DEFAULTS = Object.freeze({
   batch: Object.freeze({ partitions: 8, keepViews: 3 }),
   genStream: Object.freeze({ intervalMs: 5_000, rowsPerChunk: 1_000, chunks: undefined as number | undefined, users: 10_000, seed: undefined as number | undefined }),
   speed: SPEED,
+  /** `--source` (speed, all) and `--sink` (gen-stream): stream_input/ files unless a `nats://HOST:PORT` is given. */
+  nats: Object.freeze({ source: 'files', stream: 'lambdaflow', subject: 'events.>', consumer: 'speed', partitions: 1 }),
   merge: Object.freeze({ intervalMs: 5_000, view: 'exact' as MergeViewKind }),
   /** `serve` and `all` answer HTTP here; `serve` also takes the merge options (its --interval writes merged_view.csv). */
   http: Object.freeze({ host: '127.0.0.1', port: 8080 }),
@@ -130,12 +133,39 @@ function streamChunkFlags(): Option[] {
   ];
 }
 
+/** The NATS stream's options: its name and subjects (`speed`, `all` and `gen-stream`). */
+function natsStreamFlags(): Option[] {
+  const d = DEFAULTS.nats;
+  return [
+    flag('--nats-stream <name>', 'JetStream stream (created with file storage if missing)', d.stream),
+    flag('--nats-subject <subject>', "the stream's subjects; partition i is the subject with i in place of its final >", d.subject),
+  ];
+}
+
+/** Where the speed layer reads (`speed`, `all`). */
+function sourceFlags(): Option[] {
+  const d = DEFAULTS.nats;
+  return [
+    flag('--source <source>', 'files (stream_input/) or nats://HOST:PORT (a NATS JetStream stream)', d.source),
+    ...natsStreamFlags(),
+    flag('--nats-consumer <name>', "durable pull consumer's name (a partition's: <name>-p<i>)", d.consumer),
+  ];
+}
+
+/** How many subjects publishers hash users to (`speed`, `gen-stream`). */
+function natsPartitionsFlag(): Option {
+  return flag('--nats-partitions <n>', 'NATS subject partitions users are hashed to', String(DEFAULTS.nats.partitions));
+}
+
 export function genStreamFlags(): Option[] {
   const d = DEFAULTS.genStream;
   return [
     flag('--interval <duration>', 'time between chunks', duration(d.intervalMs)),
     flag('--chunks <n>', 'stop after this many chunks', shown(d.chunks, count, 'forever')),
     ...streamChunkFlags(),
+    flag('--sink <sink>', 'files (stream_input/) or nats://HOST:PORT (publish each chunk to the partitions of its users, with message ids)', DEFAULTS.nats.source),
+    ...natsStreamFlags(),
+    natsPartitionsFlag(),
   ];
 }
 
@@ -159,9 +189,12 @@ function oldKeepFlag(keepFlag: KeepWindowsFlag): Option {
 
 export function speedCommandFlags(): Option[] {
   return [
-    flag('--once', 'ingest every complete file in stream_input/, publish the realtime view and the window, and exit'),
+    flag('--once', 'ingest every complete file in stream_input/ (or every message in the NATS stream), publish the realtime view and the window, and exit'),
     ...speedFlags(DEFAULTS.speed, 'keep-views'),
     oldKeepFlag('keep-views'),
+    ...sourceFlags(),
+    natsPartitionsFlag(),
+    flag('--partition <i>', 'read only NATS partition i (0 to --nats-partitions - 1), with its own ingest log and realtime view under streams/p<i>/', 'every partition, as the default stream'),
   ];
 }
 
@@ -226,6 +259,7 @@ export function allFlags(): Option[] {
     ...speedFlags(DEFAULTS.speed, 'keep-windows'),
     oldKeepFlag('keep-windows'),
     ...streamChunkFlags(),
+    ...sourceFlags(),
   ];
 }
 
@@ -293,10 +327,58 @@ export function resolveBatch(raw: RawOptions): BatchOptions {
   });
 }
 
+const NATS_NAME = /^[A-Za-z0-9_-]+$/;
+
+/** A NATS server from `--<flag> nats://HOST:PORT`, undefined for `files` (or when absent). */
+function natsServerOption(raw: RawOptions, key: string, flag: string): NatsAddress | undefined {
+  const text = stringOf(raw, key, flag) ?? DEFAULTS.nats.source;
+  if (text === 'files') return undefined;
+  const server = parseNatsUrl(text);
+  if (!server) throw optionError(flag, `expected files or nats://HOST:PORT, got "${text}"`);
+  return Object.freeze(server);
+}
+
+function natsNameOption(raw: RawOptions, key: string, flag: string, fallback: string): string {
+  const name = stringOf(raw, key, flag) ?? fallback;
+  if (!NATS_NAME.test(name)) throw optionError(flag, `expected letters, digits, - and _ only, got "${name}"`);
+  return name;
+}
+
+/** The NATS stream options, when `server` is given; each of them without it is an error naming it (it would do nothing). */
+function natsOptions(raw: RawOptions, server: NatsAddress | undefined, serverFlag: string, keys: readonly (readonly [string, string])[]): NatsOptions | undefined {
+  if (!server) {
+    const given = keys.find(([key]) => raw[key] !== undefined);
+    if (given) throw optionError(given[1], `only applies with --${serverFlag} nats://HOST:PORT`);
+    return undefined;
+  }
+  const d = DEFAULTS.nats;
+  const subject = stringOf(raw, 'natsSubject', 'nats-subject') ?? d.subject;
+  const problem = subjectProblem(subject);
+  if (problem !== undefined) throw optionError('nats-subject', `"${subject}" ${problem}`);
+  const partitions = integerOption(raw, 'natsPartitions', 'nats-partitions', d.partitions, 1, 1024);
+  if (partitions > 1 && !subject.endsWith('.>')) throw optionError('nats-subject', `partitions need a subject ending in .> (like events.>), got "${subject}"`);
+  return Object.freeze({ server, stream: natsNameOption(raw, 'natsStream', 'nats-stream', d.stream), subject, partitions });
+}
+
+const STREAM_KEYS = [['natsStream', 'nats-stream'], ['natsSubject', 'nats-subject'], ['natsPartitions', 'nats-partitions']] as const;
+
+/** Where the speed layer reads: undefined for stream_input/ files, else the NATS stream, consumer and partition. */
+function resolveSource(raw: RawOptions): SourceOptions | undefined {
+  const server = natsServerOption(raw, 'source', 'source');
+  const nats = natsOptions(raw, server, 'source', [...STREAM_KEYS, ['natsConsumer', 'nats-consumer'], ['partition', 'partition']]);
+  if (!nats) return undefined;
+  const partition = integerOption(raw, 'partition', 'partition', undefined, 0, nats.partitions - 1);
+  if (partition !== undefined && !nats.subject.endsWith('.>')) throw optionError('nats-subject', `partitions need a subject ending in .> (like events.>), got "${nats.subject}"`);
+  return Object.freeze({ kind: 'nats' as const, ...nats, consumer: natsNameOption(raw, 'natsConsumer', 'nats-consumer', DEFAULTS.nats.consumer), partition });
+}
+
 /** gen-stream's options; `all` names the interval --stream-interval. */
 export function resolveGenStream(raw: RawOptions, intervalKey = 'interval', intervalFlag = 'interval'): GenStreamConfig {
   const d = DEFAULTS.genStream;
+  const server = natsServerOption(raw, 'sink', 'sink');
+  const sink = natsOptions(raw, server, 'sink', STREAM_KEYS);
   return Object.freeze({
+    ...(sink ? { sink } : {}),
     intervalMs: durationOption(raw, intervalKey, intervalFlag, d.intervalMs),
     rowsPerChunk: integerOption(raw, 'rowsPerChunk', 'rows-per-chunk', d.rowsPerChunk, 0),
     chunks: integerOption(raw, 'chunks', 'chunks', d.chunks, 0),
@@ -325,7 +407,8 @@ export function resolveSpeed(raw: RawOptions, defaults: SpeedDefaults = DEFAULTS
     windowMs: durationOption(raw, 'window', 'window', defaults.windowMs),
     slideMs: durationOption(raw, 'slide', 'slide', defaults.slideMs),
   });
-  return Object.freeze({ window, keepViews: keptWindows(raw, keepFlag, defaults.keepViews) });
+  const source = resolveSource(raw);
+  return Object.freeze({ window, keepViews: keptWindows(raw, keepFlag, defaults.keepViews), ...(source ? { source } : {}) });
 }
 
 function resolveHttp(raw: RawOptions): HttpConfig | undefined {
@@ -380,6 +463,13 @@ function compactEvery(raw: RawOptions, speed: SpeedOptions, fallbackMs: number |
   };
 }
 
+/** `all`'s generator publishes where its speed layer reads: to the NATS stream (one partition) with --source nats://…. */
+function withSinkOf(stream: GenStreamConfig, source: SourceOptions | undefined): GenStreamConfig {
+  if (source?.kind !== 'nats') return stream;
+  const { server, stream: name, subject, partitions } = source;
+  return Object.freeze({ ...stream, sink: Object.freeze({ server, stream: name, subject, partitions }) });
+}
+
 export function resolveAll(raw: RawOptions): AllOptions {
   const d = DEFAULTS.all;
   const speed = resolveSpeed(raw, DEFAULTS.speed, 'keep-windows');
@@ -387,7 +477,8 @@ export function resolveAll(raw: RawOptions): AllOptions {
     ...compactEvery(raw, speed, d.compactEveryMs),
     durationMs: durationOption(raw, 'duration', 'duration', d.durationMs),
     batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs),
-    stream: resolveGenStream(raw, 'streamInterval', 'stream-interval'),
+    // The NATS options are the speed layer's source here; the generator takes them from it.
+    stream: withSinkOf(resolveGenStream({ ...raw, natsStream: undefined, natsSubject: undefined }, 'streamInterval', 'stream-interval'), speed.source),
     speed,
     serve: servingOf(resolveMerge(raw, 'mergeInterval', 'merge-interval'), resolveHttp(raw)),
     batch: resolveBatch(raw),

@@ -4,9 +4,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Clock } from '../core/clock.js';
 import { EventGenerator, type GeneratedCounts } from '../core/event-generator.js';
+import { partitionOf } from '../core/hash.js';
+import { type NatsAddress, partitionSubject } from '../core/nats-names.js';
+import { type Logger, silentLogger } from '../io/logger.js';
+import { NatsLink } from '../io/nats.js';
 import { sleep } from '../io/sleep.js';
 
+/** Where generated chunks go instead of stream_input/: a NATS JetStream stream, one subject per partition. */
+export interface NatsSinkConfig {
+  readonly server: NatsAddress;
+  readonly stream: string;
+  /** The stream's subjects (`events.>`): a user's rows go to `events.<partitionOf(user, partitions)>`. */
+  readonly subject: string;
+  readonly partitions: number;
+}
+
 export interface GenStreamConfig {
+  /** Undefined: files in stream_input/. */
+  readonly sink?: NatsSinkConfig;
   readonly intervalMs: number;
   readonly rowsPerChunk: number;
   /** Undefined: forever. */
@@ -60,22 +75,95 @@ export class StreamWriter {
   }
 }
 
-/** Writes chunks every interval until `chunks` are written or the signal aborts. */
+const encoder = new TextEncoder();
+
+/**
+ * Publishes chunks to NATS: each chunk's rows split by the partition of their user, one message per partition with
+ * rows, to the partition's subject, with the message id `<seed>-<chunk>-<partition>` so that JetStream keeps one copy
+ * of a publish retried (or of a rerun with the same seed) within its duplicate window.
+ */
+export class NatsChunkPublisher {
+  private readonly generator: EventGenerator;
+  private counter = 0;
+  readonly totals: GeneratedCounts = { rows: 0, purchases: 0 };
+
+  private constructor(
+    private readonly link: NatsLink,
+    private readonly config: GenStreamConfig & { readonly sink: NatsSinkConfig },
+    private readonly clock: Clock,
+  ) {
+    this.generator = new EventGenerator(config.seed, config.users);
+  }
+
+  static async open(config: GenStreamConfig & { readonly sink: NatsSinkConfig }, clock: Clock, logger: Logger): Promise<NatsChunkPublisher> {
+    const link = await NatsLink.open(config.sink.server, logger, 'gen-stream');
+    try {
+      await link.ensureStream(config.sink.stream, config.sink.subject);
+    } catch (error) {
+      await link.close();
+      throw error;
+    }
+    return new NatsChunkPublisher(link, config, clock);
+  }
+
+  async publishChunk(signal: AbortSignal, rows = this.config.rowsPerChunk): Promise<StreamChunk> {
+    const { sink, seed } = this.config;
+    const counts: GeneratedCounts = { rows: 0, purchases: 0 };
+    const text = this.generator.lines(rows, Math.floor(this.clock.now() / 1000), Number.MAX_SAFE_INTEGER, 0, counts);
+    const byPartition: string[][] = Array.from({ length: sink.partitions }, () => []);
+    for (const line of text.split('\n')) {
+      if (line !== '') byPartition[partitionOf(line.slice(0, line.indexOf(',')), sink.partitions)]!.push(`${line}\n`);
+    }
+    const chunk = this.counter++;
+    const seqs: number[] = [];
+    for (const [partition, lines] of byPartition.entries()) {
+      if (lines.length === 0) continue;
+      seqs.push(await this.link.publish(partitionSubject(sink.subject, partition), encoder.encode(lines.join('')), `${seed}-${chunk}-${partition}`, signal));
+    }
+    this.totals.rows += counts.rows;
+    this.totals.purchases += counts.purchases;
+    const where = seqs.length === 0 ? 'nothing' : `stream seq ${Math.min(...seqs)}..${Math.max(...seqs)}`;
+    return { name: `${sink.stream} chunk ${chunk} (${where})`, ...counts, renamedAtMs: this.clock.now() };
+  }
+
+  close(): Promise<void> {
+    return this.link.close();
+  }
+}
+
+/** Writes chunks every interval (or publishes them, with a NATS sink) until `chunks` are written or the signal aborts. */
 export async function runStreamGenerator(
   dir: string,
   config: GenStreamConfig,
   clock: Clock,
   signal: AbortSignal,
   onChunk?: (chunk: StreamChunk) => void,
+  logger: Logger = silentLogger,
 ): Promise<GeneratedCounts> {
-  const writer = new StreamWriter(dir, config, clock);
+  const sink = config.sink;
+  const publisher = sink ? await NatsChunkPublisher.open({ ...config, sink }, clock, logger) : undefined;
+  const writer = publisher ?? new StreamWriter(dir, config, clock);
+  try {
+    await generate(writer, config, clock, signal, onChunk);
+  } finally {
+    await publisher?.close();
+  }
+  return writer.totals;
+}
+
+async function generate(
+  writer: StreamWriter | NatsChunkPublisher,
+  config: GenStreamConfig,
+  clock: Clock,
+  signal: AbortSignal,
+  onChunk?: (chunk: StreamChunk) => void,
+): Promise<void> {
   for (let i = 0; config.chunks === undefined || i < config.chunks; i++) {
     if (signal.aborted) break;
     const started = clock.now();
-    const chunk = writer.writeChunk();
+    const chunk = writer instanceof StreamWriter ? writer.writeChunk() : await writer.publishChunk(signal);
     onChunk?.(chunk);
     if (config.chunks !== undefined && i + 1 === config.chunks) break;
     await sleep(Math.max(0, config.intervalMs - (clock.now() - started)), signal);
   }
-  return writer.totals;
 }

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LambdaflowError } from '../core/errors.js';
+import { type DataLayout, loggedFilePath } from './layout.js';
 
 export interface CompactedFile {
   readonly first: number;
@@ -106,20 +107,20 @@ export interface LoggedLocation {
   readonly end: number;
 }
 
-/** Finds logged seqs' rows, in stream_input/ or, once compacted, in master/stream/ (call refresh after a compaction). */
+/**
+ * Finds logged seqs' rows: in stream_input/, or in the master file their source wrote (names starting with
+ * `master/`, relative to the data folder: NATS batches), or, once compacted, in master/stream/ (call refresh after a
+ * compaction).
+ */
 export class LoggedFiles {
   private compactions: Compactions;
 
-  constructor(
-    private readonly streamInput: string,
-    private readonly masterStream: string,
-    private readonly recordPath: string,
-  ) {
-    this.compactions = readCompactions(recordPath);
+  constructor(private readonly layout: DataLayout) {
+    this.compactions = readCompactions(layout.compactions);
   }
 
   refresh(): Compactions {
-    this.compactions = readCompactions(this.recordPath);
+    this.compactions = readCompactions(this.layout.compactions);
     return this.compactions;
   }
 
@@ -134,9 +135,9 @@ export class LoggedFiles {
   }
 
   locate(entry: { seq: number; name: string; size: number }): LoggedLocation {
-    if (entry.seq > this.compactions.compactedThrough) return { path: path.join(this.streamInput, entry.name), start: 0, end: entry.size };
+    if (entry.seq > this.compactions.compactedThrough) return { path: loggedFilePath(this.layout, entry.name), start: 0, end: entry.size };
     const file = this.compactions.files.find((f) => f.first <= entry.seq && entry.seq <= f.last)!;
     const i = entry.seq - file.first;
-    return { path: path.join(this.masterStream, file.file), start: i === 0 ? 0 : file.seqEnds[i - 1]!, end: file.seqEnds[i]! };
+    return { path: path.join(this.layout.masterStream, file.file), start: i === 0 ? 0 : file.seqEnds[i - 1]!, end: file.seqEnds[i]! };
   }
 }

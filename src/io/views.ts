@@ -6,6 +6,7 @@ import zlib from 'node:zlib';
 import { type UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
 import { mergeViewText, viewPartEncoding } from '../core/view-format.js';
+import { DEFAULT_STREAM } from './layout.js';
 import { type Logger } from './logger.js';
 
 export interface PublishedView {
@@ -14,8 +15,16 @@ export interface PublishedView {
 }
 
 export interface BatchViewInfo extends PublishedView {
-  /** Last ingest-log sequence number the batch absorbed. */
+  /** Last ingest-log sequence number the batch absorbed (of the default stream). */
   readonly watermark: number;
+  /** Last ingest seq absorbed of each NATS partition stream (`p0`, …); a stream it does not name: 0, none. */
+  readonly streamWatermarks: Readonly<Record<string, number>>;
+}
+
+/** The last ingest seq of a stream ('default', 'p0', …) a batch view absorbed (0 without a view). */
+export function batchWatermarkOf(view: Pick<BatchViewInfo, 'watermark' | 'streamWatermarks'> | undefined, stream: string): number {
+  if (!view) return 0;
+  return stream === DEFAULT_STREAM ? view.watermark : (view.streamWatermarks[stream] ?? 0);
 }
 
 /** The realtime view's reach (head.json, and each checkpoint's _REALTIME.json), with the speed layer's counters. */
@@ -84,14 +93,20 @@ export const REALTIME_VIEW_PATTERN = /^realtime-(\d+)$/;
  * Watermarks by view folder (a published view never changes, and its manifest grows with the stream's history);
  * undefined for a view whose manifest cannot say what it absorbed.
  */
-const watermarks = new Map<string, number | undefined>();
+const watermarks = new Map<string, Pick<BatchViewInfo, 'watermark' | 'streamWatermarks'> | undefined>();
 
-function readWatermark(dir: string, logger: Logger): number | undefined {
+const isSeq = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+function readWatermark(dir: string, logger: Logger): Pick<BatchViewInfo, 'watermark' | 'streamWatermarks'> | undefined {
   const manifest = path.join(dir, '_MANIFEST.json');
-  const recorded = readJson(manifest)?.streamWatermark;
-  if (typeof recorded === 'number' && Number.isSafeInteger(recorded) && recorded >= 0) return recorded;
+  const json = readJson(manifest);
+  const recorded = json?.streamWatermark;
+  const perStream = json?.streamWatermarks ?? {};
+  const streamsValid = typeof perStream === 'object' && perStream !== null && !Array.isArray(perStream) && Object.values(perStream).every(isSeq);
+  if (isSeq(recorded) && streamsValid) return { watermark: recorded, streamWatermarks: Object.freeze({ ...(perStream as Record<string, number>) }) };
   // Serving it as watermark 0 would count every stream file it absorbed twice.
-  logger.warn(`skipping batch view ${dir}: ${fs.existsSync(manifest) ? '_MANIFEST.json has no valid streamWatermark' : 'it has no _MANIFEST.json'}, so it cannot say which stream files it absorbed`);
+  const problem = !fs.existsSync(manifest) ? 'it has no _MANIFEST.json' : !isSeq(recorded) ? '_MANIFEST.json has no valid streamWatermark' : '_MANIFEST.json has invalid streamWatermarks';
+  logger.warn(`skipping batch view ${dir}: ${problem}, so it cannot say which stream files it absorbed`);
   return undefined;
 }
 
@@ -103,7 +118,7 @@ export function listBatchViews(servingBatch: string, logger: Logger): BatchViewI
   for (const view of views) {
     if (!watermarks.has(view.dir)) watermarks.set(view.dir, readWatermark(view.dir, logger));
     const watermark = watermarks.get(view.dir);
-    if (watermark !== undefined) infos.push({ ...view, watermark });
+    if (watermark !== undefined) infos.push({ ...view, ...watermark });
   }
   return infos.sort((a, b) => a.watermark - b.watermark || a.createdAtMs - b.createdAtMs);
 }

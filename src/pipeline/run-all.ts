@@ -93,7 +93,7 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     await Promise.allSettled([served, batchPool.close()]);
     throw error;
   }
-  const generator = runStreamGenerator(layout.streamInput, options.stream, clock, stopGenerator.signal, hooks.onChunk);
+  const generator = runStreamGenerator(layout.streamInput, options.stream, clock, stopGenerator.signal, hooks.onChunk, context.logger);
   const speed = runSpeedLayer(
     speedLayerConfig(environment, options.speed, { signal: stopSpeed.signal, onSlide, onRealtime: () => serving.layer.nudge() }),
   );

@@ -7,8 +7,10 @@ import { sortedEntries } from '../core/sorted-view.js';
 export interface BatchViewMeta {
   /** The view folder's name, e.g. batch-1700000000000. */
   readonly name: string;
-  /** S_B: the last ingest seq it absorbed. */
+  /** S_B: the last ingest seq it absorbed (of the default stream). */
   readonly watermark: number;
+  /** Each NATS partition stream's last ingest seq it absorbed (a stream it does not name: none). */
+  readonly streamWatermarks?: Readonly<Record<string, number>>;
   readonly createdAtMs: number;
   /** Bad rows its inputs held (from its manifest; 0 when it does not say). */
   readonly badRows: number;

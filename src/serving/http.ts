@@ -43,6 +43,10 @@ export function statusBody(serving: ServingLayer, status: SnapshotStatus, nowMs:
     bad_rows: serving.badRows,
     changed_users: status.changedUsers,
     change: status.kind,
+    // NATS partition streams: each one's batch watermark and last ingest seq reflected (the fields above: the default stream's).
+    ...(Object.keys(status.streams).length > 0
+      ? { streams: Object.fromEntries(Object.entries(status.streams).map(([id, p]) => [id, { batch_watermark: p.batchWatermark, through_seq: p.throughSeq }])) }
+      : {}),
   };
 }
 

@@ -7,12 +7,21 @@ import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
 import { DeltaFiles } from '../io/deltas.js';
-import { type DataLayout } from '../io/layout.js';
+import { DEFAULT_STREAM, type DataLayout, allStreamLayouts, partitionStreams } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { ThreadClient } from '../io/thread-rpc.js';
-import { type BatchViewInfo, latestBatchView, listRealtimeViews, listSpeedViews, readRealtimeHead } from '../io/views.js';
+import {
+  type BatchViewInfo,
+  type RealtimeHeadInfo,
+  type RealtimeViewInfo,
+  batchWatermarkOf,
+  latestBatchView,
+  listRealtimeViews,
+  listSpeedViews,
+  readRealtimeHead,
+} from '../io/views.js';
 import { workerUrl } from '../io/worker-url.js';
-import type { ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
+import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type MergeViewKind } from './view-kind.js';
 import { ServingStore, type SnapshotStatus, type StoreChange } from './store.js';
 
@@ -42,9 +51,20 @@ const RETRY_MS = 1_000;
 /** events/s is measured over this much recent time. */
 const RATE_WINDOW_MS = 10_000;
 
+/** One stream the store follows: the default one (the data folder's paths) or a NATS partition's (streams/p<i>/). */
+interface FollowedStream {
+  readonly layout: DataLayout;
+  readonly deltas: DeltaFiles;
+}
+
+const followed = (layout: DataLayout): FollowedStream => ({ layout, deltas: new DeltaFiles(layout.realtimeDeltas) });
+
+const batchRef = (view: BatchViewInfo): BatchViewRef => ({ dir: view.dir, watermark: view.watermark, streamWatermarks: view.streamWatermarks, createdAtMs: view.createdAtMs });
+
 export class ServingLayer {
   readonly store: ServingStore;
-  private readonly deltas: DeltaFiles;
+  /** The default stream first, then each NATS partition stream found in the data folder. */
+  private streams: FollowedStream[];
   private readonly listeners = new Set<(status: SnapshotStatus) => void>();
   private ready = false;
   private task: Promise<void> | undefined;
@@ -54,9 +74,10 @@ export class ServingLayer {
   private csvWrite: Promise<void> | undefined;
   private writtenVersion = 0;
   private csvCache: { version: number; bytes: Promise<Uint8Array> } | undefined;
-  private counters: CounterSample[] = [];
+  /** Per stream, the speed layer's counters as last seen. */
+  private readonly counters = new Map<string, CounterSample[]>();
   private wake: (() => void) | undefined;
-  private watcher: fs.FSWatcher | undefined;
+  private watchers: fs.FSWatcher[] = [];
 
   private constructor(
     private readonly config: ServingConfig,
@@ -64,7 +85,7 @@ export class ServingLayer {
     private readonly exporter: ThreadClient<ServingRequest>,
   ) {
     this.store = new ServingStore(config.clock);
-    this.deltas = new DeltaFiles(config.layout.realtimeDeltas);
+    this.streams = allStreamLayouts(config.layout).map(followed);
   }
 
   /** Starts the serving threads; `run` then loads the first view (readiness) and keeps it current. */
@@ -95,39 +116,52 @@ export class ServingLayer {
   }
 
   /**
-   * Rows the speed layer read per second over the last RATE_WINDOW_MS, up to now: a stream that stopped falls to 0.
-   * Null before the speed layer has published twice.
+   * Rows the speed layers read per second over the last RATE_WINDOW_MS, up to now, summed over streams: a stream that
+   * stopped falls to 0. Null before a speed layer has published twice.
    */
   get eventsPerSecond(): number | null {
-    const last = this.counters.at(-1);
+    let total: number | null = null;
+    for (const samples of this.counters.values()) {
+      const rate = this.rateOf(samples);
+      if (rate !== null) total = (total ?? 0) + rate;
+    }
+    return total;
+  }
+
+  private rateOf(counters: readonly CounterSample[]): number | null {
+    const last = counters.at(-1);
     if (!last) return null;
     const now = this.config.clock.now();
     const since = now - RATE_WINDOW_MS;
     // The newest sample at or before the window's start (or the oldest of this speed process) is the baseline.
-    const sameRun = this.counters.filter((c) => c.startedAtMs === last.startedAtMs);
+    const sameRun = counters.filter((c) => c.startedAtMs === last.startedAtMs);
     const base = sameRun.filter((c) => c.atMs <= since).at(-1) ?? sameRun[0]!;
     if (base === last && sameRun.length < 2) return null;
     const spanMs = now - Math.max(base.atMs, since);
     return spanMs > 0 ? ((last.rows - base.rows) * 1000) / spanMs : null;
   }
 
-  /** Rows the running speed layer has read since it started (null before its first realtime view). */
+  /** Rows the running speed layers have read since they started (null before a first realtime view). */
   get rowsIngested(): number | null {
-    return this.counters.at(-1)?.rows ?? null;
+    const lasts = [...this.counters.values()].map((c) => c.at(-1)).filter((c) => c !== undefined);
+    return lasts.length === 0 ? null : lasts.reduce((n, c) => n + c.rows, 0);
   }
 
-  /** Bad rows: the batch view's, plus those the running speed layer found. */
+  /** Bad rows: the batch view's, plus those the running speed layers found. */
   get badRows(): { batch: number; stream: number } {
-    return { batch: this.store.batchView?.badRows ?? 0, stream: this.counters.at(-1)?.badRows ?? 0 };
+    const stream = [...this.counters.values()].reduce((n, c) => n + (c.at(-1)?.badRows ?? 0), 0);
+    return { batch: this.store.batchView?.badRows ?? 0, stream };
   }
 
-  private sampleCounters(sample: Omit<CounterSample, 'atMs'>): void {
+  private sampleCounters(stream: string, sample: Omit<CounterSample, 'atMs'>): void {
     const now = this.config.clock.now();
-    const last = this.counters.at(-1);
+    let counters = this.counters.get(stream);
+    if (!counters) this.counters.set(stream, (counters = []));
+    const last = counters.at(-1);
     if (last && last.rows === sample.rows && last.startedAtMs === sample.startedAtMs) return;
-    this.counters.push({ ...sample, atMs: now });
+    counters.push({ ...sample, atMs: now });
     // Keep one sample older than the window: the baseline of the rate.
-    while (this.counters.length > 2 && this.counters[1]!.atMs <= now - RATE_WINDOW_MS) this.counters.shift();
+    while (counters.length > 2 && counters[1]!.atMs <= now - RATE_WINDOW_MS) counters.shift();
   }
 
   /** The speed layer published a new realtime head (in-process, inside `all`): look now rather than at the next poll. */
@@ -137,29 +171,45 @@ export class ServingLayer {
 
   private async load(): Promise<void> {
     const { layout, view } = this.config;
+    this.streams = allStreamLayouts(layout).map(followed);
     const batch = latestBatchView(layout.servingBatch, this.config.logger);
-    const head = view === 'exact' ? readRealtimeHead(layout.realtimeHead) : undefined;
-    const checkpoint = view === 'exact' ? listRealtimeViews(layout.servingRealtime).at(-1) : undefined;
+    const realtime = (stream: DataLayout): { checkpoint: RealtimeViewInfo | undefined; head: RealtimeHeadInfo | undefined } => ({
+      head: view === 'exact' ? readRealtimeHead(stream.realtimeHead) : undefined,
+      checkpoint: view === 'exact' ? listRealtimeViews(stream.servingRealtime).at(-1) : undefined,
+    });
+    const checkpointRef = (checkpoint: RealtimeViewInfo | undefined): RealtimeViewRef | null =>
+      checkpoint ? { dir: checkpoint.dir, watermark: checkpoint.watermark, throughSeq: checkpoint.throughSeq, lastIngestedAtMs: checkpoint.lastIngestedAtMs } : null;
+    const { head, checkpoint } = realtime(layout);
     const window = view === 'window' ? listSpeedViews(layout.servingSpeed).at(-1) : undefined;
     const result = await this.loader.request<ServingLoadResult>({
       type: 'load',
-      batch: batch ? { dir: batch.dir, watermark: batch.watermark, createdAtMs: batch.createdAtMs } : null,
-      checkpoint: checkpoint ? { dir: checkpoint.dir, watermark: checkpoint.watermark, throughSeq: checkpoint.throughSeq, lastIngestedAtMs: checkpoint.lastIngestedAtMs } : null,
+      batch: batch ? batchRef(batch) : null,
+      checkpoint: checkpointRef(checkpoint),
       throughSeq: Math.max(head?.throughSeq ?? 0, checkpoint?.throughSeq ?? 0),
       lastIngestedAtMs: head?.lastIngestedAtMs ?? checkpoint?.lastIngestedAtMs ?? null,
       window: window?.dir ?? null,
       deltasDir: layout.realtimeDeltas,
+      streams: this.streams.slice(1).map(({ layout: stream }) => {
+        const state = realtime(stream);
+        return {
+          stream: stream.stream,
+          checkpoint: checkpointRef(state.checkpoint),
+          throughSeq: Math.max(state.head?.throughSeq ?? 0, state.checkpoint?.throughSeq ?? 0),
+          deltasDir: stream.realtimeDeltas,
+        };
+      }),
     });
     this.loadedWindow = window?.dir;
     const overlay = UserAggTable.fromState(result.overlay);
     // The replica gets its own copy: the store adopts these arrays.
     const copy = overlay.clone().toState();
-    this.changed(this.store.load(result.base, overlay, result.throughSeq, result.lastIngestedAtMs), {
+    this.changed(this.store.load(result.base, overlay, result.throughSeq, result.lastIngestedAtMs, result.streamThroughSeqs), {
       kind: 'load',
       base: result.base,
       overlay: copy,
       throughSeq: result.throughSeq,
       lastIngestedAtMs: result.lastIngestedAtMs,
+      streamThroughSeqs: result.streamThroughSeqs,
     }, stateTransferList(copy));
     this.ready = true;
   }
@@ -181,24 +231,28 @@ export class ServingLayer {
       .finally(() => (this.task = undefined));
   }
 
-  /** Applies the realtime deltas the speed layer's head says are published past the store's seq (exact view). */
+  /** Applies the realtime deltas each stream's speed layer head says are published past the store's seq (exact view). */
   private refreshRealtime(): void {
-    const head = readRealtimeHead(this.config.layout.realtimeHead);
-    if (!head) return;
-    if (head.rowsIngested !== null && head.startedAtMs !== null) {
-      this.sampleCounters({ rows: head.rowsIngested, badRows: head.badRows ?? 0, startedAtMs: head.startedAtMs });
-    }
-    const through = this.store.current!.throughSeq;
-    if (head.throughSeq <= through) return;
-    try {
-      const items = this.deltas.read(through, head.throughSeq);
-      this.changed(this.store.apply(items, head.lastIngestedAtMs), { kind: 'apply', items, lastIngestedAtMs: head.lastIngestedAtMs });
-      if (this.store.current!.throughSeq < head.throughSeq) {
-        throw new LambdaflowError('E_STATE', `realtime deltas past seq ${this.store.current!.throughSeq} are missing`);
+    for (const { layout, deltas } of this.streams) {
+      const head = readRealtimeHead(layout.realtimeHead);
+      if (!head) continue;
+      if (head.rowsIngested !== null && head.startedAtMs !== null) {
+        this.sampleCounters(layout.stream, { rows: head.rowsIngested, badRows: head.badRows ?? 0, startedAtMs: head.startedAtMs });
       }
-    } catch (error) {
-      if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
-      this.background('realtime update', () => Promise.reject(error));
+      const through = this.store.throughSeqOf(layout.stream);
+      if (head.throughSeq <= through) continue;
+      try {
+        const items = deltas.read(through, head.throughSeq);
+        this.changed(this.store.apply(items, head.lastIngestedAtMs, layout.stream), { kind: 'apply', items, lastIngestedAtMs: head.lastIngestedAtMs, stream: layout.stream });
+        if (this.store.throughSeqOf(layout.stream) < head.throughSeq) {
+          const where = layout.stream === DEFAULT_STREAM ? '' : ` of stream ${layout.stream}`;
+          throw new LambdaflowError('E_STATE', `realtime deltas${where} past seq ${this.store.throughSeqOf(layout.stream)} are missing`);
+        }
+      } catch (error) {
+        if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
+        this.background('realtime update', () => Promise.reject(error));
+        return;
+      }
     }
   }
 
@@ -220,25 +274,43 @@ export class ServingLayer {
       if (this.config.view === 'window') return this.load();
       const current = this.store.current!;
       const absorbAfter = current.batchWatermark;
+      const streams = this.streams.slice(1).map(({ layout }) => {
+        const after = current.streams[layout.stream]?.batchWatermark ?? this.store.throughSeqOf(layout.stream);
+        const through = Math.max(after, Math.min(batchWatermarkOf(newest, layout.stream), this.store.throughSeqOf(layout.stream)));
+        return { stream: layout.stream, deltasDir: layout.realtimeDeltas, absorbAfter: after, absorbThrough: through };
+      });
       const result = await this.loader.request<ServingBatchResult>({
         type: 'batch',
-        batch: { dir: newest.dir, watermark: newest.watermark, createdAtMs: newest.createdAtMs },
+        batch: batchRef(newest),
         deltasDir: this.config.layout.realtimeDeltas,
         absorbAfter,
         absorbThrough: Math.max(absorbAfter, Math.min(newest.watermark, current.throughSeq)),
+        streams,
       });
       // A reload meanwhile changed what the overlay is relative to: this swap no longer fits.
       if (this.store.current!.batchWatermark !== absorbAfter) return;
-      this.changed(this.store.swapBatch(result.base, result.absorbed), { kind: 'swap', base: result.base, absorbed: result.absorbed });
+      this.changed(this.store.swapBatch(result.base, result.absorbed, result.streamAbsorbed), {
+        kind: 'swap',
+        base: result.base,
+        absorbed: result.absorbed,
+        streamAbsorbed: result.streamAbsorbed,
+      });
     });
   }
 
   private checkBatch(nowMs: number): void {
     if (nowMs - this.lastBatchCheckMs < BATCH_CHECK_MS || this.task) return;
     this.lastBatchCheckMs = nowMs;
+    // A NATS partition stream that appeared since the load: loaded with everything else.
+    if (partitionStreams(this.config.layout).length !== this.streams.length - 1) {
+      this.background('new stream', () => this.load());
+      return;
+    }
     const newest = latestBatchView(this.config.layout.servingBatch, this.config.logger);
     const current = this.store.current!;
-    if (newest && newest.watermark >= current.batchWatermark && `batch-${newest.createdAtMs}` !== current.batchView) this.refreshBatch(newest);
+    const advances = (view: BatchViewInfo): boolean =>
+      view.watermark >= current.batchWatermark && Object.entries(current.streams).every(([stream, position]) => batchWatermarkOf(view, stream) >= position.batchWatermark);
+    if (newest && advances(newest) && `batch-${newest.createdAtMs}` !== current.batchView) this.refreshBatch(newest);
   }
 
   /** The merged view's CSV of the current version (the same bytes merged_view.csv gets for it), from the export thread's replica. */
@@ -280,14 +352,17 @@ export class ServingLayer {
       .finally(() => (this.csvWrite = undefined));
   }
 
-  /** The head is replaced by a rename in serving/realtime/: an event there wakes the poll at once. */
+  /** A head is replaced by a rename in its serving/realtime/: an event there wakes the poll at once. */
   private watchRealtime(): void {
-    try {
-      fs.mkdirSync(this.config.layout.servingRealtime, { recursive: true });
-      this.watcher = fs.watch(this.config.layout.servingRealtime, () => this.wake?.());
-      this.watcher.on('error', () => this.watcher?.close());
-    } catch {
-      // Polling alone then.
+    for (const { layout } of this.streams) {
+      try {
+        fs.mkdirSync(layout.servingRealtime, { recursive: true });
+        const watcher = fs.watch(layout.servingRealtime, () => this.wake?.());
+        watcher.on('error', () => watcher.close());
+        this.watchers.push(watcher);
+      } catch {
+        // Polling alone then.
+      }
     }
   }
 
@@ -347,7 +422,7 @@ export class ServingLayer {
 
   /** Stops the serving threads (run and once do it when they end). */
   async close(): Promise<void> {
-    this.watcher?.close();
+    for (const watcher of this.watchers.splice(0)) watcher.close();
     await Promise.all([this.loader.close(), this.exporter.close()]);
   }
 }

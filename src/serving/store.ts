@@ -4,6 +4,9 @@
 //   merged(user) = base(user) + overlay(user)        base: the batch view (watermark S_B), never changed
 //                                                    overlay: every logged seq in (S_B, N], per user
 //
+// With NATS partition streams, each stream s has its own seqs, watermark S_B[s] and through-seq N[s]: the overlay is
+// the sum over streams of their seqs (S_B[s], N[s]], and every rule below holds per stream.
+//
 // A new realtime state adds its per-seq deltas to the overlay (seqs must follow N without a gap). A new batch view
 // swaps the base and subtracts from the overlay exactly the seqs it absorbed (src/core/exact-merge.ts); the deltas
 // for that come from the loader (read off the hot path) and from the recent seqs this store applied itself.
@@ -13,7 +16,8 @@
 import { type AggBlock, type AggTableState, UserAggTable, compareUserIds } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
-import { exactMerge, planExactMerge } from '../core/exact-merge.js';
+import { type DeltaRange, type MergeWatermarks, type ExactMergePlan, checkDeltasFound, planExactMerge } from '../core/exact-merge.js';
+import { DEFAULT_STREAM } from '../io/layout.js';
 import { fnv1a } from '../core/hash.js';
 import { type BatchBase, type BatchViewMeta, EMPTY_BASE } from './batch-base.js';
 
@@ -33,6 +37,13 @@ export interface SnapshotStatus {
   /** Users whose totals this version changed (all of them for a batch swap). */
   readonly changedUsers: number;
   readonly kind: 'load' | 'realtime' | 'batch';
+  /** NATS partition streams (`p0`, …): the batch view's watermark and the last ingest seq reflected of each; empty without. */
+  readonly streams: Readonly<Record<string, StreamPosition>>;
+}
+
+export interface StreamPosition {
+  readonly batchWatermark: number;
+  readonly throughSeq: number;
 }
 
 /** One seq's per-user totals. */
@@ -66,20 +77,27 @@ export interface StoreView {
 
 /** A change of the store, as the serving layer replays it on the export thread's replica (same order, same result). */
 export type StoreChange =
-  | { readonly kind: 'load'; readonly base: BatchBase; readonly overlay: AggTableState; readonly throughSeq: number; readonly lastIngestedAtMs: number | null }
-  | { readonly kind: 'apply'; readonly items: readonly SeqBlock[]; readonly lastIngestedAtMs: number | null }
-  | { readonly kind: 'swap'; readonly base: BatchBase; readonly absorbed: AbsorbedDeltas | undefined }
+  | {
+      readonly kind: 'load';
+      readonly base: BatchBase;
+      readonly overlay: AggTableState;
+      readonly throughSeq: number;
+      readonly lastIngestedAtMs: number | null;
+      readonly streamThroughSeqs: Readonly<Record<string, number>>;
+    }
+  | { readonly kind: 'apply'; readonly items: readonly SeqBlock[]; readonly lastIngestedAtMs: number | null; readonly stream: string }
+  | { readonly kind: 'swap'; readonly base: BatchBase; readonly absorbed: AbsorbedDeltas | undefined; readonly streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>> }
   | { readonly kind: 'window'; readonly window: AggTableState };
 
 /** Applies a change (the replica's side); returns the status it made, if any. */
 export function applyChange(store: ServingStore, change: StoreChange): SnapshotStatus | undefined {
   switch (change.kind) {
     case 'load':
-      return store.load(change.base, UserAggTable.fromState(change.overlay), change.throughSeq, change.lastIngestedAtMs);
+      return store.load(change.base, UserAggTable.fromState(change.overlay), change.throughSeq, change.lastIngestedAtMs, change.streamThroughSeqs);
     case 'apply':
-      return store.apply(change.items, change.lastIngestedAtMs);
+      return store.apply(change.items, change.lastIngestedAtMs, change.stream);
     case 'swap':
-      return store.swapBatch(change.base, change.absorbed);
+      return store.swapBatch(change.base, change.absorbed, change.streamAbsorbed);
     case 'window':
       return store.replaceOverlay(UserAggTable.fromState(change.window));
   }
@@ -93,11 +111,32 @@ const decoder = new TextDecoder();
 
 const isZero = (count: number, cents: number): boolean => count === 0 && cents === 0;
 
+const watermarkOf = (base: BatchBase, stream: string): number =>
+  stream === DEFAULT_STREAM ? (base.view?.watermark ?? 0) : (base.view?.streamWatermarks?.[stream] ?? 0);
+
+/** One stream's part of a batch swap. */
+interface StreamSwap {
+  readonly stream: string;
+  readonly watermarks: MergeWatermarks;
+  readonly plan: ExactMergePlan;
+}
+
+/**
+ * The seqs a swap takes out of a stream's part of the overlay: the plan's correction, or — when the new batch view
+ * absorbed all the stream holds — every seq the overlay has of it.
+ */
+function removedRange({ watermarks, plan }: StreamSwap): DeltaRange | undefined {
+  if (plan.useRealtime) return plan.correction;
+  const { realtimeWatermark, realtimeThroughSeq } = watermarks;
+  return realtimeThroughSeq > realtimeWatermark ? { afterSeq: realtimeWatermark, throughSeq: realtimeThroughSeq, sign: -1 } : undefined;
+}
+
 export class ServingStore {
   private base: BatchBase = EMPTY_BASE;
   private baseTable = UserAggTable.fromState(EMPTY_BASE.table);
   private overlay = new UserAggTable();
-  private readonly recent = new Map<number, AggBlock>();
+  /** Per stream: recently applied seqs' blocks. */
+  private readonly recent = new Map<string, Map<number, AggBlock>>();
   private info: SnapshotStatus | undefined;
   private readonly topCache = new Map<TopBy, { version: number; users: UserTotals[] }>();
 
@@ -119,8 +158,10 @@ export class ServingStore {
   }
 
   /** A new version after a change of base or overlay as a whole: totals recounted, every user counted as changed. */
-  private recounted(throughSeq: number, lastIngestedAtMs: number | null, kind: SnapshotStatus['kind']): SnapshotStatus {
+  private recounted(throughSeq: number, lastIngestedAtMs: number | null, kind: SnapshotStatus['kind'], streamThroughSeqs: Readonly<Record<string, number>>): SnapshotStatus {
     const totals = this.totals();
+    const streams: Record<string, StreamPosition> = {};
+    for (const [stream, seq] of Object.entries(streamThroughSeqs)) streams[stream] = Object.freeze({ batchWatermark: watermarkOf(this.base, stream), throughSeq: seq });
     return Object.freeze({
       version: (this.info?.version ?? 0) + 1,
       batchView: this.base.view?.name ?? null,
@@ -131,6 +172,7 @@ export class ServingStore {
       lastIngestedAtMs,
       changedUsers: totals.users,
       kind,
+      streams: Object.freeze(streams),
     });
   }
 
@@ -151,34 +193,47 @@ export class ServingStore {
     return { users, purchases, cents };
   }
 
-  /** Replaces everything: a base, and an overlay holding exactly the seqs (S_B, throughSeq]. */
-  load(base: BatchBase, overlay: UserAggTable, throughSeq: number, lastIngestedAtMs: number | null): SnapshotStatus {
+  /**
+   * Replaces everything: a base, and an overlay holding exactly the seqs (S_B, throughSeq] of the default stream and
+   * (S_B[s], streamThroughSeqs[s]] of each partition stream s.
+   */
+  load(base: BatchBase, overlay: UserAggTable, throughSeq: number, lastIngestedAtMs: number | null, streamThroughSeqs: Readonly<Record<string, number>> = {}): SnapshotStatus {
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
     this.overlay = overlay.compacted();
     this.recent.clear();
-    this.info = this.recounted(Math.max(throughSeq, base.view?.watermark ?? 0), lastIngestedAtMs, 'load');
+    const streams = Object.fromEntries(Object.entries(streamThroughSeqs).map(([stream, seq]) => [stream, Math.max(seq, watermarkOf(base, stream))]));
+    this.info = this.recounted(Math.max(throughSeq, base.view?.watermark ?? 0), lastIngestedAtMs, 'load', streams);
     return this.info;
+  }
+
+  /** The last ingest seq of a stream reflected (its batch watermark for a stream the store has not seen). */
+  throughSeqOf(stream: string): number {
+    const info = this.loaded;
+    if (stream === DEFAULT_STREAM) return info.throughSeq;
+    return info.streams[stream]?.throughSeq ?? watermarkOf(this.base, stream);
   }
 
   /**
    * Adds the deltas of new seqs. Seqs at or below N are skipped (already reflected); the rest must continue N
    * without a gap, or nothing is applied and E_STATE says what is missing (the caller reloads).
    */
-  apply(items: readonly SeqBlock[], lastIngestedAtMs: number | null): SnapshotStatus | undefined {
+  apply(items: readonly SeqBlock[], lastIngestedAtMs: number | null, stream = DEFAULT_STREAM): SnapshotStatus | undefined {
     const info = this.loaded;
-    let expected = info.throughSeq + 1;
+    let expected = this.throughSeqOf(stream) + 1;
     const fresh = items.filter((item) => item.seq >= expected).sort((a, b) => a.seq - b.seq);
     if (fresh.length === 0) return undefined;
     for (const item of fresh) {
-      if (item.seq !== expected) throw new LambdaflowError('E_STATE', `realtime deltas jump from seq ${expected - 1} to seq ${item.seq}`);
+      const where = stream === DEFAULT_STREAM ? '' : ` of stream ${stream}`;
+      if (item.seq !== expected) throw new LambdaflowError('E_STATE', `realtime deltas${where} jump from seq ${expected - 1} to seq ${item.seq}`);
       expected++;
     }
     const change = new UserAggTable(64);
     for (const item of fresh) {
       change.mergeBlock(item.block);
-      this.remember(item.seq, item.block);
+      this.remember(stream, item.seq, item.block);
     }
+    const last = fresh.at(-1)!.seq;
     let { users, purchases, cents } = info;
     for (let e = 0; e < change.size; e++) {
       const key = change.keyAt(e);
@@ -194,7 +249,8 @@ export class ServingStore {
     this.info = Object.freeze({
       ...info,
       version: info.version + 1,
-      throughSeq: fresh.at(-1)!.seq,
+      throughSeq: stream === DEFAULT_STREAM ? last : info.throughSeq,
+      streams: stream === DEFAULT_STREAM ? info.streams : Object.freeze({ ...info.streams, [stream]: Object.freeze({ batchWatermark: watermarkOf(this.base, stream), throughSeq: last }) }),
       users,
       purchases,
       cents,
@@ -206,56 +262,76 @@ export class ServingStore {
     return this.info;
   }
 
-  private remember(seq: number, block: AggBlock): void {
-    this.recent.set(seq, block);
-    this.recent.delete(seq - RECENT_SEQS);
+  private remember(stream: string, seq: number, block: AggBlock): void {
+    let recent = this.recent.get(stream);
+    if (!recent) this.recent.set(stream, (recent = new Map()));
+    recent.set(seq, block);
+    recent.delete(seq - RECENT_SEQS);
   }
 
   /**
    * Swaps in a batch view with a higher watermark S_new, subtracting from the overlay exactly the seqs it absorbed:
-   * `absorbed` (read by the loader up to some seq K) and the recent seqs after K. A view with a lower watermark is
+   * `absorbed` (read by the loader up to some seq K) and the recent seqs after K — per stream, the default stream's in
+   * `absorbed` and each partition stream's in `streamAbsorbed`. A view with a lower watermark (of any stream) is
    * refused (undefined); missing deltas are E_STATE (nothing changes; the caller reloads).
    */
-  swapBatch(base: BatchBase, absorbed: AbsorbedDeltas | undefined): SnapshotStatus | undefined {
+  swapBatch(base: BatchBase, absorbed: AbsorbedDeltas | undefined, streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>> = {}): SnapshotStatus | undefined {
     const info = this.loaded;
-    const oldWatermark = this.base.view?.watermark ?? 0;
-    const newWatermark = base.view?.watermark ?? 0;
-    if (base.view === undefined || newWatermark < oldWatermark) return undefined;
-    const watermarks = { batchWatermark: newWatermark, realtimeWatermark: oldWatermark, realtimeThroughSeq: info.throughSeq };
-    const plan = planExactMerge(watermarks);
+    if (base.view === undefined) return undefined;
+    const streams = [DEFAULT_STREAM, ...new Set([...Object.keys(info.streams), ...Object.keys(base.view.streamWatermarks ?? {})])];
+    if (streams.some((stream) => watermarkOf(base, stream) < watermarkOf(this.base, stream))) return undefined;
+    const plans: StreamSwap[] = streams.map((stream) => {
+      const watermarks = { batchWatermark: watermarkOf(base, stream), realtimeWatermark: watermarkOf(this.base, stream), realtimeThroughSeq: this.throughSeqOf(stream) };
+      return { stream, watermarks, plan: planExactMerge(watermarks) };
+    });
     let overlay: UserAggTable;
-    if (!plan.useRealtime) overlay = new UserAggTable();
-    else if (!plan.correction) overlay = this.overlay; // the same seqs on a recomputed base
-    else overlay = this.fromRecent(newWatermark, info.throughSeq) ?? this.subtracted(watermarks, absorbed);
+    if (!plans.some(({ plan }) => plan.useRealtime)) overlay = new UserAggTable();
+    else if (!plans.some(removedRange)) overlay = this.overlay; // the same seqs on a recomputed base
+    else overlay = this.fromRecent(plans) ?? this.subtracted(plans, { [DEFAULT_STREAM]: absorbed, ...streamAbsorbed });
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
     this.overlay = overlay;
-    for (const seq of this.recent.keys()) if (seq <= newWatermark) this.recent.delete(seq);
-    this.info = this.recounted(plan.throughSeq, info.lastIngestedAtMs, 'batch');
+    for (const [stream, recent] of this.recent) {
+      const watermark = watermarkOf(base, stream);
+      for (const seq of recent.keys()) if (seq <= watermark) recent.delete(seq);
+    }
+    const others = plans.filter(({ stream }) => stream !== DEFAULT_STREAM && (stream in info.streams || (base.view!.streamWatermarks?.[stream] ?? 0) > 0));
+    this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', Object.fromEntries(others.map(({ stream, plan }) => [stream, plan.throughSeq])));
     return this.info;
   }
 
   /**
-   * The overlay of seqs (afterSeq, throughSeq] summed from the recent seqs this store applied, or undefined when some
-   * is not among them. A batch view usually absorbs all but the last seconds of the realtime view, so this costs what
-   * those seconds changed, not what the overlay holds.
+   * The overlay after a swap summed from the recent seqs this store applied — per stream that keeps realtime seqs,
+   * (S_new, N] — or undefined when some is not among them. A batch view usually absorbs all but the last seconds of
+   * the realtime view, so this costs what those seconds changed, not what the overlay holds.
    */
-  private fromRecent(afterSeq: number, throughSeq: number): UserAggTable | undefined {
-    let users = 0;
-    for (let seq = afterSeq + 1; seq <= throughSeq; seq++) {
-      const block = this.recent.get(seq);
-      if (!block) return undefined;
-      users += block.counts.length;
+  private fromRecent(plans: readonly StreamSwap[]): UserAggTable | undefined {
+    const blocks: AggBlock[] = [];
+    for (const { stream, watermarks, plan } of plans) {
+      if (!plan.useRealtime) continue;
+      const recent = this.recent.get(stream);
+      for (let seq = watermarks.batchWatermark + 1; seq <= plan.throughSeq; seq++) {
+        const block = recent?.get(seq);
+        if (!block) return undefined;
+        blocks.push(block);
+      }
     }
-    const overlay = new UserAggTable(users);
-    for (let seq = afterSeq + 1; seq <= throughSeq; seq++) overlay.mergeBlock(this.recent.get(seq)!);
+    const overlay = new UserAggTable(blocks.reduce((users, block) => users + block.counts.length, 0));
+    for (const block of blocks) overlay.mergeBlock(block);
     return overlay.compacted();
   }
 
-  /** The overlay less the seqs a batch absorbed: the loader's sum of them up to some seq, then the recent ones. */
-  private subtracted(watermarks: Parameters<typeof exactMerge>[0], absorbed: AbsorbedDeltas | undefined): UserAggTable {
+  /**
+   * The overlay less the seqs a batch absorbed, per stream: the loader's sum of them up to some seq, then the recent
+   * ones; E_STATE when some are found in neither.
+   */
+  private subtracted(plans: readonly StreamSwap[], fromLoader: Readonly<Record<string, AbsorbedDeltas | undefined>>): UserAggTable {
     const overlay = this.overlay.clone();
-    exactMerge(watermarks, (range) => {
+    for (const swap of plans) {
+      const range = removedRange(swap);
+      if (!range) continue;
+      const absorbed = fromLoader[swap.stream];
+      const recent = this.recent.get(swap.stream);
       const found = new Set<number>();
       let from = range.afterSeq;
       if (absorbed && absorbed.afterSeq === range.afterSeq && absorbed.throughSeq <= range.throughSeq) {
@@ -264,13 +340,13 @@ export class ServingStore {
         from = absorbed.throughSeq;
       }
       for (let seq = from + 1; seq <= range.throughSeq; seq++) {
-        const block = this.recent.get(seq);
+        const block = recent?.get(seq);
         if (!block) continue;
         overlay.mergeBlock(block, range.sign);
         found.add(seq);
       }
-      return found;
-    });
+      checkDeltasFound(range, found);
+    }
     return overlay.compacted();
   }
 
@@ -278,7 +354,7 @@ export class ServingStore {
   replaceOverlay(window: UserAggTable): SnapshotStatus {
     const info = this.loaded;
     this.overlay = window.compacted();
-    this.info = this.recounted(info.throughSeq, info.lastIngestedAtMs, 'realtime');
+    this.info = this.recounted(info.throughSeq, info.lastIngestedAtMs, 'realtime', Object.fromEntries(Object.entries(info.streams).map(([s, p]) => [s, p.throughSeq])));
     return this.info;
   }
 

@@ -9,9 +9,9 @@ import { writeFileAtomically } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
-import type { BatchViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
+import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type Clock } from '../core/clock.js';
-import { ServingStore, applyChange } from './store.js';
+import { type AbsorbedDeltas, ServingStore, applyChange } from './store.js';
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
 import { formatMergedView } from './export.js';
 
@@ -28,7 +28,46 @@ function readBatchBase(batch: BatchViewRef | null): BatchBase {
   if (!batch) return EMPTY_BASE;
   const table = new UserAggTable();
   mergeViewDirectory(batch.dir, table);
-  return buildBatchBase(table, { name: path.basename(batch.dir), watermark: batch.watermark, createdAtMs: batch.createdAtMs, badRows: badRowsOf(batch.dir) });
+  return buildBatchBase(table, {
+    name: path.basename(batch.dir),
+    watermark: batch.watermark,
+    streamWatermarks: batch.streamWatermarks,
+    createdAtMs: batch.createdAtMs,
+    badRows: badRowsOf(batch.dir),
+  });
+}
+
+/**
+ * Adds one stream's realtime view, made exact against the batch watermark, to the overlay: its checkpoint (corrected
+ * by deltas) and the deltas after it through `throughSeq`. Returns the last seq it holds.
+ */
+function loadRealtime(overlay: UserAggTable, batchWatermark: number, checkpoint: RealtimeViewRef | null, headThroughSeq: number, deltasDir: string): number {
+  const deltas = new DeltaFiles(deltasDir);
+  let from = batchWatermark;
+  if (checkpoint) {
+    const watermarks = { batchWatermark, realtimeWatermark: checkpoint.watermark, realtimeThroughSeq: checkpoint.throughSeq };
+    if (planExactMerge(watermarks).useRealtime) {
+      mergeViewDirectory(checkpoint.dir, overlay);
+      exactMerge(watermarks, (range) => deltas.merge(range, overlay));
+      from = checkpoint.throughSeq;
+    }
+  }
+  const throughSeq = Math.max(from, headThroughSeq);
+  if (throughSeq > from) checkDeltasFound({ afterSeq: from, throughSeq, sign: 1 }, deltas.merge({ afterSeq: from, throughSeq, sign: 1 }, overlay));
+  return throughSeq;
+}
+
+/** The summed deltas of an unbroken run of seqs from absorbAfter (up to absorbThrough). */
+function absorbedDeltas(deltasDir: string, absorbAfter: number, absorbThrough: number): AbsorbedDeltas {
+  const absorbed = new UserAggTable();
+  // Only an unbroken run of seqs from absorbAfter counts; the store takes later seqs from those it applied itself.
+  let through = absorbAfter;
+  for (const { seq, block } of new DeltaFiles(deltasDir).read(absorbAfter, absorbThrough)) {
+    if (seq !== through + 1) break;
+    absorbed.mergeBlock(block);
+    through = seq;
+  }
+  return { afterSeq: absorbAfter, throughSeq: through, block: absorbed.toBlock() };
 }
 
 /**
@@ -47,41 +86,28 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
       const overlay = new UserAggTable();
       const batchWatermark = base.view?.watermark ?? 0;
       let throughSeq = batchWatermark;
+      const streamThroughSeqs: Record<string, number> = {};
       if (request.window) {
         mergeViewDirectory(request.window, overlay);
       } else {
-        const deltas = new DeltaFiles(request.deltasDir);
-        const checkpoint = request.checkpoint;
-        let from = batchWatermark;
-        if (checkpoint) {
-          const watermarks = { batchWatermark, realtimeWatermark: checkpoint.watermark, realtimeThroughSeq: checkpoint.throughSeq };
-          if (planExactMerge(watermarks).useRealtime) {
-            mergeViewDirectory(checkpoint.dir, overlay);
-            exactMerge(watermarks, (range) => deltas.merge(range, overlay));
-            from = checkpoint.throughSeq;
-          }
+        throughSeq = loadRealtime(overlay, batchWatermark, request.checkpoint, request.throughSeq, request.deltasDir);
+        for (const stream of request.streams) {
+          const watermark = base.view?.streamWatermarks?.[stream.stream] ?? 0;
+          streamThroughSeqs[stream.stream] = loadRealtime(overlay, watermark, stream.checkpoint, stream.throughSeq, stream.deltasDir);
         }
-        throughSeq = Math.max(from, request.throughSeq);
-        if (throughSeq > from) checkDeltasFound({ afterSeq: from, throughSeq, sign: 1 }, deltas.merge({ afterSeq: from, throughSeq, sign: 1 }, overlay));
       }
       const state = overlay.compacted().toState();
-      const result: ServingLoadResult = { base, overlay: state, throughSeq, lastIngestedAtMs: request.lastIngestedAtMs };
+      const result: ServingLoadResult = { base, overlay: state, throughSeq, lastIngestedAtMs: request.lastIngestedAtMs, streamThroughSeqs };
       // The base lives in shared memory: posting it shares it; the overlay is moved.
       return { result, transfer: stateTransferList(state) };
     }
     case 'batch': {
       const base = readBatchBase(request.batch);
-      const absorbed = new UserAggTable();
-      // Only an unbroken run of seqs from absorbAfter counts; the store takes later seqs from those it applied itself.
-      let through = request.absorbAfter;
-      for (const { seq, block } of new DeltaFiles(request.deltasDir).read(request.absorbAfter, request.absorbThrough)) {
-        if (seq !== through + 1) break;
-        absorbed.mergeBlock(block);
-        through = seq;
-      }
-      const block = absorbed.toBlock();
-      const result: ServingBatchResult = { base, absorbed: { afterSeq: request.absorbAfter, throughSeq: through, block } };
-      return { result, transfer: blockTransferList(block) };
+      const absorbed = absorbedDeltas(request.deltasDir, request.absorbAfter, request.absorbThrough);
+      const streamAbsorbed: Record<string, AbsorbedDeltas> = {};
+      for (const stream of request.streams) streamAbsorbed[stream.stream] = absorbedDeltas(stream.deltasDir, stream.absorbAfter, stream.absorbThrough);
+      const result: ServingBatchResult = { base, absorbed, streamAbsorbed };
+      return { result, transfer: [absorbed, ...Object.values(streamAbsorbed)].flatMap((a) => blockTransferList(a.block)) };
     }
     case 'window': {
       const table = new UserAggTable();

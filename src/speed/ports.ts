@@ -11,7 +11,10 @@ export type { NewFile, StreamParse };
 
 /** Where new stream files come from. */
 export interface StreamSource {
-  /** Complete files not yet logged, sorted by name; `fullListing` asks not to trust change hints alone. */
+  /**
+   * Complete files not yet logged, in the order to log them (by name; a NATS source's in stream order);
+   * `fullListing` (a last micro-batch) asks not to trust change hints alone, and a NATS source to catch up.
+   */
   newFiles(nowMs: number, fullListing: boolean): Promise<NewFile[]>;
   /** These files are logged now: never report them again. */
   logged(names: readonly string[]): void;

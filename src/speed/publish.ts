@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DirectoryPublisher, writeFileAtomically } from '../io/atomic.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
-import { listBatchViews, listRealtimeViews, listSpeedViews, pruneViews, readViewParts } from '../io/views.js';
+import { batchWatermarkOf, listBatchViews, listRealtimeViews, listSpeedViews, pruneViews, readViewParts } from '../io/views.js';
 import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs } from './ports.js';
 
 const CHECKPOINTS_KEPT = 3;
@@ -32,8 +32,11 @@ export class SpeedViewFiles implements SpeedOutputs {
     private readonly keepWindows: number,
   ) {}
 
+  /** This stream's watermark in each retained batch view (a partition stream's from `streamWatermarks`), ascending. */
   batchWatermarks(): number[] {
-    return listBatchViews(this.layout.servingBatch, this.logger).map((view) => view.watermark);
+    return listBatchViews(this.layout.servingBatch, this.logger)
+      .map((view) => batchWatermarkOf(view, this.layout.stream))
+      .sort((a, b) => a - b);
   }
 
   async publishHead(head: RealtimeHead): Promise<void> {

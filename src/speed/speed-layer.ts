@@ -23,11 +23,15 @@ import { removeStaleTemps } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { LoggedFiles } from '../io/compactions.js';
 import { type IngestEntry, IngestLogWriter, readIngestLog } from '../io/ingest-log.js';
-import { type DataLayout } from '../io/layout.js';
+import { DEFAULT_STREAM, type DataLayout } from '../io/layout.js';
 import { acquireLock } from '../io/lock.js';
 import { type Logger } from '../io/logger.js';
 import { writeQuarantine } from '../io/quarantine.js';
+import { NatsLink } from '../io/nats.js';
 import { StreamFiles } from '../io/stream-files.js';
+import { type NatsAddress } from '../core/nats-names.js';
+import { CombinedSource } from './combined-source.js';
+import { NatsSource } from './nats-source.js';
 import {
   type DeltaStore,
   type IngestAppender,
@@ -43,8 +47,24 @@ import { RealtimeView } from './realtime-view.js';
 import { SpeedWorkers } from './speed-workers.js';
 import { StreamParserPool } from './stream-parser-pool.js';
 
+/** Where a speed layer's stream comes from: files renamed into stream_input/, or a NATS JetStream subject. */
+export type SpeedSource =
+  | { readonly kind: 'files' }
+  | {
+      readonly kind: 'nats';
+      readonly server: NatsAddress;
+      /** The JetStream stream, created over streamSubject if missing. */
+      readonly stream: string;
+      readonly streamSubject: string;
+      /** The durable consumer and the subject it reads (a partition's, or the whole stream's). */
+      readonly consumer: string;
+      readonly filterSubject: string;
+    };
+
 export interface SpeedConfig {
+  /** The stream's layout: the data folder's (the default stream), or a NATS partition's (streamLayout). */
   readonly layout: DataLayout;
+  readonly source: SpeedSource;
   readonly threads: number;
   readonly mode: BadRowMode;
   readonly logger: Logger;
@@ -368,13 +388,17 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
   let workers: SpeedWorkers | undefined;
   let parser: StreamParserPool | undefined;
   let log: IngestLogWriter | undefined;
-  let source: StreamFiles | undefined;
+  let source: StreamSource | undefined;
+  let watch: (() => Promise<void>) | undefined;
+  let link: NatsLink | undefined;
   try {
+    // A NATS server that cannot be reached fails the start within seconds, before any thread starts.
+    if (config.source.kind === 'nats') link = await NatsLink.open(config.source.server, logger, 'speed');
     await removeStaleTemps(layout.servingSpeed);
     await removeStaleTemps(layout.servingRealtime);
     const opened = IngestLogWriter.open(layout.ingestLog);
     log = opened.writer;
-    const loggedFiles = new LoggedFiles(layout.streamInput, layout.masterStream, layout.compactions);
+    const loggedFiles = new LoggedFiles(layout);
     const writer = log;
     const appender: IngestAppender = {
       append: (files, atMs) => writer.append(files, atMs),
@@ -390,7 +414,14 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
     // The parse pool's threads start while the speed workers do.
     parser = new StreamParserPool(loggedFiles, config.threads, config.threads, config.mode);
     workers = await SpeedWorkers.start(config.threads, window.slidesPerWindow, layout.realtimeDeltas);
-    source = new StreamFiles({ dir: layout.streamInput, clock, logger, listEveryMs: window.slideMs }, entries.map((entry) => entry.name));
+    // The default stream takes stream_input/ files (with NATS too: replays of quarantined rows); a partition stream only NATS.
+    const nats = config.source.kind === 'nats' ? await NatsSource.open({ ...config.source, layout, link: link!, logger }, entries) : undefined;
+    if (nats && layout.stream !== DEFAULT_STREAM) source = nats;
+    else {
+      const files = new StreamFiles({ dir: layout.streamInput, clock, logger, listEveryMs: window.slideMs }, entries.map((entry) => entry.name));
+      source = nats ? new CombinedSource(files, nats) : files;
+      watch = () => files.watch();
+    }
     const speed = new SpeedLayer(
       {
         clock,
@@ -408,10 +439,11 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
       config,
     );
     await speed.recover(entries, lastSeq);
-    if (!config.once) await source.watch();
+    if (!config.once) await watch?.();
     await speed.run(config.once ? AbortSignal.abort() : config.signal);
   } finally {
     await source?.close();
+    await link?.close();
     await workers?.stop();
     await parser?.close();
     log?.close();

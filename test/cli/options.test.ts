@@ -205,6 +205,80 @@ describe('speed options', () => {
   });
 });
 
+describe('NATS options (speed --source, all --source, gen-stream --sink)', () => {
+  const server = { host: '127.0.0.1', port: 4222 };
+
+  it('defaults: stream_input/ files; with nats://, stream lambdaflow over events.>, consumer speed, one partition, the default stream', () => {
+    expect(resolveSpeed({}).source).toBeUndefined();
+    expect(resolveGenStream({}).sink).toBeUndefined();
+    expect(resolveSpeed({ source: 'nats://127.0.0.1:4222' }).source).toEqual({
+      kind: 'nats',
+      server,
+      stream: 'lambdaflow',
+      subject: 'events.>',
+      partitions: 1,
+      consumer: 'speed',
+      partition: undefined,
+    });
+    expect(resolveGenStream({ sink: 'nats://127.0.0.1:4222' }).sink).toEqual({ server, stream: 'lambdaflow', subject: 'events.>', partitions: 1 });
+  });
+
+  it('valid values: a host name or [IPv6], a stream, a subject, a consumer, a partition of --nats-partitions', () => {
+    expect(resolveSpeed({ source: 'files' }).source).toBeUndefined();
+    expect(resolveSpeed({ source: 'nats://localhost:4333', natsStream: 's_1', natsSubject: 'orders.>', natsConsumer: 'fast-1', natsPartitions: '4', partition: '3' }).source).toEqual({
+      kind: 'nats',
+      server: { host: 'localhost', port: 4333 },
+      stream: 's_1',
+      subject: 'orders.>',
+      partitions: 4,
+      consumer: 'fast-1',
+      partition: 3,
+    });
+    expect(resolveSpeed({ source: 'nats://[::1]:4222' }).source).toMatchObject({ server: { host: '::1', port: 4222 } });
+    expect(resolveGenStream({ sink: 'nats://127.0.0.1:4222', natsPartitions: '2', natsSubject: 'a.b.>' }).sink).toMatchObject({ partitions: 2, subject: 'a.b.>' });
+    // all's generator publishes where its speed layer reads.
+    expect(resolveAll({ source: 'nats://127.0.0.1:4222', natsStream: 'x' }).stream.sink).toEqual({ server, stream: 'x', subject: 'events.>', partitions: 1 });
+  });
+
+  it.each<BadCase>([
+    ['a source that is neither files nor nats://', { source: 'kafka://x:1' }, 'source'],
+    ['a nats:// source without a port', { source: 'nats://127.0.0.1' }, 'source'],
+    ['a port out of range', { source: 'nats://127.0.0.1:70000' }, 'source'],
+    ['a stream name with a dot', { source: 'nats://h:1', natsStream: 'a.b' }, 'nats-stream'],
+    ['a subject with an empty token', { source: 'nats://h:1', natsSubject: 'events..>' }, 'nats-subject'],
+    ['a subject with > before its end', { source: 'nats://h:1', natsSubject: 'events.>.x' }, 'nats-subject'],
+    ['partitions over a subject not ending in .>', { source: 'nats://h:1', natsSubject: 'events', natsPartitions: '2' }, 'nats-subject'],
+    ['a consumer name with a space', { source: 'nats://h:1', natsConsumer: 'my speed' }, 'nats-consumer'],
+    ['zero partitions', { source: 'nats://h:1', natsPartitions: '0' }, 'nats-partitions'],
+    ['a partition past --nats-partitions', { source: 'nats://h:1', natsPartitions: '2', partition: '2' }, 'partition'],
+    ['--partition without a NATS source', { partition: '0' }, 'partition'],
+    ['--nats-stream without a NATS source', { natsStream: 'x' }, 'nats-stream'],
+    ['--nats-consumer without a NATS source', { natsConsumer: 'x' }, 'nats-consumer'],
+  ])('speed refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveSpeed(raw), flag);
+  });
+
+  it.each<BadCase>([
+    ['a sink that is neither files nor nats://', { sink: 'stream_input' }, 'sink'],
+    ['--nats-partitions without a NATS sink', { natsPartitions: '2' }, 'nats-partitions'],
+    ['--nats-subject without a NATS sink', { natsSubject: 'x.>' }, 'nats-subject'],
+  ])('gen-stream refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveGenStream(raw), flag);
+  });
+
+  it('help shows the defaults', () => {
+    const speed = speedCommandFlags();
+    expect(helpOf(speed, '--source')).toContain('(default: files)');
+    expect(helpOf(speed, '--nats-stream')).toContain('(default: lambdaflow)');
+    expect(helpOf(speed, '--nats-subject')).toContain('(default: events.>)');
+    expect(helpOf(speed, '--nats-consumer')).toContain('(default: speed)');
+    expect(helpOf(speed, '--nats-partitions')).toContain('(default: 1)');
+    expect(helpOf(speed, '--partition')).toContain('(default: every partition');
+    expect(helpOf(genStreamFlags(), '--sink')).toContain('(default: files)');
+    expect(helpOf(allFlags(), '--source')).toContain('(default: files)');
+  });
+});
+
 describe('merge options', () => {
   it('defaults', () => {
     expect(resolveMerge({})).toEqual({ intervalMs: 5_000, once: false, view: 'exact' });

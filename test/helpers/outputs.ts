@@ -188,8 +188,8 @@ export interface IngestLogEntry {
 }
 
 /** The logged stream files not folded into the log's first line by compaction, in log order (a line cut short by a crash is not an entry). */
-export function loggedStreamFiles(dataDir: string): IngestLogEntry[] {
-  const log = path.join(dataDir, 'ingest', 'ingest.log');
+export function loggedStreamFiles(dataDir: string, stream = 'default'): IngestLogEntry[] {
+  const log = stream === 'default' ? path.join(dataDir, 'ingest', 'ingest.log') : path.join(dataDir, 'streams', stream, 'ingest', 'ingest.log');
   if (!fs.existsSync(log)) return [];
   return fs
     .readFileSync(log, 'utf8')
@@ -197,6 +197,28 @@ export function loggedStreamFiles(dataDir: string): IngestLogEntry[] {
     .filter((l) => l.endsWith('}'))
     .map((l) => JSON.parse(l) as IngestLogEntry & { compactedThrough?: number })
     .filter((e) => e.compactedThrough === undefined);
+}
+
+/** The NATS partition streams of a data folder (README: `streams/p<i>/`), as `p0`, `p1`, … */
+export function partitionStreamIds(dataDir: string): string[] {
+  const dir = path.join(dataDir, 'streams');
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((name) => /^p\d+$/.test(name)).sort();
+}
+
+/** Where a logged stream file is (README): a name starting with `master/` is relative to the data folder, any other is in stream_input/. */
+export function loggedFilePath(dataDir: string, name: string): string {
+  return name.startsWith('master/') ? path.join(dataDir, name) : path.join(dataDir, 'stream_input', name);
+}
+
+/** The last ingest seq of a stream's realtime head (`serving/realtime/head.json`, or a partition's under streams/p<i>/); 0 without. */
+export function streamHeadThroughSeq(dataDir: string, stream: string): number {
+  const head = stream === 'default' ? path.join(dataDir, 'serving', 'realtime', 'head.json') : path.join(dataDir, 'streams', stream, 'serving', 'realtime', 'head.json');
+  try {
+    return (JSON.parse(fs.readFileSync(head, 'utf8')) as { throughSeq: number }).throughSeq;
+  } catch {
+    return 0;
+  }
 }
 
 export interface CompactedMasterFile {

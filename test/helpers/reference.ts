@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { MERGED_HEADER, type Totals, compactedMasterFiles, loggedStreamFiles } from './outputs.js';
+import { MERGED_HEADER, type Totals, compactedMasterFiles, loggedFilePath, loggedStreamFiles, partitionStreamIds } from './outputs.js';
 
 export const REFERENCE_HEADER = 'user_id,event_type,amount,unix_timestamp';
 export const REFERENCE_MAX_LINE_BYTES = 64 * 1024;
@@ -151,7 +151,8 @@ export interface MasterDatasetPart {
  * Part of a data folder's master dataset recounted from scratch (README "How the merged view stays exact"): every
  * regular file `batch_input/*.csv` (links not followed; names starting with `.` or `_` are not inputs) when `history`, plus the stream
  * files named in the ingest log with seqs in the range, each read up to its logged size (or, once compacted, its
- * segment of a compacted master file). Rows are split on commas:
+ * segment of a compacted master file; a name starting with `master/` is a NATS batch file, relative to the data
+ * folder), and, with `history`, every file logged by a NATS partition stream (streams/p<i>/). Rows are split on commas:
  * enough for the unquoted data the pipeline tests generate.
  */
 export function recountDataFolder(dataDir: string, part: MasterDatasetPart): Recount {
@@ -174,11 +175,18 @@ export function recountDataFolder(dataDir: string, part: MasterDatasetPart): Rec
   }
   const compactedThrough = compacted.at(-1)?.last ?? 0;
   for (const entry of loggedStreamFiles(dataDir).filter((e) => e.seq > Math.max(part.afterSeq, compactedThrough) && e.seq <= part.throughSeq)) {
-    const logged = fs.readFileSync(path.join(dataDir, 'stream_input', entry.name)).subarray(0, entry.size);
-    if (logged.length !== entry.size) throw new Error(`${entry.name}: ${logged.length} bytes on disk, ${entry.size} logged`);
-    recountFile(logged.toString('utf8'), recount);
+    recountLogged(dataDir, entry, recount);
   }
+  // NATS partition streams (streams/p<i>/ingest/ingest.log): every logged file, when the history is asked for.
+  if (part.history) for (const stream of partitionStreamIds(dataDir)) for (const entry of loggedStreamFiles(dataDir, stream)) recountLogged(dataDir, entry, recount);
   return recount;
+}
+
+/** A logged file's logged prefix: in stream_input/, or (a name starting with master/, a NATS batch) in the data folder. */
+function recountLogged(dataDir: string, entry: { name: string; size: number }, recount: Recount): void {
+  const logged = fs.readFileSync(loggedFilePath(dataDir, entry.name)).subarray(0, entry.size);
+  if (logged.length !== entry.size) throw new Error(`${entry.name}: ${logged.length} bytes on disk, ${entry.size} logged`);
+  recountFile(logged.toString('utf8'), recount);
 }
 
 /** The whole master dataset's users, less those whose total is 0 purchases and 0 cents (views leave them out). */

@@ -153,3 +153,92 @@ describe('ServingStore', () => {
     expect(Buffer.from(formatMergedView(store.view())).toString()).toBe('user_id,purchase_count_total,purchase_amount_total\n');
   });
 });
+
+describe('ServingStore with NATS partition streams', () => {
+  /** Each stream's seqs; the default stream is 'default'. */
+  const STREAMS = ['default', 'p0', 'p1'] as const;
+
+  it('stays equal to a recount of every stream through random updates of each, batch swaps and reloads', () => {
+    const random = seededRandom(29);
+    const users = 40;
+    const seqsOf = Object.fromEntries(STREAMS.map((s) => [s, makeSeqs(random, 1_500, users)])) as Record<(typeof STREAMS)[number], [string, number][][]>;
+    const store = new ServingStore(new ManualClock(5));
+    // A batch view absorbing `watermarks` of each stream.
+    const base = (watermarks: Record<string, number>, name: string) => {
+      const table = new UserAggTable();
+      for (const s of STREAMS) table.mergeTable(tableOf(seqsOf[s], 0, watermarks[s]!));
+      const { default: watermark, ...streamWatermarks } = watermarks;
+      return buildBatchBase(table, { name, watermark: watermark!, streamWatermarks, createdAtMs: 0, badRows: 0 });
+    };
+    const truthOf = (through: Record<string, number>): Model => {
+      const totals: Model = new Map();
+      for (const s of STREAMS) {
+        for (const [user, t] of model(seqsOf[s], through[s]!)) {
+          const sum = totals.get(user) ?? { count: 0, cents: 0 };
+          totals.set(user, { count: sum.count + t.count, cents: sum.cents + t.cents });
+        }
+      }
+      for (const [user, t] of totals) if (t.count === 0 && t.cents === 0) totals.delete(user);
+      return totals;
+    };
+    const position = (): { watermarks: Record<string, number>; through: Record<string, number> } => {
+      const status = store.current!;
+      const watermarks: Record<string, number> = { default: status.batchWatermark };
+      const through: Record<string, number> = { default: status.throughSeq };
+      for (const s of ['p0', 'p1']) {
+        watermarks[s] = status.streams[s]?.batchWatermark ?? 0;
+        through[s] = status.streams[s]?.throughSeq ?? watermarks[s]!;
+      }
+      return { watermarks, through };
+    };
+    const check = (): void => {
+      const truth = truthOf(position().through);
+      expect(store.current!.users).toBe(truth.size);
+      for (let u = 0; u < users; u++) {
+        const id = `user-${u}`;
+        const t = truth.get(id);
+        expect(store.get(id), id).toEqual(t ? { userId: id, ...t } : undefined);
+      }
+      expect(Buffer.from(formatMergedView(store.freeze())).toString()).toBe(expectedCsv(truth));
+    };
+    const overlayOf = (watermarks: Record<string, number>, through: Record<string, number>): UserAggTable => {
+      const table = new UserAggTable();
+      for (const s of STREAMS) table.mergeTable(tableOf(seqsOf[s], watermarks[s]!, through[s]!));
+      return table;
+    };
+    store.load(base({ default: 2, p0: 0, p1: 1 }, 'b0'), overlayOf({ default: 2, p0: 0, p1: 1 }, { default: 4, p0: 3, p1: 1 }), 4, null, { p0: 3, p1: 1 });
+    check();
+    const loadedThrough: Record<string, number> = { default: 4, p0: 3, p1: 1 };
+    let swaps = 0;
+    for (let step = 0; step < 250; step++) {
+      const { watermarks, through } = position();
+      const roll = random();
+      if (roll < 0.15) {
+        const next: Record<string, number> = {};
+        const absorbed: Record<string, { afterSeq: number; throughSeq: number; block: ReturnType<UserAggTable['toBlock']> }> = {};
+        for (const s of STREAMS) {
+          next[s] = watermarks[s]! + Math.floor(random() * (through[s]! - watermarks[s]! + 3));
+          const needed = Math.min(next[s]!, through[s]!);
+          const fromLoad = Math.min(Math.max(loadedThrough[s]!, watermarks[s]!), needed);
+          const k = fromLoad + Math.floor(random() * (needed - fromLoad + 1));
+          absorbed[s] = { afterSeq: watermarks[s]!, throughSeq: k, block: tableOf(seqsOf[s], watermarks[s]!, k).toBlock() };
+        }
+        const { default: mine, ...others } = absorbed;
+        expect(store.swapBatch(base(next, `b${step}`), mine, others)).toBeDefined();
+        swaps++;
+      } else if (roll < 0.2) {
+        const more = { default: through.default! + 1, p0: through.p0! + 2, p1: through.p1! };
+        store.load(base(watermarks, `b${step}`), overlayOf(watermarks, more), more.default, null, { p0: more.p0, p1: more.p1 });
+        Object.assign(loadedThrough, more);
+      } else {
+        const s = STREAMS[Math.floor(random() * STREAMS.length)]!;
+        store.apply(seqBlocks(seqsOf[s], through[s]!, through[s]! + Math.floor(random() * 4)), 1_000 + step, s);
+      }
+      check();
+    }
+    expect(swaps).toBeGreaterThan(15);
+    // A view that goes back on one stream is refused.
+    const { watermarks } = position();
+    expect(store.swapBatch(base({ ...watermarks, p1: Math.max(0, watermarks.p1! - 1) }, 'older'), undefined)).toBeUndefined();
+  });
+});

@@ -1,0 +1,179 @@
+// NATS JetStream end to end, publisher side, each figure checked before it is reported: events/s from publishing to
+// the rows being in the speed layer's realtime head, and freshness from publishing one probe row to `/users/:id`
+// answering it, under background load. Runs its own nats-server (JetStream, a temp store, a free loopback port) and
+// `speed --source nats://…` and `serve` as separate processes; publishes from this one.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { EventGenerator, type GeneratedCounts } from '../src/core/event-generator.js';
+import { LambdaflowError } from '../src/core/errors.js';
+import { durationOption, integerOption } from '../src/core/option-values.js';
+import { count } from '../src/core/summary-format.js';
+import { dataLayout } from '../src/io/layout.js';
+import { silentLogger } from '../src/io/logger.js';
+import { NatsLink } from '../src/io/nats.js';
+import { readRealtimeHead } from '../src/io/views.js';
+import { machineDescription } from '../src/bench/report.js';
+import { runScript } from '../src/bench/script.js';
+import { percentile } from '../src/soak/measure.js';
+
+const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+const NATS_SERVERS = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
+const STREAM = 'lambdaflow';
+const SUBJECT = 'events.>';
+const POLL_MS = 2;
+const TIMEOUT_MS = 120_000;
+
+function options(): { rows: number; rowsPerMessage: number; users: number; probes: number; backgroundRate: number; batchIntervalMs: number; threads: number } {
+  const flags = ['rows', 'rows-per-message', 'users', 'probes', 'background-rate', 'batch-interval', 'threads'] as const;
+  const { values } = parseArgs({ options: Object.fromEntries(flags.map((flag) => [flag, { type: 'string' as const }])) });
+  return {
+    rows: integerOption(values, 'rows', 'rows', 2_000_000),
+    rowsPerMessage: integerOption(values, 'rows-per-message', 'rows-per-message', 10_000, 1, 30_000),
+    users: integerOption(values, 'users', 'users', 100_000),
+    probes: integerOption(values, 'probes', 'probes', 200),
+    backgroundRate: integerOption(values, 'background-rate', 'background-rate', 20_000, 0),
+    batchIntervalMs: durationOption(values, 'batch-interval', 'batch-interval', 250),
+    threads: integerOption(values, 'threads', 'threads', 2, 1, 256),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a child and resolves once its output matches `ready` (with the match). */
+async function startChild(command: string, args: readonly string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const match = ready.exec(output);
+    if (match) return { child, match };
+    if (child.exitCode !== null || Date.now() > deadline) throw new LambdaflowError('E_PROCESS', `${path.basename(command)} ${args.join(' ')} did not start: ${output.slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await gone;
+}
+
+async function until(what: string, predicate: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new LambdaflowError('E_STATE', `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+const encoder = new TextEncoder();
+
+async function main(): Promise<void> {
+  const o = options();
+  const natsServer = NATS_SERVERS.find((file) => fs.existsSync(file));
+  if (!natsServer) throw new LambdaflowError('E_INPUT', 'nats-server is not installed (apt-get install nats-server)');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lambdaflow-bench-nats-'));
+  const children: ChildProcess[] = [];
+  let link: NatsLink | undefined;
+  try {
+    const port = await freePort();
+    const url = `nats://127.0.0.1:${port}`;
+    children.push((await startChild(natsServer, ['-js', '-sd', path.join(root, 'nats'), '-a', '127.0.0.1', '-p', String(port)], /Server is ready/)).child);
+    const data = path.join(root, 'data');
+    const layout = dataLayout(data);
+    const batchInterval = `${o.batchIntervalMs}ms`;
+    children.push(
+      (await startChild(process.execPath, [MAIN, 'speed', '--data', data, '--source', url, '--batch-interval', batchInterval, '--threads', String(o.threads), '--log-level', 'info'], /speed: recovered/)).child,
+    );
+    link = await NatsLink.open({ host: '127.0.0.1', port }, silentLogger, 'bench');
+    await link.ensureStream(STREAM, SUBJECT);
+    const signal = new AbortController().signal;
+    const generator = new EventGenerator(42, o.users);
+
+    // 1. Throughput: o.rows rows in messages of o.rowsPerMessage, published as fast as acks come back (a few in flight).
+    const messages: Uint8Array[] = [];
+    const counts: GeneratedCounts = { rows: 0, purchases: 0 };
+    for (let sent = 0; sent < o.rows; sent += o.rowsPerMessage) messages.push(encoder.encode(generator.lines(Math.min(o.rowsPerMessage, o.rows - sent), 1_700_000_000, 1_000, 0, counts)));
+    const started = performance.now();
+    const inFlight = 4;
+    for (let i = 0; i < messages.length; i += inFlight) {
+      await Promise.all(messages.slice(i, i + inFlight).map((bytes, j) => link!.publish('events.0', bytes, `bulk-${i + j}`, signal)));
+    }
+    const publishedMs = performance.now() - started;
+    await until('every row in the realtime head', () => (readRealtimeHead(layout.realtimeHead)?.rowsIngested ?? 0) >= counts.rows);
+    const endToEndMs = performance.now() - started;
+    const ingested = readRealtimeHead(layout.realtimeHead)!.rowsIngested!;
+    if (ingested !== counts.rows) throw new LambdaflowError('E_STATE', `the speed layer read ${ingested} rows, ${counts.rows} were published`);
+
+    // 2. Freshness: one probe row a user of its own, under background load, from the publish call to /users/:id answering it.
+    const serve = await startChild(process.execPath, [MAIN, 'serve', '--data', data, '--port', '0', '--interval', '5s', '--log-level', 'warn'], /serve: listening on (http:\/\/\S+)/);
+    children.push(serve.child);
+    const base = serve.match[1]!;
+    let stopLoad = false;
+    const load = (async () => {
+      const perTick = Math.round(o.backgroundRate / 10);
+      for (let tick = 0; !stopLoad && perTick > 0; tick++) {
+        const t = performance.now();
+        await link!.publish('events.0', encoder.encode(generator.lines(perTick, 1_700_000_000, 1_000, 0, { rows: 0, purchases: 0 })), `load-${tick}`, signal);
+        await new Promise((r) => setTimeout(r, Math.max(0, 100 - (performance.now() - t))));
+      }
+    })();
+    const latencies: number[] = [];
+    for (let i = 0; i < o.probes; i++) {
+      const user = `probe-${i}`;
+      const t = performance.now();
+      await link.publish('events.0', encoder.encode(`${user},purchase,1.23,1700000000\n`), `probe-${i}`, signal);
+      for (;;) {
+        const response = await fetch(`${base}/users/${user}`);
+        if (response.status === 200) {
+          const body = (await response.json()) as { purchase_count_total: number; purchase_amount_total: string };
+          if (body.purchase_count_total !== 1 || body.purchase_amount_total !== '1.23') throw new LambdaflowError('E_STATE', `${user}: ${JSON.stringify(body)}`);
+          break;
+        }
+        await response.arrayBuffer();
+        if (performance.now() - t > TIMEOUT_MS) throw new LambdaflowError('E_STATE', `${user} never showed up`);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+      latencies.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    }
+    stopLoad = true;
+    await load;
+
+    const ms = (v: number | undefined): string => `${Math.round(v ?? NaN)} ms`;
+    process.stdout.write(
+      [
+        `NATS JetStream end to end (${machineDescription()}; nats-server ${natsServer}; speed --batch-interval ${batchInterval} --threads ${o.threads})`,
+        `throughput: ${count(counts.rows)} rows in ${count(messages.length)} messages of ${count(o.rowsPerMessage)} rows, ${count(o.users)} users: ` +
+          `published in ${(publishedMs / 1000).toFixed(2)} s (${count(Math.round((counts.rows * 1000) / publishedMs))} rows/s), ` +
+          `all in the realtime head after ${(endToEndMs / 1000).toFixed(2)} s: ${count(Math.round((counts.rows * 1000) / endToEndMs))} events/s end to end (checked: ${count(ingested)} rows read)`,
+        `freshness, publish → /users/:id (${o.probes} probes, background ${count(o.backgroundRate)} events/s): ` +
+          `p50 ${ms(percentile(latencies, 50))}, p90 ${ms(percentile(latencies, 90))}, p99 ${ms(percentile(latencies, 99))}, max ${ms(Math.max(...latencies))}`,
+      ].join('\n') + '\n',
+    );
+  } finally {
+    await link?.close();
+    for (const child of children.reverse()) await stopChild(child);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+runScript('bench/nats', main);

@@ -1,0 +1,41 @@
+// NATS names the pipeline derives from its options: the server address of a `nats://HOST:PORT` source or sink, and
+// the subject of each partition (`events.>` → `events.0`, `events.1`, …), checked once at the boundary.
+
+import { LambdaflowError } from './errors.js';
+
+export interface NatsAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `nats://HOST:PORT` (HOST a name, an IPv4 address or a bracketed IPv6 one); undefined when the text is not one. */
+export function parseNatsUrl(text: string): NatsAddress | undefined {
+  const match = /^nats:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65_535) return undefined;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** A subject of tokens separated by dots, with `*` or a final `>` as wildcards; undefined when it is one, else what is wrong. */
+export function subjectProblem(subject: string): string | undefined {
+  const tokens = subject.split('.');
+  for (const [i, token] of tokens.entries()) {
+    if (token === '') return 'has an empty token';
+    if (/[\s]/.test(token)) return 'has white space';
+    if (token === '>' && i !== tokens.length - 1) return "has '>' before its last token";
+    if (token !== '*' && token !== '>' && /[*>]/.test(token)) return 'has a wildcard inside a token';
+  }
+  return undefined;
+}
+
+/**
+ * The subject partition `partition` of `streamSubject` publishes to and is read from: the subject with its final `>`
+ * replaced by the partition number (`events.>` → `events.3`). Partitions need a subject ending in `.>`.
+ */
+export function partitionSubject(streamSubject: string, partition: number): string {
+  if (!streamSubject.endsWith('.>')) {
+    throw new LambdaflowError('E_OPTIONS', `--nats-subject: partitions need a subject ending in .> (like events.>), got "${streamSubject}"`, { flag: 'nats-subject' });
+  }
+  return `${streamSubject.slice(0, -1)}${partition}`;
+}
