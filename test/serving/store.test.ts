@@ -199,7 +199,7 @@ describe('ServingStore with NATS partition streams', () => {
         const t = truth.get(id);
         expect(store.get(id), id).toEqual(t ? { userId: id, ...t } : undefined);
       }
-      expect(Buffer.from(formatMergedView(store.freeze())).toString()).toBe(expectedCsv(truth));
+      expect(Buffer.from(formatMergedView(store.view())).toString()).toBe(expectedCsv(truth));
     };
     const overlayOf = (watermarks: Record<string, number>, through: Record<string, number>): UserAggTable => {
       const table = new UserAggTable();
