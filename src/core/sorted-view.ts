@@ -111,24 +111,34 @@ export function compareKeyBytes(a: Uint8Array, aStart: number, aLength: number, 
   return aLength - bLength;
 }
 
-/** View lines `user_id,count,amount` written into one buffer (user ids quoted as RFC 4180 requires), growing it as needed. */
+/**
+ * View lines `user_id,count,amount` written into one buffer (user ids quoted as RFC 4180 requires), growing it as
+ * needed; `linePrefix` (e.g. a delta's `seq,`) starts every line.
+ */
 export class ViewLineWriter {
   private out: Buffer;
   private at = 0;
+  private readonly prefix: Buffer;
 
-  constructor(expectedBytes: number, head = '') {
+  constructor(expectedBytes: number, head = '', linePrefix = '') {
     this.out = Buffer.allocUnsafe(Math.max(expectedBytes, head.length, 64));
     this.at = this.out.write(head, 0, 'latin1');
+    this.prefix = Buffer.from(linePrefix, 'latin1');
   }
 
   line(arena: Uint8Array, start: number, end: number, count: number, cents: number): void {
-    if (this.at + 2 * (end - start) + 48 > this.out.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.at + 2 * (end - start) + 48));
+    const room = this.prefix.length + 2 * (end - start) + 48;
+    if (this.at + room > this.out.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.at + room));
       this.out.copy(grown, 0, 0, this.at);
       this.out = grown;
     }
     const out = this.out;
     let at = this.at;
+    if (this.prefix.length > 0) {
+      this.prefix.copy(out, at);
+      at += this.prefix.length;
+    }
     if (needsQuoting(arena, start, end)) {
       out[at++] = QUOTE;
       for (let i = start; i < end; i++) {

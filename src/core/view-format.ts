@@ -3,7 +3,8 @@
 import { type AggBlock, type UserAggTable, type UserTotal } from './agg-table.js';
 import { csvField, hasQuote, parseQuotedLine, splitUnquoted } from './csv-fields.js';
 import { LambdaflowError } from './errors.js';
-import { formatCents, parseCents, parseCentsString } from './money.js';
+import { MAX_TOTAL_CENTS, formatCents, parseCents, parseCentsString } from './money.js';
+import { ViewLineWriter } from './sorted-view.js';
 
 export const MERGED_VIEW_HEADER = 'user_id,purchase_count_total,purchase_amount_total';
 /** The column names a Spark job writes as the first line of every part with `header=true`. */
@@ -33,34 +34,19 @@ export function formatTotals(totals: readonly UserTotal[]): string {
 
 const encoder = new TextEncoder();
 
-function needsQuoting(keys: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = keys[i];
-    if (c === 0x2c || c === 0x22 || c === 0x0a || c === 0x0d) return true;
-  }
-  return false;
-}
-
 /**
  * View lines for a block in its own order (no sorting, no string per user id): for deltas and other files that
  * are read back into tables, where order does not matter. `prefix` (e.g. "17,") starts every line.
  */
 export function formatBlock(block: AggBlock, prefix = ''): Buffer {
-  const parts: Buffer[] = [];
-  const head = Buffer.from(prefix);
+  const writer = new ViewLineWriter(block.keys.length + block.counts.length * (prefix.length + 32), '', prefix);
   let start = 0;
   for (let i = 0; i < block.counts.length; i++) {
     const end = block.keyEnds[i]!;
-    const key = block.keys.subarray(start, end);
-    const quoted = needsQuoting(block.keys, start, end);
-    parts.push(
-      head,
-      quoted ? Buffer.from(csvField(decoder.decode(key))) : Buffer.from(key.buffer, key.byteOffset, key.byteLength),
-      Buffer.from(`,${block.counts[i]},${formatCents(block.cents[i]!)}\n`),
-    );
+    writer.line(block.keys, start, end, block.counts[i]!, block.cents[i]!);
     start = end;
   }
-  return Buffer.concat(parts);
+  return writer.bytes();
 }
 const decoder = new TextDecoder();
 
@@ -112,7 +98,7 @@ export function forEachViewLine(
       const key = encoder.encode(fields[prefixFields]!);
       const countText = fields[prefixFields + 1]!;
       const count = Number(countText);
-      const cents = parseCentsString(fields[prefixFields + 2]!);
+      const cents = parseCentsString(fields[prefixFields + 2]!, MAX_TOTAL_CENTS);
       const prefix = fields.slice(0, prefixFields).map(Number);
       if (!WHOLE_NUMBER.test(countText) || Number.isNaN(cents) || prefix.some((p) => !Number.isInteger(p))) throw damaged();
       accept(prefix, key, 0, key.length, count, cents);
@@ -134,7 +120,7 @@ export function forEachViewLine(
         if (c < 0 || c > 9) throw damaged();
         count = count * 10 + c;
       }
-      const cents = parseCents(bytes, countEnd + 1, lineEnd);
+      const cents = parseCents(bytes, countEnd + 1, lineEnd, MAX_TOTAL_CENTS);
       if (Number.isNaN(cents) || userEnd === userStart || prefix.some((p) => !Number.isInteger(p))) throw damaged();
       accept(prefix, bytes, userStart, userEnd, count, cents);
     }

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { LambdaflowError } from '../../src/core/errors.js';
-import { BATCH_VIEW_HEADER, MERGED_VIEW_HEADER, type ViewFirstLine, mergeViewText, viewPartEncoding } from '../../src/core/view-format.js';
+import { BATCH_VIEW_HEADER, MERGED_VIEW_HEADER, type ViewFirstLine, forEachViewLine, formatBlock, mergeViewText, viewPartEncoding } from '../../src/core/view-format.js';
 
 const FILE = '/views/part-00000';
 
@@ -105,6 +105,14 @@ describe('amounts and counts in a part', () => {
     ]);
   });
 
+  it('a total may exceed one row\'s limit ($999,999,999.99), up to what a double keeps exact', () => {
+    expect(totalsOf('a,3,2999999999.97\n"b,c",2,90071992547409.91\n')).toEqual([
+      ['a', 3, 299_999_999_997],
+      ['b,c', 2, Number.MAX_SAFE_INTEGER],
+    ]);
+    expect(damageOf('a,1,90071992547409.92\n')).toMatchObject({ code: 'E_STATE', line: 1 });
+  });
+
   it.each(['1.0E7', '1e3', '12.345', '.5', '12.', '1,000.00', 'NaN', ''])('amount %j is damage, never rounded', (amount) => {
     expect(damageOf(`${BATCH_VIEW_HEADER}\na,1,${amount}\n`)).toMatchObject({ code: 'E_STATE', line: 2 });
   });
@@ -119,5 +127,44 @@ describe('amounts and counts in a part', () => {
       ['bob, jr.', 1, 700],
       ['say "hi"', 2, 150],
     ]);
+  });
+});
+
+describe('formatBlock: a block\'s lines, read back the same', () => {
+  // Any user id the event parser admits (no control characters); totals as files hold them (never negative).
+  const users: [string, number, number][] = [
+    ['u1', 3, 1999],
+    ['with,comma', 1, 5],
+    ['say "hi"', 2, 250],
+    ['"', 1, 1],
+    ['älvsjö', 1, 0],
+    ['big', 4_000_000, 9_007_199_254_740_99],
+  ];
+  const block = (() => {
+    const table = new UserAggTable();
+    for (const [id, count, cents] of users) {
+      const key = Buffer.from(id);
+      table.add(key, 0, key.length, count, cents);
+    }
+    return table.toBlock();
+  })();
+
+  it.each(['', '17,'])('with line prefix %j, every user, count and amount comes back', (prefix) => {
+    const text = formatBlock(block, prefix);
+    const read: [string, number, number][] = [];
+    forEachViewLine(text, FILE, prefix ? 1 : 0, (fields, key, start, end, count, cents) => {
+      if (prefix) expect(fields).toEqual([17]);
+      read.push([Buffer.from(key.subarray(start, end)).toString(), count, cents]);
+    });
+    expect(read.sort()).toEqual([...users].sort());
+  });
+
+  it('writes the text an independent formatter writes', () => {
+    const expected = users.map(([id, count, cents]) => {
+      const field = /[",\n\r]/.test(id) ? `"${id.replaceAll('"', '""')}"` : id;
+      const amount = `${cents < 0 ? '-' : ''}${Math.floor(Math.abs(cents) / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
+      return `9,${field},${count},${amount}\n`;
+    });
+    expect(formatBlock(block, '9,').toString().split(/(?<=\n)(?=9,)/).sort()).toEqual(expected.sort());
   });
 });
