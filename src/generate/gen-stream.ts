@@ -7,7 +7,7 @@ import { EventGenerator, type GeneratedCounts } from '../core/event-generator.js
 import { partitionOf } from '../core/hash.js';
 import { type NatsAddress, partitionSubject } from '../core/nats-names.js';
 import { type Logger, silentLogger } from '../io/logger.js';
-import { NatsLink } from '../io/nats.js';
+import type { NatsLink } from '../io/nats.js';
 import { sleep } from '../io/sleep.js';
 
 /** Where generated chunks go instead of stream_input/: a NATS JetStream stream, one subject per partition. */
@@ -96,6 +96,8 @@ export class NatsChunkPublisher {
   }
 
   static async open(config: GenStreamConfig & { readonly sink: NatsSinkConfig }, clock: Clock, logger: Logger): Promise<NatsChunkPublisher> {
+    // The NATS client loads only when publishing to NATS.
+    const { NatsLink } = await import('../io/nats.js');
     const link = await NatsLink.open(config.sink.server, logger, 'gen-stream');
     try {
       await link.ensureStream(config.sink.stream, config.sink.subject);
