@@ -3,6 +3,7 @@
 // writes merged_view.csv from a frozen version on its own cadence.
 
 import fs from 'node:fs';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
@@ -23,7 +24,7 @@ import {
 import { workerUrl } from '../io/worker-url.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type MergeViewKind } from './view-kind.js';
-import { ServingStore, type SnapshotStatus, type StoreChange } from './store.js';
+import { ServingStore, type SnapshotStatus, type StoreChange, sliceByUsers } from './store.js';
 
 export interface ServingConfig {
   readonly layout: DataLayout;
@@ -47,6 +48,8 @@ interface CounterSample {
 }
 
 const BATCH_CHECK_MS = 500;
+/** Users per realtime apply step: a few milliseconds of work between two turns of the event loop. */
+const APPLY_SLICE_USERS = 16_384;
 const RETRY_MS = 1_000;
 /** events/s is measured over this much recent time. */
 const RATE_WINDOW_MS = 10_000;
@@ -231,8 +234,12 @@ export class ServingLayer {
       .finally(() => (this.task = undefined));
   }
 
-  /** Applies the realtime deltas each stream's speed layer head says are published past the store's seq (exact view). */
-  private refreshRealtime(): void {
+  /**
+   * Applies the realtime deltas each stream's speed layer head says are published past the store's seq (exact view),
+   * in slices of at most APPLY_SLICE_USERS users with the event loop free in between: a speed layer catching up after
+   * a stall publishes hundreds of seqs at once, and one synchronous apply of them would hold every lookup back.
+   */
+  private async refreshRealtime(): Promise<void> {
     for (const { layout, deltas } of this.streams) {
       const head = readRealtimeHead(layout.realtimeHead);
       if (!head) continue;
@@ -242,8 +249,13 @@ export class ServingLayer {
       const through = this.store.throughSeqOf(layout.stream);
       if (head.throughSeq <= through) continue;
       try {
-        const items = deltas.read(through, head.throughSeq);
-        this.changed(this.store.apply(items, head.lastIngestedAtMs, layout.stream), { kind: 'apply', items, lastIngestedAtMs: head.lastIngestedAtMs, stream: layout.stream });
+        const slices = sliceByUsers(deltas.read(through, head.throughSeq), APPLY_SLICE_USERS);
+        for (const [i, items] of slices.entries()) {
+          if (i > 0) await yieldToEvents();
+          // Only the last slice reaches the head's newest file: the others keep the staleness they had.
+          const lastIngestedAtMs = i === slices.length - 1 ? head.lastIngestedAtMs : null;
+          this.changed(this.store.apply(items, lastIngestedAtMs, layout.stream), { kind: 'apply', items, lastIngestedAtMs, stream: layout.stream });
+        }
         if (this.store.throughSeqOf(layout.stream) < head.throughSeq) {
           const where = layout.stream === DEFAULT_STREAM ? '' : ` of stream ${layout.stream}`;
           throw new LambdaflowError('E_STATE', `realtime deltas${where} past seq ${this.store.throughSeqOf(layout.stream)} are missing`);
@@ -412,9 +424,12 @@ export class ServingLayer {
 
   private async step(): Promise<void> {
     const now = this.config.clock.now();
+    // Realtime deltas keep coming in while a batch view loads (its swap subtracts the ones it absorbed, read by the
+    // loader or kept as recent seqs): pausing them would leave the API stale for the whole load and then apply the
+    // backlog in one long step.
+    if (this.config.view === 'exact' && this.ready) await this.refreshRealtime();
     if (!this.task) {
-      if (this.config.view === 'exact') this.refreshRealtime();
-      else this.refreshWindow();
+      if (this.config.view === 'window') this.refreshWindow();
       this.checkBatch(now);
     }
     this.maybeWriteCsv(now);

@@ -103,6 +103,25 @@ export function applyChange(store: ServingStore, change: StoreChange): SnapshotS
   }
 }
 
+/** Consecutive runs of seqs, in seq order, of at most `maxUsers` users in all (a seq with more is a run of its own). */
+export function sliceByUsers(items: readonly SeqBlock[], maxUsers: number): SeqBlock[][] {
+  const slices: SeqBlock[][] = [];
+  let slice: SeqBlock[] = [];
+  let users = 0;
+  for (const item of [...items].sort((a, b) => a.seq - b.seq)) {
+    const n = item.block.counts.length;
+    if (slice.length > 0 && users + n > maxUsers) {
+      slices.push(slice);
+      slice = [];
+      users = 0;
+    }
+    slice.push(item);
+    users += n;
+  }
+  if (slice.length > 0) slices.push(slice);
+  return slices;
+}
+
 /** How many recently applied seqs are kept, to subtract the ones a batch absorbed after its loader read deltas. */
 const RECENT_SEQS = 4_096;
 

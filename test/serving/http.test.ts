@@ -14,7 +14,7 @@ import { ServingLayer } from '../../src/serving/serving-layer.js';
 import { requireBuild } from '../helpers/cli.js';
 import { apiUsers } from '../helpers/http-client.js';
 import { readMergedViewText } from '../helpers/outputs.js';
-import { ingestStreamFiles, publishBatchView, publishRealtimeView, waitFor, writeBatchInputs, writeRealtimeDeltas } from '../helpers/pipeline.js';
+import { ingestStreamFiles, publishBatchView, publishRealtimeHead, publishRealtimeView, waitFor, writeBatchInputs, writeRealtimeDeltas } from '../helpers/pipeline.js';
 import { expectedMergedViewText, recountMasterDataset } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
@@ -365,5 +365,43 @@ describe('routes on a loaded view', () => {
     expect(changed.headers.etag).toBe('W/"v2"');
     expect(changed.json()).toEqual({ user_id: 'alice', purchase_count_total: 3, purchase_amount_total: '11.80', version: 2 });
     expect((await get(app, '/status?min_version=2')).json()).toMatchObject({ version: 2, through_seq: 3, purchase_count_total: 14, purchase_amount_total: '120.84', change: 'realtime', changed_users: 1 });
+  });
+});
+
+describe('a realtime backlog (a speed layer catching up publishes many seqs at once)', () => {
+  const SEQS = 24;
+  const USERS_PER_SEQ = 2_000;
+  let service: Service;
+
+  beforeAll(async () => {
+    const { data } = newTempRoot();
+    writeBatchInputs(data, { 'history.csv': HISTORY });
+    publishBatchView(data, 0);
+    publishRealtimeView(data, 0, 0);
+    service = openService(data);
+    service.start();
+    await waitFor(() => service.layer.store.current !== undefined, 20_000, 'the first load');
+  });
+  afterAll(() => service.stop());
+
+  it('is applied in slices of at most 16,384 users, one version each, the last one exact and carrying the newest ingest time', async () => {
+    const versions: { version: number; changedUsers: number; lastIngestedAtMs: number | null; throughSeq: number }[] = [];
+    service.layer.onVersion(({ version, changedUsers, lastIngestedAtMs, throughSeq }) => versions.push({ version, changedUsers, lastIngestedAtMs, throughSeq }));
+    const texts = Array.from({ length: SEQS }, (_, s) =>
+      Array.from({ length: USERS_PER_SEQ }, (_, u) => `user-${s}-${u},purchase,0.0${(u % 9) + 1},1700000100\n`).join(''),
+    );
+    const ingestedAtMs = Date.now() - 5_000;
+    const seqs = ingestStreamFiles(service.data, texts, ingestedAtMs);
+    writeRealtimeDeltas(service.data, seqs);
+    publishRealtimeHead(service.data, 0, seqs.at(-1)!);
+    await waitFor(() => service.layer.store.current!.throughSeq === SEQS, 20_000, `seq ${SEQS}`);
+
+    expect(versions.length).toBeGreaterThanOrEqual(Math.ceil((SEQS * USERS_PER_SEQ) / 16_384));
+    for (const v of versions) expect(v.changedUsers).toBeLessThanOrEqual(16_384);
+    expect(versions.map((v) => v.version)).toEqual(versions.map((_, i) => versions[0]!.version + i));
+    expect(versions.slice(0, -1).every((v) => v.lastIngestedAtMs === null && v.throughSeq < SEQS)).toBe(true);
+    expect(versions.at(-1)).toMatchObject({ throughSeq: SEQS, lastIngestedAtMs: ingestedAtMs });
+    const csv = await get(service.app, '/view.csv');
+    expect(csv.body).toBe(expectedMergedViewText(service.data));
   });
 });

@@ -6,7 +6,7 @@ import { UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
 import { formatMergedView } from '../../src/serving/export.js';
-import { type SeqBlock, ServingStore, type TopBy } from '../../src/serving/store.js';
+import { type SeqBlock, ServingStore, type TopBy, sliceByUsers } from '../../src/serving/store.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 type Model = Map<string, { count: number; cents: number }>;
@@ -240,5 +240,30 @@ describe('ServingStore with NATS partition streams', () => {
     // A view that goes back on one stream is refused.
     const { watermarks } = position();
     expect(store.swapBatch(base({ ...watermarks, p1: Math.max(0, watermarks.p1! - 1) }, 'older'), undefined)).toBeUndefined();
+  });
+});
+
+describe('sliceByUsers: a realtime backlog in steps', () => {
+  const item = (seq: number, users: number): SeqBlock => {
+    const table = new UserAggTable();
+    for (let u = 0; u < users; u++) {
+      const key = Buffer.from(`u${seq}-${u}`);
+      table.add(key, 0, key.length, 1, 1);
+    }
+    return { seq, block: table.toBlock() };
+  };
+  const shape = (slices: SeqBlock[][]): number[][] => slices.map((slice) => slice.map((i) => i.seq));
+
+  it.each([
+    { name: 'nothing', items: [], max: 10, expected: [] },
+    { name: 'all in one when they fit', items: [item(1, 3), item(2, 3), item(3, 4)], max: 10, expected: [[1, 2, 3]] },
+    { name: 'a new slice when the next seq would pass the limit', items: [item(1, 6), item(2, 5), item(3, 5), item(4, 1)], max: 10, expected: [[1], [2, 3], [4]] },
+    { name: 'a seq larger than the limit alone', items: [item(1, 2), item(2, 25), item(3, 2)], max: 10, expected: [[1], [2], [3]] },
+    { name: 'seqs without users ride along', items: [item(1, 0), item(2, 10), item(3, 0)], max: 10, expected: [[1, 2, 3]] },
+    { name: 'in seq order whatever the order given', items: [item(3, 4), item(1, 4), item(2, 4)], max: 10, expected: [[1, 2], [3]] },
+  ])('$name', ({ items, max, expected }) => {
+    const slices = sliceByUsers(items, max);
+    expect(shape(slices)).toEqual(expected);
+    expect(slices.flat().length).toBe(items.length);
   });
 });
