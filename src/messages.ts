@@ -6,7 +6,7 @@ import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
 import type { LogLevel } from './io/logger.js';
 import type { BatchBase } from './serving/batch-base.js';
-import type { AbsorbedDeltas, StoreChange } from './serving/store.js';
+import type { AbsorbedDeltas, PreparedOverlay, StoreChange } from './serving/store.js';
 import type { StreamFileToParse } from './speed/stream-parse.js';
 
 /** A byte range of one input file, with the path the worker opens. */
@@ -120,6 +120,8 @@ export interface StreamAbsorbRef {
   readonly deltasDir: string;
   readonly absorbAfter: number;
   readonly absorbThrough: number;
+  /** The last seq the store reflects: the loader prepares the overlay of seqs past the new view's watermark up to it. */
+  readonly keepThrough: number;
 }
 
 /** A realtime view to load, as listed: it holds seqs (watermark, throughSeq]. */
@@ -154,6 +156,7 @@ export type ServingRequest =
       readonly deltasDir: string;
       readonly absorbAfter: number;
       readonly absorbThrough: number;
+      readonly keepThrough: number;
       readonly streams: readonly StreamAbsorbRef[];
     }
   /** A speed window's totals (the window view). */
@@ -181,6 +184,9 @@ export interface ServingBatchResult {
   readonly base: BatchBase;
   readonly absorbed: AbsorbedDeltas;
   readonly streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>>;
+  /** The overlay the swap keeps, built here; and the same again for the export thread's replica. */
+  readonly prepared: PreparedOverlay;
+  readonly preparedReplica: PreparedOverlay;
 }
 
 /** A compaction run on its own thread (inside `all`), so reading and writing large files never blocks the event loop. */

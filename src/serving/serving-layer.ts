@@ -289,7 +289,7 @@ export class ServingLayer {
       const streams = this.streams.slice(1).map(({ layout }) => {
         const after = current.streams[layout.stream]?.batchWatermark ?? this.store.throughSeqOf(layout.stream);
         const through = Math.max(after, Math.min(batchWatermarkOf(newest, layout.stream), this.store.throughSeqOf(layout.stream)));
-        return { stream: layout.stream, deltasDir: layout.realtimeDeltas, absorbAfter: after, absorbThrough: through };
+        return { stream: layout.stream, deltasDir: layout.realtimeDeltas, absorbAfter: after, absorbThrough: through, keepThrough: this.store.throughSeqOf(layout.stream) };
       });
       const result = await this.loader.request<ServingBatchResult>({
         type: 'batch',
@@ -297,16 +297,16 @@ export class ServingLayer {
         deltasDir: this.config.layout.realtimeDeltas,
         absorbAfter,
         absorbThrough: Math.max(absorbAfter, Math.min(newest.watermark, current.throughSeq)),
+        keepThrough: current.throughSeq,
         streams,
       });
       // A reload meanwhile changed what the overlay is relative to: this swap no longer fits.
       if (this.store.current!.batchWatermark !== absorbAfter) return;
-      this.changed(this.store.swapBatch(result.base, result.absorbed, result.streamAbsorbed), {
-        kind: 'swap',
-        base: result.base,
-        absorbed: result.absorbed,
-        streamAbsorbed: result.streamAbsorbed,
-      });
+      this.changed(
+        this.store.swapBatch(result.base, result.absorbed, result.streamAbsorbed, result.prepared),
+        { kind: 'swap', base: result.base, absorbed: result.absorbed, streamAbsorbed: result.streamAbsorbed, prepared: result.preparedReplica },
+        stateTransferList(result.preparedReplica.overlay),
+      );
     });
   }
 

@@ -59,6 +59,23 @@ export interface AbsorbedDeltas {
   readonly block: AggBlock;
 }
 
+/**
+ * The overlay a batch swap keeps, built by the loader off the hot path: per stream (the default one under
+ * DEFAULT_STREAM) its seqs (afterSeq, throughSeq], afterSeq being the new view's watermark; with the totals of the new
+ * view plus this overlay. The store adds the seqs it applied after throughSeq itself.
+ */
+export interface PreparedOverlay {
+  readonly ranges: Readonly<Record<string, { readonly afterSeq: number; readonly throughSeq: number }>>;
+  readonly overlay: AggTableState;
+  readonly totals: ViewTotals;
+}
+
+export interface ViewTotals {
+  readonly users: number;
+  readonly purchases: number;
+  readonly cents: number;
+}
+
 export interface UserTotals {
   readonly userId: string;
   readonly count: number;
@@ -86,7 +103,13 @@ export type StoreChange =
       readonly streamThroughSeqs: Readonly<Record<string, number>>;
     }
   | { readonly kind: 'apply'; readonly items: readonly SeqBlock[]; readonly lastIngestedAtMs: number | null; readonly stream: string }
-  | { readonly kind: 'swap'; readonly base: BatchBase; readonly absorbed: AbsorbedDeltas | undefined; readonly streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>> }
+  | {
+      readonly kind: 'swap';
+      readonly base: BatchBase;
+      readonly absorbed: AbsorbedDeltas | undefined;
+      readonly streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>>;
+      readonly prepared: PreparedOverlay | undefined;
+    }
   | { readonly kind: 'window'; readonly window: AggTableState };
 
 /** Applies a change (the replica's side); returns the status it made, if any. */
@@ -97,7 +120,7 @@ export function applyChange(store: ServingStore, change: StoreChange): SnapshotS
     case 'apply':
       return store.apply(change.items, change.lastIngestedAtMs, change.stream);
     case 'swap':
-      return store.swapBatch(change.base, change.absorbed, change.streamAbsorbed);
+      return store.swapBatch(change.base, change.absorbed, change.streamAbsorbed, change.prepared);
     case 'window':
       return store.replaceOverlay(UserAggTable.fromState(change.window));
   }
@@ -130,8 +153,27 @@ const decoder = new TextDecoder();
 
 const isZero = (count: number, cents: number): boolean => count === 0 && cents === 0;
 
-const watermarkOf = (base: BatchBase, stream: string): number =>
+/** A batch view's watermark of a stream (0: it read nothing of it). */
+export const watermarkOf = (base: BatchBase, stream: string): number =>
   stream === DEFAULT_STREAM ? (base.view?.watermark ?? 0) : (base.view?.streamWatermarks?.[stream] ?? 0);
+
+/** Users, purchases and cents of a batch view plus an overlay: O(overlay). */
+export function mergedTotals(base: BatchBase, baseTable: UserAggTable, overlay: UserAggTable): ViewTotals {
+  let { users, purchases, cents } = base;
+  for (let e = 0; e < overlay.size; e++) {
+    const count = overlay.countAt(e);
+    const amount = overlay.centsAt(e);
+    if (isZero(count, amount)) continue;
+    const key = overlay.keyAt(e);
+    const b = baseTable.find(key, 0, key.length, overlay.hashAt(e));
+    const baseCount = b < 0 ? 0 : baseTable.countAt(b);
+    const baseCents = b < 0 ? 0 : baseTable.centsAt(b);
+    users += (isZero(baseCount + count, baseCents + amount) ? 0 : 1) - (b < 0 ? 0 : 1);
+    purchases += count;
+    cents += amount;
+  }
+  return { users, purchases, cents };
+}
 
 /** One stream's part of a batch swap. */
 interface StreamSwap {
@@ -177,8 +219,14 @@ export class ServingStore {
   }
 
   /** A new version after a change of base or overlay as a whole: totals recounted, every user counted as changed. */
-  private recounted(throughSeq: number, lastIngestedAtMs: number | null, kind: SnapshotStatus['kind'], streamThroughSeqs: Readonly<Record<string, number>>): SnapshotStatus {
-    const totals = this.totals();
+  private recounted(
+    throughSeq: number,
+    lastIngestedAtMs: number | null,
+    kind: SnapshotStatus['kind'],
+    streamThroughSeqs: Readonly<Record<string, number>>,
+    // Loads and swaps recount (O(overlay)) unless given them; updates adjust the totals instead.
+    totals: ViewTotals = mergedTotals(this.base, this.baseTable, this.overlay),
+  ): SnapshotStatus {
     const streams: Record<string, StreamPosition> = {};
     for (const [stream, seq] of Object.entries(streamThroughSeqs)) streams[stream] = Object.freeze({ batchWatermark: watermarkOf(this.base, stream), throughSeq: seq });
     return Object.freeze({
@@ -193,23 +241,6 @@ export class ServingStore {
       kind,
       streams: Object.freeze(streams),
     });
-  }
-
-  /** Users, purchases and cents of base + overlay: O(overlay), for loads and swaps (updates adjust them instead). */
-  private totals(): { users: number; purchases: number; cents: number } {
-    let { users, purchases, cents } = this.base;
-    for (let e = 0; e < this.overlay.size; e++) {
-      const count = this.overlay.countAt(e);
-      const amount = this.overlay.centsAt(e);
-      if (isZero(count, amount)) continue;
-      const b = this.baseTable.find(this.overlay.keyAt(e), 0, this.overlay.keyAt(e).length, this.overlay.hashAt(e));
-      const baseCount = b < 0 ? 0 : this.baseTable.countAt(b);
-      const baseCents = b < 0 ? 0 : this.baseTable.centsAt(b);
-      users += (isZero(baseCount + count, baseCents + amount) ? 0 : 1) - (b < 0 ? 0 : 1);
-      purchases += count;
-      cents += amount;
-    }
-    return { users, purchases, cents };
   }
 
   /**
@@ -253,18 +284,7 @@ export class ServingStore {
       this.remember(stream, item.seq, item.block);
     }
     const last = fresh.at(-1)!.seq;
-    let { users, purchases, cents } = info;
-    for (let e = 0; e < change.size; e++) {
-      const key = change.keyAt(e);
-      const hash = change.hashAt(e);
-      const dCount = change.countAt(e);
-      const dCents = change.centsAt(e);
-      const [count, amount] = this.lookup(key, hash);
-      users += (isZero(count + dCount, amount + dCents) ? 0 : 1) - (isZero(count, amount) ? 0 : 1);
-      purchases += dCount;
-      cents += dCents;
-      this.overlay.add(key, 0, key.length, dCount, dCents, hash);
-    }
+    const { users, purchases, cents } = this.addToOverlay(change, info);
     this.info = Object.freeze({
       ...info,
       version: info.version + 1,
@@ -281,6 +301,23 @@ export class ServingStore {
     return this.info;
   }
 
+  /** Adds a change to the overlay; returns the totals adjusted by what it changed (O(users changed)). */
+  private addToOverlay(change: UserAggTable, totals: ViewTotals): ViewTotals {
+    let { users, purchases, cents } = totals;
+    for (let e = 0; e < change.size; e++) {
+      const key = change.keyAt(e);
+      const hash = change.hashAt(e);
+      const dCount = change.countAt(e);
+      const dCents = change.centsAt(e);
+      const [count, amount] = this.lookup(key, hash);
+      users += (isZero(count + dCount, amount + dCents) ? 0 : 1) - (isZero(count, amount) ? 0 : 1);
+      purchases += dCount;
+      cents += dCents;
+      this.overlay.add(key, 0, key.length, dCount, dCents, hash);
+    }
+    return { users, purchases, cents };
+  }
+
   private remember(stream: string, seq: number, block: AggBlock): void {
     let recent = this.recent.get(stream);
     if (!recent) this.recent.set(stream, (recent = new Map()));
@@ -294,7 +331,12 @@ export class ServingStore {
    * `absorbed` and each partition stream's in `streamAbsorbed`. A view with a lower watermark (of any stream) is
    * refused (undefined); missing deltas are E_STATE (nothing changes; the caller reloads).
    */
-  swapBatch(base: BatchBase, absorbed: AbsorbedDeltas | undefined, streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>> = {}): SnapshotStatus | undefined {
+  swapBatch(
+    base: BatchBase,
+    absorbed: AbsorbedDeltas | undefined,
+    streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>> = {},
+    prepared?: PreparedOverlay,
+  ): SnapshotStatus | undefined {
     const info = this.loaded;
     if (base.view === undefined) return undefined;
     const streams = [DEFAULT_STREAM, ...new Set([...Object.keys(info.streams), ...Object.keys(base.view.streamWatermarks ?? {})])];
@@ -303,6 +345,19 @@ export class ServingStore {
       const watermarks = { batchWatermark: watermarkOf(base, stream), realtimeWatermark: watermarkOf(this.base, stream), realtimeThroughSeq: this.throughSeqOf(stream) };
       return { stream, watermarks, plan: planExactMerge(watermarks) };
     });
+    const others = plans.filter(({ stream }) => stream !== DEFAULT_STREAM && (stream in info.streams || (base.view!.streamWatermarks?.[stream] ?? 0) > 0));
+    const streamThroughSeqs = Object.fromEntries(others.map(({ stream, plan }) => [stream, plan.throughSeq]));
+    const after = prepared && this.afterPrepared(plans, prepared);
+    if (after) {
+      // The loader built the kept overlay and its totals: only the seqs applied since it read them are added here.
+      this.base = base;
+      this.baseTable = UserAggTable.fromState(base.table);
+      this.overlay = UserAggTable.fromState(prepared.overlay);
+      const totals = this.addToOverlay(after, prepared.totals);
+      this.forgetAbsorbed(base);
+      this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', streamThroughSeqs, totals);
+      return this.info;
+    }
     let overlay: UserAggTable;
     if (!plans.some(({ plan }) => plan.useRealtime)) overlay = new UserAggTable();
     else if (!plans.some(removedRange)) overlay = this.overlay; // the same seqs on a recomputed base
@@ -310,13 +365,44 @@ export class ServingStore {
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
     this.overlay = overlay;
+    this.forgetAbsorbed(base);
+    this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', streamThroughSeqs);
+    return this.info;
+  }
+
+  /** Recent seqs a batch view absorbed are never needed again. */
+  private forgetAbsorbed(base: BatchBase): void {
     for (const [stream, recent] of this.recent) {
       const watermark = watermarkOf(base, stream);
       for (const seq of recent.keys()) if (seq <= watermark) recent.delete(seq);
     }
-    const others = plans.filter(({ stream }) => stream !== DEFAULT_STREAM && (stream in info.streams || (base.view!.streamWatermarks?.[stream] ?? 0) > 0));
-    this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', Object.fromEntries(others.map(({ stream, plan }) => [stream, plan.throughSeq])));
-    return this.info;
+  }
+
+  /**
+   * The seqs to add to a prepared overlay — per stream that keeps realtime seqs, those after the prepared range
+   * through N, from the recent seqs — or undefined when it does not fit (a range not starting at the new watermark,
+   * reaching past N, or seqs no longer recent): the swap then works from the store's own overlay.
+   */
+  private afterPrepared(plans: readonly StreamSwap[], prepared: PreparedOverlay): UserAggTable | undefined {
+    const planned = new Set(plans.map(({ stream }) => stream));
+    if (Object.entries(prepared.ranges).some(([stream, range]) => !planned.has(stream) && range.throughSeq > range.afterSeq)) return undefined;
+    const change = new UserAggTable(64);
+    for (const { stream, watermarks, plan } of plans) {
+      const range = prepared.ranges[stream] ?? { afterSeq: watermarks.batchWatermark, throughSeq: watermarks.batchWatermark };
+      if (range.afterSeq !== watermarks.batchWatermark) return undefined;
+      if (!plan.useRealtime) {
+        if (range.throughSeq > range.afterSeq) return undefined;
+        continue;
+      }
+      if (range.throughSeq > plan.throughSeq) return undefined;
+      const recent = this.recent.get(stream);
+      for (let seq = Math.max(range.throughSeq, range.afterSeq) + 1; seq <= plan.throughSeq; seq++) {
+        const block = recent?.get(seq);
+        if (!block) return undefined;
+        change.mergeBlock(block);
+      }
+    }
+    return change;
   }
 
   /**

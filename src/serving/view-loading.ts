@@ -7,11 +7,12 @@ import { UserAggTable, blockTransferList, stateTransferList } from '../core/agg-
 import { checkDeltasFound, exactMerge, planExactMerge } from '../core/exact-merge.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
+import { DEFAULT_STREAM } from '../io/layout.js';
 import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type Clock } from '../core/clock.js';
-import { type AbsorbedDeltas, ServingStore, applyChange } from './store.js';
+import { type AbsorbedDeltas, type PreparedOverlay, ServingStore, applyChange, mergedTotals, watermarkOf } from './store.js';
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
 import { formatMergedView } from './export.js';
 
@@ -71,6 +72,23 @@ function absorbedDeltas(deltasDir: string, absorbAfter: number, absorbThrough: n
 }
 
 /**
+ * The overlay a swap to `base` keeps, with its totals: per stream, the unbroken run of deltas from the view's
+ * watermark up to the last seq the store reflects (the store adds whatever it applied after that run).
+ */
+function preparedOverlay(base: BatchBase, streams: readonly { stream: string; deltasDir: string; keepThrough: number }[]): PreparedOverlay {
+  const overlay = new UserAggTable();
+  const ranges: Record<string, { afterSeq: number; throughSeq: number }> = {};
+  for (const { stream, deltasDir, keepThrough } of streams) {
+    const watermark = watermarkOf(base, stream);
+    const kept = keepThrough > watermark ? absorbedDeltas(deltasDir, watermark, keepThrough) : { afterSeq: watermark, throughSeq: watermark, block: undefined };
+    if (kept.block) overlay.mergeBlock(kept.block);
+    ranges[stream] = { afterSeq: kept.afterSeq, throughSeq: kept.throughSeq };
+  }
+  const compacted = overlay.compacted();
+  return { ranges, overlay: compacted.toState(), totals: mergedTotals(base, UserAggTable.fromState(base.table), compacted) };
+}
+
+/**
  * A serving thread's request handler. The export thread also keeps a replica of the serving store, fed the same
  * changes in the same order, so exports format it directly and the main thread never copies its view.
  */
@@ -106,8 +124,20 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
       const absorbed = absorbedDeltas(request.deltasDir, request.absorbAfter, request.absorbThrough);
       const streamAbsorbed: Record<string, AbsorbedDeltas> = {};
       for (const stream of request.streams) streamAbsorbed[stream.stream] = absorbedDeltas(stream.deltasDir, stream.absorbAfter, stream.absorbThrough);
-      const result: ServingBatchResult = { base, absorbed, streamAbsorbed };
-      return { result, transfer: [absorbed, ...Object.values(streamAbsorbed)].flatMap((a) => blockTransferList(a.block)) };
+      const prepared = preparedOverlay(base, [
+        { stream: DEFAULT_STREAM, deltasDir: request.deltasDir, keepThrough: request.keepThrough },
+        ...request.streams,
+      ]);
+      const preparedReplica: PreparedOverlay = { ...prepared, overlay: UserAggTable.fromState(prepared.overlay).clone().toState() };
+      const result: ServingBatchResult = { base, absorbed, streamAbsorbed, prepared, preparedReplica };
+      return {
+        result,
+        transfer: [
+          ...[absorbed, ...Object.values(streamAbsorbed)].flatMap((a) => blockTransferList(a.block)),
+          ...stateTransferList(prepared.overlay),
+          ...stateTransferList(preparedReplica.overlay),
+        ],
+      };
     }
     case 'window': {
       const table = new UserAggTable();

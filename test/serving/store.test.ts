@@ -6,7 +6,8 @@ import { UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
 import { formatMergedView } from '../../src/serving/export.js';
-import { type SeqBlock, ServingStore, type TopBy, sliceByUsers } from '../../src/serving/store.js';
+import { DEFAULT_STREAM } from '../../src/io/layout.js';
+import { type PreparedOverlay, type SeqBlock, ServingStore, type TopBy, sliceByUsers } from '../../src/serving/store.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 type Model = Map<string, { count: number; cents: number }>;
@@ -85,6 +86,7 @@ describe('ServingStore', () => {
     checkStore(store, seqs, users);
     let versions = store.current!.version;
     let swaps = 0;
+    let fitting = 0;
     let loadedThrough = 5;
     for (let step = 0; step < 300; step++) {
       const { throughSeq, batchWatermark } = store.current!;
@@ -98,7 +100,22 @@ describe('ServingStore', () => {
         const fromLoad = Math.min(Math.max(loadedThrough, batchWatermark), needed);
         const k = fromLoad + Math.floor(random() * (needed - fromLoad + 1));
         const absorbed = { afterSeq: batchWatermark, throughSeq: k, block: tableOf(seqs, batchWatermark, k).toBlock() };
-        expect(store.swapBatch(batchView(seqs, newWatermark), absorbed)).toBeDefined();
+        // Half the time the loader also prepared the overlay the swap keeps — seqs (S_new, P] for P up to N — and
+        // its totals; one in five of those does not fit (it starts elsewhere or reaches past N) and must be ignored.
+        let prepared: PreparedOverlay | undefined;
+        if (random() < 0.5) {
+          const misfit = random() < 0.2;
+          const through = misfit && random() < 0.5 ? throughSeq + 1 + Math.floor(random() * 3) : newWatermark + Math.floor(random() * (Math.max(0, throughSeq - newWatermark) + 1));
+          const afterSeq = misfit && through <= throughSeq ? newWatermark + 1 : newWatermark;
+          const truth = model(seqs, Math.max(through, newWatermark));
+          prepared = {
+            ranges: { [DEFAULT_STREAM]: { afterSeq, throughSeq: through } },
+            overlay: tableOf(seqs, afterSeq, through).toState(),
+            totals: { users: truth.size, purchases: [...truth.values()].reduce((n, t) => n + t.count, 0), cents: [...truth.values()].reduce((n, t) => n + t.cents, 0) },
+          };
+          if (!misfit) fitting++;
+        }
+        expect(store.swapBatch(batchView(seqs, newWatermark), absorbed, {}, prepared)).toBeDefined();
         swaps++;
       } else if (roll < 0.2) {
         // A reload from scratch: realtime view R built against the batch.
@@ -115,6 +132,7 @@ describe('ServingStore', () => {
       checkStore(store, seqs, users);
     }
     expect(swaps).toBeGreaterThan(20);
+    expect(fitting).toBeGreaterThan(5);
   });
 
   it('refuses a gap in the seqs and changes nothing', () => {
