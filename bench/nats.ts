@@ -5,7 +5,6 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +20,7 @@ import { readRealtimeHead } from '../src/io/views.js';
 import { machineDescription } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
 import { percentile } from '../src/soak/measure.js';
+import { freePort } from '../src/io/free-port.js';
 
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 const NATS_SERVERS = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
@@ -43,16 +43,6 @@ function options(): { rows: number; rowsPerMessage: number; users: number; probe
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts a child and resolves once its output matches `ready` (with the match). */
 async function startChild(command: string, args: readonly string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {

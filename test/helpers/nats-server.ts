@@ -4,27 +4,17 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { freePort } from '../../src/io/free-port.js';
+
+export { freePort };
 
 const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
 
 /** The nats-server binary, or undefined when it is not installed (`.ci/run` installs Debian's). */
 export const NATS_SERVER = CANDIDATES.find((file) => fs.existsSync(file));
 export const SKIP_NATS = NATS_SERVER === undefined ? 'nats-server is not installed (apt-get install nats-server; .ci/run does it)' : undefined;
-
-/** A loopback port nobody listens on now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export class NatsTestServer {
   private child: ChildProcess | undefined;
