@@ -379,7 +379,8 @@ export function compareUserIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const decoder = new TextDecoder();
+// ignoreBOM: a user id may begin with U+FEFF, which a default decoder would drop.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export function blockToSortedTotals(block: AggBlock): UserTotal[] {
   const totals: UserTotal[] = new Array(block.counts.length);

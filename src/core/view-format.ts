@@ -48,7 +48,8 @@ export function formatBlock(block: AggBlock, prefix = ''): Buffer {
   }
   return writer.bytes();
 }
-const decoder = new TextDecoder();
+// ignoreBOM: a user id may begin with U+FEFF, which a default decoder would drop.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 const VIEW_HEADER_BYTES = [BATCH_VIEW_HEADER, MERGED_VIEW_HEADER].map((header) => encoder.encode(header));
 

@@ -149,7 +149,8 @@ export function sliceByUsers(items: readonly SeqBlock[], maxUsers: number): SeqB
 const RECENT_SEQS = 4_096;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// ignoreBOM: a user id may begin with U+FEFF, which a default decoder would drop.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 const isZero = (count: number, cents: number): boolean => count === 0 && cents === 0;
 

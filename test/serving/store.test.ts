@@ -155,6 +155,14 @@ describe('ServingStore', () => {
     expect(store.current).toBe(before);
   });
 
+  it('keeps a user id that begins with U+FEFF (a character like any other inside a file) in top-N answers', () => {
+    const seqs: [string, number][][] = [[['\uFEFFbom', 900], ['plain', 100]], [['\uFEFFlive', 5_000]]];
+    const store = new ServingStore(new ManualClock());
+    store.load(batchView(seqs, 1), tableOf(seqs, 1, 2), 2, null);
+    expect(store.top('amount', 3).map((u) => u.userId)).toEqual(['\uFEFFlive', '\uFEFFbom', 'plain']);
+    expect(store.get('\uFEFFbom')).toEqual({ userId: '\uFEFFbom', count: 1, cents: 900 });
+  });
+
   it('counts a user whose total returns to zero as gone, and back when it changes again', () => {
     const store = new ServingStore(new ManualClock());
     const block = (cents: number) => {
