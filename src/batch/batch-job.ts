@@ -9,6 +9,7 @@ import { LambdaflowError, deserializeError } from '../core/errors.js';
 import { type BadRow, type BadRowMode, type ParseCounts, addCounts, emptyCounts, totalBad } from '../core/event-parser.js';
 import { findLineStart, planTasks } from '../core/partition-plan.js';
 import { DirectoryPublisher, removeStaleTemps } from '../io/atomic.js';
+import { readCompactions } from '../io/compactions.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { writeQuarantine } from '../io/quarantine.js';
@@ -28,6 +29,8 @@ export interface BatchConfig {
   readonly keepViews: number;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Called once the master dataset is listed, before any of it is read (tests run a compaction there). */
+  readonly onListed?: () => Promise<void>;
 }
 
 export interface BatchManifest {
@@ -130,19 +133,42 @@ export async function runBatch(config: BatchConfig, shared?: BatchPool): Promise
     throw new LambdaflowError('E_WRITE', `cannot create ${layout.servingBatch}: ${(cause as Error).message}`, { file: layout.servingBatch }, { cause });
   }
   await removeStaleTemps(layout.servingBatch);
-  if (shared) return mapReducePublish(config, shared.pool, startedAt);
+  if (shared) return readAgainAfterCompaction(config, shared.pool, startedAt);
   // Workers start while the inputs are listed and planned.
   const own = new BatchPool(config.threads);
   try {
-    return await mapReducePublish(config, own.pool, startedAt);
+    return await readAgainAfterCompaction(config, own.pool, startedAt);
   } finally {
     await own.close();
+  }
+}
+
+/** Attempts of one batch job, each after a compaction moved files it was reading. */
+const MAX_ATTEMPTS = 4;
+
+/**
+ * A compaction running next to the batch (`all --compact-every`, or `compact` in another process) may remove stream
+ * files and replace the newest compacted file after this job listed them; it records the move before removing
+ * anything, so a job whose read failed while compactions.jsonl changed lists the master dataset again and starts
+ * over. Any other failure, or one with no compaction since the listing, is the job's error.
+ */
+async function readAgainAfterCompaction(config: BatchConfig, pool: Piscina, startedAt: number): Promise<BatchResult> {
+  for (let attempt = 1; ; attempt++) {
+    const recorded = readCompactions(config.layout.compactions).validBytes;
+    try {
+      return await mapReducePublish(config, pool, startedAt);
+    } catch (error) {
+      const moved = error instanceof LambdaflowError && (error.code === 'E_INPUT' || error.code === 'E_STATE') && readCompactions(config.layout.compactions).validBytes !== recorded;
+      if (!moved || attempt === MAX_ATTEMPTS) throw error;
+      config.logger.warn(`batch: a compaction moved master files while they were read (${error.message}); listing the master dataset again`);
+    }
   }
 }
 
 async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: number): Promise<BatchResult> {
   const { layout, logger } = config;
   const { inputs, watermark, watermarks } = collectBatchInputs(layout, logger);
+  await config.onListed?.();
   // The previous view's user count sizes the map tables, so they rarely grow (each growth rehashes every user).
   const expectedUsers = previousUsers(layout.servingBatch, logger);
   const ranges = planTasks(inputs, config.threads * RANGES_PER_THREAD, lineStartFinder(inputs)).flat();
