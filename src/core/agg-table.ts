@@ -297,6 +297,16 @@ export class UserAggTable implements AggSink {
     return table;
   }
 
+  /** A copy holding the given entries in that order (entry i of the copy is entry order[i] of this one). */
+  inOrder(order: Uint32Array): UserAggTable {
+    const table = new UserAggTable(order.length);
+    for (const entry of order) {
+      const start = this.keyStart[entry]!;
+      table.add(this.arena, start, start + this.keyLength[entry]!, this.countOf[entry]!, this.centsOf[entry]!, this.keyHash[entry]!);
+    }
+    return table;
+  }
+
   /** The non-zero users, split into `partitions` blocks by partitionOfHash. */
   toPartitionedBlocks(partitions: number): AggBlock[] {
     const users = new Uint32Array(partitions);

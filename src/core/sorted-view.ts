@@ -62,17 +62,10 @@ export function sortedEntries(table: UserAggTable): Uint32Array {
   return order;
 }
 
-function needsQuoting(arena: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = arena[i];
-    if (c === 0x2c || c === 0x22 || c === 0x0a || c === 0x0d) return true;
-  }
-  return false;
-}
-
 const COMMA = 0x2c;
 const QUOTE = 0x22;
 const NEWLINE = 0x0a;
+const CR = 0x0d;
 
 const scratch = new Uint8Array(20);
 
@@ -139,16 +132,26 @@ export class ViewLineWriter {
       this.prefix.copy(out, at);
       at += this.prefix.length;
     }
-    if (needsQuoting(arena, start, end)) {
+    // Copied byte by byte while looking for a byte that needs quoting: ids are short, and a subarray per line costs
+    // more than the copy.
+    let plain = end;
+    for (let i = start; i < end; i++) {
+      const c = arena[i]!;
+      if (c === COMMA || c === QUOTE || c === NEWLINE || c === CR) {
+        plain = i;
+        break;
+      }
+      out[at + i - start] = c;
+    }
+    if (plain === end) {
+      at += end - start;
+    } else {
       out[at++] = QUOTE;
       for (let i = start; i < end; i++) {
         if (arena[i] === QUOTE) out[at++] = QUOTE;
         out[at++] = arena[i]!;
       }
       out[at++] = QUOTE;
-    } else {
-      out.set(arena.subarray(start, end), at);
-      at += end - start;
     }
     out[at++] = COMMA;
     if (count < 0) out[at++] = 0x2d;

@@ -1,5 +1,5 @@
 // A batch view prepared for serving: its table in shared memory (read by the main thread and the serving worker at
-// once, never copied again), with its users pre-sorted by id, by amount and by count. Built off the hot path.
+// once, never copied again), its entries in user-id order, with orders by amount and by count. Built off the hot path.
 
 import { type AggTableState, UserAggTable } from '../core/agg-table.js';
 import { sortedEntries } from '../core/sorted-view.js';
@@ -20,9 +20,11 @@ export interface BatchViewMeta {
 export interface BatchBase {
   /** Undefined: no batch view yet (an empty base). */
   readonly view: BatchViewMeta | undefined;
+  /**
+   * Entry i is the user with the i-th smallest id (the merged view's order): an export walks the columns front to
+   * back instead of jumping around them for every user.
+   */
   readonly table: AggTableState;
-  /** Entries sorted by user id (the merged view's order). */
-  readonly byId: Uint32Array;
   /** Entries by amount descending, then user id ascending. */
   readonly byCents: Uint32Array;
   /** Entries by count descending, then user id ascending. */
@@ -42,22 +44,24 @@ function shared<T extends TypedArray>(array: T, length = array.length): T {
   return copy;
 }
 
-/** Sorts a table's entries three ways and moves it into shared memory. */
+/** Orders a table's entries by id, sorts them by amount and by count, and moves it into shared memory. */
 export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefined): BatchBase {
-  const compact = table.compacted();
-  const n = compact.size;
+  // sortedEntries leaves out users whose totals are zero.
+  const sorted = table.inOrder(sortedEntries(table));
+  const n = sorted.size;
   let purchases = 0;
   let cents = 0;
   for (let e = 0; e < n; e++) {
-    purchases += compact.countAt(e);
-    cents += compact.centsAt(e);
+    purchases += sorted.countAt(e);
+    cents += sorted.centsAt(e);
   }
-  const byId = sortedEntries(compact);
-  const rank = new Uint32Array(n);
-  byId.forEach((entry, position) => (rank[entry] = position));
-  const byValue = (value: (e: number) => number): Uint32Array =>
-    Uint32Array.from(byId).sort((a, b) => value(b) - value(a) || rank[a]! - rank[b]!);
-  const state = compact.toState();
+  // Ties by id ascending, which is entry order.
+  const byValue = (value: (e: number) => number): Uint32Array => {
+    const order = new Uint32Array(n);
+    for (let e = 0; e < n; e++) order[e] = e;
+    return order.sort((a, b) => value(b) - value(a) || a - b);
+  };
+  const state = sorted.toState();
   return {
     view,
     table: {
@@ -70,9 +74,8 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
       countOf: shared(state.countOf, n),
       centsOf: shared(state.centsOf, n),
     },
-    byId: shared(byId),
-    byCents: shared(byValue((e) => compact.centsAt(e))),
-    byCount: shared(byValue((e) => compact.countAt(e))),
+    byCents: shared(byValue((e) => sorted.centsAt(e))),
+    byCount: shared(byValue((e) => sorted.countAt(e))),
     users: n,
     purchases,
     cents,
