@@ -208,18 +208,23 @@ export class UserAggTable implements AggSink {
         this.keyLength[entry] === length &&
         equalBytes(this.arena, this.keyStart[entry]!, bytes, start, length)
       ) {
-        const wasZero = this.countOf[entry] === 0 && this.centsOf[entry] === 0;
-        const nextCount = this.countOf[entry]! + count;
-        const nextCents = checkExact(this.centsOf[entry]! + cents);
-        this.countOf[entry] = nextCount;
-        this.centsOf[entry] = nextCents;
-        const isZero = nextCount === 0 && nextCents === 0;
-        if (wasZero !== isZero) this.zeroEntries += isZero ? 1 : -1;
+        this.addAt(entry, count, cents);
         return;
       }
       slot = (slot + 1) & this.mask;
     }
     this.insert(slot, bytes, start, length, hash, count, checkExact(cents));
+  }
+
+  /** Adds count and cents to an entry found before (by find), without looking its key up again. */
+  addAt(entry: number, count: number, cents: number): void {
+    const wasZero = this.countOf[entry] === 0 && this.centsOf[entry] === 0;
+    const nextCount = this.countOf[entry]! + count;
+    const nextCents = checkExact(this.centsOf[entry]! + cents);
+    this.countOf[entry] = nextCount;
+    this.centsOf[entry] = nextCents;
+    const isZero = nextCount === 0 && nextCents === 0;
+    if (wasZero !== isZero) this.zeroEntries += isZero ? 1 : -1;
   }
 
   private insert(slot: number, bytes: Uint8Array, start: number, length: number, hash: number, count: number, cents: number): void {
@@ -254,8 +259,26 @@ export class UserAggTable implements AggSink {
     this.centsOf = grownCopy(this.centsOf, next);
   }
 
-  private growSlots(): void {
-    const capacity = this.slots.length * 2;
+  /**
+   * Makes room for `users` users now, so that adding up to that many never grows the table: a growth copies and
+   * rehashes every user at once, which a table updated on a latency-critical thread pays up front, at a moment it
+   * chooses. The key arena gets room for keys as long as the average so far (outgrowing it costs a copy of the key
+   * bytes, no rehash). Untouched room costs address space, not memory (the columns are zero pages until written).
+   */
+  reserve(users: number): void {
+    while (this.keyHash.length < users) this.growEntries();
+    let capacity = this.slots.length;
+    while (capacity < users * 2) capacity *= 2;
+    if (capacity > this.slots.length) this.growSlots(capacity);
+    const arenaBytes = users * (this.entries > 0 ? Math.ceil(this.arenaUsed / this.entries) : 16);
+    if (this.arena.length < arenaBytes) {
+      const arena = new Uint8Array(arenaBytes);
+      arena.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = arena;
+    }
+  }
+
+  private growSlots(capacity = this.slots.length * 2): void {
     this.slots = new Int32Array(capacity).fill(EMPTY_SLOT);
     this.shift = 32 - Math.log2(capacity);
     this.mask = capacity - 1;

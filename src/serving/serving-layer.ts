@@ -300,10 +300,17 @@ export class ServingLayer {
         keepThrough: current.throughSeq,
         streams,
       });
+      // The seqs applied while the loader worked are added to its overlay in slices, the event loop free between, so
+      // the swap itself adds only the last few.
+      let prepared = result.prepared;
+      for (let next = this.store.advancePrepared(result.base, prepared, APPLY_SLICE_USERS); next; next = this.store.advancePrepared(result.base, prepared, APPLY_SLICE_USERS)) {
+        prepared = next;
+        await yieldToEvents();
+      }
       // A reload meanwhile changed what the overlay is relative to: this swap no longer fits.
       if (this.store.current!.batchWatermark !== absorbAfter) return;
       this.changed(
-        this.store.swapBatch(result.base, result.absorbed, result.streamAbsorbed, result.prepared),
+        this.store.swapBatch(result.base, result.absorbed, result.streamAbsorbed, prepared),
         { kind: 'swap', base: result.base, absorbed: result.absorbed, streamAbsorbed: result.streamAbsorbed, prepared: result.preparedReplica },
         stateTransferList(result.preparedReplica.overlay),
       );

@@ -12,7 +12,7 @@ import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type Clock } from '../core/clock.js';
-import { type AbsorbedDeltas, type PreparedOverlay, ServingStore, applyChange, mergedTotals, watermarkOf } from './store.js';
+import { type AbsorbedDeltas, type PreparedOverlay, ServingStore, applyChange, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
 import { formatMergedView } from './export.js';
 
@@ -128,13 +128,16 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
         { stream: DEFAULT_STREAM, deltasDir: request.deltasDir, keepThrough: request.keepThrough },
         ...request.streams,
       ]);
+      // The replica is copied before the room is made: the export thread makes its own, and a copy would write every
+      // page of it.
       const preparedReplica: PreparedOverlay = { ...prepared, overlay: UserAggTable.fromState(prepared.overlay).clone().toState() };
-      const result: ServingBatchResult = { base, absorbed, streamAbsorbed, prepared, preparedReplica };
+      const kept: PreparedOverlay = { ...prepared, overlay: reserveOverlay(UserAggTable.fromState(prepared.overlay), base).toState() };
+      const result: ServingBatchResult = { base, absorbed, streamAbsorbed, prepared: kept, preparedReplica };
       return {
         result,
         transfer: [
           ...[absorbed, ...Object.values(streamAbsorbed)].flatMap((a) => blockTransferList(a.block)),
-          ...stateTransferList(prepared.overlay),
+          ...stateTransferList(kept.overlay),
           ...stateTransferList(preparedReplica.overlay),
         ],
       };

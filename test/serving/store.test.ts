@@ -87,6 +87,7 @@ describe('ServingStore', () => {
     let versions = store.current!.version;
     let swaps = 0;
     let fitting = 0;
+    let advanced = 0;
     let loadedThrough = 5;
     for (let step = 0; step < 300; step++) {
       const { throughSeq, batchWatermark } = store.current!;
@@ -105,7 +106,7 @@ describe('ServingStore', () => {
         let prepared: PreparedOverlay | undefined;
         if (random() < 0.5) {
           const misfit = random() < 0.2;
-          const through = misfit && random() < 0.5 ? throughSeq + 1 + Math.floor(random() * 3) : newWatermark + Math.floor(random() * (Math.max(0, throughSeq - newWatermark) + 1));
+          const through = misfit && random() < 0.5 ? throughSeq + 1 + Math.floor(random() * 3) : newWatermark + Math.floor(random() ** 2 * (Math.max(0, throughSeq - newWatermark) + 1));
           const afterSeq = misfit && through <= throughSeq ? newWatermark + 1 : newWatermark;
           const truth = model(seqs, Math.max(through, newWatermark));
           prepared = {
@@ -115,7 +116,17 @@ describe('ServingStore', () => {
           };
           if (!misfit) fitting++;
         }
-        expect(store.swapBatch(batchView(seqs, newWatermark), absorbed, {}, prepared)).toBeDefined();
+        const base = batchView(seqs, newWatermark);
+        // Half of those are first moved closer to N a few users at a time, as the serving layer does between lookups.
+        if (prepared && random() < 0.5) {
+          const maxUsers = 1 + Math.floor(random() * 6);
+          for (let next = store.advancePrepared(base, prepared, maxUsers); next; next = store.advancePrepared(base, prepared, maxUsers)) {
+            expect(Object.values(next.ranges).some((r, i) => r.throughSeq > Object.values(prepared!.ranges)[i]!.throughSeq)).toBe(true);
+            prepared = next;
+            advanced++;
+          }
+        }
+        expect(store.swapBatch(base, absorbed, {}, prepared)).toBeDefined();
         swaps++;
       } else if (roll < 0.2) {
         // A reload from scratch: realtime view R built against the batch.
@@ -133,6 +144,7 @@ describe('ServingStore', () => {
     }
     expect(swaps).toBeGreaterThan(20);
     expect(fitting).toBeGreaterThan(5);
+    expect(advanced).toBeGreaterThan(5);
   });
 
   it('refuses a gap in the seqs and changes nothing', () => {
