@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
-import { UserAggTable, stateTransferList } from '../core/agg-table.js';
+import { UserAggTable, blockTransferList, stateTransferList } from '../core/agg-table.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { DEFAULT_STREAM, type DataLayout, allStreamLayouts, partitionStreams } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
@@ -49,7 +49,7 @@ interface CounterSample {
 
 const BATCH_CHECK_MS = 500;
 /** Users per realtime apply step: a few milliseconds of work between two turns of the event loop. */
-const APPLY_SLICE_USERS = 16_384;
+const APPLY_SLICE_USERS = 4_096;
 const RETRY_MS = 1_000;
 /** events/s is measured over this much recent time. */
 const RATE_WINDOW_MS = 10_000;
@@ -312,7 +312,11 @@ export class ServingLayer {
       this.changed(
         this.store.swapBatch(result.base, result.absorbed, result.streamAbsorbed, prepared),
         { kind: 'swap', base: result.base, absorbed: result.absorbed, streamAbsorbed: result.streamAbsorbed, prepared: result.preparedReplica },
-        stateTransferList(result.preparedReplica.overlay),
+        // Moved, not copied: the store keeps none of them, and the absorbed deltas can be as large as the overlay.
+        [
+          ...stateTransferList(result.preparedReplica.overlay),
+          ...[result.absorbed, ...Object.values(result.streamAbsorbed)].flatMap((absorbed) => (absorbed ? blockTransferList(absorbed.block) : [])),
+        ],
       );
     });
   }

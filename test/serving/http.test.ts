@@ -384,7 +384,7 @@ describe('a realtime backlog (a speed layer catching up publishes many seqs at o
   });
   afterAll(() => service.stop());
 
-  it('is applied in slices of at most 16,384 users, one version each, the last one exact and carrying the newest ingest time', async () => {
+  it('is applied in slices of at most 4,096 users, one version each, the last one exact and carrying the newest ingest time', async () => {
     const versions: { version: number; changedUsers: number; lastIngestedAtMs: number | null; throughSeq: number }[] = [];
     service.layer.onVersion(({ version, changedUsers, lastIngestedAtMs, throughSeq }) => versions.push({ version, changedUsers, lastIngestedAtMs, throughSeq }));
     const texts = Array.from({ length: SEQS }, (_, s) =>
@@ -396,8 +396,8 @@ describe('a realtime backlog (a speed layer catching up publishes many seqs at o
     publishRealtimeHead(service.data, 0, seqs.at(-1)!);
     await waitFor(() => service.layer.store.current!.throughSeq === SEQS, 20_000, `seq ${SEQS}`);
 
-    expect(versions.length).toBeGreaterThanOrEqual(Math.ceil((SEQS * USERS_PER_SEQ) / 16_384));
-    for (const v of versions) expect(v.changedUsers).toBeLessThanOrEqual(16_384);
+    expect(versions.length).toBeGreaterThanOrEqual(Math.ceil((SEQS * USERS_PER_SEQ) / 4_096));
+    for (const v of versions) expect(v.changedUsers).toBeLessThanOrEqual(4_096);
     expect(versions.map((v) => v.version)).toEqual(versions.map((_, i) => versions[0]!.version + i));
     expect(versions.slice(0, -1).every((v) => v.lastIngestedAtMs === null && v.throughSeq < SEQS)).toBe(true);
     expect(versions.at(-1)).toMatchObject({ throughSeq: SEQS, lastIngestedAtMs: ingestedAtMs });
