@@ -237,7 +237,18 @@ export class ServingStore {
   private info: SnapshotStatus | undefined;
   private readonly topCache = new Map<TopBy, { version: number; users: UserTotals[] }>();
 
-  constructor(private readonly clock: Clock) {}
+  /**
+   * `roomForOverlays: false` for a replica on a thread where no lookup waits: it then lets its overlay grow as needed
+   * instead of holding room (reserveOverlay) it may never use.
+   */
+  constructor(
+    private readonly clock: Clock,
+    private readonly options: { readonly roomForOverlays: boolean } = { roomForOverlays: true },
+  ) {}
+
+  private withRoom(overlay: UserAggTable, base: BatchBase): UserAggTable {
+    return this.options.roomForOverlays ? reserveOverlay(overlay, base) : overlay;
+  }
 
   /** The current version's status; undefined until the first load (a store that cannot say what it holds serves nothing). */
   get current(): SnapshotStatus | undefined {
@@ -286,7 +297,7 @@ export class ServingStore {
   load(base: BatchBase, overlay: UserAggTable, throughSeq: number, lastIngestedAtMs: number | null, streamThroughSeqs: Readonly<Record<string, number>> = {}): SnapshotStatus {
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
-    this.overlay = reserveOverlay(overlay.compacted(), base);
+    this.overlay = this.withRoom(overlay.compacted(), base);
     this.recent.clear();
     const streams = Object.fromEntries(Object.entries(streamThroughSeqs).map(([stream, seq]) => [stream, Math.max(seq, watermarkOf(base, stream))]));
     this.info = this.recounted(Math.max(throughSeq, base.view?.watermark ?? 0), lastIngestedAtMs, 'load', streams);
@@ -376,7 +387,7 @@ export class ServingStore {
       // The loader built the kept overlay and its totals: only the seqs applied since it read them are added here.
       this.base = base;
       this.baseTable = UserAggTable.fromState(base.table);
-      this.overlay = reserveOverlay(UserAggTable.fromState(prepared.overlay), base);
+      this.overlay = this.withRoom(UserAggTable.fromState(prepared.overlay), base);
       const totals = this.addToOverlay(after, prepared.totals);
       this.forgetAbsorbed(base);
       this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', streamThroughSeqs, totals);
@@ -388,7 +399,7 @@ export class ServingStore {
     else overlay = this.fromRecent(plans) ?? this.subtracted(plans, { [DEFAULT_STREAM]: absorbed, ...streamAbsorbed });
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
-    this.overlay = reserveOverlay(overlay, base);
+    this.overlay = this.withRoom(overlay, base);
     this.forgetAbsorbed(base);
     this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', streamThroughSeqs);
     return this.info;

@@ -93,7 +93,7 @@ function preparedOverlay(base: BatchBase, streams: readonly { stream: string; de
  * changes in the same order, so exports format it directly and the main thread never copies its view.
  */
 export function servingRequestHandler(clock: Clock): (request: ServingRequest) => Promise<Answer<unknown>> {
-  const replica = new ServingStore(clock);
+  const replica = new ServingStore(clock, { roomForOverlays: false });
   return (request) => handleServingRequest(request, replica);
 }
 
@@ -128,8 +128,8 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
         { stream: DEFAULT_STREAM, deltasDir: request.deltasDir, keepThrough: request.keepThrough },
         ...request.streams,
       ]);
-      // The replica is copied before the room is made: the export thread makes its own, and a copy would write every
-      // page of it.
+      // The replica is copied before the room is made: the export thread's overlay grows as needed, and a copy would
+      // write every page of the room.
       const preparedReplica: PreparedOverlay = { ...prepared, overlay: UserAggTable.fromState(prepared.overlay).clone().toState() };
       const kept: PreparedOverlay = { ...prepared, overlay: reserveOverlay(UserAggTable.fromState(prepared.overlay), base).toState() };
       const result: ServingBatchResult = { base, absorbed, streamAbsorbed, prepared: kept, preparedReplica };
