@@ -8,11 +8,15 @@ import { EventGenerator, type GeneratedCounts } from '../src/core/event-generato
 import { HEADER_LINE, parseWhole, parserOptionsFor, totalBad } from '../src/core/event-parser.js';
 import { integerOption } from '../src/core/option-values.js';
 import { count } from '../src/core/summary-format.js';
+import { MERGED_VIEW_HEADER, formatTotals } from '../src/core/view-format.js';
 import { SlideRing } from '../src/core/window.js';
 import { HISTORY_START_SECONDS } from '../src/generate/gen-batch.js';
 import { firstDifference, totalsFromMap } from '../src/bench/compare-totals.js';
 import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
+import { buildBatchBase } from '../src/serving/batch-base.js';
+import { formatMergedView } from '../src/serving/export.js';
+import { type SnapshotStatus } from '../src/serving/store.js';
 
 /** Partial aggregates the reduce merges: one per map task. */
 const MAP_TASKS = 8;
@@ -164,6 +168,19 @@ runScript('bench', async () => {
   console.log(`verified: SlideRing add/subtract equals recomputing the window over ${2 * SLIDES} pushes`);
   const usersPerSlide = Math.round(slides.reduce((m, s) => m + s.size, 0) / SLIDES);
 
+  // The serving layer's merged view: a batch view of the first 90 % of purchases plus an overlay of the rest.
+  const batchPart = Math.floor(n * 0.9);
+  const baseTable = tableOf(purchases, 0, batchPart);
+  const overlayTable = tableOf(purchases, batchPart, n);
+  const storeView = { status: {} as SnapshotStatus, base: buildBatchBase(baseTable, undefined), overlay: overlayTable.toState() };
+  const mergedStrings = (): string => {
+    const merged = baseTable.clone();
+    merged.mergeTable(overlayTable);
+    return `${MERGED_VIEW_HEADER}\n${formatTotals(merged.toSortedTotals())}`;
+  };
+  if (Buffer.from(formatMergedView(storeView)).toString() !== mergedStrings()) throw new Error('verification failed: formatMergedView differs from formatting the merged totals as strings');
+  console.log(`verified: formatMergedView equals the merged totals formatted as strings (${count(reference.length)} users)`);
+
   // ---- timing ----
   let nextSlide = 2 * SLIDES;
   let recomputed = 2 * SLIDES;
@@ -200,6 +217,15 @@ runScript('bench', async () => {
           },
         },
         { name: 'tableFromBlocks (mergeBlock)', run: () => tableFromBlocks(blocks) },
+      ],
+    },
+    {
+      title: 'merged view CSV (batch view + overlay)',
+      unit: 'users/s',
+      unitsPerCall: reference.length,
+      variants: [
+        { name: 'merge tables, decode and sort ids, format strings', run: mergedStrings },
+        { name: 'formatMergedView (id-ordered base, bytes)', run: () => formatMergedView(storeView) },
       ],
     },
     {
