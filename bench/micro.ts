@@ -172,7 +172,7 @@ runScript('bench', async () => {
   const batchPart = Math.floor(n * 0.9);
   const baseTable = tableOf(purchases, 0, batchPart);
   const overlayTable = tableOf(purchases, batchPart, n);
-  const storeView = { status: {} as SnapshotStatus, base: buildBatchBase(baseTable, undefined), overlay: overlayTable.toState() };
+  const storeView = { status: {} as SnapshotStatus, base: buildBatchBase(baseTable, undefined), overlay: overlayTable.toState(), overlayGeneration: 0 };
   const mergedStrings = (): string => {
     const merged = baseTable.clone();
     merged.mergeTable(overlayTable);

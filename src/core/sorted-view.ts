@@ -55,8 +55,12 @@ function sortChunks(order: Uint32Array, from: number, to: number, depth: number,
 export function sortedEntries(table: UserAggTable): Uint32Array {
   const live: number[] = [];
   for (let e = 0; e < table.size; e++) if (table.countAt(e) !== 0 || table.centsAt(e) !== 0) live.push(e);
-  if (live.length >= 2 ** INDEX_BITS) throw new RangeError(`cannot sort ${live.length} users in one table (at most ${INDEX_MASK})`);
-  const order = Uint32Array.from(live);
+  return sortByKey(table, Uint32Array.from(live));
+}
+
+/** Sorts some of a table's entries in place into compareUserIds order of their keys; returns them. */
+export function sortByKey(table: UserAggTable, order: Uint32Array): Uint32Array {
+  if (order.length >= 2 ** INDEX_BITS) throw new RangeError(`cannot sort ${order.length} users in one table (at most ${INDEX_MASK})`);
   const { arena, keyStart, keyLength } = table.keyColumns();
   if (order.length > 1) sortChunks(order, 0, order.length, 0, arena, keyStart, keyLength);
   return order;
@@ -120,12 +124,7 @@ export class ViewLineWriter {
   }
 
   line(arena: Uint8Array, start: number, end: number, count: number, cents: number): void {
-    const room = this.prefix.length + 2 * (end - start) + 48;
-    if (this.at + room > this.out.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.at + room));
-      this.out.copy(grown, 0, 0, this.at);
-      this.out = grown;
-    }
+    this.ensure(this.prefix.length + 2 * (end - start) + 48);
     const out = this.out;
     let at = this.at;
     if (this.prefix.length > 0) {
@@ -160,6 +159,25 @@ export class ViewLineWriter {
     at = writeAmount(out, at, cents);
     out[at++] = NEWLINE;
     this.at = at;
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.at;
+  }
+
+  /** Appends bytes as they are (lines written before, copied from an earlier output). */
+  append(bytes: Uint8Array, start: number, end: number): void {
+    this.ensure(end - start);
+    this.out.set(bytes.subarray(start, end), this.at);
+    this.at += end - start;
+  }
+
+  private ensure(room: number): void {
+    if (this.at + room <= this.out.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.at + room));
+    this.out.copy(grown, 0, 0, this.at);
+    this.out = grown;
   }
 
   /** The lines written (a view into the buffer, which it owns from its start). */

@@ -1,51 +1,205 @@
 // The merged view as CSV (the original demo's merged_view.csv): header, then every user with a non-zero total,
-// sorted by user id. One function, so /view.csv and merged_view.csv of the same version are the same bytes. Written
+// sorted by user id. One format, so /view.csv and merged_view.csv of the same version are the same bytes. Written
 // from key bytes straight into one buffer: no string per user, so a 585 k-user export costs its bytes, not more.
+// MergedViewExporter writes the next version from the previous file, regenerating only the users that changed.
 
 import { UserAggTable } from '../core/agg-table.js';
-import { ViewLineWriter, compareKeyBytes, sortedEntries } from '../core/sorted-view.js';
+import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
+import { type BatchBase } from './batch-base.js';
 import { type StoreView } from './store.js';
 
+/** The CSV of one version, from scratch. */
 export function formatMergedView(view: StoreView): Uint8Array<ArrayBuffer> {
+  return writeWhole(view).bytes;
+}
+
+/**
+ * The file as segments, one per base entry g (the overlay-only users whose ids fall between base entry g-1 and g,
+ * then g's line), and a last one (overlay-only users after the last base entry): enough to rewrite one segment and
+ * copy the others.
+ */
+interface LastExport {
+  readonly base: BatchBase;
+  readonly overlayGeneration: number;
+  readonly bytes: Uint8Array;
+  /** Segment g spans bytes [start[g], start[g + 1]); base.users + 2 numbers. */
+  readonly start: Float64Array;
+  /** The overlay as exported: entries known, and their totals then. */
+  seen: number;
+  counts: Float64Array;
+  cents: Float64Array;
+  /** Per overlay entry: its base entry, or −1 − its segment for a user the base lacks. */
+  place: Int32Array;
+  /** Per base entry: its overlay entry, or −1. */
+  readonly overlayOf: Int32Array;
+}
+
+/** Writes CSVs of successive versions of one store: a version whose base and overlay table are the previous one's
+ *  costs the users that changed plus a copy of the previous file's bytes. */
+export class MergedViewExporter {
+  private last: LastExport | undefined;
+
+  format(view: StoreView): Uint8Array<ArrayBuffer> {
+    const last = this.last;
+    if (last === undefined || last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) {
+      const whole = writeWhole(view);
+      this.last = whole.last;
+      return whole.bytes;
+    }
+    const { written, start } = writeChanges(last, view);
+    this.last = { ...last, bytes: written, start };
+    return owned(written);
+  }
+}
+
+function owned(written: Uint8Array): Uint8Array<ArrayBuffer> {
+  // A copy of exactly the bytes written: it is moved to another thread (the writer's buffer, which has spare room,
+  // stays here for the next export to copy from).
+  const copy = new Uint8Array(written.length);
+  copy.set(written);
+  return copy;
+}
+
+/** The whole file, with what the next export needs to write only the changes. */
+function writeWhole(view: StoreView): { bytes: Uint8Array<ArrayBuffer>; last: LastExport } {
   const base = UserAggTable.fromState(view.base.table);
   const overlay = UserAggTable.fromState(view.overlay);
-  // Each overlay user found once, in the base (its entry noted, so the walk over every base user below does no lookup)
-  // or not (an extra: sorted and merged into the base's entries, which are in id order).
-  const overlayOf = new Int32Array(base.size).fill(-1);
-  const extra = new UserAggTable(64);
+  const n = base.size;
+  // Each overlay user found once, in the base (noted both ways, so the walk over every base user below does no
+  // lookup) or not (sorted, then merged into the base's entries, which are in id order).
+  const overlayOf = new Int32Array(n).fill(-1);
+  const place = new Int32Array(Math.max(overlay.size, 64));
+  const extras: number[] = [];
   for (let e = 0; e < overlay.size; e++) {
     const key = overlay.keyAt(e);
     const b = base.find(key, 0, key.length, overlay.hashAt(e));
+    place[e] = b;
     if (b >= 0) overlayOf[b] = e;
-    else extra.add(key, 0, key.length, overlay.countAt(e), overlay.centsAt(e), overlay.hashAt(e));
+    else extras.push(e);
   }
-  const extraOrder = sortedEntries(extra);
+  const extraOrder = sortByKey(overlay, Uint32Array.from(extras));
   const baseKeys = base.keyColumns();
-  const extraKeys = extra.keyColumns();
-  const writer = new ViewLineWriter(baseKeys.arena.length + extraKeys.arena.length + 40 * (base.size + extraOrder.length), `${MERGED_VIEW_HEADER}\n`);
-  const writeExtra = (x: number): void => {
-    const start = extraKeys.keyStart[x]!;
-    writer.line(extraKeys.arena, start, start + extraKeys.keyLength[x]!, extra.countAt(x), extra.centsAt(x));
-  };
+  const overlayKeys = overlay.keyColumns();
+  const writer = new ViewLineWriter(baseKeys.arena.length + 40 * n + 64 * extraOrder.length, `${MERGED_VIEW_HEADER}\n`);
+  const start = new Float64Array(n + 2);
   let next = 0;
-  for (let e = 0; e < base.size; e++) {
-    const start = baseKeys.keyStart[e]!;
-    const length = baseKeys.keyLength[e]!;
+  for (let g = 0; g <= n; g++) {
+    start[g] = writer.length;
+    const keyStart = g < n ? baseKeys.keyStart[g]! : 0;
+    const keyLength = g < n ? baseKeys.keyLength[g]! : 0;
     for (; next < extraOrder.length; next++) {
       const x = extraOrder[next]!;
-      if (compareKeyBytes(extraKeys.arena, extraKeys.keyStart[x]!, extraKeys.keyLength[x]!, baseKeys.arena, start, length) > 0) break;
-      writeExtra(x);
+      if (g < n && compareKeyBytes(overlayKeys.arena, overlayKeys.keyStart[x]!, overlayKeys.keyLength[x]!, baseKeys.arena, keyStart, keyLength) > 0) break;
+      place[x] = -1 - g;
+      writeOverlayOnly(writer, overlay, x);
     }
-    const o = overlayOf[e]!;
-    const count = base.countAt(e) + (o < 0 ? 0 : overlay.countAt(o));
-    const cents = base.centsAt(e) + (o < 0 ? 0 : overlay.centsAt(o));
-    if (count !== 0 || cents !== 0) writer.line(baseKeys.arena, start, start + length, count, cents);
+    if (g < n) writeBaseLine(writer, base, overlay, g, overlayOf[g]!);
   }
-  for (; next < extraOrder.length; next++) writeExtra(extraOrder[next]!);
-  // An owned copy of exactly the bytes written: it is moved to another thread, and the writer's buffer has spare room.
+  start[n + 1] = writer.length;
   const written = writer.bytes();
-  const owned = new Uint8Array(written.length);
-  owned.set(written);
-  return owned;
+  const counts = new Float64Array(place.length);
+  const cents = new Float64Array(place.length);
+  for (let e = 0; e < overlay.size; e++) {
+    counts[e] = overlay.countAt(e);
+    cents[e] = overlay.centsAt(e);
+  }
+  return { bytes: owned(written), last: { base: view.base, overlayGeneration: view.overlayGeneration, bytes: written, start, seen: overlay.size, counts, cents, place, overlayOf } };
+}
+
+/** The next file: the previous one's segments, those holding a changed user written again. */
+function writeChanges(last: LastExport, view: StoreView): { written: Uint8Array; start: Float64Array } {
+  const base = UserAggTable.fromState(view.base.table);
+  const overlay = UserAggTable.fromState(view.overlay);
+  const n = base.size;
+  placeNewEntries(last, base, overlay);
+  // Changed users, by segment: an entry added since, or one whose totals differ from the last export's.
+  const dirty = new Uint8Array(n + 1);
+  const segments: number[] = [];
+  for (let e = 0; e < overlay.size; e++) {
+    if (e < last.seen && overlay.countAt(e) === last.counts[e] && overlay.centsAt(e) === last.cents[e]) continue;
+    last.counts[e] = overlay.countAt(e);
+    last.cents[e] = overlay.centsAt(e);
+    const p = last.place[e]!;
+    const segment = p >= 0 ? p : -1 - p;
+    if (dirty[segment] === 0) segments.push(segment);
+    dirty[segment] = 1;
+  }
+  last.seen = overlay.size;
+  const rewritten = Uint32Array.from(segments).sort();
+  // The overlay-only users of those segments, in id order (so segment by segment).
+  const extras: number[] = [];
+  for (let e = 0; e < overlay.size; e++) if (last.place[e]! < 0 && dirty[-1 - last.place[e]!] === 1) extras.push(e);
+  const extraOrder = sortByKey(overlay, Uint32Array.from(extras));
+
+  const writer = new ViewLineWriter(last.bytes.length + 64 * extraOrder.length + 64, '');
+  const start = new Float64Array(n + 2);
+  // The header, then segments [copied, g) as they were: they move by what the rewritten ones before them grew or shrank.
+  writer.append(last.bytes, 0, last.start[0]!);
+  let copied = 0;
+  let next = 0;
+  for (const g of rewritten) {
+    const shift = writer.length - last.start[copied]!;
+    for (let k = copied; k < g; k++) start[k] = last.start[k]! + shift;
+    writer.append(last.bytes, last.start[copied]!, last.start[g]!);
+    start[g] = writer.length;
+    for (; next < extraOrder.length && -1 - last.place[extraOrder[next]!]! === g; next++) writeOverlayOnly(writer, overlay, extraOrder[next]!);
+    if (g < n) writeBaseLine(writer, base, overlay, g, last.overlayOf[g]!);
+    copied = g + 1;
+  }
+  const shift = writer.length - last.start[copied]!;
+  for (let k = copied; k <= n + 1; k++) start[k] = last.start[k]! + shift;
+  writer.append(last.bytes, last.start[copied]!, last.bytes.length);
+  return { written: writer.bytes(), start };
+}
+
+/** Places overlay entries added since the last export: in the base, or in the segment their id falls in. */
+function placeNewEntries(last: LastExport, base: UserAggTable, overlay: UserAggTable): void {
+  if (overlay.size > last.place.length) {
+    const size = Math.max(overlay.size, last.place.length * 2);
+    last.place = grown(last.place, new Int32Array(size));
+    last.counts = grown(last.counts, new Float64Array(size));
+    last.cents = grown(last.cents, new Float64Array(size));
+  }
+  const baseKeys = base.keyColumns();
+  const overlayKeys = overlay.keyColumns();
+  for (let e = last.seen; e < overlay.size; e++) {
+    const key = overlay.keyAt(e);
+    const b = base.find(key, 0, key.length, overlay.hashAt(e));
+    if (b >= 0) {
+      last.place[e] = b;
+      last.overlayOf[b] = e;
+      continue;
+    }
+    // The segment: how many base ids sort before this one (binary search over the id-ordered entries).
+    let low = 0;
+    let high = base.size;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareKeyBytes(baseKeys.arena, baseKeys.keyStart[middle]!, baseKeys.keyLength[middle]!, overlayKeys.arena, overlayKeys.keyStart[e]!, overlayKeys.keyLength[e]!) < 0) low = middle + 1;
+      else high = middle;
+    }
+    last.place[e] = -1 - low;
+  }
+}
+
+function grown<T extends Int32Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+function writeOverlayOnly(writer: ViewLineWriter, overlay: UserAggTable, x: number): void {
+  const count = overlay.countAt(x);
+  const cents = overlay.centsAt(x);
+  if (count === 0 && cents === 0) return;
+  const { arena, keyStart, keyLength } = overlay.keyColumns();
+  writer.line(arena, keyStart[x]!, keyStart[x]! + keyLength[x]!, count, cents);
+}
+
+function writeBaseLine(writer: ViewLineWriter, base: UserAggTable, overlay: UserAggTable, e: number, o: number): void {
+  const count = base.countAt(e) + (o < 0 ? 0 : overlay.countAt(o));
+  const cents = base.centsAt(e) + (o < 0 ? 0 : overlay.centsAt(o));
+  if (count === 0 && cents === 0) return;
+  const { arena, keyStart, keyLength } = base.keyColumns();
+  writer.line(arena, keyStart[e]!, keyStart[e]! + keyLength[e]!, count, cents);
 }

@@ -90,6 +90,8 @@ export interface StoreView {
   readonly status: SnapshotStatus;
   readonly base: BatchBase;
   readonly overlay: AggTableState;
+  /** Changes when the store replaces its overlay (entries renumbered); updates only add to it. */
+  readonly overlayGeneration: number;
 }
 
 /** A change of the store, as the serving layer replays it on the export thread's replica (same order, same result). */
@@ -232,6 +234,7 @@ export class ServingStore {
   private base: BatchBase = EMPTY_BASE;
   private baseTable = UserAggTable.fromState(EMPTY_BASE.table);
   private overlay = new UserAggTable();
+  private overlayGeneration = 0;
   /** Per stream: recently applied seqs' blocks. */
   private readonly recent = new Map<string, Map<number, AggBlock>>();
   private info: SnapshotStatus | undefined;
@@ -245,6 +248,11 @@ export class ServingStore {
     private readonly clock: Clock,
     private readonly options: { readonly roomForOverlays: boolean } = { roomForOverlays: true },
   ) {}
+
+  private replaceOverlayTable(overlay: UserAggTable): void {
+    this.overlay = overlay;
+    this.overlayGeneration++;
+  }
 
   private withRoom(overlay: UserAggTable, base: BatchBase): UserAggTable {
     return this.options.roomForOverlays ? reserveOverlay(overlay, base) : overlay;
@@ -297,7 +305,7 @@ export class ServingStore {
   load(base: BatchBase, overlay: UserAggTable, throughSeq: number, lastIngestedAtMs: number | null, streamThroughSeqs: Readonly<Record<string, number>> = {}): SnapshotStatus {
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
-    this.overlay = this.withRoom(overlay.compacted(), base);
+    this.replaceOverlayTable(this.withRoom(overlay.compacted(), base));
     this.recent.clear();
     const streams = Object.fromEntries(Object.entries(streamThroughSeqs).map(([stream, seq]) => [stream, Math.max(seq, watermarkOf(base, stream))]));
     this.info = this.recounted(Math.max(throughSeq, base.view?.watermark ?? 0), lastIngestedAtMs, 'load', streams);
@@ -387,7 +395,7 @@ export class ServingStore {
       // The loader built the kept overlay and its totals: only the seqs applied since it read them are added here.
       this.base = base;
       this.baseTable = UserAggTable.fromState(base.table);
-      this.overlay = this.withRoom(UserAggTable.fromState(prepared.overlay), base);
+      this.replaceOverlayTable(this.withRoom(UserAggTable.fromState(prepared.overlay), base));
       const totals = this.addToOverlay(after, prepared.totals);
       this.forgetAbsorbed(base);
       this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', streamThroughSeqs, totals);
@@ -399,7 +407,7 @@ export class ServingStore {
     else overlay = this.fromRecent(plans) ?? this.subtracted(plans, { [DEFAULT_STREAM]: absorbed, ...streamAbsorbed });
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
-    this.overlay = this.withRoom(overlay, base);
+    this.replaceOverlayTable(this.withRoom(overlay, base));
     this.forgetAbsorbed(base);
     this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', streamThroughSeqs);
     return this.info;
@@ -535,7 +543,7 @@ export class ServingStore {
   /** The window view (the original demo's arithmetic): the overlay is replaced by the current window. */
   replaceOverlay(window: UserAggTable): SnapshotStatus {
     const info = this.loaded;
-    this.overlay = window.compacted();
+    this.replaceOverlayTable(window.compacted());
     this.info = this.recounted(info.throughSeq, info.lastIngestedAtMs, 'realtime', Object.fromEntries(Object.entries(info.streams).map(([s, p]) => [s, p.throughSeq])));
     return this.info;
   }
@@ -596,7 +604,7 @@ export class ServingStore {
    * replica of this store (fed the same changes in the same order) and formats it between changes.
    */
   view(): StoreView {
-    return { status: this.loaded, base: this.base, overlay: this.overlay.toState() };
+    return { status: this.loaded, base: this.base, overlay: this.overlay.toState(), overlayGeneration: this.overlayGeneration };
   }
 }
 

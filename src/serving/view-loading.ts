@@ -14,7 +14,7 @@ import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportRe
 import { type Clock } from '../core/clock.js';
 import { type AbsorbedDeltas, type PreparedOverlay, ServingStore, applyChange, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
-import { formatMergedView } from './export.js';
+import { MergedViewExporter } from './export.js';
 
 function badRowsOf(dir: string): number {
   try {
@@ -94,10 +94,11 @@ function preparedOverlay(base: BatchBase, streams: readonly { stream: string; de
  */
 export function servingRequestHandler(clock: Clock): (request: ServingRequest) => Promise<Answer<unknown>> {
   const replica = new ServingStore(clock, { roomForOverlays: false });
-  return (request) => handleServingRequest(request, replica);
+  const exporter = new MergedViewExporter();
+  return (request) => handleServingRequest(request, replica, exporter);
 }
 
-async function handleServingRequest(request: ServingRequest, replica: ServingStore): Promise<Answer<unknown>> {
+async function handleServingRequest(request: ServingRequest, replica: ServingStore, exporter: MergedViewExporter): Promise<Answer<unknown>> {
   switch (request.type) {
     case 'load': {
       const base = readBatchBase(request.batch);
@@ -153,7 +154,7 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
       return { result: null };
     case 'export': {
       const view = replica.view();
-      const bytes = formatMergedView(view);
+      const bytes = exporter.format(view);
       if (request.target) {
         await writeFileAtomically(request.target, bytes);
         return { result: { version: view.status.version, bytes: null } satisfies ServingExportResult };

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
-import { formatMergedView } from '../../src/serving/export.js';
+import { MergedViewExporter, formatMergedView } from '../../src/serving/export.js';
 import { DEFAULT_STREAM } from '../../src/io/layout.js';
 import { type PreparedOverlay, type SeqBlock, ServingStore, type TopBy, sliceByUsers } from '../../src/serving/store.js';
 import { ManualClock } from '../helpers/manual-clock.js';
@@ -67,7 +67,12 @@ function checkStore(store: ServingStore, seqs: readonly [string, number][][], us
   }
   for (const by of ['amount', 'count'] as const) expect(store.top(by, 25)).toEqual(expectedTop(truth, by, 25));
   expect(Buffer.from(formatMergedView(store.view())).toString()).toBe(expectedCsv(truth));
+  // The export thread's way: each version written from the previous file, only changed users regenerated.
+  if (!exporters.has(store)) exporters.set(store, new MergedViewExporter());
+  expect(Buffer.from(exporters.get(store)!.format(store.view())).toString()).toBe(expectedCsv(truth));
 }
+
+const exporters = new WeakMap<ServingStore, MergedViewExporter>();
 
 const batchView = (seqs: readonly [string, number][][], watermark: number, name = `batch-${watermark}`) =>
   buildBatchBase(tableOf(seqs, 0, watermark), { name, watermark, createdAtMs: watermark, badRows: 0 });
@@ -278,6 +283,39 @@ describe('ServingStore with NATS partition streams', () => {
     // A view that goes back on one stream is refused.
     const { watermarks } = position();
     expect(store.swapBatch(base({ ...watermarks, p1: Math.max(0, watermarks.p1! - 1) }, 'older'), undefined)).toBeUndefined();
+  });
+});
+
+describe('MergedViewExporter', () => {
+  it('writes each version from the previous file byte for byte like a whole export, through updates, new users and swaps', () => {
+    const random = seededRandom(23);
+    const users = 20_000;
+    // Seq s: 40 purchases over a wide id space (so new users land before, between and after the batch view's), a
+    // fifth of them refunds; every tenth seq refunds what an earlier one bought (amounts back to where they were).
+    const seqs: [string, number][][] = [];
+    for (let s = 0; s < 600; s++) {
+      if (s % 10 === 9) seqs.push(seqs[s - 5]!.map(([user, cents]) => [user, -cents]));
+      else seqs.push(Array.from({ length: 40 }, () => [`user-${Math.floor(random() * users)}`, Math.floor(random() * 10_000) - (random() < 0.2 ? 10_000 : 0)] as [string, number]));
+    }
+    const store = new ServingStore(new ManualClock(5));
+    store.load(batchView(seqs, 100), tableOf(seqs, 100, 100), 100, null);
+    const exporter = new MergedViewExporter();
+    let through = 100;
+    let watermark = 100;
+    for (let step = 0; step < 120; step++) {
+      const more = 1 + Math.floor(random() * 3);
+      store.apply(seqBlocks(seqs, through, through + more), 1_000 + step);
+      through += more;
+      if (step % 40 === 39) {
+        // A batch view absorbing all but the last few seqs: the next export starts from scratch.
+        const absorbed = { afterSeq: watermark, throughSeq: through - 2, block: tableOf(seqs, watermark, through - 2).toBlock() };
+        expect(store.swapBatch(batchView(seqs, through - 2), absorbed)).toBeDefined();
+        watermark = through - 2;
+      }
+      const whole = Buffer.from(formatMergedView(store.view())).toString();
+      expect(whole).toBe(expectedCsv(model(seqs, through)));
+      expect(Buffer.from(exporter.format(store.view())).toString()).toBe(whole);
+    }
   });
 });
 
