@@ -10,7 +10,7 @@ import { type BatchBase } from './batch-base.js';
 import { type StoreView } from './store.js';
 
 /** The CSV of one version, from scratch. */
-export function formatMergedView(view: StoreView): Uint8Array<ArrayBuffer> {
+export function formatMergedView(view: StoreView): Uint8Array {
   return writeWhole(view).bytes;
 }
 
@@ -40,7 +40,8 @@ interface LastExport {
 export class MergedViewExporter {
   private last: LastExport | undefined;
 
-  format(view: StoreView): Uint8Array<ArrayBuffer> {
+  /** The CSV of the view's version. Its bytes stay this exporter's: copy them before moving them to another thread. */
+  format(view: StoreView): Uint8Array {
     const last = this.last;
     if (last === undefined || last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) {
       const whole = writeWhole(view);
@@ -49,20 +50,12 @@ export class MergedViewExporter {
     }
     const { written, start } = writeChanges(last, view);
     this.last = { ...last, bytes: written, start };
-    return owned(written);
+    return written;
   }
 }
 
-function owned(written: Uint8Array): Uint8Array<ArrayBuffer> {
-  // A copy of exactly the bytes written: it is moved to another thread (the writer's buffer, which has spare room,
-  // stays here for the next export to copy from).
-  const copy = new Uint8Array(written.length);
-  copy.set(written);
-  return copy;
-}
-
 /** The whole file, with what the next export needs to write only the changes. */
-function writeWhole(view: StoreView): { bytes: Uint8Array<ArrayBuffer>; last: LastExport } {
+function writeWhole(view: StoreView): { bytes: Uint8Array; last: LastExport } {
   const base = UserAggTable.fromState(view.base.table);
   const overlay = UserAggTable.fromState(view.overlay);
   const n = base.size;
@@ -104,7 +97,7 @@ function writeWhole(view: StoreView): { bytes: Uint8Array<ArrayBuffer>; last: La
     counts[e] = overlay.countAt(e);
     cents[e] = overlay.centsAt(e);
   }
-  return { bytes: owned(written), last: { base: view.base, overlayGeneration: view.overlayGeneration, bytes: written, start, seen: overlay.size, counts, cents, place, overlayOf } };
+  return { bytes: written, last: { base: view.base, overlayGeneration: view.overlayGeneration, bytes: written, start, seen: overlay.size, counts, cents, place, overlayOf } };
 }
 
 /** The next file: the previous one's segments, those holding a changed user written again. */

@@ -154,12 +154,14 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
       return { result: null };
     case 'export': {
       const view = replica.view();
+      // Read-only here: the exporter keeps these bytes to write the next version from, and never changes them.
       const bytes = exporter.format(view);
       if (request.target) {
         await writeFileAtomically(request.target, bytes);
         return { result: { version: view.status.version, bytes: null } satisfies ServingExportResult };
       }
-      return { result: { version: view.status.version, bytes } satisfies ServingExportResult, transfer: [bytes.buffer] };
+      const moved = new Uint8Array(bytes);
+      return { result: { version: view.status.version, bytes: moved } satisfies ServingExportResult, transfer: [moved.buffer] };
     }
   }
 }
