@@ -85,9 +85,9 @@ function writeWhole(view: StoreView): { bytes: Uint8Array; last: LastExport } {
       const x = extraOrder[next]!;
       if (g < n && compareKeyBytes(overlayKeys.arena, overlayKeys.keyStart[x]!, overlayKeys.keyLength[x]!, baseKeys.arena, keyStart, keyLength) > 0) break;
       place[x] = -1 - g;
-      writeOverlayOnly(writer, overlay, x);
+      writeOverlayOnly(writer, overlay, overlayKeys, x);
     }
-    if (g < n) writeBaseLine(writer, base, overlay, g, overlayOf[g]!);
+    if (g < n) writeBaseLine(writer, base, baseKeys, overlay, g, overlayOf[g]!);
   }
   start[n + 1] = writer.length;
   const written = writer.bytes();
@@ -124,6 +124,8 @@ function writeChanges(last: LastExport, view: StoreView): { written: Uint8Array;
   const extras: number[] = [];
   for (let e = 0; e < overlay.size; e++) if (last.place[e]! < 0 && dirty[-1 - last.place[e]!] === 1) extras.push(e);
   const extraOrder = sortByKey(overlay, Uint32Array.from(extras));
+  const baseKeys = base.keyColumns();
+  const overlayKeys = overlay.keyColumns();
 
   const writer = new ViewLineWriter(last.bytes.length + 64 * extraOrder.length + 64, '');
   const start = new Float64Array(n + 2);
@@ -136,8 +138,8 @@ function writeChanges(last: LastExport, view: StoreView): { written: Uint8Array;
     for (let k = copied; k < g; k++) start[k] = last.start[k]! + shift;
     writer.append(last.bytes, last.start[copied]!, last.start[g]!);
     start[g] = writer.length;
-    for (; next < extraOrder.length && -1 - last.place[extraOrder[next]!]! === g; next++) writeOverlayOnly(writer, overlay, extraOrder[next]!);
-    if (g < n) writeBaseLine(writer, base, overlay, g, last.overlayOf[g]!);
+    for (; next < extraOrder.length && -1 - last.place[extraOrder[next]!]! === g; next++) writeOverlayOnly(writer, overlay, overlayKeys, extraOrder[next]!);
+    if (g < n) writeBaseLine(writer, base, baseKeys, overlay, g, last.overlayOf[g]!);
     copied = g + 1;
   }
   const shift = writer.length - last.start[copied]!;
@@ -181,18 +183,18 @@ function grown<T extends Int32Array | Float64Array>(from: T, to: T): T {
   return to;
 }
 
-function writeOverlayOnly(writer: ViewLineWriter, overlay: UserAggTable, x: number): void {
+type KeyColumns = ReturnType<UserAggTable['keyColumns']>;
+
+function writeOverlayOnly(writer: ViewLineWriter, overlay: UserAggTable, keys: KeyColumns, x: number): void {
   const count = overlay.countAt(x);
   const cents = overlay.centsAt(x);
   if (count === 0 && cents === 0) return;
-  const { arena, keyStart, keyLength } = overlay.keyColumns();
-  writer.line(arena, keyStart[x]!, keyStart[x]! + keyLength[x]!, count, cents);
+  writer.line(keys.arena, keys.keyStart[x]!, keys.keyStart[x]! + keys.keyLength[x]!, count, cents);
 }
 
-function writeBaseLine(writer: ViewLineWriter, base: UserAggTable, overlay: UserAggTable, e: number, o: number): void {
+function writeBaseLine(writer: ViewLineWriter, base: UserAggTable, keys: KeyColumns, overlay: UserAggTable, e: number, o: number): void {
   const count = base.countAt(e) + (o < 0 ? 0 : overlay.countAt(o));
   const cents = base.centsAt(e) + (o < 0 ? 0 : overlay.centsAt(o));
   if (count === 0 && cents === 0) return;
-  const { arena, keyStart, keyLength } = base.keyColumns();
-  writer.line(arena, keyStart[e]!, keyStart[e]! + keyLength[e]!, count, cents);
+  writer.line(keys.arena, keys.keyStart[e]!, keys.keyStart[e]! + keys.keyLength[e]!, count, cents);
 }
