@@ -35,8 +35,10 @@ interface LastExport {
   readonly overlayOf: Int32Array;
 }
 
-/** Writes CSVs of successive versions of one store: a version whose base and overlay table are the previous one's
- *  costs the users that changed plus a copy of the previous file's bytes. */
+/**
+ * Writes CSVs of successive versions of one store: a version with the previous one's base and overlay table costs
+ * the users that changed plus a copy of the previous file's bytes; any other is written whole.
+ */
 export class MergedViewExporter {
   private last: LastExport | undefined;
 
