@@ -173,11 +173,19 @@ export interface ServingExportResult {
 
 export interface ServingLoadResult {
   readonly base: BatchBase;
+  /** The overlay, and the same again for the export thread's replica (copied here, not on the serving thread). */
   readonly overlay: AggTableState;
+  readonly overlayReplica: AggTableState;
   readonly throughSeq: number;
   readonly lastIngestedAtMs: number | null;
   /** Each partition stream's last seq the overlay holds. */
   readonly streamThroughSeqs: Readonly<Record<string, number>>;
+}
+
+/** A speed window for the window view, and the same again for the export thread's replica. */
+export interface ServingWindowResult {
+  readonly table: AggTableState;
+  readonly replica: AggTableState;
 }
 
 export interface ServingBatchResult {

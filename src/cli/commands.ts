@@ -4,6 +4,7 @@
 
 import { type Option } from 'commander';
 import { LambdaflowError } from '../core/errors.js';
+import { formatNatsAddress } from '../core/nats-names.js';
 import { type RawOptions } from '../core/option-values.js';
 import { count, perSecond, seconds } from '../core/summary-format.js';
 import { type CommandContext } from '../pipeline/context.js';
@@ -116,7 +117,6 @@ const genStream: CommandSpec = {
     const config = resolveGenStream(raw);
     const { runStreamGenerator } = await import('../generate/gen-stream.js');
     const { systemClock } = await import('../io/system-clock.js');
-    const { formatNatsAddress } = await import('../io/nats.js');
     const totals = await runStreamGenerator(
       layout.streamInput,
       config,

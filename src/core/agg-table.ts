@@ -56,7 +56,8 @@ function equalBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number
   return true;
 }
 
-function grownCopy<T extends Float64Array | Uint32Array>(array: T, length: number): T {
+/** A new array of `length` elements starting with a copy of `array`. */
+export function grownCopy<T extends Float64Array | Uint32Array | Int32Array | Uint8Array>(array: T, length: number): T {
   const next = new (array.constructor as new (n: number) => T)(length);
   next.set(array);
   return next;
@@ -98,19 +99,22 @@ export class UserAggTable implements AggSink {
     this.centsOf = new Float64Array(entryCapacity);
   }
 
-  /** An independent copy (typed arrays copied, no rehashing). */
+  /**
+   * An independent copy (typed arrays copied, no rehashing). Only the used part of each column is copied: room made
+   * by reserve stays untouched (zero pages) in the copy too.
+   */
   clone(): UserAggTable {
     const copy = new UserAggTable(0);
     copy.slots = this.slots.slice();
     copy.shift = this.shift;
     copy.mask = this.mask;
-    copy.arena = this.arena.slice();
+    copy.arena = grownCopy(this.arena.subarray(0, this.arenaUsed), this.arena.length);
     copy.arenaUsed = this.arenaUsed;
-    copy.keyStart = this.keyStart.slice();
-    copy.keyLength = this.keyLength.slice();
-    copy.keyHash = this.keyHash.slice();
-    copy.countOf = this.countOf.slice();
-    copy.centsOf = this.centsOf.slice();
+    copy.keyStart = grownCopy(this.keyStart.subarray(0, this.entries), this.keyStart.length);
+    copy.keyLength = grownCopy(this.keyLength.subarray(0, this.entries), this.keyLength.length);
+    copy.keyHash = grownCopy(this.keyHash.subarray(0, this.entries), this.keyHash.length);
+    copy.countOf = grownCopy(this.countOf.subarray(0, this.entries), this.countOf.length);
+    copy.centsOf = grownCopy(this.centsOf.subarray(0, this.entries), this.centsOf.length);
     copy.entries = this.entries;
     copy.zeroEntries = this.zeroEntries;
     return copy;
@@ -233,9 +237,7 @@ export class UserAggTable implements AggSink {
     if (this.arenaUsed + length > this.arena.length) {
       let next = this.arena.length * 2;
       while (next < this.arenaUsed + length) next *= 2;
-      const arena = new Uint8Array(next);
-      arena.set(this.arena.subarray(0, this.arenaUsed));
-      this.arena = arena;
+      this.arena = grownCopy(this.arena.subarray(0, this.arenaUsed), next);
     }
     for (let k = 0; k < length; k++) this.arena[this.arenaUsed + k] = bytes[start + k]!;
     this.keyStart[entry] = this.arenaUsed;
@@ -271,11 +273,7 @@ export class UserAggTable implements AggSink {
     while (capacity < users * 2) capacity *= 2;
     if (capacity > this.slots.length) this.growSlots(capacity);
     const arenaBytes = users * (this.entries > 0 ? Math.ceil(this.arenaUsed / this.entries) : 16);
-    if (this.arena.length < arenaBytes) {
-      const arena = new Uint8Array(arenaBytes);
-      arena.set(this.arena.subarray(0, this.arenaUsed));
-      this.arena = arena;
-    }
+    if (this.arena.length < arenaBytes) this.arena = grownCopy(this.arena.subarray(0, this.arenaUsed), arenaBytes);
   }
 
   private growSlots(capacity = this.slots.length * 2): void {
@@ -412,15 +410,15 @@ export function compareUserIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-// ignoreBOM: a user id may begin with U+FEFF, which a default decoder would drop.
-const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+/** Decodes user ids. ignoreBOM: an id may begin with U+FEFF, which a default decoder would drop. */
+export const userIdDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export function blockToSortedTotals(block: AggBlock): UserTotal[] {
   const totals: UserTotal[] = new Array(block.counts.length);
   let start = 0;
   for (let i = 0; i < block.counts.length; i++) {
     const end = block.keyEnds[i]!;
-    totals[i] = { userId: decoder.decode(block.keys.subarray(start, end)), count: block.counts[i]!, cents: block.cents[i]! };
+    totals[i] = { userId: userIdDecoder.decode(block.keys.subarray(start, end)), count: block.counts[i]!, cents: block.cents[i]! };
     start = end;
   }
   return totals.sort((a, b) => compareUserIds(a.userId, b.userId));

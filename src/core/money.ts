@@ -32,11 +32,12 @@ export function parseCents(bytes: Uint8Array, start: number, end: number, max = 
   }
   const integerStart = i;
   let value = 0;
+  const maxValue = max / 100;
   while (i < end) {
     const c = bytes[i]!;
     if (c < DIGIT_0 || c > DIGIT_9) break;
     value = value * 10 + (c - DIGIT_0);
-    if (value > max / 100) return INVALID_CENTS;
+    if (value > maxValue) return INVALID_CENTS;
     i++;
   }
   if (i === integerStart) return INVALID_CENTS;

@@ -1,6 +1,6 @@
 // The text format of views (`user_id,purchase_count,purchase_amount_total` lines) written and read by every layer.
 
-import { type AggBlock, type UserAggTable, type UserTotal } from './agg-table.js';
+import { type AggBlock, type UserAggTable, type UserTotal, userIdDecoder } from './agg-table.js';
 import { csvField, hasQuote, parseQuotedLine, splitUnquoted } from './csv-fields.js';
 import { LambdaflowError } from './errors.js';
 import { MAX_TOTAL_CENTS, formatCents, parseCents, parseCentsString } from './money.js';
@@ -48,8 +48,6 @@ export function formatBlock(block: AggBlock, prefix = ''): Buffer {
   }
   return writer.bytes();
 }
-// ignoreBOM: a user id may begin with U+FEFF, which a default decoder would drop.
-const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 const VIEW_HEADER_BYTES = [BATCH_VIEW_HEADER, MERGED_VIEW_HEADER].map((header) => encoder.encode(header));
 
@@ -94,7 +92,7 @@ export function forEachViewLine(
     line++;
     const damaged = (): LambdaflowError => new LambdaflowError('E_STATE', `damaged view file ${file} at line ${line}`, { file, line });
     if (hasQuote(bytes, lineStart, lineEnd)) {
-      const fields = parseQuotedLine(decoder.decode(bytes.subarray(lineStart, lineEnd)));
+      const fields = parseQuotedLine(userIdDecoder.decode(bytes.subarray(lineStart, lineEnd)));
       if (fields === undefined || fields.length !== fieldCount) throw damaged();
       const key = encoder.encode(fields[prefixFields]!);
       const countText = fields[prefixFields + 1]!;
@@ -108,7 +106,7 @@ export function forEachViewLine(
       const prefix: number[] = [];
       let fieldStart = lineStart;
       for (let k = 0; k < prefixFields; k++) {
-        prefix.push(Number(decoder.decode(bytes.subarray(fieldStart, ends[k]!))));
+        prefix.push(Number(userIdDecoder.decode(bytes.subarray(fieldStart, ends[k]!))));
         fieldStart = ends[k]! + 1;
       }
       const userStart = fieldStart;

@@ -11,11 +11,9 @@
 import { type Consumer, type ConsumerMessages, type JsMsg, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, connect, nanos } from '@nats-io/transport-node';
 import { LambdaflowError } from '../core/errors.js';
-import { type NatsAddress } from '../core/nats-names.js';
+import { type NatsAddress, formatNatsAddress, natsHostPort } from '../core/nats-names.js';
 import { type Logger } from './logger.js';
 import { sleep } from './sleep.js';
-
-export const formatNatsAddress = (server: NatsAddress): string => `nats://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
 
 /** A connection attempt gives up after this long (a refused connection fails at once). */
 const CONNECT_TIMEOUT_MS = 3_000;
@@ -48,7 +46,7 @@ export class NatsLink {
     let connection: NatsConnection;
     try {
       connection = await connect({
-        servers: `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`,
+        servers: natsHostPort(server),
         timeout: CONNECT_TIMEOUT_MS,
         reconnect: true,
         maxReconnectAttempts: -1,
@@ -337,11 +335,13 @@ export class NatsPullReader {
     const stale: JsMsg[] = [];
     let last = afterSeq;
     let bytes = 0;
+    let staleBytes = 0;
     let i = 0;
     for (; i < this.queue.length; i++) {
       const message = this.queue[i]!;
       if (message.seq <= afterSeq) {
         stale.push(message);
+        staleBytes += message.data.length;
         continue;
       }
       if (message.seq <= last) {
@@ -354,7 +354,7 @@ export class NatsPullReader {
       last = message.seq;
     }
     this.queue = this.queue.slice(i);
-    this.queuedBytes = this.queue.reduce((n, m) => n + m.data.length, 0);
+    this.queuedBytes -= staleBytes + bytes;
     this.wakeLoop?.();
     return { fresh, stale };
   }

@@ -22,9 +22,9 @@ export interface BatchViewInfo extends PublishedView {
 }
 
 /** The last ingest seq of a stream ('default', 'p0', …) a batch view absorbed (0 without a view). */
-export function batchWatermarkOf(view: Pick<BatchViewInfo, 'watermark' | 'streamWatermarks'> | undefined, stream: string): number {
+export function batchWatermarkOf(view: { readonly watermark: number; readonly streamWatermarks?: Readonly<Record<string, number>> } | undefined, stream: string): number {
   if (!view) return 0;
-  return stream === DEFAULT_STREAM ? view.watermark : (view.streamWatermarks[stream] ?? 0);
+  return stream === DEFAULT_STREAM ? view.watermark : (view.streamWatermarks?.[stream] ?? 0);
 }
 
 /** The realtime view's reach (head.json, and each checkpoint's _REALTIME.json), with the speed layer's counters. */

@@ -3,7 +3,7 @@
 // from key bytes straight into one buffer: no string per user, so a 585 k-user export costs its bytes, not more.
 // MergedViewExporter writes the next version from the previous file, regenerating only the users that changed.
 
-import { UserAggTable } from '../core/agg-table.js';
+import { UserAggTable, grownCopy } from '../core/agg-table.js';
 import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
 import { type BatchBase } from './batch-base.js';
@@ -154,9 +154,9 @@ function writeChanges(last: LastExport, view: StoreView): { written: Uint8Array;
 function placeNewEntries(last: LastExport, base: UserAggTable, overlay: UserAggTable): void {
   if (overlay.size > last.place.length) {
     const size = Math.max(overlay.size, last.place.length * 2);
-    last.place = grown(last.place, new Int32Array(size));
-    last.counts = grown(last.counts, new Float64Array(size));
-    last.cents = grown(last.cents, new Float64Array(size));
+    last.place = grownCopy(last.place, size);
+    last.counts = grownCopy(last.counts, size);
+    last.cents = grownCopy(last.cents, size);
   }
   const baseKeys = base.keyColumns();
   const overlayKeys = overlay.keyColumns();
@@ -178,11 +178,6 @@ function placeNewEntries(last: LastExport, base: UserAggTable, overlay: UserAggT
     }
     last.place[e] = -1 - low;
   }
-}
-
-function grown<T extends Int32Array | Float64Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }
 
 type KeyColumns = ReturnType<UserAggTable['keyColumns']>;

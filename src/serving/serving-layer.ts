@@ -22,7 +22,7 @@ import {
   readRealtimeHead,
 } from '../io/views.js';
 import { workerUrl } from '../io/worker-url.js';
-import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
+import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest, ServingWindowResult } from '../messages.js';
 import { type MergeViewKind } from './view-kind.js';
 import { ServingStore, type SnapshotStatus, type StoreChange, sliceByUsers } from './store.js';
 
@@ -203,17 +203,15 @@ export class ServingLayer {
       }),
     });
     this.loadedWindow = window?.dir;
-    const overlay = UserAggTable.fromState(result.overlay);
-    // The replica gets its own copy: the store adopts these arrays.
-    const copy = overlay.clone().toState();
-    this.changed(this.store.load(result.base, overlay, result.throughSeq, result.lastIngestedAtMs, result.streamThroughSeqs), {
+    // The store adopts these arrays; the replica gets the loader's copy.
+    this.changed(this.store.load(result.base, UserAggTable.fromState(result.overlay), result.throughSeq, result.lastIngestedAtMs, result.streamThroughSeqs), {
       kind: 'load',
       base: result.base,
-      overlay: copy,
+      overlay: result.overlayReplica,
       throughSeq: result.throughSeq,
       lastIngestedAtMs: result.lastIngestedAtMs,
       streamThroughSeqs: result.streamThroughSeqs,
-    }, stateTransferList(copy));
+    }, stateTransferList(result.overlayReplica));
     this.ready = true;
   }
 
@@ -273,10 +271,9 @@ export class ServingLayer {
     const latest = listSpeedViews(this.config.layout.servingSpeed).at(-1);
     if (!latest || latest.dir === this.loadedWindow) return;
     this.background('window update', async () => {
-      const { table } = await this.loader.request<{ table: ServingLoadResult['overlay'] }>({ type: 'window', dir: latest.dir });
+      const { table, replica } = await this.loader.request<ServingWindowResult>({ type: 'window', dir: latest.dir });
       this.loadedWindow = latest.dir;
-      const copy = UserAggTable.fromState(table).clone().toState();
-      this.changed(this.store.replaceOverlay(UserAggTable.fromState(table)), { kind: 'window', window: copy }, stateTransferList(copy));
+      this.changed(this.store.replaceOverlay(UserAggTable.fromState(table)), { kind: 'window', window: replica }, stateTransferList(replica));
     });
   }
 

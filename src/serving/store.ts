@@ -13,11 +13,12 @@
 // Each change makes a new version. Reads on the main thread are synchronous, so a response is computed from one
 // version; anything that outlives a version (an export) reads a frozen copy.
 
-import { type AggBlock, type AggTableState, UserAggTable, compareUserIds } from '../core/agg-table.js';
+import { type AggBlock, type AggTableState, UserAggTable, compareUserIds, userIdDecoder } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { type DeltaRange, type MergeWatermarks, type ExactMergePlan, checkDeltasFound, planExactMerge } from '../core/exact-merge.js';
 import { DEFAULT_STREAM } from '../io/layout.js';
+import { batchWatermarkOf } from '../io/views.js';
 import { fnv1a } from '../core/hash.js';
 import { type BatchBase, type BatchViewMeta, EMPTY_BASE } from './batch-base.js';
 
@@ -151,14 +152,11 @@ export function sliceByUsers(items: readonly SeqBlock[], maxUsers: number): SeqB
 const RECENT_SEQS = 4_096;
 
 const encoder = new TextEncoder();
-// ignoreBOM: a user id may begin with U+FEFF, which a default decoder would drop.
-const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 const isZero = (count: number, cents: number): boolean => count === 0 && cents === 0;
 
 /** A batch view's watermark of a stream (0: it read nothing of it). */
-export const watermarkOf = (base: BatchBase, stream: string): number =>
-  stream === DEFAULT_STREAM ? (base.view?.watermark ?? 0) : (base.view?.streamWatermarks?.[stream] ?? 0);
+export const watermarkOf = (base: BatchBase, stream: string): number => batchWatermarkOf(base.view, stream);
 
 /** Users, purchases and cents of a batch view plus an overlay: O(overlay). */
 export function mergedTotals(base: BatchBase, baseTable: UserAggTable, overlay: UserAggTable): ViewTotals {
@@ -395,7 +393,8 @@ export class ServingStore {
       // The loader built the kept overlay and its totals: only the seqs applied since it read them are added here.
       this.base = base;
       this.baseTable = UserAggTable.fromState(base.table);
-      this.replaceOverlayTable(this.withRoom(UserAggTable.fromState(prepared.overlay), base));
+      // Its room was made by the loader (reserveOverlay), off this thread.
+      this.replaceOverlayTable(UserAggTable.fromState(prepared.overlay));
       const totals = this.addToOverlay(after, prepared.totals);
       this.forgetAbsorbed(base);
       this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', streamThroughSeqs, totals);
@@ -426,14 +425,9 @@ export class ServingStore {
     let users = 0;
     for (const [stream, range] of Object.entries(prepared.ranges)) {
       if (range.afterSeq !== watermarkOf(base, stream)) return undefined;
-      const recent = this.recent.get(stream);
-      const blocks: AggBlock[] = [];
-      for (let seq = range.throughSeq + 1; seq <= this.throughSeqOf(stream); seq++) {
-        const block = recent?.get(seq);
-        if (!block) return undefined;
-        blocks.push(block);
-        users += block.counts.length;
-      }
+      const blocks = this.recentBlocks(stream, range.throughSeq, this.throughSeqOf(stream));
+      if (!blocks) return undefined;
+      for (const block of blocks) users += block.counts.length;
       pending.push({ stream, blocks });
     }
     if (users <= maxUsers) return undefined;
@@ -453,6 +447,18 @@ export class ServingStore {
     const overlay = UserAggTable.fromState(prepared.overlay);
     const totals = addChange(UserAggTable.fromState(base.table), overlay, change, prepared.totals);
     return { ranges, overlay: overlay.toState(), totals };
+  }
+
+  /** The recent blocks of a stream's seqs (afterSeq, throughSeq], in order, or undefined when one is no longer recent. */
+  private recentBlocks(stream: string, afterSeq: number, throughSeq: number): AggBlock[] | undefined {
+    const recent = this.recent.get(stream);
+    const blocks: AggBlock[] = [];
+    for (let seq = afterSeq + 1; seq <= throughSeq; seq++) {
+      const block = recent?.get(seq);
+      if (!block) return undefined;
+      blocks.push(block);
+    }
+    return blocks;
   }
 
   /** Recent seqs a batch view absorbed are never needed again. */
@@ -480,12 +486,9 @@ export class ServingStore {
         continue;
       }
       if (range.throughSeq > plan.throughSeq) return undefined;
-      const recent = this.recent.get(stream);
-      for (let seq = Math.max(range.throughSeq, range.afterSeq) + 1; seq <= plan.throughSeq; seq++) {
-        const block = recent?.get(seq);
-        if (!block) return undefined;
-        change.mergeBlock(block);
-      }
+      const blocks = this.recentBlocks(stream, range.throughSeq, plan.throughSeq);
+      if (!blocks) return undefined;
+      for (const block of blocks) change.mergeBlock(block);
     }
     return change;
   }
@@ -499,12 +502,9 @@ export class ServingStore {
     const blocks: AggBlock[] = [];
     for (const { stream, watermarks, plan } of plans) {
       if (!plan.useRealtime) continue;
-      const recent = this.recent.get(stream);
-      for (let seq = watermarks.batchWatermark + 1; seq <= plan.throughSeq; seq++) {
-        const block = recent?.get(seq);
-        if (!block) return undefined;
-        blocks.push(block);
-      }
+      const found = this.recentBlocks(stream, watermarks.batchWatermark, plan.throughSeq);
+      if (!found) return undefined;
+      blocks.push(...found);
     }
     const overlay = new UserAggTable(blocks.reduce((users, block) => users + block.counts.length, 0));
     for (const block of blocks) overlay.mergeBlock(block);
@@ -586,7 +586,7 @@ export class ServingStore {
       const key = this.overlay.keyAt(e);
       const [count, cents] = this.lookup(key, this.overlay.hashAt(e));
       if (isZero(count, cents)) continue;
-      fromOverlay.offer(by === 'amount' ? cents : count, () => ({ userId: decoder.decode(key), count, cents }));
+      fromOverlay.offer(by === 'amount' ? cents : count, () => ({ userId: userIdDecoder.decode(key), count, cents }));
     }
     const fromBase: UserTotals[] = [];
     const order = by === 'amount' ? this.base.byCents : this.base.byCount;
@@ -594,7 +594,7 @@ export class ServingStore {
       const e = order[i]!;
       const key = this.baseTable.keyAt(e);
       if (this.overlay.find(key, 0, key.length, this.baseTable.hashAt(e)) >= 0) continue;
-      fromBase.push({ userId: decoder.decode(key), count: this.baseTable.countAt(e), cents: this.baseTable.centsAt(e) });
+      fromBase.push({ userId: userIdDecoder.decode(key), count: this.baseTable.countAt(e), cents: this.baseTable.centsAt(e) });
     }
     return [...fromOverlay.sorted(), ...fromBase].sort(better).slice(0, TOP_MAX);
   }

@@ -10,7 +10,7 @@ import { DeltaFiles } from '../io/deltas.js';
 import { DEFAULT_STREAM } from '../io/layout.js';
 import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
-import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest } from '../messages.js';
+import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest, ServingWindowResult } from '../messages.js';
 import { type Clock } from '../core/clock.js';
 import { type AbsorbedDeltas, type PreparedOverlay, ServingStore, applyChange, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
@@ -103,7 +103,7 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
     case 'load': {
       const base = readBatchBase(request.batch);
       const overlay = new UserAggTable();
-      const batchWatermark = base.view?.watermark ?? 0;
+      const batchWatermark = watermarkOf(base, DEFAULT_STREAM);
       let throughSeq = batchWatermark;
       const streamThroughSeqs: Record<string, number> = {};
       if (request.window) {
@@ -111,14 +111,15 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
       } else {
         throughSeq = loadRealtime(overlay, batchWatermark, request.checkpoint, request.throughSeq, request.deltasDir);
         for (const stream of request.streams) {
-          const watermark = base.view?.streamWatermarks?.[stream.stream] ?? 0;
-          streamThroughSeqs[stream.stream] = loadRealtime(overlay, watermark, stream.checkpoint, stream.throughSeq, stream.deltasDir);
+          streamThroughSeqs[stream.stream] = loadRealtime(overlay, watermarkOf(base, stream.stream), stream.checkpoint, stream.throughSeq, stream.deltasDir);
         }
       }
-      const state = overlay.compacted().toState();
-      const result: ServingLoadResult = { base, overlay: state, throughSeq, lastIngestedAtMs: request.lastIngestedAtMs, streamThroughSeqs };
-      // The base lives in shared memory: posting it shares it; the overlay is moved.
-      return { result, transfer: stateTransferList(state) };
+      const compacted = overlay.compacted();
+      const state = compacted.toState();
+      const replicaState = compacted.clone().toState();
+      const result: ServingLoadResult = { base, overlay: state, overlayReplica: replicaState, throughSeq, lastIngestedAtMs: request.lastIngestedAtMs, streamThroughSeqs };
+      // The base lives in shared memory: posting it shares it; the overlays are moved.
+      return { result, transfer: [...stateTransferList(state), ...stateTransferList(replicaState)] };
     }
     case 'batch': {
       const base = readBatchBase(request.batch);
@@ -147,7 +148,8 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
       const table = new UserAggTable();
       mergeViewDirectory(request.dir, table);
       const state = table.toState();
-      return { result: { table: state }, transfer: stateTransferList(state) };
+      const replica = table.clone().toState();
+      return { result: { table: state, replica } satisfies ServingWindowResult, transfer: [...stateTransferList(state), ...stateTransferList(replica)] };
     }
     case 'replicate':
       applyChange(replica, request.change);
