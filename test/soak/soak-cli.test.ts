@@ -53,8 +53,9 @@ describe('soak', () => {
   it('keeps the exact-once invariant when the pipeline is SIGKILLed and restarted, compacting as it runs', async () => {
     const { root, data } = newTempRoot();
     const json = path.join(root, 'report.json');
-    // A 2 s window lets files older than 3 s be compacted within the run; kills land mid-compaction too.
-    const args = ['soak', '--duration', '14s', '--rate', '10000', '--kill-every', '3s', '--batch-every', '2s', '--window', '2s', '--slide', '1s', '--compact-every', '2s'];
+    // A 2 s window lets files older than 3 s be compacted within the run; a compaction 1 s after each start gets to
+    // run in most of the restarted pipelines (each lives 0.75–3 s), and kills land mid-compaction too.
+    const args = ['soak', '--duration', '14s', '--rate', '10000', '--kill-every', '3s', '--batch-every', '2s', '--window', '2s', '--slide', '1s', '--compact-every', '1s'];
     const result = await runCli([...args, '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
     expect(result.stdout).toMatch(/soak: PASS/);
     expect(result.code).toBe(0);
