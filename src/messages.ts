@@ -6,7 +6,7 @@ import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
 import type { LogLevel } from './io/logger.js';
 import type { BatchBase } from './serving/batch-base.js';
-import type { AbsorbedDeltas, PreparedOverlay, StoreChange } from './serving/store.js';
+import type { PreparedOverlay, StoreChange } from './serving/store.js';
 import type { StreamFileToParse } from './speed/stream-parse.js';
 
 /** A byte range of one input file, with the path the worker opens. */
@@ -114,13 +114,11 @@ export interface StreamRealtimeRef {
   readonly deltasDir: string;
 }
 
-/** A NATS partition stream's deltas a new batch view absorbed: seqs (absorbAfter, absorbThrough]. */
-export interface StreamAbsorbRef {
+/** A stream's deltas a swap keeps: the loader prepares the overlay of its seqs past the new view's watermark up to keepThrough. */
+export interface StreamKeepRef {
   readonly stream: string;
   readonly deltasDir: string;
-  readonly absorbAfter: number;
-  readonly absorbThrough: number;
-  /** The last seq the store reflects: the loader prepares the overlay of seqs past the new view's watermark up to it. */
+  /** The last seq of the stream the store reflected when it asked. */
   readonly keepThrough: number;
 }
 
@@ -149,16 +147,8 @@ export type ServingRequest =
       /** Each NATS partition stream's realtime state, loaded the same way and added to the overlay. */
       readonly streams: readonly StreamRealtimeRef[];
     }
-  /** A new batch view, with the deltas of seqs (absorbAfter, absorbThrough] it absorbed, summed (per partition stream too). */
-  | {
-      readonly type: 'batch';
-      readonly batch: BatchViewRef;
-      readonly deltasDir: string;
-      readonly absorbAfter: number;
-      readonly absorbThrough: number;
-      readonly keepThrough: number;
-      readonly streams: readonly StreamAbsorbRef[];
-    }
+  /** A new batch view, with the overlay a swap to it keeps (the default stream's seqs, then each partition stream's). */
+  | { readonly type: 'batch'; readonly batch: BatchViewRef; readonly streams: readonly StreamKeepRef[] }
   /** A speed window's totals (the window view). */
   | { readonly type: 'window'; readonly dir: string }
   /** A change of the serving store, replayed on this thread's replica of it (the export thread). */
@@ -190,8 +180,6 @@ export interface ServingWindowResult {
 
 export interface ServingBatchResult {
   readonly base: BatchBase;
-  readonly absorbed: AbsorbedDeltas;
-  readonly streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>>;
   /** The overlay the swap keeps, built here; and the same again for the export thread's replica. */
   readonly prepared: PreparedOverlay;
   readonly preparedReplica: PreparedOverlay;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
-import { UserAggTable, blockTransferList, stateTransferList } from '../core/agg-table.js';
+import { UserAggTable, stateTransferList } from '../core/agg-table.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { DEFAULT_STREAM, type DataLayout, allStreamLayouts, partitionStreams } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
@@ -110,8 +110,12 @@ export class ServingLayer {
   /** After a change of the store: the same change to the export thread's replica, then the listeners. */
   private changed(status: SnapshotStatus | undefined, change: StoreChange, transfer: ArrayBuffer[] = []): void {
     if (!status) return;
-    this.exporter.request({ type: 'replicate', change }, transfer).catch((error: unknown) => this.replicaFailed(error));
+    this.replicate(change, transfer);
     for (const listener of this.listeners) listener(status);
+  }
+
+  private replicate(change: StoreChange, transfer: ArrayBuffer[] = []): void {
+    this.exporter.request({ type: 'replicate', change }, transfer).catch((error: unknown) => this.replicaFailed(error));
   }
 
   private replicaFailed(error: unknown): void {
@@ -277,44 +281,41 @@ export class ServingLayer {
     });
   }
 
-  /** Loads a newer batch view off the hot path and swaps it in with exactly the seqs it absorbed. */
+  /** Turns keeping recent seqs on or off, in the store and in the replica alike (their swaps must decide the same). */
+  private keepRecent(keep: boolean): void {
+    this.store.keepRecent(keep);
+    this.replicate({ kind: 'keepRecent', keep });
+  }
+
+  /**
+   * Loads a newer batch view off the hot path and swaps it in, keeping exactly the seqs it did not absorb: the loader
+   * reads those up to the store's seq when asked, and the store keeps the seqs it applies meanwhile.
+   */
   private refreshBatch(newest: BatchViewInfo): void {
     this.background('batch view swap', async () => {
       if (this.config.view === 'window') return this.load();
-      const current = this.store.current!;
-      const absorbAfter = current.batchWatermark;
-      const streams = this.streams.slice(1).map(({ layout }) => {
-        const after = current.streams[layout.stream]?.batchWatermark ?? this.store.throughSeqOf(layout.stream);
-        const through = Math.max(after, Math.min(batchWatermarkOf(newest, layout.stream), this.store.throughSeqOf(layout.stream)));
-        return { stream: layout.stream, deltasDir: layout.realtimeDeltas, absorbAfter: after, absorbThrough: through, keepThrough: this.store.throughSeqOf(layout.stream) };
-      });
-      const result = await this.loader.request<ServingBatchResult>({
-        type: 'batch',
-        batch: batchRef(newest),
-        deltasDir: this.config.layout.realtimeDeltas,
-        absorbAfter,
-        absorbThrough: Math.max(absorbAfter, Math.min(newest.watermark, current.throughSeq)),
-        keepThrough: current.throughSeq,
-        streams,
-      });
-      // The seqs applied while the loader worked are added to its overlay in slices, the event loop free between, so
-      // the swap itself adds only the last few.
-      let prepared = result.prepared;
-      for (let next = this.store.advancePrepared(result.base, prepared, APPLY_SLICE_USERS); next; next = this.store.advancePrepared(result.base, prepared, APPLY_SLICE_USERS)) {
-        prepared = next;
-        await yieldToEvents();
+      const watermark = this.store.current!.batchWatermark;
+      this.keepRecent(true);
+      try {
+        const result = await this.loader.request<ServingBatchResult>({
+          type: 'batch',
+          batch: batchRef(newest),
+          streams: this.streams.map(({ layout }) => ({ stream: layout.stream, deltasDir: layout.realtimeDeltas, keepThrough: this.store.throughSeqOf(layout.stream) })),
+        });
+        // The seqs applied while the loader worked are added to its overlay in slices, the event loop free between, so
+        // the swap itself adds only the last few.
+        let prepared = result.prepared;
+        for (let next = this.store.advancePrepared(result.base, prepared, APPLY_SLICE_USERS); next; next = this.store.advancePrepared(result.base, prepared, APPLY_SLICE_USERS)) {
+          prepared = next;
+          await yieldToEvents();
+        }
+        // A reload meanwhile changed what the overlay is relative to: this swap no longer fits.
+        if (this.store.current!.batchWatermark !== watermark) return;
+        // The replica's overlay is moved, not copied: the store keeps none of it.
+        this.changed(this.store.swapBatch(result.base, prepared), { kind: 'swap', base: result.base, prepared: result.preparedReplica }, stateTransferList(result.preparedReplica.overlay));
+      } finally {
+        this.keepRecent(false);
       }
-      // A reload meanwhile changed what the overlay is relative to: this swap no longer fits.
-      if (this.store.current!.batchWatermark !== absorbAfter) return;
-      this.changed(
-        this.store.swapBatch(result.base, result.absorbed, result.streamAbsorbed, prepared),
-        { kind: 'swap', base: result.base, absorbed: result.absorbed, streamAbsorbed: result.streamAbsorbed, prepared: result.preparedReplica },
-        // Moved, not copied: the store keeps none of them, and the absorbed deltas can be as large as the overlay.
-        [
-          ...stateTransferList(result.preparedReplica.overlay),
-          ...[result.absorbed, ...Object.values(result.streamAbsorbed)].flatMap((absorbed) => (absorbed ? blockTransferList(absorbed.block) : [])),
-        ],
-      );
     });
   }
 
@@ -432,9 +433,8 @@ export class ServingLayer {
 
   private async step(): Promise<void> {
     const now = this.config.clock.now();
-    // Realtime deltas keep coming in while a batch view loads (its swap subtracts the ones it absorbed, read by the
-    // loader or kept as recent seqs): pausing them would leave the API stale for the whole load and then apply the
-    // backlog in one long step.
+    // Realtime deltas keep coming in while a batch view loads (the store keeps them for its swap): pausing them would
+    // leave the API stale for the whole load and then apply the backlog in one long step.
     if (this.config.view === 'exact' && this.ready) await this.refreshRealtime();
     if (!this.task) {
       if (this.config.view === 'window') this.refreshWindow();

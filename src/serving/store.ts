@@ -8,8 +8,9 @@
 // the sum over streams of their seqs (S_B[s], N[s]], and every rule below holds per stream.
 //
 // A new realtime state adds its per-seq deltas to the overlay (seqs must follow N without a gap). A new batch view
-// swaps the base and subtracts from the overlay exactly the seqs it absorbed (src/core/exact-merge.ts); the deltas
-// for that come from the loader (read off the hot path) and from the recent seqs this store applied itself.
+// swaps the base and keeps of the overlay exactly the seqs it did not absorb (src/core/exact-merge.ts): the loader
+// prepares that overlay off the hot path from the delta files, and the store adds the seqs it applied since (it keeps
+// their blocks only while a swap is being prepared, so memory does not grow with the seqs between batch views).
 // Each change makes a new version. Reads on the main thread are synchronous, so a response is computed from one
 // version; anything that outlives a version (an export) reads a frozen copy.
 
@@ -50,13 +51,6 @@ export interface StreamPosition {
 /** One seq's per-user totals. */
 export interface SeqBlock {
   readonly seq: number;
-  readonly block: AggBlock;
-}
-
-/** Deltas of seqs (afterSeq, throughSeq] summed, read by the loader for a batch swap. */
-export interface AbsorbedDeltas {
-  readonly afterSeq: number;
-  readonly throughSeq: number;
   readonly block: AggBlock;
 }
 
@@ -106,14 +100,9 @@ export type StoreChange =
       readonly streamThroughSeqs: Readonly<Record<string, number>>;
     }
   | { readonly kind: 'apply'; readonly items: readonly SeqBlock[]; readonly lastIngestedAtMs: number | null; readonly stream: string }
-  | {
-      readonly kind: 'swap';
-      readonly base: BatchBase;
-      readonly absorbed: AbsorbedDeltas | undefined;
-      readonly streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>>;
-      readonly prepared: PreparedOverlay | undefined;
-    }
-  | { readonly kind: 'window'; readonly window: AggTableState };
+  | { readonly kind: 'swap'; readonly base: BatchBase; readonly prepared: PreparedOverlay | undefined }
+  | { readonly kind: 'window'; readonly window: AggTableState }
+  | { readonly kind: 'keepRecent'; readonly keep: boolean };
 
 /** Applies a change (the replica's side); returns the status it made, if any. */
 export function applyChange(store: ServingStore, change: StoreChange): SnapshotStatus | undefined {
@@ -123,9 +112,12 @@ export function applyChange(store: ServingStore, change: StoreChange): SnapshotS
     case 'apply':
       return store.apply(change.items, change.lastIngestedAtMs, change.stream);
     case 'swap':
-      return store.swapBatch(change.base, change.absorbed, change.streamAbsorbed, change.prepared);
+      return store.swapBatch(change.base, change.prepared);
     case 'window':
       return store.replaceOverlay(UserAggTable.fromState(change.window));
+    case 'keepRecent':
+      store.keepRecent(change.keep);
+      return undefined;
   }
 }
 
@@ -148,7 +140,7 @@ export function sliceByUsers(items: readonly SeqBlock[], maxUsers: number): SeqB
   return slices;
 }
 
-/** How many recently applied seqs are kept, to subtract the ones a batch absorbed after its loader read deltas. */
+/** At most this many recent seqs are kept per stream (~7 minutes of 100 ms micro-batches). */
 const RECENT_SEQS = 4_096;
 
 const encoder = new TextEncoder();
@@ -233,8 +225,9 @@ export class ServingStore {
   private baseTable = UserAggTable.fromState(EMPTY_BASE.table);
   private overlay = new UserAggTable();
   private overlayGeneration = 0;
-  /** Per stream: recently applied seqs' blocks. */
+  /** Per stream: the blocks of seqs applied since keepRecent(true). */
   private readonly recent = new Map<string, Map<number, AggBlock>>();
+  private keepingRecent = false;
   private info: SnapshotStatus | undefined;
   private readonly topCache = new Map<TopBy, { version: number; users: UserTotals[] }>();
 
@@ -359,7 +352,18 @@ export class ServingStore {
     return addChange(this.baseTable, this.overlay, change, totals);
   }
 
+  /**
+   * Whether to keep the blocks of the seqs applied from now on, for a swap: on while the loader prepares one (it reads
+   * the seqs up to here from the delta files), off otherwise — which forgets those kept. At ~300 KB a seq at 100 k
+   * events/s, keeping every seq between two batch views would cost hundreds of MB.
+   */
+  keepRecent(keep: boolean): void {
+    this.keepingRecent = keep;
+    if (!keep) this.recent.clear();
+  }
+
   private remember(stream: string, seq: number, block: AggBlock): void {
+    if (!this.keepingRecent) return;
     let recent = this.recent.get(stream);
     if (!recent) this.recent.set(stream, (recent = new Map()));
     recent.set(seq, block);
@@ -367,17 +371,12 @@ export class ServingStore {
   }
 
   /**
-   * Swaps in a batch view with a higher watermark S_new, subtracting from the overlay exactly the seqs it absorbed:
-   * `absorbed` (read by the loader up to some seq K) and the recent seqs after K — per stream, the default stream's in
-   * `absorbed` and each partition stream's in `streamAbsorbed`. A view with a lower watermark (of any stream) is
-   * refused (undefined); missing deltas are E_STATE (nothing changes; the caller reloads).
+   * Swaps in a batch view with a higher watermark S_new, keeping of the overlay exactly the seqs it did not absorb
+   * (per stream): the prepared overlay plus the recent seqs after it, or — when none fits — the overlay less the
+   * absorbed seqs, or the seqs it keeps, taken from the recent ones. A view with a lower watermark (of any stream) is
+   * refused (undefined); seqs found nowhere are E_STATE (nothing changes; the caller reloads).
    */
-  swapBatch(
-    base: BatchBase,
-    absorbed: AbsorbedDeltas | undefined,
-    streamAbsorbed: Readonly<Record<string, AbsorbedDeltas>> = {},
-    prepared?: PreparedOverlay,
-  ): SnapshotStatus | undefined {
+  swapBatch(base: BatchBase, prepared?: PreparedOverlay): SnapshotStatus | undefined {
     const info = this.loaded;
     if (base.view === undefined) return undefined;
     const streams = [DEFAULT_STREAM, ...new Set([...Object.keys(info.streams), ...Object.keys(base.view.streamWatermarks ?? {})])];
@@ -403,7 +402,7 @@ export class ServingStore {
     let overlay: UserAggTable;
     if (!plans.some(({ plan }) => plan.useRealtime)) overlay = new UserAggTable();
     else if (!plans.some(removedRange)) overlay = this.overlay; // the same seqs on a recomputed base
-    else overlay = this.fromRecent(plans) ?? this.subtracted(plans, { [DEFAULT_STREAM]: absorbed, ...streamAbsorbed });
+    else overlay = this.fromRecent(plans) ?? this.subtracted(plans);
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
     this.replaceOverlayTable(this.withRoom(overlay, base));
@@ -511,25 +510,15 @@ export class ServingStore {
     return overlay.compacted();
   }
 
-  /**
-   * The overlay less the seqs a batch absorbed, per stream: the loader's sum of them up to some seq, then the recent
-   * ones; E_STATE when some are found in neither.
-   */
-  private subtracted(plans: readonly StreamSwap[], fromLoader: Readonly<Record<string, AbsorbedDeltas | undefined>>): UserAggTable {
+  /** The overlay less the seqs a batch absorbed, per stream, from the recent ones; E_STATE when some are not among them. */
+  private subtracted(plans: readonly StreamSwap[]): UserAggTable {
     const overlay = this.overlay.clone();
     for (const swap of plans) {
       const range = removedRange(swap);
       if (!range) continue;
-      const absorbed = fromLoader[swap.stream];
       const recent = this.recent.get(swap.stream);
       const found = new Set<number>();
-      let from = range.afterSeq;
-      if (absorbed && absorbed.afterSeq === range.afterSeq && absorbed.throughSeq <= range.throughSeq) {
-        overlay.mergeBlock(absorbed.block, range.sign);
-        for (let seq = absorbed.afterSeq + 1; seq <= absorbed.throughSeq; seq++) found.add(seq);
-        from = absorbed.throughSeq;
-      }
-      for (let seq = from + 1; seq <= range.throughSeq; seq++) {
+      for (let seq = range.afterSeq + 1; seq <= range.throughSeq; seq++) {
         const block = recent?.get(seq);
         if (!block) continue;
         overlay.mergeBlock(block, range.sign);

@@ -1,9 +1,9 @@
 // Reading published views into what the serving store holds (run on a serving thread, off the hot path): a batch
-// view as a BatchBase, the realtime view made exact against it, the deltas a new batch view absorbed.
+// view as a BatchBase, the realtime view made exact against it, the overlay a swap to a new batch view keeps.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserAggTable, blockTransferList, stateTransferList } from '../core/agg-table.js';
+import { UserAggTable, stateTransferList } from '../core/agg-table.js';
 import { checkDeltasFound, exactMerge, planExactMerge } from '../core/exact-merge.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
@@ -12,7 +12,7 @@ import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest, ServingWindowResult } from '../messages.js';
 import { type Clock } from '../core/clock.js';
-import { type AbsorbedDeltas, type PreparedOverlay, ServingStore, applyChange, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
+import { type PreparedOverlay, ServingStore, applyChange, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
 import { MergedViewExporter } from './export.js';
 
@@ -58,31 +58,23 @@ function loadRealtime(overlay: UserAggTable, batchWatermark: number, checkpoint:
   return throughSeq;
 }
 
-/** The summed deltas of an unbroken run of seqs from absorbAfter (up to absorbThrough). */
-function absorbedDeltas(deltasDir: string, absorbAfter: number, absorbThrough: number): AbsorbedDeltas {
-  const absorbed = new UserAggTable();
-  // Only an unbroken run of seqs from absorbAfter counts; the store takes later seqs from those it applied itself.
-  let through = absorbAfter;
-  for (const { seq, block } of new DeltaFiles(deltasDir).read(absorbAfter, absorbThrough)) {
-    if (seq !== through + 1) break;
-    absorbed.mergeBlock(block);
-    through = seq;
-  }
-  return { afterSeq: absorbAfter, throughSeq: through, block: absorbed.toBlock() };
-}
-
 /**
  * The overlay a swap to `base` keeps, with its totals: per stream, the unbroken run of deltas from the view's
- * watermark up to the last seq the store reflects (the store adds whatever it applied after that run).
+ * watermark up to the last seq the store reflected when it asked (the store adds the seqs it applied after that run).
  */
 function preparedOverlay(base: BatchBase, streams: readonly { stream: string; deltasDir: string; keepThrough: number }[]): PreparedOverlay {
   const overlay = new UserAggTable();
   const ranges: Record<string, { afterSeq: number; throughSeq: number }> = {};
   for (const { stream, deltasDir, keepThrough } of streams) {
     const watermark = watermarkOf(base, stream);
-    const kept = keepThrough > watermark ? absorbedDeltas(deltasDir, watermark, keepThrough) : { afterSeq: watermark, throughSeq: watermark, block: undefined };
-    if (kept.block) overlay.mergeBlock(kept.block);
-    ranges[stream] = { afterSeq: kept.afterSeq, throughSeq: kept.throughSeq };
+    let through = watermark;
+    // Only an unbroken run counts: a seq missing here is one the swap cannot account for.
+    for (const { seq, block } of new DeltaFiles(deltasDir).read(watermark, keepThrough)) {
+      if (seq !== through + 1) break;
+      overlay.mergeBlock(block);
+      through = seq;
+    }
+    ranges[stream] = { afterSeq: watermark, throughSeq: through };
   }
   const compacted = overlay.compacted();
   return { ranges, overlay: compacted.toState(), totals: mergedTotals(base, UserAggTable.fromState(base.table), compacted) };
@@ -123,26 +115,13 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
     }
     case 'batch': {
       const base = readBatchBase(request.batch);
-      const absorbed = absorbedDeltas(request.deltasDir, request.absorbAfter, request.absorbThrough);
-      const streamAbsorbed: Record<string, AbsorbedDeltas> = {};
-      for (const stream of request.streams) streamAbsorbed[stream.stream] = absorbedDeltas(stream.deltasDir, stream.absorbAfter, stream.absorbThrough);
-      const prepared = preparedOverlay(base, [
-        { stream: DEFAULT_STREAM, deltasDir: request.deltasDir, keepThrough: request.keepThrough },
-        ...request.streams,
-      ]);
+      const prepared = preparedOverlay(base, request.streams);
       // The replica is copied before the room is made: the export thread's overlay grows as needed, and a copy would
       // write every page of the room.
       const preparedReplica: PreparedOverlay = { ...prepared, overlay: UserAggTable.fromState(prepared.overlay).clone().toState() };
       const kept: PreparedOverlay = { ...prepared, overlay: reserveOverlay(UserAggTable.fromState(prepared.overlay), base).toState() };
-      const result: ServingBatchResult = { base, absorbed, streamAbsorbed, prepared: kept, preparedReplica };
-      return {
-        result,
-        transfer: [
-          ...[absorbed, ...Object.values(streamAbsorbed)].flatMap((a) => blockTransferList(a.block)),
-          ...stateTransferList(kept.overlay),
-          ...stateTransferList(preparedReplica.overlay),
-        ],
-      };
+      const result: ServingBatchResult = { base, prepared: kept, preparedReplica };
+      return { result, transfer: [...stateTransferList(kept.overlay), ...stateTransferList(preparedReplica.overlay)] };
     }
     case 'window': {
       const table = new UserAggTable();

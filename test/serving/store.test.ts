@@ -77,11 +77,17 @@ const exporters = new WeakMap<ServingStore, MergedViewExporter>();
 const batchView = (seqs: readonly [string, number][][], watermark: number, name = `batch-${watermark}`) =>
   buildBatchBase(tableOf(seqs, 0, watermark), { name, watermark, createdAtMs: watermark, badRows: 0 });
 
+const totalsOf = (truth: Model) => ({
+  users: truth.size,
+  purchases: [...truth.values()].reduce((n, t) => n + t.count, 0),
+  cents: [...truth.values()].reduce((n, t) => n + t.cents, 0),
+});
+
 const seqBlocks = (seqs: readonly [string, number][][], afterSeq: number, throughSeq: number): SeqBlock[] =>
   Array.from({ length: throughSeq - afterSeq }, (_, i) => ({ seq: afterSeq + 1 + i, block: tableOf(seqs, afterSeq + i, afterSeq + i + 1).toBlock() }));
 
 describe('ServingStore', () => {
-  it('stays equal to a recount through 300 random updates, batch swaps (absorbing part, all, or more than it holds) and reloads', () => {
+  it('stays equal to a recount through 400 random updates, batch swaps (absorbing part, all, or more than it holds) and reloads', () => {
     const random = seededRandom(11);
     const users = 60;
     const seqs = makeSeqs(random, 2_000, users);
@@ -93,36 +99,17 @@ describe('ServingStore', () => {
     let swaps = 0;
     let fitting = 0;
     let advanced = 0;
-    let loadedThrough = 5;
-    for (let step = 0; step < 300; step++) {
+    let refused = 0;
+    /** A swap being prepared, as the serving layer does it: asked for at some seq, done a few updates later. */
+    let pending: { base: ReturnType<typeof batchView>; prepared: PreparedOverlay | undefined; updatesLeft: number } | undefined;
+    for (let step = 0; step < 400; step++) {
       const { throughSeq, batchWatermark } = store.current!;
       const roll = random();
-      if (roll < 0.15) {
-        // A batch view absorbing up to some seq S_new (possibly beyond what the store has seen); the loader read the
-        // deltas up to K; the rest come from the seqs the store applied recently.
-        const newWatermark = batchWatermark + Math.floor(random() * (throughSeq - batchWatermark + 4));
-        // The store only remembers seqs it applied itself: the loader must have read at least up to the last load.
-        const needed = Math.min(newWatermark, throughSeq);
-        const fromLoad = Math.min(Math.max(loadedThrough, batchWatermark), needed);
-        const k = fromLoad + Math.floor(random() * (needed - fromLoad + 1));
-        const absorbed = { afterSeq: batchWatermark, throughSeq: k, block: tableOf(seqs, batchWatermark, k).toBlock() };
-        // Half the time the loader also prepared the overlay the swap keeps — seqs (S_new, P] for P up to N — and
-        // its totals; one in five of those does not fit (it starts elsewhere or reaches past N) and must be ignored.
-        let prepared: PreparedOverlay | undefined;
-        if (random() < 0.5) {
-          const misfit = random() < 0.2;
-          const through = misfit && random() < 0.5 ? throughSeq + 1 + Math.floor(random() * 3) : newWatermark + Math.floor(random() ** 2 * (Math.max(0, throughSeq - newWatermark) + 1));
-          const afterSeq = misfit && through <= throughSeq ? newWatermark + 1 : newWatermark;
-          const truth = model(seqs, Math.max(through, newWatermark));
-          prepared = {
-            ranges: { [DEFAULT_STREAM]: { afterSeq, throughSeq: through } },
-            overlay: tableOf(seqs, afterSeq, through).toState(),
-            totals: { users: truth.size, purchases: [...truth.values()].reduce((n, t) => n + t.count, 0), cents: [...truth.values()].reduce((n, t) => n + t.cents, 0) },
-          };
-          if (!misfit) fitting++;
-        }
-        const base = batchView(seqs, newWatermark);
-        // Half of those are first moved closer to N a few users at a time, as the serving layer does between lookups.
+      if (pending && pending.updatesLeft === 0) {
+        let { prepared } = pending;
+        const { base } = pending;
+        pending = undefined;
+        // Half of the prepared overlays are first moved closer to N a few users at a time, between lookups.
         if (prepared && random() < 0.5) {
           const maxUsers = 1 + Math.floor(random() * 6);
           for (let next = store.advancePrepared(base, prepared, maxUsers); next; next = store.advancePrepared(base, prepared, maxUsers)) {
@@ -131,13 +118,46 @@ describe('ServingStore', () => {
             advanced++;
           }
         }
-        expect(store.swapBatch(base, absorbed, {}, prepared)).toBeDefined();
-        swaps++;
-      } else if (roll < 0.2) {
+        try {
+          expect(store.swapBatch(base, prepared)).toBeDefined();
+          swaps++;
+        } catch (error) {
+          // Seqs it can find neither in the prepared overlay nor among those it kept: nothing changed; the serving
+          // layer reloads.
+          expect((error as Error).message).toMatch(/incomplete/);
+          expect(store.current!.throughSeq).toBe(throughSeq);
+          refused++;
+          store.load(batchView(seqs, batchWatermark), tableOf(seqs, batchWatermark, throughSeq), throughSeq, null);
+        }
+        store.keepRecent(false);
+      } else if (!pending && roll < 0.2) {
+        // A batch view absorbing up to some seq S_new (possibly beyond what the store has seen). The store keeps the
+        // seqs it applies from now on; the loader reads the seqs (S_new, P] from the delta files, P the store's N now.
+        store.keepRecent(true);
+        const newWatermark = batchWatermark + Math.floor(random() * (throughSeq - batchWatermark + 4));
+        let prepared: PreparedOverlay | undefined;
+        const kind = random();
+        if (kind < 0.8) {
+          // One in four of those does not fit: a run of deltas cut short, one starting elsewhere or reaching past N.
+          const misfit = kind >= 0.6;
+          const cut = misfit && random() < 0.4;
+          let through = Math.max(newWatermark, throughSeq);
+          if (cut) through = newWatermark + Math.floor(random() * Math.max(0, throughSeq - newWatermark));
+          else if (misfit) through = random() < 0.5 ? throughSeq + 1 + Math.floor(random() * 3) : through;
+          const afterSeq = misfit && !cut && through <= throughSeq ? newWatermark + 1 : newWatermark;
+          prepared = {
+            ranges: { [DEFAULT_STREAM]: { afterSeq, throughSeq: through } },
+            overlay: tableOf(seqs, afterSeq, through).toState(),
+            totals: totalsOf(model(seqs, Math.max(through, newWatermark))),
+          };
+          if (!misfit) fitting++;
+        }
+        pending = { base: batchView(seqs, newWatermark), prepared, updatesLeft: Math.floor(random() * 4) };
+      } else if (!pending && roll < 0.25) {
         // A reload from scratch: realtime view R built against the batch.
         store.load(batchView(seqs, batchWatermark), tableOf(seqs, batchWatermark, throughSeq + 2), throughSeq + 2, null);
-        loadedThrough = throughSeq + 2;
       } else {
+        if (pending) pending.updatesLeft--;
         const more = Math.floor(random() * 4);
         // Updates may repeat seqs already applied (a poll seeing a delta file again): those are skipped.
         const from = Math.max(0, throughSeq - Math.floor(random() * 2));
@@ -150,6 +170,7 @@ describe('ServingStore', () => {
     expect(swaps).toBeGreaterThan(20);
     expect(fitting).toBeGreaterThan(5);
     expect(advanced).toBeGreaterThan(5);
+    expect(refused).toBeGreaterThan(0);
   });
 
   it('refuses a gap in the seqs and changes nothing', () => {
@@ -167,8 +188,8 @@ describe('ServingStore', () => {
     store.load(batchView(seqs, 2), tableOf(seqs, 2, 9), 9, null);
     const before = store.current;
     // The loader read nothing, and seqs 3..6 were never applied here (they came with the load): a gap.
-    expect(() => store.swapBatch(batchView(seqs, 6), undefined)).toThrow(/incomplete/);
-    expect(store.swapBatch(batchView(seqs, 1), undefined)).toBeUndefined();
+    expect(() => store.swapBatch(batchView(seqs, 6))).toThrow(/incomplete/);
+    expect(store.swapBatch(batchView(seqs, 1))).toBeUndefined();
     expect(store.current).toBe(before);
   });
 
@@ -251,28 +272,29 @@ describe('ServingStore with NATS partition streams', () => {
     };
     store.load(base({ default: 2, p0: 0, p1: 1 }, 'b0'), overlayOf({ default: 2, p0: 0, p1: 1 }, { default: 4, p0: 3, p1: 1 }), 4, null, { p0: 3, p1: 1 });
     check();
-    const loadedThrough: Record<string, number> = { default: 4, p0: 3, p1: 1 };
     let swaps = 0;
     for (let step = 0; step < 250; step++) {
       const { watermarks, through } = position();
       const roll = random();
       if (roll < 0.15) {
+        // The loader's overlay of each stream's seqs past the new view's watermark, up to the store's (the store asked
+        // just now, so it applied none since).
         const next: Record<string, number> = {};
-        const absorbed: Record<string, { afterSeq: number; throughSeq: number; block: ReturnType<UserAggTable['toBlock']> }> = {};
+        const kept: Record<string, number> = {};
         for (const s of STREAMS) {
           next[s] = watermarks[s]! + Math.floor(random() * (through[s]! - watermarks[s]! + 3));
-          const needed = Math.min(next[s]!, through[s]!);
-          const fromLoad = Math.min(Math.max(loadedThrough[s]!, watermarks[s]!), needed);
-          const k = fromLoad + Math.floor(random() * (needed - fromLoad + 1));
-          absorbed[s] = { afterSeq: watermarks[s]!, throughSeq: k, block: tableOf(seqsOf[s], watermarks[s]!, k).toBlock() };
+          kept[s] = Math.max(next[s]!, through[s]!);
         }
-        const { default: mine, ...others } = absorbed;
-        expect(store.swapBatch(base(next, `b${step}`), mine, others)).toBeDefined();
+        const prepared: PreparedOverlay = {
+          ranges: Object.fromEntries(STREAMS.map((s) => [s, { afterSeq: next[s]!, throughSeq: kept[s]! }])),
+          overlay: overlayOf(next, kept).toState(),
+          totals: totalsOf(truthOf(kept)),
+        };
+        expect(store.swapBatch(base(next, `b${step}`), prepared)).toBeDefined();
         swaps++;
       } else if (roll < 0.2) {
         const more = { default: through.default! + 1, p0: through.p0! + 2, p1: through.p1! };
         store.load(base(watermarks, `b${step}`), overlayOf(watermarks, more), more.default, null, { p0: more.p0, p1: more.p1 });
-        Object.assign(loadedThrough, more);
       } else {
         const s = STREAMS[Math.floor(random() * STREAMS.length)]!;
         store.apply(seqBlocks(seqsOf[s], through[s]!, through[s]! + Math.floor(random() * 4)), 1_000 + step, s);
@@ -282,7 +304,7 @@ describe('ServingStore with NATS partition streams', () => {
     expect(swaps).toBeGreaterThan(15);
     // A view that goes back on one stream is refused.
     const { watermarks } = position();
-    expect(store.swapBatch(base({ ...watermarks, p1: Math.max(0, watermarks.p1! - 1) }, 'older'), undefined)).toBeUndefined();
+    expect(store.swapBatch(base({ ...watermarks, p1: Math.max(0, watermarks.p1! - 1) }, 'older'))).toBeUndefined();
   });
 });
 
@@ -299,6 +321,8 @@ describe('MergedViewExporter', () => {
     }
     const store = new ServingStore(new ManualClock(5));
     store.load(batchView(seqs, 100), tableOf(seqs, 100, 100), 100, null);
+    // Every seq after the load is kept, so a swap finds what it keeps among them.
+    store.keepRecent(true);
     const exporter = new MergedViewExporter();
     let through = 100;
     let watermark = 100;
@@ -308,8 +332,7 @@ describe('MergedViewExporter', () => {
       through += more;
       if (step % 40 === 39) {
         // A batch view absorbing all but the last few seqs: the next export starts from scratch.
-        const absorbed = { afterSeq: watermark, throughSeq: through - 2, block: tableOf(seqs, watermark, through - 2).toBlock() };
-        expect(store.swapBatch(batchView(seqs, through - 2), absorbed)).toBeDefined();
+        expect(store.swapBatch(batchView(seqs, through - 2))).toBeDefined();
         watermark = through - 2;
       }
       const whole = Buffer.from(formatMergedView(store.view())).toString();
