@@ -1,5 +1,6 @@
-// Finding new complete stream files in stream_input/: watcher events as hints, a full listing every so often (hints
-// get lost on some file systems and under load), and a settle check for files that may still be written in place.
+// Finding new complete stream files in stream_input/: watcher events as hints while the folder is small, a listing of
+// it otherwise (and every so often: hints get lost on some file systems and under load), and a settle check for
+// files that may still be written in place.
 // Only regular files are stream files: links are not followed, and an entry that is not one is warned about once.
 
 import fs from 'node:fs';
@@ -34,6 +35,13 @@ export interface StreamFilesConfig {
 const SETTLE_MS = 15;
 /** chokidar keeps state for every file it has seen (~2 KB each): a fresh watcher replaces it after this many. */
 const WATCHER_RECYCLE_ADDS = 2_000;
+/**
+ * chokidar answers every change of the folder by reading it again with an lstat of each entry, so its cost follows
+ * the files landed and not yet compacted: at 100 files/s with ~3,000 there, it took 15 s of the speed layer's main
+ * thread in 37 s and made every micro-batch late. With more entries than this the watcher is closed and each
+ * micro-batch lists the folder instead (names only); it starts again below half of this (after a compaction).
+ */
+const WATCH_MAX_ENTRIES = 500;
 
 export class StreamFiles {
   private readonly loggedNames = new Set<string>();
@@ -45,6 +53,8 @@ export class StreamFiles {
    */
   private readonly refused = new Set<string>();
   private lastListingMs = -Infinity;
+  /** watch() was called: a watcher runs while the folder is small. */
+  private watchWanted = false;
   private watcher: FSWatcher | undefined;
   private watchedAdds = 0;
 
@@ -59,11 +69,22 @@ export class StreamFiles {
     return path.join(this.config.dir, name);
   }
 
+  /** Starts watching: the next call of newFiles lists the folder, and starts a watcher if it is small. */
+  watch(): void {
+    this.watchWanted = true;
+    this.lastListingMs = -Infinity;
+  }
+
+  /** Whether a watcher runs now (see WATCH_MAX_ENTRIES). */
+  get watching(): boolean {
+    return this.watcher !== undefined;
+  }
+
   /**
-   * Starts watching. A recycled watcher is started before the old one closes and followed by a full listing, so
-   * memory follows the files of the last while rather than of the whole stream's history.
+   * Starts a watcher, followed by a full listing. A recycled watcher is started before the old one closes, so memory
+   * follows the files of the last while rather than of the whole stream's history.
    */
-  async watch(): Promise<void> {
+  private async startWatcher(): Promise<void> {
     const previous = this.watcher;
     const watcher = watch(this.config.dir, {
       ignoreInitial: true,
@@ -79,15 +100,30 @@ export class StreamFiles {
     watcher.on('error', (error) => this.config.logger.warn(`speed: watcher: ${error instanceof Error ? error.message : String(error)}`));
     this.watcher = watcher;
     this.watchedAdds = 0;
-    if (previous) {
-      await previous.close();
-      this.lastListingMs = -Infinity;
-    }
+    // A file landing before the watcher is ready gives no hint: the next call lists the folder again.
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    this.lastListingMs = -Infinity;
+    await previous?.close();
   }
 
   async close(): Promise<void> {
+    this.watchWanted = false;
+    await this.stopWatcher();
+  }
+
+  private async stopWatcher(): Promise<void> {
     await this.watcher?.close();
     this.watcher = undefined;
+  }
+
+  /** After a listing of `entries` entries: a watcher while the folder is small, none while it is large. */
+  private async watchWhileSmall(entries: number): Promise<void> {
+    if (this.watcher && entries > WATCH_MAX_ENTRIES) {
+      await this.stopWatcher();
+      this.config.logger.debug(`speed: ${entries} entries in ${this.config.dir}: listing it every micro-batch instead of watching it`);
+    } else if (!this.watcher && this.watchWanted && entries <= WATCH_MAX_ENTRIES / 2) {
+      await this.startWatcher();
+    }
   }
 
   /** These files are logged: never report them again, and release chokidar's per-file watchers. */
@@ -123,13 +159,14 @@ export class StreamFiles {
   /** New complete input files, sorted by name: hints every call, a full listing when asked or when due. */
   async newFiles(nowMs: number, fullListing: boolean): Promise<NewFile[]> {
     const { clock } = this.config;
-    if (this.watchedAdds >= WATCHER_RECYCLE_ADDS) await this.watch();
+    if (this.watcher && this.watchedAdds >= WATCHER_RECYCLE_ADDS) await this.startWatcher();
     let names: string[];
-    if (fullListing || nowMs - this.lastListingMs >= this.config.listEveryMs) {
+    if (fullListing || !this.watcher || nowMs - this.lastListingMs >= this.config.listEveryMs) {
       this.lastListingMs = nowMs;
       names = await fs.promises.readdir(this.config.dir);
       const present = new Set(names);
       for (const name of this.refused) if (!present.has(name)) this.refused.delete(name);
+      await this.watchWhileSmall(names.length);
     } else {
       names = [...this.hinted];
     }

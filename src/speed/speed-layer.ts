@@ -388,7 +388,7 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
   let parser: StreamParserPool | undefined;
   let log: IngestLogWriter | undefined;
   let source: StreamSource | undefined;
-  let watch: (() => Promise<void>) | undefined;
+  let watch: (() => void) | undefined;
   let link: NatsLink | undefined;
   try {
     // A NATS server that cannot be reached fails the start within seconds, before any thread starts.
@@ -440,7 +440,7 @@ export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
       config,
     );
     await speed.recover(entries, lastSeq);
-    if (!config.once) await watch?.();
+    if (!config.once) watch?.();
     await speed.run(config.once ? AbortSignal.abort() : config.signal);
   } finally {
     await source?.close();
