@@ -117,8 +117,10 @@ export class ViewLineWriter {
   private at = 0;
   private readonly prefix: Buffer;
 
-  constructor(expectedBytes: number, head = '', linePrefix = '') {
-    this.out = Buffer.allocUnsafe(Math.max(expectedBytes, head.length, 64));
+  /** `reuse`: a buffer to write into when it has room for expectedBytes (its bytes are overwritten). */
+  constructor(expectedBytes: number, head = '', linePrefix = '', reuse?: Uint8Array) {
+    const size = Math.max(expectedBytes, head.length, 64);
+    this.out = reuse && reuse.byteLength >= size ? Buffer.from(reuse.buffer, reuse.byteOffset, reuse.byteLength) : Buffer.allocUnsafe(size);
     this.at = this.out.write(head, 0, 'latin1');
     this.prefix = Buffer.from(linePrefix, 'latin1');
   }
