@@ -18,6 +18,12 @@ export interface MapRange {
 }
 
 /** Every map task gets the same ranges and takes the next one from the shared `next` until none is left. */
+/** What a parse pool's threads are started with. */
+export interface ParsePoolData {
+  /** The batch layer's pool: its threads run at a lower priority (src/io/thread-priority.ts). */
+  readonly background: boolean;
+}
+
 export interface MapTask {
   readonly ranges: readonly MapRange[];
   /** The index of the next range to take (shared by the tasks, advanced with Atomics.add). */

@@ -2,6 +2,7 @@
 // (the batch layer); `parseStream` parses a speed-layer micro-batch's files.
 
 import fs from 'node:fs';
+import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { type AggSink, PartitionedTables, UserAggTable, blockTransferList, stateTransferList } from '../src/core/agg-table.js';
 import { formatEntries, sortedEntries } from '../src/core/sorted-view.js';
@@ -10,6 +11,11 @@ import { type ErrorCode, LambdaflowError, serializeError } from '../src/core/err
 import { ownedBytes } from '../src/io/thread-rpc.js';
 import type { MapRange, MapResult, MapTask, RangeResult, ReduceResult, ReduceTask, StreamParseTask, TaskFailure } from '../src/messages.js';
 import { type StreamParse, parseStreamFiles } from '../src/speed/stream-parse.js';
+import { runInBackground } from '../src/io/thread-priority.js';
+import type { ParsePoolData } from '../src/messages.js';
+
+// The batch layer's pool runs in the background; the speed layer's parse pool (the same entry) does not.
+if ((workerData as ParsePoolData | undefined)?.background) runInBackground();
 
 function readRange(range: MapRange, table: AggSink, task: MapTask): RangeResult {
   return { fileIndex: range.fileIndex, start: range.start, ...parseFileRange(range.path, range.start, range.end, table, task.mode) };

@@ -16,7 +16,7 @@ import { writeQuarantine } from '../io/quarantine.js';
 import { listBatchViews, pruneViews } from '../io/views.js';
 import { openRegularFile } from '../io/read-range.js';
 import { workerUrl } from '../io/worker-url.js';
-import type { MapResult, MapTask, ReduceResult, ReduceTask, TaskFailure } from '../messages.js';
+import type { MapResult, MapTask, ParsePoolData, ReduceResult, ReduceTask, TaskFailure } from '../messages.js';
 import { type InputFile, collectBatchInputs } from './inputs.js';
 
 export interface BatchConfig {
@@ -112,7 +112,7 @@ export class BatchPool {
   readonly pool: Piscina;
 
   constructor(readonly threads: number) {
-    this.pool = new Piscina({ filename: workerUrl('batch-worker').href, minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+    this.pool = new Piscina({ filename: workerUrl('batch-worker').href, minThreads: threads, maxThreads: threads, idleTimeout: 1000, workerData: { background: true } satisfies ParsePoolData });
   }
 
   close(): Promise<void> {
