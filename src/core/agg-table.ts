@@ -56,6 +56,15 @@ function equalBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number
   return true;
 }
 
+/** Where a table's arrays live: this thread's memory, or shared memory (posted to other threads without a copy). */
+export type TableMemory = 'local' | 'shared';
+
+type Column = Float64Array | Uint32Array | Int32Array | Uint8Array;
+
+function column<T extends Column>(Kind: { new (length: number): T; new (buffer: SharedArrayBuffer): T; readonly BYTES_PER_ELEMENT: number }, length: number, memory: TableMemory): T {
+  return memory === 'shared' ? new Kind(new SharedArrayBuffer(length * Kind.BYTES_PER_ELEMENT)) : new Kind(length);
+}
+
 /** A new array of `length` elements starting with a copy of `array`. */
 export function grownCopy<T extends Float64Array | Uint32Array | Int32Array | Uint8Array>(array: T, length: number): T {
   const next = new (array.constructor as new (n: number) => T)(length);
@@ -84,19 +93,20 @@ export class UserAggTable implements AggSink {
   private entries = 0;
   private zeroEntries = 0;
 
-  constructor(expectedUsers = MIN_CAPACITY) {
+  /** `memory: 'shared'` puts the arrays in shared memory (what the table grows into later is local). */
+  constructor(expectedUsers = MIN_CAPACITY, memory: TableMemory = 'local', arenaBytes?: number) {
     let capacity = MIN_CAPACITY;
     while (capacity < expectedUsers * 2) capacity *= 2;
-    this.slots = new Int32Array(capacity).fill(EMPTY_SLOT);
+    this.slots = column(Int32Array, capacity, memory).fill(EMPTY_SLOT);
     this.shift = 32 - Math.log2(capacity);
     this.mask = capacity - 1;
     const entryCapacity = capacity / 2;
-    this.arena = new Uint8Array(entryCapacity * 16);
-    this.keyStart = new Uint32Array(entryCapacity);
-    this.keyLength = new Uint32Array(entryCapacity);
-    this.keyHash = new Uint32Array(entryCapacity);
-    this.countOf = new Float64Array(entryCapacity);
-    this.centsOf = new Float64Array(entryCapacity);
+    this.arena = column(Uint8Array, arenaBytes ?? entryCapacity * 16, memory);
+    this.keyStart = column(Uint32Array, entryCapacity, memory);
+    this.keyLength = column(Uint32Array, entryCapacity, memory);
+    this.keyHash = column(Uint32Array, entryCapacity, memory);
+    this.countOf = column(Float64Array, entryCapacity, memory);
+    this.centsOf = column(Float64Array, entryCapacity, memory);
   }
 
   /**
@@ -318,9 +328,11 @@ export class UserAggTable implements AggSink {
     return table;
   }
 
-  /** A copy holding the given entries in that order (entry i of the copy is entry order[i] of this one). */
-  inOrder(order: Uint32Array): UserAggTable {
-    const table = new UserAggTable(order.length);
+  /** A copy holding the given entries in that order (entry i of the copy is entry order[i] of this one), in `memory`. */
+  inOrder(order: Uint32Array, memory: TableMemory = 'local'): UserAggTable {
+    let keyBytes = 0;
+    for (const entry of order) keyBytes += this.keyLength[entry]!;
+    const table = new UserAggTable(order.length, memory, Math.max(keyBytes, 16));
     for (const entry of order) {
       const start = this.keyStart[entry]!;
       table.add(this.arena, start, start + this.keyLength[entry]!, this.countOf[entry]!, this.centsOf[entry]!, this.keyHash[entry]!);

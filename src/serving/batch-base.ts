@@ -36,18 +36,19 @@ export interface BatchBase {
 
 type TypedArray = Int32Array | Uint32Array | Uint8Array | Float64Array;
 
-/** A copy of the first `length` elements in shared memory. */
+/** The first `length` elements in shared memory: a view of them when they are there already, else a copy. */
 function shared<T extends TypedArray>(array: T, length = array.length): T {
+  if (array.buffer instanceof SharedArrayBuffer) return array.subarray(0, length) as T;
   const Kind = array.constructor as new (buffer: SharedArrayBuffer) => T;
   const copy = new Kind(new SharedArrayBuffer(length * array.BYTES_PER_ELEMENT));
   copy.set(array.subarray(0, length));
   return copy;
 }
 
-/** Orders a table's entries by id, sorts them by amount and by count, and moves it into shared memory. */
+/** Orders a table's entries by id into shared memory, and sorts them by amount and by count. */
 export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefined): BatchBase {
   // sortedEntries leaves out users whose totals are zero.
-  const sorted = table.inOrder(sortedEntries(table));
+  const sorted = table.inOrder(sortedEntries(table), 'shared');
   const n = sorted.size;
   let purchases = 0;
   let cents = 0;
@@ -57,7 +58,7 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
   }
   // Ties by id ascending, which is entry order.
   const byValue = (value: (e: number) => number): Uint32Array => {
-    const order = new Uint32Array(n);
+    const order = new Uint32Array(new SharedArrayBuffer(n * Uint32Array.BYTES_PER_ELEMENT));
     for (let e = 0; e < n; e++) order[e] = e;
     return order.sort((a, b) => value(b) - value(a) || a - b);
   };
@@ -74,8 +75,8 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
       countOf: shared(state.countOf, n),
       centsOf: shared(state.centsOf, n),
     },
-    byCents: shared(byValue((e) => sorted.centsAt(e))),
-    byCount: shared(byValue((e) => sorted.countAt(e))),
+    byCents: byValue((e) => sorted.centsAt(e)),
+    byCount: byValue((e) => sorted.countAt(e)),
     users: n,
     purchases,
     cents,

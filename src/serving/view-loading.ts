@@ -16,25 +16,35 @@ import { type PreparedOverlay, ServingStore, applyChange, mergedTotals, reserveO
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
 import { MergedViewExporter } from './export.js';
 
-function badRowsOf(dir: string): number {
+/** A batch view's table is sized up front for at most this many users (more: it grows as it reads). */
+const PRESIZE_MAX_USERS = 4_000_000;
+
+/** What a batch view's manifest says of its bad rows and users (0 and undefined when it does not say). */
+function manifestFacts(dir: string): { badRows: number; users: number | undefined } {
   try {
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, '_MANIFEST.json'), 'utf8')) as { badRowsTotal?: unknown };
-    return typeof manifest.badRowsTotal === 'number' ? manifest.badRowsTotal : 0;
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, '_MANIFEST.json'), 'utf8')) as { badRowsTotal?: unknown; users?: unknown };
+    return {
+      badRows: typeof manifest.badRowsTotal === 'number' ? manifest.badRowsTotal : 0,
+      users: typeof manifest.users === 'number' && Number.isSafeInteger(manifest.users) && manifest.users >= 0 ? manifest.users : undefined,
+    };
   } catch {
-    return 0;
+    return { badRows: 0, users: undefined };
   }
 }
 
 function readBatchBase(batch: BatchViewRef | null): BatchBase {
   if (!batch) return EMPTY_BASE;
-  const table = new UserAggTable();
+  const { badRows, users } = manifestFacts(batch.dir);
+  // Sized for the users it says it holds (a table grown by doubling leaves as much garbage as it holds), up to a bound
+  // a damaged manifest cannot push past.
+  const table = new UserAggTable(Math.min(users ?? 0, PRESIZE_MAX_USERS));
   mergeViewDirectory(batch.dir, table);
   return buildBatchBase(table, {
     name: path.basename(batch.dir),
     watermark: batch.watermark,
     streamWatermarks: batch.streamWatermarks,
     createdAtMs: batch.createdAtMs,
-    badRows: badRowsOf(batch.dir),
+    badRows,
   });
 }
 
