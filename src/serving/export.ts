@@ -14,6 +14,12 @@ export function formatMergedView(view: StoreView): Uint8Array {
   return writeWhole(view, undefined).bytes;
 }
 
+/**
+ * Only an export at least this large leaves its buffer for the next but one: smaller ones are not worth it, and may
+ * sit in Node's pool of small buffers, shared with whatever else is allocated there.
+ */
+const SPARE_MIN_BYTES = 1 << 20;
+
 /** The buffers of the export before the last, written over by the next one (instead of ~25 MB of garbage an export at 800 k users). */
 interface Spare {
   /** The whole buffer the bytes were written into. */
@@ -57,7 +63,7 @@ export class MergedViewExporter {
   format(view: StoreView): Uint8Array {
     const last = this.last;
     const spare = this.spare;
-    if (last) this.spare = { buffer: new Uint8Array(last.bytes.buffer, last.bytes.byteOffset, last.bytes.buffer.byteLength - last.bytes.byteOffset), start: last.start };
+    this.spare = last && last.bytes.buffer.byteLength >= SPARE_MIN_BYTES ? { buffer: new Uint8Array(last.bytes.buffer), start: last.start } : undefined;
     if (last === undefined || last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) {
       const whole = writeWhole(view, spare);
       this.last = whole.last;

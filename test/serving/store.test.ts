@@ -347,6 +347,25 @@ describe('MergedViewExporter', () => {
   });
 });
 
+describe('MergedViewExporter with small views', () => {
+  it('writes each of many small exports right (they may share Node\'s pool of small buffers with each other)', () => {
+    // A new user every seq: each export is longer than the one before.
+    const seqs: [string, number][][] = Array.from({ length: 40 }, (_, s) => [[`user-${s}`, 100 + s]]);
+    const store = new ServingStore(new ManualClock());
+    store.load(batchView(seqs, 2), tableOf(seqs, 2, 2), 2, null);
+    const exporter = new MergedViewExporter();
+    // Other small buffers, from the same pool as a small export's: no export may write over them.
+    const others: { buffer: Buffer; text: string }[] = [];
+    for (let through = 3; through <= 40; through++) {
+      store.apply(seqBlocks(seqs, through - 1, through), null);
+      const text = `other buffer ${through} `.repeat(4);
+      others.push({ buffer: Buffer.from(text), text });
+      expect(Buffer.from(exporter.format(store.view())).toString()).toBe(expectedCsv(model(seqs, through)));
+      for (const other of others) expect(other.buffer.toString()).toBe(other.text);
+    }
+  });
+});
+
 describe('sliceByUsers: a realtime backlog in steps', () => {
   const item = (seq: number, users: number): SeqBlock => {
     const table = new UserAggTable();
