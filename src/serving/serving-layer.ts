@@ -84,21 +84,33 @@ export class ServingLayer {
 
   private constructor(
     private readonly config: ServingConfig,
-    private readonly loader: ThreadClient<ServingRequest>,
     private readonly exporter: ThreadClient<ServingRequest>,
   ) {
     this.store = new ServingStore(config.clock);
     this.streams = allStreamLayouts(config.layout).map(followed);
   }
 
-  /** Starts the serving threads; `run` then loads the first view (readiness) and keeps it current. */
+  /** Starts the export thread (each load gets a thread of its own); `run` then loads the first view (readiness) and keeps it current. */
   static open(config: ServingConfig): ServingLayer {
-    return new ServingLayer(config, ThreadClient.start(workerUrl('serving-worker'), 'serving loader thread'), ThreadClient.start(workerUrl('serving-worker'), 'serving export thread'));
+    return new ServingLayer(config, ThreadClient.start(workerUrl('serving-worker'), 'serving export thread'));
   }
 
   /** True once a consistent view is loaded. */
   get isReady(): boolean {
     return this.ready;
+  }
+
+  /**
+   * Reads views off the hot path, on a thread started for this one request: its garbage (the tables it read
+   * through, ~100 MB at 800 k users) goes with it, instead of waiting for a collection an idle thread never runs.
+   */
+  private async offThread<Result>(request: ServingRequest): Promise<Result> {
+    const loader = ThreadClient.start<ServingRequest>(workerUrl('serving-worker'), 'serving loader thread');
+    try {
+      return await loader.request<Result>(request);
+    } finally {
+      await loader.close();
+    }
   }
 
   /** Calls `listener` with every new version; returns the unsubscribe function. */
@@ -188,7 +200,7 @@ export class ServingLayer {
       checkpoint ? { dir: checkpoint.dir, watermark: checkpoint.watermark, throughSeq: checkpoint.throughSeq, lastIngestedAtMs: checkpoint.lastIngestedAtMs } : null;
     const { head, checkpoint } = realtime(layout);
     const window = view === 'window' ? listSpeedViews(layout.servingSpeed).at(-1) : undefined;
-    const result = await this.loader.request<ServingLoadResult>({
+    const result = await this.offThread<ServingLoadResult>({
       type: 'load',
       batch: batch ? batchRef(batch) : null,
       checkpoint: checkpointRef(checkpoint),
@@ -275,7 +287,7 @@ export class ServingLayer {
     const latest = listSpeedViews(this.config.layout.servingSpeed).at(-1);
     if (!latest || latest.dir === this.loadedWindow) return;
     this.background('window update', async () => {
-      const { table, replica } = await this.loader.request<ServingWindowResult>({ type: 'window', dir: latest.dir });
+      const { table, replica } = await this.offThread<ServingWindowResult>({ type: 'window', dir: latest.dir });
       this.loadedWindow = latest.dir;
       this.changed(this.store.replaceOverlay(UserAggTable.fromState(table)), { kind: 'window', window: replica }, stateTransferList(replica));
     });
@@ -297,7 +309,7 @@ export class ServingLayer {
       const watermark = this.store.current!.batchWatermark;
       this.keepRecent(true);
       try {
-        const result = await this.loader.request<ServingBatchResult>({
+        const result = await this.offThread<ServingBatchResult>({
           type: 'batch',
           batch: batchRef(newest),
           streams: this.streams.map(({ layout }) => ({ stream: layout.stream, deltasDir: layout.realtimeDeltas, keepThrough: this.store.throughSeqOf(layout.stream) })),
@@ -446,6 +458,6 @@ export class ServingLayer {
   /** Stops the serving threads (run and once do it when they end). */
   async close(): Promise<void> {
     for (const watcher of this.watchers.splice(0)) watcher.close();
-    await Promise.all([this.loader.close(), this.exporter.close()]);
+    await this.exporter.close();
   }
 }
