@@ -20,12 +20,3 @@ export function runInBackground(): void {
     // No /proc/thread-self (not Linux), or not permitted.
   }
 }
-
-/** This thread's nice value (Linux), for tests and diagnostics; undefined where it cannot be told. */
-export function threadNice(): number | undefined {
-  try {
-    return os.getPriority(Number(path.basename(fs.readlinkSync('/proc/thread-self'))));
-  } catch {
-    return undefined;
-  }
-}
