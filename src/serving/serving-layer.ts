@@ -90,7 +90,10 @@ export class ServingLayer {
     this.streams = allStreamLayouts(config.layout).map(followed);
   }
 
-  /** Starts the export thread (each load gets a thread of its own); `run` then loads the first view (readiness) and keeps it current. */
+  /**
+   * Starts the export thread (each load gets a thread of its own); `run` then loads the first view (readiness) and
+   * keeps it current.
+   */
   static open(config: ServingConfig): ServingLayer {
     return new ServingLayer(config, ThreadClient.start(workerUrl('serving-worker'), 'serving export thread'));
   }
