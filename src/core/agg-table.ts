@@ -94,14 +94,14 @@ export class UserAggTable implements AggSink {
   private zeroEntries = 0;
 
   /** `memory: 'shared'` puts the arrays in shared memory (what the table grows into later is local). */
-  constructor(expectedUsers = MIN_CAPACITY, memory: TableMemory = 'local', arenaBytes?: number) {
+  constructor(expectedUsers = MIN_CAPACITY, memory: TableMemory = 'local') {
     let capacity = MIN_CAPACITY;
     while (capacity < expectedUsers * 2) capacity *= 2;
     this.slots = column(Int32Array, capacity, memory).fill(EMPTY_SLOT);
     this.shift = 32 - Math.log2(capacity);
     this.mask = capacity - 1;
     const entryCapacity = capacity / 2;
-    this.arena = column(Uint8Array, arenaBytes ?? entryCapacity * 16, memory);
+    this.arena = column(Uint8Array, entryCapacity * 16, memory);
     this.keyStart = column(Uint32Array, entryCapacity, memory);
     this.keyLength = column(Uint32Array, entryCapacity, memory);
     this.keyHash = column(Uint32Array, entryCapacity, memory);
@@ -287,9 +287,15 @@ export class UserAggTable implements AggSink {
   }
 
   private growSlots(capacity = this.slots.length * 2): void {
-    this.slots = new Int32Array(capacity).fill(EMPTY_SLOT);
+    this.slots = new Int32Array(capacity);
     this.shift = 32 - Math.log2(capacity);
     this.mask = capacity - 1;
+    this.rehash();
+  }
+
+  /** Fills the slots again from the entries. */
+  private rehash(): void {
+    this.slots.fill(EMPTY_SLOT);
     for (let entry = 0; entry < this.entries; entry++) {
       let slot = Math.imul(this.keyHash[entry]!, GOLDEN) >>> this.shift;
       while (this.slots[slot] !== EMPTY_SLOT) slot = (slot + 1) & this.mask;
@@ -328,17 +334,40 @@ export class UserAggTable implements AggSink {
     return table;
   }
 
-  /** A copy holding the given entries in that order (entry i of the copy is entry order[i] of this one), in `memory`. */
-  inOrder(order: Uint32Array, memory: TableMemory = 'local'): UserAggTable {
+  /**
+   * Puts the given entries in that order, in place (entry i becomes entry order[i]; entries not given are dropped):
+   * the columns and slots keep their memory, the keys move to a new arena of the same kind, in that order. A copy in
+   * that order would hold the table twice for a moment; this needs one column of scratch.
+   */
+  reorder(order: Uint32Array): void {
+    const n = order.length;
     let keyBytes = 0;
     for (const entry of order) keyBytes += this.keyLength[entry]!;
-    const table = new UserAggTable(order.length, memory, Math.max(keyBytes, 16));
+    const arena = column(Uint8Array, Math.max(keyBytes, 16), this.arena.buffer instanceof SharedArrayBuffer ? 'shared' : 'local');
+    let at = 0;
     for (const entry of order) {
       const start = this.keyStart[entry]!;
-      table.add(this.arena, start, start + this.keyLength[entry]!, this.countOf[entry]!, this.centsOf[entry]!, this.keyHash[entry]!);
+      arena.set(this.arena.subarray(start, start + this.keyLength[entry]!), at);
+      at += this.keyLength[entry]!;
     }
-    return table;
+    const scratch = new Float64Array(n);
+    for (const values of [this.keyLength, this.keyHash, this.countOf, this.centsOf]) {
+      for (let i = 0; i < n; i++) scratch[i] = values[order[i]!]!;
+      for (let i = 0; i < n; i++) values[i] = scratch[i]!;
+    }
+    at = 0;
+    this.zeroEntries = 0;
+    for (let i = 0; i < n; i++) {
+      this.keyStart[i] = at;
+      at += this.keyLength[i]!;
+      if (this.countOf[i] === 0 && this.centsOf[i] === 0) this.zeroEntries++;
+    }
+    this.arena = arena;
+    this.arenaUsed = keyBytes;
+    this.entries = n;
+    this.rehash();
   }
+
 
   /** The non-zero users, split into `partitions` blocks by partitionOfHash. */
   toPartitionedBlocks(partitions: number): AggBlock[] {

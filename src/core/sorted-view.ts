@@ -53,9 +53,11 @@ function sortChunks(order: Uint32Array, from: number, to: number, depth: number,
 
 /** The table's entries with a non-zero total, in compareUserIds order. */
 export function sortedEntries(table: UserAggTable): Uint32Array {
-  const live: number[] = [];
-  for (let e = 0; e < table.size; e++) if (table.countAt(e) !== 0 || table.centsAt(e) !== 0) live.push(e);
-  return sortByKey(table, Uint32Array.from(live));
+  let live = 0;
+  for (let e = 0; e < table.size; e++) if (table.countAt(e) !== 0 || table.centsAt(e) !== 0) live++;
+  const order = new Uint32Array(live);
+  for (let e = 0, i = 0; e < table.size; e++) if (table.countAt(e) !== 0 || table.centsAt(e) !== 0) order[i++] = e;
+  return sortByKey(table, order);
 }
 
 /** Sorts some of a table's entries in place into compareUserIds order of their keys; returns them. */

@@ -45,16 +45,19 @@ function shared<T extends TypedArray>(array: T, length = array.length): T {
   return copy;
 }
 
-/** Orders a table's entries by id into shared memory, and sorts them by amount and by count. */
+/**
+ * Orders a table's entries by id (in place: the table stays a table of the same users, without those whose totals
+ * are zero), sorts them by amount and by count, and shares its arrays (a table made in shared memory is not copied).
+ */
 export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefined): BatchBase {
   // sortedEntries leaves out users whose totals are zero.
-  const sorted = table.inOrder(sortedEntries(table), 'shared');
-  const n = sorted.size;
+  table.reorder(sortedEntries(table));
+  const n = table.size;
   let purchases = 0;
   let cents = 0;
   for (let e = 0; e < n; e++) {
-    purchases += sorted.countAt(e);
-    cents += sorted.centsAt(e);
+    purchases += table.countAt(e);
+    cents += table.centsAt(e);
   }
   // Ties by id ascending, which is entry order.
   const byValue = (value: (e: number) => number): Uint32Array => {
@@ -62,7 +65,7 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
     for (let e = 0; e < n; e++) order[e] = e;
     return order.sort((a, b) => value(b) - value(a) || a - b);
   };
-  const state = sorted.toState();
+  const state = table.toState();
   return {
     view,
     table: {
@@ -75,8 +78,8 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
       countOf: shared(state.countOf, n),
       centsOf: shared(state.centsOf, n),
     },
-    byCents: byValue((e) => sorted.centsAt(e)),
-    byCount: byValue((e) => sorted.countAt(e)),
+    byCents: byValue((e) => table.centsAt(e)),
+    byCount: byValue((e) => table.countAt(e)),
     users: n,
     purchases,
     cents,

@@ -37,7 +37,7 @@ function readBatchBase(batch: BatchViewRef | null): BatchBase {
   const { badRows, users } = manifestFacts(batch.dir);
   // Sized for the users it says it holds (a table grown by doubling leaves as much garbage as it holds), up to a bound
   // a damaged manifest cannot push past.
-  const table = new UserAggTable(Math.min(users ?? 0, PRESIZE_MAX_USERS));
+  const table = new UserAggTable(Math.min(users ?? 0, PRESIZE_MAX_USERS), 'shared');
   mergeViewDirectory(batch.dir, table);
   return buildBatchBase(table, {
     name: path.basename(batch.dir),

@@ -150,6 +150,30 @@ describe('UserAggTable add / merge / inverse', () => {
     expect(compact.toSortedTotals().find((t) => t.userId === 'u0')).toEqual({ userId: 'u0', count: 1, cents: 7 });
   });
 
+  it('reorder() puts the given entries in that order in place, drops the others, and stays usable (shared memory too)', () => {
+    for (const memory of ['local', 'shared'] as const) {
+      const table = new UserAggTable(64, memory);
+      for (let i = 0; i < 50; i++) addUser(table, `user-${i}`.repeat(1 + (i % 3)), 1 + i, 100 * i);
+      // Every third entry, last first.
+      const order = Uint32Array.from({ length: 17 }, (_, k) => 48 - 3 * k);
+      const expected = [...order].map((e) => ({ key: decoder.decode(table.keyAt(e)), count: table.countAt(e), cents: table.centsAt(e) }));
+      table.reorder(order);
+      expect(table.size).toBe(17);
+      expected.forEach(({ key, count, cents }, i) => {
+        expect(decoder.decode(table.keyAt(i))).toBe(key);
+        expect([table.countAt(i), table.centsAt(i)]).toEqual([count, cents]);
+        const bytes = encoder.encode(key);
+        expect(table.find(bytes, 0, bytes.length)).toBe(i);
+      });
+      expect(table.find(encoder.encode('user-1user-1'), 0, 12)).toBe(-1);
+      expect(table.toState().keyStart.buffer instanceof SharedArrayBuffer).toBe(memory === 'shared');
+      addUser(table, 'user-48', 1, 1);
+      addUser(table, 'new', 2, 3);
+      expect(table.toSortedTotals().find((t) => t.userId === 'new')).toEqual({ userId: 'new', count: 2, cents: 3 });
+      expect(table.size).toBe(18);
+    }
+  });
+
   it('refuses a total that would leave the exact integer range', () => {
     const table = new UserAggTable();
     addUser(table, 'whale', 1, Number.MAX_SAFE_INTEGER - 10);
