@@ -69,22 +69,18 @@ function loadRealtime(overlay: UserAggTable, batchWatermark: number, checkpoint:
 }
 
 /**
- * The overlay a swap to `base` keeps, with its totals: per stream, the unbroken run of deltas from the view's
- * watermark up to the last seq the store reflected when it asked (the store adds the seqs it applied after that run).
+ * The overlay a swap to `base` keeps, with its totals: per stream, the deltas from the view's watermark up to the last
+ * seq the store reflected when it asked (the store adds the seqs it applied since). A seq missing here is one the swap
+ * cannot account for (the store keeps only those it applies after asking): E_STATE, and the serving layer reloads.
  */
 function preparedOverlay(base: BatchBase, streams: readonly { stream: string; deltasDir: string; keepThrough: number }[]): PreparedOverlay {
   const overlay = new UserAggTable();
   const ranges: Record<string, { afterSeq: number; throughSeq: number }> = {};
   for (const { stream, deltasDir, keepThrough } of streams) {
-    const watermark = watermarkOf(base, stream);
-    let through = watermark;
-    // Only an unbroken run counts: a seq missing here is one the swap cannot account for.
-    for (const { seq, block } of new DeltaFiles(deltasDir).read(watermark, keepThrough)) {
-      if (seq !== through + 1) break;
-      overlay.mergeBlock(block);
-      through = seq;
-    }
-    ranges[stream] = { afterSeq: watermark, throughSeq: through };
+    const range = { afterSeq: watermarkOf(base, stream), throughSeq: Math.max(watermarkOf(base, stream), keepThrough), sign: 1 } as const;
+    // Added straight into the overlay, not read into a table per seq first.
+    if (range.throughSeq > range.afterSeq) checkDeltasFound(range, new DeltaFiles(deltasDir).merge(range, overlay));
+    ranges[stream] = { afterSeq: range.afterSeq, throughSeq: range.throughSeq };
   }
   const compacted = overlay.compacted();
   return { ranges, overlay: compacted.toState(), totals: mergedTotals(base, UserAggTable.fromState(base.table), compacted) };
