@@ -405,3 +405,31 @@ describe('a realtime backlog (a speed layer catching up publishes many seqs at o
     expect(csv.body).toBe(expectedMergedViewText(service.data));
   });
 });
+
+describe('a batch swap whose kept seqs lost a delta file', () => {
+  let service: Service;
+
+  beforeAll(async () => {
+    const { data } = newTempRoot();
+    writeBatchInputs(data, { 'history.csv': HISTORY });
+    const seqs = ingestStreamFiles(data, [...STREAM, 'frank,purchase,4.00,1700000030\nalice,purchase,0.50,1700000031\n']);
+    publishBatchView(data, 0);
+    writeRealtimeDeltas(data, seqs);
+    publishRealtimeView(data, 0, 3);
+    service = openService(data);
+    service.start();
+    await waitFor(() => service.layer.store.current?.throughSeq === 3, 20_000, 'the first load');
+  });
+  afterAll(() => service.stop());
+
+  it('is not made up: the serving layer loads the view again, and serves the new batch view exactly', async () => {
+    // Seq 3 was applied from its delta file, which is gone when the new view (absorbing seq 1) is swapped in: the
+    // overlay it keeps, seqs 2..3, cannot be read, and the store kept no seq it applied before the swap began.
+    fs.rmSync(path.join(service.data, 'serving', 'realtime', 'deltas', `delta-${'3'.padStart(12, '0')}-${'3'.padStart(12, '0')}.csv`));
+    const view = path.basename(publishBatchView(service.data, 1));
+    await waitFor(() => service.layer.store.current!.batchView === view, 20_000, `a swap to ${view}`);
+    expect(service.warnings.some((line) => /batch view swap: .*seq.*loading the view again/.test(line))).toBe(true);
+    expect(service.layer.store.current).toMatchObject({ batchWatermark: 1, throughSeq: 3 });
+    expect((await get(service.app, '/view.csv')).body).toBe(expectedMergedViewText(service.data));
+  });
+});
