@@ -17,13 +17,13 @@ export interface MapRange {
   readonly end: number;
 }
 
-/** Every map task gets the same ranges and takes the next one from the shared `next` until none is left. */
 /** What a parse pool's threads are started with. */
 export interface ParsePoolData {
   /** The batch layer's pool: its threads run at a lower priority (src/io/thread-priority.ts). */
   readonly background: boolean;
 }
 
+/** Every map task gets the same ranges and takes the next one from the shared `next` until none is left. */
 export interface MapTask {
   readonly ranges: readonly MapRange[];
   /** The index of the next range to take (shared by the tasks, advanced with Atomics.add). */

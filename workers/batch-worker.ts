@@ -9,10 +9,9 @@ import { formatEntries, sortedEntries } from '../src/core/sorted-view.js';
 import { parseFileRange } from '../src/io/read-range.js';
 import { type ErrorCode, LambdaflowError, serializeError } from '../src/core/errors.js';
 import { ownedBytes } from '../src/io/thread-rpc.js';
-import type { MapRange, MapResult, MapTask, RangeResult, ReduceResult, ReduceTask, StreamParseTask, TaskFailure } from '../src/messages.js';
+import type { MapRange, MapResult, MapTask, ParsePoolData, RangeResult, ReduceResult, ReduceTask, StreamParseTask, TaskFailure } from '../src/messages.js';
 import { type StreamParse, parseStreamFiles } from '../src/speed/stream-parse.js';
 import { runInBackground } from '../src/io/thread-priority.js';
-import type { ParsePoolData } from '../src/messages.js';
 
 // The batch layer's pool runs in the background; the speed layer's parse pool (the same entry) does not.
 if ((workerData as ParsePoolData | undefined)?.background) runInBackground();

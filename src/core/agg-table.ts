@@ -335,7 +335,7 @@ export class UserAggTable implements AggSink {
   }
 
   /**
-   * Puts the given entries in that order, in place (entry i becomes entry order[i]; entries not given are dropped):
+   * Puts the given entries in that order, in place (entry i becomes old entry order[i]; entries not given are dropped):
    * the columns and slots keep their memory, the keys move to a new arena of the same kind, in that order. A copy in
    * that order would hold the table twice for a moment; this needs one column of scratch.
    */
@@ -367,7 +367,6 @@ export class UserAggTable implements AggSink {
     this.entries = n;
     this.rehash();
   }
-
 
   /** The non-zero users, split into `partitions` blocks by partitionOfHash. */
   toPartitionedBlocks(partitions: number): AggBlock[] {

@@ -10,7 +10,8 @@ export const BACKGROUND_NICE = 10;
 
 /**
  * Lowers the calling thread's priority (Linux: a nice value is per thread, set through its thread id). Elsewhere,
- * or where it is not allowed, nothing changes: it is a scheduling hint, not a condition to run.
+ * or where it is not allowed, nothing changes: it is a scheduling hint, not a condition to run. A thread inherits the
+ * nice value of the thread that starts it: a background thread must not be the one to start threads others share.
  */
 export function runInBackground(): void {
   try {

@@ -63,14 +63,17 @@ export class MergedViewExporter {
   format(view: StoreView): Uint8Array {
     const last = this.last;
     const spare = this.spare;
-    this.spare = last && last.bytes.buffer.byteLength >= SPARE_MIN_BYTES ? { buffer: new Uint8Array(last.bytes.buffer), start: last.start } : undefined;
+    // The last export's buffers become the spare only once this one is written: until then they are what it copies.
+    const next: Spare | undefined = last && last.bytes.buffer.byteLength >= SPARE_MIN_BYTES ? { buffer: new Uint8Array(last.bytes.buffer), start: last.start } : undefined;
     if (last === undefined || last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) {
       const whole = writeWhole(view, spare);
       this.last = whole.last;
+      this.spare = next;
       return whole.bytes;
     }
     const { written, start } = writeChanges(last, view, spare);
     this.last = { ...last, bytes: written, start };
+    this.spare = next;
     return written;
   }
 }

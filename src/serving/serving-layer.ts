@@ -81,6 +81,8 @@ export class ServingLayer {
   private readonly counters = new Map<string, CounterSample[]>();
   private wake: (() => void) | undefined;
   private watchers: fs.FSWatcher[] = [];
+  /** Threads loading a view now (close stops them). */
+  private readonly loaders = new Set<ThreadClient<ServingRequest>>();
 
   private constructor(
     private readonly config: ServingConfig,
@@ -109,9 +111,11 @@ export class ServingLayer {
    */
   private async offThread<Result>(request: ServingRequest): Promise<Result> {
     const loader = ThreadClient.start<ServingRequest>(workerUrl('serving-worker'), 'serving loader thread');
+    this.loaders.add(loader);
     try {
       return await loader.request<Result>(request);
     } finally {
+      this.loaders.delete(loader);
       await loader.close();
     }
   }
@@ -458,9 +462,12 @@ export class ServingLayer {
     this.maybeWriteCsv(now);
   }
 
-  /** Stops the serving threads (run and once do it when they end). */
+  /** Stops the serving threads (run and once do it when they end): a load still running is stopped, not applied. */
   async close(): Promise<void> {
     for (const watcher of this.watchers.splice(0)) watcher.close();
+    await Promise.all([...this.loaders].map((loader) => loader.close()));
+    // The background step whose load was stopped ends with that error, applying nothing: it is not left unhandled.
+    await this.task?.catch(() => undefined);
     await this.exporter.close();
   }
 }

@@ -140,9 +140,6 @@ export function sliceByUsers(items: readonly SeqBlock[], maxUsers: number): SeqB
   return slices;
 }
 
-/** At most this many recent seqs are kept per stream (~7 minutes of 100 ms micro-batches). */
-const RECENT_SEQS = 4_096;
-
 const encoder = new TextEncoder();
 
 const isZero = (count: number, cents: number): boolean => count === 0 && cents === 0;
@@ -356,7 +353,8 @@ export class ServingStore {
   /**
    * Whether to keep the blocks of the seqs applied from now on, for a swap: on while the loader prepares one (it reads
    * the seqs up to here from the delta files), off otherwise — which forgets those kept. At ~300 KB a seq at 100 k
-   * events/s, keeping every seq between two batch views would cost hundreds of MB.
+   * events/s, keeping every seq between two batch views would cost hundreds of MB. While on, every seq is kept: the
+   * store and its replica must both find each one their swap needs.
    */
   keepRecent(keep: boolean): void {
     this.keepingRecent = keep;
@@ -368,7 +366,6 @@ export class ServingStore {
     let recent = this.recent.get(stream);
     if (!recent) this.recent.set(stream, (recent = new Map()));
     recent.set(seq, block);
-    recent.delete(seq - RECENT_SEQS);
   }
 
   /**

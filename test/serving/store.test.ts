@@ -173,6 +173,18 @@ describe('ServingStore', () => {
     expect(refused).toBeGreaterThan(0);
   });
 
+  it('keeps every seq applied while a swap is prepared, however many (the replica swaps with the overlay as the loader made it)', () => {
+    const seqs = makeSeqs(seededRandom(5), 5_000, 30);
+    const store = new ServingStore(new ManualClock());
+    store.load(batchView(seqs, 0), new UserAggTable(), 0, null);
+    // Asked at seq 0 for a view absorbing seqs 1..2: the loader's overlay is empty, every later seq is the store's.
+    store.keepRecent(true);
+    for (let through = 0; through < 5_000; through += 100) store.apply(seqBlocks(seqs, through, through + 100), null);
+    const prepared: PreparedOverlay = { ranges: { [DEFAULT_STREAM]: { afterSeq: 2, throughSeq: 2 } }, overlay: new UserAggTable().toState(), totals: totalsOf(model(seqs, 2)) };
+    expect(store.swapBatch(batchView(seqs, 2), prepared)).toMatchObject({ batchWatermark: 2, throughSeq: 5_000 });
+    checkStore(store, seqs, 30);
+  });
+
   it('refuses a gap in the seqs and changes nothing', () => {
     const seqs = makeSeqs(seededRandom(3), 20, 10);
     const store = new ServingStore(new ManualClock());
