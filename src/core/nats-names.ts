@@ -8,12 +8,13 @@ export interface NatsAddress {
   readonly port: number;
 }
 
-/** `nats://HOST:PORT` (HOST a name, an IPv4 address or a bracketed IPv6 one); undefined when the text is not one. */
 /** `host:port`, an IPv6 host in brackets: what a NATS client connects to. */
 export const natsHostPort = (server: NatsAddress): string => `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
 
+/** The address as the options take it: `nats://host:port`. */
 export const formatNatsAddress = (server: NatsAddress): string => `nats://${natsHostPort(server)}`;
 
+/** `nats://HOST:PORT` (HOST a name, an IPv4 address or a bracketed IPv6 one); undefined when the text is not one. */
 export function parseNatsUrl(text: string): NatsAddress | undefined {
   const match = /^nats:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
   if (!match) return undefined;

@@ -77,7 +77,8 @@ function preparedOverlay(base: BatchBase, streams: readonly { stream: string; de
   const overlay = new UserAggTable();
   const ranges: Record<string, { afterSeq: number; throughSeq: number }> = {};
   for (const { stream, deltasDir, keepThrough } of streams) {
-    const range = { afterSeq: watermarkOf(base, stream), throughSeq: Math.max(watermarkOf(base, stream), keepThrough), sign: 1 } as const;
+    const watermark = watermarkOf(base, stream);
+    const range = { afterSeq: watermark, throughSeq: Math.max(watermark, keepThrough), sign: 1 } as const;
     // Added straight into the overlay, not read into a table per seq first.
     if (range.throughSeq > range.afterSeq) checkDeltasFound(range, new DeltaFiles(deltasDir).merge(range, overlay));
     ranges[stream] = { afterSeq: range.afterSeq, throughSeq: range.throughSeq };
