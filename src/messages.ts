@@ -6,7 +6,7 @@ import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
 import type { LogLevel } from './io/logger.js';
 import type { BatchBase } from './serving/batch-base.js';
-import type { PreparedOverlay, StoreChange } from './serving/store.js';
+import type { PreparedOverlay } from './serving/store.js';
 import type { StreamFileToParse } from './speed/stream-parse.js';
 
 /** A byte range of one input file, with the path the worker opens. */
@@ -136,7 +136,7 @@ export interface RealtimeViewRef {
   readonly lastIngestedAtMs: number | null;
 }
 
-/** Serving threads' work: loading views off the hot path, and writing the merged view's CSV. */
+/** Serving threads' work: loading views off the hot path, and writing a version's CSV whole. */
 export type ServingRequest =
   /**
    * Everything from files: a batch view plus, past its watermark, the realtime checkpoint made exact against it and
@@ -157,38 +157,33 @@ export type ServingRequest =
   | { readonly type: 'batch'; readonly batch: BatchViewRef; readonly streams: readonly StreamKeepRef[] }
   /** A speed window's totals (the window view). */
   | { readonly type: 'window'; readonly dir: string }
-  /** A change of the serving store, replayed on this thread's replica of it (the export thread). */
-  | { readonly type: 'replicate'; readonly change: StoreChange }
-  /** The replica's merged view as CSV: written atomically to `target`, or returned; with the version it holds. */
-  | { readonly type: 'export'; readonly target: string | null };
+  | ServingExportRequest;
 
-export interface ServingExportResult {
-  readonly version: number;
-  readonly bytes: Uint8Array | null;
+/**
+ * A version's merged view written whole to `file` (a new temp file): its batch view (shared memory) and a frozen copy
+ * of its overlay (moved here). Answered with the file's layout (ExportLayoutState).
+ */
+export interface ServingExportRequest {
+  readonly type: 'export';
+  readonly base: BatchBase;
+  readonly overlay: AggTableState;
+  readonly overlayGeneration: number;
+  readonly file: string;
 }
 
 export interface ServingLoadResult {
   readonly base: BatchBase;
-  /** The overlay, and the same again for the export thread's replica (copied here, not on the serving thread). */
   readonly overlay: AggTableState;
-  readonly overlayReplica: AggTableState;
   readonly throughSeq: number;
   readonly lastIngestedAtMs: number | null;
   /** Each partition stream's last seq the overlay holds. */
   readonly streamThroughSeqs: Readonly<Record<string, number>>;
 }
 
-/** A speed window for the window view, and the same again for the export thread's replica. */
-export interface ServingWindowResult {
-  readonly table: AggTableState;
-  readonly replica: AggTableState;
-}
-
 export interface ServingBatchResult {
   readonly base: BatchBase;
-  /** The overlay the swap keeps, built here; and the same again for the export thread's replica. */
+  /** The overlay the swap keeps, built here. */
   readonly prepared: PreparedOverlay;
-  readonly preparedReplica: PreparedOverlay;
 }
 
 /** A compaction run on its own thread (inside `all`), so reading and writing large files never blocks the event loop. */

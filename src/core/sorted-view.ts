@@ -184,6 +184,13 @@ export class ViewLineWriter {
     this.out = grown;
   }
 
+  /** The bytes written since the last drain; the writer then starts again at the start of the same buffer (so write them first). */
+  drain(): Buffer {
+    const written = this.out.subarray(0, this.at);
+    this.at = 0;
+    return written;
+  }
+
   /** The lines written (a view into the buffer, which it owns from its start). */
   bytes(): Buffer {
     return this.out.subarray(0, this.at);

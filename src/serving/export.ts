@@ -1,41 +1,29 @@
 // The merged view as CSV (the original demo's merged_view.csv): header, then every user with a non-zero total,
 // sorted by user id. One format, so /view.csv and merged_view.csv of the same version are the same bytes. Written
-// from key bytes straight into one buffer: no string per user, so a 585 k-user export costs its bytes, not more.
-// MergedViewExporter writes the next version from the previous file, regenerating only the users that changed.
+// from key bytes straight into buffers, no string per user. A whole export is handed out in chunks, never held
+// whole; the next version's file is planned from the last one's layout: ranges of its bytes, and the lines of the
+// users that changed (so an export costs what changed plus a copy, and no version is ever held in memory).
 
 import { UserAggTable, grownCopy } from '../core/agg-table.js';
 import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
+import { type SplicePiece } from '../io/export-file.js';
 import { type BatchBase } from './batch-base.js';
 import { type StoreView } from './store.js';
 
-/** The CSV of one version, from scratch. */
-export function formatMergedView(view: StoreView): Uint8Array {
-  return writeWhole(view, undefined).bytes;
-}
+/** A whole export is handed out in chunks of about this many bytes. */
+const CHUNK_BYTES = 1 << 20;
 
 /**
- * Only an export at least this large leaves its buffer for the next but one: smaller ones are not worth it, and may
- * sit in Node's pool of small buffers, shared with whatever else is allocated there.
+ * An exported file's layout: enough to plan the next version's file from it. The file is segments, one per base
+ * entry g (the overlay-only users whose ids fall between base entry g-1 and g, then g's line), and a last one
+ * (overlay-only users after the last base entry).
  */
-const SPARE_MIN_BYTES = 1 << 20;
-
-/** The buffers of the export before the last, written over by the next one (instead of ~25 MB of garbage an export at 800 k users). */
-interface Spare {
-  /** The whole buffer the bytes were written into. */
-  readonly buffer: Uint8Array;
-  readonly start: Float64Array;
-}
-
-/**
- * The file as segments, one per base entry g (the overlay-only users whose ids fall between base entry g-1 and g,
- * then g's line), and a last one (overlay-only users after the last base entry): enough to rewrite one segment and
- * copy the others.
- */
-interface LastExport {
+export interface ExportLayout {
   readonly base: BatchBase;
   readonly overlayGeneration: number;
-  readonly bytes: Uint8Array;
+  /** The file's length in bytes. */
+  size: number;
   /** Segment g spans bytes [start[g], start[g + 1]); base.users + 2 numbers. */
   readonly start: Float64Array;
   /** The overlay as exported: entries known, and their totals then. */
@@ -48,41 +36,45 @@ interface LastExport {
   readonly overlayOf: Int32Array;
 }
 
-/**
- * Writes CSVs of successive versions of one store: a version with the previous one's base and overlay table costs
- * the users that changed plus a copy of the previous file's bytes; any other is written whole.
- */
-export class MergedViewExporter {
-  private last: LastExport | undefined;
-  private spare: Spare | undefined;
+/** What an export reads of a version. */
+export type ExportedView = Pick<StoreView, 'base' | 'overlay' | 'overlayGeneration'>;
 
-  /**
-   * The CSV of the view's version. Its bytes stay this exporter's, valid until the next call but one: copy them
-   * before moving them to another thread.
-   */
-  format(view: StoreView): Uint8Array {
-    const last = this.last;
-    const spare = this.spare;
-    // The last export's buffers become the spare only once this one is written: until then they are what it copies.
-    const next: Spare | undefined = last && last.bytes.buffer.byteLength >= SPARE_MIN_BYTES ? { buffer: new Uint8Array(last.bytes.buffer), start: last.start } : undefined;
-    if (last === undefined || last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) {
-      const whole = writeWhole(view, spare);
-      this.last = whole.last;
-      this.spare = next;
-      return whole.bytes;
-    }
-    const { written, start } = writeChanges(last, view, spare);
-    this.last = { ...last, bytes: written, start };
-    this.spare = next;
-    return written;
-  }
+/** A layout without its base, as a thread that wrote a whole export hands it back (the base is the receiver's). */
+export type ExportLayoutState = Omit<ExportLayout, 'base'>;
+
+export const layoutTransferList = (layout: ExportLayoutState): ArrayBuffer[] =>
+  [layout.start, layout.counts, layout.cents, layout.place, layout.overlayOf].map((array) => array.buffer as ArrayBuffer);
+
+/** The next version's file: its pieces in order (ranges of the last export's file and of `fresh`), and its length. */
+export interface ExportPlan {
+  readonly pieces: readonly SplicePiece[];
+  readonly fresh: Buffer;
+  readonly size: number;
 }
 
-/** A Float64Array of `length` numbers: the spare's when it is that long (every element is written before it is read). */
-const startsFor = (length: number, spare: Spare | undefined): Float64Array => (spare?.start.length === length ? spare.start : new Float64Array(length));
+/** The CSV of one version, from scratch, in memory (tests and benchmarks; the service writes files). */
+export function formatMergedView(view: ExportedView): Uint8Array {
+  const chunks: Buffer[] = [];
+  writeWholeExport(view, (chunk) => chunks.push(Buffer.from(chunk)));
+  return Buffer.concat(chunks);
+}
 
-/** The whole file, with what the next export needs to write only the changes. */
-function writeWhole(view: StoreView, spare: Spare | undefined): { bytes: Uint8Array; last: LastExport } {
+/** A plan applied to the previous export's bytes in memory (tests and benchmarks; the service splices files). */
+export function applyExportPlan(previous: Uint8Array, plan: ExportPlan): Uint8Array {
+  const out = new Uint8Array(plan.size);
+  let at = 0;
+  for (const { fresh, from, to } of plan.pieces) {
+    out.set((fresh ? plan.fresh : previous).subarray(from, to), at);
+    at += to - from;
+  }
+  return out;
+}
+
+/**
+ * The whole file, handed to `write` in chunks (each is written over after `write` returns), with its layout: what
+ * the next export needs to write only the changes.
+ */
+export function writeWholeExport(view: ExportedView, write: (chunk: Uint8Array) => void): ExportLayout {
   const base = UserAggTable.fromState(view.base.table);
   const overlay = UserAggTable.fromState(view.overlay);
   const n = base.size;
@@ -101,11 +93,17 @@ function writeWhole(view: StoreView, spare: Spare | undefined): { bytes: Uint8Ar
   const extraOrder = sortByKey(overlay, Uint32Array.from(extras));
   const baseKeys = base.keyColumns();
   const overlayKeys = overlay.keyColumns();
-  const writer = new ViewLineWriter(baseKeys.arena.length + 40 * n + 64 * extraOrder.length, `${MERGED_VIEW_HEADER}\n`, '', spare?.buffer);
-  const start = startsFor(n + 2, spare);
+  const writer = new ViewLineWriter(CHUNK_BYTES + 4096, `${MERGED_VIEW_HEADER}\n`);
+  let flushed = 0;
+  const start = new Float64Array(n + 2);
   let next = 0;
   for (let g = 0; g <= n; g++) {
-    start[g] = writer.length;
+    if (writer.length >= CHUNK_BYTES) {
+      const chunk = writer.drain();
+      write(chunk);
+      flushed += chunk.length;
+    }
+    start[g] = flushed + writer.length;
     const keyStart = g < n ? baseKeys.keyStart[g]! : 0;
     const keyLength = g < n ? baseKeys.keyLength[g]! : 0;
     for (; next < extraOrder.length; next++) {
@@ -116,19 +114,25 @@ function writeWhole(view: StoreView, spare: Spare | undefined): { bytes: Uint8Ar
     }
     if (g < n) writeBaseLine(writer, base, baseKeys, overlay, g, overlayOf[g]!);
   }
-  start[n + 1] = writer.length;
-  const written = writer.bytes();
+  const size = flushed + writer.length;
+  start[n + 1] = size;
+  write(writer.drain());
   const counts = new Float64Array(place.length);
   const cents = new Float64Array(place.length);
   for (let e = 0; e < overlay.size; e++) {
     counts[e] = overlay.countAt(e);
     cents[e] = overlay.centsAt(e);
   }
-  return { bytes: written, last: { base: view.base, overlayGeneration: view.overlayGeneration, bytes: written, start, seen: overlay.size, counts, cents, place, overlayOf } };
+  return { base: view.base, overlayGeneration: view.overlayGeneration, size, start, seen: overlay.size, counts, cents, place, overlayOf };
 }
 
-/** The next file: the previous one's segments, those holding a changed user written again. */
-function writeChanges(last: LastExport, view: StoreView, spare: Spare | undefined): { written: Uint8Array; start: Float64Array } {
+/**
+ * The plan of the view's file from the last export's (whose layout it then describes), or undefined when the view
+ * has another base or overlay table: that one is written whole. Reads the view only while it runs, so the plan is
+ * of the version current when it was called.
+ */
+export function planExport(last: ExportLayout, view: ExportedView): ExportPlan | undefined {
+  if (last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) return undefined;
   const base = UserAggTable.fromState(view.base.table);
   const overlay = UserAggTable.fromState(view.overlay);
   const n = base.size;
@@ -154,29 +158,45 @@ function writeChanges(last: LastExport, view: StoreView, spare: Spare | undefine
   const baseKeys = base.keyColumns();
   const overlayKeys = overlay.keyColumns();
 
-  const writer = new ViewLineWriter(last.bytes.length + 64 * extraOrder.length + 64, '', '', spare?.buffer);
-  const start = startsFor(n + 2, spare);
-  // The header, then segments [copied, g) as they were: they move by what the rewritten ones before them grew or shrank.
-  writer.append(last.bytes, 0, last.start[0]!);
+  // Segments [copied, g) are copied as they were; they move by what the rewritten ones before them grew or shrank.
+  // `start` is moved in place: each old offset is read before it is written over.
+  const { start } = last;
+  const writer = new ViewLineWriter(64 * (rewritten.length + extraOrder.length) + 64);
+  const pieces: SplicePiece[] = [];
+  const piece = (fresh: boolean, from: number, to: number): void => {
+    if (to > from) pieces.push({ fresh, from, to });
+  };
+  // The header, as it was.
+  piece(false, 0, start[0]!);
+  let size = start[0]!;
   let copied = 0;
   let next = 0;
   for (const g of rewritten) {
-    const shift = writer.length - last.start[copied]!;
-    for (let k = copied; k < g; k++) start[k] = last.start[k]! + shift;
-    writer.append(last.bytes, last.start[copied]!, last.start[g]!);
-    start[g] = writer.length;
+    const from = start[copied]!;
+    const to = start[g]!;
+    piece(false, from, to);
+    const shift = size - from;
+    for (let k = copied; k < g; k++) start[k] = start[k]! + shift;
+    size += to - from;
+    start[g] = size;
+    const freshFrom = writer.length;
     for (; next < extraOrder.length && -1 - last.place[extraOrder[next]!]! === g; next++) writeOverlayOnly(writer, overlay, overlayKeys, extraOrder[next]!);
     if (g < n) writeBaseLine(writer, base, baseKeys, overlay, g, last.overlayOf[g]!);
+    piece(true, freshFrom, writer.length);
+    size += writer.length - freshFrom;
     copied = g + 1;
   }
-  const shift = writer.length - last.start[copied]!;
-  for (let k = copied; k <= n + 1; k++) start[k] = last.start[k]! + shift;
-  writer.append(last.bytes, last.start[copied]!, last.bytes.length);
-  return { written: writer.bytes(), start };
+  const from = start[copied]!;
+  piece(false, from, last.size);
+  const shift = size - from;
+  for (let k = copied; k <= n + 1; k++) start[k] = start[k]! + shift;
+  size += last.size - from;
+  last.size = size;
+  return { pieces, fresh: writer.bytes(), size };
 }
 
 /** Places overlay entries added since the last export: in the base, or in the segment their id falls in. */
-function placeNewEntries(last: LastExport, base: UserAggTable, overlay: UserAggTable): void {
+function placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: UserAggTable): void {
   if (overlay.size > last.place.length) {
     const size = Math.max(overlay.size, last.place.length * 2);
     last.place = grownCopy(last.place, size);

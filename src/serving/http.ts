@@ -174,8 +174,13 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
 
   get('/view.csv', {}, async (request, reply) => {
     current(request);
-    const { status, bytes } = await serving.csv();
-    return reply.header('Content-Type', 'text/csv; charset=utf-8').header('X-View-Version', String(status.version)).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const { status, file } = await serving.csv();
+    void reply.header('Content-Type', 'text/csv; charset=utf-8').header('X-View-Version', String(status.version)).header('Content-Length', String(file.size));
+    // The file is streamed from disk, never held whole; the stream holds it until it closes. A HEAD response has no
+    // body, so a stream would never be read.
+    const body = request.method === 'HEAD' ? undefined : file.stream();
+    await file.release();
+    return reply.send(body);
   });
 
   get('/status', {}, (request) => statusBody(serving, current(request), nowMs()));

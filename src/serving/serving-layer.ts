@@ -1,12 +1,12 @@
 // The serving layer at run time: keeps the store current from the data folder (new realtime deltas as soon as the
 // speed layer publishes them, new batch views loaded off the hot path), or from the speed layer in-process, and
-// writes merged_view.csv from a frozen version on its own cadence.
+// publishes merged_view.csv on its own cadence (src/serving/view-exports.ts).
 
 import fs from 'node:fs';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
-import { UserAggTable, stateTransferList } from '../core/agg-table.js';
+import { type AggTableState, UserAggTable } from '../core/agg-table.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { DEFAULT_STREAM, type DataLayout, allStreamLayouts, partitionStreams } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
@@ -22,9 +22,11 @@ import {
   readRealtimeHead,
 } from '../io/views.js';
 import { workerUrl } from '../io/worker-url.js';
-import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest, ServingWindowResult } from '../messages.js';
+import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type MergeViewKind } from './view-kind.js';
-import { ServingStore, type SnapshotStatus, type StoreChange, sliceByUsers } from './store.js';
+import { ServingStore, type SnapshotStatus, sliceByUsers } from './store.js';
+import { type ExportLayoutState } from './export.js';
+import { type ExportedVersion, ViewExports } from './view-exports.js';
 
 export interface ServingConfig {
   readonly layout: DataLayout;
@@ -76,7 +78,7 @@ export class ServingLayer {
   private lastCsvMs = -Infinity;
   private csvWrite: Promise<void> | undefined;
   private writtenVersion = 0;
-  private csvCache: { version: number; bytes: Promise<Uint8Array> } | undefined;
+  private readonly exports: ViewExports;
   /** Per stream, the speed layer's counters as last seen. */
   private readonly counters = new Map<string, CounterSample[]>();
   private wake: (() => void) | undefined;
@@ -84,20 +86,15 @@ export class ServingLayer {
   /** Threads loading a view now (close stops them). */
   private readonly loaders = new Set<ThreadClient<ServingRequest>>();
 
-  private constructor(
-    private readonly config: ServingConfig,
-    private readonly exporter: ThreadClient<ServingRequest>,
-  ) {
+  private constructor(private readonly config: ServingConfig) {
     this.store = new ServingStore(config.clock);
     this.streams = allStreamLayouts(config.layout).map(followed);
+    this.exports = new ViewExports(config.layout.mergedView, this.store, (request, transfer) => this.offThread<ExportLayoutState>(request, transfer));
   }
 
-  /**
-   * Starts the export thread (each load gets a thread of its own); `run` then loads the first view (readiness) and
-   * keeps it current.
-   */
+  /** `run` then loads the first view (readiness) and keeps it current. */
   static open(config: ServingConfig): ServingLayer {
-    return new ServingLayer(config, ThreadClient.start(workerUrl('serving-worker'), 'serving export thread'));
+    return new ServingLayer(config);
   }
 
   /** True once a consistent view is loaded. */
@@ -106,14 +103,15 @@ export class ServingLayer {
   }
 
   /**
-   * Reads views off the hot path, on a thread started for this one request: its garbage (the tables it read
-   * through, ~100 MB at 800 k users) goes with it, instead of waiting for a collection an idle thread never runs.
+   * Reads views, or writes a whole CSV, off the hot path, on a thread started for this one request: its garbage (the
+   * tables it read through, ~100 MB at 800 k users) goes with it, instead of waiting for a collection an idle thread
+   * never runs.
    */
-  private async offThread<Result>(request: ServingRequest): Promise<Result> {
-    const loader = ThreadClient.start<ServingRequest>(workerUrl('serving-worker'), 'serving loader thread');
+  private async offThread<Result>(request: ServingRequest, transfer: ArrayBuffer[] = []): Promise<Result> {
+    const loader = ThreadClient.start<ServingRequest>(workerUrl('serving-worker'), 'serving thread');
     this.loaders.add(loader);
     try {
-      return await loader.request<Result>(request);
+      return await loader.request<Result>(request, transfer);
     } finally {
       this.loaders.delete(loader);
       await loader.close();
@@ -126,19 +124,10 @@ export class ServingLayer {
     return () => this.listeners.delete(listener);
   }
 
-  /** After a change of the store: the same change to the export thread's replica, then the listeners. */
-  private changed(status: SnapshotStatus | undefined, change: StoreChange, transfer: ArrayBuffer[] = []): void {
+  /** After a change of the store: the listeners. */
+  private changed(status: SnapshotStatus | undefined): void {
     if (!status) return;
-    this.replicate(change, transfer);
     for (const listener of this.listeners) listener(status);
-  }
-
-  private replicate(change: StoreChange, transfer: ArrayBuffer[] = []): void {
-    this.exporter.request({ type: 'replicate', change }, transfer).catch((error: unknown) => this.replicaFailed(error));
-  }
-
-  private replicaFailed(error: unknown): void {
-    this.config.logger.error(`serving: the export thread's replica failed (${(error as Error).message}); merged_view.csv and /view.csv stop until a restart`);
   }
 
   /**
@@ -226,15 +215,7 @@ export class ServingLayer {
       }),
     });
     this.loadedWindow = window?.dir;
-    // The store adopts these arrays; the replica gets the loader's copy.
-    this.changed(this.store.load(result.base, UserAggTable.fromState(result.overlay), result.throughSeq, result.lastIngestedAtMs, result.streamThroughSeqs), {
-      kind: 'load',
-      base: result.base,
-      overlay: result.overlayReplica,
-      throughSeq: result.throughSeq,
-      lastIngestedAtMs: result.lastIngestedAtMs,
-      streamThroughSeqs: result.streamThroughSeqs,
-    }, stateTransferList(result.overlayReplica));
+    this.changed(this.store.load(result.base, UserAggTable.fromState(result.overlay), result.throughSeq, result.lastIngestedAtMs, result.streamThroughSeqs));
     this.ready = true;
   }
 
@@ -275,7 +256,7 @@ export class ServingLayer {
           if (i > 0) await yieldToEvents();
           // Only the last slice reaches the head's newest file: the others keep the staleness they had.
           const lastIngestedAtMs = i === slices.length - 1 ? head.lastIngestedAtMs : null;
-          this.changed(this.store.apply(items, lastIngestedAtMs, layout.stream), { kind: 'apply', items, lastIngestedAtMs, stream: layout.stream });
+          this.changed(this.store.apply(items, lastIngestedAtMs, layout.stream));
         }
         if (this.store.throughSeqOf(layout.stream) < head.throughSeq) {
           const where = layout.stream === DEFAULT_STREAM ? '' : ` of stream ${layout.stream}`;
@@ -294,16 +275,10 @@ export class ServingLayer {
     const latest = listSpeedViews(this.config.layout.servingSpeed).at(-1);
     if (!latest || latest.dir === this.loadedWindow) return;
     this.background('window update', async () => {
-      const { table, replica } = await this.offThread<ServingWindowResult>({ type: 'window', dir: latest.dir });
+      const table = await this.offThread<AggTableState>({ type: 'window', dir: latest.dir });
       this.loadedWindow = latest.dir;
-      this.changed(this.store.replaceOverlay(UserAggTable.fromState(table)), { kind: 'window', window: replica }, stateTransferList(replica));
+      this.changed(this.store.replaceOverlay(UserAggTable.fromState(table)));
     });
-  }
-
-  /** Turns keeping recent seqs on or off, in the store and in the replica alike (their swaps must decide the same). */
-  private keepRecent(keep: boolean): void {
-    this.store.keepRecent(keep);
-    this.replicate({ kind: 'keepRecent', keep });
   }
 
   /**
@@ -314,7 +289,7 @@ export class ServingLayer {
     this.background('batch view swap', async () => {
       if (this.config.view === 'window') return this.load();
       const watermark = this.store.current!.batchWatermark;
-      this.keepRecent(true);
+      this.store.keepRecent(true);
       try {
         const result = await this.offThread<ServingBatchResult>({
           type: 'batch',
@@ -330,10 +305,9 @@ export class ServingLayer {
         }
         // A reload meanwhile changed what the overlay is relative to: this swap no longer fits.
         if (this.store.current!.batchWatermark !== watermark) return;
-        // The replica's overlay is moved, not copied: the store keeps none of it.
-        this.changed(this.store.swapBatch(result.base, prepared), { kind: 'swap', base: result.base, prepared: result.preparedReplica }, stateTransferList(result.preparedReplica.overlay));
+        this.changed(this.store.swapBatch(result.base, prepared));
       } finally {
-        this.keepRecent(false);
+        this.store.keepRecent(false);
       }
     });
   }
@@ -353,32 +327,16 @@ export class ServingLayer {
     if (newest && advances(newest) && `batch-${newest.createdAtMs}` !== current.batchView) this.refreshBatch(newest);
   }
 
-  /** The merged view's CSV of the current version (the same bytes merged_view.csv gets for it), from the export thread's replica. */
-  csv(): Promise<{ status: SnapshotStatus; bytes: Uint8Array }> {
-    const status = this.store.current!;
-    if (this.csvCache?.version !== status.version) {
-      const bytes = this.export(null, status).then((r) => r.bytes!);
-      this.csvCache = { version: status.version, bytes };
-    }
-    return this.csvCache.bytes.then((bytes) => ({ status, bytes }));
+  /** A file of the merged view's CSV of the current version (the same bytes merged_view.csv gets for it); release it when done. */
+  csv(): Promise<ExportedVersion> {
+    return this.exports.current();
   }
 
-  /** Asks the replica for its CSV; it has applied every change sent before, so it holds the version current now. */
-  private async export(target: string | null, status: SnapshotStatus): Promise<ServingExportResult> {
-    const result = await this.exporter.request<ServingExportResult>({ type: 'export', target });
-    if (result.version !== status.version) {
-      throw new LambdaflowError('E_STATE', `the export thread's replica is at version ${result.version}, the store at ${status.version}`);
-    }
-    return result;
-  }
-
-  private writeCsv(): Promise<void> {
-    const status = this.store.current!;
+  private async writeCsv(): Promise<void> {
     this.lastCsvMs = this.config.clock.now();
-    return this.export(this.config.layout.mergedView, status).then(() => {
-      this.writtenVersion = status.version;
-      this.config.onCsvWritten?.(status, this.config.clock.now());
-    });
+    const status = await this.exports.publish();
+    this.writtenVersion = status.version;
+    this.config.onCsvWritten?.(status, this.config.clock.now());
   }
 
   private maybeWriteCsv(nowMs: number): void {
@@ -386,7 +344,7 @@ export class ServingLayer {
     if (this.writtenVersion === this.store.current!.version && fs.existsSync(this.config.layout.mergedView)) return;
     this.csvWrite = this.writeCsv()
       .catch((error: unknown) => {
-        if (!(error instanceof LambdaflowError) || error.code !== 'E_WRITE') throw error;
+        if (!(error instanceof LambdaflowError) || (error.code !== 'E_WRITE' && error.code !== 'E_STATE')) throw error;
         this.config.logger.warn(`serving: ${error.message}; merged_view.csv is written again next interval`);
       })
       .finally(() => (this.csvWrite = undefined));
@@ -468,6 +426,6 @@ export class ServingLayer {
     await Promise.all([...this.loaders].map((loader) => loader.close()));
     // The background step whose load was stopped ends with that error, applying nothing: it is not left unhandled.
     await this.task?.catch(() => undefined);
-    await this.exporter.close();
+    await this.exports.close();
   }
 }

@@ -1,5 +1,5 @@
 // The serving store: the merged view in memory as versioned snapshots — an immutable batch base plus a realtime
-// overlay changed in O(changed users) per update — with point lookups, top-N and frozen copies for exports.
+// overlay changed in O(changed users) per update — with point lookups, top-N and the views exports read.
 //
 //   merged(user) = base(user) + overlay(user)        base: the batch view (watermark S_B), never changed
 //                                                    overlay: every logged seq in (S_B, N], per user
@@ -12,7 +12,7 @@
 // prepares that overlay off the hot path from the delta files, and the store adds the seqs it applied since (it keeps
 // their blocks only while a swap is being prepared, so memory does not grow with the seqs between batch views).
 // Each change makes a new version. Reads on the main thread are synchronous, so a response is computed from one
-// version; anything that outlives a version (an export) reads a frozen copy.
+// version; an export plans its file from one version synchronously, or writes it whole from a frozen copy.
 
 import { type AggBlock, type AggTableState, UserAggTable, compareUserIds, userIdDecoder } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
@@ -87,38 +87,6 @@ export interface StoreView {
   readonly overlay: AggTableState;
   /** Changes when the store replaces its overlay (entries renumbered); updates only add to it. */
   readonly overlayGeneration: number;
-}
-
-/** A change of the store, as the serving layer replays it on the export thread's replica (same order, same result). */
-export type StoreChange =
-  | {
-      readonly kind: 'load';
-      readonly base: BatchBase;
-      readonly overlay: AggTableState;
-      readonly throughSeq: number;
-      readonly lastIngestedAtMs: number | null;
-      readonly streamThroughSeqs: Readonly<Record<string, number>>;
-    }
-  | { readonly kind: 'apply'; readonly items: readonly SeqBlock[]; readonly lastIngestedAtMs: number | null; readonly stream: string }
-  | { readonly kind: 'swap'; readonly base: BatchBase; readonly prepared: PreparedOverlay | undefined }
-  | { readonly kind: 'window'; readonly window: AggTableState }
-  | { readonly kind: 'keepRecent'; readonly keep: boolean };
-
-/** Applies a change (the replica's side); returns the status it made, if any. */
-export function applyChange(store: ServingStore, change: StoreChange): SnapshotStatus | undefined {
-  switch (change.kind) {
-    case 'load':
-      return store.load(change.base, UserAggTable.fromState(change.overlay), change.throughSeq, change.lastIngestedAtMs, change.streamThroughSeqs);
-    case 'apply':
-      return store.apply(change.items, change.lastIngestedAtMs, change.stream);
-    case 'swap':
-      return store.swapBatch(change.base, change.prepared);
-    case 'window':
-      return store.replaceOverlay(UserAggTable.fromState(change.window));
-    case 'keepRecent':
-      store.keepRecent(change.keep);
-      return undefined;
-  }
 }
 
 /** Consecutive runs of seqs, in seq order, of at most `maxUsers` users in all (a seq with more is a run of its own). */
@@ -229,22 +197,11 @@ export class ServingStore {
   private readonly topCache = new Map<TopBy, { version: number; users: UserTotals[] }>();
   private keyScratch = new Uint8Array(256);
 
-  /**
-   * `roomForOverlays: false` for a replica on a thread where no lookup waits: it then lets its overlay grow as needed
-   * instead of holding room (reserveOverlay) it may never use.
-   */
-  constructor(
-    private readonly clock: Clock,
-    private readonly options: { readonly roomForOverlays: boolean } = { roomForOverlays: true },
-  ) {}
+  constructor(private readonly clock: Clock) {}
 
   private replaceOverlayTable(overlay: UserAggTable): void {
     this.overlay = overlay;
     this.overlayGeneration++;
-  }
-
-  private withRoom(overlay: UserAggTable, base: BatchBase): UserAggTable {
-    return this.options.roomForOverlays ? reserveOverlay(overlay, base) : overlay;
   }
 
   /** The current version's status; undefined until the first load (a store that cannot say what it holds serves nothing). */
@@ -294,7 +251,7 @@ export class ServingStore {
   load(base: BatchBase, overlay: UserAggTable, throughSeq: number, lastIngestedAtMs: number | null, streamThroughSeqs: Readonly<Record<string, number>> = {}): SnapshotStatus {
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
-    this.replaceOverlayTable(this.withRoom(overlay.compacted(), base));
+    this.replaceOverlayTable(reserveOverlay(overlay.compacted(), base));
     this.recent.clear();
     const streams = Object.fromEntries(Object.entries(streamThroughSeqs).map(([stream, seq]) => [stream, Math.max(seq, watermarkOf(base, stream))]));
     this.info = this.recounted(Math.max(throughSeq, base.view?.watermark ?? 0), lastIngestedAtMs, 'load', streams);
@@ -354,7 +311,7 @@ export class ServingStore {
    * Whether to keep the blocks of the seqs applied from now on, for a swap: on while the loader prepares one (it reads
    * the seqs up to here from the delta files), off otherwise — which forgets those kept. At ~300 KB a seq at 100 k
    * events/s, keeping every seq between two batch views would cost hundreds of MB. While on, every seq is kept: the
-   * store and its replica must both find each one their swap needs.
+   * swap must find each one it needs, however long the load takes.
    */
   keepRecent(keep: boolean): void {
     this.keepingRecent = keep;
@@ -403,7 +360,7 @@ export class ServingStore {
     else overlay = this.fromRecent(plans) ?? this.subtracted(plans);
     this.base = base;
     this.baseTable = UserAggTable.fromState(base.table);
-    this.replaceOverlayTable(this.withRoom(overlay, base));
+    this.replaceOverlayTable(reserveOverlay(overlay, base));
     this.forgetAbsorbed(base);
     this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', streamThroughSeqs);
     return this.info;
@@ -590,8 +547,8 @@ export class ServingStore {
   }
 
   /**
-   * The current version's base and overlay, not copied: valid until the next change. The export thread keeps a
-   * replica of this store (fed the same changes in the same order) and formats it between changes.
+   * The current version's base and overlay, not copied: valid until the next change (the overlay's entries only
+   * grow or change totals until overlayGeneration changes).
    */
   view(): StoreView {
     return { status: this.loaded, base: this.base, overlay: this.overlay.toState(), overlayGeneration: this.overlayGeneration };

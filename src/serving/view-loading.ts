@@ -1,20 +1,20 @@
 // Reading published views into what the serving store holds (run on a serving thread, off the hot path): a batch
-// view as a BatchBase, the realtime view made exact against it, the overlay a swap to a new batch view keeps.
+// view as a BatchBase, the realtime view made exact against it, the overlay a swap to a new batch view keeps; and a
+// version's merged view written whole to a file.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
 import { checkDeltasFound, exactMerge, planExactMerge } from '../core/exact-merge.js';
-import { writeFileAtomically } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { DEFAULT_STREAM } from '../io/layout.js';
 import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
-import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportResult, ServingLoadResult, ServingRequest, ServingWindowResult } from '../messages.js';
-import { type Clock } from '../core/clock.js';
-import { type PreparedOverlay, ServingStore, applyChange, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
+import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportRequest, ServingLoadResult, ServingRequest } from '../messages.js';
+import { LambdaflowError } from '../core/errors.js';
+import { type PreparedOverlay, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
-import { MergedViewExporter } from './export.js';
+import { type ExportLayoutState, layoutTransferList, writeWholeExport } from './export.js';
 
 /** A batch view's table is sized up front for at most this many users (more: it grows as it reads). */
 const PRESIZE_MAX_USERS = 4_000_000;
@@ -87,17 +87,8 @@ function preparedOverlay(base: BatchBase, streams: readonly { stream: string; de
   return { ranges, overlay: compacted.toState(), totals: mergedTotals(base, UserAggTable.fromState(base.table), compacted) };
 }
 
-/**
- * A serving thread's request handler. The export thread also keeps a replica of the serving store, fed the same
- * changes in the same order, so exports format it directly and the main thread never copies its view.
- */
-export function servingRequestHandler(clock: Clock): (request: ServingRequest) => Promise<Answer<unknown>> {
-  const replica = new ServingStore(clock, { roomForOverlays: false });
-  const exporter = new MergedViewExporter();
-  return (request) => handleServingRequest(request, replica, exporter);
-}
-
-async function handleServingRequest(request: ServingRequest, replica: ServingStore, exporter: MergedViewExporter): Promise<Answer<unknown>> {
+/** A serving thread's request handler: each request runs on a thread started for it (see ServingLayer.offThread). */
+export async function handleServingRequest(request: ServingRequest): Promise<Answer<unknown>> {
   switch (request.type) {
     case 'load': {
       const base = readBatchBase(request.batch);
@@ -113,43 +104,46 @@ async function handleServingRequest(request: ServingRequest, replica: ServingSto
           streamThroughSeqs[stream.stream] = loadRealtime(overlay, watermarkOf(base, stream.stream), stream.checkpoint, stream.throughSeq, stream.deltasDir);
         }
       }
-      const compacted = overlay.compacted();
-      const state = compacted.toState();
-      const replicaState = compacted.clone().toState();
-      const result: ServingLoadResult = { base, overlay: state, overlayReplica: replicaState, throughSeq, lastIngestedAtMs: request.lastIngestedAtMs, streamThroughSeqs };
-      // The base lives in shared memory: posting it shares it; the overlays are moved.
-      return { result, transfer: [...stateTransferList(state), ...stateTransferList(replicaState)] };
+      const state = overlay.compacted().toState();
+      const result: ServingLoadResult = { base, overlay: state, throughSeq, lastIngestedAtMs: request.lastIngestedAtMs, streamThroughSeqs };
+      // The base lives in shared memory: posting it shares it; the overlay is moved.
+      return { result, transfer: stateTransferList(state) };
     }
     case 'batch': {
       const base = readBatchBase(request.batch);
       const prepared = preparedOverlay(base, request.streams);
-      // The replica is copied before the room is made: the export thread's overlay grows as needed, and a copy would
-      // write every page of the room.
-      const preparedReplica: PreparedOverlay = { ...prepared, overlay: UserAggTable.fromState(prepared.overlay).clone().toState() };
       const kept: PreparedOverlay = { ...prepared, overlay: reserveOverlay(UserAggTable.fromState(prepared.overlay), base).toState() };
-      const result: ServingBatchResult = { base, prepared: kept, preparedReplica };
-      return { result, transfer: [...stateTransferList(kept.overlay), ...stateTransferList(preparedReplica.overlay)] };
+      const result: ServingBatchResult = { base, prepared: kept };
+      return { result, transfer: stateTransferList(kept.overlay) };
     }
     case 'window': {
       const table = new UserAggTable();
       mergeViewDirectory(request.dir, table);
       const state = table.toState();
-      const replica = table.clone().toState();
-      return { result: { table: state, replica } satisfies ServingWindowResult, transfer: [...stateTransferList(state), ...stateTransferList(replica)] };
+      return { result: state, transfer: stateTransferList(state) };
     }
-    case 'replicate':
-      applyChange(replica, request.change);
-      return { result: null };
     case 'export': {
-      const view = replica.view();
-      // Read-only here: the exporter keeps these bytes to write the next version from, and never changes them.
-      const bytes = exporter.format(view);
-      if (request.target) {
-        await writeFileAtomically(request.target, bytes);
-        return { result: { version: view.status.version, bytes: null } satisfies ServingExportResult };
-      }
-      const moved = new Uint8Array(bytes);
-      return { result: { version: view.status.version, bytes: moved } satisfies ServingExportResult, transfer: [moved.buffer] };
+      const layout = writeWholeFile(request);
+      return { result: layout, transfer: layoutTransferList(layout) };
     }
+  }
+}
+
+/** Writes a version's merged view whole into a new file, a chunk at a time; a file it could not finish is removed. */
+function writeWholeFile({ base, overlay, overlayGeneration, file }: ServingExportRequest): ExportLayoutState {
+  let fd: number | undefined;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fd = fs.openSync(file, 'wx');
+    const out = fd;
+    const { base: _base, ...layout } = writeWholeExport({ base, overlay, overlayGeneration }, (chunk) => {
+      for (let done = 0; done < chunk.length; ) done += fs.writeSync(out, chunk, done, chunk.length - done);
+    });
+    return layout;
+  } catch (cause) {
+    fs.rmSync(file, { force: true });
+    throw new LambdaflowError('E_WRITE', `cannot write ${file}: ${(cause as Error).message}`, { file }, { cause });
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }

@@ -5,12 +5,29 @@ import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
-import { MergedViewExporter, formatMergedView } from '../../src/serving/export.js';
+import { type ExportLayout, type ExportedView, applyExportPlan, formatMergedView, planExport, writeWholeExport } from '../../src/serving/export.js';
 import { DEFAULT_STREAM } from '../../src/io/layout.js';
 import { type PreparedOverlay, type SeqBlock, ServingStore, type TopBy, sliceByUsers } from '../../src/serving/store.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 type Model = Map<string, { count: number; cents: number }>;
+
+/**
+ * Each version's CSV as the service writes it (src/serving/view-exports.ts): planned from the last export's layout,
+ * whole when the plan cannot be made; applied to bytes in memory here, spliced from files there.
+ */
+class PlannedExports {
+  private last: { layout: ExportLayout; bytes: Uint8Array } | undefined;
+
+  format(view: ExportedView): Uint8Array {
+    const plan = this.last && planExport(this.last.layout, view);
+    if (this.last && plan) return (this.last.bytes = applyExportPlan(this.last.bytes, plan));
+    const chunks: Buffer[] = [];
+    const layout = writeWholeExport(view, (chunk) => chunks.push(Buffer.from(chunk)));
+    this.last = { layout, bytes: Buffer.concat(chunks) };
+    return this.last.bytes;
+  }
+}
 
 /** Seq s's purchases, generated once: [user, cents][] (refunds included). */
 function makeSeqs(random: () => number, n: number, users: number): [string, number][][] {
@@ -67,12 +84,12 @@ function checkStore(store: ServingStore, seqs: readonly [string, number][][], us
   }
   for (const by of ['amount', 'count'] as const) expect(store.top(by, 25)).toEqual(expectedTop(truth, by, 25));
   expect(Buffer.from(formatMergedView(store.view())).toString()).toBe(expectedCsv(truth));
-  // The export thread's way: each version written from the previous file, only changed users regenerated.
-  if (!exporters.has(store)) exporters.set(store, new MergedViewExporter());
+  // The service's way: each version planned from the previous export, only changed users regenerated.
+  if (!exporters.has(store)) exporters.set(store, new PlannedExports());
   expect(Buffer.from(exporters.get(store)!.format(store.view())).toString()).toBe(expectedCsv(truth));
 }
 
-const exporters = new WeakMap<ServingStore, MergedViewExporter>();
+const exporters = new WeakMap<ServingStore, PlannedExports>();
 
 const batchView = (seqs: readonly [string, number][][], watermark: number, name = `batch-${watermark}`) =>
   buildBatchBase(tableOf(seqs, 0, watermark), { name, watermark, createdAtMs: watermark, badRows: 0 });
@@ -320,8 +337,8 @@ describe('ServingStore with NATS partition streams', () => {
   });
 });
 
-describe('MergedViewExporter', () => {
-  it('writes each version from the previous file byte for byte like a whole export, through updates, new users and swaps', () => {
+describe('planExport', () => {
+  it('plans each version from the previous export byte for byte like a whole export, through updates, new users and swaps', () => {
     const random = seededRandom(23);
     const users = 20_000;
     // Seq s: 40 purchases over a wide id space (so new users land before, between and after the batch view's), a
@@ -335,7 +352,7 @@ describe('MergedViewExporter', () => {
     store.load(batchView(seqs, 100), tableOf(seqs, 100, 100), 100, null);
     // Every seq after the load is kept, so a swap finds what it keeps among them.
     store.keepRecent(true);
-    const exporter = new MergedViewExporter();
+    const exporter = new PlannedExports();
     let previous: { bytes: Uint8Array; text: string } | undefined;
     let through = 100;
     let watermark = 100;
@@ -352,20 +369,20 @@ describe('MergedViewExporter', () => {
       expect(whole).toBe(expectedCsv(model(seqs, through)));
       const bytes = exporter.format(store.view());
       expect(Buffer.from(bytes).toString()).toBe(whole);
-      // The exporter writes into the buffers of the export before the last: the last one's bytes are still intact.
+      // A new export never writes over the last one's bytes (the service reads the last file while writing the next).
       if (previous) expect(Buffer.from(previous.bytes).toString()).toBe(previous.text);
       previous = { bytes, text: whole };
     }
   });
 });
 
-describe('MergedViewExporter with small views', () => {
+describe('planned exports of small views', () => {
   it('writes each of many small exports right (they may share Node\'s pool of small buffers with each other)', () => {
     // A new user every seq: each export is longer than the one before.
     const seqs: [string, number][][] = Array.from({ length: 40 }, (_, s) => [[`user-${s}`, 100 + s]]);
     const store = new ServingStore(new ManualClock());
     store.load(batchView(seqs, 2), tableOf(seqs, 2, 2), 2, null);
-    const exporter = new MergedViewExporter();
+    const exporter = new PlannedExports();
     // Other small buffers, from the same pool as a small export's: no export may write over them.
     const others: { buffer: Buffer; text: string }[] = [];
     for (let through = 3; through <= 40; through++) {

@@ -1,0 +1,178 @@
+// Export files: a file written once under a hidden temp name (whole, or spliced from an earlier export file's bytes
+// and new ones), read by any number of readers while newer ones are written, and published by rename. Each reader
+// holds a reference; the file is closed, and removed if it was never published, when the last one lets go.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Readable } from 'node:stream';
+import { LambdaflowError } from '../core/errors.js';
+import { fsyncDirectory, removeStaleTemps } from './atomic.js';
+
+/** Reads and writes go through buffers of this size. */
+const IO_BYTES = 1 << 20;
+
+/** One piece of a spliced file: bytes [from, to) of the earlier file, or of the new bytes. */
+export interface SplicePiece {
+  readonly fresh: boolean;
+  readonly from: number;
+  readonly to: number;
+}
+
+const writeError = (file: string, cause: unknown): LambdaflowError =>
+  new LambdaflowError('E_WRITE', `cannot write ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { file }, { cause });
+
+let tempCounter = 0;
+
+/** A hidden temp name next to `target` that removeStaleTemps(dir, basename(target)) recognises after a crash. */
+export function exportTempPath(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${++tempCounter}`);
+}
+
+/** Removes the temp files a process that died left next to `target`. */
+export async function removeStaleExports(target: string): Promise<void> {
+  await removeStaleTemps(path.dirname(target), path.basename(target));
+}
+
+export class ExportFile {
+  private refs = 1;
+  private published = false;
+
+  private constructor(
+    private readonly handle: fs.promises.FileHandle,
+    private filePath: string,
+    /** The file's length in bytes. */
+    readonly size: number,
+  ) {}
+
+  /** Opens a file another thread wrote at `file` (a temp path): the caller holds its first reference. */
+  static async open(file: string): Promise<ExportFile> {
+    const handle = await fs.promises.open(file, 'r');
+    try {
+      return new ExportFile(handle, file, (await handle.stat()).size);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Writes a new file at `file` (a temp path) from the pieces, in order: ranges of `earlier`'s bytes (read in order,
+   * a buffer at a time) and of `fresh`. Throws E_STATE when `earlier` is shorter than a piece says.
+   */
+  static async splice(earlier: ExportFile, pieces: readonly SplicePiece[], fresh: Buffer, size: number, file: string): Promise<ExportFile> {
+    let handle: fs.promises.FileHandle;
+    try {
+      await fs.promises.mkdir(path.dirname(file), { recursive: true });
+      handle = await fs.promises.open(file, 'wx+');
+    } catch (cause) {
+      throw writeError(file, cause);
+    }
+    const spliced = new ExportFile(handle, file, size);
+    try {
+      const written = await spliceInto(earlier, pieces, fresh, handle, file);
+      if (written !== size) throw new LambdaflowError('E_STATE', `${file}: spliced ${written} bytes, expected ${size}`, { file });
+      return spliced;
+    } catch (error) {
+      await spliced.release();
+      throw error;
+    }
+  }
+
+  /** The file as it stands now: its temp path, or the target it was published as. */
+  get path(): string {
+    return this.filePath;
+  }
+
+  get isPublished(): boolean {
+    return this.published;
+  }
+
+  /** Another reference (release it when done). */
+  acquire(): this {
+    this.refs++;
+    return this;
+  }
+
+  /** Drops a reference; the last one closes the file, and removes it if it was never published. */
+  async release(): Promise<void> {
+    if (--this.refs > 0) return;
+    await this.handle.close().catch(() => undefined);
+    if (!this.published) await fs.promises.rm(this.filePath, { force: true }).catch(() => undefined);
+  }
+
+  /** The file's bytes as a stream that holds a reference until it closes (read to the end, or destroyed). */
+  stream(): Readable {
+    this.acquire();
+    const stream = this.handle.createReadStream({ start: 0, end: Math.max(0, this.size - 1), autoClose: false, highWaterMark: 256 * 1024 });
+    stream.once('close', () => void this.release());
+    return stream;
+  }
+
+  /** Reads bytes [position, position + buffer.length) or fewer at the end; returns how many. */
+  async read(buffer: Buffer, position: number): Promise<number> {
+    return (await this.handle.read(buffer, 0, buffer.length, position)).bytesRead;
+  }
+
+  /** Makes the file durable and renames it to `target` (readers keep reading it); only a temp file is published. */
+  async publish(target: string): Promise<void> {
+    if (this.published) throw new LambdaflowError('E_STATE', `${this.filePath} is already published`);
+    try {
+      await this.handle.datasync();
+      await fs.promises.rename(this.filePath, target);
+    } catch (cause) {
+      throw writeError(target, cause);
+    }
+    this.published = true;
+    this.filePath = target;
+    fsyncDirectory(path.dirname(target));
+  }
+}
+
+/** Writes the pieces into `out`; returns the bytes written. */
+async function spliceInto(earlier: ExportFile, pieces: readonly SplicePiece[], fresh: Buffer, out: fs.promises.FileHandle, file: string): Promise<number> {
+  // The earlier file's bytes [inFrom, inTo) are in `input`; pieces read it in order, so each byte is read once.
+  const input = Buffer.allocUnsafe(IO_BYTES);
+  let inFrom = 0;
+  let inTo = 0;
+  const output = Buffer.allocUnsafe(IO_BYTES);
+  let outAt = 0;
+  let position = 0;
+  const flush = async (): Promise<void> => {
+    try {
+      let done = 0;
+      while (done < outAt) done += (await out.write(output, done, outAt - done, position + done)).bytesWritten;
+    } catch (cause) {
+      throw writeError(file, cause);
+    }
+    position += outAt;
+    outAt = 0;
+  };
+  const put = async (source: Buffer, from: number, to: number): Promise<void> => {
+    while (from < to) {
+      const n = Math.min(to - from, IO_BYTES - outAt);
+      source.copy(output, outAt, from, from + n);
+      outAt += n;
+      from += n;
+      if (outAt === IO_BYTES) await flush();
+    }
+  };
+  for (const { fresh: isFresh, from, to } of pieces) {
+    if (isFresh) {
+      await put(fresh, from, to);
+      continue;
+    }
+    for (let at = from; at < to; ) {
+      if (at < inFrom || at >= inTo) {
+        const bytesRead = await earlier.read(input, at);
+        if (bytesRead === 0) throw new LambdaflowError('E_STATE', `${earlier.path} ends at byte ${at}, before ${to}`, { file: earlier.path });
+        inFrom = at;
+        inTo = at + bytesRead;
+      }
+      const end = Math.min(to, inTo);
+      await put(input, at - inFrom, end - inFrom);
+      at = end;
+    }
+  }
+  await flush();
+  return position;
+}

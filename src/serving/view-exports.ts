@@ -1,0 +1,110 @@
+// merged_view.csv and /view.csv at run time: each version's CSV is a file. The next version's file is planned on the
+// serving thread from the last one's layout (only the users that changed are formatted; the rest is copied from the
+// last file on disk); a version with a new batch view or overlay table is written whole on a thread of its own, from
+// a frozen copy of the overlay. No version's bytes are held in memory, and the store has no replica.
+
+import { UserAggTable, stateTransferList } from '../core/agg-table.js';
+import { ExportFile, exportTempPath, removeStaleExports } from '../io/export-file.js';
+import type { ServingExportRequest } from '../messages.js';
+import { type ExportLayout, type ExportLayoutState, planExport } from './export.js';
+import { type ServingStore, type SnapshotStatus, type StoreView } from './store.js';
+
+/** A file of one version, held by the caller: release it when done. */
+export interface ExportedVersion {
+  readonly status: SnapshotStatus;
+  readonly file: ExportFile;
+}
+
+/** Writes a whole export off the serving thread (moving `transfer`); resolves with the file's layout. */
+export type WholeExportWriter = (request: ServingExportRequest, transfer: ArrayBuffer[]) => Promise<ExportLayoutState>;
+
+interface LastExport {
+  /** Undefined once a plan moved it on but its file failed: the next export is written whole. */
+  layout: ExportLayout | undefined;
+  readonly status: SnapshotStatus;
+  file: ExportFile;
+}
+
+export class ViewExports {
+  private last: LastExport | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private staleRemoved: Promise<void> | undefined;
+
+  constructor(
+    /** merged_view.csv: published files are renamed to it; temp files live next to it. */
+    private readonly target: string,
+    private readonly store: ServingStore,
+    private readonly writeWhole: WholeExportWriter,
+  ) {}
+
+  /** A file of the current version (or of a newer one, when it changes while an earlier export is written). */
+  current(): Promise<ExportedVersion> {
+    return this.serially(() => this.exportCurrent());
+  }
+
+  /** Publishes a file of the current version as the target, atomically; returns the status of the version it holds. */
+  publish(): Promise<SnapshotStatus> {
+    return this.serially(async () => {
+      const { status, file } = await this.exportCurrent();
+      try {
+        // Published before (the version did not change, and the target went missing): a new copy of it.
+        const unpublished = file.isPublished ? await this.copyOfLast() : file;
+        await unpublished.publish(this.target);
+      } finally {
+        await file.release();
+      }
+      return status;
+    });
+  }
+
+  /** Waits for the export being written, then lets go of the last file (removed unless published). */
+  async close(): Promise<void> {
+    await this.queue;
+    const last = this.last;
+    this.last = undefined;
+    await last?.file.release();
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async exportCurrent(): Promise<ExportedVersion> {
+    this.staleRemoved ??= removeStaleExports(this.target);
+    await this.staleRemoved;
+    // From here to the plan nothing waits: the plan is of the version current now.
+    const view = this.store.view();
+    const last = this.last;
+    if (last?.status.version === view.status.version) return { status: last.status, file: last.file.acquire() };
+    const plan = last?.layout && planExport(last.layout, view);
+    let next: { file: ExportFile; layout: ExportLayout };
+    try {
+      next = plan && last ? { file: await ExportFile.splice(last.file, plan.pieces, plan.fresh, plan.size, exportTempPath(this.target)), layout: last.layout! } : await this.whole(view);
+    } catch (error) {
+      if (last && plan) last.layout = undefined;
+      throw error;
+    }
+    await last?.file.release();
+    this.last = { layout: next.layout, status: view.status, file: next.file };
+    return { status: view.status, file: next.file.acquire() };
+  }
+
+  private async whole(view: StoreView): Promise<{ file: ExportFile; layout: ExportLayout }> {
+    // A frozen copy: the store goes on changing its own overlay while the file is written.
+    const overlay = UserAggTable.fromState(view.overlay).clone().toState();
+    const file = exportTempPath(this.target);
+    const layout = await this.writeWhole({ type: 'export', base: view.base, overlay, overlayGeneration: view.overlayGeneration, file }, stateTransferList(overlay));
+    return { file: await ExportFile.open(file), layout: { ...layout, base: view.base } };
+  }
+
+  /** A new file with the last one's bytes, in its place. */
+  private async copyOfLast(): Promise<ExportFile> {
+    const last = this.last!;
+    const copy = await ExportFile.splice(last.file, [{ fresh: false, from: 0, to: last.file.size }], Buffer.alloc(0), last.file.size, exportTempPath(this.target));
+    await last.file.release();
+    last.file = copy;
+    return copy;
+  }
+}
