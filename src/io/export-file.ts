@@ -4,12 +4,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { LambdaflowError } from '../core/errors.js';
 import { fsyncDirectory, removeStaleTemps } from './atomic.js';
 
 /** Reads and writes go through buffers of this size. */
 const IO_BYTES = 1 << 20;
+/** A reader's stream reads this much at a time. */
+const STREAM_BYTES = 256 * 1024;
 
 /** One piece of a spliced file: bytes [from, to) of the earlier file, or of the new bytes. */
 export interface SplicePiece {
@@ -100,11 +102,31 @@ export class ExportFile {
     if (!this.published) await fs.promises.rm(this.filePath, { force: true }).catch(() => undefined);
   }
 
-  /** The file's bytes as a stream that holds a reference until it closes (read to the end, or destroyed). */
+  /**
+   * The file's bytes as a stream that holds a reference until it is destroyed (read to the end, failed, or a client
+   * gone halfway). Its own reads, not a file stream: destroying one of those closes the descriptor under everyone.
+   */
   stream(): Readable {
     this.acquire();
-    const stream = this.handle.createReadStream({ start: 0, end: Math.max(0, this.size - 1), autoClose: false, highWaterMark: 256 * 1024 });
-    stream.once('close', () => void this.release());
+    let position = 0;
+    const stream: Readable = new Readable({
+      highWaterMark: STREAM_BYTES,
+      read: (size) => {
+        const length = Math.min(Math.max(size, 1), this.size - position);
+        if (length <= 0) return void stream.push(null);
+        this.handle.read(Buffer.allocUnsafe(length), 0, length, position).then(
+          ({ bytesRead, buffer }) => {
+            position += bytesRead;
+            stream.push(bytesRead === 0 ? null : buffer.subarray(0, bytesRead));
+          },
+          (error: Error) => stream.destroy(error),
+        );
+      },
+      destroy: (error, callback) => {
+        void this.release();
+        callback(error);
+      },
+    });
     return stream;
   }
 

@@ -158,11 +158,32 @@ describe('serve and all: the API equals an independent recount', () => {
     const batchViewsSeen = (): number => new Set(statusAnswers.filter((s) => s.status === 200).map((s) => s.body.batch_view)).size;
     const versionsSeen = (): number => new Set(statusAnswers.filter((s) => s.status === 200).map((s) => s.body.version)).size;
 
+    /** /view.csv bodies by the version they carry (X-View-Version). */
+    const csvAnswers = new Map<number, string[]>();
+    const viewCsv = async (abandon: boolean): Promise<void> => {
+      const controller = new AbortController();
+      const response = await fetch(`${url}/view.csv`, { signal: AbortSignal.any([controller.signal, AbortSignal.timeout(20_000)]) });
+      if (abandon) {
+        // A client that goes away without reading the body.
+        controller.abort();
+        return;
+      }
+      const body = await response.text();
+      if (response.status === 200) csvAnswers.set(Number(response.headers.get('x-view-version')), [...(csvAnswers.get(Number(response.headers.get('x-view-version'))) ?? []), body]);
+      else other.push({ startedAt: 0, endedAt: 0, status: response.status, body: { text: body } });
+    };
+
     const client = async (seed: number): Promise<void> => {
       const random = seeded(seed);
       for (let i = 0; Date.now() < hammerUntil; i++) {
         if (i % 4 === 3) {
           statusAnswers.push(await request('/status'));
+          continue;
+        }
+        if (i % 16 === 6 && statusAnswers.some((s) => s.status === 200)) {
+          await viewCsv(i % 32 === 6).catch((error: unknown) => {
+            if (!(error instanceof Error && error.name === 'AbortError')) throw error;
+          });
           continue;
         }
         const user = `u${random.int(users)}`;
@@ -215,8 +236,18 @@ describe('serve and all: the API equals an independent recount', () => {
       const grew = (['through_seq', 'users', 'purchases'] as const).every((k) => (s2[k] as number) >= (s1[k] as number)) && apiCents(s2.amount as string) >= apiCents(s1.amount as string);
       expect(grew, `version ${v1}: ${JSON.stringify(s1)}; version ${v2}: ${JSON.stringify(s2)}`).toBe(true);
     }
-    // And what it ended with is exact.
+    // /view.csv: one body per version, whose totals are that version's /status totals.
+    expect(csvAnswers.size, 'versions of /view.csv read').toBeGreaterThanOrEqual(2);
+    for (const [version, bodies] of csvAnswers) {
+      expect(new Set(bodies).size, `two different /view.csv bodies for version ${version}`).toBe(1);
+      const rows = bodies[0]!.trimEnd().split('\n').slice(1).map((line) => line.split(','));
+      const status = statuses.get(version);
+      if (!status) continue;
+      expect({ users: rows.length, purchases: rows.reduce((n, row) => n + Number(row[1]), 0) }, `/view.csv of version ${version}`).toEqual({ users: status.users, purchases: status.purchases });
+    }
+    // And what it ended with is exact, and no export file is left beside it (abandoned downloads included).
     expect(readMergedViewText(data)).toBe(expectedMergedViewText(data));
+    expect(fs.readdirSync(path.join(data, 'serving', 'view'))).toEqual(['merged_view.csv']);
   });
 
   it('/readyz is 503 while the first consistent snapshot cannot be loaded (deltas missing), then 200 and exact', async () => {

@@ -206,6 +206,18 @@ describe('routes on a loaded view', () => {
     expect(answer.body).toBe(expected);
     expect(readMergedViewText(service.data)).toBe(expected);
     expect(answer.body).toContain('"o""hara",1,7.00\n'); // RFC 4180 quoting
+    expect(answer.headers['content-length']).toBe(String(answer.rawPayload.length));
+    // HEAD: the same head, no body, and the file is not held by a stream no one reads (the view folder keeps only
+    // merged_view.csv and the service's one current file).
+    for (let i = 0; i < 3; i++) {
+      const head = await app.inject({ method: 'HEAD', url: '/view.csv' });
+      expect(head.statusCode).toBe(200);
+      expect(head.headers['content-length']).toBe(String(answer.rawPayload.length));
+      expect(head.headers['x-view-version']).toBe(answer.headers['x-view-version']);
+      expect(head.rawPayload.length).toBe(0);
+    }
+    const viewFolder = fs.readdirSync(path.join(service.data, 'serving', 'view'));
+    expect(viewFolder.filter((name) => name !== 'merged_view.csv').length).toBeLessThanOrEqual(1);
   });
 
   it('GET /status: the version, its position in the stream and its totals (amount as a string)', async () => {

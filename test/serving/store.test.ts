@@ -1,14 +1,22 @@
 // The serving store against a model: after every load, realtime update and batch swap, lookups, top-N, totals and
 // the CSV export equal a recount of every seq the version says it reflects (each exactly once).
 
+import fs from 'node:fs';
+import path from 'node:path';
+import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
-import { type ExportLayout, type ExportedView, applyExportPlan, formatMergedView, planExport, writeWholeExport } from '../../src/serving/export.js';
+import { type ExportLayout, type ExportLayoutState, type ExportedView, applyExportPlan, formatMergedView, planExport, writeWholeExport } from '../../src/serving/export.js';
+import { ViewExports } from '../../src/serving/view-exports.js';
+import { handleServingRequest } from '../../src/serving/view-loading.js';
 import { DEFAULT_STREAM } from '../../src/io/layout.js';
 import { type PreparedOverlay, type SeqBlock, ServingStore, type TopBy, sliceByUsers } from '../../src/serving/store.js';
 import { ManualClock } from '../helpers/manual-clock.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
+
+const tempRoot = tempRoots();
 
 type Model = Map<string, { count: number; cents: number }>;
 
@@ -190,7 +198,7 @@ describe('ServingStore', () => {
     expect(refused).toBeGreaterThan(0);
   });
 
-  it('keeps every seq applied while a swap is prepared, however many (the replica swaps with the overlay as the loader made it)', () => {
+  it('keeps every seq applied while a swap is prepared, however many (a swap with the overlay as the loader made it finds each)', () => {
     const seqs = makeSeqs(seededRandom(5), 5_000, 30);
     const store = new ServingStore(new ManualClock());
     store.load(batchView(seqs, 0), new UserAggTable(), 0, null);
@@ -392,6 +400,55 @@ describe('planned exports of small views', () => {
       expect(Buffer.from(exporter.format(store.view())).toString()).toBe(expectedCsv(model(seqs, through)));
       for (const other of others) expect(other.buffer.toString()).toBe(other.text);
     }
+  });
+});
+
+describe('ViewExports: a file per version', () => {
+  it('writes each version a file equal to a recount (planned from the last, or whole after a swap), publishes it, and leaves only merged_view.csv', async () => {
+    const { data } = tempRoot();
+    const target = path.join(data, 'view', 'merged_view.csv');
+    const random = seededRandom(31);
+    const seqs = makeSeqs(random, 400, 3_000);
+    const store = new ServingStore(new ManualClock(5));
+    store.load(batchView(seqs, 50), tableOf(seqs, 50, 50), 50, null);
+    store.keepRecent(true);
+    let through = 50;
+    const applyMore = (): void => {
+      const next = through + 1 + Math.floor(random() * 3);
+      store.apply(seqBlocks(seqs, through, next), next);
+      through = next;
+    };
+    // A whole export is written on a thread while the store goes on: here, more seqs are applied before it is
+    // written, and the file must still be of the version it was asked at.
+    let wholes = 0;
+    const exports = new ViewExports(target, store, async (request) => {
+      wholes++;
+      applyMore();
+      return (await handleServingRequest(request)).result as ExportLayoutState;
+    });
+    for (let step = 0; step < 60; step++) {
+      applyMore();
+      if (step % 20 === 19) expect(store.swapBatch(batchView(seqs, through - 2, `batch-${step}`))).toBeDefined();
+      const asked = { version: store.current!.version, through };
+      const { status, file } = await exports.current();
+      expect(status.version).toBe(asked.version);
+      expect(await text(file.stream()), `step ${step}`).toBe(expectedCsv(model(seqs, asked.through)));
+      await file.release();
+      if (step % 7 === 0) {
+        // Of the version current now (a whole export above applied more seqs meanwhile).
+        const published = await exports.publish();
+        expect(published.version).toBe(store.current!.version);
+        expect(fs.readFileSync(target, 'utf8')).toBe(expectedCsv(model(seqs, through)));
+      }
+    }
+    expect(wholes, 'whole exports: the first, and one after each of 3 swaps').toBe(4);
+    // merged_view.csv removed, the version unchanged: publishing writes it again.
+    const last = await exports.publish();
+    fs.rmSync(target);
+    expect((await exports.publish()).version).toBe(last.version);
+    expect(fs.readFileSync(target, 'utf8')).toBe(expectedCsv(model(seqs, through)));
+    await exports.close();
+    expect(fs.readdirSync(path.dirname(target))).toEqual(['merged_view.csv']);
   });
 });
 
