@@ -15,7 +15,7 @@ import { firstDifference, totalsFromMap } from '../src/bench/compare-totals.js';
 import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
 import { buildBatchBase } from '../src/serving/batch-base.js';
-import { applyExportPlan, formatMergedView, planExport, writeWholeExport } from '../src/serving/export.js';
+import { applyExportPlan, formatMergedView, planExportNow, writeWholeExport } from '../src/serving/export.js';
 import { type SnapshotStatus } from '../src/serving/store.js';
 
 /** Partial aggregates the reduce merges: one per map task. */
@@ -189,7 +189,7 @@ runScript('bench', async () => {
   let changeRound = 0;
   const exportChanges = (): Uint8Array => {
     for (let e = changeRound++ % stride; e < overlayInPlace.size; e += stride) overlayInPlace.addAt(e, 0, 1);
-    lastBytes = applyExportPlan(lastBytes, planExport(layout, storeView)!);
+    lastBytes = applyExportPlan(lastBytes, planExportNow(layout, storeView)!);
     return lastBytes;
   };
   if (Buffer.compare(Buffer.from(exportChanges()), Buffer.from(formatMergedView(storeView))) !== 0) throw new Error('verification failed: an export planned from the last one differs from a whole export');

@@ -13,11 +13,43 @@ const IO_BYTES = 1 << 20;
 /** A reader's stream reads this much at a time. */
 const STREAM_BYTES = 256 * 1024;
 
-/** One piece of a spliced file: bytes [from, to) of the earlier file, or of the new bytes. */
-export interface SplicePiece {
-  readonly fresh: boolean;
-  readonly from: number;
-  readonly to: number;
+/**
+ * A spliced file's pieces, in order: ranges of the earlier file's bytes or of the new bytes. Kept as numbers in one
+ * typed array: an export after ~25 k changed users has ~50 k pieces, and an object each was most of its cost.
+ */
+export class SplicePieces {
+  private data = new Float64Array(3 * 64);
+  private used = 0;
+
+  /** Adds bytes [from, to) of the earlier file (`fresh` false) or of the new bytes; an empty range adds nothing. */
+  add(fresh: boolean, from: number, to: number): void {
+    if (to <= from) return;
+    if (this.used + 3 > this.data.length) {
+      const grown = new Float64Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.used++] = fresh ? 1 : 0;
+    this.data[this.used++] = from;
+    this.data[this.used++] = to;
+  }
+
+  get count(): number {
+    return this.used / 3;
+  }
+
+  /** Piece i: whether it is of the new bytes, and its range. */
+  isFresh(i: number): boolean {
+    return this.data[3 * i] === 1;
+  }
+
+  from(i: number): number {
+    return this.data[3 * i + 1]!;
+  }
+
+  to(i: number): number {
+    return this.data[3 * i + 2]!;
+  }
 }
 
 const writeError = (file: string, cause: unknown): LambdaflowError =>
@@ -61,7 +93,7 @@ export class ExportFile {
    * Writes a new file at `file` (a temp path) from the pieces, in order: ranges of `earlier`'s bytes (read in order,
    * a buffer at a time) and of `fresh`. Throws E_STATE when `earlier` is shorter than a piece says.
    */
-  static async splice(earlier: ExportFile, pieces: readonly SplicePiece[], fresh: Buffer, size: number, file: string): Promise<ExportFile> {
+  static async splice(earlier: ExportFile, pieces: SplicePieces, fresh: Buffer, size: number, file: string): Promise<ExportFile> {
     let handle: fs.promises.FileHandle;
     try {
       await fs.promises.mkdir(path.dirname(file), { recursive: true });
@@ -151,7 +183,7 @@ export class ExportFile {
 }
 
 /** Writes the pieces into `out`; returns the bytes written. */
-async function spliceInto(earlier: ExportFile, pieces: readonly SplicePiece[], fresh: Buffer, out: fs.promises.FileHandle, file: string): Promise<number> {
+async function spliceInto(earlier: ExportFile, pieces: SplicePieces, fresh: Buffer, out: fs.promises.FileHandle, file: string): Promise<number> {
   // The earlier file's bytes [inFrom, inTo) are in `input`; pieces read it in order, so each byte is read once.
   const input = Buffer.allocUnsafe(IO_BYTES);
   let inFrom = 0;
@@ -169,30 +201,23 @@ async function spliceInto(earlier: ExportFile, pieces: readonly SplicePiece[], f
     position += outAt;
     outAt = 0;
   };
-  const put = async (source: Buffer, from: number, to: number): Promise<void> => {
-    while (from < to) {
-      const n = Math.min(to - from, IO_BYTES - outAt);
-      source.copy(output, outAt, from, from + n);
-      outAt += n;
-      from += n;
-      if (outAt === IO_BYTES) await flush();
-    }
-  };
-  for (const { fresh: isFresh, from, to } of pieces) {
-    if (isFresh) {
-      await put(fresh, from, to);
-      continue;
-    }
-    for (let at = from; at < to; ) {
-      if (at < inFrom || at >= inTo) {
+  // Only reads and writes wait: a piece's bytes are copied synchronously, so ~50 k pieces cost no chain of promises.
+  for (let i = 0; i < pieces.count; i++) {
+    const isFresh = pieces.isFresh(i);
+    const to = pieces.to(i);
+    for (let at = pieces.from(i); at < to; ) {
+      if (!isFresh && (at < inFrom || at >= inTo)) {
         const bytesRead = await earlier.read(input, at);
         if (bytesRead === 0) throw new LambdaflowError('E_STATE', `${earlier.path} ends at byte ${at}, before ${to}`, { file: earlier.path });
         inFrom = at;
         inTo = at + bytesRead;
       }
-      const end = Math.min(to, inTo);
-      await put(input, at - inFrom, end - inFrom);
-      at = end;
+      const n = Math.min((isFresh ? to : Math.min(to, inTo)) - at, IO_BYTES - outAt);
+      if (isFresh) fresh.copy(output, outAt, at, at + n);
+      else input.copy(output, outAt, at - inFrom, at - inFrom + n);
+      outAt += n;
+      at += n;
+      if (outAt === IO_BYTES) await flush();
     }
   }
   await flush();

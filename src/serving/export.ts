@@ -7,7 +7,7 @@
 import { UserAggTable, grownCopy } from '../core/agg-table.js';
 import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
-import { type SplicePiece } from '../io/export-file.js';
+import { SplicePieces } from '../io/export-file.js';
 import { type BatchBase } from './batch-base.js';
 import { type StoreView } from './store.js';
 
@@ -47,7 +47,7 @@ export const layoutTransferList = (layout: ExportLayoutState): ArrayBuffer[] =>
 
 /** The next version's file: its pieces in order (ranges of the last export's file and of `fresh`), and its length. */
 export interface ExportPlan {
-  readonly pieces: readonly SplicePiece[];
+  readonly pieces: SplicePieces;
   readonly fresh: Buffer;
   readonly size: number;
 }
@@ -62,10 +62,11 @@ export function formatMergedView(view: ExportedView): Uint8Array {
 /** A plan applied to the previous export's bytes in memory (tests and benchmarks; the service splices files). */
 export function applyExportPlan(previous: Uint8Array, plan: ExportPlan): Uint8Array {
   const out = new Uint8Array(plan.size);
+  const { pieces } = plan;
   let at = 0;
-  for (const { fresh, from, to } of plan.pieces) {
-    out.set((fresh ? plan.fresh : previous).subarray(from, to), at);
-    at += to - from;
+  for (let i = 0; i < pieces.count; i++) {
+    out.set((pieces.isFresh(i) ? plan.fresh : previous).subarray(pieces.from(i), pieces.to(i)), at);
+    at += pieces.to(i) - pieces.from(i);
   }
   return out;
 }
@@ -126,12 +127,16 @@ export function writeWholeExport(view: ExportedView, write: (chunk: Uint8Array) 
   return { base: view.base, overlayGeneration: view.overlayGeneration, size, start, seen: overlay.size, counts, cents, place, overlayOf };
 }
 
+/** Work a plan does between two pauses, in entries or segments walked: a few milliseconds. */
+const PLAN_SLICE = 65_536;
+
 /**
- * The plan of the view's file from the last export's (whose layout it then describes), or undefined when the view
- * has another base or overlay table: that one is written whole. Reads the view only while it runs, so the plan is
- * of the version current when it was called.
+ * Plans the view's file from the last export's (whose layout it then describes); returns undefined when the view has
+ * another base or overlay table: that one is written whole. A generator: only the part before its first pause reads
+ * the view's totals (it freezes those of the users that changed into the layout), so the caller may run the rest in
+ * steps between other work while the store goes on changing, and the plan is still of the version it began with.
  */
-export function planExport(last: ExportLayout, view: ExportedView): ExportPlan | undefined {
+export function* planExport(last: ExportLayout, view: ExportedView): Generator<void, ExportPlan | undefined> {
   if (last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) return undefined;
   const base = UserAggTable.fromState(view.base.table);
   const overlay = UserAggTable.fromState(view.overlay);
@@ -140,7 +145,8 @@ export function planExport(last: ExportLayout, view: ExportedView): ExportPlan |
   // Changed users, by segment: an entry added since, or one whose totals differ from the last export's.
   const dirty = new Uint8Array(n + 1);
   const segments: number[] = [];
-  for (let e = 0; e < overlay.size; e++) {
+  const seen = overlay.size;
+  for (let e = 0; e < seen; e++) {
     if (e < last.seen && overlay.countAt(e) === last.counts[e] && overlay.centsAt(e) === last.cents[e]) continue;
     last.counts[e] = overlay.countAt(e);
     last.cents[e] = overlay.centsAt(e);
@@ -149,50 +155,75 @@ export function planExport(last: ExportLayout, view: ExportedView): ExportPlan |
     if (dirty[segment] === 0) segments.push(segment);
     dirty[segment] = 1;
   }
-  last.seen = overlay.size;
+  last.seen = seen;
+  // From here on, totals come from the layout (frozen above) and keys from entries below `seen`, which never change.
+  yield;
   const rewritten = Uint32Array.from(segments).sort();
   // The overlay-only users of those segments, in id order (so segment by segment).
   const extras: number[] = [];
-  for (let e = 0; e < overlay.size; e++) if (last.place[e]! < 0 && dirty[-1 - last.place[e]!] === 1) extras.push(e);
+  for (let e = 0; e < seen; e++) {
+    if (e % PLAN_SLICE === PLAN_SLICE - 1) yield;
+    if (last.place[e]! < 0 && dirty[-1 - last.place[e]!] === 1) extras.push(e);
+  }
   const extraOrder = sortByKey(overlay, Uint32Array.from(extras));
   const baseKeys = base.keyColumns();
   const overlayKeys = overlay.keyColumns();
+  yield;
 
   // Segments [copied, g) are copied as they were; they move by what the rewritten ones before them grew or shrank.
   // `start` is moved in place: each old offset is read before it is written over.
   const { start } = last;
   const writer = new ViewLineWriter(64 * (rewritten.length + extraOrder.length) + 64);
-  const pieces: SplicePiece[] = [];
-  const piece = (fresh: boolean, from: number, to: number): void => {
-    if (to > from) pieces.push({ fresh, from, to });
-  };
+  const pieces = new SplicePieces();
   // The header, as it was.
-  piece(false, 0, start[0]!);
+  pieces.add(false, 0, start[0]!);
   let size = start[0]!;
   let copied = 0;
   let next = 0;
+  // Segments walked since the last pause (each rewritten one counts as a few).
+  let work = 0;
   for (const g of rewritten) {
+    work += g - copied + 8;
+    if (work >= PLAN_SLICE) {
+      yield;
+      work = 0;
+    }
     const from = start[copied]!;
     const to = start[g]!;
-    piece(false, from, to);
+    pieces.add(false, from, to);
     const shift = size - from;
     for (let k = copied; k < g; k++) start[k] = start[k]! + shift;
     size += to - from;
     start[g] = size;
     const freshFrom = writer.length;
-    for (; next < extraOrder.length && -1 - last.place[extraOrder[next]!]! === g; next++) writeOverlayOnly(writer, overlay, overlayKeys, extraOrder[next]!);
-    if (g < n) writeBaseLine(writer, base, baseKeys, overlay, g, last.overlayOf[g]!);
-    piece(true, freshFrom, writer.length);
+    for (; next < extraOrder.length && -1 - last.place[extraOrder[next]!]! === g; next++) writeFrozenLine(writer, overlayKeys, extraOrder[next]!, last.counts[extraOrder[next]!]!, last.cents[extraOrder[next]!]!);
+    if (g < n) {
+      const o = last.overlayOf[g]!;
+      writeFrozenLine(writer, baseKeys, g, base.countAt(g) + (o < 0 ? 0 : last.counts[o]!), base.centsAt(g) + (o < 0 ? 0 : last.cents[o]!));
+    }
+    pieces.add(true, freshFrom, writer.length);
     size += writer.length - freshFrom;
     copied = g + 1;
   }
   const from = start[copied]!;
-  piece(false, from, last.size);
+  pieces.add(false, from, last.size);
   const shift = size - from;
-  for (let k = copied; k <= n + 1; k++) start[k] = start[k]! + shift;
+  for (let k = copied; k <= n + 1; k++) {
+    if ((k - copied) % PLAN_SLICE === PLAN_SLICE - 1) yield;
+    start[k] = start[k]! + shift;
+  }
   size += last.size - from;
   last.size = size;
   return { pieces, fresh: writer.bytes(), size };
+}
+
+/** Runs a plan to its end at once (tests and benchmarks; the service pauses between its steps). */
+export function planExportNow(last: ExportLayout, view: ExportedView): ExportPlan | undefined {
+  const steps = planExport(last, view);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 }
 
 /** Places overlay entries added since the last export: in the base, or in the segment their id falls in. */
@@ -226,6 +257,12 @@ function placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: UserAg
 }
 
 type KeyColumns = ReturnType<UserAggTable['keyColumns']>;
+
+/** A line from totals given (a user whose totals are zero has none). */
+function writeFrozenLine(writer: ViewLineWriter, keys: KeyColumns, e: number, count: number, cents: number): void {
+  if (count === 0 && cents === 0) return;
+  writer.line(keys.arena, keys.keyStart[e]!, keys.keyStart[e]! + keys.keyLength[e]!, count, cents);
+}
 
 function writeOverlayOnly(writer: ViewLineWriter, overlay: UserAggTable, keys: KeyColumns, x: number): void {
   const count = overlay.countAt(x);

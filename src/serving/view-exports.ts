@@ -1,10 +1,12 @@
 // merged_view.csv and /view.csv at run time: each version's CSV is a file. The next version's file is planned on the
-// serving thread from the last one's layout (only the users that changed are formatted; the rest is copied from the
-// last file on disk); a version with a new batch view or overlay table is written whole on a thread of its own, from
-// a frozen copy of the overlay. No version's bytes are held in memory, and the store has no replica.
+// serving thread from the last one's layout, in steps between lookups (only the users that changed are formatted; the
+// rest is copied from the last file on disk); a version with a new batch view or overlay table is written whole on a
+// thread of its own, from a frozen copy of the overlay. No version's bytes are held in memory, and the store has no
+// replica.
 
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
-import { ExportFile, exportTempPath, removeStaleExports } from '../io/export-file.js';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../io/export-file.js';
 import type { ServingExportRequest } from '../messages.js';
 import { type ExportLayout, type ExportLayoutState, planExport } from './export.js';
 import { type ServingStore, type SnapshotStatus, type StoreView } from './store.js';
@@ -78,12 +80,20 @@ export class ViewExports {
     const view = this.store.view();
     const last = this.last;
     if (last?.status.version === view.status.version) return { status: last.status, file: last.file.acquire() };
-    const plan = last?.layout && planExport(last.layout, view);
+    const steps = last?.layout && planExport(last.layout, view);
+    let step = steps?.next();
     let next: { file: ExportFile; layout: ExportLayout };
     try {
+      // The plan's first step froze what it reads of this version; the rest runs in steps, lookups answered between.
+      while (steps && step && !step.done) {
+        await yieldToEvents();
+        step = steps.next();
+      }
+      const plan = step?.value;
       next = plan && last ? { file: await ExportFile.splice(last.file, plan.pieces, plan.fresh, plan.size, exportTempPath(this.target)), layout: last.layout! } : await this.whole(view);
     } catch (error) {
-      if (last && plan) last.layout = undefined;
+      // A plan may have moved the layout on without a file to match: the next export is written whole.
+      if (last && steps) last.layout = undefined;
       throw error;
     }
     await last?.file.release();
@@ -102,7 +112,9 @@ export class ViewExports {
   /** A new file with the last one's bytes, in its place. */
   private async copyOfLast(): Promise<ExportFile> {
     const last = this.last!;
-    const copy = await ExportFile.splice(last.file, [{ fresh: false, from: 0, to: last.file.size }], Buffer.alloc(0), last.file.size, exportTempPath(this.target));
+    const whole = new SplicePieces();
+    whole.add(false, 0, last.file.size);
+    const copy = await ExportFile.splice(last.file, whole, Buffer.alloc(0), last.file.size, exportTempPath(this.target));
     await last.file.release();
     last.file = copy;
     return copy;

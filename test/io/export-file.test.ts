@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { ExportFile, type SplicePiece, exportTempPath, removeStaleExports } from '../../src/io/export-file.js';
+import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../../src/io/export-file.js';
 import { LambdaflowError } from '../../src/core/errors.js';
 import { waitFor } from '../helpers/pipeline.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
@@ -25,6 +25,12 @@ async function firstFile(target: string, content: string | Buffer): Promise<Expo
 
 const namesIn = (dir: string): string[] => fs.readdirSync(dir).sort();
 
+function splicePieces(list: readonly { fresh: boolean; from: number; to: number }[]): SplicePieces {
+  const pieces = new SplicePieces();
+  for (const { fresh, from, to } of list) pieces.add(fresh, from, to);
+  return pieces;
+}
+
 describe('ExportFile', () => {
   it('splices ranges of the earlier file and new bytes, in order, across buffer boundaries', async () => {
     const { data } = tempRoot();
@@ -34,15 +40,15 @@ describe('ExportFile', () => {
     for (let i = 0; i < earlierBytes.length; i++) earlierBytes[i] = (i * 7 + (i >> 11)) & 0xff;
     const earlier = await firstFile(target, earlierBytes);
     const fresh = Buffer.from('NEW-LINES-A|NEW-LINES-B|');
-    const pieces: SplicePiece[] = [
+    const list = [
       { fresh: false, from: 0, to: 10 },
       { fresh: true, from: 0, to: 12 },
       { fresh: false, from: 10, to: (1 << 20) + 5 },
       { fresh: false, from: (2 << 20) - 3, to: (3 << 20) - 1 },
       { fresh: true, from: 12, to: fresh.length },
     ];
-    const expected = Buffer.concat(pieces.map(({ fresh: isFresh, from, to }) => (isFresh ? fresh : earlierBytes).subarray(from, to)));
-    const spliced = await ExportFile.splice(earlier, pieces, fresh, expected.length, exportTempPath(target));
+    const expected = Buffer.concat(list.map(({ fresh: isFresh, from, to }) => (isFresh ? fresh : earlierBytes).subarray(from, to)));
+    const spliced = await ExportFile.splice(earlier, splicePieces(list), fresh, expected.length, exportTempPath(target));
     expect(spliced.size).toBe(expected.length);
     expect(Buffer.compare(fs.readFileSync(spliced.path), expected)).toBe(0);
     await earlier.release();
@@ -54,7 +60,7 @@ describe('ExportFile', () => {
     const { data } = tempRoot();
     const target = path.join(data, 'merged_view.csv');
     const earlier = await firstFile(target, 'abc');
-    const error = await ExportFile.splice(earlier, [{ fresh: false, from: 0, to: 10 }], Buffer.alloc(0), 10, exportTempPath(target)).catch((e: unknown) => e);
+    const error = await ExportFile.splice(earlier, splicePieces([{ fresh: false, from: 0, to: 10 }]), Buffer.alloc(0), 10, exportTempPath(target)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LambdaflowError);
     expect((error as LambdaflowError).code).toBe('E_STATE');
     await earlier.release();
@@ -119,7 +125,7 @@ describe('ExportFile', () => {
     const again = await file.publish(target).catch((e: unknown) => e);
     expect((again as LambdaflowError).code).toBe('E_STATE');
     // The next version replaces it; the earlier file (now unlinked) still reads for whoever holds it.
-    const next = await ExportFile.splice(file, [{ fresh: false, from: 0, to: 3 }, { fresh: true, from: 0, to: 3 }], Buffer.from('v2\n'), 6, exportTempPath(target));
+    const next = await ExportFile.splice(file, splicePieces([{ fresh: false, from: 0, to: 3 }, { fresh: true, from: 0, to: 3 }]), Buffer.from('v2\n'), 6, exportTempPath(target));
     await next.publish(target);
     expect(fs.readFileSync(target, 'utf8')).toBe('v1\nv2\n');
     expect(await text(file.stream())).toBe('v1\n');

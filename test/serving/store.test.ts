@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
-import { type ExportLayout, type ExportLayoutState, type ExportedView, applyExportPlan, formatMergedView, planExport, writeWholeExport } from '../../src/serving/export.js';
+import { type ExportLayout, type ExportLayoutState, type ExportedView, applyExportPlan, formatMergedView, planExport, planExportNow, writeWholeExport } from '../../src/serving/export.js';
 import { ViewExports } from '../../src/serving/view-exports.js';
 import { handleServingRequest } from '../../src/serving/view-loading.js';
 import { DEFAULT_STREAM } from '../../src/io/layout.js';
@@ -27,8 +27,17 @@ type Model = Map<string, { count: number; cents: number }>;
 class PlannedExports {
   private last: { layout: ExportLayout; bytes: Uint8Array } | undefined;
 
+  /** The last export's layout (a plan moves it on to the bytes it makes: give them back with adopt). */
+  get layout(): ExportLayout | undefined {
+    return this.last?.layout;
+  }
+
+  adopt(bytes: Uint8Array): void {
+    this.last = { layout: this.last!.layout, bytes };
+  }
+
   format(view: ExportedView): Uint8Array {
-    const plan = this.last && planExport(this.last.layout, view);
+    const plan = this.last && planExportNow(this.last.layout, view);
     if (this.last && plan) return (this.last.bytes = applyExportPlan(this.last.bytes, plan));
     const chunks: Buffer[] = [];
     const layout = writeWholeExport(view, (chunk) => chunks.push(Buffer.from(chunk)));
@@ -345,7 +354,7 @@ describe('ServingStore with NATS partition streams', () => {
   });
 });
 
-describe('planExport', () => {
+describe('planExportNow', () => {
   it('plans each version from the previous export byte for byte like a whole export, through updates, new users and swaps', () => {
     const random = seededRandom(23);
     const users = 20_000;
@@ -381,6 +390,39 @@ describe('planExport', () => {
       if (previous) expect(Buffer.from(previous.bytes).toString()).toBe(previous.text);
       previous = { bytes, text: whole };
     }
+  });
+});
+
+describe('planExport in steps', () => {
+  it('is a plan of the version it began with, however the store changes between its steps', () => {
+    const random = seededRandom(41);
+    const seqs = makeSeqs(random, 300, 5_000);
+    const store = new ServingStore(new ManualClock(5));
+    store.load(batchView(seqs, 40), tableOf(seqs, 40, 40), 40, null);
+    const exports = new PlannedExports();
+    let through = 40;
+    let previous = exports.format(store.view());
+    let steps = 0;
+    for (let round = 0; round < 20; round++) {
+      const next = through + 5;
+      store.apply(seqBlocks(seqs, through, next), next);
+      through = next;
+      const asked = through;
+      const plan = planExport(exports.layout!, store.view());
+      // Between steps, more seqs: new users and changed totals, the overlay's arrays growing.
+      let step = plan.next();
+      while (!step.done) {
+        steps++;
+        const more = through + 3;
+        store.apply(seqBlocks(seqs, through, more), more);
+        through = more;
+        step = plan.next();
+      }
+      previous = applyExportPlan(previous, step.value!);
+      expect(Buffer.from(previous).toString(), `round ${round}`).toBe(expectedCsv(model(seqs, asked)));
+      exports.adopt(previous);
+    }
+    expect(steps).toBeGreaterThanOrEqual(40);
   });
 });
 
