@@ -119,10 +119,8 @@ export class ViewLineWriter {
   private at = 0;
   private readonly prefix: Buffer;
 
-  /** `reuse`: a buffer to write into when it has room for expectedBytes (its bytes are overwritten). */
-  constructor(expectedBytes: number, head = '', linePrefix = '', reuse?: Uint8Array) {
-    const size = Math.max(expectedBytes, head.length, 64);
-    this.out = reuse && reuse.byteLength >= size ? Buffer.from(reuse.buffer, reuse.byteOffset, reuse.byteLength) : Buffer.allocUnsafe(size);
+  constructor(expectedBytes: number, head = '', linePrefix = '') {
+    this.out = Buffer.allocUnsafe(Math.max(expectedBytes, head.length, 64));
     this.at = this.out.write(head, 0, 'latin1');
     this.prefix = Buffer.from(linePrefix, 'latin1');
   }
@@ -168,13 +166,6 @@ export class ViewLineWriter {
   /** Bytes written so far. */
   get length(): number {
     return this.at;
-  }
-
-  /** Appends bytes as they are (lines written before, copied from an earlier output). */
-  append(bytes: Uint8Array, start: number, end: number): void {
-    this.ensure(end - start);
-    this.out.set(bytes.subarray(start, end), this.at);
-    this.at += end - start;
   }
 
   private ensure(room: number): void {

@@ -20,6 +20,14 @@ export async function writeFileAtomically(target: string, data: string | Uint8Ar
   }
 }
 
+/** Makes a folder's entries (a rename, a new file) durable, without blocking the thread (a journal commit can take tens of ms). */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, 'r').catch(() => undefined);
+  // Some file systems refuse fsync on directories; the rename is still atomic there.
+  await handle?.sync().catch(() => undefined);
+  await handle?.close();
+}
+
 /** Makes a folder's entries (a rename, a new file) durable. */
 export function fsyncDirectory(dir: string): void {
   let fd: number | undefined;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { LambdaflowError } from '../core/errors.js';
-import { fsyncDirectory, removeStaleTemps } from './atomic.js';
+import { removeStaleTemps, syncDirectory } from './atomic.js';
 
 /** Reads and writes go through buffers of this size. */
 const IO_BYTES = 1 << 20;
@@ -78,14 +78,16 @@ export class ExportFile {
     readonly size: number,
   ) {}
 
-  /** Opens a file another thread wrote at `file` (a temp path): the caller holds its first reference. */
+  /** Opens a file another thread wrote at `file` (a temp path, removed if it cannot be): the caller holds its first reference. */
   static async open(file: string): Promise<ExportFile> {
-    const handle = await fs.promises.open(file, 'r');
+    let handle: fs.promises.FileHandle | undefined;
     try {
+      handle = await fs.promises.open(file, 'r');
       return new ExportFile(handle, file, (await handle.stat()).size);
-    } catch (error) {
-      await handle.close();
-      throw error;
+    } catch (cause) {
+      await handle?.close().catch(() => undefined);
+      await fs.promises.rm(file, { force: true }).catch(() => undefined);
+      throw writeError(file, cause);
     }
   }
 
@@ -103,6 +105,10 @@ export class ExportFile {
     }
     const spliced = new ExportFile(handle, file, size);
     try {
+      // A published file is merged_view.csv: someone may have rewritten it in place since (it is read-only, but not
+      // to root). A different length is caught here; the next export is then written whole.
+      const earlierSize = (await earlier.handle.stat()).size;
+      if (earlierSize !== earlier.size) throw new LambdaflowError('E_STATE', `${earlier.path} changed since it was written (${earlierSize} bytes, not ${earlier.size})`, { file: earlier.path });
       const written = await spliceInto(earlier, pieces, fresh, handle, file);
       if (written !== size) throw new LambdaflowError('E_STATE', `${file}: spliced ${written} bytes, expected ${size}`, { file });
       return spliced;
@@ -167,18 +173,29 @@ export class ExportFile {
     return (await this.handle.read(buffer, 0, buffer.length, position)).bytesRead;
   }
 
-  /** Makes the file durable and renames it to `target` (readers keep reading it); only a temp file is published. */
+  /**
+   * Makes the file durable, read-only (later exports are copied from it) and renames it to `target` (readers keep
+   * reading it); only a temp file is published.
+   */
   async publish(target: string): Promise<void> {
     if (this.published) throw new LambdaflowError('E_STATE', `${this.filePath} is already published`);
     try {
       await this.handle.datasync();
+      await fs.promises.chmod(this.filePath, 0o444);
       await fs.promises.rename(this.filePath, target);
     } catch (cause) {
       throw writeError(target, cause);
     }
     this.published = true;
     this.filePath = target;
-    fsyncDirectory(path.dirname(target));
+    await syncDirectory(path.dirname(target));
+  }
+
+  /** Whether `target` is still this file (published, and not removed or replaced since). */
+  async isAt(target: string): Promise<boolean> {
+    if (!this.published) return false;
+    const [mine, there] = await Promise.all([this.handle.stat(), fs.promises.stat(target).catch(() => undefined)]);
+    return there !== undefined && there.ino === mine.ino && there.dev === mine.dev;
   }
 }
 

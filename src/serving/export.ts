@@ -96,14 +96,17 @@ export function writeWholeExport(view: ExportedView, write: (chunk: Uint8Array) 
   const overlayKeys = overlay.keyColumns();
   const writer = new ViewLineWriter(CHUNK_BYTES + 4096, `${MERGED_VIEW_HEADER}\n`);
   let flushed = 0;
+  // Handed out a chunk at a time, between lines (a segment may hold every user: no batch view yet).
+  const drainIfFull = (): void => {
+    if (writer.length < CHUNK_BYTES) return;
+    const chunk = writer.drain();
+    write(chunk);
+    flushed += chunk.length;
+  };
   const start = new Float64Array(n + 2);
   let next = 0;
   for (let g = 0; g <= n; g++) {
-    if (writer.length >= CHUNK_BYTES) {
-      const chunk = writer.drain();
-      write(chunk);
-      flushed += chunk.length;
-    }
+    drainIfFull();
     start[g] = flushed + writer.length;
     const keyStart = g < n ? baseKeys.keyStart[g]! : 0;
     const keyLength = g < n ? baseKeys.keyLength[g]! : 0;
@@ -111,9 +114,13 @@ export function writeWholeExport(view: ExportedView, write: (chunk: Uint8Array) 
       const x = extraOrder[next]!;
       if (g < n && compareKeyBytes(overlayKeys.arena, overlayKeys.keyStart[x]!, overlayKeys.keyLength[x]!, baseKeys.arena, keyStart, keyLength) > 0) break;
       place[x] = -1 - g;
-      writeOverlayOnly(writer, overlay, overlayKeys, x);
+      drainIfFull();
+      writeLine(writer, overlayKeys, x, overlay.countAt(x), overlay.centsAt(x));
     }
-    if (g < n) writeBaseLine(writer, base, baseKeys, overlay, g, overlayOf[g]!);
+    if (g < n) {
+      const o = overlayOf[g]!;
+      writeLine(writer, baseKeys, g, base.countAt(g) + (o < 0 ? 0 : overlay.countAt(o)), base.centsAt(g) + (o < 0 ? 0 : overlay.centsAt(o)));
+    }
   }
   const size = flushed + writer.length;
   start[n + 1] = size;
@@ -141,22 +148,31 @@ export function* planExport(last: ExportLayout, view: ExportedView): Generator<v
   const base = UserAggTable.fromState(view.base.table);
   const overlay = UserAggTable.fromState(view.overlay);
   const n = base.size;
-  placeNewEntries(last, base, overlay);
-  // Changed users, by segment: an entry added since, or one whose totals differ from the last export's.
-  const dirty = new Uint8Array(n + 1);
-  const segments: number[] = [];
+  // Changed users: an entry added since, or one whose totals differ from the last export's. Their totals now are
+  // frozen into the layout; nothing else is read of this version's totals.
+  const seenBefore = last.seen;
   const seen = overlay.size;
+  growEntryColumns(last, seen);
+  const changed: number[] = [];
   for (let e = 0; e < seen; e++) {
-    if (e < last.seen && overlay.countAt(e) === last.counts[e] && overlay.centsAt(e) === last.cents[e]) continue;
+    if (e < seenBefore && overlay.countAt(e) === last.counts[e] && overlay.centsAt(e) === last.cents[e]) continue;
     last.counts[e] = overlay.countAt(e);
     last.cents[e] = overlay.centsAt(e);
+    changed.push(e);
+  }
+  last.seen = seen;
+  // From here on, totals come from the layout and keys from entries below `seen`, which never change.
+  yield;
+  placeNewEntries(last, base, overlay, seenBefore, seen);
+  // The segments those users are in.
+  const dirty = new Uint8Array(n + 1);
+  const segments: number[] = [];
+  for (const e of changed) {
     const p = last.place[e]!;
     const segment = p >= 0 ? p : -1 - p;
     if (dirty[segment] === 0) segments.push(segment);
     dirty[segment] = 1;
   }
-  last.seen = seen;
-  // From here on, totals come from the layout (frozen above) and keys from entries below `seen`, which never change.
   yield;
   const rewritten = Uint32Array.from(segments).sort();
   // The overlay-only users of those segments, in id order (so segment by segment).
@@ -196,10 +212,18 @@ export function* planExport(last: ExportLayout, view: ExportedView): Generator<v
     size += to - from;
     start[g] = size;
     const freshFrom = writer.length;
-    for (; next < extraOrder.length && -1 - last.place[extraOrder[next]!]! === g; next++) writeFrozenLine(writer, overlayKeys, extraOrder[next]!, last.counts[extraOrder[next]!]!, last.cents[extraOrder[next]!]!);
+    for (; next < extraOrder.length && -1 - last.place[extraOrder[next]!]! === g; next++) {
+      // A segment may hold many users (every one, with no batch view yet): it pauses inside too.
+      if (++work >= PLAN_SLICE) {
+        yield;
+        work = 0;
+      }
+      const x = extraOrder[next]!;
+      writeLine(writer, overlayKeys, x, last.counts[x]!, last.cents[x]!);
+    }
     if (g < n) {
       const o = last.overlayOf[g]!;
-      writeFrozenLine(writer, baseKeys, g, base.countAt(g) + (o < 0 ? 0 : last.counts[o]!), base.centsAt(g) + (o < 0 ? 0 : last.cents[o]!));
+      writeLine(writer, baseKeys, g, base.countAt(g) + (o < 0 ? 0 : last.counts[o]!), base.centsAt(g) + (o < 0 ? 0 : last.cents[o]!));
     }
     pieces.add(true, freshFrom, writer.length);
     size += writer.length - freshFrom;
@@ -226,17 +250,20 @@ export function planExportNow(last: ExportLayout, view: ExportedView): ExportPla
   }
 }
 
-/** Places overlay entries added since the last export: in the base, or in the segment their id falls in. */
-function placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: UserAggTable): void {
-  if (overlay.size > last.place.length) {
-    const size = Math.max(overlay.size, last.place.length * 2);
-    last.place = grownCopy(last.place, size);
-    last.counts = grownCopy(last.counts, size);
-    last.cents = grownCopy(last.cents, size);
-  }
+/** Makes room in the layout's per-entry columns for `entries` overlay entries. */
+function growEntryColumns(last: ExportLayout, entries: number): void {
+  if (entries <= last.place.length) return;
+  const size = Math.max(entries, last.place.length * 2);
+  last.place = grownCopy(last.place, size);
+  last.counts = grownCopy(last.counts, size);
+  last.cents = grownCopy(last.cents, size);
+}
+
+/** Places overlay entries [from, to), added since the last export: in the base, or in the segment their id falls in. */
+function placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: UserAggTable, from: number, to: number): void {
   const baseKeys = base.keyColumns();
   const overlayKeys = overlay.keyColumns();
-  for (let e = last.seen; e < overlay.size; e++) {
+  for (let e = from; e < to; e++) {
     const key = overlay.keyAt(e);
     const b = base.find(key, 0, key.length, overlay.hashAt(e));
     if (b >= 0) {
@@ -258,22 +285,8 @@ function placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: UserAg
 
 type KeyColumns = ReturnType<UserAggTable['keyColumns']>;
 
-/** A line from totals given (a user whose totals are zero has none). */
-function writeFrozenLine(writer: ViewLineWriter, keys: KeyColumns, e: number, count: number, cents: number): void {
-  if (count === 0 && cents === 0) return;
-  writer.line(keys.arena, keys.keyStart[e]!, keys.keyStart[e]! + keys.keyLength[e]!, count, cents);
-}
-
-function writeOverlayOnly(writer: ViewLineWriter, overlay: UserAggTable, keys: KeyColumns, x: number): void {
-  const count = overlay.countAt(x);
-  const cents = overlay.centsAt(x);
-  if (count === 0 && cents === 0) return;
-  writer.line(keys.arena, keys.keyStart[x]!, keys.keyStart[x]! + keys.keyLength[x]!, count, cents);
-}
-
-function writeBaseLine(writer: ViewLineWriter, base: UserAggTable, keys: KeyColumns, overlay: UserAggTable, e: number, o: number): void {
-  const count = base.countAt(e) + (o < 0 ? 0 : overlay.countAt(o));
-  const cents = base.centsAt(e) + (o < 0 ? 0 : overlay.centsAt(o));
+/** A user's line with the totals given (a user whose totals are zero has none). */
+function writeLine(writer: ViewLineWriter, keys: KeyColumns, e: number, count: number, cents: number): void {
   if (count === 0 && cents === 0) return;
   writer.line(keys.arena, keys.keyStart[e]!, keys.keyStart[e]! + keys.keyLength[e]!, count, cents);
 }

@@ -12,7 +12,8 @@
 // prepares that overlay off the hot path from the delta files, and the store adds the seqs it applied since (it keeps
 // their blocks only while a swap is being prepared, so memory does not grow with the seqs between batch views).
 // Each change makes a new version. Reads on the main thread are synchronous, so a response is computed from one
-// version; an export plans its file from one version synchronously, or writes it whole from a frozen copy.
+// version; an export freezes what it reads of one version (the totals of the users changed since the last), or writes
+// it whole from a frozen copy.
 
 import { type AggBlock, type AggTableState, UserAggTable, compareUserIds, userIdDecoder } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';

@@ -5,6 +5,8 @@
 // replica.
 
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
+import { LambdaflowError } from '../core/errors.js';
+import fs from 'node:fs';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../io/export-file.js';
 import type { ServingExportRequest } from '../messages.js';
@@ -31,6 +33,7 @@ export class ViewExports {
   private last: LastExport | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private staleRemoved: Promise<void> | undefined;
+  private closed = false;
 
   constructor(
     /** merged_view.csv: published files are renamed to it; temp files live next to it. */
@@ -49,9 +52,9 @@ export class ViewExports {
     return this.serially(async () => {
       const { status, file } = await this.exportCurrent();
       try {
-        // Published before (the version did not change, and the target went missing): a new copy of it.
-        const unpublished = file.isPublished ? await this.copyOfLast() : file;
-        await unpublished.publish(this.target);
+        // Published before, the version unchanged: nothing to do while the target is still that file; a new copy of
+        // it when the target was removed or replaced.
+        if (!(await file.isAt(this.target))) await (file.isPublished ? await this.copyOfLast() : file).publish(this.target);
       } finally {
         await file.release();
       }
@@ -59,15 +62,18 @@ export class ViewExports {
     });
   }
 
-  /** Waits for the export being written, then lets go of the last file (removed unless published). */
+  /** Refuses new exports, waits for those asked for, then lets go of the last file (removed unless published). */
   async close(): Promise<void> {
+    this.closed = true;
     await this.queue;
     const last = this.last;
     this.last = undefined;
     await last?.file.release();
   }
 
+  /** Runs after the work asked for before it; refused once closing (what was asked for before still runs). */
   private serially<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new LambdaflowError('E_STATE', 'the serving layer is closing'));
     const run = this.queue.then(work, work);
     this.queue = run.catch(() => undefined);
     return run;
@@ -81,16 +87,23 @@ export class ViewExports {
     const last = this.last;
     if (last?.status.version === view.status.version) return { status: last.status, file: last.file.acquire() };
     const steps = last?.layout && planExport(last.layout, view);
-    let step = steps?.next();
     let next: { file: ExportFile; layout: ExportLayout };
     try {
-      // The plan's first step froze what it reads of this version; the rest runs in steps, lookups answered between.
+      // The plan's first step freezes what it reads of this version; the rest runs in steps, lookups answered between.
+      let step = steps?.next();
       while (steps && step && !step.done) {
         await yieldToEvents();
         step = steps.next();
       }
       const plan = step?.value;
-      next = plan && last ? { file: await ExportFile.splice(last.file, plan.pieces, plan.fresh, plan.size, exportTempPath(this.target)), layout: last.layout! } : await this.whole(view);
+      if (plan && last) {
+        next = { file: await ExportFile.splice(last.file, plan.pieces, plan.fresh, plan.size, exportTempPath(this.target)), layout: last.layout! };
+      } else {
+        // A layout of another batch view or overlay table is of no more use: its arrays (and the old batch view it
+        // holds) go now, not after the whole export.
+        if (last) last.layout = undefined;
+        next = await this.whole(view);
+      }
     } catch (error) {
       // A plan may have moved the layout on without a file to match: the next export is written whole.
       if (last && steps) last.layout = undefined;
@@ -105,8 +118,14 @@ export class ViewExports {
     // A frozen copy: the store goes on changing its own overlay while the file is written.
     const overlay = UserAggTable.fromState(view.overlay).clone().toState();
     const file = exportTempPath(this.target);
-    const layout = await this.writeWhole({ type: 'export', base: view.base, overlay, overlayGeneration: view.overlayGeneration, file }, stateTransferList(overlay));
-    return { file: await ExportFile.open(file), layout: { ...layout, base: view.base } };
+    try {
+      const layout = await this.writeWhole({ type: 'export', base: view.base, overlay, overlayGeneration: view.overlayGeneration, file }, stateTransferList(overlay));
+      return { file: await ExportFile.open(file), layout: { ...layout, base: view.base } };
+    } catch (error) {
+      // A thread stopped halfway (the layer closing) leaves its file.
+      await fs.promises.rm(file, { force: true });
+      throw error;
+    }
   }
 
   /** A new file with the last one's bytes, in its place. */

@@ -238,13 +238,17 @@ describe('serve and all: the API equals an independent recount', () => {
     }
     // /view.csv: one body per version, whose totals are that version's /status totals.
     expect(csvAnswers.size, 'versions of /view.csv read').toBeGreaterThanOrEqual(2);
+    let matched = 0;
     for (const [version, bodies] of csvAnswers) {
       expect(new Set(bodies).size, `two different /view.csv bodies for version ${version}`).toBe(1);
       const rows = bodies[0]!.trimEnd().split('\n').slice(1).map((line) => line.split(','));
       const status = statuses.get(version);
       if (!status) continue;
-      expect({ users: rows.length, purchases: rows.reduce((n, row) => n + Number(row[1]), 0) }, `/view.csv of version ${version}`).toEqual({ users: status.users, purchases: status.purchases });
+      matched++;
+      const totals = { users: rows.length, purchases: rows.reduce((n, row) => n + Number(row[1]), 0), cents: rows.reduce((n, row) => n + apiCents(row[2]!), 0) };
+      expect(totals, `/view.csv of version ${version}`).toEqual({ users: status.users, purchases: status.purchases, cents: apiCents(status.amount as string) });
     }
+    expect(matched, 'versions read both at /view.csv and /status').toBeGreaterThanOrEqual(1);
     // And what it ended with is exact, and no export file is left beside it (abandoned downloads included).
     expect(readMergedViewText(data)).toBe(expectedMergedViewText(data));
     expect(fs.readdirSync(path.join(data, 'serving', 'view'))).toEqual(['merged_view.csv']);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
+import { LambdaflowError } from '../../src/core/errors.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
 import { type ExportLayout, type ExportLayoutState, type ExportedView, applyExportPlan, formatMergedView, planExport, planExportNow, writeWholeExport } from '../../src/serving/export.js';
@@ -396,7 +397,7 @@ describe('planExportNow', () => {
 describe('planExport in steps', () => {
   it('is a plan of the version it began with, however the store changes between its steps', () => {
     const random = seededRandom(41);
-    const seqs = makeSeqs(random, 300, 5_000);
+    const seqs = makeSeqs(random, 1_000, 5_000);
     const store = new ServingStore(new ManualClock(5));
     store.load(batchView(seqs, 40), tableOf(seqs, 40, 40), 40, null);
     const exports = new PlannedExports();
@@ -423,6 +424,29 @@ describe('planExport in steps', () => {
       exports.adopt(previous);
     }
     expect(steps).toBeGreaterThanOrEqual(40);
+  });
+});
+
+describe('planExport with no batch view', () => {
+  it('pauses inside the one segment holding every user, and plans it right', () => {
+    // 150 k users, none in the (empty) batch view: every one sorts into segment 0, which a change rewrites whole.
+    const users = 150_000;
+    const overlay = new UserAggTable();
+    const key = (u: number): Buffer => Buffer.from(`user-${u}`);
+    for (let u = 0; u < users; u++) overlay.add(key(u), 0, key(u).length, 1, u);
+    const base = buildBatchBase(new UserAggTable(), { name: 'batch-0', watermark: 0, createdAtMs: 0, badRows: 0 });
+    const view = { base, overlay: overlay.toState(), overlayGeneration: 1 };
+    const exports = new PlannedExports();
+    let bytes = exports.format(view);
+    overlay.addAt(7, 1, 5);
+    const steps = planExport(exports.layout!, { ...view, overlay: overlay.toState() });
+    let pauses = 0;
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) pauses++;
+    bytes = applyExportPlan(bytes, step.value!);
+    expect(pauses, 'pauses while the segment of 150 k users is written').toBeGreaterThanOrEqual(4);
+    const truth: Model = new Map(Array.from({ length: users }, (_, u) => [`user-${u}`, { count: u === 7 ? 2 : 1, cents: u === 7 ? 12 : u }]));
+    expect(Buffer.from(bytes).toString()).toBe(expectedCsv(truth));
   });
 });
 
@@ -490,6 +514,40 @@ describe('ViewExports: a file per version', () => {
     expect((await exports.publish()).version).toBe(last.version);
     expect(fs.readFileSync(target, 'utf8')).toBe(expectedCsv(model(seqs, through)));
     await exports.close();
+    expect(fs.readdirSync(path.dirname(target))).toEqual(['merged_view.csv']);
+  });
+
+  it('writes the next export whole after merged_view.csv was rewritten in place, and exports nothing once closed', async () => {
+    const { data } = tempRoot();
+    const target = path.join(data, 'view', 'merged_view.csv');
+    const seqs = makeSeqs(seededRandom(37), 40, 500);
+    const store = new ServingStore(new ManualClock(5));
+    store.load(batchView(seqs, 10), tableOf(seqs, 10, 10), 10, null);
+    let wholes = 0;
+    const exports = new ViewExports(target, store, async (request) => {
+      wholes++;
+      return (await handleServingRequest(request)).result as ExportLayoutState;
+    });
+    await exports.publish();
+    expect((fs.statSync(target).mode & 0o777).toString(8), 'published read-only: later exports are copied from it').toBe('444');
+    // Someone rewrites it in place anyway (as its owner may): the next export must not copy their bytes.
+    fs.chmodSync(target, 0o644);
+    fs.writeFileSync(target, 'user_id,purchase_count_total,purchase_amount_total\nsomeone,1,1.00\n');
+    store.apply(seqBlocks(seqs, 10, 20), 20);
+    const refused = await exports.current().catch((error: unknown) => error);
+    expect((refused as LambdaflowError).code).toBe('E_STATE');
+    const { file } = await exports.current();
+    expect(await text(file.stream())).toBe(expectedCsv(model(seqs, 20)));
+    await file.release();
+    expect(wholes, 'the first export, then one after the refused plan').toBe(2);
+
+    // Closing waits for an export on its way, and refuses new ones (503 at the HTTP API); no export file is left.
+    store.apply(seqBlocks(seqs, 20, 30), 30);
+    const onItsWay = exports.publish();
+    await exports.close();
+    expect((await onItsWay).throughSeq).toBe(30);
+    expect(((await exports.current().catch((error: unknown) => error)) as LambdaflowError).code).toBe('E_STATE');
+    expect(fs.readFileSync(target, 'utf8')).toBe(expectedCsv(model(seqs, 30)));
     expect(fs.readdirSync(path.dirname(target))).toEqual(['merged_view.csv']);
   });
 });
