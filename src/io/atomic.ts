@@ -125,8 +125,12 @@ export class DirectoryPublisher {
   }
 }
 
-/** Removes temp directories and files left in `dir` by processes that died mid-write (only `.<namePrefix>…` ones when given). */
-export async function removeStaleTemps(dir: string, namePrefix = ''): Promise<void> {
+/**
+ * Removes temp directories and files left in `dir` by processes that died mid-write (only `.<namePrefix>…` ones when
+ * given). This process's own are kept, unless `ownInUse` says which of them are: the others were left by an earlier
+ * process with the same pid (a container restarted after a kill -9 runs as pid 1 again).
+ */
+export async function removeStaleTemps(dir: string, namePrefix = '', ownInUse?: (name: string) => boolean): Promise<void> {
   let names: string[];
   try {
     names = await fs.promises.readdir(dir);
@@ -137,7 +141,7 @@ export async function removeStaleTemps(dir: string, namePrefix = ''): Promise<vo
     const match = /^\..*\.tmp-(\d+)-\d+$/.exec(name);
     if (!match || !name.startsWith(`.${namePrefix}`)) continue;
     const pid = Number(match[1]);
-    if (pid === process.pid || isAlive(pid)) continue;
+    if (pid === process.pid ? (ownInUse?.(name) ?? true) : isAlive(pid)) continue;
     await fs.promises.rm(path.join(dir, name), { recursive: true, force: true });
   }
 }

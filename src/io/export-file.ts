@@ -56,15 +56,25 @@ const writeError = (file: string, cause: unknown): LambdaflowError =>
   new LambdaflowError('E_WRITE', `cannot write ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { file }, { cause });
 
 let tempCounter = 0;
+/** Temp names this process has handed out and not yet seen go: any other temp file of its pid is an earlier process's. */
+const handedOut = new Set<string>();
+
+/** Removes a temp file from exportTempPath (if there) and forgets its name. */
+export async function removeExportTemp(file: string): Promise<void> {
+  await fs.promises.rm(file, { force: true }).catch(() => undefined);
+  handedOut.delete(path.basename(file));
+}
 
 /** A hidden temp name next to `target` that removeStaleTemps(dir, basename(target)) recognises after a crash. */
 export function exportTempPath(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${++tempCounter}`);
+  const name = `.${path.basename(target)}.tmp-${process.pid}-${++tempCounter}`;
+  handedOut.add(name);
+  return path.join(path.dirname(target), name);
 }
 
-/** Removes the temp files a process that died left next to `target`. */
+/** Removes the temp files that processes which died (this pid's earlier holder included) left next to `target`. */
 export async function removeStaleExports(target: string): Promise<void> {
-  await removeStaleTemps(path.dirname(target), path.basename(target));
+  await removeStaleTemps(path.dirname(target), path.basename(target), (name) => handedOut.has(name));
 }
 
 export class ExportFile {
@@ -86,7 +96,7 @@ export class ExportFile {
       return new ExportFile(handle, file, (await handle.stat()).size);
     } catch (cause) {
       await handle?.close().catch(() => undefined);
-      await fs.promises.rm(file, { force: true }).catch(() => undefined);
+      await removeExportTemp(file);
       throw writeError(file, cause);
     }
   }
@@ -137,7 +147,7 @@ export class ExportFile {
   async release(): Promise<void> {
     if (--this.refs > 0) return;
     await this.handle.close().catch(() => undefined);
-    if (!this.published) await fs.promises.rm(this.filePath, { force: true }).catch(() => undefined);
+    if (!this.published) await removeExportTemp(this.filePath);
   }
 
   /**
@@ -186,6 +196,7 @@ export class ExportFile {
     } catch (cause) {
       throw writeError(target, cause);
     }
+    handedOut.delete(path.basename(this.filePath));
     this.published = true;
     this.filePath = target;
     await syncDirectory(path.dirname(target));

@@ -6,9 +6,8 @@
 
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import fs from 'node:fs';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
-import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../io/export-file.js';
+import { ExportFile, SplicePieces, exportTempPath, removeExportTemp, removeStaleExports } from '../io/export-file.js';
 import type { ServingExportRequest } from '../messages.js';
 import { type ExportLayout, type ExportLayoutState, planExport } from './export.js';
 import { type ServingStore, type SnapshotStatus, type StoreView } from './store.js';
@@ -123,7 +122,7 @@ export class ViewExports {
       return { file: await ExportFile.open(file), layout: { ...layout, base: view.base } };
     } catch (error) {
       // A thread stopped halfway (the layer closing) leaves its file.
-      await fs.promises.rm(file, { force: true });
+      await removeExportTemp(file);
       throw error;
     }
   }

@@ -136,14 +136,17 @@ describe('ExportFile', () => {
 });
 
 describe('removeStaleExports', () => {
-  it('removes the temp files of a process that died, keeps a live process\'s and other files', async () => {
+  it('removes the temp files of a process that died and of an earlier holder of this pid, keeps this one\'s and other files', async () => {
     const { data } = tempRoot();
     const target = path.join(data, 'merged_view.csv');
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
     fs.writeFileSync(path.join(data, `.merged_view.csv.tmp-${dead}-3`), 'left by a crash');
-    fs.writeFileSync(path.join(data, `.merged_view.csv.tmp-${process.pid}-4`), 'ours');
+    const ours = exportTempPath(target);
+    fs.writeFileSync(ours, 'ours, being written');
+    // Left by an earlier process with this pid (a container restarted after a kill -9 runs as pid 1 again).
+    fs.writeFileSync(path.join(data, `.merged_view.csv.tmp-${process.pid}-999999`), 'an earlier holder of this pid');
     fs.writeFileSync(target, 'published');
     await removeStaleExports(target);
-    expect(namesIn(data)).toEqual([`.merged_view.csv.tmp-${process.pid}-4`, 'merged_view.csv']);
+    expect(namesIn(data)).toEqual([path.basename(ours), 'merged_view.csv']);
   });
 });
