@@ -111,6 +111,7 @@ export class ExportFile {
       await fs.promises.mkdir(path.dirname(file), { recursive: true });
       handle = await fs.promises.open(file, 'wx+');
     } catch (cause) {
+      await removeExportTemp(file);
       throw writeError(file, cause);
     }
     const spliced = new ExportFile(handle, file, size);

@@ -4,9 +4,9 @@
 // thread of its own, from a frozen copy of the overlay. No version's bytes are held in memory, and the store has no
 // replica.
 
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { ExportFile, SplicePieces, exportTempPath, removeExportTemp, removeStaleExports } from '../io/export-file.js';
 import type { ServingExportRequest } from '../messages.js';
 import { type ExportLayout, type ExportLayoutState, planExport } from './export.js';
@@ -22,7 +22,7 @@ export interface ExportedVersion {
 export type WholeExportWriter = (request: ServingExportRequest, transfer: ArrayBuffer[]) => Promise<ExportLayoutState>;
 
 interface LastExport {
-  /** Undefined once a plan moved it on but its file failed: the next export is written whole. */
+  /** Undefined when it is of no use (a plan moved it on but its file failed, or the view changed tables): the next export is written whole. */
   layout: ExportLayout | undefined;
   readonly status: SnapshotStatus;
   file: ExportFile;
