@@ -146,6 +146,8 @@ export class ExportFile {
 
   /** Drops a reference; the last one closes the file, and removes it if it was never published. */
   async release(): Promise<void> {
+    // One release too many would close the file under a reader still holding it.
+    if (this.refs <= 0) throw new LambdaflowError('E_STATE', `${this.filePath} was released more often than acquired`);
     if (--this.refs > 0) return;
     await this.handle.close().catch(() => undefined);
     if (!this.published) await removeExportTemp(this.filePath);

@@ -101,6 +101,14 @@ describe('ExportFile', () => {
     await waitFor(() => namesIn(data).length === 0, 5_000, 'the file removed after the piped readers');
   });
 
+  it('refuses a release more than it was acquired (it would close the file under a reader)', async () => {
+    const { data } = tempRoot();
+    const file = await firstFile(path.join(data, 'merged_view.csv'), 'v1\n');
+    await file.release();
+    const error = await file.release().catch((e: unknown) => e);
+    expect((error as LambdaflowError).code).toBe('E_STATE');
+  });
+
   it('is released by a reader that stops halfway (a client that went away)', async () => {
     const { data } = tempRoot();
     const target = path.join(data, 'merged_view.csv');
