@@ -5,7 +5,8 @@ import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { LambdaflowError } from '../core/errors.js';
 
-function writeError(target: string, cause: unknown): LambdaflowError {
+/** An output that could not be written, as the one error code every layer reports it with. */
+export function writeError(target: string, cause: unknown): LambdaflowError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new LambdaflowError('E_WRITE', `cannot write ${target}: ${reason}`, { file: target }, { cause });
 }
@@ -28,7 +29,7 @@ export async function syncDirectory(dir: string): Promise<void> {
   await handle?.close();
 }
 
-/** Makes a folder's entries (a rename, a new file) durable. */
+/** Makes a folder's entries (a rename, a new file) durable: for callers that cannot wait (syncDirectory otherwise). */
 export function fsyncDirectory(dir: string): void {
   let fd: number | undefined;
   try {
@@ -63,7 +64,7 @@ export async function publishNewFile(dir: string, name: string, data: Uint8Array
     await fs.promises.rm(temp, { force: true }).catch(() => undefined);
     throw writeError(target, cause);
   }
-  fsyncDirectory(dir);
+  await syncDirectory(dir);
   return target;
 }
 
@@ -110,9 +111,9 @@ export class DirectoryPublisher {
   async commit(): Promise<string> {
     await this.write('_SUCCESS', '');
     try {
-      fsyncDirectory(this.tempDir);
+      await syncDirectory(this.tempDir);
       await fs.promises.rename(this.tempDir, this.finalDir);
-      fsyncDirectory(path.dirname(this.finalDir));
+      await syncDirectory(path.dirname(this.finalDir));
     } catch (cause) {
       await this.abort();
       throw writeError(this.finalDir, cause);
@@ -125,12 +126,15 @@ export class DirectoryPublisher {
   }
 }
 
+/** When this process started: a temp file of its pid last changed before that was left by an earlier holder of the pid. */
+const processStartMs = Date.now() - process.uptime() * 1000;
+
 /**
  * Removes temp directories and files left in `dir` by processes that died mid-write (only `.<namePrefix>…` ones when
- * given). This process's own are kept, unless `ownInUse` says which of them are: the others were left by an earlier
- * process with the same pid (a container restarted after a kill -9 runs as pid 1 again).
+ * given): those of a pid no longer running, and those of this pid last changed before this process started (a
+ * container restarted after a kill -9 runs as pid 1 again).
  */
-export async function removeStaleTemps(dir: string, namePrefix = '', ownInUse?: (name: string) => boolean): Promise<void> {
+export async function removeStaleTemps(dir: string, namePrefix = ''): Promise<void> {
   let names: string[];
   try {
     names = await fs.promises.readdir(dir);
@@ -141,9 +145,14 @@ export async function removeStaleTemps(dir: string, namePrefix = '', ownInUse?: 
     const match = /^\..*\.tmp-(\d+)-\d+$/.exec(name);
     if (!match || !name.startsWith(`.${namePrefix}`)) continue;
     const pid = Number(match[1]);
-    if (pid === process.pid ? (ownInUse?.(name) ?? true) : isAlive(pid)) continue;
+    if (pid === process.pid ? !(await leftBeforeThisProcess(path.join(dir, name))) : isAlive(pid)) continue;
     await fs.promises.rm(path.join(dir, name), { recursive: true, force: true });
   }
+}
+
+async function leftBeforeThisProcess(file: string): Promise<boolean> {
+  const stat = await fs.promises.lstat(file).catch(() => undefined);
+  return stat !== undefined && stat.mtimeMs < processStartMs;
 }
 
 export function isAlive(pid: number): boolean {

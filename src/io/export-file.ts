@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { LambdaflowError } from '../core/errors.js';
-import { removeStaleTemps, syncDirectory } from './atomic.js';
+import { removeStaleTemps, syncDirectory, writeError } from './atomic.js';
 
 /** Reads and writes go through buffers of this size. */
 const IO_BYTES = 1 << 20;
@@ -52,29 +52,21 @@ export class SplicePieces {
   }
 }
 
-const writeError = (file: string, cause: unknown): LambdaflowError =>
-  new LambdaflowError('E_WRITE', `cannot write ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { file }, { cause });
-
 let tempCounter = 0;
-/** Temp names this process has handed out and not yet seen go: any other temp file of its pid is an earlier process's. */
-const handedOut = new Set<string>();
-
-/** Removes a temp file from exportTempPath (if there) and forgets its name. */
-export async function removeExportTemp(file: string): Promise<void> {
-  await fs.promises.rm(file, { force: true }).catch(() => undefined);
-  handedOut.delete(path.basename(file));
-}
 
 /** A hidden temp name next to `target` that removeStaleTemps(dir, basename(target)) recognises after a crash. */
 export function exportTempPath(target: string): string {
-  const name = `.${path.basename(target)}.tmp-${process.pid}-${++tempCounter}`;
-  handedOut.add(name);
-  return path.join(path.dirname(target), name);
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${++tempCounter}`);
 }
 
-/** Removes the temp files that processes which died (this pid's earlier holder included) left next to `target`. */
+/** Removes the temp files that processes which died left next to `target`. */
 export async function removeStaleExports(target: string): Promise<void> {
-  await removeStaleTemps(path.dirname(target), path.basename(target), (name) => handedOut.has(name));
+  await removeStaleTemps(path.dirname(target), path.basename(target));
+}
+
+/** Removes a temp file, if there. */
+export async function removeExportTemp(file: string): Promise<void> {
+  await fs.promises.rm(file, { force: true }).catch(() => undefined);
 }
 
 export class ExportFile {
@@ -199,7 +191,6 @@ export class ExportFile {
     } catch (cause) {
       throw writeError(target, cause);
     }
-    handedOut.delete(path.basename(this.filePath));
     this.published = true;
     this.filePath = target;
     await syncDirectory(path.dirname(target));

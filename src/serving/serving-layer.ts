@@ -83,8 +83,8 @@ export class ServingLayer {
   private readonly counters = new Map<string, CounterSample[]>();
   private wake: (() => void) | undefined;
   private watchers: fs.FSWatcher[] = [];
-  /** Threads loading a view now (close stops them). */
-  private readonly loaders = new Set<ThreadClient<ServingRequest>>();
+  /** Threads loading a view or writing a whole CSV now (close stops them). */
+  private readonly threads = new Set<ThreadClient<ServingRequest>>();
 
   private constructor(private readonly config: ServingConfig) {
     this.store = new ServingStore(config.clock);
@@ -108,13 +108,13 @@ export class ServingLayer {
    * never runs.
    */
   private async offThread<Result>(request: ServingRequest, transfer: ArrayBuffer[] = []): Promise<Result> {
-    const loader = ThreadClient.start<ServingRequest>(workerUrl('serving-worker'), 'serving thread');
-    this.loaders.add(loader);
+    const thread = ThreadClient.start<ServingRequest>(workerUrl('serving-worker'), 'serving thread');
+    this.threads.add(thread);
     try {
-      return await loader.request<Result>(request, transfer);
+      return await thread.request<Result>(request, transfer);
     } finally {
-      this.loaders.delete(loader);
-      await loader.close();
+      this.threads.delete(thread);
+      await thread.close();
     }
   }
 
@@ -424,7 +424,7 @@ export class ServingLayer {
   /** Stops the serving threads (run and once do it when they end): a load still running is stopped, not applied. */
   async close(): Promise<void> {
     for (const watcher of this.watchers.splice(0)) watcher.close();
-    await Promise.all([...this.loaders].map((loader) => loader.close()));
+    await Promise.all([...this.threads].map((thread) => thread.close()));
     // The background step whose load was stopped ends with that error, applying nothing: it is not left unhandled.
     await this.task?.catch(() => undefined);
     await this.exports.close();

@@ -6,12 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
 import { checkDeltasFound, exactMerge, planExactMerge } from '../core/exact-merge.js';
+import { writeError } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { DEFAULT_STREAM } from '../io/layout.js';
 import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportRequest, ServingLoadResult, ServingRequest } from '../messages.js';
-import { LambdaflowError } from '../core/errors.js';
 import { type PreparedOverlay, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
 import { type ExportLayoutState, layoutTransferList, writeWholeExport } from './export.js';
@@ -142,7 +142,7 @@ function writeWholeFile({ base, overlay, overlayGeneration, file }: ServingExpor
     return layout;
   } catch (cause) {
     fs.rmSync(file, { force: true });
-    throw new LambdaflowError('E_WRITE', `cannot write ${file}: ${(cause as Error).message}`, { file }, { cause });
+    throw writeError(file, cause);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

@@ -152,7 +152,10 @@ describe('removeStaleExports', () => {
     const ours = exportTempPath(target);
     fs.writeFileSync(ours, 'ours, being written');
     // Left by an earlier process with this pid (a container restarted after a kill -9 runs as pid 1 again).
-    fs.writeFileSync(path.join(data, `.merged_view.csv.tmp-${process.pid}-999999`), 'an earlier holder of this pid');
+    const earlier = path.join(data, `.merged_view.csv.tmp-${process.pid}-999999`);
+    fs.writeFileSync(earlier, 'an earlier holder of this pid');
+    const beforeThisProcess = new Date(Date.now() - process.uptime() * 1000 - 60_000);
+    fs.utimesSync(earlier, beforeThisProcess, beforeThisProcess);
     fs.writeFileSync(target, 'published');
     await removeStaleExports(target);
     expect(namesIn(data)).toEqual([path.basename(ours), 'merged_view.csv']);
