@@ -1,6 +1,6 @@
 // Every message that crosses a thread boundary, named once and imported as types on both sides.
 
-import type { AggBlock, AggTableState } from './core/agg-table.js';
+import type { AggBlock, AggEntries, AggTableState } from './core/agg-table.js';
 import type { SerializedError } from './core/errors.js';
 import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
@@ -161,12 +161,12 @@ export type ServingRequest =
 
 /**
  * A version's merged view written whole to `file` (a new temp file): its batch view (shared memory) and a frozen copy
- * of its overlay (moved here). Answered with the file's layout (ExportLayoutState).
+ * of its overlay's entries (moved here). Answered with the file's layout (ExportLayoutState).
  */
 export interface ServingExportRequest {
   readonly type: 'export';
   readonly base: BatchBase;
-  readonly overlay: AggTableState;
+  readonly overlay: AggEntries;
   readonly overlayGeneration: number;
   readonly file: string;
 }

@@ -30,9 +30,23 @@ export interface AggTableState {
   readonly zeroEntries: number;
 }
 
+/**
+ * A table's entries without its hash slots: all that code reading every user in entry order needs (keys, hashes,
+ * totals of entries 0 … entries − 1). A table state is one; a copy of only these is ~8 bytes a user smaller.
+ */
+export type AggEntries = Omit<AggTableState, 'slots' | 'zeroEntries'>;
+
+/** Key columns: entry e's user id is arena[keyStart[e], keyStart[e] + keyLength[e]). */
+export type KeyColumns = Pick<AggEntries, 'arena' | 'keyStart' | 'keyLength'>;
+
+/** Buffers entries own, for a transfer list. */
+export function entriesTransferList(entries: AggEntries): ArrayBuffer[] {
+  return [entries.arena, entries.keyStart, entries.keyLength, entries.keyHash, entries.countOf, entries.centsOf].map((a) => a.buffer as ArrayBuffer);
+}
+
 /** Buffers a table state owns, for a transfer list. */
 export function stateTransferList(state: AggTableState): ArrayBuffer[] {
-  return [state.slots, state.arena, state.keyStart, state.keyLength, state.keyHash, state.countOf, state.centsOf].map((a) => a.buffer as ArrayBuffer);
+  return [state.slots.buffer as ArrayBuffer, ...entriesTransferList(state)];
 }
 
 /** Anything rows can be added to: a table, or tables split by partition. */
@@ -130,6 +144,21 @@ export class UserAggTable implements AggSink {
     return copy;
   }
 
+  /** A copy of the entries alone, each column exactly as long as they (no slots, no room to grow). */
+  entriesCopy(): AggEntries {
+    const n = this.entries;
+    return {
+      arena: this.arena.slice(0, this.arenaUsed),
+      arenaUsed: this.arenaUsed,
+      keyStart: this.keyStart.slice(0, n),
+      keyLength: this.keyLength.slice(0, n),
+      keyHash: this.keyHash.slice(0, n),
+      countOf: this.countOf.slice(0, n),
+      centsOf: this.centsOf.slice(0, n),
+      entries: n,
+    };
+  }
+
   /** The table's arrays, to move it to another thread without rebuilding it (see fromState). */
   toState(): AggTableState {
     return {
@@ -176,8 +205,8 @@ export class UserAggTable implements AggSink {
     }
   }
 
-  /** The key columns, for code that scans every key: entry e's bytes are arena[keyStart[e], keyStart[e] + keyLength[e]). */
-  keyColumns(): { readonly arena: Uint8Array; readonly keyStart: Uint32Array; readonly keyLength: Uint32Array } {
+  /** The key columns, for code that scans every key. */
+  keyColumns(): KeyColumns {
     return { arena: this.arena, keyStart: this.keyStart, keyLength: this.keyLength };
   }
 
@@ -272,18 +301,15 @@ export class UserAggTable implements AggSink {
   }
 
   /**
-   * Makes room for `users` users now, so that adding up to that many never grows the table: a growth copies and
-   * rehashes every user at once, which a table updated on a latency-critical thread pays up front, at a moment it
-   * chooses. The key arena gets room for keys as long as the average so far (outgrowing it costs a copy of the key
-   * bytes, no rehash). Untouched room costs address space, not memory (the columns are zero pages until written).
+   * Makes room in the hash slots for `users` users now, so that adding up to that many never rehashes: a rehash
+   * places every user again at once, which a table updated on a latency-critical thread pays up front, at a moment it
+   * chooses. The entry columns and key arena still grow as they fill, by a copy (no rehash): room made for them up front
+   * would be memory, not just address space (the allocator may hand out reused pages, cleared, so touched).
    */
-  reserve(users: number): void {
-    while (this.keyHash.length < users) this.growEntries();
+  reserveSlots(users: number): void {
     let capacity = this.slots.length;
     while (capacity < users * 2) capacity *= 2;
     if (capacity > this.slots.length) this.growSlots(capacity);
-    const arenaBytes = users * (this.entries > 0 ? Math.ceil(this.arenaUsed / this.entries) : 16);
-    if (this.arena.length < arenaBytes) this.arena = grownCopy(this.arena.subarray(0, this.arenaUsed), arenaBytes);
   }
 
   private growSlots(capacity = this.slots.length * 2): void {
@@ -337,9 +363,10 @@ export class UserAggTable implements AggSink {
   /**
    * Puts the given entries in that order, in place (entry i becomes old entry order[i]; entries not given are dropped):
    * the columns and slots keep their memory, the keys move to a new arena of the same kind, in that order. A copy in
-   * that order would hold the table twice for a moment; this needs one column of scratch.
+   * that order would hold the table twice for a moment; this needs one column of scratch (8 bytes an entry given, which
+   * a caller may lend).
    */
-  reorder(order: Uint32Array): void {
+  reorder(order: Uint32Array, scratchBuffer = new ArrayBuffer(8 * order.length)): void {
     const n = order.length;
     let keyBytes = 0;
     for (const entry of order) keyBytes += this.keyLength[entry]!;
@@ -350,7 +377,7 @@ export class UserAggTable implements AggSink {
       arena.set(this.arena.subarray(start, start + this.keyLength[entry]!), at);
       at += this.keyLength[entry]!;
     }
-    const scratch = new Float64Array(n);
+    const scratch = new Float64Array(scratchBuffer, 0, n);
     for (const values of [this.keyLength, this.keyHash, this.countOf, this.centsOf]) {
       for (let i = 0; i < n; i++) scratch[i] = values[order[i]!]!;
       for (let i = 0; i < n; i++) values[i] = scratch[i]!;

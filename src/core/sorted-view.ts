@@ -7,7 +7,7 @@
 //
 // Sorting: a most-significant-first radix sort, 5 ranked key bytes at a time, each pass one native BigUint64Array sort.
 
-import { type UserAggTable } from './agg-table.js';
+import { type KeyColumns, type UserAggTable } from './agg-table.js';
 
 const RANK = new Uint8Array(256).map((_, b) => (b === 0xee ? 0xf5 : b === 0xef ? 0xf6 : b));
 const INDEX_BITS = 24;
@@ -15,15 +15,30 @@ const INDEX_BITS = 24;
 const CHUNK_BYTES = 5;
 const INDEX_MASK = 2 ** INDEX_BITS - 1;
 
+/** Bytes of scratch a sort of n entries needs: a 64-bit word per entry. */
+export const sortScratchBytes = (n: number): number => 8 * n;
+
+/** Entry e's ranked key bytes [depth, depth + CHUNK_BYTES), zero-padded, as one number (tells the runs that tie). */
+function chunkOf(e: number, depth: number, { arena, keyStart, keyLength }: KeyColumns): number {
+  const start = keyStart[e]! + depth;
+  const length = keyLength[e]! - depth;
+  let chunk = 0;
+  for (let i = 0; i < CHUNK_BYTES; i++) chunk = chunk * 256 + (i < length ? RANK[arena[start + i]!]! : 0);
+  return chunk;
+}
+
 /**
  * Sorts order[from, to) by the ranked key bytes from `depth` on, CHUNK_BYTES at a time: each entry's next chunk over
  * its position in the range, sorted natively as 64-bit words; runs that still tie go one chunk deeper. A key that
- * ends pads with zeros, which no user id contains (control characters are refused), so shorter sorts first.
+ * ends pads with zeros, which no user id contains (control characters are refused), so shorter sorts first. Every
+ * depth works in the same scratch (sortScratchBytes of the whole order): a range is done with it before its runs go
+ * deeper.
  */
-function sortChunks(order: Uint32Array, from: number, to: number, depth: number, arena: Uint8Array, keyStart: Uint32Array, keyLength: Uint32Array): void {
+function sortChunks(order: Uint32Array, from: number, to: number, depth: number, keys: KeyColumns, scratch: ArrayBuffer): void {
+  const { arena, keyStart, keyLength } = keys;
   const n = to - from;
-  const words = new BigUint64Array(n);
-  const halves = new Uint32Array(words.buffer); // little-endian: [low, high] per word
+  const words = new BigUint64Array(scratch, 0, n);
+  const halves = new Uint32Array(scratch, 0, 2 * n); // little-endian: [low, high] per word
   let anyLonger = false;
   for (let i = 0; i < n; i++) {
     const e = order[from + i]!;
@@ -39,32 +54,38 @@ function sortChunks(order: Uint32Array, from: number, to: number, depth: number,
     halves[2 * i] = ((b4 << INDEX_BITS) | i) >>> 0;
   }
   words.sort();
-  const sorted = new Uint32Array(n);
-  for (let i = 0; i < n; i++) sorted[i] = order[from + (halves[2 * i]! & INDEX_MASK)]!;
-  order.set(sorted, from);
+  // The sorted entries go into the words' high halves, no longer needed (runs are told from the keys again below).
+  for (let i = 0; i < n; i++) halves[2 * i + 1] = order[from + (halves[2 * i]! & INDEX_MASK)]!;
+  for (let i = 0; i < n; i++) order[from + i] = halves[2 * i + 1]!;
   if (!anyLonger) return;
   let runStart = 0;
+  let runChunk = chunkOf(order[from]!, depth, keys);
   for (let i = 1; i <= n; i++) {
-    if (i < n && halves[2 * i + 1] === halves[2 * runStart + 1] && halves[2 * i]! >>> INDEX_BITS === halves[2 * runStart]! >>> INDEX_BITS) continue;
-    if (i - runStart > 1) sortChunks(order, from + runStart, from + i, depth + CHUNK_BYTES, arena, keyStart, keyLength);
+    const chunk = i < n ? chunkOf(order[from + i]!, depth, keys) : -1;
+    if (chunk === runChunk) continue;
+    if (i - runStart > 1) sortChunks(order, from + runStart, from + i, depth + CHUNK_BYTES, keys, scratch);
     runStart = i;
+    runChunk = chunk;
   }
 }
 
-/** The table's entries with a non-zero total, in compareUserIds order. */
-export function sortedEntries(table: UserAggTable): Uint32Array {
+/** The table's entries with a non-zero total, in compareUserIds order (`scratch`: see sortByKey). */
+export function sortedEntries(table: UserAggTable, scratch?: ArrayBuffer): Uint32Array {
   let live = 0;
   for (let e = 0; e < table.size; e++) if (table.countAt(e) !== 0 || table.centsAt(e) !== 0) live++;
   const order = new Uint32Array(live);
   for (let e = 0, i = 0; e < table.size; e++) if (table.countAt(e) !== 0 || table.centsAt(e) !== 0) order[i++] = e;
-  return sortByKey(table, order);
+  return sortByKey(table.keyColumns(), order, scratch);
 }
 
-/** Sorts some of a table's entries in place into compareUserIds order of their keys; returns them. */
-export function sortByKey(table: UserAggTable, order: Uint32Array): Uint32Array {
+/**
+ * Sorts some entries (of a table, or entries copied from one) in place into compareUserIds order of their keys;
+ * returns them. `scratch` (at least sortScratchBytes(order.length)) lets a caller lend memory it reuses.
+ */
+export function sortByKey(keys: KeyColumns, order: Uint32Array, scratch = new ArrayBuffer(sortScratchBytes(order.length))): Uint32Array {
   if (order.length >= 2 ** INDEX_BITS) throw new RangeError(`cannot sort ${order.length} users in one table (at most ${INDEX_MASK})`);
-  const { arena, keyStart, keyLength } = table.keyColumns();
-  if (order.length > 1) sortChunks(order, 0, order.length, 0, arena, keyStart, keyLength);
+  if (scratch.byteLength < sortScratchBytes(order.length)) throw new RangeError(`a sort of ${order.length} users needs ${sortScratchBytes(order.length)} bytes of scratch`);
+  if (order.length > 1) sortChunks(order, 0, order.length, 0, keys, scratch);
   return order;
 }
 

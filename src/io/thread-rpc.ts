@@ -1,6 +1,6 @@
 // Requests to a worker thread and its replies: request ids, moved buffers, and errors rebuilt with their codes.
 
-import { Worker, parentPort } from 'node:worker_threads';
+import { type ResourceLimits, Worker, parentPort } from 'node:worker_threads';
 import { LambdaflowError, type SerializedError, deserializeError, serializeError } from '../core/errors.js';
 
 type Envelope<T> = { readonly id: number; readonly request: T };
@@ -34,8 +34,8 @@ export class ThreadClient<Request> {
     });
   }
 
-  static start<Request>(url: URL, name: string): ThreadClient<Request> {
-    return new ThreadClient<Request>(new Worker(url), name);
+  static start<Request>(url: URL, name: string, limits?: ResourceLimits): ThreadClient<Request> {
+    return new ThreadClient<Request>(new Worker(url, { resourceLimits: limits }), name);
   }
 
   private fail(error: LambdaflowError): void {

@@ -148,6 +148,40 @@ export function listRealtimeViews(servingRealtime: string): RealtimeViewInfo[] {
 }
 
 /** A gzip-compressed part's bytes; a part that does not gunzip is damaged like a part with a bad line. */
+/**
+ * Reads whole files one after another into one buffer, grown as needed (a file's bytes are valid until the next
+ * read): a view's parts then share one buffer instead of each leaving its own to a collection (megabytes a part at a
+ * million users).
+ */
+class WholeFileReader {
+  private buffer = Buffer.alloc(0);
+
+  read(file: string): Buffer {
+    const fd = fs.openSync(file, 'r');
+    try {
+      // A byte more than its size: the read that says it ended finds room.
+      this.grow(fs.fstatSync(fd).size + 1);
+      let length = 0;
+      for (;;) {
+        if (length === this.buffer.length) this.grow(2 * length);
+        const read = fs.readSync(fd, this.buffer, length, this.buffer.length - length, null);
+        if (read === 0) return this.buffer.subarray(0, length);
+        length += read;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** At least `bytes` of room, keeping what was read. */
+  private grow(bytes: number): void {
+    if (bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafeSlow(bytes);
+    this.buffer.copy(grown);
+    this.buffer = grown;
+  }
+}
+
 function gunzipPart(file: string): Buffer {
   try {
     return zlib.gunzipSync(fs.readFileSync(file));
@@ -163,11 +197,12 @@ function gunzipPart(file: string): Buffer {
  * what is read and what is ignored).
  */
 export function mergeViewDirectory(dir: string, table: UserAggTable, sign: 1 | -1 = 1): void {
+  const reader = new WholeFileReader();
   for (const name of fs.readdirSync(dir).sort()) {
     const encoding = viewPartEncoding(name);
     if (encoding === undefined) continue;
     const file = path.join(dir, name);
-    mergeViewText(encoding === 'gzip' ? gunzipPart(file) : fs.readFileSync(file), file, table, sign, 'header-or-data');
+    mergeViewText(encoding === 'gzip' ? gunzipPart(file) : reader.read(file), file, table, sign, 'header-or-data');
   }
   // Pruning removes a view's files before its folder: a view that lost `_SUCCESS` meanwhile may have been read
   // with parts missing, so this read does not count.

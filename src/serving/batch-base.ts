@@ -2,7 +2,8 @@
 // once, never copied again), its entries in user-id order, with orders by amount and by count. Built off the hot path.
 
 import { type AggTableState, UserAggTable } from '../core/agg-table.js';
-import { sortedEntries } from '../core/sorted-view.js';
+import { sortScratchBytes, sortedEntries } from '../core/sorted-view.js';
+import { orderByValueDescending } from '../core/value-order.js';
 
 export interface BatchViewMeta {
   /** The view folder's name, e.g. batch-1700000000000. */
@@ -50,8 +51,11 @@ function shared<T extends TypedArray>(array: T, length = array.length): T {
  * are zero), sorts them by amount and by count, and shares its arrays (a table made in shared memory is not copied).
  */
 export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefined): BatchBase {
+  // One scratch for every step (8 bytes an entry, what the sort and the reorder need): a loader holds the view and one
+  // column of scratch at a time, not the garbage of each step until a collection comes.
+  const scratch = new ArrayBuffer(sortScratchBytes(table.size));
   // sortedEntries leaves out users whose totals are zero.
-  table.reorder(sortedEntries(table));
+  table.reorder(sortedEntries(table, scratch), scratch);
   const n = table.size;
   let purchases = 0;
   let cents = 0;
@@ -59,13 +63,10 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
     purchases += table.countAt(e);
     cents += table.centsAt(e);
   }
-  // Ties by id ascending, which is entry order.
-  const byValue = (value: (e: number) => number): Uint32Array => {
-    const order = new Uint32Array(new SharedArrayBuffer(n * Uint32Array.BYTES_PER_ELEMENT));
-    for (let e = 0; e < n; e++) order[e] = e;
-    return order.sort((a, b) => value(b) - value(a) || a - b);
-  };
   const state = table.toState();
+  // Ties by id ascending, which is entry order.
+  const byValue = (values: Float64Array): Uint32Array =>
+    orderByValueDescending(values, new Uint32Array(new SharedArrayBuffer(n * Uint32Array.BYTES_PER_ELEMENT)), scratch);
   return {
     view,
     table: {
@@ -78,8 +79,8 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
       countOf: shared(state.countOf, n),
       centsOf: shared(state.centsOf, n),
     },
-    byCents: byValue((e) => table.centsAt(e)),
-    byCount: byValue((e) => table.countAt(e)),
+    byCents: byValue(state.centsOf),
+    byCount: byValue(state.countOf),
     users: n,
     purchases,
     cents,

@@ -4,7 +4,7 @@
 // whole; the next version's file is planned from the last one's layout: ranges of its bytes, and the lines of the
 // users that changed (so an export costs what changed plus a copy, and no version is ever held in memory).
 
-import { UserAggTable, grownCopy } from '../core/agg-table.js';
+import { type AggEntries, type KeyColumns, UserAggTable, grownCopy } from '../core/agg-table.js';
 import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
 import { SplicePieces } from '../io/export-file.js';
@@ -36,8 +36,10 @@ export interface ExportLayout {
   readonly overlayOf: Int32Array;
 }
 
-/** What an export reads of a version. */
-export type ExportedView = Pick<StoreView, 'base' | 'overlay' | 'overlayGeneration'>;
+/** What an export reads of a version: its overlay's entries (its slots are never used). */
+export interface ExportedView extends Pick<StoreView, 'base' | 'overlayGeneration'> {
+  readonly overlay: AggEntries;
+}
 
 /** A layout without its base, as a thread that wrote a whole export hands it back (the base is the receiver's). */
 export type ExportLayoutState = Omit<ExportLayout, 'base'>;
@@ -77,23 +79,21 @@ export function applyExportPlan(previous: Uint8Array, plan: ExportPlan): Uint8Ar
  */
 export function writeWholeExport(view: ExportedView, write: (chunk: Uint8Array) => void): ExportLayout {
   const base = UserAggTable.fromState(view.base.table);
-  const overlay = UserAggTable.fromState(view.overlay);
+  const { overlay } = view;
   const n = base.size;
   // Each overlay user found once, in the base (noted both ways, so the walk over every base user below does no
   // lookup) or not (sorted, then merged into the base's entries, which are in id order).
   const overlayOf = new Int32Array(n).fill(-1);
-  const place = new Int32Array(Math.max(overlay.size, 64));
+  const place = new Int32Array(Math.max(overlay.entries, 64));
   const extras: number[] = [];
-  for (let e = 0; e < overlay.size; e++) {
-    const key = overlay.keyAt(e);
-    const b = base.find(key, 0, key.length, overlay.hashAt(e));
+  for (let e = 0; e < overlay.entries; e++) {
+    const b = findInBase(base, overlay, e);
     place[e] = b;
     if (b >= 0) overlayOf[b] = e;
     else extras.push(e);
   }
   const extraOrder = sortByKey(overlay, Uint32Array.from(extras));
   const baseKeys = base.keyColumns();
-  const overlayKeys = overlay.keyColumns();
   const writer = new ViewLineWriter(CHUNK_BYTES + 4096, `${MERGED_VIEW_HEADER}\n`);
   let flushed = 0;
   // Handed out a chunk at a time, between lines (a segment may hold every user: no batch view yet).
@@ -112,14 +112,14 @@ export function writeWholeExport(view: ExportedView, write: (chunk: Uint8Array) 
     const keyLength = g < n ? baseKeys.keyLength[g]! : 0;
     for (; next < extraOrder.length; next++) {
       const x = extraOrder[next]!;
-      if (g < n && compareKeyBytes(overlayKeys.arena, overlayKeys.keyStart[x]!, overlayKeys.keyLength[x]!, baseKeys.arena, keyStart, keyLength) > 0) break;
+      if (g < n && compareKeyBytes(overlay.arena, overlay.keyStart[x]!, overlay.keyLength[x]!, baseKeys.arena, keyStart, keyLength) > 0) break;
       place[x] = -1 - g;
       drainIfFull();
-      writeLine(writer, overlayKeys, x, overlay.countAt(x), overlay.centsAt(x));
+      writeLine(writer, overlay, x, overlay.countOf[x]!, overlay.centsOf[x]!);
     }
     if (g < n) {
       const o = overlayOf[g]!;
-      writeLine(writer, baseKeys, g, base.countAt(g) + (o < 0 ? 0 : overlay.countAt(o)), base.centsAt(g) + (o < 0 ? 0 : overlay.centsAt(o)));
+      writeLine(writer, baseKeys, g, base.countAt(g) + (o < 0 ? 0 : overlay.countOf[o]!), base.centsAt(g) + (o < 0 ? 0 : overlay.centsOf[o]!));
     }
   }
   const size = flushed + writer.length;
@@ -127,11 +127,9 @@ export function writeWholeExport(view: ExportedView, write: (chunk: Uint8Array) 
   write(writer.drain());
   const counts = new Float64Array(place.length);
   const cents = new Float64Array(place.length);
-  for (let e = 0; e < overlay.size; e++) {
-    counts[e] = overlay.countAt(e);
-    cents[e] = overlay.centsAt(e);
-  }
-  return { base: view.base, overlayGeneration: view.overlayGeneration, size, start, seen: overlay.size, counts, cents, place, overlayOf };
+  counts.set(overlay.countOf.subarray(0, overlay.entries));
+  cents.set(overlay.centsOf.subarray(0, overlay.entries));
+  return { base: view.base, overlayGeneration: view.overlayGeneration, size, start, seen: overlay.entries, counts, cents, place, overlayOf };
 }
 
 /** Work a plan does between two pauses, in entries or segments walked (a new user placed counts as 16): ~1–3 ms. */
@@ -146,18 +144,18 @@ const PLAN_SLICE = 16_384;
 export function* planExport(last: ExportLayout, view: ExportedView): Generator<void, ExportPlan | undefined> {
   if (last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) return undefined;
   const base = UserAggTable.fromState(view.base.table);
-  const overlay = UserAggTable.fromState(view.overlay);
+  const { overlay } = view;
   const n = base.size;
   // Changed users: an entry added since, or one whose totals differ from the last export's. Their totals now are
   // frozen into the layout; nothing else is read of this version's totals.
   const seenBefore = last.seen;
-  const seen = overlay.size;
+  const seen = overlay.entries;
   growEntryColumns(last, seen);
   const changed: number[] = [];
   for (let e = 0; e < seen; e++) {
-    if (e < seenBefore && overlay.countAt(e) === last.counts[e] && overlay.centsAt(e) === last.cents[e]) continue;
-    last.counts[e] = overlay.countAt(e);
-    last.cents[e] = overlay.centsAt(e);
+    if (e < seenBefore && overlay.countOf[e] === last.counts[e] && overlay.centsOf[e] === last.cents[e]) continue;
+    last.counts[e] = overlay.countOf[e]!;
+    last.cents[e] = overlay.centsOf[e]!;
     changed.push(e);
   }
   last.seen = seen;
@@ -183,7 +181,6 @@ export function* planExport(last: ExportLayout, view: ExportedView): Generator<v
   }
   const extraOrder = sortByKey(overlay, Uint32Array.from(extras));
   const baseKeys = base.keyColumns();
-  const overlayKeys = overlay.keyColumns();
   yield;
 
   // Segments [copied, g) are copied as they were; they move by what the rewritten ones before them grew or shrank.
@@ -219,7 +216,7 @@ export function* planExport(last: ExportLayout, view: ExportedView): Generator<v
         work = 0;
       }
       const x = extraOrder[next]!;
-      writeLine(writer, overlayKeys, x, last.counts[x]!, last.cents[x]!);
+      writeLine(writer, overlay, x, last.counts[x]!, last.cents[x]!);
     }
     if (g < n) {
       const o = last.overlayOf[g]!;
@@ -260,13 +257,11 @@ function growEntryColumns(last: ExportLayout, entries: number): void {
 }
 
 /** Places overlay entries [from, to), added since the last export: in the base, or in the segment their id falls in. */
-function* placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: UserAggTable, from: number, to: number): Generator<void, void> {
+function* placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: AggEntries, from: number, to: number): Generator<void, void> {
   const baseKeys = base.keyColumns();
-  const overlayKeys = overlay.keyColumns();
   for (let e = from; e < to; e++) {
     if ((e - from) % (PLAN_SLICE / 16) === PLAN_SLICE / 16 - 1) yield;
-    const key = overlay.keyAt(e);
-    const b = base.find(key, 0, key.length, overlay.hashAt(e));
+    const b = findInBase(base, overlay, e);
     if (b >= 0) {
       last.place[e] = b;
       last.overlayOf[b] = e;
@@ -277,14 +272,18 @@ function* placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: UserA
     let high = base.size;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (compareKeyBytes(baseKeys.arena, baseKeys.keyStart[middle]!, baseKeys.keyLength[middle]!, overlayKeys.arena, overlayKeys.keyStart[e]!, overlayKeys.keyLength[e]!) < 0) low = middle + 1;
+      if (compareKeyBytes(baseKeys.arena, baseKeys.keyStart[middle]!, baseKeys.keyLength[middle]!, overlay.arena, overlay.keyStart[e]!, overlay.keyLength[e]!) < 0) low = middle + 1;
       else high = middle;
     }
     last.place[e] = -1 - low;
   }
 }
 
-type KeyColumns = ReturnType<UserAggTable['keyColumns']>;
+/** Overlay entry e's base entry, or −1. */
+function findInBase(base: UserAggTable, overlay: AggEntries, e: number): number {
+  const start = overlay.keyStart[e]!;
+  return base.find(overlay.arena, start, start + overlay.keyLength[e]!, overlay.keyHash[e]);
+}
 
 /** A user's line with the totals given (a user whose totals are zero has none). */
 function writeLine(writer: ViewLineWriter, keys: KeyColumns, e: number, count: number, cents: number): void {

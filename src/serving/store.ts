@@ -135,11 +135,12 @@ export function mergedTotals(base: BatchBase, baseTable: UserAggTable, overlay: 
 }
 
 /**
- * Gives an overlay its room up front: the users changed since a batch view are at most about the users it holds, and
- * an overlay growing on the main thread rehashes every user at once (~200 ms at 800 k users, every lookup waiting).
+ * Gives an overlay its hash slots up front: the users changed since a batch view are at most about the users it holds,
+ * and an overlay outgrowing its slots on the main thread rehashes every user at once (~200 ms at 800 k users, every
+ * lookup waiting). Its columns grow as they fill (a copy of a few milliseconds, no rehash).
  */
 export function reserveOverlay(overlay: UserAggTable, base: BatchBase): UserAggTable {
-  overlay.reserve(base.users);
+  overlay.reserveSlots(base.users);
   return overlay;
 }
 

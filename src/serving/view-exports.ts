@@ -5,7 +5,7 @@
 // replica.
 
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
-import { UserAggTable, stateTransferList } from '../core/agg-table.js';
+import { UserAggTable, entriesTransferList } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
 import { ExportFile, SplicePieces, exportTempPath, removeExportTemp, removeStaleExports } from '../io/export-file.js';
 import type { ServingExportRequest } from '../messages.js';
@@ -114,11 +114,11 @@ export class ViewExports {
   }
 
   private async whole(view: StoreView): Promise<{ file: ExportFile; layout: ExportLayout }> {
-    // A frozen copy: the store goes on changing its own overlay while the file is written.
-    const overlay = UserAggTable.fromState(view.overlay).clone().toState();
+    // A frozen copy of the entries: the store goes on changing its own overlay while the file is written.
+    const overlay = UserAggTable.fromState(view.overlay).entriesCopy();
     const file = exportTempPath(this.target);
     try {
-      const layout = await this.writeWhole({ type: 'export', base: view.base, overlay, overlayGeneration: view.overlayGeneration, file }, stateTransferList(overlay));
+      const layout = await this.writeWhole({ type: 'export', base: view.base, overlay, overlayGeneration: view.overlayGeneration, file }, entriesTransferList(overlay));
       return { file: await ExportFile.open(file), layout: { ...layout, base: view.base } };
     } catch (error) {
       // A thread stopped halfway (the layer closing) leaves its file.

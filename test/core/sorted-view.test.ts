@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserAggTable, compareUserIds } from '../../src/core/agg-table.js';
 import { formatTotals } from '../../src/core/view-format.js';
-import { formatEntries, sortedEntries } from '../../src/core/sorted-view.js';
+import { formatEntries, sortByKey, sortScratchBytes, sortedEntries } from '../../src/core/sorted-view.js';
 import { seeded } from '../helpers/prng.js';
 
 /** Characters from every UTF-8 length, including the two ranges UTF-16 orders differently from code points. */
@@ -32,6 +32,16 @@ describe('sortedEntries / formatEntries', () => {
     const decoded = Array.from(order, (e) => Buffer.from(table.keyAt(e)).toString());
     expect(decoded).toEqual([...ids].sort(compareUserIds));
     expect(formatEntries(table, order).toString()).toBe(formatTotals(table.toSortedTotals()));
+  });
+
+  it('sorts in scratch it is lent, ids tying several chunks deep, and refuses scratch too small', () => {
+    const random = seeded(5);
+    const ids = Array.from({ length: 2_000 }, (_, i) => `user-${String(random.between(0, 10 ** 9)).padStart(12, '0')}-${i % 7}`);
+    const table = tableOf(ids, random);
+    const scratch = new ArrayBuffer(sortScratchBytes(table.size));
+    const order = sortByKey(table.keyColumns(), Uint32Array.from({ length: table.size }, (_, e) => e), scratch);
+    expect(Array.from(order, (e) => Buffer.from(table.keyAt(e)).toString())).toEqual([...new Set(ids)].sort(compareUserIds));
+    expect(() => sortByKey(table.keyColumns(), new Uint32Array(3), new ArrayBuffer(sortScratchBytes(3) - 1))).toThrow(RangeError);
   });
 
   it('leaves out users whose totals are zero, keeps count > 0 at zero cents, and handles empty and one-user tables', () => {

@@ -83,6 +83,28 @@ describe('reading a Spark batch view', () => {
     expect(totalsOf(fixture(name))).toEqual(totals);
   });
 
+  it('reads parts of any sizes one after another (longer, shorter, empty, longest) and adds each line once', () => {
+    const dir = path.join(newTempRoot().root, 'sizes');
+    fs.mkdirSync(dir);
+    const expected = new Map<string, [number, number]>();
+    const part = (name: string, users: number, prefix: string): void => {
+      let text = '';
+      for (let i = 0; i < users; i++) {
+        const id = `${prefix}${i}`;
+        text += `${id},${i + 1},${i}.${String(i % 100).padStart(2, '0')}\n`;
+        expected.set(id, [i + 1, i * 100 + (i % 100)]);
+      }
+      fs.writeFileSync(path.join(dir, name), text);
+    };
+    part('part-00000', 3_000, 'a');
+    part('part-00001', 10, 'b');
+    part('part-00002', 0, 'c');
+    part('part-00003', 20_000, 'd');
+    fs.writeFileSync(path.join(dir, '_SUCCESS'), '');
+    const recount = [...expected].map(([id, [count, cents]]) => [id, count, cents]).sort((x, y) => (x[0]! < y[0]! ? -1 : 1));
+    expect(totalsOf(dir)).toEqual(recount);
+  });
+
   it('never reads .crc side files, _ or . names, or any other file (each here holds lines that would count)', () => {
     const dir = copyOfFixture('with-headers');
     const counted = 'mallory,9,999.99\n';
