@@ -15,6 +15,7 @@ import { firstDifference, totalsFromMap } from '../src/bench/compare-totals.js';
 import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
 import { buildBatchBase } from '../src/serving/batch-base.js';
+import { ChangeLog } from '../src/serving/change-log.js';
 import { applyExportPlan, formatMergedView, planExportNow, writeWholeExport } from '../src/serving/export.js';
 import { type SnapshotStatus } from '../src/serving/store.js';
 
@@ -172,7 +173,7 @@ runScript('bench', async () => {
   const batchPart = Math.floor(n * 0.9);
   const baseTable = tableOf(purchases, 0, batchPart);
   const overlayTable = tableOf(purchases, batchPart, n);
-  const storeView = { status: {} as SnapshotStatus, base: buildBatchBase(baseTable, undefined), overlay: overlayTable.toState(), overlayGeneration: 0 };
+  const storeView = { status: {} as SnapshotStatus, base: buildBatchBase(baseTable, undefined), overlay: overlayTable.toState(), overlayGeneration: 0, changes: new ChangeLog() };
   const mergedStrings = (): string => {
     const merged = baseTable.clone();
     merged.mergeTable(overlayTable);
@@ -188,7 +189,7 @@ runScript('bench', async () => {
   const stride = Math.max(1, Math.round(overlayInPlace.size / (reference.length / 100)));
   let changeRound = 0;
   const exportChanges = (): Uint8Array => {
-    for (let e = changeRound++ % stride; e < overlayInPlace.size; e += stride) overlayInPlace.addAt(e, 0, 1);
+    for (let e = changeRound++ % stride; e < overlayInPlace.size; e += stride) storeView.changes.addAt(overlayInPlace, e, 0, 1);
     lastBytes = applyExportPlan(lastBytes, planExportNow(layout, storeView)!);
     return lastBytes;
   };

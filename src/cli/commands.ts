@@ -102,9 +102,8 @@ const serve: CommandSpec = {
   options: serveFlags(),
   async run(context, raw) {
     const options = resolveServe(raw);
-    const { layerEnvironment } = await import('../pipeline/layer-config.js');
-    const { openServing } = await import('../pipeline/serving.js');
-    await openServing(layerEnvironment(context), options, { onListening: (url) => context.print(`serve: listening on ${url}`) }).serve(context.signal);
+    const { serveOnThread } = await import('../pipeline/serve-thread.js');
+    await serveOnThread(context, options, (url) => context.print(`serve: listening on ${url}`));
   },
 };
 

@@ -1,11 +1,16 @@
 // The serving layer as a running service: the store kept current, merged_view.csv on its cadence, and (unless
-// turned off) the HTTP API; used by `serve`, `merge` and `all`.
+// turned off) the HTTP API; used by `serve` (on its service thread), `merge` and `all`.
 
+import { parentPort, workerData } from 'node:worker_threads';
+import { serializeError } from '../core/errors.js';
+import { dataLayout } from '../io/layout.js';
+import { createLogger } from '../io/logger.js';
 import { type HttpConfig, buildHttpApp, listen } from '../serving/http.js';
 import { type ServingConfig, ServingLayer } from '../serving/serving-layer.js';
 import { type SnapshotStatus } from '../serving/store.js';
 import { type MergeViewKind } from '../serving/view-kind.js';
-import { type LayerEnvironment } from './layer-config.js';
+import { type LayerEnvironment, layerEnvironment } from './layer-config.js';
+import type { ServiceMessage, ServiceStart } from './serve-thread.js';
 
 export interface ServeOptions {
   readonly view: MergeViewKind;
@@ -72,4 +77,25 @@ export function openServing(environment: LayerEnvironment, options: ServeOptions
 /** `merge --once`: one consistent merged_view.csv from the files, then done. */
 export function mergeOnce(environment: LayerEnvironment, view: MergeViewKind): Promise<SnapshotStatus> {
   return openServing(environment, { view, intervalMs: 0, http: undefined }).layer.once();
+}
+
+/** The service thread's side of `serve` (src/pipeline/serve-thread.ts): serves until told to stop, then says how it ended. */
+export async function runServiceThread(): Promise<void> {
+  const port = parentPort!;
+  const { global, options } = workerData as ServiceStart;
+  const controller = new AbortController();
+  port.on('message', (message) => {
+    if (message === 'stop') controller.abort();
+  });
+  const environment = layerEnvironment({ global, layout: dataLayout(global.data), logger: createLogger(global.logLevel) });
+  try {
+    await openServing(environment, options, { onListening: (url) => port.postMessage({ type: 'listening', url } satisfies ServiceMessage) }).serve(controller.signal);
+    port.postMessage({ type: 'done' } satisfies ServiceMessage);
+  } catch (error) {
+    port.postMessage({ type: 'failed', error: serializeError(error, 'E_WORKER') } satisfies ServiceMessage);
+  } finally {
+    // The stop listener would keep the thread alive.
+    port.removeAllListeners('message');
+    port.unref();
+  }
 }

@@ -9,6 +9,7 @@ import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
 import { SplicePieces } from '../io/export-file.js';
 import { type BatchBase } from './batch-base.js';
+import { type ChangeLog } from './change-log.js';
 import { type StoreView } from './store.js';
 
 /** A whole export is handed out in chunks of about this many bytes. */
@@ -26,26 +27,29 @@ export interface ExportLayout {
   size: number;
   /** Segment g spans bytes [start[g], start[g + 1]); base.users + 2 numbers. */
   readonly start: Float64Array;
-  /** The overlay as exported: entries known, and their totals then. */
+  /** Overlay entries the file knows (their totals then are the change log's business: see ChangeLog). */
   seen: number;
-  counts: Float64Array;
-  cents: Float64Array;
   /** Per overlay entry: its base entry, or −1 − its segment for a user the base lacks. */
   place: Int32Array;
   /** Per base entry: its overlay entry, or −1. */
   readonly overlayOf: Int32Array;
 }
 
-/** What an export reads of a version: its overlay's entries (its slots are never used). */
+/** What a whole export reads of a version: its overlay's entries (its slots are never used). */
 export interface ExportedView extends Pick<StoreView, 'base' | 'overlayGeneration'> {
   readonly overlay: AggEntries;
+}
+
+/** What a plan reads of a version: that, live, with the log of the overlay's changes. */
+export interface PlannedView extends ExportedView {
+  readonly changes: ChangeLog;
 }
 
 /** A layout without its base, as a thread that wrote a whole export hands it back (the base is the receiver's). */
 export type ExportLayoutState = Omit<ExportLayout, 'base'>;
 
 export const layoutTransferList = (layout: ExportLayoutState): ArrayBuffer[] =>
-  [layout.start, layout.counts, layout.cents, layout.place, layout.overlayOf].map((array) => array.buffer as ArrayBuffer);
+  [layout.start, layout.place, layout.overlayOf].map((array) => array.buffer as ArrayBuffer);
 
 /** The next version's file: its pieces in order (ranges of the last export's file and of `fresh`), and its length. */
 export interface ExportPlan {
@@ -125,11 +129,7 @@ export function writeWholeExport(view: ExportedView, write: (chunk: Uint8Array) 
   const size = flushed + writer.length;
   start[n + 1] = size;
   write(writer.drain());
-  const counts = new Float64Array(place.length);
-  const cents = new Float64Array(place.length);
-  counts.set(overlay.countOf.subarray(0, overlay.entries));
-  cents.set(overlay.centsOf.subarray(0, overlay.entries));
-  return { base: view.base, overlayGeneration: view.overlayGeneration, size, start, seen: overlay.entries, counts, cents, place, overlayOf };
+  return { base: view.base, overlayGeneration: view.overlayGeneration, size, start, seen: overlay.entries, place, overlayOf };
 }
 
 /** Work a plan does between two pauses, in entries or segments walked (a new user placed counts as 16): ~1–3 ms. */
@@ -137,29 +137,29 @@ const PLAN_SLICE = 16_384;
 
 /**
  * Plans the view's file from the last export's (whose layout it then describes); returns undefined when the view has
- * another base or overlay table: that one is written whole. A generator: only the part before its first pause reads
- * the view's totals (it freezes those of the users that changed into the layout), so the caller may run the rest in
- * steps between other work while the store goes on changing, and the plan is still of the version it began with.
+ * another base or overlay table: that one is written whole. A generator: its first step cuts the change log and
+ * freezes the totals of the users that changed; later steps read other users' totals as they were then (the log
+ * keeps those that changed since), so the caller may run them between other work while the store goes on changing,
+ * and the plan is still of the version it began with.
  */
-export function* planExport(last: ExportLayout, view: ExportedView): Generator<void, ExportPlan | undefined> {
+export function* planExport(last: ExportLayout, view: PlannedView): Generator<void, ExportPlan | undefined> {
   if (last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) return undefined;
   const base = UserAggTable.fromState(view.base.table);
-  const { overlay } = view;
+  const { overlay, changes } = view;
   const n = base.size;
-  // Changed users: an entry added since, or one whose totals differ from the last export's. Their totals now are
-  // frozen into the layout; nothing else is read of this version's totals.
+  // Changed users, ascending: those the log says changed, and entries added since.
   const seenBefore = last.seen;
   const seen = overlay.entries;
-  growEntryColumns(last, seen);
-  const changed: number[] = [];
-  for (let e = 0; e < seen; e++) {
-    if (e < seenBefore && overlay.countOf[e] === last.counts[e] && overlay.centsOf[e] === last.cents[e]) continue;
-    last.counts[e] = overlay.countOf[e]!;
-    last.cents[e] = overlay.centsOf[e]!;
-    changed.push(e);
-  }
+  growPlaces(last, seen);
+  const logged = changes.cut().filter((e) => e < seenBefore).sort();
+  const changed = new Uint32Array(logged.length + seen - seenBefore);
+  changed.set(logged);
+  for (let e = seenBefore; e < seen; e++) changed[logged.length + e - seenBefore] = e;
+  const frozen = new FrozenTotals(changed, overlay);
   last.seen = seen;
-  // From here on, totals come from the layout and keys from entries below `seen`, which never change.
+  // From here on, keys come from entries below `seen`, which never change, and totals from `frozen` or the log.
+  const countOf = (e: number): number => frozen.count(e) ?? changes.countAtCut(e, overlay.countOf[e]!);
+  const centsOf = (e: number): number => frozen.cents(e) ?? changes.centsAtCut(e, overlay.centsOf[e]!);
   yield;
   yield* placeNewEntries(last, base, overlay, seenBefore, seen);
   // The segments those users are in.
@@ -216,11 +216,11 @@ export function* planExport(last: ExportLayout, view: ExportedView): Generator<v
         work = 0;
       }
       const x = extraOrder[next]!;
-      writeLine(writer, overlay, x, last.counts[x]!, last.cents[x]!);
+      writeLine(writer, overlay, x, countOf(x), centsOf(x));
     }
     if (g < n) {
       const o = last.overlayOf[g]!;
-      writeLine(writer, baseKeys, g, base.countAt(g) + (o < 0 ? 0 : last.counts[o]!), base.centsAt(g) + (o < 0 ? 0 : last.cents[o]!));
+      writeLine(writer, baseKeys, g, base.countAt(g) + (o < 0 ? 0 : countOf(o)), base.centsAt(g) + (o < 0 ? 0 : centsOf(o)));
     }
     pieces.add(true, freshFrom, writer.length);
     size += writer.length - freshFrom;
@@ -239,7 +239,7 @@ export function* planExport(last: ExportLayout, view: ExportedView): Generator<v
 }
 
 /** Runs a plan to its end at once (tests and benchmarks; the service pauses between its steps). */
-export function planExportNow(last: ExportLayout, view: ExportedView): ExportPlan | undefined {
+export function planExportNow(last: ExportLayout, view: PlannedView): ExportPlan | undefined {
   const steps = planExport(last, view);
   for (;;) {
     const step = steps.next();
@@ -247,13 +247,49 @@ export function planExportNow(last: ExportLayout, view: ExportedView): ExportPla
   }
 }
 
-/** Makes room in the layout's per-entry columns for `entries` overlay entries. */
-function growEntryColumns(last: ExportLayout, entries: number): void {
+/** Makes room in the layout's places for `entries` overlay entries. */
+function growPlaces(last: ExportLayout, entries: number): void {
   if (entries <= last.place.length) return;
-  const size = Math.max(entries, last.place.length * 2);
-  last.place = grownCopy(last.place, size);
-  last.counts = grownCopy(last.counts, size);
-  last.cents = grownCopy(last.cents, size);
+  last.place = grownCopy(last.place, Math.max(entries, last.place.length * 2));
+}
+
+/** The totals of some overlay entries (given ascending), as they were when frozen. */
+class FrozenTotals {
+  private readonly countOf: Float64Array;
+  private readonly centsOf: Float64Array;
+
+  constructor(
+    private readonly entries: Uint32Array,
+    overlay: AggEntries,
+  ) {
+    this.countOf = new Float64Array(entries.length);
+    this.centsOf = new Float64Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      this.countOf[i] = overlay.countOf[entries[i]!]!;
+      this.centsOf[i] = overlay.centsOf[entries[i]!]!;
+    }
+  }
+
+  count(e: number): number | undefined {
+    const i = this.indexOf(e);
+    return i < 0 ? undefined : this.countOf[i];
+  }
+
+  cents(e: number): number | undefined {
+    const i = this.indexOf(e);
+    return i < 0 ? undefined : this.centsOf[i];
+  }
+
+  private indexOf(e: number): number {
+    let low = 0;
+    let high = this.entries.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.entries[middle]! < e) low = middle + 1;
+      else high = middle;
+    }
+    return this.entries[low] === e ? low : -1;
+  }
 }
 
 /** Places overlay entries [from, to), added since the last export: in the base, or in the segment their id falls in. */

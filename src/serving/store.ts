@@ -23,6 +23,7 @@ import { DEFAULT_STREAM } from '../io/layout.js';
 import { batchWatermarkOf } from '../io/views.js';
 import { fnv1a } from '../core/hash.js';
 import { type BatchBase, type BatchViewMeta, EMPTY_BASE } from './batch-base.js';
+import { ChangeLog } from './change-log.js';
 
 export interface SnapshotStatus {
   /** Increases by one with every change. */
@@ -88,6 +89,8 @@ export interface StoreView {
   readonly overlay: AggTableState;
   /** Changes when the store replaces its overlay (entries renumbered); updates only add to it. */
   readonly overlayGeneration: number;
+  /** The overlay's changes since an export last cut the log. */
+  readonly changes: ChangeLog;
 }
 
 /** Consecutive runs of seqs, in seq order, of at most `maxUsers` users in all (a seq with more is a run of its own). */
@@ -145,10 +148,11 @@ export function reserveOverlay(overlay: UserAggTable, base: BatchBase): UserAggT
 }
 
 /**
- * Adds a change to an overlay on a base; returns the merged view's totals adjusted by what it changed (O(users
- * changed)). Keys are read in place and looked up once per table: this loop is the cost of every realtime update.
+ * Adds a change to an overlay on a base (through its change log, when exports read it); returns the merged view's
+ * totals adjusted by what it changed (O(users changed)). Keys are read in place and looked up once per table: this
+ * loop is the cost of every realtime update.
  */
-function addChange(baseTable: UserAggTable, overlay: UserAggTable, change: UserAggTable, totals: ViewTotals): ViewTotals {
+function addChange(baseTable: UserAggTable, overlay: UserAggTable, changes: ChangeLog | undefined, change: UserAggTable, totals: ViewTotals): ViewTotals {
   let { users, purchases, cents } = totals;
   const { arena, keyStart, keyLength } = change.keyColumns();
   for (let e = 0; e < change.size; e++) {
@@ -164,7 +168,8 @@ function addChange(baseTable: UserAggTable, overlay: UserAggTable, change: UserA
     users += (isZero(count + dCount, amount + dCents) ? 0 : 1) - (isZero(count, amount) ? 0 : 1);
     purchases += dCount;
     cents += dCents;
-    if (o >= 0) overlay.addAt(o, dCount, dCents);
+    if (o >= 0 && changes) changes.addAt(overlay, o, dCount, dCents);
+    else if (o >= 0) overlay.addAt(o, dCount, dCents);
     else overlay.add(arena, start, end, dCount, dCents, hash);
   }
   return { users, purchases, cents };
@@ -192,6 +197,7 @@ export class ServingStore {
   private baseTable = UserAggTable.fromState(EMPTY_BASE.table);
   private overlay = new UserAggTable();
   private overlayGeneration = 0;
+  private changes = new ChangeLog();
   /** Per stream: the blocks of seqs applied since keepRecent(true). */
   private readonly recent = new Map<string, Map<number, AggBlock>>();
   private keepingRecent = false;
@@ -204,6 +210,7 @@ export class ServingStore {
   private replaceOverlayTable(overlay: UserAggTable): void {
     this.overlay = overlay;
     this.overlayGeneration++;
+    this.changes = new ChangeLog();
   }
 
   /** The current version's status; undefined until the first load (a store that cannot say what it holds serves nothing). */
@@ -306,7 +313,7 @@ export class ServingStore {
 
   /** Adds a change to the overlay; returns the totals adjusted by what it changed (O(users changed)). */
   private addToOverlay(change: UserAggTable, totals: ViewTotals): ViewTotals {
-    return addChange(this.baseTable, this.overlay, change, totals);
+    return addChange(this.baseTable, this.overlay, this.changes, change, totals);
   }
 
   /**
@@ -401,7 +408,8 @@ export class ServingStore {
       ranges[stream] = { afterSeq: ranges[stream]!.afterSeq, throughSeq: through };
     }
     const overlay = UserAggTable.fromState(prepared.overlay);
-    const totals = addChange(UserAggTable.fromState(base.table), overlay, change, prepared.totals);
+    // Not the store's overlay yet: no export has read it, so no log.
+    const totals = addChange(UserAggTable.fromState(base.table), overlay, undefined, change, prepared.totals);
     return { ranges, overlay: overlay.toState(), totals };
   }
 
@@ -553,7 +561,7 @@ export class ServingStore {
    * grow or change totals until overlayGeneration changes).
    */
   view(): StoreView {
-    return { status: this.loaded, base: this.base, overlay: this.overlay.toState(), overlayGeneration: this.overlayGeneration };
+    return { status: this.loaded, base: this.base, overlay: this.overlay.toState(), overlayGeneration: this.overlayGeneration, changes: this.changes };
   }
 }
 

@@ -114,8 +114,10 @@ export class ViewExports {
   }
 
   private async whole(view: StoreView): Promise<{ file: ExportFile; layout: ExportLayout }> {
-    // A frozen copy of the entries: the store goes on changing its own overlay while the file is written.
+    // A frozen copy of the entries: the store goes on changing its own overlay while the file is written, and logs
+    // those changes from here for the next export's plan.
     const overlay = UserAggTable.fromState(view.overlay).entriesCopy();
+    view.changes.cut();
     const file = exportTempPath(this.target);
     try {
       const layout = await this.writeWhole({ type: 'export', base: view.base, overlay, overlayGeneration: view.overlayGeneration, file }, entriesTransferList(overlay));

@@ -9,7 +9,8 @@ import { UserAggTable } from '../../src/core/agg-table.js';
 import { LambdaflowError } from '../../src/core/errors.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
-import { type ExportLayout, type ExportLayoutState, type ExportedView, applyExportPlan, formatMergedView, planExport, planExportNow, writeWholeExport } from '../../src/serving/export.js';
+import { ChangeLog } from '../../src/serving/change-log.js';
+import { type ExportLayout, type ExportLayoutState, type PlannedView, applyExportPlan, formatMergedView, planExport, planExportNow, writeWholeExport } from '../../src/serving/export.js';
 import { ViewExports } from '../../src/serving/view-exports.js';
 import { handleServingRequest } from '../../src/serving/view-loading.js';
 import { DEFAULT_STREAM } from '../../src/io/layout.js';
@@ -37,9 +38,11 @@ class PlannedExports {
     this.last = { layout: this.last!.layout, bytes };
   }
 
-  format(view: ExportedView): Uint8Array {
+  format(view: PlannedView): Uint8Array {
     const plan = this.last && planExportNow(this.last.layout, view);
     if (this.last && plan) return (this.last.bytes = applyExportPlan(this.last.bytes, plan));
+    // As the service does when it freezes a version to write it whole: changes are logged from here.
+    view.changes.cut();
     const chunks: Buffer[] = [];
     const layout = writeWholeExport(view, (chunk) => chunks.push(Buffer.from(chunk)));
     this.last = { layout, bytes: Buffer.concat(chunks) };
@@ -427,6 +430,50 @@ describe('planExport in steps', () => {
   });
 });
 
+describe('planExport and the change log', () => {
+  it('writes a neighbour that changed after its first step with its totals from then', () => {
+    // Base users b1 and b3; the overlay holds b3 (entry 0) and b2 (entry 1, which sorts into b3's segment).
+    const baseTable = new UserAggTable();
+    for (const [id, cents] of [['b1', 100], ['b3', 300]] as const) baseTable.add(Buffer.from(id), 0, 2, 1, cents);
+    const base = buildBatchBase(baseTable, { name: 'batch-0', watermark: 0, createdAtMs: 0, badRows: 0 });
+    const overlay = new UserAggTable();
+    for (const [id, cents] of [['b3', 5], ['b2', 20]] as const) overlay.add(Buffer.from(id), 0, 2, 1, cents);
+    const view = { base, overlay: overlay.toState(), overlayGeneration: 1, changes: new ChangeLog() };
+    const exports = new PlannedExports();
+    const first = exports.format(view);
+    // b2 changes: its segment (b2, then b3) is rewritten. After the plan's first step, b3 changes too.
+    view.changes.addAt(overlay, 1, 1, 30);
+    const steps = planExport(exports.layout!, view);
+    steps.next();
+    view.changes.addAt(overlay, 0, 1, 7);
+    let step = steps.next();
+    while (!step.done) step = steps.next();
+    const planned = Buffer.from(applyExportPlan(first, step.value!)).toString();
+    expect(planned).toBe('user_id,purchase_count_total,purchase_amount_total\nb1,1,1.00\nb2,2,0.50\nb3,2,3.05\n');
+    // The next plan writes b3's change.
+    exports.adopt(Buffer.from(planned));
+    expect(Buffer.from(exports.format(view)).toString()).toBe('user_id,purchase_count_total,purchase_amount_total\nb1,1,1.00\nb2,2,0.50\nb3,3,3.12\n');
+  });
+});
+
+describe('ChangeLog', () => {
+  it('keeps an entry\'s totals from before its first change since the last cut, and forgets them at the next cut', () => {
+    const table = new UserAggTable();
+    for (let u = 0; u < 3_000; u++) table.add(Buffer.from(`u${u}`), 0, `u${u}`.length, 1, u);
+    const log = new ChangeLog();
+    log.addAt(table, 2_999, 1, 10);
+    log.addAt(table, 2_999, 1, 10);
+    log.addAt(table, 5, -1, -5);
+    expect([log.countAtCut(2_999, table.countAt(2_999)), log.centsAtCut(2_999, table.centsAt(2_999))]).toEqual([1, 2_999]);
+    expect([log.countAtCut(5, table.countAt(5)), log.centsAtCut(5, table.centsAt(5))]).toEqual([1, 5]);
+    expect([log.countAtCut(6, 1), log.centsAtCut(6, 6)]).toEqual([1, 6]);
+    expect([table.countAt(2_999), table.centsAt(2_999), table.countAt(5), table.centsAt(5)]).toEqual([3, 3_019, 0, 0]);
+    expect([...log.cut()].sort((a, b) => a - b)).toEqual([5, 2_999]);
+    expect(log.countAtCut(2_999, 3)).toBe(3);
+    expect([...log.cut()]).toEqual([]);
+  });
+});
+
 describe('planExport with no batch view', () => {
   it('pauses inside the one segment holding every user, and plans it right', () => {
     // 150 k users, none in the (empty) batch view: every one sorts into segment 0, which a change rewrites whole.
@@ -435,10 +482,10 @@ describe('planExport with no batch view', () => {
     const key = (u: number): Buffer => Buffer.from(`user-${u}`);
     for (let u = 0; u < users; u++) overlay.add(key(u), 0, key(u).length, 1, u);
     const base = buildBatchBase(new UserAggTable(), { name: 'batch-0', watermark: 0, createdAtMs: 0, badRows: 0 });
-    const view = { base, overlay: overlay.toState(), overlayGeneration: 1 };
+    const view = { base, overlay: overlay.toState(), overlayGeneration: 1, changes: new ChangeLog() };
     const exports = new PlannedExports();
     let bytes = exports.format(view);
-    overlay.addAt(7, 1, 5);
+    view.changes.addAt(overlay, 7, 1, 5);
     const steps = planExport(exports.layout!, { ...view, overlay: overlay.toState() });
     let pauses = 0;
     let step = steps.next();
