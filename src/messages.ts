@@ -1,6 +1,6 @@
 // Every message that crosses a thread boundary, named once and imported as types on both sides.
 
-import type { AggBlock, AggEntries, AggTableState } from './core/agg-table.js';
+import type { AggBlock, AggTableState } from './core/agg-table.js';
 import type { SerializedError } from './core/errors.js';
 import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
@@ -156,20 +156,7 @@ export type ServingRequest =
   /** A new batch view, with the overlay a swap to it keeps (the default stream's seqs, then each partition stream's). */
   | { readonly type: 'batch'; readonly batch: BatchViewRef; readonly streams: readonly StreamKeepRef[] }
   /** A speed window's totals (the window view). */
-  | { readonly type: 'window'; readonly dir: string }
-  | ServingExportRequest;
-
-/**
- * A version's merged view written whole to `file` (a new temp file): its batch view (shared memory) and a frozen copy
- * of its overlay's entries (moved here). Answered with the file's layout (ExportLayoutState).
- */
-export interface ServingExportRequest {
-  readonly type: 'export';
-  readonly base: BatchBase;
-  readonly overlay: AggEntries;
-  readonly overlayGeneration: number;
-  readonly file: string;
-}
+  | { readonly type: 'window'; readonly dir: string };
 
 export interface ServingLoadResult {
   readonly base: BatchBase;

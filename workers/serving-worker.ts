@@ -1,5 +1,4 @@
-// Serving thread entry point: loads a view, or writes a version's CSV whole, off the hot path
-// (src/serving/view-loading.ts); one request per thread.
+// Serving thread entry point: loads a view off the hot path (src/serving/view-loading.ts); one request per thread.
 
 import { answerRequests } from '../src/io/thread-rpc.js';
 import type { ServingRequest } from '../src/messages.js';

@@ -32,21 +32,16 @@ export interface AggTableState {
 
 /**
  * A table's entries without its hash slots: all that code reading every user in entry order needs (keys, hashes,
- * totals of entries 0 … entries − 1). A table state is one; a copy of only these is ~8 bytes a user smaller.
+ * totals of entries 0 … entries − 1). A table state is one.
  */
 export type AggEntries = Omit<AggTableState, 'slots' | 'zeroEntries'>;
 
 /** Key columns: entry e's user id is arena[keyStart[e], keyStart[e] + keyLength[e]). */
 export type KeyColumns = Pick<AggEntries, 'arena' | 'keyStart' | 'keyLength'>;
 
-/** Buffers entries own, for a transfer list. */
-export function entriesTransferList(entries: AggEntries): ArrayBuffer[] {
-  return [entries.arena, entries.keyStart, entries.keyLength, entries.keyHash, entries.countOf, entries.centsOf].map((a) => a.buffer as ArrayBuffer);
-}
-
 /** Buffers a table state owns, for a transfer list. */
 export function stateTransferList(state: AggTableState): ArrayBuffer[] {
-  return [state.slots.buffer as ArrayBuffer, ...entriesTransferList(state)];
+  return [state.slots, state.arena, state.keyStart, state.keyLength, state.keyHash, state.countOf, state.centsOf].map((a) => a.buffer as ArrayBuffer);
 }
 
 /** Anything rows can be added to: a table, or tables split by partition. */
@@ -114,7 +109,9 @@ export class UserAggTable implements AggSink {
     this.slots = column(Int32Array, capacity, memory).fill(EMPTY_SLOT);
     this.shift = 32 - Math.log2(capacity);
     this.mask = capacity - 1;
-    const entryCapacity = capacity / 2;
+    // Room for the users expected, not for all the slots could take: room given up front may well be touched memory
+    // (an allocator reusing freed pages clears them), and tables are sized here for views of a million users.
+    const entryCapacity = Math.max(expectedUsers, MIN_CAPACITY / 2);
     this.arena = column(Uint8Array, entryCapacity * 16, memory);
     this.keyStart = column(Uint32Array, entryCapacity, memory);
     this.keyLength = column(Uint32Array, entryCapacity, memory);
@@ -142,21 +139,6 @@ export class UserAggTable implements AggSink {
     copy.entries = this.entries;
     copy.zeroEntries = this.zeroEntries;
     return copy;
-  }
-
-  /** A copy of the entries alone, each column exactly as long as they (no slots, no room to grow). */
-  entriesCopy(): AggEntries {
-    const n = this.entries;
-    return {
-      arena: this.arena.slice(0, this.arenaUsed),
-      arenaUsed: this.arenaUsed,
-      keyStart: this.keyStart.slice(0, n),
-      keyLength: this.keyLength.slice(0, n),
-      keyHash: this.keyHash.slice(0, n),
-      countOf: this.countOf.slice(0, n),
-      centsOf: this.centsOf.slice(0, n),
-      entries: n,
-    };
   }
 
   /** The table's arrays, to move it to another thread without rebuilding it (see fromState). */

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { LambdaflowError } from '../core/errors.js';
 import { removeStaleTemps, syncDirectory, writeError } from './atomic.js';
 
@@ -80,16 +81,28 @@ export class ExportFile {
     readonly size: number,
   ) {}
 
-  /** Opens a file another thread wrote at `file` (a temp path, removed if it cannot be): the caller holds its first reference. */
-  static async open(file: string): Promise<ExportFile> {
-    let handle: fs.promises.FileHandle | undefined;
+  /**
+   * Writes a new file at `file` (a temp path) from the chunks `steps` hands out, each written before the next step
+   * (which may write over it); a step handing out nothing is a pause, for the event loop. Resolves with the file
+   * (the caller holds its first reference) and what `steps` returned; a file it could not finish is removed.
+   */
+  static async write<T>(file: string, steps: Iterator<Uint8Array | undefined, T>): Promise<{ file: ExportFile; result: T }> {
+    const handle = await openNew(file);
     try {
-      handle = await fs.promises.open(file, 'r');
-      return new ExportFile(handle, file, (await handle.stat()).size);
-    } catch (cause) {
-      await handle?.close().catch(() => undefined);
+      let size = 0;
+      for (let step = steps.next(); ; step = steps.next()) {
+        if (step.done) return { file: new ExportFile(handle, file, size), result: step.value };
+        if (step.value) {
+          await writeAt(handle, step.value, step.value.length, size, file);
+          size += step.value.length;
+        } else {
+          await yieldToEvents();
+        }
+      }
+    } catch (error) {
+      await handle.close().catch(() => undefined);
       await removeExportTemp(file);
-      throw writeError(file, cause);
+      throw error;
     }
   }
 
@@ -98,14 +111,7 @@ export class ExportFile {
    * a buffer at a time) and of `fresh`. Throws E_STATE when `earlier` is shorter than a piece says.
    */
   static async splice(earlier: ExportFile, pieces: SplicePieces, fresh: Buffer, size: number, file: string): Promise<ExportFile> {
-    let handle: fs.promises.FileHandle;
-    try {
-      await fs.promises.mkdir(path.dirname(file), { recursive: true });
-      handle = await fs.promises.open(file, 'wx+');
-    } catch (cause) {
-      await removeExportTemp(file);
-      throw writeError(file, cause);
-    }
+    const handle = await openNew(file);
     const spliced = new ExportFile(handle, file, size);
     try {
       // A published file is merged_view.csv: someone may have rewritten it in place since (it is read-only, but not
@@ -204,6 +210,27 @@ export class ExportFile {
   }
 }
 
+/** Creates a new file at `file` (a temp path), open for writing and reading. */
+async function openNew(file: string): Promise<fs.promises.FileHandle> {
+  try {
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    return await fs.promises.open(file, 'wx+');
+  } catch (cause) {
+    await removeExportTemp(file);
+    throw writeError(file, cause);
+  }
+}
+
+/** Writes bytes[0, length) at `position`, all of them. */
+async function writeAt(out: fs.promises.FileHandle, bytes: Uint8Array, length: number, position: number, file: string): Promise<void> {
+  try {
+    let done = 0;
+    while (done < length) done += (await out.write(bytes, done, length - done, position + done)).bytesWritten;
+  } catch (cause) {
+    throw writeError(file, cause);
+  }
+}
+
 /** Writes the pieces into `out`; returns the bytes written. */
 async function spliceInto(earlier: ExportFile, pieces: SplicePieces, fresh: Buffer, out: fs.promises.FileHandle, file: string): Promise<number> {
   // The earlier file's bytes [inFrom, inTo) are in `input`; pieces read it in order, so each byte is read once.
@@ -214,12 +241,7 @@ async function spliceInto(earlier: ExportFile, pieces: SplicePieces, fresh: Buff
   let outAt = 0;
   let position = 0;
   const flush = async (): Promise<void> => {
-    try {
-      let done = 0;
-      while (done < outAt) done += (await out.write(output, done, outAt - done, position + done)).bytesWritten;
-    } catch (cause) {
-      throw writeError(file, cause);
-    }
+    await writeAt(out, output, outAt, position, file);
     position += outAt;
     outAt = 0;
   };

@@ -1,7 +1,7 @@
 // The serving layer's Prometheus metrics (prom-client): request durations per route, the view's position and
 // freshness, and the process's own metrics. Few labels, never a user id.
 
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { type ServingLayer } from './serving-layer.js';
 
 export interface ServingMetrics {
@@ -44,6 +44,16 @@ export function servingMetrics(serving: ServingLayer, nowMs: () => number): Serv
   gauge('lambdaflow_events_ingested', 'Rows the running speed layer has read since it started', () => serving.rowsIngested);
   gauge('lambdaflow_events_per_second', 'Rows the speed layer read per second, recently', () => serving.eventsPerSecond);
   gauge('lambdaflow_ready', '1 once a consistent snapshot is loaded', () => (serving.isReady ? 1 : 0));
+  new Counter({
+    name: 'lambdaflow_view_exports_total',
+    help: 'CSV files of versions written: planned from the last one (costs what changed) or whole (costs every user)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [kind, files] of Object.entries(serving.exportsWritten)) this.inc({ kind }, files);
+    },
+  });
   return {
     registry,
     observe(route, method, statusCode, seconds) {

@@ -25,7 +25,6 @@ import { workerUrl } from '../io/worker-url.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type MergeViewKind } from './view-kind.js';
 import { ServingStore, type SnapshotStatus, sliceByUsers } from './store.js';
-import { type ExportLayoutState } from './export.js';
 import { type ExportedVersion, ViewExports } from './view-exports.js';
 
 export interface ServingConfig {
@@ -94,12 +93,17 @@ export class ServingLayer {
   private constructor(private readonly config: ServingConfig) {
     this.store = new ServingStore(config.clock);
     this.streams = allStreamLayouts(config.layout).map(followed);
-    this.exports = new ViewExports(config.layout.mergedView, this.store, (request, transfer) => this.offThread<ExportLayoutState>(request, transfer));
+    this.exports = new ViewExports(config.layout.mergedView, this.store);
   }
 
   /** `run` then loads the first view (readiness) and keeps it current. */
   static open(config: ServingConfig): ServingLayer {
     return new ServingLayer(config);
+  }
+
+  /** The CSV files of versions written so far, by how. */
+  get exportsWritten(): Readonly<ViewExports['written']> {
+    return this.exports.written;
   }
 
   /** True once a consistent view is loaded. */

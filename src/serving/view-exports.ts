@@ -1,15 +1,13 @@
 // merged_view.csv and /view.csv at run time: each version's CSV is a file. The next version's file is planned on the
 // serving thread from the last one's layout, in steps between lookups (only the users that changed are formatted; the
-// rest is copied from the last file on disk); a version with a new batch view or overlay table is written whole on a
-// thread of its own, from a frozen copy of the overlay. No version's bytes are held in memory, and the store has no
-// replica.
+// rest is copied from the last file on disk); a version with a new batch view or overlay table is written whole, in
+// steps too. Both freeze the version they write through the store's change log. No version's bytes are held in
+// memory, and the store has no replica.
 
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
-import { UserAggTable, entriesTransferList } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import { ExportFile, SplicePieces, exportTempPath, removeExportTemp, removeStaleExports } from '../io/export-file.js';
-import type { ServingExportRequest } from '../messages.js';
-import { type ExportLayout, type ExportLayoutState, planExport } from './export.js';
+import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../io/export-file.js';
+import { type ExportLayout, planExport, wholeExport } from './export.js';
 import { type ServingStore, type SnapshotStatus, type StoreView } from './store.js';
 
 /** A file of one version, held by the caller: release it when done. */
@@ -17,9 +15,6 @@ export interface ExportedVersion {
   readonly status: SnapshotStatus;
   readonly file: ExportFile;
 }
-
-/** Writes a whole export off the serving thread (moving `transfer`); resolves with the file's layout. */
-export type WholeExportWriter = (request: ServingExportRequest, transfer: ArrayBuffer[]) => Promise<ExportLayoutState>;
 
 interface LastExport {
   /** Undefined when it is of no use (a plan moved it on but its file failed, or the view changed tables): the next export is written whole. */
@@ -33,12 +28,13 @@ export class ViewExports {
   private queue: Promise<unknown> = Promise.resolve();
   private staleRemoved: Promise<void> | undefined;
   private closed = false;
+  /** Files written, by how (for /metrics: a whole one costs what the view holds, a planned one what changed). */
+  readonly written = { planned: 0, whole: 0 };
 
   constructor(
     /** merged_view.csv: published files are renamed to it; temp files live next to it. */
     private readonly target: string,
     private readonly store: ServingStore,
-    private readonly writeWhole: WholeExportWriter,
   ) {}
 
   /** A file of the current version (or of a newer one, when it changes while an earlier export is written). */
@@ -97,6 +93,7 @@ export class ViewExports {
       const plan = step?.value;
       if (plan && last) {
         next = { file: await ExportFile.splice(last.file, plan.pieces, plan.fresh, plan.size, exportTempPath(this.target)), layout: last.layout! };
+        this.written.planned++;
       } else {
         // A layout of another batch view or overlay table is of no more use: its arrays (and the old batch view it
         // holds) go now, not after the whole export.
@@ -114,19 +111,11 @@ export class ViewExports {
   }
 
   private async whole(view: StoreView): Promise<{ file: ExportFile; layout: ExportLayout }> {
-    // A frozen copy of the entries: the store goes on changing its own overlay while the file is written, and logs
-    // those changes from here for the next export's plan.
-    const overlay = UserAggTable.fromState(view.overlay).entriesCopy();
-    view.changes.cut();
-    const file = exportTempPath(this.target);
-    try {
-      const layout = await this.writeWhole({ type: 'export', base: view.base, overlay, overlayGeneration: view.overlayGeneration, file }, entriesTransferList(overlay));
-      return { file: await ExportFile.open(file), layout: { ...layout, base: view.base } };
-    } catch (error) {
-      // A thread stopped halfway (the layer closing) leaves its file.
-      await removeExportTemp(file);
-      throw error;
-    }
+    // Frozen now (the store goes on changing, and its change log keeps what this export reads of it), written in
+    // steps between lookups.
+    const { file, result } = await ExportFile.write(exportTempPath(this.target), wholeExport(view));
+    this.written.whole++;
+    return { file, layout: result };
   }
 
   /** A new file with the last one's bytes, in its place. */

@@ -1,20 +1,17 @@
 // Reading published views into what the serving store holds (run on a serving thread, off the hot path): a batch
-// view as a BatchBase, the realtime view made exact against it, the overlay a swap to a new batch view keeps; and a
-// version's merged view written whole to a file.
+// view as a BatchBase, the realtime view made exact against it, and the overlay a swap to a new batch view keeps.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
 import { checkDeltasFound, exactMerge, planExactMerge } from '../core/exact-merge.js';
-import { writeError } from '../io/atomic.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { DEFAULT_STREAM } from '../io/layout.js';
 import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
-import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingExportRequest, ServingLoadResult, ServingRequest } from '../messages.js';
+import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type PreparedOverlay, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
 import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
-import { type ExportLayoutState, layoutTransferList, writeWholeExport } from './export.js';
 
 /** A batch view's table is sized up front for at most this many users (more: it grows as it reads). */
 const PRESIZE_MAX_USERS = 4_000_000;
@@ -122,28 +119,5 @@ export async function handleServingRequest(request: ServingRequest): Promise<Ans
       const state = table.toState();
       return { result: state, transfer: stateTransferList(state) };
     }
-    case 'export': {
-      const layout = writeWholeFile(request);
-      return { result: layout, transfer: layoutTransferList(layout) };
-    }
-  }
-}
-
-/** Writes a version's merged view whole into a new file, a chunk at a time; a file it could not finish is removed. */
-function writeWholeFile({ base, overlay, overlayGeneration, file }: ServingExportRequest): ExportLayoutState {
-  let fd: number | undefined;
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fd = fs.openSync(file, 'wx');
-    const out = fd;
-    const { base: _base, ...layout } = writeWholeExport({ base, overlay, overlayGeneration }, (chunk) => {
-      for (let done = 0; done < chunk.length; ) done += fs.writeSync(out, chunk, done, chunk.length - done);
-    });
-    return layout;
-  } catch (cause) {
-    fs.rmSync(file, { force: true });
-    throw writeError(file, cause);
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
   }
 }

@@ -17,10 +17,7 @@ const tempRoot = tempRoots();
 
 /** A first export file holding `content`, at a temp path next to `target`. */
 async function firstFile(target: string, content: string | Buffer): Promise<ExportFile> {
-  const file = exportTempPath(target);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, content);
-  return ExportFile.open(file);
+  return (await ExportFile.write(exportTempPath(target), [Buffer.from(content)].values())).file;
 }
 
 const namesIn = (dir: string): string[] => fs.readdirSync(dir).sort();
@@ -32,6 +29,46 @@ function splicePieces(list: readonly { fresh: boolean; from: number; to: number 
 }
 
 describe('ExportFile', () => {
+  it('is written from the chunks its steps hand out, each before the next step (which may reuse its buffer), pausing on empty steps', async () => {
+    const { data } = tempRoot();
+    const target = path.join(data, 'view', 'merged_view.csv');
+    const reused = Buffer.alloc(100_000);
+    let expected = '';
+    function* steps(): Generator<Uint8Array | undefined, string> {
+      for (let i = 0; i < 30; i++) {
+        // The same buffer every time, filled anew: each chunk must be written before the next step.
+        const line = `chunk ${i} `.repeat(1 + i * 300).slice(0, reused.length);
+        const length = reused.write(line);
+        expected += line;
+        yield reused.subarray(0, length);
+        // Other work queued now runs before the next step.
+        let ran = false;
+        setImmediate(() => (ran = true));
+        yield undefined;
+        if (!ran) throw new Error('an empty step did not let the event loop turn');
+      }
+      return 'done';
+    }
+    const { file, result } = await ExportFile.write(exportTempPath(target), steps());
+    expect(result).toBe('done');
+    expect(file.size).toBe(Buffer.byteLength(expected));
+    expect(await text(file.stream())).toBe(expected);
+    await file.release();
+    expect(namesIn(path.dirname(target))).toEqual([]);
+  });
+
+  it('removes a file its steps failed to finish, and says why', async () => {
+    const { data } = tempRoot();
+    const target = path.join(data, 'view', 'merged_view.csv');
+    function* steps(): Generator<Uint8Array | undefined, void> {
+      yield Buffer.from('half a file\n');
+      throw new LambdaflowError('E_STATE', 'the view changed tables');
+    }
+    const error = await ExportFile.write(exportTempPath(target), steps()).catch((e: unknown) => e);
+    expect((error as LambdaflowError).code).toBe('E_STATE');
+    expect(namesIn(path.dirname(target))).toEqual([]);
+  });
+
   it('splices ranges of the earlier file and new bytes, in order, across buffer boundaries', async () => {
     const { data } = tempRoot();
     const target = path.join(data, 'view', 'merged_view.csv');
