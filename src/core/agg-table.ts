@@ -348,7 +348,7 @@ export class UserAggTable implements AggSink {
    * that order would hold the table twice for a moment; this needs one column of scratch (8 bytes an entry given, which
    * a caller may lend).
    */
-  reorder(order: Uint32Array, scratchBuffer = new ArrayBuffer(8 * order.length)): void {
+  reorder(order: Uint32Array, scratchBuffer: ArrayBufferLike = new ArrayBuffer(8 * order.length)): void {
     const n = order.length;
     let keyBytes = 0;
     for (const entry of order) keyBytes += this.keyLength[entry]!;

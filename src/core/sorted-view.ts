@@ -34,7 +34,7 @@ function chunkOf(e: number, depth: number, { arena, keyStart, keyLength }: KeyCo
  * depth works in the same scratch (sortScratchBytes of the whole order): a range is done with it before its runs go
  * deeper.
  */
-function sortChunks(order: Uint32Array, from: number, to: number, depth: number, keys: KeyColumns, scratch: ArrayBuffer): void {
+function sortChunks(order: Uint32Array, from: number, to: number, depth: number, keys: KeyColumns, scratch: ArrayBufferLike): void {
   const { arena, keyStart, keyLength } = keys;
   const n = to - from;
   const words = new BigUint64Array(scratch, 0, n);
@@ -70,7 +70,7 @@ function sortChunks(order: Uint32Array, from: number, to: number, depth: number,
 }
 
 /** The table's entries with a non-zero total, in compareUserIds order (`scratch`: see sortByKey). */
-export function sortedEntries(table: UserAggTable, scratch?: ArrayBuffer): Uint32Array {
+export function sortedEntries(table: UserAggTable, scratch?: ArrayBufferLike): Uint32Array {
   let live = 0;
   for (let e = 0; e < table.size; e++) if (table.countAt(e) !== 0 || table.centsAt(e) !== 0) live++;
   const order = new Uint32Array(live);
@@ -82,7 +82,7 @@ export function sortedEntries(table: UserAggTable, scratch?: ArrayBuffer): Uint3
  * Sorts some entries (of a table, or entries copied from one) in place into compareUserIds order of their keys;
  * returns them. `scratch` (at least sortScratchBytes(order.length)) lets a caller lend memory it reuses.
  */
-export function sortByKey(keys: KeyColumns, order: Uint32Array, scratch = new ArrayBuffer(sortScratchBytes(order.length))): Uint32Array {
+export function sortByKey(keys: KeyColumns, order: Uint32Array, scratch: ArrayBufferLike = new ArrayBuffer(sortScratchBytes(order.length))): Uint32Array {
   if (order.length >= 2 ** INDEX_BITS) throw new RangeError(`cannot sort ${order.length} users in one table (at most ${INDEX_MASK})`);
   if (scratch.byteLength < sortScratchBytes(order.length)) throw new RangeError(`a sort of ${order.length} users needs ${sortScratchBytes(order.length)} bytes of scratch`);
   if (order.length > 1) sortChunks(order, 0, order.length, 0, keys, scratch);

@@ -23,7 +23,7 @@ function invertedDigit(value: number, pass: number): number {
  * stable counting sort, and a pass whose digit every value shares is skipped (counts need one pass, amounts two).
  * `scratch` (4 bytes an entry) lets a caller lend memory it reuses.
  */
-export function orderByValueDescending(values: Float64Array, out: Uint32Array, scratch = new ArrayBuffer(4 * out.length)): Uint32Array {
+export function orderByValueDescending(values: Float64Array, out: Uint32Array, scratch: ArrayBufferLike = new ArrayBuffer(4 * out.length)): Uint32Array {
   const n = out.length;
   let from: Uint32Array = out;
   let to: Uint32Array = new Uint32Array(scratch, 0, n);

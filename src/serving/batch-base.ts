@@ -51,11 +51,13 @@ function shared<T extends TypedArray>(array: T, length = array.length): T {
  * are zero), sorts them by amount and by count, and shares its arrays (a table made in shared memory is not copied).
  */
 export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefined): BatchBase {
-  // One scratch for every step (8 bytes an entry, what the sort and the reorder need): a loader holds the view and one
-  // column of scratch at a time, not the garbage of each step until a collection comes.
-  const scratch = new ArrayBuffer(sortScratchBytes(table.size));
+  // The sort and the reorder work in the memory the two orders by value end up in (8 bytes an entry each way), and
+  // those are sorted with the id order's memory, of no more use by then: a loader holds the view and one column
+  // beside it, not the garbage of each step until a collection comes.
+  const orders = new SharedArrayBuffer(sortScratchBytes(table.size));
   // sortedEntries leaves out users whose totals are zero.
-  table.reorder(sortedEntries(table, scratch), scratch);
+  const byId = sortedEntries(table, orders);
+  table.reorder(byId, orders);
   const n = table.size;
   let purchases = 0;
   let cents = 0;
@@ -65,8 +67,7 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
   }
   const state = table.toState();
   // Ties by id ascending, which is entry order.
-  const byValue = (values: Float64Array): Uint32Array =>
-    orderByValueDescending(values, new Uint32Array(new SharedArrayBuffer(n * Uint32Array.BYTES_PER_ELEMENT)), scratch);
+  const byValue = (values: Float64Array, at: number): Uint32Array => orderByValueDescending(values, new Uint32Array(orders, at * Uint32Array.BYTES_PER_ELEMENT, n), byId.buffer);
   return {
     view,
     table: {
@@ -79,8 +80,8 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
       countOf: shared(state.countOf, n),
       centsOf: shared(state.centsOf, n),
     },
-    byCents: byValue(state.centsOf),
-    byCount: byValue(state.countOf),
+    byCents: byValue(state.centsOf, 0),
+    byCount: byValue(state.countOf, n),
     users: n,
     purchases,
     cents,
