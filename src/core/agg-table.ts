@@ -102,8 +102,11 @@ export class UserAggTable implements AggSink {
   private entries = 0;
   private zeroEntries = 0;
 
-  /** `memory: 'shared'` puts the arrays in shared memory (what the table grows into later is local). */
-  constructor(expectedUsers = MIN_CAPACITY, memory: TableMemory = 'local') {
+  /**
+   * `memory: 'shared'` puts the arrays in shared memory (what the table grows into later is local); `expectedKeyBytes`
+   * sizes the key arena when the caller knows better than 16 bytes a user.
+   */
+  constructor(expectedUsers = MIN_CAPACITY, memory: TableMemory = 'local', expectedKeyBytes?: number) {
     let capacity = MIN_CAPACITY;
     while (capacity < expectedUsers * 2) capacity *= 2;
     this.slots = column(Int32Array, capacity, memory).fill(EMPTY_SLOT);
@@ -112,7 +115,7 @@ export class UserAggTable implements AggSink {
     // Room for the users expected, not for all the slots could take: room given up front may well be touched memory
     // (an allocator reusing freed pages clears them), and tables are sized here for views of a million users.
     const entryCapacity = Math.max(expectedUsers, MIN_CAPACITY / 2);
-    this.arena = column(Uint8Array, entryCapacity * 16, memory);
+    this.arena = column(Uint8Array, Math.max(expectedKeyBytes ?? entryCapacity * 16, 1024), memory);
     this.keyStart = column(Uint32Array, entryCapacity, memory);
     this.keyLength = column(Uint32Array, entryCapacity, memory);
     this.keyHash = column(Uint32Array, entryCapacity, memory);

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
 import { checkDeltasFound, exactMerge, planExactMerge } from '../core/exact-merge.js';
+import { viewPartEncoding } from '../core/view-format.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { DEFAULT_STREAM } from '../io/layout.js';
 import { mergeViewDirectory } from '../io/views.js';
@@ -29,12 +30,27 @@ function manifestFacts(dir: string): { badRows: number; users: number | undefine
   }
 }
 
+/**
+ * The most key bytes a view's parts can hold for `users` users (a line is a key and at least `,0,0` and a newline):
+ * a better size for a table's key arena than a guess per user. Undefined when a part is compressed.
+ */
+function keyBytesAtMost(dir: string, users: number): number | undefined {
+  let bytes = 0;
+  for (const name of fs.readdirSync(dir)) {
+    const encoding = viewPartEncoding(name);
+    if (encoding === 'gzip') return undefined;
+    if (encoding === 'plain') bytes += fs.statSync(path.join(dir, name)).size;
+  }
+  return Math.max(0, bytes - 5 * users);
+}
+
 function readBatchBase(batch: BatchViewRef | null): BatchBase {
   if (!batch) return EMPTY_BASE;
   const { badRows, users } = manifestFacts(batch.dir);
   // Sized for the users it says it holds (a table grown by doubling leaves as much garbage as it holds), up to a bound
   // a damaged manifest cannot push past.
-  const table = new UserAggTable(Math.min(users ?? 0, PRESIZE_MAX_USERS), 'shared');
+  const expectedUsers = Math.min(users ?? 0, PRESIZE_MAX_USERS);
+  const table = new UserAggTable(expectedUsers, 'shared', users === undefined ? undefined : keyBytesAtMost(batch.dir, expectedUsers));
   mergeViewDirectory(batch.dir, table);
   return buildBatchBase(table, {
     name: path.basename(batch.dir),
