@@ -297,6 +297,11 @@ export class UserAggTable implements AggSink {
     if (capacity > this.slots.length) this.growSlots(capacity);
   }
 
+  /** Room in the entry columns for `users` users: their copy now, not when they fill (see reserveSlots). */
+  reserveEntries(users: number): void {
+    while (this.keyHash.length < users) this.growEntries();
+  }
+
   private growSlots(capacity = this.slots.length * 2): void {
     this.slots = new Int32Array(capacity);
     this.shift = 32 - Math.log2(capacity);

@@ -1,6 +1,5 @@
-// Background threads (batch map/reduce, compaction, the serving threads that load views and write CSVs) run at a
-// lower scheduling priority, so on a machine with few cores the threads answering lookups and ingesting the stream
-// get a core first.
+// Background threads (batch map/reduce, compaction, the serving threads that load views) run at a lower scheduling
+// priority, so on a machine with few cores the threads answering lookups and ingesting the stream get a core first.
 
 import fs from 'node:fs';
 import os from 'node:os';

@@ -139,11 +139,13 @@ export function mergedTotals(base: BatchBase, baseTable: UserAggTable, overlay: 
 
 /**
  * Gives an overlay its hash slots up front: the users changed since a batch view are at most about the users it holds,
- * and an overlay outgrowing its slots on the main thread rehashes every user at once (~200 ms at 800 k users, every
- * lookup waiting). Its columns grow as they fill (a copy of a few milliseconds, no rehash).
+ * and an overlay outgrowing its slots on the serving thread rehashes every user at once (~200 ms at 800 k users, every
+ * lookup waiting). Its columns get room for twice the users it holds: they grow as they fill later (a copy, no rehash),
+ * but not in the seconds after a load or swap, when the serving thread has the most to do.
  */
 export function reserveOverlay(overlay: UserAggTable, base: BatchBase): UserAggTable {
   overlay.reserveSlots(base.users);
+  overlay.reserveEntries(2 * overlay.size);
   return overlay;
 }
 
