@@ -1,5 +1,6 @@
-// A batch view prepared for serving: its table in shared memory (read by the main thread and the serving worker at
-// once, never copied again), its entries in user-id order, with orders by amount and by count. Built off the hot path.
+// A batch view prepared for serving: its table in shared memory (built by the thread that loads it, then read by the
+// serving thread, never copied), its entries in user-id order, with orders by amount and by count. Built off the hot
+// path.
 
 import { type AggTableState, UserAggTable } from '../core/agg-table.js';
 import { sortScratchBytes, sortedEntries } from '../core/sorted-view.js';

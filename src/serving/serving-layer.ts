@@ -87,7 +87,7 @@ export class ServingLayer {
   private readonly counters = new Map<string, CounterSample[]>();
   private wake: (() => void) | undefined;
   private watchers: fs.FSWatcher[] = [];
-  /** Threads loading a view or writing a whole CSV now (close stops them). */
+  /** Threads loading a view now (close stops them). */
   private readonly threads = new Set<ThreadClient<ServingRequest>>();
 
   private constructor(private readonly config: ServingConfig) {
@@ -112,9 +112,8 @@ export class ServingLayer {
   }
 
   /**
-   * Reads views, or writes a whole CSV, off the hot path, on a thread started for this one request: its garbage (the
-   * tables it read through, ~100 MB at 800 k users) goes with it, instead of waiting for a collection an idle thread
-   * never runs.
+   * Reads views off the hot path, on a thread started for this one request: its garbage (the files and columns it
+   * read through) goes with it, instead of waiting for a collection an idle thread never runs.
    */
   private async offThread<Result>(request: ServingRequest, transfer: ArrayBuffer[] = []): Promise<Result> {
     const thread = ThreadClient.start<ServingRequest>(workerUrl('serving-worker'), 'serving thread', SERVING_THREAD_LIMITS);

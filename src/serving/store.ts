@@ -11,9 +11,9 @@
 // swaps the base and keeps of the overlay exactly the seqs it did not absorb (src/core/exact-merge.ts): the loader
 // prepares that overlay off the hot path from the delta files, and the store adds the seqs it applied since (it keeps
 // their blocks only while a swap is being prepared, so memory does not grow with the seqs between batch views).
-// Each change makes a new version. Reads on the main thread are synchronous, so a response is computed from one
-// version; an export freezes what it reads of one version (the totals of the users changed since the last), or writes
-// it whole from a frozen copy.
+// Each change makes a new version. Reads on the serving thread are synchronous, so a response is computed from one
+// version; an export, written in steps while the store goes on, reads one version through the overlay's change log
+// (src/serving/change-log.ts: what changed since an export last cut it, with the totals from then).
 
 import { type AggBlock, type AggTableState, UserAggTable, compareUserIds, userIdDecoder } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
