@@ -1,27 +1,18 @@
 // `serve` on a thread of its own: the only way Node lets a process bound a heap's young generation (resourceLimits
 // exist for workers, and `node --max-semi-space-size` is a flag `node dist/main.js` cannot give itself). A busy HTTP
-// server grows its young generation to 32 MB of semi-spaces; bounded to 4 MB, `serve` peaks ~50 MB lower at 800 k
-// users, with lower lookup p99 (more, shorter scavenges). The main thread only starts it, without loading the
-// service's modules, prints and forwards stop; runServiceThread (src/pipeline/serving.ts) is the thread's side.
+// server grows its young generation to 32 MB of semi-spaces; bounded to 4 MB, `serve` peaked 30–50 MB lower at 810 k
+// users in bench/serving.ts, with the same lookup p99 (more, shorter scavenges). The main thread only starts it,
+// without loading the service's modules, prints and forwards stop; runServiceThread (src/pipeline/serving.ts) is the
+// thread's side.
 
 import { Worker } from 'node:worker_threads';
-import { LambdaflowError, type SerializedError, deserializeError } from '../core/errors.js';
+import { LambdaflowError, deserializeError } from '../core/errors.js';
 import { workerUrl } from '../io/worker-url.js';
 import { type CommandContext } from './context.js';
-import { type GlobalConfig } from './context.js';
-import type { ServeOptions } from './serving.js';
+import type { ServeOptions, ServiceMessage, ServiceStart } from './serving.js';
 
 /** Young generation of the service thread: two 2 MB semi-spaces and their large-object room (measured in bench/serving.ts). */
 const SERVICE_LIMITS = { maxYoungGenerationSizeMb: 6 };
-
-/** What the service thread starts with (its workerData). */
-export interface ServiceStart {
-  readonly global: GlobalConfig;
-  readonly options: ServeOptions;
-}
-
-/** What it tells the main thread: its address, then how it ended. */
-export type ServiceMessage = { readonly type: 'listening'; readonly url: string } | { readonly type: 'done' } | { readonly type: 'failed'; readonly error: SerializedError };
 
 /** Runs the serving service on its own thread until `context.signal` aborts; `onListening` gets its address. */
 export function serveOnThread(context: CommandContext, options: ServeOptions, onListening: (url: string) => void): Promise<void> {

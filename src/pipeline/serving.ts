@@ -2,15 +2,15 @@
 // turned off) the HTTP API; used by `serve` (on its service thread), `merge` and `all`.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { serializeError } from '../core/errors.js';
+import { type SerializedError, serializeError } from '../core/errors.js';
 import { dataLayout } from '../io/layout.js';
 import { createLogger } from '../io/logger.js';
 import { type HttpConfig, buildHttpApp, listen } from '../serving/http.js';
 import { type ServingConfig, ServingLayer } from '../serving/serving-layer.js';
 import { type SnapshotStatus } from '../serving/store.js';
 import { type MergeViewKind } from '../serving/view-kind.js';
+import { type GlobalConfig } from './context.js';
 import { type LayerEnvironment, layerEnvironment } from './layer-config.js';
-import type { ServiceMessage, ServiceStart } from './serve-thread.js';
 
 export interface ServeOptions {
   readonly view: MergeViewKind;
@@ -78,6 +78,15 @@ export function openServing(environment: LayerEnvironment, options: ServeOptions
 export function mergeOnce(environment: LayerEnvironment, view: MergeViewKind): Promise<SnapshotStatus> {
   return openServing(environment, { view, intervalMs: 0, http: undefined }).layer.once();
 }
+
+/** What `serve`'s service thread starts with (its workerData). */
+export interface ServiceStart {
+  readonly global: GlobalConfig;
+  readonly options: ServeOptions;
+}
+
+/** What it tells the main thread: its address, then how it ended. */
+export type ServiceMessage = { readonly type: 'listening'; readonly url: string } | { readonly type: 'done' } | { readonly type: 'failed'; readonly error: SerializedError };
 
 /** The service thread's side of `serve` (src/pipeline/serve-thread.ts): serves until told to stop, then says how it ended. */
 export async function runServiceThread(): Promise<void> {
