@@ -140,12 +140,12 @@ export function mergedTotals(base: BatchBase, baseTable: UserAggTable, overlay: 
 /**
  * Gives an overlay its hash slots up front: the users changed since a batch view are at most about the users it holds,
  * and an overlay outgrowing its slots on the serving thread rehashes every user at once (~200 ms at 800 k users, every
- * lookup waiting). Its columns get room for twice the users it holds: they grow as they fill later (a copy, no rehash),
- * but not in the seconds after a load or swap, when the serving thread has the most to do.
+ * lookup waiting). Its columns get room for twice the users it holds (at most the batch view's): they grow as they fill
+ * later (a copy, no rehash), but not in the seconds after a load or swap, when the serving thread has the most to do.
  */
 export function reserveOverlay(overlay: UserAggTable, base: BatchBase): UserAggTable {
   overlay.reserveSlots(base.users);
-  overlay.reserveEntries(2 * overlay.size);
+  overlay.reserveEntries(Math.min(2 * overlay.size, Math.max(overlay.size, base.users)));
   return overlay;
 }
 
