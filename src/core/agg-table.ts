@@ -30,14 +30,8 @@ export interface AggTableState {
   readonly zeroEntries: number;
 }
 
-/**
- * A table's entries without its hash slots: all that code reading every user in entry order needs (keys, hashes,
- * totals of entries 0 … entries − 1). A table state is one.
- */
-export type AggEntries = Omit<AggTableState, 'slots' | 'zeroEntries'>;
-
 /** Key columns: entry e's user id is arena[keyStart[e], keyStart[e] + keyLength[e]). */
-export type KeyColumns = Pick<AggEntries, 'arena' | 'keyStart' | 'keyLength'>;
+export type KeyColumns = Pick<AggTableState, 'arena' | 'keyStart' | 'keyLength'>;
 
 /** Buffers a table state owns, for a transfer list. */
 export function stateTransferList(state: AggTableState): ArrayBuffer[] {
@@ -288,8 +282,8 @@ export class UserAggTable implements AggSink {
   /**
    * Makes room in the hash slots for `users` users now, so that adding up to that many never rehashes: a rehash
    * places every user again at once, which a table updated on a latency-critical thread pays up front, at a moment it
-   * chooses. The entry columns and key arena still grow as they fill, by a copy (no rehash): room made for them up front
-   * would be memory, not just address space (the allocator may hand out reused pages, cleared, so touched).
+   * chooses. The entry columns are reserved apart (reserveEntries), and only as far as needed soon: room made for them
+   * up front is memory, not just address space (the allocator may hand out reused pages, cleared, so touched).
    */
   reserveSlots(users: number): void {
     let capacity = this.slots.length;

@@ -147,7 +147,6 @@ export function listRealtimeViews(servingRealtime: string): RealtimeViewInfo[] {
   return views.sort((a, b) => a.throughSeq - b.throughSeq || a.createdAtMs - b.createdAtMs);
 }
 
-/** A gzip-compressed part's bytes; a part that does not gunzip is damaged like a part with a bad line. */
 /**
  * Reads whole files one after another into one buffer, grown as needed (a file's bytes are valid until the next
  * read): a view's parts then share one buffer instead of each leaving its own to a collection (megabytes a part at a
@@ -182,6 +181,7 @@ class WholeFileReader {
   }
 }
 
+/** A gzip-compressed part's bytes; a part that does not gunzip is damaged like a part with a bad line. */
 function gunzipPart(file: string): Buffer {
   try {
     return zlib.gunzipSync(fs.readFileSync(file));

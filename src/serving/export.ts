@@ -4,12 +4,11 @@
 // whole; the next version's file is planned from the last one's layout: ranges of its bytes, and the lines of the
 // users that changed (so an export costs what changed plus a copy, and no version is ever held in memory).
 
-import { type AggEntries, type KeyColumns, UserAggTable, grownCopy } from '../core/agg-table.js';
+import { type AggTableState, type KeyColumns, UserAggTable, grownCopy } from '../core/agg-table.js';
 import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
 import { SplicePieces } from '../io/export-file.js';
 import { type BatchBase } from './batch-base.js';
-import { type ChangeLog } from './change-log.js';
 import { type StoreView } from './store.js';
 
 /** A whole export is handed out in chunks of about this many bytes (~1–2 ms of lines each). */
@@ -35,15 +34,11 @@ export interface ExportLayout {
   readonly overlayOf: Int32Array;
 }
 
-/** What a whole export reads of a version: its overlay's entries (its slots are never used). */
-export interface ExportedView extends Pick<StoreView, 'base' | 'overlayGeneration'> {
-  readonly overlay: AggEntries;
-}
+/** What an export reads of a version (all at once: tests and benchmarks). */
+export type ExportedView = Pick<StoreView, 'base' | 'overlay' | 'overlayGeneration'>;
 
-/** What a plan reads of a version: that, live, with the log of the overlay's changes. */
-export interface PlannedView extends ExportedView {
-  readonly changes: ChangeLog;
-}
+/** What an export reads of a version in steps: that, live, with the log of the overlay's changes. */
+export type PlannedView = Pick<StoreView, 'base' | 'overlay' | 'overlayGeneration' | 'changes'>;
 
 /** The next version's file: its pieces in order (ranges of the last export's file and of `fresh`), and its length. */
 export interface ExportPlan {
@@ -98,10 +93,17 @@ export function writeWholeExport(view: ExportedView, write: (chunk: Uint8Array) 
  * nothing (a pause); the last returns the layout.
  */
 export function wholeExport(view: PlannedView): Generator<Uint8Array | undefined, ExportLayout> {
-  const { overlay, changes } = view;
-  const seen = overlay.entries;
-  changes.cut();
-  return wholeExportSteps(view, seen, { count: (e) => changes.countAtCut(e, overlay.countOf[e]!), cents: (e) => changes.centsAtCut(e, overlay.centsOf[e]!) });
+  const seen = view.overlay.entries;
+  return wholeExportSteps(view, seen, freezeTotals(view).totals);
+}
+
+/**
+ * Freezes the overlay's totals now: cuts its change log (handing out the entries it held) and reads every entry's
+ * totals as they were at this cut, however the store changes them later (the log keeps those it changes).
+ */
+function freezeTotals({ overlay, changes }: PlannedView): { changed: Uint32Array; totals: OverlayTotals } {
+  const changed = changes.cut();
+  return { changed, totals: { count: (e) => changes.countAtCut(e, overlay.countOf[e]!), cents: (e) => changes.centsAtCut(e, overlay.centsOf[e]!) } };
 }
 
 function* wholeExportSteps(view: ExportedView, seen: number, totals: OverlayTotals): Generator<Uint8Array | undefined, ExportLayout> {
@@ -162,29 +164,25 @@ const PLAN_SLICE = 16_384;
 
 /**
  * Plans the view's file from the last export's (whose layout it then describes); returns undefined when the view has
- * another base or overlay table: that one is written whole. A generator: its first step cuts the change log and
- * freezes the totals of the users that changed; later steps read other users' totals as they were then (the log
- * keeps those that changed since), so the caller may run them between other work while the store goes on changing,
- * and the plan is still of the version it began with.
+ * another base or overlay table: that one is written whole. A generator: its first step freezes the totals (it cuts
+ * the change log, which then keeps the totals of those the store changes), so the caller may run the later steps
+ * between other work while the store goes on changing, and the plan is still of the version it began with.
  */
 export function* planExport(last: ExportLayout, view: PlannedView): Generator<void, ExportPlan | undefined> {
   if (last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) return undefined;
   const base = UserAggTable.fromState(view.base.table);
-  const { overlay, changes } = view;
+  const { overlay } = view;
   const n = base.size;
-  // Changed users, ascending: those the log says changed, and entries added since.
+  // Changed users: those the log says changed, and entries added since.
   const seenBefore = last.seen;
   const seen = overlay.entries;
   growPlaces(last, seen);
-  const logged = changes.cut().filter((e) => e < seenBefore).sort();
-  const changed = new Uint32Array(logged.length + seen - seenBefore);
-  changed.set(logged);
-  for (let e = seenBefore; e < seen; e++) changed[logged.length + e - seenBefore] = e;
-  const frozen = new FrozenTotals(changed, overlay);
+  const { changed: logged, totals } = freezeTotals(view);
+  const changed: number[] = [];
+  for (const e of logged) if (e < seenBefore) changed.push(e);
+  for (let e = seenBefore; e < seen; e++) changed.push(e);
   last.seen = seen;
-  // From here on, keys come from entries below `seen`, which never change, and totals from `frozen` or the log.
-  const countOf = (e: number): number => frozen.count(e) ?? changes.countAtCut(e, overlay.countOf[e]!);
-  const centsOf = (e: number): number => frozen.cents(e) ?? changes.centsAtCut(e, overlay.centsOf[e]!);
+  // From here on, keys come from entries below `seen`, which never change, and totals as frozen.
   yield;
   yield* placeNewEntries(last, base, overlay, seenBefore, seen);
   // The segments those users are in.
@@ -241,11 +239,11 @@ export function* planExport(last: ExportLayout, view: PlannedView): Generator<vo
         work = 0;
       }
       const x = extraOrder[next]!;
-      writeLine(writer, overlay, x, countOf(x), centsOf(x));
+      writeLine(writer, overlay, x, totals.count(x), totals.cents(x));
     }
     if (g < n) {
       const o = last.overlayOf[g]!;
-      writeLine(writer, baseKeys, g, base.countAt(g) + (o < 0 ? 0 : countOf(o)), base.centsAt(g) + (o < 0 ? 0 : centsOf(o)));
+      writeLine(writer, baseKeys, g, base.countAt(g) + (o < 0 ? 0 : totals.count(o)), base.centsAt(g) + (o < 0 ? 0 : totals.cents(o)));
     }
     pieces.add(true, freshFrom, writer.length);
     size += writer.length - freshFrom;
@@ -278,47 +276,8 @@ function growPlaces(last: ExportLayout, entries: number): void {
   last.place = grownCopy(last.place, Math.max(entries, last.place.length * 2));
 }
 
-/** The totals of some overlay entries (given ascending), as they were when frozen. */
-class FrozenTotals {
-  private readonly countOf: Float64Array;
-  private readonly centsOf: Float64Array;
-
-  constructor(
-    private readonly entries: Uint32Array,
-    overlay: AggEntries,
-  ) {
-    this.countOf = new Float64Array(entries.length);
-    this.centsOf = new Float64Array(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      this.countOf[i] = overlay.countOf[entries[i]!]!;
-      this.centsOf[i] = overlay.centsOf[entries[i]!]!;
-    }
-  }
-
-  count(e: number): number | undefined {
-    const i = this.indexOf(e);
-    return i < 0 ? undefined : this.countOf[i];
-  }
-
-  cents(e: number): number | undefined {
-    const i = this.indexOf(e);
-    return i < 0 ? undefined : this.centsOf[i];
-  }
-
-  private indexOf(e: number): number {
-    let low = 0;
-    let high = this.entries.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.entries[middle]! < e) low = middle + 1;
-      else high = middle;
-    }
-    return this.entries[low] === e ? low : -1;
-  }
-}
-
 /** Places overlay entries [from, to), added since the last export: in the base, or in the segment their id falls in. */
-function* placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: AggEntries, from: number, to: number): Generator<void, void> {
+function* placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: AggTableState, from: number, to: number): Generator<void, void> {
   const baseKeys = base.keyColumns();
   for (let e = from; e < to; e++) {
     if ((e - from) % (PLAN_SLICE / 16) === PLAN_SLICE / 16 - 1) yield;
@@ -341,7 +300,7 @@ function* placeNewEntries(last: ExportLayout, base: UserAggTable, overlay: AggEn
 }
 
 /** Overlay entry e's base entry, or −1. */
-function findInBase(base: UserAggTable, overlay: AggEntries, e: number): number {
+function findInBase(base: UserAggTable, overlay: AggTableState, e: number): number {
   const start = overlay.keyStart[e]!;
   return base.find(overlay.arena, start, start + overlay.keyLength[e]!, overlay.keyHash[e]);
 }

@@ -352,8 +352,7 @@ export class ServingLayer {
     if (this.writtenVersion === this.store.current!.version && fs.existsSync(this.config.layout.mergedView)) return;
     this.csvWrite = this.writeCsv()
       .catch((error: unknown) => {
-        // A thread writing a whole export that died (E_WORKER) is started again next time, like a failed write.
-        if (!(error instanceof LambdaflowError) || !['E_WRITE', 'E_STATE', 'E_WORKER'].includes(error.code)) throw error;
+        if (!(error instanceof LambdaflowError) || (error.code !== 'E_WRITE' && error.code !== 'E_STATE')) throw error;
         this.config.logger.warn(`serving: ${error.message}; merged_view.csv is written again next interval`);
       })
       .finally(() => (this.csvWrite = undefined));
