@@ -50,11 +50,15 @@ export interface UserTotal {
   readonly cents: number;
 }
 
-const EMPTY_SLOT = -1;
+/** A hash slot no entry holds. */
+export const EMPTY_SLOT = -1;
 const MIN_CAPACITY = 1024;
 const GOLDEN = 0x9e3779b1;
 
-function equalBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, length: number): boolean {
+/** The first slot a key with this hash is looked for in, in slots of 2 ** (32 − shift): the one placement rule. */
+export const firstSlot = (hash: number, shift: number): number => Math.imul(hash, GOLDEN) >>> shift;
+
+export function equalBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, length: number): boolean {
   for (let i = 0; i < length; i++) if (a[aStart + i] !== b[bStart + i]) return false;
   return true;
 }
@@ -62,9 +66,17 @@ function equalBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number
 /** Where a table's arrays live: this thread's memory, or shared memory (posted to other threads without a copy). */
 export type TableMemory = 'local' | 'shared';
 
-type Column = Float64Array | Uint32Array | Int32Array | Uint8Array;
+export type Column = Float64Array | Uint32Array | Int32Array | Uint8Array;
 
-function column<T extends Column>(Kind: { new (length: number): T; new (buffer: SharedArrayBuffer): T; readonly BYTES_PER_ELEMENT: number }, length: number, memory: TableMemory): T {
+/** A column type's constructor. */
+export interface ColumnKind<T extends Column> {
+  new (length: number): T;
+  new (buffer: SharedArrayBuffer): T;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+/** A new column of `length` elements (zeros) in `memory`. */
+export function column<T extends Column>(Kind: ColumnKind<T>, length: number, memory: TableMemory): T {
   return memory === 'shared' ? new Kind(new SharedArrayBuffer(length * Kind.BYTES_PER_ELEMENT)) : new Kind(length);
 }
 
@@ -175,7 +187,7 @@ export class UserAggTable implements AggSink {
   /** The entry of the user whose id is bytes[start, end), or -1. */
   find(bytes: Uint8Array, start: number, end: number, hash = fnv1a(bytes, start, end)): number {
     const length = end - start;
-    let slot = Math.imul(hash, GOLDEN) >>> this.shift;
+    let slot = firstSlot(hash, this.shift);
     for (;;) {
       const entry = this.slots[slot]!;
       if (entry === EMPTY_SLOT) return -1;
@@ -221,7 +233,7 @@ export class UserAggTable implements AggSink {
   /** Adds count and cents to the user whose id is bytes[start, end). */
   add(bytes: Uint8Array, start: number, end: number, count: number, cents: number, hash = fnv1a(bytes, start, end)): void {
     const length = end - start;
-    let slot = Math.imul(hash, GOLDEN) >>> this.shift;
+    let slot = firstSlot(hash, this.shift);
     for (;;) {
       const entry = this.slots[slot]!;
       if (entry === EMPTY_SLOT) break;
@@ -307,7 +319,7 @@ export class UserAggTable implements AggSink {
   private rehash(): void {
     this.slots.fill(EMPTY_SLOT);
     for (let entry = 0; entry < this.entries; entry++) {
-      let slot = Math.imul(this.keyHash[entry]!, GOLDEN) >>> this.shift;
+      let slot = firstSlot(this.keyHash[entry]!, this.shift);
       while (this.slots[slot] !== EMPTY_SLOT) slot = (slot + 1) & this.mask;
       this.slots[slot] = entry;
     }

@@ -2,7 +2,8 @@
 // serving thread, never copied), its entries in user-id order, with orders by amount and by count. Built off the hot
 // path.
 
-import { type AggTableState, UserAggTable } from '../core/agg-table.js';
+import { UserAggTable } from '../core/agg-table.js';
+import { type SortedTableState, sortedTableState } from '../core/sorted-table.js';
 import { sortScratchBytes, sortedEntries } from '../core/sorted-view.js';
 import { orderByValueDescending } from '../core/value-order.js';
 
@@ -26,7 +27,7 @@ export interface BatchBase {
    * Entry i is the user with the i-th smallest id (the merged view's order): an export walks the columns front to
    * back instead of jumping around them for every user.
    */
-  readonly table: AggTableState;
+  readonly table: SortedTableState;
   /** Entries by amount descending, then user id ascending. */
   readonly byCents: Uint32Array;
   /** Entries by count descending, then user id ascending. */
@@ -34,17 +35,6 @@ export interface BatchBase {
   readonly users: number;
   readonly purchases: number;
   readonly cents: number;
-}
-
-type TypedArray = Int32Array | Uint32Array | Uint8Array | Float64Array;
-
-/** The first `length` elements in shared memory: a view of them when they are there already, else a copy. */
-function shared<T extends TypedArray>(array: T, length = array.length): T {
-  if (array.buffer instanceof SharedArrayBuffer) return array.subarray(0, length) as T;
-  const Kind = array.constructor as new (buffer: SharedArrayBuffer) => T;
-  const copy = new Kind(new SharedArrayBuffer(length * array.BYTES_PER_ELEMENT));
-  copy.set(array.subarray(0, length));
-  return copy;
 }
 
 /**
@@ -66,21 +56,12 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
     purchases += table.countAt(e);
     cents += table.centsAt(e);
   }
-  const state = table.toState();
+  const state = sortedTableState(table, 'shared');
   // Ties by id ascending, which is entry order.
   const byValue = (values: Float64Array, at: number): Uint32Array => orderByValueDescending(values, new Uint32Array(orders, at * Uint32Array.BYTES_PER_ELEMENT, n), byId.buffer);
   return {
     view,
-    table: {
-      ...state,
-      slots: shared(state.slots),
-      arena: shared(state.arena, state.arenaUsed),
-      keyStart: shared(state.keyStart, n),
-      keyLength: shared(state.keyLength, n),
-      keyHash: shared(state.keyHash, n),
-      countOf: shared(state.countOf, n),
-      centsOf: shared(state.centsOf, n),
-    },
+    table: state,
     byCents: byValue(state.centsOf, 0),
     byCount: byValue(state.countOf, n),
     users: n,

@@ -22,6 +22,7 @@ import { type DeltaRange, type MergeWatermarks, type ExactMergePlan, checkDeltas
 import { DEFAULT_STREAM } from '../io/layout.js';
 import { batchWatermarkOf } from '../io/views.js';
 import { fnv1a } from '../core/hash.js';
+import { SortedUserTable } from '../core/sorted-table.js';
 import { type BatchBase, type BatchViewMeta, EMPTY_BASE } from './batch-base.js';
 import { ChangeLog } from './change-log.js';
 
@@ -120,7 +121,7 @@ const isZero = (count: number, cents: number): boolean => count === 0 && cents =
 export const watermarkOf = (base: BatchBase, stream: string): number => batchWatermarkOf(base.view, stream);
 
 /** Users, purchases and cents of a batch view plus an overlay: O(overlay). */
-export function mergedTotals(base: BatchBase, baseTable: UserAggTable, overlay: UserAggTable): ViewTotals {
+export function mergedTotals(base: BatchBase, baseTable: SortedUserTable, overlay: UserAggTable): ViewTotals {
   let { users, purchases, cents } = base;
   for (let e = 0; e < overlay.size; e++) {
     const count = overlay.countAt(e);
@@ -154,7 +155,7 @@ export function reserveOverlay(overlay: UserAggTable, base: BatchBase): UserAggT
  * totals adjusted by what it changed (O(users changed)). Keys are read in place and looked up once per table: this
  * loop is the cost of every realtime update.
  */
-function addChange(baseTable: UserAggTable, overlay: UserAggTable, changes: ChangeLog | undefined, change: UserAggTable, totals: ViewTotals): ViewTotals {
+function addChange(baseTable: SortedUserTable, overlay: UserAggTable, changes: ChangeLog | undefined, change: UserAggTable, totals: ViewTotals): ViewTotals {
   let { users, purchases, cents } = totals;
   const { arena, keyStart, keyLength } = change.keyColumns();
   for (let e = 0; e < change.size; e++) {
@@ -196,7 +197,7 @@ function removedRange({ watermarks, plan }: StreamSwap): DeltaRange | undefined 
 
 export class ServingStore {
   private base: BatchBase = EMPTY_BASE;
-  private baseTable = UserAggTable.fromState(EMPTY_BASE.table);
+  private baseTable = new SortedUserTable(EMPTY_BASE.table);
   private overlay = new UserAggTable();
   private overlayGeneration = 0;
   private changes = new ChangeLog();
@@ -261,7 +262,7 @@ export class ServingStore {
    */
   load(base: BatchBase, overlay: UserAggTable, throughSeq: number, lastIngestedAtMs: number | null, streamThroughSeqs: Readonly<Record<string, number>> = {}): SnapshotStatus {
     this.base = base;
-    this.baseTable = UserAggTable.fromState(base.table);
+    this.baseTable = new SortedUserTable(base.table);
     this.replaceOverlayTable(reserveOverlay(overlay.compacted(), base));
     this.recent.clear();
     const streams = Object.fromEntries(Object.entries(streamThroughSeqs).map(([stream, seq]) => [stream, Math.max(seq, watermarkOf(base, stream))]));
@@ -357,7 +358,7 @@ export class ServingStore {
     if (after) {
       // The loader built the kept overlay and its totals: only the seqs applied since it read them are added here.
       this.base = base;
-      this.baseTable = UserAggTable.fromState(base.table);
+      this.baseTable = new SortedUserTable(base.table);
       // Its room was made by the loader (reserveOverlay), off this thread.
       this.replaceOverlayTable(UserAggTable.fromState(prepared.overlay));
       const totals = this.addToOverlay(after, prepared.totals);
@@ -370,7 +371,7 @@ export class ServingStore {
     else if (!plans.some(removedRange)) overlay = this.overlay; // the same seqs on a recomputed base
     else overlay = this.fromRecent(plans) ?? this.subtracted(plans);
     this.base = base;
-    this.baseTable = UserAggTable.fromState(base.table);
+    this.baseTable = new SortedUserTable(base.table);
     this.replaceOverlayTable(reserveOverlay(overlay, base));
     this.forgetAbsorbed(base);
     this.info = this.recounted(plans[0]!.plan.throughSeq, info.lastIngestedAtMs, 'batch', streamThroughSeqs);
@@ -411,7 +412,7 @@ export class ServingStore {
     }
     const overlay = UserAggTable.fromState(prepared.overlay);
     // Not the store's overlay yet: no export has read it, so no log.
-    const totals = addChange(UserAggTable.fromState(base.table), overlay, undefined, change, prepared.totals);
+    const totals = addChange(new SortedUserTable(base.table), overlay, undefined, change, prepared.totals);
     return { ranges, overlay: overlay.toState(), totals };
   }
 
@@ -552,7 +553,7 @@ export class ServingStore {
     for (let i = 0; i < order.length && fromBase.length < TOP_MAX; i++) {
       const e = order[i]!;
       const key = this.baseTable.keyAt(e);
-      if (this.overlay.find(key, 0, key.length, this.baseTable.hashAt(e)) >= 0) continue;
+      if (this.overlay.find(key, 0, key.length) >= 0) continue;
       fromBase.push({ userId: userIdDecoder.decode(key), count: this.baseTable.countAt(e), cents: this.baseTable.centsAt(e) });
     }
     return [...fromOverlay.sorted(), ...fromBase].sort(better).slice(0, TOP_MAX);

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserAggTable, stateTransferList } from '../core/agg-table.js';
+import { SortedUserTable } from '../core/sorted-table.js';
 import { checkDeltasFound, exactMerge, planExactMerge } from '../core/exact-merge.js';
 import { viewPartEncoding } from '../core/view-format.js';
 import { DeltaFiles } from '../io/deltas.js';
@@ -97,7 +98,7 @@ function preparedOverlay(base: BatchBase, streams: readonly { stream: string; de
     ranges[stream] = { afterSeq: range.afterSeq, throughSeq: range.throughSeq };
   }
   const compacted = overlay.compacted();
-  return { ranges, overlay: compacted.toState(), totals: mergedTotals(base, UserAggTable.fromState(base.table), compacted) };
+  return { ranges, overlay: compacted.toState(), totals: mergedTotals(base, new SortedUserTable(base.table), compacted) };
 }
 
 /** A serving thread's request handler: each request runs on a thread started for it (see ServingLayer.offThread). */
