@@ -73,19 +73,20 @@ export type ViewFirstLine = 'data' | 'header-or-data';
  * calls `accept(prefix, userBytes, start, end, count, cents)` for each. Views are our own output (or a Spark job's
  * written to the same contract), so a malformed line means the file is damaged: that is an error naming the file
  * and line, never a silent skip. With `header-or-data`, an accepted header is skipped as the first line only: a
- * header anywhere else is a damaged line like any other.
+ * header anywhere else is a damaged line like any other. `linesBefore`: the file's lines before `bytes` (which then
+ * start a line), for the line numbers errors give. Returns the number of lines `bytes` held.
  */
 export function forEachViewLine(
   bytes: Uint8Array,
   file: string,
   prefixFields: number,
   accept: (prefix: readonly number[], key: Uint8Array, start: number, end: number, count: number, cents: number) => void,
-  firstLine: ViewFirstLine = 'data',
-): void {
+  { firstLine = 'data', linesBefore = 0 }: { readonly firstLine?: ViewFirstLine; readonly linesBefore?: number } = {},
+): number {
   const fieldCount = 3 + prefixFields;
   const ends = new Uint32Array(fieldCount);
   let lineStart = firstLine === 'header-or-data' ? viewHeaderLength(bytes) : 0;
-  let line = lineStart > 0 ? 1 : 0;
+  let line = linesBefore + (lineStart > 0 ? 1 : 0);
   while (lineStart < bytes.length) {
     let lineEnd = bytes.indexOf(0x0a, lineStart);
     if (lineEnd === -1) lineEnd = bytes.length;
@@ -125,9 +126,10 @@ export function forEachViewLine(
     }
     lineStart = lineEnd + 1;
   }
+  return line - linesBefore;
 }
 
 /** Adds (sign 1) or subtracts (sign -1) a view file's totals into a table. */
 export function mergeViewText(bytes: Uint8Array, file: string, table: UserAggTable, sign: 1 | -1 = 1, firstLine: ViewFirstLine = 'data'): void {
-  forEachViewLine(bytes, file, 0, (_prefix, key, start, end, count, cents) => table.add(key, start, end, sign * count, sign * cents), firstLine);
+  forEachViewLine(bytes, file, 0, (_prefix, key, start, end, count, cents) => table.add(key, start, end, sign * count, sign * cents), { firstLine });
 }

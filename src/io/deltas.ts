@@ -44,13 +44,20 @@ function listDeltaFiles(deltasDir: string): DeltaFileName[] {
     .sort((a, b) => a.first - b.first || a.last - b.last);
 }
 
+/** A reader in steps parses about this many bytes of a delta file per step (~2 ms). */
+const READ_STEP_BYTES = 1 << 17;
+
 /**
- * Reads the delta lines of seqs in (afterSeq, throughSeq] from the given files. A seq found in two files (rewritten
- * during recovery) counts once; a seq is found when a file's range covers it, even with no lines (a file without
- * purchases). Returns the seqs found.
+ * Reads the delta lines of seqs in (afterSeq, throughSeq] from the given files, pausing (a yield) after each
+ * `stepBytes` or so, at the end of a line. A seq found in two files (rewritten during recovery) counts once; a seq is
+ * found when a file's range covers it, even with no lines (a file without purchases). Returns the seqs found.
  */
-function readDeltaLines(files: readonly DeltaFileName[], afterSeq: number, throughSeq: number, accept: DeltaLine): Set<number> {
+function* readDeltaLines(files: readonly DeltaFileName[], afterSeq: number, throughSeq: number, accept: DeltaLine, stepBytes: number): Generator<void, Set<number>> {
   const done = new Set<number>();
+  const acceptNew = (prefix: readonly number[], key: Uint8Array, start: number, end: number, count: number, cents: number): void => {
+    const seq = prefix[0]!;
+    if (seq > afterSeq && seq <= throughSeq && !done.has(seq)) accept(seq, key, start, end, count, cents);
+  };
   for (const { file, first, last } of files) {
     if (last <= afterSeq || first > throughSeq) continue;
     let bytes: Buffer;
@@ -59,13 +66,25 @@ function readDeltaLines(files: readonly DeltaFileName[], afterSeq: number, throu
     } catch {
       continue; // removed since listed: its sequence numbers are reported missing
     }
-    forEachViewLine(bytes, file, 1, (prefix, key, start, end, count, cents) => {
-      const seq = prefix[0]!;
-      if (seq > afterSeq && seq <= throughSeq && !done.has(seq)) accept(seq, key, start, end, count, cents);
-    });
+    let lines = 0;
+    for (let from = 0; from < bytes.length; ) {
+      if (from > 0) yield;
+      const newline = from + stepBytes >= bytes.length ? -1 : bytes.indexOf(0x0a, from + stepBytes);
+      const to = newline === -1 ? bytes.length : newline + 1;
+      lines += forEachViewLine(bytes.subarray(from, to), file, 1, acceptNew, { linesBefore: lines });
+      from = to;
+    }
     for (let seq = Math.max(first, afterSeq + 1); seq <= Math.min(last, throughSeq); seq++) done.add(seq);
   }
   return done;
+}
+
+/** A generator's result, run to its end at once. */
+function runToEnd<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 }
 
 /** The deltas folder as the speed layer, its workers and the serving layer use it. */
@@ -89,7 +108,7 @@ export class DeltaFiles {
 
   /** Every delta line of seqs (afterSeq, throughSeq]; returns the seqs found. */
   forEachLine(afterSeq: number, throughSeq: number, accept: DeltaLine): Set<number> {
-    return readDeltaLines(this.filesFor(afterSeq, throughSeq), afterSeq, throughSeq, accept);
+    return runToEnd(readDeltaLines(this.filesFor(afterSeq, throughSeq), afterSeq, throughSeq, accept, Infinity));
   }
 
   /** Adds a range's deltas into the table (signed) and returns the seqs found. */
@@ -99,12 +118,20 @@ export class DeltaFiles {
 
   /** Each seq of (afterSeq, throughSeq] found, with its totals (empty for a file without purchases), in seq order. */
   read(afterSeq: number, throughSeq: number): SeqTotals[] {
+    return runToEnd(this.readInSteps(afterSeq, throughSeq));
+  }
+
+  /**
+   * What read returns, in steps of ~2 ms (a yield between), so a thread answering requests can answer them between:
+   * a speed layer that fell behind publishes one file for everything it caught up with.
+   */
+  *readInSteps(afterSeq: number, throughSeq: number): Generator<void, SeqTotals[]> {
     const tables = new Map<number, UserAggTable>();
-    const found = this.forEachLine(afterSeq, throughSeq, (seq, key, start, end, count, cents) => {
+    const found = yield* readDeltaLines(this.filesFor(afterSeq, throughSeq), afterSeq, throughSeq, (seq, key, start, end, count, cents) => {
       let table = tables.get(seq);
       if (!table) tables.set(seq, (table = new UserAggTable(64)));
       table.add(key, start, end, count, cents);
-    });
+    }, READ_STEP_BYTES);
     return [...found].sort((a, b) => a - b).map((seq) => ({ seq, block: (tables.get(seq) ?? new UserAggTable(0)).toBlock() }));
   }
 

@@ -262,9 +262,11 @@ export class ServingLayer {
       const through = this.store.throughSeqOf(layout.stream);
       if (head.throughSeq <= through) continue;
       try {
-        const slices = sliceByUsers(deltas.read(through, head.throughSeq), APPLY_SLICE_USERS);
+        const reading = deltas.readInSteps(through, head.throughSeq);
+        let read = reading.next();
+        for (; !read.done; read = reading.next()) await yieldToEvents();
+        const slices = sliceByUsers(read.value, APPLY_SLICE_USERS);
         for (const [i, items] of slices.entries()) {
-          // Reading a micro-batch's file is a step of its own too.
           await yieldToEvents();
           // Only the last slice reaches the head's newest file: the others keep the staleness they had.
           const lastIngestedAtMs = i === slices.length - 1 ? head.lastIngestedAtMs : null;
