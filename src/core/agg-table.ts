@@ -21,8 +21,8 @@ export interface AggTableState {
   readonly slots: Int32Array;
   readonly arena: Uint8Array;
   readonly arenaUsed: number;
+  /** Where each key starts; one more than the entries: a key ends where the next starts (see KeyColumns). */
   readonly keyStart: Uint32Array;
-  readonly keyLength: Uint32Array;
   readonly keyHash: Uint32Array;
   readonly countOf: Float64Array;
   readonly centsOf: Float64Array;
@@ -30,12 +30,15 @@ export interface AggTableState {
   readonly zeroEntries: number;
 }
 
-/** Key columns: entry e's user id is arena[keyStart[e], keyStart[e] + keyLength[e]). */
-export type KeyColumns = Pick<AggTableState, 'arena' | 'keyStart' | 'keyLength'>;
+/**
+ * Key columns: entry e's user id is arena[keyStart[e], keyStart[e + 1]). Keys lie back to back in entry order (a new
+ * key goes at the arena's end; a reorder writes them again in the new order), so no entry needs its key's length.
+ */
+export type KeyColumns = Pick<AggTableState, 'arena' | 'keyStart'>;
 
 /** Buffers a table state owns, for a transfer list. */
 export function stateTransferList(state: AggTableState): ArrayBuffer[] {
-  return [state.slots, state.arena, state.keyStart, state.keyLength, state.keyHash, state.countOf, state.centsOf].map((a) => a.buffer as ArrayBuffer);
+  return [state.slots, state.arena, state.keyStart, state.keyHash, state.countOf, state.centsOf].map((a) => a.buffer as ArrayBuffer);
 }
 
 /** Anything rows can be added to: a table, or tables split by partition. */
@@ -100,8 +103,8 @@ export class UserAggTable implements AggSink {
   private mask: number;
   private arena: Uint8Array;
   private arenaUsed = 0;
+  /** Entry capacity + 1 elements (see KeyColumns). */
   private keyStart: Uint32Array;
-  private keyLength: Uint32Array;
   private keyHash: Uint32Array;
   private countOf: Float64Array;
   private centsOf: Float64Array;
@@ -122,8 +125,7 @@ export class UserAggTable implements AggSink {
     // (an allocator reusing freed pages clears them), and tables are sized here for views of a million users.
     const entryCapacity = Math.max(expectedUsers, MIN_CAPACITY / 2);
     this.arena = column(Uint8Array, Math.max(expectedKeyBytes ?? entryCapacity * 16, 1024), memory);
-    this.keyStart = column(Uint32Array, entryCapacity, memory);
-    this.keyLength = column(Uint32Array, entryCapacity, memory);
+    this.keyStart = column(Uint32Array, entryCapacity + 1, memory);
     this.keyHash = column(Uint32Array, entryCapacity, memory);
     this.countOf = column(Float64Array, entryCapacity, memory);
     this.centsOf = column(Float64Array, entryCapacity, memory);
@@ -140,8 +142,7 @@ export class UserAggTable implements AggSink {
     copy.mask = this.mask;
     copy.arena = grownCopy(this.arena.subarray(0, this.arenaUsed), this.arena.length);
     copy.arenaUsed = this.arenaUsed;
-    copy.keyStart = grownCopy(this.keyStart.subarray(0, this.entries), this.keyStart.length);
-    copy.keyLength = grownCopy(this.keyLength.subarray(0, this.entries), this.keyLength.length);
+    copy.keyStart = grownCopy(this.keyStart.subarray(0, this.entries + 1), this.keyStart.length);
     copy.keyHash = grownCopy(this.keyHash.subarray(0, this.entries), this.keyHash.length);
     copy.countOf = grownCopy(this.countOf.subarray(0, this.entries), this.countOf.length);
     copy.centsOf = grownCopy(this.centsOf.subarray(0, this.entries), this.centsOf.length);
@@ -157,7 +158,6 @@ export class UserAggTable implements AggSink {
       arena: this.arena,
       arenaUsed: this.arenaUsed,
       keyStart: this.keyStart,
-      keyLength: this.keyLength,
       keyHash: this.keyHash,
       countOf: this.countOf,
       centsOf: this.centsOf,
@@ -175,7 +175,6 @@ export class UserAggTable implements AggSink {
     table.arena = state.arena;
     table.arenaUsed = state.arenaUsed;
     table.keyStart = state.keyStart;
-    table.keyLength = state.keyLength;
     table.keyHash = state.keyHash;
     table.countOf = state.countOf;
     table.centsOf = state.centsOf;
@@ -191,14 +190,14 @@ export class UserAggTable implements AggSink {
     for (;;) {
       const entry = this.slots[slot]!;
       if (entry === EMPTY_SLOT) return -1;
-      if (this.keyHash[entry] === hash && this.keyLength[entry] === length && equalBytes(this.arena, this.keyStart[entry]!, bytes, start, length)) return entry;
+      if (this.keyHash[entry] === hash && this.keyStart[entry + 1]! - this.keyStart[entry]! === length && equalBytes(this.arena, this.keyStart[entry]!, bytes, start, length)) return entry;
       slot = (slot + 1) & this.mask;
     }
   }
 
   /** The key columns, for code that scans every key. */
   keyColumns(): KeyColumns {
-    return { arena: this.arena, keyStart: this.keyStart, keyLength: this.keyLength };
+    return { arena: this.arena, keyStart: this.keyStart };
   }
 
   /** Entry i's purchase count (entries are 0 … size-1, in insertion order). */
@@ -216,8 +215,7 @@ export class UserAggTable implements AggSink {
 
   /** Entry i's user id bytes (a view into the table, valid until it grows). */
   keyAt(entry: number): Uint8Array {
-    const start = this.keyStart[entry]!;
-    return this.arena.subarray(start, start + this.keyLength[entry]!);
+    return this.arena.subarray(this.keyStart[entry]!, this.keyStart[entry + 1]!);
   }
 
   /** Number of users held, including users whose totals returned to zero (see compacted()). */
@@ -239,7 +237,7 @@ export class UserAggTable implements AggSink {
       if (entry === EMPTY_SLOT) break;
       if (
         this.keyHash[entry] === hash &&
-        this.keyLength[entry] === length &&
+        this.keyStart[entry + 1]! - this.keyStart[entry]! === length &&
         equalBytes(this.arena, this.keyStart[entry]!, bytes, start, length)
       ) {
         this.addAt(entry, count, cents);
@@ -270,8 +268,8 @@ export class UserAggTable implements AggSink {
       this.arena = grownCopy(this.arena.subarray(0, this.arenaUsed), next);
     }
     for (let k = 0; k < length; k++) this.arena[this.arenaUsed + k] = bytes[start + k]!;
-    this.keyStart[entry] = this.arenaUsed;
-    this.keyLength[entry] = length;
+    // keyStart[entry] is the arena's end already.
+    this.keyStart[entry + 1] = this.arenaUsed + length;
     this.keyHash[entry] = hash;
     this.countOf[entry] = count;
     this.centsOf[entry] = cents;
@@ -284,8 +282,7 @@ export class UserAggTable implements AggSink {
 
   private growEntries(): void {
     const next = this.keyHash.length * 2;
-    this.keyStart = grownCopy(this.keyStart, next);
-    this.keyLength = grownCopy(this.keyLength, next);
+    this.keyStart = grownCopy(this.keyStart, next + 1);
     this.keyHash = grownCopy(this.keyHash, next);
     this.countOf = grownCopy(this.countOf, next);
     this.centsOf = grownCopy(this.centsOf, next);
@@ -339,8 +336,7 @@ export class UserAggTable implements AggSink {
   /** Merges another table into this one. */
   mergeTable(other: UserAggTable, sign: 1 | -1 = 1): void {
     for (let entry = 0; entry < other.entries; entry++) {
-      const start = other.keyStart[entry]!;
-      this.add(other.arena, start, start + other.keyLength[entry]!, sign * other.countOf[entry]!, sign * other.centsOf[entry]!, other.keyHash[entry]!);
+      this.add(other.arena, other.keyStart[entry]!, other.keyStart[entry + 1]!, sign * other.countOf[entry]!, sign * other.centsOf[entry]!, other.keyHash[entry]!);
     }
   }
 
@@ -350,8 +346,7 @@ export class UserAggTable implements AggSink {
     const table = new UserAggTable(this.liveSize);
     for (let entry = 0; entry < this.entries; entry++) {
       if (this.countOf[entry] === 0 && this.centsOf[entry] === 0) continue;
-      const start = this.keyStart[entry]!;
-      table.add(this.arena, start, start + this.keyLength[entry]!, this.countOf[entry]!, this.centsOf[entry]!, this.keyHash[entry]!);
+      table.add(this.arena, this.keyStart[entry]!, this.keyStart[entry + 1]!, this.countOf[entry]!, this.centsOf[entry]!, this.keyHash[entry]!);
     }
     return table;
   }
@@ -365,26 +360,25 @@ export class UserAggTable implements AggSink {
   reorder(order: Uint32Array, scratchBuffer: ArrayBufferLike = new ArrayBuffer(8 * order.length)): void {
     const n = order.length;
     let keyBytes = 0;
-    for (const entry of order) keyBytes += this.keyLength[entry]!;
+    for (const entry of order) keyBytes += this.keyStart[entry + 1]! - this.keyStart[entry]!;
     const arena = column(Uint8Array, Math.max(keyBytes, 16), this.arena.buffer instanceof SharedArrayBuffer ? 'shared' : 'local');
-    let at = 0;
-    for (const entry of order) {
-      const start = this.keyStart[entry]!;
-      arena.set(this.arena.subarray(start, start + this.keyLength[entry]!), at);
-      at += this.keyLength[entry]!;
-    }
     const scratch = new Float64Array(scratchBuffer, 0, n);
-    for (const values of [this.keyLength, this.keyHash, this.countOf, this.centsOf]) {
+    // The keys in the new order, and (in scratch) where each ends: the key starts then.
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const entry = order[i]!;
+      arena.set(this.arena.subarray(this.keyStart[entry]!, this.keyStart[entry + 1]!), at);
+      at += this.keyStart[entry + 1]! - this.keyStart[entry]!;
+      scratch[i] = at;
+    }
+    this.keyStart[0] = 0;
+    for (let i = 0; i < n; i++) this.keyStart[i + 1] = scratch[i]!;
+    for (const values of [this.keyHash, this.countOf, this.centsOf]) {
       for (let i = 0; i < n; i++) scratch[i] = values[order[i]!]!;
       for (let i = 0; i < n; i++) values[i] = scratch[i]!;
     }
-    at = 0;
     this.zeroEntries = 0;
-    for (let i = 0; i < n; i++) {
-      this.keyStart[i] = at;
-      at += this.keyLength[i]!;
-      if (this.countOf[i] === 0 && this.centsOf[i] === 0) this.zeroEntries++;
-    }
+    for (let i = 0; i < n; i++) if (this.countOf[i] === 0 && this.centsOf[i] === 0) this.zeroEntries++;
     this.arena = arena;
     this.arenaUsed = keyBytes;
     this.entries = n;
@@ -401,7 +395,7 @@ export class UserAggTable implements AggSink {
       const p = partitionOfHash(this.keyHash[entry]!, partitions);
       owner[entry] = p;
       users[p]!++;
-      bytes[p]! += this.keyLength[entry]!;
+      bytes[p]! += this.keyStart[entry + 1]! - this.keyStart[entry]!;
     }
     const blocks = Array.from({ length: partitions }, (_, p) => ({
       keys: new Uint8Array(bytes[p]!),
@@ -418,7 +412,7 @@ export class UserAggTable implements AggSink {
       const block = blocks[p]!;
       const i = filledUsers[p]!++;
       const start = this.keyStart[entry]!;
-      const length = this.keyLength[entry]!;
+      const length = this.keyStart[entry + 1]! - start;
       block.keys.set(this.arena.subarray(start, start + length), filledBytes[p]!);
       filledBytes[p]! += length;
       block.keyEnds[i] = filledBytes[p]!;

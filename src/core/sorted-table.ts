@@ -1,6 +1,5 @@
-// A batch view's users as the serving layer holds them: read-only, in user-id order, each key ending where the next
-// begins. A UserAggTable without what only a growing table needs (each key's hash and length: 8 bytes a user, held
-// twice while a swap has the old view and the new one).
+// A batch view's users as the serving layer holds them: read-only, in user-id order. A UserAggTable without what only
+// a growing table needs (each key's hash: 4 bytes a user, held twice while a swap has the old view and the new one).
 
 import { type Column, type ColumnKind, EMPTY_SLOT, type TableMemory, type UserAggTable, column, equalBytes, firstSlot } from './agg-table.js';
 import { fnv1a } from './hash.js';
@@ -11,8 +10,8 @@ export interface SortedTableState {
   readonly slots: Int32Array;
   /** The keys' bytes, in entry order. */
   readonly arena: Uint8Array;
-  /** Entry e's key is arena[keyEnd[e − 1] (0 for the first), keyEnd[e]). */
-  readonly keyEnd: Uint32Array;
+  /** Entry e's key is arena[keyStart[e], keyStart[e + 1]) (see KeyColumns): one more than the entries. */
+  readonly keyStart: Uint32Array;
   readonly countOf: Float64Array;
   readonly centsOf: Float64Array;
 }
@@ -27,18 +26,15 @@ function inMemory<T extends Column>(array: T, length: number, memory: TableMemor
 
 /**
  * The state of a table whose entries are in the order wanted (see UserAggTable.reorder), in `memory` (its arrays
- * are taken as they are when they are there already). A table's keys lie back to back in entry order (each new one
- * goes at the arena's end), so where each ends says where each starts. The table is left as it was.
+ * are taken as they are when they are there already). The table is left as it was.
  */
 export function sortedTableState(table: UserAggTable, memory: TableMemory): SortedTableState {
   const state = table.toState();
   const n = table.size;
-  const keyEnd = column(Uint32Array, n, memory);
-  for (let e = 0; e < n; e++) keyEnd[e] = state.keyStart[e]! + state.keyLength[e]!;
   return {
     slots: inMemory(state.slots, state.slots.length, memory),
     arena: inMemory(state.arena, state.arenaUsed, memory),
-    keyEnd,
+    keyStart: inMemory(state.keyStart, n + 1, memory),
     countOf: inMemory(state.countOf, n, memory),
     centsOf: inMemory(state.centsOf, n, memory),
   };
@@ -54,21 +50,12 @@ export class SortedUserTable {
   }
 
   get size(): number {
-    return this.state.keyEnd.length;
-  }
-
-  /** Where entry e's key starts in the arena. */
-  keyStartAt(e: number): number {
-    return e === 0 ? 0 : this.state.keyEnd[e - 1]!;
-  }
-
-  keyEndAt(e: number): number {
-    return this.state.keyEnd[e]!;
+    return this.state.keyStart.length - 1;
   }
 
   /** Entry e's user id bytes (a view into the arena). */
   keyAt(e: number): Uint8Array {
-    return this.state.arena.subarray(this.keyStartAt(e), this.state.keyEnd[e]);
+    return this.state.arena.subarray(this.state.keyStart[e], this.state.keyStart[e + 1]);
   }
 
   countAt(e: number): number {
@@ -81,13 +68,12 @@ export class SortedUserTable {
 
   /** The entry of the user whose id is bytes[start, end), or −1. */
   find(bytes: Uint8Array, start: number, end: number, hash = fnv1a(bytes, start, end)): number {
-    const { slots, arena, keyEnd } = this.state;
+    const { slots, arena, keyStart } = this.state;
     const length = end - start;
     for (let slot = firstSlot(hash, this.shift); ; slot = (slot + 1) & this.mask) {
       const e = slots[slot]!;
       if (e === EMPTY_SLOT) return -1;
-      const keyStart = e === 0 ? 0 : keyEnd[e - 1]!;
-      if (keyEnd[e]! - keyStart === length && equalBytes(arena, keyStart, bytes, start, length)) return e;
+      if (keyStart[e + 1]! - keyStart[e]! === length && equalBytes(arena, keyStart[e]!, bytes, start, length)) return e;
     }
   }
 }

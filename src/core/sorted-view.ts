@@ -19,9 +19,9 @@ const INDEX_MASK = 2 ** INDEX_BITS - 1;
 export const sortScratchBytes = (n: number): number => 8 * n;
 
 /** Entry e's ranked key bytes [depth, depth + CHUNK_BYTES), zero-padded, as one number (tells the runs that tie). */
-function chunkOf(e: number, depth: number, { arena, keyStart, keyLength }: KeyColumns): number {
+function chunkOf(e: number, depth: number, { arena, keyStart }: KeyColumns): number {
   const start = keyStart[e]! + depth;
-  const length = keyLength[e]! - depth;
+  const length = keyStart[e + 1]! - keyStart[e]! - depth;
   let chunk = 0;
   for (let i = 0; i < CHUNK_BYTES; i++) chunk = chunk * 256 + (i < length ? RANK[arena[start + i]!]! : 0);
   return chunk;
@@ -35,7 +35,7 @@ function chunkOf(e: number, depth: number, { arena, keyStart, keyLength }: KeyCo
  * deeper.
  */
 function sortChunks(order: Uint32Array, from: number, to: number, depth: number, keys: KeyColumns, scratch: ArrayBufferLike): void {
-  const { arena, keyStart, keyLength } = keys;
+  const { arena, keyStart } = keys;
   const n = to - from;
   const words = new BigUint64Array(scratch, 0, n);
   const halves = new Uint32Array(scratch, 0, 2 * n); // little-endian: [low, high] per word
@@ -43,7 +43,7 @@ function sortChunks(order: Uint32Array, from: number, to: number, depth: number,
   for (let i = 0; i < n; i++) {
     const e = order[from + i]!;
     const start = keyStart[e]! + depth;
-    const length = keyLength[e]! - depth;
+    const length = keyStart[e + 1]! - keyStart[e]! - depth;
     if (length > CHUNK_BYTES) anyLonger = true;
     const b0 = length > 0 ? RANK[arena[start]!]! : 0;
     const b1 = length > 1 ? RANK[arena[start + 1]!]! : 0;
@@ -211,10 +211,10 @@ export class ViewLineWriter {
 
 /** View lines `user_id,count,amount` for the given entries, in that order. */
 export function formatEntries(table: UserAggTable, order: Uint32Array): Buffer {
-  const { arena, keyStart, keyLength } = table.keyColumns();
+  const { arena, keyStart } = table.keyColumns();
   let capacity = 0;
-  for (const e of order) capacity += keyLength[e]! + 2 + 40; // key, commas, count and amount digits, newline
+  for (const e of order) capacity += keyStart[e + 1]! - keyStart[e]! + 2 + 40; // key, commas, count and amount digits, newline
   const writer = new ViewLineWriter(capacity);
-  for (const e of order) writer.line(arena, keyStart[e]!, keyStart[e]! + keyLength[e]!, table.countAt(e), table.centsAt(e));
+  for (const e of order) writer.line(arena, keyStart[e]!, keyStart[e + 1]!, table.countAt(e), table.centsAt(e));
   return writer.bytes();
 }

@@ -4,7 +4,7 @@
 // whole; the next version's file is planned from the last one's layout: ranges of its bytes, and the lines of the
 // users that changed (so an export costs what changed plus a copy, and no version is ever held in memory).
 
-import { type AggTableState, grownCopy } from '../core/agg-table.js';
+import { type AggTableState, type KeyColumns, grownCopy } from '../core/agg-table.js';
 import { SortedUserTable } from '../core/sorted-table.js';
 import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
@@ -126,7 +126,6 @@ function* wholeExportSteps(view: ExportedView, seen: number, totals: OverlayTota
   // One step: a native sort (~10 ms for 100 k users the batch view lacks).
   const extraOrder = sortByKey(overlay, Uint32Array.from(extras));
   yield undefined;
-  const { arena: baseArena } = view.base.table;
   const writer = new ViewLineWriter(CHUNK_BYTES + 4096, `${MERGED_VIEW_HEADER}\n`);
   let flushed = 0;
   const drain = (): Uint8Array => {
@@ -140,11 +139,9 @@ function* wholeExportSteps(view: ExportedView, seen: number, totals: OverlayTota
     // Handed out a chunk at a time, between lines (a segment may hold every user: no batch view yet).
     if (writer.length >= CHUNK_BYTES) yield drain();
     start[g] = flushed + writer.length;
-    const keyStart = g < n ? base.keyStartAt(g) : 0;
-    const keyLength = g < n ? base.keyEndAt(g) - keyStart : 0;
     for (; next < extraOrder.length; next++) {
       const x = extraOrder[next]!;
-      if (g < n && compareKeyBytes(overlay.arena, overlay.keyStart[x]!, overlay.keyLength[x]!, baseArena, keyStart, keyLength) > 0) break;
+      if (g < n && compareKeys(overlay, x, view.base.table, g) > 0) break;
       place[x] = -1 - g;
       if (writer.length >= CHUNK_BYTES) yield drain();
       writeOverlayLine(writer, overlay, x, totals);
@@ -270,9 +267,7 @@ function growPlaces(last: ExportLayout, entries: number): void {
 }
 
 /** Places overlay entries [from, to), added since the last export: in the base, or in the segment their id falls in. */
-function* placeNewEntries(last: ExportLayout, base: SortedUserTable, overlay: AggTableState, from: number, to: number): Generator<void, void> {
-  const { arena } = base.state;
-  for (let e = from; e < to; e++) {
+function* placeNewEntries(last: ExportLayout, base: SortedUserTable, overlay: AggTableState, from: number, to: number): Generator<void, void> {  for (let e = from; e < to; e++) {
     if ((e - from) % (PLAN_SLICE / 16) === PLAN_SLICE / 16 - 1) yield;
     const b = findInBase(base, overlay, e);
     if (b >= 0) {
@@ -285,8 +280,7 @@ function* placeNewEntries(last: ExportLayout, base: SortedUserTable, overlay: Ag
     let high = base.size;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      const keyStart = base.keyStartAt(middle);
-      if (compareKeyBytes(arena, keyStart, base.keyEndAt(middle) - keyStart, overlay.arena, overlay.keyStart[e]!, overlay.keyLength[e]!) < 0) low = middle + 1;
+      if (compareKeys(base.state, middle, overlay, e) < 0) low = middle + 1;
       else high = middle;
     }
     last.place[e] = -1 - low;
@@ -296,7 +290,14 @@ function* placeNewEntries(last: ExportLayout, base: SortedUserTable, overlay: Ag
 /** Overlay entry e's base entry, or −1. */
 function findInBase(base: SortedUserTable, overlay: AggTableState, e: number): number {
   const start = overlay.keyStart[e]!;
-  return base.find(overlay.arena, start, start + overlay.keyLength[e]!, overlay.keyHash[e]);
+  return base.find(overlay.arena, start, overlay.keyStart[e + 1]!, overlay.keyHash[e]);
+}
+
+/** Key a of one table against key b of another (user-id order). */
+function compareKeys(keysA: KeyColumns, a: number, keysB: KeyColumns, b: number): number {
+  const { arena: arenaA, keyStart: startA } = keysA;
+  const { arena: arenaB, keyStart: startB } = keysB;
+  return compareKeyBytes(arenaA, startA[a]!, startA[a + 1]! - startA[a]!, arenaB, startB[b]!, startB[b + 1]! - startB[b]!);
 }
 
 /** Overlay entry x's line, a user the base lacks (a user whose totals are zero has none). */
@@ -304,7 +305,7 @@ function writeOverlayLine(writer: ViewLineWriter, overlay: AggTableState, x: num
   const count = totals.count(x);
   const cents = totals.cents(x);
   if (count === 0 && cents === 0) return;
-  writer.line(overlay.arena, overlay.keyStart[x]!, overlay.keyStart[x]! + overlay.keyLength[x]!, count, cents);
+  writer.line(overlay.arena, overlay.keyStart[x]!, overlay.keyStart[x + 1]!, count, cents);
 }
 
 /** Base entry g's line, with overlay entry o's totals added (o < 0: none). */
@@ -312,5 +313,6 @@ function writeBaseLine(writer: ViewLineWriter, base: SortedUserTable, g: number,
   const count = base.countAt(g) + (o < 0 ? 0 : totals.count(o));
   const cents = base.centsAt(g) + (o < 0 ? 0 : totals.cents(o));
   if (count === 0 && cents === 0) return;
-  writer.line(base.state.arena, base.keyStartAt(g), base.keyEndAt(g), count, cents);
+  const { arena, keyStart } = base.state;
+  writer.line(arena, keyStart[g]!, keyStart[g + 1]!, count, cents);
 }

@@ -157,10 +157,10 @@ export function reserveOverlay(overlay: UserAggTable, base: BatchBase): UserAggT
  */
 function addChange(baseTable: SortedUserTable, overlay: UserAggTable, changes: ChangeLog | undefined, change: UserAggTable, totals: ViewTotals): ViewTotals {
   let { users, purchases, cents } = totals;
-  const { arena, keyStart, keyLength } = change.keyColumns();
+  const { arena, keyStart } = change.keyColumns();
   for (let e = 0; e < change.size; e++) {
     const start = keyStart[e]!;
-    const end = start + keyLength[e]!;
+    const end = keyStart[e + 1]!;
     const hash = change.hashAt(e);
     const dCount = change.countAt(e);
     const dCents = change.centsAt(e);

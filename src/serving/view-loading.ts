@@ -17,6 +17,8 @@ import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
 
 /** A batch view's table is sized up front for at most this many users (more: it grows as it reads). */
 const PRESIZE_MAX_USERS = 4_000_000;
+/** `,0,0.01` and a newline: the shortest a batch view line is beside its key. */
+const MIN_LINE_BYTES_BESIDE_KEY = 8;
 
 /** What a batch view's manifest says of its bad rows and users (0 and undefined when it does not say). */
 function manifestFacts(dir: string): { badRows: number; users: number | undefined } {
@@ -32,8 +34,10 @@ function manifestFacts(dir: string): { badRows: number; users: number | undefine
 }
 
 /**
- * The most key bytes a view's parts can hold for `users` users (a line is a key and at least `,0,0` and a newline):
- * a better size for a table's key arena than a guess per user. Undefined when a part is compressed.
+ * The most key bytes a view's parts hold for `users` users as the batch layer writes them (a key, then at least
+ * `,0,0.01` and a newline: amounts have two decimals), to size a table's key arena: a loader's columns are cleared
+ * memory, resident whether used or not. A view written with shorter lines (another job's) may hold more: the arena
+ * then grows. Undefined when a part is compressed.
  */
 function keyBytesAtMost(dir: string, users: number): number | undefined {
   let bytes = 0;
@@ -42,7 +46,7 @@ function keyBytesAtMost(dir: string, users: number): number | undefined {
     if (encoding === 'gzip') return undefined;
     if (encoding === 'plain') bytes += fs.statSync(path.join(dir, name)).size;
   }
-  return Math.max(0, bytes - 5 * users);
+  return Math.max(0, bytes - MIN_LINE_BYTES_BESIDE_KEY * users);
 }
 
 function readBatchBase(batch: BatchViewRef | null): BatchBase {

@@ -53,7 +53,7 @@ describe('SortedUserTable', () => {
     }
     // Entry order is the table's: keys back to back, each starting where the one before ends.
     for (let e = 0; e < sorted.size; e++) expect(Buffer.from(sorted.keyAt(e)).equals(Buffer.from(table.keyAt(e)))).toBe(true);
-    expect(sorted.keyStartAt(0)).toBe(0);
+    expect(sorted.state.keyStart[0]).toBe(0);
   });
 
   it('keeps arrays already in shared memory, copies the rest there, and leaves the table as it was', () => {
@@ -65,7 +65,7 @@ describe('SortedUserTable', () => {
 
     const { table: local, totals } = reorderedTable(ids, 4, 'local');
     const copied = sortedTableState(local, 'shared');
-    for (const column of [copied.slots, copied.arena, copied.keyEnd, copied.countOf, copied.centsOf]) expect(column.buffer).toBeInstanceOf(SharedArrayBuffer);
+    for (const column of [copied.slots, copied.arena, copied.keyStart, copied.countOf, copied.centsOf]) expect(column.buffer).toBeInstanceOf(SharedArrayBuffer);
     for (const id of ids) {
       const key = Buffer.from(id);
       expect([local.countAt(local.find(key, 0, key.length)), local.centsAt(local.find(key, 0, key.length))]).toEqual(totals.get(id));
