@@ -267,7 +267,8 @@ function growPlaces(last: ExportLayout, entries: number): void {
 }
 
 /** Places overlay entries [from, to), added since the last export: in the base, or in the segment their id falls in. */
-function* placeNewEntries(last: ExportLayout, base: SortedUserTable, overlay: AggTableState, from: number, to: number): Generator<void, void> {  for (let e = from; e < to; e++) {
+function* placeNewEntries(last: ExportLayout, base: SortedUserTable, overlay: AggTableState, from: number, to: number): Generator<void, void> {
+  for (let e = from; e < to; e++) {
     if ((e - from) % (PLAN_SLICE / 16) === PLAN_SLICE / 16 - 1) yield;
     const b = findInBase(base, overlay, e);
     if (b >= 0) {

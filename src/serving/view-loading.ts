@@ -35,8 +35,8 @@ function manifestFacts(dir: string): { badRows: number; users: number | undefine
 
 /**
  * The most key bytes a view's parts hold for `users` users as the batch layer writes them (a key, then at least
- * `,0,0.01` and a newline: amounts have two decimals), to size a table's key arena: a loader's columns are cleared
- * memory, resident whether used or not. A view written with shorter lines (another job's) may hold more: the arena
+ * `,0,0.01` and a newline: amounts have two decimals), to size a table's key arena: room given up front may be
+ * resident whether used or not (an allocator reusing freed pages clears them). A view written with shorter lines (another job's) may hold more: the arena
  * then grows. Undefined when a part is compressed.
  */
 function keyBytesAtMost(dir: string, users: number): number | undefined {
