@@ -7,6 +7,7 @@ import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { type DeltaRange } from '../core/exact-merge.js';
 import { forEachViewLine, formatBlock } from '../core/view-format.js';
 import { writeFileAtomically } from './atomic.js';
+import { runToEnd } from './steps.js';
 
 const DELTA_PATTERN = /^delta-(\d+)-(\d+)\.csv$/;
 const pad = (seq: number): string => String(seq).padStart(12, '0');
@@ -77,14 +78,6 @@ function* readDeltaLines(files: readonly DeltaFileName[], afterSeq: number, thro
     for (let seq = Math.max(first, afterSeq + 1); seq <= Math.min(last, throughSeq); seq++) done.add(seq);
   }
   return done;
-}
-
-/** A generator's result, run to its end at once. */
-function runToEnd<T>(steps: Generator<void, T>): T {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
 }
 
 /** The deltas folder as the speed layer, its workers and the serving layer use it. */

@@ -9,6 +9,7 @@ import { SortedUserTable } from '../core/sorted-table.js';
 import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
 import { SplicePieces } from '../io/export-file.js';
+import { runToEnd } from '../io/steps.js';
 import { type BatchBase } from './batch-base.js';
 import { type StoreView } from './store.js';
 
@@ -253,11 +254,7 @@ export function* planExport(last: ExportLayout, view: PlannedView): Generator<vo
 
 /** Runs a plan to its end at once (tests and benchmarks; the service pauses between its steps). */
 export function planExportNow(last: ExportLayout, view: PlannedView): ExportPlan | undefined {
-  const steps = planExport(last, view);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return runToEnd(planExport(last, view));
 }
 
 /** Makes room in the layout's places for `entries` overlay entries. */

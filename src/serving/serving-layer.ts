@@ -10,6 +10,7 @@ import { type AggTableState, UserAggTable } from '../core/agg-table.js';
 import { DeltaFiles } from '../io/deltas.js';
 import { DEFAULT_STREAM, type DataLayout, allStreamLayouts, partitionStreams } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
+import { runInSteps } from '../io/steps.js';
 import { ThreadClient } from '../io/thread-rpc.js';
 import {
   type BatchViewInfo,
@@ -262,10 +263,7 @@ export class ServingLayer {
       const through = this.store.throughSeqOf(layout.stream);
       if (head.throughSeq <= through) continue;
       try {
-        const reading = deltas.readInSteps(through, head.throughSeq);
-        let read = reading.next();
-        for (; !read.done; read = reading.next()) await yieldToEvents();
-        const slices = sliceByUsers(read.value, APPLY_SLICE_USERS);
+        const slices = sliceByUsers(await runInSteps(deltas.readInSteps(through, head.throughSeq)), APPLY_SLICE_USERS);
         for (const [i, items] of slices.entries()) {
           await yieldToEvents();
           // Only the last slice reaches the head's newest file: the others keep the staleness they had.

@@ -4,9 +4,9 @@
 // steps too. Both freeze the version they write through the store's change log. No version's bytes are held in
 // memory, and the store has no replica.
 
-import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { LambdaflowError } from '../core/errors.js';
 import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../io/export-file.js';
+import { runInSteps } from '../io/steps.js';
 import { type ExportLayout, planExport, wholeExport } from './export.js';
 import { type ServingStore, type SnapshotStatus, type StoreView } from './store.js';
 
@@ -85,12 +85,7 @@ export class ViewExports {
     let next: { file: ExportFile; layout: ExportLayout };
     try {
       // The plan's first step freezes what it reads of this version; the rest runs in steps, lookups answered between.
-      let step = steps?.next();
-      while (steps && step && !step.done) {
-        await yieldToEvents();
-        step = steps.next();
-      }
-      const plan = step?.value;
+      const plan = steps && (await runInSteps(steps));
       if (plan && last) {
         next = { file: await ExportFile.splice(last.file, plan.pieces, plan.fresh, plan.size, exportTempPath(this.target)), layout: last.layout! };
         this.written.planned++;
