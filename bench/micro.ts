@@ -1,12 +1,10 @@
 // Micro-benchmarks (tinybench): each core step head to head with its obvious alternative on identical input, checked first.
 
-import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { Bench } from 'tinybench';
 import { type AggBlock, UserAggTable, tableFromBlocks } from '../src/core/agg-table.js';
 import { EventGenerator, type GeneratedCounts } from '../src/core/event-generator.js';
 import { HEADER_LINE, parseWhole, parserOptionsFor, totalBad } from '../src/core/event-parser.js';
-import { integerOption } from '../src/core/option-values.js';
 import { count } from '../src/core/summary-format.js';
 import { MERGED_VIEW_HEADER, formatTotals } from '../src/core/view-format.js';
 import { SlideRing } from '../src/core/window.js';
@@ -14,6 +12,7 @@ import { HISTORY_START_SECONDS } from '../src/generate/gen-batch.js';
 import { firstDifference, totalsFromMap } from '../src/bench/compare-totals.js';
 import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
+import { resolveMicroBench } from '../src/bench/script-options.js';
 import { buildBatchBase } from '../src/serving/batch-base.js';
 import { ChangeLog } from '../src/serving/change-log.js';
 import { applyExportPlan, formatMergedView, planExportNow, writeWholeExport } from '../src/serving/export.js';
@@ -124,10 +123,7 @@ function verify(what: string, left: Parameters<typeof firstDifference>[0], right
 }
 
 runScript('bench', async () => {
-  const { values } = parseArgs({ options: { rows: { type: 'string' }, users: { type: 'string' }, 'time-ms': { type: 'string' } } });
-  const rows = integerOption(values, 'rows', 'rows', 200_000);
-  const users = integerOption(values, 'users', 'users', 100_000);
-  const timeMs = integerOption(values, 'time-ms', 'time-ms', 1_000, 10);
+  const { rows, users, timeMs } = resolveMicroBench(process.argv.slice(2));
 
   // ---- input, identical for every variant ----
   const generated: GeneratedCounts = { rows: 0, purchases: 0 };

@@ -8,17 +8,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { EventGenerator, type GeneratedCounts } from '../src/core/event-generator.js';
 import { LambdaflowError } from '../src/core/errors.js';
-import { durationOption, integerOption } from '../src/core/option-values.js';
 import { count } from '../src/core/summary-format.js';
 import { dataLayout } from '../src/io/layout.js';
 import { silentLogger } from '../src/io/logger.js';
 import { NatsLink } from '../src/io/nats.js';
+import { systemClock } from '../src/io/system-clock.js';
 import { readRealtimeHead } from '../src/io/views.js';
 import { machineDescription } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
+import { resolveNatsBench } from '../src/bench/script-options.js';
 import { percentile } from '../src/soak/measure.js';
 import { freePort } from '../src/io/free-port.js';
 
@@ -28,21 +28,6 @@ const STREAM = 'lambdaflow';
 const SUBJECT = 'events.>';
 const POLL_MS = 2;
 const TIMEOUT_MS = 120_000;
-
-function options(): { rows: number; rowsPerMessage: number; users: number; probes: number; backgroundRate: number; batchIntervalMs: number; threads: number } {
-  const flags = ['rows', 'rows-per-message', 'users', 'probes', 'background-rate', 'batch-interval', 'threads'] as const;
-  const { values } = parseArgs({ options: Object.fromEntries(flags.map((flag) => [flag, { type: 'string' as const }])) });
-  return {
-    rows: integerOption(values, 'rows', 'rows', 2_000_000),
-    rowsPerMessage: integerOption(values, 'rows-per-message', 'rows-per-message', 10_000, 1, 30_000),
-    users: integerOption(values, 'users', 'users', 100_000),
-    probes: integerOption(values, 'probes', 'probes', 200),
-    backgroundRate: integerOption(values, 'background-rate', 'background-rate', 20_000, 0),
-    batchIntervalMs: durationOption(values, 'batch-interval', 'batch-interval', 250),
-    threads: integerOption(values, 'threads', 'threads', 2, 1, 256),
-  };
-}
-
 
 /** Starts a child and resolves once its output matches `ready` (with the match). */
 async function startChild(command: string, args: readonly string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
@@ -77,7 +62,7 @@ async function until(what: string, predicate: () => boolean | Promise<boolean>):
 const encoder = new TextEncoder();
 
 async function main(): Promise<void> {
-  const o = options();
+  const o = resolveNatsBench(process.argv.slice(2));
   const natsServer = NATS_SERVERS.find((file) => fs.existsSync(file));
   if (!natsServer) throw new LambdaflowError('E_INPUT', 'nats-server is not installed (apt-get install nats-server)');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lambdaflow-bench-nats-'));
@@ -93,7 +78,7 @@ async function main(): Promise<void> {
     children.push(
       (await startChild(process.execPath, [MAIN, 'speed', '--data', data, '--source', url, '--batch-interval', batchInterval, '--threads', String(o.threads), '--log-level', 'info'], /speed: recovered/)).child,
     );
-    link = await NatsLink.open({ host: '127.0.0.1', port }, silentLogger, 'bench');
+    link = await NatsLink.open({ host: '127.0.0.1', port }, silentLogger, 'bench', systemClock);
     await link.ensureStream(STREAM, SUBJECT);
     const signal = new AbortController().signal;
     const generator = new EventGenerator(42, o.users);

@@ -5,9 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { LambdaflowError } from '../src/core/errors.js';
-import { integerOption } from '../src/core/option-values.js';
 import { count } from '../src/core/summary-format.js';
 import { dataLayout } from '../src/io/layout.js';
 import { readIngestLog } from '../src/io/ingest-log.js';
@@ -15,6 +13,7 @@ import { readRealtimeHead } from '../src/io/views.js';
 import { mainScriptPath, runMeasured } from '../src/bench/measure.js';
 import { formatTable, machineDescription } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
+import { resolveRestartBench } from '../src/bench/script-options.js';
 import { differences, readMergedViewTable, recountMasterDataset } from '../src/soak/recount.js';
 
 /** The restart targets of the lifecycle issue. */
@@ -25,10 +24,7 @@ const cli = (dir: string, ...args: string[]): Promise<{ wallMs: number; peakRssB
   runMeasured(process.execPath, [mainScriptPath(), ...args, '--data', dir, '--log-level', 'warn'], args.join(' '));
 
 runScript('bench:restart', async () => {
-  const { values } = parseArgs({ options: { files: { type: 'string' }, 'per-batch': { type: 'string' }, users: { type: 'string' } } });
-  const files = integerOption(values, 'files', 'files', 100_000);
-  const perBatch = integerOption(values, 'per-batch', 'per-batch', 100);
-  const users = integerOption(values, 'users', 'users', 100_000);
+  const { files, perBatch, users } = resolveRestartBench(process.argv.slice(2));
   console.log(`machine: ${machineDescription()}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lambdaflow-bench-restart-'));
   const layout = dataLayout(dir);

@@ -5,11 +5,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { UserAggTable } from '../src/core/agg-table.js';
 import { LambdaflowError } from '../src/core/errors.js';
 import { type GeneratedCounts } from '../src/core/event-generator.js';
-import { durationOption, integerOption, optionError, windowOption } from '../src/core/option-values.js';
 import { count } from '../src/core/summary-format.js';
 import { type GenStreamConfig, StreamWriter } from '../src/generate/gen-stream.js';
 import { writeFileAtomically } from '../src/io/atomic.js';
@@ -20,23 +18,18 @@ import { sleep } from '../src/io/sleep.js';
 import { systemClock } from '../src/io/system-clock.js';
 import { listSpeedViews, mergeViewDirectory, readRealtimeHead } from '../src/io/views.js';
 import { mergeOnce } from '../src/pipeline/serving.js';
-import { type SpeedOptions, speedLayerConfig } from '../src/pipeline/layer-config.js';
-import { runSpeedLayer } from '../src/speed/speed-layer.js';
+import { type SpeedOptions } from '../src/pipeline/layer-config.js';
+import { runSpeedLayer } from '../src/pipeline/speed.js';
 import { differences, readMergedViewTable, recountMasterDataset } from '../src/soak/recount.js';
 import { percentile } from '../src/soak/measure.js';
 import { IngestLogTail } from '../src/bench/ingest-log-tail.js';
 import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
+import { type SpeedBenchOptions, resolveSpeedBench, speedBenchWindow } from '../src/bench/script-options.js';
 
 /** The targets for the speed layer on 2 cores: throughput (issue 4), freshness at 100 k events/s (issue 10). */
 const TARGET_EVENTS_PER_SECOND = 1_000_000;
 const TARGET_FRESHNESS_P99_MS = 150;
-/** The window both measurements run with: the speed layer's default 60 s window sliding every 10 s (5 kept). */
-const WINDOW_MS = 60_000;
-const SLIDE_MS = 10_000;
-const KEPT_WINDOWS = 5;
-/** Throughput: micro-batches every 100 ms unless --batch-interval says otherwise. */
-const THROUGHPUT_BATCH_INTERVAL_MS = 100;
 /** Freshness: a chunk is renamed into stream_input/ every CHUNK_INTERVAL_MS; micro-batches every 100 ms. */
 const CHUNK_INTERVAL_MS = 100;
 const FRESHNESS_BATCH_INTERVAL_MS = 100;
@@ -48,20 +41,6 @@ const POLL_MS = 5;
 const READY_TIMEOUT_MS = 30_000;
 const DRAIN_TIMEOUT_MS = 60_000;
 const SEED = 42;
-const MEASUREMENTS = ['throughput', 'freshness'] as const;
-type Measurement = (typeof MEASUREMENTS)[number];
-
-interface BenchOptions {
-  readonly events: number;
-  readonly chunkRows: number;
-  readonly users: number;
-  readonly threads: number;
-  readonly speed: SpeedOptions;
-  readonly rate: number;
-  readonly seconds: number;
-  readonly only: Measurement | undefined;
-  readonly json: string | undefined;
-}
 
 interface ThroughputResult {
   readonly events: number;
@@ -92,29 +71,6 @@ interface FreshnessResult {
   readonly maxMs: number;
   /** Each chunk's freshness, in rename order (for plots: spikes at slide boundaries, growth with users). */
   readonly samplesMs: readonly number[];
-}
-
-function parseOptions(): BenchOptions {
-  const flags = ['events', 'chunk-rows', 'users', 'threads', 'batch-interval', 'rate', 'seconds', 'only', 'json'] as const;
-  const { values } = parseArgs({ options: Object.fromEntries(flags.map((flag) => [flag, { type: 'string' as const }])) });
-  const only = values.only as Measurement | undefined;
-  if (only !== undefined && !MEASUREMENTS.includes(only)) throw optionError('only', `expected ${MEASUREMENTS.join(' or ')}, got "${only}"`);
-  return {
-    events: integerOption(values, 'events', 'events', 5_000_000),
-    chunkRows: integerOption(values, 'chunk-rows', 'chunk-rows', 50_000),
-    users: integerOption(values, 'users', 'users', 100_000),
-    threads: integerOption(values, 'threads', 'threads', 2, 1, 256),
-    speed: speedOptions(durationOption(values, 'batch-interval', 'batch-interval', THROUGHPUT_BATCH_INTERVAL_MS)),
-    rate: integerOption(values, 'rate', 'rate', 100_000),
-    seconds: integerOption(values, 'seconds', 'seconds', 20, 1, 3_600),
-    only,
-    json: values.json,
-  };
-}
-
-/** The fixed window and slide fed every `batchIntervalMs`; a slide it does not divide is E_OPTIONS (naming --slide). */
-function speedOptions(batchIntervalMs: number): SpeedOptions {
-  return { window: windowOption({ batchIntervalMs, windowMs: WINDOW_MS, slideMs: SLIDE_MS }), keepViews: KEPT_WINDOWS };
 }
 
 /** A fresh data folder with a staging folder beside stream_input/, removed when `body` is done. */
@@ -149,7 +105,7 @@ async function withPipeline<T>(
 ): Promise<T> {
   const controller = new AbortController();
   const environment = { layout, threads, mode: 'permissive' as const, logger: createLogger('warn'), clock: systemClock };
-  const speedRun = runSpeedLayer(speedLayerConfig(environment, speed, { signal: controller.signal, onRealtime: onHead && ((head) => onHead(head.throughSeq, Date.now())) }));
+  const speedRun = runSpeedLayer(environment, speed, { signal: controller.signal, onRealtime: onHead && ((head) => onHead(head.throughSeq, Date.now())) });
   try {
     const stoppedEarly = speedRun.then(() => {
       throw new LambdaflowError('E_STATE', 'the speed layer stopped before the benchmark was done');
@@ -195,7 +151,7 @@ async function verifyExact(layout: DataLayout, files: number, purchases: number)
 }
 
 /** Throughput: every staged file renamed into stream_input/ at once; time until a realtime view covers them all. */
-async function measureThroughput(options: BenchOptions, print: (line: string) => void): Promise<ThroughputResult> {
+async function measureThroughput(options: SpeedBenchOptions, print: (line: string) => void): Promise<ThroughputResult> {
   const { speed, threads } = options;
   const files = Math.ceil(options.events / options.chunkRows);
   return withDataFolder(async (layout, staging) => {
@@ -243,9 +199,9 @@ function windowCheck(layout: DataLayout, entries: readonly IngestEntry[], speed:
 }
 
 /** Freshness: a chunk renamed every 100 ms at `rate` events/s; each realtime head records its time minus newly covered chunks' renames. */
-async function measureFreshness(options: BenchOptions, print: (line: string) => void): Promise<FreshnessResult> {
+async function measureFreshness(options: SpeedBenchOptions, print: (line: string) => void): Promise<FreshnessResult> {
   const { threads, rate, seconds } = options;
-  const speed = speedOptions(FRESHNESS_BATCH_INTERVAL_MS);
+  const speed = speedBenchWindow(FRESHNESS_BATCH_INTERVAL_MS);
   const chunks = Math.round((seconds * 1000) / CHUNK_INTERVAL_MS);
   const rows = Math.max(1, Math.round((rate * CHUNK_INTERVAL_MS) / 1000));
   return withDataFolder(async (layout, staging) => {
@@ -313,7 +269,7 @@ async function measureFreshness(options: BenchOptions, print: (line: string) => 
 }
 
 runScript('bench:speed', async () => {
-  const options = parseOptions();
+  const options = resolveSpeedBench(process.argv.slice(2));
   const print = (line: string): void => console.log(line);
   const machine = machineDescription();
   print(`machine: ${machine}`);

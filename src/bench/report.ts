@@ -49,3 +49,9 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
     cells.map((cell, column) => (column < textColumns ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
+
+/** Milliseconds to two, one or no decimals as they grow: 1.23, 12.3, 123. */
+export const formatMs = (value: number): string => (value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0));
+
+/** Bytes as whole (decimal) megabytes. */
+export const formatMegabytes = (bytes: number): string => (bytes / 1e6).toFixed(0);

@@ -15,8 +15,8 @@ import { mergeViewText } from '../core/view-format.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { dataLayout } from '../io/layout.js';
 import { readIngestLog } from '../io/ingest-log.js';
+import { type Logger } from '../io/logger.js';
 import { mergeViewDirectory, readRealtimeHead } from '../io/views.js';
-import { type CommandContext } from '../pipeline/context.js';
 import { type BatchRun, checkTotals, runBatchProcess } from './batch-runs.js';
 import { firstDifference } from './compare-totals.js';
 import { type BenchDataset, prepareDataset } from './dataset.js';
@@ -40,6 +40,12 @@ export interface BenchConfig {
   readonly data: string | undefined;
   /** Measure the speed layer (`speed --once`) instead of the batch layer. */
   readonly speed: boolean;
+}
+
+/** Where a benchmark reports: progress to the logger, results as lines. */
+export interface BenchOutput {
+  readonly logger: Logger;
+  readonly print: (line: string) => void;
 }
 
 interface Engine {
@@ -113,8 +119,8 @@ async function runDuckdb(dataDir: string, threads: number, ours: readonly UserTo
 
 const mib = (value: number | null): string => (value === null ? 'unknown' : value.toFixed(0));
 
-async function ladderRung(context: Pick<CommandContext, 'logger' | 'print'>, config: BenchConfig, dataset: BenchDataset, users: number, duckdb: boolean): Promise<LadderRow[]> {
-  const { logger, print } = context;
+async function ladderRung(output: BenchOutput, config: BenchConfig, dataset: BenchDataset, users: number, duckdb: boolean): Promise<LadderRow[]> {
+  const { logger, print } = output;
   // Untimed: warms the page cache for both engines and gives the totals every run must match.
   const warmup = await runBatchProcess(dataset.dataDir, config.threads.at(-1)!);
   checkTotals(warmup, warmup.totals, dataset.expected);
@@ -149,8 +155,8 @@ async function ladderRung(context: Pick<CommandContext, 'logger' | 'print'>, con
 }
 
 /** The batch ladder: per user count and thread count, ours and (when installed) DuckDB. */
-async function runLadder(context: Pick<CommandContext, 'logger' | 'print'>, config: BenchConfig): Promise<Record<string, unknown>> {
-  const { print } = context;
+async function runLadder(output: BenchOutput, config: BenchConfig): Promise<Record<string, unknown>> {
+  const { print } = output;
   const duckdb = duckdbInstalled();
   if (!duckdb) print('DuckDB (@duckdb/node-api, a devDependency) is not installed here: only our runs are timed');
   const results: LadderRow[] = [];
@@ -159,7 +165,7 @@ async function runLadder(context: Pick<CommandContext, 'logger' | 'print'>, conf
     const dataset = await prepareDataset({ rows: config.rows, users, dataDir: config.data }, print);
     print(`dataset: ${dataset.description}`);
     datasets.push(dataset.description);
-    results.push(...(await ladderRung(context, config, dataset, users, duckdb)));
+    results.push(...(await ladderRung(output, config, dataset, users, duckdb)));
   }
   print(`median of ${config.repeat} timed run${config.repeat === 1 ? '' : 's'} each, process start to exit (ours: to the published view; DuckDB: to its written result):`);
   const header = ['users', 'threads', 'ours s', 'rows/s', ...(duckdb ? ['DuckDB s', 'vs DuckDB'] : []), `speed-up vs ${config.threads[0]} thr.`, 'RSS MiB', ...(duckdb ? ['DuckDB RSS'] : [])];
@@ -212,8 +218,8 @@ async function runSpeedOnce(source: BenchDataset, files: number, threads: number
   }
 }
 
-async function runSpeed(context: Pick<CommandContext, 'logger' | 'print'>, config: BenchConfig): Promise<Record<string, unknown>> {
-  const { logger, print } = context;
+async function runSpeed(output: BenchOutput, config: BenchConfig): Promise<Record<string, unknown>> {
+  const { logger, print } = output;
   const source = await prepareDataset({ rows: config.rows, users: config.users[0]!, files: STREAM_FILES }, print);
   print(`staged stream: ${source.description}`);
   const rows = source.expected?.rows ?? 0;
@@ -246,11 +252,11 @@ async function runSpeed(context: Pick<CommandContext, 'logger' | 'print'>, confi
 }
 
 /** Runs the benchmark the config asks for, prints its tables, and writes them as JSON when asked. */
-export async function runBench(context: Pick<CommandContext, 'logger' | 'print'>, config: BenchConfig): Promise<void> {
-  context.print(`machine: ${machineDescription()}`);
-  const report = config.speed ? await runSpeed(context, config) : await runLadder(context, config);
+export async function runBench(output: BenchOutput, config: BenchConfig): Promise<void> {
+  output.print(`machine: ${machineDescription()}`);
+  const report = config.speed ? await runSpeed(output, config) : await runLadder(output, config);
   if (config.json !== undefined) {
     await writeFileAtomically(config.json, JSON.stringify({ machine: machineDescription(), ...report }, null, 2) + '\n');
-    context.print(`results written to ${config.json}`);
+    output.print(`results written to ${config.json}`);
   }
 }

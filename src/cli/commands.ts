@@ -136,19 +136,17 @@ const speed: CommandSpec = {
   options: speedCommandFlags(),
   async run(context, raw) {
     const options = resolveSpeedCommand(raw);
-    const { runSpeedLayer } = await import('../speed/speed-layer.js');
-    const { layerEnvironment, speedLayerConfig } = await import('../pipeline/layer-config.js');
-    await runSpeedLayer(
-      speedLayerConfig(layerEnvironment(context), options, {
-        signal: context.signal,
-        once: options.once,
-        onSlide: (s) =>
-          context.print(
-            `speed: window to ${new Date(s.windowEndMs).toISOString()}: ${count(s.eventsPerSecond)} events/s, ${count(s.windowUsers)} users in window, ` +
-              `${count(s.realtimeUsers)} in realtime view (seq ${s.batchWatermark + 1}..${s.throughSeq}), lag ${count(s.maxLagMs)} ms`,
-          ),
-      }),
-    );
+    const { runSpeedLayer } = await import('../pipeline/speed.js');
+    const { layerEnvironment } = await import('../pipeline/layer-config.js');
+    await runSpeedLayer(layerEnvironment(context), options, {
+      signal: context.signal,
+      once: options.once,
+      onSlide: (s) =>
+        context.print(
+          `speed: window to ${new Date(s.windowEndMs).toISOString()}: ${count(s.eventsPerSecond)} events/s, ${count(s.windowUsers)} users in window, ` +
+            `${count(s.realtimeUsers)} in realtime view (seq ${s.batchWatermark + 1}..${s.throughSeq}), lag ${count(s.maxLagMs)} ms`,
+        ),
+    });
   },
 };
 
@@ -195,7 +193,8 @@ const all: CommandSpec = {
   async run(context, raw) {
     const options = resolveAll(raw);
     const { runAll } = await import('../pipeline/run-all.js');
-    await runAll(context, options);
+    const { layerEnvironment } = await import('../pipeline/layer-config.js');
+    await runAll(layerEnvironment(context), options, { signal: context.signal, print: context.print, logLevel: context.global.logLevel });
   },
 };
 
@@ -209,7 +208,7 @@ const soak: CommandSpec = {
     const { runSoak } = await import('../soak/soak.js');
     const { printSoakReport } = await import('../soak/print-report.js');
     const { writeFileAtomically } = await import('../io/atomic.js');
-    const report = await runSoak(context, options);
+    const report = await runSoak({ ...context.global, signal: context.signal, print: context.print }, options);
     printSoakReport(report, context.print);
     if (options.jsonFile !== undefined) await writeFileAtomically(options.jsonFile, JSON.stringify(report, null, 2) + '\n');
     if (!report.pass) {

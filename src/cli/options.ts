@@ -24,7 +24,7 @@ import type { GenBatchConfig } from '../generate/gen-batch.js';
 import type { GenStreamConfig } from '../generate/gen-stream.js';
 import type { GlobalConfig } from '../pipeline/context.js';
 import type { BatchOptions, MergeOptions, NatsOptions, SourceOptions, SpeedOptions } from '../pipeline/layer-config.js';
-import { type NatsAddress, parseNatsUrl, subjectProblem } from '../core/nats-names.js';
+import { type NatsAddress, parseNatsUrl, checkPartitionedSubject, subjectProblem } from '../core/nats-names.js';
 import type { AllOptions } from '../pipeline/run-all.js';
 import type { CompactOptions } from '../pipeline/compaction.js';
 import type { ServeOptions } from '../pipeline/serving.js';
@@ -222,18 +222,20 @@ export function serveFlags(): Option[] {
   ];
 }
 
+/** The size compacted files grow to (`compact`, `all`, `soak`). */
+function targetSizeFlag(): Option {
+  return flag('--target-size <size>', 'compacted master files grow to about this size', formatSizeBytes(DEFAULTS.compact.targetBytes));
+}
+
 /** How compaction runs from `all` and `soak`. */
 function compactEveryFlags(compactEveryMs: number | undefined): Option[] {
-  return [
-    flag('--compact-every <duration>', 'move ingested stream files into compacted master files this often', shown(compactEveryMs, duration, 'never')),
-    flag('--target-size <size>', 'compacted master files grow to about this size', formatSizeBytes(DEFAULTS.compact.targetBytes)),
-  ];
+  return [flag('--compact-every <duration>', 'move ingested stream files into compacted master files this often', shown(compactEveryMs, duration, 'never')), targetSizeFlag()];
 }
 
 export function compactFlags(): Option[] {
   const d = DEFAULTS.compact;
   return [
-    flag('--target-size <size>', 'compacted master files grow to about this size', formatSizeBytes(d.targetBytes)),
+    targetSizeFlag(),
     flag('--min-age <duration>', "only stream files ingested this long ago (at least the speed layer's window plus its slide)", duration(d.minAgeMs)),
     // Crash tests: the process kills itself (SIGKILL) at this step boundary of the compaction.
     new Option('--failpoint <step>', 'kill -9 this process at a compaction step (tests)').hideHelp(),
@@ -298,10 +300,15 @@ export function replayQuarantineFlags(): Option[] {
 // ---------------------------------------------------------------------------------------------------------------------
 // Resolvers: raw strings → frozen, checked values.
 
+/** `--data` as given: the data folder of every command (./data when absent; soak and bench then use a temp folder). */
+function dataOption(raw: RawOptions): string | undefined {
+  return stringOf(raw, 'data', 'data');
+}
+
 export function resolveGlobal(raw: RawOptions): GlobalConfig {
   const d = DEFAULTS.global;
   return Object.freeze({
-    data: stringOf(raw, 'data', 'data') ?? d.data,
+    data: dataOption(raw) ?? d.data,
     threads: integerOption(raw, 'threads', 'threads', d.threads, 1, MAX_THREADS),
     logLevel: choiceOption(raw, 'logLevel', 'log-level', LOG_LEVELS, d.logLevel),
     mode: choiceOption(raw, 'mode', 'mode', BAD_ROW_MODES, d.mode),
@@ -356,7 +363,7 @@ function natsOptions(raw: RawOptions, server: NatsAddress | undefined, serverFla
   const problem = subjectProblem(subject);
   if (problem !== undefined) throw optionError('nats-subject', `"${subject}" ${problem}`);
   const partitions = integerOption(raw, 'natsPartitions', 'nats-partitions', d.partitions, 1, 1024);
-  if (partitions > 1 && !subject.endsWith('.>')) throw optionError('nats-subject', `partitions need a subject ending in .> (like events.>), got "${subject}"`);
+  if (partitions > 1) checkPartitionedSubject(subject);
   return Object.freeze({ server, stream: natsNameOption(raw, 'natsStream', 'nats-stream', d.stream), subject, partitions });
 }
 
@@ -368,7 +375,7 @@ function resolveSource(raw: RawOptions): SourceOptions | undefined {
   const nats = natsOptions(raw, server, 'source', [...STREAM_KEYS, ['natsConsumer', 'nats-consumer'], ['partition', 'partition']]);
   if (!nats) return undefined;
   const partition = integerOption(raw, 'partition', 'partition', undefined, 0, nats.partitions - 1);
-  if (partition !== undefined && !nats.subject.endsWith('.>')) throw optionError('nats-subject', `partitions need a subject ending in .> (like events.>), got "${nats.subject}"`);
+  if (partition !== undefined) checkPartitionedSubject(nats.subject);
   return Object.freeze({ kind: 'nats' as const, ...nats, consumer: natsNameOption(raw, 'natsConsumer', 'nats-consumer', DEFAULTS.nats.consumer), partition });
 }
 
@@ -438,11 +445,16 @@ export function resolveMerge(raw: RawOptions, intervalKey = 'interval', interval
   });
 }
 
+/** --target-size, on `compact`, `all` and `soak`. */
+function resolveTargetBytes(raw: RawOptions): number {
+  return sizeOption(raw, 'targetSize', 'target-size', DEFAULTS.compact.targetBytes, 1024);
+}
+
 /** compact's options (and its hidden failpoint). */
 export function resolveCompact(raw: RawOptions): CompactOptions & { readonly failpoint: string | undefined } {
   const d = DEFAULTS.compact;
   return Object.freeze({
-    targetBytes: sizeOption(raw, 'targetSize', 'target-size', d.targetBytes, 1024),
+    targetBytes: resolveTargetBytes(raw),
     minAgeMs: durationOption(raw, 'minAge', 'min-age', d.minAgeMs, 0),
     failpoint: stringOf(raw, 'failpoint', 'failpoint'),
   });
@@ -457,7 +469,7 @@ function compactEvery(raw: RawOptions, speed: SpeedOptions, fallbackMs: number |
   return {
     compactEveryMs: durationOption(raw, 'compactEvery', 'compact-every', fallbackMs, 100),
     compact: Object.freeze({
-      targetBytes: sizeOption(raw, 'targetSize', 'target-size', DEFAULTS.compact.targetBytes, 1024),
+      targetBytes: resolveTargetBytes(raw),
       minAgeMs: speed.window.windowMs + speed.window.slideMs,
     }),
   };
@@ -496,7 +508,7 @@ export function resolveSoak(raw: RawOptions): SoakOptions {
     killEveryMs: durationOption(raw, 'killEvery', 'kill-every', d.killEveryMs, 500),
     batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs, 100),
     jsonFile: stringOf(raw, 'json', 'json'),
-    data: stringOf(raw, 'data', 'data'),
+    data: dataOption(raw),
     speed,
     mergeIntervalMs: durationOption(raw, 'mergeInterval', 'merge-interval', d.mergeIntervalMs),
     // Not flags: the batch layer and the generated users run at the `batch` and `gen-stream` defaults.
@@ -525,7 +537,7 @@ export function resolveBench(raw: RawOptions): BenchConfig {
     threads: numberList(raw, 'threads', 'threads', d.threads, 1, MAX_THREADS, '1,2,4'),
     repeat: integerOption(raw, 'repeat', 'repeat', d.repeat, 1, 100),
     json: stringOf(raw, 'json', 'json'),
-    data: stringOf(raw, 'data', 'data'),
+    data: dataOption(raw),
     speed: raw.speed === true,
   });
 }

@@ -1,7 +1,7 @@
 // NATS names the pipeline derives from its options: the server address of a `nats://HOST:PORT` source or sink, and
 // the subject of each partition (`events.>` → `events.0`, `events.1`, …), checked once at the boundary.
 
-import { LambdaflowError } from './errors.js';
+import { optionError } from './option-values.js';
 
 export interface NatsAddress {
   readonly host: string;
@@ -35,13 +35,16 @@ export function subjectProblem(subject: string): string | undefined {
   return undefined;
 }
 
+/** The rule of partitions, checked by the option resolvers and by partitionSubject: their subject ends in `.>`. */
+export function checkPartitionedSubject(streamSubject: string): void {
+  if (!streamSubject.endsWith('.>')) throw optionError('nats-subject', `partitions need a subject ending in .> (like events.>), got "${streamSubject}"`);
+}
+
 /**
  * The subject partition `partition` of `streamSubject` publishes to and is read from: the subject with its final `>`
  * replaced by the partition number (`events.>` → `events.3`). Partitions need a subject ending in `.>`.
  */
 export function partitionSubject(streamSubject: string, partition: number): string {
-  if (!streamSubject.endsWith('.>')) {
-    throw new LambdaflowError('E_OPTIONS', `--nats-subject: partitions need a subject ending in .> (like events.>), got "${streamSubject}"`, { flag: 'nats-subject' });
-  }
+  checkPartitionedSubject(streamSubject);
   return `${streamSubject.slice(0, -1)}${partition}`;
 }

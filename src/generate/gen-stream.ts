@@ -98,7 +98,7 @@ export class NatsChunkPublisher {
   static async open(config: GenStreamConfig & { readonly sink: NatsSinkConfig }, clock: Clock, logger: Logger): Promise<NatsChunkPublisher> {
     // The NATS client loads only when publishing to NATS.
     const { NatsLink } = await import('../io/nats.js');
-    const link = await NatsLink.open(config.sink.server, logger, 'gen-stream');
+    const link = await NatsLink.open(config.sink.server, logger, 'gen-stream', clock);
     try {
       await link.ensureStream(config.sink.stream, config.sink.subject);
     } catch (error) {

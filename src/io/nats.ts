@@ -10,10 +10,10 @@
 
 import { type Consumer, type ConsumerMessages, type JsMsg, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, connect, nanos } from '@nats-io/transport-node';
+import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { type NatsAddress, formatNatsAddress, natsHostPort } from '../core/nats-names.js';
 import { type Logger } from './logger.js';
-import { sleep } from './sleep.js';
 
 /** A connection attempt gives up after this long (a refused connection fails at once). */
 const CONNECT_TIMEOUT_MS = 3_000;
@@ -36,12 +36,14 @@ export class NatsLink {
     readonly client: JetStreamClient,
     private readonly logger: Logger,
     private readonly who: string,
+    /** Times outages and paces publish retries. */
+    private readonly clock: Clock,
   ) {
     void this.watchStatus();
   }
 
   /** Connects, or fails within a few seconds with one E_NETWORK error (unreachable, or no JetStream). */
-  static async open(server: NatsAddress, logger: Logger, who: string): Promise<NatsLink> {
+  static async open(server: NatsAddress, logger: Logger, who: string, clock: Clock): Promise<NatsLink> {
     const url = formatNatsAddress(server);
     let connection: NatsConnection;
     try {
@@ -58,7 +60,7 @@ export class NatsLink {
     }
     try {
       const manager = await jetstreamManager(connection, { timeout: API_TIMEOUT_MS });
-      return new NatsLink(server, connection, manager, jetstream(connection, { timeout: API_TIMEOUT_MS }), logger, who);
+      return new NatsLink(server, connection, manager, jetstream(connection, { timeout: API_TIMEOUT_MS }), logger, who, clock);
     } catch (error) {
       await connection.close().catch(() => undefined);
       const problem = (error as Error).name === 'JetStreamNotEnabled' ? 'JetStream is not enabled there (start nats-server with -js)' : describe(error);
@@ -99,11 +101,11 @@ export class NatsLink {
     const url = formatNatsAddress(this.server);
     for await (const status of this.connection.status()) {
       if (status.type === 'disconnect' && this.outageSinceMs === undefined) {
-        this.outageSinceMs = Date.now();
+        this.outageSinceMs = this.clock.now();
         this.logger.error(`${this.who}: lost the NATS server at ${url}; reconnecting (nothing is lost: unread messages stay in the stream)`);
         for (const listener of this.listeners) listener('down');
       } else if (status.type === 'reconnect' && this.outageSinceMs !== undefined) {
-        this.logger.warn(`${this.who}: NATS server at ${url} is back after ${((Date.now() - this.outageSinceMs) / 1000).toFixed(1)} s`);
+        this.logger.warn(`${this.who}: NATS server at ${url} is back after ${((this.clock.now() - this.outageSinceMs) / 1000).toFixed(1)} s`);
         this.outageSinceMs = undefined;
         for (const listener of this.listeners) listener('up');
       }
@@ -139,7 +141,7 @@ export class NatsLink {
       } catch (error) {
         if (signal.aborted || this.connection.isClosed()) throw this.apiError(`cannot publish to ${subject}`, error);
         if (attempt === 0) this.logger.warn(`${this.who}: publishing to ${subject} failed (${describe(error)}); retrying`);
-        await sleep(Math.min(2_000, RECONNECT_WAIT_MS * 2 ** Math.min(attempt, 3)), signal);
+        await this.clock.sleep(Math.min(2_000, RECONNECT_WAIT_MS * 2 ** Math.min(attempt, 3)), signal);
       }
     }
   }
@@ -167,6 +169,8 @@ export interface PullReaderConfig {
   readonly filterSubject: string;
   readonly logger: Logger;
   readonly who: string;
+  /** Paces pull retries and waits for arrivals. */
+  readonly clock: Clock;
 }
 
 /** Messages fetched per pull request, and how long a pull request waits for them. */
@@ -276,13 +280,10 @@ export class NatsPullReader {
         if (this.stopped) break;
         this.failed(error);
         this.doubt();
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(RETRY_MAX_MS, 250 * 2 ** Math.min(5, Math.floor((Date.now() - (this.failingSinceMs ?? Date.now())) / 1000))));
-          this.wakeLoop = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+        const now = this.config.clock.now();
+        const woken = new AbortController();
+        this.wakeLoop = () => woken.abort();
+        await this.config.clock.sleep(Math.min(RETRY_MAX_MS, 250 * 2 ** Math.min(5, Math.floor((now - (this.failingSinceMs ?? now)) / 1000))), woken.signal);
       }
     }
   }
@@ -314,7 +315,7 @@ export class NatsPullReader {
 
   private failed(error: unknown): void {
     if (this.failingSinceMs !== undefined) return;
-    this.failingSinceMs = Date.now();
+    this.failingSinceMs = this.config.clock.now();
     // An outage of the connection is logged by the link; a failure with the connection up is logged here, once.
     if (this.link.connected) this.config.logger.error(`${this.config.who}: reading stream ${this.config.stream} failed (${describe(error)}); retrying`);
   }
@@ -360,16 +361,15 @@ export class NatsPullReader {
   }
 
   /** Resolves when a message arrives, or after `ms`. */
-  arrival(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.arrivals.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.arrivals.add(done);
-    });
+  async arrival(ms: number): Promise<void> {
+    const arrived = new AbortController();
+    const done = (): void => arrived.abort();
+    this.arrivals.add(done);
+    try {
+      await this.config.clock.sleep(ms, arrived.signal);
+    } finally {
+      this.arrivals.delete(done);
+    }
   }
 
   /** The stream's last seq now (undefined when the server cannot say). */

@@ -1,16 +1,15 @@
 // Each layer's resolved options (built by src/cli/options.ts, taken by the commands, `all`, soak and the benchmarks)
-// and the one place that turns them into a layer's config.
+// and the environment every layer runs in.
 
 import { type Clock } from '../core/clock.js';
 import { type BadRowMode } from '../core/event-parser.js';
 import { type WindowSpec } from '../core/window.js';
-import { type NatsAddress, partitionSubject } from '../core/nats-names.js';
-import { type DataLayout, streamLayout } from '../io/layout.js';
+import { type NatsAddress } from '../core/nats-names.js';
+import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { systemClock } from '../io/system-clock.js';
 import { type MergeViewKind } from '../serving/view-kind.js';
-import { type SpeedConfig, type SpeedSource, type SpeedStatus } from '../speed/speed-layer.js';
-import { type CommandContext } from './context.js';
+import { type GlobalConfig } from './context.js';
 
 /** What every layer runs with: the data folder, its threads, what to do with bad rows, where to log. */
 export interface LayerEnvironment {
@@ -21,8 +20,15 @@ export interface LayerEnvironment {
   readonly clock: Clock;
 }
 
+/** What a command run knows of the environment: its data folder, its global options and its logger. */
+export interface CommandEnvironment {
+  readonly layout: DataLayout;
+  readonly global: Pick<GlobalConfig, 'threads' | 'mode'>;
+  readonly logger: Logger;
+}
+
 /** The environment of a command run: the system clock. */
-export function layerEnvironment({ layout, global, logger }: Pick<CommandContext, 'layout' | 'global' | 'logger'>): LayerEnvironment {
+export function layerEnvironment({ layout, global, logger }: CommandEnvironment): LayerEnvironment {
   return { layout, threads: global.threads, mode: global.mode, logger, clock: systemClock };
 }
 
@@ -63,45 +69,8 @@ export interface SpeedOptions {
   readonly source?: SourceOptions;
 }
 
-/** The stream's layout and the source the speed layer reads, from the source options. */
-function speedSource(layout: DataLayout, source: SourceOptions | undefined): { layout: DataLayout; source: SpeedSource } {
-  if (source === undefined || source.kind === 'files') return { layout, source: { kind: 'files' } };
-  const { server, stream, subject, consumer, partition } = source;
-  if (partition === undefined) return { layout, source: { kind: 'nats', server, stream, streamSubject: subject, consumer, filterSubject: subject } };
-  return {
-    layout: streamLayout(layout, partition),
-    source: { kind: 'nats', server, stream, streamSubject: subject, consumer: `${consumer}-p${partition}`, filterSubject: partitionSubject(subject, partition) },
-  };
-}
-
 export interface MergeOptions {
   readonly intervalMs: number;
   readonly once: boolean;
   readonly view: MergeViewKind;
-}
-
-/** How one run of the speed layer is driven and observed. */
-export interface SpeedRun {
-  readonly signal: AbortSignal;
-  /** Ingest what is complete, publish, return (`speed --once`). */
-  readonly once?: boolean;
-  readonly onSlide?: (status: SpeedStatus) => void;
-  readonly onRealtime?: SpeedConfig['onRealtime'];
-}
-
-/** The speed layer's config: the `speed` command, `all` (so soak) and the speed benchmark all build it here. */
-export function speedLayerConfig(environment: LayerEnvironment, options: SpeedOptions, run: SpeedRun): SpeedConfig {
-  return {
-    ...speedSource(environment.layout, options.source),
-    threads: environment.threads,
-    mode: environment.mode,
-    logger: environment.logger,
-    window: options.window,
-    keepViews: options.keepViews,
-    clock: environment.clock,
-    signal: run.signal,
-    once: run.once,
-    onSlide: run.onSlide,
-    onRealtime: run.onRealtime,
-  };
 }

@@ -6,15 +6,15 @@ import { BatchPool, runBatch } from '../batch/batch-job.js';
 import { listCsvFiles } from '../batch/inputs.js';
 import { count, seconds } from '../core/summary-format.js';
 import { type GenBatchConfig, generateBatchFiles } from '../generate/gen-batch.js';
-import { silentLogger } from '../io/logger.js';
+import { type LogLevel, silentLogger } from '../io/logger.js';
 import { type GenStreamConfig, type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
 import { type SnapshotStatus } from '../serving/store.js';
-import { type SpeedStatus, runSpeedLayer } from '../speed/speed-layer.js';
-import { type CommandContext } from './context.js';
-import { type BatchOptions, type SpeedOptions, layerEnvironment, speedLayerConfig } from './layer-config.js';
+import { type SpeedStatus } from '../speed/speed-layer.js';
+import { type BatchOptions, type LayerEnvironment, type SpeedOptions } from './layer-config.js';
 import { type ServeOptions, openServing } from './serving.js';
 import { type CompactOptions, compactOnThread } from './compaction.js';
 import { type CompactionResult } from '../batch/compaction.js';
+import { runSpeedLayer } from './speed.js';
 
 export interface AllOptions {
   /** Undefined: until stopped. */
@@ -43,13 +43,23 @@ export interface AllHooks {
   readonly onSlide?: (status: SpeedStatus) => void;
 }
 
+/** How one run of `all` is stopped and where it reports. */
+export interface AllRun {
+  /** Aborted (SIGINT/SIGTERM): every part stops cleanly. */
+  readonly signal: AbortSignal;
+  /** Status lines. */
+  readonly print: (line: string) => void;
+  /** The compaction thread logs on its own, at this level. */
+  readonly logLevel: LogLevel;
+}
+
 export interface AllSummary {
   readonly streamRows: number;
 }
 
-export async function runAll(context: CommandContext, options: AllOptions, hooks: AllHooks = {}): Promise<AllSummary> {
-  const { layout, print } = context;
-  const environment = layerEnvironment(context);
+export async function runAll(environment: LayerEnvironment, options: AllOptions, run: AllRun, hooks: AllHooks = {}): Promise<AllSummary> {
+  const { layout, logger, clock } = environment;
+  const { print } = run;
   // Silent here: the batch run just below warns about the entries it skips, once.
   if (listCsvFiles(layout.batchInput, silentLogger).length === 0) {
     const generated = generateBatchFiles(layout.batchInput, { ...options.sampleHistory, force: false });
@@ -61,7 +71,6 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     const { dir, manifest } = await runBatch({ ...environment, ...options.batch }, batchPool);
     print(`all: batch view ${path.basename(dir)}: ${count(manifest.rowsRead)} rows, ${count(manifest.users)} users, watermark ${manifest.streamWatermark}, ${seconds(manifest.elapsedMs)}`);
   };
-  const { clock } = environment;
   const started = clock.now();
   const stopGenerator = new AbortController();
   const stopBatches = new AbortController();
@@ -93,10 +102,8 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
     await Promise.allSettled([served, batchPool.close()]);
     throw error;
   }
-  const generator = runStreamGenerator(layout.streamInput, options.stream, clock, stopGenerator.signal, hooks.onChunk, context.logger);
-  const speed = runSpeedLayer(
-    speedLayerConfig(environment, options.speed, { signal: stopSpeed.signal, onSlide, onRealtime: () => serving.layer.nudge() }),
-  );
+  const generator = runStreamGenerator(layout.streamInput, options.stream, clock, stopGenerator.signal, hooks.onChunk, logger);
+  const speed = runSpeedLayer(environment, options.speed, { signal: stopSpeed.signal, onSlide, onRealtime: () => serving.layer.nudge() });
   const every = async (periodMs: number | undefined, work: () => Promise<void>): Promise<void> => {
     if (periodMs === undefined) return;
     while (!stopBatches.signal.aborted) {
@@ -106,13 +113,13 @@ export async function runAll(context: CommandContext, options: AllOptions, hooks
   };
   const recomputes = every(options.batchEveryMs, batchOnce);
   const compactions = every(options.compactEveryMs, async () => {
-    const result = await compactOnThread(environment, options.compact, context.global.logLevel);
+    const result = await compactOnThread(environment, options.compact, run.logLevel);
     hooks.onCompacted?.(result);
     if (result.seqs > 0) print(`all: compacted ${count(result.seqs)} stream files (${count(result.bytes)} bytes) into master/stream/; seqs 1..${result.compactedThrough} compacted`);
   });
 
   const until = new AbortController();
-  const finished = clock.sleep(options.durationMs ?? Infinity, AbortSignal.any([context.signal, until.signal]));
+  const finished = clock.sleep(options.durationMs ?? Infinity, AbortSignal.any([run.signal, until.signal]));
   const parts = [generator, speed, served, recomputes, compactions];
   // Any part failing stops the whole pipeline; otherwise run until the duration or a signal.
   try {

@@ -13,8 +13,8 @@ import { readIngestLog } from '../io/ingest-log.js';
 import { type DataLayout, dataLayout } from '../io/layout.js';
 import { silentLogger } from '../io/logger.js';
 import { sleep } from '../io/sleep.js';
-import { type CommandContext } from '../pipeline/context.js';
-import { type BatchOptions, type SpeedOptions } from '../pipeline/layer-config.js';
+import { type GlobalConfig } from '../pipeline/context.js';
+import { type BatchOptions, type SpeedOptions, layerEnvironment } from '../pipeline/layer-config.js';
 import { type CompactOptions } from '../pipeline/compaction.js';
 import { type AllOptions, runAll } from '../pipeline/run-all.js';
 import { differences, readMergedViewTable, recountMasterDataset } from './recount.js';
@@ -37,6 +37,12 @@ export interface SoakOptions {
   readonly batch: BatchOptions;
   /** Distinct users of the generated history and stream. */
   readonly users: number;
+}
+
+/** How one soak runs: the pipeline's threads, bad-row mode and log level, its stop signal, and where it reports. */
+export interface SoakRun extends Pick<GlobalConfig, 'threads' | 'mode' | 'logLevel'> {
+  readonly signal: AbortSignal;
+  readonly print: (line: string) => void;
 }
 
 interface Sample {
@@ -119,10 +125,10 @@ function allArgs(layout: DataLayout, threads: number, options: SoakOptions, rema
   ];
 }
 
-export async function runSoak(context: CommandContext, options: SoakOptions): Promise<SoakReport> {
+export async function runSoak(run: SoakRun, options: SoakOptions): Promise<SoakReport> {
   const root = options.data ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lambdaflow-soak-'));
   const layout = dataLayout(root);
-  context.print(`soak: ${options.durationMs / 1000} s at ${options.rate} events/s${options.killEveryMs ? `, SIGKILL every ~${options.killEveryMs / 1000} s` : ''} in ${layout.root}`);
+  run.print(`soak: ${options.durationMs / 1000} s at ${options.rate} events/s${options.killEveryMs ? `, SIGKILL every ~${options.killEveryMs / 1000} s` : ''} in ${layout.root}`);
   if (entriesIn(layout.batchInput) === 0 || !fs.readdirSync(layout.batchInput).some((n) => n.endsWith('.csv'))) {
     generateBatchFiles(layout.batchInput, { ...HISTORY, users: options.users, force: false });
   }
@@ -152,8 +158,8 @@ export async function runSoak(context: CommandContext, options: SoakOptions): Pr
 
   try {
     if (options.killEveryMs === undefined) {
-      const quiet: CommandContext = { ...context, layout, logger: silentLogger, print: () => {} };
-      const summary = await runAll(quiet, allOptions(options, options.durationMs), {
+      const environment = layerEnvironment({ layout, global: run, logger: silentLogger });
+      const summary = await runAll(environment, allOptions(options, options.durationMs), { signal: run.signal, print: () => {}, logLevel: run.logLevel }, {
         onChunk: (chunk) => renamedAt.set(chunk.name, chunk.renamedAtMs),
         onCsvWritten: (status, writtenAtMs) => {
           if (status.throughSeq > knownThrough) {
@@ -176,7 +182,7 @@ export async function runSoak(context: CommandContext, options: SoakOptions): Pr
       for (;;) {
         const remainingMs = options.durationMs - (Date.now() - started);
         const last = remainingMs <= killEveryMs;
-        const child = spawn(process.execPath, [main, ...allArgs(layout, context.global.threads, options, Math.max(1000, remainingMs))], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(process.execPath, [main, ...allArgs(layout, run.threads, options, Math.max(1000, remainingMs))], { stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         childPid = child.pid;
@@ -186,11 +192,11 @@ export async function runSoak(context: CommandContext, options: SoakOptions): Pr
           if (code !== 0) throw new LambdaflowError('E_PROCESS', `the pipeline exited with code ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`);
           break;
         }
-        await sleep(killEveryMs * (0.25 + 0.75 * Math.random()), context.signal);
+        await sleep(killEveryMs * (0.25 + 0.75 * Math.random()), run.signal);
         child.kill('SIGKILL');
         await exit;
         kills++;
-        if (context.signal.aborted) break;
+        if (run.signal.aborted) break;
       }
       childPid = undefined;
     }

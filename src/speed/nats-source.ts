@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type JsMsg } from '@nats-io/jetstream';
+import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { publishNewFile, removeStaleTemps } from '../io/atomic.js';
 import { type IngestEntry } from '../io/ingest-log.js';
@@ -32,6 +33,8 @@ export interface NatsSourceConfig {
   readonly consumer: string;
   readonly filterSubject: string;
   readonly logger: Logger;
+  /** Times the wait for a backlog (the final micro-batch's catch-up) and the reader's retries. */
+  readonly clock: Clock;
 }
 
 /** A file holds at most this many messages (or about this many bytes); a micro-batch may write several. */
@@ -103,7 +106,7 @@ export class NatsSource implements StreamSource {
     this.loggedThrough = loggedThrough;
     this.takenThrough = loggedThrough;
     this.prefix = loggedPrefix(config.layout);
-    this.reader = new NatsPullReader(config.link, { stream: config.stream, consumer: config.consumer, filterSubject: config.filterSubject, logger: config.logger, who: 'speed' }, () => this.takenThrough);
+    this.reader = new NatsPullReader(config.link, { stream: config.stream, consumer: config.consumer, filterSubject: config.filterSubject, logger: config.logger, who: 'speed', clock: config.clock }, () => this.takenThrough);
   }
 
   /**
@@ -179,7 +182,7 @@ export class NatsSource implements StreamSource {
     const target = await this.reader.streamLastSeq();
     if (target === undefined) return;
     let received = this.reader.received;
-    let progressAtMs = Date.now();
+    let progressAtMs = this.config.clock.now();
     for (;;) {
       const queued = this.reader.queued;
       if (queued.messages >= FILE_MAX_MESSAGES || queued.bytes >= FILE_MAX_BYTES) this.takeQueued();
@@ -193,9 +196,9 @@ export class NatsSource implements StreamSource {
       }
       if (this.reader.received !== received) {
         received = this.reader.received;
-        progressAtMs = Date.now();
+        progressAtMs = this.config.clock.now();
       }
-      if (Date.now() - progressAtMs > CATCH_UP_IDLE_MS || !this.config.link.connected) {
+      if (this.config.clock.now() - progressAtMs > CATCH_UP_IDLE_MS || !this.config.link.connected) {
         this.takeQueued();
         this.config.logger.warn(`speed: stopped waiting for NATS messages up to stream seq ${target}; the next start reads them`);
         return;

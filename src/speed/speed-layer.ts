@@ -11,26 +11,15 @@
 // logged files still inside it: work bounded by what happened since the last slide, not by the stream's history.
 //
 // Everything outside (files, threads, time) comes in through ports (./ports.ts) and the Clock, so tests drive
-// hundreds of micro-batches in memory with a manual clock; runSpeedLayer wires the real ones.
+// hundreds of micro-batches in memory with a manual clock; src/pipeline/speed.ts wires the real ones.
 
-import fs from 'node:fs';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { checkDeltasFound, planExactMerge } from '../core/exact-merge.js';
 import { type BadRowMode } from '../core/event-parser.js';
 import { type WindowSpec, inWindowAt, nextTickAfter, slideClosedBy, slideOfTick, windowBefore } from '../core/window.js';
-import { removeStaleTemps } from '../io/atomic.js';
-import { DeltaFiles } from '../io/deltas.js';
-import { LoggedFiles } from '../io/compactions.js';
-import { type IngestEntry, IngestLogWriter, readIngestLog } from '../io/ingest-log.js';
-import { DEFAULT_STREAM, type DataLayout } from '../io/layout.js';
-import { acquireLock } from '../io/lock.js';
+import { type IngestEntry } from '../io/ingest-log.js';
 import { type Logger } from '../io/logger.js';
-import { writeQuarantine } from '../io/quarantine.js';
-import type { NatsLink } from '../io/nats.js';
-import { StreamFiles } from '../io/stream-files.js';
-import { type NatsAddress } from '../core/nats-names.js';
-import { CombinedSource } from './combined-source.js';
 import {
   type DeltaStore,
   type IngestAppender,
@@ -41,39 +30,10 @@ import {
   type StreamParser,
   type StreamSource,
 } from './ports.js';
-import { SpeedViewFiles } from './publish.js';
 import { RealtimeView } from './realtime-view.js';
-import { SpeedWorkers } from './speed-workers.js';
-import { StreamParserPool } from './stream-parser-pool.js';
 
-/** Where a speed layer's stream comes from: files renamed into stream_input/, or a NATS JetStream subject. */
-export type SpeedSource =
-  | { readonly kind: 'files' }
-  | {
-      readonly kind: 'nats';
-      readonly server: NatsAddress;
-      /** The JetStream stream, created over streamSubject if missing. */
-      readonly stream: string;
-      readonly streamSubject: string;
-      /** The durable consumer and the subject it reads (a partition's, or the whole stream's). */
-      readonly consumer: string;
-      readonly filterSubject: string;
-    };
-
-export interface SpeedConfig {
-  /** The stream's layout: the data folder's (the default stream), or a NATS partition's (streamLayout). */
-  readonly layout: DataLayout;
-  readonly source: SpeedSource;
-  readonly threads: number;
-  readonly mode: BadRowMode;
-  readonly logger: Logger;
-  readonly window: WindowSpec;
-  /** Speed window directories kept. */
-  readonly keepViews: number;
-  readonly clock: Clock;
-  readonly signal: AbortSignal;
-  /** Ingest what is complete, publish, and return at once (`speed --once`) instead of running until the signal. */
-  readonly once?: boolean;
+/** Who watches a running speed layer. */
+export interface SpeedObservers {
   readonly onSlide?: (status: SpeedStatus) => void;
   /** Called after each micro-batch whose realtime head was published (an in-process reader can look now). */
   readonly onRealtime?: (head: RealtimeHead) => void;
@@ -139,7 +99,7 @@ export class SpeedLayer {
   constructor(
     private readonly ports: SpeedPorts,
     private readonly window: WindowSpec,
-    private readonly observers: Pick<SpeedConfig, 'onSlide' | 'onRealtime'> = {},
+    private readonly observers: SpeedObservers = {},
   ) {
     this.realtime = new RealtimeView(ports.deltas, 0, 0, null);
     this.startedAtMs = ports.clock.now();
@@ -376,78 +336,5 @@ export class SpeedLayer {
     const finalMs = Math.max(clock.now(), tickMs - this.window.batchIntervalMs + 1);
     await this.tick(finalMs, true);
     await this.closeSlide(slideOfTick(this.window, finalMs) + 1, finalMs, true);
-  }
-}
-
-/** Runs the speed layer on the data folder until the signal aborts (or once), then ingests what is complete, publishes, and returns. */
-export async function runSpeedLayer(config: SpeedConfig): Promise<void> {
-  const { layout, clock, logger, window } = config;
-  for (const dir of [layout.streamInput, layout.servingSpeed, layout.realtimeDeltas]) await fs.promises.mkdir(dir, { recursive: true });
-  const lock = acquireLock(layout.speedLock, 'speed layer');
-  let workers: SpeedWorkers | undefined;
-  let parser: StreamParserPool | undefined;
-  let log: IngestLogWriter | undefined;
-  let source: StreamSource | undefined;
-  let watch: (() => void) | undefined;
-  let link: NatsLink | undefined;
-  try {
-    // A NATS server that cannot be reached fails the start within seconds, before any thread starts.
-    // The NATS client loads only when used (~35 ms of every start otherwise).
-    const natsModules = config.source.kind === 'nats' ? await Promise.all([import('../io/nats.js'), import('./nats-source.js')]) : undefined;
-    if (config.source.kind === 'nats') link = await natsModules![0].NatsLink.open(config.source.server, logger, 'speed');
-    await removeStaleTemps(layout.servingSpeed);
-    await removeStaleTemps(layout.servingRealtime);
-    const opened = IngestLogWriter.open(layout.ingestLog);
-    log = opened.writer;
-    const loggedFiles = new LoggedFiles(layout);
-    const writer = log;
-    const appender: IngestAppender = {
-      append: (files, atMs) => writer.append(files, atMs),
-      foldCompacted: () => {
-        const { removedThrough } = loggedFiles.refresh();
-        return removedThrough > writer.compactedThrough ? writer.fold(removedThrough) : [];
-      },
-      foldedEntries: (afterSeq, throughSeq) => loggedFiles.compactedEntries(afterSeq, Math.min(throughSeq, writer.compactedThrough)),
-    };
-    // Entries a finished compaction removed are folded before anything reads them.
-    appender.foldCompacted();
-    const { entries, lastSeq } = readIngestLog(layout.ingestLog);
-    // The parse pool's threads start while the speed workers do.
-    parser = new StreamParserPool(loggedFiles, config.threads, config.threads, config.mode);
-    workers = await SpeedWorkers.start(config.threads, window.slidesPerWindow, layout.realtimeDeltas);
-    // The default stream takes stream_input/ files (with NATS too: replays of quarantined rows); a partition stream only NATS.
-    const nats = config.source.kind === 'nats' ? await natsModules![1].NatsSource.open({ ...config.source, layout, link: link!, logger }, entries) : undefined;
-    if (nats && layout.stream !== DEFAULT_STREAM) source = nats;
-    else {
-      const files = new StreamFiles({ dir: layout.streamInput, clock, logger, listEveryMs: window.slideMs }, entries.map((entry) => entry.name));
-      source = nats ? new CombinedSource(files, nats) : files;
-      watch = () => files.watch();
-    }
-    const speed = new SpeedLayer(
-      {
-        clock,
-        source,
-        log: appender,
-        parser,
-        partitions: workers,
-        deltas: new DeltaFiles(layout.realtimeDeltas),
-        outputs: new SpeedViewFiles(layout, logger, config.keepViews),
-        logger,
-        quarantine: (entry, file) => writeQuarantine(layout, entry.name, file.badRows).then(() => undefined),
-        mode: config.mode,
-      },
-      window,
-      config,
-    );
-    await speed.recover(entries, lastSeq);
-    if (!config.once) watch?.();
-    await speed.run(config.once ? AbortSignal.abort() : config.signal);
-  } finally {
-    await source?.close();
-    await link?.close();
-    await workers?.stop();
-    await parser?.close();
-    log?.close();
-    lock.release();
   }
 }

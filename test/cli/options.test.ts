@@ -8,18 +8,22 @@ import {
   allFlags,
   batchFlags,
   benchFlags,
+  compactFlags,
   genBatchFlags,
   genStreamFlags,
   globalFlags,
+  masterFilesFlags,
   mergeFlags,
   replayQuarantineFlags,
   serveFlags,
   resolveAll,
   resolveBatch,
   resolveBench,
+  resolveCompact,
   resolveGenBatch,
   resolveGenStream,
   resolveGlobal,
+  resolveMasterFiles,
   resolveMerge,
   resolveReplayQuarantine,
   resolveServe,
@@ -325,6 +329,65 @@ describe('serve options', () => {
     expect(helpOf(serveFlags(), '--port')).toContain('(default: 8080)');
     expect(helpOf(serveFlags(), '--host')).toContain('(default: 127.0.0.1)');
     expect(helpOf(serveFlags(), '--interval')).toContain('(default: 5s)');
+  });
+});
+
+describe('compact options', () => {
+  it("defaults: 128 MB files, stream files older than the speed layer's window and slide", () => {
+    expect(resolveCompact({})).toEqual({ targetBytes: 128 << 20, minAgeMs: 70_000, failpoint: undefined });
+  });
+
+  it('valid values, and the hidden failpoint', () => {
+    expect(resolveCompact({ targetSize: '1kB', minAge: '0', failpoint: 'rename@2' })).toEqual({ targetBytes: 1024, minAgeMs: 0, failpoint: 'rename@2' });
+    expect(resolveCompact({ targetSize: '64MB' }).targetBytes).toBe(64 << 20);
+  });
+
+  it.each<BadCase>([
+    ['a target size that is not a size', { targetSize: 'big' }, 'target-size'],
+    ['a target size under 1 kB', { targetSize: '1023' }, 'target-size'],
+    ['a bad minimum age', { minAge: 'old' }, 'min-age'],
+    ['an empty failpoint', { failpoint: '' }, 'failpoint'],
+  ])('refuses %s', (_name, raw, flag) => {
+    expectOptionsError(() => resolveCompact(raw), flag);
+  });
+
+  it('--target-size is the same option on compact, all and soak: the same default and the same check', () => {
+    expect(resolveAll({ targetSize: '2MB' }).compact.targetBytes).toBe(2 << 20);
+    expect(resolveSoak({ targetSize: '2MB' }).compact.targetBytes).toBe(2 << 20);
+    expectOptionsError(() => resolveAll({ targetSize: '1000' }), 'target-size');
+    expectOptionsError(() => resolveSoak({ targetSize: 'x' }), 'target-size');
+    for (const flags of [compactFlags(), allFlags(), soakFlags()]) expect(helpOf(flags, '--target-size')).toContain('(default: 128MB)');
+  });
+
+  it("all and soak compact every --compact-every, files older than their own speed layer's window and slide", () => {
+    expect(resolveAll({ compactEvery: '1s', window: '2s', slide: '1s', batchInterval: '500ms' })).toMatchObject({ compactEveryMs: 1_000, compact: { minAgeMs: 3_000 } });
+    expect(resolveAll({}).compactEveryMs).toBeUndefined();
+    expectOptionsError(() => resolveAll({ compactEvery: '99ms' }), 'compact-every');
+    expectOptionsError(() => resolveSoak({ compactEvery: 'x' }), 'compact-every');
+    expect(helpOf(allFlags(), '--compact-every')).toContain('(default: never)');
+  });
+
+  it('help shows the defaults', () => {
+    expect(helpOf(compactFlags(), '--min-age')).toContain('(default: 70s)');
+    expect(compactFlags().find((o) => o.long === '--failpoint')?.hidden).toBe(true);
+  });
+});
+
+describe('master-files options', () => {
+  it("defaults: through the ingest log's last seq", () => {
+    expect(resolveMasterFiles({})).toEqual({ watermark: undefined });
+  });
+
+  it('valid values', () => {
+    expect(resolveMasterFiles({ watermark: '0' })).toEqual({ watermark: 0 });
+  });
+
+  it('refuses a watermark that is not a seq', () => {
+    expectOptionsError(() => resolveMasterFiles({ watermark: '-1' }), 'watermark');
+  });
+
+  it('help shows the default', () => {
+    expect(helpOf(masterFilesFlags(), '--watermark')).toContain("(default: the ingest log's last seq)");
   });
 });
 

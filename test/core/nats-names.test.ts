@@ -1,6 +1,7 @@
 // NATS names from options: server addresses, subject checks and each partition's subject.
 import { describe, expect, it } from 'vitest';
-import { parseNatsUrl, partitionSubject, subjectProblem } from '../../src/core/nats-names.js';
+import { checkPartitionedSubject, parseNatsUrl, partitionSubject, subjectProblem } from '../../src/core/nats-names.js';
+import { expectOptionsError } from '../helpers/option-errors.js';
 
 describe('parseNatsUrl', () => {
   it.each([
@@ -34,5 +35,12 @@ describe('subjects', () => {
     expect(partitionSubject('events.>', 0)).toBe('events.0');
     expect(partitionSubject('a.b.>', 12)).toBe('a.b.12');
     expect(() => partitionSubject('events', 1)).toThrow(/--nats-subject: partitions need a subject ending in \.>/);
+  });
+
+  it('partitions need a subject ending in .>: one rule, for the option resolvers and partitionSubject alike', () => {
+    expect(() => checkPartitionedSubject('events.>')).not.toThrow();
+    for (const subject of ['events', 'events.*', 'events>']) {
+      expect(expectOptionsError(() => checkPartitionedSubject(subject), 'nats-subject').message).toBe(`--nats-subject: partitions need a subject ending in .> (like events.>), got "${subject}"`);
+    }
   });
 });
