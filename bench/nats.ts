@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventGenerator, type GeneratedCounts } from '../src/core/event-generator.js';
 import { LambdaflowError } from '../src/core/errors.js';
+import { partitionSubject } from '../src/core/nats-names.js';
 import { count } from '../src/core/summary-format.js';
 import { dataLayout } from '../src/io/layout.js';
 import { silentLogger } from '../src/io/logger.js';
@@ -24,8 +25,10 @@ import { freePort } from '../src/io/free-port.js';
 
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 const NATS_SERVERS = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
+/** The stream the speed process reads (named on its command line) and the one subject published to. */
 const STREAM = 'lambdaflow';
 const SUBJECT = 'events.>';
+const PUBLISHED_SUBJECT = partitionSubject(SUBJECT, 0);
 const POLL_MS = 2;
 const TIMEOUT_MS = 120_000;
 
@@ -76,7 +79,7 @@ async function main(): Promise<void> {
     const layout = dataLayout(data);
     const batchInterval = `${o.batchIntervalMs}ms`;
     children.push(
-      (await startChild(process.execPath, [MAIN, 'speed', '--data', data, '--source', url, '--batch-interval', batchInterval, '--threads', String(o.threads), '--log-level', 'info'], /speed: recovered/)).child,
+      (await startChild(process.execPath, [MAIN, 'speed', '--data', data, '--source', url, '--nats-stream', STREAM, '--nats-subject', SUBJECT, '--batch-interval', batchInterval, '--threads', String(o.threads), '--log-level', 'info'], /speed: recovered/)).child,
     );
     link = await NatsLink.open({ host: '127.0.0.1', port }, silentLogger, 'bench', systemClock);
     await link.ensureStream(STREAM, SUBJECT);
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     const inFlight = 4;
     for (let i = 0; i < messages.length; i += inFlight) {
-      await Promise.all(messages.slice(i, i + inFlight).map((bytes, j) => link!.publish('events.0', bytes, `bulk-${i + j}`, signal)));
+      await Promise.all(messages.slice(i, i + inFlight).map((bytes, j) => link!.publish(PUBLISHED_SUBJECT, bytes, `bulk-${i + j}`, signal)));
     }
     const publishedMs = performance.now() - started;
     await until('every row in the realtime head', () => (readRealtimeHead(layout.realtimeHead)?.rowsIngested ?? 0) >= counts.rows);
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
       const perTick = Math.round(o.backgroundRate / 10);
       for (let tick = 0; !stopLoad && perTick > 0; tick++) {
         const t = performance.now();
-        await link!.publish('events.0', encoder.encode(generator.lines(perTick, 1_700_000_000, 1_000, 0, { rows: 0, purchases: 0 })), `load-${tick}`, signal);
+        await link!.publish(PUBLISHED_SUBJECT, encoder.encode(generator.lines(perTick, 1_700_000_000, 1_000, 0, { rows: 0, purchases: 0 })), `load-${tick}`, signal);
         await new Promise((r) => setTimeout(r, Math.max(0, 100 - (performance.now() - t))));
       }
     })();
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < o.probes; i++) {
       const user = `probe-${i}`;
       const t = performance.now();
-      await link.publish('events.0', encoder.encode(`${user},purchase,1.23,1700000000\n`), `probe-${i}`, signal);
+      await link.publish(PUBLISHED_SUBJECT, encoder.encode(`${user},purchase,1.23,1700000000\n`), `probe-${i}`, signal);
       for (;;) {
         const response = await fetch(`${base}/users/${user}`);
         if (response.status === 200) {

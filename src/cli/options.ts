@@ -24,7 +24,7 @@ import type { GenBatchConfig } from '../generate/gen-batch.js';
 import type { GenStreamConfig } from '../generate/gen-stream.js';
 import type { GlobalConfig } from '../pipeline/context.js';
 import type { BatchOptions, MergeOptions, NatsOptions, SourceOptions, SpeedOptions } from '../pipeline/layer-config.js';
-import { type NatsAddress, parseNatsUrl, checkPartitionedSubject, subjectProblem } from '../core/nats-names.js';
+import { type NatsAddress, checkPartitionedSubject, parseNatsUrl, subjectProblem } from '../core/nats-names.js';
 import type { AllOptions } from '../pipeline/run-all.js';
 import type { CompactOptions } from '../pipeline/compaction.js';
 import type { ServeOptions } from '../pipeline/serving.js';

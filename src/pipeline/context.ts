@@ -1,5 +1,5 @@
 // What every command runs with: the resolved global options, the data folder, a logger, a stop signal and an output
-// line printer. Built by the CLI; the pipeline and the tools (soak, bench) take it without knowing the CLI.
+// line printer. Built by the CLI for its commands; the pipeline and the tools (soak, bench) take only the parts they use.
 
 import { type BadRowMode } from '../core/event-parser.js';
 import { type DataLayout } from '../io/layout.js';
