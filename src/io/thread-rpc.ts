@@ -174,19 +174,21 @@ export function answerRequests<Request>(handle: Handler<Request>, what?: string)
   const backlog: Message<Request>[] = [];
   let busy = false;
 
-  /** Answers message `id` (a notice's answer is dropped; its error fails the thread). */
-  const reply = (id: number | undefined, outcome: { answer: Answer<unknown> } | { error: unknown }): void => {
-    if (id === undefined) {
-      if ('error' in outcome) port.postMessage({ kind: 'failed', error: serializeError(outcome.error, 'E_WORKER', prefix) } satisfies FromThread);
-      return;
-    }
+  /** Sends message `id`'s error back; a notice's (no id) fails the thread, as nobody waits for its answer. */
+  const failed = (id: number | undefined, error: unknown): void => {
+    const serialized = serializeError(error, 'E_WORKER', prefix);
+    if (id === undefined) return port.postMessage({ kind: 'failed', error: serialized } satisfies FromThread);
+    cancellers.delete(id);
+    port.postMessage({ kind: 'reply', id, error: serialized } satisfies FromThread);
+  };
+  const answered = (id: number | undefined, answer: Answer<unknown>): void => {
+    if (id === undefined) return;
     cancellers.delete(id);
     try {
-      if ('answer' in outcome) return port.postMessage({ kind: 'reply', id, result: outcome.answer.result } satisfies FromThread, outcome.answer.transfer);
+      port.postMessage({ kind: 'reply', id, result: answer.result } satisfies FromThread, answer.transfer);
     } catch (error) {
-      outcome = { error }; // a result that cannot be cloned
+      failed(id, error); // a result that cannot be cloned
     }
-    port.postMessage({ kind: 'reply', id, error: serializeError(outcome.error, 'E_WORKER', prefix) } satisfies FromThread);
   };
 
   const run = (message: Message<Request>): void => {
@@ -196,14 +198,14 @@ export function answerRequests<Request>(handle: Handler<Request>, what?: string)
     try {
       answer = handle(message.request, signal);
     } catch (error) {
-      return reply(id, { error });
+      return failed(id, error);
     }
-    if (!(answer instanceof Promise)) return reply(id, { answer });
+    if (!(answer instanceof Promise)) return answered(id, answer);
     busy = true;
     answer
       .then(
-        (later) => reply(id, { answer: later }),
-        (error: unknown) => reply(id, { error }),
+        (later) => answered(id, later),
+        (error: unknown) => failed(id, error),
       )
       .finally(() => {
         busy = false;
