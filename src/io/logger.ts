@@ -2,6 +2,9 @@
 
 import { LOG_LEVELS, type LogLevel } from '../core/log-levels.js';
 
+/** createLogger's level (defined in the core, where thread messages can name it too). */
+export type { LogLevel };
+
 export interface Logger {
   error(message: string): void;
   warn(message: string): void;
