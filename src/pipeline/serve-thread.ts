@@ -2,8 +2,8 @@
 // exist for workers, and `node --max-semi-space-size` is a flag `node dist/main.js` cannot give itself). A busy HTTP
 // server grows its young generation to 32 MB of semi-spaces; bounded to 4 MB, `serve` peaked 30–50 MB lower at 810 k
 // users in bench/serving.ts, with the same lookup p99 (more, shorter scavenges). The main thread only starts it,
-// without loading the service's modules, prints and forwards stop; runServiceThread (src/pipeline/serving.ts) is the
-// thread's side.
+// without loading the service's modules, asks it to listen, prints, and asks it to serve until stop cancels that
+// request; serviceThreadHandler (src/pipeline/serving.ts) is the thread's side.
 
 import { ThreadClient } from '../io/thread-rpc.js';
 import { workerUrl } from '../io/worker-url.js';
