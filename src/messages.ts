@@ -1,13 +1,10 @@
 // Every message that crosses a thread boundary, named once and imported as types on both sides.
 
 import type { AggBlock, AggTableState } from './core/agg-table.js';
-import type { SerializedError } from './core/errors.js';
-import type { BadRowMode } from './core/event-parser.js';
-import type { RangeParse } from './io/read-range.js';
-import type { LogLevel } from './io/logger.js';
+import type { BadRowMode, RangeParse } from './core/event-parser.js';
+import type { LogLevel } from './core/log-levels.js';
 import type { BatchBase } from './serving/batch-base.js';
 import type { PreparedOverlay } from './serving/store.js';
-import type { StreamFileToParse } from './speed/stream-parse.js';
 
 /** A byte range of one input file, with the path the worker opens. */
 export interface MapRange {
@@ -40,14 +37,6 @@ export interface RangeResult extends RangeParse {
   readonly start: number;
 }
 
-/**
- * A task's expected failure, returned as data (errors thrown across threads lose their code and context).
- * Anything thrown instead is a crash (E_WORKER).
- */
-export interface TaskFailure {
-  readonly failure: SerializedError;
-}
-
 export interface MapResult {
   /** One table per reduce partition, holding only that partition's users. */
   readonly tables: readonly AggTableState[];
@@ -68,6 +57,14 @@ export interface ReduceResult {
   readonly cents: number;
 }
 
+/** A logged seq to parse: its seq, and where its rows are (its stream file's logged prefix, or a compacted segment). */
+export interface StreamFileToParse {
+  readonly seq: number;
+  readonly path: string;
+  readonly start: number;
+  readonly end: number;
+}
+
 /** A micro-batch's stream files to parse on the pool, for P speed-worker partitions. */
 export interface StreamParseTask {
   readonly files: readonly StreamFileToParse[];
@@ -84,25 +81,26 @@ export interface SpeedWorkerInit {
   readonly deltasDir: string;
 }
 
+/** A speed worker's messages (src/io/thread-rpc.ts): notices (add, load, clear) in order with requests, which are answered. */
 export type SpeedRequest =
-  /** Adds a block of this partition's users: to slide `slide` (null: not the window; slides only move forward) and, if asked, to the realtime view. */
+  /** Notice: adds a block of this partition's users to slide `slide` (null: not the window; slides only move forward) and, if asked, to the realtime view. */
   | { readonly type: 'add'; readonly slide: number | null; readonly realtime: boolean; readonly block: AggBlock }
-  /** Closes every slide before `slide` and replies with the window they form. */
-  | { readonly type: 'window'; readonly slide: number; readonly requestId: number }
-  /** Adds (sign 1) or subtracts the deltas of seqs (afterSeq, throughSeq] to the realtime view; replies with the seqs found. */
-  | { readonly type: 'deltas'; readonly afterSeq: number; readonly throughSeq: number; readonly sign: 1 | -1; readonly requestId: number }
-  /** Adds this partition's users of a checkpoint's parts to the realtime view. */
+  /** Closes every slide before `slide`; answered with the window they form (PartitionLines). */
+  | { readonly type: 'window'; readonly slide: number }
+  /** Adds (sign 1) or subtracts the deltas of seqs (afterSeq, throughSeq] to the realtime view; answered with the seqs found (number[]). */
+  | { readonly type: 'deltas'; readonly afterSeq: number; readonly throughSeq: number; readonly sign: 1 | -1 }
+  /** Notice: adds this partition's users of a checkpoint's parts to the realtime view. */
   | { readonly type: 'load'; readonly parts: readonly Uint8Array[]; readonly name: string }
+  /** Notice. */
   | { readonly type: 'clear' }
-  /** Replies with this partition's realtime view lines. */
-  | { readonly type: 'realtime'; readonly requestId: number };
+  /** Answered with this partition's realtime view lines (PartitionLines). */
+  | { readonly type: 'realtime' };
 
-export type SpeedReply =
-  | { readonly type: 'ready' }
-  | { readonly type: 'window'; readonly requestId: number; readonly bytes: Uint8Array; readonly users: number }
-  | { readonly type: 'deltas'; readonly requestId: number; readonly found: readonly number[] }
-  | { readonly type: 'realtime'; readonly requestId: number; readonly bytes: Uint8Array; readonly users: number }
-  | { readonly type: 'error'; readonly error: SerializedError };
+/** View lines of one speed-worker partition (its window, or its part of the realtime view), and the users in them. */
+export interface PartitionLines {
+  readonly bytes: Uint8Array;
+  readonly users: number;
+}
 
 /** A batch view to load, as listed. */
 export interface BatchViewRef {

@@ -3,13 +3,12 @@
 
 import fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { type AggSink, PartitionedTables, UserAggTable, blockTransferList, stateTransferList } from '../src/core/agg-table.js';
 import { formatEntries, sortedEntries } from '../src/core/sorted-view.js';
 import { parseFileRange } from '../src/io/read-range.js';
-import { type ErrorCode, LambdaflowError, serializeError } from '../src/core/errors.js';
-import { ownedBytes } from '../src/io/thread-rpc.js';
-import type { MapRange, MapResult, MapTask, ParsePoolData, RangeResult, ReduceResult, ReduceTask, StreamParseTask, TaskFailure } from '../src/messages.js';
+import { type ErrorCode, LambdaflowError } from '../src/core/errors.js';
+import { type Answer, answerTask, ownedBytes } from '../src/io/thread-rpc.js';
+import type { MapRange, MapResult, MapTask, ParsePoolData, RangeResult, ReduceResult, ReduceTask, StreamParseTask } from '../src/messages.js';
 import { type StreamParse, parseStreamFiles } from '../src/speed/stream-parse.js';
 import { runInBackground } from '../src/io/thread-priority.js';
 
@@ -20,36 +19,21 @@ function readRange(range: MapRange, table: AggSink, task: MapTask): RangeResult 
   return { fileIndex: range.fileIndex, start: range.start, ...parseFileRange(range.path, range.start, range.end, table, task.mode) };
 }
 
-/** Wraps a result so piscina transfers the listed buffers instead of cloning them. */
-function moved<T extends object>(value: T, buffers: ArrayBuffer[]): T {
-  return move({
-    get [transferableSymbol]() {
-      return buffers;
-    },
-    get [valueSymbol]() {
-      return value;
-    },
-  }) as T;
-}
-
-/** Runs a task, returning a LambdaflowError (or a file-system error, as `asCode`) as a TaskFailure; anything else is a crash. */
-function guarded<T>(asCode: ErrorCode, file: string, run: () => T): T | TaskFailure {
+/** Runs a task, turning a file-system error into a LambdaflowError `asCode` (answerTask sends those as data). */
+function withFileErrors<T>(asCode: ErrorCode, file: string, run: () => T): T {
   try {
     return run();
   } catch (error) {
-    if (error instanceof LambdaflowError) return { failure: serializeError(error, asCode) };
-    if (typeof (error as NodeJS.ErrnoException).code === 'string') {
-      return { failure: serializeError(new LambdaflowError(asCode, `${file}: ${(error as Error).message}`, { file }, { cause: error }), asCode) };
+    if (!(error instanceof LambdaflowError) && typeof (error as NodeJS.ErrnoException).code === 'string') {
+      throw new LambdaflowError(asCode, `${file}: ${(error as Error).message}`, { file }, { cause: error });
     }
     throw error;
   }
 }
 
-export function map(task: MapTask): MapResult | TaskFailure {
-  return guarded('E_INPUT', task.ranges[0]?.path ?? '', () => mapRanges(task));
-}
+export const map = answerTask((task: MapTask) => withFileErrors('E_INPUT', task.ranges[0]?.path ?? '', () => mapRanges(task)));
 
-function mapRanges(task: MapTask): MapResult {
+function mapRanges(task: MapTask): Answer<MapResult> {
   const partitioned = new PartitionedTables(task.partitions, task.expectedUsersEach);
   const ranges: RangeResult[] = [];
   for (let i = Atomics.add(task.next, 0, 1); i < task.ranges.length; i = Atomics.add(task.next, 0, 1)) {
@@ -59,12 +43,10 @@ function mapRanges(task: MapTask): MapResult {
     if (task.mode === 'failfast' && result.badRows.length > 0) break;
   }
   const tables = partitioned.tables.map((table) => table.toState());
-  return moved({ tables, ranges }, tables.flatMap(stateTransferList));
+  return { result: { tables, ranges }, transfer: tables.flatMap(stateTransferList) };
 }
 
-export function reduce(task: ReduceTask): ReduceResult | TaskFailure {
-  return guarded('E_WRITE', task.outputPath, () => reducePartition(task));
-}
+export const reduce = answerTask((task: ReduceTask) => withFileErrors('E_WRITE', task.outputPath, () => ({ result: reducePartition(task) })));
 
 /** Merges the map tasks' tables of one partition into the largest of them, sorts its keys as bytes, writes the part. */
 function reducePartition(task: ReduceTask): ReduceResult {
@@ -89,10 +71,10 @@ function reducePartition(task: ReduceTask): ReduceResult {
 }
 
 /** The speed layer's micro-batch parse: the same parser, per file, with per-seq delta lines (src/speed/stream-parse.ts). */
-export function parseStream(task: StreamParseTask): StreamParse | TaskFailure {
-  return guarded('E_INPUT', task.files[0]?.path ?? '', () => {
+export const parseStream = answerTask((task: StreamParseTask) =>
+  withFileErrors('E_INPUT', task.files[0]?.path ?? '', (): Answer<StreamParse> => {
     const result = parseStreamFiles(task.files, task.partitions, task.mode, (file, table, mode) => parseFileRange(file.path, file.start, file.end, table, mode));
     const deltas = ownedBytes(result.deltas);
-    return moved({ ...result, deltas }, [...result.blocks.flatMap(blockTransferList), deltas.buffer]);
-  });
-}
+    return { result: { ...result, deltas }, transfer: [...result.blocks.flatMap(blockTransferList), deltas.buffer] };
+  }),
+);

@@ -1,5 +1,8 @@
 // Serving service thread entry point: `serve` runs here, with a bounded young generation (src/pipeline/serve-thread.ts).
 
-import { runServiceThread } from '../src/pipeline/serving.js';
+import { workerData } from 'node:worker_threads';
+import { answerRequests } from '../src/io/thread-rpc.js';
+import { type ServiceRequest, type ServiceStart, serviceThreadHandler } from '../src/pipeline/serving.js';
 
-await runServiceThread();
+// No name prefixed to its errors: they are the `serve` command's own (a port in use, a data folder that cannot be read).
+answerRequests<ServiceRequest>(serviceThreadHandler(workerData as ServiceStart));

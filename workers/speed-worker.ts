@@ -1,53 +1,37 @@
 // Speed worker entry point: owns one hash partition of users — its sliding window and its part of the realtime view.
 
-import { parentPort, workerData } from 'node:worker_threads';
-import { serializeError } from '../src/core/errors.js';
+import { workerData } from 'node:worker_threads';
 import { DeltaFiles } from '../src/io/deltas.js';
-import { ownedBytes } from '../src/io/thread-rpc.js';
-import type { SpeedReply, SpeedRequest, SpeedWorkerInit } from '../src/messages.js';
+import { type Answer, NO_RESULT, answerRequests, ownedBytes } from '../src/io/thread-rpc.js';
+import type { PartitionLines, SpeedRequest, SpeedWorkerInit } from '../src/messages.js';
 import { PartitionState } from '../src/speed/partition-state.js';
 
 const init = workerData as SpeedWorkerInit;
 const state = new PartitionState(init.partition, init.partitions, init.slidesPerWindow);
 const deltas = new DeltaFiles(init.deltasDir);
-const port = parentPort!;
 
-function reply(message: SpeedReply, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(message, transfer);
+/** View lines answered with their buffer moved. */
+function moved(lines: PartitionLines): Answer<PartitionLines> {
+  const bytes = ownedBytes(lines.bytes);
+  return { result: { bytes, users: lines.users }, transfer: [bytes.buffer] };
 }
 
-port.on('message', (request: SpeedRequest) => {
-  try {
-    switch (request.type) {
-      case 'add':
-        state.add(request.block, request.slide, request.realtime);
-        break;
-      case 'window': {
-        const window = state.windowBefore(request.slide);
-        const bytes = ownedBytes(window.bytes);
-        reply({ type: 'window', requestId: request.requestId, bytes, users: window.users }, [bytes.buffer]);
-        break;
-      }
-      case 'deltas': {
-        const found = state.applyDeltas((accept) => deltas.forEachLine(request.afterSeq, request.throughSeq, accept), request.sign);
-        reply({ type: 'deltas', requestId: request.requestId, found: [...found] });
-        break;
-      }
-      case 'load':
-        state.loadView(request.parts, request.name);
-        break;
-      case 'clear':
-        state.clearRealtime();
-        break;
-      case 'realtime': {
-        const view = state.realtimeView();
-        const bytes = ownedBytes(view.bytes);
-        reply({ type: 'realtime', requestId: request.requestId, bytes, users: view.users }, [bytes.buffer]);
-        break;
-      }
-    }
-  } catch (error) {
-    reply({ type: 'error', error: serializeError(error, 'E_WORKER', `speed worker ${init.partition}: `) });
+answerRequests<SpeedRequest>((request) => {
+  switch (request.type) {
+    case 'add':
+      state.add(request.block, request.slide, request.realtime);
+      return NO_RESULT;
+    case 'window':
+      return moved(state.windowBefore(request.slide));
+    case 'deltas':
+      return { result: [...state.applyDeltas((accept) => deltas.forEachLine(request.afterSeq, request.throughSeq, accept), request.sign)] };
+    case 'load':
+      state.loadView(request.parts, request.name);
+      return NO_RESULT;
+    case 'clear':
+      state.clearRealtime();
+      return NO_RESULT;
+    case 'realtime':
+      return moved(state.realtimeView());
   }
-});
-reply({ type: 'ready' });
+}, `speed worker ${init.partition}`);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Piscina } from 'piscina';
 import { stateTransferList } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
-import { LambdaflowError, deserializeError } from '../core/errors.js';
+import { LambdaflowError } from '../core/errors.js';
 import { type BadRow, type BadRowMode, type ParseCounts, addCounts, emptyCounts, totalBad } from '../core/event-parser.js';
 import { findLineStart, planTasks } from '../core/partition-plan.js';
 import { DirectoryPublisher, removeStaleTemps } from '../io/atomic.js';
@@ -15,8 +15,9 @@ import { type Logger } from '../io/logger.js';
 import { writeQuarantine } from '../io/quarantine.js';
 import { listBatchViews, pruneViews } from '../io/views.js';
 import { openRegularFile } from '../io/read-range.js';
+import { runTask } from '../io/thread-rpc.js';
 import { workerUrl } from '../io/worker-url.js';
-import type { MapResult, MapTask, ParsePoolData, ReduceResult, ReduceTask, TaskFailure } from '../messages.js';
+import type { MapResult, MapTask, ParsePoolData, ReduceResult, ReduceTask } from '../messages.js';
 import { type InputFile, collectBatchInputs } from './inputs.js';
 
 export interface BatchConfig {
@@ -186,7 +187,7 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
       expectedUsersEach: Math.ceil(expectedUsers / config.partitions),
       mode: config.mode,
     };
-    const mapResults = await settleAll(Array.from({ length: Math.min(config.threads, ranges.length) || 1 }, () => pool.run(task, { name: 'map' }) as Promise<MapResult | TaskFailure>));
+    const mapResults = await settleAll(Array.from({ length: Math.min(config.threads, ranges.length) || 1 }, () => runTask<MapResult>(pool, task, { name: 'map' })));
     logger.debug(`batch: map done at ${Math.round(performance.now() - startedAt)} ms`);
     const { counts, badRowsByFile } = numberBadRows(inputs, mapResults);
     if (config.mode === 'failfast') failOnFirstBadRow(inputs, badRowsByFile);
@@ -195,7 +196,7 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
       Array.from({ length: config.partitions }, (_, partition) => {
         const tables = mapResults.map((r) => r.tables[partition]!);
         const task: ReduceTask = { partition, tables, outputPath: publisher.pathOf(`part-${String(partition).padStart(5, '0')}`) };
-        return pool.run(task, { name: 'reduce', transferList: tables.flatMap(stateTransferList) }) as Promise<ReduceResult | TaskFailure>;
+        return runTask<ReduceResult>(pool, task, { name: 'reduce', transferList: tables.flatMap(stateTransferList) });
       }),
     );
     logger.debug(`batch: reduce done at ${Math.round(performance.now() - startedAt)} ms`);
@@ -235,18 +236,14 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
 
 /**
  * Waits for every task (so none is still writing when the job fails), then returns the results or throws the first
- * failure: a task's TaskFailure as its LambdaflowError, a crash as it came.
+ * failure: a task's error rebuilt as its LambdaflowError, a crash as it came.
  */
-async function settleAll<T extends object>(tasks: readonly Promise<T | TaskFailure>[]): Promise<T[]> {
+async function settleAll<T>(tasks: readonly Promise<T>[]): Promise<T[]> {
   const settled = await Promise.allSettled(tasks);
-  const results: T[] = [];
-  for (const outcome of settled) {
+  return settled.map((outcome) => {
     if (outcome.status === 'rejected') throw outcome.reason;
-    const value = outcome.value;
-    if ('failure' in value) throw deserializeError(value.failure);
-    results.push(value);
-  }
-  return results;
+    return outcome.value;
+  });
 }
 
 /** Sums counts and turns range-relative bad-row line numbers into file line numbers. */

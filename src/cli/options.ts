@@ -17,8 +17,8 @@ import {
   stringOf,
   windowOption,
 } from '../core/option-values.js';
+import { LOG_LEVELS, type LogLevel } from '../core/log-levels.js';
 import { count } from '../core/summary-format.js';
-import { LOG_LEVELS, type LogLevel } from '../io/logger.js';
 import type { BenchConfig } from '../bench/run-bench.js';
 import type { GenBatchConfig } from '../generate/gen-batch.js';
 import type { GenStreamConfig } from '../generate/gen-stream.js';

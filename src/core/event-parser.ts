@@ -44,6 +44,17 @@ export interface ParseCounts {
   bad: Record<BadReason, number>;
 }
 
+/** What parsing a byte range of a file gives (io/read-range.ts parseFileRange, on a parse thread). */
+export interface RangeParse {
+  /** Lines in the range, so a caller can number the next range's lines. */
+  readonly lineCount: number;
+  readonly counts: ParseCounts;
+  /** Bad rows numbered from 1 within the range. */
+  readonly badRows: readonly BadRow[];
+  /** True when the file ended before the range did (it shrank while read). */
+  readonly truncated: boolean;
+}
+
 export function emptyCounts(): ParseCounts {
   return { rows: 0, purchases: 0, views: 0, bad: Object.fromEntries(BAD_REASONS.map((r) => [r, 0])) as Record<BadReason, number> };
 }

@@ -1,7 +1,9 @@
 // The logger: leveled lines on stderr, so stdout carries only command results and status lines.
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import { LOG_LEVELS, type LogLevel } from '../core/log-levels.js';
+
+/** createLogger's level (defined in the core, where thread messages can name it too). */
+export type { LogLevel };
 
 export interface Logger {
   error(message: string): void;

@@ -3,20 +3,10 @@
 import fs from 'node:fs';
 import { type AggSink } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import { type BadRow, type BadRowMode, EventParser, type EventParserOptions, type ParseCounts, parserOptionsFor } from '../core/event-parser.js';
+import { type BadRowMode, EventParser, type EventParserOptions, type RangeParse, parserOptionsFor } from '../core/event-parser.js';
 
 const READ_BYTES = 4 << 20;
 let sharedBuffer: Buffer | undefined;
-
-export interface RangeParse {
-  /** Lines in the range, so a caller can number the next range's lines. */
-  readonly lineCount: number;
-  readonly counts: ParseCounts;
-  /** Bad rows numbered from 1 within the range. */
-  readonly badRows: readonly BadRow[];
-  /** True when the file ended before the range did (it shrank while read). */
-  readonly truncated: boolean;
-}
 
 /** Why an entry (from lstat, links not followed) is not an input: undefined for a regular file. */
 export function notRegularFile(stat: fs.Stats): string | undefined {

@@ -1,7 +1,7 @@
 // Compaction as the pipeline runs it: `compact` in this thread, `all --compact-every` on a thread of its own.
 
 import { type CompactionResult, compactMasterDataset } from '../batch/compaction.js';
-import { type LogLevel } from '../io/logger.js';
+import { type LogLevel } from '../core/log-levels.js';
 import { ThreadClient } from '../io/thread-rpc.js';
 import { workerUrl } from '../io/worker-url.js';
 import type { CompactionRequest } from '../messages.js';

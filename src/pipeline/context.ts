@@ -2,8 +2,9 @@
 // line printer. Built by the CLI for its commands; the pipeline and the tools (soak, bench) take only the parts they use.
 
 import { type BadRowMode } from '../core/event-parser.js';
+import { type LogLevel } from '../core/log-levels.js';
 import { type DataLayout } from '../io/layout.js';
-import { type LogLevel, type Logger } from '../io/logger.js';
+import { type Logger } from '../io/logger.js';
 
 export interface GlobalConfig {
   readonly data: string;

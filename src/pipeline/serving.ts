@@ -1,10 +1,9 @@
 // The serving layer as a running service: the store kept current, merged_view.csv on its cadence, and (unless
 // turned off) the HTTP API; used by `serve` (on its service thread), `merge` and `all`.
 
-import { parentPort, workerData } from 'node:worker_threads';
-import { type SerializedError, serializeError } from '../core/errors.js';
 import { dataLayout } from '../io/layout.js';
 import { createLogger } from '../io/logger.js';
+import { type Handler, NO_RESULT } from '../io/thread-rpc.js';
 import { type HttpConfig, buildHttpApp, listen } from '../serving/http.js';
 import { type ServingConfig, ServingLayer } from '../serving/serving-layer.js';
 import { type SnapshotStatus } from '../serving/store.js';
@@ -85,26 +84,28 @@ export interface ServiceStart {
   readonly options: ServeOptions;
 }
 
-/** What it tells the main thread: its address, then how it ended. */
-export type ServiceMessage = { readonly type: 'listening'; readonly url: string } | { readonly type: 'done' } | { readonly type: 'failed'; readonly error: SerializedError };
+/**
+ * What the main thread asks it (src/io/thread-rpc.ts): to listen, answered with the HTTP API's address (null without
+ * one), then to serve, answered once the request is cancelled and the service has stopped.
+ */
+export type ServiceRequest = { readonly type: 'listen' } | { readonly type: 'serve' };
 
-/** The service thread's side of `serve` (src/pipeline/serve-thread.ts): serves until told to stop, then says how it ended. */
-export async function runServiceThread(): Promise<void> {
-  const port = parentPort!;
-  const { global, options } = workerData as ServiceStart;
-  const controller = new AbortController();
-  port.on('message', (message) => {
-    if (message === 'stop') controller.abort();
-  });
-  const environment = layerEnvironment({ global, layout: dataLayout(global.data), logger: createLogger(global.logLevel) });
-  try {
-    await openServing(environment, options, { onListening: (url) => port.postMessage({ type: 'listening', url } satisfies ServiceMessage) }).serve(controller.signal);
-    port.postMessage({ type: 'done' } satisfies ServiceMessage);
-  } catch (error) {
-    port.postMessage({ type: 'failed', error: serializeError(error, 'E_WORKER') } satisfies ServiceMessage);
-  } finally {
-    // The stop listener would keep the thread alive.
-    port.removeAllListeners('message');
-    port.unref();
-  }
+/** The service thread's side of `serve` (src/pipeline/serve-thread.ts), answering ServiceRequests. */
+export function serviceThreadHandler(start: ServiceStart): Handler<ServiceRequest> {
+  const { global, options } = start;
+  let url: string | null = null;
+  let serving: OpenServing | undefined;
+  // Opened by the first request, so that its errors reach the main thread as that request's, with their codes.
+  const opened = (): OpenServing =>
+    (serving ??= openServing(layerEnvironment({ global, layout: dataLayout(global.data), logger: createLogger(global.logLevel) }), options, {
+      onListening: (address) => (url = address),
+    }));
+  return async (request, signal) => {
+    if (request.type === 'listen') {
+      await opened().listen();
+      return { result: url };
+    }
+    await opened().serve(signal);
+    return NO_RESULT;
+  };
 }

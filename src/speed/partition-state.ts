@@ -6,6 +6,7 @@ import { fnv1a, partitionOfHash } from '../core/hash.js';
 import { forEachViewLine, formatBlock } from '../core/view-format.js';
 import { SlidingWindow } from '../core/window.js';
 import { formatEntries, sortedEntries } from '../core/sorted-view.js';
+import type { PartitionLines } from '../messages.js';
 
 /** Calls `accept` for every delta line of a range and returns the seqs found (io/deltas.ts DeltaFiles.forEachLine). */
 export type DeltaLines = (accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number) => void) => ReadonlySet<number>;
@@ -29,7 +30,7 @@ export class PartitionState {
   }
 
   /** Closes the slides before `slide` and returns the window they form, as view lines sorted by user id. */
-  windowBefore(slide: number): { bytes: Uint8Array; users: number } {
+  windowBefore(slide: number): PartitionLines {
     const window = this.window.windowBefore(slide);
     const order = sortedEntries(window);
     return { bytes: formatEntries(window, order), users: order.length };
@@ -60,7 +61,7 @@ export class PartitionState {
   }
 
   /** The realtime view's lines for this partition (unsorted: readers load them into tables). */
-  realtimeView(): { bytes: Uint8Array; users: number } {
+  realtimeView(): PartitionLines {
     const block = this.realtime.toBlock();
     return { bytes: formatBlock(block), users: block.counts.length };
   }

@@ -3,17 +3,9 @@
 
 import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import { type BadRow, type BadRowMode, type ParseCounts, totalBad } from '../core/event-parser.js';
+import { type BadRow, type BadRowMode, type ParseCounts, type RangeParse, totalBad } from '../core/event-parser.js';
 import { formatDeltaLines } from '../io/deltas.js';
-import { type RangeParse } from '../io/read-range.js';
-
-/** A logged seq to parse: its seq, and where its rows are (its stream file's logged prefix, or a compacted segment). */
-export interface StreamFileToParse {
-  readonly seq: number;
-  readonly path: string;
-  readonly start: number;
-  readonly end: number;
-}
+import type { StreamFileToParse } from '../messages.js';
 
 export interface ParsedStreamFile {
   readonly seq: number;

@@ -3,13 +3,14 @@
 
 import { Piscina } from 'piscina';
 import { type BadRowMode } from '../core/event-parser.js';
-import { LambdaflowError, deserializeError } from '../core/errors.js';
+import { LambdaflowError } from '../core/errors.js';
 import { type LoggedFiles } from '../io/compactions.js';
 import { type IngestEntry } from '../io/ingest-log.js';
+import { runTask } from '../io/thread-rpc.js';
 import { workerUrl } from '../io/worker-url.js';
-import type { StreamParseTask, TaskFailure } from '../messages.js';
+import type { StreamFileToParse, StreamParseTask } from '../messages.js';
 import { type StreamParser } from './ports.js';
-import { type StreamParse, type StreamFileToParse } from './stream-parse.js';
+import { type StreamParse } from './stream-parse.js';
 
 /** Consecutive runs of files of about equal bytes, at most `tasks` of them. */
 export function splitByBytes<T extends { size: number }>(files: readonly T[], tasks: number): T[][] {
@@ -50,15 +51,14 @@ export class StreamParserPool implements StreamParser {
     const settled = await Promise.allSettled(
       splitByBytes(files, this.threads).map((chunk) => {
         const task: StreamParseTask = { files: chunk, partitions: this.partitions, mode: this.mode };
-        return this.pool.run(task, { name: 'parseStream' }) as Promise<StreamParse | TaskFailure>;
+        return runTask<StreamParse>(this.pool, task, { name: 'parseStream' });
       }),
     );
     return settled.map((outcome) => {
-      if (outcome.status === 'rejected') {
-        throw new LambdaflowError('E_WORKER', `a parse thread failed: ${(outcome.reason as Error).message}`, {}, { cause: outcome.reason });
-      }
-      if ('failure' in outcome.value) throw deserializeError(outcome.value.failure);
-      return outcome.value;
+      if (outcome.status === 'fulfilled') return outcome.value;
+      // A task's own error comes rebuilt; anything else is a crash of the thread.
+      if (outcome.reason instanceof LambdaflowError) throw outcome.reason;
+      throw new LambdaflowError('E_WORKER', `a parse thread failed: ${(outcome.reason as Error).message}`, {}, { cause: outcome.reason });
     });
   }
 
