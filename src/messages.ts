@@ -5,8 +5,7 @@ import type { SerializedError } from './core/errors.js';
 import type { BadRowMode } from './core/event-parser.js';
 import type { RangeParse } from './io/read-range.js';
 import type { LogLevel } from './io/logger.js';
-import type { BatchBase } from './serving/batch-base.js';
-import type { PreparedOverlay } from './serving/store.js';
+import type { BatchBase, PreparedOverlay } from './core/view-state.js';
 import type { StreamFileToParse } from './speed/stream-parse.js';
 
 /** A byte range of one input file, with the path the worker opens. */

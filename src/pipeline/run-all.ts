@@ -8,7 +8,7 @@ import { count, seconds } from '../core/summary-format.js';
 import { type GenBatchConfig, generateBatchFiles } from '../generate/gen-batch.js';
 import { silentLogger } from '../io/logger.js';
 import { type GenStreamConfig, type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
-import { type SnapshotStatus } from '../serving/store.js';
+import { type SnapshotStatus } from '../serving/current-version.js';
 import { type SpeedStatus, runSpeedLayer } from '../speed/speed-layer.js';
 import { type CommandContext } from './context.js';
 import { type BatchOptions, type SpeedOptions, layerEnvironment, speedLayerConfig } from './layer-config.js';

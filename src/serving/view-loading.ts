@@ -12,8 +12,9 @@ import { DEFAULT_STREAM } from '../io/layout.js';
 import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
-import { type PreparedOverlay, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
-import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
+import { type BatchBase, type PreparedOverlay } from '../core/view-state.js';
+import { EMPTY_BASE, buildBatchBase, watermarkOf } from './batch-base.js';
+import { mergedTotals, reserveOverlay } from './overlay.js';
 
 /** A batch view's table is sized up front for at most this many users (more: it grows as it reads). */
 const PRESIZE_MAX_USERS = 4_000_000;

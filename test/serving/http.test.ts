@@ -75,7 +75,7 @@ function openService(data: string): Service {
     pollMs: 20,
     onCsvWritten: (status) => csvVersions.push(status.version),
   });
-  const app = buildHttpApp(layer, () => Date.now());
+  const app = buildHttpApp(layer, systemClock);
   const controller = new AbortController();
   let running: Promise<void> | undefined;
   return {
