@@ -1,18 +1,23 @@
 // The HTTP API's route handlers in-process (fastify inject) over a real ServingLayer on a temp data folder whose
 // views are published by hand: every route's shape, amounts as two-decimal strings, versions, ETags, min_version,
-// readiness, and the whole bad-request corpus answered with a 4xx naming what was wrong.
+// readiness, and the whole bad-request corpus answered with a 4xx naming what was wrong; and the /events heartbeat
+// on the injected clock, over a stand-in for the serving layer's reads.
 
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataLayout } from '../../src/io/layout.js';
 import { createLogger } from '../../src/io/logger.js';
 import { systemClock } from '../../src/io/system-clock.js';
-import { buildHttpApp } from '../../src/serving/http.js';
+import { type SnapshotStatus } from '../../src/serving/current-version.js';
+import { buildHttpApp, listen } from '../../src/serving/http.js';
 import { ServingLayer } from '../../src/serving/serving-layer.js';
+import { type ServingReads } from '../../src/serving/serving-reads.js';
 import { requireBuild } from '../helpers/cli.js';
 import { apiUsers } from '../helpers/http-client.js';
+import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { readMergedViewText } from '../helpers/outputs.js';
 import { ingestStreamFiles, publishBatchView, publishRealtimeHead, publishRealtimeView, waitFor, writeBatchInputs, writeRealtimeDeltas } from '../helpers/pipeline.js';
 import { expectedMergedViewText, recountMasterDataset } from '../helpers/reference.js';
@@ -443,5 +448,61 @@ describe('a batch swap whose kept seqs lost a delta file', () => {
     expect(service.warnings.some((line) => /batch view swap: .*seq.*loading the view again/.test(line))).toBe(true);
     expect(service.layer.store.current).toMatchObject({ batchWatermark: 1, throughSeq: 3 });
     expect((await get(service.app, '/view.csv')).body).toBe(expectedMergedViewText(service.data));
+  });
+});
+
+describe('the /events heartbeat', () => {
+  const status: SnapshotStatus = {
+    version: 1,
+    batchView: null,
+    batchWatermark: 0,
+    throughSeq: 0,
+    users: 0,
+    purchases: 0,
+    cents: 0,
+    builtAtMs: 0,
+    lastIngestedAtMs: null,
+    changedUsers: 0,
+    kind: 'load',
+    streams: {},
+  };
+  /** A loaded view that never changes: all a stream then sends after its first event is the heartbeat. */
+  const reads: ServingReads = {
+    current: status,
+    isReady: true,
+    get: () => undefined,
+    top: () => [],
+    csv: () => Promise.reject(new Error('not asked for')),
+    onVersion: () => () => undefined,
+    eventsPerSecond: null,
+    rowsIngested: null,
+    badRows: { batch: 0, stream: 0 },
+    exportsWritten: { planned: 0, whole: 0 },
+  };
+
+  it('comes every 15 s of the injected clock, never sooner, and stops with the stream', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const app = buildHttpApp(reads, clock);
+    const url = await listen(app, { host: '127.0.0.1', port: 0 });
+    try {
+      let received = '';
+      const request = http.get(`${url}/events`, (response) => response.setEncoding('utf8').on('data', (chunk: string) => (received += chunk)));
+      request.on('error', () => {});
+      await waitFor(() => received.includes('event: version'), 10_000, 'the first event');
+      const beats = (): number => received.split(': keep-alive\n\n').length - 1;
+      const start = clock.now();
+      await clock.advanceTo(start + 14_999);
+      await settle();
+      expect(beats()).toBe(0);
+      await clock.advanceTo(start + 15_000);
+      await waitFor(() => beats() === 1, 10_000, 'a heartbeat at 15 s');
+      await clock.advanceTo(start + 45_000);
+      await waitFor(() => beats() === 3, 10_000, 'heartbeats at 30 s and 45 s');
+      expect(clock.sleepers).toBe(1);
+      request.destroy();
+      await waitFor(() => clock.sleepers === 0, 10_000, 'the heartbeat stopped with its stream');
+    } finally {
+      await app.close();
+    }
   });
 });
