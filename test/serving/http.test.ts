@@ -15,6 +15,7 @@ import { type SnapshotStatus } from '../../src/serving/current-version.js';
 import { buildHttpApp, listen } from '../../src/serving/http.js';
 import { ServingLayer } from '../../src/serving/serving-layer.js';
 import { type ServingReads } from '../../src/serving/serving-reads.js';
+import { type MergeViewKind } from '../../src/serving/view-kind.js';
 import { requireBuild } from '../helpers/cli.js';
 import { apiUsers } from '../helpers/http-client.js';
 import { ManualClock, settle } from '../helpers/manual-clock.js';
@@ -68,14 +69,14 @@ interface Service {
   stop(): Promise<void>;
 }
 
-function openService(data: string): Service {
+function openService(data: string, view: MergeViewKind = 'exact'): Service {
   const warnings: string[] = [];
   const csvVersions: number[] = [];
   const layer = ServingLayer.open({
     layout: dataLayout(data),
     logger: createLogger('warn', (line) => warnings.push(line)),
     clock: systemClock,
-    view: 'exact',
+    view,
     csvIntervalMs: 20,
     pollMs: 20,
     onCsvWritten: (status) => csvVersions.push(status.version),
@@ -448,6 +449,48 @@ describe('a batch swap whose kept seqs lost a delta file', () => {
     expect(service.warnings.some((line) => /batch view swap: .*seq.*loading the view again/.test(line))).toBe(true);
     expect(service.layer.store.current).toMatchObject({ batchWatermark: 1, throughSeq: 3 });
     expect((await get(service.app, '/view.csv')).body).toBe(expectedMergedViewText(service.data));
+  });
+});
+
+/** Publishes `serving/speed/speed-<ms>.txt/` as the speed layer does each slide: the window's totals, `_SUCCESS` last. */
+function publishSpeedWindow(data: string, lines: string): void {
+  const parent = path.join(data, 'serving', 'speed');
+  fs.mkdirSync(parent, { recursive: true });
+  let ms = Date.now();
+  while (fs.existsSync(path.join(parent, `speed-${ms}.txt`))) ms++;
+  const temp = path.join(parent, `.speed-${ms}.tmp`);
+  fs.mkdirSync(temp);
+  fs.writeFileSync(path.join(temp, 'part-00000'), lines);
+  fs.writeFileSync(path.join(temp, '_SUCCESS'), '');
+  fs.renameSync(temp, path.join(parent, `speed-${ms}.txt`));
+}
+
+describe("the window view (the original demo's batch view + current window)", () => {
+  it('serves each new speed window in place of the last, and loads everything again for a newer batch view', async () => {
+    const { data } = newTempRoot();
+    writeBatchInputs(data, { 'history.csv': HISTORY });
+    ingestStreamFiles(data, STREAM);
+    publishBatchView(data, 0);
+    publishSpeedWindow(data, 'alice,1,1.25\n');
+    const service = openService(data, 'window');
+    service.start();
+    try {
+      await waitFor(() => service.layer.isReady, 20_000, 'the first load');
+      expect((await get(service.app, '/users/alice')).json()).toMatchObject({ purchase_count_total: 2, purchase_amount_total: '11.75' });
+      publishSpeedWindow(data, 'erin,1,0.99\n');
+      await waitFor(() => service.layer.get('alice')?.count === 1, 20_000, 'the next window in place of the first');
+      expect(service.layer.current).toMatchObject({ kind: 'realtime', batchWatermark: 0 });
+      expect(service.layer.get('erin')).toEqual({ userId: 'erin', count: 1, cents: 99 });
+      const view = path.basename(publishBatchView(data, 1));
+      await waitFor(() => service.layer.current!.batchView === view, 20_000, `a load with ${view}`);
+      expect(service.layer.current).toMatchObject({ kind: 'load', batchWatermark: 1 });
+      // Seq 1 absorbed (alice +1.25, dave −2.00), plus the window as it is.
+      expect(service.layer.get('alice')).toEqual({ userId: 'alice', count: 2, cents: 1_175 });
+      expect(service.layer.get('dave')).toEqual({ userId: 'dave', count: 1, cents: -200 });
+      expect(service.layer.get('erin')).toEqual({ userId: 'erin', count: 1, cents: 99 });
+    } finally {
+      await service.stop();
+    }
   });
 });
 
