@@ -1,8 +1,9 @@
 // Reads of the serving store's current version: one user's merged totals, and the top N users by amount or by count
 // (computed once per version). Synchronous, so an answer is computed from one version.
 
-import { compareUserIds, userIdDecoder } from '../core/agg-table.js';
+import { type UserAggTable, compareUserIds, userIdDecoder } from '../core/agg-table.js';
 import { fnv1a } from '../core/hash.js';
+import { type SortedUserTable } from '../core/sorted-table.js';
 import { type CurrentVersion } from './current-version.js';
 import { isZero } from './overlay.js';
 
@@ -17,21 +18,21 @@ export const TOP_MAX = 1_000;
 
 const encoder = new TextEncoder();
 
+/** A key's merged totals: its base totals plus its overlay totals. */
+function mergedAt(baseTable: SortedUserTable, overlay: UserAggTable, key: Uint8Array, hash: number, length = key.length): [count: number, cents: number] {
+  const b = baseTable.find(key, 0, length, hash);
+  const o = overlay.find(key, 0, length, hash);
+  return [
+    (b < 0 ? 0 : baseTable.countAt(b)) + (o < 0 ? 0 : overlay.countAt(o)),
+    (b < 0 ? 0 : baseTable.centsAt(b)) + (o < 0 ? 0 : overlay.centsAt(o)),
+  ];
+}
+
 export class Lookups {
   private readonly topCache = new Map<TopBy, { version: number; users: UserTotals[] }>();
   private keyScratch = new Uint8Array(256);
 
   constructor(private readonly version: CurrentVersion) {}
-
-  private merged(key: Uint8Array, hash: number, length = key.length): [count: number, cents: number] {
-    const { baseTable, overlay } = this.version;
-    const b = baseTable.find(key, 0, length, hash);
-    const o = overlay.find(key, 0, length, hash);
-    return [
-      (b < 0 ? 0 : baseTable.countAt(b)) + (o < 0 ? 0 : overlay.countAt(o)),
-      (b < 0 ? 0 : baseTable.centsAt(b)) + (o < 0 ? 0 : overlay.centsAt(o)),
-    ];
-  }
 
   /** One user's totals in the current version, or undefined when the user is not in the view. */
   get(userId: string): UserTotals | undefined {
@@ -39,7 +40,7 @@ export class Lookups {
     // which showed in the lookups' p99. At most 3 bytes per UTF-16 unit.
     if (userId.length * 3 > this.keyScratch.length) this.keyScratch = new Uint8Array(userId.length * 3);
     const { written } = encoder.encodeInto(userId, this.keyScratch);
-    const [count, cents] = this.merged(this.keyScratch, fnv1a(this.keyScratch, 0, written), written);
+    const [count, cents] = mergedAt(this.version.baseTable, this.version.overlay, this.keyScratch, fnv1a(this.keyScratch, 0, written), written);
     return isZero(count, cents) ? undefined : { userId, count, cents };
   }
 
@@ -64,7 +65,7 @@ export class Lookups {
     const fromOverlay = new BoundedBest(TOP_MAX, value, better);
     for (let e = 0; e < overlay.size; e++) {
       const key = overlay.keyAt(e);
-      const [count, cents] = this.merged(key, overlay.hashAt(e));
+      const [count, cents] = mergedAt(baseTable, overlay, key, overlay.hashAt(e));
       if (isZero(count, cents)) continue;
       fromOverlay.offer(by === 'amount' ? cents : count, () => ({ userId: userIdDecoder.decode(key), count, cents }));
     }

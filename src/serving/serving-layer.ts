@@ -39,7 +39,8 @@ export interface ServingConfig {
 const BATCH_CHECK_MS = 500;
 const RETRY_MS = 1_000;
 
-const MERGE_VIEWS: Readonly<Record<MergeViewKind, (context: MergeViewContext) => MergeView>> = {
+/** The strategy object of each merged view. */
+const MERGE_VIEW_STRATEGIES: Readonly<Record<MergeViewKind, (context: MergeViewContext) => MergeView>> = {
   exact: (context) => new ExactView(context),
   window: (context) => new WindowView(context),
 };
@@ -55,7 +56,7 @@ export class ServingLayer implements ServingReads {
   private ready = false;
   private task: Promise<void> | undefined;
   private lastBatchCheckMs = -Infinity;
-  private readonly view: MergeView;
+  private readonly mergeView: MergeView;
   private readonly threads = new ServingThreads();
   private readonly counters: SpeedCounters;
   private readonly exports: ViewExports;
@@ -72,7 +73,7 @@ export class ServingLayer implements ServingReads {
       { target: config.layout.mergedView, intervalMs: config.csvIntervalMs, clock: config.clock, logger: config.logger, onWritten: config.onCsvWritten },
       this.exports,
     );
-    this.view = MERGE_VIEWS[config.view]({
+    this.mergeView = MERGE_VIEW_STRATEGIES[config.view]({
       layout: config.layout,
       store: this.store,
       threads: this.threads,
@@ -146,7 +147,7 @@ export class ServingLayer implements ServingReads {
     const { layout, logger } = this.config;
     this.streams = allStreamLayouts(layout);
     const batch = latestBatchView(layout.servingBatch, logger);
-    const result = await this.view.load(batch ? batchRef(batch) : null, this.streams);
+    const result = await this.mergeView.load(batch ? batchRef(batch) : null, this.streams);
     this.changed(this.store.load(result.base, UserAggTable.fromState(result.overlay), result.throughSeq, result.lastIngestedAtMs, result.streamThroughSeqs));
     this.ready = true;
   }
@@ -180,12 +181,12 @@ export class ServingLayer implements ServingReads {
     const current = this.store.current!;
     const advances = (view: BatchViewInfo): boolean =>
       view.watermark >= current.batchWatermark && Object.entries(current.streams).every(([stream, position]) => batchWatermarkOf(view, stream) >= position.batchWatermark);
-    if (newest && advances(newest) && `batch-${newest.createdAtMs}` !== current.batchView) this.background('batch view swap', () => this.view.batchChanged(newest));
+    if (newest && advances(newest) && `batch-${newest.createdAtMs}` !== current.batchView) this.background('batch view swap', () => this.mergeView.batchChanged(newest));
   }
 
   /** Changes in the view's watched folders wake the poll at once. */
   private watch(): void {
-    for (const dir of this.view.watched()) {
+    for (const dir of this.mergeView.watched()) {
       try {
         fs.mkdirSync(dir, { recursive: true });
         const watcher = fs.watch(dir, () => this.wake?.());
@@ -243,7 +244,7 @@ export class ServingLayer implements ServingReads {
   /** One step once loaded: the view's realtime refresh, a look for a newer batch view, merged_view.csv when due. */
   private async step(): Promise<void> {
     const now = this.config.clock.now();
-    await this.view.refresh();
+    await this.mergeView.refresh();
     this.checkBatch(now);
     this.csvCadence.maybeWrite(now, this.store.current!);
   }

@@ -106,7 +106,7 @@ function preparedOverlay(base: BatchBase, streams: readonly { stream: string; de
   return { ranges, overlay: compacted.toState(), totals: mergedTotals(base, new SortedUserTable(base.table), compacted) };
 }
 
-/** A serving thread's request handler: each request runs on a thread started for it (see ServingLayer.offThread). */
+/** A serving thread's request handler: each request runs on a thread started for it (src/serving/serving-threads.ts). */
 export async function handleServingRequest(request: ServingRequest): Promise<Answer<unknown>> {
   switch (request.type) {
     case 'load': {
