@@ -15,8 +15,8 @@ import { runScript } from '../src/bench/script.js';
 import { resolveMicroBench } from '../src/bench/script-options.js';
 import { buildBatchBase } from '../src/serving/batch-base.js';
 import { ChangeLog } from '../src/serving/change-log.js';
+import { type SnapshotStatus } from '../src/serving/current-version.js';
 import { applyExportPlan, formatMergedView, planExportNow, writeWholeExport } from '../src/serving/export.js';
-import { type SnapshotStatus } from '../src/serving/store.js';
 
 /** Partial aggregates the reduce merges: one per map task. */
 const MAP_TASKS = 8;

@@ -3,8 +3,7 @@
 import type { AggBlock, AggTableState } from './core/agg-table.js';
 import type { BadRowMode, RangeParse } from './core/event-parser.js';
 import type { LogLevel } from './core/log-levels.js';
-import type { BatchBase } from './serving/batch-base.js';
-import type { PreparedOverlay } from './serving/store.js';
+import type { BatchBase, PreparedOverlay } from './core/view-state.js';
 
 /** A byte range of one input file, with the path the worker opens. */
 export interface MapRange {

@@ -8,7 +8,7 @@ import { count, seconds } from '../core/summary-format.js';
 import { type GenBatchConfig, generateBatchFiles } from '../generate/gen-batch.js';
 import { type LogLevel, silentLogger } from '../io/logger.js';
 import { type GenStreamConfig, type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
-import { type SnapshotStatus } from '../serving/store.js';
+import { type SnapshotStatus } from '../serving/current-version.js';
 import { type SpeedStatus } from '../speed/speed-layer.js';
 import { type BatchOptions, type LayerEnvironment, type SpeedOptions } from './layer-config.js';
 import { type ServeOptions, openServing } from './serving.js';

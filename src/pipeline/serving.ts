@@ -6,7 +6,7 @@ import { createLogger } from '../io/logger.js';
 import { type Handler, NO_RESULT } from '../io/thread-rpc.js';
 import { type HttpConfig, buildHttpApp, listen } from '../serving/http.js';
 import { type ServingConfig, ServingLayer } from '../serving/serving-layer.js';
-import { type SnapshotStatus } from '../serving/store.js';
+import { type SnapshotStatus } from '../serving/current-version.js';
 import { type MergeViewKind } from '../serving/view-kind.js';
 import { type GlobalConfig } from './context.js';
 import { type LayerEnvironment, layerEnvironment } from './layer-config.js';
@@ -47,7 +47,7 @@ export function openServing(environment: LayerEnvironment, options: ServeOptions
     pollMs: SERVING_POLL_MS,
     onCsvWritten: hooks.onCsvWritten,
   });
-  const app = options.http ? buildHttpApp(layer, () => environment.clock.now()) : undefined;
+  const app = options.http ? buildHttpApp(layer, environment.clock) : undefined;
   let listening: Promise<void> | undefined;
   const listenOnce = (): Promise<void> =>
     (listening ??= (async () => {

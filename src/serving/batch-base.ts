@@ -1,41 +1,13 @@
-// A batch view prepared for serving: its table in shared memory (built by the thread that loads it, then read by the
-// serving thread, never copied), its entries in user-id order, with orders by amount and by count. Built off the hot
-// path.
+// A batch view prepared for serving (src/core/view-state.ts): its table in shared memory (built by the thread that
+// loads it, then read by the serving thread, never copied), its entries in user-id order, with orders by amount and by
+// count. Built off the hot path.
 
 import { UserAggTable } from '../core/agg-table.js';
-import { type SortedTableState, sortedTableState } from '../core/sorted-table.js';
+import { sortedTableState } from '../core/sorted-table.js';
 import { sortScratchBytes, sortedEntries } from '../core/sorted-view.js';
 import { orderByValueDescending } from '../core/value-order.js';
-
-export interface BatchViewMeta {
-  /** The view folder's name, e.g. batch-1700000000000. */
-  readonly name: string;
-  /** S_B: the last ingest seq it absorbed (of the default stream). */
-  readonly watermark: number;
-  /** Each NATS partition stream's last ingest seq it absorbed (a stream it does not name: none). */
-  readonly streamWatermarks?: Readonly<Record<string, number>>;
-  readonly createdAtMs: number;
-  /** Bad rows its inputs held (from its manifest; 0 when it does not say). */
-  readonly badRows: number;
-}
-
-/** Plain data (shared typed arrays), so it crosses threads without a copy. */
-export interface BatchBase {
-  /** Undefined: no batch view yet (an empty base). */
-  readonly view: BatchViewMeta | undefined;
-  /**
-   * Entry i is the user with the i-th smallest id (the merged view's order): an export walks the columns front to
-   * back instead of jumping around them for every user.
-   */
-  readonly table: SortedTableState;
-  /** Entries by amount descending, then user id ascending. */
-  readonly byCents: Uint32Array;
-  /** Entries by count descending, then user id ascending. */
-  readonly byCount: Uint32Array;
-  readonly users: number;
-  readonly purchases: number;
-  readonly cents: number;
-}
+import { type BatchBase, type BatchViewMeta } from '../core/view-state.js';
+import { batchWatermarkOf } from '../io/views.js';
 
 /**
  * Orders a table's entries by id (in place: the table stays a table of the same users, without those whose totals
@@ -71,3 +43,6 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
 }
 
 export const EMPTY_BASE: BatchBase = buildBatchBase(new UserAggTable(), undefined);
+
+/** A batch view's watermark of a stream (0: it read nothing of it). */
+export const watermarkOf = (base: BatchBase, stream: string): number => batchWatermarkOf(base.view, stream);

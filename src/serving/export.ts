@@ -3,15 +3,20 @@
 // from key bytes straight into buffers, no string per user. A whole export is handed out in chunks, never held
 // whole; the next version's file is planned from the last one's layout: ranges of its bytes, and the lines of the
 // users that changed (so an export costs what changed plus a copy, and no version is ever held in memory).
+//
+// The exporter (src/serving/view-exports.ts) takes three steps, each changing only what it says: freezeVersion cuts
+// the overlay's change log (the version an export reads is fixed from then on, however the store goes on), planning
+// reads the frozen version and the last layout without changing either, and moveLayout moves the layout on to the
+// planned file once that file is written.
 
 import { type AggTableState, type KeyColumns, grownCopy } from '../core/agg-table.js';
 import { SortedUserTable } from '../core/sorted-table.js';
 import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
+import { type BatchBase } from '../core/view-state.js';
 import { SplicePieces } from '../io/export-file.js';
 import { runToEnd } from '../io/steps.js';
-import { type BatchBase } from './batch-base.js';
-import { type StoreView } from './store.js';
+import { type StoreView } from './current-version.js';
 
 /** A whole export is handed out in chunks of about this many bytes (~1–2 ms of lines each). */
 const CHUNK_BYTES = 1 << 18;
@@ -42,11 +47,39 @@ export type ExportedView = Pick<StoreView, 'base' | 'overlay' | 'overlayGenerati
 /** What an export reads of a version in steps: that, live, with the log of the overlay's changes. */
 export type PlannedView = Pick<StoreView, 'base' | 'overlay' | 'overlayGeneration' | 'changes'>;
 
-/** The next version's file: its pieces in order (ranges of the last export's file and of `fresh`), and its length. */
+/**
+ * A version frozen for an export (freezeVersion): its tables, the overlay entries it holds, the entries changed since
+ * the last freeze, and every entry's totals as they were when it was frozen, however the store changes them since.
+ */
+export interface FrozenVersion extends ExportedView {
+  /** Overlay entries [0, entries) are the version's. */
+  readonly entries: number;
+  /** Entries changed since the last freeze (in no order). */
+  readonly changed: Uint32Array;
+  readonly totals: OverlayTotals;
+}
+
+/**
+ * The next version's file: its pieces in order (ranges of the last export's file and of `fresh`), its length, and
+ * how the last layout moves on to describe it (moveLayout).
+ */
 export interface ExportPlan {
   readonly pieces: SplicePieces;
   readonly fresh: Buffer;
   readonly size: number;
+  readonly layoutMove: LayoutMove;
+}
+
+/** What moveLayout changes in the layout a plan was made from. */
+interface LayoutMove {
+  /** The overlay entries the last file knew (the layout's `seen`), and those the planned file knows. */
+  readonly known: number;
+  readonly entries: number;
+  /** The places of entries [known, entries), as ExportLayout.place. */
+  readonly places: Int32Array;
+  /** Segments from runStart[i] up to runStart[i + 1] (the last run: to the end) start shift[i] bytes later. */
+  readonly runStart: readonly number[];
+  readonly shift: readonly number[];
 }
 
 /** The CSV of one version, from scratch, in memory (tests and benchmarks; the service writes files). */
@@ -89,23 +122,25 @@ export function writeWholeExport(view: ExportedView, write: (chunk: Uint8Array) 
 }
 
 /**
- * A whole export of the version current now, in steps: it freezes the version at once (the overlay entries held, and
- * their totals by a cut of the change log, which keeps from here the totals of those that change), so the store may
- * go on changing between steps. Each step hands out a chunk to write before the next step (which writes over it), or
- * nothing (a pause); the last returns the layout.
+ * Freezes a version now, for an export in steps: cuts the overlay's change log (handing out the entries it held) and
+ * reads every entry's totals as they were at this cut, however the store changes them later (the log keeps those it
+ * changes). The one step that changes what it reads (the log): the exporter takes it once per export, and the next
+ * export's plan starts from this cut.
  */
-export function wholeExport(view: PlannedView): Generator<Uint8Array | undefined, ExportLayout> {
-  const seen = view.overlay.entries;
-  return wholeExportSteps(view, seen, freezeTotals(view).totals);
+export function freezeVersion(view: PlannedView): FrozenVersion {
+  const { base, overlay, overlayGeneration, changes } = view;
+  const entries = overlay.entries;
+  const changed = changes.cut();
+  const totals: OverlayTotals = { count: (e) => changes.countAtCut(e, overlay.countOf[e]!), cents: (e) => changes.centsAtCut(e, overlay.centsOf[e]!) };
+  return { base, overlay, overlayGeneration, entries, changed, totals };
 }
 
 /**
- * Freezes the overlay's totals now: cuts its change log (handing out the entries it held) and reads every entry's
- * totals as they were at this cut, however the store changes them later (the log keeps those it changes).
+ * A whole export of a frozen version, in steps (the store may go on changing between them). Each step hands out a
+ * chunk to write before the next step (which writes over it), or nothing (a pause); the last returns the layout.
  */
-function freezeTotals({ overlay, changes }: PlannedView): { changed: Uint32Array; totals: OverlayTotals } {
-  const changed = changes.cut();
-  return { changed, totals: { count: (e) => changes.countAtCut(e, overlay.countOf[e]!), cents: (e) => changes.centsAtCut(e, overlay.centsOf[e]!) } };
+export function wholeExport(version: FrozenVersion): Generator<Uint8Array | undefined, ExportLayout> {
+  return wholeExportSteps(version, version.entries, version.totals);
 }
 
 function* wholeExportSteps(view: ExportedView, seen: number, totals: OverlayTotals): Generator<Uint8Array | undefined, ExportLayout> {
@@ -159,33 +194,32 @@ function* wholeExportSteps(view: ExportedView, seen: number, totals: OverlayTota
 const PLAN_SLICE = 16_384;
 
 /**
- * Plans the view's file from the last export's (whose layout it then describes); returns undefined when the view has
- * another base or overlay table: that one is written whole. A generator: its first step freezes the totals (it cuts
- * the change log, which then keeps the totals of those the store changes), so the caller may run the later steps
- * between other work while the store goes on changing, and the plan is still of the version it began with.
+ * Plans a frozen version's file from the last export's layout, changing neither; returns undefined when the version
+ * has another base or overlay table: that one is written whole. A generator: the caller may run its steps between
+ * other work while the store goes on changing, and the plan is still of the version frozen.
  */
-export function* planExport(last: ExportLayout, view: PlannedView): Generator<void, ExportPlan | undefined> {
-  if (last.base !== view.base || last.overlayGeneration !== view.overlayGeneration) return undefined;
-  const base = new SortedUserTable(view.base.table);
-  const { overlay } = view;
+export function* planExport(last: ExportLayout, version: FrozenVersion): Generator<void, ExportPlan | undefined> {
+  if (last.base !== version.base || last.overlayGeneration !== version.overlayGeneration) return undefined;
+  const base = new SortedUserTable(version.base.table);
+  const { overlay, totals, entries } = version;
   const n = base.size;
   // Changed users: those the log says changed, and entries added since.
-  const seenBefore = last.seen;
-  const seen = overlay.entries;
-  growPlaces(last, seen);
-  const { changed: logged, totals } = freezeTotals(view);
+  const known = last.seen;
   const changed: number[] = [];
-  for (const e of logged) if (e < seenBefore) changed.push(e);
-  for (let e = seenBefore; e < seen; e++) changed.push(e);
-  last.seen = seen;
-  // From here on, keys come from entries below `seen`, which never change, and totals as frozen.
+  for (const e of version.changed) if (e < known) changed.push(e);
+  for (let e = known; e < entries; e++) changed.push(e);
+  // From here on, keys come from entries below `entries`, which never change, and totals as frozen.
   yield;
-  yield* placeNewEntries(last, base, overlay, seenBefore, seen);
+  const places = yield* placeNewEntries(base, overlay, known, entries);
+  const placeOf = (e: number): number => (e < known ? last.place[e]! : places[e - known]!);
+  const newInBase = new Map<number, number>();
+  for (let i = 0; i < places.length; i++) if (places[i]! >= 0) newInBase.set(places[i]!, known + i);
+  const overlayOfBase = (g: number): number => (last.overlayOf[g]! >= 0 ? last.overlayOf[g]! : (newInBase.get(g) ?? -1));
   // The segments those users are in.
   const dirty = new Uint8Array(n + 1);
   const segments: number[] = [];
   for (const e of changed) {
-    const p = last.place[e]!;
+    const p = placeOf(e);
     const segment = p >= 0 ? p : -1 - p;
     if (dirty[segment] === 0) segments.push(segment);
     dirty[segment] = 1;
@@ -194,27 +228,30 @@ export function* planExport(last: ExportLayout, view: PlannedView): Generator<vo
   const rewritten = Uint32Array.from(segments).sort();
   // The overlay-only users of those segments, in id order (so segment by segment).
   const extras: number[] = [];
-  for (let e = 0; e < seen; e++) {
+  for (let e = 0; e < entries; e++) {
     if (e % PLAN_SLICE === PLAN_SLICE - 1) yield;
-    if (last.place[e]! < 0 && dirty[-1 - last.place[e]!] === 1) extras.push(e);
+    const p = placeOf(e);
+    if (p < 0 && dirty[-1 - p] === 1) extras.push(e);
   }
   const extraOrder = sortByKey(overlay, Uint32Array.from(extras));
   yield;
 
-  // Segments [copied, g) are copied as they were; they move by what the rewritten ones before them grew or shrank.
-  // `start` is moved in place: each old offset is read before it is written over.
+  // Segments [copied, g] are copied as they were (g's line then rewritten); they move by what the rewritten ones
+  // before them grew or shrank: a run of segments with one shift, which moveLayout adds to their starts.
   const { start } = last;
   const writer = new ViewLineWriter(64 * (rewritten.length + extraOrder.length) + 64);
   const pieces = new SplicePieces();
   // The header, as it was.
   pieces.add(false, 0, start[0]!);
   let size = start[0]!;
+  const runStart: number[] = [];
+  const shift: number[] = [];
   let copied = 0;
   let next = 0;
-  // Segments walked since the last pause (each rewritten one counts as a few).
+  // Segments rewritten and lines written since the last pause (each rewritten segment counts as a few).
   let work = 0;
   for (const g of rewritten) {
-    work += g - copied + 8;
+    work += 8;
     if (work >= PLAN_SLICE) {
       yield;
       work = 0;
@@ -222,12 +259,11 @@ export function* planExport(last: ExportLayout, view: PlannedView): Generator<vo
     const from = start[copied]!;
     const to = start[g]!;
     pieces.add(false, from, to);
-    const shift = size - from;
-    for (let k = copied; k < g; k++) start[k] = start[k]! + shift;
+    runStart.push(copied);
+    shift.push(size - from);
     size += to - from;
-    start[g] = size;
     const freshFrom = writer.length;
-    for (; next < extraOrder.length && -1 - last.place[extraOrder[next]!]! === g; next++) {
+    for (; next < extraOrder.length && -1 - placeOf(extraOrder[next]!) === g; next++) {
       // A segment may hold many users (every one, with no batch view yet): it pauses inside too.
       if (++work >= PLAN_SLICE) {
         yield;
@@ -235,42 +271,67 @@ export function* planExport(last: ExportLayout, view: PlannedView): Generator<vo
       }
       writeOverlayLine(writer, overlay, extraOrder[next]!, totals);
     }
-    if (g < n) writeBaseLine(writer, base, g, last.overlayOf[g]!, totals);
+    if (g < n) writeBaseLine(writer, base, g, overlayOfBase(g), totals);
     pieces.add(true, freshFrom, writer.length);
     size += writer.length - freshFrom;
     copied = g + 1;
   }
   const from = start[copied]!;
   pieces.add(false, from, last.size);
-  const shift = size - from;
-  for (let k = copied; k <= n + 1; k++) {
-    if ((k - copied) % PLAN_SLICE === PLAN_SLICE - 1) yield;
-    start[k] = start[k]! + shift;
-  }
+  runStart.push(copied);
+  shift.push(size - from);
   size += last.size - from;
-  last.size = size;
-  return { pieces, fresh: writer.bytes(), size };
+  return { pieces, fresh: writer.bytes(), size, layoutMove: { known, entries, places, runStart, shift } };
 }
 
-/** Runs a plan to its end at once (tests and benchmarks; the service pauses between its steps). */
+/**
+ * Moves the layout a plan was made from on to describe the planned file: the exporter's step once that file is
+ * written. In steps, like the plan (it walks every segment's start).
+ */
+export function* moveLayout(layout: ExportLayout, plan: ExportPlan): Generator<void, void> {
+  const { known, entries, places, runStart, shift } = plan.layoutMove;
+  if (entries > layout.place.length) layout.place = grownCopy(layout.place, Math.max(entries, layout.place.length * 2));
+  for (let e = known; e < entries; e++) {
+    const p = places[e - known]!;
+    layout.place[e] = p;
+    if (p >= 0) layout.overlayOf[p] = e;
+  }
+  layout.seen = entries;
+  const { start } = layout;
+  let work = 0;
+  for (let run = 0; run < runStart.length; run++) {
+    const by = shift[run]!;
+    if (by === 0) continue;
+    const end = run + 1 < runStart.length ? runStart[run + 1]! : start.length;
+    for (let k = runStart[run]!; k < end; k++) {
+      if (++work % PLAN_SLICE === 0) yield;
+      start[k] = start[k]! + by;
+    }
+  }
+  layout.size = plan.size;
+}
+
+/**
+ * Freezes a version, plans its file from the last export's and moves the layout on to it, at once (tests and
+ * benchmarks; the service takes these steps apart, the layout moved only once the file is written).
+ */
 export function planExportNow(last: ExportLayout, view: PlannedView): ExportPlan | undefined {
-  return runToEnd(planExport(last, view));
+  const plan = runToEnd(planExport(last, freezeVersion(view)));
+  if (plan) runToEnd(moveLayout(last, plan));
+  return plan;
 }
 
-/** Makes room in the layout's places for `entries` overlay entries. */
-function growPlaces(last: ExportLayout, entries: number): void {
-  if (entries <= last.place.length) return;
-  last.place = grownCopy(last.place, Math.max(entries, last.place.length * 2));
-}
-
-/** Places overlay entries [from, to), added since the last export: in the base, or in the segment their id falls in. */
-function* placeNewEntries(last: ExportLayout, base: SortedUserTable, overlay: AggTableState, from: number, to: number): Generator<void, void> {
+/**
+ * The places of overlay entries [from, to), added since the last export: their base entry, or −1 − the segment their
+ * id falls in.
+ */
+function* placeNewEntries(base: SortedUserTable, overlay: AggTableState, from: number, to: number): Generator<void, Int32Array> {
+  const places = new Int32Array(to - from);
   for (let e = from; e < to; e++) {
     if ((e - from) % (PLAN_SLICE / 16) === PLAN_SLICE / 16 - 1) yield;
     const b = findInBase(base, overlay, e);
     if (b >= 0) {
-      last.place[e] = b;
-      last.overlayOf[b] = e;
+      places[e - from] = b;
       continue;
     }
     // The segment: how many base ids sort before this one (binary search over the id-ordered entries).
@@ -281,8 +342,9 @@ function* placeNewEntries(last: ExportLayout, base: SortedUserTable, overlay: Ag
       if (compareKeys(base.state, middle, overlay, e) < 0) low = middle + 1;
       else high = middle;
     }
-    last.place[e] = -1 - low;
+    places[e - from] = -1 - low;
   }
+  return places;
 }
 
 /** Overlay entry e's base entry, or −1. */

@@ -1,14 +1,17 @@
 // The serving layer's HTTP API (fastify): parses, validates and formats; every answer comes from one snapshot of
-// the store and carries its version. Routes are listed in the README; their names are a contract.
+// the store (read through ServingReads, nothing more) and carries its version. Routes are listed in the README; their
+// names are a contract.
 
 import { maxHeaderSize } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { formatCents } from '../core/money.js';
+import { type SnapshotStatus } from './current-version.js';
 import { LIVE_PAGE } from './live-page.js';
+import { TOP_MAX, type UserTotals } from './lookups.js';
 import { servingMetrics } from './metrics.js';
-import { type ServingLayer } from './serving-layer.js';
-import { type SnapshotStatus, TOP_MAX, type UserTotals } from './store.js';
+import { type ServingReads } from './serving-reads.js';
 
 export interface HttpConfig {
   readonly host: string;
@@ -28,7 +31,7 @@ function userBody(user: UserTotals): { user_id: string; purchase_count_total: nu
 }
 
 /** /status and each /events message. */
-export function statusBody(serving: ServingLayer, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
+export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows'>, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
   return {
     version: status.version,
     batch_view: status.batchView,
@@ -72,9 +75,9 @@ function checkUserId(id: string, name: string): void {
 
 const minVersionSchema = { type: 'integer', minimum: 0 } as const;
 
-/** Builds the app (not listening): `inject` for tests, `listen` for the service. */
-export function buildHttpApp(serving: ServingLayer, nowMs: () => number): FastifyInstance {
-  const metrics = servingMetrics(serving, nowMs);
+/** Builds the app (not listening): `inject` for tests, `listen` for the service. Time is the clock's, the heartbeat's too. */
+export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstance {
+  const metrics = servingMetrics(serving, clock);
   const app = Fastify({
     logger: false,
     // No router limit of its own: the HTTP parser already bounds a URL (maxHeaderSize), and past a router limit a long
@@ -86,11 +89,11 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
     return503OnClosing: true,
     forceCloseConnections: true,
     frameworkErrors: (error, _request, reply) => {
-      void (reply as FastifyReply).code(400).send({ error: `bad request: ${error.message}`, version: serving.store.current?.version ?? null });
+      void (reply as FastifyReply).code(400).send({ error: `bad request: ${error.message}`, version: serving.current?.version ?? null });
     },
   });
 
-  const version = (): number | null => serving.store.current?.version ?? null;
+  const version = (): number | null => serving.current?.version ?? null;
 
   app.setErrorHandler((error: FastifyError | HttpError, _request, reply) => {
     if (error instanceof HttpError) return reply.code(error.statusCode).send({ error: error.message, ...error.extra, version: version() });
@@ -120,7 +123,7 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
 
   /** Reads need a loaded view at least as new as ?min_version. */
   const current = (request: FastifyRequest): SnapshotStatus => {
-    const status = serving.store.current;
+    const status = serving.current;
     if (!serving.isReady || !status) throw new HttpError(503, 'the serving layer has not loaded a consistent view yet', { retry: true });
     const min = (request.query as { min_version?: number }).min_version;
     if (min !== undefined && status.version < min) throw new HttpError(503, `version ${min} is not served yet (serving ${status.version})`, { min_version: min });
@@ -144,7 +147,7 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
     const { id } = request.params as { id: string };
     checkUserId(id, 'id');
     const status = current(request);
-    const user = serving.store.get(id);
+    const user = serving.get(id);
     // Looked up first: a precondition applies only to what would be a 2xx (RFC 9110 §13.2.1), so an absent user is
     // a 404 whatever If-None-Match says (it used to be a 304 when the ETag matched the version).
     if (!user) return reply.code(404).send({ error: `user ${id} is not in the view`, version: status.version });
@@ -160,7 +163,7 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
     id.forEach((one) => checkUserId(one, 'id'));
     const status = current(request);
     const users = id.flatMap((one) => {
-      const user = serving.store.get(one);
+      const user = serving.get(one);
       return user ? [userBody(user)] : [];
     });
     return { version: status.version, users };
@@ -169,7 +172,7 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
   get('/top', { by: { type: 'string', enum: ['amount', 'count'], default: 'amount' }, n: { type: 'integer', minimum: 1, maximum: TOP_MAX, default: 10 } }, (request) => {
     const { by, n } = request.query as { by: 'amount' | 'count'; n: number };
     const status = current(request);
-    return { version: status.version, by, users: serving.store.top(by, n).map(userBody) };
+    return { version: status.version, by, users: serving.top(by, n).map(userBody) };
   });
 
   get('/view.csv', {}, async (request, reply) => {
@@ -183,7 +186,7 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
     return reply.send(body);
   });
 
-  get('/status', {}, (request) => statusBody(serving, current(request), nowMs()));
+  get('/status', {}, (request) => statusBody(serving, current(request), clock.now()));
 
   get('/healthz', {}, () => ({ ok: true, version: version() }));
 
@@ -212,13 +215,14 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
         res.destroy();
         return;
       }
-      res.write(`id: ${s.version}\nevent: version\ndata: ${JSON.stringify(statusBody(serving, s, nowMs()))}\n\n`);
+      res.write(`id: ${s.version}\nevent: version\ndata: ${JSON.stringify(statusBody(serving, s, clock.now()))}\n\n`);
     };
     send(status);
     const unsubscribe = serving.onVersion(send);
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
+    const ended = new AbortController();
+    void heartbeat(clock, ended.signal, () => res.write(': keep-alive\n\n'));
     const end = (): void => {
-      clearInterval(heartbeat);
+      ended.abort();
       unsubscribe();
     };
     res.on('close', end);
@@ -226,6 +230,15 @@ export function buildHttpApp(serving: ServingLayer, nowMs: () => number): Fastif
   });
 
   return app;
+}
+
+/** Calls `beat` every SSE_HEARTBEAT_MS of the clock's time until the signal aborts (one timer while it waits). */
+async function heartbeat(clock: Clock, signal: AbortSignal, beat: () => void): Promise<void> {
+  for (;;) {
+    await clock.sleep(SSE_HEARTBEAT_MS, signal);
+    if (signal.aborted) return;
+    beat();
+  }
 }
 
 /** Starts listening; a port in use (or any listen failure) is E_NETWORK naming the address. Returns the URL. */

@@ -2,7 +2,9 @@
 // freshness, and the process's own metrics. Few labels, never a user id.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { type ServingLayer } from './serving-layer.js';
+import { type Clock } from '../core/clock.js';
+import { type SnapshotStatus } from './current-version.js';
+import { type ServingReads } from './serving-reads.js';
 
 export interface ServingMetrics {
   readonly registry: Registry;
@@ -10,7 +12,7 @@ export interface ServingMetrics {
   observe(route: string, method: string, statusCode: number, seconds: number): void;
 }
 
-export function servingMetrics(serving: ServingLayer, nowMs: () => number): ServingMetrics {
+export function servingMetrics(serving: ServingReads, clock: Clock): ServingMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lambdaflow_' });
   const duration = new Histogram({
@@ -20,7 +22,7 @@ export function servingMetrics(serving: ServingLayer, nowMs: () => number): Serv
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   });
-  const status = (): NonNullable<ServingLayer['store']['current']> | undefined => serving.store.current;
+  const status = (): SnapshotStatus | undefined => serving.current;
   const gauge = (name: string, help: string, read: () => number | null | undefined): void => {
     new Gauge({
       name,
@@ -39,7 +41,7 @@ export function servingMetrics(serving: ServingLayer, nowMs: () => number): Serv
   gauge('lambdaflow_view_purchases', 'Purchases in the served snapshot', () => status()?.purchases);
   gauge('lambdaflow_staleness_seconds', 'Now minus the ingest time of the newest stream file the snapshot reflects', () => {
     const last = status()?.lastIngestedAtMs;
-    return last === null || last === undefined ? null : (nowMs() - last) / 1000;
+    return last === null || last === undefined ? null : (clock.now() - last) / 1000;
   });
   gauge('lambdaflow_events_ingested', 'Rows the running speed layer has read since it started', () => serving.rowsIngested);
   gauge('lambdaflow_events_per_second', 'Rows the speed layer read per second, recently', () => serving.eventsPerSecond);

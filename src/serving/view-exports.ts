@@ -1,14 +1,16 @@
 // merged_view.csv and /view.csv at run time: each version's CSV is a file. The next version's file is planned on the
 // serving thread from the last one's layout, in steps between lookups (only the users that changed are formatted; the
 // rest is copied from the last file on disk); a version with a new batch view or overlay table is written whole, in
-// steps too. Both freeze the version they write through the store's change log. No version's bytes are held in
-// memory, and the store has no replica.
+// steps too. Each export freezes the version it writes through the store's change log, and moves the last layout on
+// only once the planned file is written (src/serving/export.ts). No version's bytes are held in memory, and the store
+// has no replica.
 
 import { LambdaflowError } from '../core/errors.js';
 import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../io/export-file.js';
 import { runInSteps } from '../io/steps.js';
-import { type ExportLayout, planExport, wholeExport } from './export.js';
-import { type ServingStore, type SnapshotStatus, type StoreView } from './store.js';
+import { type SnapshotStatus } from './current-version.js';
+import { type ExportLayout, type FrozenVersion, freezeVersion, moveLayout, planExport, wholeExport } from './export.js';
+import { type ServingStore } from './store.js';
 
 /** A file of one version, held by the caller: release it when done. */
 export interface ExportedVersion {
@@ -17,7 +19,7 @@ export interface ExportedVersion {
 }
 
 interface LastExport {
-  /** Undefined when it is of no use (a plan moved it on but its file failed, or the view changed tables): the next export is written whole. */
+  /** Undefined when it is of no use (an export after it failed, or the view changed tables): the next export is written whole. */
   layout: ExportLayout | undefined;
   readonly status: SnapshotStatus;
   file: ExportFile;
@@ -34,7 +36,8 @@ export class ViewExports {
   constructor(
     /** merged_view.csv: published files are renamed to it; temp files live next to it. */
     private readonly target: string,
-    private readonly store: ServingStore,
+    /** Only its current version is read. */
+    private readonly store: Pick<ServingStore, 'view'>,
   ) {}
 
   /** A file of the current version (or of a newer one, when it changes while an earlier export is written). */
@@ -77,27 +80,30 @@ export class ViewExports {
   private async exportCurrent(): Promise<ExportedVersion> {
     this.staleRemoved ??= removeStaleExports(this.target);
     await this.staleRemoved;
-    // From here to the plan nothing waits: the plan is of the version current now.
+    // From here to the freeze nothing waits: the export is of the version current now.
     const view = this.store.view();
     const last = this.last;
     if (last?.status.version === view.status.version) return { status: last.status, file: last.file.acquire() };
-    const steps = last?.layout && planExport(last.layout, view);
+    const version = freezeVersion(view);
     let next: { file: ExportFile; layout: ExportLayout };
     try {
-      // The plan's first step freezes what it reads of this version; the rest runs in steps, lookups answered between.
-      const plan = steps && (await runInSteps(steps));
+      // Planned in steps, lookups answered between.
+      const plan = last?.layout && (await runInSteps(planExport(last.layout, version)));
       if (plan && last) {
-        next = { file: await ExportFile.splice(last.file, plan.pieces, plan.fresh, plan.size, exportTempPath(this.target)), layout: last.layout! };
+        const file = await ExportFile.splice(last.file, plan.pieces, plan.fresh, plan.size, exportTempPath(this.target));
+        await runInSteps(moveLayout(last.layout!, plan));
+        next = { file, layout: last.layout! };
         this.written.planned++;
       } else {
         // A layout of another batch view or overlay table is of no more use: its arrays (and the old batch view it
         // holds) go now, not after the whole export.
         if (last) last.layout = undefined;
-        next = await this.whole(view);
+        next = await this.whole(version);
       }
     } catch (error) {
-      // A plan may have moved the layout on without a file to match: the next export is written whole.
-      if (last && steps) last.layout = undefined;
+      // The freeze cut the change log for this export: the last layout no longer knows what changed before it, and the
+      // next export is written whole.
+      if (last) last.layout = undefined;
       throw error;
     }
     await last?.file.release();
@@ -105,10 +111,10 @@ export class ViewExports {
     return { status: view.status, file: next.file.acquire() };
   }
 
-  private async whole(view: StoreView): Promise<{ file: ExportFile; layout: ExportLayout }> {
-    // Frozen now (the store goes on changing, and its change log keeps what this export reads of it), written in
-    // steps between lookups.
-    const { file, result } = await ExportFile.write(exportTempPath(this.target), wholeExport(view));
+  private async whole(version: FrozenVersion): Promise<{ file: ExportFile; layout: ExportLayout }> {
+    // Written in steps between lookups, while the store goes on changing (the change log keeps what this export
+    // reads of it).
+    const { file, result } = await ExportFile.write(exportTempPath(this.target), wholeExport(version));
     this.written.whole++;
     return { file, layout: result };
   }

@@ -12,8 +12,9 @@ import { DEFAULT_STREAM } from '../io/layout.js';
 import { mergeViewDirectory } from '../io/views.js';
 import { type Answer } from '../io/thread-rpc.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
-import { type PreparedOverlay, mergedTotals, reserveOverlay, watermarkOf } from './store.js';
-import { type BatchBase, EMPTY_BASE, buildBatchBase } from './batch-base.js';
+import { type BatchBase, type PreparedOverlay } from '../core/view-state.js';
+import { EMPTY_BASE, buildBatchBase, watermarkOf } from './batch-base.js';
+import { mergedTotals, reserveOverlay } from './overlay.js';
 
 /** A batch view's table is sized up front for at most this many users (more: it grows as it reads). */
 const PRESIZE_MAX_USERS = 4_000_000;
@@ -105,7 +106,7 @@ function preparedOverlay(base: BatchBase, streams: readonly { stream: string; de
   return { ranges, overlay: compacted.toState(), totals: mergedTotals(base, new SortedUserTable(base.table), compacted) };
 }
 
-/** A serving thread's request handler: each request runs on a thread started for it (see ServingLayer.offThread). */
+/** A serving thread's request handler: each request runs on a thread started for it (src/serving/serving-threads.ts). */
 export async function handleServingRequest(request: ServingRequest): Promise<Answer<unknown>> {
   switch (request.type) {
     case 'load': {

@@ -1,18 +1,24 @@
 // The HTTP API's route handlers in-process (fastify inject) over a real ServingLayer on a temp data folder whose
 // views are published by hand: every route's shape, amounts as two-decimal strings, versions, ETags, min_version,
-// readiness, and the whole bad-request corpus answered with a 4xx naming what was wrong.
+// readiness, and the whole bad-request corpus answered with a 4xx naming what was wrong; and the /events heartbeat
+// on the injected clock, over a stand-in for the serving layer's reads.
 
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataLayout } from '../../src/io/layout.js';
 import { createLogger } from '../../src/io/logger.js';
 import { systemClock } from '../../src/io/system-clock.js';
-import { buildHttpApp } from '../../src/serving/http.js';
+import { type SnapshotStatus } from '../../src/serving/current-version.js';
+import { buildHttpApp, listen } from '../../src/serving/http.js';
 import { ServingLayer } from '../../src/serving/serving-layer.js';
+import { type ServingReads } from '../../src/serving/serving-reads.js';
+import { type MergeViewKind } from '../../src/serving/view-kind.js';
 import { requireBuild } from '../helpers/cli.js';
 import { apiUsers } from '../helpers/http-client.js';
+import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { readMergedViewText } from '../helpers/outputs.js';
 import { ingestStreamFiles, publishBatchView, publishRealtimeHead, publishRealtimeView, waitFor, writeBatchInputs, writeRealtimeDeltas } from '../helpers/pipeline.js';
 import { expectedMergedViewText, recountMasterDataset } from '../helpers/reference.js';
@@ -63,19 +69,19 @@ interface Service {
   stop(): Promise<void>;
 }
 
-function openService(data: string): Service {
+function openService(data: string, view: MergeViewKind = 'exact'): Service {
   const warnings: string[] = [];
   const csvVersions: number[] = [];
   const layer = ServingLayer.open({
     layout: dataLayout(data),
     logger: createLogger('warn', (line) => warnings.push(line)),
     clock: systemClock,
-    view: 'exact',
+    view,
     csvIntervalMs: 20,
     pollMs: 20,
     onCsvWritten: (status) => csvVersions.push(status.version),
   });
-  const app = buildHttpApp(layer, () => Date.now());
+  const app = buildHttpApp(layer, systemClock);
   const controller = new AbortController();
   let running: Promise<void> | undefined;
   return {
@@ -443,5 +449,103 @@ describe('a batch swap whose kept seqs lost a delta file', () => {
     expect(service.warnings.some((line) => /batch view swap: .*seq.*loading the view again/.test(line))).toBe(true);
     expect(service.layer.store.current).toMatchObject({ batchWatermark: 1, throughSeq: 3 });
     expect((await get(service.app, '/view.csv')).body).toBe(expectedMergedViewText(service.data));
+  });
+});
+
+/** Publishes `serving/speed/speed-<ms>.txt/` as the speed layer does each slide: the window's totals, `_SUCCESS` last. */
+function publishSpeedWindow(data: string, lines: string): void {
+  const parent = path.join(data, 'serving', 'speed');
+  fs.mkdirSync(parent, { recursive: true });
+  let ms = Date.now();
+  while (fs.existsSync(path.join(parent, `speed-${ms}.txt`))) ms++;
+  const temp = path.join(parent, `.speed-${ms}.tmp`);
+  fs.mkdirSync(temp);
+  fs.writeFileSync(path.join(temp, 'part-00000'), lines);
+  fs.writeFileSync(path.join(temp, '_SUCCESS'), '');
+  fs.renameSync(temp, path.join(parent, `speed-${ms}.txt`));
+}
+
+describe("the window view (the original demo's batch view + current window)", () => {
+  it('serves each new speed window in place of the last, and loads everything again for a newer batch view', async () => {
+    const { data } = newTempRoot();
+    writeBatchInputs(data, { 'history.csv': HISTORY });
+    ingestStreamFiles(data, STREAM);
+    publishBatchView(data, 0);
+    publishSpeedWindow(data, 'alice,1,1.25\n');
+    const service = openService(data, 'window');
+    service.start();
+    try {
+      await waitFor(() => service.layer.isReady, 20_000, 'the first load');
+      expect((await get(service.app, '/users/alice')).json()).toMatchObject({ purchase_count_total: 2, purchase_amount_total: '11.75' });
+      publishSpeedWindow(data, 'erin,1,0.99\n');
+      await waitFor(() => service.layer.get('alice')?.count === 1, 20_000, 'the next window in place of the first');
+      expect(service.layer.current).toMatchObject({ kind: 'realtime', batchWatermark: 0 });
+      expect(service.layer.get('erin')).toEqual({ userId: 'erin', count: 1, cents: 99 });
+      const view = path.basename(publishBatchView(data, 1));
+      await waitFor(() => service.layer.current!.batchView === view, 20_000, `a load with ${view}`);
+      expect(service.layer.current).toMatchObject({ kind: 'load', batchWatermark: 1 });
+      // Seq 1 absorbed (alice +1.25, dave −2.00), plus the window as it is.
+      expect(service.layer.get('alice')).toEqual({ userId: 'alice', count: 2, cents: 1_175 });
+      expect(service.layer.get('dave')).toEqual({ userId: 'dave', count: 1, cents: -200 });
+      expect(service.layer.get('erin')).toEqual({ userId: 'erin', count: 1, cents: 99 });
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
+describe('the /events heartbeat', () => {
+  const status: SnapshotStatus = {
+    version: 1,
+    batchView: null,
+    batchWatermark: 0,
+    throughSeq: 0,
+    users: 0,
+    purchases: 0,
+    cents: 0,
+    builtAtMs: 0,
+    lastIngestedAtMs: null,
+    changedUsers: 0,
+    kind: 'load',
+    streams: {},
+  };
+  /** A loaded view that never changes: all a stream then sends after its first event is the heartbeat. */
+  const reads: ServingReads = {
+    current: status,
+    isReady: true,
+    get: () => undefined,
+    top: () => [],
+    csv: () => Promise.reject(new Error('not asked for')),
+    onVersion: () => () => undefined,
+    eventsPerSecond: null,
+    rowsIngested: null,
+    badRows: { batch: 0, stream: 0 },
+    exportsWritten: { planned: 0, whole: 0 },
+  };
+
+  it('comes every 15 s of the injected clock, never sooner, and stops with the stream', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const app = buildHttpApp(reads, clock);
+    const url = await listen(app, { host: '127.0.0.1', port: 0 });
+    try {
+      let received = '';
+      const request = http.get(`${url}/events`, (response) => response.setEncoding('utf8').on('data', (chunk: string) => (received += chunk)));
+      request.on('error', () => {});
+      await waitFor(() => received.includes('event: version'), 10_000, 'the first event');
+      const beats = (): number => received.split(': keep-alive\n\n').length - 1;
+      const start = clock.now();
+      await clock.advanceTo(start + 14_999);
+      await settle();
+      expect(beats()).toBe(0);
+      await clock.advanceTo(start + 15_000);
+      await waitFor(() => beats() === 1, 10_000, 'a heartbeat at 15 s');
+      await clock.advanceTo(start + 45_000);
+      await waitFor(() => beats() === 3, 10_000, 'heartbeats at 30 s and 45 s');
+      expect(clock.sleepers).toBe(1);
+      request.destroy();
+      await waitFor(() => clock.sleepers === 0, 10_000, 'the heartbeat stopped with its stream');
+    } finally {
+      await app.close();
+    }
   });
 });
