@@ -3,12 +3,11 @@
 import { parse } from 'csv-parse/sync';
 import { Bench } from 'tinybench';
 import { type AggBlock, UserAggTable, tableFromBlocks } from '../src/core/agg-table.js';
-import { EventGenerator, type GeneratedCounts } from '../src/core/event-generator.js';
+import { EventGenerator, HISTORY_START_SECONDS, type GeneratedCounts } from '../src/core/event-generator.js';
 import { HEADER_LINE, parseWhole, parserOptionsFor, totalBad } from '../src/core/event-parser.js';
 import { count } from '../src/core/summary-format.js';
 import { MERGED_VIEW_HEADER, formatTotals } from '../src/core/view-format.js';
 import { SlideRing } from '../src/core/window.js';
-import { HISTORY_START_SECONDS } from '../src/generate/gen-batch.js';
 import { firstDifference, totalsFromMap } from '../src/bench/compare-totals.js';
 import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
@@ -138,7 +137,7 @@ runScript('bench', async () => {
   if (records.length !== rows) throw new Error(`csv-parse read ${records.length} records, expected ${rows}`);
   const reference = totalsFromMap(recordsToTotals(records));
   const parsedTotals = new UserAggTable();
-  const parsed = parseWhole(bytes, parsedTotals, parserOptionsFor('permissive', true)).counts;
+  const parsed = parseWhole(bytes, parsedTotals, parserOptionsFor('permissive', true, 0)).counts;
   if (parsed.rows !== rows || parsed.purchases !== generated.purchases || totalBad(parsed) > 0) {
     throw new Error(`EventParser counted ${parsed.rows} rows, ${parsed.purchases} purchases, ${totalBad(parsed)} bad`);
   }
@@ -202,7 +201,7 @@ runScript('bench', async () => {
       unitsPerCall: rows,
       variants: [
         { name: 'csv-parse sync → records', run: () => parse(bytes, { from_line: 2 }) },
-        { name: 'EventParser fast path → UserAggTable (parse + aggregate)', run: () => parseWhole(bytes, new UserAggTable(), parserOptionsFor('permissive', true)) },
+        { name: 'EventParser fast path → UserAggTable (parse + aggregate)', run: () => parseWhole(bytes, new UserAggTable(), parserOptionsFor('permissive', true, 0)) },
       ],
     },
     {

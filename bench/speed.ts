@@ -2,12 +2,13 @@
 // files arrive all at once, and its own part of freshness (a chunk's rename to the realtime head that reaches it:
 // its rows counted, its deltas written) at a steady rate.
 
+import { DEFAULT_BUCKET_SECONDS } from '../src/core/event-time.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserAggTable } from '../src/core/agg-table.js';
 import { LambdaflowError } from '../src/core/errors.js';
-import { type GeneratedCounts } from '../src/core/event-generator.js';
+import { type GeneratedCounts, IN_ORDER } from '../src/core/event-generator.js';
 import { count } from '../src/core/summary-format.js';
 import { type GenStreamConfig, StreamWriter } from '../src/generate/gen-stream.js';
 import { writeFileAtomically } from '../src/io/atomic.js';
@@ -86,7 +87,7 @@ async function withDataFolder<T>(body: (layout: DataLayout, staging: string) => 
 /** Writes `events` rows as chunk files of `chunkRows` rows (the last may be shorter) into `dir`, names in creation order. */
 function stageChunks(dir: string, events: number, chunkRows: number, users: number): { names: string[]; totals: GeneratedCounts } {
   const chunks = Math.ceil(events / chunkRows);
-  const config: GenStreamConfig = { intervalMs: 0, rowsPerChunk: chunkRows, chunks, users, seed: SEED };
+  const config: GenStreamConfig = { intervalMs: 0, rowsPerChunk: chunkRows, chunks, users, seed: SEED, stamps: IN_ORDER };
   const writer = new StreamWriter(dir, config, systemClock);
   const names = Array.from({ length: chunks }, (_, i) => writer.writeChunk(Math.min(chunkRows, events - i * chunkRows)).name);
   return { names, totals: writer.totals };
@@ -104,7 +105,7 @@ async function withPipeline<T>(
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const controller = new AbortController();
-  const environment = { layout, threads, mode: 'permissive' as const, logger: createLogger('warn'), clock: systemClock };
+  const environment = { layout, threads, mode: 'permissive' as const, logger: createLogger('warn'), clock: systemClock, bucketSeconds: DEFAULT_BUCKET_SECONDS };
   const speedRun = runSpeedLayer(environment, speed, { signal: controller.signal, onRealtime: onHead && ((head) => onHead(head.throughSeq, Date.now())) });
   try {
     const stoppedEarly = speedRun.then(() => {
@@ -139,7 +140,7 @@ async function verifyExact(layout: DataLayout, files: number, purchases: number)
   if (entries.length !== files) throw new LambdaflowError('E_STATE', `the ingest log lists ${entries.length} files, ${files} were renamed into stream_input/`);
   const throughSeq = readRealtimeHead(layout.realtimeHead)?.throughSeq;
   if (throughSeq !== files) throw new LambdaflowError('E_STATE', `the realtime head is through ingest seq ${throughSeq ?? 'none'}, not ${files}`);
-  await mergeOnce({ layout, threads: 1, mode: 'permissive', logger: silentLogger, clock: systemClock }, 'exact');
+  await mergeOnce({ layout, threads: 1, mode: 'permissive', logger: silentLogger, clock: systemClock, bucketSeconds: DEFAULT_BUCKET_SECONDS }, 'exact');
   const recount = recountMasterDataset(layout);
   const diffs = differences(readMergedViewTable(layout), recount);
   if (diffs.length > 0) throw new LambdaflowError('E_STATE', `merged_view.csv differs from a recount of the ingested files: ${diffs.join('; ')}`);

@@ -26,9 +26,11 @@ export interface MapTask {
   readonly next: Int32Array;
   /** R, the number of reduce partitions. */
   readonly partitions: number;
-  /** Users each partition's table is sized for up front (0: grow as needed). */
+  /** (User, bucket) keys each partition's table is sized for up front (0: grow as needed). */
   readonly expectedUsersEach: number;
   readonly mode: BadRowMode;
+  /** The data folder's event-time bucket size: every purchase is added to its (user, bucket). */
+  readonly bucketSeconds: number;
 }
 
 export interface RangeResult extends RangeParse {
@@ -46,12 +48,17 @@ export interface ReduceTask {
   readonly partition: number;
   /** The map tasks' tables of this partition. */
   readonly tables: readonly AggTableState[];
+  /** The part of users' all-time totals, and the part of their per-bucket totals (in the view's buckets/ folder). */
   readonly outputPath: string;
+  readonly bucketsPath: string;
+  readonly bucketSeconds: number;
 }
 
 export interface ReduceResult {
   readonly partition: number;
   readonly users: number;
+  /** (User, bucket) lines written. */
+  readonly userBuckets: number;
   readonly purchases: number;
   readonly cents: number;
 }
@@ -69,6 +76,7 @@ export interface StreamParseTask {
   readonly files: readonly StreamFileToParse[];
   readonly partitions: number;
   readonly mode: BadRowMode;
+  readonly bucketSeconds: number;
 }
 
 /** Speed worker: set up once with the partition it owns. */
@@ -78,6 +86,7 @@ export interface SpeedWorkerInit {
   readonly slidesPerWindow: number;
   /** Where the realtime deltas are (the worker reads them for a rebase or a recovery). */
   readonly deltasDir: string;
+  readonly bucketSeconds: number;
 }
 
 /** A speed worker's messages (src/io/thread-rpc.ts): notices (add, load, clear) in order with requests, which are answered. */
@@ -141,6 +150,8 @@ export type ServingRequest =
    */
   | {
       readonly type: 'load';
+      /** The data folder's bucket size, to read deltas and checkpoints with. */
+      readonly bucketSeconds: number;
       readonly batch: BatchViewRef | null;
       readonly checkpoint: RealtimeViewRef | null;
       readonly throughSeq: number;
@@ -151,7 +162,7 @@ export type ServingRequest =
       readonly streams: readonly StreamRealtimeRef[];
     }
   /** A new batch view, with the overlay a swap to it keeps (the default stream's seqs, then each partition stream's). */
-  | { readonly type: 'batch'; readonly batch: BatchViewRef; readonly streams: readonly StreamKeepRef[] }
+  | { readonly type: 'batch'; readonly bucketSeconds: number; readonly batch: BatchViewRef; readonly streams: readonly StreamKeepRef[] }
   /** A speed window's totals (the window view). */
   | { readonly type: 'window'; readonly dir: string };
 

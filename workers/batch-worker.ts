@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { type AggSink, PartitionedTables, UserAggTable, blockTransferList, stateTransferList } from '../src/core/agg-table.js';
-import { formatEntries, sortedEntries } from '../src/core/sorted-view.js';
+import { formatBucketedEntries, sortedEntries } from '../src/core/sorted-view.js';
 import { parseFileRange } from '../src/io/read-range.js';
 import { type ErrorCode, LambdaflowError } from '../src/core/errors.js';
 import { type Answer, answerTask, ownedBytes } from '../src/io/thread-rpc.js';
@@ -16,7 +16,7 @@ import { runInBackground } from '../src/io/thread-priority.js';
 if ((workerData as ParsePoolData | undefined)?.background) runInBackground();
 
 function readRange(range: MapRange, table: AggSink, task: MapTask): RangeResult {
-  return { fileIndex: range.fileIndex, start: range.start, ...parseFileRange(range.path, range.start, range.end, table, task.mode) };
+  return { fileIndex: range.fileIndex, start: range.start, ...parseFileRange(range.path, range.start, range.end, table, task.mode, task.bucketSeconds) };
 }
 
 /** Runs a task, turning a file-system error into a LambdaflowError `asCode` (answerTask sends those as data). */
@@ -48,32 +48,41 @@ function mapRanges(task: MapTask): Answer<MapResult> {
 
 export const reduce = answerTask((task: ReduceTask) => withFileErrors('E_WRITE', task.outputPath, () => ({ result: reducePartition(task) })));
 
-/** Merges the map tasks' tables of one partition into the largest of them, sorts its keys as bytes, writes the part. */
+/**
+ * Merges the map tasks' tables of one partition into the largest of them, sorts its (user, bucket) keys, writes the
+ * part of all-time totals and the part of per-bucket totals.
+ */
 function reducePartition(task: ReduceTask): ReduceResult {
   const [largest, ...others] = [...task.tables].sort((a, b) => b.entries - a.entries);
   const table = largest ? UserAggTable.fromState(largest) : new UserAggTable();
   for (const other of others) table.mergeTable(UserAggTable.fromState(other));
   const order = sortedEntries(table);
-  const fd = fs.openSync(task.outputPath, 'w');
-  try {
-    fs.writeFileSync(fd, formatEntries(table, order)); // loops until every byte is written, unlike one writeSync
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  const lines = formatBucketedEntries(table, order, task.bucketSeconds);
+  writeDurably(task.outputPath, lines.users);
+  writeDurably(task.bucketsPath, lines.buckets);
   let purchases = 0;
   let cents = 0;
   for (const e of order) {
     purchases += table.countAt(e);
     cents += table.centsAt(e);
   }
-  return { partition: task.partition, users: order.length, purchases, cents };
+  return { partition: task.partition, users: lines.userCount, userBuckets: lines.bucketCount, purchases, cents };
+}
+
+function writeDurably(file: string, bytes: Uint8Array): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.writeFileSync(fd, bytes); // loops until every byte is written, unlike one writeSync
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The speed layer's micro-batch parse: the same parser, per file, with per-seq delta lines (src/speed/stream-parse.ts). */
 export const parseStream = answerTask((task: StreamParseTask) =>
   withFileErrors('E_INPUT', task.files[0]?.path ?? '', (): Answer<StreamParse> => {
-    const result = parseStreamFiles(task.files, task.partitions, task.mode, (file, table, mode) => parseFileRange(file.path, file.start, file.end, table, mode));
+    const result = parseStreamFiles(task.files, task.partitions, task.mode, task.bucketSeconds, (file, table, mode) => parseFileRange(file.path, file.start, file.end, table, mode, task.bucketSeconds));
     const deltas = ownedBytes(result.deltas);
     return { result: { ...result, deltas }, transfer: [...result.blocks.flatMap(blockTransferList), deltas.buffer] };
   }),

@@ -7,8 +7,8 @@ import type { PartitionLines, SpeedRequest, SpeedWorkerInit } from '../src/messa
 import { PartitionState } from '../src/speed/partition-state.js';
 
 const init = workerData as SpeedWorkerInit;
-const state = new PartitionState(init.partition, init.partitions, init.slidesPerWindow);
-const deltas = new DeltaFiles(init.deltasDir);
+const state = new PartitionState(init.partition, init.partitions, init.slidesPerWindow, init.bucketSeconds);
+const deltas = new DeltaFiles(init.deltasDir, init.bucketSeconds);
 
 /** View lines answered with their buffer moved. */
 function moved(lines: PartitionLines): Answer<PartitionLines> {

@@ -13,7 +13,7 @@ import { readCompactions } from '../io/compactions.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { writeQuarantine } from '../io/quarantine.js';
-import { listBatchViews, pruneViews } from '../io/views.js';
+import { BUCKETS_FOLDER, listBatchViews, pruneViews } from '../io/views.js';
 import { openRegularFile } from '../io/read-range.js';
 import { runTask } from '../io/thread-rpc.js';
 import { workerUrl } from '../io/worker-url.js';
@@ -26,6 +26,8 @@ export interface BatchConfig {
   readonly mode: BadRowMode;
   /** R: reduce partitions, one `part-` file each. Output depends on it, never on threads. */
   readonly partitions: number;
+  /** The data folder's event-time bucket size (src/core/event-time.ts). */
+  readonly bucketSeconds: number;
   /** Complete batch views kept after publishing (older ones are removed). */
   readonly keepViews: number;
   readonly logger: Logger;
@@ -40,6 +42,13 @@ export interface BatchManifest {
   /** Each NATS partition stream's last ingest seq absorbed (only when the data folder has partition streams). */
   readonly streamWatermarks?: Readonly<Record<string, number>>;
   readonly inputs: readonly { name: string; source: string; size: number }[];
+  /** The bucket size of the per-(user, bucket) totals in the view's buckets/ folder. */
+  readonly bucketSeconds: number;
+  /** Lines of buckets/: (user, bucket) totals. */
+  readonly userBuckets: number;
+  /** The event seconds its good rows spanned (null: no good row). */
+  readonly firstEventSecond: number | null;
+  readonly lastEventSecond: number | null;
   readonly rowsRead: number;
   readonly purchases: number;
   readonly views: number;
@@ -90,13 +99,14 @@ function lineStartFinder(inputs: readonly InputFile[]): (fileIndex: number, offs
   };
 }
 
-/** Users in the newest batch view (0 without one): the best guess of how many this run will see. */
-function previousUsers(servingBatch: string, logger: Logger): number {
+/** Keys ((user, bucket) pairs, else users) in the newest batch view (0 without one): the best guess of how many this run will see. */
+function previousKeys(servingBatch: string, logger: Logger): number {
   const latest = listBatchViews(servingBatch, logger).at(-1);
   if (!latest) return 0;
+  const positive = (n: unknown): number => (typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 0);
   try {
-    const users = (JSON.parse(fs.readFileSync(path.join(latest.dir, '_MANIFEST.json'), 'utf8')) as { users?: unknown }).users;
-    return typeof users === 'number' && Number.isSafeInteger(users) && users > 0 ? users : 0;
+    const manifest = JSON.parse(fs.readFileSync(path.join(latest.dir, '_MANIFEST.json'), 'utf8')) as { users?: unknown; userBuckets?: unknown };
+    return positive(manifest.userBuckets) || positive(manifest.users);
   } catch {
     return 0;
   }
@@ -170,8 +180,8 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
   const { layout, logger } = config;
   const { inputs, watermark, watermarks } = collectBatchInputs(layout, logger);
   await config.onListed?.();
-  // The previous view's user count sizes the map tables, so they rarely grow (each growth rehashes every user).
-  const expectedUsers = previousUsers(layout.servingBatch, logger);
+  // The previous view's key count sizes the map tables, so they rarely grow (each growth rehashes every key).
+  const expectedKeys = previousKeys(layout.servingBatch, logger);
   const ranges = planTasks(inputs, config.threads * RANGES_PER_THREAD, lineStartFinder(inputs)).flat();
   logger.debug(`batch: planned ${ranges.length} ranges over ${inputs.length} input files at ${Math.round(performance.now() - startedAt)} ms (${config.threads} threads, watermark ${watermark})`);
   // The shared queue: the next range to take, advanced atomically by the map tasks.
@@ -184,18 +194,21 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
       ranges: ranges.map((r) => ({ ...r, path: inputs[r.fileIndex]!.path })),
       next,
       partitions: config.partitions,
-      expectedUsersEach: Math.ceil(expectedUsers / config.partitions),
+      expectedUsersEach: Math.ceil(expectedKeys / config.partitions),
       mode: config.mode,
+      bucketSeconds: config.bucketSeconds,
     };
     const mapResults = await settleAll(Array.from({ length: Math.min(config.threads, ranges.length) || 1 }, () => runTask<MapResult>(pool, task, { name: 'map' })));
     logger.debug(`batch: map done at ${Math.round(performance.now() - startedAt)} ms`);
     const { counts, badRowsByFile } = numberBadRows(inputs, mapResults);
     if (config.mode === 'failfast') failOnFirstBadRow(inputs, badRowsByFile);
 
+    const buckets = await publisher.subfolder(BUCKETS_FOLDER);
     const reduceResults = await settleAll(
       Array.from({ length: config.partitions }, (_, partition) => {
         const tables = mapResults.map((r) => r.tables[partition]!);
-        const task: ReduceTask = { partition, tables, outputPath: publisher.pathOf(`part-${String(partition).padStart(5, '0')}`) };
+        const part = `part-${String(partition).padStart(5, '0')}`;
+        const task: ReduceTask = { partition, tables, outputPath: publisher.pathOf(part), bucketsPath: path.join(buckets, part), bucketSeconds: config.bucketSeconds };
         return runTask<ReduceResult>(pool, task, { name: 'reduce', transferList: tables.flatMap(stateTransferList) });
       }),
     );
@@ -208,6 +221,10 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
       streamWatermark: watermark,
       ...(Object.keys(watermarks).length > 0 ? { streamWatermarks: watermarks } : {}),
       inputs: inputs.map((i) => ({ name: i.name, source: i.source, size: i.size })),
+      bucketSeconds: config.bucketSeconds,
+      userBuckets: reduceResults.reduce((n, r) => n + r.userBuckets, 0),
+      firstEventSecond: Number.isFinite(counts.minEventSecond) ? counts.minEventSecond : null,
+      lastEventSecond: Number.isFinite(counts.maxEventSecond) ? counts.maxEventSecond : null,
       rowsRead: counts.rows,
       purchases: counts.purchases,
       views: counts.views,

@@ -19,7 +19,7 @@ import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { removeStaleTemps } from '../io/atomic.js';
 import { type CompactedFile, type Compactions, appendCompactionRecord, readCompactions } from '../io/compactions.js';
-import { DeltaFiles } from '../io/deltas.js';
+import { seqsCovered } from '../io/deltas.js';
 import { type IngestEntry, IngestLogWriter, readIngestLog } from '../io/ingest-log.js';
 import { type DataLayout, MASTER_ENTRY_PREFIX, quarantinePath } from '../io/layout.js';
 import { type Lock, acquireLock } from '../io/lock.js';
@@ -146,7 +146,7 @@ function removeOrphans(masterStream: string, records: Compactions): void {
  */
 function eligibleEntries(layout: DataLayout, entries: readonly IngestEntry[], compactedThrough: number, olderThanMs: number): IngestEntry[] {
   const batchWatermark = latestBatchView(layout.servingBatch, { error() {}, warn() {}, info() {}, debug() {} })?.watermark ?? 0;
-  const covered = new DeltaFiles(layout.realtimeDeltas).covered();
+  const covered = seqsCovered(layout.realtimeDeltas);
   const eligible: IngestEntry[] = [];
   for (const entry of entries) {
     if (entry.seq <= compactedThrough) continue;
@@ -184,7 +184,7 @@ async function writeCompactedFile(
     for (const entry of entries) {
       if (taken.length > 0 && out.written + entry.size > config.targetBytes) break;
       const file = path.join(layout.streamInput, entry.name);
-      const parsed = parseFileRange(file, 0, entry.size, ignoreTotals, 'permissive', (bytes, start, end) => out.write(bytes, start, end));
+      const parsed = parseFileRange(file, 0, entry.size, ignoreTotals, 'permissive', 0, (bytes, start, end) => out.write(bytes, start, end));
       if (parsed.truncated) throw new LambdaflowError('E_STATE', `ingested stream file ${file} (seq ${entry.seq}) shrank below its logged size`, { file });
       // Bad rows stay out of the master dataset, in quarantine: the speed layer wrote them there at ingestion; if
       // that failed, they are written now, before the original goes.

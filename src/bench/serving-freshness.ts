@@ -2,6 +2,7 @@
 // chunk's rename timed to its visibility in /users/:id, merged_view.csv and the speed layer's own head.json; drained
 // and checked, then the stream again while a batch view is swapped in (./serving-swap.ts).
 
+import { IN_ORDER } from '../core/event-generator.js';
 import { LambdaflowError } from '../core/errors.js';
 import { formatDurationMs } from '../core/option-values.js';
 import { count } from '../core/summary-format.js';
@@ -96,7 +97,7 @@ export async function measureStream(
   const log = new ChunkLog(layout);
   const observation = await Observation.start(layout, origin, log, watchdog, agent);
   try {
-    const writer = new StreamWriter(layout.streamInput, { intervalMs: SERVING_CHUNK_INTERVAL_MS, rowsPerChunk, chunks: undefined, users: options.users, seed: STREAM_SEED }, systemClock);
+    const writer = new StreamWriter(layout.streamInput, { intervalMs: SERVING_CHUNK_INTERVAL_MS, rowsPerChunk, chunks: undefined, users: options.users, seed: STREAM_SEED, stamps: IN_ORDER }, systemClock);
     const stream = new ChunkStream(writer, rowsPerChunk, SERVING_CHUNK_INTERVAL_MS, log);
     print(
       `freshness: ${count(options.rate)} events/s for ${formatDurationMs(options.durationMs)} (a chunk of ${count(rowsPerChunk)} rows + 1 marker every ` +

@@ -68,7 +68,7 @@ const batch: CommandSpec = {
     const options = resolveBatch(raw);
     const { runBatch } = await import('../batch/batch-job.js');
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
-    const { dir, manifest } = await runBatch({ ...layerEnvironment(context), ...options });
+    const { dir, manifest } = await runBatch({ ...await layerEnvironment(context), ...options });
     context.print(
       `batch: ${count(manifest.rowsRead)} rows (${count(manifest.purchases)} purchases, ${count(manifest.badRowsTotal)} bad) from ${manifest.inputs.length} files → ` +
         `${count(manifest.users)} users in ${seconds(manifest.elapsedMs)} (${perSecond(manifest.rowsRead, manifest.elapsedMs)} rows, ${context.global.threads} threads) → ${dir}`,
@@ -87,11 +87,11 @@ const merge: CommandSpec = {
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
     const { mergeOnce, openServing } = await import('../pipeline/serving.js');
     if (options.once) {
-      const status = await mergeOnce(layerEnvironment(context), options.view);
+      const status = await mergeOnce(await layerEnvironment(context), options.view);
       print(`merge: ${count(status.users)} users (batch watermark ${status.batchWatermark}, through ingest seq ${status.throughSeq}) → ${layout.mergedView}`);
       return;
     }
-    await openServing(layerEnvironment(context), { view: options.view, intervalMs: options.intervalMs, http: undefined }).serve(signal);
+    await openServing(await layerEnvironment(context), { view: options.view, intervalMs: options.intervalMs, http: undefined }).serve(signal);
   },
 };
 
@@ -138,7 +138,7 @@ const speed: CommandSpec = {
     const options = resolveSpeedCommand(raw);
     const { runSpeedLayer } = await import('../pipeline/speed.js');
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
-    await runSpeedLayer(layerEnvironment(context), options, {
+    await runSpeedLayer(await layerEnvironment(context), options, {
       signal: context.signal,
       once: options.once,
       onSlide: (s) =>
@@ -162,7 +162,7 @@ const compact: CommandSpec = {
     const [failStep, failAt = '1'] = failpoint?.split('@') ?? [];
     let seen = 0;
     const onStep = failpoint === undefined ? undefined : (step: string): void => void (step === failStep && ++seen === Number(failAt) && process.kill(process.pid, 'SIGKILL'));
-    const result = await compactNow(layerEnvironment(context), options, onStep);
+    const result = await compactNow(await layerEnvironment(context), options, onStep);
     const folded = result.foldedThrough === undefined ? 'the running speed layer folds the ingest log at its next slide' : `ingest log folded through seq ${result.foldedThrough}`;
     context.print(
       `compact: ${count(result.seqs)} stream files (${count(result.bytes)} bytes) moved into ${count(result.files)} compacted files; ` +
@@ -194,7 +194,7 @@ const all: CommandSpec = {
     const options = resolveAll(raw);
     const { runAll } = await import('../pipeline/run-all.js');
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
-    await runAll(layerEnvironment(context), options, { signal: context.signal, print: context.print, logLevel: context.global.logLevel });
+    await runAll(await layerEnvironment(context), options, { signal: context.signal, print: context.print, logLevel: context.global.logLevel });
   },
 };
 
@@ -254,7 +254,7 @@ const replayQuarantine: CommandSpec = {
     const options = resolveReplayQuarantine(raw);
     const { replayQuarantine: replay } = await import('../quarantine/replay-quarantine.js');
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
-    const { layout, logger, clock } = layerEnvironment(context);
+    const { layout, logger, clock } = await layerEnvironment(context);
     const summary = await replay({ layout, logger, clock, ...options });
     const skipped = summary.alreadyReplayed > 0 ? `; ${counted(summary.alreadyReplayed, 'row')} already replayed, dropped` : '';
     context.print(

@@ -6,6 +6,9 @@ import os from 'node:os';
 import { Option } from 'commander';
 import { BAD_ROW_MODES, type BadRowMode } from '../core/event-parser.js';
 import {
+  bucketOption,
+  fractionOption,
+  timeOption,
   type RawOptions,
   choiceOption,
   durationOption,
@@ -17,6 +20,7 @@ import {
   stringOf,
   windowOption,
 } from '../core/option-values.js';
+import { HISTORY_SPAN_SECONDS, HISTORY_START_SECONDS, type StreamStamps } from '../core/event-generator.js';
 import { LOG_LEVELS, type LogLevel } from '../core/log-levels.js';
 import { count } from '../core/summary-format.js';
 import type { BenchConfig } from '../bench/run-bench.js';
@@ -52,9 +56,16 @@ const SPEED: SpeedDefaults = Object.freeze({ batchIntervalMs: 10_000, windowMs: 
 /** Every default of every command; `undefined` means the option is off unless given (its help says what that means). */
 export const DEFAULTS = Object.freeze({
   global: Object.freeze({ data: './data', threads: os.availableParallelism(), logLevel: 'info' as LogLevel, mode: 'permissive' as BadRowMode }),
-  genBatch: Object.freeze({ rows: 1_000_000, files: 8, users: 10_000, seed: 42 }),
+  genBatch: Object.freeze({ rows: 1_000_000, files: 8, users: 10_000, seed: 42, startSeconds: HISTORY_START_SECONDS, spanSeconds: HISTORY_SPAN_SECONDS }),
   batch: Object.freeze({ partitions: 8, keepViews: 3 }),
-  genStream: Object.freeze({ intervalMs: 5_000, rowsPerChunk: 1_000, chunks: undefined as number | undefined, users: 10_000, seed: undefined as number | undefined }),
+  genStream: Object.freeze({
+    intervalMs: 5_000,
+    rowsPerChunk: 1_000,
+    chunks: undefined as number | undefined,
+    users: 10_000,
+    seed: undefined as number | undefined,
+    stamps: Object.freeze<StreamStamps>({ outOfOrderSeconds: 0, lateFraction: 0, lateBySeconds: 60 }),
+  }),
   speed: SPEED,
   /** `--source` (speed, all) and `--sink` (gen-stream): stream_input/ files unless a `nats://HOST:PORT` is given. */
   nats: Object.freeze({ source: 'files', stream: 'lambdaflow', subject: 'events.>', consumer: 'speed', partitions: 1 }),
@@ -64,7 +75,13 @@ export const DEFAULTS = Object.freeze({
   /** Compacted files grow to targetBytes; only stream files older than the speed layer's window and slide move. */
   compact: Object.freeze({ targetBytes: 128 << 20, minAgeMs: SPEED.windowMs + SPEED.slideMs }),
   /** `all` also takes the gen-stream, speed, merge and batch options, with their defaults. */
-  all: Object.freeze({ durationMs: undefined as number | undefined, batchEveryMs: undefined as number | undefined, compactEveryMs: undefined as number | undefined }),
+  all: Object.freeze({
+    durationMs: undefined as number | undefined,
+    batchEveryMs: undefined as number | undefined,
+    compactEveryMs: undefined as number | undefined,
+    /** Its stream shows every event-time rule: rows a few seconds out of order, one in a thousand a minute late. */
+    stamps: Object.freeze<StreamStamps>({ outOfOrderSeconds: 5, lateFraction: 0.001, lateBySeconds: 60 }),
+  }),
   soak: Object.freeze({
     durationMs: 600_000,
     rate: 50_000,
@@ -78,6 +95,9 @@ export const DEFAULTS = Object.freeze({
   bench: Object.freeze({ rows: 10_000_000, users: Object.freeze([100_000]), threads: Object.freeze(benchThreadCounts()), repeat: 3 }),
   replayQuarantine: Object.freeze({ file: undefined as string | undefined }),
 });
+
+/** `all`'s sample history: gen-batch's defaults, over the span before now (runAll places it). */
+const SAMPLE_HISTORY = Object.freeze({ rows: DEFAULTS.genBatch.rows, files: DEFAULTS.genBatch.files, users: DEFAULTS.genBatch.users, seed: DEFAULTS.genBatch.seed, spanSeconds: DEFAULTS.genBatch.spanSeconds });
 
 const MAX_THREADS = 256;
 const MAX_KEPT = 1000;
@@ -104,6 +124,7 @@ export function globalFlags(): Option[] {
     flag('--threads <n>', 'worker threads', `the available parallelism, ${count(d.threads)} here`),
     flag('--log-level <level>', LOG_LEVELS.join(', '), d.logLevel),
     flag('--mode <mode>', 'bad rows: permissive (quarantine), drop (count only), failfast (exit 2)', d.mode),
+    flag('--bucket <size>', "event-time bucket size, a divisor of one day from 1m (recorded once per data folder)", "the folder's recorded size, else 1h"),
   ];
 }
 
@@ -114,6 +135,8 @@ export function genBatchFlags(): Option[] {
     flag('--files <n>', 'files to split them into', count(d.files)),
     flag('--users <n>', 'distinct users, skewed', count(d.users)),
     flag('--seed <s>', 'PRNG seed; same seed, same bytes', String(d.seed)),
+    flag('--start <time>', 'event time of the first row: Unix seconds or ISO 8601 UTC (2026-11-01T00:00:00Z)', String(d.startSeconds)),
+    flag('--span <duration>', 'rows are spread evenly over this much event time', duration(d.spanSeconds * 1000)),
     flag('--force', 'replace the .csv files of a non-empty batch_input/'),
   ];
 }
@@ -123,13 +146,16 @@ export function batchFlags(): Option[] {
   return [flag('--partitions <n>', 'reduce partitions, one part- file each', count(d.partitions)), flag('--keep-views <n>', 'complete batch views to keep', count(d.keepViews))];
 }
 
-/** gen-stream's chunk options; `all` takes them too (its interval is --stream-interval). */
-function streamChunkFlags(): Option[] {
+/** gen-stream's chunk options; `all` takes them too (its interval is --stream-interval, its stamps its own defaults). */
+function streamChunkFlags(stamps: StreamStamps = DEFAULTS.genStream.stamps): Option[] {
   const d = DEFAULTS.genStream;
   return [
     flag('--rows-per-chunk <n>', 'rows per chunk', count(d.rowsPerChunk)),
     flag('--users <n>', 'distinct users, skewed', count(d.users)),
     flag('--seed <s>', 'PRNG seed', shown(d.seed, String, 'from the clock')),
+    flag('--out-of-order <duration>', 'stamp each row up to this long before it is written', duration(stamps.outOfOrderSeconds * 1000)),
+    flag('--late-fraction <f>', 'stamp this fraction of rows --late-by further back', String(stamps.lateFraction)),
+    flag('--late-by <duration>', 'how much further back late rows are stamped', duration(stamps.lateBySeconds * 1000)),
   ];
 }
 
@@ -260,7 +286,7 @@ export function allFlags(): Option[] {
     ...batchFlags(),
     ...speedFlags(DEFAULTS.speed, 'keep-windows'),
     oldKeepFlag('keep-windows'),
-    ...streamChunkFlags(),
+    ...streamChunkFlags(DEFAULTS.all.stamps),
     ...sourceFlags(),
   ];
 }
@@ -312,6 +338,7 @@ export function resolveGlobal(raw: RawOptions): GlobalConfig {
     threads: integerOption(raw, 'threads', 'threads', d.threads, 1, MAX_THREADS),
     logLevel: choiceOption(raw, 'logLevel', 'log-level', LOG_LEVELS, d.logLevel),
     mode: choiceOption(raw, 'mode', 'mode', BAD_ROW_MODES, d.mode),
+    bucketSeconds: bucketOption(raw, 'bucket', 'bucket'),
   });
 }
 
@@ -323,6 +350,8 @@ export function resolveGenBatch(raw: RawOptions): GenBatchConfig {
     users: integerOption(raw, 'users', 'users', d.users),
     seed: integerOption(raw, 'seed', 'seed', d.seed, 0, 0xffffffff),
     force: raw.force === true,
+    startSeconds: timeOption(raw, 'start', 'start', d.startSeconds),
+    spanSeconds: Math.ceil(durationOption(raw, 'span', 'span', d.spanSeconds * 1000, 1000) / 1000),
   });
 }
 
@@ -379,8 +408,17 @@ function resolveSource(raw: RawOptions): SourceOptions | undefined {
   return Object.freeze({ kind: 'nats' as const, ...nats, consumer: natsNameOption(raw, 'natsConsumer', 'nats-consumer', DEFAULTS.nats.consumer), partition });
 }
 
-/** gen-stream's options; `all` names the interval --stream-interval. */
-export function resolveGenStream(raw: RawOptions, intervalKey = 'interval', intervalFlag = 'interval'): GenStreamConfig {
+/** How rows are stamped: --out-of-order, --late-fraction, --late-by. */
+function resolveStamps(raw: RawOptions, defaults: StreamStamps): StreamStamps {
+  return Object.freeze({
+    outOfOrderSeconds: Math.floor(durationOption(raw, 'outOfOrder', 'out-of-order', defaults.outOfOrderSeconds * 1000, 0) / 1000),
+    lateFraction: fractionOption(raw, 'lateFraction', 'late-fraction', defaults.lateFraction),
+    lateBySeconds: Math.floor(durationOption(raw, 'lateBy', 'late-by', defaults.lateBySeconds * 1000, 1000) / 1000),
+  });
+}
+
+/** gen-stream's options; `all` names the interval --stream-interval (and stamps rows by its own defaults). */
+export function resolveGenStream(raw: RawOptions, intervalKey = 'interval', intervalFlag = 'interval', stamps: StreamStamps = DEFAULTS.genStream.stamps): GenStreamConfig {
   const d = DEFAULTS.genStream;
   const server = natsServerOption(raw, 'sink', 'sink');
   const sink = natsOptions(raw, server, 'sink', STREAM_KEYS);
@@ -392,6 +430,7 @@ export function resolveGenStream(raw: RawOptions, intervalKey = 'interval', inte
     users: integerOption(raw, 'users', 'users', d.users),
     // A seed from the clock: two generators started apart write different events.
     seed: integerOption(raw, 'seed', 'seed', d.seed, 0, 0xffffffff) ?? Date.now() % 0xffffffff,
+    stamps: resolveStamps(raw, stamps),
   });
 }
 
@@ -490,11 +529,11 @@ export function resolveAll(raw: RawOptions): AllOptions {
     durationMs: durationOption(raw, 'duration', 'duration', d.durationMs),
     batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs),
     // The NATS options are the speed layer's source here; the generator takes them from it.
-    stream: withSinkOf(resolveGenStream({ ...raw, natsStream: undefined, natsSubject: undefined }, 'streamInterval', 'stream-interval'), speed.source),
+    stream: withSinkOf(resolveGenStream({ ...raw, natsStream: undefined, natsSubject: undefined }, 'streamInterval', 'stream-interval', d.stamps), speed.source),
     speed,
     serve: servingOf(resolveMerge(raw, 'mergeInterval', 'merge-interval'), resolveHttp(raw)),
     batch: resolveBatch(raw),
-    sampleHistory: DEFAULTS.genBatch,
+    sampleHistory: SAMPLE_HISTORY,
   });
 }
 

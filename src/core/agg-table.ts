@@ -1,8 +1,11 @@
-// The one aggregation contract: per-user (purchase count, cents) in a byte-keyed table, merged and inverted exactly.
+// The one aggregation contract: (purchase count, cents) per (user, event-time bucket) in a byte-keyed table, merged
+// and inverted exactly.
 //
-// Keys are the UTF-8 bytes of user ids, stored in one arena; lookups hash bytes and never build a string per row
-// (a string Map key costs ~350 ns a lookup against ~40 ns here). Tables move between threads as AggBlocks:
-// flat typed arrays that are transferred, not cloned.
+// Keys are the UTF-8 bytes of user ids, stored in one arena, each with a bucket number (src/core/event-time.ts; ALL_TIME
+// for a total over all time); lookups hash bytes and never build a string per row (a string Map key costs ~350 ns a
+// lookup against ~40 ns here). A key's hash is its user id's, so every bucket of a user lands in the same partition;
+// the bucket is mixed in only where the key is placed in the slots. Tables move between threads as AggBlocks: flat
+// typed arrays that are transferred, not cloned.
 
 import { LambdaflowError } from './errors.js';
 import { fnv1a, partitionOfHash } from './hash.js';
@@ -12,6 +15,8 @@ export interface AggBlock {
   readonly keys: Uint8Array;
   readonly keyEnds: Uint32Array;
   readonly hashes: Uint32Array;
+  /** Each key's bucket (ALL_TIME: over all time). */
+  readonly buckets: Uint32Array;
   readonly counts: Float64Array;
   readonly cents: Float64Array;
 }
@@ -24,6 +29,7 @@ export interface AggTableState {
   /** Where each key starts; one more than the entries: a key ends where the next starts (see KeyColumns). */
   readonly keyStart: Uint32Array;
   readonly keyHash: Uint32Array;
+  readonly keyBucket: Uint32Array;
   readonly countOf: Float64Array;
   readonly centsOf: Float64Array;
   readonly entries: number;
@@ -38,12 +44,12 @@ export type KeyColumns = Pick<AggTableState, 'arena' | 'keyStart'>;
 
 /** Buffers a table state owns, for a transfer list. */
 export function stateTransferList(state: AggTableState): ArrayBuffer[] {
-  return [state.slots, state.arena, state.keyStart, state.keyHash, state.countOf, state.centsOf].map((a) => a.buffer as ArrayBuffer);
+  return [state.slots, state.arena, state.keyStart, state.keyHash, state.keyBucket, state.countOf, state.centsOf].map((a) => a.buffer as ArrayBuffer);
 }
 
 /** Anything rows can be added to: a table, or tables split by partition. */
 export interface AggSink {
-  add(bytes: Uint8Array, start: number, end: number, count: number, cents: number, hash: number): void;
+  add(bytes: Uint8Array, start: number, end: number, count: number, cents: number, hash: number, bucket: number): void;
 }
 
 /** One user's totals, as written to views. */
@@ -53,13 +59,29 @@ export interface UserTotal {
   readonly cents: number;
 }
 
+/** One user's totals in one bucket (ALL_TIME: over all time). */
+export interface UserBucketTotal extends UserTotal {
+  readonly bucket: number;
+}
+
+/** The bucket of a key that is a total over all time (2^32 − 1: never a bucket number, see src/core/event-time.ts). */
+export const ALL_TIME = 0xffff_ffff;
+
 /** A hash slot no entry holds. */
 export const EMPTY_SLOT = -1;
 const MIN_CAPACITY = 1024;
 const GOLDEN = 0x9e3779b1;
+const BUCKET_MIX = 0x85ebca6b;
 
 /** The first slot a key with this hash is looked for in, in slots of 2 ** (32 − shift): the one placement rule. */
 export const firstSlot = (hash: number, shift: number): number => Math.imul(hash, GOLDEN) >>> shift;
+
+/**
+ * The hash a (user, bucket) key is placed by: the user's hash, with the bucket mixed in so that a user's buckets do
+ * not share one probe run. ALL_TIME mixes in nothing (ALL_TIME + 1 is 2^32, which Math.imul takes as 0): a table of
+ * all-time totals places its users exactly by their hashes, as the batch view's table does.
+ */
+export const keyHashOf = (hash: number, bucket: number): number => (hash ^ Math.imul(bucket + 1, BUCKET_MIX)) >>> 0;
 
 export function equalBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, length: number): boolean {
   for (let i = 0; i < length; i++) if (a[aStart + i] !== b[bStart + i]) return false;
@@ -106,6 +128,7 @@ export class UserAggTable implements AggSink {
   /** Entry capacity + 1 elements (see KeyColumns). */
   private keyStart: Uint32Array;
   private keyHash: Uint32Array;
+  private keyBucket: Uint32Array;
   private countOf: Float64Array;
   private centsOf: Float64Array;
   private entries = 0;
@@ -127,6 +150,7 @@ export class UserAggTable implements AggSink {
     this.arena = column(Uint8Array, Math.max(expectedKeyBytes ?? entryCapacity * 16, 1024), memory);
     this.keyStart = column(Uint32Array, entryCapacity + 1, memory);
     this.keyHash = column(Uint32Array, entryCapacity, memory);
+    this.keyBucket = column(Uint32Array, entryCapacity, memory);
     this.countOf = column(Float64Array, entryCapacity, memory);
     this.centsOf = column(Float64Array, entryCapacity, memory);
   }
@@ -144,6 +168,7 @@ export class UserAggTable implements AggSink {
     copy.arenaUsed = this.arenaUsed;
     copy.keyStart = grownCopy(this.keyStart.subarray(0, this.entries + 1), this.keyStart.length);
     copy.keyHash = grownCopy(this.keyHash.subarray(0, this.entries), this.keyHash.length);
+    copy.keyBucket = grownCopy(this.keyBucket.subarray(0, this.entries), this.keyBucket.length);
     copy.countOf = grownCopy(this.countOf.subarray(0, this.entries), this.countOf.length);
     copy.centsOf = grownCopy(this.centsOf.subarray(0, this.entries), this.centsOf.length);
     copy.entries = this.entries;
@@ -159,6 +184,7 @@ export class UserAggTable implements AggSink {
       arenaUsed: this.arenaUsed,
       keyStart: this.keyStart,
       keyHash: this.keyHash,
+      keyBucket: this.keyBucket,
       countOf: this.countOf,
       centsOf: this.centsOf,
       entries: this.entries,
@@ -176,6 +202,7 @@ export class UserAggTable implements AggSink {
     table.arenaUsed = state.arenaUsed;
     table.keyStart = state.keyStart;
     table.keyHash = state.keyHash;
+    table.keyBucket = state.keyBucket;
     table.countOf = state.countOf;
     table.centsOf = state.centsOf;
     table.entries = state.entries;
@@ -183,16 +210,25 @@ export class UserAggTable implements AggSink {
     return table;
   }
 
-  /** The entry of the user whose id is bytes[start, end), or -1. */
-  find(bytes: Uint8Array, start: number, end: number, hash = fnv1a(bytes, start, end)): number {
+  /** The entry of the user whose id is bytes[start, end), in that bucket, or -1. */
+  find(bytes: Uint8Array, start: number, end: number, hash = fnv1a(bytes, start, end), bucket = ALL_TIME): number {
     const length = end - start;
-    let slot = firstSlot(hash, this.shift);
+    let slot = firstSlot(keyHashOf(hash, bucket), this.shift);
     for (;;) {
       const entry = this.slots[slot]!;
       if (entry === EMPTY_SLOT) return -1;
-      if (this.keyHash[entry] === hash && this.keyStart[entry + 1]! - this.keyStart[entry]! === length && equalBytes(this.arena, this.keyStart[entry]!, bytes, start, length)) return entry;
+      if (this.matches(entry, bytes, start, length, hash, bucket)) return entry;
       slot = (slot + 1) & this.mask;
     }
+  }
+
+  private matches(entry: number, bytes: Uint8Array, start: number, length: number, hash: number, bucket: number): boolean {
+    return (
+      this.keyHash[entry] === hash &&
+      this.keyBucket[entry] === bucket &&
+      this.keyStart[entry + 1]! - this.keyStart[entry]! === length &&
+      equalBytes(this.arena, this.keyStart[entry]!, bytes, start, length)
+    );
   }
 
   /** The key columns, for code that scans every key. */
@@ -213,6 +249,11 @@ export class UserAggTable implements AggSink {
     return this.keyHash[entry]!;
   }
 
+  /** Entry i's bucket (ALL_TIME for a total over all time). */
+  bucketAt(entry: number): number {
+    return this.keyBucket[entry]!;
+  }
+
   /** Entry i's user id bytes (a view into the table, valid until it grows). */
   keyAt(entry: number): Uint8Array {
     return this.arena.subarray(this.keyStart[entry]!, this.keyStart[entry + 1]!);
@@ -228,24 +269,25 @@ export class UserAggTable implements AggSink {
     return this.entries - this.zeroEntries;
   }
 
-  /** Adds count and cents to the user whose id is bytes[start, end). */
-  add(bytes: Uint8Array, start: number, end: number, count: number, cents: number, hash = fnv1a(bytes, start, end)): void {
+  /** Adds count and cents to the user whose id is bytes[start, end), in that bucket (ALL_TIME: over all time). */
+  add(bytes: Uint8Array, start: number, end: number, count: number, cents: number, hash = fnv1a(bytes, start, end), bucket = ALL_TIME): void {
+    this.addEntry(bytes, start, end, count, cents, hash, bucket);
+  }
+
+  /** What add does; returns the entry added to (a new one when the key was not held). */
+  addEntry(bytes: Uint8Array, start: number, end: number, count: number, cents: number, hash = fnv1a(bytes, start, end), bucket = ALL_TIME): number {
     const length = end - start;
-    let slot = firstSlot(hash, this.shift);
+    let slot = firstSlot(keyHashOf(hash, bucket), this.shift);
     for (;;) {
       const entry = this.slots[slot]!;
       if (entry === EMPTY_SLOT) break;
-      if (
-        this.keyHash[entry] === hash &&
-        this.keyStart[entry + 1]! - this.keyStart[entry]! === length &&
-        equalBytes(this.arena, this.keyStart[entry]!, bytes, start, length)
-      ) {
+      if (this.matches(entry, bytes, start, length, hash, bucket)) {
         this.addAt(entry, count, cents);
-        return;
+        return entry;
       }
       slot = (slot + 1) & this.mask;
     }
-    this.insert(slot, bytes, start, length, hash, count, checkExact(cents));
+    return this.insert(slot, bytes, start, length, hash, bucket, count, checkExact(cents));
   }
 
   /** Adds count and cents to an entry found before (by find), without looking its key up again. */
@@ -259,7 +301,7 @@ export class UserAggTable implements AggSink {
     if (wasZero !== isZero) this.zeroEntries += isZero ? 1 : -1;
   }
 
-  private insert(slot: number, bytes: Uint8Array, start: number, length: number, hash: number, count: number, cents: number): void {
+  private insert(slot: number, bytes: Uint8Array, start: number, length: number, hash: number, bucket: number, count: number, cents: number): number {
     const entry = this.entries;
     if (entry === this.keyHash.length) this.growEntries();
     if (this.arenaUsed + length > this.arena.length) {
@@ -271,6 +313,7 @@ export class UserAggTable implements AggSink {
     // keyStart[entry] is the arena's end already.
     this.keyStart[entry + 1] = this.arenaUsed + length;
     this.keyHash[entry] = hash;
+    this.keyBucket[entry] = bucket;
     this.countOf[entry] = count;
     this.centsOf[entry] = cents;
     if (count === 0 && cents === 0) this.zeroEntries++;
@@ -278,12 +321,14 @@ export class UserAggTable implements AggSink {
     this.slots[slot] = entry;
     this.entries++;
     if (this.entries * 2 > this.slots.length) this.growSlots();
+    return entry;
   }
 
   private growEntries(): void {
     const next = this.keyHash.length * 2;
     this.keyStart = grownCopy(this.keyStart, next + 1);
     this.keyHash = grownCopy(this.keyHash, next);
+    this.keyBucket = grownCopy(this.keyBucket, next);
     this.countOf = grownCopy(this.countOf, next);
     this.centsOf = grownCopy(this.centsOf, next);
   }
@@ -316,28 +361,39 @@ export class UserAggTable implements AggSink {
   private rehash(): void {
     this.slots.fill(EMPTY_SLOT);
     for (let entry = 0; entry < this.entries; entry++) {
-      let slot = firstSlot(this.keyHash[entry]!, this.shift);
+      let slot = firstSlot(keyHashOf(this.keyHash[entry]!, this.keyBucket[entry]!), this.shift);
       while (this.slots[slot] !== EMPTY_SLOT) slot = (slot + 1) & this.mask;
       this.slots[slot] = entry;
     }
   }
 
-  /** Merges a block into this table; sign -1 subtracts it (the exact inverse used by sliding windows). */
-  mergeBlock(block: AggBlock, sign: 1 | -1 = 1): void {
-    const { keys, keyEnds, hashes, counts, cents } = block;
+  /**
+   * Merges a block into this table; sign -1 subtracts it (the exact inverse used by sliding windows). `overAllTime`
+   * adds each key's totals to its user's all-time total instead of its bucket.
+   */
+  mergeBlock(block: AggBlock, sign: 1 | -1 = 1, overAllTime = false): void {
+    const { keys, keyEnds, hashes, buckets, counts, cents } = block;
     let start = 0;
     for (let i = 0; i < keyEnds.length; i++) {
       const end = keyEnds[i]!;
-      this.add(keys, start, end, sign * counts[i]!, sign * cents[i]!, hashes[i]!);
+      this.add(keys, start, end, sign * counts[i]!, sign * cents[i]!, hashes[i]!, overAllTime ? ALL_TIME : buckets[i]!);
       start = end;
     }
   }
 
-  /** Merges another table into this one. */
-  mergeTable(other: UserAggTable, sign: 1 | -1 = 1): void {
+  /** Merges another table into this one (see mergeBlock). */
+  mergeTable(other: UserAggTable, sign: 1 | -1 = 1, overAllTime = false): void {
     for (let entry = 0; entry < other.entries; entry++) {
-      this.add(other.arena, other.keyStart[entry]!, other.keyStart[entry + 1]!, sign * other.countOf[entry]!, sign * other.centsOf[entry]!, other.keyHash[entry]!);
+      const bucket = overAllTime ? ALL_TIME : other.keyBucket[entry]!;
+      this.add(other.arena, other.keyStart[entry]!, other.keyStart[entry + 1]!, sign * other.countOf[entry]!, sign * other.centsOf[entry]!, other.keyHash[entry]!, bucket);
     }
+  }
+
+  /** Each user's totals over all its buckets, as a table of all-time totals (ALL_TIME keys). */
+  overAllTime(): UserAggTable {
+    const table = new UserAggTable(Math.min(this.liveSize, 1 << 16));
+    table.mergeTable(this, 1, true);
+    return table.compacted();
   }
 
   /** A copy without the users whose totals are zero; cheap to call when few are. */
@@ -346,7 +402,7 @@ export class UserAggTable implements AggSink {
     const table = new UserAggTable(this.liveSize);
     for (let entry = 0; entry < this.entries; entry++) {
       if (this.countOf[entry] === 0 && this.centsOf[entry] === 0) continue;
-      table.add(this.arena, this.keyStart[entry]!, this.keyStart[entry + 1]!, this.countOf[entry]!, this.centsOf[entry]!, this.keyHash[entry]!);
+      table.add(this.arena, this.keyStart[entry]!, this.keyStart[entry + 1]!, this.countOf[entry]!, this.centsOf[entry]!, this.keyHash[entry]!, this.keyBucket[entry]!);
     }
     return table;
   }
@@ -373,7 +429,7 @@ export class UserAggTable implements AggSink {
     }
     this.keyStart[0] = 0;
     for (let i = 0; i < n; i++) this.keyStart[i + 1] = scratch[i]!;
-    for (const values of [this.keyHash, this.countOf, this.centsOf]) {
+    for (const values of [this.keyHash, this.keyBucket, this.countOf, this.centsOf]) {
       for (let i = 0; i < n; i++) scratch[i] = values[order[i]!]!;
       for (let i = 0; i < n; i++) values[i] = scratch[i]!;
     }
@@ -401,6 +457,7 @@ export class UserAggTable implements AggSink {
       keys: new Uint8Array(bytes[p]!),
       keyEnds: new Uint32Array(users[p]!),
       hashes: new Uint32Array(users[p]!),
+      buckets: new Uint32Array(users[p]!),
       counts: new Float64Array(users[p]!),
       cents: new Float64Array(users[p]!),
     }));
@@ -417,6 +474,7 @@ export class UserAggTable implements AggSink {
       filledBytes[p]! += length;
       block.keyEnds[i] = filledBytes[p]!;
       block.hashes[i] = this.keyHash[entry]!;
+      block.buckets[i] = this.keyBucket[entry]!;
       block.counts[i] = this.countOf[entry]!;
       block.cents[i] = this.centsOf[entry]!;
     }
@@ -428,9 +486,22 @@ export class UserAggTable implements AggSink {
     return this.toPartitionedBlocks(1)[0]!;
   }
 
-  /** The non-zero users, decoded and sorted by user id. */
+  /** The non-zero users' totals over all their buckets, decoded and sorted by user id. */
   toSortedTotals(): UserTotal[] {
-    return blockToSortedTotals(this.toBlock());
+    return blockToSortedTotals(this.overAllTime().toBlock());
+  }
+
+  /** The non-zero (user, bucket) totals, decoded, sorted by user id then bucket. */
+  toSortedBucketTotals(): UserBucketTotal[] {
+    const block = this.toBlock();
+    const totals: UserBucketTotal[] = new Array(block.counts.length);
+    let start = 0;
+    for (let i = 0; i < block.counts.length; i++) {
+      const end = block.keyEnds[i]!;
+      totals[i] = { userId: userIdDecoder.decode(block.keys.subarray(start, end)), bucket: block.buckets[i]!, count: block.counts[i]!, cents: block.cents[i]! };
+      start = end;
+    }
+    return totals.sort((x, y) => compareUserIds(x.userId, y.userId) || x.bucket - y.bucket);
   }
 }
 
@@ -445,14 +516,14 @@ export class PartitionedTables implements AggSink {
     this.tables = Array.from({ length: partitions }, () => new UserAggTable(expectedUsersEach));
   }
 
-  add(bytes: Uint8Array, start: number, end: number, count: number, cents: number, hash: number): void {
-    this.tables[partitionOfHash(hash, this.tables.length)]!.add(bytes, start, end, count, cents, hash);
+  add(bytes: Uint8Array, start: number, end: number, count: number, cents: number, hash: number, bucket: number): void {
+    this.tables[partitionOfHash(hash, this.tables.length)]!.add(bytes, start, end, count, cents, hash, bucket);
   }
 }
 
 /** Buffers a block owns, for a transfer list. */
 export function blockTransferList(block: AggBlock): ArrayBuffer[] {
-  return [block.keys.buffer, block.keyEnds.buffer, block.hashes.buffer, block.counts.buffer, block.cents.buffer] as ArrayBuffer[];
+  return [block.keys.buffer, block.keyEnds.buffer, block.hashes.buffer, block.buckets.buffer, block.counts.buffer, block.cents.buffer] as ArrayBuffer[];
 }
 
 /** A table holding one block, ready to merge more into. */

@@ -13,6 +13,15 @@ export function seededRandom(seed: number): () => number {
 }
 
 export const PURCHASE_SHARE = 0.3;
+/** First timestamp of generated history unless told: 2023-11-14T22:13:20Z. */
+export const HISTORY_START_SECONDS = 1_700_000_000;
+/** How long generated history lasts unless told: 30 days. */
+export const HISTORY_SPAN_SECONDS = 30 * 86_400;
+
+/** A history start for a span that ends at the top of the hour before `nowMs`: sample history leading up to a live stream. */
+export function historyEndingAt(nowMs: number, spanSeconds: number): number {
+  return Math.max(0, Math.floor(nowMs / 3_600_000) * 3_600 - spanSeconds);
+}
 /** Skew exponent: user = floor(users * u^SKEW) puts a few heavy users at the low ids and a long tail above. */
 const SKEW = 3;
 
@@ -20,6 +29,18 @@ export interface GeneratedCounts {
   rows: number;
   purchases: number;
 }
+
+/**
+ * How a stream's rows are stamped relative to the moment they are written: up to `outOfOrderSeconds` before it, and a
+ * `lateFraction` of them `lateBySeconds` further back (late for a watermark whose allowed lateness is shorter).
+ */
+export interface StreamStamps {
+  readonly outOfOrderSeconds: number;
+  readonly lateFraction: number;
+  readonly lateBySeconds: number;
+}
+
+export const IN_ORDER: StreamStamps = Object.freeze({ outOfOrderSeconds: 0, lateFraction: 0, lateBySeconds: 0 });
 
 export class EventGenerator {
   private readonly random: () => number;
@@ -44,10 +65,25 @@ export class EventGenerator {
     return `u${user},view,0.00,${unixSeconds}\n`;
   }
 
-  /** `rows` lines with timestamps increasing from startSeconds, `rowsPerSecond` a second. */
+  /** `rows` lines with timestamps increasing from startSeconds, `rowsPerSecond` a second (a fraction spreads them wider). */
   lines(rows: number, startSeconds: number, rowsPerSecond: number, firstRow: number, counts: GeneratedCounts): string {
     let text = '';
     for (let i = 0; i < rows; i++) text += this.line(startSeconds + Math.floor((firstRow + i) / rowsPerSecond), counts);
+    return text;
+  }
+
+  /**
+   * `rows` lines written at nowSeconds, stamped as `stamps` says (draws from the same seeded sequence, only for the
+   * stamping asked for: in order, the lines are those of `lines` at one second).
+   */
+  streamLines(rows: number, nowSeconds: number, stamps: StreamStamps, counts: GeneratedCounts): string {
+    let text = '';
+    for (let i = 0; i < rows; i++) {
+      let second = nowSeconds;
+      if (stamps.outOfOrderSeconds > 0) second -= Math.floor(this.random() * (stamps.outOfOrderSeconds + 1));
+      if (stamps.lateFraction > 0 && this.random() < stamps.lateFraction) second -= stamps.lateBySeconds;
+      text += this.line(Math.max(0, second), counts);
+    }
     return text;
   }
 }

@@ -1,4 +1,5 @@
-// The core event parser used by every layer: lines of `user_id,event_type,amount,unix_timestamp` into per-user totals.
+// The core event parser used by every layer: lines of `user_id,event_type,amount,unix_timestamp` into totals per
+// (user, event-time bucket), with the range of event seconds its good rows had.
 //
 // Bytes are scanned in chunks; a line ends at LF, CRLF or a lone CR. Quoted lines go through csv-parse (the
 // reference); everything else through a byte fast path that must agree with it. Bad rows are data: counted,
@@ -6,7 +7,7 @@
 
 import { COMMA, QUOTE, parseQuotedLine } from './csv-fields.js';
 import { FNV_OFFSET, FNV_PRIME, fnv1a } from './hash.js';
-import { type AggSink } from './agg-table.js';
+import { ALL_TIME, type AggSink } from './agg-table.js';
 import { parseCents } from './money.js';
 
 export const HEADER_LINE = 'user_id,event_type,amount,unix_timestamp';
@@ -42,6 +43,9 @@ export interface ParseCounts {
   purchases: number;
   views: number;
   bad: Record<BadReason, number>;
+  /** The smallest and largest event second of a good row (a purchase or a view): Infinity and −Infinity without one. */
+  minEventSecond: number;
+  maxEventSecond: number;
 }
 
 /** What parsing a byte range of a file gives (io/read-range.ts parseFileRange, on a parse thread). */
@@ -56,7 +60,14 @@ export interface RangeParse {
 }
 
 export function emptyCounts(): ParseCounts {
-  return { rows: 0, purchases: 0, views: 0, bad: Object.fromEntries(BAD_REASONS.map((r) => [r, 0])) as Record<BadReason, number> };
+  return {
+    rows: 0,
+    purchases: 0,
+    views: 0,
+    bad: Object.fromEntries(BAD_REASONS.map((r) => [r, 0])) as Record<BadReason, number>,
+    minEventSecond: Infinity,
+    maxEventSecond: -Infinity,
+  };
 }
 
 export function addCounts(into: ParseCounts, from: ParseCounts): void {
@@ -64,6 +75,8 @@ export function addCounts(into: ParseCounts, from: ParseCounts): void {
   into.purchases += from.purchases;
   into.views += from.views;
   for (const reason of BAD_REASONS) into.bad[reason] += from.bad[reason];
+  into.minEventSecond = Math.min(into.minEventSecond, from.minEventSecond);
+  into.maxEventSecond = Math.max(into.maxEventSecond, from.maxEventSecond);
 }
 
 export function totalBad(counts: ParseCounts): number {
@@ -81,8 +94,16 @@ export interface EventParserOptions {
   readonly keepBadRows: boolean;
   /** Stop at the first bad row (failfast mode): consume() then consumes nothing more. */
   readonly stopAtFirstBadRow: boolean;
-  /** Called with each good row's bytes (a purchase or a view), without its line ending: compaction copies them. */
-  readonly onGoodRow?: (bytes: Uint8Array, start: number, end: number) => void;
+  /**
+   * The event-time bucket size in seconds: a purchase is added to the bucket of its second. 0 adds every purchase
+   * over all time (ALL_TIME), for readers that only count.
+   */
+  readonly bucketSeconds: number;
+  /**
+   * Called with each good row's bytes (a purchase or a view), without its line ending, and its event second (the
+   * parser's lineCount is its line): compaction copies them, the speed layer finds its late rows.
+   */
+  readonly onGoodRow?: (bytes: Uint8Array, start: number, end: number, second: number) => void;
 }
 
 const LF = 0x0a;
@@ -127,24 +148,24 @@ function hasC1Control(bytes: Uint8Array, start: number, end: number): boolean {
   return false;
 }
 
-/** Unix seconds: digits with an optional fraction, from 0 to MAX_TIMESTAMP_SECONDS. */
-export function isValidTimestamp(bytes: Uint8Array, start: number, end: number): boolean {
+/** Unix seconds: digits with an optional fraction, from 0 to MAX_TIMESTAMP_SECONDS; the whole second (fraction dropped), or NaN. */
+export function timestampSeconds(bytes: Uint8Array, start: number, end: number): number {
   let i = start;
   let seconds = 0;
   while (i < end && bytes[i]! >= 0x30 && bytes[i]! <= 0x39) {
     seconds = seconds * 10 + (bytes[i]! - 0x30);
-    if (seconds > MAX_TIMESTAMP_SECONDS) return false;
+    if (seconds > MAX_TIMESTAMP_SECONDS) return Number.NaN;
     i++;
   }
-  if (i === start) return false;
-  if (i === end) return true;
-  if (bytes[i] !== DOT || i + 1 === end) return false;
+  if (i === start) return Number.NaN;
+  if (i === end) return seconds;
+  if (bytes[i] !== DOT || i + 1 === end) return Number.NaN;
   let fractionIsZero = true;
   for (i++; i < end; i++) {
-    if (bytes[i]! < 0x30 || bytes[i]! > 0x39) return false;
+    if (bytes[i]! < 0x30 || bytes[i]! > 0x39) return Number.NaN;
     if (bytes[i] !== 0x30) fractionIsZero = false;
   }
-  return seconds < MAX_TIMESTAMP_SECONDS || fractionIsZero;
+  return seconds < MAX_TIMESTAMP_SECONDS || fractionIsZero ? seconds : Number.NaN;
 }
 
 export class EventParser {
@@ -152,6 +173,8 @@ export class EventParser {
   readonly badRows: BadRow[] = [];
   /** Lines seen so far, blank ones included: the line number of the last line consumed. */
   lineCount = 0;
+  /** The event second of the last good row. */
+  private lastSecond = 0;
   private skippingLongLine = false;
   private started = false;
   private stopped = false;
@@ -240,7 +263,16 @@ export class EventParser {
     const onGoodRow = this.options.onGoodRow;
     const goodBefore = onGoodRow ? this.counts.purchases + this.counts.views : 0;
     if (!this.simpleRow(bytes, start, end)) this.plainRow(bytes, start, end);
-    if (onGoodRow && this.counts.purchases + this.counts.views > goodBefore) onGoodRow(bytes, start, end);
+    if (onGoodRow && this.counts.purchases + this.counts.views > goodBefore) onGoodRow(bytes, start, end, this.lastSecond);
+  }
+
+  /** Counts a good row's event second in; returns its bucket. */
+  private eventSecond(second: number): number {
+    this.lastSecond = second;
+    if (second < this.counts.minEventSecond) this.counts.minEventSecond = second;
+    if (second > this.counts.maxEventSecond) this.counts.maxEventSecond = second;
+    const bucketSeconds = this.options.bucketSeconds;
+    return bucketSeconds === 0 ? ALL_TIME : Math.floor(second / bucketSeconds);
   }
 
   /**
@@ -298,9 +330,11 @@ export class EventParser {
     if (bytes[i] !== COMMA || i >= end) return false;
     i++;
     const timeStart = i;
+    let second = 0;
     for (; i < end; i++) {
       const d = bytes[i]! - 0x30;
       if (d < 0 || d > 9) break;
+      second = second * 10 + d;
     }
     // Up to 11 digits stays under MAX_TIMESTAMP_SECONDS only up to 10 digits: longer ones take the checked path.
     if (i === timeStart || i - timeStart > 10) return false;
@@ -311,9 +345,10 @@ export class EventParser {
         if (d < 0 || d > 9) return false;
       }
     }
+    const bucket = this.eventSecond(second);
     if (isPurchase) {
       this.counts.purchases++;
-      this.table.add(bytes, start, userEnd, 1, negative ? 0 - cents : cents, hash >>> 0);
+      this.table.add(bytes, start, userEnd, 1, negative ? 0 - cents : cents, hash >>> 0, bucket);
     } else {
       this.counts.views++;
     }
@@ -414,13 +449,15 @@ export class EventParser {
       this.bad('bad_amount', line, lineStart, lineEnd);
       return;
     }
-    if (!isValidTimestamp(f, amountEnd + 1, fieldsEnd)) {
+    const second = timestampSeconds(f, amountEnd + 1, fieldsEnd);
+    if (Number.isNaN(second)) {
       this.bad('bad_timestamp', line, lineStart, lineEnd);
       return;
     }
+    const bucket = this.eventSecond(second);
     if (isPurchase) {
       this.counts.purchases++;
-      this.table.add(f, userStart, userEnd, 1, cents, userHash);
+      this.table.add(f, userStart, userEnd, 1, cents, userHash, bucket);
     } else {
       this.counts.views++;
     }
@@ -436,13 +473,13 @@ export class EventParser {
   }
 }
 
-export function parserOptionsFor(mode: BadRowMode, atFileStart: boolean): EventParserOptions {
-  return { atFileStart, keepBadRows: mode === 'permissive', stopAtFirstBadRow: mode === 'failfast' };
+export function parserOptionsFor(mode: BadRowMode, atFileStart: boolean, bucketSeconds: number): EventParserOptions {
+  return { atFileStart, keepBadRows: mode === 'permissive', stopAtFirstBadRow: mode === 'failfast', bucketSeconds };
 }
 
-/** Parses a whole in-memory file: the convenience form for tests and small inputs. */
+/** Parses a whole in-memory file: the convenience form for tests and small inputs (over all time unless told). */
 export function parseWhole(bytes: Uint8Array, table: AggSink, options: Partial<EventParserOptions> = {}): EventParser {
-  const parser = new EventParser(table, { atFileStart: true, keepBadRows: true, stopAtFirstBadRow: false, ...options });
+  const parser = new EventParser(table, { atFileStart: true, keepBadRows: true, stopAtFirstBadRow: false, bucketSeconds: 0, ...options });
   parser.consume(bytes, 0, bytes.length, true);
   return parser;
 }

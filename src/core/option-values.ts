@@ -2,6 +2,7 @@
 // Shared by the CLI's resolvers (src/cli/options.ts) and the benchmark scripts' own flags.
 
 import { LambdaflowError } from './errors.js';
+import { bucketSecondsProblem, parseTimeSeconds } from './event-time.js';
 import { type WindowSpec, windowSpec } from './window.js';
 
 /** Raw option values as a flag parser hands them over: strings, booleans, or absent. */
@@ -29,22 +30,39 @@ export function integerOption<F extends number | undefined>(raw: RawOptions, key
   return value;
 }
 
-const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-/** Parses `500ms`, `10s`, `1m`, `2h` or plain seconds (`5`, `0.25`) into milliseconds. */
+/** Parses `500ms`, `10s`, `1m`, `2h`, `30d` or plain seconds (`5`, `0.25`) into milliseconds. */
 export function parseDurationMs(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
   if (!match) return undefined;
   const ms = Number(match[1]) * DURATION_UNITS_MS[(match[2] ?? 's') as keyof typeof DURATION_UNITS_MS];
   return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
 
-/** The shortest text parseDurationMs reads back as `ms` in the largest whole unit: `250ms`, `10s`, `1m`, `2h`. */
+/** The shortest text parseDurationMs reads back as `ms` in the largest whole unit: `250ms`, `10s`, `1m`, `2h`, `30d`. */
 export function formatDurationMs(ms: number): string {
-  for (const unit of ['h', 'm', 's'] as const) {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
     if (ms >= DURATION_UNITS_MS[unit] && ms % DURATION_UNITS_MS[unit] === 0) return `${ms / DURATION_UNITS_MS[unit]}${unit}`;
   }
   return `${ms}ms`;
+}
+
+/** A point in time as Unix seconds (`1700000000`) or ISO 8601 UTC (`2026-12-07`, `2026-12-07T10:00:00Z`); `fallback` when absent. */
+export function timeOption<F extends number | undefined>(raw: RawOptions, key: string, flag: string, fallback: F): number | F {
+  const text = stringOf(raw, key, flag);
+  if (text === undefined) return fallback;
+  const seconds = parseTimeSeconds(text);
+  if (seconds === undefined) throw optionError(flag, `expected Unix seconds or an ISO 8601 UTC time like 2026-12-07T10:00:00Z, got "${text}"`);
+  return seconds;
+}
+
+/** A fraction in [0, 1]; `fallback` when absent. */
+export function fractionOption(raw: RawOptions, key: string, flag: string, fallback: number): number {
+  const text = stringOf(raw, key, flag);
+  if (text === undefined) return fallback;
+  if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(text)) throw optionError(flag, `expected a fraction from 0 to 1 like 0.01, got "${text}"`);
+  return Number(text);
 }
 
 /** A duration of at least `minMs`; `fallbackMs` when the flag is absent. */
@@ -123,4 +141,16 @@ export function windowOption(durations: WindowDurations, flags: WindowFlags = WI
     }
     throw optionError(flags[key], error.message, error);
   }
+}
+
+/** An event-time bucket size (`1m`, `15m`, `1h`, `1d`, or whole seconds) in seconds, a divisor of one day; undefined when absent. */
+export function bucketOption(raw: RawOptions, key: string, flag: string): number | undefined {
+  const text = stringOf(raw, key, flag);
+  if (text === undefined) return undefined;
+  const ms = parseDurationMs(text);
+  if (ms === undefined || ms % 1000 !== 0) throw optionError(flag, `expected a bucket size like 1m, 15m, 1h or 1d, got "${text}"`);
+  const seconds = ms / 1000;
+  const problem = bucketSecondsProblem(seconds);
+  if (problem !== undefined) throw optionError(flag, problem);
+  return seconds;
 }

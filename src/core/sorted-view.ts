@@ -7,7 +7,7 @@
 //
 // Sorting: a most-significant-first radix sort, 5 ranked key bytes at a time, each pass one native BigUint64Array sort.
 
-import { type KeyColumns, type UserAggTable } from './agg-table.js';
+import { ALL_TIME, type KeyColumns, type UserAggTable, equalBytes } from './agg-table.js';
 
 const RANK = new Uint8Array(256).map((_, b) => (b === 0xee ? 0xf5 : b === 0xef ? 0xf6 : b));
 const INDEX_BITS = 24;
@@ -69,13 +69,38 @@ function sortChunks(order: Uint32Array, from: number, to: number, depth: number,
   }
 }
 
-/** The table's entries with a non-zero total, in compareUserIds order (`scratch`: see sortByKey). */
+/**
+ * The table's entries with a non-zero total, in compareUserIds order of their users and, for a user's buckets, in
+ * bucket order (`scratch`: see sortByKey).
+ */
 export function sortedEntries(table: UserAggTable, scratch?: ArrayBufferLike): Uint32Array {
   let live = 0;
-  for (let e = 0; e < table.size; e++) if (table.countAt(e) !== 0 || table.centsAt(e) !== 0) live++;
+  let bucketed = false;
+  for (let e = 0; e < table.size; e++) {
+    if (table.countAt(e) === 0 && table.centsAt(e) === 0) continue;
+    live++;
+    if (table.bucketAt(e) !== ALL_TIME) bucketed = true;
+  }
   const order = new Uint32Array(live);
   for (let e = 0, i = 0; e < table.size; e++) if (table.countAt(e) !== 0 || table.centsAt(e) !== 0) order[i++] = e;
-  return sortByKey(table.keyColumns(), order, scratch);
+  sortByKey(table.keyColumns(), order, scratch);
+  if (bucketed) sortBucketsOfEachUser(table, order);
+  return order;
+}
+
+/** Puts each run of one user's entries (adjacent once sorted by key) in bucket order: runs are short (a user's buckets). */
+function sortBucketsOfEachUser(table: UserAggTable, order: Uint32Array): void {
+  const { arena, keyStart } = table.keyColumns();
+  const sameUser = (a: number, b: number): boolean => {
+    const length = keyStart[a + 1]! - keyStart[a]!;
+    return keyStart[b + 1]! - keyStart[b]! === length && equalBytes(arena, keyStart[a]!, arena, keyStart[b]!, length);
+  };
+  let runStart = 0;
+  for (let i = 1; i <= order.length; i++) {
+    if (i < order.length && sameUser(order[runStart]!, order[i]!)) continue;
+    if (i - runStart > 1) order.subarray(runStart, i).sort((a, b) => table.bucketAt(a) - table.bucketAt(b));
+    runStart = i;
+  }
 }
 
 /**
@@ -95,6 +120,9 @@ const NEWLINE = 0x0a;
 const CR = 0x0d;
 
 const scratch = new Uint8Array(20);
+
+/** What ViewLineWriter.line takes as a bucket start to write an empty bucket field (a total over all time). */
+export const ALL_TIME_FIELD = -2;
 
 /** Writes a non-negative integer's digits at `at`; returns the offset after them. */
 function writeDigits(out: Buffer, at: number, value: number): number {
@@ -132,8 +160,9 @@ export function compareKeyBytes(a: Uint8Array, aStart: number, aLength: number, 
 }
 
 /**
- * View lines `user_id,count,amount` written into one buffer (user ids quoted as RFC 4180 requires), growing it as
- * needed; `linePrefix` (e.g. a delta's `seq,`) starts every line.
+ * View lines `user_id,count,amount`, or `user_id,bucket_start,count,amount` for a total in one bucket, written into
+ * one buffer (user ids quoted as RFC 4180 requires), growing it as needed; `linePrefix` (e.g. a delta's `seq,`) starts
+ * every line.
  */
 export class ViewLineWriter {
   private out: Buffer;
@@ -146,8 +175,12 @@ export class ViewLineWriter {
     this.prefix = Buffer.from(linePrefix, 'latin1');
   }
 
-  line(arena: Uint8Array, start: number, end: number, count: number, cents: number): void {
-    this.ensure(this.prefix.length + 2 * (end - start) + 48);
+  /**
+   * A line; `bucketStartSecond` (a bucket's first second) follows the user id: −1 writes no bucket field,
+   * ALL_TIME_FIELD an empty one (a total over all time).
+   */
+  line(arena: Uint8Array, start: number, end: number, count: number, cents: number, bucketStartSecond = -1): void {
+    this.ensure(this.prefix.length + 2 * (end - start) + 64);
     const out = this.out;
     let at = this.at;
     if (this.prefix.length > 0) {
@@ -176,6 +209,10 @@ export class ViewLineWriter {
       out[at++] = QUOTE;
     }
     out[at++] = COMMA;
+    if (bucketStartSecond !== -1) {
+      if (bucketStartSecond >= 0) at = writeDigits(out, at, bucketStartSecond);
+      out[at++] = COMMA;
+    }
     if (count < 0) out[at++] = 0x2d;
     at = writeDigits(out, at, Math.abs(count));
     out[at++] = COMMA;
@@ -209,7 +246,7 @@ export class ViewLineWriter {
   }
 }
 
-/** View lines `user_id,count,amount` for the given entries, in that order. */
+/** View lines `user_id,count,amount` for the given entries (one per user: all-time totals), in that order. */
 export function formatEntries(table: UserAggTable, order: Uint32Array): Buffer {
   const { arena, keyStart } = table.keyColumns();
   let capacity = 0;
@@ -217,4 +254,50 @@ export function formatEntries(table: UserAggTable, order: Uint32Array): Buffer {
   const writer = new ViewLineWriter(capacity);
   for (const e of order) writer.line(arena, keyStart[e]!, keyStart[e + 1]!, table.countAt(e), table.centsAt(e));
   return writer.bytes();
+}
+
+/** A bucketed table's entries written as a batch view: each user's all-time line, and a line per (user, bucket). */
+export interface BucketedLines {
+  /** `user_id,count,amount`: the users' totals over all their buckets. */
+  readonly users: Buffer;
+  /** `user_id,bucket_start,count,amount`. */
+  readonly buckets: Buffer;
+  readonly userCount: number;
+  readonly bucketCount: number;
+}
+
+/**
+ * Formats entries in sortedEntries order (a user's buckets adjacent, in bucket order) as both layouts at once. A user
+ * whose buckets sum to zero (a refund that cancels a purchase) keeps its bucket lines but has no all-time line, as
+ * in a view without buckets. Entries over all time (ALL_TIME) have no bucket line.
+ */
+export function formatBucketedEntries(table: UserAggTable, order: Uint32Array, bucketSeconds: number): BucketedLines {
+  const { arena, keyStart } = table.keyColumns();
+  let capacity = 0;
+  for (const e of order) capacity += keyStart[e + 1]! - keyStart[e]! + 2 + 40;
+  const users = new ViewLineWriter(capacity);
+  const buckets = new ViewLineWriter(capacity + 12 * order.length);
+  let userCount = 0;
+  let bucketCount = 0;
+  for (let i = 0; i < order.length; ) {
+    const first = order[i]!;
+    const start = keyStart[first]!;
+    const length = keyStart[first + 1]! - start;
+    let count = 0;
+    let cents = 0;
+    for (; i < order.length; i++) {
+      const e = order[i]!;
+      if (keyStart[e + 1]! - keyStart[e]! !== length || !equalBytes(arena, keyStart[e]!, arena, start, length)) break;
+      count += table.countAt(e);
+      cents += table.centsAt(e);
+      const bucket = table.bucketAt(e);
+      if (bucket === ALL_TIME) continue;
+      buckets.line(arena, start, start + length, table.countAt(e), table.centsAt(e), bucket * bucketSeconds);
+      bucketCount++;
+    }
+    if (count === 0 && cents === 0) continue;
+    users.line(arena, start, start + length, count, cents);
+    userCount++;
+  }
+  return { users: users.bytes(), buckets: buckets.bytes(), userCount, bucketCount };
 }

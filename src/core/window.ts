@@ -92,11 +92,11 @@ export class SlidingWindow {
     this.ring = new SlideRing(slidesPerWindow);
   }
 
-  /** Adds a partial aggregate to slide `slide`. */
+  /** Adds a partial aggregate to slide `slide`, per user (over all time: the window is in processing time). */
   add(slide: number, rows: UserAggTable | AggBlock): void {
     this.advanceTo(slide);
-    if (rows instanceof UserAggTable) this.open.mergeTable(rows);
-    else this.open.mergeBlock(rows);
+    if (rows instanceof UserAggTable) this.open.mergeTable(rows, 1, true);
+    else this.open.mergeBlock(rows, 1, true);
   }
 
   /** Closes every slide before `slide` and returns the window they form: slides [slide - slidesPerWindow, slide). */

@@ -6,9 +6,6 @@ import { LambdaflowError } from '../core/errors.js';
 import { EventGenerator, type GeneratedCounts } from '../core/event-generator.js';
 import { HEADER_LINE } from '../core/event-parser.js';
 
-/** First timestamp of generated history: 2023-11-14T22:13:20Z. */
-export const HISTORY_START_SECONDS = 1_700_000_000;
-const ROWS_PER_SECOND = 100;
 const ROWS_PER_WRITE = 50_000;
 
 export interface GenBatchConfig {
@@ -17,6 +14,9 @@ export interface GenBatchConfig {
   readonly users: number;
   readonly seed: number;
   readonly force: boolean;
+  /** Rows are spread evenly over [startSeconds, startSeconds + spanSeconds), in increasing order. */
+  readonly startSeconds: number;
+  readonly spanSeconds: number;
 }
 
 export interface GenBatchResult extends GeneratedCounts {
@@ -39,6 +39,7 @@ export function generateBatchFiles(dir: string, config: GenBatchConfig): GenBatc
     for (const name of existing.filter((n) => n.endsWith('.csv'))) fs.rmSync(path.join(dir, name), { force: true });
   }
   const generator = new EventGenerator(config.seed, config.users);
+  const rowsPerSecond = Math.max(config.rows, 1) / config.spanSeconds;
   const counts: GeneratedCounts = { rows: 0, purchases: 0 };
   const files: string[] = [];
   let bytes = 0;
@@ -53,7 +54,7 @@ export function generateBatchFiles(dir: string, config: GenBatchConfig): GenBatc
       bytes += fs.writeSync(fd, `${HEADER_LINE}\n`);
       for (let written = 0; written < rowsInFile; ) {
         const n = Math.min(ROWS_PER_WRITE, rowsInFile - written);
-        bytes += fs.writeSync(fd, generator.lines(n, HISTORY_START_SECONDS, ROWS_PER_SECOND, row, counts));
+        bytes += fs.writeSync(fd, generator.lines(n, config.startSeconds, rowsPerSecond, row, counts));
         written += n;
         row += n;
       }

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Clock } from '../core/clock.js';
-import { EventGenerator, type GeneratedCounts } from '../core/event-generator.js';
+import { EventGenerator, type GeneratedCounts, type StreamStamps } from '../core/event-generator.js';
 import { partitionOf } from '../core/hash.js';
 import { type NatsAddress, partitionSubject } from '../core/nats-names.js';
 import { type Logger, silentLogger } from '../io/logger.js';
@@ -28,6 +28,8 @@ export interface GenStreamConfig {
   readonly chunks: number | undefined;
   readonly users: number;
   readonly seed: number;
+  /** How rows are stamped: up to some seconds before now, a fraction of them late. */
+  readonly stamps: StreamStamps;
 }
 
 export interface StreamChunk {
@@ -64,7 +66,7 @@ export class StreamWriter {
   writeChunk(rows = this.config.rowsPerChunk, appendedLines = ''): StreamChunk {
     const now = this.clock.now();
     const counts: GeneratedCounts = { rows: 0, purchases: 0 };
-    const text = this.generator.lines(rows, Math.floor(now / 1000), Number.MAX_SAFE_INTEGER, 0, counts) + appendedLines;
+    const text = this.generator.streamLines(rows, Math.floor(now / 1000), this.config.stamps, counts) + appendedLines;
     const name = chunkName(now, this.counter++);
     const temp = path.join(this.dir, `.${name}.tmp`);
     fs.writeFileSync(temp, text);
@@ -111,7 +113,7 @@ export class NatsChunkPublisher {
   async publishChunk(signal: AbortSignal, rows = this.config.rowsPerChunk): Promise<StreamChunk> {
     const { sink, seed } = this.config;
     const counts: GeneratedCounts = { rows: 0, purchases: 0 };
-    const text = this.generator.lines(rows, Math.floor(this.clock.now() / 1000), Number.MAX_SAFE_INTEGER, 0, counts);
+    const text = this.generator.streamLines(rows, Math.floor(this.clock.now() / 1000), this.config.stamps, counts);
     const byPartition: string[][] = Array.from({ length: sink.partitions }, () => []);
     for (const line of text.split('\n')) {
       if (line !== '') byPartition[partitionOf(line.slice(0, line.indexOf(',')), sink.partitions)]!.push(`${line}\n`);

@@ -71,6 +71,7 @@ export async function publishNewFile(dir: string, name: string, data: Uint8Array
 /** A directory being written under a hidden temporary name, published in one rename once complete. */
 export class DirectoryPublisher {
   readonly tempDir: string;
+  private readonly subfolders: string[] = [];
 
   private constructor(
     readonly finalDir: string,
@@ -93,6 +94,18 @@ export class DirectoryPublisher {
     return path.join(this.tempDir, name);
   }
 
+  /** Makes a folder inside the one being published (synced at commit, before the rename); returns its temp path. */
+  async subfolder(name: string): Promise<string> {
+    const dir = this.pathOf(name);
+    try {
+      await fs.promises.mkdir(dir);
+    } catch (cause) {
+      throw writeError(dir, cause);
+    }
+    this.subfolders.push(dir);
+    return dir;
+  }
+
   async write(name: string, data: string | Uint8Array): Promise<void> {
     try {
       const handle = await fs.promises.open(this.pathOf(name), 'w');
@@ -111,6 +124,7 @@ export class DirectoryPublisher {
   async commit(): Promise<string> {
     await this.write('_SUCCESS', '');
     try {
+      for (const dir of this.subfolders) await syncDirectory(dir);
       await syncDirectory(this.tempDir);
       await fs.promises.rename(this.tempDir, this.finalDir);
       await syncDirectory(path.dirname(this.finalDir));

@@ -31,6 +31,10 @@ export interface DataLayout {
   readonly compactLock: string;
   /** Where this stream's NATS messages land as immutable master files (master/nats/, or master/nats/p<i>/). */
   readonly natsMaster: string;
+  /** The data folder's event-time bucket size, recorded once (src/io/event-time-settings.ts). */
+  readonly eventTimeSettings: string;
+  /** This stream's late rows, one `<input-name>.late` per stream file that had some (src/io/late-rows.ts). */
+  readonly lateRows: string;
 }
 
 /** The default stream's id: the stream of a data folder fed by stream_input/ (and NATS without partitions). */
@@ -60,6 +64,8 @@ export function dataLayout(root: string): DataLayout {
     compactLock: path.join(absolute, 'master', 'compact.lock'),
     stream: DEFAULT_STREAM,
     natsMaster: path.join(absolute, 'master', 'nats'),
+    eventTimeSettings: path.join(absolute, 'event-time.json'),
+    lateRows: path.join(absolute, 'late'),
   });
 }
 
@@ -87,6 +93,7 @@ export function streamLayout(layout: DataLayout, partition: number): DataLayout 
     compactions: path.join(dir, 'master', 'stream', 'compactions.jsonl'),
     compactLock: path.join(dir, 'master', 'compact.lock'),
     natsMaster: path.join(layout.natsMaster, stream),
+    lateRows: path.join(dir, 'late'),
   });
 }
 

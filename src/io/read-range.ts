@@ -36,17 +36,18 @@ export function openRegularFile(path: string): number {
   return fd;
 }
 
-/** Parses bytes [start, end) of a file (start must be a line start) into the table. */
+/** Parses bytes [start, end) of a file (start must be a line start) into the table, purchases by bucket (0: over all time). */
 export function parseFileRange(
   path: string,
   start: number,
   end: number,
   table: AggSink,
   mode: BadRowMode,
+  bucketSeconds: number,
   onGoodRow?: EventParserOptions['onGoodRow'],
 ): RangeParse {
   const buffer = (sharedBuffer ??= Buffer.allocUnsafe(READ_BYTES));
-  const parser = new EventParser(table, { ...parserOptionsFor(mode, start === 0), onGoodRow });
+  const parser = new EventParser(table, { ...parserOptionsFor(mode, start === 0, bucketSeconds), onGoodRow });
   const fd = openRegularFile(path);
   let truncated = false;
   try {

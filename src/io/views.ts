@@ -5,7 +5,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { type UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import { mergeViewText, viewPartEncoding } from '../core/view-format.js';
+import { NO_BUCKET_FIELD, bucketFieldOf, mergeViewText, viewPartEncoding } from '../core/view-format.js';
 import { DEFAULT_STREAM } from './layout.js';
 import { type Logger } from './logger.js';
 
@@ -86,6 +86,8 @@ function readJson(file: string): Record<string, unknown> | undefined {
 }
 
 export const BATCH_VIEW_PATTERN = /^batch-(\d+)$/;
+/** A batch view's per-(user, bucket) totals: `user_id,bucket_start,purchase_count,purchase_amount_total` parts. */
+export const BUCKETS_FOLDER = 'buckets';
 export const SPEED_VIEW_PATTERN = /^speed-(\d+)\.txt$/;
 export const REALTIME_VIEW_PATTERN = /^realtime-(\d+)$/;
 
@@ -196,13 +198,15 @@ function gunzipPart(file: string): Buffer {
  * `part-00000-<uuid>-c000.csv` or `.csv.gz`, each optionally starting with a header line (see viewPartEncoding for
  * what is read and what is ignored).
  */
-export function mergeViewDirectory(dir: string, table: UserAggTable, sign: 1 | -1 = 1): void {
+export function mergeViewDirectory(dir: string, table: UserAggTable, sign: 1 | -1 = 1, bucketSeconds = 0, overAllTime = false): void {
   const reader = new WholeFileReader();
   for (const name of fs.readdirSync(dir).sort()) {
     const encoding = viewPartEncoding(name);
     if (encoding === undefined) continue;
     const file = path.join(dir, name);
-    mergeViewText(encoding === 'gzip' ? gunzipPart(file) : reader.read(file), file, table, sign, 'header-or-data');
+    const bytes = encoding === 'gzip' ? gunzipPart(file) : reader.read(file);
+    const buckets = bucketSeconds > 0 ? bucketFieldOf(bytes, bucketSeconds) : NO_BUCKET_FIELD;
+    mergeViewText(bytes, file, table, sign, 'header-or-data', buckets, overAllTime);
   }
   // Pruning removes a view's files before its folder: a view that lost `_SUCCESS` meanwhile may have been read
   // with parts missing, so this read does not count.

@@ -11,6 +11,8 @@ export interface GlobalConfig {
   readonly threads: number;
   readonly logLevel: LogLevel;
   readonly mode: BadRowMode;
+  /** `--bucket`: the event-time bucket size asked for (undefined: the data folder's recorded one, or the default). */
+  readonly bucketSeconds: number | undefined;
 }
 
 export interface CommandContext {

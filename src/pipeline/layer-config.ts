@@ -5,6 +5,7 @@ import { type Clock } from '../core/clock.js';
 import { type BadRowMode } from '../core/event-parser.js';
 import { type WindowSpec } from '../core/window.js';
 import { type NatsAddress } from '../core/nats-names.js';
+import { folderBucketSeconds } from '../io/event-time-settings.js';
 import { type DataLayout } from '../io/layout.js';
 import { type Logger } from '../io/logger.js';
 import { systemClock } from '../io/system-clock.js';
@@ -18,18 +19,21 @@ export interface LayerEnvironment {
   readonly mode: BadRowMode;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** The data folder's event-time bucket size (recorded once: src/io/event-time-settings.ts). */
+  readonly bucketSeconds: number;
 }
 
 /** What a command run knows of the environment: its data folder, its global options and its logger. */
 export interface CommandEnvironment {
   readonly layout: DataLayout;
-  readonly global: Pick<GlobalConfig, 'threads' | 'mode'>;
+  readonly global: Pick<GlobalConfig, 'threads' | 'mode' | 'bucketSeconds'>;
   readonly logger: Logger;
 }
 
-/** The environment of a command run: the system clock. */
-export function layerEnvironment({ layout, global, logger }: CommandEnvironment): LayerEnvironment {
-  return { layout, threads: global.threads, mode: global.mode, logger, clock: systemClock };
+/** The environment of a command run: the system clock, and the data folder's bucket size (recorded if it had none). */
+export async function layerEnvironment({ layout, global, logger }: CommandEnvironment): Promise<LayerEnvironment> {
+  const bucketSeconds = await folderBucketSeconds(layout, global.bucketSeconds, true);
+  return { layout, threads: global.threads, mode: global.mode, logger, clock: systemClock, bucketSeconds };
 }
 
 export interface BatchOptions {

@@ -1,6 +1,7 @@
 // `all`: the whole Lambda Architecture in one process — batch at start (and every --batch-every), the stream
 // generator, the speed layer and the merger — with a status line per slide and a clean stop.
 
+import { historyEndingAt } from '../core/event-generator.js';
 import path from 'node:path';
 import { BatchPool, runBatch } from '../batch/batch-job.js';
 import { listCsvFiles } from '../batch/inputs.js';
@@ -29,8 +30,8 @@ export interface AllOptions {
   /** The serving layer: merged_view.csv cadence, view kind, HTTP address (or none). */
   readonly serve: ServeOptions;
   readonly batch: BatchOptions;
-  /** Sample history written when batch_input/ holds no CSV file. */
-  readonly sampleHistory: Omit<GenBatchConfig, 'force'>;
+  /** Sample history written when batch_input/ holds no CSV file, over the span that ends at the hour before now. */
+  readonly sampleHistory: Omit<GenBatchConfig, 'force' | 'startSeconds'>;
 }
 
 /** Observers for tools that measure a running pipeline (soak, bench). */
@@ -62,7 +63,8 @@ export async function runAll(environment: LayerEnvironment, options: AllOptions,
   const { print } = run;
   // Silent here: the batch run just below warns about the entries it skips, once.
   if (listCsvFiles(layout.batchInput, silentLogger).length === 0) {
-    const generated = generateBatchFiles(layout.batchInput, { ...options.sampleHistory, force: false });
+    const startSeconds = historyEndingAt(clock.now(), options.sampleHistory.spanSeconds);
+    const generated = generateBatchFiles(layout.batchInput, { ...options.sampleHistory, startSeconds, force: false });
     print(`all: batch_input/ was empty: generated ${count(generated.rows)} sample rows in ${generated.files.length} files`);
   }
   // One pool for every recompute: threads started once, not per batch (their start-up cost and memory churn).

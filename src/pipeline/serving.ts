@@ -43,6 +43,7 @@ export function openServing(environment: LayerEnvironment, options: ServeOptions
     logger: environment.logger,
     clock: environment.clock,
     view: options.view,
+    bucketSeconds: environment.bucketSeconds,
     csvIntervalMs: options.intervalMs,
     pollMs: SERVING_POLL_MS,
     onCsvWritten: hooks.onCsvWritten,
@@ -94,18 +95,18 @@ export type ServiceRequest = { readonly type: 'listen' } | { readonly type: 'ser
 export function serviceThreadHandler(start: ServiceStart): Handler<ServiceRequest> {
   const { global, options } = start;
   let url: string | null = null;
-  let serving: OpenServing | undefined;
+  let serving: Promise<OpenServing> | undefined;
   // Opened by the first request, so that its errors reach the main thread as that request's, with their codes.
-  const opened = (): OpenServing =>
-    (serving ??= openServing(layerEnvironment({ global, layout: dataLayout(global.data), logger: createLogger(global.logLevel) }), options, {
-      onListening: (address) => (url = address),
-    }));
+  const opened = (): Promise<OpenServing> =>
+    (serving ??= layerEnvironment({ global, layout: dataLayout(global.data), logger: createLogger(global.logLevel) }).then((environment) =>
+      openServing(environment, options, { onListening: (address) => (url = address) }),
+    ));
   return async (request, signal) => {
     if (request.type === 'listen') {
-      await opened().listen();
+      await (await opened()).listen();
       return { result: url };
     }
-    await opened().serve(signal);
+    await (await opened()).serve(signal);
     return NO_RESULT;
   };
 }

@@ -57,7 +57,7 @@ function speedSource(layout: DataLayout, source: SourceOptions | undefined): { l
  * and returns: the `speed` command, `all` (so soak) and the speed benchmark.
  */
 export async function runSpeedLayer(environment: LayerEnvironment, options: SpeedOptions, run: SpeedRun): Promise<void> {
-  const { clock, logger, threads, mode } = environment;
+  const { clock, logger, threads, mode, bucketSeconds } = environment;
   const { window } = options;
   const { layout, source: from } = speedSource(environment.layout, options.source);
   for (const dir of [layout.streamInput, layout.servingSpeed, layout.realtimeDeltas]) await fs.promises.mkdir(dir, { recursive: true });
@@ -91,8 +91,8 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
     appender.foldCompacted();
     const { entries, lastSeq } = readIngestLog(layout.ingestLog);
     // The parse pool's threads start while the speed workers do.
-    parser = new StreamParserPool(loggedFiles, threads, threads, mode);
-    workers = await SpeedWorkers.start(threads, window.slidesPerWindow, layout.realtimeDeltas);
+    parser = new StreamParserPool(loggedFiles, threads, threads, mode, bucketSeconds);
+    workers = await SpeedWorkers.start(threads, window.slidesPerWindow, layout.realtimeDeltas, bucketSeconds);
     // The default stream takes stream_input/ files (with NATS too: replays of quarantined rows); a partition stream only NATS.
     const nats = from.kind === 'nats' ? await natsModules![1].NatsSource.open({ ...from, layout, link: link!, logger, clock }, entries) : undefined;
     if (nats && layout.stream !== DEFAULT_STREAM) source = nats;
@@ -108,7 +108,7 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
         log: appender,
         parser,
         partitions: workers,
-        deltas: new DeltaFiles(layout.realtimeDeltas),
+        deltas: new DeltaFiles(layout.realtimeDeltas, bucketSeconds),
         outputs: new SpeedViewFiles(layout, logger, options.keepViews),
         logger,
         quarantine: (entry, file) => writeQuarantine(layout, entry.name, file.badRows).then(() => undefined),

@@ -33,7 +33,7 @@ export class ExactView implements MergeView {
   constructor(private readonly context: MergeViewContext) {}
 
   load(batch: BatchViewRef | null, streams: readonly DataLayout[]): Promise<ServingLoadResult> {
-    return this.context.threads.request<ServingLoadResult>(loadRequest(batch, streams, realtimeOf, null));
+    return this.context.threads.request<ServingLoadResult>(loadRequest(batch, streams, realtimeOf, null, this.context.bucketSeconds));
   }
 
   /**
@@ -54,8 +54,8 @@ export class ExactView implements MergeView {
       const through = store.throughSeqOf(layout.stream);
       if (head.throughSeq <= through) continue;
       try {
-        const deltas = new DeltaFiles(layout.realtimeDeltas);
-        const slices = sliceByUsers(await runInSteps(deltas.readInSteps(through, head.throughSeq)), APPLY_SLICE_USERS);
+        const deltas = new DeltaFiles(layout.realtimeDeltas, this.context.bucketSeconds);
+        const slices = sliceByUsers(await runInSteps(deltas.readInSteps(through, head.throughSeq, true)), APPLY_SLICE_USERS);
         for (const [i, items] of slices.entries()) {
           await yieldToEvents();
           // Only the last slice reaches the head's newest file: the others keep the staleness they had.
@@ -85,6 +85,7 @@ export class ExactView implements MergeView {
     try {
       const result = await threads.request<ServingBatchResult>({
         type: 'batch',
+        bucketSeconds: this.context.bucketSeconds,
         batch: batchRef(newest),
         streams: this.context.streams().map((layout) => ({ stream: layout.stream, deltasDir: layout.realtimeDeltas, keepThrough: store.throughSeqOf(layout.stream) })),
       });

@@ -24,6 +24,7 @@ export interface MergeView {
 /** What a merged view works with: the serving layer's store, threads and counters, and its background step. */
 export interface MergeViewContext {
   readonly layout: DataLayout;
+  readonly bucketSeconds: number;
   readonly store: ServingStore;
   readonly threads: ServingThreads;
   readonly counters: SpeedCounters;
@@ -52,11 +53,18 @@ export const batchRef = (view: BatchViewInfo): BatchViewRef => ({ dir: view.dir,
  * A load request: `batch`, each stream's realtime state past it (the default stream first, its staleness with it),
  * and a speed window (null: none).
  */
-export function loadRequest(batch: BatchViewRef | null, streams: readonly DataLayout[], realtimeOf: (stream: DataLayout) => StreamRealtime, window: string | null): ServingRequest {
+export function loadRequest(
+  batch: BatchViewRef | null,
+  streams: readonly DataLayout[],
+  realtimeOf: (stream: DataLayout) => StreamRealtime,
+  window: string | null,
+  bucketSeconds: number,
+): ServingRequest {
   const [main, ...partitions] = streams as [DataLayout, ...DataLayout[]];
   const { checkpoint, throughSeq, lastIngestedAtMs } = realtimeOf(main);
   return {
     type: 'load',
+    bucketSeconds,
     batch,
     checkpoint,
     throughSeq,

@@ -28,6 +28,8 @@ export interface ServingConfig {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly view: MergeViewKind;
+  /** The data folder's event-time bucket size: what realtime deltas and checkpoints are read with. */
+  readonly bucketSeconds: number;
   /** merged_view.csv is written this often, when the version changed. */
   readonly csvIntervalMs: number;
   /** New realtime state is looked for this often (a file-system event wakes it sooner). */
@@ -75,6 +77,7 @@ export class ServingLayer implements ServingReads {
     );
     this.mergeView = MERGE_VIEW_STRATEGIES[config.view]({
       layout: config.layout,
+      bucketSeconds: config.bucketSeconds,
       store: this.store,
       threads: this.threads,
       counters: this.counters,

@@ -71,19 +71,18 @@ function readBatchBase(batch: BatchViewRef | null): BatchBase {
  * Adds one stream's realtime view, made exact against the batch watermark, to the overlay: its checkpoint (corrected
  * by deltas) and the deltas after it through `throughSeq`. Returns the last seq it holds.
  */
-function loadRealtime(overlay: UserAggTable, batchWatermark: number, checkpoint: RealtimeViewRef | null, headThroughSeq: number, deltasDir: string): number {
-  const deltas = new DeltaFiles(deltasDir);
+function loadRealtime(overlay: UserAggTable, batchWatermark: number, checkpoint: RealtimeViewRef | null, headThroughSeq: number, deltas: DeltaFiles): number {
   let from = batchWatermark;
   if (checkpoint) {
     const watermarks = { batchWatermark, realtimeWatermark: checkpoint.watermark, realtimeThroughSeq: checkpoint.throughSeq };
     if (planExactMerge(watermarks).useRealtime) {
-      mergeViewDirectory(checkpoint.dir, overlay);
-      exactMerge(watermarks, (range) => deltas.merge(range, overlay));
+      mergeViewDirectory(checkpoint.dir, overlay, 1, deltas.bucketSeconds, true);
+      exactMerge(watermarks, (range) => deltas.merge(range, overlay, true));
       from = checkpoint.throughSeq;
     }
   }
   const throughSeq = Math.max(from, headThroughSeq);
-  if (throughSeq > from) checkDeltasFound({ afterSeq: from, throughSeq, sign: 1 }, deltas.merge({ afterSeq: from, throughSeq, sign: 1 }, overlay));
+  if (throughSeq > from) checkDeltasFound({ afterSeq: from, throughSeq, sign: 1 }, deltas.merge({ afterSeq: from, throughSeq, sign: 1 }, overlay, true));
   return throughSeq;
 }
 
@@ -92,14 +91,14 @@ function loadRealtime(overlay: UserAggTable, batchWatermark: number, checkpoint:
  * seq the store reflected when it asked (the store adds the seqs it applied since). A seq missing here is one the swap
  * cannot account for (the store keeps only those it applies after asking): E_STATE, and the serving layer reloads.
  */
-function preparedOverlay(base: BatchBase, streams: readonly { stream: string; deltasDir: string; keepThrough: number }[]): PreparedOverlay {
+function preparedOverlay(base: BatchBase, streams: readonly { stream: string; deltasDir: string; keepThrough: number }[], bucketSeconds: number): PreparedOverlay {
   const overlay = new UserAggTable();
   const ranges: Record<string, { afterSeq: number; throughSeq: number }> = {};
   for (const { stream, deltasDir, keepThrough } of streams) {
     const watermark = watermarkOf(base, stream);
     const range = { afterSeq: watermark, throughSeq: Math.max(watermark, keepThrough), sign: 1 } as const;
     // Added straight into the overlay, not read into a table per seq first.
-    if (range.throughSeq > range.afterSeq) checkDeltasFound(range, new DeltaFiles(deltasDir).merge(range, overlay));
+    if (range.throughSeq > range.afterSeq) checkDeltasFound(range, new DeltaFiles(deltasDir, bucketSeconds).merge(range, overlay, true));
     ranges[stream] = { afterSeq: range.afterSeq, throughSeq: range.throughSeq };
   }
   const compacted = overlay.compacted();
@@ -118,9 +117,10 @@ export async function handleServingRequest(request: ServingRequest): Promise<Ans
       if (request.window) {
         mergeViewDirectory(request.window, overlay);
       } else {
-        throughSeq = loadRealtime(overlay, batchWatermark, request.checkpoint, request.throughSeq, request.deltasDir);
+        throughSeq = loadRealtime(overlay, batchWatermark, request.checkpoint, request.throughSeq, new DeltaFiles(request.deltasDir, request.bucketSeconds));
         for (const stream of request.streams) {
-          streamThroughSeqs[stream.stream] = loadRealtime(overlay, watermarkOf(base, stream.stream), stream.checkpoint, stream.throughSeq, stream.deltasDir);
+          const deltas = new DeltaFiles(stream.deltasDir, request.bucketSeconds);
+          streamThroughSeqs[stream.stream] = loadRealtime(overlay, watermarkOf(base, stream.stream), stream.checkpoint, stream.throughSeq, deltas);
         }
       }
       const state = overlay.compacted().toState();
@@ -130,7 +130,7 @@ export async function handleServingRequest(request: ServingRequest): Promise<Ans
     }
     case 'batch': {
       const base = readBatchBase(request.batch);
-      const prepared = preparedOverlay(base, request.streams);
+      const prepared = preparedOverlay(base, request.streams, request.bucketSeconds);
       const kept: PreparedOverlay = { ...prepared, overlay: reserveOverlay(UserAggTable.fromState(prepared.overlay), base).toState() };
       const result: ServingBatchResult = { base, prepared: kept };
       return { result, transfer: stateTransferList(kept.overlay) };

@@ -13,7 +13,7 @@ import { parseFileRange } from '../io/read-range.js';
 /** batch_input/ plus every logged stream file (compacted or not), each parsed on its own in this thread. */
 export function recountMasterDataset(layout: DataLayout): UserAggTable {
   const table = new UserAggTable();
-  for (const file of collectBatchInputs(layout, silentLogger).inputs) parseFileRange(file.path, 0, file.size, table, 'drop');
+  for (const file of collectBatchInputs(layout, silentLogger).inputs) parseFileRange(file.path, 0, file.size, table, 'drop', 0);
   return table;
 }
 

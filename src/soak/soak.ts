@@ -1,6 +1,7 @@
 // soak: runs the whole pipeline for a long time at a fixed event rate (optionally killing it with SIGKILL at random
 // moments and restarting it), samples it every second, and checks that nothing was lost, counted twice, or leaked.
 
+import { HISTORY_SPAN_SECONDS, historyEndingAt } from '../core/event-generator.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -81,7 +82,9 @@ export interface SoakReport {
 /** A stream chunk every 250 ms, each carrying rate / 4 events. */
 const STREAM_INTERVAL_MS = 250;
 /** History written when the data folder has none: enough for the batch layer to matter, quick to recompute. */
-const HISTORY = { rows: 100_000, files: 4, seed: 42 };
+/** The soak's stream is out of order and has late rows, so lateness is counted through every restart. */
+const SOAK_STAMPS = Object.freeze({ outOfOrderSeconds: 5, lateFraction: 0.001, lateBySeconds: 60 });
+const HISTORY = { rows: 100_000, files: 4, seed: 42, spanSeconds: HISTORY_SPAN_SECONDS };
 /** Below this, RSS growth is noise from warm-up (JIT, pools), not a leak. */
 const RSS_NOISE_BYTES = 64 << 20;
 const MAX_RSS_GROWTH_PERCENT = 25;
@@ -103,7 +106,7 @@ function allOptions(options: SoakOptions, remainingMs: number): AllOptions {
     batchEveryMs: options.batchEveryMs,
     compactEveryMs: options.compactEveryMs,
     compact: options.compact,
-    stream: { intervalMs: STREAM_INTERVAL_MS, rowsPerChunk: Math.max(1, Math.round((options.rate * STREAM_INTERVAL_MS) / 1000)), chunks: undefined, users: options.users, seed: 7 },
+    stream: { intervalMs: STREAM_INTERVAL_MS, rowsPerChunk: Math.max(1, Math.round((options.rate * STREAM_INTERVAL_MS) / 1000)), chunks: undefined, users: options.users, seed: 7, stamps: SOAK_STAMPS },
     speed: options.speed,
     serve: { intervalMs: options.mergeIntervalMs, view: 'exact', http: undefined },
     batch: options.batch,
@@ -119,6 +122,7 @@ function allArgs(layout: DataLayout, threads: number, options: SoakOptions, rema
     'all', '--data', layout.root, '--threads', String(threads), '--log-level', 'warn',
     '--duration', `${o.durationMs}ms`, '--batch-every', `${o.batchEveryMs}ms`, '--partitions', String(o.batch.partitions), '--keep-views', String(o.batch.keepViews),
     '--stream-interval', `${o.stream.intervalMs}ms`, '--rows-per-chunk', String(o.stream.rowsPerChunk), '--users', String(o.stream.users), '--seed', String(Date.now() % 100_000),
+    '--out-of-order', `${o.stream.stamps.outOfOrderSeconds}s`, '--late-fraction', String(o.stream.stamps.lateFraction), '--late-by', `${o.stream.stamps.lateBySeconds}s`,
     '--batch-interval', `${window.batchIntervalMs}ms`, '--window', `${window.windowMs}ms`, '--slide', `${window.slideMs}ms`, '--keep-windows', String(o.speed.keepViews),
     '--merge-interval', `${o.serve.intervalMs}ms`, '--no-http',
     ...(o.compactEveryMs === undefined ? [] : ['--compact-every', `${o.compactEveryMs}ms`, '--target-size', String(o.compact.targetBytes)]),
@@ -130,7 +134,7 @@ export async function runSoak(run: SoakRun, options: SoakOptions): Promise<SoakR
   const layout = dataLayout(root);
   run.print(`soak: ${options.durationMs / 1000} s at ${options.rate} events/s${options.killEveryMs ? `, SIGKILL every ~${options.killEveryMs / 1000} s` : ''} in ${layout.root}`);
   if (entriesIn(layout.batchInput) === 0 || !fs.readdirSync(layout.batchInput).some((n) => n.endsWith('.csv'))) {
-    generateBatchFiles(layout.batchInput, { ...HISTORY, users: options.users, force: false });
+    generateBatchFiles(layout.batchInput, { ...HISTORY, users: options.users, startSeconds: historyEndingAt(Date.now(), HISTORY.spanSeconds), force: false });
   }
   const samples: Sample[] = [];
   const freshness: number[] = [];
@@ -158,7 +162,7 @@ export async function runSoak(run: SoakRun, options: SoakOptions): Promise<SoakR
 
   try {
     if (options.killEveryMs === undefined) {
-      const environment = layerEnvironment({ layout, global: run, logger: silentLogger });
+      const environment = await layerEnvironment({ layout, global: { ...run, bucketSeconds: undefined }, logger: silentLogger });
       const summary = await runAll(environment, allOptions(options, options.durationMs), { signal: run.signal, print: () => {}, logLevel: run.logLevel }, {
         onChunk: (chunk) => renamedAt.set(chunk.name, chunk.renamedAtMs),
         onCsvWritten: (status, writtenAtMs) => {

@@ -3,13 +3,13 @@
 
 import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { fnv1a, partitionOfHash } from '../core/hash.js';
-import { forEachViewLine, formatBlock } from '../core/view-format.js';
+import { BUCKETS_HEADER, bucketField, bucketFieldOf, forEachViewLine, formatBlock } from '../core/view-format.js';
 import { SlidingWindow } from '../core/window.js';
 import { formatEntries, sortedEntries } from '../core/sorted-view.js';
 import type { PartitionLines } from '../messages.js';
 
 /** Calls `accept` for every delta line of a range and returns the seqs found (io/deltas.ts DeltaFiles.forEachLine). */
-export type DeltaLines = (accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number) => void) => ReadonlySet<number>;
+export type DeltaLines = (accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number, bucket: number) => void) => ReadonlySet<number>;
 
 export class PartitionState {
   private readonly window: SlidingWindow;
@@ -19,6 +19,8 @@ export class PartitionState {
     readonly partition: number,
     readonly partitions: number,
     slidesPerWindow: number,
+    /** The data folder's bucket size: the realtime view holds totals per (user, bucket). */
+    private readonly bucketSeconds: number,
   ) {
     this.window = new SlidingWindow(slidesPerWindow);
   }
@@ -38,9 +40,9 @@ export class PartitionState {
 
   /** Adds (sign 1) or subtracts (-1) this partition's users' delta lines into the realtime view; returns the seqs found. */
   applyDeltas(lines: DeltaLines, sign: 1 | -1): ReadonlySet<number> {
-    const found = lines((_seq, key, start, end, count, cents) => {
+    const found = lines((_seq, key, start, end, count, cents, bucket) => {
       const hash = fnv1a(key, start, end);
-      if (partitionOfHash(hash, this.partitions) === this.partition) this.realtime.add(key, start, end, sign * count, sign * cents, hash);
+      if (partitionOfHash(hash, this.partitions) === this.partition) this.realtime.add(key, start, end, sign * count, sign * cents, hash, bucket);
     });
     this.compactIfSparse();
     return found;
@@ -49,10 +51,11 @@ export class PartitionState {
   /** Adds this partition's users of a published realtime view (a checkpoint; its parts may come from another partitioning). */
   loadView(parts: readonly Uint8Array[], name: string): void {
     for (const bytes of parts) {
-      forEachViewLine(bytes, name, 0, (_prefix, key, start, end, count, cents) => {
+      const accept = (_prefix: readonly number[], key: Uint8Array, start: number, end: number, count: number, cents: number, bucket: number): void => {
         const hash = fnv1a(key, start, end);
-        if (partitionOfHash(hash, this.partitions) === this.partition) this.realtime.add(key, start, end, count, cents, hash);
-      });
+        if (partitionOfHash(hash, this.partitions) === this.partition) this.realtime.add(key, start, end, count, cents, hash, bucket);
+      };
+      forEachViewLine(bytes, name, 0, accept, { firstLine: 'header-or-data', buckets: bucketFieldOf(bytes, this.bucketSeconds) });
     }
   }
 
@@ -60,10 +63,11 @@ export class PartitionState {
     this.realtime = new UserAggTable();
   }
 
-  /** The realtime view's lines for this partition (unsorted: readers load them into tables). */
+  /** The realtime view's lines for this partition, per (user, bucket) after a BUCKETS_HEADER line (unsorted: readers load them into tables). */
   realtimeView(): PartitionLines {
     const block = this.realtime.toBlock();
-    return { bytes: formatBlock(block), users: block.counts.length };
+    const lines = formatBlock(block, '', bucketField(this.bucketSeconds));
+    return { bytes: Buffer.concat([Buffer.from(`${BUCKETS_HEADER}\n`), lines]), users: this.realtime.overAllTime().size };
   }
 
   /** Rebuilds the realtime table when users whose totals returned to zero outnumber the live ones. */

@@ -12,9 +12,9 @@ import { type PartitionStore } from './ports.js';
 export class SpeedWorkers implements PartitionStore {
   private constructor(private readonly threads: readonly ThreadClient<SpeedRequest>[]) {}
 
-  static async start(partitions: number, slidesPerWindow: number, deltasDir: string): Promise<SpeedWorkers> {
+  static async start(partitions: number, slidesPerWindow: number, deltasDir: string, bucketSeconds: number): Promise<SpeedWorkers> {
     const threads = Array.from({ length: partitions }, (_, partition) => {
-      const init: SpeedWorkerInit = { partition, partitions, slidesPerWindow, deltasDir };
+      const init: SpeedWorkerInit = { partition, partitions, slidesPerWindow, deltasDir, bucketSeconds };
       return ThreadClient.start<SpeedRequest>(workerUrl('speed-worker'), `speed worker ${partition}`, undefined, init);
     });
     try {

@@ -1,5 +1,6 @@
-// Parsing a micro-batch's stream files (on a parse thread): each file's logged prefix into its own table, whose lines
-// become the file's per-seq deltas, and all of them summed into one block per speed-worker partition.
+// Parsing a micro-batch's stream files (on a parse thread): each file's logged prefix into its own table of
+// (user, bucket) totals, whose lines become the file's per-seq deltas, and all of them summed into one block per
+// speed-worker partition.
 
 import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
@@ -21,7 +22,7 @@ export interface ParsedStreamFile {
 export interface StreamParse {
   /** All files' users summed, one block per partition. */
   readonly blocks: readonly AggBlock[];
-  /** The files' delta lines, in seq order (`seq,user_id,count,amount`). */
+  /** The files' delta lines, in seq order (`seq,user_id,bucket_start,count,amount`). */
   readonly deltas: Uint8Array;
   readonly files: readonly ParsedStreamFile[];
 }
@@ -29,7 +30,7 @@ export interface StreamParse {
 /** Reads a file's first `size` bytes into a table (io/read-range.ts parseFileRange, or bytes in memory in tests). */
 export type ReadLogged = (file: StreamFileToParse, table: UserAggTable, mode: BadRowMode) => RangeParse;
 
-export function parseStreamFiles(files: readonly StreamFileToParse[], partitions: number, mode: BadRowMode, read: ReadLogged): StreamParse {
+export function parseStreamFiles(files: readonly StreamFileToParse[], partitions: number, mode: BadRowMode, bucketSeconds: number, read: ReadLogged): StreamParse {
   const sum = new UserAggTable();
   const deltas: Uint8Array[] = [];
   const parsed: ParsedStreamFile[] = [];
@@ -48,7 +49,7 @@ export function parseStreamFiles(files: readonly StreamFileToParse[], partitions
     parsed.push({ seq: file.seq, path: file.path, counts: result.counts, badRowCount: totalBad(result.counts), badRows: result.badRows, truncated: result.truncated });
     // A failfast run stops at its first bad row: the files after it are not counted anywhere.
     if (mode === 'failfast' && result.badRows.length > 0) break;
-    deltas.push(formatDeltaLines(file.seq, table.toBlock()));
+    deltas.push(formatDeltaLines(file.seq, table.toBlock(), bucketSeconds));
     sum.mergeTable(table);
   }
   return { blocks: sum.toPartitionedBlocks(partitions), deltas: Buffer.concat(deltas), files: parsed };

@@ -39,6 +39,7 @@ export class StreamParserPool implements StreamParser {
     private readonly threads: number,
     private readonly partitions: number,
     private readonly mode: BadRowMode,
+    private readonly bucketSeconds: number,
   ) {
     this.pool = new Piscina({ filename: workerUrl('batch-worker').href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
   }
@@ -50,7 +51,7 @@ export class StreamParserPool implements StreamParser {
     });
     const settled = await Promise.allSettled(
       splitByBytes(files, this.threads).map((chunk) => {
-        const task: StreamParseTask = { files: chunk, partitions: this.partitions, mode: this.mode };
+        const task: StreamParseTask = { files: chunk, partitions: this.partitions, mode: this.mode, bucketSeconds: this.bucketSeconds };
         return runTask<StreamParse>(this.pool, task, { name: 'parseStream' });
       }),
     );

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli, runCliOk, requireBuild } from '../helpers/cli.js';
+import { errorLines, runCli, runCliOk, requireBuild } from '../helpers/cli.js';
 import {
   type BatchViewOnDisk,
   MERGED_HEADER,
@@ -17,7 +17,17 @@ import {
 } from '../helpers/outputs.js';
 import { writeBatchInputs } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
-import { type Recount, REFERENCE_HEADER, addPurchase, emptyRecount, expectedViewLines, fnv1aOf, recountFile } from '../helpers/reference.js';
+import {
+  REFERENCE_BUCKET_SECONDS,
+  REFERENCE_HEADER,
+  type Recount,
+  addPurchase,
+  emptyRecount,
+  expectedBucketLines,
+  expectedViewLines,
+  fnv1aOf,
+  recountFile,
+} from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const PARTITIONS = 8; // the batch command's default --partitions
@@ -86,12 +96,27 @@ function expectedQuarantine(bad: Recount['bad']): string {
   return bad.map((row) => `${row.line}\t${row.reason}\t${row.reason === 'line_too_long' ? row.text.slice(0, QUARANTINE_PREFIX_BYTES) : row.text}\n`).join('');
 }
 
-/** Checks one published batch view against the expectation: files, parts, manifest. */
+/** Each buckets/ part's exact text: the (user, bucket) totals of the users its number owns, by user then bucket. */
+function expectedBucketParts(expected: Expected): Map<string, string> {
+  const parts = new Map<string, string>();
+  for (let p = 0; p < PARTITIONS; p++) parts.set(`part-${String(p).padStart(5, '0')}`, '');
+  for (const user of [...expected.recount.buckets.keys()].sort()) {
+    const name = `part-${String(fnv1aOf(user) % PARTITIONS).padStart(5, '0')}`;
+    const lines = expectedBucketLines(new Map([[user, expected.recount.buckets.get(user)!]]));
+    parts.set(name, parts.get(name)! + lines.map((line) => `${line}\n`).join(''));
+  }
+  return parts;
+}
+
+/** Checks one published batch view against the expectation: files, parts, per-bucket parts, manifest. */
 function expectBatchView(view: BatchViewOnDisk, expected: Expected, threads: number): void {
   const partNames = Array.from({ length: PARTITIONS }, (_, p) => `part-${String(p).padStart(5, '0')}`);
-  expect(view.files).toEqual([...partNames, '_MANIFEST.json', '_SUCCESS'].sort());
+  expect(view.files).toEqual([...partNames, '_MANIFEST.json', '_SUCCESS', 'buckets'].sort());
   expect(fs.readFileSync(path.join(view.dir, '_SUCCESS'), 'utf8')).toBe('');
   expect(view.parts).toEqual(expectedParts(expected));
+  expect(view.bucketParts).toEqual(expectedBucketParts(expected));
+  expect(view.manifest.bucketSeconds).toBe(REFERENCE_BUCKET_SECONDS);
+  expect(view.manifest.userBuckets).toBe([...expected.recount.buckets.values()].reduce((n, b) => n + b.size, 0));
   const r = expected.recount;
   const m = view.manifest;
   expect(m.streamWatermark).toBe(0);
@@ -166,10 +191,10 @@ function smallFiles(seed: number): Record<string, string | Uint8Array> {
 
 const QUOTED_MANUAL = {
   'quoted.csv': (r: Recount): void => {
-    addPurchase(r, 'smith, j', 150n);
-    addPurchase(r, 'say "hi"', 200n);
-    addPurchase(r, 'smith, j', 25n);
-    addPurchase(r, 'plain', 300n);
+    addPurchase(r, 'smith, j', 150n, 17);
+    addPurchase(r, 'say "hi"', 200n, 18);
+    addPurchase(r, 'smith, j', 25n, 19);
+    addPurchase(r, 'plain', 300n, 20);
     r.rows += 4;
     r.purchases += 4;
   },
@@ -571,5 +596,26 @@ describe('command line', CLI, () => {
     const result = await runCli(['batch', '--data', data, '--threads', 'zero']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--threads');
+  });
+});
+
+describe('event-time buckets', CLI, () => {
+  it('records the bucket size once, writes buckets/ parts of that size, and refuses another size with one clear error', async () => {
+    const data = tempData();
+    const files = { 'a.csv': 'u1,purchase,1.00,86399\nu1,purchase,2.00,86400.9\nu2,purchase,4.00,90000\nu2,view,0,1\n' };
+    writeBatchInputs(data, files);
+    await runCliOk(['batch', '--data', data, '--bucket', '1d']);
+    expect(JSON.parse(fs.readFileSync(path.join(data, 'event-time.json'), 'utf8'))).toEqual({ bucketSeconds: 86_400 });
+    const view = latestBatchView(data);
+    expect(view.manifest.bucketSeconds).toBe(86_400);
+    expect([...view.bucketParts.values()].join('').split('\n').filter(Boolean).sort()).toEqual(['u1,0,1,1.00', 'u1,86400,1,2.00', 'u2,86400,1,4.00']);
+    // Without --bucket the recorded size is used; another one is refused before anything is read.
+    await runCliOk(['batch', '--data', data]);
+    expect(latestBatchView(data).manifest.bucketSeconds).toBe(86_400);
+    const refused = await runCli(['batch', '--data', data, '--bucket', '1h']);
+    expect(refused.code).toBe(2);
+    expect(errorLines(refused.stderr)).toEqual([
+      `lambdaflow batch: error [E_OPTIONS]: --bucket: the data folder ${data} keeps 1d buckets, not 1h; changing the bucket size means a recompute in a new data folder (or leave --bucket out)`,
+    ]);
   });
 });

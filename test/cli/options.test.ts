@@ -56,6 +56,17 @@ describe('global options', () => {
     expect(resolveGlobal({ data: '/tmp/x', threads: '3', logLevel: 'debug', mode: 'failfast' })).toEqual({ data: '/tmp/x', threads: 3, logLevel: 'debug', mode: 'failfast' });
   });
 
+  it.each([
+    ['1m', 60],
+    ['15m', 900],
+    ['1h', 3_600],
+    ['6h', 21_600],
+    ['1d', 86_400],
+    ['7200', 7_200],
+  ])('--bucket %s is %i seconds', (bucket, seconds) => {
+    expect(resolveGlobal({ bucket }).bucketSeconds).toBe(seconds);
+  });
+
   it.each<BadCase>([
     ['an empty --data', { data: '' }, 'data'],
     ['zero threads', { threads: '0' }, 'threads'],
@@ -63,6 +74,11 @@ describe('global options', () => {
     ['threads not a number', { threads: 'two' }, 'threads'],
     ['an unknown log level', { logLevel: 'trace' }, 'log-level'],
     ['an unknown mode', { mode: 'lenient' }, 'mode'],
+    ['a bucket under a minute', { bucket: '30s' }, 'bucket'],
+    ['a bucket that does not divide a day', { bucket: '7m' }, 'bucket'],
+    ['a bucket over a day', { bucket: '2d' }, 'bucket'],
+    ['a bucket of a fraction of a second', { bucket: '60.5' }, 'bucket'],
+    ['a bucket that is not a size', { bucket: 'hourly' }, 'bucket'],
   ])('refuses %s', (_name, raw, flag) => {
     expectOptionsError(() => resolveGlobal(raw), flag);
   });
@@ -79,11 +95,21 @@ describe('global options', () => {
 describe('gen-batch options', () => {
   it('defaults', () => {
     expect(resolveGenBatch({})).toEqual({ ...DEFAULTS.genBatch, force: false });
-    expect(DEFAULTS.genBatch).toEqual({ rows: 1_000_000, files: 8, users: 10_000, seed: 42 });
+    expect(DEFAULTS.genBatch).toEqual({ rows: 1_000_000, files: 8, users: 10_000, seed: 42, startSeconds: 1_700_000_000, spanSeconds: 30 * 86_400 });
   });
 
   it('valid values', () => {
-    expect(resolveGenBatch({ rows: '0', files: '3', users: '5', seed: '0', force: true })).toEqual({ rows: 0, files: 3, users: 5, seed: 0, force: true });
+    expect(resolveGenBatch({ rows: '0', files: '3', users: '5', seed: '0', force: true, start: '2026-11-01T00:00:00Z', span: '7d' })).toEqual({
+      rows: 0,
+      files: 3,
+      users: 5,
+      seed: 0,
+      force: true,
+      startSeconds: 1_793_491_200,
+      spanSeconds: 7 * 86_400,
+    });
+    expect(resolveGenBatch({ start: '1700000000' }).startSeconds).toBe(1_700_000_000);
+    expect(resolveGenBatch({ start: '2026-11-01' }).startSeconds).toBe(1_793_491_200);
   });
 
   it.each<BadCase>([
@@ -91,6 +117,10 @@ describe('gen-batch options', () => {
     ['zero files', { files: '0' }, 'files'],
     ['zero users', { users: '0' }, 'users'],
     ['a seed past 32 bits', { seed: '4294967296' }, 'seed'],
+    ['a start that is not a time', { start: 'yesterday' }, 'start'],
+    ['a start that is no date', { start: '2026-02-30' }, 'start'],
+    ['a start with a time zone other than UTC', { start: '2026-11-01T00:00:00+01:00' }, 'start'],
+    ['a zero span', { span: '0' }, 'span'],
   ])('refuses %s', (_name, raw, flag) => {
     expectOptionsError(() => resolveGenBatch(raw), flag);
   });
@@ -136,7 +166,15 @@ describe('gen-stream options', () => {
   });
 
   it('valid values', () => {
-    expect(resolveGenStream({ interval: '250ms', rowsPerChunk: '0', chunks: '3', users: '7', seed: '9' })).toEqual({ intervalMs: 250, rowsPerChunk: 0, chunks: 3, users: 7, seed: 9 });
+    expect(resolveGenStream({ interval: '250ms', rowsPerChunk: '0', chunks: '3', users: '7', seed: '9' })).toEqual({
+      intervalMs: 250,
+      rowsPerChunk: 0,
+      chunks: 3,
+      users: 7,
+      seed: 9,
+      stamps: { outOfOrderSeconds: 0, lateFraction: 0, lateBySeconds: 60 },
+    });
+    expect(resolveGenStream({ outOfOrder: '10s', lateFraction: '0.05', lateBy: '2m' }).stamps).toEqual({ outOfOrderSeconds: 10, lateFraction: 0.05, lateBySeconds: 120 });
   });
 
   it('`all` names the interval --stream-interval', () => {
@@ -151,6 +189,10 @@ describe('gen-stream options', () => {
     ['negative chunks', { chunks: '-1' }, 'chunks'],
     ['zero users', { users: '0' }, 'users'],
     ['a bad seed', { seed: 'x' }, 'seed'],
+    ['a bad out-of-order', { outOfOrder: 'a bit' }, 'out-of-order'],
+    ['a late fraction over 1', { lateFraction: '1.5' }, 'late-fraction'],
+    ['a late fraction as a percentage', { lateFraction: '5%' }, 'late-fraction'],
+    ['a zero late-by', { lateBy: '0' }, 'late-by'],
   ])('refuses %s', (_name, raw, flag) => {
     expectOptionsError(() => resolveGenStream(raw), flag);
   });
@@ -401,8 +443,10 @@ describe('all options', () => {
       speed: resolveSpeed({}),
       serve: { intervalMs: 5_000, view: 'exact', http: { host: '127.0.0.1', port: 8080 } },
       batch: { partitions: 8, keepViews: 3 },
-      sampleHistory: DEFAULTS.genBatch,
+      sampleHistory: { rows: 1_000_000, files: 8, users: 10_000, seed: 42, spanSeconds: 30 * 86_400 },
     });
+    // Its stream shows lateness: a few seconds out of order, one row in a thousand a minute late.
+    expect(options.stream.stamps).toEqual({ outOfOrderSeconds: 5, lateFraction: 0.001, lateBySeconds: 60 });
   });
 
   it('--keep-views counts batch views, --keep-windows (old name --keep) speed windows', () => {

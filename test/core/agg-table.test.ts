@@ -2,7 +2,7 @@
 // and blocks that survive the structured clone used between threads.
 
 import { describe, expect, it } from 'vitest';
-import { type AggBlock, UserAggTable, blockToSortedTotals, compareUserIds, tableFromBlocks } from '../../src/core/agg-table.js';
+import { ALL_TIME, type AggBlock, UserAggTable, blockToSortedTotals, compareUserIds, tableFromBlocks } from '../../src/core/agg-table.js';
 import { fnv1a, fnv1aString, partitionOf, partitionOfHash } from '../../src/core/hash.js';
 import { seeded } from '../helpers/prng.js';
 
@@ -305,3 +305,77 @@ describe('toPartitionedBlocks', () => {
     expect(union).toEqual(whole.toSortedTotals());
   });
 });
+
+describe('keys per (user, event-time bucket)', () => {
+  function addBucket(table: UserAggTable, userId: string, bucket: number, count: number, cents: number): void {
+    const bytes = encoder.encode(userId);
+    table.add(bytes, 0, bytes.length, count, cents, fnv1a(bytes, 0, bytes.length), bucket);
+  }
+
+  it('keeps each bucket of a user apart, and a user over all time apart from its buckets', () => {
+    const table = new UserAggTable();
+    addBucket(table, 'u1', 10, 1, 100);
+    addBucket(table, 'u1', 11, 1, 200);
+    addBucket(table, 'u1', 10, 2, 50);
+    addUser(table, 'u1', 1, 7);
+    expect(table.toSortedBucketTotals()).toEqual([
+      { userId: 'u1', bucket: 10, count: 3, cents: 150 },
+      { userId: 'u1', bucket: 11, count: 1, cents: 200 },
+      { userId: 'u1', bucket: ALL_TIME, count: 1, cents: 7 },
+    ]);
+    const bytes = encoder.encode('u1');
+    expect(table.find(bytes, 0, 2, undefined, 11)).toBeGreaterThanOrEqual(0);
+    expect(table.find(bytes, 0, 2, undefined, 12)).toBe(-1);
+    expect(table.toSortedTotals()).toEqual([{ userId: 'u1', count: 5, cents: 357 }]);
+  });
+
+  it('sums a user over its buckets (overAllTime), against a Map model, through growth, blocks and reorder', () => {
+    const random = seeded(31).next;
+    const table = new UserAggTable(16);
+    const perBucket = new Map<string, { count: number; cents: number }>();
+    const perUser = new Map<string, { count: number; cents: number }>();
+    for (let i = 0; i < 40_000; i++) {
+      const user = `u${Math.floor(random() * 3_000)}`;
+      const bucket = 470_000 + Math.floor(random() * 720);
+      const cents = Math.floor(random() * 20_000) - 2_000;
+      addBucket(table, user, bucket, 1, cents);
+      for (const [model, key] of [[perBucket, `${user}@${bucket}`], [perUser, user]] as const) {
+        const t = model.get(key) ?? { count: 0, cents: 0 };
+        model.set(key, { count: t.count + 1, cents: t.cents + cents });
+      }
+    }
+    const fromBlocks = tableFromBlocks(table.toPartitionedBlocks(5).map((b) => structuredClone(b)));
+    for (const t of [table, fromBlocks]) {
+      const expected = [...perBucket].sort(([a], [b]) => compareBucketKeys(a, b)).map(([key, v]) => [key, v.count, v.cents]);
+      expect(t.toSortedBucketTotals().map((x) => [`${x.userId}@${x.bucket}`, x.count, x.cents])).toEqual(expected);
+      expect(t.overAllTime().toSortedTotals()).toEqual(modelTotals(perUser));
+    }
+    const order = Uint32Array.from({ length: table.size }, (_, i) => table.size - 1 - i);
+    const before = table.toSortedBucketTotals();
+    table.reorder(order);
+    expect(table.toSortedBucketTotals()).toEqual(before);
+  });
+
+  it('puts every bucket of a user in the user partition (the hash is the user id alone)', () => {
+    const table = new UserAggTable();
+    for (let bucket = 0; bucket < 50; bucket++) for (const user of ['a', 'b', 'c', 'd']) addBucket(table, user, bucket, 1, 1);
+    const blocks = table.toPartitionedBlocks(3);
+    for (const [p, block] of blocks.entries()) for (const user of blockUsers(block)) expect(partitionOf(user, 3)).toBe(p);
+    expect(blocks.reduce((n, b) => n + b.counts.length, 0)).toBe(200);
+  });
+
+  it('mergeBlock over all time adds a block of buckets to each user total', () => {
+    const table = new UserAggTable();
+    for (let bucket = 0; bucket < 3; bucket++) addBucket(table, 'x', bucket, 1, 10 * (bucket + 1));
+    const allTime = new UserAggTable();
+    allTime.mergeBlock(table.toBlock(), 1, true);
+    expect(allTime.toSortedBucketTotals()).toEqual([{ userId: 'x', bucket: ALL_TIME, count: 3, cents: 60 }]);
+  });
+});
+
+/** `user@bucket` keys in the order toSortedBucketTotals gives: user ids as the views sort them, then bucket. */
+function compareBucketKeys(a: string, b: string): number {
+  const [ua, ba] = a.split('@') as [string, string];
+  const [ub, bb] = b.split('@') as [string, string];
+  return compareUserIds(ua, ub) || Number(ba) - Number(bb);
+}

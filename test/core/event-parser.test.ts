@@ -2,7 +2,7 @@
 // independence from where the input is cut into chunks.
 
 import { describe, expect, it } from 'vitest';
-import { UserAggTable } from '../../src/core/agg-table.js';
+import { ALL_TIME, UserAggTable } from '../../src/core/agg-table.js';
 import { BAD_REASONS, EventParser, HEADER_LINE, parseWhole } from '../../src/core/event-parser.js';
 import { type ParseSnapshot, bytesOf, parseInChunksOf, parseInPieces, snapshotOf } from '../helpers/parse-pieces.js';
 import { seeded } from '../helpers/prng.js';
@@ -606,5 +606,47 @@ describe('regression: C1 control characters in user ids', () => {
     const parser = parseWhole(Buffer.from('u\u00851,purchase,1.00,1\nok,purchase,2.00,1\n'), table);
     expect(parser.badRows.map((r) => r.reason)).toEqual(['bad_user_id']);
     expect(table.toSortedTotals()).toEqual([{ userId: 'ok', count: 1, cents: 200 }]);
+  });
+});
+
+describe('event time', () => {
+  function bucketsOf(text: string, bucketSeconds: number): { userId: string; bucket: number; count: number; cents: number }[] {
+    const table = new UserAggTable();
+    parseWhole(bytesOf(text), table, { bucketSeconds });
+    return table.toSortedBucketTotals();
+  }
+
+  it('adds each purchase to the bucket floor(ts / B) of its second, the fraction dropped, on every path', () => {
+    const text = ['u1,purchase,1.00,3599.999', 'u1,purchase,2.00,3600', '"u1",purchase,4.00,7199', 'u1,"purchase","8.00","7200.5"', 'u2,view,,3600'].join('\n');
+    expect(bucketsOf(text, 3_600)).toEqual([
+      { userId: 'u1', bucket: 0, count: 1, cents: 100 },
+      { userId: 'u1', bucket: 1, count: 2, cents: 600 },
+      { userId: 'u1', bucket: 2, count: 1, cents: 800 },
+    ]);
+    expect(bucketsOf(text, 86_400)).toEqual([{ userId: 'u1', bucket: 0, count: 4, cents: 1_500 }]);
+  });
+
+  it('adds every purchase over all time with bucketSeconds 0', () => {
+    expect(bucketsOf('a,purchase,1,10\na,purchase,1,99999', 0)).toEqual([{ userId: 'a', bucket: ALL_TIME, count: 2, cents: 200 }]);
+  });
+
+  it('reports the smallest and largest second of the good rows (views too), not of bad ones', () => {
+    const { counts } = parse('a,view,0,500\na,purchase,1,300.9\nb,purchase,x,1\nc,purchase,1,999999999999\na,purchase,1,700');
+    expect([counts.minEventSecond, counts.maxEventSecond]).toEqual([300, 700]);
+    expect([parse('').counts.minEventSecond, parse('').counts.maxEventSecond]).toEqual([Infinity, -Infinity]);
+  });
+
+  it('gives onGoodRow each good row with its second, and the parser its line number', () => {
+    const seen: [number, number, string][] = [];
+    const parser: EventParser = new EventParser(new UserAggTable(), {
+      atFileStart: true,
+      keepBadRows: false,
+      stopAtFirstBadRow: false,
+      bucketSeconds: 60,
+      onGoodRow: (bytes, start, end, second) => seen.push([parser.lineCount, second, Buffer.from(bytes.subarray(start, end)).toString()]),
+    });
+    const input = bytesOf(`${HEADER_LINE}\na,view,1,10\n\nbad\n"b",purchase,1,20.5\r\n`);
+    parser.consume(input, 0, input.length, true);
+    expect(seen).toEqual([[2, 10, 'a,view,1,10'], [5, 20, '"b",purchase,1,20.5']]);
   });
 });

@@ -40,9 +40,10 @@ describe('durations', () => {
     ['2h', 7_200_000],
     ['5', 5_000],
     ['0.25', 250],
+    ['30d', 2_592_000_000],
   ])('parses %s', (text, ms) => expect(parseDurationMs(text)).toBe(ms));
 
-  it.each(['', 'ten', '10 minutes', '-1s', '1d'])('refuses "%s"', (text) => expect(parseDurationMs(text)).toBeUndefined());
+  it.each(['', 'ten', '10 minutes', '-1s', '1w'])('refuses "%s"', (text) => expect(parseDurationMs(text)).toBeUndefined());
 
   it.each([
     [250, '250ms'],
@@ -52,6 +53,7 @@ describe('durations', () => {
     [60_000, '1m'],
     [600_000, '10m'],
     [3_600_000, '1h'],
+    [86_400_000, '1d'],
   ])('formats %i ms as %s, which parses back', (ms, text) => {
     expect(formatDurationMs(ms)).toBe(text);
     expect(parseDurationMs(text)).toBe(ms);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserAggTable, compareUserIds } from '../../src/core/agg-table.js';
 import { formatTotals } from '../../src/core/view-format.js';
-import { formatEntries, sortByKey, sortScratchBytes, sortedEntries } from '../../src/core/sorted-view.js';
+import { formatBucketedEntries, formatEntries, sortByKey, sortScratchBytes, sortedEntries } from '../../src/core/sorted-view.js';
 import { seeded } from '../helpers/prng.js';
 
 /** Characters from every UTF-8 length, including the two ranges UTF-16 orders differently from code points. */
@@ -56,5 +56,34 @@ describe('sortedEntries / formatEntries', () => {
     expect(lines).toMatch(/^c,\d+,0\.00$/m);
     expect(sortedEntries(new UserAggTable())).toHaveLength(0);
     expect(formatEntries(tableOf(['only'], random), sortedEntries(tableOf(['only'], seeded(9)))).toString()).toMatch(/^only,/);
+  });
+});
+
+describe('sortedEntries / formatBucketedEntries with buckets', () => {
+  it('orders users as the views do and each user buckets by number, and writes both layouts from one pass', () => {
+    const random = seeded(5).next;
+    const table = new UserAggTable();
+    const model = new Map<string, Map<number, [number, number]>>();
+    for (let i = 0; i < 5_000; i++) {
+      const user = `u${Math.floor(random() * 300)}${random() < 0.1 ? '\u00e9' : ''}`;
+      const bucket = 100 + Math.floor(random() * 40);
+      const cents = Math.floor(random() * 1_000) - 100;
+      const key = Buffer.from(user);
+      table.add(key, 0, key.length, 1, cents, undefined, bucket);
+      const buckets = model.get(user) ?? new Map<number, [number, number]>();
+      const [c, a] = buckets.get(bucket) ?? [0, 0];
+      buckets.set(bucket, [c + 1, a + cents]);
+      model.set(user, buckets);
+    }
+    const lines = formatBucketedEntries(table, sortedEntries(table), 60);
+    const users = [...model.keys()].sort(compareUserIds);
+    const money = (cents: number): string => `${cents < 0 ? '-' : ''}${Math.floor(Math.abs(cents) / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
+    const expectedBuckets = users.flatMap((u) =>
+      [...model.get(u)!].filter(([, [c, a]]) => c !== 0 || a !== 0).sort(([a], [b]) => a - b).map(([b, [c, a]]) => `${u},${b * 60},${c},${money(a)}\n`),
+    );
+    const expectedUsers = users.map((u) => [...model.get(u)!.values()].reduce(([c, a], [dc, da]) => [c + dc, a + da], [0, 0])).map(([c, a], i) => `${users[i]},${c},${money(a)}\n`);
+    expect(lines.buckets.toString()).toBe(expectedBuckets.join(''));
+    expect(lines.users.toString()).toBe(expectedUsers.join(''));
+    expect([lines.userCount, lines.bucketCount]).toEqual([users.length, expectedBuckets.length]);
   });
 });

@@ -2,9 +2,21 @@
 // a header skipped as a part's first line only, and the amounts and counts a part may hold.
 
 import { describe, expect, it } from 'vitest';
-import { UserAggTable } from '../../src/core/agg-table.js';
+import { ALL_TIME, UserAggTable } from '../../src/core/agg-table.js';
 import { LambdaflowError } from '../../src/core/errors.js';
-import { BATCH_VIEW_HEADER, MERGED_VIEW_HEADER, type ViewFirstLine, forEachViewLine, formatBlock, mergeViewText, viewPartEncoding } from '../../src/core/view-format.js';
+import {
+  BATCH_VIEW_HEADER,
+  BUCKETS_HEADER,
+  MERGED_VIEW_HEADER,
+  NO_BUCKET_FIELD,
+  type ViewFirstLine,
+  bucketField,
+  bucketFieldOf,
+  forEachViewLine,
+  formatBlock,
+  mergeViewText,
+  viewPartEncoding,
+} from '../../src/core/view-format.js';
 
 const FILE = '/views/part-00000';
 
@@ -166,5 +178,52 @@ describe('formatBlock: a block\'s lines, read back the same', () => {
       return `9,${field},${count},${amount}\n`;
     });
     expect(formatBlock(block, '9,').toString().split(/(?<=\n)(?=9,)/).sort()).toEqual(expected.sort());
+  });
+});
+
+describe('lines per (user, bucket)', () => {
+  const B = 3_600;
+  function bucketLinesOf(text: string, firstLine: ViewFirstLine = 'header-or-data'): [string, number, number, number][] {
+    const read: [string, number, number, number][] = [];
+    forEachViewLine(Buffer.from(text), FILE, 0, (_p, key, start, end, count, cents, bucket) => read.push([Buffer.from(key.subarray(start, end)).toString(), bucket, count, cents]), {
+      firstLine,
+      buckets: bucketField(B),
+    });
+    return read;
+  }
+
+  it('reads bucket starts as bucket numbers (quoted or not, a header first), and an empty bucket as over all time', () => {
+    expect(bucketLinesOf(`${BUCKETS_HEADER}\nu1,7200,2,3.50\n"a,b","3600",1,1\nu2,,4,1.00\n`)).toEqual([
+      ['u1', 2, 2, 350],
+      ['a,b', 1, 1, 100],
+      ['u2', ALL_TIME, 4, 100],
+    ]);
+  });
+
+  it.each([
+    ['a start not aligned to the bucket size', 'u1,7201,2,3.50\n'],
+    ['a negative start', 'u1,-3600,2,3.50\n'],
+    ['a start that is not a number', 'u1,1e4,2,3.50\n'],
+    ['a line without its bucket (cut off, or from before buckets)', 'u1,2,3.50\n'],
+  ])('%s is a damaged line', (_name, text) => {
+    expect(() => bucketLinesOf(text, 'data')).toThrow(/damaged view file .* at line 1/);
+  });
+
+  it('tells a part with buckets by its header, and one from before buckets by its lack of one', () => {
+    expect(bucketFieldOf(Buffer.from(`${BUCKETS_HEADER}\nu,0,1,1.00\n`), B)).toEqual(bucketField(B));
+    expect(bucketFieldOf(Buffer.from('u,1,1.00\n'), B)).toEqual(NO_BUCKET_FIELD);
+  });
+
+  it('formatBlock writes a bucket start after the user id (empty over all time), and reads back the same', () => {
+    const table = new UserAggTable();
+    for (const [id, bucket, cents] of [['u1', 5, 100], ['u1', 6, 250], ['x,y', 0, 1], ['u2', ALL_TIME, 7]] as const) {
+      const key = Buffer.from(id);
+      table.add(key, 0, key.length, 1, cents, undefined, bucket);
+    }
+    const text = formatBlock(table.toBlock(), '3,', bucketField(B)).toString();
+    expect(text.split('\n').filter(Boolean).sort()).toEqual(['3,"x,y",0,1,0.01', '3,u1,18000,1,1.00', '3,u1,21600,1,2.50', '3,u2,,1,0.07']);
+    const read = new UserAggTable();
+    forEachViewLine(Buffer.from(text), FILE, 1, (_p, key, start, end, count, cents, bucket) => read.add(key, start, end, count, cents, undefined, bucket), { buckets: bucketField(B) });
+    expect(read.toSortedBucketTotals()).toEqual(table.toSortedBucketTotals());
   });
 });

@@ -101,6 +101,8 @@ export interface ManifestOnDisk {
   createdAtMs: number;
   streamWatermark: number;
   inputs: { name: string; source: string; size: number }[];
+  bucketSeconds?: number;
+  userBuckets?: number;
   rowsRead: number;
   purchases: number;
   views: number;
@@ -143,6 +145,8 @@ export interface BatchViewOnDisk {
   readonly ms: number;
   /** part file name → content, sorted by name. */
   readonly parts: Map<string, string>;
+  /** buckets/ part file name → content (per (user, bucket) totals), sorted by name; empty for a view without buckets. */
+  readonly bucketParts: Map<string, string>;
   readonly manifest: ManifestOnDisk;
   /** Every entry of the view directory, sorted. */
   readonly files: string[];
@@ -152,7 +156,10 @@ export function readBatchView(dir: string): BatchViewOnDisk {
   const files = fs.readdirSync(dir).sort();
   const parts = new Map<string, string>();
   for (const name of files.filter((n) => n.startsWith('part-'))) parts.set(name, fs.readFileSync(path.join(dir, name), 'utf8'));
-  return { dir, ms: Number(/batch-(\d+)$/.exec(dir)![1]), parts, manifest: readManifest(dir), files };
+  const bucketParts = new Map<string, string>();
+  const bucketsDir = path.join(dir, 'buckets');
+  for (const name of fs.existsSync(bucketsDir) ? fs.readdirSync(bucketsDir).sort() : []) bucketParts.set(name, fs.readFileSync(path.join(bucketsDir, name), 'utf8'));
+  return { dir, ms: Number(/batch-(\d+)$/.exec(dir)![1]), parts, bucketParts, manifest: readManifest(dir), files };
 }
 
 /** The newest published batch view. */

@@ -12,7 +12,7 @@ export const REFERENCE_MAX_ROW_CENTS = 99_999_999_999n;
 export const REFERENCE_MAX_TIMESTAMP = 253_402_300_799;
 
 export type RowOutcome =
-  | { readonly kind: 'purchase'; readonly userId: string; readonly cents: bigint }
+  | { readonly kind: 'purchase'; readonly userId: string; readonly cents: bigint; readonly second: number }
   | { readonly kind: 'view' }
   | { readonly kind: 'bad'; readonly reason: string };
 
@@ -40,7 +40,8 @@ export function classifyFields(fields: readonly string[]): RowOutcome {
   const cents = referenceCents(amount);
   if (cents === undefined) return bad('bad_amount');
   if (!referenceTimestampOk(timestamp)) return bad('bad_timestamp');
-  return eventType === 'purchase' ? { kind: 'purchase', userId, cents } : { kind: 'view' };
+  // The event second: the timestamp's whole part (its fraction dropped), by the digits.
+  return eventType === 'purchase' ? { kind: 'purchase', userId, cents, second: Number(timestamp.split('.')[0]) } : { kind: 'view' };
 }
 
 export interface ReferenceTotal {
@@ -50,21 +51,43 @@ export interface ReferenceTotal {
 
 export interface Recount {
   readonly totals: Map<string, ReferenceTotal>;
+  /** Per user, per bucket start (Unix seconds, floor(second / bucketSeconds) · bucketSeconds): the event-time totals. */
+  readonly buckets: Map<string, Map<number, ReferenceTotal>>;
+  readonly bucketSeconds: number;
   rows: number;
   purchases: number;
   views: number;
   readonly bad: { line: number; reason: string; text: string }[];
 }
 
-export function emptyRecount(): Recount {
-  return { totals: new Map(), rows: 0, purchases: 0, views: 0, bad: [] };
+/** The bucket size a data folder has unless a test asks for another: one hour. */
+export const REFERENCE_BUCKET_SECONDS = 3_600;
+
+export function emptyRecount(bucketSeconds = REFERENCE_BUCKET_SECONDS): Recount {
+  return { totals: new Map(), buckets: new Map(), bucketSeconds, rows: 0, purchases: 0, views: 0, bad: [] };
 }
 
-export function addPurchase(recount: Recount, userId: string, cents: bigint): void {
+export function addPurchase(recount: Recount, userId: string, cents: bigint, second: number): void {
   const total = recount.totals.get(userId) ?? { count: 0, cents: 0n };
   total.count++;
   total.cents += cents;
   recount.totals.set(userId, total);
+  const start = second - (second % recount.bucketSeconds);
+  const buckets = recount.buckets.get(userId) ?? new Map<number, ReferenceTotal>();
+  const inBucket = buckets.get(start) ?? { count: 0, cents: 0n };
+  inBucket.count++;
+  inBucket.cents += cents;
+  buckets.set(start, inBucket);
+  recount.buckets.set(userId, buckets);
+}
+
+/** Bucket lines `user,bucket_start,count,amount`, sorted by user id (JS string order) then bucket start. */
+export function expectedBucketLines(buckets: ReadonlyMap<string, ReadonlyMap<number, ReferenceTotal>>): string[] {
+  return [...buckets.keys()].sort().flatMap((userId) =>
+    [...buckets.get(userId)!]
+      .sort(([a], [b]) => a - b)
+      .map(([start, t]) => `${quoteField(userId)},${start},${t.count},${formatReferenceCents(t.cents)}`),
+  );
 }
 
 /** Splits a file's text into lines the way the contract says: LF, CRLF or lone CR; no line after a final terminator. */
@@ -99,7 +122,7 @@ export function recountFile(
     else if (outcome.kind === 'view') into.views++;
     else {
       into.purchases++;
-      addPurchase(into, outcome.userId, outcome.cents);
+      addPurchase(into, outcome.userId, outcome.cents, outcome.second);
     }
   });
   return into;

@@ -6,7 +6,7 @@ import { type AggBlock, UserAggTable } from '../../src/core/agg-table.js';
 import { LambdaflowError } from '../../src/core/errors.js';
 import { type DeltaRange } from '../../src/core/exact-merge.js';
 import { EventParser, parserOptionsFor } from '../../src/core/event-parser.js';
-import { forEachViewLine } from '../../src/core/view-format.js';
+import { bucketField, bucketFieldOf, forEachViewLine } from '../../src/core/view-format.js';
 import { type IngestEntry } from '../../src/io/ingest-log.js';
 import { silentLogger } from '../../src/io/logger.js';
 import { PartitionState } from '../../src/speed/partition-state.js';
@@ -25,6 +25,9 @@ import type {
 import { type SpeedPorts } from '../../src/speed/speed-layer.js';
 import { parseStreamFiles } from '../../src/speed/stream-parse.js';
 import { ManualClock } from './manual-clock.js';
+
+/** The bucket size of the in-memory world's data folder. */
+export const MEMORY_BUCKET_SECONDS = 3_600;
 
 /** stream_input/ as a Map of name → bytes and modification time. */
 export class MemoryStream implements StreamSource {
@@ -84,9 +87,9 @@ export class MemoryParser implements StreamParser {
   async parse(entries: readonly IngestEntry[]): Promise<StreamParse[]> {
     const files = entries.map((entry) => ({ seq: entry.seq, path: entry.name, start: 0, end: entry.size }));
     return [
-      parseStreamFiles(files, this.partitions, 'drop', (file, table, mode) => {
+      parseStreamFiles(files, this.partitions, 'drop', MEMORY_BUCKET_SECONDS, (file, table, mode) => {
         const bytes = this.stream.files.get(file.path)!.bytes.subarray(file.start, file.end);
-        const parser = new EventParser(table, parserOptionsFor(mode, true));
+        const parser = new EventParser(table, parserOptionsFor(mode, true, MEMORY_BUCKET_SECONDS));
         parser.consume(bytes, 0, bytes.length, true);
         return { lineCount: parser.lineCount, counts: parser.counts, badRows: parser.badRows, truncated: false };
       }),
@@ -107,14 +110,15 @@ export class MemoryDeltas implements DeltaStore {
     this.files.push({ first, last, lines: Uint8Array.from(lines) });
   }
 
-  forEachLine(afterSeq: number, throughSeq: number, accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number) => void): Set<number> {
+  forEachLine(afterSeq: number, throughSeq: number, accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number, bucket: number) => void): Set<number> {
     const found = new Set<number>();
     for (const { first, last, lines } of this.files) {
       if (last <= afterSeq || first > throughSeq) continue;
-      forEachViewLine(lines, 'delta', 1, (prefix, key, start, end, count, cents) => {
+      const onLine = (prefix: readonly number[], key: Uint8Array, start: number, end: number, count: number, cents: number, bucket: number): void => {
         const seq = prefix[0]!;
-        if (seq > afterSeq && seq <= throughSeq && !found.has(seq)) accept(seq, key, start, end, count, cents);
-      });
+        if (seq > afterSeq && seq <= throughSeq && !found.has(seq)) accept(seq, key, start, end, count, cents, bucket);
+      };
+      forEachViewLine(lines, 'delta', 1, onLine, { buckets: bucketField(MEMORY_BUCKET_SECONDS) });
       for (let seq = Math.max(first, afterSeq + 1); seq <= Math.min(last, throughSeq); seq++) found.add(seq);
     }
     return found;
@@ -140,7 +144,7 @@ export class MemoryPartitions implements PartitionStore {
     slidesPerWindow: number,
     private readonly deltas: MemoryDeltas,
   ) {
-    this.states = Array.from({ length: partitions }, (_, p) => new PartitionState(p, partitions, slidesPerWindow));
+    this.states = Array.from({ length: partitions }, (_, p) => new PartitionState(p, partitions, slidesPerWindow, MEMORY_BUCKET_SECONDS));
   }
 
   add(blocks: readonly AggBlock[], slide: number | null, realtime: boolean): void {
@@ -202,10 +206,15 @@ export class MemoryOutputs implements SpeedOutputs {
   }
 }
 
-/** View lines (as in a checkpoint's parts) summed into one table. */
+/** View lines (as in a checkpoint's or a window's parts) summed into one table of users' totals over all time. */
 export function tableOfParts(parts: readonly Uint8Array[]): UserAggTable {
   const table = new UserAggTable();
-  for (const part of parts) forEachViewLine(part, 'part', 0, (_p, key, start, end, count, cents) => table.add(key, start, end, count, cents));
+  for (const part of parts) {
+    forEachViewLine(part, 'part', 0, (_p, key, start, end, count, cents) => table.add(key, start, end, count, cents), {
+      firstLine: 'header-or-data',
+      buckets: bucketFieldOf(part, MEMORY_BUCKET_SECONDS),
+    });
+  }
   return table;
 }
 

@@ -207,7 +207,7 @@ describe.each(MODES)('batch --mode %s on the hostile corpus', (mode) => {
     expect(snapshotTree(root.root, [root.data])).toEqual(outsideBefore);
     expect(snapshotTree(path.join(root.data, 'batch_input'))).toEqual(inputBefore);
     expect(pwnedFiles(root.root)).toEqual([]);
-    for (const entry of fs.readdirSync(root.data)) expect(['batch_input', 'serving', 'quarantine', 'ingest', 'stream_input']).toContain(entry);
+    for (const entry of fs.readdirSync(root.data)) expect(['batch_input', 'serving', 'quarantine', 'ingest', 'stream_input', 'event-time.json']).toContain(entry);
   });
 });
 

@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DeltaFiles, type SeqTotals } from '../../src/io/deltas.js';
+import { DELTAS_HEADER, DeltaFiles, type SeqTotals } from '../../src/io/deltas.js';
+import { ALL_TIME, UserAggTable } from '../../src/core/agg-table.js';
 import { LambdaflowError } from '../../src/core/errors.js';
 import { seeded } from '../helpers/prng.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
@@ -72,7 +73,7 @@ describe('DeltaFiles.readInSteps', () => {
     const rewritten = linesOf(31, 45, 300, 2);
     writeDeltaFile(dir, 1, 40, text(lines));
     writeDeltaFile(dir, 31, 45, text([...lines.filter(([seq]) => seq >= 31), ...rewritten.filter(([seq]) => seq > 40)]));
-    const deltas = new DeltaFiles(dir);
+    const deltas = new DeltaFiles(dir, 3_600);
     const { items, steps } = inSteps(deltas, 5, 42);
     expect(steps).toBeGreaterThan(1_000_000 / (1 << 17));
     expect(items.map((i) => i.seq)).toEqual(Array.from({ length: 37 }, (_, i) => 6 + i));
@@ -89,7 +90,7 @@ describe('DeltaFiles.readInSteps', () => {
     content[damagedAt - 1] = '7,u1,not-a-count,1.00';
     writeDeltaFile(dir, 1, 20, content.join('\n'));
     const file = path.join(dir, `delta-${String(1).padStart(12, '0')}-${String(20).padStart(12, '0')}.csv`);
-    for (const read of [() => inSteps(new DeltaFiles(dir), 0, 20), () => new DeltaFiles(dir).read(0, 20)]) {
+    for (const read of [() => inSteps(new DeltaFiles(dir, 3_600), 0, 20), () => new DeltaFiles(dir, 3_600).read(0, 20)]) {
       const error = (() => {
         try {
           read();
@@ -101,5 +102,32 @@ describe('DeltaFiles.readInSteps', () => {
       expect(error).toBeInstanceOf(LambdaflowError);
       expect(error!.message).toBe(`damaged view file ${file} at line ${damagedAt}`);
     }
+  });
+});
+
+describe('delta files with buckets, and from before buckets', () => {
+  it('reads a file with the header per (user, bucket), and a file without one over all time', () => {
+    const dir = tempDir();
+    writeDeltaFile(dir, 1, 1, `${DELTAS_HEADER}\n1,u1,3600,2,3.00\n1,u1,7200,1,1.00\n1,"a,b",0,1,0.50\n`);
+    writeDeltaFile(dir, 2, 2, '2,u1,4,4.00\n');
+    const table = new UserAggTable();
+    expect([...new DeltaFiles(dir, 3_600).merge({ afterSeq: 0, throughSeq: 2, sign: 1 }, table)].sort()).toEqual([1, 2]);
+    expect(table.toSortedBucketTotals()).toEqual([
+      { userId: 'a,b', bucket: 0, count: 1, cents: 50 },
+      { userId: 'u1', bucket: 1, count: 2, cents: 300 },
+      { userId: 'u1', bucket: 2, count: 1, cents: 100 },
+      { userId: 'u1', bucket: ALL_TIME, count: 4, cents: 400 },
+    ]);
+    const allTime = new DeltaFiles(dir, 3_600).read(0, 2, true);
+    expect(readBack(allTime)).toEqual(new Map([[1, [['a,b', 1, 50], ['u1', 3, 400]]], [2, [['u1', 4, 400]]]]));
+    expect(allTime.flatMap(({ block }) => [...block.buckets])).toEqual([ALL_TIME, ALL_TIME, ALL_TIME]);
+  });
+
+  it('writes the header before the lines it is given, and reads them back', async () => {
+    const dir = tempDir();
+    const deltas = new DeltaFiles(dir, 60);
+    await deltas.write(5, 5, Buffer.from('5,u,120,1,1.00\n'));
+    expect(fs.readFileSync(path.join(dir, `delta-${String(5).padStart(12, '0')}-${String(5).padStart(12, '0')}.csv`), 'utf8')).toBe(`${DELTAS_HEADER}\n5,u,120,1,1.00\n`);
+    expect(readBack(deltas.read(4, 5))).toEqual(new Map([[5, [['u', 1, 100]]]]));
   });
 });
