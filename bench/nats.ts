@@ -12,16 +12,16 @@ import { EventGenerator, type GeneratedCounts } from '../src/core/event-generato
 import { LambdaflowError } from '../src/core/errors.js';
 import { partitionSubject } from '../src/core/nats-names.js';
 import { count } from '../src/core/summary-format.js';
-import { dataLayout } from '../src/io/layout.js';
-import { silentLogger } from '../src/io/logger.js';
-import { NatsLink } from '../src/io/nats.js';
-import { systemClock } from '../src/io/system-clock.js';
-import { readRealtimeHead } from '../src/io/views.js';
+import { dataLayout } from '../src/io/files/layout.js';
+import { silentLogger } from '../src/io/runtime/logger.js';
+import { NatsLink } from '../src/io/nats/nats.js';
+import { systemClock } from '../src/io/runtime/system-clock.js';
+import { readRealtimeHead } from '../src/io/views/views.js';
 import { machineDescription } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
 import { resolveNatsBench } from '../src/bench/script-options.js';
 import { percentile } from '../src/soak/measure.js';
-import { freePort } from '../src/io/free-port.js';
+import { freePort } from '../src/io/runtime/free-port.js';
 
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 const NATS_SERVERS = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];

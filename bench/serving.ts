@@ -9,7 +9,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LambdaflowError } from '../src/core/errors.js';
 import { count } from '../src/core/summary-format.js';
-import { writeFileAtomically } from '../src/io/atomic.js';
+import { writeFileAtomically } from '../src/io/files/atomic.js';
 import { memoryOfPid } from '../src/soak/measure.js';
 import { checkTotals, runBatchProcess } from '../src/bench/batch-runs.js';
 import { ChildProcesses } from '../src/bench/child-processes.js';

@@ -15,7 +15,7 @@ export interface MapRange {
 
 /** What a parse pool's threads are started with. */
 export interface ParsePoolData {
-  /** The batch layer's pool: its threads run at a lower priority (src/io/thread-priority.ts). */
+  /** The batch layer's pool: its threads run at a lower priority (src/io/threads/thread-priority.ts). */
   readonly background: boolean;
 }
 
@@ -89,7 +89,7 @@ export interface SpeedWorkerInit {
   readonly bucketSeconds: number;
 }
 
-/** A speed worker's messages (src/io/thread-rpc.ts): notices (add, load, clear) in order with requests, which are answered. */
+/** A speed worker's messages (src/io/threads/thread-rpc.ts): notices (add, load, clear) in order with requests, which are answered. */
 export type SpeedRequest =
   /** Notice: adds a block of this partition's users to slide `slide` (null: not the window; slides only move forward) and, if asked, to the realtime view. */
   | { readonly type: 'add'; readonly slide: number | null; readonly realtime: boolean; readonly block: AggBlock }

@@ -5,12 +5,12 @@ import fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { type AggSink, PartitionedTables, UserAggTable, blockTransferList, stateTransferList } from '../src/core/agg-table.js';
 import { formatBucketedEntries, sortedEntries } from '../src/core/sorted-view.js';
-import { parseFileRange } from '../src/io/read-range.js';
+import { parseFileRange } from '../src/io/files/read-range.js';
 import { type ErrorCode, LambdaflowError } from '../src/core/errors.js';
-import { type Answer, answerTask, ownedBytes } from '../src/io/thread-rpc.js';
+import { type Answer, answerTask, ownedBytes } from '../src/io/threads/thread-rpc.js';
 import type { MapRange, MapResult, MapTask, ParsePoolData, RangeResult, ReduceResult, ReduceTask, StreamParseTask } from '../src/messages.js';
 import { type StreamParse, parseStreamFiles } from '../src/speed/stream-parse.js';
-import { runInBackground } from '../src/io/thread-priority.js';
+import { runInBackground } from '../src/io/threads/thread-priority.js';
 
 // The batch layer's pool runs in the background; the speed layer's parse pool (the same entry) does not.
 if ((workerData as ParsePoolData | undefined)?.background) runInBackground();

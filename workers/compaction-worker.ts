@@ -1,11 +1,11 @@
 // Compaction thread entry point: runs one compaction of the data folder (src/batch/compaction.ts) per request.
 
 import { compactMasterDataset } from '../src/batch/compaction.js';
-import { dataLayout } from '../src/io/layout.js';
-import { createLogger } from '../src/io/logger.js';
-import { systemClock } from '../src/io/system-clock.js';
-import { answerRequests } from '../src/io/thread-rpc.js';
-import { runInBackground } from '../src/io/thread-priority.js';
+import { dataLayout } from '../src/io/files/layout.js';
+import { createLogger } from '../src/io/runtime/logger.js';
+import { systemClock } from '../src/io/runtime/system-clock.js';
+import { answerRequests } from '../src/io/threads/thread-rpc.js';
+import { runInBackground } from '../src/io/threads/thread-priority.js';
 import type { CompactionRequest } from '../src/messages.js';
 
 runInBackground();

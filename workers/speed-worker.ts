@@ -1,8 +1,8 @@
 // Speed worker entry point: owns one hash partition of users — its sliding window and its part of the realtime view.
 
 import { workerData } from 'node:worker_threads';
-import { DeltaFiles } from '../src/io/deltas.js';
-import { type Answer, NO_RESULT, answerRequests, ownedBytes } from '../src/io/thread-rpc.js';
+import { DeltaFiles } from '../src/io/views/deltas.js';
+import { type Answer, NO_RESULT, answerRequests, ownedBytes } from '../src/io/threads/thread-rpc.js';
 import type { PartitionLines, SpeedRequest, SpeedWorkerInit } from '../src/messages.js';
 import { PartitionState } from '../src/speed/partition-state.js';
 

@@ -17,16 +17,16 @@ import path from 'node:path';
 import { type AggSink } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
-import { removeStaleTemps } from '../io/atomic.js';
-import { type CompactedFile, type Compactions, appendCompactionRecord, readCompactions } from '../io/compactions.js';
-import { seqsCovered } from '../io/deltas.js';
-import { type IngestEntry, IngestLogWriter, readIngestLog } from '../io/ingest-log.js';
-import { type DataLayout, MASTER_ENTRY_PREFIX, quarantinePath } from '../io/layout.js';
-import { type Lock, acquireLock } from '../io/lock.js';
-import { type Logger } from '../io/logger.js';
-import { writeQuarantine } from '../io/quarantine.js';
-import { parseFileRange } from '../io/read-range.js';
-import { latestBatchView } from '../io/views.js';
+import { removeStaleTemps } from '../io/files/atomic.js';
+import { type CompactedFile, type Compactions, appendCompactionRecord, readCompactions } from '../io/logs/compactions.js';
+import { seqsCovered } from '../io/views/deltas.js';
+import { type IngestEntry, IngestLogWriter, readIngestLog } from '../io/logs/ingest-log.js';
+import { type DataLayout, MASTER_ENTRY_PREFIX, quarantinePath } from '../io/files/layout.js';
+import { type Lock, acquireLock } from '../io/files/lock.js';
+import { type Logger } from '../io/runtime/logger.js';
+import { writeQuarantine } from '../io/logs/quarantine.js';
+import { parseFileRange } from '../io/files/read-range.js';
+import { latestBatchView } from '../io/views/views.js';
 
 /** A step boundary, for crash tests (a kill -9 there must leave everything exact). */
 export type CompactionStep = 'written' | 'synced' | 'renamed' | 'recorded' | `removing-${number}` | 'removed' | 'folded';

@@ -4,11 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LambdaflowError } from '../core/errors.js';
-import { readCompactions } from '../io/compactions.js';
-import { type IngestEntry, readIngestLog } from '../io/ingest-log.js';
-import { DEFAULT_STREAM, type DataLayout, MASTER_ENTRY_PREFIX, isInputFileName, loggedFilePath, partitionStreams, streamLayout } from '../io/layout.js';
-import { type Logger } from '../io/logger.js';
-import { notRegularFile } from '../io/read-range.js';
+import { readCompactions } from '../io/logs/compactions.js';
+import { type IngestEntry, readIngestLog } from '../io/logs/ingest-log.js';
+import { DEFAULT_STREAM, type DataLayout, MASTER_ENTRY_PREFIX, isInputFileName, loggedFilePath, partitionStreams, streamLayout } from '../io/files/layout.js';
+import { type Logger } from '../io/runtime/logger.js';
+import { notRegularFile } from '../io/files/read-range.js';
 
 export interface InputFile {
   /** Name shown in messages and used for the quarantine file. */

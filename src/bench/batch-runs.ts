@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BatchManifest } from '../batch/batch-job.js';
 import { LambdaflowError } from '../core/errors.js';
-import { dataLayout } from '../io/layout.js';
-import { silentLogger } from '../io/logger.js';
-import { listBatchViews } from '../io/views.js';
+import { dataLayout } from '../io/files/layout.js';
+import { silentLogger } from '../io/runtime/logger.js';
+import { listBatchViews } from '../io/views/views.js';
 import { type ExpectedCounts } from './dataset.js';
 import { mainScriptPath, runMeasured } from './measure.js';
 

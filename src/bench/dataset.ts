@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateBatchFiles } from '../generate/gen-batch.js';
-import { writeFileAtomically } from '../io/atomic.js';
-import { dataLayout, isInputFileName } from '../io/layout.js';
+import { writeFileAtomically } from '../io/files/atomic.js';
+import { dataLayout, isInputFileName } from '../io/files/layout.js';
 import { count, seconds } from '../core/summary-format.js';
 
 export const BENCH_FILES = 32;

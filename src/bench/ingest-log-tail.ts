@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import { LambdaflowError } from '../core/errors.js';
-import { type IngestEntry } from '../io/ingest-log.js';
+import { type IngestEntry } from '../io/logs/ingest-log.js';
 
 /** Ingest-log entries read as the log grows, from where the last read stopped: seq → file name. */
 export class IngestLogTail {

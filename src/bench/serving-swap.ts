@@ -4,9 +4,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { LambdaflowError } from '../core/errors.js';
-import { type DataLayout } from '../io/layout.js';
-import { silentLogger } from '../io/logger.js';
-import { listBatchViews } from '../io/views.js';
+import { type DataLayout } from '../io/files/layout.js';
+import { silentLogger } from '../io/runtime/logger.js';
+import { listBatchViews } from '../io/views/views.js';
 import { runBatchProcess } from './batch-runs.js';
 import { type BenchChild } from './child-processes.js';
 import { type BenchDataset } from './dataset.js';

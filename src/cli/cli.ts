@@ -3,8 +3,8 @@
 import { Command, CommanderError } from 'commander';
 import { LambdaflowError, exitCodeFor } from '../core/errors.js';
 import { type RawOptions } from '../core/option-values.js';
-import { dataLayout } from '../io/layout.js';
-import { createLogger } from '../io/logger.js';
+import { dataLayout } from '../io/files/layout.js';
+import { createLogger } from '../io/runtime/logger.js';
 import { type CommandContext } from '../pipeline/context.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
 import { globalFlags, resolveGlobal } from './options.js';

@@ -115,7 +115,7 @@ const genStream: CommandSpec = {
   async run({ layout, signal, print, logger }, raw) {
     const config = resolveGenStream(raw);
     const { runStreamGenerator } = await import('../generate/gen-stream.js');
-    const { systemClock } = await import('../io/system-clock.js');
+    const { systemClock } = await import('../io/runtime/system-clock.js');
     const totals = await runStreamGenerator(
       layout.streamInput,
       config,
@@ -207,7 +207,7 @@ const soak: CommandSpec = {
     const options = resolveSoak(raw);
     const { runSoak } = await import('../soak/soak.js');
     const { printSoakReport } = await import('../soak/print-report.js');
-    const { writeFileAtomically } = await import('../io/atomic.js');
+    const { writeFileAtomically } = await import('../io/files/atomic.js');
     const report = await runSoak({ ...context.global, signal: context.signal, print: context.print }, options);
     printSoakReport(report, context.print);
     if (options.jsonFile !== undefined) await writeFileAtomically(options.jsonFile, JSON.stringify(report, null, 2) + '\n');

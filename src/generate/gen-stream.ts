@@ -6,9 +6,9 @@ import { type Clock } from '../core/clock.js';
 import { EventGenerator, type GeneratedCounts, type StreamStamps } from '../core/event-generator.js';
 import { partitionOf } from '../core/hash.js';
 import { type NatsAddress, partitionSubject } from '../core/nats-names.js';
-import { type Logger, silentLogger } from '../io/logger.js';
-import type { NatsLink } from '../io/nats.js';
-import { sleep } from '../io/sleep.js';
+import { type Logger, silentLogger } from '../io/runtime/logger.js';
+import type { NatsLink } from '../io/nats/nats.js';
+import { sleep } from '../io/runtime/sleep.js';
 
 /** Where generated chunks go instead of stream_input/: a NATS JetStream stream, one subject per partition. */
 export interface NatsSinkConfig {
@@ -99,7 +99,7 @@ export class NatsChunkPublisher {
 
   static async open(config: GenStreamConfig & { readonly sink: NatsSinkConfig }, clock: Clock, logger: Logger): Promise<NatsChunkPublisher> {
     // The NATS client loads only when publishing to NATS.
-    const { NatsLink } = await import('../io/nats.js');
+    const { NatsLink } = await import('../io/nats/nats.js');
     const link = await NatsLink.open(config.sink.server, logger, 'gen-stream', clock);
     try {
       await link.ensureStream(config.sink.stream, config.sink.subject);

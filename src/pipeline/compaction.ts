@@ -2,8 +2,8 @@
 
 import { type CompactionResult, compactMasterDataset } from '../batch/compaction.js';
 import { type LogLevel } from '../core/log-levels.js';
-import { ThreadClient } from '../io/thread-rpc.js';
-import { workerUrl } from '../io/worker-url.js';
+import { ThreadClient } from '../io/threads/thread-rpc.js';
+import { workerUrl } from '../io/threads/worker-url.js';
 import type { CompactionRequest } from '../messages.js';
 import { type LayerEnvironment } from './layer-config.js';
 

@@ -3,8 +3,8 @@
 
 import { type BadRowMode } from '../core/event-parser.js';
 import { type LogLevel } from '../core/log-levels.js';
-import { type DataLayout } from '../io/layout.js';
-import { type Logger } from '../io/logger.js';
+import { type DataLayout } from '../io/files/layout.js';
+import { type Logger } from '../io/runtime/logger.js';
 
 export interface GlobalConfig {
   readonly data: string;

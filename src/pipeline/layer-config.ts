@@ -5,10 +5,10 @@ import { type Clock } from '../core/clock.js';
 import { type BadRowMode } from '../core/event-parser.js';
 import { type WindowSpec } from '../core/window.js';
 import { type NatsAddress } from '../core/nats-names.js';
-import { folderBucketSeconds } from '../io/event-time-settings.js';
-import { type DataLayout } from '../io/layout.js';
-import { type Logger } from '../io/logger.js';
-import { systemClock } from '../io/system-clock.js';
+import { folderBucketSeconds } from '../io/files/event-time-settings.js';
+import { type DataLayout } from '../io/files/layout.js';
+import { type Logger } from '../io/runtime/logger.js';
+import { systemClock } from '../io/runtime/system-clock.js';
 import { type MergeViewKind } from '../serving/view-kind.js';
 import { type GlobalConfig } from './context.js';
 
@@ -19,7 +19,7 @@ export interface LayerEnvironment {
   readonly mode: BadRowMode;
   readonly logger: Logger;
   readonly clock: Clock;
-  /** The data folder's event-time bucket size (recorded once: src/io/event-time-settings.ts). */
+  /** The data folder's event-time bucket size (recorded once: src/io/files/event-time-settings.ts). */
   readonly bucketSeconds: number;
 }
 

@@ -7,7 +7,7 @@ import { BatchPool, runBatch } from '../batch/batch-job.js';
 import { listCsvFiles } from '../batch/inputs.js';
 import { count, seconds } from '../core/summary-format.js';
 import { type GenBatchConfig, generateBatchFiles } from '../generate/gen-batch.js';
-import { type LogLevel, silentLogger } from '../io/logger.js';
+import { type LogLevel, silentLogger } from '../io/runtime/logger.js';
 import { type GenStreamConfig, type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
 import { type SnapshotStatus } from '../serving/current-version.js';
 import { type SpeedStatus } from '../speed/speed-layer.js';

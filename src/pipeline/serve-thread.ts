@@ -5,8 +5,8 @@
 // without loading the service's modules, asks it to listen, prints, and asks it to serve until stop cancels that
 // request; serviceThreadHandler (src/pipeline/serving.ts) is the thread's side.
 
-import { ThreadClient } from '../io/thread-rpc.js';
-import { workerUrl } from '../io/worker-url.js';
+import { ThreadClient } from '../io/threads/thread-rpc.js';
+import { workerUrl } from '../io/threads/worker-url.js';
 import { type CommandContext } from './context.js';
 import type { ServeOptions, ServiceRequest, ServiceStart } from './serving.js';
 

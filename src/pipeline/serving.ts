@@ -1,9 +1,9 @@
 // The serving layer as a running service: the store kept current, merged_view.csv on its cadence, and (unless
 // turned off) the HTTP API; used by `serve` (on its service thread), `merge` and `all`.
 
-import { dataLayout } from '../io/layout.js';
-import { createLogger } from '../io/logger.js';
-import { type Handler, NO_RESULT } from '../io/thread-rpc.js';
+import { dataLayout } from '../io/files/layout.js';
+import { createLogger } from '../io/runtime/logger.js';
+import { type Handler, NO_RESULT } from '../io/threads/thread-rpc.js';
 import { type HttpConfig, buildHttpApp, listen } from '../serving/http.js';
 import { type ServingConfig, ServingLayer } from '../serving/serving-layer.js';
 import { type SnapshotStatus } from '../serving/current-version.js';
@@ -86,7 +86,7 @@ export interface ServiceStart {
 }
 
 /**
- * What the main thread asks it (src/io/thread-rpc.ts): to listen, answered with the HTTP API's address (null without
+ * What the main thread asks it (src/io/threads/thread-rpc.ts): to listen, answered with the HTTP API's address (null without
  * one), then to serve, answered once the request is cancelled and the service has stopped.
  */
 export type ServiceRequest = { readonly type: 'listen' } | { readonly type: 'serve' };

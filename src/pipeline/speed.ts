@@ -3,15 +3,15 @@
 
 import fs from 'node:fs';
 import { type NatsAddress, partitionSubject } from '../core/nats-names.js';
-import { removeStaleTemps } from '../io/atomic.js';
-import { LoggedFiles } from '../io/compactions.js';
-import { DeltaFiles } from '../io/deltas.js';
-import { IngestLogWriter, readIngestLog } from '../io/ingest-log.js';
-import { DEFAULT_STREAM, type DataLayout, streamLayout } from '../io/layout.js';
-import { acquireLock } from '../io/lock.js';
-import type { NatsLink } from '../io/nats.js';
-import { writeQuarantine } from '../io/quarantine.js';
-import { StreamFiles } from '../io/stream-files.js';
+import { removeStaleTemps } from '../io/files/atomic.js';
+import { LoggedFiles } from '../io/logs/compactions.js';
+import { DeltaFiles } from '../io/views/deltas.js';
+import { IngestLogWriter, readIngestLog } from '../io/logs/ingest-log.js';
+import { DEFAULT_STREAM, type DataLayout, streamLayout } from '../io/files/layout.js';
+import { acquireLock } from '../io/files/lock.js';
+import type { NatsLink } from '../io/nats/nats.js';
+import { writeQuarantine } from '../io/logs/quarantine.js';
+import { StreamFiles } from '../io/files/stream-files.js';
 import { CombinedSource } from '../speed/combined-source.js';
 import { type IngestAppender, type StreamSource } from '../speed/ports.js';
 import { SpeedViewFiles } from '../speed/publish.js';
@@ -71,7 +71,7 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
   try {
     // A NATS server that cannot be reached fails the start within seconds, before any thread starts.
     // The NATS client loads only when used (~35 ms of every start otherwise).
-    const natsModules = from.kind === 'nats' ? await Promise.all([import('../io/nats.js'), import('../speed/nats-source.js')]) : undefined;
+    const natsModules = from.kind === 'nats' ? await Promise.all([import('../io/nats/nats.js'), import('../speed/nats-source.js')]) : undefined;
     if (from.kind === 'nats') link = await natsModules![0].NatsLink.open(from.server, logger, 'speed', clock);
     await removeStaleTemps(layout.servingSpeed);
     await removeStaleTemps(layout.servingRealtime);

@@ -24,11 +24,11 @@ import path from 'node:path';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { type QuarantineEntry, formatQuarantineEntries, judgeRow, parseQuarantineEntries, replayFileText } from '../core/quarantine-entries.js';
-import { publishNewFile, removeStaleTemps, writeFileAtomically } from '../io/atomic.js';
-import { type DataLayout, replayLedgerPath } from '../io/layout.js';
-import { acquireLock } from '../io/lock.js';
-import { type Logger } from '../io/logger.js';
-import { appendReplayLedger, readReplayLedger, replayedRows, rowDigest } from '../io/replay-ledger.js';
+import { publishNewFile, removeStaleTemps, writeFileAtomically } from '../io/files/atomic.js';
+import { type DataLayout, replayLedgerPath } from '../io/files/layout.js';
+import { acquireLock } from '../io/files/lock.js';
+import { type Logger } from '../io/runtime/logger.js';
+import { appendReplayLedger, readReplayLedger, replayedRows, rowDigest } from '../io/logs/replay-ledger.js';
 
 const QUARANTINE_SUFFIX = '.bad';
 /** Replay files are stream files named `replay-<input name without .csv>-<ms>.csv`. */

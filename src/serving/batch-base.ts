@@ -7,7 +7,7 @@ import { sortedTableState } from '../core/sorted-table.js';
 import { sortScratchBytes, sortedEntries } from '../core/sorted-view.js';
 import { orderByValueDescending } from '../core/value-order.js';
 import { type BatchBase, type BatchViewMeta } from '../core/view-state.js';
-import { batchWatermarkOf } from '../io/views.js';
+import { batchWatermarkOf } from '../io/views/views.js';
 
 /**
  * Orders a table's entries by id (in place: the table stays a table of the same users, without those whose totals

@@ -7,7 +7,7 @@ import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { type DeltaRange, type ExactMergePlan, type MergeWatermarks, checkDeltasFound, planExactMerge } from '../core/exact-merge.js';
 import { SortedUserTable } from '../core/sorted-table.js';
 import { type BatchBase, type PreparedOverlay } from '../core/view-state.js';
-import { DEFAULT_STREAM } from '../io/layout.js';
+import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { watermarkOf } from './batch-base.js';
 import { type CurrentVersion, type SnapshotStatus } from './current-version.js';
 import { addChange, reserveOverlay } from './overlay.js';

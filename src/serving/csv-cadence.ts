@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
-import { type Logger } from '../io/logger.js';
+import { type Logger } from '../io/runtime/logger.js';
 import { type SnapshotStatus } from './current-version.js';
 import { type ViewExports } from './view-exports.js';
 

@@ -7,7 +7,7 @@ import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { SortedUserTable } from '../core/sorted-table.js';
 import { type BatchBase, type ViewTotals } from '../core/view-state.js';
-import { DEFAULT_STREAM } from '../io/layout.js';
+import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { EMPTY_BASE, watermarkOf } from './batch-base.js';
 import { ChangeLog } from './change-log.js';
 import { addChange, mergedTotals } from './overlay.js';

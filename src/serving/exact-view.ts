@@ -4,10 +4,10 @@
 
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { LambdaflowError } from '../core/errors.js';
-import { DeltaFiles } from '../io/deltas.js';
-import { DEFAULT_STREAM, type DataLayout } from '../io/layout.js';
-import { runInSteps } from '../io/steps.js';
-import { type BatchViewInfo, listRealtimeViews, readRealtimeHead } from '../io/views.js';
+import { DeltaFiles } from '../io/views/deltas.js';
+import { DEFAULT_STREAM, type DataLayout } from '../io/files/layout.js';
+import { runInSteps } from '../io/runtime/steps.js';
+import { type BatchViewInfo, listRealtimeViews, readRealtimeHead } from '../io/views/views.js';
 import type { BatchViewRef, ServingBatchResult, ServingLoadResult } from '../messages.js';
 import { type MergeView, type MergeViewContext, type StreamRealtime, batchRef, loadRequest } from './merge-view.js';
 import { sliceByUsers } from './realtime-apply.js';

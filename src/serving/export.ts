@@ -14,8 +14,8 @@ import { SortedUserTable } from '../core/sorted-table.js';
 import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
 import { type BatchBase } from '../core/view-state.js';
-import { SplicePieces } from '../io/export-file.js';
-import { runToEnd } from '../io/steps.js';
+import { SplicePieces } from '../io/files/export-file.js';
+import { runToEnd } from '../io/runtime/steps.js';
 import { type StoreView } from './current-version.js';
 
 /** A whole export is handed out in chunks of about this many bytes (~1–2 ms of lines each). */

@@ -2,8 +2,8 @@
 // window-view.ts): what a load reads past the batch view, how the store is kept current between batch views, and
 // what a newer batch view means. The serving layer follows the data folder the same way for both.
 
-import { type DataLayout } from '../io/layout.js';
-import { type BatchViewInfo } from '../io/views.js';
+import { type DataLayout } from '../io/files/layout.js';
+import { type BatchViewInfo } from '../io/views/views.js';
 import type { BatchViewRef, RealtimeViewRef, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type SnapshotStatus } from './current-version.js';
 import { type ServingThreads } from './serving-threads.js';

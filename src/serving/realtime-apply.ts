@@ -3,7 +3,7 @@
 
 import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import { DEFAULT_STREAM } from '../io/layout.js';
+import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { type CurrentVersion, type SnapshotStatus } from './current-version.js';
 import { type RecentSeqs } from './recent-seqs.js';
 

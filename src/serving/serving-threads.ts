@@ -2,8 +2,8 @@
 // (src/serving/view-loading.ts), so its garbage (the files and columns it read through) goes with the thread instead
 // of waiting for a collection an idle thread never runs.
 
-import { ThreadClient } from '../io/thread-rpc.js';
-import { workerUrl } from '../io/worker-url.js';
+import { ThreadClient } from '../io/threads/thread-rpc.js';
+import { workerUrl } from '../io/threads/worker-url.js';
 import type { ServingRequest } from '../messages.js';
 
 /**

@@ -20,7 +20,7 @@
 import { type UserAggTable } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { type BatchBase, type BatchViewMeta, type PreparedOverlay } from '../core/view-state.js';
-import { DEFAULT_STREAM } from '../io/layout.js';
+import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { watermarkOf } from './batch-base.js';
 import { advancePrepared, swapBatch } from './batch-swap.js';
 import { CurrentVersion, type SnapshotStatus, type StoreView } from './current-version.js';

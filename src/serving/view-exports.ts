@@ -6,8 +6,8 @@
 // has no replica.
 
 import { LambdaflowError } from '../core/errors.js';
-import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../io/export-file.js';
-import { runInSteps } from '../io/steps.js';
+import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../io/files/export-file.js';
+import { runInSteps } from '../io/runtime/steps.js';
 import { type SnapshotStatus } from './current-version.js';
 import { type ExportLayout, type FrozenVersion, freezeVersion, moveLayout, planExport, wholeExport } from './export.js';
 import { type ServingStore } from './store.js';

@@ -2,8 +2,8 @@
 // overlay replaced whole by each new window, and everything loaded again for a newer batch view.
 
 import { type AggTableState, UserAggTable } from '../core/agg-table.js';
-import { type DataLayout } from '../io/layout.js';
-import { listSpeedViews } from '../io/views.js';
+import { type DataLayout } from '../io/files/layout.js';
+import { listSpeedViews } from '../io/views/views.js';
 import type { BatchViewRef, ServingLoadResult } from '../messages.js';
 import { type MergeView, type MergeViewContext, type StreamRealtime, loadRequest } from './merge-view.js';
 

@@ -6,9 +6,9 @@ import { UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
 import { MERGED_VIEW_HEADER, mergeViewText } from '../core/view-format.js';
 import { collectBatchInputs } from '../batch/inputs.js';
-import { type DataLayout } from '../io/layout.js';
-import { silentLogger } from '../io/logger.js';
-import { parseFileRange } from '../io/read-range.js';
+import { type DataLayout } from '../io/files/layout.js';
+import { silentLogger } from '../io/runtime/logger.js';
+import { parseFileRange } from '../io/files/read-range.js';
 
 /** batch_input/ plus every logged stream file (compacted or not), each parsed on its own in this thread. */
 export function recountMasterDataset(layout: DataLayout): UserAggTable {

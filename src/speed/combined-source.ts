@@ -1,7 +1,7 @@
 // Two sources feeding one stream: the default stream read from NATS still takes files renamed into stream_input/
 // (replay-quarantine's replays, a producer of files), so that it stays the one speed layer of the data folder.
 
-import { MASTER_ENTRY_PREFIX } from '../io/layout.js';
+import { MASTER_ENTRY_PREFIX } from '../io/files/layout.js';
 import { type NewFile, type StreamSource } from './ports.js';
 
 /** Files from `landing` (stream_input/) and from `master` (a source writing its own master files: NATS), logged in one log. */

@@ -15,11 +15,11 @@ import path from 'node:path';
 import { type JsMsg } from '@nats-io/jetstream';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
-import { publishNewFile, removeStaleTemps } from '../io/atomic.js';
-import { type IngestEntry } from '../io/ingest-log.js';
-import { type DataLayout } from '../io/layout.js';
-import { type Logger } from '../io/logger.js';
-import { type NatsLink, NatsPullReader } from '../io/nats.js';
+import { publishNewFile, removeStaleTemps } from '../io/files/atomic.js';
+import { type IngestEntry } from '../io/logs/ingest-log.js';
+import { type DataLayout } from '../io/files/layout.js';
+import { type Logger } from '../io/runtime/logger.js';
+import { type NatsLink, NatsPullReader } from '../io/nats/nats.js';
 import { type NewFile, type StreamSource } from './ports.js';
 
 export interface NatsSourceConfig {

@@ -3,8 +3,8 @@
 
 import { type AggBlock } from '../core/agg-table.js';
 import { type DeltaRange } from '../core/exact-merge.js';
-import { type IngestEntry } from '../io/ingest-log.js';
-import { type NewFile } from '../io/stream-files.js';
+import { type IngestEntry } from '../io/logs/ingest-log.js';
+import { type NewFile } from '../io/files/stream-files.js';
 import { type StreamParse } from './stream-parse.js';
 
 export type { NewFile, StreamParse };

@@ -3,10 +3,10 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { DirectoryPublisher, writeFileAtomically } from '../io/atomic.js';
-import { type DataLayout } from '../io/layout.js';
-import { type Logger } from '../io/logger.js';
-import { batchWatermarkOf, listBatchViews, listRealtimeViews, listSpeedViews, pruneViews, readViewParts } from '../io/views.js';
+import { DirectoryPublisher, writeFileAtomically } from '../io/files/atomic.js';
+import { type DataLayout } from '../io/files/layout.js';
+import { type Logger } from '../io/runtime/logger.js';
+import { batchWatermarkOf, listBatchViews, listRealtimeViews, listSpeedViews, pruneViews, readViewParts } from '../io/views/views.js';
 import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs } from './ports.js';
 
 const CHECKPOINTS_KEPT = 3;

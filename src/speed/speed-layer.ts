@@ -18,8 +18,8 @@ import { LambdaflowError } from '../core/errors.js';
 import { checkDeltasFound, planExactMerge } from '../core/exact-merge.js';
 import { type BadRowMode } from '../core/event-parser.js';
 import { type WindowSpec, inWindowAt, nextTickAfter, slideClosedBy, slideOfTick, windowBefore } from '../core/window.js';
-import { type IngestEntry } from '../io/ingest-log.js';
-import { type Logger } from '../io/logger.js';
+import { type IngestEntry } from '../io/logs/ingest-log.js';
+import { type Logger } from '../io/runtime/logger.js';
 import {
   type DeltaStore,
   type IngestAppender,

@@ -4,8 +4,8 @@
 import { type AggBlock, blockTransferList } from '../core/agg-table.js';
 import { type DeltaRange } from '../core/exact-merge.js';
 import { LambdaflowError } from '../core/errors.js';
-import { ThreadClient } from '../io/thread-rpc.js';
-import { workerUrl } from '../io/worker-url.js';
+import { ThreadClient } from '../io/threads/thread-rpc.js';
+import { workerUrl } from '../io/threads/worker-url.js';
 import type { PartitionLines, SpeedRequest, SpeedWorkerInit } from '../messages.js';
 import { type PartitionStore } from './ports.js';
 

@@ -5,7 +5,7 @@
 import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
 import { type BadRow, type BadRowMode, type ParseCounts, type RangeParse, totalBad } from '../core/event-parser.js';
-import { formatDeltaLines } from '../io/deltas.js';
+import { formatDeltaLines } from '../io/views/deltas.js';
 import type { StreamFileToParse } from '../messages.js';
 
 export interface ParsedStreamFile {

@@ -4,10 +4,10 @@
 import { Piscina } from 'piscina';
 import { type BadRowMode } from '../core/event-parser.js';
 import { LambdaflowError } from '../core/errors.js';
-import { type LoggedFiles } from '../io/compactions.js';
-import { type IngestEntry } from '../io/ingest-log.js';
-import { runTask } from '../io/thread-rpc.js';
-import { workerUrl } from '../io/worker-url.js';
+import { type LoggedFiles } from '../io/logs/compactions.js';
+import { type IngestEntry } from '../io/logs/ingest-log.js';
+import { runTask } from '../io/threads/thread-rpc.js';
+import { workerUrl } from '../io/threads/worker-url.js';
 import type { StreamFileToParse, StreamParseTask } from '../messages.js';
 import { type StreamParser } from './ports.js';
 import { type StreamParse } from './stream-parse.js';

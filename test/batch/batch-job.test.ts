@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { runBatch } from '../../src/batch/batch-job.js';
 import { compactMasterDataset } from '../../src/batch/compaction.js';
-import { dataLayout } from '../../src/io/layout.js';
-import { createLogger } from '../../src/io/logger.js';
-import { systemClock } from '../../src/io/system-clock.js';
+import { dataLayout } from '../../src/io/files/layout.js';
+import { createLogger } from '../../src/io/runtime/logger.js';
+import { systemClock } from '../../src/io/runtime/system-clock.js';
 import { requireBuild, runCliOk } from '../helpers/cli.js';
 import { compactedMasterFiles, plain, readPartTotals } from '../helpers/outputs.js';
 import { chunkText, dropStreamFile, writeBatchInputs } from '../helpers/pipeline.js';

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { freePort } from '../../src/io/free-port.js';
+import { freePort } from '../../src/io/runtime/free-port.js';
 
 export { freePort };
 

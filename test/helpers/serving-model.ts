@@ -4,7 +4,7 @@
 
 import { expect } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
-import { runToEnd } from '../../src/io/steps.js';
+import { runToEnd } from '../../src/io/runtime/steps.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
 import { type ExportLayout, type ExportPlan, type PlannedView, applyExportPlan, formatMergedView, moveLayout, planExportNow, writeWholeExport } from '../../src/serving/export.js';
 import { type TopBy } from '../../src/serving/lookups.js';

@@ -7,8 +7,8 @@ import { LambdaflowError } from '../../src/core/errors.js';
 import { type DeltaRange } from '../../src/core/exact-merge.js';
 import { EventParser, parserOptionsFor } from '../../src/core/event-parser.js';
 import { bucketField, bucketFieldOf, forEachViewLine } from '../../src/core/view-format.js';
-import { type IngestEntry } from '../../src/io/ingest-log.js';
-import { silentLogger } from '../../src/io/logger.js';
+import { type IngestEntry } from '../../src/io/logs/ingest-log.js';
+import { silentLogger } from '../../src/io/runtime/logger.js';
 import { PartitionState } from '../../src/speed/partition-state.js';
 import type {
   DeltaStore,

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { type PreparedOverlay } from '../../src/core/view-state.js';
-import { DEFAULT_STREAM } from '../../src/io/layout.js';
+import { DEFAULT_STREAM } from '../../src/io/files/layout.js';
 import { ServingStore } from '../../src/serving/store.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { batchView, checkStore, makeSeqs, model, seqBlocks, tableOf, totalsOf } from '../helpers/serving-model.js';

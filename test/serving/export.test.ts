@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
-import { runToEnd } from '../../src/io/steps.js';
+import { runToEnd } from '../../src/io/runtime/steps.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
 import { ChangeLog } from '../../src/serving/change-log.js';
 import { applyExportPlan, formatMergedView, freezeVersion, planExport } from '../../src/serving/export.js';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { type PreparedOverlay } from '../../src/core/view-state.js';
-import { DEFAULT_STREAM } from '../../src/io/layout.js';
+import { DEFAULT_STREAM } from '../../src/io/files/layout.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
 import { formatMergedView } from '../../src/serving/export.js';
 import { ServingStore } from '../../src/serving/store.js';

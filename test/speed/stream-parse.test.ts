@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { LambdaflowError } from '../../src/core/errors.js';
-import { parseFileRange } from '../../src/io/read-range.js';
+import { parseFileRange } from '../../src/io/files/read-range.js';
 import { parseStreamFiles } from '../../src/speed/stream-parse.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 

@@ -1,0 +1,415 @@
+// NATS JetStream for the pipeline: one connection that says when its server goes away and comes back, the stream
+// ensured, a publisher with message ids (JetStream drops a retried publish within its duplicate window), and a
+// durable pull consumer read ahead into a bounded queue that never hands out a message past one it lost.
+//
+// Why a lost delivery cannot be skipped: the speed layer treats "every message at or below the last logged stream
+// seq is counted" as the truth, so a message must never be logged after a later one. Deliveries of a consumer carry
+// consecutive delivery seqs (redeliveries too); a delivery seq that does not follow the previous one, or any outage of
+// the connection (a delivery may have been lost in flight), makes the reader drop what it queued and recreate the
+// consumer at the message after the last one handed out, so nothing is ever read past a hole.
+
+import { type Consumer, type ConsumerMessages, type JsMsg, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type NatsConnection, connect, nanos } from '@nats-io/transport-node';
+import { type Clock } from '../../core/clock.js';
+import { LambdaflowError } from '../../core/errors.js';
+import { type NatsAddress, formatNatsAddress, natsHostPort } from '../../core/nats-names.js';
+import { type Logger } from '../runtime/logger.js';
+
+/** A connection attempt gives up after this long (a refused connection fails at once). */
+const CONNECT_TIMEOUT_MS = 3_000;
+const RECONNECT_WAIT_MS = 250;
+/**
+ * JetStream API requests (stream and consumer management, publish acks) time out after this long: a request sent as
+ * a restarted server comes back may go unanswered, and is retried sooner rather than waited for.
+ */
+const API_TIMEOUT_MS = 2_000;
+
+/** A connection to one NATS server with JetStream; reconnects forever, logging one line per outage. */
+export class NatsLink {
+  private outageSinceMs: number | undefined;
+  private readonly listeners = new Set<(event: 'down' | 'up') => void>();
+
+  private constructor(
+    readonly server: NatsAddress,
+    readonly connection: NatsConnection,
+    readonly manager: JetStreamManager,
+    readonly client: JetStreamClient,
+    private readonly logger: Logger,
+    private readonly who: string,
+    /** Times outages and paces publish retries. */
+    private readonly clock: Clock,
+  ) {
+    void this.watchStatus();
+  }
+
+  /** Connects, or fails within a few seconds with one E_NETWORK error (unreachable, or no JetStream). */
+  static async open(server: NatsAddress, logger: Logger, who: string, clock: Clock): Promise<NatsLink> {
+    const url = formatNatsAddress(server);
+    let connection: NatsConnection;
+    try {
+      connection = await connect({
+        servers: natsHostPort(server),
+        timeout: CONNECT_TIMEOUT_MS,
+        reconnect: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: RECONNECT_WAIT_MS,
+        name: `lambdaflow ${who}`,
+      });
+    } catch (error) {
+      throw new LambdaflowError('E_NETWORK', `cannot reach the NATS server at ${url}: ${describe(error)}`, {}, { cause: error });
+    }
+    try {
+      const manager = await jetstreamManager(connection, { timeout: API_TIMEOUT_MS });
+      return new NatsLink(server, connection, manager, jetstream(connection, { timeout: API_TIMEOUT_MS }), logger, who, clock);
+    } catch (error) {
+      await connection.close().catch(() => undefined);
+      const problem = (error as Error).name === 'JetStreamNotEnabled' ? 'JetStream is not enabled there (start nats-server with -js)' : describe(error);
+      throw new LambdaflowError('E_NETWORK', `cannot use JetStream on the NATS server at ${url}: ${problem}`, {}, { cause: error });
+    }
+  }
+
+  /** Calls `listener` when the server goes away and when it is back; returns the unsubscribe function. */
+  onOutage(listener: (event: 'down' | 'up') => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get connected(): boolean {
+    return this.outageSinceMs === undefined && !this.connection.isClosed();
+  }
+
+  /** Resolves once the connection is up (at once when it is), or when `cancelled` is called. */
+  whenConnected(): { promise: Promise<void>; cancel: () => void } {
+    let cancel = (): void => {};
+    const promise = this.connected
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const off = this.onOutage((event) => {
+            if (event !== 'up') return;
+            off();
+            resolve();
+          });
+          cancel = () => {
+            off();
+            resolve();
+          };
+        });
+    return { promise, cancel };
+  }
+
+  private async watchStatus(): Promise<void> {
+    const url = formatNatsAddress(this.server);
+    for await (const status of this.connection.status()) {
+      if (status.type === 'disconnect' && this.outageSinceMs === undefined) {
+        this.outageSinceMs = this.clock.now();
+        this.logger.error(`${this.who}: lost the NATS server at ${url}; reconnecting (nothing is lost: unread messages stay in the stream)`);
+        for (const listener of this.listeners) listener('down');
+      } else if (status.type === 'reconnect' && this.outageSinceMs !== undefined) {
+        this.logger.warn(`${this.who}: NATS server at ${url} is back after ${((this.clock.now() - this.outageSinceMs) / 1000).toFixed(1)} s`);
+        this.outageSinceMs = undefined;
+        for (const listener of this.listeners) listener('up');
+      }
+    }
+  }
+
+  /** Creates the stream (file storage) over `subject` unless a stream of that name exists, which is used as it is. */
+  async ensureStream(stream: string, subject: string): Promise<void> {
+    try {
+      await this.manager.streams.info(stream);
+      return;
+    } catch (error) {
+      if ((error as Error).name !== 'StreamNotFoundError') throw this.apiError(`cannot look up stream ${stream}`, error);
+    }
+    try {
+      await this.manager.streams.add({ name: stream, subjects: [subject], storage: StorageType.File });
+    } catch (error) {
+      // Another process may have created it meanwhile.
+      try {
+        await this.manager.streams.info(stream);
+      } catch {
+        throw this.apiError(`cannot create stream ${stream} over ${subject}`, error);
+      }
+    }
+  }
+
+  /** Publishes one message with a message id, retrying through an outage (the id makes a retry land once). */
+  async publish(subject: string, data: Uint8Array, messageId: string, signal: AbortSignal): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const ack = await this.client.publish(subject, data, { msgID: messageId, timeout: API_TIMEOUT_MS });
+        return ack.seq;
+      } catch (error) {
+        if (signal.aborted || this.connection.isClosed()) throw this.apiError(`cannot publish to ${subject}`, error);
+        if (attempt === 0) this.logger.warn(`${this.who}: publishing to ${subject} failed (${describe(error)}); retrying`);
+        await this.clock.sleep(Math.min(2_000, RECONNECT_WAIT_MS * 2 ** Math.min(attempt, 3)), signal);
+      }
+    }
+  }
+
+  apiError(what: string, error: unknown): LambdaflowError {
+    return new LambdaflowError('E_NETWORK', `${what} on the NATS server at ${formatNatsAddress(this.server)}: ${describe(error)}`, {}, { cause: error });
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await this.connection.close().catch(() => undefined);
+  }
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? error.cause.message : undefined;
+  return cause && !error.message.includes(cause) ? `${error.message} (${cause})` : error.message;
+}
+
+export interface PullReaderConfig {
+  readonly stream: string;
+  /** The durable consumer's name. */
+  readonly consumer: string;
+  readonly filterSubject: string;
+  readonly logger: Logger;
+  readonly who: string;
+  /** Paces pull retries and waits for arrivals. */
+  readonly clock: Clock;
+}
+
+/** Messages fetched per pull request, and how long a pull request waits for them. */
+const FETCH_MESSAGES = 1_000;
+const FETCH_EXPIRES_MS = 2_000;
+/** The read-ahead queue stops fetching at this many messages or bytes until the speed layer takes some. */
+const QUEUE_MAX_MESSAGES = 20_000;
+const QUEUE_MAX_BYTES = 64 << 20;
+/** Above what can be queued and in a micro-batch, so acks never hold back deliveries. */
+const MAX_ACK_PENDING = 100_000;
+/** A message not acked in this long is delivered again (it is then skipped as already logged, or read again). */
+const ACK_WAIT_MS = 60_000;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * A durable pull consumer read ahead into a queue. `take` hands out queued messages past a stream seq, in stream
+ * order; the consumer is (re)created from the caller's cursor at start and after any doubt (a gap in delivery
+ * seqs, an outage, a failed pull), so its acks and redeliveries never decide what is read: the caller's log does.
+ */
+export class NatsPullReader {
+  private queue: JsMsg[] = [];
+  private queuedBytes = 0;
+  private lastDelivery = 0;
+  private receivedCount = 0;
+  /** Bumped whenever the queue is dropped: a pull started before must not add to the new queue. */
+  private generation = 0;
+  private reposition = true;
+  private fetching: ConsumerMessages | undefined;
+  private consumer: Consumer | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private wakeLoop: (() => void) | undefined;
+  private readonly arrivals = new Set<() => void>();
+  private failingSinceMs: number | undefined;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly link: NatsLink,
+    private readonly config: PullReaderConfig,
+    /** The last stream seq the caller has taken: the consumer is recreated to deliver from the one after it. */
+    private readonly cursor: () => number,
+  ) {
+    this.unsubscribe = link.onOutage(() => this.doubt());
+  }
+
+  /** Positions the consumer (errors here are the caller's: E_NETWORK), then reads ahead until closed. */
+  async start(): Promise<void> {
+    await this.position();
+    this.loop = this.run();
+  }
+
+  /** Drops what is queued and recreates the consumer before the next pull. */
+  private doubt(): void {
+    this.generation++;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.reposition = true;
+    void this.fetching?.close();
+    this.wakeLoop?.();
+  }
+
+  private async position(): Promise<void> {
+    const { stream, consumer, filterSubject } = this.config;
+    const from = this.cursor() + 1;
+    const generation = this.generation;
+    try {
+      await this.link.manager.consumers.delete(stream, consumer);
+    } catch (error) {
+      if ((error as Error).name !== 'ConsumerNotFoundError') throw this.link.apiError(`cannot reset consumer ${consumer} of stream ${stream}`, error);
+    }
+    try {
+      await this.link.manager.consumers.add(stream, {
+        durable_name: consumer,
+        filter_subject: filterSubject,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(ACK_WAIT_MS),
+        max_ack_pending: MAX_ACK_PENDING,
+        ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }),
+      });
+      this.consumer = await this.link.client.consumers.get(stream, consumer);
+    } catch (error) {
+      throw this.link.apiError(`cannot create consumer ${consumer} on stream ${stream} (from stream seq ${from})`, error);
+    }
+    if (generation === this.generation) this.reposition = false;
+    this.lastDelivery = 0;
+    this.config.logger.debug(`${this.config.who}: consumer ${consumer} reads ${filterSubject} of stream ${stream} from stream seq ${from}`);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (!this.link.connected) {
+          // Requests sent while the server is away would only time out: wait for it.
+          const up = this.link.whenConnected();
+          this.wakeLoop = up.cancel;
+          await up.promise;
+          continue;
+        }
+        if (this.reposition) await this.position();
+        if (this.queue.length >= QUEUE_MAX_MESSAGES || this.queuedBytes >= QUEUE_MAX_BYTES) {
+          await new Promise<void>((resolve) => (this.wakeLoop = resolve));
+          continue;
+        }
+        await this.pull();
+        this.recovered();
+      } catch (error) {
+        if (this.stopped) break;
+        this.failed(error);
+        this.doubt();
+        const now = this.config.clock.now();
+        const woken = new AbortController();
+        this.wakeLoop = () => woken.abort();
+        await this.config.clock.sleep(Math.min(RETRY_MAX_MS, 250 * 2 ** Math.min(5, Math.floor((now - (this.failingSinceMs ?? now)) / 1000))), woken.signal);
+      }
+    }
+  }
+
+  private async pull(): Promise<void> {
+    const generation = this.generation;
+    const messages = await this.consumer!.fetch({ max_messages: FETCH_MESSAGES, expires: FETCH_EXPIRES_MS });
+    this.fetching = messages;
+    try {
+      for await (const message of messages) {
+        if (generation !== this.generation) break;
+        if (message.info.deliverySequence !== this.lastDelivery + 1) {
+          this.config.logger.warn(
+            `${this.config.who}: consumer ${this.config.consumer} delivered seq ${message.info.deliverySequence} after ${this.lastDelivery}; reading again from stream seq ${this.cursor() + 1}`,
+          );
+          this.doubt();
+          break;
+        }
+        this.lastDelivery = message.info.deliverySequence;
+        this.receivedCount++;
+        this.queue.push(message);
+        this.queuedBytes += message.data.length;
+        for (const arrived of this.arrivals) arrived();
+      }
+    } finally {
+      this.fetching = undefined;
+    }
+  }
+
+  private failed(error: unknown): void {
+    if (this.failingSinceMs !== undefined) return;
+    this.failingSinceMs = this.config.clock.now();
+    // An outage of the connection is logged by the link; a failure with the connection up is logged here, once.
+    if (this.link.connected) this.config.logger.error(`${this.config.who}: reading stream ${this.config.stream} failed (${describe(error)}); retrying`);
+  }
+
+  private recovered(): void {
+    if (this.failingSinceMs === undefined) return;
+    if (this.link.connected) this.config.logger.warn(`${this.config.who}: reading stream ${this.config.stream} again`);
+    this.failingSinceMs = undefined;
+  }
+
+  /**
+   * Queued messages, in stream order: `fresh` ones past `afterSeq` (at most maxMessages / about maxBytes), and `stale`
+   * ones at or below it (redeliveries), which the caller may ack. A fresh message that does not follow the previous
+   * one in stream order is a doubt: nothing past it is handed out.
+   */
+  take(afterSeq: number, maxMessages: number, maxBytes: number): { fresh: JsMsg[]; stale: JsMsg[] } {
+    const fresh: JsMsg[] = [];
+    const stale: JsMsg[] = [];
+    let last = afterSeq;
+    let bytes = 0;
+    let staleBytes = 0;
+    let i = 0;
+    for (; i < this.queue.length; i++) {
+      const message = this.queue[i]!;
+      if (message.seq <= afterSeq) {
+        stale.push(message);
+        staleBytes += message.data.length;
+        continue;
+      }
+      if (message.seq <= last) {
+        this.doubt();
+        return { fresh, stale };
+      }
+      if (fresh.length >= maxMessages || (fresh.length > 0 && bytes + message.data.length > maxBytes)) break;
+      fresh.push(message);
+      bytes += message.data.length;
+      last = message.seq;
+    }
+    this.queue = this.queue.slice(i);
+    this.queuedBytes -= staleBytes + bytes;
+    this.wakeLoop?.();
+    return { fresh, stale };
+  }
+
+  /** Resolves when a message arrives, or after `ms`. */
+  async arrival(ms: number): Promise<void> {
+    const arrived = new AbortController();
+    const done = (): void => arrived.abort();
+    this.arrivals.add(done);
+    try {
+      await this.config.clock.sleep(ms, arrived.signal);
+    } finally {
+      this.arrivals.delete(done);
+    }
+  }
+
+  /** The stream's last seq now (undefined when the server cannot say). */
+  async streamLastSeq(): Promise<number | undefined> {
+    try {
+      return (await this.link.manager.streams.info(this.config.stream)).state.last_seq;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether every message of the consumer's subject up to stream seq `target` is here (queued, or taken): the
+   * consumer has nothing pending before it and every delivery it made has arrived.
+   */
+  async deliveredThrough(target: number): Promise<boolean> {
+    if (this.reposition || !this.link.connected) return false;
+    try {
+      const info = await this.link.manager.consumers.info(this.config.stream, this.config.consumer);
+      return info.delivered.consumer_seq <= this.lastDelivery && (info.num_pending === 0 || info.delivered.stream_seq >= target);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Messages and bytes queued now, not taken yet. */
+  get queued(): { readonly messages: number; readonly bytes: number } {
+    return { messages: this.queue.length, bytes: this.queuedBytes };
+  }
+
+  /** Messages received so far (progress, for a caller waiting on the stream). */
+  get received(): number {
+    return this.receivedCount;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe();
+    await this.fetching?.close();
+    this.wakeLoop?.();
+    await this.loop;
+  }
+}

@@ -1,0 +1,235 @@
+// Finding and reading published views: batch views (with their watermark), speed windows and realtime views.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { type UserAggTable } from '../../core/agg-table.js';
+import { LambdaflowError } from '../../core/errors.js';
+import { NO_BUCKET_FIELD, bucketFieldOf, mergeViewText, viewPartEncoding } from '../../core/view-format.js';
+import { DEFAULT_STREAM } from '../files/layout.js';
+import { type Logger } from '../runtime/logger.js';
+
+export interface PublishedView {
+  readonly dir: string;
+  readonly createdAtMs: number;
+}
+
+export interface BatchViewInfo extends PublishedView {
+  /** Last ingest-log sequence number the batch absorbed (of the default stream). */
+  readonly watermark: number;
+  /** Last ingest seq absorbed of each NATS partition stream (`p0`, …); a stream it does not name: 0, none. */
+  readonly streamWatermarks: Readonly<Record<string, number>>;
+}
+
+/** The last ingest seq of a stream ('default', 'p0', …) a batch view absorbed (0 without a view). */
+export function batchWatermarkOf(view: { readonly watermark: number; readonly streamWatermarks?: Readonly<Record<string, number>> } | undefined, stream: string): number {
+  if (!view) return 0;
+  return stream === DEFAULT_STREAM ? view.watermark : (view.streamWatermarks?.[stream] ?? 0);
+}
+
+/** The realtime view's reach (head.json, and each checkpoint's _REALTIME.json), with the speed layer's counters. */
+export interface RealtimeHeadInfo {
+  /** The batch watermark the realtime view is relative to: it holds stream files with seq in (watermark, throughSeq]. */
+  readonly watermark: number;
+  readonly throughSeq: number;
+  /** Ingest time of seq throughSeq; null when unknown (no file yet). */
+  readonly lastIngestedAtMs: number | null;
+  /** The speed layer process's counters when it published (rows and bad rows read since startedAtMs). */
+  readonly rowsIngested: number | null;
+  readonly badRows: number | null;
+  readonly startedAtMs: number | null;
+}
+
+/** A realtime checkpoint. */
+export type RealtimeViewInfo = PublishedView & RealtimeHeadInfo;
+
+const numberOrNull = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+
+function headOf(meta: Record<string, unknown> | undefined): RealtimeHeadInfo | undefined {
+  if (typeof meta?.watermark !== 'number' || typeof meta.throughSeq !== 'number') return undefined;
+  return {
+    watermark: meta.watermark,
+    throughSeq: meta.throughSeq,
+    lastIngestedAtMs: numberOrNull(meta.lastIngestedAtMs),
+    rowsIngested: numberOrNull(meta.rowsIngested),
+    badRows: numberOrNull(meta.badRows),
+    startedAtMs: numberOrNull(meta.startedAtMs),
+  };
+}
+
+function listComplete(parent: string, pattern: RegExp): PublishedView[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch (error) {
+    // No folder yet means no views; any other failure must not pass for "no views" (a merge would drop them all).
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new LambdaflowError('E_STATE', `cannot list ${parent}: ${(error as Error).message}`, { file: parent });
+  }
+  const views: PublishedView[] = [];
+  for (const name of names) {
+    const match = pattern.exec(name);
+    if (!match) continue;
+    const dir = path.join(parent, name);
+    if (fs.existsSync(path.join(dir, '_SUCCESS'))) views.push({ dir, createdAtMs: Number(match[1]) });
+  }
+  return views.sort((a, b) => a.createdAtMs - b.createdAtMs);
+}
+
+function readJson(file: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const BATCH_VIEW_PATTERN = /^batch-(\d+)$/;
+/** A batch view's per-(user, bucket) totals: `user_id,bucket_start,purchase_count,purchase_amount_total` parts. */
+export const BUCKETS_FOLDER = 'buckets';
+export const SPEED_VIEW_PATTERN = /^speed-(\d+)\.txt$/;
+export const REALTIME_VIEW_PATTERN = /^realtime-(\d+)$/;
+
+/**
+ * Watermarks by view folder (a published view never changes, and its manifest grows with the stream's history);
+ * undefined for a view whose manifest cannot say what it absorbed.
+ */
+const watermarks = new Map<string, Pick<BatchViewInfo, 'watermark' | 'streamWatermarks'> | undefined>();
+
+const isSeq = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+function readWatermark(dir: string, logger: Logger): Pick<BatchViewInfo, 'watermark' | 'streamWatermarks'> | undefined {
+  const manifest = path.join(dir, '_MANIFEST.json');
+  const json = readJson(manifest);
+  const recorded = json?.streamWatermark;
+  const perStream = json?.streamWatermarks ?? {};
+  const streamsValid = typeof perStream === 'object' && perStream !== null && !Array.isArray(perStream) && Object.values(perStream).every(isSeq);
+  if (isSeq(recorded) && streamsValid) return { watermark: recorded, streamWatermarks: Object.freeze({ ...(perStream as Record<string, number>) }) };
+  // Serving it as watermark 0 would count every stream file it absorbed twice.
+  const problem = !fs.existsSync(manifest) ? 'it has no _MANIFEST.json' : !isSeq(recorded) ? '_MANIFEST.json has no valid streamWatermark' : '_MANIFEST.json has invalid streamWatermarks';
+  logger.warn(`skipping batch view ${dir}: ${problem}, so it cannot say which stream files it absorbed`);
+  return undefined;
+}
+
+/** Complete batch views (with `_SUCCESS` and a watermark), oldest first by (watermark, creation time). */
+export function listBatchViews(servingBatch: string, logger: Logger): BatchViewInfo[] {
+  const views = listComplete(servingBatch, BATCH_VIEW_PATTERN);
+  for (const dir of watermarks.keys()) if (path.dirname(dir) === servingBatch && !views.some((v) => v.dir === dir)) watermarks.delete(dir);
+  const infos: BatchViewInfo[] = [];
+  for (const view of views) {
+    if (!watermarks.has(view.dir)) watermarks.set(view.dir, readWatermark(view.dir, logger));
+    const watermark = watermarks.get(view.dir);
+    if (watermark !== undefined) infos.push({ ...view, ...watermark });
+  }
+  return infos.sort((a, b) => a.watermark - b.watermark || a.createdAtMs - b.createdAtMs);
+}
+
+/** The batch view to serve: the one that absorbed the most stream files, newest among equals. */
+export function latestBatchView(servingBatch: string, logger: Logger): BatchViewInfo | undefined {
+  return listBatchViews(servingBatch, logger).at(-1);
+}
+
+export function listSpeedViews(servingSpeed: string): PublishedView[] {
+  return listComplete(servingSpeed, SPEED_VIEW_PATTERN);
+}
+
+/** Realtime checkpoint metadata by folder: a published view never changes. */
+const realtimeMeta = new Map<string, RealtimeHeadInfo | undefined>();
+
+export function listRealtimeViews(servingRealtime: string): RealtimeViewInfo[] {
+  const complete = listComplete(servingRealtime, REALTIME_VIEW_PATTERN);
+  for (const dir of realtimeMeta.keys()) if (path.dirname(dir) === servingRealtime && !complete.some((v) => v.dir === dir)) realtimeMeta.delete(dir);
+  const views: RealtimeViewInfo[] = [];
+  for (const view of complete) {
+    if (!realtimeMeta.has(view.dir)) realtimeMeta.set(view.dir, headOf(readJson(path.join(view.dir, '_REALTIME.json'))));
+    const meta = realtimeMeta.get(view.dir);
+    if (meta) views.push({ ...view, ...meta });
+  }
+  return views.sort((a, b) => a.throughSeq - b.throughSeq || a.createdAtMs - b.createdAtMs);
+}
+
+/**
+ * Reads whole files one after another into one buffer, grown as needed (a file's bytes are valid until the next
+ * read): a view's parts then share one buffer instead of each leaving its own to a collection (megabytes a part at a
+ * million users).
+ */
+class WholeFileReader {
+  private buffer = Buffer.alloc(0);
+
+  read(file: string): Buffer {
+    const fd = fs.openSync(file, 'r');
+    try {
+      // A byte more than its size: the read that says it ended finds room.
+      this.grow(fs.fstatSync(fd).size + 1);
+      let length = 0;
+      for (;;) {
+        if (length === this.buffer.length) this.grow(2 * length);
+        const read = fs.readSync(fd, this.buffer, length, this.buffer.length - length, null);
+        if (read === 0) return this.buffer.subarray(0, length);
+        length += read;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** At least `bytes` of room, keeping what was read. */
+  private grow(bytes: number): void {
+    if (bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafeSlow(bytes);
+    this.buffer.copy(grown);
+    this.buffer = grown;
+  }
+}
+
+/** A gzip-compressed part's bytes; a part that does not gunzip is damaged like a part with a bad line. */
+function gunzipPart(file: string): Buffer {
+  try {
+    return zlib.gunzipSync(fs.readFileSync(file));
+  } catch (error) {
+    if (!(error as NodeJS.ErrnoException).code?.startsWith('Z_')) throw error;
+    throw new LambdaflowError('E_STATE', `damaged view file ${file}: not a complete gzip stream (${(error as Error).message})`, { file }, { cause: error });
+  }
+}
+
+/**
+ * Adds every data part of a view directory into the table: our own `part-00000…` and Spark's
+ * `part-00000-<uuid>-c000.csv` or `.csv.gz`, each optionally starting with a header line (see viewPartEncoding for
+ * what is read and what is ignored).
+ */
+export function mergeViewDirectory(dir: string, table: UserAggTable, sign: 1 | -1 = 1, bucketSeconds = 0, overAllTime = false): void {
+  const reader = new WholeFileReader();
+  for (const name of fs.readdirSync(dir).sort()) {
+    const encoding = viewPartEncoding(name);
+    if (encoding === undefined) continue;
+    const file = path.join(dir, name);
+    const bytes = encoding === 'gzip' ? gunzipPart(file) : reader.read(file);
+    const buckets = bucketSeconds > 0 ? bucketFieldOf(bytes, bucketSeconds) : NO_BUCKET_FIELD;
+    mergeViewText(bytes, file, table, sign, 'header-or-data', buckets, overAllTime);
+  }
+  // Pruning removes a view's files before its folder: a view that lost `_SUCCESS` meanwhile may have been read
+  // with parts missing, so this read does not count.
+  if (!fs.existsSync(path.join(dir, '_SUCCESS'))) {
+    throw new LambdaflowError('E_STATE', `view ${dir} was removed while being read; merge skipped this round`, { file: dir });
+  }
+}
+
+/** Keeps the newest `keep` views of a listing, removing the rest. */
+export function pruneViews(views: readonly PublishedView[], keep: number): void {
+  for (const view of views.slice(0, Math.max(0, views.length - keep))) fs.rmSync(view.dir, { recursive: true, force: true });
+}
+
+/** Reads the realtime head (serving/realtime/head.json); undefined when there is none yet (or it cannot be read: the next micro-batch rewrites it). */
+export function readRealtimeHead(file: string): RealtimeHeadInfo | undefined {
+  return headOf(readJson(file));
+}
+
+/** A view's `part-*` files' bytes, in name order. */
+export function readViewParts(dir: string): Buffer[] {
+  const parts = fs.readdirSync(dir).filter((n) => n.startsWith('part-')).sort().map((name) => fs.readFileSync(path.join(dir, name)));
+  if (!fs.existsSync(path.join(dir, '_SUCCESS'))) {
+    throw new LambdaflowError('E_STATE', `view ${dir} was removed while being read`, { file: dir });
+  }
+  return parts;
+}

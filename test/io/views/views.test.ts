@@ -1,0 +1,53 @@
+// Batch views a merge may serve: only complete ones whose manifest says what they absorbed (its stream watermark).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dataLayout } from '../../../src/io/files/layout.js';
+import { type Logger } from '../../../src/io/runtime/logger.js';
+import { listBatchViews } from '../../../src/io/views/views.js';
+import { mergeOnce } from '../../../src/pipeline/serving.js';
+import { systemClock } from '../../../src/io/runtime/system-clock.js';
+import { tempRoots } from '../../helpers/temp-dirs.js';
+
+const tempRoot = tempRoots();
+
+function capturingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  return { warnings, error() {}, info() {}, debug() {}, warn: (message) => void warnings.push(message) };
+}
+
+function writeView(servingBatch: string, ms: number, part: string, manifest: string | undefined): string {
+  const dir = path.join(servingBatch, `batch-${ms}`);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'part-00000'), part);
+  if (manifest !== undefined) fs.writeFileSync(path.join(dir, '_MANIFEST.json'), manifest);
+  fs.writeFileSync(path.join(dir, '_SUCCESS'), '');
+  return dir;
+}
+
+describe('batch views without a watermark', () => {
+  it.each([
+    { name: 'no _MANIFEST.json', manifest: undefined, reason: /has no _MANIFEST\.json/ },
+    { name: 'unreadable JSON', manifest: '{"streamWatermark": 3', reason: /no valid streamWatermark/ },
+    { name: 'no streamWatermark', manifest: '{"users": 1}', reason: /no valid streamWatermark/ },
+    { name: 'a negative watermark', manifest: '{"streamWatermark": -1}', reason: /no valid streamWatermark/ },
+    { name: 'a fractional watermark', manifest: '{"streamWatermark": 1.5}', reason: /no valid streamWatermark/ },
+    { name: 'a string watermark', manifest: '{"streamWatermark": "4"}', reason: /no valid streamWatermark/ },
+  ])('are skipped with one warning naming them, and the previous good view stays served ($name)', async ({ manifest, reason }) => {
+    const layout = dataLayout(tempRoot().data);
+    writeView(layout.servingBatch, 1_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0 }));
+    const bad = writeView(layout.servingBatch, 2_000, 'bad,9,9.99\n', manifest);
+    const logger = capturingLogger();
+
+    expect(listBatchViews(layout.servingBatch, logger).map((v) => v.dir)).toEqual([path.join(layout.servingBatch, 'batch-1000')]);
+    expect(listBatchViews(layout.servingBatch, logger)).toHaveLength(1);
+    expect(logger.warnings).toHaveLength(1);
+    expect(logger.warnings[0]).toContain(bad);
+    expect(logger.warnings[0]).toMatch(reason);
+
+    await mergeOnce({ layout, threads: 1, mode: 'permissive', logger, clock: systemClock }, 'exact');
+    expect(fs.readFileSync(layout.mergedView, 'utf8')).toBe('user_id,purchase_count_total,purchase_amount_total\ngood,1,1.00\n');
+    expect(logger.warnings).toHaveLength(1);
+  });
+});
