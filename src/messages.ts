@@ -79,6 +79,11 @@ export interface StreamParseTask {
   readonly bucketSeconds: number;
 }
 
+/** Logged stream files to look through for their late rows: good rows with an event second below each one's threshold. */
+export interface LateRowsTask {
+  readonly files: readonly (StreamFileToParse & { readonly threshold: number })[];
+}
+
 /** Speed worker: set up once with the partition it owns. */
 export interface SpeedWorkerInit {
   readonly partition: number;

@@ -1,5 +1,6 @@
 // Finding and reading published views: batch views (with their watermark), speed windows and realtime views.
 
+import { type EventTimeHead, eventTimeHeadOf } from '../../core/event-time.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -38,6 +39,8 @@ export interface RealtimeHeadInfo {
   readonly rowsIngested: number | null;
   readonly badRows: number | null;
   readonly startedAtMs: number | null;
+  /** The stream's event clock through throughSeq (undefined: a head from before event time). */
+  readonly eventTime: EventTimeHead | undefined;
 }
 
 /** A realtime checkpoint. */
@@ -54,6 +57,7 @@ function headOf(meta: Record<string, unknown> | undefined): RealtimeHeadInfo | u
     rowsIngested: numberOrNull(meta.rowsIngested),
     badRows: numberOrNull(meta.badRows),
     startedAtMs: numberOrNull(meta.startedAtMs),
+    eventTime: eventTimeHeadOf(meta.eventTime),
   };
 }
 
