@@ -173,7 +173,9 @@ export type ServingRequest =
 
 export interface ServingLoadResult {
   readonly base: BatchBase;
+  /** The overlay per user over all time, and per (user, bucket). */
   readonly overlay: AggTableState;
+  readonly buckets: AggTableState;
   readonly throughSeq: number;
   readonly lastIngestedAtMs: number | null;
   /** Each partition stream's last seq the overlay holds. */

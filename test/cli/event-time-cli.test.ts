@@ -4,10 +4,12 @@ import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCliOk, startCli } from '../helpers/cli.js';
-import { loggedStreamFiles, realtimeThroughSeq } from '../helpers/outputs.js';
-import { dropStreamFile, waitFor } from '../helpers/pipeline.js';
+import { listeningUrl, runCliOk, startCli } from '../helpers/cli.js';
+import { httpRequest, jsonOf } from '../helpers/http-client.js';
+import { compactedMasterFiles, loggedStreamFiles, realtimeThroughSeq } from '../helpers/outputs.js';
+import { dropStreamFile, waitFor, waitForValue } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
+import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const newTempRoot = tempRoots();
@@ -101,5 +103,26 @@ describe('late rows and the event-time watermark', () => {
     await runCliOk(['speed', '--once', '--data', data, ...SPEED]);
     await waitFor(() => realtimeThroughSeq(data) === FILES, 10_000, 'every file in the realtime head');
     expectLatenessByRule(data);
+    // Late rows are counted in totals like any other: per (user, bucket), every range answer is the recount's, from
+    // the realtime view alone, after a batch recompute, and after compaction moved the files into master/.
+    await expectServedRangesEqualRecount(data, 1);
+    await runCliOk(['batch', '--data', data, '--threads', '2', '--log-level', 'warn']);
+    await expectServedRangesEqualRecount(data, 2);
+    await runCliOk(['compact', '--data', data, '--min-age', '0s', '--log-level', 'warn']);
+    expect(compactedMasterFiles(data).length).toBeGreaterThan(0);
+    await runCliOk(['batch', '--data', data, '--threads', '2', '--log-level', 'warn']);
+    await expectServedRangesEqualRecount(data, 3);
   });
 });
+
+/** Starts `serve` on the folder, checks every range answer against the recount once it is ready, and stops it. */
+async function expectServedRangesEqualRecount(data: string, seed: number): Promise<void> {
+  const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn']);
+  children.push(serve.child);
+  const url = await listeningUrl(serve);
+  await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+  const { version } = jsonOf<{ version: number }>(await httpRequest(`${url}/status`));
+  await expectRangeAnswersEqualRecount(url, data, version, seeded(seed));
+  serve.child.kill('SIGTERM');
+  expect((await serve.result).code).toBe(0);
+}

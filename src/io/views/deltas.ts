@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { ALL_TIME, type AggBlock, UserAggTable } from '../../core/agg-table.js';
+import { type AggBlock, UserAggTable } from '../../core/agg-table.js';
 import { type DeltaRange } from '../../core/exact-merge.js';
 import { type BucketField, NO_BUCKET_FIELD, bucketField, forEachViewLine, formatBlock } from '../../core/view-format.js';
 import { type UnitEventTime, maxEventSecondFromJson, watermarkJson } from '../../core/event-time.js';
@@ -192,23 +192,23 @@ export class DeltaFiles {
     return runToEnd(readDeltaLines(this.filesFor(afterSeq, throughSeq), afterSeq, throughSeq, this.bucketSeconds, accept, Infinity));
   }
 
-  /** Adds a range's deltas into the table (signed; each user's over all its buckets with `overAllTime`) and returns the seqs found. */
-  merge(range: DeltaRange, table: UserAggTable, overAllTime = false): Set<number> {
+  /** Adds a range's deltas into the table (signed, per (user, bucket)) and returns the seqs found. */
+  merge(range: DeltaRange, table: UserAggTable): Set<number> {
     return this.forEachLine(range.afterSeq, range.throughSeq, (_seq, key, start, end, count, cents, bucket) =>
-      table.add(key, start, end, range.sign * count, range.sign * cents, undefined, overAllTime ? ALL_TIME : bucket),
+      table.add(key, start, end, range.sign * count, range.sign * cents, undefined, bucket),
     );
   }
 
   /** Each seq of (afterSeq, throughSeq] found, with its totals (empty for a file without purchases), in seq order. */
-  read(afterSeq: number, throughSeq: number, overAllTime = false): SeqTotals[] {
-    return runToEnd(this.readInSteps(afterSeq, throughSeq, overAllTime));
+  read(afterSeq: number, throughSeq: number): SeqTotals[] {
+    return runToEnd(this.readInSteps(afterSeq, throughSeq));
   }
 
   /**
    * What read returns, in steps of ~2 ms (a yield between), so a thread answering requests can answer them between:
    * a speed layer that fell behind publishes one file for everything it caught up with.
    */
-  *readInSteps(afterSeq: number, throughSeq: number, overAllTime = false): Generator<void, SeqTotals[]> {
+  *readInSteps(afterSeq: number, throughSeq: number): Generator<void, SeqTotals[]> {
     const tables = new Map<number, UserAggTable>();
     const found = yield* readDeltaLines(
       this.filesFor(afterSeq, throughSeq),
@@ -218,7 +218,7 @@ export class DeltaFiles {
       (seq, key, start, end, count, cents, bucket) => {
         let table = tables.get(seq);
         if (!table) tables.set(seq, (table = new UserAggTable(64)));
-        table.add(key, start, end, count, cents, undefined, overAllTime ? ALL_TIME : bucket);
+        table.add(key, start, end, count, cents, undefined, bucket);
       },
       READ_STEP_BYTES,
     );
