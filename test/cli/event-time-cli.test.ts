@@ -103,25 +103,33 @@ describe('late rows and the event-time watermark', () => {
     await runCliOk(['speed', '--once', '--data', data, ...SPEED]);
     await waitFor(() => realtimeThroughSeq(data) === FILES, 10_000, 'every file in the realtime head');
     expectLatenessByRule(data);
+    const { total: lateRows, watermark } = lateByRule(loggedStreamFiles(data).map((e) => e.name));
     // Late rows are counted in totals like any other: per (user, bucket), every range answer is the recount's, from
     // the realtime view alone, after a batch recompute, and after compaction moved the files into master/.
-    await expectServedRangesEqualRecount(data, 1);
+    await expectServedRangesEqualRecount(data, 1, lateRows, watermark);
     await runCliOk(['batch', '--data', data, '--threads', '2', '--log-level', 'warn']);
-    await expectServedRangesEqualRecount(data, 2);
+    await expectServedRangesEqualRecount(data, 2, lateRows, watermark);
     await runCliOk(['compact', '--data', data, '--min-age', '0s', '--log-level', 'warn']);
     expect(compactedMasterFiles(data).length).toBeGreaterThan(0);
     await runCliOk(['batch', '--data', data, '--threads', '2', '--log-level', 'warn']);
-    await expectServedRangesEqualRecount(data, 3);
+    await expectServedRangesEqualRecount(data, 3, lateRows, watermark);
   });
 });
 
-/** Starts `serve` on the folder, checks every range answer against the recount once it is ready, and stops it. */
-async function expectServedRangesEqualRecount(data: string, seed: number): Promise<void> {
+/**
+ * Starts `serve` on the folder, checks every range answer against the recount once it is ready, and the late rows and
+ * watermark in /status and /metrics against the rule's, and stops it.
+ */
+async function expectServedRangesEqualRecount(data: string, seed: number, lateRows: number, watermark: number): Promise<void> {
   const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn']);
   children.push(serve.child);
   const url = await listeningUrl(serve);
   await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
-  const { version } = jsonOf<{ version: number }>(await httpRequest(`${url}/status`));
+  const { version, event_time } = jsonOf<{ version: number; event_time: unknown }>(await httpRequest(`${url}/status`));
+  expect(event_time).toEqual({ watermark, late_rows: lateRows });
+  const metrics = (await httpRequest(`${url}/metrics`)).text;
+  expect(metrics).toContain(`\nlambdaflow_late_rows_total{stream="default"} ${lateRows}\n`);
+  expect(metrics).toContain(`\nlambdaflow_event_time_watermark_seconds{stream="default"} ${watermark}\n`);
   await expectRangeAnswersEqualRecount(url, data, version, seeded(seed));
   serve.child.kill('SIGTERM');
   expect((await serve.result).code).toBe(0);
