@@ -63,7 +63,8 @@ export function bucketRange(fromSecond: number, toSecond: number, bucketSeconds:
   for (const [name, second] of [['from', fromSecond], ['to', toSecond]] as const) {
     if (second % bucketSeconds !== 0) {
       const down = Math.floor(second / bucketSeconds) * bucketSeconds;
-      throw new RangeError(`${name}=${second} is not aligned to the ${size} buckets: the nearest aligned bounds are ${down} and ${down + bucketSeconds}`);
+      const bound = (s: number): string => `${s} (${new Date(s * 1000).toISOString().replace('.000Z', 'Z')})`;
+      throw new RangeError(`${name}=${second} is not aligned to the ${size} buckets: the nearest aligned bounds are ${bound(down)} and ${bound(down + bucketSeconds)}`);
     }
   }
   if (fromSecond >= toSecond) throw new RangeError(`from (${fromSecond}) must be before to (${toSecond}), in whole ${size} buckets`);

@@ -337,8 +337,8 @@ describe('routes on a loaded view', () => {
 
   it('a range not on bucket bounds: the message names the bucket size and the nearest aligned bounds', async () => {
     const answer = await get(app, '/users/alice?from=1800&to=7200');
-    expect(answer.json().error).toBe('bad parameter from: from=1800 is not aligned to the 1h buckets: the nearest aligned bounds are 0 and 3600');
-    expect((await get(app, '/users/alice?from=2026-12-07T10:00:00Z&to=2026-12-07T10:30:00Z')).json().error).toMatch(/to=1796639400 is not aligned to the 1h buckets: the nearest aligned bounds are 1796637600 and 1796641200/);
+    expect(answer.json().error).toBe('bad parameter from: from=1800 is not aligned to the 1h buckets: the nearest aligned bounds are 0 (1970-01-01T00:00:00Z) and 3600 (1970-01-01T01:00:00Z)');
+    expect((await get(app, '/users/alice?from=2026-12-07T10:00:00Z&to=2026-12-07T10:30:00Z')).json().error).toMatch(/to=1796639400 is not aligned to the 1h buckets: the nearest aligned bounds are 1796637600 \(2026-12-07T10:00:00Z\) and 1796641200 \(2026-12-07T11:00:00Z\)/);
   });
 
   it('a batch view without buckets answers all-time questions, and 409 to every range question, saying to run batch', async () => {
