@@ -48,7 +48,7 @@ export function eventTimeBody(status: SnapshotStatus): Record<string, unknown> {
 }
 
 /** /status and each /events message. */
-export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows'>, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
+export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows' | 'bucketSeconds'>, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
   return {
     version: status.version,
     batch_view: status.batchView,
@@ -64,6 +64,7 @@ export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badR
     changed_users: status.changedUsers,
     change: status.kind,
     event_time: eventTimeBody(status),
+    bucket_seconds: serving.bucketSeconds,
     // NATS partition streams: each one's batch watermark and last ingest seq reflected (the fields above: the default stream's).
     ...(Object.keys(status.streams).length > 0
       ? { streams: Object.fromEntries(Object.entries(status.streams).map(([id, p]) => [id, { batch_watermark: p.batchWatermark, through_seq: p.throughSeq }])) }

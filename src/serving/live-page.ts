@@ -1,5 +1,6 @@
 // The live page served at `/`: totals, version, watermark, staleness, an events/s chart, the top 10 and a lookup
-// box, updated from /events. Self-contained (no CDN): users may have no internet. Driven in Chromium by
+// box, purchases per event-time bucket over the last 48 buckets, the top 10 of the last 24 hours and the late rows,
+// updated from /events. Self-contained (no CDN): users may have no internet. Driven in Chromium by
 // test/browser/live-page.test.ts (npm run test:browser).
 
 export const LIVE_PAGE = `<!doctype html>
@@ -50,6 +51,10 @@ export const LIVE_PAGE = `<!doctype html>
   <div class="card"><div class="label">Ingest seq</div><div class="value" id="seq">–</div></div>
   <div class="card"><div class="label">Staleness</div><div class="value" id="staleness">–</div></div>
 </div>
+<div class="cards">
+  <div class="card"><div class="label">Event-time watermark</div><div class="value" id="event-watermark">–</div></div>
+  <div class="card"><div class="label">Late rows</div><div class="value" id="late">–</div></div>
+</div>
 <div class="row">
   <div>
     <div class="panel"><h2>Events per second (up to the last 5 minutes)</h2><canvas id="chart" data-points="0"></canvas></div>
@@ -59,11 +64,18 @@ export const LIVE_PAGE = `<!doctype html>
       <div id="lookup-result"></div>
     </div>
   </div>
-  <div class="panel">
-    <h2>Top 10 by amount</h2>
-    <table><thead><tr><th>#</th><th>User</th><th class="num">Purchases</th><th class="num">Amount</th></tr></thead><tbody id="top"></tbody></table>
+  <div>
+    <div class="panel">
+      <h2>Top 10 by amount, all time</h2>
+      <table><thead><tr><th>#</th><th>User</th><th class="num">Purchases</th><th class="num">Amount</th></tr></thead><tbody id="top"></tbody></table>
+    </div>
+    <div class="panel">
+      <h2>Top 10 by amount, last 24 hours of event time</h2>
+      <table><thead><tr><th>#</th><th>User</th><th class="num">Purchases</th><th class="num">Amount</th></tr></thead><tbody id="top24"></tbody></table>
+    </div>
   </div>
 </div>
+<div class="panel"><h2 id="buckets-title">Purchases per bucket of event time, last 48 buckets</h2><canvas id="buckets" data-buckets="0"></canvas><div class="sub" id="buckets-note"></div></div>
 <script>
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -73,7 +85,7 @@ export const LIVE_PAGE = `<!doctype html>
   // so that its first seconds are not squeezed against the right edge.
   const SPAN_MAX_MS = 300000, SPAN_MIN_MS = 60000;
   const history = [];
-  let latest = null, receivedAtMs = 0, lastTop = -1, topTimer = null, lookups = 0;
+  let latest = null, receivedAtMs = 0, lastTop = -1, lastRanges = -1, topTimer = null, lookups = 0, series = [];
 
   function setConnection(text, cls) { $('connection').textContent = text; $('connection').className = cls; }
 
@@ -101,11 +113,23 @@ export const LIVE_PAGE = `<!doctype html>
     $('version').textContent = number(s.version);
     $('watermark').textContent = number(s.batch_watermark);
     $('seq').textContent = number(s.through_seq);
+    $('late').textContent = number(s.event_time.late_rows);
+    $('event-watermark').textContent = s.event_time.watermark === null ? '–' : new Date(s.event_time.watermark * 1000).toISOString().replace('.000Z', 'Z');
     showStaleness();
     document.body.dataset.version = String(s.version);
     if (s.events_per_second !== null) record(s.events_per_second);
     draw();
-    if (s.version !== lastTop && !topTimer) topTimer = setTimeout(() => { topTimer = null; loadTop().catch(() => {}); }, lastTop < 0 ? 0 : 1000);
+    if (s.version !== lastTop && !topTimer) topTimer = setTimeout(() => { topTimer = null; loadTop().catch(() => {}); loadRanges().catch(() => {}); }, lastTop < 0 ? 0 : 1000);
+  }
+
+  function topRows(users) {
+    return users.map((u, i) => {
+      const tr = document.createElement('tr');
+      for (const [text, cls] of [[String(i + 1)], [u.user_id], [number(u.purchase_count_total), 'num'], [amount(u.purchase_amount_total), 'num']]) {
+        const td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; tr.append(td);
+      }
+      return tr;
+    });
   }
 
   async function loadTop() {
@@ -114,14 +138,52 @@ export const LIVE_PAGE = `<!doctype html>
     const body = await r.json();
     if (body.version < lastTop) return; // an answer overtaken by a newer one
     lastTop = body.version;
-    $('top').replaceChildren(...body.users.map((u, i) => {
-      const tr = document.createElement('tr');
-      for (const [text, cls] of [[String(i + 1)], [u.user_id], [number(u.purchase_count_total), 'num'], [amount(u.purchase_amount_total), 'num']]) {
-        const td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; tr.append(td);
-      }
-      return tr;
-    }));
+    $('top').replaceChildren(...topRows(body.users));
     document.body.dataset.topVersion = String(body.version);
+  }
+
+  /** The last 48 buckets (up to the one now is in) per bucket, and the top 10 of the last 24 hours of them. */
+  async function loadRanges() {
+    const b = latest.bucket_seconds, end = (Math.floor(Date.now() / 1000 / b) + 1) * b;
+    const [r, t] = await Promise.all([fetch('/series?from=' + (end - 48 * b) + '&to=' + end), fetch('/top?by=amount&n=10&from=' + (end - 86400) + '&to=' + end)]);
+    const [body, top] = await Promise.all([r.json(), t.json()]);
+    // A view without buckets (409) says why: the chart and the table stay empty.
+    $('buckets-note').textContent = r.ok ? '' : body.error;
+    if (!r.ok || !t.ok || body.version < lastRanges) { series = r.ok ? series : []; drawBuckets(); return; }
+    lastRanges = body.version;
+    series = body.points;
+    $('buckets-title').textContent = 'Purchases per ' + (b % 3600 ? b / 60 + '-minute' : b === 3600 ? 'hour' : b / 3600 + '-hour') + ' of event time, last 48 (UTC)';
+    $('top24').replaceChildren(...topRows(top.users));
+    const c = $('buckets');
+    c.dataset.buckets = String(series.length);
+    c.dataset.from = String(end - 48 * b);
+    c.dataset.to = String(end);
+    c.dataset.purchases = series.map((p) => p.purchase_count).join(',');
+    drawBuckets();
+    document.body.dataset.rangesVersion = String(body.version);
+  }
+
+  function drawBuckets() {
+    const c = $('buckets'), ratio = window.devicePixelRatio || 1, w = c.clientWidth, h = c.clientHeight;
+    if (c.width !== Math.round(w * ratio) || c.height !== Math.round(h * ratio)) { c.width = Math.round(w * ratio); c.height = Math.round(h * ratio); }
+    const g = c.getContext('2d');
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, w, h);
+    g.font = '11px system-ui, sans-serif';
+    const peak = Math.max(0, ...series.map((p) => p.purchase_count)), step = roundStep(Math.max(peak, 1), 4), top = Math.max(step, Math.ceil(peak * 1.05 / step) * step);
+    const levels = []; for (let v = 0; v <= top; v += step) levels.push(v);
+    const left = Math.ceil(Math.max(...levels.map((v) => g.measureText(number(v)).width))) + 10, right = 6, above = 8, below = 22;
+    const plotW = w - left - right, plotH = h - above - below, y = (v) => above + plotH * (1 - v / top);
+    g.lineWidth = 1; g.strokeStyle = '#e3e6eb'; g.fillStyle = '#5b6474'; g.textAlign = 'right'; g.textBaseline = 'middle';
+    for (const v of levels) { const yy = Math.round(y(v)) + 0.5; g.beginPath(); g.moveTo(left, yy); g.lineTo(w - right, yy); g.stroke(); g.fillText(number(v), left - 6, yy); }
+    if (!series.length) return;
+    const slot = plotW / series.length;
+    g.textAlign = 'center'; g.textBaseline = 'top';
+    series.forEach((p, i) => {
+      g.fillStyle = '#2f6fed';
+      g.fillRect(left + i * slot + 1, y(p.purchase_count), Math.max(1, slot - 2), y(0) - y(p.purchase_count));
+      if (i % 8 === 0) { g.fillStyle = '#5b6474'; g.fillText(new Date(p.start * 1000).toISOString().slice(5, 16).replace('T', ' '), left + i * slot + slot / 2, h - below + 6); }
+    });
   }
 
   /** A round step (1, 2 or 5 × a power of ten, at least 1) that splits 0..max into about that many parts. */
@@ -197,8 +259,9 @@ export const LIVE_PAGE = `<!doctype html>
     };
   }
   setInterval(() => { showStaleness(); draw(); }, 1000);
-  window.addEventListener('resize', draw);
+  window.addEventListener('resize', () => { draw(); drawBuckets(); });
   draw();
+  drawBuckets();
   fetch('/status').then((r) => r.ok ? r.json() : null).then((s) => { if (s) show(s); }).catch(() => {}).finally(connect);
 })();
 </script>

@@ -145,7 +145,10 @@ beforeAll(async () => {
   requireBuild();
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`);
   data = newTempRoot('lf-browser-').data;
-  await runCliOk(['gen-batch', '--data', data, '--rows', '200000', '--users', '5000']);
+  // History over the last two days, so that the page's last 48 hourly buckets hold some of it.
+  const hour = 3_600;
+  const historyStart = Math.floor(Date.now() / 1000 / hour) * hour - 47 * hour;
+  await runCliOk(['gen-batch', '--data', data, '--rows', '200000', '--users', '5000', '--start', String(historyStart), '--span', '2d']);
   await runCliOk(['batch', '--data', data]);
   const serve = start(['serve', '--port', '0']);
   const listening = (): RegExpExecArray | null => /serve: listening on (http:\S+)/.exec(serve.output());
@@ -196,9 +199,27 @@ describe('the live page, on a batch view at rest', () => {
     expect(await shownTop()).toEqual(topRowsOf(top.users));
   });
 
+  it('shows purchases per hour of /series over the last 48 hours, the top 10 of the last 24 hours, and the late rows', async () => {
+    const status = await getJson<Status & { event_time: { late_rows: number } }>('/status');
+    await page.waitForFunction((v) => document.body.dataset.rangesVersion === String(v), status.version, { timeout: 30_000 });
+    const shown = await page.$eval('#buckets', (c) => ({ ...(c as HTMLCanvasElement).dataset }));
+    const [from, to] = [Number(shown.from), Number(shown.to)];
+    expect(to - from).toBe(48 * 3_600);
+    const series = await getJson<{ version: number; points: { purchase_count: number }[] }>(`/series?from=${from}&to=${to}&min_version=${status.version}`);
+    expect(series.points).toHaveLength(48);
+    expect(shown.purchases).toBe(series.points.map((p) => p.purchase_count).join(','));
+    expect(series.points.filter((p) => p.purchase_count > 0).length, 'history falls in most of the 48 hours').toBeGreaterThan(40);
+    const top24 = await getJson<{ users: UserBody[] }>(`/top?by=amount&n=10&from=${to - 86_400}&to=${to}`);
+    expect(top24.users).toHaveLength(10);
+    const rows = await page.$$eval('#top24 tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').replaceAll(',', ''))));
+    expect(rows).toEqual(topRowsOf(top24.users));
+    expect(await page.textContent('#late')).toBe(String(status.event_time.late_rows));
+  });
+
   it('looks up an existing user as /users/:id answers', async () => {
     const beyondTop = (await getJson<{ users: UserBody[] }>('/top?by=amount&n=100')).users.at(-1)!; // not in the table
-    const user = await getJson<UserBody & { version: number }>(`/users/${encodeURIComponent(beyondTop.user_id)}`);
+    // The page shows the totals and the version (not the event clock every answer carries).
+    const { event_time: _eventTime, ...user } = await getJson<UserBody & { version: number; event_time: unknown }>(`/users/${encodeURIComponent(beyondTop.user_id)}`);
     const result = await lookUp(user.user_id, 'click');
     expect(result.className).toBe('ok');
     const shown = /^(.+): ([\d,]+) purchases, (-?[\d,]+\.\d\d) \(version (\d+)\)$/.exec(result.text);
