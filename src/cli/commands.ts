@@ -87,8 +87,8 @@ const merge: CommandSpec = {
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
     const { mergeOnce, openServing } = await import('../pipeline/serving.js');
     if (options.once) {
-      const status = await mergeOnce(await layerEnvironment(context), options.view);
-      print(`merge: ${count(status.users)} users (batch watermark ${status.batchWatermark}, through ingest seq ${status.throughSeq}) → ${layout.mergedView}`);
+      const status = await mergeOnce(await layerEnvironment(context), options.view, options.buckets);
+      print(`merge: ${count(status.users)} users (batch watermark ${status.batchWatermark}, through ingest seq ${status.throughSeq}) → ${layout.mergedView}${options.buckets ? ` and ${layout.mergedBuckets}` : ''}`);
       return;
     }
     await openServing(await layerEnvironment(context), { view: options.view, intervalMs: options.intervalMs, http: undefined }).serve(signal);

@@ -230,6 +230,7 @@ export function mergeFlags(): Option[] {
   const d = DEFAULTS.merge;
   return [
     flag('--once', 'merge once and exit'),
+    flag('--buckets', 'with --once: also write merged_buckets.csv, the merged view per (user, event-time bucket)'),
     flag('--interval <duration>', 'time between merges', duration(d.intervalMs)),
     flag('--view <kind>', 'exact (batch + realtime since its watermark) or window (batch + current window, as the original demo)', d.view),
   ];
@@ -483,12 +484,19 @@ function servingOf(merge: MergeOptions, http: HttpConfig | undefined): ServeOpti
   return Object.freeze({ view: merge.view, intervalMs: merge.intervalMs, http });
 }
 
+/** --buckets writes one file of the merged view per (user, bucket): a one-off export, so only with --once. */
+function bucketsOption(raw: RawOptions): boolean {
+  if (raw.buckets === true && raw.once !== true) throw optionError('buckets', 'merged_buckets.csv is written by merge --once --buckets only');
+  return raw.buckets === true;
+}
+
 /** merge's options; `all` names the interval --merge-interval. */
 export function resolveMerge(raw: RawOptions, intervalKey = 'interval', intervalFlag = 'interval'): MergeOptions {
   const d = DEFAULTS.merge;
   return Object.freeze({
     intervalMs: durationOption(raw, intervalKey, intervalFlag, d.intervalMs),
     once: raw.once === true,
+    buckets: bucketsOption(raw),
     view: choiceOption(raw, 'view', 'view', MERGE_VIEWS, d.view),
   });
 }

@@ -78,5 +78,7 @@ export interface SpeedOptions {
 export interface MergeOptions {
   readonly intervalMs: number;
   readonly once: boolean;
+  /** With `once`: write merged_buckets.csv too. */
+  readonly buckets: boolean;
   readonly view: MergeViewKind;
 }

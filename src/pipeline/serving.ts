@@ -1,6 +1,7 @@
 // The serving layer as a running service: the store kept current, merged_view.csv on its cadence, and (unless
 // turned off) the HTTP API; used by `serve` (on its service thread), `merge` and `all`.
 
+import { writeFileAtomically } from '../io/files/atomic.js';
 import { dataLayout } from '../io/files/layout.js';
 import { createLogger } from '../io/runtime/logger.js';
 import { type Handler, NO_RESULT } from '../io/threads/thread-rpc.js';
@@ -75,8 +76,11 @@ export function openServing(environment: LayerEnvironment, options: ServeOptions
 }
 
 /** `merge --once`: one consistent merged_view.csv from the files, then done. */
-export function mergeOnce(environment: LayerEnvironment, view: MergeViewKind): Promise<SnapshotStatus> {
-  return openServing(environment, { view, intervalMs: 0, http: undefined }).layer.once();
+export async function mergeOnce(environment: LayerEnvironment, view: MergeViewKind, buckets = false): Promise<SnapshotStatus> {
+  const { layer } = openServing(environment, { view, intervalMs: 0, http: undefined });
+  const status = await layer.once();
+  if (buckets) await writeFileAtomically(environment.layout.mergedBuckets, layer.store.ranges.bucketsCsv());
+  return status;
 }
 
 /** What `serve`'s service thread starts with (its workerData). */

@@ -8,7 +8,9 @@
 import { ALL_TIME, UserAggTable, compareUserIds, userIdDecoder } from '../core/agg-table.js';
 import { type BucketIndexState, lowerBound } from '../core/bucket-index.js';
 import { type BucketRange, formatSeconds } from '../core/event-time.js';
+import { LambdaflowError } from '../core/errors.js';
 import { fnv1a } from '../core/hash.js';
+import { formatBucketedEntries, sortedEntries } from '../core/sorted-view.js';
 import { runInSteps } from '../io/runtime/steps.js';
 import { type CurrentVersion, type SnapshotStatus } from './current-version.js';
 import { BoundedBest, TOP_MAX, type TopBy, type UserTotals } from './lookups.js';
@@ -33,6 +35,9 @@ const TOPS_KEPT = 16;
 
 const encoder = new TextEncoder();
 
+/** The header of `merge --buckets`' merged_buckets.csv. */
+export const MERGED_BUCKETS_HEADER = 'user_id,bucket_start,purchase_count,purchase_amount_total';
+
 export class RangeReads {
   private readonly tops = new Map<string, RangeTop>();
   /** Computations asked for, each with the version it will be of at least. */
@@ -51,6 +56,27 @@ export class RangeReads {
     if (base.view && !base.buckets) return `batch view ${base.view.name} has no per-bucket totals of ${size} (written before event time, or with another bucket size): run batch to recompute it`;
     if (!overlayBuckets.answersRanges) return 'the realtime view holds totals over all time only (the window view, or deltas written before event time): run batch to absorb them';
     return undefined;
+  }
+
+  /**
+   * Every (user, bucket) total of the merged view, as `user_id,bucket_start,purchase_count,purchase_amount_total` lines
+   * after that header, sorted by user id then bucket (`merge --buckets`). Held whole: for a one-off export.
+   */
+  bucketsCsv(): Buffer {
+    const refusal = this.refusal();
+    if (refusal !== undefined) throw new LambdaflowError('E_STATE', `the merged view's buckets cannot be written: ${refusal}`);
+    const { base, baseTable, overlayBuckets } = this.version;
+    const table = new UserAggTable(Math.max(64, overlayBuckets.table.size));
+    if (base.buckets) {
+      const { pairStart, pairBucket, pairCount, pairCents } = base.buckets;
+      for (let e = 0; e < base.users; e++) {
+        const key = baseTable.keyAt(e);
+        for (let p = pairStart[e]!; p < pairStart[e + 1]!; p++) table.add(key, 0, key.length, pairCount[p]!, pairCents[p]!, undefined, pairBucket[p]!);
+      }
+    }
+    table.mergeTable(overlayBuckets.table);
+    const lines = formatBucketedEntries(table, sortedEntries(table), this.bucketSeconds).buckets;
+    return Buffer.concat([Buffer.from(`${MERGED_BUCKETS_HEADER}\n`), lines]);
   }
 
   /** One user's totals over the range (zero when it had none there). */

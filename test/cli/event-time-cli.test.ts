@@ -10,6 +10,7 @@ import { compactedMasterFiles, loggedStreamFiles, realtimeThroughSeq } from '../
 import { dropStreamFile, waitFor, waitForValue } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
 import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
+import { expectedBucketLines, recountDataFolder } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const newTempRoot = tempRoots();
@@ -118,9 +119,15 @@ describe('late rows and the event-time watermark', () => {
 
 /**
  * Starts `serve` on the folder, checks every range answer against the recount once it is ready, and the late rows and
- * watermark in /status and /metrics against the rule's, and stops it.
+ * watermark in /status and /metrics against the rule's, and stops it; and `merge --once --buckets` writes the
+ * recount's (user, bucket) totals.
  */
 async function expectServedRangesEqualRecount(data: string, seed: number, lateRows: number, watermark: number): Promise<void> {
+  await runCliOk(['merge', '--once', '--buckets', '--data', data, '--log-level', 'warn']);
+  const recount = recountDataFolder(data, { history: true, afterSeq: 0, throughSeq: Infinity });
+  expect(fs.readFileSync(path.join(data, 'serving', 'view', 'merged_buckets.csv'), 'utf8')).toBe(
+    ['user_id,bucket_start,purchase_count,purchase_amount_total', ...expectedBucketLines(recount.buckets)].map((line) => `${line}\n`).join(''),
+  );
   const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn']);
   children.push(serve.child);
   const url = await listeningUrl(serve);

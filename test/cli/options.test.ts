@@ -335,16 +335,18 @@ describe('NATS options (speed --source, all --source, gen-stream --sink)', () =>
 
 describe('merge options', () => {
   it('defaults', () => {
-    expect(resolveMerge({})).toEqual({ intervalMs: 5_000, once: false, view: 'exact' });
+    expect(resolveMerge({})).toEqual({ intervalMs: 5_000, once: false, buckets: false, view: 'exact' });
   });
 
   it('valid values', () => {
-    expect(resolveMerge({ interval: '100ms', once: true, view: 'window' })).toEqual({ intervalMs: 100, once: true, view: 'window' });
+    expect(resolveMerge({ interval: '100ms', once: true, view: 'window' })).toEqual({ intervalMs: 100, once: true, buckets: false, view: 'window' });
+    expect(resolveMerge({ once: true, buckets: true }).buckets).toBe(true);
   });
 
   it.each<BadCase>([
     ['a bad interval', { interval: 'x' }, 'interval'],
     ['an unknown view', { view: 'both' }, 'view'],
+    ['--buckets without --once', { buckets: true }, 'buckets'],
   ])('refuses %s', (_name, raw, flag) => {
     expectOptionsError(() => resolveMerge(raw), flag);
   });

@@ -20,6 +20,8 @@ export interface DataLayout {
   readonly realtimeHead: string;
   readonly servingView: string;
   readonly mergedView: string;
+  /** `merge --once --buckets`: the merged view per (user, bucket). */
+  readonly mergedBuckets: string;
   readonly quarantine: string;
   /** pid of the running replay-quarantine: one at a time, so no fixed row is replayed by two. */
   readonly replayLock: string;
@@ -55,6 +57,7 @@ export function dataLayout(root: string): DataLayout {
     realtimeHead: path.join(serving, 'realtime', 'head.json'),
     servingView: path.join(serving, 'view'),
     mergedView: path.join(serving, 'view', 'merged_view.csv'),
+    mergedBuckets: path.join(serving, 'view', 'merged_buckets.csv'),
     quarantine: path.join(absolute, 'quarantine'),
     replayLock: path.join(absolute, 'quarantine', '.replay.lock'),
     ingestLog: path.join(absolute, 'ingest', 'ingest.log'),
