@@ -5,7 +5,7 @@
 import { DEFAULT_ALLOWED_LATENESS_SECONDS } from '../core/event-time.js';
 import { parseArgs } from 'node:util';
 import { LambdaflowError } from '../core/errors.js';
-import { type RawOptions, durationOption, integerOption, optionError, stringOf, windowOption } from '../core/option-values.js';
+import { type RawOptions, choiceOption, durationOption, integerOption, optionError, stringOf, windowOption } from '../core/option-values.js';
 import { type SpeedOptions } from '../pipeline/layer-config.js';
 
 /** bench:serving renames a chunk into stream_input/ this often (rate × this / 1000 rows each: 1,000 at 100,000 events/s). */
@@ -197,12 +197,27 @@ export interface DuckdbQueryOptions {
   readonly threads: number;
   /** The result's view lines go here. */
   readonly output: string;
+  /** Which query (bench/duckdb-query.ts DUCKDB_QUERIES). */
+  readonly query: DuckdbQueryKind;
 }
+
+/**
+ * `decimal`: the amount as DECIMAL(18,2) with header and sniffing (exact, what `bench` compares with); `fastest`: its
+ * fastest honest configuration (explicit columns, no sniffing or quoting, the amount as DOUBLE printed to cents);
+ * `hourly`: `fastest` grouped by (user_id, unix_timestamp // 3600), the event-time shape.
+ */
+export const DUCKDB_QUERY_KINDS = ['decimal', 'fastest', 'hourly'] as const;
+export type DuckdbQueryKind = (typeof DUCKDB_QUERY_KINDS)[number];
 
 /** bench/duckdb-query.ts, the child process `lambdaflow bench` starts: --input and --output are required. */
 export function resolveDuckdbQuery(args: readonly string[]): DuckdbQueryOptions {
-  const raw = scriptArguments(args, ['input', 'threads', 'output']);
+  const raw = scriptArguments(args, ['input', 'threads', 'output', 'query']);
   const { input, output } = raw;
   if (typeof input !== 'string' || typeof output !== 'string') throw new LambdaflowError('E_OPTIONS', 'usage: node dist/bench/duckdb-query.js --input GLOB --threads T --output FILE');
-  return Object.freeze({ input, threads: integerOption(raw, 'threads', 'threads', SCRIPT_DEFAULTS.duckdbQuery.threads, 1, MAX_THREADS), output });
+  return Object.freeze({
+    input,
+    threads: integerOption(raw, 'threads', 'threads', SCRIPT_DEFAULTS.duckdbQuery.threads, 1, MAX_THREADS),
+    output,
+    query: choiceOption(raw, 'query', 'query', DUCKDB_QUERY_KINDS, 'decimal'),
+  });
 }
