@@ -156,12 +156,17 @@ describe('bench:restart', () => {
 });
 
 describe("duckdb-query (bench's child process)", () => {
-  it('defaults: 2 threads', () => {
-    expect(resolveDuckdbQuery(['--input', 'd/*.csv', '--output', 'o.csv'])).toEqual({ input: 'd/*.csv', threads: 2, output: 'o.csv' });
+  it('defaults: 2 threads, the exact DECIMAL query', () => {
+    expect(resolveDuckdbQuery(['--input', 'd/*.csv', '--output', 'o.csv'])).toEqual({ input: 'd/*.csv', threads: 2, output: 'o.csv', query: 'decimal' });
   });
 
   it('valid values', () => {
-    expect(resolveDuckdbQuery(['--input', 'a', '--threads', '4', '--output', 'b'])).toEqual({ input: 'a', threads: 4, output: 'b' });
+    expect(resolveDuckdbQuery(['--input', 'a', '--threads', '4', '--output', 'b', '--query', 'hourly'])).toEqual({ input: 'a', threads: 4, output: 'b', query: 'hourly' });
+    expect(resolveDuckdbQuery(['--input', 'a', '--output', 'b', '--query', 'fastest']).query).toBe('fastest');
+  });
+
+  it('refuses an unknown query', () => {
+    expect(() => resolveDuckdbQuery(['--input', 'a', '--output', 'b', '--query', 'daily'])).toThrow(/--query/);
   });
 
   it('refuses a run without --input or --output, with its usage', () => {
