@@ -449,7 +449,7 @@ describe('failfast (stopAtFirstBadRow)', () => {
 
   it('consumes nothing more once stopped', () => {
     const table = new UserAggTable();
-    const parser = new EventParser(table, { atFileStart: true, keepBadRows: false, stopAtFirstBadRow: true });
+    const parser = new EventParser(table, { atFileStart: true, keepBadRows: false, stopAtFirstBadRow: true, bucketSeconds: 3_600 });
     const first = bytesOf('bad\nu1,purchase,1.00,1\n');
     expect(parser.consume(first, 0, first.length, false)).toBe(first.length);
     expect(parser.hasStopped).toBe(true);

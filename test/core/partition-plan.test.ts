@@ -241,7 +241,7 @@ describe('planTasks', () => {
       let linesBefore = 0;
       let rows = 0;
       for (const range of ranges.sort((a, b) => a.start - b.start)) {
-        const parser = new EventParser(table, { atFileStart: range.start === 0, keepBadRows: true, stopAtFirstBadRow: false });
+        const parser = new EventParser(table, { atFileStart: range.start === 0, keepBadRows: true, stopAtFirstBadRow: false, bucketSeconds: 3_600 });
         parser.consume(file.subarray(range.start, range.end), 0, range.end - range.start, true);
         for (const row of parser.badRows) bad.push([row.line + linesBefore, row.reason]);
         linesBefore += parser.lineCount;

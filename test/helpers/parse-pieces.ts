@@ -19,7 +19,7 @@ export interface ParseSnapshot {
   readonly stopped: boolean;
 }
 
-export const DEFAULT_TEST_OPTIONS: EventParserOptions = { atFileStart: true, keepBadRows: true, stopAtFirstBadRow: false };
+export const DEFAULT_TEST_OPTIONS: EventParserOptions = { atFileStart: true, keepBadRows: true, stopAtFirstBadRow: false, bucketSeconds: 3_600 };
 
 export function snapshotOf(parser: EventParser, table: UserAggTable): ParseSnapshot {
   return {

@@ -31,7 +31,6 @@ describe('planExportNow', () => {
     const exporter = new PlannedExports();
     let previous: { bytes: Uint8Array; text: string } | undefined;
     let through = 100;
-    let watermark = 100;
     for (let step = 0; step < 120; step++) {
       const more = 1 + Math.floor(random() * 3);
       store.apply(seqBlocks(seqs, through, through + more), 1_000 + step);
@@ -39,7 +38,6 @@ describe('planExportNow', () => {
       if (step % 40 === 39) {
         // A batch view absorbing all but the last few seqs: the next export starts from scratch.
         expect(store.swapBatch(batchView(seqs, through - 2))).toBeDefined();
-        watermark = through - 2;
       }
       const whole = Buffer.from(formatMergedView(store.view())).toString();
       expect(whole).toBe(expectedCsv(model(seqs, through)));

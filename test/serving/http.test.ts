@@ -14,6 +14,7 @@ import { systemClock } from '../../src/io/runtime/system-clock.js';
 import { type SnapshotStatus } from '../../src/serving/current-version.js';
 import { DEFAULT_BUCKET_SECONDS } from '../../src/core/event-time.js';
 import { buildHttpApp, listen } from '../../src/serving/http.js';
+import { ServingStore } from '../../src/serving/store.js';
 import { ServingLayer } from '../../src/serving/serving-layer.js';
 import { type ServingReads } from '../../src/serving/serving-reads.js';
 import { type MergeViewKind } from '../../src/serving/view-kind.js';
@@ -540,6 +541,7 @@ describe('the /events heartbeat', () => {
     changedUsers: 0,
     kind: 'load',
     streams: {},
+    eventTime: null,
   };
   /** A loaded view that never changes: all a stream then sends after its first event is the heartbeat. */
   const reads: ServingReads = {
@@ -553,6 +555,9 @@ describe('the /events heartbeat', () => {
     rowsIngested: null,
     badRows: { batch: 0, stream: 0 },
     exportsWritten: { planned: 0, whole: 0 },
+    bucketSeconds: DEFAULT_BUCKET_SECONDS,
+    // Never asked: the heartbeat is all this test reads.
+    ranges: new ServingStore(new ManualClock()).ranges,
   };
 
   it('comes every 15 s of the injected clock, never sooner, and stops with the stream', async () => {

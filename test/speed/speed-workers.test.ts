@@ -12,7 +12,7 @@ afterEach(async () => {
 });
 
 it('regression: an overflow inside a speed worker is E_OVERFLOW in the parent, not a code-less E_WORKER', async () => {
-  workers = await SpeedWorkers.start(1, 2, '/nonexistent-deltas');
+  workers = await SpeedWorkers.start(1, 2, '/nonexistent-deltas', 3_600);
   const huge = new UserAggTable();
   const user = Buffer.from('whale');
   huge.add(user, 0, user.length, 1, Number.MAX_SAFE_INTEGER - 10);

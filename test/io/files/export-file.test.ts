@@ -126,7 +126,7 @@ describe('ExportFile', () => {
         () =>
           new Promise<Buffer>((resolve, reject) => {
             const chunks: Buffer[] = [];
-            const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => done(null, chunks.push(chunk)) });
+            const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (chunks.push(chunk), done()) });
             sink.once('finish', () => resolve(Buffer.concat(chunks)));
             file.stream().once('error', reject).pipe(sink);
           }),

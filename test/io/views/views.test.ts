@@ -46,7 +46,7 @@ describe('batch views without a watermark', () => {
     expect(logger.warnings[0]).toContain(bad);
     expect(logger.warnings[0]).toMatch(reason);
 
-    await mergeOnce({ layout, threads: 1, mode: 'permissive', logger, clock: systemClock }, 'exact');
+    await mergeOnce({ layout, threads: 1, mode: 'permissive', logger, clock: systemClock, bucketSeconds: 3_600 }, 'exact');
     expect(fs.readFileSync(layout.mergedView, 'utf8')).toBe('user_id,purchase_count_total,purchase_amount_total\ngood,1,1.00\n');
     expect(logger.warnings).toHaveLength(1);
   });
