@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCli, describeRun, errorLines, listeningUrl, runCli, runCliOk, startCli } from '../helpers/cli.js';
 import { NatsTestServer, SKIP_NATS, freePort, publishMany, publishWithId, streamMessages } from '../helpers/nats-server.js';
+import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
 import { loggedStreamFiles, partitionStreamIds, plain, readMergedView, streamHeadThroughSeq } from '../helpers/outputs.js';
 import { chunkText, dropStreamFile, waitFor, writeBatchInputs } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
@@ -224,6 +225,9 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
       const body = (await (await fetch(`${url}/users/${user}`)).json()) as { purchase_count_total: number };
       expect(body.purchase_count_total, user).toBe(expected[user]!.count);
     }
+    // Over ranges of event time too, from both partitions' realtime views, and after a batch absorbed them.
+    const version = async (): Promise<number> => ((await (await fetch(`${url}/status`)).json()) as { version: number }).version;
+    await expectRangeAnswersEqualRecount(url, dir, await version(), random);
     await runCliOk(['batch', '--data', dir, '--threads', '1']);
     for (let i = 0; i < 100 && (await status()).streams?.p0?.batch_watermark !== throughOf('p0'); i++) await new Promise((r) => setTimeout(r, 100));
     const swapped = await status();
@@ -233,6 +237,7 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
       const body = (await (await fetch(`${url}/users/${user}`)).json()) as { purchase_count_total: number };
       expect(body.purchase_count_total, user).toBe(expected[user]!.count);
     }
+    await expectRangeAnswersEqualRecount(url, dir, await version(), random);
     serve.child.kill('SIGTERM');
     expect((await serve.result).code).toBe(0);
     await expectExactAgainstStream(dir, stream);
