@@ -83,7 +83,8 @@ export async function runAll(environment: LayerEnvironment, options: AllOptions,
     const at = new Date(s.windowEndMs).toISOString().slice(11, 19);
     print(
       `all: ${at} +${seconds(clock.now() - started)} | ${count(s.eventsPerSecond)} events/s | window ${count(s.windowUsers)} users | ` +
-        `realtime ${count(s.realtimeUsers)} users (seq ${s.batchWatermark + 1}..${s.throughSeq}) | lag ${count(s.maxLagMs)} ms | batch watermark ${s.batchWatermark}`,
+        `realtime ${count(s.realtimeUsers)} users (seq ${s.batchWatermark + 1}..${s.throughSeq}) | lag ${count(s.maxLagMs)} ms | batch watermark ${s.batchWatermark}` +
+        (s.sourceUnreadableMs === null ? '' : ` | source unreadable for ${seconds(s.sourceUnreadableMs)}`),
     );
   };
 

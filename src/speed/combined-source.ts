@@ -24,6 +24,10 @@ export class CombinedSource implements StreamSource {
     this.landing.forget(names);
   }
 
+  unreadableSinceMs(nowMs: number): number | null {
+    return this.master.unreadableSinceMs?.(nowMs) ?? null;
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.landing.close(), this.master.close()]);
   }

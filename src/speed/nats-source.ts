@@ -26,9 +26,10 @@ export interface NatsSourceConfig {
   /** The stream's layout: its NATS files go to layout.natsMaster. */
   readonly layout: DataLayout;
   readonly link: NatsLink;
-  /** The JetStream stream, created over `streamSubject` if missing. */
+  /** The JetStream stream, created over `streamSubject` if missing (with `replicas`, or checked to have them). */
   readonly stream: string;
   readonly streamSubject: string;
+  readonly replicas: number | undefined;
   /** The durable consumer and the subject it reads. */
   readonly consumer: string;
   readonly filterSubject: string;
@@ -47,6 +48,11 @@ const FILE_MAX_BYTES = 32 << 20;
 const PENDING_MAX_BYTES = 256 << 20;
 /** A final micro-batch (`--once`, a graceful stop) waits this long without any message arriving before it gives up catching up. */
 const CATCH_UP_IDLE_MS = 5_000;
+/**
+ * A reader that has not read for this long is reported (status line, head.json, /status, /metrics): longer than a
+ * reconnect to a server that restarts, shorter than a cluster's leader election after losing a server.
+ */
+const UNREADABLE_REPORTED_AFTER_MS = 3_000;
 const NATS_FILE = /^msgs-(\d+)-(\d+)\.csv$/;
 const pad = (seq: number): string => String(seq).padStart(12, '0');
 const NEWLINE = 0x0a;
@@ -126,10 +132,10 @@ export class NatsSource implements StreamSource {
       const range = natsFileRange(name);
       if (range && range.first > loggedThrough) await fs.promises.rm(path.join(config.layout.natsMaster, name), { force: true });
     }
-    await config.link.ensureStream(config.stream, config.streamSubject);
+    await config.link.ensureStream(config.stream, config.streamSubject, config.replicas);
     const source = new NatsSource(config, loggedThrough);
     await source.reader.start();
-    config.logger.info(`speed: reading ${config.filterSubject} of NATS stream ${config.stream} (consumer ${config.consumer}) after stream seq ${loggedThrough}`);
+    config.logger.info(`speed: reading ${config.filterSubject} of NATS stream ${config.stream} (consumer ${config.consumer}) after stream seq ${loggedThrough}, from ${config.link.server}`);
     return source;
   }
 
@@ -226,6 +232,11 @@ export class NatsSource implements StreamSource {
   }
 
   forget(): void {}
+
+  unreadableSinceMs(nowMs: number): number | null {
+    const since = this.reader.unreadableSinceMs;
+    return since !== undefined && nowMs - since >= UNREADABLE_REPORTED_AFTER_MS ? since : null;
+  }
 
   async close(): Promise<void> {
     await this.reader.close();

@@ -20,6 +20,8 @@ export interface StreamSource {
   logged(names: readonly string[]): void;
   /** These logged files were compacted and removed from the landing folder: no need to remember them. */
   forget(names: readonly string[]): void;
+  /** Since when the source has not been able to read, once that has lasted a few seconds (a NATS source); else null. */
+  unreadableSinceMs?(nowMs: number): number | null;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,8 @@ export interface RealtimeHead {
   readonly rowsIngested: number;
   readonly badRows: number;
   readonly startedAtMs: number;
+  /** Since when the source has not been able to read (StreamSource.unreadableSinceMs); null while it reads. */
+  readonly sourceUnreadableSinceMs: number | null;
 }
 
 /** A checkpoint of the realtime view (its full totals at head.throughSeq), as read back after a restart. */

@@ -50,6 +50,8 @@ export interface SpeedStatus {
   /** Slowest file of the slide: its last modification to its rows being in the published realtime view. */
   readonly maxLagMs: number;
   readonly totalEvents: number;
+  /** How long the source has not been able to read (a NATS server or cluster not answering); null while it reads. */
+  readonly sourceUnreadableMs: number | null;
 }
 
 /** The outside world of one speed layer. */
@@ -94,6 +96,7 @@ export class SpeedLayer {
   private totalBadRows = 0;
   private realtimeUsers = 0;
   private lastCheckpointMs = -Infinity;
+  private sourceUnreadableSinceMs: number | null = null;
   private readonly startedAtMs: number;
 
   constructor(
@@ -112,7 +115,8 @@ export class SpeedLayer {
 
   private head(): RealtimeHead {
     const { watermark, throughSeq, lastIngestedAtMs } = this.realtime;
-    return { watermark, throughSeq, lastIngestedAtMs, rowsIngested: this.totalEvents, badRows: this.totalBadRows, startedAtMs: this.startedAtMs };
+    const { totalEvents: rowsIngested, totalBadRows: badRows, startedAtMs, sourceUnreadableSinceMs } = this;
+    return { watermark, throughSeq, lastIngestedAtMs, rowsIngested, badRows, startedAtMs, sourceUnreadableSinceMs };
   }
 
   /**
@@ -263,7 +267,11 @@ export class SpeedLayer {
     const eventsBefore = this.totalEvents;
     await this.count(entries, slideOfTick(this.window, tickMs), true);
     this.slideEvents += this.totalEvents - eventsBefore;
-    if (this.realtime.changed && (await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas()))) {
+    // A source that stops (or starts again) reading changes nothing else: the head says so all the same.
+    const unreadableSinceMs = source.unreadableSinceMs?.(clock.now()) ?? null;
+    const unreadableChanged = unreadableSinceMs !== this.sourceUnreadableSinceMs;
+    this.sourceUnreadableSinceMs = unreadableSinceMs;
+    if ((this.realtime.changed || unreadableChanged) && (await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas()))) {
       await this.retryable('publishing the realtime head', () => this.publishHead());
     }
     const publishedAt = clock.now();
@@ -314,6 +322,7 @@ export class SpeedLayer {
       throughSeq: this.realtime.throughSeq,
       maxLagMs: this.slideMaxLagMs,
       totalEvents: this.totalEvents,
+      sourceUnreadableMs: this.sourceUnreadableSinceMs === null ? null : this.ports.clock.now() - this.sourceUnreadableSinceMs,
     });
     this.slideEvents = 0;
     this.slideMaxLagMs = 0;
