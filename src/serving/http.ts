@@ -7,6 +7,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { formatCents } from '../core/money.js';
+import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { type SnapshotStatus } from './current-version.js';
 import { LIVE_PAGE } from './live-page.js';
 import { TOP_MAX, type UserTotals } from './lookups.js';
@@ -31,7 +32,9 @@ function userBody(user: UserTotals): { user_id: string; purchase_count_total: nu
 }
 
 /** /status and each /events message. */
-export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows'>, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
+export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows' | 'sourceUnreadableSeconds'>, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
+  const unreadable = serving.sourceUnreadableSeconds;
+  const unreadableOf = (stream: string): number => Math.round((unreadable.get(stream) ?? 0) * 10) / 10;
   return {
     version: status.version,
     batch_view: status.batchView,
@@ -46,9 +49,15 @@ export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badR
     bad_rows: serving.badRows,
     changed_users: status.changedUsers,
     change: status.kind,
+    // A speed layer that cannot read its source (a NATS cluster not answering) for more than a few seconds; 0 while it reads.
+    source_unreadable_seconds: unreadableOf(DEFAULT_STREAM),
     // NATS partition streams: each one's batch watermark and last ingest seq reflected (the fields above: the default stream's).
     ...(Object.keys(status.streams).length > 0
-      ? { streams: Object.fromEntries(Object.entries(status.streams).map(([id, p]) => [id, { batch_watermark: p.batchWatermark, through_seq: p.throughSeq }])) }
+      ? {
+          streams: Object.fromEntries(
+            Object.entries(status.streams).map(([id, p]) => [id, { batch_watermark: p.batchWatermark, through_seq: p.throughSeq, source_unreadable_seconds: unreadableOf(id) }]),
+          ),
+        }
       : {}),
   };
 }

@@ -24,8 +24,8 @@ export class CombinedSource implements StreamSource {
     this.landing.forget(names);
   }
 
-  unreadableSinceMs(nowMs: number): number | null {
-    return this.master.unreadableSinceMs?.(nowMs) ?? null;
+  unreadableSinceMs(): number | null {
+    return this.master.unreadableSinceMs?.() ?? null;
   }
 
   async close(): Promise<void> {

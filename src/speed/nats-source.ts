@@ -48,11 +48,6 @@ const FILE_MAX_BYTES = 32 << 20;
 const PENDING_MAX_BYTES = 256 << 20;
 /** A final micro-batch (`--once`, a graceful stop) waits this long without any message arriving before it gives up catching up. */
 const CATCH_UP_IDLE_MS = 5_000;
-/**
- * A reader that has not read for this long is reported (status line, head.json, /status, /metrics): longer than a
- * reconnect to a server that restarts, shorter than a cluster's leader election after losing a server.
- */
-const UNREADABLE_REPORTED_AFTER_MS = 3_000;
 const NATS_FILE = /^msgs-(\d+)-(\d+)\.csv$/;
 const pad = (seq: number): string => String(seq).padStart(12, '0');
 const NEWLINE = 0x0a;
@@ -233,9 +228,8 @@ export class NatsSource implements StreamSource {
 
   forget(): void {}
 
-  unreadableSinceMs(nowMs: number): number | null {
-    const since = this.reader.unreadableSinceMs;
-    return since !== undefined && nowMs - since >= UNREADABLE_REPORTED_AFTER_MS ? since : null;
+  unreadableSinceMs(): number | null {
+    return this.reader.unreadableSinceMs ?? null;
   }
 
   async close(): Promise<void> {

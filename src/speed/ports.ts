@@ -20,8 +20,8 @@ export interface StreamSource {
   logged(names: readonly string[]): void;
   /** These logged files were compacted and removed from the landing folder: no need to remember them. */
   forget(names: readonly string[]): void;
-  /** Since when the source has not been able to read, once that has lasted a few seconds (a NATS source); else null. */
-  unreadableSinceMs?(nowMs: number): number | null;
+  /** Since when the source has not been able to read (a NATS source whose server or cluster does not answer); null while it reads. */
+  unreadableSinceMs?(): number | null;
   close(): Promise<void>;
 }
 

@@ -74,6 +74,11 @@ export interface SpeedPorts {
  * at a stop); a restart reads the newest plus the deltas after it.
  */
 const CHECKPOINT_EVERY_MS = 10_000;
+/**
+ * A source that has not read for this long is reported (status line, head.json, then serve's /status and /metrics):
+ * longer than a reconnect to a server that restarts, shorter than a cluster's leader election after losing a server.
+ */
+export const UNREADABLE_REPORTED_AFTER_MS = 3_000;
 
 /** Groups entries into runs of consecutive seqs that share a key (one parse and one delta file each). */
 function runsBy<K>(entries: readonly IngestEntry[], key: (entry: IngestEntry) => K): { key: K; entries: IngestEntry[] }[] {
@@ -268,7 +273,8 @@ export class SpeedLayer {
     await this.count(entries, slideOfTick(this.window, tickMs), true);
     this.slideEvents += this.totalEvents - eventsBefore;
     // A source that stops (or starts again) reading changes nothing else: the head says so all the same.
-    const unreadableSinceMs = source.unreadableSinceMs?.(clock.now()) ?? null;
+    const since = source.unreadableSinceMs?.() ?? null;
+    const unreadableSinceMs = since !== null && clock.now() - since >= UNREADABLE_REPORTED_AFTER_MS ? since : null;
     const unreadableChanged = unreadableSinceMs !== this.sourceUnreadableSinceMs;
     this.sourceUnreadableSinceMs = unreadableSinceMs;
     if ((this.realtime.changed || unreadableChanged) && (await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas()))) {

@@ -519,6 +519,7 @@ describe('the /events heartbeat', () => {
     onVersion: () => () => undefined,
     eventsPerSecond: null,
     rowsIngested: null,
+    sourceUnreadableSeconds: new Map(),
     badRows: { batch: 0, stream: 0 },
     exportsWritten: { planned: 0, whole: 0 },
   };

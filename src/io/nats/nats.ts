@@ -57,6 +57,23 @@ function unanswered(error: unknown): boolean {
   return cause.name === 'TimeoutError' || (cause.name === 'JetStreamApiError' && UNAVAILABLE_API_CODES.has((cause as Error & { code?: number }).code ?? 0));
 }
 
+/**
+ * Runs a JetStream request of a start again while it goes unanswered, for up to START_PATIENCE_MS: a cluster that just
+ * lost a server answers once it has elected new leaders. `warn` gets one line, at the first retry.
+ */
+async function retryUnanswered<T>(connection: NatsConnection, clock: Clock, warn: (problem: string) => void, request: () => Promise<T>): Promise<T> {
+  const deadline = clock.now() + START_PATIENCE_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!unanswered(error) || clock.now() >= deadline || connection.isClosed()) throw error;
+      if (attempt === 0) warn(`JetStream did not answer (${describe(error)}); retrying for up to ${START_PATIENCE_MS / 1000} s`);
+      await clock.sleep(Math.min(2_000, RECONNECT_WAIT_MS * 2 ** Math.min(attempt, 3)));
+    }
+  }
+}
+
 /** A connection to a NATS server (or any server of a cluster) with JetStream; reconnects forever, logging one line per outage. */
 export class NatsLink {
   private outageSinceMs: number | undefined;
@@ -97,15 +114,17 @@ export class NatsLink {
     } catch (error) {
       throw new LambdaflowError('E_NETWORK', `cannot reach ${url}: ${describe(error)}`, {}, { cause: error });
     }
-    const where = `the NATS server at ${serverUrl(connection)}`;
     try {
-      const manager = await jetstreamManager(connection, { timeout: API_TIMEOUT_MS });
-      logger.debug(`${who}: connected to ${where}`);
+      // Its first request (the account's info) goes unanswered while a cluster elects leaders.
+      const manager = await retryUnanswered(connection, clock, (problem) => logger.warn(`${who}: connecting to ${serverUrl(connection)}: ${problem}`), () =>
+        jetstreamManager(connection, { timeout: API_TIMEOUT_MS }),
+      );
+      logger.debug(`${who}: connected to the NATS server at ${serverUrl(connection)}`);
       return new NatsLink(servers, connection, manager, jetstream(connection, { timeout: API_TIMEOUT_MS }), logger, who, clock);
     } catch (error) {
       await connection.close().catch(() => undefined);
       const problem = (error as Error).name === 'JetStreamNotEnabled' ? 'JetStream is not enabled there (start nats-server with -js)' : describe(error);
-      throw new LambdaflowError('E_NETWORK', `cannot use JetStream on ${where}: ${problem}`, {}, { cause: error });
+      throw new LambdaflowError('E_NETWORK', `cannot use JetStream on the NATS server at ${serverUrl(connection)}: ${problem}`, {}, { cause: error });
     }
   }
 
@@ -160,21 +179,9 @@ export class NatsLink {
     }
   }
 
-  /**
-   * Runs a JetStream request of a start (the stream, the consumer), again while it goes unanswered, for up to
-   * START_PATIENCE_MS: a cluster that just lost a server answers once it has elected new leaders.
-   */
-  async whenAnswered<T>(what: string, request: () => Promise<T>): Promise<T> {
-    const deadline = this.clock.now() + START_PATIENCE_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await request();
-      } catch (error) {
-        if (!unanswered(error) || this.clock.now() >= deadline || this.connection.isClosed()) throw error;
-        if (attempt === 0) this.logger.warn(`${this.who}: ${what}: JetStream did not answer (${describe(error)}); retrying for up to ${START_PATIENCE_MS / 1000} s`);
-        await this.clock.sleep(Math.min(2_000, RECONNECT_WAIT_MS * 2 ** Math.min(attempt, 3)));
-      }
-    }
+  /** A JetStream request of a start (the stream, the consumer), retried while it goes unanswered (see retryUnanswered). */
+  whenAnswered<T>(what: string, request: () => Promise<T>): Promise<T> {
+    return retryUnanswered(this.connection, this.clock, (problem) => this.logger.warn(`${this.who}: ${what}: ${problem}`), request);
   }
 
   /**

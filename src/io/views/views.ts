@@ -38,6 +38,8 @@ export interface RealtimeHeadInfo {
   readonly rowsIngested: number | null;
   readonly badRows: number | null;
   readonly startedAtMs: number | null;
+  /** Since when the speed layer's source has not been able to read (a NATS cluster not answering); null while it reads. */
+  readonly sourceUnreadableSinceMs: number | null;
 }
 
 /** A realtime checkpoint. */
@@ -54,6 +56,7 @@ function headOf(meta: Record<string, unknown> | undefined): RealtimeHeadInfo | u
     rowsIngested: numberOrNull(meta.rowsIngested),
     badRows: numberOrNull(meta.badRows),
     startedAtMs: numberOrNull(meta.startedAtMs),
+    sourceUnreadableSinceMs: numberOrNull(meta.sourceUnreadableSinceMs),
   };
 }
 
