@@ -100,6 +100,18 @@ function openService(data: string, view: MergeViewKind = 'exact'): Service {
   };
 }
 
+/** A service on a data folder with history, a batch view absorbing nothing and an empty realtime view, loaded. */
+async function openLoadedService(): Promise<Service> {
+  const { data } = newTempRoot();
+  writeBatchInputs(data, { 'history.csv': HISTORY });
+  publishBatchView(data, 0);
+  publishRealtimeView(data, 0, 0);
+  const service = openService(data);
+  service.start();
+  await waitFor(() => service.layer.store.current !== undefined, 20_000, 'the first load');
+  return service;
+}
+
 const get = (app: FastifyInstance, url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url, headers });
 const userUrl = (id: string): string => `/users/${encodeURIComponent(id)}`;
 
@@ -393,13 +405,7 @@ describe('a realtime backlog (a speed layer catching up publishes many seqs at o
   let service: Service;
 
   beforeAll(async () => {
-    const { data } = newTempRoot();
-    writeBatchInputs(data, { 'history.csv': HISTORY });
-    publishBatchView(data, 0);
-    publishRealtimeView(data, 0, 0);
-    service = openService(data);
-    service.start();
-    await waitFor(() => service.layer.store.current !== undefined, 20_000, 'the first load');
+    service = await openLoadedService();
   });
   afterAll(() => service.stop());
 
@@ -429,13 +435,7 @@ describe('a speed layer whose source cannot read (a NATS cluster not answering)'
   let service: Service;
 
   beforeAll(async () => {
-    const { data } = newTempRoot();
-    writeBatchInputs(data, { 'history.csv': HISTORY });
-    publishBatchView(data, 0);
-    publishRealtimeView(data, 0, 0);
-    service = openService(data);
-    service.start();
-    await waitFor(() => service.layer.store.current !== undefined, 20_000, 'the first load');
+    service = await openLoadedService();
   });
   afterAll(() => service.stop());
 
