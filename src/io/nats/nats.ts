@@ -353,6 +353,7 @@ export class NatsPullReader {
       if ((error as Error).name !== 'ConsumerNotFoundError') throw this.link.apiError(`cannot reset consumer ${consumer} of stream ${stream}`, error);
     }
     try {
+      // No num_replicas: a durable consumer takes its stream's replicas (tested), so losing a server loses neither.
       await this.link.manager.consumers.add(stream, {
         durable_name: consumer,
         filter_subject: filterSubject,
