@@ -81,8 +81,8 @@ async function main(): Promise<void> {
     children.push(
       (await startChild(process.execPath, [MAIN, 'speed', '--data', data, '--source', url, '--nats-stream', STREAM, '--nats-subject', SUBJECT, '--batch-interval', batchInterval, '--threads', String(o.threads), '--log-level', 'info'], /speed: recovered/)).child,
     );
-    link = await NatsLink.open({ host: '127.0.0.1', port }, silentLogger, 'bench', systemClock);
-    await link.ensureStream(STREAM, SUBJECT);
+    link = await NatsLink.open([{ host: '127.0.0.1', port }], silentLogger, 'bench', systemClock);
+    await link.ensureStream(STREAM, SUBJECT, undefined);
     const signal = new AbortController().signal;
     const generator = new EventGenerator(42, o.users);
 

@@ -4,7 +4,7 @@
 
 import { type Option } from 'commander';
 import { LambdaflowError } from '../core/errors.js';
-import { formatNatsAddress } from '../core/nats-names.js';
+import { formatNatsAddresses } from '../core/nats-names.js';
 import { type RawOptions } from '../core/option-values.js';
 import { count, eventWatermarkText, perSecond, seconds } from '../core/summary-format.js';
 import { type CommandContext } from '../pipeline/context.js';
@@ -124,7 +124,7 @@ const genStream: CommandSpec = {
       (chunk) => print(`gen-stream: ${chunk.name}: ${count(chunk.rows)} rows (${count(chunk.purchases)} purchases)`),
       logger,
     );
-    const where = config.sink ? `published to stream ${config.sink.stream} at ${formatNatsAddress(config.sink.server)}` : `written to ${layout.streamInput}`;
+    const where = config.sink ? `published to stream ${config.sink.stream} at ${formatNatsAddresses(config.sink.servers)}` : `written to ${layout.streamInput}`;
     print(`gen-stream: ${count(totals.rows)} rows (${count(totals.purchases)} purchases) ${where}`);
   },
 };
@@ -145,7 +145,8 @@ const speed: CommandSpec = {
         context.print(
           `speed: window to ${new Date(s.windowEndMs).toISOString()}: ${count(s.eventsPerSecond)} events/s, ${count(s.windowUsers)} users in window, ` +
             `${count(s.realtimeUsers)} in realtime view (seq ${s.batchWatermark + 1}..${s.throughSeq}), lag ${count(s.maxLagMs)} ms, ` +
-            `event time ${eventWatermarkText(s.eventWatermark)}, ${count(s.lateRows)} late rows`,
+            `event time ${eventWatermarkText(s.eventWatermark)}, ${count(s.lateRows)} late rows` +
+            (s.sourceUnreadableMs === null ? '' : `, source unreadable for ${seconds(s.sourceUnreadableMs)}`),
         ),
     });
   },

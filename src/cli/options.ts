@@ -28,7 +28,7 @@ import type { GenBatchConfig } from '../generate/gen-batch.js';
 import type { GenStreamConfig } from '../generate/gen-stream.js';
 import type { GlobalConfig } from '../pipeline/context.js';
 import type { BatchOptions, MergeOptions, NatsOptions, SourceOptions, SpeedOptions } from '../pipeline/layer-config.js';
-import { type NatsAddress, checkPartitionedSubject, parseNatsUrl, subjectProblem } from '../core/nats-names.js';
+import { type NatsAddress, checkPartitionedSubject, parseNatsUrls, subjectProblem } from '../core/nats-names.js';
 import type { AllOptions } from '../pipeline/run-all.js';
 import type { CompactOptions } from '../pipeline/compaction.js';
 import type { ServeOptions } from '../pipeline/serving.js';
@@ -68,7 +68,10 @@ export const DEFAULTS = Object.freeze({
     stamps: Object.freeze<StreamStamps>({ outOfOrderSeconds: 0, lateFraction: 0, lateBySeconds: 60 }),
   }),
   speed: SPEED,
-  /** `--source` (speed, all) and `--sink` (gen-stream): stream_input/ files unless a `nats://HOST:PORT` is given. */
+  /**
+   * `--source` (speed, all) and `--sink` (gen-stream): stream_input/ files unless `nats://HOST:PORT` (or a list of
+   * them) is given. Without --nats-replicas the stream is created with one replica and an existing one used as it is.
+   */
   nats: Object.freeze({ source: 'files', stream: 'lambdaflow', subject: 'events.>', consumer: 'speed', partitions: 1 }),
   merge: Object.freeze({ intervalMs: 5_000, view: 'exact' as MergeViewKind }),
   /** `serve` and `all` answer HTTP here; `serve` also takes the merge options (its --interval writes merged_view.csv). */
@@ -166,6 +169,7 @@ function natsStreamFlags(): Option[] {
   return [
     flag('--nats-stream <name>', 'JetStream stream (created with file storage if missing)', d.stream),
     flag('--nats-subject <subject>', "the stream's subjects; partition i is the subject with i in place of its final >", d.subject),
+    flag('--nats-replicas <n>', `the stream's replicas in a NATS cluster: created with n, an existing stream checked to have n (1 to ${MAX_NATS_REPLICAS})`, 'created with 1, an existing one used as it is'),
   ];
 }
 
@@ -173,7 +177,7 @@ function natsStreamFlags(): Option[] {
 function sourceFlags(): Option[] {
   const d = DEFAULTS.nats;
   return [
-    flag('--source <source>', 'files (stream_input/) or nats://HOST:PORT (a NATS JetStream stream)', d.source),
+    flag('--source <source>', 'files (stream_input/) or nats://HOST:PORT (a NATS JetStream stream; a comma-separated list: servers of a cluster, failed over between)', d.source),
     ...natsStreamFlags(),
     flag('--nats-consumer <name>', "durable pull consumer's name (a partition's: <name>-p<i>)", d.consumer),
   ];
@@ -190,7 +194,7 @@ export function genStreamFlags(): Option[] {
     flag('--interval <duration>', 'time between chunks', duration(d.intervalMs)),
     flag('--chunks <n>', 'stop after this many chunks', shown(d.chunks, count, 'forever')),
     ...streamChunkFlags(),
-    flag('--sink <sink>', 'files (stream_input/) or nats://HOST:PORT (publish each chunk to the partitions of its users, with message ids)', DEFAULTS.nats.source),
+    flag('--sink <sink>', 'files (stream_input/) or nats://HOST:PORT[,…] (publish each chunk to the partitions of its users, with message ids)', DEFAULTS.nats.source),
     ...natsStreamFlags(),
     natsPartitionsFlag(),
   ];
@@ -367,14 +371,16 @@ export function resolveBatch(raw: RawOptions): BatchOptions {
 }
 
 const NATS_NAME = /^[A-Za-z0-9_-]+$/;
+/** JetStream keeps at most 5 replicas of a stream. */
+const MAX_NATS_REPLICAS = 5;
 
-/** A NATS server from `--<flag> nats://HOST:PORT`, undefined for `files` (or when absent). */
-function natsServerOption(raw: RawOptions, key: string, flag: string): NatsAddress | undefined {
+/** The NATS servers of `--<flag> nats://HOST:PORT[,nats://HOST:PORT…]`, undefined for `files` (or when absent). */
+function natsServersOption(raw: RawOptions, key: string, flag: string): readonly NatsAddress[] | undefined {
   const text = stringOf(raw, key, flag) ?? DEFAULTS.nats.source;
   if (text === 'files') return undefined;
-  const server = parseNatsUrl(text);
-  if (!server) throw optionError(flag, `expected files or nats://HOST:PORT, got "${text}"`);
-  return Object.freeze(server);
+  const servers = parseNatsUrls(text);
+  if (!servers) throw optionError(flag, `expected files or nats://HOST:PORT (several separated by commas), got "${text}"`);
+  return Object.freeze(servers.map((server) => Object.freeze(server)));
 }
 
 function natsNameOption(raw: RawOptions, key: string, flag: string, fallback: string): string {
@@ -383,9 +389,9 @@ function natsNameOption(raw: RawOptions, key: string, flag: string, fallback: st
   return name;
 }
 
-/** The NATS stream options, when `server` is given; each of them without it is an error naming it (it would do nothing). */
-function natsOptions(raw: RawOptions, server: NatsAddress | undefined, serverFlag: string, keys: readonly (readonly [string, string])[]): NatsOptions | undefined {
-  if (!server) {
+/** The NATS stream options, when `servers` are given; each of them without them is an error naming it (it would do nothing). */
+function natsOptions(raw: RawOptions, servers: readonly NatsAddress[] | undefined, serverFlag: string, keys: readonly (readonly [string, string])[]): NatsOptions | undefined {
+  if (!servers) {
     const given = keys.find(([key]) => raw[key] !== undefined);
     if (given) throw optionError(given[1], `only applies with --${serverFlag} nats://HOST:PORT`);
     return undefined;
@@ -396,15 +402,16 @@ function natsOptions(raw: RawOptions, server: NatsAddress | undefined, serverFla
   if (problem !== undefined) throw optionError('nats-subject', `"${subject}" ${problem}`);
   const partitions = integerOption(raw, 'natsPartitions', 'nats-partitions', d.partitions, 1, 1024);
   if (partitions > 1) checkPartitionedSubject(subject);
-  return Object.freeze({ server, stream: natsNameOption(raw, 'natsStream', 'nats-stream', d.stream), subject, partitions });
+  const replicas = integerOption(raw, 'natsReplicas', 'nats-replicas', undefined, 1, MAX_NATS_REPLICAS);
+  return Object.freeze({ servers, stream: natsNameOption(raw, 'natsStream', 'nats-stream', d.stream), subject, partitions, replicas });
 }
 
-const STREAM_KEYS = [['natsStream', 'nats-stream'], ['natsSubject', 'nats-subject'], ['natsPartitions', 'nats-partitions']] as const;
+const STREAM_KEYS = [['natsStream', 'nats-stream'], ['natsSubject', 'nats-subject'], ['natsPartitions', 'nats-partitions'], ['natsReplicas', 'nats-replicas']] as const;
 
 /** Where the speed layer reads: undefined for stream_input/ files, else the NATS stream, consumer and partition. */
 function resolveSource(raw: RawOptions): SourceOptions | undefined {
-  const server = natsServerOption(raw, 'source', 'source');
-  const nats = natsOptions(raw, server, 'source', [...STREAM_KEYS, ['natsConsumer', 'nats-consumer'], ['partition', 'partition']]);
+  const servers = natsServersOption(raw, 'source', 'source');
+  const nats = natsOptions(raw, servers, 'source', [...STREAM_KEYS, ['natsConsumer', 'nats-consumer'], ['partition', 'partition']]);
   if (!nats) return undefined;
   const partition = integerOption(raw, 'partition', 'partition', undefined, 0, nats.partitions - 1);
   if (partition !== undefined) checkPartitionedSubject(nats.subject);
@@ -423,8 +430,8 @@ function resolveStamps(raw: RawOptions, defaults: StreamStamps): StreamStamps {
 /** gen-stream's options; `all` names the interval --stream-interval (and stamps rows by its own defaults). */
 export function resolveGenStream(raw: RawOptions, intervalKey = 'interval', intervalFlag = 'interval', stamps: StreamStamps = DEFAULTS.genStream.stamps): GenStreamConfig {
   const d = DEFAULTS.genStream;
-  const server = natsServerOption(raw, 'sink', 'sink');
-  const sink = natsOptions(raw, server, 'sink', STREAM_KEYS);
+  const servers = natsServersOption(raw, 'sink', 'sink');
+  const sink = natsOptions(raw, servers, 'sink', STREAM_KEYS);
   return Object.freeze({
     ...(sink ? { sink } : {}),
     intervalMs: durationOption(raw, intervalKey, intervalFlag, d.intervalMs),
@@ -534,8 +541,8 @@ function compactEvery(raw: RawOptions, speed: SpeedOptions, fallbackMs: number |
 /** `all`'s generator publishes where its speed layer reads: to the NATS stream (one partition) with --source nats://…. */
 function withSinkOf(stream: GenStreamConfig, source: SourceOptions | undefined): GenStreamConfig {
   if (source?.kind !== 'nats') return stream;
-  const { server, stream: name, subject, partitions } = source;
-  return Object.freeze({ ...stream, sink: Object.freeze({ server, stream: name, subject, partitions }) });
+  const { servers, stream: name, subject, partitions, replicas } = source;
+  return Object.freeze({ ...stream, sink: Object.freeze({ servers, stream: name, subject, partitions, replicas }) });
 }
 
 export function resolveAll(raw: RawOptions): AllOptions {
@@ -546,7 +553,7 @@ export function resolveAll(raw: RawOptions): AllOptions {
     durationMs: durationOption(raw, 'duration', 'duration', d.durationMs),
     batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs),
     // The NATS options are the speed layer's source here; the generator takes them from it.
-    stream: withSinkOf(resolveGenStream({ ...raw, natsStream: undefined, natsSubject: undefined }, 'streamInterval', 'stream-interval', d.stamps), speed.source),
+    stream: withSinkOf(resolveGenStream({ ...raw, natsStream: undefined, natsSubject: undefined, natsReplicas: undefined }, 'streamInterval', 'stream-interval', d.stamps), speed.source),
     speed,
     serve: servingOf(resolveMerge(raw, 'mergeInterval', 'merge-interval'), resolveHttp(raw)),
     batch: resolveBatch(raw),

@@ -1,5 +1,5 @@
-// NATS names the pipeline derives from its options: the server address of a `nats://HOST:PORT` source or sink, and
-// the subject of each partition (`events.>` → `events.0`, `events.1`, …), checked once at the boundary.
+// NATS names the pipeline derives from its options: the server addresses of a `nats://HOST:PORT[,…]` source or sink,
+// and the subject of each partition (`events.>` → `events.0`, `events.1`, …), checked once at the boundary.
 
 import { optionError } from './option-values.js';
 
@@ -14,6 +14,9 @@ export const natsHostPort = (server: NatsAddress): string => `${server.host.incl
 /** The address as the options take it: `nats://host:port`. */
 export const formatNatsAddress = (server: NatsAddress): string => `nats://${natsHostPort(server)}`;
 
+/** Several addresses as the options take them: `nats://a:4222,nats://b:4222`. */
+export const formatNatsAddresses = (servers: readonly NatsAddress[]): string => servers.map(formatNatsAddress).join(',');
+
 /** `nats://HOST:PORT` (HOST a name, an IPv4 address or a bracketed IPv6 one); undefined when the text is not one. */
 export function parseNatsUrl(text: string): NatsAddress | undefined {
   const match = /^nats:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
@@ -21,6 +24,20 @@ export function parseNatsUrl(text: string): NatsAddress | undefined {
   const port = Number(match[2]);
   if (port < 1 || port > 65_535) return undefined;
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * A comma-separated list of `nats://HOST:PORT` (servers of one cluster: the client connects to one of them and fails
+ * over to the others); undefined when any item is not one. A server named twice is kept once.
+ */
+export function parseNatsUrls(text: string): NatsAddress[] | undefined {
+  const servers: NatsAddress[] = [];
+  for (const item of text.split(',')) {
+    const server = parseNatsUrl(item.trim());
+    if (!server) return undefined;
+    if (!servers.some((s) => s.host === server.host && s.port === server.port)) servers.push(server);
+  }
+  return servers;
 }
 
 /** A subject of tokens separated by dots, with `*` or a final `>` as wildcards; undefined when it is one, else what is wrong. */

@@ -12,8 +12,11 @@ import { sleep } from '../io/runtime/sleep.js';
 
 /** Where generated chunks go instead of stream_input/: a NATS JetStream stream, one subject per partition. */
 export interface NatsSinkConfig {
-  readonly server: NatsAddress;
+  /** A server, or servers of one cluster (published to through whichever is up). */
+  readonly servers: readonly NatsAddress[];
   readonly stream: string;
+  /** The stream's replicas, created with or checked (undefined: created with 1, an existing one used as it is). */
+  readonly replicas: number | undefined;
   /** The stream's subjects (`events.>`): a user's rows go to `events.<partitionOf(user, partitions)>`. */
   readonly subject: string;
   readonly partitions: number;
@@ -100,9 +103,9 @@ export class NatsChunkPublisher {
   static async open(config: GenStreamConfig & { readonly sink: NatsSinkConfig }, clock: Clock, logger: Logger): Promise<NatsChunkPublisher> {
     // The NATS client loads only when publishing to NATS.
     const { NatsLink } = await import('../io/nats/nats.js');
-    const link = await NatsLink.open(config.sink.server, logger, 'gen-stream', clock);
+    const link = await NatsLink.open(config.sink.servers, logger, 'gen-stream', clock);
     try {
-      await link.ensureStream(config.sink.stream, config.sink.subject);
+      await link.ensureStream(config.sink.stream, config.sink.subject, config.sink.replicas);
     } catch (error) {
       await link.close();
       throw error;

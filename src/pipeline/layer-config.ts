@@ -44,13 +44,16 @@ export interface BatchOptions {
 
 /** A NATS JetStream stream as `--source` / `--sink nats://…` and the --nats-* options give it. */
 export interface NatsOptions {
-  readonly server: NatsAddress;
+  /** Servers of one cluster (or one server): the client connects to any of them and fails over to every member it learns of. */
+  readonly servers: readonly NatsAddress[];
   /** The JetStream stream (created over `subject` if missing). */
   readonly stream: string;
   /** The stream's subjects, e.g. `events.>`; partition i is `events.i`. */
   readonly subject: string;
   /** Partitions publishers hash users to (1: one subject, `events.0`). */
   readonly partitions: number;
+  /** The stream's replicas, created with or checked (undefined: created with 1, an existing stream used as it is). */
+  readonly replicas: number | undefined;
 }
 
 /** Where the speed layer reads: stream_input/ files, or NATS (one partition's subject and consumer, or all of it). */

@@ -84,7 +84,8 @@ export async function runAll(environment: LayerEnvironment, options: AllOptions,
     print(
       `all: ${at} +${seconds(clock.now() - started)} | ${count(s.eventsPerSecond)} events/s | window ${count(s.windowUsers)} users | ` +
         `realtime ${count(s.realtimeUsers)} users (seq ${s.batchWatermark + 1}..${s.throughSeq}) | lag ${count(s.maxLagMs)} ms | batch watermark ${s.batchWatermark} | ` +
-        `event time ${eventWatermarkText(s.eventWatermark)}, ${count(s.lateRows)} late`,
+        `event time ${eventWatermarkText(s.eventWatermark)}, ${count(s.lateRows)} late` +
+        (s.sourceUnreadableMs === null ? '' : ` | source unreadable for ${seconds(s.sourceUnreadableMs)}`),
     );
   };
 

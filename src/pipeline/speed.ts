@@ -26,9 +26,10 @@ export type SpeedSource =
   | { readonly kind: 'files' }
   | {
       readonly kind: 'nats';
-      readonly server: NatsAddress;
-      /** The JetStream stream, created over streamSubject if missing. */
+      readonly servers: readonly NatsAddress[];
+      /** The JetStream stream, created over streamSubject if missing (with `replicas`, or checked to have them). */
       readonly stream: string;
+      readonly replicas: number | undefined;
       readonly streamSubject: string;
       /** The durable consumer and the subject it reads (a partition's, or the whole stream's). */
       readonly consumer: string;
@@ -45,11 +46,11 @@ export interface SpeedRun extends SpeedObservers {
 /** The stream's layout (the data folder's, or a NATS partition's) and the source the speed layer reads, from the source options. */
 function speedSource(layout: DataLayout, source: SourceOptions | undefined): { layout: DataLayout; source: SpeedSource } {
   if (source === undefined || source.kind === 'files') return { layout, source: { kind: 'files' } };
-  const { server, stream, subject, consumer, partition } = source;
-  if (partition === undefined) return { layout, source: { kind: 'nats', server, stream, streamSubject: subject, consumer, filterSubject: subject } };
+  const { servers, stream, replicas, subject, consumer, partition } = source;
+  if (partition === undefined) return { layout, source: { kind: 'nats', servers, stream, replicas, streamSubject: subject, consumer, filterSubject: subject } };
   return {
     layout: streamLayout(layout, partition),
-    source: { kind: 'nats', server, stream, streamSubject: subject, consumer: `${consumer}-p${partition}`, filterSubject: partitionSubject(subject, partition) },
+    source: { kind: 'nats', servers, stream, replicas, streamSubject: subject, consumer: `${consumer}-p${partition}`, filterSubject: partitionSubject(subject, partition) },
   };
 }
 
@@ -73,7 +74,7 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
     // A NATS server that cannot be reached fails the start within seconds, before any thread starts.
     // The NATS client loads only when used (~35 ms of every start otherwise).
     const natsModules = from.kind === 'nats' ? await Promise.all([import('../io/nats/nats.js'), import('../speed/nats-source.js')]) : undefined;
-    if (from.kind === 'nats') link = await natsModules![0].NatsLink.open(from.server, logger, 'speed', clock);
+    if (from.kind === 'nats') link = await natsModules![0].NatsLink.open(from.servers, logger, 'speed', clock);
     await removeStaleTemps(layout.servingSpeed);
     await removeStaleTemps(layout.servingRealtime);
     await removeStaleTemps(layout.lateRows);

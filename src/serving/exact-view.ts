@@ -56,6 +56,7 @@ export class ExactView implements MergeView {
       if (head.rowsIngested !== null && head.startedAtMs !== null) {
         counters.sample(layout.stream, { rows: head.rowsIngested, badRows: head.badRows ?? 0, startedAtMs: head.startedAtMs });
       }
+      counters.sourceUnreadable(layout.stream, head.sourceUnreadableSinceMs);
       const through = store.throughSeqOf(layout.stream);
       if (head.throughSeq <= through) continue;
       try {

@@ -9,6 +9,7 @@ import { LambdaflowError } from '../core/errors.js';
 import { type BucketRange, type EventTimeHead, bucketRange, formatSeconds, parseTimeSeconds } from '../core/event-time.js';
 import { formatCents } from '../core/money.js';
 import { parseDurationMs } from '../core/option-values.js';
+import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { type SnapshotStatus } from './current-version.js';
 import { LIVE_PAGE } from './live-page.js';
 import { TOP_MAX, type UserTotals } from './lookups.js';
@@ -48,7 +49,9 @@ export function eventTimeBody(status: SnapshotStatus): Record<string, unknown> {
 }
 
 /** /status and each /events message. */
-export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows' | 'bucketSeconds'>, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
+export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows' | 'bucketSeconds' | 'sourceUnreadableSeconds'>, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
+  const unreadable = serving.sourceUnreadableSeconds;
+  const unreadableOf = (stream: string): number => Math.round((unreadable.get(stream) ?? 0) * 10) / 10;
   return {
     version: status.version,
     batch_view: status.batchView,
@@ -65,9 +68,15 @@ export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badR
     change: status.kind,
     event_time: eventTimeBody(status),
     bucket_seconds: serving.bucketSeconds,
+    // A speed layer that cannot read its source (a NATS cluster not answering) for more than a few seconds; 0 while it reads.
+    source_unreadable_seconds: unreadableOf(DEFAULT_STREAM),
     // NATS partition streams: each one's batch watermark and last ingest seq reflected (the fields above: the default stream's).
     ...(Object.keys(status.streams).length > 0
-      ? { streams: Object.fromEntries(Object.entries(status.streams).map(([id, p]) => [id, { batch_watermark: p.batchWatermark, through_seq: p.throughSeq }])) }
+      ? {
+          streams: Object.fromEntries(
+            Object.entries(status.streams).map(([id, p]) => [id, { batch_watermark: p.batchWatermark, through_seq: p.throughSeq, source_unreadable_seconds: unreadableOf(id) }]),
+          ),
+        }
       : {}),
   };
 }

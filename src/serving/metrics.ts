@@ -1,5 +1,6 @@
 // The serving layer's Prometheus metrics (prom-client): request durations per route, the view's position and
-// freshness, and the process's own metrics. Few labels, never a user id.
+// freshness, the speed layers' sources, and the process's own metrics. Few labels (route, status class, stream), never
+// a user id. Names follow Prometheus' rules (`promtool check metrics`): only counters end in `_total`.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { type Clock } from '../core/clock.js';
@@ -17,6 +18,9 @@ export interface ServingMetrics {
 export function servingMetrics(serving: ServingReads, clock: Clock): ServingMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lambdaflow_' });
+  // prom-client adds gauges named `…_total` beside the same counts by type (prometheus/client_js#283, no option to drop
+  // them): a total is sum(lambdaflow_nodejs_active_handles) and so on.
+  for (const count of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`lambdaflow_nodejs_active_${count}_total`);
   const duration = new Histogram({
     name: 'lambdaflow_http_request_duration_seconds',
     help: 'Time to answer an HTTP request, by route',
@@ -47,6 +51,16 @@ export function servingMetrics(serving: ServingReads, clock: Clock): ServingMetr
   });
   gauge('lambdaflow_events_ingested', 'Rows the running speed layer has read since it started', () => serving.rowsIngested);
   gauge('lambdaflow_events_per_second', 'Rows the speed layer read per second, recently', () => serving.eventsPerSecond);
+  new Gauge({
+    name: 'lambdaflow_source_unreadable_seconds',
+    help: "Time a stream's speed layer has not been able to read its source (a NATS cluster not answering), 0 while it reads",
+    labelNames: ['stream'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [stream, seconds] of serving.sourceUnreadableSeconds) this.set({ stream }, seconds);
+    },
+  });
   gauge('lambdaflow_ready', '1 once a consistent snapshot is loaded', () => (serving.isReady ? 1 : 0));
   new Counter({
     name: 'lambdaflow_view_exports_total',

@@ -136,6 +136,10 @@ export class ServingLayer implements ServingReads {
     return this.counters.rowsIngested;
   }
 
+  get sourceUnreadableSeconds(): ReadonlyMap<string, number> {
+    return this.counters.sourceUnreadableSeconds;
+  }
+
   get badRows(): { batch: number; stream: number } {
     return { batch: this.store.batchView?.badRows ?? 0, stream: this.counters.badRows };
   }

@@ -27,6 +27,8 @@ export interface ServingReads {
   readonly eventsPerSecond: number | null;
   /** Rows the running speed layers have read since they started (null before a first realtime view). */
   readonly rowsIngested: number | null;
+  /** Per stream with a realtime head (`default`, `p0`, …): seconds its speed layer's source has not been able to read (0 while it reads). */
+  readonly sourceUnreadableSeconds: ReadonlyMap<string, number>;
   /** Bad rows: the batch view's, plus those the running speed layers found. */
   readonly badRows: { readonly batch: number; readonly stream: number };
   /** The CSV files of versions written so far, by how. */

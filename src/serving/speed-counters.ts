@@ -1,5 +1,6 @@
 // The speed layers' counters as the serving layer last saw them in their realtime heads, per stream: rows read per
-// second over the last RATE_WINDOW_MS, rows read and bad rows found since each speed layer started.
+// second over the last RATE_WINDOW_MS, rows read and bad rows found since each speed layer started, and how long its
+// source has not been able to read.
 
 import { type Clock } from '../core/clock.js';
 
@@ -17,6 +18,8 @@ const RATE_WINDOW_MS = 10_000;
 export class SpeedCounters {
   /** Per stream, the samples since the one before the rate's window (its baseline). */
   private readonly samples = new Map<string, CounterSample[]>();
+  /** Per stream, since when its speed layer's source cannot read (null: it reads), as its head said last. */
+  private readonly unreadableSince = new Map<string, number | null>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -30,6 +33,20 @@ export class SpeedCounters {
     counters.push({ ...sample, atMs: now });
     // Keep one sample older than the window: the baseline of the rate.
     while (counters.length > 2 && counters[1]!.atMs <= now - RATE_WINDOW_MS) counters.shift();
+  }
+
+  /** A stream's realtime head says its source has not been able to read since sinceMs (null: it reads). */
+  sourceUnreadable(stream: string, sinceMs: number | null): void {
+    this.unreadableSince.set(stream, sinceMs);
+  }
+
+  /**
+   * Per stream with a realtime head, the seconds its source has not been able to read up to now (0 while it reads). A
+   * speed layer killed while its source could not read leaves that in its head: the stream is not read, either way.
+   */
+  get sourceUnreadableSeconds(): ReadonlyMap<string, number> {
+    const now = this.clock.now();
+    return new Map([...this.unreadableSince].map(([stream, since]) => [stream, since === null ? 0 : Math.max(0, now - since) / 1000]));
   }
 
   /**

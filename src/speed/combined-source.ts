@@ -24,6 +24,10 @@ export class CombinedSource implements StreamSource {
     this.landing.forget(names);
   }
 
+  unreadableSinceMs(): number | null {
+    return this.master.unreadableSinceMs?.() ?? null;
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.landing.close(), this.master.close()]);
   }

@@ -26,9 +26,10 @@ export interface NatsSourceConfig {
   /** The stream's layout: its NATS files go to layout.natsMaster. */
   readonly layout: DataLayout;
   readonly link: NatsLink;
-  /** The JetStream stream, created over `streamSubject` if missing. */
+  /** The JetStream stream, created over `streamSubject` if missing (with `replicas`, or checked to have them). */
   readonly stream: string;
   readonly streamSubject: string;
+  readonly replicas: number | undefined;
   /** The durable consumer and the subject it reads. */
   readonly consumer: string;
   readonly filterSubject: string;
@@ -126,10 +127,10 @@ export class NatsSource implements StreamSource {
       const range = natsFileRange(name);
       if (range && range.first > loggedThrough) await fs.promises.rm(path.join(config.layout.natsMaster, name), { force: true });
     }
-    await config.link.ensureStream(config.stream, config.streamSubject);
+    await config.link.ensureStream(config.stream, config.streamSubject, config.replicas);
     const source = new NatsSource(config, loggedThrough);
     await source.reader.start();
-    config.logger.info(`speed: reading ${config.filterSubject} of NATS stream ${config.stream} (consumer ${config.consumer}) after stream seq ${loggedThrough}`);
+    config.logger.info(`speed: reading ${config.filterSubject} of NATS stream ${config.stream} (consumer ${config.consumer}) after stream seq ${loggedThrough}, from ${config.link.server}`);
     return source;
   }
 
@@ -226,6 +227,10 @@ export class NatsSource implements StreamSource {
   }
 
   forget(): void {}
+
+  unreadableSinceMs(): number | null {
+    return this.reader.unreadableSinceMs ?? null;
+  }
 
   async close(): Promise<void> {
     await this.reader.close();

@@ -22,6 +22,8 @@ export interface StreamSource {
   logged(names: readonly string[]): void;
   /** These logged files were compacted and removed from the landing folder: no need to remember them. */
   forget(names: readonly string[]): void;
+  /** Since when the source has not been able to read (a NATS source whose server or cluster does not answer); null while it reads. */
+  unreadableSinceMs?(): number | null;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,8 @@ export interface RealtimeHead {
   readonly startedAtMs: number;
   /** The stream's event clock through throughSeq (src/core/event-time.ts). */
   readonly eventTime: EventTimeHead;
+  /** Since when the source has not been able to read (StreamSource.unreadableSinceMs); null while it reads. */
+  readonly sourceUnreadableSinceMs: number | null;
 }
 
 

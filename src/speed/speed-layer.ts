@@ -66,6 +66,8 @@ export interface SpeedStatus {
   /** The event-time watermark W (null before any good row) and the rows found late, in the whole stream. */
   readonly eventWatermark: number | null;
   readonly lateRows: number;
+  /** How long the source has not been able to read (a NATS server or cluster not answering); null while it reads. */
+  readonly sourceUnreadableMs: number | null;
 }
 
 /** The outside world of one speed layer. */
@@ -90,6 +92,11 @@ export interface SpeedPorts {
  * at a stop); a restart reads the newest plus the deltas after it.
  */
 const CHECKPOINT_EVERY_MS = 10_000;
+/**
+ * A source that has not read for this long is reported (status line, head.json, then serve's /status and /metrics):
+ * longer than a reconnect to a server that restarts, shorter than a cluster's leader election after losing a server.
+ */
+export const UNREADABLE_REPORTED_AFTER_MS = 3_000;
 
 /** Groups entries into runs of consecutive seqs that share a key (one parse and one delta file each). */
 function runsBy<K>(entries: readonly IngestEntry[], key: (entry: IngestEntry) => K): { key: K; entries: IngestEntry[] }[] {
@@ -114,6 +121,7 @@ export class SpeedLayer {
   private lastCheckpointMs = -Infinity;
   /** The seq the newest checkpoint reaches (0: none). */
   private checkpointedThroughSeq = 0;
+  private sourceUnreadableSinceMs: number | null = null;
   private readonly startedAtMs: number;
   private eventTime: EventClockTracker;
   /** Seqs the log folded (compacted) that a recovery reads from their compacted segments: their late rows were set aside when first counted. */
@@ -145,6 +153,7 @@ export class SpeedLayer {
       rowsIngested: this.totalEvents,
       badRows: this.totalBadRows,
       startedAtMs: this.startedAtMs,
+      sourceUnreadableSinceMs: this.sourceUnreadableSinceMs,
       eventTime: {
         maxEventSecond: watermarkJson(maxEventSecond),
         watermark: watermarkJson(watermarkOf(this.eventTime.clock, this.allowedLatenessSeconds)),
@@ -345,7 +354,12 @@ export class SpeedLayer {
     const eventsBefore = this.totalEvents;
     await this.count(entries, slideOfTick(this.window, tickMs), true);
     this.slideEvents += this.totalEvents - eventsBefore;
-    if (this.realtime.changed && (await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas()))) {
+    // A source that stops (or starts again) reading changes nothing else: the head says so all the same.
+    const since = source.unreadableSinceMs?.() ?? null;
+    const unreadableSinceMs = since !== null && clock.now() - since >= UNREADABLE_REPORTED_AFTER_MS ? since : null;
+    const unreadableChanged = unreadableSinceMs !== this.sourceUnreadableSinceMs;
+    this.sourceUnreadableSinceMs = unreadableSinceMs;
+    if ((this.realtime.changed || unreadableChanged) && (await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas()))) {
       await this.retryable('publishing the realtime head', () => this.publishHead());
     }
     const publishedAt = clock.now();
@@ -400,6 +414,7 @@ export class SpeedLayer {
       totalEvents: this.totalEvents,
       eventWatermark: watermarkJson(watermarkOf(this.eventTime.clock, this.allowedLatenessSeconds)),
       lateRows: this.eventTime.clock.lateRows,
+      sourceUnreadableMs: this.sourceUnreadableSinceMs === null ? null : this.ports.clock.now() - this.sourceUnreadableSinceMs,
     });
     this.slideEvents = 0;
     this.slideMaxLagMs = 0;

@@ -260,44 +260,61 @@ describe('speed options', () => {
 });
 
 describe('NATS options (speed --source, all --source, gen-stream --sink)', () => {
-  const server = { host: '127.0.0.1', port: 4222 };
+  const servers = [{ host: '127.0.0.1', port: 4222 }];
 
   it('defaults: stream_input/ files; with nats://, stream lambdaflow over events.>, consumer speed, one partition, the default stream', () => {
     expect(resolveSpeed({}).source).toBeUndefined();
     expect(resolveGenStream({}).sink).toBeUndefined();
     expect(resolveSpeed({ source: 'nats://127.0.0.1:4222' }).source).toEqual({
       kind: 'nats',
-      server,
+      servers,
       stream: 'lambdaflow',
       subject: 'events.>',
       partitions: 1,
+      replicas: undefined,
       consumer: 'speed',
       partition: undefined,
     });
-    expect(resolveGenStream({ sink: 'nats://127.0.0.1:4222' }).sink).toEqual({ server, stream: 'lambdaflow', subject: 'events.>', partitions: 1 });
+    expect(resolveGenStream({ sink: 'nats://127.0.0.1:4222' }).sink).toEqual({ servers, stream: 'lambdaflow', subject: 'events.>', partitions: 1, replicas: undefined });
   });
 
   it('valid values: a host name or [IPv6], a stream, a subject, a consumer, a partition of --nats-partitions', () => {
     expect(resolveSpeed({ source: 'files' }).source).toBeUndefined();
     expect(resolveSpeed({ source: 'nats://localhost:4333', natsStream: 's_1', natsSubject: 'orders.>', natsConsumer: 'fast-1', natsPartitions: '4', partition: '3' }).source).toEqual({
       kind: 'nats',
-      server: { host: 'localhost', port: 4333 },
+      servers: [{ host: 'localhost', port: 4333 }],
       stream: 's_1',
       subject: 'orders.>',
       partitions: 4,
+      replicas: undefined,
       consumer: 'fast-1',
       partition: 3,
     });
-    expect(resolveSpeed({ source: 'nats://[::1]:4222' }).source).toMatchObject({ server: { host: '::1', port: 4222 } });
+    expect(resolveSpeed({ source: 'nats://[::1]:4222' }).source).toMatchObject({ servers: [{ host: '::1', port: 4222 }] });
+    // Servers of one cluster, failed over between; one named twice is kept once.
+    expect(resolveSpeed({ source: 'nats://a:4222, nats://b:4223,nats://a:4222', natsReplicas: '3' }).source).toMatchObject({
+      servers: [
+        { host: 'a', port: 4222 },
+        { host: 'b', port: 4223 },
+      ],
+      replicas: 3,
+    });
+    expect(resolveGenStream({ sink: 'nats://a:1,nats://b:2', natsReplicas: '5' }).sink).toMatchObject({ servers: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }], replicas: 5 });
     expect(resolveGenStream({ sink: 'nats://127.0.0.1:4222', natsPartitions: '2', natsSubject: 'a.b.>' }).sink).toMatchObject({ partitions: 2, subject: 'a.b.>' });
     // all's generator publishes where its speed layer reads.
-    expect(resolveAll({ source: 'nats://127.0.0.1:4222', natsStream: 'x' }).stream.sink).toEqual({ server, stream: 'x', subject: 'events.>', partitions: 1 });
+    expect(resolveAll({ source: 'nats://127.0.0.1:4222', natsStream: 'x' }).stream.sink).toEqual({ servers, stream: 'x', subject: 'events.>', partitions: 1, replicas: undefined });
+    expect(resolveAll({ source: 'nats://127.0.0.1:4222', natsReplicas: '3' }).stream.sink).toMatchObject({ replicas: 3 });
   });
 
   it.each<BadCase>([
     ['a source that is neither files nor nats://', { source: 'kafka://x:1' }, 'source'],
     ['a nats:// source without a port', { source: 'nats://127.0.0.1' }, 'source'],
     ['a port out of range', { source: 'nats://127.0.0.1:70000' }, 'source'],
+    ['a list with an empty item', { source: 'nats://h:1,,nats://h:2' }, 'source'],
+    ['a list with an item that is not nats://', { source: 'nats://h:1,files' }, 'source'],
+    ['zero replicas', { source: 'nats://h:1', natsReplicas: '0' }, 'nats-replicas'],
+    ['more replicas than JetStream keeps', { source: 'nats://h:1', natsReplicas: '6' }, 'nats-replicas'],
+    ['--nats-replicas without a NATS source', { natsReplicas: '3' }, 'nats-replicas'],
     ['a stream name with a dot', { source: 'nats://h:1', natsStream: 'a.b' }, 'nats-stream'],
     ['a subject with an empty token', { source: 'nats://h:1', natsSubject: 'events..>' }, 'nats-subject'],
     ['a subject with > before its end', { source: 'nats://h:1', natsSubject: 'events.>.x' }, 'nats-subject'],
@@ -316,6 +333,7 @@ describe('NATS options (speed --source, all --source, gen-stream --sink)', () =>
     ['a sink that is neither files nor nats://', { sink: 'stream_input' }, 'sink'],
     ['--nats-partitions without a NATS sink', { natsPartitions: '2' }, 'nats-partitions'],
     ['--nats-subject without a NATS sink', { natsSubject: 'x.>' }, 'nats-subject'],
+    ['--nats-replicas without a NATS sink', { natsReplicas: '3' }, 'nats-replicas'],
   ])('gen-stream refuses %s', (_name, raw, flag) => {
     expectOptionsError(() => resolveGenStream(raw), flag);
   });
@@ -327,6 +345,7 @@ describe('NATS options (speed --source, all --source, gen-stream --sink)', () =>
     expect(helpOf(speed, '--nats-subject')).toContain('(default: events.>)');
     expect(helpOf(speed, '--nats-consumer')).toContain('(default: speed)');
     expect(helpOf(speed, '--nats-partitions')).toContain('(default: 1)');
+    expect(helpOf(speed, '--nats-replicas')).toContain('(default: created with 1, an existing one used as it is)');
     expect(helpOf(speed, '--partition')).toContain('(default: every partition');
     expect(helpOf(genStreamFlags(), '--sink')).toContain('(default: files)');
     expect(helpOf(allFlags(), '--source')).toContain('(default: files)');

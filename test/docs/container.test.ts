@@ -13,7 +13,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (name: string): string => fs.readFileSync(path.join(ROOT, name), 'utf8');
 
 /** Flags of the NATS JetStream source (README "Scaling out"). */
-const NATS_FLAGS = ['--source', '--sink', '--nats-stream', '--nats-subject', '--nats-consumer', '--nats-partitions', '--partition'];
+const NATS_FLAGS = ['--source', '--sink', '--nats-stream', '--nats-subject', '--nats-consumer', '--nats-partitions', '--nats-replicas', '--partition'];
+/** The compose file's NATS cluster, as --source / --sink list it. */
+const NATS_MEMBERS = ['nats-1', 'nats-2', 'nats-3'];
+const NATS_CLUSTER = NATS_MEMBERS.map((name) => `nats://${name}:4222`).join(',');
 const LAMBDAFLOW = 'node dist/main.js';
 
 /** A README section's text, from its `## ` heading to the next one. */
@@ -209,17 +212,20 @@ describe('docker-compose.yml', () => {
   const commandOf = (name: string): CommandLine => commandLine(`docker-compose.yml ${name}`, service(name).get('command') as string);
   const valueOf = (line: CommandLine, flag: string): string | undefined => usedFlags(line).find((f) => f.flag === flag)?.next;
 
-  it('has the services nats, pipeline, serve and producer; every named volume is declared', () => {
-    expect([...compose.services.keys()].sort()).toEqual(['nats', 'pipeline', 'producer', 'serve']);
+  it('has the services nats-1 to nats-3, pipeline, serve and producer; every named volume is declared', () => {
+    expect([...compose.services.keys()].sort()).toEqual([...NATS_MEMBERS, 'pipeline', 'producer', 'serve']);
     const named = [...compose.services.values()].flatMap((s) => asList(s.get('volumes'))).map((v) => v.split(':')[0]!).filter((v) => !v.startsWith('.') && !v.startsWith('/'));
     for (const volume of named) expect(compose.volumes).toContain(volume);
   });
 
-  it('runs NATS with JetStream, storing its streams in a volume', () => {
-    const nats = service('nats');
-    expect(nats.get('image')).toMatch(/^nats:(2\.10|2\.9-alpine)$/);
-    expect(nats.get('command')).toBe('-js -sd /data');
-    expect(asList(nats.get('volumes'))).toContain('nats:/data');
+  it('runs a cluster of three NATS servers with JetStream, each storing its streams in a volume of its own, routed to the other two', () => {
+    for (const name of NATS_MEMBERS) {
+      const nats = service(name);
+      expect(nats.get('image')).toMatch(/^nats:(2\.10|2\.9-alpine)$/);
+      const routes = NATS_MEMBERS.filter((other) => other !== name).map((other) => `nats://${other}:6222`).join(',');
+      expect(nats.get('command')).toBe(`-js -sd /data -n ${name} --cluster_name lambdaflow --cluster nats://0.0.0.0:6222 --routes ${routes}`);
+      expect(asList(nats.get('volumes'))).toContain(`${name}:/data`);
+    }
     expect(scalingOut).toContain('-js -sd /data');
   });
 
@@ -237,9 +243,10 @@ describe('docker-compose.yml', () => {
     expect(line.command).toBe('all');
     expect(valueOf(line, '--data')).toBe('/data');
     expect(asList(service('pipeline').get('volumes'))).toContain('data:/data');
-    expect(valueOf(line, '--source')).toBe('nats://nats:4222');
+    expect(valueOf(line, '--source')).toBe(NATS_CLUSTER);
+    expect(valueOf(line, '--nats-replicas')).toBe('3');
     expect(line.args).toContain('--no-http');
-    expect(asList(service('pipeline').get('depends_on'))).toContain('nats');
+    expect(asList(service('pipeline').get('depends_on'))).toEqual(NATS_MEMBERS);
   });
 
   it('serve listens on all interfaces at the port it publishes (the one the image exposes), on the same data volume', () => {
@@ -257,8 +264,9 @@ describe('docker-compose.yml', () => {
   it('the producer publishes generated events to the nats service', () => {
     const line = commandOf('producer');
     expect(line.command).toBe('gen-stream');
-    expect(valueOf(line, '--sink')).toBe('nats://nats:4222');
-    expect(asList(service('producer').get('depends_on'))).toContain('nats');
+    expect(valueOf(line, '--sink')).toBe(NATS_CLUSTER);
+    expect(valueOf(line, '--nats-replicas')).toBe('3');
+    expect(asList(service('producer').get('depends_on'))).toEqual(NATS_MEMBERS);
   });
 });
 

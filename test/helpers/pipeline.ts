@@ -124,11 +124,11 @@ export function publishRealtimeView(dataDir: string, watermark: number, throughS
 }
 
 /** Writes the realtime head (`serving/realtime/head.json`) as the speed layer does after a micro-batch: the view reaches throughSeq. */
-export function publishRealtimeHead(dataDir: string, watermark: number, throughSeq: number): void {
+export function publishRealtimeHead(dataDir: string, watermark: number, throughSeq: number, more: Record<string, unknown> = {}): void {
   const file = path.join(dataDir, 'serving', 'realtime', 'head.json');
   const lastIngestedAtMs = loggedStreamFiles(dataDir).find((e) => e.seq === throughSeq)?.ingestedAtMs ?? null;
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify({ watermark, throughSeq, lastIngestedAtMs })}\n`);
+  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify({ watermark, throughSeq, lastIngestedAtMs, ...more })}\n`);
   fs.renameSync(`${file}.tmp`, file);
 }
 

@@ -36,6 +36,8 @@ export const MEMORY_BUCKET_SECONDS = 3_600;
 export class MemoryStream implements StreamSource {
   readonly files = new Map<string, { bytes: Buffer; mtimeMs: number }>();
   private readonly loggedNames = new Set<string>();
+  /** Set by a test: since when the source cannot read (as a NATS source whose cluster does not answer). */
+  unreadableSince: number | null = null;
 
   put(name: string, text: string, mtimeMs: number): void {
     this.files.set(name, { bytes: Buffer.from(text), mtimeMs });
@@ -53,6 +55,10 @@ export class MemoryStream implements StreamSource {
   }
 
   forget(): void {}
+
+  unreadableSinceMs(): number | null {
+    return this.unreadableSince;
+  }
 
   async close(): Promise<void> {}
 }

@@ -3,6 +3,7 @@
 // readiness, and the whole bad-request corpus answered with a 4xx naming what was wrong; and the /events heartbeat
 // on the injected clock, over a stand-in for the serving layer's reads.
 
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -103,6 +104,18 @@ function openService(data: string, view: MergeViewKind = 'exact'): Service {
       await app.close();
     },
   };
+}
+
+/** A service on a data folder with history, a batch view absorbing nothing and an empty realtime view, loaded. */
+async function openLoadedService(): Promise<Service> {
+  const { data } = newTempRoot();
+  writeBatchInputs(data, { 'history.csv': HISTORY });
+  publishBatchView(data, 0);
+  publishRealtimeView(data, 0, 0);
+  const service = openService(data);
+  service.start();
+  await waitFor(() => service.layer.store.current !== undefined, 20_000, 'the first load');
+  return service;
 }
 
 const get = (app: FastifyInstance, url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url, headers });
@@ -425,13 +438,7 @@ describe('a realtime backlog (a speed layer catching up publishes many seqs at o
   let service: Service;
 
   beforeAll(async () => {
-    const { data } = newTempRoot();
-    writeBatchInputs(data, { 'history.csv': HISTORY });
-    publishBatchView(data, 0);
-    publishRealtimeView(data, 0, 0);
-    service = openService(data);
-    service.start();
-    await waitFor(() => service.layer.store.current !== undefined, 20_000, 'the first load');
+    service = await openLoadedService();
   });
   afterAll(() => service.stop());
 
@@ -454,6 +461,51 @@ describe('a realtime backlog (a speed layer catching up publishes many seqs at o
     expect(versions.at(-1)).toMatchObject({ throughSeq: SEQS, lastIngestedAtMs: ingestedAtMs });
     const csv = await get(service.app, '/view.csv');
     expect(csv.body).toBe(expectedMergedViewText(service.data));
+  });
+});
+
+describe('a speed layer whose source cannot read (a NATS cluster not answering)', () => {
+  let service: Service;
+
+  beforeAll(async () => {
+    service = await openLoadedService();
+  });
+  afterAll(() => service.stop());
+
+  it('regression: it stalled silently; /status and /metrics say how long, 0 once it reads again', async () => {
+    const since = Date.now() - 42_000;
+    publishRealtimeHead(service.data, 0, 0, { rowsIngested: 10, badRows: 0, startedAtMs: since - 1_000, sourceUnreadableSinceMs: since });
+    await waitFor(() => (service.layer.sourceUnreadableSeconds.get('default') ?? 0) > 0, 20_000, 'the head read');
+    const status = (await get(service.app, '/status')).json() as { source_unreadable_seconds: number };
+    expect(status.source_unreadable_seconds).toBeGreaterThanOrEqual(42);
+    expect(status.source_unreadable_seconds).toBeLessThan(80);
+    const gauge = /^lambdaflow_source_unreadable_seconds\{stream="default"\} (\S+)$/m.exec((await get(service.app, '/metrics')).body);
+    expect(Number(gauge?.[1])).toBeGreaterThanOrEqual(42);
+
+    publishRealtimeHead(service.data, 0, 0, { rowsIngested: 10, badRows: 0, startedAtMs: since - 1_000, sourceUnreadableSinceMs: null });
+    await waitFor(() => service.layer.sourceUnreadableSeconds.get('default') === 0, 20_000, 'the head read again');
+    expect(((await get(service.app, '/status')).json() as { source_unreadable_seconds: number }).source_unreadable_seconds).toBe(0);
+    expect((await get(service.app, '/metrics')).body).toMatch(/^lambdaflow_source_unreadable_seconds\{stream="default"\} 0$/m);
+  });
+
+  // promtool ships with Debian's prometheus package; without it, the rule it failed us on is checked here.
+  const PROMTOOL = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((file) => fs.existsSync(file));
+
+  it('regression: /metrics had gauges named …_total (nodejs_active_handles_total, …): no gauge ends in _total, every counter does', async () => {
+    await get(service.app, '/status');
+    const body = (await get(service.app, '/metrics')).body;
+    const types = [...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => ({ name: name!, type: type! }));
+    expect(types.length).toBeGreaterThan(20);
+    expect(types.filter((t) => t.type !== 'counter' && t.name.endsWith('_total'))).toEqual([]);
+    expect(types.filter((t) => t.type === 'counter' && !t.name.endsWith('_total'))).toEqual([]);
+    expect(types.map((t) => t.name)).toContain('lambdaflow_nodejs_active_handles');
+  });
+
+  it.skipIf(PROMTOOL === undefined)('passes promtool check metrics (skipped: promtool is not installed; apt-get install prometheus)', async () => {
+    const body = (await get(service.app, '/metrics')).body;
+    const checked = spawnSync(PROMTOOL!, ['check', 'metrics'], { input: body, encoding: 'utf8', timeout: 30_000 });
+    expect(checked.stdout + checked.stderr).toBe('');
+    expect(checked.status).toBe(0);
   });
 });
 
@@ -553,6 +605,7 @@ describe('the /events heartbeat', () => {
     onVersion: () => () => undefined,
     eventsPerSecond: null,
     rowsIngested: null,
+    sourceUnreadableSeconds: new Map(),
     badRows: { batch: 0, stream: 0 },
     exportsWritten: { planned: 0, whole: 0 },
     bucketSeconds: DEFAULT_BUCKET_SECONDS,

@@ -1,14 +1,15 @@
 // The NATS JetStream source through the real CLI and a real nats-server (JetStream, file storage, a free loopback
 // port): every published message counted exactly once — across speed --once runs, kill -9 of the speed layer at
 // random moments, two speed processes on two partitions, publishers' duplicates, and the server itself killed and
-// restarted under a running speed layer. What was published is read back from the stream with the NATS client (not
+// restarted under a running speed layer; and on a 3-server cluster, one server killed with the speed process on it.
+// What was published is read back from the stream with the NATS client (not
 // src/) and recounted from the README's row rules.
 import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCli, describeRun, errorLines, listeningUrl, runCli, runCliOk, startCli } from '../helpers/cli.js';
-import { NatsTestServer, SKIP_NATS, freePort, publishMany, publishWithId, streamMessages } from '../helpers/nats-server.js';
+import { NatsTestCluster, NatsTestServer, SKIP_NATS, consumerPeers, freePort, publishMany, publishWithId, streamMessages } from '../helpers/nats-server.js';
 import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
 import { loggedStreamFiles, partitionStreamIds, plain, readMergedView, streamHeadThroughSeq } from '../helpers/outputs.js';
 import { chunkText, dropStreamFile, waitFor, writeBatchInputs } from '../helpers/pipeline.js';
@@ -59,9 +60,9 @@ function start(args: string[], timeoutMs = 55_000): RunningCli {
 }
 
 /** batch_input/ plus every message the stream holds, recounted (each payload ends with a newline, as published). */
-async function expectedTotals(dataDir: string, stream: string): Promise<Recount['totals']> {
+async function expectedTotals(dataDir: string, stream: string, url = server!.url): Promise<Recount['totals']> {
   const recount = recountFile(HISTORY);
-  for (const message of await streamMessages(server!.url, stream)) recountFile(message.text, recount);
+  for (const message of await streamMessages(url, stream)) recountFile(message.text, recount);
   const totals = recount.totals;
   for (const [user, t] of totals) if (t.count === 0 && t.cents === 0n) totals.delete(user);
   expect(fs.existsSync(dataDir)).toBe(true);
@@ -73,11 +74,11 @@ function asPlain(totals: Recount['totals']): ReturnType<typeof plain> {
 }
 
 /** `merge --once`: the merged view equals the recount of what was published, and the README's recount of the master dataset. */
-async function expectExactAgainstStream(dataDir: string, stream: string): Promise<void> {
+async function expectExactAgainstStream(dataDir: string, stream: string, url = server!.url): Promise<void> {
   const merged = await runCli(['merge', '--once', '--data', dataDir]);
   expect(merged.code, describeRun(merged)).toBe(0);
   const view = plain(readMergedView(dataDir));
-  expect(view).toEqual(asPlain(await expectedTotals(dataDir, stream)));
+  expect(view).toEqual(asPlain(await expectedTotals(dataDir, stream, url)));
   expect(view).toEqual(plain(recountMasterDataset(dataDir)));
 }
 
@@ -297,4 +298,75 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
     }
   });
+});
+
+describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream cluster (3 servers on loopback)', () => {
+  let cluster: NatsTestCluster | undefined;
+  let clusterRoot: string | undefined;
+
+  beforeAll(async () => {
+    if (SKIP_NATS) return;
+    clusterRoot = makeTempDir('lf-nats-cluster-');
+    cluster = await NatsTestCluster.start(clusterRoot);
+  }, 90_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    if (clusterRoot) removeTempDir(clusterRoot);
+  });
+
+  /** The server a speed process reads from, as its start line names it. */
+  async function readingFrom(speed: RunningCli, stream: string): Promise<string> {
+    const line = new RegExp(`speed: reading ${stream}\\.\\d+ of NATS stream ${stream} .* from (nats://\\S+)`);
+    await waitFor(() => line.test(speed.output()) || speed.child.exitCode !== null, 60_000, `a speed process to start reading ${stream}`);
+    const match = line.exec(speed.output());
+    if (!match) throw new Error(`the speed process exited: ${describeRun(await speed.result)}`);
+    return match[1]!;
+  }
+
+  it('one server killed (kill -9) mid-stream with the speed process on it: the other fails over, the restarted one (same list) reads on, exact', async () => {
+    const dir = await newDataDir();
+    const stream = freshStream();
+    const streamArgs = [...natsStream(stream), '--nats-partitions', '2', '--nats-replicas', '3'];
+    const speedOf = (partition: number, url: string): RunningCli =>
+      start(['speed', '--data', dir, ...FAST, '--source', url, ...streamArgs, '--partition', String(partition), '--log-level', 'info'], 150_000);
+    let p0 = speedOf(0, cluster!.url);
+    const victim = cluster!.member(await readingFrom(p0, stream));
+    // p1 is given the victim alone: it fails over to the members the cluster told it of.
+    const p1 = speedOf(1, victim.url);
+    await readingFrom(p1, stream);
+    // Durable consumers of a replicated stream are replicated too: losing a server loses neither.
+    for (const consumer of ['speed-p0', 'speed-p1']) expect(await consumerPeers(cluster!.url, stream, consumer)).toBe(3);
+    const producer = start(['gen-stream', '--data', dir, '--sink', cluster!.url, ...streamArgs, '--interval', '30ms', '--rows-per-chunk', '40', '--seed', '51', '--chunks', '250'], 150_000);
+    await waitFor(() => loggedNatsRanges(dir, 'p0').length > 0 && loggedNatsRanges(dir, 'p1').length > 0, 60_000, 'both partitions reading');
+
+    p0.child.kill('SIGKILL');
+    await Promise.all([victim.kill(), p0.result]);
+    // Restarted with the same list, the dead server's connection refused: it connects to another.
+    p0 = speedOf(0, cluster!.url);
+    expect(await readingFrom(p0, stream)).not.toBe(victim.url);
+
+    const produced = await producer.result;
+    expect(produced.code, describeRun(produced)).toBe(0);
+    const messages = await streamMessages(cluster!.url, stream);
+    const lastOf = (i: number): number | undefined => messages.filter((m) => m.subject === `${stream}.${i}`).at(-1)?.seq;
+    await waitFor(() => [0, 1].every((i) => loggedNatsRanges(dir, `p${i}`).at(-1)?.last === lastOf(i)), 90_000, 'every message logged by its partition');
+    for (const speed of [p0, p1]) speed.child.kill('SIGTERM');
+    const [stopped0, stopped1] = await Promise.all([p0.result, p1.result]);
+    expect(stopped0.code, describeRun(stopped0)).toBe(0);
+    expect(stopped1.code, describeRun(stopped1)).toBe(0);
+    expect(stopped1.stderr, stopped1.stderr).toMatch(/speed: failed over to the NATS server at nats:\/\/127\.0\.0\.1:\d+ after/);
+    for (const i of [0, 1]) {
+      const ranges = loggedNatsRanges(dir, `p${i}`);
+      ranges.forEach((range, j) => j > 0 && expect(range.first).toBeGreaterThan(ranges[j - 1]!.last));
+    }
+    await expectExactAgainstStream(dir, stream, cluster!.url);
+
+    // An existing stream of 3 replicas taken for one of 1 is refused, naming both.
+    const mismatch = await runCli(['speed', '--once', '--data', dir, ...FAST, '--source', cluster!.url, ...natsStream(stream), '--nats-partitions', '2', '--partition', '0', '--nats-replicas', '1'], { timeoutMs: 60_000 });
+    expect(mismatch.code, describeRun(mismatch)).toBe(2);
+    expect(errorLines(mismatch.stderr)).toHaveLength(1);
+    expect(mismatch.stderr).toMatch(new RegExp(`error \\[E_OPTIONS\\]: --nats-replicas 1: stream ${stream} .* has 3 replicas`));
+    await victim.restart();
+  }, 400_000);
 });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { type AggBlock, type UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
 import { type WindowSpec, slideClosedBy, slideOfTick, windowSpec } from '../../src/core/window.js';
-import { SpeedLayer } from '../../src/speed/speed-layer.js';
+import { SpeedLayer, type SpeedStatus, UNREADABLE_REPORTED_AFTER_MS } from '../../src/speed/speed-layer.js';
 import { settle } from '../helpers/manual-clock.js';
 import { memoryPorts, tableOfParts } from '../helpers/speed-harness.js';
 
@@ -215,5 +215,40 @@ describe('speed layer in memory (manual clock)', () => {
     expect(tableToTotals(tableOfParts(outputs.checkpoints.at(-1)!.parts))).toEqual({ u1: { count: 2, cents: 300 }, u2: { count: 1, cents: 300 }, u3: { count: 1, cents: 400 } });
     expect(outputs.head).toMatchObject({ watermark: 0, throughSeq: 3 });
     expect(clock.sleepers).toBe(0);
+  });
+
+  it('regression: a source that could not read stalled silently; past a few seconds the head and the status line say since when', async () => {
+    const spec: WindowSpec = windowSpec(100, 1_000, 500);
+    const world = memoryPorts(1, spec.slidesPerWindow);
+    const { clock, stream, outputs } = world;
+    clock.set(10_050);
+    const statuses: SpeedStatus[] = [];
+    const speed = new SpeedLayer(world.ports(), spec, { onSlide: (status) => statuses.push(status) });
+    await speed.recover([]);
+    const stop = new AbortController();
+    const running = speed.run(stop.signal);
+    await settle();
+    stream.put('a.csv', 'u1,purchase,1.00,1\n', 10_000);
+    await clock.advanceTo(10_100);
+    stream.unreadableSince = 10_150;
+    // A short outage (a server restarting) is not reported.
+    await clock.advanceTo(10_150 + UNREADABLE_REPORTED_AFTER_MS - 50);
+    expect(outputs.head?.sourceUnreadableSinceMs).toBeNull();
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s.sourceUnreadableMs === null)).toBe(true);
+    // The first micro-batch past it publishes the head (nothing else changed), the next slide's status says how long.
+    await clock.advanceTo(10_150 + UNREADABLE_REPORTED_AFTER_MS + 50);
+    expect(outputs.head).toMatchObject({ throughSeq: 1, sourceUnreadableSinceMs: 10_150 });
+    await clock.advanceTo(13_500);
+    expect(statuses.at(-1)).toMatchObject({ windowEndMs: 13_500, sourceUnreadableMs: 13_500 - 10_150 });
+    // Reading again: cleared at the next micro-batch, and what arrived is counted.
+    stream.unreadableSince = null;
+    stream.put('b.csv', 'u2,purchase,2.00,1\n', 13_550);
+    await clock.advanceTo(13_600);
+    expect(outputs.head).toMatchObject({ throughSeq: 2, sourceUnreadableSinceMs: null });
+    await clock.advanceTo(14_000);
+    expect(statuses.at(-1)).toMatchObject({ windowEndMs: 14_000, sourceUnreadableMs: null });
+    stop.abort();
+    await running;
   });
 });

@@ -1,6 +1,13 @@
-// NATS JetStream for the pipeline: one connection that says when its server goes away and comes back, the stream
-// ensured, a publisher with message ids (JetStream drops a retried publish within its duplicate window), and a
-// durable pull consumer read ahead into a bounded queue that never hands out a message past one it lost.
+// NATS JetStream for the pipeline: one connection to a server or a cluster that says when its server goes away and
+// when it is back (or another member took over), the stream ensured with its replicas, a publisher with message ids
+// (JetStream drops a retried publish within its duplicate window), and a durable pull consumer read ahead into a
+// bounded queue that never hands out a message past one it lost, and that says since when it cannot read.
+//
+// Why a cluster fails over by itself: the client connects to any server it is given and adds every member the
+// cluster gossips (`connect_urls`, not ignored), so losing its server it reconnects to another; a stream of R
+// replicas keeps its messages while a majority of them is up. What takes time is JetStream: until the survivors
+// elect a new metadata leader (seconds), consumer requests go unanswered. At start they are retried for a while; once
+// running, the reader retries until they answer, and its caller reports the time it has not read.
 //
 // Why a lost delivery cannot be skipped: the speed layer treats "every message at or below the last logged stream
 // seq is counted" as the truth, so a message must never be logged after a later one. Deliveries of a consumer carry
@@ -8,11 +15,23 @@
 // the connection (a delivery may have been lost in flight), makes the reader drop what it queued and recreate the
 // consumer at the message after the last one handed out, so nothing is ever read past a hole.
 
-import { type Consumer, type ConsumerMessages, type JsMsg, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import {
+  type Consumer,
+  type ConsumerMessages,
+  type JsMsg,
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  StorageType,
+  type StreamInfo,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
 import { type NatsConnection, connect, nanos } from '@nats-io/transport-node';
 import { type Clock } from '../../core/clock.js';
 import { LambdaflowError } from '../../core/errors.js';
-import { type NatsAddress, formatNatsAddress, natsHostPort } from '../../core/nats-names.js';
+import { type NatsAddress, formatNatsAddress, formatNatsAddresses, natsHostPort } from '../../core/nats-names.js';
 import { type Logger } from '../runtime/logger.js';
 
 /** A connection attempt gives up after this long (a refused connection fails at once). */
@@ -23,14 +42,48 @@ const RECONNECT_WAIT_MS = 250;
  * a restarted server comes back may go unanswered, and is retried sooner rather than waited for.
  */
 const API_TIMEOUT_MS = 2_000;
+/**
+ * At start, JetStream requests that go unanswered (a cluster electing leaders after losing a server) are retried for
+ * this long before the start fails: longer than an election takes, short enough to fail a start that cannot work.
+ */
+const START_PATIENCE_MS = 30_000;
+/** JetStream API errors that mean "not now" in a cluster: temporarily unavailable (10008), no leader to answer (10009). */
+const UNAVAILABLE_API_CODES = new Set([10_008, 10_009]);
 
-/** A connection to one NATS server with JetStream; reconnects forever, logging one line per outage. */
+/** Whether a failed JetStream request may succeed when retried: it went unanswered, or the cluster had no leader for it. */
+function unanswered(error: unknown): boolean {
+  const cause = error instanceof LambdaflowError ? error.cause : error;
+  if (!(cause instanceof Error)) return false;
+  return cause.name === 'TimeoutError' || (cause.name === 'JetStreamApiError' && UNAVAILABLE_API_CODES.has((cause as Error & { code?: number }).code ?? 0));
+}
+
+/**
+ * Runs a JetStream request of a start again while it goes unanswered, for up to START_PATIENCE_MS: a cluster that just
+ * lost a server answers once it has elected new leaders. `warn` gets one line, at the first retry.
+ */
+async function retryUnanswered<T>(connection: NatsConnection, clock: Clock, warn: (problem: string) => void, request: () => Promise<T>): Promise<T> {
+  const deadline = clock.now() + START_PATIENCE_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!unanswered(error) || clock.now() >= deadline || connection.isClosed()) throw error;
+      if (attempt === 0) warn(`JetStream did not answer (${describe(error)}); retrying for up to ${START_PATIENCE_MS / 1000} s`);
+      await clock.sleep(Math.min(2_000, RECONNECT_WAIT_MS * 2 ** Math.min(attempt, 3)));
+    }
+  }
+}
+
+/** A connection to a NATS server (or any server of a cluster) with JetStream; reconnects forever, logging one line per outage. */
 export class NatsLink {
   private outageSinceMs: number | undefined;
+  /** The server an outage lost: the next connection is to it again ("back") or to another member (a failover). */
+  private lostServer: string | undefined;
   private readonly listeners = new Set<(event: 'down' | 'up') => void>();
 
   private constructor(
-    readonly server: NatsAddress,
+    /** The servers given; the client also fails over to the members a cluster tells it of. */
+    readonly servers: readonly NatsAddress[],
     readonly connection: NatsConnection,
     readonly manager: JetStreamManager,
     readonly client: JetStreamClient,
@@ -42,13 +95,16 @@ export class NatsLink {
     void this.watchStatus();
   }
 
-  /** Connects, or fails within a few seconds with one E_NETWORK error (unreachable, or no JetStream). */
-  static async open(server: NatsAddress, logger: Logger, who: string, clock: Clock): Promise<NatsLink> {
-    const url = formatNatsAddress(server);
+  /**
+   * Connects to one of `servers` (each tried once, in random order: clients spread over a cluster), or fails within a
+   * few seconds with one E_NETWORK error (none reachable, or no JetStream).
+   */
+  static async open(servers: readonly NatsAddress[], logger: Logger, who: string, clock: Clock): Promise<NatsLink> {
+    const url = servers.length === 1 ? `the NATS server at ${formatNatsAddress(servers[0]!)}` : `any of the NATS servers ${formatNatsAddresses(servers)}`;
     let connection: NatsConnection;
     try {
       connection = await connect({
-        servers: natsHostPort(server),
+        servers: servers.map(natsHostPort),
         timeout: CONNECT_TIMEOUT_MS,
         reconnect: true,
         maxReconnectAttempts: -1,
@@ -56,16 +112,25 @@ export class NatsLink {
         name: `lambdaflow ${who}`,
       });
     } catch (error) {
-      throw new LambdaflowError('E_NETWORK', `cannot reach the NATS server at ${url}: ${describe(error)}`, {}, { cause: error });
+      throw new LambdaflowError('E_NETWORK', `cannot reach ${url}: ${describe(error)}`, {}, { cause: error });
     }
     try {
-      const manager = await jetstreamManager(connection, { timeout: API_TIMEOUT_MS });
-      return new NatsLink(server, connection, manager, jetstream(connection, { timeout: API_TIMEOUT_MS }), logger, who, clock);
+      // Its first request (the account's info) goes unanswered while a cluster elects leaders.
+      const manager = await retryUnanswered(connection, clock, (problem) => logger.warn(`${who}: connecting to ${serverUrl(connection)}: ${problem}`), () =>
+        jetstreamManager(connection, { timeout: API_TIMEOUT_MS }),
+      );
+      logger.debug(`${who}: connected to the NATS server at ${serverUrl(connection)}`);
+      return new NatsLink(servers, connection, manager, jetstream(connection, { timeout: API_TIMEOUT_MS }), logger, who, clock);
     } catch (error) {
       await connection.close().catch(() => undefined);
       const problem = (error as Error).name === 'JetStreamNotEnabled' ? 'JetStream is not enabled there (start nats-server with -js)' : describe(error);
-      throw new LambdaflowError('E_NETWORK', `cannot use JetStream on the NATS server at ${url}: ${problem}`, {}, { cause: error });
+      throw new LambdaflowError('E_NETWORK', `cannot use JetStream on the NATS server at ${serverUrl(connection)}: ${problem}`, {}, { cause: error });
     }
+  }
+
+  /** The server connected to now (or last), as `nats://host:port`. */
+  get server(): string {
+    return serverUrl(this.connection);
   }
 
   /** Calls `listener` when the server goes away and when it is back; returns the unsubscribe function. */
@@ -98,37 +163,64 @@ export class NatsLink {
   }
 
   private async watchStatus(): Promise<void> {
-    const url = formatNatsAddress(this.server);
     for await (const status of this.connection.status()) {
       if (status.type === 'disconnect' && this.outageSinceMs === undefined) {
         this.outageSinceMs = this.clock.now();
-        this.logger.error(`${this.who}: lost the NATS server at ${url}; reconnecting (nothing is lost: unread messages stay in the stream)`);
+        this.lostServer = natsUrl(status.server);
+        this.logger.error(`${this.who}: lost the NATS server at ${this.lostServer}; reconnecting (nothing is lost: unread messages stay in the stream)`);
         for (const listener of this.listeners) listener('down');
       } else if (status.type === 'reconnect' && this.outageSinceMs !== undefined) {
-        this.logger.warn(`${this.who}: NATS server at ${url} is back after ${((this.clock.now() - this.outageSinceMs) / 1000).toFixed(1)} s`);
+        const after = `after ${((this.clock.now() - this.outageSinceMs) / 1000).toFixed(1)} s`;
+        const now = natsUrl(status.server);
+        this.logger.warn(now === this.lostServer ? `${this.who}: NATS server at ${now} is back ${after}` : `${this.who}: failed over to the NATS server at ${now} ${after}`);
         this.outageSinceMs = undefined;
         for (const listener of this.listeners) listener('up');
       }
     }
   }
 
-  /** Creates the stream (file storage) over `subject` unless a stream of that name exists, which is used as it is. */
-  async ensureStream(stream: string, subject: string): Promise<void> {
+  /** A JetStream request of a start (the stream, the consumer), retried while it goes unanswered (see retryUnanswered). */
+  whenAnswered<T>(what: string, request: () => Promise<T>): Promise<T> {
+    return retryUnanswered(this.connection, this.clock, (problem) => this.logger.warn(`${this.who}: ${what}: ${problem}`), request);
+  }
+
+  /**
+   * Creates the stream (file storage, `replicas` or one) over `subject` unless a stream of that name exists, which is
+   * used as it is, except that it must have `replicas` when they are given: a mismatch is an E_OPTIONS error.
+   */
+  async ensureStream(stream: string, subject: string, replicas: number | undefined): Promise<void> {
+    await this.whenAnswered(`stream ${stream}`, async () => {
+      const info = (await this.streamInfo(stream)) ?? (await this.addStream(stream, subject, replicas));
+      // A stream's config says 1 for one replica; 0 (unset) means the same.
+      const has = info.config.num_replicas || 1;
+      if (replicas !== undefined && has !== replicas) {
+        throw new LambdaflowError(
+          'E_OPTIONS',
+          `--nats-replicas ${replicas}: stream ${stream} on the NATS server at ${this.server} has ${has} ${has === 1 ? 'replica' : 'replicas'} (give --nats-replicas ${has}, or edit the stream's replicas)`,
+          { flag: 'nats-replicas' },
+        );
+      }
+    });
+  }
+
+  /** The stream's info, or undefined when there is no stream of that name. */
+  private async streamInfo(stream: string): Promise<StreamInfo | undefined> {
     try {
-      await this.manager.streams.info(stream);
-      return;
+      return await this.manager.streams.info(stream);
     } catch (error) {
-      if ((error as Error).name !== 'StreamNotFoundError') throw this.apiError(`cannot look up stream ${stream}`, error);
+      if ((error as Error).name === 'StreamNotFoundError') return undefined;
+      throw this.apiError(`cannot look up stream ${stream}`, error);
     }
+  }
+
+  private async addStream(stream: string, subject: string, replicas: number | undefined): Promise<StreamInfo> {
     try {
-      await this.manager.streams.add({ name: stream, subjects: [subject], storage: StorageType.File });
+      return await this.manager.streams.add({ name: stream, subjects: [subject], storage: StorageType.File, num_replicas: replicas ?? 1 });
     } catch (error) {
       // Another process may have created it meanwhile.
-      try {
-        await this.manager.streams.info(stream);
-      } catch {
-        throw this.apiError(`cannot create stream ${stream} over ${subject}`, error);
-      }
+      const info = await this.streamInfo(stream).catch(() => undefined);
+      if (info) return info;
+      throw this.apiError(`cannot create stream ${stream} over ${subject}${replicas === undefined ? '' : ` with ${replicas} replicas`}`, error);
     }
   }
 
@@ -147,7 +239,7 @@ export class NatsLink {
   }
 
   apiError(what: string, error: unknown): LambdaflowError {
-    return new LambdaflowError('E_NETWORK', `${what} on the NATS server at ${formatNatsAddress(this.server)}: ${describe(error)}`, {}, { cause: error });
+    return new LambdaflowError('E_NETWORK', `${what} on the NATS server at ${this.server}: ${describe(error)}`, {}, { cause: error });
   }
 
   async close(): Promise<void> {
@@ -155,6 +247,10 @@ export class NatsLink {
     await this.connection.close().catch(() => undefined);
   }
 }
+
+/** A server as the client names it (`host:port`), as the options do: `nats://host:port`. */
+const natsUrl = (hostPort: string): string => (hostPort.startsWith('nats://') ? hostPort : `nats://${hostPort}`);
+const serverUrl = (connection: NatsConnection): string => natsUrl(connection.getServer());
 
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
@@ -183,12 +279,14 @@ const QUEUE_MAX_BYTES = 64 << 20;
 const MAX_ACK_PENDING = 100_000;
 /** A message not acked in this long is delivered again (it is then skipped as already logged, or read again). */
 const ACK_WAIT_MS = 60_000;
-const RETRY_MAX_MS = 5_000;
+/** Failed requests are retried at most this far apart: a cluster that elected its leaders is read again within it. */
+const RETRY_MAX_MS = 2_000;
 
 /**
  * A durable pull consumer read ahead into a queue. `take` hands out queued messages past a stream seq, in stream
  * order; the consumer is (re)created from the caller's cursor at start and after any doubt (a gap in delivery
  * seqs, an outage, a failed pull), so its acks and redeliveries never decide what is read: the caller's log does.
+ * `unreadableSinceMs` says since when it has not completed a pull: an outage, a cluster without leaders, any failure.
  */
 export class NatsPullReader {
   private queue: JsMsg[] = [];
@@ -205,6 +303,8 @@ export class NatsPullReader {
   private wakeLoop: (() => void) | undefined;
   private readonly arrivals = new Set<() => void>();
   private failingSinceMs: number | undefined;
+  /** Since when no pull has completed (an outage or a failure began then); undefined while pulls complete. */
+  private unreadableSince: number | undefined;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -213,13 +313,24 @@ export class NatsPullReader {
     /** The last stream seq the caller has taken: the consumer is recreated to deliver from the one after it. */
     private readonly cursor: () => number,
   ) {
-    this.unsubscribe = link.onOutage(() => this.doubt());
+    this.unsubscribe = link.onOutage((event) => {
+      if (event === 'down') this.unreadableSince ??= config.clock.now();
+      this.doubt();
+    });
   }
 
-  /** Positions the consumer (errors here are the caller's: E_NETWORK), then reads ahead until closed. */
+  /**
+   * Positions the consumer (retried while the cluster does not answer yet; other errors are the caller's: E_NETWORK),
+   * then reads ahead until closed.
+   */
   async start(): Promise<void> {
-    await this.position();
+    await this.link.whenAnswered(`consumer ${this.config.consumer}`, () => this.position());
     this.loop = this.run();
+  }
+
+  /** Since when the reader has not been able to read (undefined while it reads, idle or not). */
+  get unreadableSinceMs(): number | undefined {
+    return this.unreadableSince;
   }
 
   /** Drops what is queued and recreates the consumer before the next pull. */
@@ -242,6 +353,7 @@ export class NatsPullReader {
       if ((error as Error).name !== 'ConsumerNotFoundError') throw this.link.apiError(`cannot reset consumer ${consumer} of stream ${stream}`, error);
     }
     try {
+      // No num_replicas: a durable consumer takes its stream's replicas (tested), so losing a server loses neither.
       await this.link.manager.consumers.add(stream, {
         durable_name: consumer,
         filter_subject: filterSubject,
@@ -274,8 +386,7 @@ export class NatsPullReader {
           await new Promise<void>((resolve) => (this.wakeLoop = resolve));
           continue;
         }
-        await this.pull();
-        this.recovered();
+        if (await this.pull()) this.recovered();
       } catch (error) {
         if (this.stopped) break;
         this.failed(error);
@@ -288,7 +399,8 @@ export class NatsPullReader {
     }
   }
 
-  private async pull(): Promise<void> {
+  /** One pull request's messages into the queue; false when a doubt cut it short (the consumer is to be recreated). */
+  private async pull(): Promise<boolean> {
     const generation = this.generation;
     const messages = await this.consumer!.fetch({ max_messages: FETCH_MESSAGES, expires: FETCH_EXPIRES_MS });
     this.fetching = messages;
@@ -311,9 +423,11 @@ export class NatsPullReader {
     } finally {
       this.fetching = undefined;
     }
+    return generation === this.generation;
   }
 
   private failed(error: unknown): void {
+    this.unreadableSince ??= this.config.clock.now();
     if (this.failingSinceMs !== undefined) return;
     this.failingSinceMs = this.config.clock.now();
     // An outage of the connection is logged by the link; a failure with the connection up is logged here, once.
@@ -321,8 +435,11 @@ export class NatsPullReader {
   }
 
   private recovered(): void {
+    const since = this.unreadableSince;
+    this.unreadableSince = undefined;
     if (this.failingSinceMs === undefined) return;
-    if (this.link.connected) this.config.logger.warn(`${this.config.who}: reading stream ${this.config.stream} again`);
+    const after = since === undefined ? '' : ` after ${((this.config.clock.now() - since) / 1000).toFixed(1)} s`;
+    if (this.link.connected) this.config.logger.warn(`${this.config.who}: reading stream ${this.config.stream} again${after}`);
     this.failingSinceMs = undefined;
   }
 

@@ -41,6 +41,8 @@ export interface RealtimeHeadInfo {
   readonly startedAtMs: number | null;
   /** The stream's event clock through throughSeq (undefined: a head from before event time). */
   readonly eventTime: EventTimeHead | undefined;
+  /** Since when the speed layer's source has not been able to read (a NATS cluster not answering); null while it reads. */
+  readonly sourceUnreadableSinceMs: number | null;
 }
 
 /** A realtime checkpoint. */
@@ -58,6 +60,7 @@ function headOf(meta: Record<string, unknown> | undefined): RealtimeHeadInfo | u
     badRows: numberOrNull(meta.badRows),
     startedAtMs: numberOrNull(meta.startedAtMs),
     eventTime: eventTimeHeadOf(meta.eventTime),
+    sourceUnreadableSinceMs: numberOrNull(meta.sourceUnreadableSinceMs),
   };
 }
 
