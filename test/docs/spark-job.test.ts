@@ -43,14 +43,22 @@ import batch_job as job
 request = json.load(sys.stdin)
 `;
 
-/** What the job's row rules make of files: {path, bytes} → bad rows (line, reason), counts and per-user totals. */
+/**
+ * What the job's row rules make of files: {path, bytes} → bad rows (line, reason), counts, the event seconds the good
+ * rows spanned, totals per (user, bucket start) and per user (the sum of its buckets).
+ */
 const SUMMARIZE = `${IMPORT_JOB}
 out = []
-for f in request:
+for f in request["files"]:
     with job.open_prefix(f["path"], f["bytes"]) as data:
         bad = [[n, v[1]] for n, v in job.judge_file(data) if v[0] == "bad"]
-        totals, counts = job.summarize_file(data)
-    out.append({"bad": bad, "counts": counts, "totals": [[u, t[0], t[1]] for u, t in totals.items()]})
+        buckets, counts = job.summarize_file(data, request["bucketSeconds"])
+    totals = {}
+    for (user, _), (count, cents) in buckets.items():
+        totals[user] = job.add_pairs(totals.get(user, (0, 0)), (count, cents))
+    span = [counts.pop(name) for name in job.SPAN_FIELDS]
+    out.append({"bad": bad, "counts": counts, "span": span, "totals": [[u, t[0], t[1]] for u, t in totals.items()],
+                "buckets": [[u, start, t[0], t[1]] for (u, start), t in buckets.items()]})
 json.dump({"files": out, "pysparkImported": "pyspark" in sys.modules}, sys.stdout)
 `;
 
@@ -61,24 +69,35 @@ interface Verdicts {
   totals: [string, number, number][];
 }
 
-const byUser = (totals: [string, number, number][]): [string, number, number][] => [...totals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+/** With event time: the span of event seconds ([first, last], null without a good row) and sorted bucket totals. */
+interface EventVerdicts extends Verdicts {
+  span: [number | null, number | null];
+  buckets: [string, number, number, number][];
+}
 
-function summarizeWithJob(files: readonly { path: string; bytes: number }[]): Verdicts[] {
-  const answer = JSON.parse(runPython(['-c', SUMMARIZE], files)) as { files: Verdicts[]; pysparkImported: boolean };
+const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byUser = (totals: [string, number, number][]): [string, number, number][] => [...totals].sort(([a], [b]) => byId(a, b));
+const byUserBucket = (buckets: [string, number, number, number][]): [string, number, number, number][] => [...buckets].sort((a, b) => byId(a[0], b[0]) || a[1] - b[1]);
+const withoutEventTime = ({ bad, counts, totals }: Verdicts): Verdicts => ({ bad, counts, totals });
+
+function summarizeWithJob(files: readonly { path: string; bytes: number }[], bucketSeconds = 3_600): EventVerdicts[] {
+  const answer = JSON.parse(runPython(['-c', SUMMARIZE], { files, bucketSeconds })) as { files: EventVerdicts[]; pysparkImported: boolean };
   expect(answer.pysparkImported).toBe(false);
-  return answer.files.map((f) => ({ ...f, totals: byUser(f.totals) }));
+  return answer.files.map((f) => ({ ...f, totals: byUser(f.totals), buckets: byUserBucket(f.buckets) }));
 }
 
 /** lambdaflow's own verdicts: the core parser every layer uses. */
-function summarizeWithOurs(bytes: Uint8Array): Verdicts {
+function summarizeWithOurs(bytes: Uint8Array, bucketSeconds = 3_600): EventVerdicts {
   const table = new UserAggTable();
-  const parser = parseWhole(bytes, table);
+  const parser = parseWhole(bytes, table, { bucketSeconds });
   const totals = table.toSortedTotals().map((t): [string, number, number] => [t.userId, t.count, t.cents]);
-  const { rows, purchases, views, bad } = parser.counts;
+  const { rows, purchases, views, bad, minEventSecond, maxEventSecond } = parser.counts;
   return {
     bad: parser.badRows.map((row): [number, string] => [row.line, row.reason]),
     counts: { rowsRead: rows, purchases, views, purchaseCents: totals.reduce((n, t) => n + t[2], 0), ...bad },
     totals: byUser(totals),
+    span: Number.isFinite(minEventSecond) ? [minEventSecond, maxEventSecond] : [null, null],
+    buckets: byUserBucket(table.toSortedBucketTotals().map((t): [string, number, number, number] => [t.userId, t.bucket * bucketSeconds, t.count, t.cents])),
   };
 }
 
@@ -107,7 +126,7 @@ function writeTempFiles(files: readonly { name: string; bytes: Uint8Array }[]): 
 const USERS: readonly (string | number[])[] = ['u1', 'u2', 'ü-用户', '"u,3"', '"q""x"', '""', '', ' sp ', 'a\tb', [0x62, 0xff], 'b\x7f', '\u0085x', '"open', 'st"ray', '"x"y', '😀'];
 const TYPES = ['purchase', 'purchase', 'view', 'Purchase', '', 'click', '"view"'];
 const AMOUNTS = ['1.00', '-2.5', '+3', '007.10', '999999999.99', '-999999999.99', '1000000000.00', '12.345', '1e3', '.5', '5.', '', '"4.00"', '"1,000.00"', '-0', 'NaN', '٣', ' 1'];
-const TIMES = ['1700000000', '0', '253402300799', '253402300799.000', '253402300799.5', '253402300800', '1.5', '1.', '-1', '', 'x', '١٢', '"17"'];
+const TIMES = ['1700000000', '1700003599', '1700003600.9', '86399', '86400.000', '0', '253402300799', '253402300799.000', '253402300799.5', '253402300800', '1.5', '1.', '-1', '', 'x', '١٢', '"17"'];
 const EOLS = ['\n', '\r\n', '\r'];
 
 function generatedLine(random: Random): Buffer {
@@ -146,7 +165,7 @@ describe.skipIf(!HAS_PYTHON)('batch_job.py: the row rules (python3, no pyspark)'
     const names = fs.readdirSync(FIXTURE_DIR).filter((n) => n.endsWith('.csv')).sort();
     expect(names.length).toBeGreaterThan(0);
     const files = names.map((n) => ({ path: path.join(FIXTURE_DIR, n), bytes: fs.statSync(path.join(FIXTURE_DIR, n)).size }));
-    summarizeWithJob(files).forEach((job, i) => {
+    summarizeWithJob(files).map(withoutEventTime).forEach((job, i) => {
       const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, names[i]!.replace(/\.csv$/, '.expected.json')), 'utf8')) as {
         rowsRead: number;
         purchases: number;
@@ -166,15 +185,15 @@ describe.skipIf(!HAS_PYTHON)('batch_job.py: the row rules (python3, no pyspark)'
   it('gives every file of the hostile corpus the verdicts it was built with, line by line', () => {
     const specs = [...batchCorpusFiles(), ...streamFiles()];
     const files = writeTempFiles(specs.map((spec) => ({ name: spec.name, bytes: renderFile(spec) })));
-    const job = summarizeWithJob(files);
+    const job = summarizeWithJob(files).map(withoutEventTime);
     specs.forEach((spec, i) => expect(job[i], spec.name).toEqual(summarizeSpec(spec)));
   });
 
-  it('agrees with lambdaflow\'s parser on 300 generated files (line endings, BOMs, headers, quoting, bytes, overlong lines)', () => {
+  it.each([60, 3_600, 86_400])('agrees with lambdaflow\'s parser on 300 generated files (line endings, BOMs, headers, quoting, bytes, overlong lines), buckets of %i s too', (bucketSeconds) => {
     const random = seeded(20_240_611);
     const generated = Array.from({ length: 300 }, (_, i) => ({ name: `g${i}.csv`, bytes: generatedFile(random) }));
-    const job = summarizeWithJob(writeTempFiles(generated));
-    generated.forEach((file, i) => expect(job[i], `${file.name}: ${JSON.stringify(file.bytes.toString('latin1').slice(0, 300))}`).toEqual(summarizeWithOurs(file.bytes)));
+    const job = summarizeWithJob(writeTempFiles(generated), bucketSeconds);
+    generated.forEach((file, i) => expect(job[i], `${file.name}: ${JSON.stringify(file.bytes.toString('latin1').slice(0, 300))}`).toEqual(summarizeWithOurs(file.bytes, bucketSeconds)));
     // The pieces reach every verdict, so agreement means something.
     const seen = new Set(job.flatMap((f) => f.bad.map(([, reason]) => reason)));
     expect([...seen].sort()).toEqual([...BAD_REASONS].sort());
