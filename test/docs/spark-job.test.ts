@@ -10,11 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { BAD_REASONS, parseWhole } from '../../src/core/event-parser.js';
+import { BUCKETS_HEADER } from '../../src/core/view-format.js';
 import { type FileSpec, FIXTURE_DIR, batchCorpusFiles, expectFile, renderFile, streamFiles } from '../fixtures/generate-hostile.js';
 import { MAIN, requireBuild, runCliOk } from '../helpers/cli.js';
-import { batchLeftovers, completeBatchViews, readManifest, readMergedViewText, readPartTotals, plain } from '../helpers/outputs.js';
+import { type BatchViewOnDisk, batchLeftovers, completeBatchViews, readBatchView, readManifest, readMergedViewText, readPartTotals, plain } from '../helpers/outputs.js';
 import { dropStreamFile } from '../helpers/pipeline.js';
 import { seeded, type Random } from '../helpers/prng.js';
+import { splitLines } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const JOB = fileURLToPath(new URL('../../docs/spark/batch_job.py', import.meta.url));
@@ -229,6 +231,22 @@ interface MasterFiles {
   files: { path: string; bytes: number; source: string }[];
 }
 
+interface WriterCall {
+  path: string;
+  options: Record<string, unknown>;
+}
+
+/** Runs the job's driver on the stand-in for pyspark: what it printed, and each writer call it made. */
+function runJob(data: string, ...extra: string[]): { printed: string; writes: WriterCall[] } {
+  const log = path.join(newTempRoot().outside, 'writer.jsonl');
+  const printed = runPython([JOB, data, '--lambdaflow', lambdaflowCommand(), ...extra], null, { PYTHONPATH: FAKE_PYSPARK, FAKE_SPARK_LOG: log });
+  return { printed, writes: fs.readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as WriterCall) };
+}
+
+/** A view's buckets/ lines without their headers, sorted as text: the same set whatever the part and line order. */
+const bucketLines = (view: BatchViewOnDisk): string[] =>
+  [...view.bucketParts].flatMap(([name, text]) => (name.startsWith('part-') ? splitLines(text).filter((line) => line !== BUCKETS_HEADER) : [])).sort();
+
 const lambdaflowCommand = (): string => [process.execPath, MAIN].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
 
 /** Rows whose user ids need quoting and keep their spaces, and bad rows, for the stream. */
@@ -323,33 +341,37 @@ describe('batch_job.py reads what `batch` reads (master-files)', () => {
     });
   });
 
-  it.skipIf(!HAS_PYTHON)('its driver, on a stand-in for pyspark, publishes a view that merge serves exactly as ours', async () => {
+  it.skipIf(!HAS_PYTHON)('its driver, on a stand-in for pyspark, publishes a view that merge serves exactly as ours, buckets and all', async () => {
     // The same folder without our view: the job's view must take its place.
     const copy = newTempRoot().data;
     fs.cpSync(data, copy, { recursive: true });
     fs.rmSync(path.join(copy, 'serving', 'batch', path.basename(ourView)), { recursive: true });
-    const log = path.join(newTempRoot().outside, 'writer.jsonl');
-    const printed = runPython([JOB, copy, '--lambdaflow', lambdaflowCommand(), '--watermark', String(watermark), '--partitions', '3'], null, {
-      PYTHONPATH: FAKE_PYSPARK,
-      FAKE_SPARK_LOG: log,
-    });
+    const { printed, writes } = runJob(copy, '--watermark', String(watermark), '--partitions', '3');
     expect(printed).toMatch(new RegExp(`^batch_job: \\d+ rows \\(\\d+ bad\\), \\d+ users, watermark ${watermark} → .*batch-\\d+\\n$`));
 
-    // Written under a hidden name that `batch` does not take for a dead process's temp folder, with Spark's CSV
-    // options set as the README says.
-    const [write] = fs.readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { path: string; options: Record<string, unknown> });
+    // Written under a hidden name that `batch` does not take for a dead process's temp folder, the bucket totals in
+    // its buckets/, with Spark's CSV options set as the README says.
+    const [write, bucketsWrite] = writes;
     expect(path.basename(write!.path)).toMatch(/^\.spark-batch-\d+-[0-9a-f]{32}$/);
     expect(path.basename(write!.path)).not.toMatch(/^\..*\.tmp-(\d+)-\d+$/);
-    expect(write!.options).toMatchObject({ header: true, quote: '"', escape: '"', ignoreLeadingWhiteSpace: false, ignoreTrailingWhiteSpace: false });
+    expect(bucketsWrite!.path).toBe(`${write!.path}/buckets`);
+    for (const { options } of writes) expect(options).toMatchObject({ header: true, quote: '"', escape: '"', ignoreLeadingWhiteSpace: false, ignoreTrailingWhiteSpace: false });
 
     const [sparkView] = completeBatchViews(copy);
     expect(batchLeftovers(copy)).toEqual([]);
     expect(fs.readdirSync(sparkView!).filter((n) => n.startsWith('part-'))).toHaveLength(3);
+    expect(fs.readdirSync(path.join(sparkView!, 'buckets')).filter((n) => n.startsWith('part-'))).toHaveLength(3);
+    // Hostile ids (quoted, spaced) in the buckets too: the same (user, bucket) lines as our view's, in another order.
+    expect(bucketLines(readBatchView(sparkView!))).toEqual(bucketLines(readBatchView(ourView)));
     const ours = readManifest(ourView);
     const theirs = readManifest(sparkView!);
     const shared = (m: typeof ours): unknown => ({
       streamWatermark: m.streamWatermark,
       inputs: m.inputs,
+      bucketSeconds: m.bucketSeconds,
+      userBuckets: m.userBuckets,
+      firstEventSecond: m.firstEventSecond,
+      lastEventSecond: m.lastEventSecond,
       rowsRead: m.rowsRead,
       purchases: m.purchases,
       views: m.views,
