@@ -12,11 +12,13 @@ import { UserAggTable } from '../../src/core/agg-table.js';
 import { BAD_REASONS, parseWhole } from '../../src/core/event-parser.js';
 import { BUCKETS_HEADER } from '../../src/core/view-format.js';
 import { type FileSpec, FIXTURE_DIR, batchCorpusFiles, expectFile, renderFile, streamFiles } from '../fixtures/generate-hostile.js';
-import { MAIN, requireBuild, runCliOk } from '../helpers/cli.js';
+import { MAIN, listeningUrl, requireBuild, runCli, runCliOk, startCli } from '../helpers/cli.js';
+import { httpRequest, jsonOf } from '../helpers/http-client.js';
 import { type BatchViewOnDisk, batchLeftovers, completeBatchViews, readBatchView, readManifest, readMergedViewText, readPartTotals, plain } from '../helpers/outputs.js';
-import { dropStreamFile } from '../helpers/pipeline.js';
+import { dropStreamFile, waitForValue } from '../helpers/pipeline.js';
+import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
 import { seeded, type Random } from '../helpers/prng.js';
-import { splitLines } from '../helpers/reference.js';
+import { emptyRecount, expectedBucketLines, recountDataFolder, recountFile, expectedMergedViewText, splitLines } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const JOB = fileURLToPath(new URL('../../docs/spark/batch_job.py', import.meta.url));
@@ -385,5 +387,72 @@ describe('batch_job.py reads what `batch` reads (master-files)', () => {
 
     await runCliOk(['merge', '--once', '--data', copy, '--log-level', 'warn']);
     expect(readMergedViewText(copy)).toBe(readMergedViewText(data));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The job's view alone (no `batch` run), on generated history over 30 days and stream files, against an independent
+// recount per (user, bucket), and served by `serve` for range questions.
+
+describe.skipIf(!HAS_PYTHON)('batch_job.py: the buckets/ layout, against a recount', () => {
+  const quiet = (data: string): string[] => ['--data', data, '--log-level', 'warn'];
+  const genStream = (data: string, seed: number): Promise<unknown> =>
+    runCliOk(['gen-stream', ...quiet(data), '--chunks', '2', '--interval', '1ms', '--rows-per-chunk', '80', '--users', '50', '--seed', String(seed), '--out-of-order', '2h']);
+
+  it('its buckets equal a recount per (user, bucket), and serve answers range questions on it as the recount does', async () => {
+    requireBuild();
+    const { data } = newTempRoot();
+    await runCliOk(['gen-batch', ...quiet(data), '--rows', '2000', '--users', '50', '--seed', '3']);
+    await genStream(data, 4);
+    await runCliOk(['speed', '--once', ...quiet(data), '--threads', '1']);
+    runJob(data, '--partitions', '2');
+    const [view] = completeBatchViews(data);
+    const manifest = readManifest(view!);
+    const recount = recountDataFolder(data, { history: true, afterSeq: 0, throughSeq: manifest.streamWatermark });
+    expect(manifest.streamWatermark).toBeGreaterThan(0);
+    expect(bucketLines(readBatchView(view!))).toEqual(expectedBucketLines(recount.buckets).sort());
+    await runCliOk(['merge', '--once', ...quiet(data)]);
+    expect(readMergedViewText(data)).toBe(expectedMergedViewText(data));
+    const seconds = [...recount.buckets.values()].flatMap((perUser) => [...perUser.keys()]);
+    expect(manifest).toMatchObject({ bucketSeconds: 3_600, userBuckets: expectedBucketLines(recount.buckets).length });
+    expect(Math.floor(manifest.firstEventSecond! / 3_600) * 3_600).toBeLessThanOrEqual(Math.min(...seconds));
+    expect(manifest.lastEventSecond!).toBeGreaterThanOrEqual(Math.max(...seconds));
+
+    // More stream past the view's watermark: serve adds its deltas to the Spark view's buckets.
+    await genStream(data, 5);
+    await runCliOk(['speed', '--once', ...quiet(data), '--threads', '1']);
+    const serve = startCli(['serve', ...quiet(data), '--port', '0', '--interval', '100ms'], { timeoutMs: 55_000 });
+    try {
+      const url = await listeningUrl(serve);
+      await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+      const { version } = jsonOf<{ version: number }>(await httpRequest(`${url}/status`));
+      await expectRangeAnswersEqualRecount(url, data, version, seeded(22));
+    } finally {
+      serve.child.kill('SIGTERM');
+    }
+    expect((await serve.result).code).toBe(0);
+  });
+
+  it("takes the folder's bucket size: records --bucket-seconds in a new folder (lambdaflow then keeps it), refuses another", async () => {
+    requireBuild();
+    const { data } = newTempRoot();
+    await runCliOk(['gen-batch', ...quiet(data), '--rows', '600', '--users', '20', '--seed', '6']);
+    expect(fs.existsSync(path.join(data, 'event-time.json'))).toBe(false);
+    runJob(data, '--bucket-seconds', '900');
+    expect(JSON.parse(fs.readFileSync(path.join(data, 'event-time.json'), 'utf8'))).toEqual({ bucketSeconds: 900 });
+    const [view] = completeBatchViews(data);
+    const recount = emptyRecount(900);
+    for (const name of fs.readdirSync(path.join(data, 'batch_input')).sort()) recountFile(fs.readFileSync(path.join(data, 'batch_input', name), 'utf8'), recount);
+    expect(readManifest(view!).bucketSeconds).toBe(900);
+    expect(bucketLines(readBatchView(view!))).toEqual(expectedBucketLines(recount.buckets).sort());
+
+    expect(() => runJob(data, '--bucket-seconds', '3600')).toThrow(/keeps 900 s buckets, not 3600 s/);
+    expect(() => runJob(data, '--bucket-seconds', '7')).toThrow(/--bucket-seconds must be a whole number of seconds of at least 60/);
+    expect(completeBatchViews(data)).toEqual([view]);
+    expect(batchLeftovers(data)).toEqual([]);
+    const refused = await runCli(['batch', ...quiet(data), '--bucket', '1h']);
+    expect(refused.stderr).toMatch(/keeps 15m buckets, not 1h/);
+    fs.writeFileSync(path.join(data, 'event-time.json'), '{"bucketSeconds": 7}\n');
+    expect(() => runJob(data)).toThrow(/does not hold a valid bucketSeconds/);
   });
 });
