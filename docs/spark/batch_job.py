@@ -394,6 +394,8 @@ def recorded_bucket_seconds(data_dir: str) -> Optional[int]:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return None
+    except OSError as error:  # a link (never followed), a folder, no permission: not a record the job can trust
+        raise SystemExit(f"batch_job: cannot read {path}: {error.strerror}")
     try:
         text = os.read(fd, MAX_SETTINGS_BYTES + 1)
     finally:
