@@ -5,9 +5,12 @@ cluster, and the serving layer (`merge`, `serve`, `all`) keeps reading its outpu
 "Spark-compatible batch views").
 
     spark-submit --deploy-mode client docs/spark/batch_job.py /mnt/lambdaflow/data \
-        --lambdaflow "node /opt/lambdaflow/dist/main.js" [--watermark S] [--partitions 8]
+        --lambdaflow "node /opt/lambdaflow/dist/main.js" [--watermark S] [--partitions 8] [--bucket-seconds 3600]
 
 What it does, in order:
+  0. takes the data folder's event-time bucket size B from `<data>/event-time.json`, as every lambdaflow layer does
+     (docs/event-time.md): `--bucket-seconds` must agree with it, and a folder without one gets it recorded (B =
+     `--bucket-seconds` or one hour);
   1. runs `lambdaflow master-files --data DATA [--watermark S]` on the driver: the master dataset's files and the byte
      length to read of each (batch input whole, compacted master files and logged stream files up to what the
      ingest log covers), and the watermark S. That is the list `lambdaflow batch` reads, from the same code, so the
@@ -15,9 +18,17 @@ What it does, in order:
   2. reads the first `bytes` bytes of each file, one Spark task per file, and parses the rows by the README's
      "Input format" rules (the pure functions below; test/docs/spark-job.test.ts checks their verdicts against
      lambdaflow's own on the hostile-input corpus);
-  3. adds up purchases per user (count, and amount in integer cents, as `batch` does) and writes the view as CSV
-     parts `user_id,purchase_count,purchase_amount_total` into a hidden folder under serving/batch/;
-  4. adds `_MANIFEST.json` (streamWatermark S, the inputs, the counts) and renames the folder to `batch-<ms>`.
+  3. adds up purchases per (user, bucket) — count, and amount in integer cents, as `batch` does; a purchase's bucket
+     is floor(ts / B) * B, ts its unix_timestamp with the fraction dropped, from the same parse that judges the row —
+     and each user's buckets into its all-time total; writes the all-time view as CSV parts
+     `user_id,purchase_count,purchase_amount_total` into a hidden folder under serving/batch/, and the bucket totals
+     as CSV parts `user_id,bucket_start,purchase_count,purchase_amount_total` into its `buckets/` (each with a
+     header, in no particular order: the serving layer sorts them, and checks they sum to the all-time totals);
+  4. adds `_MANIFEST.json` (streamWatermark S, the inputs, the counts, bucketSeconds B, userBuckets and the event
+     seconds the good rows spanned, firstEventSecond and lastEventSecond) and renames the folder to `batch-<ms>`.
+
+The serving layer answers range questions (`/users/:id?from&to`, `/series`, `/top?from&to`) from `buckets/` only
+when the manifest's bucketSeconds is the data folder's; a view without them still serves all-time answers.
 
 Bad rows are counted by reason in the manifest and skipped. Unlike `lambdaflow batch`, this job does not write
 quarantine files: per-row line numbers and text would have to be gathered from every task to the driver, and the
@@ -87,7 +98,7 @@ TIMESTAMP = re.compile(rb"([0-9]+)(?:\.([0-9]+))?")
 CONTROL_BYTE = re.compile(rb"[\x00-\x1f\x7f]")
 C1_CONTROL = re.compile("[\x80-\x9f]")
 
-# A verdict on a row: ("purchase", user_id, cents), ("view",) or ("bad", reason).
+# A verdict on a row: ("purchase", user_id, cents, event second), ("view", event second) or ("bad", reason).
 Verdict = Tuple[Any, ...]
 Bytes = Union[bytes, mmap.mmap]
 
@@ -149,17 +160,20 @@ def parse_cents(amount: bytes) -> Optional[int]:
     return -cents if sign == b"-" else cents
 
 
-def is_valid_timestamp(timestamp: bytes) -> bool:
-    """Unix seconds with an optional fraction, from 0 through 9999-12-31T23:59:59 (a fraction past it is too late)."""
+def event_second(timestamp: bytes) -> Optional[int]:
+    """The event second (the fraction dropped) of Unix seconds with an optional fraction, from 0 through
+    9999-12-31T23:59:59 (a fraction past it is too late), or None."""
     match = TIMESTAMP.fullmatch(timestamp)
     if match is None:
-        return False
+        return None
     whole, fraction = match.groups()
     whole = whole.lstrip(b"0") or b"0"  # as for amounts: int() refuses over 4,300 digits
     if len(whole) > len(str(MAX_TIMESTAMP_SECONDS)):
-        return False
+        return None
     seconds = int(whole)
-    return seconds < MAX_TIMESTAMP_SECONDS or (seconds == MAX_TIMESTAMP_SECONDS and not (fraction or b"").strip(b"0"))
+    if seconds < MAX_TIMESTAMP_SECONDS or (seconds == MAX_TIMESTAMP_SECONDS and not (fraction or b"").strip(b"0")):
+        return seconds
+    return None
 
 
 def judge_user_id(user: bytes) -> Union[str, Tuple[str, str]]:
@@ -196,9 +210,10 @@ def judge_row(line: bytes) -> Verdict:
     cents = parse_cents(amount)
     if cents is None:
         return ("bad", "bad_amount")
-    if not is_valid_timestamp(timestamp):
+    second = event_second(timestamp)
+    if second is None:
         return ("bad", "bad_timestamp")
-    return ("purchase", user_id, cents) if event_type == b"purchase" else ("view",)
+    return ("purchase", user_id, cents, second) if event_type == b"purchase" else ("view", second)
 
 
 def judge_file(data: Bytes) -> Iterator[Tuple[int, Verdict]]:
@@ -230,31 +245,59 @@ def _judge_line(data: Bytes, start: int, end: int, number: int) -> Optional[Verd
     return judge_row(line)
 
 
-def empty_counts() -> Dict[str, int]:
-    """Counts named as in lambdaflow's _MANIFEST.json (bad rows by reason, plus purchaseCents)."""
-    counts = {"rowsRead": 0, "purchases": 0, "views": 0, "purchaseCents": 0}
+# The event seconds a file's good rows spanned, named as in _MANIFEST.json; None without a good row.
+SPAN_FIELDS = ("firstEventSecond", "lastEventSecond")
+
+Counts = Dict[str, Optional[int]]
+
+
+def empty_counts() -> Counts:
+    """Counts named as in lambdaflow's _MANIFEST.json (bad rows by reason, plus purchaseCents and the event span)."""
+    counts: Counts = {"rowsRead": 0, "purchases": 0, "views": 0, "purchaseCents": 0}
     counts.update({reason: 0 for reason in BAD_REASONS})
+    counts.update({name: None for name in SPAN_FIELDS})
     return counts
 
 
-def summarize_file(data: Bytes) -> Tuple[Dict[str, List[int]], Dict[str, int]]:
-    """Per-user [purchase count, cents] and the row counts of one file's bytes."""
-    totals: Dict[str, List[int]] = {}
+def _widest(x: Optional[int], y: Optional[int], pick: Any) -> Optional[int]:
+    return y if x is None else x if y is None else pick(x, y)
+
+
+def merge_counts(a: Counts, b: Counts) -> Counts:
+    """Two files' counts as one: sums, and the event span covering both."""
+    merged: Counts = {name: a[name] + b[name] for name in a if name not in SPAN_FIELDS}  # type: ignore[operator]
+    merged["firstEventSecond"] = _widest(a["firstEventSecond"], b["firstEventSecond"], min)
+    merged["lastEventSecond"] = _widest(a["lastEventSecond"], b["lastEventSecond"], max)
+    return merged
+
+
+def bucket_start(second: int, bucket_seconds: int) -> int:
+    """The event-time bucket a second belongs to: floor(second / B) * B, epoch-aligned (seconds are never negative)."""
+    return second - second % bucket_seconds
+
+
+def summarize_file(data: Bytes, bucket_seconds: int) -> Tuple[Dict[Tuple[str, int], List[int]], Counts]:
+    """[purchase count, cents] per (user, bucket start), and the row counts of one file's bytes."""
+    buckets: Dict[Tuple[str, int], List[int]] = {}
     counts = empty_counts()
     for _, verdict in judge_file(data):
-        counts["rowsRead"] += 1
+        counts["rowsRead"] += 1  # type: ignore[operator]
         kind = verdict[0]
+        if kind == "bad":
+            counts[verdict[1]] += 1  # type: ignore[operator]
+            continue
+        second = verdict[-1]
+        counts["firstEventSecond"] = _widest(counts["firstEventSecond"], second, min)
+        counts["lastEventSecond"] = _widest(counts["lastEventSecond"], second, max)
         if kind == "purchase":
-            counts["purchases"] += 1
-            counts["purchaseCents"] += verdict[2]
-            total = totals.setdefault(verdict[1], [0, 0])
+            counts["purchases"] += 1  # type: ignore[operator]
+            counts["purchaseCents"] += verdict[2]  # type: ignore[operator]
+            total = buckets.setdefault((verdict[1], bucket_start(second, bucket_seconds)), [0, 0])
             total[0] += 1
             total[1] += verdict[2]
-        elif kind == "view":
-            counts["views"] += 1
         else:
-            counts[verdict[1]] += 1
-    return totals, counts
+            counts["views"] += 1  # type: ignore[operator]
+    return buckets, counts
 
 
 @contextmanager
@@ -278,19 +321,27 @@ def open_prefix(path: str, length: int) -> Iterator[Bytes]:
         os.close(fd)
 
 
-def file_records(entry: Dict[str, Any]) -> Iterator[Tuple[Tuple[str, str], Tuple[int, int]]]:
-    """One master file as records for reduceByKey: (("user", id), (count, cents)) and (("count", name), (n, 0)).
+def file_records(entry: Dict[str, Any], bucket_seconds: int) -> Iterator[Tuple[Tuple[Any, ...], Any]]:
+    """One master file as records for reduceByKey: ((user id, bucket start), (count, cents)) and (COUNTS_KEY, counts).
     Counts travel with the data rather than in accumulators, which count a retried task twice."""
     with open_prefix(entry["path"], entry["bytes"]) as data:
-        totals, counts = summarize_file(data)
-    for user_id, (count, cents) in totals.items():
-        yield ("user", user_id), (count, cents)
-    for name, value in counts.items():
-        yield ("count", name), (value, 0)
+        buckets, counts = summarize_file(data, bucket_seconds)
+    for key, (count, cents) in buckets.items():
+        yield key, (count, cents)
+    yield COUNTS_KEY, counts
+
+
+# Never a (user, bucket) key, whose bucket start is an int.
+COUNTS_KEY = ("counts", None)
 
 
 def add_pairs(a: Tuple[int, int], b: Tuple[int, int]) -> Tuple[int, int]:
     return (a[0] + b[0], a[1] + b[1])
+
+
+def combine(a: Any, b: Any) -> Any:
+    """reduceByKey's one function for both kinds of record: (count, cents) pairs add up, counts merge."""
+    return merge_counts(a, b) if isinstance(a, dict) else add_pairs(a, b)
 
 
 def cents_to_decimal(cents: int) -> Decimal:
@@ -318,6 +369,72 @@ def master_files(lambdaflow: str, data_dir: str, watermark: Optional[int]) -> Di
     if done.returncode != 0:
         raise SystemExit(f"batch_job: `{shlex.join(command)}` exited {done.returncode}: {done.stderr.strip()}")
     return json.loads(done.stdout)
+
+
+# The data folder's bucket size, as src/io/files/event-time-settings.ts keeps it: recorded once in event-time.json.
+EVENT_TIME_SETTINGS = "event-time.json"
+DEFAULT_BUCKET_SECONDS = 3600
+SECONDS_PER_DAY = 86_400
+MAX_SETTINGS_BYTES = 4096
+
+
+def bucket_seconds_problem(seconds: Any) -> Optional[str]:
+    """Why a bucket size is not one lambdaflow accepts (a whole divisor of one day, at least a minute), or None."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 60:
+        return f"must be a whole number of seconds of at least 60, got {seconds!r}"
+    if SECONDS_PER_DAY % seconds != 0:
+        return f"must divide one day (60, 120, 300, …, 3600, …, 86400), got {seconds}"
+    return None
+
+
+def recorded_bucket_seconds(data_dir: str) -> Optional[int]:
+    """The bucket size recorded in the data folder, or None when it has none yet; a damaged record stops the job."""
+    path = os.path.join(data_dir, EVENT_TIME_SETTINGS)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as error:  # a link (never followed), a folder, no permission: not a record the job can trust
+        raise SystemExit(f"batch_job: cannot read {path}: {error.strerror}")
+    try:
+        text = os.read(fd, MAX_SETTINGS_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        seconds = json.loads(text).get("bucketSeconds") if len(text) <= MAX_SETTINGS_BYTES else None
+    except (ValueError, AttributeError):
+        seconds = None
+    if bucket_seconds_problem(seconds) is not None:
+        raise SystemExit(f"batch_job: {path} does not hold a valid bucketSeconds")
+    return seconds
+
+
+def folder_bucket_seconds(data_dir: str, requested: Optional[int]) -> int:
+    """The data folder's bucket size, as every lambdaflow layer resolves it: the recorded one (a `requested` size that
+    differs stops the job), or in a folder without a record `requested` (or one hour), recorded now. The record is
+    linked into place, so it appears whole and never replaces one a lambdaflow command wrote meanwhile."""
+    if requested is not None and bucket_seconds_problem(requested) is not None:
+        raise SystemExit(f"batch_job: --bucket-seconds {bucket_seconds_problem(requested)}")
+    recorded = recorded_bucket_seconds(data_dir)
+    if recorded is None:
+        path = os.path.join(data_dir, EVENT_TIME_SETTINGS)
+        temp = os.path.join(data_dir, f".{EVENT_TIME_SETTINGS}.spark-{uuid.uuid4().hex}")
+        write_file_synced(temp, json.dumps({"bucketSeconds": requested or DEFAULT_BUCKET_SECONDS}, separators=(",", ":")) + "\n")
+        try:
+            os.link(temp, path)
+            fsync_path(data_dir)
+        except FileExistsError:
+            pass
+        finally:
+            os.remove(temp)
+        recorded = recorded_bucket_seconds(data_dir)
+        assert recorded is not None
+    if requested is not None and requested != recorded:
+        raise SystemExit(
+            f"batch_job: --bucket-seconds: the data folder {data_dir} keeps {recorded} s buckets, not {requested} s; "
+            "changing the bucket size means a recompute in a new data folder (or leave --bucket-seconds out)"
+        )
+    return recorded
 
 
 def fsync_path(path: str) -> None:
@@ -370,18 +487,42 @@ def publish(temp_dir: str, serving_batch: str, manifest: Dict[str, Any]) -> str:
         created_ms += 1
 
 
+# The per-(user, bucket) totals' subfolder of a view, as src/io/views/views.ts names it.
+BUCKETS_FOLDER = "buckets"
+
+
+def write_view_csv(frame: Any, folder: str) -> None:
+    """Writes a DataFrame as lambdaflow reads view parts: CSV with a header, RFC 4180 quoting, ids kept as they are."""
+    (
+        frame.write.mode("errorifexists")
+        .option("header", True)
+        # Quotes written twice inside quoted ids (RFC 4180), as lambdaflow reads them; Spark's default escape is `\`.
+        .option("quote", '"')
+        .option("escape", '"')
+        # Spark trims leading and trailing spaces when writing unless told not to: " alice" is another user.
+        .option("ignoreLeadingWhiteSpace", False)
+        .option("ignoreTrailingWhiteSpace", False)
+        .option("lineSep", "\n")
+        .option("encoding", "UTF-8")
+        .option("compression", "none")
+        .csv("file://" + folder)  # file://: the mounted folder, not fs.defaultFS (often HDFS on a cluster)
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="lambdaflow's batch layer on Spark: publishes <data>/serving/batch/batch-<ms>/")
     parser.add_argument("data", help="the data folder, at the same path on the driver and every executor")
     parser.add_argument("--lambdaflow", default="lambdaflow", help='how to run lambdaflow on the driver, e.g. "node /opt/lambdaflow/dist/main.js" (default: lambdaflow)')
     parser.add_argument("--watermark", type=int, help="the last ingest seq to include (default: the ingest log's last seq)")
-    parser.add_argument("--partitions", type=int, default=8, help="part files to write (default: 8)")
+    parser.add_argument("--partitions", type=int, default=8, help="part files to write, of each layout (default: 8)")
+    parser.add_argument("--bucket-seconds", type=int, help="the event-time bucket size; must be the data folder's (default: the folder's, or 3600 in a new folder)")
     args = parser.parse_args(argv)
 
     from pyspark.sql import SparkSession
     from pyspark.sql.types import DecimalType, LongType, StringType, StructField, StructType
 
     data_dir = os.path.abspath(args.data)
+    bucket_seconds = folder_bucket_seconds(data_dir, args.bucket_seconds)
     master = master_files(args.lambdaflow, data_dir, args.watermark)
     files = master["files"]
     serving_batch = os.path.join(data_dir, "serving", "batch")
@@ -393,45 +534,38 @@ def main(argv: Optional[List[str]] = None) -> int:
     spark = SparkSession.builder.appName("lambdaflow-batch").getOrCreate()
     try:
         # One task per file: compacted master files are large and immutable, stream files small.
-        reduced = spark.sparkContext.parallelize(files, max(1, len(files))).flatMap(file_records).reduceByKey(add_pairs).persist()
-        counts = {key[1]: value[0] for key, value in reduced.filter(lambda kv: kv[0][0] == "count").collect()}
-        user_totals = reduced.filter(lambda kv: kv[0][0] == "user")
-        users = user_totals.map(lambda kv: (kv[0][1], kv[1][0], cents_to_decimal(kv[1][1])))
-        schema = StructType(
-            [
-                StructField("user_id", StringType(), False),
-                StructField("purchase_count", LongType(), False),
-                # Exact decimals, never a double: lambdaflow reads `1.0E7` as damage.
-                StructField("purchase_amount_total", DecimalType(38, 2), False),
-            ]
-        )
-        view = spark.createDataFrame(users, schema).repartition(args.partitions)
-        (
-            view.write.mode("errorifexists")
-            .option("header", True)
-            # Quotes written twice inside quoted ids (RFC 4180), as lambdaflow reads them; Spark's default escape is `\`.
-            .option("quote", '"')
-            .option("escape", '"')
-            # Spark trims leading and trailing spaces when writing unless told not to: " alice" is another user.
-            .option("ignoreLeadingWhiteSpace", False)
-            .option("ignoreTrailingWhiteSpace", False)
-            .option("lineSep", "\n")
-            .option("encoding", "UTF-8")
-            .option("compression", "none")
-            .csv("file://" + temp_dir)  # file://: the mounted folder, not fs.defaultFS (often HDFS on a cluster)
-        )
+        records = spark.sparkContext.parallelize(files, max(1, len(files))).flatMap(lambda entry: file_records(entry, bucket_seconds))
+        reduced = records.reduceByKey(combine).persist()
+        counts = next(iter(reduced.filter(lambda kv: kv[0] == COUNTS_KEY).map(lambda kv: kv[1]).collect()), empty_counts())
+        user_buckets = reduced.filter(lambda kv: kv[0] != COUNTS_KEY).persist()
+        # A user's all-time total is the sum of its buckets, as the serving layer checks when it loads the view.
+        user_totals = user_buckets.map(lambda kv: (kv[0][0], kv[1])).reduceByKey(add_pairs)
+        users = user_totals.map(lambda kv: (kv[0], kv[1][0], cents_to_decimal(kv[1][1])))
+        buckets = user_buckets.map(lambda kv: (kv[0][0], kv[0][1], kv[1][0], cents_to_decimal(kv[1][1])))
+        # Exact decimals, never a double: lambdaflow reads `1.0E7` as damage.
+        amount = StructField("purchase_amount_total", DecimalType(38, 2), False)
+        user_id = StructField("user_id", StringType(), False)
+        view_schema = StructType([user_id, StructField("purchase_count", LongType(), False), amount])
+        buckets_schema = StructType([user_id, StructField("bucket_start", LongType(), False), StructField("purchase_count", LongType(), False), amount])
+        # The all-time view first: it creates the hidden folder (errorifexists), and buckets/ goes inside it.
+        write_view_csv(spark.createDataFrame(users, view_schema).repartition(args.partitions), temp_dir)
+        write_view_csv(spark.createDataFrame(buckets, buckets_schema).repartition(args.partitions), os.path.join(temp_dir, BUCKETS_FOLDER))
         users_count = user_totals.count()
-        bad_rows = {reason: counts.get(reason, 0) for reason in BAD_REASONS}
+        bad_rows = {reason: counts[reason] for reason in BAD_REASONS}
         manifest = {
             "streamWatermark": master["watermark"],
             "inputs": manifest_inputs(files),
-            "rowsRead": counts.get("rowsRead", 0),
-            "purchases": counts.get("purchases", 0),
-            "views": counts.get("views", 0),
+            "bucketSeconds": bucket_seconds,
+            "userBuckets": user_buckets.count(),
+            "firstEventSecond": counts["firstEventSecond"],
+            "lastEventSecond": counts["lastEventSecond"],
+            "rowsRead": counts["rowsRead"],
+            "purchases": counts["purchases"],
+            "views": counts["views"],
             "badRows": bad_rows,
             "badRowsTotal": sum(bad_rows.values()),
             "users": users_count,
-            "purchaseCentsTotal": counts.get("purchaseCents", 0),
+            "purchaseCentsTotal": counts["purchaseCents"],
             "partitions": args.partitions,
             "engine": "spark",
             "quarantine": "not written by the Spark job",

@@ -10,11 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { BAD_REASONS, parseWhole } from '../../src/core/event-parser.js';
+import { BUCKETS_HEADER } from '../../src/core/view-format.js';
 import { type FileSpec, FIXTURE_DIR, batchCorpusFiles, expectFile, renderFile, streamFiles } from '../fixtures/generate-hostile.js';
-import { MAIN, requireBuild, runCliOk } from '../helpers/cli.js';
-import { batchLeftovers, completeBatchViews, readManifest, readMergedViewText, readPartTotals, plain } from '../helpers/outputs.js';
-import { dropStreamFile } from '../helpers/pipeline.js';
+import { MAIN, listeningUrl, requireBuild, runCli, runCliOk, startCli } from '../helpers/cli.js';
+import { httpRequest, jsonOf } from '../helpers/http-client.js';
+import { type BatchViewOnDisk, batchLeftovers, completeBatchViews, readBatchView, readManifest, readMergedViewText, readPartTotals, plain } from '../helpers/outputs.js';
+import { dropStreamFile, waitForValue } from '../helpers/pipeline.js';
+import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
 import { seeded, type Random } from '../helpers/prng.js';
+import { emptyRecount, expectedBucketLines, recountDataFolder, recountFile, expectedMergedViewText, splitLines } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const JOB = fileURLToPath(new URL('../../docs/spark/batch_job.py', import.meta.url));
@@ -43,14 +47,22 @@ import batch_job as job
 request = json.load(sys.stdin)
 `;
 
-/** What the job's row rules make of files: {path, bytes} → bad rows (line, reason), counts and per-user totals. */
+/**
+ * What the job's row rules make of files: {path, bytes} → bad rows (line, reason), counts, the event seconds the good
+ * rows spanned, totals per (user, bucket start) and per user (the sum of its buckets).
+ */
 const SUMMARIZE = `${IMPORT_JOB}
 out = []
-for f in request:
+for f in request["files"]:
     with job.open_prefix(f["path"], f["bytes"]) as data:
         bad = [[n, v[1]] for n, v in job.judge_file(data) if v[0] == "bad"]
-        totals, counts = job.summarize_file(data)
-    out.append({"bad": bad, "counts": counts, "totals": [[u, t[0], t[1]] for u, t in totals.items()]})
+        buckets, counts = job.summarize_file(data, request["bucketSeconds"])
+    totals = {}
+    for (user, _), (count, cents) in buckets.items():
+        totals[user] = job.add_pairs(totals.get(user, (0, 0)), (count, cents))
+    span = [counts.pop(name) for name in job.SPAN_FIELDS]
+    out.append({"bad": bad, "counts": counts, "span": span, "totals": [[u, t[0], t[1]] for u, t in totals.items()],
+                "buckets": [[u, start, t[0], t[1]] for (u, start), t in buckets.items()]})
 json.dump({"files": out, "pysparkImported": "pyspark" in sys.modules}, sys.stdout)
 `;
 
@@ -61,24 +73,35 @@ interface Verdicts {
   totals: [string, number, number][];
 }
 
-const byUser = (totals: [string, number, number][]): [string, number, number][] => [...totals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+/** With event time: the span of event seconds ([first, last], null without a good row) and sorted bucket totals. */
+interface EventVerdicts extends Verdicts {
+  span: [number | null, number | null];
+  buckets: [string, number, number, number][];
+}
 
-function summarizeWithJob(files: readonly { path: string; bytes: number }[]): Verdicts[] {
-  const answer = JSON.parse(runPython(['-c', SUMMARIZE], files)) as { files: Verdicts[]; pysparkImported: boolean };
+const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byUser = (totals: [string, number, number][]): [string, number, number][] => [...totals].sort(([a], [b]) => byId(a, b));
+const byUserBucket = (buckets: [string, number, number, number][]): [string, number, number, number][] => [...buckets].sort((a, b) => byId(a[0], b[0]) || a[1] - b[1]);
+const withoutEventTime = ({ bad, counts, totals }: Verdicts): Verdicts => ({ bad, counts, totals });
+
+function summarizeWithJob(files: readonly { path: string; bytes: number }[], bucketSeconds = 3_600): EventVerdicts[] {
+  const answer = JSON.parse(runPython(['-c', SUMMARIZE], { files, bucketSeconds })) as { files: EventVerdicts[]; pysparkImported: boolean };
   expect(answer.pysparkImported).toBe(false);
-  return answer.files.map((f) => ({ ...f, totals: byUser(f.totals) }));
+  return answer.files.map((f) => ({ ...f, totals: byUser(f.totals), buckets: byUserBucket(f.buckets) }));
 }
 
 /** lambdaflow's own verdicts: the core parser every layer uses. */
-function summarizeWithOurs(bytes: Uint8Array): Verdicts {
+function summarizeWithOurs(bytes: Uint8Array, bucketSeconds = 3_600): EventVerdicts {
   const table = new UserAggTable();
-  const parser = parseWhole(bytes, table);
+  const parser = parseWhole(bytes, table, { bucketSeconds });
   const totals = table.toSortedTotals().map((t): [string, number, number] => [t.userId, t.count, t.cents]);
-  const { rows, purchases, views, bad } = parser.counts;
+  const { rows, purchases, views, bad, minEventSecond, maxEventSecond } = parser.counts;
   return {
     bad: parser.badRows.map((row): [number, string] => [row.line, row.reason]),
     counts: { rowsRead: rows, purchases, views, purchaseCents: totals.reduce((n, t) => n + t[2], 0), ...bad },
     totals: byUser(totals),
+    span: Number.isFinite(minEventSecond) ? [minEventSecond, maxEventSecond] : [null, null],
+    buckets: byUserBucket(table.toSortedBucketTotals().map((t): [string, number, number, number] => [t.userId, t.bucket * bucketSeconds, t.count, t.cents])),
   };
 }
 
@@ -107,7 +130,7 @@ function writeTempFiles(files: readonly { name: string; bytes: Uint8Array }[]): 
 const USERS: readonly (string | number[])[] = ['u1', 'u2', 'ü-用户', '"u,3"', '"q""x"', '""', '', ' sp ', 'a\tb', [0x62, 0xff], 'b\x7f', '\u0085x', '"open', 'st"ray', '"x"y', '😀'];
 const TYPES = ['purchase', 'purchase', 'view', 'Purchase', '', 'click', '"view"'];
 const AMOUNTS = ['1.00', '-2.5', '+3', '007.10', '999999999.99', '-999999999.99', '1000000000.00', '12.345', '1e3', '.5', '5.', '', '"4.00"', '"1,000.00"', '-0', 'NaN', '٣', ' 1'];
-const TIMES = ['1700000000', '0', '253402300799', '253402300799.000', '253402300799.5', '253402300800', '1.5', '1.', '-1', '', 'x', '١٢', '"17"'];
+const TIMES = ['1700000000', '1700003599', '1700003600.9', '86399', '86400.000', '0', '253402300799', '253402300799.000', '253402300799.5', '253402300800', '1.5', '1.', '-1', '', 'x', '١٢', '"17"'];
 const EOLS = ['\n', '\r\n', '\r'];
 
 function generatedLine(random: Random): Buffer {
@@ -146,7 +169,7 @@ describe.skipIf(!HAS_PYTHON)('batch_job.py: the row rules (python3, no pyspark)'
     const names = fs.readdirSync(FIXTURE_DIR).filter((n) => n.endsWith('.csv')).sort();
     expect(names.length).toBeGreaterThan(0);
     const files = names.map((n) => ({ path: path.join(FIXTURE_DIR, n), bytes: fs.statSync(path.join(FIXTURE_DIR, n)).size }));
-    summarizeWithJob(files).forEach((job, i) => {
+    summarizeWithJob(files).map(withoutEventTime).forEach((job, i) => {
       const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, names[i]!.replace(/\.csv$/, '.expected.json')), 'utf8')) as {
         rowsRead: number;
         purchases: number;
@@ -166,15 +189,15 @@ describe.skipIf(!HAS_PYTHON)('batch_job.py: the row rules (python3, no pyspark)'
   it('gives every file of the hostile corpus the verdicts it was built with, line by line', () => {
     const specs = [...batchCorpusFiles(), ...streamFiles()];
     const files = writeTempFiles(specs.map((spec) => ({ name: spec.name, bytes: renderFile(spec) })));
-    const job = summarizeWithJob(files);
+    const job = summarizeWithJob(files).map(withoutEventTime);
     specs.forEach((spec, i) => expect(job[i], spec.name).toEqual(summarizeSpec(spec)));
   });
 
-  it('agrees with lambdaflow\'s parser on 300 generated files (line endings, BOMs, headers, quoting, bytes, overlong lines)', () => {
+  it.each([60, 3_600, 86_400])('agrees with lambdaflow\'s parser on 300 generated files (line endings, BOMs, headers, quoting, bytes, overlong lines), buckets of %i s too', (bucketSeconds) => {
     const random = seeded(20_240_611);
     const generated = Array.from({ length: 300 }, (_, i) => ({ name: `g${i}.csv`, bytes: generatedFile(random) }));
-    const job = summarizeWithJob(writeTempFiles(generated));
-    generated.forEach((file, i) => expect(job[i], `${file.name}: ${JSON.stringify(file.bytes.toString('latin1').slice(0, 300))}`).toEqual(summarizeWithOurs(file.bytes)));
+    const job = summarizeWithJob(writeTempFiles(generated), bucketSeconds);
+    generated.forEach((file, i) => expect(job[i], `${file.name}: ${JSON.stringify(file.bytes.toString('latin1').slice(0, 300))}`).toEqual(summarizeWithOurs(file.bytes, bucketSeconds)));
     // The pieces reach every verdict, so agreement means something.
     const seen = new Set(job.flatMap((f) => f.bad.map(([, reason]) => reason)));
     expect([...seen].sort()).toEqual([...BAD_REASONS].sort());
@@ -209,6 +232,22 @@ interface MasterFiles {
   watermark: number;
   files: { path: string; bytes: number; source: string }[];
 }
+
+interface WriterCall {
+  path: string;
+  options: Record<string, unknown>;
+}
+
+/** Runs the job's driver on the stand-in for pyspark: what it printed, and each writer call it made. */
+function runJob(data: string, ...extra: string[]): { printed: string; writes: WriterCall[] } {
+  const log = path.join(newTempRoot().outside, 'writer.jsonl');
+  const printed = runPython([JOB, data, '--lambdaflow', lambdaflowCommand(), ...extra], null, { PYTHONPATH: FAKE_PYSPARK, FAKE_SPARK_LOG: log });
+  return { printed, writes: fs.readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as WriterCall) };
+}
+
+/** A view's buckets/ lines without their headers, sorted as text: the same set whatever the part and line order. */
+const bucketLines = (view: BatchViewOnDisk): string[] =>
+  [...view.bucketParts].flatMap(([name, text]) => (name.startsWith('part-') ? splitLines(text).filter((line) => line !== BUCKETS_HEADER) : [])).sort();
 
 const lambdaflowCommand = (): string => [process.execPath, MAIN].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
 
@@ -304,33 +343,37 @@ describe('batch_job.py reads what `batch` reads (master-files)', () => {
     });
   });
 
-  it.skipIf(!HAS_PYTHON)('its driver, on a stand-in for pyspark, publishes a view that merge serves exactly as ours', async () => {
+  it.skipIf(!HAS_PYTHON)('its driver, on a stand-in for pyspark, publishes a view that merge serves exactly as ours, buckets and all', async () => {
     // The same folder without our view: the job's view must take its place.
     const copy = newTempRoot().data;
     fs.cpSync(data, copy, { recursive: true });
     fs.rmSync(path.join(copy, 'serving', 'batch', path.basename(ourView)), { recursive: true });
-    const log = path.join(newTempRoot().outside, 'writer.jsonl');
-    const printed = runPython([JOB, copy, '--lambdaflow', lambdaflowCommand(), '--watermark', String(watermark), '--partitions', '3'], null, {
-      PYTHONPATH: FAKE_PYSPARK,
-      FAKE_SPARK_LOG: log,
-    });
+    const { printed, writes } = runJob(copy, '--watermark', String(watermark), '--partitions', '3');
     expect(printed).toMatch(new RegExp(`^batch_job: \\d+ rows \\(\\d+ bad\\), \\d+ users, watermark ${watermark} → .*batch-\\d+\\n$`));
 
-    // Written under a hidden name that `batch` does not take for a dead process's temp folder, with Spark's CSV
-    // options set as the README says.
-    const [write] = fs.readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { path: string; options: Record<string, unknown> });
+    // Written under a hidden name that `batch` does not take for a dead process's temp folder, the bucket totals in
+    // its buckets/, with Spark's CSV options set as the README says.
+    const [write, bucketsWrite] = writes;
     expect(path.basename(write!.path)).toMatch(/^\.spark-batch-\d+-[0-9a-f]{32}$/);
     expect(path.basename(write!.path)).not.toMatch(/^\..*\.tmp-(\d+)-\d+$/);
-    expect(write!.options).toMatchObject({ header: true, quote: '"', escape: '"', ignoreLeadingWhiteSpace: false, ignoreTrailingWhiteSpace: false });
+    expect(bucketsWrite!.path).toBe(`${write!.path}/buckets`);
+    for (const { options } of writes) expect(options).toMatchObject({ header: true, quote: '"', escape: '"', ignoreLeadingWhiteSpace: false, ignoreTrailingWhiteSpace: false });
 
     const [sparkView] = completeBatchViews(copy);
     expect(batchLeftovers(copy)).toEqual([]);
     expect(fs.readdirSync(sparkView!).filter((n) => n.startsWith('part-'))).toHaveLength(3);
+    expect(fs.readdirSync(path.join(sparkView!, 'buckets')).filter((n) => n.startsWith('part-'))).toHaveLength(3);
+    // Hostile ids (quoted, spaced) in the buckets too: the same (user, bucket) lines as our view's, in another order.
+    expect(bucketLines(readBatchView(sparkView!))).toEqual(bucketLines(readBatchView(ourView)));
     const ours = readManifest(ourView);
     const theirs = readManifest(sparkView!);
     const shared = (m: typeof ours): unknown => ({
       streamWatermark: m.streamWatermark,
       inputs: m.inputs,
+      bucketSeconds: m.bucketSeconds,
+      userBuckets: m.userBuckets,
+      firstEventSecond: m.firstEventSecond,
+      lastEventSecond: m.lastEventSecond,
       rowsRead: m.rowsRead,
       purchases: m.purchases,
       views: m.views,
@@ -344,5 +387,72 @@ describe('batch_job.py reads what `batch` reads (master-files)', () => {
 
     await runCliOk(['merge', '--once', '--data', copy, '--log-level', 'warn']);
     expect(readMergedViewText(copy)).toBe(readMergedViewText(data));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The job's view alone (no `batch` run), on generated history over 30 days and stream files, against an independent
+// recount per (user, bucket), and served by `serve` for range questions.
+
+describe.skipIf(!HAS_PYTHON)('batch_job.py: the buckets/ layout, against a recount', () => {
+  const quiet = (data: string): string[] => ['--data', data, '--log-level', 'warn'];
+  const genStream = (data: string, seed: number): Promise<unknown> =>
+    runCliOk(['gen-stream', ...quiet(data), '--chunks', '2', '--interval', '1ms', '--rows-per-chunk', '80', '--users', '50', '--seed', String(seed), '--out-of-order', '2h']);
+
+  it('its buckets equal a recount per (user, bucket), and serve answers range questions on it as the recount does', async () => {
+    requireBuild();
+    const { data } = newTempRoot();
+    await runCliOk(['gen-batch', ...quiet(data), '--rows', '2000', '--users', '50', '--seed', '3']);
+    await genStream(data, 4);
+    await runCliOk(['speed', '--once', ...quiet(data), '--threads', '1']);
+    runJob(data, '--partitions', '2');
+    const [view] = completeBatchViews(data);
+    const manifest = readManifest(view!);
+    const recount = recountDataFolder(data, { history: true, afterSeq: 0, throughSeq: manifest.streamWatermark });
+    expect(manifest.streamWatermark).toBeGreaterThan(0);
+    expect(bucketLines(readBatchView(view!))).toEqual(expectedBucketLines(recount.buckets).sort());
+    await runCliOk(['merge', '--once', ...quiet(data)]);
+    expect(readMergedViewText(data)).toBe(expectedMergedViewText(data));
+    const seconds = [...recount.buckets.values()].flatMap((perUser) => [...perUser.keys()]);
+    expect(manifest).toMatchObject({ bucketSeconds: 3_600, userBuckets: expectedBucketLines(recount.buckets).length });
+    expect(Math.floor(manifest.firstEventSecond! / 3_600) * 3_600).toBeLessThanOrEqual(Math.min(...seconds));
+    expect(manifest.lastEventSecond!).toBeGreaterThanOrEqual(Math.max(...seconds));
+
+    // More stream past the view's watermark: serve adds its deltas to the Spark view's buckets.
+    await genStream(data, 5);
+    await runCliOk(['speed', '--once', ...quiet(data), '--threads', '1']);
+    const serve = startCli(['serve', ...quiet(data), '--port', '0', '--interval', '100ms'], { timeoutMs: 55_000 });
+    try {
+      const url = await listeningUrl(serve);
+      await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+      const { version } = jsonOf<{ version: number }>(await httpRequest(`${url}/status`));
+      await expectRangeAnswersEqualRecount(url, data, version, seeded(22));
+    } finally {
+      serve.child.kill('SIGTERM');
+    }
+    expect((await serve.result).code).toBe(0);
+  });
+
+  it("takes the folder's bucket size: records --bucket-seconds in a new folder (lambdaflow then keeps it), refuses another", async () => {
+    requireBuild();
+    const { data } = newTempRoot();
+    await runCliOk(['gen-batch', ...quiet(data), '--rows', '600', '--users', '20', '--seed', '6']);
+    expect(fs.existsSync(path.join(data, 'event-time.json'))).toBe(false);
+    runJob(data, '--bucket-seconds', '900');
+    expect(JSON.parse(fs.readFileSync(path.join(data, 'event-time.json'), 'utf8'))).toEqual({ bucketSeconds: 900 });
+    const [view] = completeBatchViews(data);
+    const recount = emptyRecount(900);
+    for (const name of fs.readdirSync(path.join(data, 'batch_input')).sort()) recountFile(fs.readFileSync(path.join(data, 'batch_input', name), 'utf8'), recount);
+    expect(readManifest(view!).bucketSeconds).toBe(900);
+    expect(bucketLines(readBatchView(view!))).toEqual(expectedBucketLines(recount.buckets).sort());
+
+    expect(() => runJob(data, '--bucket-seconds', '3600')).toThrow(/keeps 900 s buckets, not 3600 s/);
+    expect(() => runJob(data, '--bucket-seconds', '7')).toThrow(/--bucket-seconds must be a whole number of seconds of at least 60/);
+    expect(completeBatchViews(data)).toEqual([view]);
+    expect(batchLeftovers(data)).toEqual([]);
+    const refused = await runCli(['batch', ...quiet(data), '--bucket', '1h']);
+    expect(refused.stderr).toMatch(/keeps 15m buckets, not 1h/);
+    fs.writeFileSync(path.join(data, 'event-time.json'), '{"bucketSeconds": 7}\n');
+    expect(() => runJob(data)).toThrow(/does not hold a valid bucketSeconds/);
   });
 });

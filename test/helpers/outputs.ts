@@ -103,6 +103,8 @@ export interface ManifestOnDisk {
   inputs: { name: string; source: string; size: number }[];
   bucketSeconds?: number;
   userBuckets?: number;
+  firstEventSecond?: number | null;
+  lastEventSecond?: number | null;
   rowsRead: number;
   purchases: number;
   views: number;
