@@ -15,11 +15,9 @@ export class OverlayBuckets {
     for (let e = 0; e < table.size; e++) this.count(table.bucketAt(e), table.countAt(e), table.centsAt(e));
   }
 
-  /** The overlay of a copy of `table` (never the table itself: the per-user overlay may be that table, and is added to apart). */
+  /** The overlay of `table`, which it owns from now on (changed by add). */
   static of(table: UserAggTable): OverlayBuckets {
-    const copy = new UserAggTable(table.size);
-    copy.mergeTable(table);
-    return new OverlayBuckets(copy);
+    return new OverlayBuckets(table);
   }
 
   static fromState(state: AggTableState): OverlayBuckets {
@@ -39,11 +37,11 @@ export class OverlayBuckets {
   }
 
   /** Adds a change of (user, bucket) totals. */
-  add(change: UserAggTable, sign: 1 | -1 = 1): void {
+  add(change: UserAggTable): void {
     const { arena, keyStart } = change.keyColumns();
     for (let e = 0; e < change.size; e++) {
-      this.table.add(arena, keyStart[e]!, keyStart[e + 1]!, sign * change.countAt(e), sign * change.centsAt(e), change.hashAt(e), change.bucketAt(e));
-      this.count(change.bucketAt(e), sign * change.countAt(e), sign * change.centsAt(e));
+      this.table.add(arena, keyStart[e]!, keyStart[e + 1]!, change.countAt(e), change.centsAt(e), change.hashAt(e), change.bucketAt(e));
+      this.count(change.bucketAt(e), change.countAt(e), change.centsAt(e));
     }
   }
 

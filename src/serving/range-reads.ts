@@ -89,12 +89,7 @@ export class RangeReads {
     const { baseTable, base, overlayBuckets } = this.version;
     const key = encoder.encode(userId);
     const hash = fnv1a(key, 0, key.length);
-    const points = zeroPoints(range, stepBuckets);
-    const add = (bucket: number, count: number, cents: number): void => {
-      const point = points[Math.floor((bucket - range.first) / stepBuckets)]!;
-      point.count += count;
-      point.cents += cents;
-    };
+    const { points, add } = zeroPoints(range, stepBuckets);
     const entry = baseTable.find(key, 0, key.length, hash);
     if (entry >= 0 && base.buckets) {
       const { pairStart, pairBucket, pairCount, pairCents } = base.buckets;
@@ -112,12 +107,7 @@ export class RangeReads {
   /** Everyone's totals per step of `stepBuckets` buckets over the range (zero-filled). */
   points(range: BucketRange, stepBuckets: number): RangeTotals[] {
     const { base, overlayBuckets } = this.version;
-    const points = zeroPoints(range, stepBuckets);
-    const add = (bucket: number, count: number, cents: number): void => {
-      const point = points[Math.floor((bucket - range.first) / stepBuckets)]!;
-      point.count += count;
-      point.cents += cents;
-    };
+    const { points, add } = zeroPoints(range, stepBuckets);
     if (base.buckets) {
       const { buckets, bucketCount, bucketCents } = base.buckets;
       for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) add(buckets[k]!, bucketCount[k]!, bucketCents[k]!);
@@ -215,6 +205,13 @@ function* sumBaseRange(index: BucketIndexState, range: BucketRange, count: Float
   }
 }
 
-function zeroPoints(range: BucketRange, stepBuckets: number): { count: number; cents: number }[] {
-  return Array.from({ length: Math.ceil((range.end - range.first) / stepBuckets) }, () => ({ count: 0, cents: 0 }));
+/** Zero-filled points of `stepBuckets` buckets over the range, and how to add a bucket's totals to its point. */
+function zeroPoints(range: BucketRange, stepBuckets: number): { points: RangeTotals[]; add: (bucket: number, count: number, cents: number) => void } {
+  const points = Array.from({ length: Math.ceil((range.end - range.first) / stepBuckets) }, () => ({ count: 0, cents: 0 }));
+  const add = (bucket: number, count: number, cents: number): void => {
+    const point = points[Math.floor((bucket - range.first) / stepBuckets)]!;
+    point.count += count;
+    point.cents += cents;
+  };
+  return { points, add };
 }

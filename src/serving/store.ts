@@ -72,7 +72,8 @@ export class ServingStore {
     throughSeq: number,
     lastIngestedAtMs: number | null,
     streamThroughSeqs: Readonly<Record<string, number>> = {},
-    buckets: OverlayBuckets = OverlayBuckets.of(overlay),
+    // A copy: the per-user overlay below may be this very table, and the two are added to apart.
+    buckets: OverlayBuckets = OverlayBuckets.of(overlay.clone()),
   ): SnapshotStatus {
     this.version.setBase(base);
     this.version.setOverlay(reserveOverlay(overlay.compacted(), base), buckets);
