@@ -17,6 +17,7 @@
 
 import {
   type Consumer,
+  type ConsumerInfo,
   type ConsumerMessages,
   type JsMsg,
   AckPolicy,
@@ -42,6 +43,12 @@ const RECONNECT_WAIT_MS = 250;
  * a restarted server comes back may go unanswered, and is retried sooner rather than waited for.
  */
 const API_TIMEOUT_MS = 2_000;
+/**
+ * Stream and consumer management requests wait longer: a cluster answers a consumer's creation or deletion only once
+ * the consumer's replicas have elected a leader (seconds, longer under load), and a request retried sooner would
+ * delete a consumer that was about to answer, again and again.
+ */
+const MANAGE_TIMEOUT_MS = 10_000;
 /**
  * At start, JetStream requests that go unanswered (a cluster electing leaders after losing a server) are retried for
  * this long before the start fails: longer than an election takes, short enough to fail a start that cannot work.
@@ -117,7 +124,7 @@ export class NatsLink {
     try {
       // Its first request (the account's info) goes unanswered while a cluster elects leaders.
       const manager = await retryUnanswered(connection, clock, (problem) => logger.warn(`${who}: connecting to ${serverUrl(connection)}: ${problem}`), () =>
-        jetstreamManager(connection, { timeout: API_TIMEOUT_MS }),
+        jetstreamManager(connection, { timeout: MANAGE_TIMEOUT_MS }),
       );
       logger.debug(`${who}: connected to the NATS server at ${serverUrl(connection)}`);
       return new NatsLink(servers, connection, manager, jetstream(connection, { timeout: API_TIMEOUT_MS }), logger, who, clock);
@@ -347,14 +354,11 @@ export class NatsPullReader {
     const { stream, consumer, filterSubject } = this.config;
     const from = this.cursor() + 1;
     const generation = this.generation;
-    try {
-      await this.link.manager.consumers.delete(stream, consumer);
-    } catch (error) {
-      if ((error as Error).name !== 'ConsumerNotFoundError') throw this.link.apiError(`cannot reset consumer ${consumer} of stream ${stream}`, error);
-    }
+    const reused = await this.startsAt(from);
+    if (!reused) await this.deleteConsumer();
     try {
       // No num_replicas: a durable consumer takes its stream's replicas (tested), so losing a server loses neither.
-      await this.link.manager.consumers.add(stream, {
+      if (!reused) await this.link.manager.consumers.add(stream, {
         durable_name: consumer,
         filter_subject: filterSubject,
         ack_policy: AckPolicy.Explicit,
@@ -369,6 +373,32 @@ export class NatsPullReader {
     if (generation === this.generation) this.reposition = false;
     this.lastDelivery = 0;
     this.config.logger.debug(`${this.config.who}: consumer ${consumer} reads ${filterSubject} of stream ${stream} from stream seq ${from}`);
+  }
+
+  /**
+   * Whether the consumer exists, reads from stream seq `from` and has delivered nothing: then it is the one an earlier
+   * attempt created before its answer was lost, and is used as it is (deleting it would only start its election again).
+   */
+  private async startsAt(from: number): Promise<boolean> {
+    const { stream, consumer, filterSubject } = this.config;
+    let info: ConsumerInfo;
+    try {
+      info = await this.link.manager.consumers.info(stream, consumer);
+    } catch (error) {
+      if ((error as Error).name === 'ConsumerNotFoundError') return false;
+      throw this.link.apiError(`cannot look up consumer ${consumer} of stream ${stream}`, error);
+    }
+    const start = info.config.deliver_policy === DeliverPolicy.StartSequence ? info.config.opt_start_seq : info.config.deliver_policy === DeliverPolicy.All ? 1 : undefined;
+    return start === from && info.config.filter_subject === filterSubject && info.delivered.consumer_seq === 0;
+  }
+
+  private async deleteConsumer(): Promise<void> {
+    const { stream, consumer } = this.config;
+    try {
+      await this.link.manager.consumers.delete(stream, consumer);
+    } catch (error) {
+      if ((error as Error).name !== 'ConsumerNotFoundError') throw this.link.apiError(`cannot reset consumer ${consumer} of stream ${stream}`, error);
+    }
   }
 
   private async run(): Promise<void> {
