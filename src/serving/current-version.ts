@@ -12,6 +12,9 @@ import { EMPTY_BASE, watermarkOf } from './batch-base.js';
 import { ChangeLog } from './change-log.js';
 import { addChange, mergedTotals } from './overlay.js';
 
+/** What /status says, and serve logs, while there is no batch view: the totals are the speed layer's alone. */
+export const NO_BATCH_VIEW = 'no batch view yet';
+
 export interface SnapshotStatus {
   /** Increases by one with every change. */
   readonly version: number;

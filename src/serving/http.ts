@@ -7,7 +7,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { formatCents } from '../core/money.js';
-import { type SnapshotStatus } from './current-version.js';
+import { NO_BATCH_VIEW, type SnapshotStatus } from './current-version.js';
 import { LIVE_PAGE } from './live-page.js';
 import { TOP_MAX, type UserTotals } from './lookups.js';
 import { servingMetrics } from './metrics.js';
@@ -46,6 +46,7 @@ export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badR
     bad_rows: serving.badRows,
     changed_users: status.changedUsers,
     change: status.kind,
+    ...(status.batchView === null ? { notice: NO_BATCH_VIEW } : {}),
     // NATS partition streams: each one's batch watermark and last ingest seq reflected (the fields above: the default stream's).
     ...(Object.keys(status.streams).length > 0
       ? { streams: Object.fromEntries(Object.entries(status.streams).map(([id, p]) => [id, { batch_watermark: p.batchWatermark, through_seq: p.throughSeq }])) }
