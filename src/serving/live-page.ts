@@ -37,7 +37,7 @@ export const LIVE_PAGE = `<!doctype html>
 </head>
 <body>
 <h1>lambdaflow — merged view, live</h1>
-<div class="sub">Batch view + realtime view, exact to the cent. <span id="connection">connecting…</span></div>
+<div class="sub">Batch view + realtime view, exact to the cent. <a href="/openapi.json">The API (OpenAPI)</a> · <span id="connection">connecting…</span></div>
 <div class="cards">
   <div class="card"><div class="label">Users</div><div class="value" id="users">–</div></div>
   <div class="card"><div class="label">Purchases</div><div class="value" id="purchases">–</div></div>
