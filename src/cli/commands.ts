@@ -6,7 +6,7 @@ import { type Option } from 'commander';
 import { LambdaflowError } from '../core/errors.js';
 import { formatNatsAddress } from '../core/nats-names.js';
 import { type RawOptions } from '../core/option-values.js';
-import { count, eventWatermarkText, perSecond, seconds } from '../core/summary-format.js';
+import { count, eventWatermarkText, lagText, perSecond, seconds } from '../core/summary-format.js';
 import { type CommandContext } from '../pipeline/context.js';
 import { BYTES, type Progress, type ProgressDisplay, ROWS, RUNS, TIME } from './progress.js';
 import {
@@ -177,7 +177,7 @@ const speed: CommandSpec = {
       onSlide: (s) =>
         context.print(
           `speed: window to ${new Date(s.windowEndMs).toISOString()}: ${count(s.eventsPerSecond)} events/s, ${count(s.windowUsers)} users in window, ` +
-            `${count(s.realtimeUsers)} in realtime view (seq ${s.batchWatermark + 1}..${s.throughSeq}), lag ${count(s.maxLagMs)} ms, ` +
+            `${count(s.realtimeUsers)} in realtime view (seq ${s.batchWatermark + 1}..${s.throughSeq}), ${lagText(s.maxLagMs, options.window.batchIntervalMs)}, ` +
             `event time ${eventWatermarkText(s.eventWatermark)}, ${count(s.lateRows)} late rows`,
         ),
     });

@@ -1,7 +1,8 @@
 // A newcomer's first hour (issue 25) through the real CLI on temp folders: a mistyped data folder is an error, not an
 // empty success; an empty master dataset and a service without a batch view say so; --version works; a refused
 // command line is the documented one-line E_OPTIONS error; --help says how each command takes --data; and the long
-// commands show their progress on a terminal (a pseudo-terminal from script(1)) and print nothing extra off one.
+// commands show their progress on a terminal (a pseudo-terminal from script(1)) and print nothing extra off one; the
+// status line's lag is a file's time from landing to counted, the micro-batch interval beside it.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAIN, type RunningCli, describeRun, listeningUrl, requireBuild, runCli, runCliOk, stackLines, startCli } from '../helpers/cli.js';
 import { httpRequest, jsonOf } from '../helpers/http-client.js';
-import { waitForValue } from '../helpers/pipeline.js';
+import { dropStreamFile, waitForValue } from '../helpers/pipeline.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const newTempRoot = tempRoots();
@@ -198,5 +199,23 @@ describe('on a TTY', () => {
     const soak = runOnTerminal(['soak', '--data', path.join(root, 'soak'), '--duration', '2s', '--rate', '1000', '--threads', '1']);
     expect(progressLines(soak, 'soak').at(-1)).toMatch(/^soak: \ds of 2s \(\d+%\)/);
     expect(soak).toMatch(/\r\x1b\[Ksoak report: /);
+  });
+});
+
+describe('the status line', () => {
+  it('lag is from a file landing in stream_input/ to its rows counted, with the micro-batch interval beside it', async () => {
+    const { data } = newTempRoot();
+    dropStreamFile(data, 'chunk-a.csv', 'user_id,event_type,amount,unix_timestamp\nalice,purchase,1.00,1700000000\n');
+    const file = path.join(data, 'stream_input', 'chunk-a.csv');
+    // Written 3 s ago: the line's lag must be at least that, and not much more (the run itself takes well under 5 s).
+    const writtenAtMs = Date.now() - 3_000;
+    fs.utimesSync(file, writtenAtMs / 1000, writtenAtMs / 1000);
+    const run = await runCliOk(['speed', '--once', '--data', data, '--batch-interval', '2s', '--slide', '10s', '--log-level', 'warn']);
+    const lines = run.stdout.split('\n').filter((line) => line.includes(' lag '));
+    const lags = lines.map((line) => /, lag ([\d,]+) ms \(micro-batch every 2,000 ms\), /.exec(line)?.[1]);
+    expect(lags.length, run.stdout).toBeGreaterThan(0);
+    const maxLagMs = Math.max(...lags.map((lag) => Number(lag!.replace(/,/g, ''))));
+    expect(maxLagMs).toBeGreaterThanOrEqual(3_000);
+    expect(maxLagMs).toBeLessThan(8_000);
   });
 });
