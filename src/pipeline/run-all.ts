@@ -92,7 +92,7 @@ export async function runAll(environment: LayerEnvironment, options: AllOptions,
   const serving = openServing(environment, options.serve, {
     onCsvWritten: hooks.onCsvWritten,
     onListening: (url) => {
-      print(`all: serving the merged view at ${url} (open it in a browser; the API is in the README)`);
+      print(`all: serving the merged view at ${url} (open it in a browser; the API is described at ${url}/openapi.json)`);
       hooks.onListening?.(url);
     },
   });

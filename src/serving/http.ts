@@ -1,5 +1,5 @@
 // The serving layer's HTTP API (fastify): parses, validates and formats; every answer comes from one snapshot of
-// the store (read through ServingReads, nothing more) and carries its version. Routes are listed in the README; their
+// the store (read through ServingReads, nothing more) and carries its version. Routes are listed in docs/api.md; their
 // names are a contract.
 
 import { maxHeaderSize } from 'node:http';
