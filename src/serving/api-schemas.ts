@@ -65,7 +65,7 @@ const status = object(
     purchase_amount_total: amount,
     built_at: { type: 'string', format: 'date-time' },
     staleness_ms: { ...nullableInteger, description: 'Time since the newest reflected stream file was ingested.' },
-    events_per_second: { ...nullableInteger, description: 'Rows the speed layer read per second, over its last slide.' },
+    events_per_second: { ...nullableInteger, description: 'Rows the speed layer read per second, over the 10 s before its newest realtime head.' },
     bad_rows: object(['batch', 'stream'], { batch: integer, stream: integer }),
     changed_users: integer,
     change: { type: 'string', enum: ['load', 'realtime', 'batch'] },
