@@ -7,7 +7,7 @@ import { stateTransferList } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { type BadRow, type BadRowMode, type ParseCounts, addCounts, emptyCounts, totalBad } from '../core/event-parser.js';
-import { findLineStart, planTasks } from '../core/partition-plan.js';
+import { type ByteRange, findLineStart, planTasks } from '../core/partition-plan.js';
 import { DirectoryPublisher, removeStaleTemps } from '../io/files/atomic.js';
 import { readCompactions } from '../io/logs/compactions.js';
 import { type DataLayout } from '../io/files/layout.js';
@@ -34,6 +34,8 @@ export interface BatchConfig {
   readonly clock: Clock;
   /** Called once the master dataset is listed, before any of it is read (tests run a compaction there). */
   readonly onListed?: () => Promise<void>;
+  /** While the map runs, every PROGRESS_POLL_MS: the bytes of the master dataset read so far (an estimate) and in all. */
+  readonly onMapProgress?: (bytesRead: number, bytesTotal: number) => void;
 }
 
 export interface BatchManifest {
@@ -77,6 +79,7 @@ export interface BatchResult {
  */
 const RANGES_PER_THREAD = 12;
 const ALIGN_WINDOW_BYTES = 64 * 1024;
+const PROGRESS_POLL_MS = 200;
 
 function lineStartFinder(inputs: readonly InputFile[]): (fileIndex: number, offset: number) => number {
   return (fileIndex, offset) => {
@@ -198,7 +201,10 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
       mode: config.mode,
       bucketSeconds: config.bucketSeconds,
     };
-    const mapResults = await settleAll(Array.from({ length: Math.min(config.threads, ranges.length) || 1 }, () => runTask<MapResult>(pool, task, { name: 'map' })));
+    const tasks = Math.min(config.threads, ranges.length) || 1;
+    const mapping = settleAll(Array.from({ length: tasks }, () => runTask<MapResult>(pool, task, { name: 'map' })));
+    if (config.onMapProgress) await reportMapProgress(ranges, next, tasks, mapping, config.clock, config.onMapProgress);
+    const mapResults = await mapping;
     logger.debug(`batch: map done at ${Math.round(performance.now() - startedAt)} ms`);
     const { counts, badRowsByFile } = numberBadRows(inputs, mapResults);
     if (config.mode === 'failfast') failOnFirstBadRow(inputs, badRowsByFile);
@@ -249,6 +255,35 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
     if (error instanceof LambdaflowError) throw error;
     throw new LambdaflowError('E_WORKER', `batch worker failed: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error });
   }
+}
+
+/**
+ * Reports the map's progress until it settles, and once more when it has read everything (not when it failed). Ranges are taken from the
+ * shared queue in order and each task reads one at a time, so all but the last `tasks` ranges taken are read: the
+ * estimate the workers allow without reporting back.
+ */
+async function reportMapProgress(
+  ranges: readonly ByteRange[],
+  next: Int32Array,
+  tasks: number,
+  mapping: Promise<unknown>,
+  clock: Clock,
+  report: (bytesRead: number, bytesTotal: number) => void,
+): Promise<void> {
+  const readBefore = [0];
+  for (const range of ranges) readBefore.push(readBefore.at(-1)! + range.end - range.start);
+  const total = readBefore.at(-1)!;
+  const settled = new AbortController();
+  const succeeded = mapping.then(
+    () => true,
+    () => false,
+  );
+  void succeeded.then(() => settled.abort());
+  while (!settled.signal.aborted) {
+    report(readBefore[Math.max(0, Math.min(Atomics.load(next, 0), ranges.length) - tasks)]!, total);
+    await clock.sleep(PROGRESS_POLL_MS, settled.signal);
+  }
+  if (await succeeded) report(total, total);
 }
 
 /**

@@ -40,6 +40,8 @@ export interface CompactionConfig {
   /** Only stream files ingested at least this long ago (longer than the speed layer's window and slide). */
   readonly minAgeMs: number;
   readonly onStep?: (step: CompactionStep) => void;
+  /** Before and after each compacted file: the bytes of the stream files moved so far, and of all that will move. */
+  readonly onProgress?: (bytesMoved: number, bytesTotal: number) => void;
 }
 
 export interface CompactionResult {
@@ -110,6 +112,10 @@ async function compactLocked(config: CompactionConfig): Promise<CompactionResult
   let bytes = 0;
   let files = 0;
   let remaining = eligible;
+  const sizeOf = (entries: readonly IngestEntry[]): number => entries.reduce((n, entry) => n + entry.size, 0);
+  const bytesTotal = sizeOf(eligible);
+  let bytesMoved = 0;
+  config.onProgress?.(bytesMoved, bytesTotal);
   while (remaining.length > 0) {
     const last = records.files.at(-1);
     const extend = last && last.bytes < config.targetBytes ? last : undefined;
@@ -123,6 +129,8 @@ async function compactLocked(config: CompactionConfig): Promise<CompactionResult
     bytes += written.record.bytes - (extend?.bytes ?? 0);
     files++;
     remaining = remaining.slice(written.entries.length);
+    bytesMoved += sizeOf(written.entries);
+    config.onProgress?.(bytesMoved, bytesTotal);
   }
   const foldedThrough = foldIfIdle(layout, records.removedThrough, logger);
   if (foldedThrough !== undefined) step('folded');

@@ -42,10 +42,19 @@ export interface BenchConfig {
   readonly speed: boolean;
 }
 
-/** Where a benchmark reports: progress to the logger, results as lines. */
+/** Where a benchmark reports: progress to the logger (and the runs done, to onProgress), results as lines. */
 export interface BenchOutput {
   readonly logger: Logger;
   readonly print: (line: string) => void;
+  /** After each process run (warm-ups too): the runs done and the runs the benchmark makes in all. */
+  readonly onProgress?: (runsDone: number, runsTotal: number) => void;
+}
+
+/** Counts the benchmark's process runs for onProgress: call the returned function after each one. */
+function runTally(output: BenchOutput, runsTotal: number): () => void {
+  let runsDone = 0;
+  output.onProgress?.(runsDone, runsTotal);
+  return () => output.onProgress?.(++runsDone, runsTotal);
 }
 
 interface Engine {
@@ -119,13 +128,22 @@ async function runDuckdb(dataDir: string, threads: number, ours: readonly UserTo
 
 const mib = (value: number | null): string => (value === null ? 'unknown' : value.toFixed(0));
 
-async function ladderRung(output: BenchOutput, config: BenchConfig, dataset: BenchDataset, users: number, duckdb: boolean): Promise<LadderRow[]> {
+/** Process runs of one rung of the ladder: a warm-up and --repeat runs per thread count, each engine. */
+function rungRuns(config: BenchConfig, duckdb: boolean): number {
+  return (1 + config.threads.length * config.repeat) * (duckdb ? 2 : 1);
+}
+
+async function ladderRung(output: BenchOutput, config: BenchConfig, dataset: BenchDataset, users: number, duckdb: boolean, ran: () => void): Promise<LadderRow[]> {
   const { logger, print } = output;
   // Untimed: warms the page cache for both engines and gives the totals every run must match.
   const warmup = await runBatchProcess(dataset.dataDir, config.threads.at(-1)!);
+  ran();
   checkTotals(warmup, warmup.totals, dataset.expected);
   const ours = sortedTotals((table) => mergeViewDirectory(warmup.viewDir, table));
-  if (duckdb) await runDuckdb(dataset.dataDir, config.threads.at(-1)!, ours);
+  if (duckdb) {
+    await runDuckdb(dataset.dataDir, config.threads.at(-1)!, ours);
+    ran();
+  }
   const rows: LadderRow[] = [];
   for (const threads of config.threads) {
     const ourRuns: BatchRun[] = [];
@@ -133,9 +151,13 @@ async function ladderRung(output: BenchOutput, config: BenchConfig, dataset: Ben
     // Alternating runs, so drift in the machine's load falls on both engines alike.
     for (let k = 1; k <= config.repeat; k++) {
       const run = await runBatchProcess(dataset.dataDir, threads);
+      ran();
       checkTotals(run, warmup.totals, dataset.expected);
       ourRuns.push(run);
-      if (duckdb) duckdbRuns.push(await runDuckdb(dataset.dataDir, threads, ours));
+      if (duckdb) {
+        duckdbRuns.push(await runDuckdb(dataset.dataDir, threads, ours));
+        ran();
+      }
       logger.info(`bench: ${count(users)} users, ${threads} threads, run ${k}: ours ${seconds(run.wallMs)}${duckdb ? `, DuckDB ${seconds(duckdbRuns.at(-1)!.wallMs)}` : ''}`);
     }
     const oursEngine = engine(ourRuns, warmup.totals.rowsRead);
@@ -161,11 +183,12 @@ async function runLadder(output: BenchOutput, config: BenchConfig): Promise<Reco
   if (!duckdb) print('DuckDB (@duckdb/node-api, a devDependency) is not installed here: only our runs are timed');
   const results: LadderRow[] = [];
   const datasets: string[] = [];
+  const ran = runTally(output, config.users.length * rungRuns(config, duckdb));
   for (const users of config.users) {
     const dataset = await prepareDataset({ rows: config.rows, users, dataDir: config.data }, print);
     print(`dataset: ${dataset.description}`);
     datasets.push(dataset.description);
-    results.push(...(await ladderRung(output, config, dataset, users, duckdb)));
+    results.push(...(await ladderRung(output, config, dataset, users, duckdb, ran)));
   }
   print(`median of ${config.repeat} timed run${config.repeat === 1 ? '' : 's'} each, process start to exit (ours: to the published view; DuckDB: to its written result):`);
   const header = ['users', 'threads', 'ours s', 'rows/s', ...(duckdb ? ['DuckDB s', 'vs DuckDB'] : []), `speed-up vs ${config.threads[0]} thr.`, 'RSS MiB', ...(duckdb ? ['DuckDB RSS'] : [])];
@@ -223,12 +246,18 @@ async function runSpeed(output: BenchOutput, config: BenchConfig): Promise<Recor
   const source = await prepareDataset({ rows: config.rows, users: config.users[0]!, files: STREAM_FILES }, print);
   print(`staged stream: ${source.description}`);
   const rows = source.expected?.rows ?? 0;
+  // Warm-up and --repeat runs of the batch job, then of speed --once at each thread count after its own warm-up.
+  const ran = runTally(output, 1 + config.repeat + 1 + config.threads.length * config.repeat);
   // The batch job on the same files, at the most threads measured: the speed layer's target is a share of its rate.
   const batchDir = stagedFolder(source, 'batch_input');
   let batchRuns: BatchRun[] = [];
   try {
     await runBatchProcess(batchDir, config.threads.at(-1)!); // warm-up
-    for (let k = 0; k < config.repeat; k++) batchRuns.push(await runBatchProcess(batchDir, config.threads.at(-1)!));
+    ran();
+    for (let k = 0; k < config.repeat; k++) {
+      batchRuns.push(await runBatchProcess(batchDir, config.threads.at(-1)!));
+      ran();
+    }
   } finally {
     fs.rmSync(batchDir, { recursive: true, force: true });
   }
@@ -236,10 +265,12 @@ async function runSpeed(output: BenchOutput, config: BenchConfig): Promise<Recor
   batchRuns = [];
   const results: { threads: number; speed: Engine; speedup: number; vsBatch: number }[] = [];
   await runSpeedOnce(source, STREAM_FILES, config.threads.at(-1)!); // warm-up
+  ran();
   for (const threads of config.threads) {
     const runs: MeasuredRun[] = [];
     for (let k = 1; k <= config.repeat; k++) {
       runs.push(await runSpeedOnce(source, STREAM_FILES, threads));
+      ran();
       logger.info(`bench --speed: ${threads} threads, run ${k}: ${seconds(runs.at(-1)!.wallMs)}`);
     }
     const speed = engine(runs, rows);

@@ -6,8 +6,9 @@ import { type Option } from 'commander';
 import { LambdaflowError } from '../core/errors.js';
 import { formatNatsAddresses } from '../core/nats-names.js';
 import { type RawOptions } from '../core/option-values.js';
-import { count, eventWatermarkText, perSecond, seconds } from '../core/summary-format.js';
+import { count, eventWatermarkText, lagText, perSecond, seconds } from '../core/summary-format.js';
 import { type CommandContext } from '../pipeline/context.js';
+import { BYTES, type Progress, type ProgressDisplay, ROWS, RUNS, TIME } from './progress.js';
 import {
   allFlags,
   batchFlags,
@@ -15,6 +16,7 @@ import {
   genBatchFlags,
   genStreamFlags,
   compactFlags,
+  type DataFolderUse,
   masterFilesFlags,
   mergeFlags,
   replayQuarantineFlags,
@@ -35,26 +37,45 @@ import {
   speedCommandFlags,
 } from './options.js';
 
+/** What a command runs with from the CLI: the pipeline's context, and the terminal's progress line. */
+export interface CliContext extends CommandContext {
+  readonly progress: ProgressDisplay;
+}
+
 export interface CommandSpec {
   readonly name: string;
   readonly description: string;
   readonly options: readonly Option[];
+  /** How it takes --data: 'existing' refuses a folder that does not exist (unless --create), 'created' makes it. */
+  readonly dataFolder: DataFolderUse;
+  /** With these options the command writes nothing in the data folder (gen-stream publishing to NATS): not checked. */
+  readonly leavesDataFolderAlone?: (raw: RawOptions) => boolean;
   /** Runs until stopped: SIGINT/SIGTERM ask it to flush, publish and return (others just end at once). */
   readonly longRunning?: boolean;
   /** The command has its own --threads (bench takes a list): the global one is left out and left alone. */
   readonly ownsThreadsOption?: boolean;
-  readonly run: (context: CommandContext, raw: RawOptions) => Promise<void>;
+  readonly run: (context: CliContext, raw: RawOptions) => Promise<void>;
+}
+
+/** Runs `work` with a progress line for it (on a TTY), cleared when the work ends or fails. */
+async function withProgress<T>(progress: Progress, work: (update: Progress['update']) => T | Promise<T>): Promise<T> {
+  try {
+    return await work((done, total) => progress.update(done, total));
+  } finally {
+    progress.end();
+  }
 }
 
 const genBatch: CommandSpec = {
   name: 'gen-batch',
   description: 'write deterministic historical CSV files into <data>/batch_input/',
   options: genBatchFlags(),
-  async run({ layout, print }, raw) {
+  dataFolder: 'created',
+  async run({ layout, print, progress }, raw) {
     const options = resolveGenBatch(raw);
     const { generateBatchFiles } = await import('../generate/gen-batch.js');
     const started = performance.now();
-    const result = generateBatchFiles(layout.batchInput, options);
+    const result = await withProgress(progress.track('gen-batch', ROWS), (update) => generateBatchFiles(layout.batchInput, options, update));
     const ms = performance.now() - started;
     print(`gen-batch: ${count(result.rows)} rows (${count(result.purchases)} purchases) in ${result.files.length} files, ${count(result.bytes)} bytes, ${seconds(ms)} → ${layout.batchInput}`);
   },
@@ -64,11 +85,16 @@ const batch: CommandSpec = {
   name: 'batch',
   description: 'recompute per-user purchase totals from batch_input/ and ingested stream files; publish serving/batch/batch-<ms>/',
   options: batchFlags(),
+  dataFolder: 'existing',
   async run(context, raw) {
     const options = resolveBatch(raw);
     const { runBatch } = await import('../batch/batch-job.js');
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
-    const { dir, manifest } = await runBatch({ ...await layerEnvironment(context), ...options });
+    const environment = await layerEnvironment(context);
+    const { dir, manifest } = await withProgress(context.progress.track('batch', BYTES), (onMapProgress) => runBatch({ ...environment, ...options, onMapProgress }));
+    if (manifest.inputs.length === 0) {
+      context.logger.warn(`batch: the master dataset is empty (no .csv files in ${context.layout.batchInput}, no ingested stream files): the view has no users (gen-batch writes sample history)`);
+    }
     context.print(
       `batch: ${count(manifest.rowsRead)} rows (${count(manifest.purchases)} purchases, ${count(manifest.badRowsTotal)} bad) from ${manifest.inputs.length} files → ` +
         `${count(manifest.users)} users in ${seconds(manifest.elapsedMs)} (${perSecond(manifest.rowsRead, manifest.elapsedMs)} rows, ${context.global.threads} threads) → ${dir}`,
@@ -81,6 +107,7 @@ const merge: CommandSpec = {
   longRunning: true,
   description: 'merge the latest batch view with the speed layer into serving/view/merged_view.csv (once, or every interval)',
   options: mergeFlags(),
+  dataFolder: 'existing',
   async run(context, raw) {
     const { layout, signal, print } = context;
     const options = resolveMerge(raw);
@@ -98,8 +125,11 @@ const merge: CommandSpec = {
 const serve: CommandSpec = {
   name: 'serve',
   longRunning: true,
-  description: 'the serving layer as a service: the merged view kept current from the data folder, answered over HTTP, and written to merged_view.csv every interval',
+  description:
+    'the serving layer as a service: the merged view kept current from the data folder, answered over HTTP, and written to merged_view.csv every interval; ' +
+    '/readyz is 200 once a consistent view is loaded, with or without a batch view (without one, /status says "no batch view yet")',
   options: serveFlags(),
+  dataFolder: 'existing',
   async run(context, raw) {
     const options = resolveServe(raw);
     const { serveOnThread } = await import('../pipeline/serve-thread.js');
@@ -112,6 +142,8 @@ const genStream: CommandSpec = {
   longRunning: true,
   description: 'write a CSV chunk into <data>/stream_input/ every interval (atomically: temp name, then rename), or publish it to NATS (--sink)',
   options: genStreamFlags(),
+  dataFolder: 'existing',
+  leavesDataFolderAlone: (raw) => raw.sink !== undefined && raw.sink !== 'files',
   async run({ layout, signal, print, logger }, raw) {
     const config = resolveGenStream(raw);
     const { runStreamGenerator } = await import('../generate/gen-stream.js');
@@ -134,6 +166,7 @@ const speed: CommandSpec = {
   longRunning: true,
   description: 'watch stream_input/ (or read a NATS stream: --source), keep the sliding window and the realtime view, publish serving/speed/ and serving/realtime/ (--once: ingest what is there and exit)',
   options: speedCommandFlags(),
+  dataFolder: 'existing',
   async run(context, raw) {
     const options = resolveSpeedCommand(raw);
     const { runSpeedLayer } = await import('../pipeline/speed.js');
@@ -144,7 +177,7 @@ const speed: CommandSpec = {
       onSlide: (s) =>
         context.print(
           `speed: window to ${new Date(s.windowEndMs).toISOString()}: ${count(s.eventsPerSecond)} events/s, ${count(s.windowUsers)} users in window, ` +
-            `${count(s.realtimeUsers)} in realtime view (seq ${s.batchWatermark + 1}..${s.throughSeq}), lag ${count(s.maxLagMs)} ms, ` +
+            `${count(s.realtimeUsers)} in realtime view (seq ${s.batchWatermark + 1}..${s.throughSeq}), ${lagText(s.maxLagMs, options.window.batchIntervalMs)}, ` +
             `event time ${eventWatermarkText(s.eventWatermark)}, ${count(s.lateRows)} late rows` +
             (s.sourceUnreadableMs === null ? '' : `, source unreadable for ${seconds(s.sourceUnreadableMs)}`),
         ),
@@ -156,6 +189,7 @@ const compact: CommandSpec = {
   name: 'compact',
   description: 'move ingested stream files out of stream_input/ into compacted master files under master/stream/ (crash-safe, exactly once)',
   options: compactFlags(),
+  dataFolder: 'existing',
   async run(context, raw) {
     const { failpoint, ...options } = resolveCompact(raw);
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
@@ -164,7 +198,8 @@ const compact: CommandSpec = {
     const [failStep, failAt = '1'] = failpoint?.split('@') ?? [];
     let seen = 0;
     const onStep = failpoint === undefined ? undefined : (step: string): void => void (step === failStep && ++seen === Number(failAt) && process.kill(process.pid, 'SIGKILL'));
-    const result = await compactNow(await layerEnvironment(context), options, onStep);
+    const environment = await layerEnvironment(context);
+    const result = await withProgress(context.progress.track('compact', BYTES), (onProgress) => compactNow(environment, options, { onStep, onProgress }));
     const folded = result.foldedThrough === undefined ? 'the running speed layer folds the ingest log at its next slide' : `ingest log folded through seq ${result.foldedThrough}`;
     context.print(
       `compact: ${count(result.seqs)} stream files (${count(result.bytes)} bytes) moved into ${count(result.files)} compacted files; ` +
@@ -177,6 +212,7 @@ const masterFiles: CommandSpec = {
   name: 'master-files',
   description: "print the master dataset's files through an ingest seq as JSON: what a batch job (ours or Spark's) reads",
   options: masterFilesFlags(),
+  dataFolder: 'existing',
   async run(context, raw) {
     const { watermark } = resolveMasterFiles(raw);
     const { collectBatchInputs } = await import('../batch/inputs.js');
@@ -192,6 +228,7 @@ const all: CommandSpec = {
   longRunning: true,
   description: 'run everything in one process: gen-batch if empty, batch, stream generator, speed layer, merger',
   options: allFlags(),
+  dataFolder: 'created',
   async run(context, raw) {
     const options = resolveAll(raw);
     const { runAll } = await import('../pipeline/run-all.js');
@@ -205,12 +242,13 @@ const soak: CommandSpec = {
   longRunning: true,
   description: 'run the whole pipeline at a fixed event rate for a long time (optionally with SIGKILLs) and check it',
   options: soakFlags(),
+  dataFolder: 'created',
   async run(context, raw) {
     const options = resolveSoak(raw);
     const { runSoak } = await import('../soak/soak.js');
     const { printSoakReport } = await import('../soak/print-report.js');
     const { writeFileAtomically } = await import('../io/files/atomic.js');
-    const report = await runSoak({ ...context.global, signal: context.signal, print: context.print }, options);
+    const report = await withProgress(context.progress.track('soak', TIME), (onProgress) => runSoak({ ...context.global, signal: context.signal, print: context.print, onProgress }, options));
     printSoakReport(report, context.print);
     if (options.jsonFile !== undefined) await writeFileAtomically(options.jsonFile, JSON.stringify(report, null, 2) + '\n');
     if (!report.pass) {
@@ -227,10 +265,11 @@ const bench: CommandSpec = {
     "recommend a --threads value for this machine; the input is --data's batch_input/ (generated there when empty) " +
     'or, without --data, a generated dataset cached in the temp folder',
   options: benchFlags(),
+  dataFolder: 'created',
   async run(context, raw) {
     const options = resolveBench(raw);
     const { runBench } = await import('../bench/run-bench.js');
-    await runBench(context, options);
+    await withProgress(context.progress.track('bench', RUNS), (onProgress) => runBench({ ...context, onProgress }, options));
   },
 };
 
@@ -252,6 +291,7 @@ const replayQuarantine: CommandSpec = {
     'put rows fixed in place in <data>/quarantine/*.bad back into the master dataset, once: as a new stream file the speed ' +
     'layer ingests; rows still bad stay quarantined with their reason',
   options: replayQuarantineFlags(),
+  dataFolder: 'existing',
   async run(context, raw) {
     const options = resolveReplayQuarantine(raw);
     const { replayQuarantine: replay } = await import('../quarantine/replay-quarantine.js');

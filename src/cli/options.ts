@@ -121,10 +121,23 @@ function shown<T>(value: T | undefined, format: (value: T) => string, whenAbsent
 
 const duration = formatDurationMs;
 
-export function globalFlags(): Option[] {
+/**
+ * How a command takes --data, which its --help says: 'existing', a folder that must exist (a typo must not start an
+ * empty one and look like success; --create starts one), or 'created', made when missing (gen-batch, all).
+ */
+export type DataFolderUse = 'existing' | 'created';
+
+const DATA_FOLDER_HELP: Readonly<Record<DataFolderUse, string>> = Object.freeze({
+  existing: 'data folder, which must exist (--create starts a new one)',
+  created: 'data folder, created when missing',
+});
+
+/** The options every command takes; with its `use` of --data, its --data help says it (and 'existing' adds --create). */
+export function globalFlags(use?: DataFolderUse): Option[] {
   const d = DEFAULTS.global;
   return [
-    flag('--data <dir>', 'data folder', d.data),
+    flag('--data <dir>', use === undefined ? 'data folder' : DATA_FOLDER_HELP[use], d.data),
+    ...(use === 'existing' ? [flag('--create', 'start a new, empty data folder at --data when there is none')] : []),
     flag('--threads <n>', 'worker threads', `the available parallelism, ${count(d.threads)} here`),
     flag('--log-level <level>', LOG_LEVELS.join(', '), d.logLevel),
     flag('--mode <mode>', 'bad rows: permissive (quarantine), drop (count only), failfast (exit 2)', d.mode),
@@ -298,6 +311,7 @@ export function allFlags(): Option[] {
   ];
 }
 
+/** soak's own --data (a new temp folder when absent) replaces the global one. */
 export function soakFlags(): Option[] {
   const d = DEFAULTS.soak;
   return [
@@ -308,11 +322,12 @@ export function soakFlags(): Option[] {
     ...compactEveryFlags(d.compactEveryMs),
     flag('--merge-interval <duration>', 'time between merges', duration(d.mergeIntervalMs)),
     flag('--json <file>', 'also write the report as JSON'),
+    flag('--data <dir>', DATA_FOLDER_HELP.created, 'a new folder in the system temp folder'),
     ...speedFlags(d.speed, 'keep-windows'),
   ];
 }
 
-/** bench's own --threads (a list) replaces the global one. */
+/** bench's own --threads (a list) and --data (a cached dataset when absent) replace the global ones. */
 export function benchFlags(): Option[] {
   const d = DEFAULTS.bench;
   return [
@@ -321,6 +336,7 @@ export function benchFlags(): Option[] {
     flag('--users <list>', 'distinct users to generate: one count, or a ladder like 10000,100000,1000000', d.users.join(',')),
     flag('--repeat <k>', 'timed runs per thread count; the median is reported', count(d.repeat)),
     flag('--speed', 'time the speed layer (speed --once on 200 staged files) instead of the batch layer'),
+    flag('--data <dir>', "data folder whose batch_input/ is timed (generated there when empty; created when missing)", 'a generated dataset cached in the system temp folder'),
     flag('--json <file>', 'also write the results as JSON to this file'),
   ];
 }

@@ -19,3 +19,12 @@ export function perSecond(n: number, ms: number): string {
 export function eventWatermarkText(watermark: number | null): string {
   return watermark === null ? 'none yet' : new Date(watermark * 1000).toISOString().replace('.000Z', 'Z');
 }
+
+/**
+ * The status line's lag: the slowest file of the slide, from its last write (producers write, then rename it into
+ * stream_input/) to its rows being counted in the published realtime view. A file waits up to one micro-batch
+ * interval to be picked up, so the interval is named beside it: a lag just under it is the interval, not a backlog.
+ */
+export function lagText(maxLagMs: number, batchIntervalMs: number): string {
+  return `lag ${count(maxLagMs)} ms (micro-batch every ${count(batchIntervalMs)} ms)`;
+}

@@ -29,7 +29,8 @@ function userFiles(dir: string): string[] {
   return fs.readdirSync(dir).filter((name) => name !== '.gitkeep');
 }
 
-export function generateBatchFiles(dir: string, config: GenBatchConfig): GenBatchResult {
+/** Writes the files; `onProgress` hears the rows written so far, every ROWS_PER_WRITE rows. */
+export function generateBatchFiles(dir: string, config: GenBatchConfig, onProgress?: (rowsWritten: number, rowsTotal: number) => void): GenBatchResult {
   fs.mkdirSync(dir, { recursive: true });
   const existing = userFiles(dir);
   if (existing.length > 0) {
@@ -57,6 +58,7 @@ export function generateBatchFiles(dir: string, config: GenBatchConfig): GenBatc
         bytes += fs.writeSync(fd, generator.lines(n, config.startSeconds, rowsPerSecond, row, counts));
         written += n;
         row += n;
+        onProgress?.(row, config.rows);
       }
       fs.fsyncSync(fd);
     } finally {

@@ -1,6 +1,6 @@
 // Compaction as the pipeline runs it: `compact` in this thread, `all --compact-every` on a thread of its own.
 
-import { type CompactionResult, compactMasterDataset } from '../batch/compaction.js';
+import { type CompactionConfig, type CompactionResult, compactMasterDataset } from '../batch/compaction.js';
 import { type LogLevel } from '../core/log-levels.js';
 import { ThreadClient } from '../io/threads/thread-rpc.js';
 import { workerUrl } from '../io/threads/worker-url.js';
@@ -14,9 +14,9 @@ export interface CompactOptions {
   readonly minAgeMs: number;
 }
 
-/** One compaction in this thread; `onStep` sees each step boundary (crash tests stop the process there). */
-export function compactNow(environment: LayerEnvironment, options: CompactOptions, onStep?: Parameters<typeof compactMasterDataset>[0]['onStep']): Promise<CompactionResult> {
-  return compactMasterDataset({ layout: environment.layout, logger: environment.logger, clock: environment.clock, ...options, onStep });
+/** One compaction in this thread; `onStep` sees each step boundary (crash tests stop the process there), `onProgress` the bytes moved. */
+export function compactNow(environment: LayerEnvironment, options: CompactOptions, hooks: Pick<CompactionConfig, 'onStep' | 'onProgress'> = {}): Promise<CompactionResult> {
+  return compactMasterDataset({ layout: environment.layout, logger: environment.logger, clock: environment.clock, ...options, ...hooks });
 }
 
 /** One compaction on a thread of its own, so the event loop keeps serving and ingesting meanwhile. */

@@ -14,6 +14,9 @@ import { ChangeLog } from './change-log.js';
 import { addChange, mergedTotals } from './overlay.js';
 import { OverlayBuckets } from './overlay-buckets.js';
 
+/** What /status says, and serve logs, while there is no batch view: the totals are the speed layer's alone. */
+export const NO_BATCH_VIEW = 'no batch view yet';
+
 export interface SnapshotStatus {
   /** Increases by one with every change. */
   readonly version: number;

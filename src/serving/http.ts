@@ -1,8 +1,9 @@
 // The serving layer's HTTP API (fastify): parses, validates and formats; every answer comes from one snapshot of
-// the store (read through ServingReads, nothing more) and carries its version. Routes are listed in the README; their
+// the store (read through ServingReads, nothing more) and carries its version. Routes are listed in docs/api.md; their
 // names are a contract.
 
 import { maxHeaderSize } from 'node:http';
+import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
@@ -10,7 +11,8 @@ import { type BucketRange, type EventTimeHead, bucketRange, formatSeconds, parse
 import { formatCents } from '../core/money.js';
 import { parseDurationMs } from '../core/option-values.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
-import { type SnapshotStatus } from './current-version.js';
+import { RESPONSE_SCHEMAS, paramsSchema } from './api-schemas.js';
+import { NO_BATCH_VIEW, type SnapshotStatus } from './current-version.js';
 import { LIVE_PAGE } from './live-page.js';
 import { TOP_MAX, type UserTotals } from './lookups.js';
 import { servingMetrics } from './metrics.js';
@@ -66,6 +68,7 @@ export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badR
     bad_rows: serving.badRows,
     changed_users: status.changedUsers,
     change: status.kind,
+    ...(status.batchView === null ? { notice: NO_BATCH_VIEW } : {}),
     event_time: eventTimeBody(status),
     bucket_seconds: serving.bucketSeconds,
     // A speed layer that cannot read its source (a NATS cluster not answering) for more than a few seconds; 0 while it reads.
@@ -167,6 +170,10 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
 
   const version = (): number | null => serving.current?.version ?? null;
 
+  // Response schemas document the answers (/openapi.json) without serializing them: JSON.stringify as without a schema.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  void app.register(fastifySwagger, { openapi: { openapi: '3.1.0', info: { title: 'lambdaflow serving API', version: '1' } } });
+
   app.setErrorHandler((error: FastifyError | HttpError, _request, reply) => {
     if (error instanceof HttpError) return reply.code(error.statusCode).send({ error: error.message, ...error.extra, version: version() });
     if ((error as FastifyError).validation) {
@@ -206,13 +213,20 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
     done(null, payload);
   });
 
+  // Each route once the swagger plugin has loaded, so that its onRoute hook sees them all for /openapi.json.
   const get = (url: string, querystring: Record<string, unknown>, handler: (request: FastifyRequest, reply: FastifyReply) => unknown): void => {
-    app.route({
-      method: ['GET', 'HEAD'],
-      url,
-      schema: { querystring: { type: 'object', properties: { min_version: minVersionSchema, ...querystring }, additionalProperties: false } },
-      handler: async (request, reply) => handler(request, reply),
-    });
+    app.after(() =>
+      app.route({
+        method: ['GET', 'HEAD'],
+        url,
+        schema: {
+          ...paramsSchema(url),
+          querystring: { type: 'object', properties: { min_version: minVersionSchema, ...querystring }, additionalProperties: false },
+          response: RESPONSE_SCHEMAS[url],
+        },
+        handler: async (request, reply) => handler(request, reply),
+      }),
+    );
   };
 
   /** The current version when it can answer over a range of time; 409 saying why not otherwise. */
@@ -313,6 +327,8 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
   );
 
   get('/metrics', {}, async (_request, reply) => reply.header('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics()));
+
+  get('/openapi.json', {}, () => app.swagger());
 
   get('/', {}, (_request, reply) => reply.header('Content-Type', 'text/html; charset=utf-8').send(LIVE_PAGE));
 

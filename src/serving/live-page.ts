@@ -38,7 +38,7 @@ export const LIVE_PAGE = `<!doctype html>
 </head>
 <body>
 <h1>lambdaflow — merged view, live</h1>
-<div class="sub">Batch view + realtime view, exact to the cent. <span id="connection">connecting…</span></div>
+<div class="sub">Batch view + realtime view, exact to the cent. <a href="/openapi.json">The API (OpenAPI)</a> · <span id="connection">connecting…</span></div>
 <div class="cards">
   <div class="card"><div class="label">Users</div><div class="value" id="users">–</div></div>
   <div class="card"><div class="label">Purchases</div><div class="value" id="purchases">–</div></div>
@@ -57,7 +57,7 @@ export const LIVE_PAGE = `<!doctype html>
 </div>
 <div class="row">
   <div>
-    <div class="panel"><h2>Events per second (up to the last 5 minutes)</h2><canvas id="chart" data-points="0"></canvas></div>
+    <div class="panel"><h2>Events per second, <span id="chart-span">the last 1 min</span></h2><canvas id="chart" data-points="0"></canvas></div>
     <div class="panel">
       <h2>Look up a user</h2>
       <form id="lookup"><input id="lookup-id" placeholder="user id" autocomplete="off"><button type="submit">Look up</button></form>
@@ -199,6 +199,7 @@ export const LIVE_PAGE = `<!doctype html>
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     g.clearRect(0, 0, w, h);
     const now = Date.now(), span = Math.min(SPAN_MAX_MS, Math.max(SPAN_MIN_MS, history.length ? now - history[0].t : 0));
+    $('chart-span').textContent = 'the last ' + Math.round(span / 60000) + ' min'; // what the axis shows, 1 to 5 min
     const peak = Math.max(0, ...history.map((p) => p.v)), step = roundStep(Math.max(peak, 1), 4), top = Math.max(step, Math.ceil(peak * 1.05 / step) * step);
     const levels = []; for (let v = 0; v <= top && history.length; v += step) levels.push(v);
     if (!levels.length) levels.push(0);

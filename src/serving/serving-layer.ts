@@ -11,7 +11,7 @@ import { type DataLayout, allStreamLayouts, partitionStreams } from '../io/files
 import { type Logger } from '../io/runtime/logger.js';
 import { type BatchViewInfo, batchWatermarkOf, latestBatchView } from '../io/views/views.js';
 import { CsvCadence } from './csv-cadence.js';
-import { type SnapshotStatus } from './current-version.js';
+import { NO_BATCH_VIEW, type SnapshotStatus } from './current-version.js';
 import { ExactView } from './exact-view.js';
 import { type TopBy, type UserTotals } from './lookups.js';
 import { type MergeView, type MergeViewContext, batchRef } from './merge-view.js';
@@ -174,6 +174,7 @@ export class ServingLayer implements ServingReads {
         OverlayBuckets.fromState(result.buckets),
       ),
     );
+    if (!batch && !this.ready) logger.warn(`serving: ${NO_BATCH_VIEW} in ${layout.servingBatch}: serving the speed layer's totals alone until a batch job publishes one`);
     this.ready = true;
   }
 

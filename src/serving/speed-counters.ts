@@ -50,8 +50,10 @@ export class SpeedCounters {
   }
 
   /**
-   * Rows the speed layers read per second over the last RATE_WINDOW_MS, up to now, summed over streams: a stream that
-   * stopped falls to 0. Null before a speed layer has published twice.
+   * Rows the speed layers read per second over the RATE_WINDOW_MS before each one's newest sample, summed over
+   * streams; a stream with no new rows for RATE_WINDOW_MS counts 0. Null before a speed layer has published twice.
+   * Measured between samples, not up to now: every reader of one version (/status, its SSE event, the page) gets the
+   * same figure, which it did not when the time since the last sample shrank the span.
    */
   get eventsPerSecond(): number | null {
     let total: number | null = null;
@@ -65,13 +67,12 @@ export class SpeedCounters {
   private rateOf(counters: readonly CounterSample[]): number | null {
     const last = counters.at(-1);
     if (!last) return null;
-    const now = this.clock.now();
-    const since = now - RATE_WINDOW_MS;
     // The newest sample at or before the window's start (or the oldest of this speed process) is the baseline.
     const sameRun = counters.filter((c) => c.startedAtMs === last.startedAtMs);
-    const base = sameRun.filter((c) => c.atMs <= since).at(-1) ?? sameRun[0]!;
-    if (base === last && sameRun.length < 2) return null;
-    const spanMs = now - Math.max(base.atMs, since);
+    if (sameRun.length < 2) return null;
+    if (last.atMs <= this.clock.now() - RATE_WINDOW_MS) return 0;
+    const base = sameRun.filter((c) => c.atMs <= last.atMs - RATE_WINDOW_MS).at(-1) ?? sameRun[0]!;
+    const spanMs = last.atMs - base.atMs;
     return spanMs > 0 ? ((last.rows - base.rows) * 1000) / spanMs : null;
   }
 

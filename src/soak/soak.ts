@@ -44,6 +44,8 @@ export interface SoakOptions {
 export interface SoakRun extends Pick<GlobalConfig, 'threads' | 'mode' | 'logLevel'> {
   readonly signal: AbortSignal;
   readonly print: (line: string) => void;
+  /** Once a second: the time the soak has run, and the time it runs in all (--duration). */
+  readonly onProgress?: (elapsedMs: number, durationMs: number) => void;
 }
 
 interface Sample {
@@ -149,6 +151,7 @@ export async function runSoak(run: SoakRun, options: SoakOptions): Promise<SoakR
   lag.enable();
   const started = Date.now();
   const sampler = setInterval(() => {
+    run.onProgress?.(Math.min(Date.now() - started, options.durationMs), options.durationMs);
     const rssBytes = childPid === undefined ? process.memoryUsage().rss : rssOfPid(childPid);
     if (rssBytes === undefined) return;
     samples.push({

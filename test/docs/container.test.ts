@@ -1,5 +1,5 @@
 // The Dockerfile and docker-compose.yml, checked where no container engine runs: the base image, the build steps,
-// the default command and the data volume; and every lambdaflow command they run (and README "Scaling out" shows) is
+// the default command and the data volume; and every lambdaflow command they run (and docs/scaling-out.md shows) is
 // shown verbatim in that section and made of flags the CLI's `--help` lists, with a value exactly where it takes one.
 
 import { spawnSync } from 'node:child_process';
@@ -12,21 +12,12 @@ import { MAIN } from '../helpers/cli.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (name: string): string => fs.readFileSync(path.join(ROOT, name), 'utf8');
 
-/** Flags of the NATS JetStream source (README "Scaling out"). */
+/** Flags of the NATS JetStream source (docs/scaling-out.md). */
 const NATS_FLAGS = ['--source', '--sink', '--nats-stream', '--nats-subject', '--nats-consumer', '--nats-partitions', '--nats-replicas', '--partition'];
 /** The compose file's NATS cluster, as --source / --sink list it. */
 const NATS_MEMBERS = ['nats-1', 'nats-2', 'nats-3'];
 const NATS_CLUSTER = NATS_MEMBERS.map((name) => `nats://${name}:4222`).join(',');
 const LAMBDAFLOW = 'node dist/main.js';
-
-/** A README section's text, from its `## ` heading to the next one. */
-function readmeSection(title: string): string {
-  const readme = read('README.md');
-  const start = readme.indexOf(`\n## ${title}\n`);
-  if (start === -1) throw new Error(`README.md has no "## ${title}" section`);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end === -1 ? undefined : end);
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Dockerfile: instructions with their continuation lines joined, comments dropped.
@@ -164,7 +155,7 @@ const cmd = dockerfile.filter((i) => i.keyword === 'CMD').at(-1);
 const defaultCommand = cmd === undefined ? '' : (JSON.parse(cmd.args) as string[]).join(' ');
 const compose = parseCompose(read('docker-compose.yml'));
 const lambdaflowServices = [...compose.services].filter(([, s]) => s.has('build'));
-const scalingOut = readmeSection('Scaling out');
+const scalingOut = read('docs/scaling-out.md');
 
 describe('Dockerfile', () => {
   const index = (keyword: string, args: RegExp): number => dockerfile.findIndex((i) => i.keyword === keyword && args.test(i.args));
@@ -234,7 +225,7 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of lambdaflowServices) {
       expect(s.get('build'), name).toBe('.');
       const line = commandOf(name);
-      expect(scalingOut, `README "Scaling out" must show \`${line.text}\``).toContain(line.text);
+      expect(scalingOut, `docs/scaling-out.md must show \`${line.text}\``).toContain(line.text);
     }
   });
 
@@ -270,12 +261,12 @@ describe('docker-compose.yml', () => {
   });
 });
 
-// Every lambdaflow command line of the Dockerfile, the compose file and README "Scaling out", once each (the README
+// Every lambdaflow command line of the Dockerfile, the compose file and docs/scaling-out.md, once each (the README
 // shows the others' too), flag by flag.
 const commandLines: CommandLine[] = [
   commandLine('Dockerfile CMD', defaultCommand),
   ...lambdaflowServices.map(([name, s]) => commandLine(`docker-compose.yml ${name}`, s.get('command') as string)),
-  ...readmeCommandLines(scalingOut).map((text) => commandLine('README "Scaling out"', text)),
+  ...readmeCommandLines(scalingOut).map((text) => commandLine('docs/scaling-out.md', text)),
 ].filter((line, i, all) => all.findIndex((other) => other.text === line.text) === i);
 
 describe('the flags of every command line exist in the CLI (`<command> --help`)', () => {
@@ -301,7 +292,7 @@ describe('the flags of every command line exist in the CLI (`<command> --help`)'
   }
 });
 
-describe('the NATS JetStream source\'s flags (README "Scaling out")', () => {
+describe('the NATS JetStream source\'s flags (docs/scaling-out.md)', () => {
   const natsCommands = ['speed', 'all', 'gen-stream'];
   for (const flag of NATS_FLAGS) {
     const offeredBy = natsCommands.filter((command) => {
