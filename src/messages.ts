@@ -79,6 +79,11 @@ export interface StreamParseTask {
   readonly bucketSeconds: number;
 }
 
+/** Logged stream files to look through for their late rows: good rows with an event second below each one's threshold. */
+export interface LateRowsTask {
+  readonly files: readonly (StreamFileToParse & { readonly threshold: number })[];
+}
+
 /** Speed worker: set up once with the partition it owns. */
 export interface SpeedWorkerInit {
   readonly partition: number;
@@ -168,7 +173,9 @@ export type ServingRequest =
 
 export interface ServingLoadResult {
   readonly base: BatchBase;
+  /** The overlay per user over all time, and per (user, bucket). */
   readonly overlay: AggTableState;
+  readonly buckets: AggTableState;
   readonly throughSeq: number;
   readonly lastIngestedAtMs: number | null;
   /** Each partition stream's last seq the overlay holds. */

@@ -1,5 +1,5 @@
 // Parse-pool entry points for piscina: `map` parses byte ranges into partial aggregates, `reduce` writes a part
-// (the batch layer); `parseStream` parses a speed-layer micro-batch's files.
+// (the batch layer); `parseStream` parses a speed-layer micro-batch's files, `lateRows` finds their late rows.
 
 import fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
@@ -8,8 +8,9 @@ import { formatBucketedEntries, sortedEntries } from '../src/core/sorted-view.js
 import { parseFileRange } from '../src/io/files/read-range.js';
 import { type ErrorCode, LambdaflowError } from '../src/core/errors.js';
 import { type Answer, answerTask, ownedBytes } from '../src/io/threads/thread-rpc.js';
-import type { MapRange, MapResult, MapTask, ParsePoolData, RangeResult, ReduceResult, ReduceTask, StreamParseTask } from '../src/messages.js';
-import { type StreamParse, parseStreamFiles } from '../src/speed/stream-parse.js';
+import type { LateRowsTask, MapRange, MapResult, MapTask, ParsePoolData, RangeResult, ReduceResult, ReduceTask, StreamParseTask } from '../src/messages.js';
+import { type LateRow } from '../src/io/logs/late-rows.js';
+import { type StreamParse, lateRowsOf, parseStreamFiles } from '../src/speed/stream-parse.js';
 import { runInBackground } from '../src/io/threads/thread-priority.js';
 
 // The batch layer's pool runs in the background; the speed layer's parse pool (the same entry) does not.
@@ -87,3 +88,12 @@ export const parseStream = answerTask((task: StreamParseTask) =>
     return { result: { ...result, deltas }, transfer: [...result.blocks.flatMap(blockTransferList), deltas.buffer] };
   }),
 );
+
+/** A micro-batch's late rows, file by file (src/speed/stream-parse.ts lateRowsOf). */
+export const lateRows = answerTask((task: LateRowsTask) =>
+  withFileErrors('E_INPUT', task.files[0]?.path ?? '', (): Answer<LateRow[][]> => ({
+    result: task.files.map((file) => lateRowsOf(file, file.threshold, (onGoodRow) => parseFileRange(file.path, file.start, file.end, DISCARD, 'drop', 0, onGoodRow))),
+  })),
+);
+
+const DISCARD: AggSink = { add() {} };

@@ -2,6 +2,7 @@
 // script turning its argument list into a frozen, checked config at its start. A bad value is E_OPTIONS naming its flag;
 // an unknown flag or a stray argument is parseArgs' own TypeError. Every flag takes a value (`--rows 1000`).
 
+import { DEFAULT_ALLOWED_LATENESS_SECONDS } from '../core/event-time.js';
 import { parseArgs } from 'node:util';
 import { LambdaflowError } from '../core/errors.js';
 import { type RawOptions, durationOption, integerOption, optionError, stringOf, windowOption } from '../core/option-values.js';
@@ -90,7 +91,7 @@ export interface SpeedBenchOptions {
 /** bench:speed's fixed window fed every `batchIntervalMs`; a slide it does not divide is E_OPTIONS naming --slide. */
 export function speedBenchWindow(batchIntervalMs: number): SpeedOptions {
   const { windowMs, slideMs, keepViews } = SPEED_BENCH_WINDOW;
-  return Object.freeze({ window: windowOption({ batchIntervalMs, windowMs, slideMs }), keepViews });
+  return Object.freeze({ window: windowOption({ batchIntervalMs, windowMs, slideMs }), keepViews, allowedLatenessSeconds: DEFAULT_ALLOWED_LATENESS_SECONDS });
 }
 
 /** `npm run bench:speed` (bench/speed.ts). */

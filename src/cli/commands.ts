@@ -6,7 +6,7 @@ import { type Option } from 'commander';
 import { LambdaflowError } from '../core/errors.js';
 import { formatNatsAddress } from '../core/nats-names.js';
 import { type RawOptions } from '../core/option-values.js';
-import { count, perSecond, seconds } from '../core/summary-format.js';
+import { count, eventWatermarkText, perSecond, seconds } from '../core/summary-format.js';
 import { type CommandContext } from '../pipeline/context.js';
 import {
   allFlags,
@@ -144,7 +144,8 @@ const speed: CommandSpec = {
       onSlide: (s) =>
         context.print(
           `speed: window to ${new Date(s.windowEndMs).toISOString()}: ${count(s.eventsPerSecond)} events/s, ${count(s.windowUsers)} users in window, ` +
-            `${count(s.realtimeUsers)} in realtime view (seq ${s.batchWatermark + 1}..${s.throughSeq}), lag ${count(s.maxLagMs)} ms`,
+            `${count(s.realtimeUsers)} in realtime view (seq ${s.batchWatermark + 1}..${s.throughSeq}), lag ${count(s.maxLagMs)} ms, ` +
+            `event time ${eventWatermarkText(s.eventWatermark)}, ${count(s.lateRows)} late rows`,
         ),
     });
   },

@@ -49,9 +49,10 @@ interface SpeedDefaults {
   readonly windowMs: number;
   readonly slideMs: number;
   readonly keepViews: number;
+  readonly allowedLatenessMs: number;
 }
 
-const SPEED: SpeedDefaults = Object.freeze({ batchIntervalMs: 10_000, windowMs: 60_000, slideMs: 10_000, keepViews: 5 });
+const SPEED: SpeedDefaults = Object.freeze({ batchIntervalMs: 10_000, windowMs: 60_000, slideMs: 10_000, keepViews: 5, allowedLatenessMs: 10_000 });
 
 /** Every default of every command; `undefined` means the option is off unless given (its help says what that means). */
 export const DEFAULTS = Object.freeze({
@@ -205,6 +206,7 @@ function speedFlags(defaults: SpeedDefaults = DEFAULTS.speed, keepFlag: KeepWind
     flag('--window <duration>', 'window length, a multiple of --slide', duration(defaults.windowMs)),
     flag('--slide <duration>', 'slide, a multiple of --batch-interval', duration(defaults.slideMs)),
     flag(`--${keepFlag} <n>`, 'speed window directories (speed-<ms>.txt/) to keep', count(defaults.keepViews)),
+    flag('--allowed-lateness <duration>', 'a row older than the largest event second so far less this is late (whole seconds)', duration(defaults.allowedLatenessMs)),
   ];
 }
 
@@ -454,7 +456,14 @@ export function resolveSpeed(raw: RawOptions, defaults: SpeedDefaults = DEFAULTS
     slideMs: durationOption(raw, 'slide', 'slide', defaults.slideMs),
   });
   const source = resolveSource(raw);
-  return Object.freeze({ window, keepViews: keptWindows(raw, keepFlag, defaults.keepViews), ...(source ? { source } : {}) });
+  const allowedLatenessMs = durationOption(raw, 'allowedLateness', 'allowed-lateness', defaults.allowedLatenessMs, 0);
+  if (allowedLatenessMs % 1000 !== 0) throw optionError('allowed-lateness', `must be whole seconds, got ${allowedLatenessMs} ms`);
+  return Object.freeze({
+    window,
+    keepViews: keptWindows(raw, keepFlag, defaults.keepViews),
+    allowedLatenessSeconds: allowedLatenessMs / 1000,
+    ...(source ? { source } : {}),
+  });
 }
 
 function resolveHttp(raw: RawOptions): HttpConfig | undefined {

@@ -100,10 +100,10 @@ export interface EventParserOptions {
    */
   readonly bucketSeconds: number;
   /**
-   * Called with each good row's bytes (a purchase or a view), without its line ending, and its event second (the
-   * parser's lineCount is its line): compaction copies them, the speed layer finds its late rows.
+   * Called with each good row's bytes (a purchase or a view), without its line ending, its event second and its line
+   * number: compaction copies them, the speed layer finds its late rows.
    */
-  readonly onGoodRow?: (bytes: Uint8Array, start: number, end: number, second: number) => void;
+  readonly onGoodRow?: (bytes: Uint8Array, start: number, end: number, second: number, line: number) => void;
 }
 
 const LF = 0x0a;
@@ -263,7 +263,7 @@ export class EventParser {
     const onGoodRow = this.options.onGoodRow;
     const goodBefore = onGoodRow ? this.counts.purchases + this.counts.views : 0;
     if (!this.simpleRow(bytes, start, end)) this.plainRow(bytes, start, end);
-    if (onGoodRow && this.counts.purchases + this.counts.views > goodBefore) onGoodRow(bytes, start, end, this.lastSecond);
+    if (onGoodRow && this.counts.purchases + this.counts.views > goodBefore) onGoodRow(bytes, start, end, this.lastSecond, this.lineCount);
   }
 
   /** Counts a good row's event second in; returns its bucket. */
@@ -272,7 +272,7 @@ export class EventParser {
     if (second < this.counts.minEventSecond) this.counts.minEventSecond = second;
     if (second > this.counts.maxEventSecond) this.counts.maxEventSecond = second;
     const bucketSeconds = this.options.bucketSeconds;
-    return bucketSeconds === 0 ? ALL_TIME : Math.floor(second / bucketSeconds);
+    return bucketSeconds > 0 ? Math.floor(second / bucketSeconds) : ALL_TIME;
   }
 
   /**

@@ -63,7 +63,8 @@ export function bucketRange(fromSecond: number, toSecond: number, bucketSeconds:
   for (const [name, second] of [['from', fromSecond], ['to', toSecond]] as const) {
     if (second % bucketSeconds !== 0) {
       const down = Math.floor(second / bucketSeconds) * bucketSeconds;
-      throw new RangeError(`${name}=${second} is not aligned to the ${size} buckets: the nearest aligned bounds are ${down} and ${down + bucketSeconds}`);
+      const bound = (s: number): string => `${s} (${new Date(s * 1000).toISOString().replace('.000Z', 'Z')})`;
+      throw new RangeError(`${name}=${second} is not aligned to the ${size} buckets: the nearest aligned bounds are ${bound(down)} and ${bound(down + bucketSeconds)}`);
     }
   }
   if (fromSecond >= toSecond) throw new RangeError(`from (${fromSecond}) must be before to (${toSecond}), in whole ${size} buckets`);
@@ -97,6 +98,30 @@ export interface UnitEventTime {
 export function advanceEventClock(clock: EventClock, unit: UnitEventTime): EventClock {
   return { maxEventSecond: Math.max(clock.maxEventSecond, unit.maxEventSecond), lateRows: clock.lateRows + unit.lateRows };
 }
+
+/** The event clock as realtime heads and checkpoints publish it (JSON: null for none yet). */
+export interface EventTimeHead {
+  /** The largest event second of a good row so far. */
+  readonly maxEventSecond: number | null;
+  /** W: maxEventSecond − allowedLatenessSeconds. */
+  readonly watermark: number | null;
+  /** Rows found late, in the whole stream. */
+  readonly lateRows: number;
+  readonly allowedLatenessSeconds: number;
+}
+
+/** An EventTimeHead read back from JSON, checked (undefined: none, or not one). */
+export function eventTimeHeadOf(value: unknown): EventTimeHead | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const { maxEventSecond, watermark, lateRows, allowedLatenessSeconds } = value as Record<string, unknown>;
+  const max = maxEventSecondFromJson(maxEventSecond);
+  const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  if (max === undefined || !isCount(lateRows) || !isCount(allowedLatenessSeconds) || !(watermark === null || typeof watermark === 'number')) return undefined;
+  return { maxEventSecond: watermarkJson(max), watermark: watermarkJson(max - allowedLatenessSeconds), lateRows, allowedLatenessSeconds };
+}
+
+/** The event clock an EventTimeHead describes. */
+export const eventClockOf = (head: EventTimeHead): EventClock => ({ maxEventSecond: head.maxEventSecond ?? -Infinity, lateRows: head.lateRows });
 
 /** A watermark for JSON (state files, answers): null for −∞. */
 export const watermarkJson = (watermark: number): number | null => (Number.isFinite(watermark) ? watermark : null);
@@ -150,4 +175,71 @@ export function parseTimeSeconds(text: string): number | undefined {
     seconds = ms / 1000;
   }
   return seconds >= 0 && seconds <= MAX_TIMESTAMP_SECONDS ? seconds : undefined;
+}
+
+/**
+ * The event clock as a stream's units are counted in log order (src/speed/speed-layer.ts), with units whose event time
+ * is known already (a restart reads it from the deltas' trailers) folded in as their turn comes: a unit's threshold is
+ * then the same whether its neighbours were read again or not.
+ */
+export class EventClockTracker {
+  private now: EventClock;
+  private seq: number;
+  private readonly known = new Map<number, UnitEventTime>();
+
+  constructor(
+    clock: EventClock,
+    /** The last unit `clock` counts. */
+    throughSeq: number,
+    readonly allowedLatenessSeconds: number,
+  ) {
+    this.now = clock;
+    this.seq = throughSeq;
+  }
+
+  /** The clock after every unit counted or folded so far. */
+  get clock(): EventClock {
+    return this.now;
+  }
+
+  get throughSeq(): number {
+    return this.seq;
+  }
+
+  /** A unit's event time known ahead of its turn. */
+  know(seq: number, unit: UnitEventTime): void {
+    if (seq > this.seq) this.known.set(seq, unit);
+  }
+
+  /** Whether unit `seq`'s event time is counted or known. */
+  isKnown(seq: number): boolean {
+    return seq <= this.seq || this.known.has(seq);
+  }
+
+  /** W(seq − 1), the threshold of unit `seq`: every unit before it must be counted or known. */
+  thresholdOf(seq: number): number {
+    this.foldKnown(seq - 1);
+    if (this.seq !== seq - 1) throw new RangeError(`the event time of seq ${this.seq + 1} is not known before seq ${seq}`);
+    return watermarkOf(this.now, this.allowedLatenessSeconds);
+  }
+
+  /** Counts unit `seq` (the next one) with its largest event second; its late rows come with addLate. */
+  advance(seq: number, maxEventSecond: number): void {
+    if (seq !== this.seq + 1) throw new RangeError(`seq ${seq} counted after seq ${this.seq}`);
+    this.now = advanceEventClock(this.now, { maxEventSecond, lateRows: 0 });
+    this.seq = seq;
+  }
+
+  addLate(rows: number): void {
+    this.now = { ...this.now, lateRows: this.now.lateRows + rows };
+  }
+
+  /** Folds the known units through `seq` (and returns the clock after them). */
+  foldKnown(seq: number): EventClock {
+    while (this.seq < seq && this.known.has(this.seq + 1)) {
+      this.now = advanceEventClock(this.now, this.known.get(this.seq + 1)!);
+      this.known.delete(++this.seq);
+    }
+    return this.now;
+  }
 }

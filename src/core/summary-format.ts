@@ -14,3 +14,8 @@ export function seconds(ms: number): string {
 export function perSecond(n: number, ms: number): string {
   return `${count(ms > 0 ? (n * 1000) / ms : 0)}/s`;
 }
+
+/** An event-time watermark (Unix seconds) in ISO 8601 UTC, `2026-12-07T10:00:00Z`, or `none yet`. */
+export function eventWatermarkText(watermark: number | null): string {
+  return watermark === null ? 'none yet' : new Date(watermark * 1000).toISOString().replace('.000Z', 'Z');
+}

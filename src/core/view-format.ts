@@ -182,13 +182,12 @@ export function mergeViewText(
   sign: 1 | -1 = 1,
   firstLine: ViewFirstLine = 'data',
   buckets: BucketField = NO_BUCKET_FIELD,
-  overAllTime = false,
 ): void {
   forEachViewLine(
     bytes,
     file,
     0,
-    (_prefix, key, start, end, count, cents, bucket) => table.add(key, start, end, sign * count, sign * cents, undefined, overAllTime ? ALL_TIME : bucket),
+    (_prefix, key, start, end, count, cents, bucket) => table.add(key, start, end, sign * count, sign * cents, undefined, bucket),
     { firstLine, buckets },
   );
 }

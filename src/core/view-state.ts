@@ -2,6 +2,7 @@
 // serving, the overlay a batch swap keeps, and a view's totals. Shapes only; src/serving builds and reads them.
 
 import type { AggTableState } from './agg-table.js';
+import type { BucketIndexState } from './bucket-index.js';
 import type { SortedTableState } from './sorted-table.js';
 
 export interface BatchViewMeta {
@@ -32,6 +33,11 @@ export interface BatchBase {
   readonly users: number;
   readonly purchases: number;
   readonly cents: number;
+  /**
+   * Its users' totals per event-time bucket of the data folder's size (src/core/bucket-index.ts); undefined for a view
+   * that has none of that size (written before event time): it answers all-time questions only.
+   */
+  readonly buckets: BucketIndexState | undefined;
 }
 
 export interface ViewTotals {
@@ -47,6 +53,8 @@ export interface ViewTotals {
  */
 export interface PreparedOverlay {
   readonly ranges: Readonly<Record<string, { readonly afterSeq: number; readonly throughSeq: number }>>;
+  /** Per user over all time, and per (user, bucket) (src/serving/overlay-buckets.ts). */
   readonly overlay: AggTableState;
+  readonly buckets: AggTableState;
   readonly totals: ViewTotals;
 }

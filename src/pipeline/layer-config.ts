@@ -69,6 +69,8 @@ export interface SpeedOptions {
   readonly window: WindowSpec;
   /** Speed window directories (speed-<ms>.txt/) kept. */
   readonly keepViews: number;
+  /** L of the event-time watermark W = max event second − L (src/core/event-time.ts). */
+  readonly allowedLatenessSeconds: number;
   /** Undefined: stream_input/ files. */
   readonly source?: SourceOptions;
 }

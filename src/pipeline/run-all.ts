@@ -5,7 +5,7 @@ import { historyEndingAt } from '../core/event-generator.js';
 import path from 'node:path';
 import { BatchPool, runBatch } from '../batch/batch-job.js';
 import { listCsvFiles } from '../batch/inputs.js';
-import { count, seconds } from '../core/summary-format.js';
+import { count, eventWatermarkText, seconds } from '../core/summary-format.js';
 import { type GenBatchConfig, generateBatchFiles } from '../generate/gen-batch.js';
 import { type LogLevel, silentLogger } from '../io/runtime/logger.js';
 import { type GenStreamConfig, type StreamChunk, runStreamGenerator } from '../generate/gen-stream.js';
@@ -83,7 +83,8 @@ export async function runAll(environment: LayerEnvironment, options: AllOptions,
     const at = new Date(s.windowEndMs).toISOString().slice(11, 19);
     print(
       `all: ${at} +${seconds(clock.now() - started)} | ${count(s.eventsPerSecond)} events/s | window ${count(s.windowUsers)} users | ` +
-        `realtime ${count(s.realtimeUsers)} users (seq ${s.batchWatermark + 1}..${s.throughSeq}) | lag ${count(s.maxLagMs)} ms | batch watermark ${s.batchWatermark}`,
+        `realtime ${count(s.realtimeUsers)} users (seq ${s.batchWatermark + 1}..${s.throughSeq}) | lag ${count(s.maxLagMs)} ms | batch watermark ${s.batchWatermark} | ` +
+        `event time ${eventWatermarkText(s.eventWatermark)}, ${count(s.lateRows)} late`,
     );
   };
 

@@ -10,6 +10,7 @@ import { IngestLogWriter, readIngestLog } from '../io/logs/ingest-log.js';
 import { DEFAULT_STREAM, type DataLayout, streamLayout } from '../io/files/layout.js';
 import { acquireLock } from '../io/files/lock.js';
 import type { NatsLink } from '../io/nats/nats.js';
+import { writeLateRows } from '../io/logs/late-rows.js';
 import { writeQuarantine } from '../io/logs/quarantine.js';
 import { StreamFiles } from '../io/files/stream-files.js';
 import { CombinedSource } from '../speed/combined-source.js';
@@ -75,6 +76,7 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
     if (from.kind === 'nats') link = await natsModules![0].NatsLink.open(from.server, logger, 'speed', clock);
     await removeStaleTemps(layout.servingSpeed);
     await removeStaleTemps(layout.servingRealtime);
+    await removeStaleTemps(layout.lateRows);
     const opened = IngestLogWriter.open(layout.ingestLog);
     log = opened.writer;
     const loggedFiles = new LoggedFiles(layout);
@@ -112,10 +114,12 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
         outputs: new SpeedViewFiles(layout, logger, options.keepViews),
         logger,
         quarantine: (entry, file) => writeQuarantine(layout, entry.name, file.badRows).then(() => undefined),
+        late: (entry, watermark, rows) => writeLateRows(layout, entry.name, watermark, rows).then(() => undefined),
         mode,
       },
       window,
       run,
+      options.allowedLatenessSeconds,
     );
     await speed.recover(entries, lastSeq);
     if (!run.once) watch?.();

@@ -3,7 +3,8 @@
 // count. Built off the hot path.
 
 import { UserAggTable } from '../core/agg-table.js';
-import { sortedTableState } from '../core/sorted-table.js';
+import { type BucketIndexState } from '../core/bucket-index.js';
+import { SortedUserTable, sortedTableState } from '../core/sorted-table.js';
 import { sortScratchBytes, sortedEntries } from '../core/sorted-view.js';
 import { orderByValueDescending } from '../core/value-order.js';
 import { type BatchBase, type BatchViewMeta } from '../core/view-state.js';
@@ -11,9 +12,10 @@ import { batchWatermarkOf } from '../io/views/views.js';
 
 /**
  * Orders a table's entries by id (in place: the table stays a table of the same users, without those whose totals
- * are zero), sorts them by amount and by count, and shares its arrays (a table made in shared memory is not copied).
+ * are zero), sorts them by amount and by count, and shares its arrays (a table made in shared memory is not copied);
+ * `buckets` then indexes the view's per-bucket totals against the entries in that order.
  */
-export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefined): BatchBase {
+export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefined, buckets?: (table: SortedUserTable) => BucketIndexState): BatchBase {
   // The sort and the reorder work in the memory the two orders by value end up in (8 bytes an entry each way), and
   // those are sorted with the id order's memory, of no more use by then: a loader holds the view and one column
   // beside it, not the garbage of each step until a collection comes.
@@ -39,6 +41,7 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
     users: n,
     purchases,
     cents,
+    buckets: buckets?.(new SortedUserTable(state)),
   };
 }
 

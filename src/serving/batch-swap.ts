@@ -1,7 +1,8 @@
 // Batch swaps in the serving store: a batch view with a higher watermark S_new replaces the base, and of the overlay
 // exactly the seqs it did not absorb are kept, per stream (src/core/exact-merge.ts). The loader prepares that overlay
 // off the hot path from the delta files; the seqs the store applied since come from the recent ones, added in slices
-// before the swap (advancePrepared) and the last few at the swap itself.
+// before the swap (advancePrepared) and the last few at the swap itself. Every step is done twice over the same
+// seqs' blocks: per user (the overlay) and per (user, bucket) (src/serving/overlay-buckets.ts).
 
 import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { type DeltaRange, type ExactMergePlan, type MergeWatermarks, checkDeltasFound, planExactMerge } from '../core/exact-merge.js';
@@ -11,6 +12,7 @@ import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { watermarkOf } from './batch-base.js';
 import { type CurrentVersion, type SnapshotStatus } from './current-version.js';
 import { addChange, reserveOverlay } from './overlay.js';
+import { OverlayBuckets } from './overlay-buckets.js';
 import { type RecentSeqs } from './recent-seqs.js';
 
 /** One stream's part of a batch swap. */
@@ -52,17 +54,27 @@ export function swapBatch(version: CurrentVersion, recent: RecentSeqs, base: Bat
     // The loader built the kept overlay and its totals: only the seqs applied since it read them are added here.
     version.setBase(base);
     // Its room was made by the loader (reserveOverlay), off this thread.
-    version.setOverlay(UserAggTable.fromState(prepared.overlay));
-    const totals = version.addToOverlay(after, prepared.totals);
+    version.setOverlay(UserAggTable.fromState(prepared.overlay), OverlayBuckets.fromState(prepared.buckets));
+    const totals = version.addToOverlay(after.overAllTime(), after, prepared.totals);
     recent.forgetAbsorbed(base);
     return version.publishRecounted(plans[0]!.plan.throughSeq, status.lastIngestedAtMs, 'batch', streamThroughSeqs, totals);
   }
   let overlay: UserAggTable;
-  if (!plans.some(({ plan }) => plan.useRealtime)) overlay = new UserAggTable();
-  else if (!plans.some(removedRange)) overlay = version.overlay; // the same seqs on a recomputed base
-  else overlay = fromRecent(recent, plans) ?? subtracted(version.overlay, recent, plans);
+  let buckets: OverlayBuckets;
+  if (!plans.some(({ plan }) => plan.useRealtime)) {
+    overlay = new UserAggTable();
+    buckets = OverlayBuckets.of(new UserAggTable());
+  } else if (!plans.some(removedRange)) {
+    // The same seqs on a recomputed base.
+    overlay = version.overlay;
+    buckets = version.overlayBuckets;
+  } else {
+    const kept = fromRecent(recent, plans) ?? subtracted(version.overlayBuckets.table, recent, plans);
+    overlay = kept.overAllTime();
+    buckets = OverlayBuckets.of(kept);
+  }
   version.setBase(base);
-  version.setOverlay(reserveOverlay(overlay, base));
+  version.setOverlay(reserveOverlay(overlay, base), buckets);
   recent.forgetAbsorbed(base);
   return version.publishRecounted(plans[0]!.plan.throughSeq, status.lastIngestedAtMs, 'batch', streamThroughSeqs);
 }
@@ -100,9 +112,11 @@ export function advancePrepared(version: CurrentVersion, recent: RecentSeqs, bas
     ranges[stream] = { afterSeq: ranges[stream]!.afterSeq, throughSeq: through };
   }
   const overlay = UserAggTable.fromState(prepared.overlay);
+  const buckets = UserAggTable.fromState(prepared.buckets);
+  buckets.mergeTable(change);
   // Not the store's overlay yet: no export has read it, so no log.
-  const totals = addChange(new SortedUserTable(base.table), overlay, undefined, change, prepared.totals);
-  return { ranges, overlay: overlay.toState(), totals };
+  const totals = addChange(new SortedUserTable(base.table), overlay, undefined, change.overAllTime(), prepared.totals);
+  return { ranges, overlay: overlay.toState(), buckets: buckets.toState(), totals };
 }
 
 /**
@@ -130,9 +144,9 @@ function afterPrepared(recent: RecentSeqs, plans: readonly StreamSwap[], prepare
 }
 
 /**
- * The overlay after a swap summed from the recent seqs this store applied — per stream that keeps realtime seqs,
- * (S_new, N] — or undefined when some is not among them. A batch view usually absorbs all but the last seconds of
- * the realtime view, so this costs what those seconds changed, not what the overlay holds.
+ * The overlay (per user and bucket) after a swap summed from the recent seqs this store applied — per stream that
+ * keeps realtime seqs, (S_new, N] — or undefined when some is not among them. A batch view usually absorbs all but the
+ * last seconds of the realtime view, so this costs what those seconds changed, not what the overlay holds.
  */
 function fromRecent(recent: RecentSeqs, plans: readonly StreamSwap[]): UserAggTable | undefined {
   const blocks: AggBlock[] = [];
@@ -147,7 +161,10 @@ function fromRecent(recent: RecentSeqs, plans: readonly StreamSwap[]): UserAggTa
   return overlay.compacted();
 }
 
-/** The overlay less the seqs a batch absorbed, per stream, from the recent ones; E_STATE when some are not among them. */
+/**
+ * The overlay (per user and bucket) less the seqs a batch absorbed, per stream, from the recent ones; E_STATE when some
+ * are not among them.
+ */
 function subtracted(current: UserAggTable, recent: RecentSeqs, plans: readonly StreamSwap[]): UserAggTable {
   const overlay = current.clone();
   for (const swap of plans) {

@@ -1,9 +1,10 @@
-// The serving store's current version: its batch base, its overlay (with the change log exports read it through) and
-// its status. Every change publishes a new status, numbered and timed here; the tables are replaced whole or added
+// The serving store's current version: its batch base, its overlay (with the change log exports read it through, and
+// its totals per bucket beside it) and its status. Every change publishes a new status, numbered and timed here; the tables are replaced whole or added
 // to, never copied.
 
 import { type AggTableState, UserAggTable } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
+import { type EventTimeHead } from '../core/event-time.js';
 import { LambdaflowError } from '../core/errors.js';
 import { SortedUserTable } from '../core/sorted-table.js';
 import { type BatchBase, type ViewTotals } from '../core/view-state.js';
@@ -11,6 +12,7 @@ import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { EMPTY_BASE, watermarkOf } from './batch-base.js';
 import { ChangeLog } from './change-log.js';
 import { addChange, mergedTotals } from './overlay.js';
+import { OverlayBuckets } from './overlay-buckets.js';
 
 export interface SnapshotStatus {
   /** Increases by one with every change. */
@@ -30,15 +32,18 @@ export interface SnapshotStatus {
   readonly kind: 'load' | 'realtime' | 'batch';
   /** NATS partition streams (`p0`, …): the batch view's watermark and the last ingest seq reflected of each; empty without. */
   readonly streams: Readonly<Record<string, StreamPosition>>;
+  /** The default stream's event clock as its speed layer last published it (null: none yet, or from before event time). */
+  readonly eventTime: EventTimeHead | null;
 }
 
 export interface StreamPosition {
   readonly batchWatermark: number;
   readonly throughSeq: number;
+  readonly eventTime: EventTimeHead | null;
 }
 
-/** A new status as a change makes it: all but its number and the time it was built, which publishing gives it. */
-export type StatusChange = Omit<SnapshotStatus, 'version' | 'builtAtMs'>;
+/** A new status as a change makes it: all but its number, the time it was built and the event clocks, which publishing gives it. */
+export type StatusChange = Omit<SnapshotStatus, 'version' | 'builtAtMs' | 'eventTime'>;
 
 /** One version's parts: its status, its base, and its overlay's arrays. */
 export interface StoreView {
@@ -55,11 +60,19 @@ export class CurrentVersion {
   private currentBase: BatchBase = EMPTY_BASE;
   private currentBaseTable = new SortedUserTable(EMPTY_BASE.table);
   private currentOverlay = new UserAggTable();
+  private currentBuckets = OverlayBuckets.of(new UserAggTable());
   private overlayGeneration = 0;
   private changes = new ChangeLog();
   private status: SnapshotStatus | undefined;
+  /** Each stream's event clock as its speed layer's head last said, given to the next version published. */
+  private readonly eventTimes = new Map<string, EventTimeHead | null>();
 
   constructor(private readonly clock: Clock) {}
+
+  /** A stream's event clock, for the versions published from now on (it changes no total: no version of its own). */
+  noteEventTime(stream: string, eventTime: EventTimeHead | null): void {
+    this.eventTimes.set(stream, eventTime);
+  }
 
   /** The current status; undefined until the first load (a store that cannot say what it holds serves nothing). */
   get current(): SnapshotStatus | undefined {
@@ -86,6 +99,11 @@ export class CurrentVersion {
     return this.currentOverlay;
   }
 
+  /** The overlay per (user, bucket): changed with the overlay, never on its own. */
+  get overlayBuckets(): OverlayBuckets {
+    return this.currentBuckets;
+  }
+
   /** The last ingest seq of a stream reflected (its batch watermark for a stream the store has not seen). */
   throughSeqOf(stream: string): number {
     const status = this.loaded;
@@ -98,21 +116,36 @@ export class CurrentVersion {
     this.currentBaseTable = new SortedUserTable(base.table);
   }
 
-  /** A new overlay table: its entries are numbered anew, so exports of the old one are of no use to it. */
-  setOverlay(overlay: UserAggTable): void {
+  /**
+   * A new overlay table, with its totals per bucket: its entries are numbered anew, so exports of the old one are of no
+   * use to it.
+   */
+  setOverlay(overlay: UserAggTable, buckets: OverlayBuckets): void {
     this.currentOverlay = overlay;
+    this.currentBuckets = buckets;
     this.overlayGeneration++;
     this.changes = new ChangeLog();
   }
 
-  /** Adds a change to the overlay; returns `totals` adjusted by what it changed (O(users changed)). */
-  addToOverlay(change: UserAggTable, totals: ViewTotals): ViewTotals {
+  /**
+   * Adds a change to the overlay — per user (`change`: over all time) and per (user, bucket) (`bucketChange`, the same
+   * totals) — and returns `totals` adjusted by what it changed (O(users changed)).
+   */
+  addToOverlay(change: UserAggTable, bucketChange: UserAggTable, totals: ViewTotals): ViewTotals {
+    this.currentBuckets.add(bucketChange);
     return addChange(this.currentBaseTable, this.currentOverlay, this.changes, change, totals);
   }
 
-  /** Makes `change` the current status, with the next number and the time now. */
+  /** Makes `change` the current status, with the next number, the time now and the event clocks last noted. */
   publish(change: StatusChange): SnapshotStatus {
-    this.status = Object.freeze({ ...change, version: (this.status?.version ?? 0) + 1, builtAtMs: this.clock.now() });
+    const streams = Object.fromEntries(Object.entries(change.streams).map(([stream, p]) => [stream, Object.freeze({ ...p, eventTime: this.eventTimes.get(stream) ?? null })]));
+    this.status = Object.freeze({
+      ...change,
+      streams: Object.freeze(streams),
+      eventTime: this.eventTimes.get(DEFAULT_STREAM) ?? null,
+      version: (this.status?.version ?? 0) + 1,
+      builtAtMs: this.clock.now(),
+    });
     return this.status;
   }
 
@@ -139,9 +172,9 @@ export class CurrentVersion {
     });
   }
 
-  /** A partition stream's position on the current base, reflecting it through `throughSeq`. */
+  /** A partition stream's position on the current base, reflecting it through `throughSeq` (its event clock: publish's). */
   positionOf(stream: string, throughSeq: number): StreamPosition {
-    return Object.freeze({ batchWatermark: watermarkOf(this.currentBase, stream), throughSeq });
+    return Object.freeze({ batchWatermark: watermarkOf(this.currentBase, stream), throughSeq, eventTime: null });
   }
 
   /**

@@ -26,14 +26,19 @@ function realtimeOf(stream: DataLayout): StreamRealtime {
     checkpoint: checkpoint ? { dir: checkpoint.dir, watermark: checkpoint.watermark, throughSeq: checkpoint.throughSeq, lastIngestedAtMs: checkpoint.lastIngestedAtMs } : null,
     throughSeq: Math.max(head?.throughSeq ?? 0, checkpoint?.throughSeq ?? 0),
     lastIngestedAtMs: head?.lastIngestedAtMs ?? checkpoint?.lastIngestedAtMs ?? null,
+    eventTime: head?.eventTime ?? checkpoint?.eventTime ?? null,
   };
 }
 
 export class ExactView implements MergeView {
   constructor(private readonly context: MergeViewContext) {}
 
-  load(batch: BatchViewRef | null, streams: readonly DataLayout[]): Promise<ServingLoadResult> {
-    return this.context.threads.request<ServingLoadResult>(loadRequest(batch, streams, realtimeOf, null, this.context.bucketSeconds));
+  async load(batch: BatchViewRef | null, streams: readonly DataLayout[]): Promise<ServingLoadResult> {
+    const states = new Map(streams.map((stream) => [stream, realtimeOf(stream)]));
+    const result = await this.context.threads.request<ServingLoadResult>(loadRequest(batch, streams, (stream) => states.get(stream)!, null, this.context.bucketSeconds));
+    // The heads' event clocks go with the version the load publishes.
+    for (const [stream, state] of states) this.context.store.noteEventTime(stream.stream, state.eventTime);
+    return result;
   }
 
   /**
@@ -55,11 +60,12 @@ export class ExactView implements MergeView {
       if (head.throughSeq <= through) continue;
       try {
         const deltas = new DeltaFiles(layout.realtimeDeltas, this.context.bucketSeconds);
-        const slices = sliceByUsers(await runInSteps(deltas.readInSteps(through, head.throughSeq, true)), APPLY_SLICE_USERS);
+        const slices = sliceByUsers(await runInSteps(deltas.readInSteps(through, head.throughSeq)), APPLY_SLICE_USERS);
         for (const [i, items] of slices.entries()) {
           await yieldToEvents();
-          // Only the last slice reaches the head's newest file: the others keep the staleness they had.
+          // Only the last slice reaches the head's newest file: the others keep the staleness and event clock they had.
           const lastIngestedAtMs = i === slices.length - 1 ? head.lastIngestedAtMs : null;
+          if (i === slices.length - 1) store.noteEventTime(layout.stream, head.eventTime ?? null);
           this.context.changed(store.apply(items, lastIngestedAtMs, layout.stream));
         }
         if (store.throughSeqOf(layout.stream) < head.throughSeq) {

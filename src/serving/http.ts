@@ -6,11 +6,14 @@ import { maxHeaderSize } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
+import { type BucketRange, type EventTimeHead, bucketRange, formatSeconds, parseTimeSeconds } from '../core/event-time.js';
 import { formatCents } from '../core/money.js';
+import { parseDurationMs } from '../core/option-values.js';
 import { type SnapshotStatus } from './current-version.js';
 import { LIVE_PAGE } from './live-page.js';
 import { TOP_MAX, type UserTotals } from './lookups.js';
 import { servingMetrics } from './metrics.js';
+import { type RangeTotals } from './range-reads.js';
 import { type ServingReads } from './serving-reads.js';
 
 export interface HttpConfig {
@@ -30,6 +33,20 @@ function userBody(user: UserTotals): { user_id: string; purchase_count_total: nu
   return { user_id: user.userId, purchase_count_total: user.count, purchase_amount_total: formatCents(user.cents) };
 }
 
+/** Points a series may have. */
+export const MAX_SERIES_POINTS = 10_000;
+
+const eventTimeOf = (head: EventTimeHead | null): { watermark: number | null; late_rows: number } => ({ watermark: head?.watermark ?? null, late_rows: head?.lateRows ?? 0 });
+
+/** Every answer's event-time watermark (Unix seconds, null before any event) and late rows, of each stream. */
+export function eventTimeBody(status: SnapshotStatus): Record<string, unknown> {
+  const streams = Object.entries(status.streams);
+  return {
+    ...eventTimeOf(status.eventTime),
+    ...(streams.length > 0 ? { streams: Object.fromEntries(streams.map(([id, p]) => [id, eventTimeOf(p.eventTime)])) } : {}),
+  };
+}
+
 /** /status and each /events message. */
 export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows'>, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
   return {
@@ -46,6 +63,7 @@ export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badR
     bad_rows: serving.badRows,
     changed_users: status.changedUsers,
     change: status.kind,
+    event_time: eventTimeBody(status),
     // NATS partition streams: each one's batch watermark and last ingest seq reflected (the fields above: the default stream's).
     ...(Object.keys(status.streams).length > 0
       ? { streams: Object.fromEntries(Object.entries(status.streams).map(([id, p]) => [id, { batch_watermark: p.batchWatermark, through_seq: p.throughSeq }])) }
@@ -74,6 +92,50 @@ function checkUserId(id: string, name: string): void {
 }
 
 const minVersionSchema = { type: 'integer', minimum: 0 } as const;
+/** A point in time (Unix seconds or ISO 8601 UTC) or a step (a duration), as given: checked by the handlers. */
+const timeSchema = { type: 'string', minLength: 1, maxLength: 40 } as const;
+const rangeSchema = { from: timeSchema, to: timeSchema } as const;
+
+/** A time range of whole buckets from ?from and ?to, each Unix seconds or ISO 8601 UTC. */
+function rangeOf(query: { from?: string; to?: string }, bucketSeconds: number): BucketRange {
+  const seconds = (name: 'from' | 'to'): number => {
+    const text = query[name];
+    if (text === undefined) throw badParameter(name, `give both from and to (Unix seconds or ISO 8601 UTC, aligned to the ${formatSeconds(bucketSeconds)} buckets)`);
+    const value = parseTimeSeconds(text);
+    if (value === undefined) throw badParameter(name, `expected Unix seconds or an ISO 8601 UTC time like 2026-12-07T10:00:00Z, got ${JSON.stringify(text)}`);
+    return value;
+  };
+  const from = seconds('from');
+  const to = seconds('to');
+  try {
+    return bucketRange(from, to, bucketSeconds);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw badParameter(error.message.startsWith('to=') ? 'to' : 'from', error.message);
+  }
+}
+
+/** ?step as whole buckets: a duration that is a multiple of the bucket size, giving at most MAX_SERIES_POINTS points. */
+function stepOf(text: string | undefined, range: BucketRange, bucketSeconds: number): number {
+  if (text === undefined) return 1;
+  const ms = parseDurationMs(text);
+  const size = formatSeconds(bucketSeconds);
+  if (ms === undefined || ms % (bucketSeconds * 1000) !== 0 || ms === 0) throw badParameter('step', `expected a multiple of the ${size} buckets like ${size}, got ${JSON.stringify(text)}`);
+  const step = ms / 1000 / bucketSeconds;
+  const points = Math.ceil((range.end - range.first) / step);
+  if (points > MAX_SERIES_POINTS) throw badParameter('step', `the range would have ${points} points, at most ${MAX_SERIES_POINTS}: take a longer step or a shorter range`);
+  return step;
+}
+
+const rangeBody = (range: BucketRange, bucketSeconds: number): { from: number; to: number; bucket_seconds: number } => ({
+  from: range.first * bucketSeconds,
+  to: range.end * bucketSeconds,
+  bucket_seconds: bucketSeconds,
+});
+
+function pointsBody(points: readonly RangeTotals[], range: BucketRange, step: number, bucketSeconds: number): Record<string, unknown>[] {
+  return points.map((point, i) => ({ start: (range.first + i * step) * bucketSeconds, purchase_count: point.count, purchase_amount: formatCents(point.cents) }));
+}
 
 /** Builds the app (not listening): `inject` for tests, `listen` for the service. Time is the clock's, the heartbeat's too. */
 export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstance {
@@ -143,18 +205,52 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
     });
   };
 
-  get('/users/:id', {}, (request, reply) => {
-    const { id } = request.params as { id: string };
-    checkUserId(id, 'id');
+  /** The current version when it can answer over a range of time; 409 saying why not otherwise. */
+  const rangeCurrent = (request: FastifyRequest): SnapshotStatus => {
     const status = current(request);
+    const refusal = serving.ranges.refusal();
+    if (refusal !== undefined) throw new HttpError(409, `ranges of time cannot be answered: ${refusal}`);
+    return status;
+  };
+
+  get('/users/:id', rangeSchema, (request, reply) => {
+    const { id } = request.params as { id: string };
+    const query = request.query as { from?: string; to?: string };
+    checkUserId(id, 'id');
+    const ranged = query.from !== undefined || query.to !== undefined;
+    const range = ranged ? rangeOf(query, serving.bucketSeconds) : undefined;
+    const status = range ? rangeCurrent(request) : current(request);
     const user = serving.get(id);
     // Looked up first: a precondition applies only to what would be a 2xx (RFC 9110 §13.2.1), so an absent user is
     // a 404 whatever If-None-Match says (it used to be a 304 when the ETag matched the version).
     if (!user) return reply.code(404).send({ error: `user ${id} is not in the view`, version: status.version });
-    const etag = `W/"v${status.version}"`;
+    const etag = `W/"v${status.version}${range ? `-${range.first}-${range.end}` : ''}"`;
     void reply.header('ETag', etag);
     if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-    return { ...userBody(user), version: status.version };
+    if (!range) return { ...userBody(user), version: status.version, event_time: eventTimeBody(status) };
+    const totals = serving.ranges.user(id, range);
+    return { ...userBody({ userId: id, ...totals }), ...rangeBody(range, serving.bucketSeconds), version: status.version, event_time: eventTimeBody(status) };
+  });
+
+  get('/users/:id/series', { ...rangeSchema, step: timeSchema }, (request, reply) => {
+    const { id } = request.params as { id: string };
+    const query = request.query as { from?: string; to?: string; step?: string };
+    checkUserId(id, 'id');
+    const range = rangeOf(query, serving.bucketSeconds);
+    const step = stepOf(query.step, range, serving.bucketSeconds);
+    const status = rangeCurrent(request);
+    if (!serving.get(id)) return reply.code(404).send({ error: `user ${id} is not in the view`, version: status.version });
+    const points = pointsBody(serving.ranges.userPoints(id, range, step), range, step, serving.bucketSeconds);
+    return { user_id: id, ...rangeBody(range, serving.bucketSeconds), step: step * serving.bucketSeconds, points, version: status.version, event_time: eventTimeBody(status) };
+  });
+
+  get('/series', { ...rangeSchema, step: timeSchema }, (request) => {
+    const query = request.query as { from?: string; to?: string; step?: string };
+    const range = rangeOf(query, serving.bucketSeconds);
+    const step = stepOf(query.step, range, serving.bucketSeconds);
+    const status = rangeCurrent(request);
+    const points = pointsBody(serving.ranges.points(range, step), range, step, serving.bucketSeconds);
+    return { ...rangeBody(range, serving.bucketSeconds), step: step * serving.bucketSeconds, points, version: status.version, event_time: eventTimeBody(status) };
   });
 
   get('/users', { id: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: MAX_IDS_PER_REQUEST } }, (request) => {
@@ -166,14 +262,26 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
       const user = serving.get(one);
       return user ? [userBody(user)] : [];
     });
-    return { version: status.version, users };
+    return { version: status.version, users, event_time: eventTimeBody(status) };
   });
 
-  get('/top', { by: { type: 'string', enum: ['amount', 'count'], default: 'amount' }, n: { type: 'integer', minimum: 1, maximum: TOP_MAX, default: 10 } }, (request) => {
-    const { by, n } = request.query as { by: 'amount' | 'count'; n: number };
-    const status = current(request);
-    return { version: status.version, by, users: serving.top(by, n).map(userBody) };
-  });
+  get(
+    '/top',
+    { by: { type: 'string', enum: ['amount', 'count'], default: 'amount' }, n: { type: 'integer', minimum: 1, maximum: TOP_MAX, default: 10 }, ...rangeSchema },
+    async (request) => {
+      const query = request.query as { by: 'amount' | 'count'; n: number; from?: string; to?: string };
+      const { by, n } = query;
+      if (query.from === undefined && query.to === undefined) {
+        const status = current(request);
+        return { version: status.version, by, users: serving.top(by, n).map(userBody), event_time: eventTimeBody(status) };
+      }
+      const range = rangeOf(query, serving.bucketSeconds);
+      rangeCurrent(request);
+      // Computed in steps (lookups go on meanwhile) from one version, which the answer names.
+      const { status, users } = await serving.ranges.top(by, range, (request.query as { min_version?: number }).min_version);
+      return { version: status.version, by, ...rangeBody(range, serving.bucketSeconds), users: users.slice(0, n).map(userBody), event_time: eventTimeBody(status) };
+    },
+  );
 
   get('/view.csv', {}, async (request, reply) => {
     current(request);

@@ -82,7 +82,7 @@ export class Lookups {
 }
 
 /** Keeps the best `limit` items offered: a value floor first, so most offers cost one comparison and no object. */
-class BoundedBest {
+export class BoundedBest {
   private items: UserTotals[] = [];
   private floor = -Infinity;
 

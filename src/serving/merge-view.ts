@@ -2,6 +2,7 @@
 // window-view.ts): what a load reads past the batch view, how the store is kept current between batch views, and
 // what a newer batch view means. The serving layer follows the data folder the same way for both.
 
+import { type EventTimeHead } from '../core/event-time.js';
 import { type DataLayout } from '../io/files/layout.js';
 import { type BatchViewInfo } from '../io/views/views.js';
 import type { BatchViewRef, RealtimeViewRef, ServingLoadResult, ServingRequest } from '../messages.js';
@@ -45,6 +46,8 @@ export interface StreamRealtime {
   readonly checkpoint: RealtimeViewRef | null;
   readonly throughSeq: number;
   readonly lastIngestedAtMs: number | null;
+  /** Its event clock through throughSeq (null: none published). */
+  readonly eventTime: EventTimeHead | null;
 }
 
 export const batchRef = (view: BatchViewInfo): BatchViewRef => ({ dir: view.dir, watermark: view.watermark, streamWatermarks: view.streamWatermarks, createdAtMs: view.createdAtMs });

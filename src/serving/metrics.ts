@@ -3,6 +3,8 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { type Clock } from '../core/clock.js';
+import { type EventTimeHead } from '../core/event-time.js';
+import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { type SnapshotStatus } from './current-version.js';
 import { type ServingReads } from './serving-reads.js';
 
@@ -54,6 +56,33 @@ export function servingMetrics(serving: ServingReads, clock: Clock): ServingMetr
     collect() {
       this.reset();
       for (const [kind, files] of Object.entries(serving.exportsWritten)) this.inc({ kind }, files);
+    },
+  });
+  // Per stream (the default one, or each NATS partition): its event clock as the served snapshot carries it.
+  const eventClocks = (): [string, EventTimeHead][] => {
+    const current = status();
+    if (!current) return [];
+    const clocks: [string, EventTimeHead | null][] = [[DEFAULT_STREAM, current.eventTime], ...Object.entries(current.streams).map(([s, p]): [string, EventTimeHead | null] => [s, p.eventTime])];
+    return clocks.filter((entry): entry is [string, EventTimeHead] => entry[1] !== null);
+  };
+  new Counter({
+    name: 'lambdaflow_late_rows_total',
+    help: 'Rows that arrived behind their stream\'s event-time watermark (counted in totals, set aside in late/), by stream',
+    labelNames: ['stream'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [stream, clock] of eventClocks()) this.inc({ stream }, clock.lateRows);
+    },
+  });
+  new Gauge({
+    name: 'lambdaflow_event_time_watermark_seconds',
+    help: 'The event-time watermark of each stream (Unix seconds): its largest event second less the allowed lateness',
+    labelNames: ['stream'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [stream, clock] of eventClocks()) if (clock.watermark !== null) this.set({ stream }, clock.watermark);
     },
   });
   return {

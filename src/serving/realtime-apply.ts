@@ -7,7 +7,7 @@ import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { type CurrentVersion, type SnapshotStatus } from './current-version.js';
 import { type RecentSeqs } from './recent-seqs.js';
 
-/** One seq's per-user totals. */
+/** One seq's totals per (user, bucket). */
 export interface SeqBlock {
   readonly seq: number;
   readonly block: AggBlock;
@@ -48,12 +48,14 @@ export function applySeqs(version: CurrentVersion, recent: RecentSeqs, items: re
     expected++;
   }
   const change = new UserAggTable(64);
+  const bucketChange = new UserAggTable(64);
   for (const item of fresh) {
-    change.mergeBlock(item.block);
+    change.mergeBlock(item.block, 1, true);
+    bucketChange.mergeBlock(item.block);
     recent.remember(stream, item.seq, item.block);
   }
   const last = fresh.at(-1)!.seq;
-  const { users, purchases, cents } = version.addToOverlay(change, status);
+  const { users, purchases, cents } = version.addToOverlay(change, bucketChange, status);
   return version.publish({
     ...status,
     throughSeq: stream === DEFAULT_STREAM ? last : status.throughSeq,

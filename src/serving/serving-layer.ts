@@ -18,6 +18,7 @@ import { type MergeView, type MergeViewContext, batchRef } from './merge-view.js
 import { type ServingReads } from './serving-reads.js';
 import { ServingThreads } from './serving-threads.js';
 import { SpeedCounters } from './speed-counters.js';
+import { OverlayBuckets } from './overlay-buckets.js';
 import { ServingStore } from './store.js';
 import { type MergeViewKind } from './view-kind.js';
 import { type ExportedVersion, ViewExports } from './view-exports.js';
@@ -67,7 +68,7 @@ export class ServingLayer implements ServingReads {
   private watchers: fs.FSWatcher[] = [];
 
   private constructor(private readonly config: ServingConfig) {
-    this.store = new ServingStore(config.clock);
+    this.store = new ServingStore(config.clock, config.bucketSeconds);
     this.streams = allStreamLayouts(config.layout);
     this.counters = new SpeedCounters(config.clock);
     this.exports = new ViewExports(config.layout.mergedView, this.store);
@@ -108,6 +109,14 @@ export class ServingLayer implements ServingReads {
 
   top(by: TopBy, n: number): UserTotals[] {
     return this.store.top(by, n);
+  }
+
+  get bucketSeconds(): number {
+    return this.config.bucketSeconds;
+  }
+
+  get ranges(): ServingReads['ranges'] {
+    return this.store.ranges;
   }
 
   csv(): Promise<ExportedVersion> {
@@ -151,7 +160,16 @@ export class ServingLayer implements ServingReads {
     this.streams = allStreamLayouts(layout);
     const batch = latestBatchView(layout.servingBatch, logger);
     const result = await this.mergeView.load(batch ? batchRef(batch) : null, this.streams);
-    this.changed(this.store.load(result.base, UserAggTable.fromState(result.overlay), result.throughSeq, result.lastIngestedAtMs, result.streamThroughSeqs));
+    this.changed(
+      this.store.load(
+        result.base,
+        UserAggTable.fromState(result.overlay),
+        result.throughSeq,
+        result.lastIngestedAtMs,
+        result.streamThroughSeqs,
+        OverlayBuckets.fromState(result.buckets),
+      ),
+    );
     this.ready = true;
   }
 

@@ -3,6 +3,7 @@
 
 import { type SnapshotStatus } from './current-version.js';
 import { type TopBy, type UserTotals } from './lookups.js';
+import { type RangeReads } from './range-reads.js';
 import { type ExportedVersion } from './view-exports.js';
 
 export interface ServingReads {
@@ -14,6 +15,10 @@ export interface ServingReads {
   get(userId: string): UserTotals | undefined;
   /** The top n users by amount or count (descending, ties by user id ascending) in the current version. */
   top(by: TopBy, n: number): UserTotals[];
+  /** The data folder's event-time bucket size: ranges of time are whole buckets of it. */
+  readonly bucketSeconds: number;
+  /** The same reads over a range of event time (whole buckets), and series per bucket. */
+  readonly ranges: Pick<RangeReads, 'refusal' | 'user' | 'userPoints' | 'points' | 'top'>;
   /** A file of the merged view's CSV of the current version (the same bytes merged_view.csv gets for it); release it when done. */
   csv(): Promise<ExportedVersion>;
   /** Calls `listener` with every new version; returns the unsubscribe function. */

@@ -13,12 +13,14 @@
 //   batch-swap.ts       a new batch view swapped in, keeping exactly the seqs it did not absorb
 //   recent-seqs.ts      the seqs applied while a swap is prepared, for that swap
 //   lookups.ts          one user's totals, the top N
+//   range-reads.ts      the same over a range of event time, and series per bucket
 //
 // Reads on the serving thread are synchronous, so a response is computed from one version; an export, written in
 // steps while the store goes on, reads one version through the overlay's change log (src/serving/change-log.ts).
 
 import { type UserAggTable } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
+import { DEFAULT_BUCKET_SECONDS, type EventTimeHead } from '../core/event-time.js';
 import { type BatchBase, type BatchViewMeta, type PreparedOverlay } from '../core/view-state.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { watermarkOf } from './batch-base.js';
@@ -26,17 +28,27 @@ import { advancePrepared, swapBatch } from './batch-swap.js';
 import { CurrentVersion, type SnapshotStatus, type StoreView } from './current-version.js';
 import { Lookups, type TopBy, type UserTotals } from './lookups.js';
 import { reserveOverlay } from './overlay.js';
+import { OverlayBuckets } from './overlay-buckets.js';
 import { type SeqBlock, applySeqs } from './realtime-apply.js';
+import { RangeReads } from './range-reads.js';
 import { RecentSeqs } from './recent-seqs.js';
 
 export class ServingStore {
   private readonly version: CurrentVersion;
   private readonly recent = new RecentSeqs();
   private readonly lookups: Lookups;
+  /** Reads over ranges of event time, in buckets of the data folder's size. */
+  readonly ranges: RangeReads;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, bucketSeconds = DEFAULT_BUCKET_SECONDS) {
     this.version = new CurrentVersion(clock);
     this.lookups = new Lookups(this.version);
+    this.ranges = new RangeReads(this.version, bucketSeconds);
+  }
+
+  /** A stream's event clock as its speed layer's head says, carried by the versions published from now on. */
+  noteEventTime(stream: string, eventTime: EventTimeHead | null): void {
+    this.version.noteEventTime(stream, eventTime);
   }
 
   /** The current version's status; undefined until the first load (a store that cannot say what it holds serves nothing). */
@@ -51,11 +63,19 @@ export class ServingStore {
 
   /**
    * Replaces everything: a base, and an overlay holding exactly the seqs (S_B, throughSeq] of the default stream and
-   * (S_B[s], streamThroughSeqs[s]] of each partition stream s.
+   * (S_B[s], streamThroughSeqs[s]] of each partition stream s — per user, and per (user, bucket) in `buckets` (without:
+   * the overlay's totals are over all time only, and ranges of time cannot be answered).
    */
-  load(base: BatchBase, overlay: UserAggTable, throughSeq: number, lastIngestedAtMs: number | null, streamThroughSeqs: Readonly<Record<string, number>> = {}): SnapshotStatus {
+  load(
+    base: BatchBase,
+    overlay: UserAggTable,
+    throughSeq: number,
+    lastIngestedAtMs: number | null,
+    streamThroughSeqs: Readonly<Record<string, number>> = {},
+    buckets: OverlayBuckets = OverlayBuckets.of(overlay),
+  ): SnapshotStatus {
     this.version.setBase(base);
-    this.version.setOverlay(reserveOverlay(overlay.compacted(), base));
+    this.version.setOverlay(reserveOverlay(overlay.compacted(), base), buckets);
     this.recent.clear();
     const streams = Object.fromEntries(Object.entries(streamThroughSeqs).map(([stream, seq]) => [stream, Math.max(seq, watermarkOf(base, stream))]));
     return this.version.publishRecounted(Math.max(throughSeq, base.view?.watermark ?? 0), lastIngestedAtMs, 'load', streams);
@@ -89,7 +109,7 @@ export class ServingStore {
   /** The window view (the original demo's arithmetic): the overlay is replaced by the current window. */
   replaceOverlay(window: UserAggTable): SnapshotStatus {
     const status = this.version.loaded;
-    this.version.setOverlay(window.compacted());
+    this.version.setOverlay(window.compacted(), OverlayBuckets.unbucketed());
     return this.version.publishRecounted(status.throughSeq, status.lastIngestedAtMs, 'realtime', Object.fromEntries(Object.entries(status.streams).map(([s, p]) => [s, p.throughSeq])));
   }
 

@@ -8,7 +8,7 @@ import type { BatchViewRef, ServingLoadResult } from '../messages.js';
 import { type MergeView, type MergeViewContext, type StreamRealtime, loadRequest } from './merge-view.js';
 
 /** No realtime state is read: the window stands in for it. */
-const NO_REALTIME: StreamRealtime = { checkpoint: null, throughSeq: 0, lastIngestedAtMs: null };
+const NO_REALTIME: StreamRealtime = { checkpoint: null, throughSeq: 0, lastIngestedAtMs: null, eventTime: null };
 
 export class WindowView implements MergeView {
   /** The speed window the store holds. */

@@ -2,7 +2,9 @@
 // in-memory stand-ins in tests that drive hundreds of micro-batches with a manual clock.
 
 import { type AggBlock } from '../core/agg-table.js';
+import { type EventClock, type EventTimeHead, type UnitEventTime } from '../core/event-time.js';
 import { type DeltaRange } from '../core/exact-merge.js';
+import { type LateRow } from '../io/logs/late-rows.js';
 import { type IngestEntry } from '../io/logs/ingest-log.js';
 import { type NewFile } from '../io/files/stream-files.js';
 import { type StreamParse } from './stream-parse.js';
@@ -32,15 +34,25 @@ export interface IngestAppender {
   foldedEntries(afterSeq: number, throughSeq: number): IngestEntry[];
 }
 
+/** A logged file to look through for its late rows: the good rows whose event second is below `threshold`. */
+export interface LateRowsRequest {
+  readonly entry: IngestEntry;
+  readonly threshold: number;
+}
+
 /** Parses logged files off the main thread: one result per parse task, in seq order. */
 export interface StreamParser {
   parse(entries: readonly IngestEntry[]): Promise<StreamParse[]>;
+  /** Each file's late rows, in request order. */
+  lateRows(requests: readonly LateRowsRequest[]): Promise<LateRow[][]>;
 }
 
 /** Per-ingest-seq deltas, kept until a batch view absorbs them. */
 export interface DeltaStore {
-  /** Durably writes the (already formatted) delta lines of seqs first..last. */
-  write(first: number, last: number, lines: Uint8Array): Promise<void>;
+  /** Durably writes the (already formatted) delta lines of seqs first..last, with each seq's event time when known (`units`, in seq order). */
+  write(first: number, last: number, lines: Uint8Array, units?: readonly UnitEventTime[]): Promise<void>;
+  /** The event time of each seq of (afterSeq, throughSeq] the deltas record. */
+  eventTimes(afterSeq: number, throughSeq: number): ReadonlyMap<number, UnitEventTime>;
   /** Removes deltas of seqs at or below throughSeq. */
   prune(throughSeq: number): void;
   /** Seqs some delta covers. */
@@ -75,7 +87,10 @@ export interface RealtimeHead {
   readonly rowsIngested: number;
   readonly badRows: number;
   readonly startedAtMs: number;
+  /** The stream's event clock through throughSeq (src/core/event-time.ts). */
+  readonly eventTime: EventTimeHead;
 }
+
 
 /** A checkpoint of the realtime view (its full totals at head.throughSeq), as read back after a restart. */
 export interface RealtimeCheckpoint {
@@ -84,6 +99,8 @@ export interface RealtimeCheckpoint {
   readonly throughSeq: number;
   readonly lastIngestedAtMs: number | null;
   readonly parts: readonly Uint8Array[];
+  /** The event clock at throughSeq (undefined in a checkpoint from before event time). */
+  readonly eventClock: EventClock | undefined;
 }
 
 /** The speed layer's published outputs, and the batch views it rebases on. */

@@ -1,6 +1,7 @@
 // The speed layer's published outputs on disk: the realtime head (every micro-batch), realtime checkpoints
 // (`realtime-<ms>/`) and windows (`speed-<ms>.txt/`), each directory made visible in one rename.
 
+import { eventClockOf } from '../core/event-time.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DirectoryPublisher, writeFileAtomically } from '../io/files/atomic.js';
@@ -58,7 +59,14 @@ export class SpeedViewFiles implements SpeedOutputs {
   latestCheckpoint(): RealtimeCheckpoint | undefined {
     const latest = listRealtimeViews(this.layout.servingRealtime).at(-1);
     if (!latest) return undefined;
-    return { name: latest.dir, watermark: latest.watermark, throughSeq: latest.throughSeq, lastIngestedAtMs: latest.lastIngestedAtMs, parts: readViewParts(latest.dir) };
+    return {
+      name: latest.dir,
+      watermark: latest.watermark,
+      throughSeq: latest.throughSeq,
+      lastIngestedAtMs: latest.lastIngestedAtMs,
+      parts: readViewParts(latest.dir),
+      eventClock: latest.eventTime && eventClockOf(latest.eventTime),
+    };
   }
 
   async publishWindow(endMs: number, parts: readonly Uint8Array[]): Promise<void> {

@@ -2,12 +2,15 @@
 // the newest ingest time, and the per-seq delta lines parsed but not yet written. Its totals live in the speed
 // workers, one part per partition.
 
+import { type UnitEventTime } from '../core/event-time.js';
 import { type DeltaStore } from './ports.js';
 
 interface PendingDeltas {
   readonly first: number;
   readonly last: number;
   readonly lines: Uint8Array;
+  /** Each seq's event time, for the file's trailer (empty: not known seq by seq). */
+  readonly units: readonly UnitEventTime[];
 }
 
 export class RealtimeView {
@@ -28,9 +31,9 @@ export class RealtimeView {
     return this.dirty;
   }
 
-  /** Records logged seqs first..last counted into the workers, with their delta lines (unless already on disk). */
-  counted(first: number, last: number, ingestedAtMs: number, lines: Uint8Array | undefined): void {
-    if (lines) this.pending.push({ first, last, lines });
+  /** Records logged seqs first..last counted into the workers, with their delta lines (unless already on disk) and event time. */
+  counted(first: number, last: number, ingestedAtMs: number, lines: Uint8Array | undefined, units: readonly UnitEventTime[]): void {
+    if (lines) this.pending.push({ first, last, lines, units });
     this.throughSeq = Math.max(this.throughSeq, last);
     this.lastIngestedAtMs = Math.max(this.lastIngestedAtMs ?? ingestedAtMs, ingestedAtMs);
     this.dirty = true;
@@ -46,8 +49,8 @@ export class RealtimeView {
   /** Writes the pending deltas; throws E_WRITE, keeping them pending, when it cannot. */
   async flushDeltas(): Promise<void> {
     while (this.pending.length > 0) {
-      const { first, last, lines } = this.pending[0]!;
-      await this.deltas.write(first, last, lines);
+      const { first, last, lines, units } = this.pending[0]!;
+      await this.deltas.write(first, last, lines, units);
       this.pending.shift();
     }
   }

@@ -10,6 +10,10 @@
 // the deltas after it (re-reading only logged files whose deltas were never written), and the window from the
 // logged files still inside it: work bounded by what happened since the last slide, not by the stream's history.
 //
+// Event time (src/core/event-time.ts): each logged file is a unit. Its rows below W(seq − 1) are late: counted like any
+// other, and also set aside (ports.late) and counted; the clock after each seq is in the deltas' trailers, in the head
+// and in each checkpoint, so a restart finds the same late rows whatever the micro-batches were.
+//
 // Everything outside (files, threads, time) comes in through ports (./ports.ts) and the Clock, so tests drive
 // hundreds of micro-batches in memory with a manual clock; src/pipeline/speed.ts wires the real ones.
 
@@ -17,6 +21,15 @@ import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { checkDeltasFound, planExactMerge } from '../core/exact-merge.js';
 import { type BadRowMode } from '../core/event-parser.js';
+import {
+  DEFAULT_ALLOWED_LATENESS_SECONDS,
+  EVENT_CLOCK_START,
+  EventClockTracker,
+  type UnitEventTime,
+  watermarkJson,
+  watermarkOf,
+} from '../core/event-time.js';
+import { type LateRow } from '../io/logs/late-rows.js';
 import { type WindowSpec, inWindowAt, nextTickAfter, slideClosedBy, slideOfTick, windowBefore } from '../core/window.js';
 import { type IngestEntry } from '../io/logs/ingest-log.js';
 import { type Logger } from '../io/runtime/logger.js';
@@ -50,6 +63,9 @@ export interface SpeedStatus {
   /** Slowest file of the slide: its last modification to its rows being in the published realtime view. */
   readonly maxLagMs: number;
   readonly totalEvents: number;
+  /** The event-time watermark W (null before any good row) and the rows found late, in the whole stream. */
+  readonly eventWatermark: number | null;
+  readonly lateRows: number;
 }
 
 /** The outside world of one speed layer. */
@@ -64,6 +80,8 @@ export interface SpeedPorts {
   readonly logger: Logger;
   /** Writes a logged file's bad rows to quarantine (permissive mode). */
   readonly quarantine: (entry: IngestEntry, parsed: StreamParse['files'][number]) => Promise<void>;
+  /** Writes (replaces) a logged file's late rows, found below `watermark`, beside the quarantine. */
+  readonly late: (entry: IngestEntry, watermark: number, rows: readonly LateRow[]) => Promise<void>;
   readonly mode: BadRowMode;
 }
 
@@ -94,15 +112,22 @@ export class SpeedLayer {
   private totalBadRows = 0;
   private realtimeUsers = 0;
   private lastCheckpointMs = -Infinity;
+  /** The seq the newest checkpoint reaches (0: none). */
+  private checkpointedThroughSeq = 0;
   private readonly startedAtMs: number;
+  private eventTime: EventClockTracker;
+  /** Seqs the log folded (compacted) that a recovery reads from their compacted segments: their late rows were set aside when first counted. */
+  private readonly foldedSeqs = new Set<number>();
 
   constructor(
     private readonly ports: SpeedPorts,
     private readonly window: WindowSpec,
     private readonly observers: SpeedObservers = {},
+    private readonly allowedLatenessSeconds = DEFAULT_ALLOWED_LATENESS_SECONDS,
   ) {
     this.realtime = new RealtimeView(ports.deltas, 0, 0, null);
     this.startedAtMs = ports.clock.now();
+    this.eventTime = new EventClockTracker(EVENT_CLOCK_START, 0, allowedLatenessSeconds);
   }
 
   /** The realtime view's watermark S_R and through-seq N. */
@@ -112,7 +137,21 @@ export class SpeedLayer {
 
   private head(): RealtimeHead {
     const { watermark, throughSeq, lastIngestedAtMs } = this.realtime;
-    return { watermark, throughSeq, lastIngestedAtMs, rowsIngested: this.totalEvents, badRows: this.totalBadRows, startedAtMs: this.startedAtMs };
+    const { maxEventSecond, lateRows } = this.eventTime.clock;
+    return {
+      watermark,
+      throughSeq,
+      lastIngestedAtMs,
+      rowsIngested: this.totalEvents,
+      badRows: this.totalBadRows,
+      startedAtMs: this.startedAtMs,
+      eventTime: {
+        maxEventSecond: watermarkJson(maxEventSecond),
+        watermark: watermarkJson(watermarkOf(this.eventTime.clock, this.allowedLatenessSeconds)),
+        lateRows,
+        allowedLatenessSeconds: this.allowedLatenessSeconds,
+      },
+    };
   }
 
   /**
@@ -137,12 +176,43 @@ export class SpeedLayer {
         this.totalEvents += file.counts.rows;
         this.totalBadRows += file.badRowCount;
       }
-      partitions.add(result.blocks, slide, realtime);
+      if (slide !== null || realtime) partitions.add(result.blocks, slide, realtime);
     }
+    const units = await this.countEventTime(results.flatMap((r) => r.files), bySeq);
     if (realtime) {
       const lines = deltasOnDisk ? undefined : Buffer.concat(results.map((r) => r.deltas));
-      this.realtime.counted(entries[0]!.seq, entries.at(-1)!.seq, entries.at(-1)!.ingestedAtMs, lines);
+      // A trailer only when every seq's event time is known on its own (not folded into a checkpoint's clock).
+      const seqUnits = entries.map((entry) => units.get(entry.seq));
+      const known = seqUnits.every((unit) => unit !== undefined) ? (seqUnits as UnitEventTime[]) : [];
+      this.realtime.counted(entries[0]!.seq, entries.at(-1)!.seq, entries.at(-1)!.ingestedAtMs, lines, known);
     }
+  }
+
+  /**
+   * Advances the event clock over parsed files in seq order (those it has not counted yet): each file's threshold is
+   * W(seq − 1); a file whose smallest second is below it is looked through for its late rows, which are set aside and
+   * counted. Returns the event time of each file counted here.
+   */
+  private async countEventTime(files: readonly StreamParse['files'][number][], bySeq: ReadonlyMap<number, IngestEntry>): Promise<Map<number, UnitEventTime>> {
+    const counted = new Map<number, { maxEventSecond: number; lateRows: number }>();
+    const lookThrough: { entry: IngestEntry; threshold: number }[] = [];
+    for (const file of [...files].sort((a, b) => a.seq - b.seq)) {
+      if (this.eventTime.isKnown(file.seq)) continue;
+      const threshold = this.eventTime.thresholdOf(file.seq);
+      this.eventTime.advance(file.seq, file.counts.maxEventSecond);
+      counted.set(file.seq, { maxEventSecond: file.counts.maxEventSecond, lateRows: 0 });
+      if (file.counts.minEventSecond < threshold) lookThrough.push({ entry: bySeq.get(file.seq)!, threshold });
+    }
+    if (lookThrough.length > 0) {
+      const found = await this.ports.parser.lateRows(lookThrough);
+      for (const [i, { entry, threshold }] of lookThrough.entries()) {
+        const rows = found[i]!;
+        counted.get(entry.seq)!.lateRows = rows.length;
+        this.eventTime.addLate(rows.length);
+        if (rows.length > 0 && !this.foldedSeqs.has(entry.seq)) await this.retryable(`setting aside the late rows of ${entry.name}`, () => this.ports.late(entry, threshold, rows));
+      }
+    }
+    return counted;
   }
 
   /** The file is already in the master dataset: failing to record its bad rows must not stop its good rows. */
@@ -175,6 +245,12 @@ export class SpeedLayer {
     const now = clock.now();
     let from = batchWatermark;
     const checkpoint = outputs.latestCheckpoint();
+    // The event clock goes on from the newest checkpoint's (usable even when its totals are not); seqs after it come
+    // from the deltas' trailers where they have one, from their files otherwise.
+    const clockFrom = checkpoint?.eventClock !== undefined && checkpoint.throughSeq <= lastSeq ? checkpoint : undefined;
+    this.checkpointedThroughSeq = checkpoint?.throughSeq ?? 0;
+    this.eventTime = new EventClockTracker(clockFrom?.eventClock ?? EVENT_CLOCK_START, clockFrom?.throughSeq ?? 0, this.allowedLatenessSeconds);
+    for (const [seq, unit] of deltas.eventTimes(this.eventTime.throughSeq, lastSeq)) this.eventTime.know(seq, unit);
     if (checkpoint && checkpoint.throughSeq <= lastSeq) {
       const plan = planExactMerge({ batchWatermark, realtimeWatermark: checkpoint.watermark, realtimeThroughSeq: checkpoint.throughSeq });
       if (plan.useRealtime) {
@@ -191,7 +267,9 @@ export class SpeedLayer {
     }
     // Past the checkpoint: deltas where they were written, the logged files otherwise (their compacted segments for
     // seqs the log folded).
-    entries = [...this.ports.log.foldedEntries(from, entries[0]?.seq !== undefined ? entries[0].seq - 1 : lastSeq), ...entries];
+    const folded = this.ports.log.foldedEntries(Math.min(from, this.eventTime.throughSeq), entries[0]?.seq !== undefined ? entries[0].seq - 1 : lastSeq);
+    for (const entry of folded) this.foldedSeqs.add(entry.seq);
+    entries = [...folded, ...entries];
     const covered = deltas.covered();
     const fromDeltas = new Set<number>();
     for (const run of runsBy(entries.filter((e) => e.seq > from), (e) => covered.has(e.seq))) {
@@ -199,12 +277,15 @@ export class SpeedLayer {
       const found = await this.applyDeltas(run.entries[0]!.seq - 1, run.entries.at(-1)!.seq, 1);
       for (const seq of found) fromDeltas.add(seq);
     }
-    // What the deltas lacked is read from the files; the window needs the files inside it either way.
-    const needed = entries.filter((e) => (e.seq > from && !fromDeltas.has(e.seq)) || inWindowAt(this.window, e.ingestedAtMs, now));
+    // What the deltas lacked is read from the files; the window needs the files inside it either way, and the event
+    // clock every file whose event time no trailer gave.
+    const needed = entries.filter((e) => (e.seq > from && !fromDeltas.has(e.seq)) || inWindowAt(this.window, e.ingestedAtMs, now) || !this.eventTime.isKnown(e.seq));
     for (const run of runsBy(needed, (e) => `${inWindowAt(this.window, e.ingestedAtMs, now) ? slideOfTick(this.window, e.ingestedAtMs) : 'none'}:${e.seq > from && !fromDeltas.has(e.seq)}`)) {
       const [slide, realtime] = run.key.split(':');
       await this.count(run.entries, slide === 'none' ? null : Number(slide), realtime === 'true');
     }
+    this.eventTime.foldKnown(lastSeq);
+    this.foldedSeqs.clear();
     const written = await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas());
     logger.info(
       `speed: recovered ${entries.length} logged files (realtime past watermark ${batchWatermark}: seq ${batchWatermark + 1}..${this.realtime.throughSeq}, ` +
@@ -247,8 +328,9 @@ export class SpeedLayer {
       }
     }
     this.realtime.rebased(newest);
-    // Keep deltas any retained batch view may still need (a reader may use an older view for a moment).
-    deltas.prune(watermarks[0] ?? 0);
+    // Keep deltas any retained batch view may still need (a reader may use an older view for a moment), and those past
+    // the newest checkpoint: their trailers give a restart the event clock after it.
+    deltas.prune(Math.min(watermarks[0] ?? 0, this.checkpointedThroughSeq));
     logger.info(`speed: batch view absorbed ingest seq ${before + 1}..${newest}; realtime view rebased`);
   }
 
@@ -284,8 +366,10 @@ export class SpeedLayer {
     if (this.realtime.hasPendingDeltas) return; // a checkpoint must not get ahead of the deltas a reader adds to it
     const parts = await this.ports.partitions.realtimeParts();
     this.realtimeUsers = parts.reduce((n, p) => n + p.users, 0);
-    await this.ports.outputs.publishCheckpoint(this.head(), parts.map((p) => p.bytes), atMs);
+    const head = this.head();
+    await this.ports.outputs.publishCheckpoint(head, parts.map((p) => p.bytes), atMs);
     this.lastCheckpointMs = atMs;
+    this.checkpointedThroughSeq = head.throughSeq;
   }
 
   /**
@@ -314,6 +398,8 @@ export class SpeedLayer {
       throughSeq: this.realtime.throughSeq,
       maxLagMs: this.slideMaxLagMs,
       totalEvents: this.totalEvents,
+      eventWatermark: watermarkJson(watermarkOf(this.eventTime.clock, this.allowedLatenessSeconds)),
+      lateRows: this.eventTime.clock.lateRows,
     });
     this.slideEvents = 0;
     this.slideMaxLagMs = 0;

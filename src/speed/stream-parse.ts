@@ -1,10 +1,11 @@
 // Parsing a micro-batch's stream files (on a parse thread): each file's logged prefix into its own table of
 // (user, bucket) totals, whose lines become the file's per-seq deltas, and all of them summed into one block per
-// speed-worker partition.
+// speed-worker partition; and a file's late rows, looked for once its lateness threshold is known.
 
 import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
-import { type BadRow, type BadRowMode, type ParseCounts, type RangeParse, totalBad } from '../core/event-parser.js';
+import { type BadRow, type BadRowMode, type EventParserOptions, type ParseCounts, type RangeParse, totalBad } from '../core/event-parser.js';
+import { type LateRow } from '../io/logs/late-rows.js';
 import { formatDeltaLines } from '../io/views/deltas.js';
 import type { StreamFileToParse } from '../messages.js';
 
@@ -30,6 +31,16 @@ export interface StreamParse {
 /** Reads a file's first `size` bytes into a table (io/read-range.ts parseFileRange, or bytes in memory in tests). */
 export type ReadLogged = (file: StreamFileToParse, table: UserAggTable, mode: BadRowMode) => RangeParse;
 
+/**
+ * A logged file that cannot be read is damaged state; a typed error keeps its code (E_INPUT for a file that is no
+ * longer regular, E_OVERFLOW, …) and gains the seq.
+ */
+function readError(file: StreamFileToParse, error: unknown): LambdaflowError {
+  const message = `cannot read ingested stream file ${file.path} (seq ${file.seq}): ${(error as Error).message}`;
+  if (error instanceof LambdaflowError) return new LambdaflowError(error.code, message, { ...error.context, file: file.path }, { cause: error });
+  return new LambdaflowError('E_STATE', message, { file: file.path }, { cause: error });
+}
+
 export function parseStreamFiles(files: readonly StreamFileToParse[], partitions: number, mode: BadRowMode, bucketSeconds: number, read: ReadLogged): StreamParse {
   const sum = new UserAggTable();
   const deltas: Uint8Array[] = [];
@@ -40,11 +51,7 @@ export function parseStreamFiles(files: readonly StreamFileToParse[], partitions
     try {
       result = read(file, table, mode);
     } catch (error) {
-      // A logged file that cannot be read is damaged state; a typed error keeps its code (E_INPUT for a file that is
-      // no longer regular, E_OVERFLOW, …) and gains the seq.
-      const message = `cannot read ingested stream file ${file.path} (seq ${file.seq}): ${(error as Error).message}`;
-      if (error instanceof LambdaflowError) throw new LambdaflowError(error.code, message, { ...error.context, file: file.path }, { cause: error });
-      throw new LambdaflowError('E_STATE', message, { file: file.path }, { cause: error });
+      throw readError(file, error);
     }
     parsed.push({ seq: file.seq, path: file.path, counts: result.counts, badRowCount: totalBad(result.counts), badRows: result.badRows, truncated: result.truncated });
     // A failfast run stops at its first bad row: the files after it are not counted anywhere.
@@ -53,4 +60,21 @@ export function parseStreamFiles(files: readonly StreamFileToParse[], partitions
     sum.mergeTable(table);
   }
   return { blocks: sum.toPartitionedBlocks(partitions), deltas: Buffer.concat(deltas), files: parsed };
+}
+
+/**
+ * A logged file's late rows: its good rows (purchases and views) whose event second is below `threshold`, with their
+ * line numbers; `read` parses the file, calling onGoodRow for each good row.
+ */
+export function lateRowsOf(file: StreamFileToParse, threshold: number, read: (onGoodRow: NonNullable<EventParserOptions['onGoodRow']>) => RangeParse): LateRow[] {
+  const rows: LateRow[] = [];
+  try {
+    read((bytes, start, end, second, line) => {
+      // A copy: the bytes are the reader's buffer (a Buffer, whose slice would be a view of it).
+      if (second < threshold) rows.push({ line, second, raw: new Uint8Array(bytes.subarray(start, end)) });
+    });
+  } catch (error) {
+    throw readError(file, error);
+  }
+  return rows;
 }

@@ -1,5 +1,6 @@
 // The speed layer's parse threads: a piscina pool running the batch layer's parser on a micro-batch's files, split
-// into one task per thread by bytes, so the main thread only lists, logs, routes and publishes.
+// into one task per thread by bytes, so the main thread only lists, logs, routes and publishes; and the files to look
+// through for late rows, in one task.
 
 import { Piscina } from 'piscina';
 import { type BadRowMode } from '../core/event-parser.js';
@@ -8,8 +9,9 @@ import { type LoggedFiles } from '../io/logs/compactions.js';
 import { type IngestEntry } from '../io/logs/ingest-log.js';
 import { runTask } from '../io/threads/thread-rpc.js';
 import { workerUrl } from '../io/threads/worker-url.js';
-import type { StreamFileToParse, StreamParseTask } from '../messages.js';
-import { type StreamParser } from './ports.js';
+import { type LateRow } from '../io/logs/late-rows.js';
+import type { LateRowsTask, StreamFileToParse, StreamParseTask } from '../messages.js';
+import { type LateRowsRequest, type StreamParser } from './ports.js';
 import { type StreamParse } from './stream-parse.js';
 
 /** Consecutive runs of files of about equal bytes, at most `tasks` of them. */
@@ -61,6 +63,16 @@ export class StreamParserPool implements StreamParser {
       if (outcome.reason instanceof LambdaflowError) throw outcome.reason;
       throw new LambdaflowError('E_WORKER', `a parse thread failed: ${(outcome.reason as Error).message}`, {}, { cause: outcome.reason });
     });
+  }
+
+  async lateRows(requests: readonly LateRowsRequest[]): Promise<LateRow[][]> {
+    const task: LateRowsTask = { files: requests.map(({ entry, threshold }) => ({ seq: entry.seq, ...this.files.locate(entry), threshold })) };
+    try {
+      return await runTask<LateRow[][]>(this.pool, task, { name: 'lateRows' });
+    } catch (error) {
+      if (error instanceof LambdaflowError) throw error;
+      throw new LambdaflowError('E_WORKER', `a parse thread failed: ${(error as Error).message}`, {}, { cause: error });
+    }
   }
 
   async close(): Promise<void> {

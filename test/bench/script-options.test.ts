@@ -60,7 +60,7 @@ describe('bench:speed', () => {
       chunkRows: 50_000,
       users: 100_000,
       threads: 2,
-      speed: { window: { batchIntervalMs: 100, windowMs: 60_000, slideMs: 10_000, slidesPerWindow: 6, batchesPerSlide: 100 }, keepViews: 5 },
+      speed: { window: { batchIntervalMs: 100, windowMs: 60_000, slideMs: 10_000, slidesPerWindow: 6, batchesPerSlide: 100 }, keepViews: 5, allowedLatenessSeconds: 10 },
       rate: 100_000,
       seconds: 20,
       only: undefined,

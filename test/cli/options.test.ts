@@ -207,11 +207,17 @@ describe('gen-stream options', () => {
 });
 
 describe('speed options', () => {
-  it('defaults: the 60 s window sliding every 10 s, fed every 10 s; 5 windows kept', () => {
+  it('defaults: the 60 s window sliding every 10 s, fed every 10 s; 5 windows kept; 10 s of allowed lateness', () => {
     expect(resolveSpeed({})).toEqual({
       window: { batchIntervalMs: 10_000, windowMs: 60_000, slideMs: 10_000, slidesPerWindow: 6, batchesPerSlide: 1 },
       keepViews: 5,
+      allowedLatenessSeconds: 10,
     });
+  });
+
+  it('--allowed-lateness in whole seconds, 0 allowed', () => {
+    expect(resolveSpeed({ allowedLateness: '2m' }).allowedLatenessSeconds).toBe(120);
+    expect(resolveSpeed({ allowedLateness: '0' }).allowedLatenessSeconds).toBe(0);
   });
 
   it('valid values', () => {
@@ -233,6 +239,8 @@ describe('speed options', () => {
     ['a window not a multiple of the slide', { window: '25s', slide: '10s' }, 'window'],
     ['a slide not a multiple of the batch interval', { slide: '10s', batchInterval: '3s' }, 'slide'],
     ['zero windows kept', { keepViews: '0' }, 'keep-views'],
+    ['an allowed lateness in milliseconds', { allowedLateness: '1500ms' }, 'allowed-lateness'],
+    ['a bad allowed lateness', { allowedLateness: 'some' }, 'allowed-lateness'],
   ])('refuses %s', (_name, raw, flag) => {
     expectOptionsError(() => resolveSpeed(raw), flag);
   });

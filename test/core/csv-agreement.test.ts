@@ -35,7 +35,8 @@ function parserOutcome(line: string): RowOutcome {
   if (parser.badRows.length === 1) return { kind: 'bad', reason: parser.badRows[0]!.reason };
   if (parser.counts.views === 1) return { kind: 'view' };
   const [total] = table.toSortedTotals();
-  return { kind: 'purchase', userId: total!.userId, cents: BigInt(total!.cents) };
+  // One row: the smallest event second seen is its second.
+  return { kind: 'purchase', userId: total!.userId, cents: BigInt(total!.cents), second: parser.counts.minEventSecond };
 }
 
 const USER_CHARS = [...'abcxyzABC0189', ...'abcxyz', ',', ',', '"', '"', ' ', '-', '_', '.', 'é', 'ß', '中', '😀', '\t', '\u0001', '\u007f'];
@@ -175,12 +176,12 @@ const HAND_WRITTEN: readonly string[] = [
 
 describe('agreement with csv-parse + the row rules', () => {
   it('the reference itself reads the hand-written cases as intended', () => {
-    expect(referenceOutcome('"u,1",purchase,"1.50",17')).toEqual({ kind: 'purchase', userId: 'u,1', cents: 150n });
+    expect(referenceOutcome('"u,1",purchase,"1.50",17')).toEqual({ kind: 'purchase', userId: 'u,1', cents: 150n, second: 17 });
     expect(referenceOutcome('"a""b",view,0,1')).toEqual({ kind: 'view' });
     expect(referenceOutcome('"u1,purchase,1,1')).toEqual({ kind: 'bad', reason: 'bad_quoting' });
     expect(referenceOutcome('u1,purchase,"1,00",1')).toEqual({ kind: 'bad', reason: 'bad_amount' });
     expect(referenceOutcome('""""""",purchase,3,3')).toEqual({ kind: 'bad', reason: 'bad_quoting' });
-    expect(referenceOutcome('"""""",purchase,3,3')).toEqual({ kind: 'purchase', userId: '""', cents: 300n });
+    expect(referenceOutcome('"""""",purchase,3,3')).toEqual({ kind: 'purchase', userId: '""', cents: 300n, second: 3 });
   });
 
   it.each(HAND_WRITTEN.map((line) => [line]))('hand-written %j', (line) => {

@@ -636,14 +636,14 @@ describe('event time', () => {
     expect([parse('').counts.minEventSecond, parse('').counts.maxEventSecond]).toEqual([Infinity, -Infinity]);
   });
 
-  it('gives onGoodRow each good row with its second, and the parser its line number', () => {
+  it('gives onGoodRow each good row with its second and its line number', () => {
     const seen: [number, number, string][] = [];
-    const parser: EventParser = new EventParser(new UserAggTable(), {
+    const parser = new EventParser(new UserAggTable(), {
       atFileStart: true,
       keepBadRows: false,
       stopAtFirstBadRow: false,
       bucketSeconds: 60,
-      onGoodRow: (bytes, start, end, second) => seen.push([parser.lineCount, second, Buffer.from(bytes.subarray(start, end)).toString()]),
+      onGoodRow: (bytes, start, end, second, line) => seen.push([line, second, Buffer.from(bytes.subarray(start, end)).toString()]),
     });
     const input = bytesOf(`${HEADER_LINE}\na,view,1,10\n\nbad\n"b",purchase,1,20.5\r\n`);
     parser.consume(input, 0, input.length, true);

@@ -13,6 +13,7 @@ import { PartitionState } from '../../src/speed/partition-state.js';
 import type {
   DeltaStore,
   IngestAppender,
+  LateRowsRequest,
   NewFile,
   PartitionStore,
   RealtimeCheckpoint,
@@ -23,7 +24,9 @@ import type {
   StreamSource,
 } from '../../src/speed/ports.js';
 import { type SpeedPorts } from '../../src/speed/speed-layer.js';
-import { parseStreamFiles } from '../../src/speed/stream-parse.js';
+import { lateRowsOf, parseStreamFiles } from '../../src/speed/stream-parse.js';
+import { type LateRow } from '../../src/io/logs/late-rows.js';
+import { type UnitEventTime, eventClockOf } from '../../src/core/event-time.js';
 import { ManualClock } from './manual-clock.js';
 
 /** The bucket size of the in-memory world's data folder. */
@@ -84,6 +87,17 @@ export class MemoryParser implements StreamParser {
     private readonly partitions: number,
   ) {}
 
+  async lateRows(requests: readonly LateRowsRequest[]): Promise<LateRow[][]> {
+    return requests.map(({ entry, threshold }) =>
+      lateRowsOf({ seq: entry.seq, path: entry.name, start: 0, end: entry.size }, threshold, (onGoodRow) => {
+        const bytes = this.stream.files.get(entry.name)!.bytes.subarray(0, entry.size);
+        const parser = new EventParser({ add() {} }, { ...parserOptionsFor('drop', true, 0), onGoodRow });
+        parser.consume(bytes, 0, bytes.length, true);
+        return { lineCount: parser.lineCount, counts: parser.counts, badRows: parser.badRows, truncated: false };
+      }),
+    );
+  }
+
   async parse(entries: readonly IngestEntry[]): Promise<StreamParse[]> {
     const files = entries.map((entry) => ({ seq: entry.seq, path: entry.name, start: 0, end: entry.size }));
     return [
@@ -99,15 +113,21 @@ export class MemoryParser implements StreamParser {
 
 /** Delta "files" that survive a simulated crash (the test keeps the object across restarts). */
 export class MemoryDeltas implements DeltaStore {
-  private readonly files: { first: number; last: number; lines: Uint8Array }[] = [];
+  private readonly files: { first: number; last: number; lines: Uint8Array; units: readonly UnitEventTime[] }[] = [];
   failWrites = 0;
 
-  async write(first: number, last: number, lines: Uint8Array): Promise<void> {
+  async write(first: number, last: number, lines: Uint8Array, units: readonly UnitEventTime[] = []): Promise<void> {
     if (this.failWrites > 0) {
       this.failWrites--;
       throw new LambdaflowError('E_WRITE', 'cannot write a delta: disk full (simulated)');
     }
-    this.files.push({ first, last, lines: Uint8Array.from(lines) });
+    this.files.push({ first, last, lines: Uint8Array.from(lines), units: [...units] });
+  }
+
+  eventTimes(afterSeq: number, throughSeq: number): Map<number, UnitEventTime> {
+    const found = new Map<number, UnitEventTime>();
+    for (const { first, units } of this.files) units.forEach((unit, i) => first + i > afterSeq && first + i <= throughSeq && found.set(first + i, unit));
+    return found;
   }
 
   forEachLine(afterSeq: number, throughSeq: number, accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number, bucket: number) => void): Set<number> {
@@ -194,7 +214,15 @@ export class MemoryOutputs implements SpeedOutputs {
   }
 
   async publishCheckpoint(head: RealtimeHead, parts: readonly Uint8Array[], atMs: number): Promise<void> {
-    this.checkpoints.push({ name: `checkpoint-${atMs}`, watermark: head.watermark, throughSeq: head.throughSeq, lastIngestedAtMs: head.lastIngestedAtMs, parts: parts.map((p) => Uint8Array.from(p)), atMs });
+    this.checkpoints.push({
+      name: `checkpoint-${atMs}`,
+      watermark: head.watermark,
+      throughSeq: head.throughSeq,
+      lastIngestedAtMs: head.lastIngestedAtMs,
+      parts: parts.map((p) => Uint8Array.from(p)),
+      eventClock: eventClockOf(head.eventTime),
+      atMs,
+    });
   }
 
   latestCheckpoint(): RealtimeCheckpoint | undefined {
@@ -224,6 +252,8 @@ export function memoryPorts(partitions: number, slidesPerWindow: number, clock =
   const log = new MemoryLog();
   const deltas = new MemoryDeltas();
   const outputs = new MemoryOutputs();
+  /** Late rows set aside, by file name: what `late/<name>.late` would hold. */
+  const late = new Map<string, { watermark: number; rows: readonly LateRow[] }>();
   let current: MemoryPartitions | undefined;
   const ports = (): SpeedPorts => {
     current = new MemoryPartitions(partitions, slidesPerWindow, deltas);
@@ -237,8 +267,9 @@ export function memoryPorts(partitions: number, slidesPerWindow: number, clock =
       outputs,
       logger: silentLogger,
       quarantine: async () => undefined,
+      late: async (entry, watermark, rows) => void late.set(entry.name, { watermark, rows }),
       mode: 'drop',
     };
   };
-  return { clock, stream, log, deltas, outputs, ports, partitionsNow: () => current! };
+  return { clock, stream, log, deltas, outputs, late, ports, partitionsNow: () => current! };
 }

@@ -18,7 +18,7 @@ describe('swapBatch', () => {
     // Asked at seq 0 for a view absorbing seqs 1..2: the loader's overlay is empty, every later seq is the store's.
     store.keepRecent(true);
     for (let through = 0; through < 5_000; through += 100) store.apply(seqBlocks(seqs, through, through + 100), null);
-    const prepared: PreparedOverlay = { ranges: { [DEFAULT_STREAM]: { afterSeq: 2, throughSeq: 2 } }, overlay: new UserAggTable().toState(), totals: totalsOf(model(seqs, 2)) };
+    const prepared: PreparedOverlay = { ranges: { [DEFAULT_STREAM]: { afterSeq: 2, throughSeq: 2 } }, overlay: new UserAggTable().toState(), buckets: new UserAggTable().toState(), totals: totalsOf(model(seqs, 2)) };
     expect(store.swapBatch(batchView(seqs, 2), prepared)).toMatchObject({ batchWatermark: 2, throughSeq: 5_000 });
     checkStore(store, seqs, 30);
   });

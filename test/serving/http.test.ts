@@ -12,6 +12,7 @@ import { dataLayout } from '../../src/io/files/layout.js';
 import { createLogger } from '../../src/io/runtime/logger.js';
 import { systemClock } from '../../src/io/runtime/system-clock.js';
 import { type SnapshotStatus } from '../../src/serving/current-version.js';
+import { DEFAULT_BUCKET_SECONDS } from '../../src/core/event-time.js';
 import { buildHttpApp, listen } from '../../src/serving/http.js';
 import { ServingLayer } from '../../src/serving/serving-layer.js';
 import { type ServingReads } from '../../src/serving/serving-reads.js';
@@ -35,6 +36,9 @@ const HISTORY =
 const STREAM = ['alice,purchase,1.25,1700000010\ndave,purchase,-2.00,1700000011\n', 'erin,purchase,0.99,1700000020\nbob,purchase,0.00,1700000021\n'];
 
 /** What the fixture serves, worked out by hand: counts are numbers, amounts strings with exactly two decimals. */
+/** The event clock of a view whose speed layer has said none (no event time read yet). */
+const NO_EVENT_TIME = { watermark: null, late_rows: 0 };
+
 const EXPECTED_USERS = [
   { user_id: 'alice', purchase_count_total: 2, purchase_amount_total: '11.75' },
   { user_id: 'bob', purchase_count_total: 2, purchase_amount_total: '3.00' },
@@ -77,6 +81,7 @@ function openService(data: string, view: MergeViewKind = 'exact'): Service {
     logger: createLogger('warn', (line) => warnings.push(line)),
     clock: systemClock,
     view,
+    bucketSeconds: DEFAULT_BUCKET_SECONDS,
     csvIntervalMs: 20,
     pollMs: 20,
     onCsvWritten: (status) => csvVersions.push(status.version),
@@ -144,7 +149,7 @@ describe('before the first consistent snapshot', () => {
     const readyz = await get(app, '/readyz');
     expect(readyz.statusCode).toBe(200);
     expect(readyz.json()).toEqual({ ready: true, version: 1 });
-    expect((await get(app, '/users/alice')).json()).toEqual({ ...EXPECTED_USERS[0], version: 1 });
+    expect((await get(app, '/users/alice')).json()).toEqual({ ...EXPECTED_USERS[0], version: 1, event_time: NO_EVENT_TIME });
   });
 });
 
@@ -170,7 +175,7 @@ describe('routes on a loaded view', () => {
       const answer = await get(app, userUrl(user.user_id));
       expect(answer.statusCode, user.user_id).toBe(200);
       expect(answer.headers['content-type']).toMatch(/^application\/json/);
-      expect(answer.json()).toEqual({ ...user, version: 1 });
+      expect(answer.json()).toEqual({ ...user, version: 1, event_time: NO_EVENT_TIME });
       expect(answer.headers.etag).toBe('W/"v1"');
     }
     const absent = await get(app, '/users/nobody');
@@ -186,18 +191,18 @@ describe('routes on a loaded view', () => {
   it('GET /users?id=…: the users found, in the order asked, with the version; one id works too', async () => {
     const answer = await get(app, '/users?id=zo%C3%AB&id=nobody&id=alice&id=o%22hara');
     expect(answer.statusCode).toBe(200);
-    expect(answer.json()).toEqual({ version: 1, users: [EXPECTED_USERS[6], EXPECTED_USERS[0], EXPECTED_USERS[5]] });
-    expect((await get(app, '/users?id=bob')).json()).toEqual({ version: 1, users: [EXPECTED_USERS[1]] });
+    expect(answer.json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, users: [EXPECTED_USERS[6], EXPECTED_USERS[0], EXPECTED_USERS[5]] });
+    expect((await get(app, '/users?id=bob')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, users: [EXPECTED_USERS[1]] });
     const thousand = Array.from({ length: 1000 }, (_, i) => `id=${i === 999 ? 'carol' : `x${i}`}`).join('&');
-    expect((await get(app, `/users?${thousand}`)).json()).toEqual({ version: 1, users: [EXPECTED_USERS[2]] });
+    expect((await get(app, `/users?${thousand}`)).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, users: [EXPECTED_USERS[2]] });
   });
 
   it('GET /top: descending by amount (default, n 10) or count, ties by user id ascending, n from 1 to 1000', async () => {
     const [alice, bob, carol, dave, erin, ohara, zoe] = EXPECTED_USERS;
-    expect((await get(app, '/top')).json()).toEqual({ version: 1, by: 'amount', users: [zoe, alice, ohara, bob, erin, carol, dave] });
-    expect((await get(app, '/top?by=count&n=7')).json()).toEqual({ version: 1, by: 'count', users: [carol, alice, bob, dave, erin, ohara, zoe] });
-    expect((await get(app, '/top?by=count&n=3')).json()).toEqual({ version: 1, by: 'count', users: [carol, alice, bob] });
-    expect((await get(app, '/top?n=1')).json()).toEqual({ version: 1, by: 'amount', users: [zoe] });
+    expect((await get(app, '/top')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'amount', users: [zoe, alice, ohara, bob, erin, carol, dave] });
+    expect((await get(app, '/top?by=count&n=7')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'count', users: [carol, alice, bob, dave, erin, ohara, zoe] });
+    expect((await get(app, '/top?by=count&n=3')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'count', users: [carol, alice, bob] });
+    expect((await get(app, '/top?n=1')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'amount', users: [zoe] });
     expect((await get(app, '/top?n=1000')).json().users).toHaveLength(7);
   });
 
@@ -309,6 +314,18 @@ describe('routes on a loaded view', () => {
     ['a query id with NUL', '/users?id=a%00b', 'id'],
     ['min_version negative', '/users/alice?min_version=-1', 'min_version'],
     ['min_version not a number', '/status?min_version=soon', 'min_version'],
+    ['from without to', '/users/alice?from=3600', 'to'],
+    ['to without from', '/series?to=3600', 'from'],
+    ['from not a time', '/users/alice?from=yesterday&to=3600', 'from'],
+    ['from in exponent form', '/users/alice?from=1e3&to=3600', 'from'],
+    ['an ISO time with an offset other than UTC', '/top?from=2026-12-07T10:00:00%2B01:00&to=2026-12-08T00:00:00Z', 'from'],
+    ['from not on a bucket bound', '/users/alice?from=1800&to=7200', 'from'],
+    ['to not on a bucket bound', '/series?from=0&to=5400', 'to'],
+    ['from equal to to', '/users/alice?from=3600&to=3600', 'from'],
+    ['from after to', '/top?from=7200&to=3600', 'from'],
+    ['a step that is not whole buckets', '/series?from=0&to=86400&step=90m', 'step'],
+    ['a step of zero', '/users/alice/series?from=0&to=86400&step=0s', 'step'],
+    ['more than 10,000 points', '/series?from=0&to=36003600&step=1h', 'step'],
   ])('400 JSON naming the parameter: %s', async (_name, url, parameter) => {
     const answer = await get(app, url);
     expect(answer.statusCode).toBe(400);
@@ -316,6 +333,21 @@ describe('routes on a loaded view', () => {
     expect(body).toMatchObject({ parameter, version: 1 });
     expect(body.error).toMatch(new RegExp(`^bad parameter ${parameter}: `));
     expect(answer.body.length, 'the error does not echo a long input back').toBeLessThan(300);
+  });
+
+  it('a range not on bucket bounds: the message names the bucket size and the nearest aligned bounds', async () => {
+    const answer = await get(app, '/users/alice?from=1800&to=7200');
+    expect(answer.json().error).toBe('bad parameter from: from=1800 is not aligned to the 1h buckets: the nearest aligned bounds are 0 (1970-01-01T00:00:00Z) and 3600 (1970-01-01T01:00:00Z)');
+    expect((await get(app, '/users/alice?from=2026-12-07T10:00:00Z&to=2026-12-07T10:30:00Z')).json().error).toMatch(/to=1796639400 is not aligned to the 1h buckets: the nearest aligned bounds are 1796637600 \(2026-12-07T10:00:00Z\) and 1796641200 \(2026-12-07T11:00:00Z\)/);
+  });
+
+  it('a batch view without buckets answers all-time questions, and 409 to every range question, saying to run batch', async () => {
+    for (const url of ['/users/alice?from=0&to=3600', '/users/alice/series?from=0&to=7200&step=1h', '/series?from=0&to=3600', '/top?from=0&to=3600&by=count']) {
+      const answer = await get(app, url);
+      expect(answer.statusCode, url).toBe(409);
+      expect(answer.json(), url).toMatchObject({ error: expect.stringMatching(/has no per-bucket totals of 1h .*run batch to recompute it/), version: 1 });
+    }
+    expect((await get(app, '/users/alice')).statusCode).toBe(200);
   });
 
   it.each([
@@ -381,7 +413,7 @@ describe('routes on a loaded view', () => {
     const changed = await get(app, '/users/alice?min_version=2', { 'if-none-match': etag });
     expect(changed.statusCode).toBe(200);
     expect(changed.headers.etag).toBe('W/"v2"');
-    expect(changed.json()).toEqual({ user_id: 'alice', purchase_count_total: 3, purchase_amount_total: '11.80', version: 2 });
+    expect(changed.json()).toEqual({ user_id: 'alice', purchase_count_total: 3, purchase_amount_total: '11.80', version: 2, event_time: NO_EVENT_TIME });
     expect((await get(app, '/status?min_version=2')).json()).toMatchObject({ version: 2, through_seq: 3, purchase_count_total: 14, purchase_amount_total: '120.84', change: 'realtime', changed_users: 1 });
   });
 });

@@ -75,6 +75,7 @@ describe('ServingStore', () => {
           prepared = {
             ranges: { [DEFAULT_STREAM]: { afterSeq, throughSeq: through } },
             overlay: tableOf(seqs, afterSeq, through).toState(),
+            buckets: tableOf(seqs, afterSeq, through).toState(),
             totals: totalsOf(model(seqs, Math.max(through, newWatermark))),
           };
           if (!misfit) fitting++;
@@ -172,6 +173,7 @@ describe('ServingStore with NATS partition streams', () => {
         const prepared: PreparedOverlay = {
           ranges: Object.fromEntries(STREAMS.map((s) => [s, { afterSeq: next[s]!, throughSeq: kept[s]! }])),
           overlay: overlayOf(next, kept).toState(),
+          buckets: overlayOf(next, kept).toState(),
           totals: totalsOf(truthOf(kept)),
         };
         expect(store.swapBatch(base(next, `b${step}`), prepared)).toBeDefined();

@@ -13,6 +13,27 @@ type Totals = Map<string, { count: number; cents: number }>;
 
 /** What each generated file holds, written down by the generator (independent of every parser). */
 const fileTotals = new Map<string, Totals>();
+/** Each generated file's rows as [line number, event second]. */
+const fileSeconds = new Map<string, [number, number][]>();
+const ALLOWED_LATENESS = 10;
+
+/**
+ * The lateness rule recounted over files in log order: a row of file n is late when its second is below
+ * max(seconds of files 1..n−1) − L. Gives each file's late rows and the total.
+ */
+function lateByRule(names: readonly string[]): { perFile: Map<string, [number, number][]>; total: number } {
+  let max = -Infinity;
+  let total = 0;
+  const perFile = new Map<string, [number, number][]>();
+  for (const name of names) {
+    const rows = fileSeconds.get(name)!;
+    const late = rows.filter(([, second]) => second < max - ALLOWED_LATENESS);
+    if (late.length > 0) perFile.set(name, late);
+    total += late.length;
+    for (const [, second] of rows) max = Math.max(max, second);
+  }
+  return { perFile, total };
+}
 
 function addTo(into: Totals, from: Totals): void {
   for (const [user, t] of from) {
@@ -44,24 +65,32 @@ function blocksToTotals(blocks: readonly AggBlock[]): Record<string, { count: nu
   return withoutZeros(totals);
 }
 
-/** A stream chunk of random views, purchases and refunds; its totals are recorded as it is written. */
+/**
+ * A stream chunk of random views, purchases and refunds, stamped a few seconds out of order around a time that grows
+ * with the file's number, one row in twenty far back (late); its totals and seconds are recorded as it is written.
+ */
 function chunk(random: () => number, name: string): string {
   const totals: Totals = new Map();
+  const seconds: [number, number][] = [];
   const lines: string[] = [];
   const rows = Math.floor(random() * 12);
+  const now = 1_700_000_000 + 3 * Number(/\d+/.exec(name)![0]);
   for (let i = 0; i < rows; i++) {
     const user = `u${Math.floor(random() ** 2 * 40)}`;
+    const second = now - Math.floor(random() * 8) - (random() < 0.05 ? Math.floor(random() * 200) : 0);
+    seconds.push([i + 1, second]);
     if (random() < 0.4) {
-      lines.push(`${user},view,0,1700000000`);
+      lines.push(`${user},view,0,${second}`);
       continue;
     }
     const cents = Math.floor(random() * 20_000) - (random() < 0.1 ? 20_000 : 0);
     const sign = cents < 0 ? '-' : '';
     const abs = Math.abs(cents);
-    lines.push(`${user},purchase,${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')},1700000000`);
+    lines.push(`${user},purchase,${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')},${second}`);
     addTo(totals, new Map([[user, { count: 1, cents }]]));
   }
   fileTotals.set(name, totals);
+  fileSeconds.set(name, seconds);
   return lines.map((l) => `${l}\n`).join('');
 }
 
@@ -76,15 +105,16 @@ describe('speed layer in memory (manual clock)', () => {
     { name: '100 ms batches, 500 ms slides, 2 s window, 3 partitions', spec: windowSpec(100, 2_000, 500), partitions: 3, seed: 1 },
     { name: 'tumbling window, 1 partition', spec: windowSpec(250, 500, 500), partitions: 1, seed: 2 },
     { name: 'slide = batch interval, 4 partitions', spec: windowSpec(100, 600, 100), partitions: 4, seed: 3 },
-  ])('keeps the realtime view and every window equal to a recomputation over 600 micro-batches ($name)', async ({ spec, partitions, seed }) => {
+  ])('keeps the realtime view, every window and the late rows equal to a recomputation over 600 micro-batches ($name)', async ({ spec, partitions, seed }) => {
     const random = seededRandom(seed);
     const world = memoryPorts(partitions, spec.slidesPerWindow);
     const { clock, stream, log, deltas, outputs, partitionsNow } = world;
     const start = 1_700_000_000_000;
     clock.set(start);
-    let speed = new SpeedLayer(world.ports(), spec);
+    let speed = new SpeedLayer(world.ports(), spec, {}, ALLOWED_LATENESS);
     await speed.recover([]);
     let fileNo = 0;
+    let lateChecked = 0;
     let tickMs = start;
     let windowsChecked = 0;
     let realtimeChecked = 0;
@@ -110,7 +140,7 @@ describe('speed layer in memory (manual clock)', () => {
       if (random() < 0.02) {
         // A crash: everything in memory is lost; files, the log, written deltas and batch views remain.
         restarts++;
-        speed = new SpeedLayer(world.ports(), spec);
+        speed = new SpeedLayer(world.ports(), spec, {}, ALLOWED_LATENESS);
         await speed.recover(log.entries);
       }
       const before = outputs.head;
@@ -127,6 +157,12 @@ describe('speed layer in memory (manual clock)', () => {
         const names = log.entries.filter((e) => e.seq > head.watermark).map((e) => e.name);
         const parts = await partitionsNow().realtimeParts();
         expect(tableToTotals(tableOfParts(parts.map((p) => p.bytes)))).toEqual(recount(names));
+        // Lateness is the rule's over the whole log, whatever the micro-batches, failed writes and crashes were.
+        const late = lateByRule(log.entries.map((e) => e.name));
+        expect(head.eventTime.lateRows).toBe(late.total);
+        const set = new Map([...world.late].map(([name, { rows }]) => [name, rows.map((row) => [row.line, row.second])]));
+        expect(set).toEqual(late.perFile);
+        if (late.total > 0) lateChecked++;
       }
       for (const checkpoint of outputs.checkpoints.slice(checkpointsBefore)) {
         checkpointsChecked++;
@@ -147,6 +183,7 @@ describe('speed layer in memory (manual clock)', () => {
     expect(realtimeChecked).toBeGreaterThan(200);
     expect(windowsChecked).toBeGreaterThan(600 / spec.batchesPerSlide / 2);
     expect(restarts).toBeGreaterThan(3);
+    expect(lateChecked).toBeGreaterThan(100);
     expect(rebasesSeen).toBeGreaterThan(0);
     expect(checkpointsChecked).toBeGreaterThanOrEqual(4); // one per 10 s of clock, and at each recovery
   });

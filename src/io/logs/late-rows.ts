@@ -2,7 +2,7 @@
 // watermark when the file was logged, `line<TAB>event second<TAB>watermark<TAB>original line` per row.
 
 import path from 'node:path';
-import { writeFileAtomically } from '../files/atomic.js';
+import { publishNewFile } from '../files/atomic.js';
 import { type DataLayout } from '../files/layout.js';
 
 export interface LateRow {
@@ -18,15 +18,14 @@ export function lateRowsPath(layout: DataLayout, inputName: string): string {
 }
 
 /**
- * Writes (replaces) the late rows of one stream file. Lateness is a function of the ingest log, so a file read again
- * after a restart gets the same rows: replacing keeps each written once.
+ * Writes (replaces) the late rows of one stream file, under a temp name its owner (the speed layer) removes at start
+ * when a crash left it (removeStaleTemps). Lateness is a function of the ingest log, so a file read again after a
+ * restart gets the same rows: replacing keeps each written once.
  */
 export async function writeLateRows(layout: DataLayout, inputName: string, watermark: number, rows: readonly LateRow[]): Promise<string> {
-  const target = lateRowsPath(layout, inputName);
   const parts: Uint8Array[] = [];
   for (const row of rows) parts.push(Buffer.from(`${row.line}\t${row.second}\t${watermark}\t`), row.raw, NEWLINE);
-  await writeFileAtomically(target, Buffer.concat(parts));
-  return target;
+  return publishNewFile(layout.lateRows, path.basename(lateRowsPath(layout, inputName)), Buffer.concat(parts));
 }
 
 const NEWLINE = new Uint8Array([0x0a]);

@@ -1,13 +1,16 @@
 // Realtime deltas: per-ingest-seq totals per (user, event-time bucket) on disk (`delta-A-B.csv` for seqs A..B: the
 // header DELTAS_HEADER, then lines `seq,user_id,bucket_start,count,amount`), so any reader can add what the realtime
 // view gained, or subtract exactly what a batch view absorbed. A file without the header is from before buckets:
-// `seq,user_id,count,amount`, totals over all time.
+// `seq,user_id,count,amount`, totals over all time. A file's last line may be its trailer, `#event-time {…}`: each
+// seq's largest event second and late rows, so a restart knows the event clock without reading the files again.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { ALL_TIME, type AggBlock, UserAggTable } from '../../core/agg-table.js';
+import { type AggBlock, UserAggTable } from '../../core/agg-table.js';
 import { type DeltaRange } from '../../core/exact-merge.js';
 import { type BucketField, NO_BUCKET_FIELD, bucketField, forEachViewLine, formatBlock } from '../../core/view-format.js';
+import { type UnitEventTime, maxEventSecondFromJson, watermarkJson } from '../../core/event-time.js';
+import { LambdaflowError } from '../../core/errors.js';
 import { writeFileAtomically } from '../files/atomic.js';
 import { runToEnd } from '../runtime/steps.js';
 
@@ -28,6 +31,44 @@ const HEADER_BYTES = Buffer.from(`${DELTAS_HEADER}\n`);
 /** A seq's delta lines (without the file's header: DeltaFiles.write adds it). */
 export function formatDeltaLines(seq: number, block: AggBlock, bucketSeconds: number): Buffer {
   return formatBlock(block, `${seq},`, bucketField(bucketSeconds));
+}
+
+const TRAILER_PREFIX = '#event-time ';
+
+/** Each seq's event time, the trailer of seqs first..: `#event-time {"first":F,"seqs":[[max or null, late], …]}`. */
+function formatTrailer(first: number, units: readonly UnitEventTime[]): Buffer {
+  const seqs = units.map((unit) => [watermarkJson(unit.maxEventSecond), unit.lateRows]);
+  return Buffer.from(`${TRAILER_PREFIX}${JSON.stringify({ first, seqs })}\n`);
+}
+
+/** Where a delta file's trailer starts (its length when it has none). */
+function trailerStart(bytes: Uint8Array): number {
+  const lastLine = bytes.lastIndexOf(0x0a, bytes.length - 2) + 1;
+  return bytes[lastLine] === 0x23 ? lastLine : bytes.length;
+}
+
+/** A trailer's event time per seq; a trailer that does not parse is damage, named with the file. */
+function parseTrailer(bytes: Uint8Array, file: string): Map<number, UnitEventTime> {
+  const at = trailerStart(bytes);
+  const found = new Map<number, UnitEventTime>();
+  if (at === bytes.length) return found;
+  const text = Buffer.from(bytes.subarray(at)).toString('utf8').trimEnd();
+  const damaged = (): LambdaflowError => new LambdaflowError('E_STATE', `damaged view file ${file}: its last line is not an #event-time trailer`, { file });
+  if (!text.startsWith(TRAILER_PREFIX)) throw damaged();
+  let parsed: { first?: unknown; seqs?: unknown };
+  try {
+    parsed = JSON.parse(text.slice(TRAILER_PREFIX.length)) as typeof parsed;
+  } catch {
+    throw damaged();
+  }
+  if (!Number.isSafeInteger(parsed.first) || !Array.isArray(parsed.seqs)) throw damaged();
+  parsed.seqs.forEach((unit: unknown, i) => {
+    const [max, late] = Array.isArray(unit) ? (unit as unknown[]) : [];
+    const maxEventSecond = maxEventSecondFromJson(max);
+    if (maxEventSecond === undefined || !Number.isSafeInteger(late) || (late as number) < 0) throw damaged();
+    found.set((parsed.first as number) + i, { maxEventSecond, lateRows: late as number });
+  });
+  return found;
 }
 
 /** How a delta file's lines give buckets: from its header (with the data folder's bucket size), or none without one. */
@@ -86,11 +127,12 @@ function* readDeltaLines(
       continue; // removed since listed: its sequence numbers are reported missing
     }
     const { headerBytes, buckets } = deltaFormat(bytes, bucketSeconds);
+    const linesEnd = trailerStart(bytes);
     let lines = headerBytes > 0 ? 1 : 0;
-    for (let from = headerBytes; from < bytes.length; ) {
+    for (let from = headerBytes; from < linesEnd; ) {
       if (from > headerBytes) yield;
-      const newline = from + stepBytes >= bytes.length ? -1 : bytes.indexOf(0x0a, from + stepBytes);
-      const to = newline === -1 ? bytes.length : newline + 1;
+      const newline = from + stepBytes >= linesEnd ? -1 : bytes.indexOf(0x0a, from + stepBytes);
+      const to = newline === -1 ? linesEnd : newline + 1;
       lines += forEachViewLine(bytes.subarray(from, to), file, 1, acceptNew, { linesBefore: lines, buckets });
       from = to;
     }
@@ -106,9 +148,33 @@ export class DeltaFiles {
     readonly bucketSeconds: number,
   ) {}
 
-  /** Writes the delta lines of seqs first..last (already formatted) as one file with its header, atomically. */
-  async write(first: number, last: number, lines: Uint8Array): Promise<void> {
-    await writeFileAtomically(path.join(this.dir, `delta-${pad(first)}-${pad(last)}.csv`), Buffer.concat([HEADER_BYTES, lines]));
+  /**
+   * Writes the delta lines of seqs first..last (already formatted) as one file with its header and, with `units`
+   * (each seq's event time, in seq order), its trailer, atomically.
+   */
+  async write(first: number, last: number, lines: Uint8Array, units: readonly UnitEventTime[] = []): Promise<void> {
+    const parts = [HEADER_BYTES, lines];
+    if (units.length > 0) {
+      if (units.length !== last - first + 1) throw new RangeError(`the delta file of seqs ${first}..${last} needs ${last - first + 1} seqs' event time, got ${units.length}`);
+      parts.push(formatTrailer(first, units));
+    }
+    await writeFileAtomically(path.join(this.dir, `delta-${pad(first)}-${pad(last)}.csv`), Buffer.concat(parts));
+  }
+
+  /** The event time of each seq of (afterSeq, throughSeq] that a delta file's trailer gives. */
+  eventTimes(afterSeq: number, throughSeq: number): Map<number, UnitEventTime> {
+    const found = new Map<number, UnitEventTime>();
+    for (const { file, first, last } of listDeltaFiles(this.dir)) {
+      if (last <= afterSeq || first > throughSeq) continue;
+      let bytes: Buffer;
+      try {
+        bytes = fs.readFileSync(file);
+      } catch {
+        continue; // removed since listed: those seqs' event time is found by reading their files
+      }
+      for (const [seq, unit] of parseTrailer(bytes, file)) if (seq > afterSeq && seq <= throughSeq) found.set(seq, unit);
+    }
+    return found;
   }
 
   /**
@@ -126,23 +192,23 @@ export class DeltaFiles {
     return runToEnd(readDeltaLines(this.filesFor(afterSeq, throughSeq), afterSeq, throughSeq, this.bucketSeconds, accept, Infinity));
   }
 
-  /** Adds a range's deltas into the table (signed; each user's over all its buckets with `overAllTime`) and returns the seqs found. */
-  merge(range: DeltaRange, table: UserAggTable, overAllTime = false): Set<number> {
+  /** Adds a range's deltas into the table (signed, per (user, bucket)) and returns the seqs found. */
+  merge(range: DeltaRange, table: UserAggTable): Set<number> {
     return this.forEachLine(range.afterSeq, range.throughSeq, (_seq, key, start, end, count, cents, bucket) =>
-      table.add(key, start, end, range.sign * count, range.sign * cents, undefined, overAllTime ? ALL_TIME : bucket),
+      table.add(key, start, end, range.sign * count, range.sign * cents, undefined, bucket),
     );
   }
 
   /** Each seq of (afterSeq, throughSeq] found, with its totals (empty for a file without purchases), in seq order. */
-  read(afterSeq: number, throughSeq: number, overAllTime = false): SeqTotals[] {
-    return runToEnd(this.readInSteps(afterSeq, throughSeq, overAllTime));
+  read(afterSeq: number, throughSeq: number): SeqTotals[] {
+    return runToEnd(this.readInSteps(afterSeq, throughSeq));
   }
 
   /**
    * What read returns, in steps of ~2 ms (a yield between), so a thread answering requests can answer them between:
    * a speed layer that fell behind publishes one file for everything it caught up with.
    */
-  *readInSteps(afterSeq: number, throughSeq: number, overAllTime = false): Generator<void, SeqTotals[]> {
+  *readInSteps(afterSeq: number, throughSeq: number): Generator<void, SeqTotals[]> {
     const tables = new Map<number, UserAggTable>();
     const found = yield* readDeltaLines(
       this.filesFor(afterSeq, throughSeq),
@@ -152,7 +218,7 @@ export class DeltaFiles {
       (seq, key, start, end, count, cents, bucket) => {
         let table = tables.get(seq);
         if (!table) tables.set(seq, (table = new UserAggTable(64)));
-        table.add(key, start, end, count, cents, undefined, overAllTime ? ALL_TIME : bucket);
+        table.add(key, start, end, count, cents, undefined, bucket);
       },
       READ_STEP_BYTES,
     );

@@ -57,6 +57,7 @@ export interface ManifestFacts {
   readonly purchases: number | undefined;
   readonly purchaseCentsTotal: number | undefined;
   readonly badRowsTotal: number | undefined;
+  readonly bucketSeconds: number | undefined;
   readonly inputs: readonly BatchManifestInput[] | undefined;
 }
 
@@ -93,6 +94,7 @@ export function readBatchManifest(dir: string): ManifestFacts {
     purchases: numberOf(json?.purchases),
     purchaseCentsTotal: numberOf(json?.purchaseCentsTotal),
     badRowsTotal: numberOf(json?.badRowsTotal),
+    bucketSeconds: numberOf(json?.bucketSeconds),
     inputs: Array.isArray(json?.inputs) && json.inputs.every(isInput) ? json.inputs : undefined,
   };
 }

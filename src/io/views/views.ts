@@ -1,5 +1,6 @@
 // Finding and reading published views: batch views (with their watermark), speed windows and realtime views.
 
+import { type EventTimeHead, eventTimeHeadOf } from '../../core/event-time.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -39,6 +40,8 @@ export interface RealtimeHeadInfo {
   readonly rowsIngested: number | null;
   readonly badRows: number | null;
   readonly startedAtMs: number | null;
+  /** The stream's event clock through throughSeq (undefined: a head from before event time). */
+  readonly eventTime: EventTimeHead | undefined;
 }
 
 /** A realtime checkpoint. */
@@ -55,6 +58,7 @@ function headOf(meta: Record<string, unknown> | undefined): RealtimeHeadInfo | u
     rowsIngested: numberOrNull(meta.rowsIngested),
     badRows: numberOrNull(meta.badRows),
     startedAtMs: numberOrNull(meta.startedAtMs),
+    eventTime: eventTimeHeadOf(meta.eventTime),
   };
 }
 
@@ -189,25 +193,34 @@ function gunzipPart(file: string): Buffer {
 }
 
 /**
- * Adds every data part of a view directory into the table: our own `part-00000…` and Spark's
- * `part-00000-<uuid>-c000.csv` or `.csv.gz`, each optionally starting with a header line (see viewPartEncoding for
- * what is read and what is ignored).
+ * Reads every data part of a view folder (or of its `buckets/`, with `viewDir` the view's folder): our own
+ * `part-00000…` and Spark's `part-00000-<uuid>-c000.csv` or `.csv.gz` (see viewPartEncoding for what is read and what
+ * is ignored). A part's bytes are valid during its call only.
  */
-export function mergeViewDirectory(dir: string, table: UserAggTable, sign: 1 | -1 = 1, bucketSeconds = 0, overAllTime = false): void {
+export function forEachViewPart(dir: string, read: (bytes: Uint8Array, file: string) => void, viewDir = dir): void {
   const reader = new WholeFileReader();
   for (const name of fs.readdirSync(dir).sort()) {
     const encoding = viewPartEncoding(name);
     if (encoding === undefined) continue;
     const file = path.join(dir, name);
-    const bytes = encoding === 'gzip' ? gunzipPart(file) : reader.read(file);
-    const buckets = bucketSeconds > 0 ? bucketFieldOf(bytes, bucketSeconds) : NO_BUCKET_FIELD;
-    mergeViewText(bytes, file, table, sign, 'header-or-data', buckets, overAllTime);
+    read(encoding === 'gzip' ? gunzipPart(file) : reader.read(file), file);
   }
   // Pruning removes a view's files before its folder: a view that lost `_SUCCESS` meanwhile may have been read
   // with parts missing, so this read does not count.
-  if (!fs.existsSync(path.join(dir, '_SUCCESS'))) {
-    throw new LambdaflowError('E_STATE', `view ${dir} was removed while being read; merge skipped this round`, { file: dir });
+  if (!fs.existsSync(path.join(viewDir, '_SUCCESS'))) {
+    throw new LambdaflowError('E_STATE', `view ${viewDir} was removed while being read; merge skipped this round`, { file: viewDir });
   }
+}
+
+/**
+ * Adds every data part of a view folder into the table, each optionally starting with a header line; with the data
+ * folder's `bucketSeconds`, a part that starts with BUCKETS_HEADER (a realtime checkpoint's) is read per bucket.
+ */
+export function mergeViewDirectory(dir: string, table: UserAggTable, sign: 1 | -1 = 1, bucketSeconds = 0): void {
+  forEachViewPart(dir, (bytes, file) => {
+    const buckets = bucketSeconds > 0 ? bucketFieldOf(bytes, bucketSeconds) : NO_BUCKET_FIELD;
+    mergeViewText(bytes, file, table, sign, 'header-or-data', buckets);
+  });
 }
 
 /** Keeps the newest `keep` views of a listing, removing the rest. */

@@ -1,0 +1,194 @@
+// Reads of the serving store's current version over a range of event time: one user's totals or series, everyone's
+// series, and the top N over the range — from the batch view's per-bucket index plus the overlay's per-bucket totals.
+// A range is whole buckets, [first, end) in bucket numbers (src/core/event-time.ts bucketRange).
+//
+// The top N of a range reads every (user, bucket) pair in it: it runs in steps of about STEP_PAIRS pairs with the event
+// loop free between (lookups keep their latency), one computation at a time, and is kept per range for its version.
+
+import { ALL_TIME, UserAggTable, compareUserIds, userIdDecoder } from '../core/agg-table.js';
+import { type BucketIndexState, lowerBound } from '../core/bucket-index.js';
+import { type BucketRange, formatSeconds } from '../core/event-time.js';
+import { fnv1a } from '../core/hash.js';
+import { runInSteps } from '../io/runtime/steps.js';
+import { type CurrentVersion, type SnapshotStatus } from './current-version.js';
+import { BoundedBest, TOP_MAX, type TopBy, type UserTotals } from './lookups.js';
+import { isZero } from './overlay.js';
+
+/** A range's (or a point's) purchases and cents. */
+export interface RangeTotals {
+  readonly count: number;
+  readonly cents: number;
+}
+
+/** A top N over a range, of the version it was computed from. */
+export interface RangeTop {
+  readonly status: SnapshotStatus;
+  readonly users: readonly UserTotals[];
+}
+
+/** Pairs of the batch view read per step of a range's top N (~1–2 ms). */
+const STEP_PAIRS = 32_768;
+/** Ranges whose top N is kept. */
+const TOPS_KEPT = 16;
+
+const encoder = new TextEncoder();
+
+export class RangeReads {
+  private readonly tops = new Map<string, RangeTop>();
+  /** Computations asked for, each with the version it will be of at least. */
+  private readonly computing = new Map<string, { readonly atLeast: number; readonly top: Promise<RangeTop> }>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly version: CurrentVersion,
+    private readonly bucketSeconds: number,
+  ) {}
+
+  /** Why the current version cannot answer a question over a range of time, or undefined when it can. */
+  refusal(): string | undefined {
+    const { base, overlayBuckets } = this.version;
+    const size = formatSeconds(this.bucketSeconds);
+    if (base.view && !base.buckets) return `batch view ${base.view.name} has no per-bucket totals of ${size} (written before event time, or with another bucket size): run batch to recompute it`;
+    if (!overlayBuckets.answersRanges) return 'the realtime view holds totals over all time only (the window view, or deltas written before event time): run batch to absorb them';
+    return undefined;
+  }
+
+  /** One user's totals over the range (zero when it had none there). */
+  user(userId: string, range: BucketRange): RangeTotals {
+    return this.userPoints(userId, range, range.end - range.first)[0]!;
+  }
+
+  /** One user's totals per step of `stepBuckets` buckets over the range (zero-filled). */
+  userPoints(userId: string, range: BucketRange, stepBuckets: number): RangeTotals[] {
+    const { baseTable, base, overlayBuckets } = this.version;
+    const key = encoder.encode(userId);
+    const hash = fnv1a(key, 0, key.length);
+    const points = zeroPoints(range, stepBuckets);
+    const add = (bucket: number, count: number, cents: number): void => {
+      const point = points[Math.floor((bucket - range.first) / stepBuckets)]!;
+      point.count += count;
+      point.cents += cents;
+    };
+    const entry = baseTable.find(key, 0, key.length, hash);
+    if (entry >= 0 && base.buckets) {
+      const { pairStart, pairBucket, pairCount, pairCents } = base.buckets;
+      const to = pairStart[entry + 1]!;
+      for (let p = lowerBound(pairBucket, range.first, pairStart[entry]!, to); p < to && pairBucket[p]! < range.end; p++) add(pairBucket[p]!, pairCount[p]!, pairCents[p]!);
+    }
+    const buckets = overlayBuckets.buckets();
+    for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) {
+      const e = overlayBuckets.table.find(key, 0, key.length, hash, buckets[k]!);
+      if (e >= 0) add(buckets[k]!, overlayBuckets.table.countAt(e), overlayBuckets.table.centsAt(e));
+    }
+    return points;
+  }
+
+  /** Everyone's totals per step of `stepBuckets` buckets over the range (zero-filled). */
+  points(range: BucketRange, stepBuckets: number): RangeTotals[] {
+    const { base, overlayBuckets } = this.version;
+    const points = zeroPoints(range, stepBuckets);
+    const add = (bucket: number, count: number, cents: number): void => {
+      const point = points[Math.floor((bucket - range.first) / stepBuckets)]!;
+      point.count += count;
+      point.cents += cents;
+    };
+    if (base.buckets) {
+      const { buckets, bucketCount, bucketCents } = base.buckets;
+      for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) add(buckets[k]!, bucketCount[k]!, bucketCents[k]!);
+    }
+    const buckets = overlayBuckets.buckets();
+    for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) add(buckets[k]!, ...overlayBuckets.bucketTotals(buckets[k]!));
+    return points;
+  }
+
+  /**
+   * The top TOP_MAX users by amount or count over the range (descending, ties by user id ascending), of a version at
+   * least `minVersion`: the one kept for the current version, one being computed that will be recent enough, or a new
+   * one (after those already asked for).
+   */
+  top(by: TopBy, range: BucketRange, minVersion = 0): Promise<RangeTop> {
+    const key = `${by}:${range.first}:${range.end}`;
+    const { version } = this.version.loaded;
+    const kept = this.tops.get(key);
+    if (kept?.status.version === version) return Promise.resolve(kept);
+    const running = this.computing.get(key);
+    if (running && running.atLeast >= minVersion) return running.top;
+    const top = this.queue.then(() => runInSteps(this.computeTop(by, range))).then((computed) => {
+      this.tops.delete(key);
+      this.tops.set(key, computed);
+      if (this.tops.size > TOPS_KEPT) this.tops.delete(this.tops.keys().next().value!);
+      return computed;
+    });
+    const entry = { atLeast: version, top };
+    this.computing.set(key, entry);
+    const done = (): void => {
+      if (this.computing.get(key) === entry) this.computing.delete(key);
+    };
+    top.then(done, done);
+    this.queue = top.catch(() => undefined);
+    return top;
+  }
+
+  /**
+   * Sums every user's pairs in the range: the overlay's first, at once (it changes between steps), then the batch
+   * view's bucket by bucket in steps (it never changes: a swap meanwhile leaves this one as it was). Users of the view
+   * are summed in columns by entry, the overlay's other users in a table.
+   */
+  private *computeTop(by: TopBy, range: BucketRange): Generator<void, RangeTop> {
+    const { base, baseTable, overlayBuckets } = this.version;
+    const status = this.version.loaded;
+    const count = new Float64Array(base.users);
+    const cents = new Float64Array(base.users);
+    const touched = new Uint8Array(base.users);
+    const others = new UserAggTable(64);
+    const overlay = overlayBuckets.table;
+    const { arena, keyStart } = overlay.keyColumns();
+    for (let e = 0; e < overlay.size; e++) {
+      const bucket = overlay.bucketAt(e);
+      if (bucket === ALL_TIME || bucket < range.first || bucket >= range.end || isZero(overlay.countAt(e), overlay.centsAt(e))) continue;
+      const entry = baseTable.find(arena, keyStart[e]!, keyStart[e + 1]!, overlay.hashAt(e));
+      if (entry < 0) others.add(arena, keyStart[e]!, keyStart[e + 1]!, overlay.countAt(e), overlay.centsAt(e), overlay.hashAt(e));
+      else {
+        count[entry]! += overlay.countAt(e);
+        cents[entry]! += overlay.centsAt(e);
+        touched[entry] = 1;
+      }
+    }
+    if (base.buckets) yield* sumBaseRange(base.buckets, range, count, cents, touched);
+    const value = (t: UserTotals): number => (by === 'amount' ? t.cents : t.count);
+    const better = (a: UserTotals, b: UserTotals): number => value(b) - value(a) || compareUserIds(a.userId, b.userId);
+    const best = new BoundedBest(TOP_MAX, value, better);
+    for (let e = 0; e < base.users; e++) {
+      if (touched[e] === 0 || isZero(count[e]!, cents[e]!)) continue;
+      best.offer(by === 'amount' ? cents[e]! : count[e]!, () => ({ userId: userIdDecoder.decode(baseTable.keyAt(e)), count: count[e]!, cents: cents[e]! }));
+    }
+    for (let e = 0; e < others.size; e++) {
+      if (isZero(others.countAt(e), others.centsAt(e))) continue;
+      best.offer(by === 'amount' ? others.centsAt(e) : others.countAt(e), () => ({ userId: userIdDecoder.decode(others.keyAt(e)), count: others.countAt(e), cents: others.centsAt(e) }));
+    }
+    return { status, users: best.sorted() };
+  }
+}
+
+/** Adds the batch view's pairs of the range into columns by entry, yielding every STEP_PAIRS pairs. */
+function* sumBaseRange(index: BucketIndexState, range: BucketRange, count: Float64Array, cents: Float64Array, touched: Uint8Array): Generator<void, void> {
+  const { buckets, bucketFirst, byBucket, pairEntry, pairCount, pairCents } = index;
+  let sinceYield = 0;
+  for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) {
+    for (let i = bucketFirst[k]!; i < bucketFirst[k + 1]!; i++) {
+      const p = byBucket[i]!;
+      const entry = pairEntry[p]!;
+      count[entry]! += pairCount[p]!;
+      cents[entry]! += pairCents[p]!;
+      touched[entry] = 1;
+      if (++sinceYield === STEP_PAIRS) {
+        sinceYield = 0;
+        yield;
+      }
+    }
+  }
+}
+
+function zeroPoints(range: BucketRange, stepBuckets: number): { count: number; cents: number }[] {
+  return Array.from({ length: Math.ceil((range.end - range.first) / stepBuckets) }, () => ({ count: 0, cents: 0 }));
+}

@@ -1,0 +1,136 @@
+// Event time through the real CLI: late rows and the watermark are functions of the ingest log alone — the same for
+// one file per micro-batch, all files in one, and a speed layer killed -9 at random moments — checked against the rule.
+import { type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listeningUrl, runCliOk, startCli } from '../helpers/cli.js';
+import { httpRequest, jsonOf } from '../helpers/http-client.js';
+import { compactedMasterFiles, loggedStreamFiles, realtimeThroughSeq } from '../helpers/outputs.js';
+import { dropStreamFile, waitFor, waitForValue } from '../helpers/pipeline.js';
+import { seeded } from '../helpers/prng.js';
+import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
+import { tempRoots } from '../helpers/temp-dirs.js';
+
+const newTempRoot = tempRoots();
+const children: ChildProcess[] = [];
+const ALLOWED_LATENESS = 10;
+const FILES = 24;
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+/** Stream file i: rows a few seconds out of order around a time that grows with i, one in eight up to 5 minutes back. */
+function streamFile(i: number): { name: string; text: string; rows: { line: number; second: number; text: string }[] } {
+  const random = seeded(500 + i);
+  const rows: { line: number; second: number; text: string }[] = [];
+  const now = 1_700_000_000 + 20 * i;
+  for (let line = 1; line <= 40; line++) {
+    const second = now - random.int(6) - (random.chance(0.125) ? random.int(300) : 0);
+    const purchase = random.chance(0.5);
+    rows.push({ line, second, text: `u${random.int(30)},${purchase ? 'purchase' : 'view'},${purchase ? `${random.int(90)}.${random.int(10)}0` : '0'},${second}` });
+  }
+  return { name: `chunk-${String(i).padStart(4, '0')}.csv`, text: rows.map((r) => `${r.text}\n`).join(''), rows };
+}
+
+const files = Array.from({ length: FILES }, (_, i) => streamFile(i));
+
+/** The rule recounted over the log's order: each late row as `<name>.late` would hold it, and the watermark after all. */
+function lateByRule(order: readonly string[]): { files: Map<string, string>; total: number; watermark: number } {
+  let max = -Infinity;
+  let total = 0;
+  const lateFiles = new Map<string, string>();
+  for (const name of order) {
+    const file = files.find((f) => f.name === name)!;
+    const watermark = max - ALLOWED_LATENESS;
+    const late = file.rows.filter((row) => row.second < watermark);
+    if (late.length > 0) lateFiles.set(`${name}.late`, late.map((row) => `${row.line}\t${row.second}\t${watermark}\t${row.text}\n`).join(''));
+    total += late.length;
+    for (const row of file.rows) max = Math.max(max, row.second);
+  }
+  return { files: lateFiles, total, watermark: max - ALLOWED_LATENESS };
+}
+
+function lateFilesOf(data: string): Map<string, string> {
+  const dir = path.join(data, 'late');
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+  return new Map(names.map((name) => [name, fs.readFileSync(path.join(dir, name), 'utf8')]));
+}
+
+function expectLatenessByRule(data: string): void {
+  const order = loggedStreamFiles(data).map((e) => e.name);
+  expect(order).toHaveLength(FILES);
+  const expected = lateByRule(order);
+  const head = JSON.parse(fs.readFileSync(path.join(data, 'serving', 'realtime', 'head.json'), 'utf8')) as { eventTime: Record<string, unknown> };
+  expect(head.eventTime).toEqual({ maxEventSecond: expected.watermark + ALLOWED_LATENESS, watermark: expected.watermark, lateRows: expected.total, allowedLatenessSeconds: ALLOWED_LATENESS });
+  expect(lateFilesOf(data)).toEqual(expected.files);
+  expect(expected.total).toBeGreaterThan(10);
+}
+
+const SPEED = ['--threads', '2', '--log-level', 'warn', '--allowed-lateness', `${ALLOWED_LATENESS}s`];
+
+describe('late rows and the event-time watermark', () => {
+  it('are the rule recounted over the log, whether files arrive one per micro-batch or all in one', async () => {
+    const oneByOne = newTempRoot().data;
+    for (const file of files) {
+      dropStreamFile(oneByOne, file.name, file.text);
+      await runCliOk(['speed', '--once', '--data', oneByOne, ...SPEED]);
+    }
+    expectLatenessByRule(oneByOne);
+    const allAtOnce = newTempRoot().data;
+    for (const file of files) dropStreamFile(allAtOnce, file.name, file.text);
+    await runCliOk(['speed', '--once', '--data', allAtOnce, ...SPEED]);
+    expectLatenessByRule(allAtOnce);
+  });
+
+  it('are the same after kill -9 at random moments, with files arriving while the speed layer is down', async () => {
+    const data = newTempRoot().data;
+    const random = seeded(77);
+    let next = 0;
+    for (let round = 0; next < FILES; round++) {
+      const speed = startCli(['speed', '--data', data, '--batch-interval', '200ms', '--slide', '200ms', '--window', '1s', ...SPEED]);
+      children.push(speed.child);
+      for (let i = 0; i < 3 && next < FILES; i++, next++) {
+        dropStreamFile(data, files[next]!.name, files[next]!.text);
+        await new Promise((r) => setTimeout(r, random.int(300)));
+      }
+      await new Promise((r) => setTimeout(r, random.int(500)));
+      speed.child.kill('SIGKILL');
+      await speed.result;
+      if (next < FILES) dropStreamFile(data, files[next]!.name, files[next++]!.text);
+    }
+    await runCliOk(['speed', '--once', '--data', data, ...SPEED]);
+    await waitFor(() => realtimeThroughSeq(data) === FILES, 10_000, 'every file in the realtime head');
+    expectLatenessByRule(data);
+    const { total: lateRows, watermark } = lateByRule(loggedStreamFiles(data).map((e) => e.name));
+    // Late rows are counted in totals like any other: per (user, bucket), every range answer is the recount's, from
+    // the realtime view alone, after a batch recompute, and after compaction moved the files into master/.
+    await expectServedRangesEqualRecount(data, 1, lateRows, watermark);
+    await runCliOk(['batch', '--data', data, '--threads', '2', '--log-level', 'warn']);
+    await expectServedRangesEqualRecount(data, 2, lateRows, watermark);
+    await runCliOk(['compact', '--data', data, '--min-age', '0s', '--log-level', 'warn']);
+    expect(compactedMasterFiles(data).length).toBeGreaterThan(0);
+    await runCliOk(['batch', '--data', data, '--threads', '2', '--log-level', 'warn']);
+    await expectServedRangesEqualRecount(data, 3, lateRows, watermark);
+  });
+});
+
+/**
+ * Starts `serve` on the folder, checks every range answer against the recount once it is ready, and the late rows and
+ * watermark in /status and /metrics against the rule's, and stops it.
+ */
+async function expectServedRangesEqualRecount(data: string, seed: number, lateRows: number, watermark: number): Promise<void> {
+  const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn']);
+  children.push(serve.child);
+  const url = await listeningUrl(serve);
+  await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+  const { version, event_time } = jsonOf<{ version: number; event_time: unknown }>(await httpRequest(`${url}/status`));
+  expect(event_time).toEqual({ watermark, late_rows: lateRows });
+  const metrics = (await httpRequest(`${url}/metrics`)).text;
+  expect(metrics).toContain(`\nlambdaflow_late_rows_total{stream="default"} ${lateRows}\n`);
+  expect(metrics).toContain(`\nlambdaflow_event_time_watermark_seconds{stream="default"} ${watermark}\n`);
+  await expectRangeAnswersEqualRecount(url, data, version, seeded(seed));
+  serve.child.kill('SIGTERM');
+  expect((await serve.result).code).toBe(0);
+}
