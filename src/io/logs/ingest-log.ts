@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LambdaflowError } from '../../core/errors.js';
+import { FileInProgress } from '../files/atomic.js';
 import { readJsonLines } from './json-lines.js';
 
 export interface IngestEntry {
@@ -85,15 +86,14 @@ export class IngestLogWriter {
     const { entries } = readIngestLog(this.logPath);
     const kept = entries.filter((entry) => entry.seq > throughSeq);
     const text = [JSON.stringify({ compactedThrough: throughSeq }), ...kept.map((e) => JSON.stringify(e))].join('\n') + '\n';
-    const temp = `${this.logPath}.fold-${process.pid}`;
+    let folded: FileInProgress | undefined;
     try {
-      fs.writeFileSync(temp, text);
-      const fd = fs.openSync(temp, 'r+');
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-      fs.renameSync(temp, this.logPath);
+      folded = FileInProgress.create(path.dirname(this.logPath), path.basename(this.logPath));
+      fs.writeFileSync(folded.fd, text);
+      folded.sync();
+      folded.publish(path.basename(this.logPath));
     } catch (cause) {
-      fs.rmSync(temp, { force: true });
+      folded?.discard();
       throw new LambdaflowError('E_WRITE', `cannot fold the ingest log: ${(cause as Error).message}`, { file: this.logPath }, { cause });
     }
     fs.closeSync(this.fd);
