@@ -13,6 +13,7 @@ import { readCompactions } from '../io/logs/compactions.js';
 import { type DataLayout } from '../io/files/layout.js';
 import { type Logger } from '../io/runtime/logger.js';
 import { writeQuarantine } from '../io/logs/quarantine.js';
+import { type BatchManifest, MANIFEST_FILE, readBatchManifest } from '../io/views/manifest.js';
 import { BUCKETS_FOLDER, listBatchViews, pruneViews } from '../io/views/views.js';
 import { openRegularFile } from '../io/files/read-range.js';
 import { runTask } from '../io/threads/thread-rpc.js';
@@ -36,34 +37,6 @@ export interface BatchConfig {
   readonly onListed?: () => Promise<void>;
   /** While the map runs, every PROGRESS_POLL_MS: the bytes of the master dataset read so far (an estimate) and in all. */
   readonly onMapProgress?: (bytesRead: number, bytesTotal: number) => void;
-}
-
-export interface BatchManifest {
-  readonly createdAtMs: number;
-  readonly streamWatermark: number;
-  /** Each NATS partition stream's last ingest seq absorbed (only when the data folder has partition streams). */
-  readonly streamWatermarks?: Readonly<Record<string, number>>;
-  readonly inputs: readonly { name: string; source: string; size: number }[];
-  /** The bucket size of the per-(user, bucket) totals in the view's buckets/ folder. */
-  readonly bucketSeconds: number;
-  /** Lines of buckets/: (user, bucket) totals. */
-  readonly userBuckets: number;
-  /** The event seconds its good rows spanned (null: no good row). */
-  readonly firstEventSecond: number | null;
-  readonly lastEventSecond: number | null;
-  readonly rowsRead: number;
-  readonly purchases: number;
-  readonly views: number;
-  readonly badRows: ParseCounts['bad'];
-  readonly badRowsTotal: number;
-  readonly users: number;
-  readonly purchaseCentsTotal: number;
-  readonly threads: number;
-  readonly partitions: number;
-  readonly mapTasks: number;
-  /** Line-aligned byte ranges the map tasks took from their shared queue. */
-  readonly mapRanges: number;
-  readonly elapsedMs: number;
 }
 
 export interface BatchResult {
@@ -106,13 +79,8 @@ function lineStartFinder(inputs: readonly InputFile[]): (fileIndex: number, offs
 function previousKeys(servingBatch: string, logger: Logger): number {
   const latest = listBatchViews(servingBatch, logger).at(-1);
   if (!latest) return 0;
-  const positive = (n: unknown): number => (typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 0);
-  try {
-    const manifest = JSON.parse(fs.readFileSync(path.join(latest.dir, '_MANIFEST.json'), 'utf8')) as { users?: unknown; userBuckets?: unknown };
-    return positive(manifest.userBuckets) || positive(manifest.users);
-  } catch {
-    return 0;
-  }
+  const { userBuckets, users } = readBatchManifest(latest.dir);
+  return userBuckets || users || 0;
 }
 
 function uniqueViewDir(servingBatch: string, ms: number): { dir: string; createdAtMs: number } {
@@ -244,7 +212,7 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
       mapRanges: ranges.length,
       elapsedMs: Math.round(performance.now() - startedAt),
     };
-    await publisher.write('_MANIFEST.json', JSON.stringify(manifest, null, 2) + '\n');
+    await publisher.write(MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n');
     await publisher.commit();
     pruneViews(listBatchViews(layout.servingBatch, logger).sort((a, b) => a.createdAtMs - b.createdAtMs), config.keepViews);
     return { dir, manifest };

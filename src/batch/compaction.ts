@@ -17,7 +17,7 @@ import path from 'node:path';
 import { type AggSink } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
-import { removeStaleTemps } from '../io/files/atomic.js';
+import { FileInProgress, removeStaleTemps } from '../io/files/atomic.js';
 import { type CompactedFile, type Compactions, appendCompactionRecord, readCompactions } from '../io/logs/compactions.js';
 import { seqsCovered } from '../io/views/deltas.js';
 import { type IngestEntry, IngestLogWriter, readIngestLog } from '../io/logs/ingest-log.js';
@@ -177,16 +177,15 @@ async function writeCompactedFile(
 ): Promise<{ record: CompactedFile; entries: IngestEntry[] }> {
   const { layout } = config;
   const first = extend?.first ?? entries[0]!.seq;
-  const temp = path.join(layout.masterStream, `.compacting.tmp-${process.pid}-${config.clock.now()}`);
-  const fd = fs.openSync(temp, 'w');
+  const compacted = FileInProgress.create(layout.masterStream, 'compacting');
   const taken: IngestEntry[] = [];
   const seqEnds: number[] = [...(extend?.seqEnds ?? [])];
   try {
-    const out = new ChunkedWriter(fd);
+    const out = new ChunkedWriter(compacted.fd);
     if (extend) {
       const old = fs.readFileSync(path.join(layout.masterStream, extend.file));
       out.flush();
-      fs.writeFileSync(fd, old);
+      fs.writeFileSync(compacted.fd, old);
       out.written = old.length;
     }
     for (const entry of entries) {
@@ -203,31 +202,19 @@ async function writeCompactedFile(
     }
     out.flush();
     step('written');
-    fs.fsyncSync(fd);
+    compacted.sync();
   } catch (error) {
-    fs.closeSync(fd);
-    fs.rmSync(temp, { force: true });
+    compacted.discard();
     if (error instanceof LambdaflowError) throw error;
-    throw new LambdaflowError('E_WRITE', `cannot write a compacted file in ${layout.masterStream}: ${(error as Error).message}`, { file: temp }, { cause: error });
+    throw new LambdaflowError('E_WRITE', `cannot write a compacted file in ${layout.masterStream}: ${(error as Error).message}`, { file: compacted.tempPath }, { cause: error });
   }
-  fs.closeSync(fd);
   step('synced');
   const last = taken.at(-1)!.seq;
   const name = `seqs-${pad(first)}-${pad(last)}.csv`;
-  fs.renameSync(temp, path.join(layout.masterStream, name));
-  fsyncDirectory(layout.masterStream);
+  compacted.publish(name);
   step('renamed');
   const record: CompactedFile = { first, last, file: name, bytes: seqEnds.at(-1)!, seqEnds, ...(extend ? { replaces: extend.file } : {}) };
   return { record, entries: taken };
-}
-
-function fsyncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Removes the originals of seqs (afterSeq, throughSeq] from stream_input/, then records that they are gone. */

@@ -1,11 +1,10 @@
 // The whole batch job run as a separate process (`main.js batch`), measured, with the view it published read back.
 
-import fs from 'node:fs';
 import path from 'node:path';
-import type { BatchManifest } from '../batch/batch-job.js';
 import { LambdaflowError } from '../core/errors.js';
 import { dataLayout } from '../io/files/layout.js';
 import { silentLogger } from '../io/runtime/logger.js';
+import { MANIFEST_FILE, readBatchManifest } from '../io/views/manifest.js';
 import { listBatchViews } from '../io/views/views.js';
 import { type ExpectedCounts } from './dataset.js';
 import { mainScriptPath, runMeasured } from './measure.js';
@@ -32,13 +31,16 @@ export interface BatchRun {
 
 const TOTAL_FIELDS = ['rowsRead', 'purchases', 'users', 'purchaseCentsTotal', 'badRowsTotal'] as const;
 
-function readManifest(viewDir: string): BatchManifest {
-  const file = path.join(viewDir, '_MANIFEST.json');
-  const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<BatchManifest>;
-  if (TOTAL_FIELDS.some((field) => typeof manifest[field] !== 'number') || !Array.isArray(manifest.inputs)) {
+/** The totals a view's manifest records, and the bytes of input it read. */
+function readTotals(viewDir: string): { totals: BatchTotals; inputBytes: number } {
+  const manifest = readBatchManifest(viewDir);
+  const { inputs } = manifest;
+  if (TOTAL_FIELDS.some((field) => manifest[field] === undefined) || inputs === undefined) {
+    const file = path.join(viewDir, MANIFEST_FILE);
     throw new LambdaflowError('E_STATE', `${file} lacks the totals a benchmark checks`, { file });
   }
-  return manifest as BatchManifest;
+  const totals = Object.fromEntries(TOTAL_FIELDS.map((field) => [field, manifest[field]])) as unknown as BatchTotals;
+  return { totals, inputBytes: inputs.reduce((n, input) => n + input.size, 0) };
 }
 
 /** Runs `node main.js batch --data DIR --threads T --log-level warn` and returns its time, RSS and totals. */
@@ -52,15 +54,14 @@ export async function runBatchProcess(dataDir: string, threads: number): Promise
     throw new LambdaflowError('E_STATE', `batch --threads ${threads} published ${published.length} views in ${servingBatch}, expected 1`, { file: servingBatch });
   }
   const viewDir = published[0]!.dir;
-  const manifest = readManifest(viewDir);
-  const totals = Object.fromEntries(TOTAL_FIELDS.map((field) => [field, manifest[field]])) as unknown as BatchTotals;
+  const { totals, inputBytes } = readTotals(viewDir);
   return {
     threads,
     wallMs: measured.wallMs,
     peakRssBytes: measured.peakRssBytes,
     viewDir,
     totals,
-    inputBytes: manifest.inputs.reduce((n, input) => n + input.size, 0),
+    inputBytes,
   };
 }
 

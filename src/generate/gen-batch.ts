@@ -5,6 +5,7 @@ import path from 'node:path';
 import { LambdaflowError } from '../core/errors.js';
 import { EventGenerator, type GeneratedCounts } from '../core/event-generator.js';
 import { HEADER_LINE } from '../core/event-parser.js';
+import { FileInProgress } from '../io/files/atomic.js';
 
 const ROWS_PER_WRITE = 50_000;
 
@@ -48,24 +49,22 @@ export function generateBatchFiles(dir: string, config: GenBatchConfig, onProgre
   for (let f = 0; f < config.files; f++) {
     const rowsInFile = Math.floor(config.rows / config.files) + (f < config.rows % config.files ? 1 : 0);
     const name = `events-${String(f).padStart(5, '0')}.csv`;
-    const target = path.join(dir, name);
-    const temp = path.join(dir, `.${name}.tmp-${process.pid}`);
-    const fd = fs.openSync(temp, 'w');
+    const file = FileInProgress.create(dir, name);
     try {
-      bytes += fs.writeSync(fd, `${HEADER_LINE}\n`);
+      bytes += fs.writeSync(file.fd, `${HEADER_LINE}\n`);
       for (let written = 0; written < rowsInFile; ) {
         const n = Math.min(ROWS_PER_WRITE, rowsInFile - written);
-        bytes += fs.writeSync(fd, generator.lines(n, config.startSeconds, rowsPerSecond, row, counts));
+        bytes += fs.writeSync(file.fd, generator.lines(n, config.startSeconds, rowsPerSecond, row, counts));
         written += n;
         row += n;
         onProgress?.(row, config.rows);
       }
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      file.sync();
+      files.push(file.publish(name));
+    } catch (error) {
+      file.discard();
+      throw error;
     }
-    fs.renameSync(temp, target);
-    files.push(target);
   }
   return { ...counts, files, bytes };
 }

@@ -6,7 +6,8 @@
 // has no replica.
 
 import { LambdaflowError } from '../core/errors.js';
-import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../io/files/export-file.js';
+import { hiddenTempPath } from '../io/files/atomic.js';
+import { ExportFile, SplicePieces, removeStaleExports } from '../io/files/export-file.js';
 import { runInSteps } from '../io/runtime/steps.js';
 import { type SnapshotStatus } from './current-version.js';
 import { type ExportLayout, type FrozenVersion, freezeVersion, moveLayout, planExport, wholeExport } from './export.js';
@@ -90,7 +91,7 @@ export class ViewExports {
       // Planned in steps, lookups answered between.
       const plan = last?.layout && (await runInSteps(planExport(last.layout, version)));
       if (plan && last) {
-        const file = await ExportFile.splice(last.file, plan.pieces, plan.fresh, plan.size, exportTempPath(this.target));
+        const file = await ExportFile.splice(last.file, plan.pieces, plan.fresh, plan.size, hiddenTempPath(this.target));
         await runInSteps(moveLayout(last.layout!, plan));
         next = { file, layout: last.layout! };
         this.written.planned++;
@@ -114,7 +115,7 @@ export class ViewExports {
   private async whole(version: FrozenVersion): Promise<{ file: ExportFile; layout: ExportLayout }> {
     // Written in steps between lookups, while the store goes on changing (the change log keeps what this export
     // reads of it).
-    const { file, result } = await ExportFile.write(exportTempPath(this.target), wholeExport(version));
+    const { file, result } = await ExportFile.write(hiddenTempPath(this.target), wholeExport(version));
     this.written.whole++;
     return { file, layout: result };
   }
@@ -124,7 +125,7 @@ export class ViewExports {
     const last = this.last!;
     const whole = new SplicePieces();
     whole.add(false, 0, last.file.size);
-    const copy = await ExportFile.splice(last.file, whole, Buffer.alloc(0), last.file.size, exportTempPath(this.target));
+    const copy = await ExportFile.splice(last.file, whole, Buffer.alloc(0), last.file.size, hiddenTempPath(this.target));
     await last.file.release();
     last.file = copy;
     return copy;

@@ -12,6 +12,7 @@ import { checkDeltasFound, exactMerge, planExactMerge } from '../core/exact-merg
 import { bucketField, forEachViewLine, viewPartEncoding } from '../core/view-format.js';
 import { DeltaFiles } from '../io/views/deltas.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
+import { readBatchManifest } from '../io/views/manifest.js';
 import { BUCKETS_FOLDER, forEachViewPart, mergeViewDirectory } from '../io/views/views.js';
 import { type Answer } from '../io/threads/thread-rpc.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
@@ -23,20 +24,6 @@ import { mergedTotals, reserveOverlay } from './overlay.js';
 const PRESIZE_MAX_USERS = 4_000_000;
 /** `,0,0.01` and a newline: the shortest a batch view line is beside its key. */
 const MIN_LINE_BYTES_BESIDE_KEY = 8;
-
-/** What a batch view's manifest says of its bad rows, users and bucket size (0 and undefined when it does not say). */
-function manifestFacts(dir: string): { badRows: number; users: number | undefined; bucketSeconds: number | undefined } {
-  try {
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, '_MANIFEST.json'), 'utf8')) as { badRowsTotal?: unknown; users?: unknown; bucketSeconds?: unknown };
-    return {
-      badRows: typeof manifest.badRowsTotal === 'number' ? manifest.badRowsTotal : 0,
-      users: typeof manifest.users === 'number' && Number.isSafeInteger(manifest.users) && manifest.users >= 0 ? manifest.users : undefined,
-      bucketSeconds: typeof manifest.bucketSeconds === 'number' ? manifest.bucketSeconds : undefined,
-    };
-  } catch {
-    return { badRows: 0, users: undefined, bucketSeconds: undefined };
-  }
-}
 
 /**
  * The most key bytes a view's parts hold for `users` users as the batch layer writes them (a key, then at least
@@ -60,17 +47,17 @@ function keyBytesAtMost(dir: string, users: number): number | undefined {
  */
 function readBatchBase(batch: BatchViewRef | null, bucketSeconds: number): BatchBase {
   if (!batch) return EMPTY_BASE;
-  const facts = manifestFacts(batch.dir);
+  const { badRowsTotal, users, bucketSeconds: viewBucketSeconds } = readBatchManifest(batch.dir);
   // Sized for the users it says it holds (a table grown by doubling leaves as much garbage as it holds), up to a bound
   // a damaged manifest cannot push past.
-  const expectedUsers = Math.min(facts.users ?? 0, PRESIZE_MAX_USERS);
-  const table = new UserAggTable(expectedUsers, 'shared', facts.users === undefined ? undefined : keyBytesAtMost(batch.dir, expectedUsers));
+  const expectedUsers = Math.min(users ?? 0, PRESIZE_MAX_USERS);
+  const table = new UserAggTable(expectedUsers, 'shared', users === undefined ? undefined : keyBytesAtMost(batch.dir, expectedUsers));
   mergeViewDirectory(batch.dir, table);
   const bucketsDir = path.join(batch.dir, BUCKETS_FOLDER);
-  const hasBuckets = facts.bucketSeconds === bucketSeconds && fs.existsSync(bucketsDir);
+  const hasBuckets = viewBucketSeconds === bucketSeconds && fs.existsSync(bucketsDir);
   return buildBatchBase(
     table,
-    { name: path.basename(batch.dir), watermark: batch.watermark, streamWatermarks: batch.streamWatermarks, createdAtMs: batch.createdAtMs, badRows: facts.badRows },
+    { name: path.basename(batch.dir), watermark: batch.watermark, streamWatermarks: batch.streamWatermarks, createdAtMs: batch.createdAtMs, badRows: badRowsTotal ?? 0 },
     hasBuckets ? (sorted) => readBucketIndex(batch.dir, bucketsDir, sorted, bucketSeconds) : undefined,
   );
 }

@@ -1,4 +1,6 @@
-// Atomic publishing: files via temp + fsync + rename, directory views via a hidden temp dir renamed into place.
+// Atomic publishing: files via temp + fsync + rename (in memory: write-file-atomic or publishNewFile; a piece at a time
+// by synchronous code: FileInProgress), directory views via a hidden temp dir renamed into place; and the removal of
+// the hidden temps a crash leaves behind.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,12 +46,12 @@ export function fsyncDirectory(dir: string): void {
 
 /**
  * Publishes a new file into a folder that is watched for complete files: written under a hidden temp name
- * (`.<name>.tmp-<pid>-<ms>`, which readers ignore and removeStaleTemps cleans up after a crash), fsynced, renamed to
- * `name`, then the folder fsynced. The caller picks a name that is not taken.
+ * (hiddenTempPath, which readers ignore and removeStaleTemps cleans up after a crash), fsynced, renamed to `name`,
+ * then the folder fsynced. The caller picks a name that is not taken.
  */
 export async function publishNewFile(dir: string, name: string, data: Uint8Array): Promise<string> {
   const target = path.join(dir, name);
-  const temp = path.join(dir, `.${name}.tmp-${process.pid}-${Date.now()}`);
+  const temp = hiddenTempPath(target);
   try {
     await fs.promises.mkdir(dir, { recursive: true });
     const handle = await fs.promises.open(temp, 'wx');
@@ -68,6 +70,68 @@ export async function publishNewFile(dir: string, name: string, data: Uint8Array
   return target;
 }
 
+let lastTempStamp = 0;
+
+/**
+ * A hidden temp name beside `target`, `.<name>.tmp-<pid>-<stamp>`: listings skip it, and removeStaleTemps tells from
+ * the pid whether its writer is gone. The stamp is the time in ms, made unique within this process.
+ */
+export function hiddenTempPath(target: string): string {
+  lastTempStamp = Math.max(Date.now(), lastTempStamp + 1);
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${lastTempStamp}`);
+}
+
+/**
+ * A file written a piece at a time by synchronous code (the caller writes to `fd`) under a hidden temp name in its
+ * folder, then published by rename: sync, then publish (or discard, which also serves after a failed publish).
+ */
+export class FileInProgress {
+  private open = true;
+
+  private constructor(
+    private readonly dir: string,
+    readonly tempPath: string,
+    readonly fd: number,
+  ) {}
+
+  /** A new temp file in `dir` named after `stem` (its final name may not be known yet). */
+  static create(dir: string, stem: string): FileInProgress {
+    const tempPath = hiddenTempPath(path.join(dir, stem));
+    let fd: number;
+    try {
+      fd = fs.openSync(tempPath, 'wx');
+    } catch (cause) {
+      throw writeError(tempPath, cause);
+    }
+    return new FileInProgress(dir, tempPath, fd);
+  }
+
+  /** Makes what was written durable and closes the file. */
+  sync(): void {
+    fs.fsyncSync(this.fd);
+    this.close();
+  }
+
+  /** Renames the synced file to `name` in its folder, and makes the new entry durable; returns its path. */
+  publish(name: string): string {
+    const target = path.join(this.dir, name);
+    fs.renameSync(this.tempPath, target);
+    fsyncDirectory(this.dir);
+    return target;
+  }
+
+  /** Closes and removes the temp file. */
+  discard(): void {
+    if (this.open) this.close();
+    fs.rmSync(this.tempPath, { force: true });
+  }
+
+  private close(): void {
+    this.open = false;
+    fs.closeSync(this.fd);
+  }
+}
+
 /** A directory being written under a hidden temporary name, published in one rename once complete. */
 export class DirectoryPublisher {
   readonly tempDir: string;
@@ -81,7 +145,7 @@ export class DirectoryPublisher {
   }
 
   static async begin(finalDir: string): Promise<DirectoryPublisher> {
-    const tempDir = path.join(path.dirname(finalDir), `.${path.basename(finalDir)}.tmp-${process.pid}-${Date.now()}`);
+    const tempDir = hiddenTempPath(finalDir);
     try {
       await fs.promises.mkdir(tempDir, { recursive: true });
     } catch (cause) {

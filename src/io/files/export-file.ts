@@ -53,13 +53,6 @@ export class SplicePieces {
   }
 }
 
-let tempCounter = 0;
-
-/** A hidden temp name next to `target` that removeStaleTemps(dir, basename(target)) recognises after a crash. */
-export function exportTempPath(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${++tempCounter}`);
-}
-
 /** Removes the temp files that processes which died left next to `target`. */
 export async function removeStaleExports(target: string): Promise<void> {
   await removeStaleTemps(path.dirname(target), path.basename(target));

@@ -9,8 +9,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { LambdaflowError } from '../../core/errors.js';
 import { type DataLayout, loggedFilePath } from '../files/layout.js';
+import { appendJsonLines, readJsonLines } from './json-lines.js';
 
 export interface CompactedFile {
   readonly first: number;
@@ -45,59 +45,32 @@ function isCompactedFile(value: unknown): value is CompactedFile {
 }
 
 export function readCompactions(recordPath: string): Compactions {
-  let text: string;
-  try {
-    text = fs.readFileSync(recordPath, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { files: [], compactedThrough: 0, removedThrough: 0, validBytes: 0 };
-    throw new LambdaflowError('E_STATE', `cannot read ${recordPath}: ${(error as Error).message}`, { file: recordPath });
-  }
-  const validBytes = text.lastIndexOf('\n') + 1;
   const files: CompactedFile[] = [];
   let removedThrough = 0;
-  text
-    .slice(0, validBytes)
-    .split('\n')
-    .slice(0, -1)
-    .forEach((line, i) => {
-      let record: CompactionRecord | undefined;
-      try {
-        record = JSON.parse(line) as CompactionRecord;
-      } catch {
-        record = undefined;
-      }
-      const damaged = (): LambdaflowError => new LambdaflowError('E_STATE', `${recordPath} is damaged at line ${i + 1}`, { file: recordPath, line: i + 1 });
-      if (record && 'removed' in record && Number.isSafeInteger(record.removed?.through)) {
-        removedThrough = Math.max(removedThrough, record.removed.through);
-        return;
-      }
-      if (!record || !('compacted' in record) || !isCompactedFile(record.compacted)) throw damaged();
-      const file = record.compacted;
-      // A file either extends the newest one (replacing it) or follows it.
-      const previous = files.at(-1);
-      if (file.replaces !== undefined) {
-        if (previous?.file !== file.replaces || previous.first !== file.first) throw damaged();
-        files.pop();
-      } else if (file.first !== (previous?.last ?? 0) + 1) throw damaged();
-      files.push(file);
-    });
-  return { files, compactedThrough: files.at(-1)?.last ?? 0, removedThrough, validBytes: Buffer.byteLength(text.slice(0, validBytes)) };
+  const validBytes = readJsonLines(recordPath, recordPath, (value) => {
+    const record = value as CompactionRecord | undefined;
+    if (record && 'removed' in record && Number.isSafeInteger(record.removed?.through)) {
+      removedThrough = Math.max(removedThrough, record.removed.through);
+      return true;
+    }
+    if (!record || !('compacted' in record) || !isCompactedFile(record.compacted)) return false;
+    const file = record.compacted;
+    // A file either extends the newest one (replacing it) or follows it.
+    const previous = files.at(-1);
+    if (file.replaces !== undefined) {
+      if (previous?.file !== file.replaces || previous.first !== file.first) return false;
+      files.pop();
+    } else if (file.first !== (previous?.last ?? 0) + 1) return false;
+    files.push(file);
+    return true;
+  });
+  return { files, compactedThrough: files.at(-1)?.last ?? 0, removedThrough, validBytes };
 }
 
 /** Appends one record durably; a partial line a crash left behind is cut off first. */
 export function appendCompactionRecord(recordPath: string, record: CompactionRecord): void {
   fs.mkdirSync(path.dirname(recordPath), { recursive: true });
-  const { validBytes } = readCompactions(recordPath);
-  const fd = fs.openSync(recordPath, 'a+');
-  try {
-    if (fs.fstatSync(fd).size !== validBytes) fs.ftruncateSync(fd, validBytes);
-    fs.writeFileSync(fd, JSON.stringify(record) + '\n');
-    fs.fsyncSync(fd);
-  } catch (cause) {
-    throw new LambdaflowError('E_WRITE', `cannot append to ${recordPath}: ${(cause as Error).message}`, { file: recordPath }, { cause });
-  } finally {
-    fs.closeSync(fd);
-  }
+  appendJsonLines(recordPath, recordPath, readCompactions(recordPath).validBytes, [record]);
 }
 
 /** Where a logged seq's rows are: its stream file's logged prefix, or its segment of a compacted file. */

@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LambdaflowError } from '../../core/errors.js';
+import { FileInProgress } from '../files/atomic.js';
+import { readJsonLines } from './json-lines.js';
 
 export interface IngestEntry {
   readonly seq: number;
@@ -36,36 +38,19 @@ export interface IngestLog {
 }
 
 export function readIngestLog(logPath: string): IngestLog {
-  let text: string;
-  try {
-    text = fs.readFileSync(logPath, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], compactedThrough: 0, lastSeq: 0, validBytes: 0 };
-    throw new LambdaflowError('E_STATE', `cannot read the ingest log ${logPath}: ${(error as Error).message}`, { file: logPath });
-  }
-  const validBytes = text.lastIndexOf('\n') + 1;
   const entries: IngestEntry[] = [];
   let compactedThrough = 0;
-  const lines = text.slice(0, validBytes).split('\n');
-  lines.pop();
-  lines.forEach((line, i) => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      parsed = undefined;
-    }
-    const folded = (parsed as { compactedThrough?: unknown } | undefined)?.compactedThrough;
+  const validBytes = readJsonLines(logPath, `the ingest log ${logPath}`, (value, i) => {
+    const folded = (value as { compactedThrough?: unknown } | undefined)?.compactedThrough;
     if (i === 0 && Number.isSafeInteger(folded) && (folded as number) >= 0) {
       compactedThrough = folded as number;
-      return;
+      return true;
     }
-    if (!isEntry(parsed) || parsed.seq !== (entries.at(-1)?.seq ?? compactedThrough) + 1) {
-      throw new LambdaflowError('E_STATE', `the ingest log ${logPath} is damaged at line ${i + 1}`, { file: logPath, line: i + 1 });
-    }
-    entries.push(parsed);
+    if (!isEntry(value) || value.seq !== (entries.at(-1)?.seq ?? compactedThrough) + 1) return false;
+    entries.push(value);
+    return true;
   });
-  return { entries, compactedThrough, lastSeq: entries.at(-1)?.seq ?? compactedThrough, validBytes: Buffer.byteLength(text.slice(0, validBytes)) };
+  return { entries, compactedThrough, lastSeq: entries.at(-1)?.seq ?? compactedThrough, validBytes };
 }
 
 /** The writer side, owned by the one speed layer holding the lock. */
@@ -101,15 +86,14 @@ export class IngestLogWriter {
     const { entries } = readIngestLog(this.logPath);
     const kept = entries.filter((entry) => entry.seq > throughSeq);
     const text = [JSON.stringify({ compactedThrough: throughSeq }), ...kept.map((e) => JSON.stringify(e))].join('\n') + '\n';
-    const temp = `${this.logPath}.fold-${process.pid}`;
+    let folded: FileInProgress | undefined;
     try {
-      fs.writeFileSync(temp, text);
-      const fd = fs.openSync(temp, 'r+');
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-      fs.renameSync(temp, this.logPath);
+      folded = FileInProgress.create(path.dirname(this.logPath), path.basename(this.logPath));
+      fs.writeFileSync(folded.fd, text);
+      folded.sync();
+      folded.publish(path.basename(this.logPath));
     } catch (cause) {
-      fs.rmSync(temp, { force: true });
+      folded?.discard();
       throw new LambdaflowError('E_WRITE', `cannot fold the ingest log: ${(cause as Error).message}`, { file: this.logPath }, { cause });
     }
     fs.closeSync(this.fd);

@@ -10,9 +10,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LambdaflowError } from '../../core/errors.js';
-import { fsyncDirectory } from '../files/atomic.js';
 import { type DataLayout, replayLedgerPath } from '../files/layout.js';
+import { appendJsonLines, readJsonLines } from './json-lines.js';
 
 export interface ReplayLedgerEntry {
   readonly line: number;
@@ -36,25 +35,11 @@ export function rowDigest(row: Uint8Array): string {
  * never followed by its replay file: ignored (and cut off by the next append). Any other unreadable line: E_STATE.
  */
 export function readReplayLedger(ledgerPath: string): { entries: ReplayLedgerEntry[]; validBytes: number } {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(ledgerPath);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], validBytes: 0 };
-    throw new LambdaflowError('E_STATE', `cannot read the replay ledger ${ledgerPath}: ${(error as Error).message}`, { file: ledgerPath });
-  }
-  const validBytes = bytes.lastIndexOf(0x0a) + 1;
-  const lines = bytes.subarray(0, validBytes).toString('utf8').split('\n');
-  lines.pop();
-  const entries = lines.map((line, i) => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      parsed = undefined;
-    }
-    if (!isEntry(parsed)) throw new LambdaflowError('E_STATE', `the replay ledger ${ledgerPath} is damaged at line ${i + 1}`, { file: ledgerPath, line: i + 1 });
-    return parsed;
+  const entries: ReplayLedgerEntry[] = [];
+  const validBytes = readJsonLines(ledgerPath, `the replay ledger ${ledgerPath}`, (value) => {
+    if (!isEntry(value)) return false;
+    entries.push(value);
+    return true;
   });
   return { entries, validBytes };
 }
@@ -77,18 +62,6 @@ export function replayedRows(layout: DataLayout, inputName: string): Map<number,
 /** Durably appends lines (fsync; the folder too when the ledger is new), first cutting off a line a crash left half written. */
 export function appendReplayLedger(ledgerPath: string, entries: readonly ReplayLedgerEntry[]): void {
   if (entries.length === 0) return;
-  const { validBytes } = readReplayLedger(ledgerPath);
-  const created = !fs.existsSync(ledgerPath);
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(ledgerPath, 'a+');
-    if (fs.fstatSync(fd).size !== validBytes) fs.ftruncateSync(fd, validBytes);
-    fs.writeFileSync(fd, entries.map((e) => JSON.stringify({ line: e.line, sha256: e.sha256, file: e.file })).join('\n') + '\n');
-    fs.fsyncSync(fd);
-  } catch (cause) {
-    throw new LambdaflowError('E_WRITE', `cannot append to the replay ledger ${ledgerPath}: ${(cause as Error).message}`, { file: ledgerPath }, { cause });
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-  if (created) fsyncDirectory(path.dirname(ledgerPath));
+  const lines = entries.map((e) => ({ line: e.line, sha256: e.sha256, file: e.file }));
+  appendJsonLines(ledgerPath, `the replay ledger ${ledgerPath}`, readReplayLedger(ledgerPath).validBytes, lines);
 }

@@ -9,6 +9,7 @@ import { LambdaflowError } from '../../core/errors.js';
 import { NO_BUCKET_FIELD, bucketFieldOf, mergeViewText, viewPartEncoding } from '../../core/view-format.js';
 import { DEFAULT_STREAM } from '../files/layout.js';
 import { type Logger } from '../runtime/logger.js';
+import { readBatchManifest } from './manifest.js';
 
 export interface PublishedView {
   readonly dir: string;
@@ -104,17 +105,11 @@ export const REALTIME_VIEW_PATTERN = /^realtime-(\d+)$/;
  */
 const watermarks = new Map<string, Pick<BatchViewInfo, 'watermark' | 'streamWatermarks'> | undefined>();
 
-const isSeq = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-
 function readWatermark(dir: string, logger: Logger): Pick<BatchViewInfo, 'watermark' | 'streamWatermarks'> | undefined {
-  const manifest = path.join(dir, '_MANIFEST.json');
-  const json = readJson(manifest);
-  const recorded = json?.streamWatermark;
-  const perStream = json?.streamWatermarks ?? {};
-  const streamsValid = typeof perStream === 'object' && perStream !== null && !Array.isArray(perStream) && Object.values(perStream).every(isSeq);
-  if (isSeq(recorded) && streamsValid) return { watermark: recorded, streamWatermarks: Object.freeze({ ...(perStream as Record<string, number>) }) };
+  const { found, streamWatermark, streamWatermarks } = readBatchManifest(dir);
+  if (streamWatermark !== undefined && streamWatermarks !== undefined) return { watermark: streamWatermark, streamWatermarks };
   // Serving it as watermark 0 would count every stream file it absorbed twice.
-  const problem = !fs.existsSync(manifest) ? 'it has no _MANIFEST.json' : !isSeq(recorded) ? '_MANIFEST.json has no valid streamWatermark' : '_MANIFEST.json has invalid streamWatermarks';
+  const problem = !found ? 'it has no _MANIFEST.json' : streamWatermark === undefined ? '_MANIFEST.json has no valid streamWatermark' : '_MANIFEST.json has invalid streamWatermarks';
   logger.warn(`skipping batch view ${dir}: ${problem}, so it cannot say which stream files it absorbed`);
   return undefined;
 }

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { ExportFile, SplicePieces, exportTempPath, removeStaleExports } from '../../../src/io/files/export-file.js';
+import { hiddenTempPath } from '../../../src/io/files/atomic.js';
+import { ExportFile, SplicePieces, removeStaleExports } from '../../../src/io/files/export-file.js';
 import { LambdaflowError } from '../../../src/core/errors.js';
 import { waitFor } from '../../helpers/pipeline.js';
 import { tempRoots } from '../../helpers/temp-dirs.js';
@@ -17,7 +18,7 @@ const tempRoot = tempRoots();
 
 /** A first export file holding `content`, at a temp path next to `target`. */
 async function firstFile(target: string, content: string | Buffer): Promise<ExportFile> {
-  return (await ExportFile.write(exportTempPath(target), [Buffer.from(content)].values())).file;
+  return (await ExportFile.write(hiddenTempPath(target), [Buffer.from(content)].values())).file;
 }
 
 const namesIn = (dir: string): string[] => fs.readdirSync(dir).sort();
@@ -49,7 +50,7 @@ describe('ExportFile', () => {
       }
       return 'done';
     }
-    const { file, result } = await ExportFile.write(exportTempPath(target), steps());
+    const { file, result } = await ExportFile.write(hiddenTempPath(target), steps());
     expect(result).toBe('done');
     expect(file.size).toBe(Buffer.byteLength(expected));
     expect(await text(file.stream())).toBe(expected);
@@ -64,7 +65,7 @@ describe('ExportFile', () => {
       yield Buffer.from('half a file\n');
       throw new LambdaflowError('E_STATE', 'the view changed tables');
     }
-    const error = await ExportFile.write(exportTempPath(target), steps()).catch((e: unknown) => e);
+    const error = await ExportFile.write(hiddenTempPath(target), steps()).catch((e: unknown) => e);
     expect((error as LambdaflowError).code).toBe('E_STATE');
     expect(namesIn(path.dirname(target))).toEqual([]);
   });
@@ -85,7 +86,7 @@ describe('ExportFile', () => {
       { fresh: true, from: 12, to: fresh.length },
     ];
     const expected = Buffer.concat(list.map(({ fresh: isFresh, from, to }) => (isFresh ? fresh : earlierBytes).subarray(from, to)));
-    const spliced = await ExportFile.splice(earlier, splicePieces(list), fresh, expected.length, exportTempPath(target));
+    const spliced = await ExportFile.splice(earlier, splicePieces(list), fresh, expected.length, hiddenTempPath(target));
     expect(spliced.size).toBe(expected.length);
     expect(Buffer.compare(fs.readFileSync(spliced.path), expected)).toBe(0);
     await earlier.release();
@@ -97,7 +98,7 @@ describe('ExportFile', () => {
     const { data } = tempRoot();
     const target = path.join(data, 'merged_view.csv');
     const earlier = await firstFile(target, 'abc');
-    const error = await ExportFile.splice(earlier, splicePieces([{ fresh: false, from: 0, to: 10 }]), Buffer.alloc(0), 10, exportTempPath(target)).catch((e: unknown) => e);
+    const error = await ExportFile.splice(earlier, splicePieces([{ fresh: false, from: 0, to: 10 }]), Buffer.alloc(0), 10, hiddenTempPath(target)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LambdaflowError);
     expect((error as LambdaflowError).code).toBe('E_STATE');
     await earlier.release();
@@ -170,7 +171,7 @@ describe('ExportFile', () => {
     const again = await file.publish(target).catch((e: unknown) => e);
     expect((again as LambdaflowError).code).toBe('E_STATE');
     // The next version replaces it; the earlier file (now unlinked) still reads for whoever holds it.
-    const next = await ExportFile.splice(file, splicePieces([{ fresh: false, from: 0, to: 3 }, { fresh: true, from: 0, to: 3 }]), Buffer.from('v2\n'), 6, exportTempPath(target));
+    const next = await ExportFile.splice(file, splicePieces([{ fresh: false, from: 0, to: 3 }, { fresh: true, from: 0, to: 3 }]), Buffer.from('v2\n'), 6, hiddenTempPath(target));
     await next.publish(target);
     expect(fs.readFileSync(target, 'utf8')).toBe('v1\nv2\n');
     expect(await text(file.stream())).toBe('v1\n');
@@ -186,7 +187,7 @@ describe('removeStaleExports', () => {
     const target = path.join(data, 'merged_view.csv');
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
     fs.writeFileSync(path.join(data, `.merged_view.csv.tmp-${dead}-3`), 'left by a crash');
-    const ours = exportTempPath(target);
+    const ours = hiddenTempPath(target);
     fs.writeFileSync(ours, 'ours, being written');
     // Left by an earlier process with this pid (a container restarted after a kill -9 runs as pid 1 again).
     const earlier = path.join(data, `.merged_view.csv.tmp-${process.pid}-999999`);

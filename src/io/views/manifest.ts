@@ -1,0 +1,100 @@
+// A batch view's _MANIFEST.json: what the batch job writes, and the one reader of it, which checks every field it
+// returns (a view another job wrote, or a damaged one, may say less, or say it wrongly).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { type ParseCounts } from '../../core/event-parser.js';
+
+export const MANIFEST_FILE = '_MANIFEST.json';
+
+export interface BatchManifest {
+  readonly createdAtMs: number;
+  readonly streamWatermark: number;
+  /** Each NATS partition stream's last ingest seq absorbed (only when the data folder has partition streams). */
+  readonly streamWatermarks?: Readonly<Record<string, number>>;
+  readonly inputs: readonly BatchManifestInput[];
+  /** The bucket size of the per-(user, bucket) totals in the view's buckets/ folder. */
+  readonly bucketSeconds: number;
+  /** Lines of buckets/: (user, bucket) totals. */
+  readonly userBuckets: number;
+  /** The event seconds its good rows spanned (null: no good row). */
+  readonly firstEventSecond: number | null;
+  readonly lastEventSecond: number | null;
+  readonly rowsRead: number;
+  readonly purchases: number;
+  readonly views: number;
+  readonly badRows: ParseCounts['bad'];
+  readonly badRowsTotal: number;
+  readonly users: number;
+  readonly purchaseCentsTotal: number;
+  readonly threads: number;
+  readonly partitions: number;
+  readonly mapTasks: number;
+  /** Line-aligned byte ranges the map tasks took from their shared queue. */
+  readonly mapRanges: number;
+  readonly elapsedMs: number;
+}
+
+export interface BatchManifestInput {
+  readonly name: string;
+  readonly source: string;
+  readonly size: number;
+}
+
+/** What a view's manifest says, each field only when it is valid (undefined when absent or of the wrong kind). */
+export interface ManifestFacts {
+  /** False when the view has no manifest; one that is not a JSON object says nothing (every field undefined). */
+  readonly found: boolean;
+  /** A seq (an integer ≥ 0). */
+  readonly streamWatermark: number | undefined;
+  /** Seqs by stream: {} when the manifest names none, undefined when one it names is not a seq. */
+  readonly streamWatermarks: Readonly<Record<string, number>> | undefined;
+  /** Counts (integers ≥ 0). */
+  readonly users: number | undefined;
+  readonly userBuckets: number | undefined;
+  /** Numbers. */
+  readonly rowsRead: number | undefined;
+  readonly purchases: number | undefined;
+  readonly purchaseCentsTotal: number | undefined;
+  readonly badRowsTotal: number | undefined;
+  readonly bucketSeconds: number | undefined;
+  readonly inputs: readonly BatchManifestInput[] | undefined;
+}
+
+const isSeq = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const numberOf = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
+const isInput = (value: unknown): value is BatchManifestInput => {
+  const input = value as Partial<BatchManifestInput> | null;
+  return typeof input === 'object' && input !== null && typeof input.name === 'string' && typeof input.source === 'string' && typeof input.size === 'number';
+};
+
+function streamWatermarksOf(value: unknown): Readonly<Record<string, number>> | undefined {
+  const perStream = value ?? {};
+  if (typeof perStream !== 'object' || perStream === null || Array.isArray(perStream) || !Object.values(perStream).every(isSeq)) return undefined;
+  return Object.freeze({ ...(perStream as Record<string, number>) });
+}
+
+/** Reads the manifest of the batch view in `dir` (see ManifestFacts). */
+export function readBatchManifest(dir: string): ManifestFacts {
+  let json: Record<string, unknown> | undefined;
+  let found = true;
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8'));
+    if (parsed !== null && typeof parsed === 'object') json = parsed as Record<string, unknown>;
+  } catch (error) {
+    found = (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+  return {
+    found,
+    streamWatermark: isSeq(json?.streamWatermark) ? json.streamWatermark : undefined,
+    streamWatermarks: json ? streamWatermarksOf(json.streamWatermarks) : undefined,
+    users: isSeq(json?.users) ? json.users : undefined,
+    userBuckets: isSeq(json?.userBuckets) ? json.userBuckets : undefined,
+    rowsRead: numberOf(json?.rowsRead),
+    purchases: numberOf(json?.purchases),
+    purchaseCentsTotal: numberOf(json?.purchaseCentsTotal),
+    badRowsTotal: numberOf(json?.badRowsTotal),
+    bucketSeconds: numberOf(json?.bucketSeconds),
+    inputs: Array.isArray(json?.inputs) && json.inputs.every(isInput) ? json.inputs : undefined,
+  };
+}
