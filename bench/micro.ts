@@ -5,9 +5,11 @@ import { Bench } from 'tinybench';
 import { type AggBlock, UserAggTable, tableFromBlocks } from '../src/core/agg-table.js';
 import { EventGenerator, HISTORY_START_SECONDS, type GeneratedCounts } from '../src/core/event-generator.js';
 import { HEADER_LINE, parseWhole, parserOptionsFor, totalBad } from '../src/core/event-parser.js';
+import { formatCents } from '../src/core/money.js';
 import { count } from '../src/core/summary-format.js';
 import { MERGED_VIEW_HEADER, formatTotals } from '../src/core/view-format.js';
 import { SlideRing } from '../src/core/window.js';
+import { formatBucketedEntries, sortedEntries } from '../src/core/sorted-view.js';
 import { firstDifference, totalsFromMap } from '../src/bench/compare-totals.js';
 import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
@@ -24,6 +26,7 @@ const SLIDES = 12;
 /** 60 s window / 10 s slide: the speed layer's default. */
 const SLIDES_PER_WINDOW = 6;
 const SEED = 42;
+const HOUR = 3_600;
 
 type Totals = Map<string, { count: number; cents: number }>;
 
@@ -98,6 +101,22 @@ function tableOf(p: PurchaseRows, from: number, to: number): UserAggTable {
   return table;
 }
 
+/** The purchases per (user, hour), spread over the 30 days history covers: the reduce's table with buckets. */
+function bucketedTableOf(p: PurchaseRows): UserAggTable {
+  const table = new UserAggTable();
+  const firstHour = Math.floor(HISTORY_START_SECONDS / HOUR);
+  for (let i = 0; i < p.cents.length; i++) table.add(p.keys, p.starts[i]!, p.ends[i]!, 1, p.cents[i]!, undefined, firstHour + ((i * 7919) % (30 * 24)));
+  return table;
+}
+
+/** The obvious way to write the bucket part: objects sorted by string id, lines as template strings. */
+function bucketLinesAsStrings(table: UserAggTable): string {
+  return table
+    .toSortedBucketTotals()
+    .map((t) => `${t.userId},${t.bucket * HOUR},${t.count},${formatCents(t.cents)}\n`)
+    .join('');
+}
+
 function mapOf(p: PurchaseRows, from: number, to: number): Totals {
   const totals: Totals = new Map();
   for (let i = from; i < to; i++) addTotal(totals, p.keys.toString('utf8', p.starts[i]!, p.ends[i]!), p.cents[i]!);
@@ -164,6 +183,12 @@ runScript('bench', async () => {
   console.log(`verified: SlideRing add/subtract equals recomputing the window over ${2 * SLIDES} pushes`);
   const usersPerSlide = Math.round(slides.reduce((m, s) => m + s.size, 0) / SLIDES);
 
+  const bucketed = bucketedTableOf(purchases);
+  if (formatBucketedEntries(bucketed, sortedEntries(bucketed), HOUR).buckets.toString() !== bucketLinesAsStrings(bucketed)) {
+    throw new Error('verification failed: the bucket part written from key bytes differs from the one written as strings');
+  }
+  console.log(`verified: the bucket part written from key bytes equals the one written as strings (${count(bucketed.size)} (user, hour) pairs)`);
+
   // The serving layer's merged view: a batch view of the first 90 % of purchases plus an overlay of the rest.
   const batchPart = Math.floor(n * 0.9);
   const baseTable = tableOf(purchases, 0, batchPart);
@@ -227,6 +252,15 @@ runScript('bench', async () => {
           },
         },
         { name: 'tableFromBlocks (mergeBlock)', run: () => tableFromBlocks(blocks) },
+      ],
+    },
+    {
+      title: 'batch part per (user, hour): sort and write',
+      unit: 'pairs/s',
+      unitsPerCall: bucketed.size,
+      variants: [
+        { name: 'toSortedBucketTotals, template strings', run: () => bucketLinesAsStrings(bucketed) },
+        { name: 'sortedEntries + formatBucketedEntries (bytes)', run: () => formatBucketedEntries(bucketed, sortedEntries(bucketed), HOUR) },
       ],
     },
     {

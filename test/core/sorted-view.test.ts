@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserAggTable, compareUserIds } from '../../src/core/agg-table.js';
 import { formatTotals } from '../../src/core/view-format.js';
-import { formatBucketedEntries, formatEntries, sortByKey, sortScratchBytes, sortedEntries } from '../../src/core/sorted-view.js';
+import { ViewLineWriter, formatBucketedEntries, formatEntries, sortByKey, sortScratchBytes, sortedEntries } from '../../src/core/sorted-view.js';
 import { seeded } from '../helpers/prng.js';
 
 /** Characters from every UTF-8 length, including the two ranges UTF-16 orders differently from code points. */
@@ -85,5 +85,33 @@ describe('sortedEntries / formatBucketedEntries with buckets', () => {
     expect(lines.buckets.toString()).toBe(expectedBuckets.join(''));
     expect(lines.users.toString()).toBe(expectedUsers.join(''));
     expect([lines.userCount, lines.bucketCount]).toEqual([users.length, expectedBuckets.length]);
+  });
+
+  it('orders a user with many buckets inserted newest first (the long-run path) like a short one', () => {
+    const table = new UserAggTable();
+    for (const user of ['b', 'a']) {
+      const key = Buffer.from(user);
+      for (let bucket = 99; bucket >= 0; bucket--) table.add(key, 0, 1, 1, bucket, undefined, bucket * 7 % 100);
+    }
+    const buckets = formatBucketedEntries(table, sortedEntries(table), 10).buckets.toString().trim().split('\n');
+    const expected = ['a', 'b'].flatMap((u) => Array.from({ length: 100 }, (_, b) => `${u},${b * 10},1,${(((b * 43) % 100) / 100).toFixed(2)}`));
+    expect(buckets).toEqual(expected);
+  });
+});
+
+describe('ViewLineWriter: numbers', () => {
+  it('writes counts, bucket starts and amounts as String() does, around every digit count and past 2^31', () => {
+    const values = [0, 1, 9, 10, 99, 100, 101, 999, 1_000, 65_535, 99_999, 100_000, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 1e15 + 7, Number.MAX_SAFE_INTEGER];
+    for (let d = 1; d <= 10; d++) values.push(10 ** d - 1, 10 ** d, 10 ** d + 1, 1_796_000_000 + d * 3_600);
+    const money = (cents: number): string => `${cents < 0 ? '-' : ''}${String(Math.floor(Math.abs(cents) / 100))}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
+    const writer = new ViewLineWriter(16);
+    const key = Buffer.from('u');
+    const expected: string[] = [];
+    for (const v of values) {
+      writer.line(key, 0, 1, v, v, v);
+      writer.line(key, 0, 1, -v, -v);
+      expected.push(`u,${v},${v},${money(v)}`, `u,${v === 0 ? '' : '-'}${v},${money(-v)}`);
+    }
+    expect(writer.bytes().toString().trim().split('\n')).toEqual(expected);
   });
 });
