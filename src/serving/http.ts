@@ -105,6 +105,14 @@ function checkUserId(id: string, name: string): void {
 }
 
 const minVersionSchema = { type: 'integer', minimum: 0 } as const;
+/** A query integer's digits: no sign, exponent, radix prefix or Infinity, and few enough to stay exact as a number. */
+const DECIMAL_DIGITS = 15;
+const DECIMAL = new RegExp(`^(0|[1-9][0-9]{0,${DECIMAL_DIGITS - 1}})$`);
+
+/** The query parameters a request's route takes (none for a route without a query schema). */
+function queryPropertiesOf(request: FastifyRequest): Record<string, unknown> {
+  return ((request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
+}
 /** A point in time (Unix seconds or ISO 8601 UTC) or a step (a duration), as given: checked by the handlers. */
 const timeSchema = { type: 'string', minLength: 1, maxLength: 40 } as const;
 const rangeSchema = { from: timeSchema, to: timeSchema } as const;
@@ -155,6 +163,8 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
   const metrics = servingMetrics(serving, clock);
   const app = Fastify({
     logger: false,
+    // An unknown parameter is refused (a typo like ?limit=5 must not answer as if it were absent), not dropped.
+    ajv: { customOptions: { removeAdditional: false } },
     // No router limit of its own: the HTTP parser already bounds a URL (maxHeaderSize), and past a router limit a long
     // id got fastify's generic 400, which named no parameter and echoed the whole URL back. checkUserId decides.
     routerOptions: { maxParamLength: maxHeaderSize },
@@ -178,7 +188,12 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
     if (error instanceof HttpError) return reply.code(error.statusCode).send({ error: error.message, ...error.extra, version: version() });
     if ((error as FastifyError).validation) {
       const v = (error as FastifyError).validation![0]!;
-      const name = v.instancePath.replace(/^\//, '').split('/')[0] || String((v.params as { missingProperty?: string }).missingProperty ?? 'request');
+      const params = v.params as { missingProperty?: string; additionalProperty?: string };
+      if (v.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
+        const known = Object.keys(queryPropertiesOf(_request)).join(', ');
+        return reply.code(400).send({ error: `unknown parameter ${params.additionalProperty} (${_request.routeOptions.url} takes ${known})`, parameter: params.additionalProperty, version: version() });
+      }
+      const name = v.instancePath.replace(/^\//, '').split('/')[0] || String(params.missingProperty ?? 'request');
       return reply.code(400).send({ error: `bad parameter ${name}: ${v.message ?? 'invalid'}`, parameter: name, version: version() });
     }
     if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message, version: version() });
@@ -211,6 +226,18 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (reply.statusCode === 503) void reply.header('Retry-After', '1');
     done(null, payload);
+  });
+
+  // Integers are plain decimal digits: the validator's coercion would take Infinity, 0x10, 0b11 or 1e2 as numbers.
+  app.addHook('preValidation', (request, _reply, done) => {
+    const query = request.query as Record<string, unknown>;
+    for (const [name, schema] of Object.entries(queryPropertiesOf(request))) {
+      const value = query[name];
+      if (value === undefined || (schema as { type?: unknown }).type !== 'integer') continue;
+      if (Array.isArray(value)) return done(badParameter(name, 'given more than once'));
+      if (typeof value !== 'string' || !DECIMAL.test(value)) return done(badParameter(name, `must be a whole number in plain decimal digits (at most ${DECIMAL_DIGITS}), got ${JSON.stringify(value)}`));
+    }
+    done();
   });
 
   // Each route once the swagger plugin has loaded, so that its onRoute hook sees them all for /openapi.json.

@@ -340,6 +340,18 @@ describe('routes on a loaded view', () => {
     ['a step that is not whole buckets', '/series?from=0&to=86400&step=90m', 'step'],
     ['a step of zero', '/users/alice/series?from=0&to=86400&step=0s', 'step'],
     ['more than 10,000 points', '/series?from=0&to=36003600&step=1h', 'step'],
+    // Regressions: the validator coerced these into numbers (n=Infinity answered every user, min_version=1e400 a 503).
+    ['n as Infinity', '/top?n=Infinity', 'n'],
+    ['n as -Infinity', '/top?n=-Infinity', 'n'],
+    ['n in hex', '/top?n=0x10', 'n'],
+    ['n in binary', '/top?n=0b11', 'n'],
+    ['n in exponent form', '/top?n=1e2', 'n'],
+    ['n with a fraction', '/top?n=2.0', 'n'],
+    ['n with a plus sign', '/top?n=%2B5', 'n'],
+    ['n with leading zeros', '/top?n=010', 'n'],
+    ['n given twice', '/top?n=1&n=2', 'n'],
+    ['min_version in exponent form, past any version', '/users/alice?min_version=1e400', 'min_version'],
+    ['min_version of 16 digits, past any version', '/status?min_version=1000000000000000', 'min_version'],
   ])('400 JSON naming the parameter: %s', async (_name, url, parameter) => {
     const answer = await get(app, url);
     expect(answer.statusCode).toBe(400);
@@ -347,6 +359,17 @@ describe('routes on a loaded view', () => {
     expect(body).toMatchObject({ parameter, version: 1 });
     expect(body.error).toMatch(new RegExp(`^bad parameter ${parameter}: `));
     expect(answer.body.length, 'the error does not echo a long input back').toBeLessThan(300);
+  });
+
+  it.each([
+    ['/top?limit=5', 'limit', '/top takes min_version, by, n, from, to'],
+    ['/users/alice?foo=1', 'foo', '/users/:id takes min_version, from, to'],
+    ['/status?x=1', 'x', '/status takes min_version'],
+    ['/view.csv?min_versoin=1', 'min_versoin', '/view.csv takes min_version'],
+  ])('regression: an unknown parameter (%s) is a 400 naming it and what the route takes; it used to be ignored', async (url, parameter, takes) => {
+    const answer = await get(app, url);
+    expect(answer.statusCode).toBe(400);
+    expect(answer.json()).toEqual({ error: `unknown parameter ${parameter} (${takes})`, parameter, version: 1 });
   });
 
   it('a range not on bucket bounds: the message names the bucket size and the nearest aligned bounds', async () => {
