@@ -2,7 +2,8 @@
 // the store (read through ServingReads, nothing more) and carries its version. Routes are listed in docs/api.md; their
 // names are a contract.
 
-import { maxHeaderSize } from 'node:http';
+import { type IncomingMessage, STATUS_CODES, type ServerResponse, maxHeaderSize } from 'node:http';
+import { type Duplex } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Clock } from '../core/clock.js';
@@ -109,6 +110,30 @@ const minVersionSchema = { type: 'integer', minimum: 0 } as const;
 const DECIMAL_DIGITS = 15;
 const DECIMAL = new RegExp(`^(0|[1-9][0-9]{0,${DECIMAL_DIGITS - 1}})$`);
 
+/**
+ * Answers on a connection whose request could not be parsed (or is not HTTP's to route), with a JSON error, then
+ * closes it. A pipelined request before it still has its answer in flight: that one is sent first.
+ */
+function answerUnparsed(socket: Duplex, status: number, message: string, version: number | null, headers = ''): void {
+  if (socket.destroyed) return;
+  let sent = false;
+  const send = (): void => {
+    if (sent || socket.destroyed) return;
+    sent = true;
+    const body = JSON.stringify({ error: message.slice(0, 200), version });
+    if (!socket.writable) return void socket.destroy();
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${headers}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+  };
+  // Node keeps the response being written on its socket as _httpMessage (no public way to ask).
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+  if (inFlight && !inFlight.writableFinished) {
+    inFlight.once('finish', send);
+    inFlight.once('close', send);
+  } else {
+    send();
+  }
+}
+
 /** The query parameters a request's route takes (none for a route without a query schema). */
 function queryPropertiesOf(request: FastifyRequest): Record<string, unknown> {
   return ((request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
@@ -173,16 +198,24 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Checked in onRequest instead, so that the answer is JSON like every other (Node's own 400 has no body).
+    http: { requireHostHeader: false },
+    clientErrorHandler: (error, socket) => answerUnparsed(socket, error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400, `bad request: ${error.message}`, version()),
     frameworkErrors: (error, _request, reply) => {
       void (reply as FastifyReply).code(400).send({ error: `bad request: ${error.message}`, version: serving.current?.version ?? null });
     },
   });
 
-  const version = (): number | null => serving.current?.version ?? null;
+  // CONNECT never reaches a route (Node hands the socket over); without this, the connection was dropped unanswered.
+  app.server.on('connect', (_request: IncomingMessage, socket: Duplex) => answerUnparsed(socket, 405, 'method CONNECT not allowed', version(), 'Allow: GET, HEAD\r\n'));
 
   // Response schemas document the answers (/openapi.json) without serializing them: JSON.stringify as without a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   void app.register(fastifySwagger, { openapi: { openapi: '3.1.0', info: { title: 'lambdaflow serving API', version: '1' } } });
+
+  function version(): number | null {
+    return serving.current?.version ?? null;
+  }
 
   app.setErrorHandler((error: FastifyError | HttpError, _request, reply) => {
     if (error instanceof HttpError) return reply.code(error.statusCode).send({ error: error.message, ...error.extra, version: version() });
@@ -204,6 +237,10 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
   // The method alone decides, before the body is read: fastify parses a body before routing it to the not-found
   // handler, so a broken, empty or huge body used to turn this 405 into a 400 or 413 (after reading up to 1 MiB).
   app.addHook('onRequest', (request, reply, done) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      void reply.code(400).send({ error: 'bad request: an HTTP/1.1 request needs a Host header', version: version() });
+      return;
+    }
     if (request.method === 'GET' || request.method === 'HEAD') return done();
     void reply.code(405).header('Allow', 'GET, HEAD').send({ error: `method ${request.method} not allowed`, version: version() });
   });

@@ -69,7 +69,7 @@ export interface RawAnswer {
  * Content-Length body; the head alone when `bytes` is a HEAD request), then closes. For malformed requests that
  * fetch refuses to send.
  */
-export function rawExchange(baseUrl: string, bytes: string | Uint8Array, timeoutMs = 5_000): Promise<RawAnswer> {
+export function rawExchange(baseUrl: string, bytes: string | Uint8Array, timeoutMs = 5_000, { untilClose = false } = {}): Promise<RawAnswer> {
   const { hostname, port } = new URL(baseUrl);
   const isHeadRequest = Buffer.from(bytes.slice(0, 5)).toString('latin1') === 'HEAD ';
   return new Promise((resolve) => {
@@ -87,7 +87,7 @@ export function rawExchange(baseUrl: string, bytes: string | Uint8Array, timeout
       received = Buffer.concat([received, chunk]);
       const text = received.toString('latin1');
       const headEnd = text.indexOf('\r\n\r\n');
-      if (headEnd < 0) return;
+      if (headEnd < 0 || untilClose) return;
       const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, headEnd));
       if (isHeadRequest || (length && received.length >= headEnd + 4 + Number(length[1]))) finish(false);
     });

@@ -92,11 +92,28 @@ describe('malformed requests on raw connections', () => {
     ['a POST announcing 2 MiB it never sends', 405, request('POST /users/u3 HTTP/1.1', 'Host: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n')],
     ['a POST with broken chunked encoding', 405, request('POST /users/u3 HTTP/1.1', 'Host: x\r\nTransfer-Encoding: chunked\r\n') + 'zz\r\n'],
     ['HEAD /events', 200, request('HEAD /events HTTP/1.1')],
+    // Regressions: without Host, Node's own 400 had an empty body; CONNECT dropped the connection unanswered.
+    ['CONNECT', 405, request('CONNECT 127.0.0.1:80 HTTP/1.1')],
   ])('%s: answered %i, and the service keeps answering', async (_name, status, bytes) => {
     const answer = await rawExchange(url, bytes, 5_000);
     expect(answer.timedOut, `an answer or a close within 5 s; got ${JSON.stringify(answer.text.slice(0, 200))}`).toBe(false);
     expect(answer.status, answer.text.slice(0, 300)).toBe(status);
     expect(answer.text.length, 'the error does not echo a long input back').toBeLessThan(1_000);
+    if (status >= 400 && !bytes.startsWith('HEAD')) {
+      const headEnd = answer.text.indexOf('\r\n\r\n') + 4;
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(answer.text.slice(0, headEnd))?.[1]);
+      const body = answer.text.slice(headEnd, headEnd + length);
+      expect(JSON.parse(body), `a JSON error body: ${answer.text.slice(0, 300)}`).toHaveProperty('error');
+    }
+    await expectPromptLookup();
+  });
+
+  it('regression: a good request pipelined before a malformed one gets its answer, then the error (it used to get only the error)', async () => {
+    const answer = await rawExchange(url, `${request('GET /users/u3 HTTP/1.1')}${request('GET /status HTTP/1.1', 'Host: x\r\nBroken header\r\n')}`, 5_000, { untilClose: true });
+    expect(answer.timedOut).toBe(false);
+    const statuses = [...answer.text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    expect(statuses, answer.text.slice(0, 500)).toEqual([200, 400]);
+    expect(answer.text).toContain(JSON.stringify(apiUsers(truth).find((u) => u.user_id === 'u3')!.purchase_amount_total));
     await expectPromptLookup();
   });
 });
