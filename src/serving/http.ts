@@ -7,6 +7,7 @@ import { type Duplex } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Clock } from '../core/clock.js';
+import { ConcurrencyLimit } from '../core/concurrency-limit.js';
 import { LambdaflowError } from '../core/errors.js';
 import { type BucketRange, type EventTimeHead, bucketRange, formatSeconds, parseTimeSeconds } from '../core/event-time.js';
 import { formatCents } from '../core/money.js';
@@ -106,6 +107,13 @@ function checkUserId(id: string, name: string): void {
 }
 
 const minVersionSchema = { type: 'integer', minimum: 0 } as const;
+/**
+ * Heavy answers in flight at once: streams of /view.csv (each a whole view) and range top-N computations. Past
+ * these, 429 with Retry-After: queued, they would hold memory and event-loop turns that lookups need.
+ */
+const VIEW_CSV_CONCURRENCY = 2;
+const RANGE_TOP_CONCURRENCY = 2;
+
 /** A query integer's digits: no sign, exponent, radix prefix or Infinity, and few enough to stay exact as a number. */
 const DECIMAL_DIGITS = 15;
 const DECIMAL = new RegExp(`^(0|[1-9][0-9]{0,${DECIMAL_DIGITS - 1}})$`);
@@ -261,7 +269,7 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
     return status;
   };
   app.addHook('onSend', (_request, reply, payload, done) => {
-    if (reply.statusCode === 503) void reply.header('Retry-After', '1');
+    if (reply.statusCode === 503 || reply.statusCode === 429) void reply.header('Retry-After', '1');
     done(null, payload);
   });
 
@@ -291,6 +299,15 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
         handler: async (request, reply) => handler(request, reply),
       }),
     );
+  };
+
+  const viewCsvLimit = new ConcurrencyLimit(VIEW_CSV_CONCURRENCY);
+  const rangeTopLimit = new ConcurrencyLimit(RANGE_TOP_CONCURRENCY);
+  /** A slot of `limit`, or a 429 naming what is busy. */
+  const slotOf = (limit: ConcurrencyLimit, what: string): (() => void) => {
+    const release = limit.tryAcquire();
+    if (!release) throw new HttpError(429, `${limit.limit} ${what} are being answered already: try again in a second`, { retry: true });
+    return release;
   };
 
   /** The current version when it can answer over a range of time; 409 saying why not otherwise. */
@@ -365,15 +382,22 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
       }
       const range = rangeOf(query, serving.bucketSeconds);
       rangeCurrent(request);
+      const release = slotOf(rangeTopLimit, 'top-N queries over a range');
       // Computed in steps (lookups go on meanwhile) from one version, which the answer names.
-      const { status, users } = await serving.ranges.top(by, range, (request.query as { min_version?: number }).min_version);
+      const { status, users } = await serving.ranges.top(by, range, (request.query as { min_version?: number }).min_version).finally(release);
       return { version: status.version, by, ...rangeBody(range, serving.bucketSeconds), users: users.slice(0, n).map(userBody), event_time: eventTimeBody(status) };
     },
   );
 
   get('/view.csv', {}, async (request, reply) => {
     current(request);
-    const { status, file } = await serving.csv();
+    // Held until the answer is sent or its connection goes away (a reader that stops reading holds it until then).
+    const release = slotOf(viewCsvLimit, 'downloads of /view.csv');
+    reply.raw.once('close', release);
+    const { status, file } = await serving.csv().catch((error: unknown) => {
+      release();
+      throw error;
+    });
     void reply.header('Content-Type', 'text/csv; charset=utf-8').header('X-View-Version', String(status.version)).header('Content-Length', String(file.size));
     // The file is streamed from disk, never held whole; the stream holds it until it closes. A HEAD response has no
     // body, so a stream would never be read.

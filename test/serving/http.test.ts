@@ -372,6 +372,38 @@ describe('routes on a loaded view', () => {
     expect(answer.json()).toEqual({ error: `unknown parameter ${parameter} (${takes})`, parameter, version: 1 });
   });
 
+  it('heavy answers past their limit (2 downloads of /view.csv, 2 range top-Ns) are 429 with Retry-After at once; lookups are not held up', async () => {
+    // The same layer, with its heavy reads held open until the test lets them go.
+    const gates: (() => void)[] = [];
+    const held = <T>(read: () => Promise<T>): Promise<T> => new Promise<void>((resolve) => gates.push(resolve)).then(read);
+    const layer = service.layer;
+    // This fixture's view has no buckets: the held range top-N answers an empty list of the current version.
+    const r = layer.ranges;
+    const ranges = { user: r.user.bind(r), userPoints: r.userPoints.bind(r), points: r.points.bind(r), refusal: () => undefined, top: () => held(async () => ({ status: layer.current!, users: [] })) };
+    const reads: ServingReads = Object.create(layer, { ranges: { value: ranges }, csv: { value: () => held(() => layer.csv()) } });
+    const heldApp = buildHttpApp(reads, systemClock);
+    try {
+      for (const url of ['/view.csv', '/top?from=0&to=7200']) {
+        const first = [get(heldApp, url), get(heldApp, url)];
+        await waitFor(() => gates.length === 2, 5_000, 'two answers under way');
+        const third = await get(heldApp, url);
+        expect(third.statusCode, third.body).toBe(429);
+        expect(third.headers['retry-after']).toBe('1');
+        expect(third.json().error).toMatch(/^2 .* are being answered already: try again in a second$/);
+        expect((await get(heldApp, '/users/alice')).statusCode, 'a lookup meanwhile').toBe(200);
+        for (const open of gates.splice(0)) open();
+        expect((await Promise.all(first)).map((a) => a.statusCode)).toEqual([200, 200]);
+        const again = get(heldApp, url);
+        await waitFor(() => gates.length === 1, 5_000, 'the next answer under way');
+        gates.splice(0)[0]!();
+        expect((await again).statusCode, 'a slot is free again once answered').toBe(200);
+      }
+    } finally {
+      for (const open of gates.splice(0)) open();
+      await heldApp.close();
+    }
+  });
+
   it('a range not on bucket bounds: the message names the bucket size and the nearest aligned bounds', async () => {
     const answer = await get(app, '/users/alice?from=1800&to=7200');
     expect(answer.json().error).toBe('bad parameter from: from=1800 is not aligned to the 1h buckets: the nearest aligned bounds are 0 (1970-01-01T00:00:00Z) and 3600 (1970-01-01T01:00:00Z)');
