@@ -1,6 +1,6 @@
 // The benchmark scripts' options (bench/*.ts): their defaults in one frozen SCRIPT_DEFAULTS, and one resolver per
 // script turning its argument list into a frozen, checked config at its start. A bad value is E_OPTIONS naming its flag;
-// an unknown flag or a stray argument is parseArgs' own TypeError. Every flag takes a value (`--rows 1000`).
+// an unknown flag or a stray argument is E_OPTIONS listing the flags; `--help` lists them. Every flag takes a value (`--rows 1000`).
 
 import { DEFAULT_ALLOWED_LATENESS_SECONDS } from '../core/event-time.js';
 import { parseArgs } from 'node:util';
@@ -50,9 +50,26 @@ export const SCRIPT_DEFAULTS = Object.freeze({
 
 const MAX_THREADS = 256;
 
-/** A script's arguments as raw options keyed by flag name. */
+/** `--help` was given: the script prints this usage and exits 0 (runScript does). */
+export class ScriptHelp extends Error {
+  constructor(readonly usage: string) {
+    super(usage);
+    this.name = 'ScriptHelp';
+  }
+}
+
+/**
+ * A script's arguments as raw options keyed by flag name. `--help` is a ScriptHelp listing the flags; an unknown flag
+ * or a stray argument is E_OPTIONS listing them too.
+ */
 function scriptArguments(args: readonly string[], flags: readonly string[]): RawOptions {
-  return parseArgs({ args: [...args], options: Object.fromEntries(flags.map((flag) => [flag, { type: 'string' as const }])) }).values;
+  const usage = `options (each takes a value, defaults in src/bench/script-options.ts): ${flags.map((flag) => `--${flag}`).join(' ')}`;
+  if (args.includes('--help') || args.includes('-h')) throw new ScriptHelp(usage);
+  try {
+    return parseArgs({ args: [...args], options: Object.fromEntries(flags.map((flag) => [flag, { type: 'string' as const }])) }).values;
+  } catch (error) {
+    throw new LambdaflowError('E_OPTIONS', `${(error as Error).message.split('.')[0]}; ${usage}`, {}, { cause: error });
+  }
 }
 
 export interface MicroBenchOptions {
