@@ -3,7 +3,6 @@
 // answering it, under background load. Runs its own nats-server (JetStream, a temp store, a free loopback port) and
 // `speed --source nats://…` and `serve` as separate processes; publishes from this one.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { NatsLink } from '../src/io/nats/nats.js';
 import { systemClock } from '../src/io/runtime/system-clock.js';
 import { readRealtimeHead } from '../src/io/views/views.js';
 import { machineDescription } from '../src/bench/report.js';
+import { ChildProcesses } from '../src/bench/child-processes.js';
 import { runScript } from '../src/bench/script.js';
 import { resolveNatsBench } from '../src/bench/script-options.js';
 import { percentile } from '../src/soak/measure.js';
@@ -31,28 +31,7 @@ const SUBJECT = 'events.>';
 const PUBLISHED_SUBJECT = partitionSubject(SUBJECT, 0);
 const POLL_MS = 2;
 const TIMEOUT_MS = 120_000;
-
-/** Starts a child and resolves once its output matches `ready` (with the match). */
-async function startChild(command: string, args: readonly string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const match = ready.exec(output);
-    if (match) return { child, match };
-    if (child.exitCode !== null || Date.now() > deadline) throw new LambdaflowError('E_PROCESS', `${path.basename(command)} ${args.join(' ')} did not start: ${output.slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await gone;
-}
+const START_TIMEOUT_MS = 30_000;
 
 async function until(what: string, predicate: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + TIMEOUT_MS;
@@ -69,18 +48,19 @@ async function main(): Promise<void> {
   const natsServer = NATS_SERVERS.find((file) => fs.existsSync(file));
   if (!natsServer) throw new LambdaflowError('E_INPUT', 'nats-server is not installed (apt-get install nats-server)');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lambdaflow-bench-nats-'));
-  const children: ChildProcess[] = [];
+  // Killed however the benchmark ends (Ctrl-C included): no nats-server, speed or serve outlives it.
+  const children = new ChildProcesses();
   let link: NatsLink | undefined;
   try {
     const port = await freePort();
     const url = `nats://127.0.0.1:${port}`;
-    children.push((await startChild(natsServer, ['-js', '-sd', path.join(root, 'nats'), '-a', '127.0.0.1', '-p', String(port)], /Server is ready/)).child);
+    await children.spawn('nats-server', natsServer, ['-js', '-sd', path.join(root, 'nats'), '-a', '127.0.0.1', '-p', String(port)]).waitForLine(/Server is ready/, START_TIMEOUT_MS);
     const data = path.join(root, 'data');
     const layout = dataLayout(data);
     const batchInterval = `${o.batchIntervalMs}ms`;
-    children.push(
-      (await startChild(process.execPath, [MAIN, 'speed', '--data', data, '--source', url, '--nats-stream', STREAM, '--nats-subject', SUBJECT, '--batch-interval', batchInterval, '--threads', String(o.threads), '--log-level', 'info'], /speed: recovered/)).child,
-    );
+    await children
+      .spawn('speed', process.execPath, [MAIN, 'speed', '--data', data, '--create', '--source', url, '--nats-stream', STREAM, '--nats-subject', SUBJECT, '--batch-interval', batchInterval, '--threads', String(o.threads), '--log-level', 'info'])
+      .waitForLine(/speed: recovered/, START_TIMEOUT_MS);
     link = await NatsLink.open([{ host: '127.0.0.1', port }], silentLogger, 'bench', systemClock);
     await link.ensureStream(STREAM, SUBJECT, undefined);
     const signal = new AbortController().signal;
@@ -102,9 +82,7 @@ async function main(): Promise<void> {
     if (ingested !== counts.rows) throw new LambdaflowError('E_STATE', `the speed layer read ${ingested} rows, ${counts.rows} were published`);
 
     // 2. Freshness: one probe row a user of its own, under background load, from the publish call to /users/:id answering it.
-    const serve = await startChild(process.execPath, [MAIN, 'serve', '--data', data, '--port', '0', '--interval', '5s', '--log-level', 'warn'], /serve: listening on (http:\/\/\S+)/);
-    children.push(serve.child);
-    const base = serve.match[1]!;
+    const base = (await children.spawn('serve', process.execPath, [MAIN, 'serve', '--data', data, '--port', '0', '--interval', '5s', '--log-level', 'warn']).waitForLine(/serve: listening on (http:\/\/\S+)/, START_TIMEOUT_MS))[1]!;
     let stopLoad = false;
     const load = (async () => {
       const perTick = Math.round(o.backgroundRate / 10);
@@ -114,6 +92,8 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, Math.max(0, 100 - (performance.now() - t))));
       }
     })();
+    // Awaited below; if the probes fail first (or Ctrl-C stops the server), their error is the one reported.
+    load.catch(() => undefined);
     const latencies: number[] = [];
     for (let i = 0; i < o.probes; i++) {
       const user = `probe-${i}`;
@@ -149,7 +129,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await link?.close();
-    for (const child of children.reverse()) await stopChild(child);
+    await children.stopAll();
     fs.rmSync(root, { recursive: true, force: true });
   }
 }

@@ -24,7 +24,8 @@ export class BenchChild {
   ) {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     child.stderr?.on('data', (chunk: Buffer) => (this.stderrTail = (this.stderrTail + chunk.toString()).slice(-STDERR_TAIL_CHARS)));
-    if (child.stdout) readline.createInterface({ input: child.stdout }).on('line', (line) => this.lineListeners.forEach((listener) => listener(line)));
+    // Lines of both streams: services print their address on stdout, logs (nats-server's too) go to stderr.
+    for (const stream of [child.stdout, child.stderr]) if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.lineListeners.forEach((listener) => listener(line)));
     this.failed = new Promise<never>((_resolve, reject) => {
       child.once('error', (error) => reject(new LambdaflowError('E_WORKER', `${name} could not start: ${error.message}`, {}, { cause: error })));
       child.once('exit', (code, signal) => {
@@ -40,7 +41,7 @@ export class BenchChild {
     return this.child.pid!;
   }
 
-  /** The first stdout line matching `pattern` (its match), or E_WORKER after `timeoutMs` or when the child dies. */
+  /** The first line (stdout or stderr) matching `pattern` (its match), or E_WORKER after `timeoutMs` or when the child dies. */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
     let listener: (line: string) => void = () => {};
     let timer: NodeJS.Timeout | undefined;
@@ -98,7 +99,7 @@ export class ChildProcesses {
     return child;
   }
 
-  /** `command args` with stdout readable line by line (`waitForLine`) and stderr kept for errors. */
+  /** `command args` with its output readable line by line (`waitForLine`) and stderr kept for errors. */
   spawn(name: string, command: string, args: readonly string[]): BenchChild {
     return this.track(new BenchChild(name, spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'] })));
   }
