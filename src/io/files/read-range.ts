@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import { type AggSink } from '../../core/agg-table.js';
-import { LambdaflowError } from '../../core/errors.js';
+import { type ErrorCode, LambdaflowError } from '../../core/errors.js';
 import { type BadRowMode, EventParser, type EventParserOptions, type RangeParse, parserOptionsFor } from '../../core/event-parser.js';
 
 const READ_BYTES = 4 << 20;
@@ -15,25 +15,40 @@ export function notRegularFile(stat: fs.Stats): string | undefined {
 }
 
 /**
- * Opens an input for reading, refusing anything but a regular file, even one swapped in after the listing:
- * O_NOFOLLOW refuses a symbolic link (ELOOP), O_NONBLOCK keeps a FIFO from blocking the open forever (it has no effect
- * on regular files), and fstat then checks what was opened.
+ * Opens an input (or, with code E_STATE, a state file) for reading, refusing anything but a regular file, even one
+ * swapped in after the listing: O_NOFOLLOW refuses a symbolic link (ELOOP), O_NONBLOCK keeps a FIFO from blocking the
+ * open forever (it has no effect on regular files), and fstat then checks what was opened.
  */
-export function openRegularFile(path: string): number {
+export function openRegularFile(path: string, code: ErrorCode = 'E_INPUT'): number {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ELOOP') {
-      throw new LambdaflowError('E_INPUT', `${path} is a symbolic link (links are not followed)`, { file: path }, { cause });
+      throw new LambdaflowError(code, `${path} is a symbolic link (links are not followed)`, { file: path }, { cause });
     }
-    throw new LambdaflowError('E_INPUT', `cannot open ${path}: ${(cause as Error).message}`, { file: path }, { cause });
+    throw new LambdaflowError(code, `cannot open ${path}: ${(cause as Error).message}`, { file: path }, { cause });
   }
   if (!fs.fstatSync(fd).isFile()) {
     fs.closeSync(fd);
-    throw new LambdaflowError('E_INPUT', `${path} is no longer a regular file`, { file: path });
+    throw new LambdaflowError(code, `${path} is not a regular file`, { file: path });
   }
   return fd;
+}
+
+/**
+ * A regular file's bytes (see openRegularFile), refusing one of more than `maxBytes` with `code` and the sizes: a state
+ * file read whole must not take the memory of whatever was put in its place.
+ */
+export function readRegularFile(path: string, code: ErrorCode, maxBytes = Number.MAX_SAFE_INTEGER): Buffer {
+  const fd = openRegularFile(path, code);
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size > maxBytes) throw new LambdaflowError(code, `${path} is ${size} bytes, more than the ${maxBytes} bytes such a file may have`, { file: path });
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Parses bytes [start, end) of a file (start must be a line start) into the table, purchases by bucket (0: over all time). */

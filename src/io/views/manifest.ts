@@ -1,11 +1,14 @@
 // A batch view's _MANIFEST.json: what the batch job writes, and the one reader of it, which checks every field it
 // returns (a view another job wrote, or a damaged one, may say less, or say it wrongly).
 
-import fs from 'node:fs';
+import { LambdaflowError } from '../../core/errors.js';
 import path from 'node:path';
 import { type ParseCounts } from '../../core/event-parser.js';
+import { readRegularFile } from '../files/read-range.js';
 
 export const MANIFEST_FILE = '_MANIFEST.json';
+/** A manifest lists a view's inputs (a line each): a few MB holds tens of thousands; past it, it is not read. */
+export const MANIFEST_MAX_BYTES = 8 << 20;
 
 export interface BatchManifest {
   readonly createdAtMs: number;
@@ -45,6 +48,8 @@ export interface BatchManifestInput {
 export interface ManifestFacts {
   /** False when the view has no manifest; one that is not a JSON object says nothing (every field undefined). */
   readonly found: boolean;
+  /** Why a manifest found could not be read (a link, not a regular file, past MANIFEST_MAX_BYTES). */
+  readonly problem: string | undefined;
   /** A seq (an integer ≥ 0). */
   readonly streamWatermark: number | undefined;
   /** Seqs by stream: {} when the manifest names none, undefined when one it names is not a seq. */
@@ -78,14 +83,17 @@ function streamWatermarksOf(value: unknown): Readonly<Record<string, number>> | 
 export function readBatchManifest(dir: string): ManifestFacts {
   let json: Record<string, unknown> | undefined;
   let found = true;
+  let problem: string | undefined;
   try {
-    const parsed: unknown = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8'));
+    const parsed: unknown = JSON.parse(readRegularFile(path.join(dir, MANIFEST_FILE), 'E_STATE', MANIFEST_MAX_BYTES).toString('utf8'));
     if (parsed !== null && typeof parsed === 'object') json = parsed as Record<string, unknown>;
   } catch (error) {
-    found = (error as NodeJS.ErrnoException).code !== 'ENOENT';
+    found = !((error as Error & { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOENT');
+    problem = error instanceof LambdaflowError ? error.message : undefined;
   }
   return {
     found,
+    problem,
     streamWatermark: isSeq(json?.streamWatermark) ? json.streamWatermark : undefined,
     streamWatermarks: json ? streamWatermarksOf(json.streamWatermarks) : undefined,
     users: isSeq(json?.users) ? json.users : undefined,

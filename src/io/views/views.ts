@@ -8,6 +8,7 @@ import { type UserAggTable } from '../../core/agg-table.js';
 import { LambdaflowError } from '../../core/errors.js';
 import { NO_BUCKET_FIELD, bucketFieldOf, mergeViewText, viewPartEncoding } from '../../core/view-format.js';
 import { DEFAULT_STREAM } from '../files/layout.js';
+import { openRegularFile, readRegularFile } from '../files/read-range.js';
 import { type Logger } from '../runtime/logger.js';
 import { readBatchManifest } from './manifest.js';
 
@@ -79,6 +80,8 @@ function listComplete(parent: string, pattern: RegExp): PublishedView[] {
     const match = pattern.exec(name);
     if (!match) continue;
     const dir = path.join(parent, name);
+    // Views are published by renaming a folder lambdaflow wrote: a link (to a folder anywhere) is not one of them.
+    if (fs.lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) continue;
     if (fs.existsSync(path.join(dir, '_SUCCESS'))) views.push({ dir, createdAtMs: Number(match[1]) });
   }
   return views.sort((a, b) => a.createdAtMs - b.createdAtMs);
@@ -106,10 +109,16 @@ export const REALTIME_VIEW_PATTERN = /^realtime-(\d+)$/;
 const watermarks = new Map<string, Pick<BatchViewInfo, 'watermark' | 'streamWatermarks'> | undefined>();
 
 function readWatermark(dir: string, logger: Logger): Pick<BatchViewInfo, 'watermark' | 'streamWatermarks'> | undefined {
-  const { found, streamWatermark, streamWatermarks } = readBatchManifest(dir);
+  const { found, problem: unreadable, streamWatermark, streamWatermarks } = readBatchManifest(dir);
   if (streamWatermark !== undefined && streamWatermarks !== undefined) return { watermark: streamWatermark, streamWatermarks };
   // Serving it as watermark 0 would count every stream file it absorbed twice.
-  const problem = !found ? 'it has no _MANIFEST.json' : streamWatermark === undefined ? '_MANIFEST.json has no valid streamWatermark' : '_MANIFEST.json has invalid streamWatermarks';
+  const problem = !found
+    ? 'it has no _MANIFEST.json'
+    : unreadable !== undefined
+      ? `its manifest cannot be read (${unreadable})`
+      : streamWatermark === undefined
+        ? '_MANIFEST.json has no valid streamWatermark'
+        : '_MANIFEST.json has invalid streamWatermarks';
   logger.warn(`skipping batch view ${dir}: ${problem}, so it cannot say which stream files it absorbed`);
   return undefined;
 }
@@ -160,7 +169,7 @@ class WholeFileReader {
   private buffer = Buffer.alloc(0);
 
   read(file: string): Buffer {
-    const fd = fs.openSync(file, 'r');
+    const fd = openRegularFile(file, 'E_STATE');
     try {
       // A byte more than its size: the read that says it ended finds room.
       this.grow(fs.fstatSync(fd).size + 1);
@@ -188,7 +197,7 @@ class WholeFileReader {
 /** A gzip-compressed part's bytes; a part that does not gunzip is damaged like a part with a bad line. */
 function gunzipPart(file: string): Buffer {
   try {
-    return zlib.gunzipSync(fs.readFileSync(file));
+    return zlib.gunzipSync(readRegularFile(file, 'E_STATE'));
   } catch (error) {
     if (!(error as NodeJS.ErrnoException).code?.startsWith('Z_')) throw error;
     throw new LambdaflowError('E_STATE', `damaged view file ${file}: not a complete gzip stream (${(error as Error).message})`, { file }, { cause: error });
@@ -201,6 +210,7 @@ function gunzipPart(file: string): Buffer {
  * is ignored). A part's bytes are valid during its call only.
  */
 export function forEachViewPart(dir: string, read: (bytes: Uint8Array, file: string) => void, viewDir = dir): void {
+  if (fs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) throw new LambdaflowError('E_STATE', `${dir} is a symbolic link (links are not followed)`, { file: dir });
   const reader = new WholeFileReader();
   for (const name of fs.readdirSync(dir).sort()) {
     const encoding = viewPartEncoding(name);
@@ -238,7 +248,11 @@ export function readRealtimeHead(file: string): RealtimeHeadInfo | undefined {
 
 /** A view's `part-*` files' bytes, in name order. */
 export function readViewParts(dir: string): Buffer[] {
-  const parts = fs.readdirSync(dir).filter((n) => n.startsWith('part-')).sort().map((name) => fs.readFileSync(path.join(dir, name)));
+  const parts = fs
+    .readdirSync(dir)
+    .filter((n) => n.startsWith('part-'))
+    .sort()
+    .map((name) => readRegularFile(path.join(dir, name), 'E_STATE'));
   if (!fs.existsSync(path.join(dir, '_SUCCESS'))) {
     throw new LambdaflowError('E_STATE', `view ${dir} was removed while being read`, { file: dir });
   }

@@ -1,4 +1,5 @@
-// Batch views a merge may serve: only complete ones whose manifest says what they absorbed (its stream watermark).
+// Batch views a merge may serve: only complete ones whose manifest says what they absorbed (its stream watermark),
+// made of regular files in folders of the data folder (links are not followed).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,6 +35,8 @@ describe('batch views without a watermark', () => {
     { name: 'a negative watermark', manifest: '{"streamWatermark": -1}', reason: /no valid streamWatermark/ },
     { name: 'a fractional watermark', manifest: '{"streamWatermark": 1.5}', reason: /no valid streamWatermark/ },
     { name: 'a string watermark', manifest: '{"streamWatermark": "4"}', reason: /no valid streamWatermark/ },
+    // Regression: a 300 MB manifest was read whole (serve's peak RSS past 1 GB).
+    { name: 'a manifest past 8 MiB', manifest: JSON.stringify({ streamWatermark: 0, pad: 'x'.repeat(9 << 20) }), reason: /manifest cannot be read \(.*is 943\d+ bytes, more than the 8388608 bytes/ },
   ])('are skipped with one warning naming them, and the previous good view stays served ($name)', async ({ manifest, reason }) => {
     const layout = dataLayout(tempRoot().data);
     writeView(layout.servingBatch, 1_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0 }));
@@ -49,5 +52,35 @@ describe('batch views without a watermark', () => {
     await mergeOnce({ layout, threads: 1, mode: 'permissive', logger, clock: systemClock, bucketSeconds: 3_600 }, 'exact');
     expect(fs.readFileSync(layout.mergedView, 'utf8')).toBe('user_id,purchase_count_total,purchase_amount_total\ngood,1,1.00\n');
     expect(logger.warnings).toHaveLength(1);
+  });
+});
+
+describe('links in serving/batch (regression: a view linked from outside was served, a made-up user and all)', () => {
+  /** A complete view with a watermark outside the data folder: what a link would bring in. */
+  function outsideView(): string {
+    const outside = path.join(tempRoot().data, 'elsewhere');
+    return writeView(outside, 9_000, 'madeup,1,1000000.00\n', JSON.stringify({ streamWatermark: 0 }));
+  }
+
+  it('a batch-<ms> that is a link to a folder is not a view', async () => {
+    const layout = dataLayout(tempRoot().data);
+    writeView(layout.servingBatch, 1_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0 }));
+    fs.symlinkSync(outsideView(), path.join(layout.servingBatch, 'batch-2000'));
+    const logger = capturingLogger();
+    expect(listBatchViews(layout.servingBatch, logger).map((v) => path.basename(v.dir))).toEqual(['batch-1000']);
+    await mergeOnce({ layout, threads: 1, mode: 'permissive', logger, clock: systemClock, bucketSeconds: 3_600 }, 'exact');
+    expect(fs.readFileSync(layout.mergedView, 'utf8')).toBe('user_id,purchase_count_total,purchase_amount_total\ngood,1,1.00\n');
+  });
+
+  it.each([
+    ['a part-* that is a link to a file', (view: string, outside: string) => fs.symlinkSync(path.join(outside, 'part-00000'), path.join(view, 'part-00001'))],
+    ['buckets/ that is a link to a folder', (view: string, outside: string) => fs.symlinkSync(outside, path.join(view, 'buckets'))],
+  ])('%s: the view is refused with E_STATE naming it, nothing of it merged', async (_name, link) => {
+    const layout = dataLayout(tempRoot().data);
+    const view = writeView(layout.servingBatch, 1_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0, bucketSeconds: 3_600 }));
+    link(view, outsideView());
+    const merged = mergeOnce({ layout, threads: 1, mode: 'permissive', logger: capturingLogger(), clock: systemClock, bucketSeconds: 3_600 }, 'exact');
+    await expect(merged).rejects.toMatchObject({ code: 'E_STATE', message: expect.stringMatching(/is a symbolic link \(links are not followed\)/) });
+    expect(fs.existsSync(layout.mergedView)).toBe(false);
   });
 });
