@@ -89,7 +89,7 @@ export function readBatchManifest(dir: string): ManifestFacts {
     if (parsed !== null && typeof parsed === 'object') json = parsed as Record<string, unknown>;
   } catch (error) {
     found = !((error as Error & { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOENT');
-    problem = error instanceof LambdaflowError ? error.message : undefined;
+    if (found && error instanceof LambdaflowError) problem = error.message;
   }
   return {
     found,
