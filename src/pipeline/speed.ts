@@ -2,12 +2,13 @@
 // (the ingest log, parse threads, speed workers, delta and view files, the watcher or NATS) wired around SpeedLayer.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { type NatsAddress, partitionSubject } from '../core/nats-names.js';
 import { removeStaleTemps } from '../io/files/atomic.js';
 import { LoggedFiles } from '../io/logs/compactions.js';
-import { DeltaFiles } from '../io/views/deltas.js';
+import { DELTA_PATTERN, DeltaFiles } from '../io/views/deltas.js';
 import { IngestLogWriter, readIngestLog } from '../io/logs/ingest-log.js';
-import { DEFAULT_STREAM, type DataLayout, streamLayout } from '../io/files/layout.js';
+import { DEFAULT_STREAM, type DataLayout, QUARANTINE_FILE, streamLayout } from '../io/files/layout.js';
 import { acquireLock } from '../io/files/lock.js';
 import type { NatsLink } from '../io/nats/nats.js';
 import { writeLateRows } from '../io/logs/late-rows.js';
@@ -76,7 +77,10 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
     const natsModules = from.kind === 'nats' ? await Promise.all([import('../io/nats/nats.js'), import('../speed/nats-source.js')]) : undefined;
     if (from.kind === 'nats') link = await natsModules![0].NatsLink.open(from.servers, logger, 'speed', clock);
     await removeStaleTemps(layout.servingSpeed);
-    await removeStaleTemps(layout.servingRealtime);
+    // This folder's owner at start: what a crash left mid-write (write-file-atomic's temps too) goes.
+    await removeStaleTemps(layout.servingRealtime, '', path.basename(layout.realtimeHead));
+    await removeStaleTemps(layout.realtimeDeltas, '', DELTA_PATTERN);
+    await removeStaleTemps(layout.quarantine, '', QUARANTINE_FILE);
     await removeStaleTemps(layout.lateRows);
     const opened = IngestLogWriter.open(layout.ingestLog);
     log = opened.writer;

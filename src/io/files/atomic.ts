@@ -210,9 +210,11 @@ const processStartMs = Date.now() - process.uptime() * 1000;
 /**
  * Removes temp directories and files left in `dir` by processes that died mid-write (only `.<namePrefix>…` ones when
  * given): those of a pid no longer running, and those of this pid last changed before this process started (a
- * container restarted after a kill -9 runs as pid 1 again).
+ * container restarted after a kill -9 runs as pid 1 again). With `atomicTargets`, also write-file-atomic's temp files
+ * `<target>.<number>` of the targets it matches (or the one it names), last changed before this process started (they carry no pid; one
+ * changed since may be another running process's write in flight).
  */
-export async function removeStaleTemps(dir: string, namePrefix = ''): Promise<void> {
+export async function removeStaleTemps(dir: string, namePrefix = '', atomicTargets?: RegExp | string): Promise<void> {
   let names: string[];
   try {
     names = await fs.promises.readdir(dir);
@@ -220,6 +222,11 @@ export async function removeStaleTemps(dir: string, namePrefix = ''): Promise<vo
     return;
   }
   for (const name of names) {
+    const atomic = atomicTargets && /^(.+)\.\d{1,10}$/.exec(name);
+    if (atomic && (typeof atomicTargets === 'string' ? atomic[1] === atomicTargets : atomicTargets!.test(atomic[1]!))) {
+      if (await leftBeforeThisProcess(path.join(dir, name))) await fs.promises.rm(path.join(dir, name), { force: true });
+      continue;
+    }
     const match = /^\..*\.tmp-(\d+)-\d+$/.exec(name);
     if (!match || !name.startsWith(`.${namePrefix}`)) continue;
     const pid = Number(match[1]);

@@ -134,6 +134,9 @@ export function isInputFileName(name: string): boolean {
 }
 
 /** Quarantine file for an input file: the name alone, so no input name can lead outside the quarantine folder. */
+/** Quarantine file names: `<input-name>.bad`. */
+export const QUARANTINE_FILE = /\.bad$/;
+
 export function quarantinePath(layout: DataLayout, inputName: string): string {
   return path.join(layout.quarantine, `${path.basename(inputName)}.bad`);
 }

@@ -14,7 +14,7 @@ import { LambdaflowError } from '../../core/errors.js';
 import { writeFileAtomically } from '../files/atomic.js';
 import { runToEnd } from '../runtime/steps.js';
 
-const DELTA_PATTERN = /^delta-(\d+)-(\d+)\.csv$/;
+export const DELTA_PATTERN = /^delta-(\d+)-(\d+)\.csv$/;
 const pad = (seq: number): string => String(seq).padStart(12, '0');
 
 export interface SeqTotals {
