@@ -9,7 +9,7 @@ import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { type DataLayout, allStreamLayouts, partitionStreams } from '../io/files/layout.js';
 import { type Logger } from '../io/runtime/logger.js';
-import { type BatchViewInfo, batchWatermarkOf, latestBatchView } from '../io/views/views.js';
+import { type BatchViewInfo, VIEW_REMOVED, batchWatermarkOf, latestBatchView } from '../io/views/views.js';
 import { CsvCadence } from './csv-cadence.js';
 import { NO_BATCH_VIEW, type SnapshotStatus } from './current-version.js';
 import { ExactView } from './exact-view.js';
@@ -49,6 +49,9 @@ const MERGE_VIEW_STRATEGIES: Readonly<Record<MergeViewKind, (context: MergeViewC
 };
 
 /** A state or input error: the view on disk is not consistent yet, and a load later may find it so. */
+/** Loads `merge --once` makes when batch jobs keep pruning the view it reads: each time a newer one exists. */
+const ONCE_ATTEMPTS = 5;
+
 const isRetryable = (error: unknown): boolean => error instanceof LambdaflowError && (error.code === 'E_STATE' || error.code === 'E_INPUT');
 
 export class ServingLayer implements ServingReads {
@@ -256,10 +259,21 @@ export class ServingLayer implements ServingReads {
     }
   }
 
-  /** `merge --once`: loads the view (an inconsistent one is an error, not retried), writes merged_view.csv, closes. */
+  /**
+   * `merge --once`: loads the view (an inconsistent one is an error, not retried; one a batch job pruned while it was
+   * read is, from the newest), writes merged_view.csv, closes.
+   */
   async once(): Promise<SnapshotStatus> {
     try {
-      await this.load();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.load();
+          break;
+        } catch (error) {
+          if (!(error instanceof LambdaflowError && error.context.reason === VIEW_REMOVED) || attempt === ONCE_ATTEMPTS) throw error;
+          this.config.logger.info(`merge: ${error.message}; reading the newest view`);
+        }
+      }
       await this.csvCadence.writeNow();
       return this.store.current!;
     } finally {

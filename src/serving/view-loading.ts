@@ -13,7 +13,7 @@ import { bucketField, forEachViewLine, viewPartEncoding } from '../core/view-for
 import { DeltaFiles } from '../io/views/deltas.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { readBatchManifest } from '../io/views/manifest.js';
-import { BUCKETS_FOLDER, forEachViewPart, mergeViewDirectory } from '../io/views/views.js';
+import { BUCKETS_FOLDER, forEachViewPart, mergeViewDirectory, readingView } from '../io/views/views.js';
 import { type Answer } from '../io/threads/thread-rpc.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type BatchBase, type PreparedOverlay } from '../core/view-state.js';
@@ -32,13 +32,15 @@ const MIN_LINE_BYTES_BESIDE_KEY = 8;
  * then grows. Undefined when a part is compressed.
  */
 function keyBytesAtMost(dir: string, users: number): number | undefined {
-  let bytes = 0;
-  for (const name of fs.readdirSync(dir)) {
-    const encoding = viewPartEncoding(name);
-    if (encoding === 'gzip') return undefined;
-    if (encoding === 'plain') bytes += fs.statSync(path.join(dir, name)).size;
-  }
-  return Math.max(0, bytes - MIN_LINE_BYTES_BESIDE_KEY * users);
+  return readingView(dir, () => {
+    let bytes = 0;
+    for (const name of fs.readdirSync(dir)) {
+      const encoding = viewPartEncoding(name);
+      if (encoding === 'gzip') return undefined;
+      if (encoding === 'plain') bytes += fs.statSync(path.join(dir, name)).size;
+    }
+    return Math.max(0, bytes - MIN_LINE_BYTES_BESIDE_KEY * users);
+  });
 }
 
 /**

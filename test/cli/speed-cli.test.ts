@@ -3,7 +3,7 @@ import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RunningCli, runCli, startCli } from '../helpers/cli.js';
+import { type RunResult, type RunningCli, describeRun, runCli, startCli } from '../helpers/cli.js';
 import { loggedStreamFiles, readMergedView, realtimeThroughSeq } from '../helpers/outputs.js';
 import { chunkText, dropStreamFile, expectExactMerge, waitFor, writeBatchInputs } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
@@ -45,14 +45,14 @@ describe('speed + serving layers', () => {
     const dir = newDataDir();
     expect((await runCli(['batch', '--data', dir, '--threads', '1'])).code).toBe(0);
     const speed = startSpeed(dir, ['--window', '30s']); // every chunk stays in the window for the --view window check
-    const batches: Promise<unknown>[] = [];
+    const batches: Promise<RunResult>[] = [];
     for (let i = 0; i < 12; i++) {
       dropStreamFile(dir, `chunk-${String(i).padStart(3, '0')}.csv`, chunkText(100 + i, 40));
       if (i % 3 === 1) batches.push(runCli(['batch', '--data', dir, '--threads', '2']));
       if (i % 4 === 2) batches.push(runCli(['merge', '--once', '--data', dir]));
       await new Promise((r) => setTimeout(r, 60 + (i % 5) * 40));
     }
-    for (const result of (await Promise.all(batches)) as { code: number }[]) expect(result.code).toBe(0);
+    for (const result of await Promise.all(batches)) expect(result.code, describeRun(result)).toBe(0);
     await caughtUp(dir, 12);
     await expectExactMerge(dir);
 

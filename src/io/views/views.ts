@@ -204,6 +204,28 @@ function gunzipPart(file: string): Buffer {
   }
 }
 
+/** The error of a read that a view's removal cut short (a batch job pruning old views): the newest view is read instead. */
+export const VIEW_REMOVED = 'removed';
+
+/**
+ * Runs a read of the view in `viewDir`, turning a failure or success that its removal meanwhile explains into one
+ * E_STATE error (reason VIEW_REMOVED): pruning removes a view's files before its folder, so a view that lost
+ * `_SUCCESS` may have been read with parts missing, or failed on a file that went away.
+ */
+export function readingView<T>(viewDir: string, read: () => T): T {
+  const removed = (cause?: unknown): LambdaflowError =>
+    new LambdaflowError('E_STATE', `view ${viewDir} was removed while being read`, { file: viewDir, reason: VIEW_REMOVED }, { cause });
+  let result: T;
+  try {
+    result = read();
+  } catch (error) {
+    if (!fs.existsSync(path.join(viewDir, '_SUCCESS'))) throw removed(error);
+    throw error;
+  }
+  if (!fs.existsSync(path.join(viewDir, '_SUCCESS'))) throw removed();
+  return result;
+}
+
 /**
  * Reads every data part of a view folder (or of its `buckets/`, with `viewDir` the view's folder): our own
  * `part-00000…` and Spark's `part-00000-<uuid>-c000.csv` or `.csv.gz` (see viewPartEncoding for what is read and what
@@ -212,17 +234,14 @@ function gunzipPart(file: string): Buffer {
 export function forEachViewPart(dir: string, read: (bytes: Uint8Array, file: string) => void, viewDir = dir): void {
   if (fs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) throw new LambdaflowError('E_STATE', `${dir} is a symbolic link (links are not followed)`, { file: dir });
   const reader = new WholeFileReader();
-  for (const name of fs.readdirSync(dir).sort()) {
-    const encoding = viewPartEncoding(name);
-    if (encoding === undefined) continue;
-    const file = path.join(dir, name);
-    read(encoding === 'gzip' ? gunzipPart(file) : reader.read(file), file);
-  }
-  // Pruning removes a view's files before its folder: a view that lost `_SUCCESS` meanwhile may have been read
-  // with parts missing, so this read does not count.
-  if (!fs.existsSync(path.join(viewDir, '_SUCCESS'))) {
-    throw new LambdaflowError('E_STATE', `view ${viewDir} was removed while being read; merge skipped this round`, { file: viewDir });
-  }
+  readingView(viewDir, () => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const encoding = viewPartEncoding(name);
+      if (encoding === undefined) continue;
+      const file = path.join(dir, name);
+      read(encoding === 'gzip' ? gunzipPart(file) : reader.read(file), file);
+    }
+  });
 }
 
 /**
@@ -248,13 +267,11 @@ export function readRealtimeHead(file: string): RealtimeHeadInfo | undefined {
 
 /** A view's `part-*` files' bytes, in name order. */
 export function readViewParts(dir: string): Buffer[] {
-  const parts = fs
-    .readdirSync(dir)
-    .filter((n) => n.startsWith('part-'))
-    .sort()
-    .map((name) => readRegularFile(path.join(dir, name), 'E_STATE'));
-  if (!fs.existsSync(path.join(dir, '_SUCCESS'))) {
-    throw new LambdaflowError('E_STATE', `view ${dir} was removed while being read`, { file: dir });
-  }
-  return parts;
+  return readingView(dir, () =>
+    fs
+      .readdirSync(dir)
+      .filter((n) => n.startsWith('part-'))
+      .sort()
+      .map((name) => readRegularFile(path.join(dir, name), 'E_STATE')),
+  );
 }

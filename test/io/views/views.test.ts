@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dataLayout } from '../../../src/io/files/layout.js';
 import { type Logger } from '../../../src/io/runtime/logger.js';
-import { listBatchViews } from '../../../src/io/views/views.js';
+import { VIEW_REMOVED, listBatchViews, readViewParts, readingView } from '../../../src/io/views/views.js';
 import { mergeOnce } from '../../../src/pipeline/serving.js';
 import { systemClock } from '../../../src/io/runtime/system-clock.js';
 import { tempRoots } from '../../helpers/temp-dirs.js';
@@ -82,5 +82,26 @@ describe('links in serving/batch (regression: a view linked from outside was ser
     const merged = mergeOnce({ layout, threads: 1, mode: 'permissive', logger: capturingLogger(), clock: systemClock, bucketSeconds: 3_600 }, 'exact');
     await expect(merged).rejects.toMatchObject({ code: 'E_STATE', message: expect.stringMatching(/is a symbolic link \(links are not followed\)/) });
     expect(fs.existsSync(layout.mergedView)).toBe(false);
+  });
+});
+
+describe('a view pruned while it is read (regression: merge --once failed with a raw ENOENT from the serving thread)', () => {
+  it('is one E_STATE error saying so (reason VIEW_REMOVED), whether the read failed on a missing file or finished', () => {
+    const layout = dataLayout(tempRoot().data);
+    const view = writeView(layout.servingBatch, 1_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0 }));
+    const prune = (): void => fs.rmSync(path.join(view, '_SUCCESS'));
+    expect(() =>
+      readingView(view, () => {
+        prune();
+        fs.rmSync(path.join(view, 'part-00000'));
+        return readViewParts(view);
+      }),
+    ).toThrow(expect.objectContaining({ code: 'E_STATE', context: expect.objectContaining({ reason: VIEW_REMOVED }), message: `view ${view} was removed while being read` }));
+    fs.rmSync(view, { recursive: true });
+    const again = writeView(layout.servingBatch, 2_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0 }));
+    expect(() => readingView(again, () => fs.rmSync(path.join(again, '_SUCCESS')))).toThrow(expect.objectContaining({ context: expect.objectContaining({ reason: VIEW_REMOVED }) }));
+    // A read that fails for another reason while the view stays is that failure.
+    const kept = writeView(layout.servingBatch, 3_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0 }));
+    expect(() => readingView(kept, () => { throw new Error('disk on fire'); })).toThrow('disk on fire');
   });
 });
