@@ -2,10 +2,12 @@
 // (the ingest log, parse threads, speed workers, delta and view files, the watcher or NATS) wired around SpeedLayer.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { type NatsAddress, partitionSubject } from '../core/nats-names.js';
 import { removeStaleTemps } from '../io/files/atomic.js';
 import { LoggedFiles } from '../io/logs/compactions.js';
 import { DeltaFiles } from '../io/views/deltas.js';
+import { EventWindowStateFile } from '../io/views/event-window-state.js';
 import { IngestLogWriter, readIngestLog } from '../io/logs/ingest-log.js';
 import { DEFAULT_STREAM, type DataLayout, streamLayout } from '../io/files/layout.js';
 import { acquireLock } from '../io/files/lock.js';
@@ -94,7 +96,7 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
     appender.foldCompacted();
     const { entries, lastSeq } = readIngestLog(layout.ingestLog);
     // The parse pool's threads start while the speed workers do.
-    parser = new StreamParserPool(loggedFiles, threads, threads, mode, bucketSeconds);
+    parser = new StreamParserPool(loggedFiles, threads, threads, mode, bucketSeconds, options.eventWindow?.slideSeconds);
     workers = await SpeedWorkers.start(threads, window.slidesPerWindow, layout.realtimeDeltas, bucketSeconds);
     // The default stream takes stream_input/ files (with NATS too: replays of quarantined rows); a partition stream only NATS.
     const nats = from.kind === 'nats' ? await natsModules![1].NatsSource.open({ ...from, layout, link: link!, logger, clock }, entries) : undefined;
@@ -117,10 +119,13 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
         quarantine: (entry, file) => writeQuarantine(layout, entry.name, file.badRows).then(() => undefined),
         late: (entry, watermark, rows) => writeLateRows(layout, entry.name, watermark, rows).then(() => undefined),
         mode,
+        // Beside the ingest log and the lock: the stream's own state, not a published output.
+        eventWindowStore: new EventWindowStateFile(path.join(path.dirname(layout.speedLock), 'event-windows.state')),
       },
       window,
       run,
       options.allowedLatenessSeconds,
+      options.eventWindow,
     );
     await speed.recover(entries, lastSeq);
     if (!run.once) watch?.();
