@@ -92,11 +92,11 @@ export class EventWindows {
 
   /**
    * Starts after `throughSeq` units nobody fed in (a stream that ran before event-time windows, or whose state is lost):
-   * the first window due is the first that only rows still to come can reach, one starting at or after W.
+   * the first window due is the first that only rows still to come can reach, one starting after every second seen.
    */
   static after(spec: EventWindowSpec, throughSeq: number, clock: EventClock): EventWindows {
-    const watermark = watermarkOf(clock, spec.allowedLatenessSeconds);
-    const firstEnd = Number.isFinite(watermark) ? Math.ceil((watermark + spec.windowSeconds) / spec.slideSeconds) * spec.slideSeconds : -Infinity;
+    const max = clock.maxEventSecond;
+    const firstEnd = Number.isFinite(max) ? Math.ceil((max + 1 + spec.windowSeconds) / spec.slideSeconds) * spec.slideSeconds : -Infinity;
     return new EventWindows(spec, { throughSeq, clock, dueThroughSecond: firstEnd - spec.slideSeconds, slots: new UserAggTable() });
   }
 
