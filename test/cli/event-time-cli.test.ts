@@ -53,6 +53,26 @@ function lateByRule(order: readonly string[]): { files: Map<string, string>; tot
   return { files: lateFiles, total, watermark: max - ALLOWED_LATENESS };
 }
 
+/**
+ * Drops every file into the folder while `speed` (with `speedArgs`) runs, killing it -9 at a random moment up to
+ * `maxRunMs` after each three files, with one file landing while it is down.
+ */
+async function ingestWithKills(data: string, random: ReturnType<typeof seeded>, speedArgs: readonly string[], maxRunMs: number): Promise<void> {
+  let next = 0;
+  while (next < FILES) {
+    const speed = startCli(['speed', '--data', data, ...speedArgs]);
+    children.push(speed.child);
+    for (let i = 0; i < 3 && next < FILES; i++, next++) {
+      dropStreamFile(data, files[next]!.name, files[next]!.text);
+      await new Promise((r) => setTimeout(r, random.int(300)));
+    }
+    await new Promise((r) => setTimeout(r, random.int(maxRunMs)));
+    speed.child.kill('SIGKILL');
+    await speed.result;
+    if (next < FILES) dropStreamFile(data, files[next]!.name, files[next++]!.text);
+  }
+}
+
 function lateFilesOf(data: string): Map<string, string> {
   const dir = path.join(data, 'late');
   const names = fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
@@ -87,20 +107,7 @@ describe('late rows and the event-time watermark', () => {
 
   it('are the same after kill -9 at random moments, with files arriving while the speed layer is down', async () => {
     const data = newTempRoot().data;
-    const random = seeded(77);
-    let next = 0;
-    for (let round = 0; next < FILES; round++) {
-      const speed = startCli(['speed', '--data', data, '--batch-interval', '200ms', '--slide', '200ms', '--window', '1s', ...SPEED]);
-      children.push(speed.child);
-      for (let i = 0; i < 3 && next < FILES; i++, next++) {
-        dropStreamFile(data, files[next]!.name, files[next]!.text);
-        await new Promise((r) => setTimeout(r, random.int(300)));
-      }
-      await new Promise((r) => setTimeout(r, random.int(500)));
-      speed.child.kill('SIGKILL');
-      await speed.result;
-      if (next < FILES) dropStreamFile(data, files[next]!.name, files[next++]!.text);
-    }
+    await ingestWithKills(data, seeded(77), ['--batch-interval', '200ms', '--slide', '200ms', '--window', '1s', ...SPEED], 500);
     await runCliOk(['speed', '--once', '--data', data, ...SPEED]);
     await waitFor(() => realtimeThroughSeq(data) === FILES, 10_000, 'every file in the realtime head');
     expectLatenessByRule(data);
@@ -195,21 +202,10 @@ describe('speed --time event', () => {
 
   it('publishes the same windows after kill -9 at random moments, with files arriving while the speed layer is down', async () => {
     const data = newTempRoot().data;
-    const random = seeded(78);
-    let next = 0;
-    for (let round = 0; next < FILES; round++) {
-      const speed = startCli(['speed', '--data', data, '--batch-interval', '200ms', '--slide', '1s', '--window', '5s', ...SPEED, ...EVENT_TIME]);
-      children.push(speed.child);
-      for (let i = 0; i < 3 && next < FILES; i++, next++) {
-        dropStreamFile(data, files[next]!.name, files[next]!.text);
-        await new Promise((r) => setTimeout(r, random.int(300)));
-      }
-      await new Promise((r) => setTimeout(r, random.int(1500)));
-      speed.child.kill('SIGKILL');
-      await speed.result;
-      if (next < FILES) dropStreamFile(data, files[next]!.name, files[next++]!.text);
-    }
-    await runCliOk(['speed', '--once', '--data', data, '--batch-interval', '200ms', '--slide', '1s', '--window', '5s', ...SPEED, ...EVENT_TIME]);
+    const speedArgs = ['--batch-interval', '200ms', '--slide', '1s', '--window', '5s', ...SPEED, ...EVENT_TIME];
+    // Longer runs than a slide, so windows are published between the saved states a restart goes on from.
+    await ingestWithKills(data, seeded(78), speedArgs, 1500);
+    await runCliOk(['speed', '--once', '--data', data, ...speedArgs]);
     expectLatenessByRule(data);
     expectEventWindowsByRule(data, 5, 1);
   });
