@@ -77,6 +77,8 @@ export interface StreamParseTask {
   readonly partitions: number;
   readonly mode: BadRowMode;
   readonly bucketSeconds: number;
+  /** With event-time windows: the slide, for each file's purchases per (user, slot). */
+  readonly slideSeconds?: number;
 }
 
 /** Logged stream files to look through for their late rows: good rows with an event second below each one's threshold. */

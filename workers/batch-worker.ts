@@ -83,9 +83,10 @@ function writeDurably(file: string, bytes: Uint8Array): void {
 /** The speed layer's micro-batch parse: the same parser, per file, with per-seq delta lines (src/speed/stream-parse.ts). */
 export const parseStream = answerTask((task: StreamParseTask) =>
   withFileErrors('E_INPUT', task.files[0]?.path ?? '', (): Answer<StreamParse> => {
-    const result = parseStreamFiles(task.files, task.partitions, task.mode, task.bucketSeconds, (file, table, mode) => parseFileRange(file.path, file.start, file.end, table, mode, task.bucketSeconds));
+    const result = parseStreamFiles(task.files, task.partitions, task.mode, task.bucketSeconds, (file, table, mode, onGoodRow) => parseFileRange(file.path, file.start, file.end, table, mode, task.bucketSeconds, onGoodRow), task.slideSeconds);
     const deltas = ownedBytes(result.deltas);
-    return { result: { ...result, deltas }, transfer: [...result.blocks.flatMap(blockTransferList), deltas.buffer] };
+    const slots = result.files.flatMap((file) => (file.eventSlots ? blockTransferList(file.eventSlots) : []));
+    return { result: { ...result, deltas }, transfer: [...result.blocks.flatMap(blockTransferList), ...slots, deltas.buffer] };
   }),
 );
 

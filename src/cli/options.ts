@@ -22,6 +22,7 @@ import {
 } from '../core/option-values.js';
 import { HISTORY_SPAN_SECONDS, HISTORY_START_SECONDS, type StreamStamps } from '../core/event-generator.js';
 import { LOG_LEVELS, type LogLevel } from '../core/log-levels.js';
+import { WINDOW_TIMES, type WindowTime, eventWindowSpec } from '../core/event-window.js';
 import { count } from '../core/summary-format.js';
 import type { BenchConfig } from '../bench/run-bench.js';
 import type { GenBatchConfig } from '../generate/gen-batch.js';
@@ -50,9 +51,10 @@ interface SpeedDefaults {
   readonly slideMs: number;
   readonly keepViews: number;
   readonly allowedLatenessMs: number;
+  readonly time: WindowTime;
 }
 
-const SPEED: SpeedDefaults = Object.freeze({ batchIntervalMs: 10_000, windowMs: 60_000, slideMs: 10_000, keepViews: 5, allowedLatenessMs: 10_000 });
+const SPEED: SpeedDefaults = Object.freeze({ batchIntervalMs: 10_000, windowMs: 60_000, slideMs: 10_000, keepViews: 5, allowedLatenessMs: 10_000, time: 'processing' });
 
 /** Every default of every command; `undefined` means the option is off unless given (its help says what that means). */
 export const DEFAULTS = Object.freeze({
@@ -224,6 +226,7 @@ function speedFlags(defaults: SpeedDefaults = DEFAULTS.speed, keepFlag: KeepWind
     flag('--slide <duration>', 'slide, a multiple of --batch-interval', duration(defaults.slideMs)),
     flag(`--${keepFlag} <n>`, 'speed window directories (speed-<ms>.txt/) to keep', count(defaults.keepViews)),
     flag('--allowed-lateness <duration>', 'a row older than the largest event second so far less this is late (whole seconds)', duration(defaults.allowedLatenessMs)),
+    flag('--time <kind>', 'the window on processing time (ingest time) or event time (the rows\' seconds, published once the watermark passes its end)', defaults.time),
   ];
 }
 
@@ -482,8 +485,11 @@ export function resolveSpeed(raw: RawOptions, defaults: SpeedDefaults = DEFAULTS
   const source = resolveSource(raw);
   const allowedLatenessMs = durationOption(raw, 'allowedLateness', 'allowed-lateness', defaults.allowedLatenessMs, 0);
   if (allowedLatenessMs % 1000 !== 0) throw optionError('allowed-lateness', `must be whole seconds, got ${allowedLatenessMs} ms`);
+  const time = choiceOption(raw, 'time', 'time', WINDOW_TIMES, defaults.time);
+  if (time === 'event' && window.slideMs % 1000 !== 0) throw optionError('slide', `must be whole seconds with --time event (event seconds are whole), got ${window.slideMs} ms`);
   return Object.freeze({
     window,
+    ...(time === 'event' ? { eventWindow: eventWindowSpec(window.windowMs, window.slideMs, allowedLatenessMs / 1000) } : {}),
     keepViews: keptWindows(raw, keepFlag, defaults.keepViews),
     allowedLatenessSeconds: allowedLatenessMs / 1000,
     ...(source ? { source } : {}),

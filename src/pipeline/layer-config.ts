@@ -3,6 +3,7 @@
 
 import { type Clock } from '../core/clock.js';
 import { type BadRowMode } from '../core/event-parser.js';
+import { type EventWindowSpec } from '../core/event-window.js';
 import { type WindowSpec } from '../core/window.js';
 import { type NatsAddress } from '../core/nats-names.js';
 import { folderBucketSeconds } from '../io/files/event-time-settings.js';
@@ -74,6 +75,8 @@ export interface SpeedOptions {
   readonly keepViews: number;
   /** L of the event-time watermark W = max event second − L (src/core/event-time.ts). */
   readonly allowedLatenessSeconds: number;
+  /** Set with `--time event`: the window is on event time (src/core/event-window.ts); undefined: on processing time. */
+  readonly eventWindow?: EventWindowSpec;
   /** Undefined: stream_input/ files. */
   readonly source?: SourceOptions;
 }

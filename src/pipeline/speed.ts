@@ -7,6 +7,7 @@ import { type NatsAddress, partitionSubject } from '../core/nats-names.js';
 import { removeStaleTemps } from '../io/files/atomic.js';
 import { LoggedFiles } from '../io/logs/compactions.js';
 import { DELTA_PATTERN, DeltaFiles } from '../io/views/deltas.js';
+import { EVENT_WINDOW_STATE_FILE, EventWindowStateFile } from '../io/views/event-window-state.js';
 import { IngestLogWriter, readIngestLog } from '../io/logs/ingest-log.js';
 import { DEFAULT_STREAM, type DataLayout, QUARANTINE_FILE, streamLayout } from '../io/files/layout.js';
 import { acquireLock } from '../io/files/lock.js';
@@ -77,10 +78,12 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
     const natsModules = from.kind === 'nats' ? await Promise.all([import('../io/nats/nats.js'), import('../speed/nats-source.js')]) : undefined;
     if (from.kind === 'nats') link = await natsModules![0].NatsLink.open(from.servers, logger, 'speed', clock);
     await removeStaleTemps(layout.servingSpeed);
+    const eventWindowState = path.join(path.dirname(layout.speedLock), EVENT_WINDOW_STATE_FILE);
     // This folder's owner at start: what a crash left mid-write (write-file-atomic's temps too) goes.
     await removeStaleTemps(layout.servingRealtime, '', path.basename(layout.realtimeHead));
     await removeStaleTemps(layout.realtimeDeltas, '', DELTA_PATTERN);
     await removeStaleTemps(layout.quarantine, '', QUARANTINE_FILE);
+    await removeStaleTemps(path.dirname(eventWindowState), '', path.basename(eventWindowState));
     await removeStaleTemps(layout.lateRows);
     const opened = IngestLogWriter.open(layout.ingestLog);
     log = opened.writer;
@@ -98,7 +101,7 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
     appender.foldCompacted();
     const { entries, lastSeq } = readIngestLog(layout.ingestLog);
     // The parse pool's threads start while the speed workers do.
-    parser = new StreamParserPool(loggedFiles, threads, threads, mode, bucketSeconds);
+    parser = new StreamParserPool(loggedFiles, threads, threads, mode, bucketSeconds, options.eventWindow?.slideSeconds);
     workers = await SpeedWorkers.start(threads, window.slidesPerWindow, layout.realtimeDeltas, bucketSeconds);
     // The default stream takes stream_input/ files (with NATS too: replays of quarantined rows); a partition stream only NATS.
     const nats = from.kind === 'nats' ? await natsModules![1].NatsSource.open({ ...from, layout, link: link!, logger, clock }, entries) : undefined;
@@ -121,10 +124,13 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
         quarantine: (entry, file) => writeQuarantine(layout, entry.name, file.badRows).then(() => undefined),
         late: (entry, watermark, rows) => writeLateRows(layout, entry.name, watermark, rows).then(() => undefined),
         mode,
+        // Beside the ingest log and the lock: the stream's own state, not a published output.
+        eventWindowStore: new EventWindowStateFile(eventWindowState),
       },
       window,
       run,
       options.allowedLatenessSeconds,
+      options.eventWindow,
     );
     await speed.recover(entries, lastSeq);
     if (!run.once) watch?.();

@@ -126,7 +126,7 @@ function allArgs(layout: DataLayout, threads: number, options: SoakOptions, rema
     '--stream-interval', `${o.stream.intervalMs}ms`, '--rows-per-chunk', String(o.stream.rowsPerChunk), '--users', String(o.stream.users), '--seed', String(Date.now() % 100_000),
     '--out-of-order', `${o.stream.stamps.outOfOrderSeconds}s`, '--late-fraction', String(o.stream.stamps.lateFraction), '--late-by', `${o.stream.stamps.lateBySeconds}s`,
     '--batch-interval', `${window.batchIntervalMs}ms`, '--window', `${window.windowMs}ms`, '--slide', `${window.slideMs}ms`, '--keep-windows', String(o.speed.keepViews),
-    '--allowed-lateness', `${o.speed.allowedLatenessSeconds}s`,
+    '--allowed-lateness', `${o.speed.allowedLatenessSeconds}s`, '--time', o.speed.eventWindow ? 'event' : 'processing',
     '--merge-interval', `${o.serve.intervalMs}ms`, '--no-http',
     ...(o.compactEveryMs === undefined ? [] : ['--compact-every', `${o.compactEveryMs}ms`, '--target-size', String(o.compact.targetBytes)]),
   ];

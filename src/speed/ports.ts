@@ -4,6 +4,7 @@
 import { type AggBlock } from '../core/agg-table.js';
 import { type EventClock, type EventTimeHead, type UnitEventTime } from '../core/event-time.js';
 import { type DeltaRange } from '../core/exact-merge.js';
+import { type EventWindowSpec, type EventWindowState } from '../core/event-window.js';
 import { type LateRow } from '../io/logs/late-rows.js';
 import { type IngestEntry } from '../io/logs/ingest-log.js';
 import { type NewFile } from '../io/files/stream-files.js';
@@ -117,6 +118,17 @@ export interface SpeedOutputs {
   publishCheckpoint(head: RealtimeHead, parts: readonly Uint8Array[], atMs: number): Promise<void>;
   /** The newest checkpoint, if any. */
   latestCheckpoint(): RealtimeCheckpoint | undefined;
-  /** Publishes the window ending at endMs, one part per partition. */
-  publishWindow(endMs: number, parts: readonly Uint8Array[]): Promise<void>;
+  /** Publishes the window ending at endMs, one part per partition, with what it is (`_WINDOW.json`). */
+  publishWindow(endMs: number, parts: readonly Uint8Array[], info?: WindowInfo): Promise<void>;
+}
+
+/** A published window's `_WINDOW.json`: a processing-time window's bounds in ms, an event-time one's in event seconds. */
+export type WindowInfo =
+  | { readonly time: 'processing'; readonly startMs: number; readonly endMs: number }
+  | { readonly time: 'event'; readonly start: number; readonly end: number; readonly watermark: number; readonly lateRows: number };
+
+/** Where the event-time windows' state is kept between runs (src/io/views/event-window-state.ts). */
+export interface EventWindowStore {
+  read(spec: EventWindowSpec): EventWindowState | undefined;
+  write(spec: EventWindowSpec, state: EventWindowState): Promise<void>;
 }

@@ -8,7 +8,7 @@ import { DirectoryPublisher, writeFileAtomically } from '../io/files/atomic.js';
 import { type DataLayout } from '../io/files/layout.js';
 import { type Logger } from '../io/runtime/logger.js';
 import { batchWatermarkOf, listBatchViews, listRealtimeViews, listSpeedViews, pruneViews, readViewParts } from '../io/views/views.js';
-import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs } from './ports.js';
+import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs, type WindowInfo } from './ports.js';
 
 const CHECKPOINTS_KEPT = 3;
 
@@ -69,11 +69,12 @@ export class SpeedViewFiles implements SpeedOutputs {
     };
   }
 
-  async publishWindow(endMs: number, parts: readonly Uint8Array[]): Promise<void> {
+  async publishWindow(endMs: number, parts: readonly Uint8Array[], info?: WindowInfo): Promise<void> {
     const dir = path.join(this.layout.servingSpeed, `speed-${endMs}.txt`);
-    // Published before a restart within the same slide (at a graceful stop, with the slide still open): replace it.
+    // Published before a restart (within the same slide at a graceful stop; an event-time window due again): replace it.
     if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
-    await publishDirectory(dir, parts.map((bytes, partition) => [partName(partition), bytes] as const));
+    const files = parts.map((bytes, partition) => [partName(partition), bytes] as const);
+    await publishDirectory(dir, info ? [...files, ['_WINDOW.json', JSON.stringify(info) + '\n']] : files);
     pruneViews(listSpeedViews(this.layout.servingSpeed), this.keepWindows);
   }
 }

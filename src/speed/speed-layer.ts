@@ -14,6 +14,11 @@
 // other, and also set aside (ports.late) and counted; the clock after each seq is in the deltas' trailers, in the head
 // and in each checkpoint, so a restart finds the same late rows whatever the micro-batches were.
 //
+// With `--time event` the window is on event time instead (src/core/event-window.ts): each file's purchases per slide
+// slot come back from the parse, less its late ones, and every window the watermark passes is published once, after
+// the file that made it due. Its state is saved with each checkpoint; a restart goes on from it, reading the logged
+// files after it again through the same parse, so a window due again after a kill -9 is the same window.
+//
 // Everything outside (files, threads, time) comes in through ports (./ports.ts) and the Clock, so tests drive
 // hundreds of micro-batches in memory with a manual clock; src/pipeline/speed.ts wires the real ones.
 
@@ -26,15 +31,19 @@ import {
   EVENT_CLOCK_START,
   EventClockTracker,
   type UnitEventTime,
+  unitLateness,
   watermarkJson,
   watermarkOf,
 } from '../core/event-time.js';
+import { type DueWindow, type EventWindowSpec, EventWindows } from '../core/event-window.js';
+import { sortedEntries, formatEntries } from '../core/sorted-view.js';
 import { type LateRow } from '../io/logs/late-rows.js';
 import { type WindowSpec, inWindowAt, nextTickAfter, slideClosedBy, slideOfTick, windowBefore } from '../core/window.js';
 import { type IngestEntry } from '../io/logs/ingest-log.js';
 import { type Logger } from '../io/runtime/logger.js';
 import {
   type DeltaStore,
+  type EventWindowStore,
   type IngestAppender,
   type PartitionStore,
   type RealtimeHead,
@@ -85,6 +94,8 @@ export interface SpeedPorts {
   /** Writes (replaces) a logged file's late rows, found below `watermark`, beside the quarantine. */
   readonly late: (entry: IngestEntry, watermark: number, rows: readonly LateRow[]) => Promise<void>;
   readonly mode: BadRowMode;
+  /** Where event-time windows keep their state (needed with an event-time window only). */
+  readonly eventWindowStore?: EventWindowStore;
 }
 
 /**
@@ -126,12 +137,19 @@ export class SpeedLayer {
   private eventTime: EventClockTracker;
   /** Seqs the log folded (compacted) that a recovery reads from their compacted segments: their late rows were set aside when first counted. */
   private readonly foldedSeqs = new Set<number>();
+  /** Event-time windows (undefined: the window is on processing time, or a recovery has not set them up yet). */
+  private eventWindows: EventWindows | undefined;
+  /** Windows due but not yet published (a failed write): published, in order, before any later one. */
+  private readonly unpublished: DueWindow[] = [];
+  private eventWindowUsers = 0;
 
   constructor(
     private readonly ports: SpeedPorts,
     private readonly window: WindowSpec,
     private readonly observers: SpeedObservers = {},
     private readonly allowedLatenessSeconds = DEFAULT_ALLOWED_LATENESS_SECONDS,
+    /** Set: the window is on event time (`--time event`). */
+    private readonly eventWindowSpec?: EventWindowSpec,
   ) {
     this.realtime = new RealtimeView(ports.deltas, 0, 0, null);
     this.startedAtMs = ports.clock.now();
@@ -185,9 +203,13 @@ export class SpeedLayer {
         this.totalEvents += file.counts.rows;
         this.totalBadRows += file.badRowCount;
       }
-      if (slide !== null || realtime) partitions.add(result.blocks, slide, realtime);
+      // An event-time window leaves the processing-time slides empty.
+      const windowSlide = this.eventWindowSpec ? null : slide;
+      if (windowSlide !== null || realtime) partitions.add(result.blocks, windowSlide, realtime);
     }
-    const units = await this.countEventTime(results.flatMap((r) => r.files), bySeq);
+    const files = results.flatMap((r) => r.files);
+    const { units, lateRows } = await this.countEventTime(files, bySeq);
+    if (this.eventWindows) await this.countEventWindows(this.eventWindows, files, bySeq, lateRows);
     if (realtime) {
       const lines = deltasOnDisk ? undefined : Buffer.concat(results.map((r) => r.deltas));
       // A trailer only when every seq's event time is known on its own (not folded into a checkpoint's clock).
@@ -200,11 +222,15 @@ export class SpeedLayer {
   /**
    * Advances the event clock over parsed files in seq order (those it has not counted yet): each file's threshold is
    * W(seq − 1); a file whose smallest second is below it is looked through for its late rows, which are set aside and
-   * counted. Returns the event time of each file counted here.
+   * counted. Returns the event time of each file counted here, and the late rows found.
    */
-  private async countEventTime(files: readonly StreamParse['files'][number][], bySeq: ReadonlyMap<number, IngestEntry>): Promise<Map<number, UnitEventTime>> {
+  private async countEventTime(
+    files: readonly StreamParse['files'][number][],
+    bySeq: ReadonlyMap<number, IngestEntry>,
+  ): Promise<{ units: Map<number, UnitEventTime>; lateRows: Map<number, readonly LateRow[]> }> {
     const counted = new Map<number, { maxEventSecond: number; lateRows: number }>();
     const lookThrough: { entry: IngestEntry; threshold: number }[] = [];
+    const lateRows = new Map<number, readonly LateRow[]>();
     for (const file of [...files].sort((a, b) => a.seq - b.seq)) {
       if (this.eventTime.isKnown(file.seq)) continue;
       const threshold = this.eventTime.thresholdOf(file.seq);
@@ -216,12 +242,52 @@ export class SpeedLayer {
       const found = await this.ports.parser.lateRows(lookThrough);
       for (const [i, { entry, threshold }] of lookThrough.entries()) {
         const rows = found[i]!;
+        lateRows.set(entry.seq, rows);
         counted.get(entry.seq)!.lateRows = rows.length;
         this.eventTime.addLate(rows.length);
         if (rows.length > 0 && !this.foldedSeqs.has(entry.seq)) await this.retryable(`setting aside the late rows of ${entry.name}`, () => this.ports.late(entry, threshold, rows));
       }
     }
-    return counted;
+    return { units: counted, lateRows };
+  }
+
+  /**
+   * Feeds the files event-time windows have not counted yet, in seq order, each less its late rows (those the event
+   * clock found, or looked for here when the clock knew the file already), and publishes the windows they made due.
+   */
+  private async countEventWindows(
+    windows: EventWindows,
+    parsed: readonly StreamParse['files'][number][],
+    bySeq: ReadonlyMap<number, IngestEntry>,
+    lateFound: ReadonlyMap<number, readonly LateRow[]>,
+  ): Promise<void> {
+    const files = parsed.filter((file) => file.seq > windows.throughSeq).sort((a, b) => a.seq - b.seq);
+    const thresholds = unitLateness(windows.state.clock, files.map((file) => file.counts), this.allowedLatenessSeconds);
+    const lookThrough = files.flatMap((file, i) => (thresholds[i]!.mayHaveLateRows && !lateFound.has(file.seq) ? [{ entry: bySeq.get(file.seq)!, threshold: thresholds[i]!.threshold }] : []));
+    const found = lookThrough.length > 0 ? await this.ports.parser.lateRows(lookThrough) : [];
+    const late = new Map([...lateFound, ...lookThrough.map(({ entry }, i) => [entry.seq, found[i]!] as const)]);
+    for (const file of files) {
+      const lateLines = (late.get(file.seq) ?? []).map((row) => row.raw);
+      this.unpublished.push(...windows.add({ seq: file.seq, maxEventSecond: file.counts.maxEventSecond, purchases: file.eventSlots!, lateLines }));
+    }
+    await this.retryable('publishing event-time windows', () => this.publishDueWindows());
+  }
+
+  private async publishDueWindows(): Promise<void> {
+    while (this.unpublished.length > 0) {
+      const window = this.unpublished[0]!;
+      const { totals, startSecond: start, endSecond: end, watermark, lateRows } = window;
+      const order = sortedEntries(totals);
+      await this.ports.outputs.publishWindow(end * 1000, [formatEntries(totals, order)], { time: 'event', start, end, watermark, lateRows });
+      this.eventWindowUsers = order.length;
+      this.unpublished.shift();
+    }
+  }
+
+  /** Saves the event-time windows' state, unless a window it counts as due is still unpublished. */
+  private async saveEventWindows(): Promise<void> {
+    if (!this.eventWindows || this.unpublished.length > 0) return;
+    await this.ports.eventWindowStore!.write(this.eventWindowSpec!, this.eventWindows.state);
   }
 
   /** The file is already in the master dataset: failing to record its bad rows must not stop its good rows. */
@@ -260,6 +326,8 @@ export class SpeedLayer {
     this.checkpointedThroughSeq = checkpoint?.throughSeq ?? 0;
     this.eventTime = new EventClockTracker(clockFrom?.eventClock ?? EVENT_CLOCK_START, clockFrom?.throughSeq ?? 0, this.allowedLatenessSeconds);
     for (const [seq, unit] of deltas.eventTimes(this.eventTime.throughSeq, lastSeq)) this.eventTime.know(seq, unit);
+    const savedWindows = this.eventWindowSpec && this.ports.eventWindowStore!.read(this.eventWindowSpec);
+    const windowsFrom = savedWindows && savedWindows.throughSeq <= lastSeq ? savedWindows.throughSeq : lastSeq;
     if (checkpoint && checkpoint.throughSeq <= lastSeq) {
       const plan = planExactMerge({ batchWatermark, realtimeWatermark: checkpoint.watermark, realtimeThroughSeq: checkpoint.throughSeq });
       if (plan.useRealtime) {
@@ -276,9 +344,15 @@ export class SpeedLayer {
     }
     // Past the checkpoint: deltas where they were written, the logged files otherwise (their compacted segments for
     // seqs the log folded).
-    const folded = this.ports.log.foldedEntries(Math.min(from, this.eventTime.throughSeq), entries[0]?.seq !== undefined ? entries[0].seq - 1 : lastSeq);
+    const folded = this.ports.log.foldedEntries(Math.min(from, this.eventTime.throughSeq, windowsFrom), entries[0]?.seq !== undefined ? entries[0].seq - 1 : lastSeq);
     for (const entry of folded) this.foldedSeqs.add(entry.seq);
     entries = [...folded, ...entries];
+    // Event-time windows go on from their saved state when every file after it is still there to read again.
+    this.eventWindows = undefined;
+    if (this.eventWindowSpec && savedWindows && windowsFrom === savedWindows.throughSeq && (windowsFrom === lastSeq || entries.some((e) => e.seq === windowsFrom + 1))) {
+      this.eventWindows = new EventWindows(this.eventWindowSpec, savedWindows);
+    } else if (this.eventWindowSpec && lastSeq === 0) this.eventWindows = new EventWindows(this.eventWindowSpec);
+    const windowsThrough = this.eventWindows?.throughSeq ?? lastSeq;
     const covered = deltas.covered();
     const fromDeltas = new Set<number>();
     for (const run of runsBy(entries.filter((e) => e.seq > from), (e) => covered.has(e.seq))) {
@@ -288,13 +362,18 @@ export class SpeedLayer {
     }
     // What the deltas lacked is read from the files; the window needs the files inside it either way, and the event
     // clock every file whose event time no trailer gave.
-    const needed = entries.filter((e) => (e.seq > from && !fromDeltas.has(e.seq)) || inWindowAt(this.window, e.ingestedAtMs, now) || !this.eventTime.isKnown(e.seq));
+    const inWindow = (e: IngestEntry): boolean => (this.eventWindowSpec ? e.seq > windowsThrough : inWindowAt(this.window, e.ingestedAtMs, now));
+    const needed = entries.filter((e) => (e.seq > from && !fromDeltas.has(e.seq)) || inWindow(e) || !this.eventTime.isKnown(e.seq));
     for (const run of runsBy(needed, (e) => `${inWindowAt(this.window, e.ingestedAtMs, now) ? slideOfTick(this.window, e.ingestedAtMs) : 'none'}:${e.seq > from && !fromDeltas.has(e.seq)}`)) {
       const [slide, realtime] = run.key.split(':');
       await this.count(run.entries, slide === 'none' ? null : Number(slide), realtime === 'true');
     }
     this.eventTime.foldKnown(lastSeq);
     this.foldedSeqs.clear();
+    if (this.eventWindowSpec && !this.eventWindows) {
+      this.eventWindows = EventWindows.after(this.eventWindowSpec, lastSeq, this.eventTime.clock);
+      logger.warn(`speed: event-time windows start after seq ${lastSeq} (no saved state to go on from): the first published is the first that only later files can reach`);
+    }
     const written = await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas());
     logger.info(
       `speed: recovered ${entries.length} logged files (realtime past watermark ${batchWatermark}: seq ${batchWatermark + 1}..${this.realtime.throughSeq}, ` +
@@ -304,6 +383,7 @@ export class SpeedLayer {
       await this.retryable('publishing the realtime head', () => this.publishHead());
       await this.retryable('checkpointing the realtime view', () => this.checkpoint(now));
     }
+    await this.retryable('saving the event-time windows', () => this.saveEventWindows());
   }
 
   /** Runs a publishing step; a failed write (disk full, read-only folder) is logged and retried next micro-batch. */
@@ -391,17 +471,23 @@ export class SpeedLayer {
    * (whose status reports both), and the log folded past what compaction removed.
    */
   private async closeSlide(slide: number, atMs: number, last = false): Promise<void> {
-    if (last || atMs - this.lastCheckpointMs >= CHECKPOINT_EVERY_MS) await this.retryable('checkpointing the realtime view', () => this.checkpoint(atMs));
+    if (last || atMs - this.lastCheckpointMs >= CHECKPOINT_EVERY_MS) {
+      await this.retryable('checkpointing the realtime view', () => this.checkpoint(atMs));
+      await this.retryable('saving the event-time windows', () => this.saveEventWindows());
+    }
     await this.retryable('publishing the window', () => this.publishWindow(slide));
     await this.retryable('folding the ingest log', () => this.ports.source.forget(this.ports.log.foldCompacted()));
   }
 
-  /** Publishes the window of the slides before `slide`. */
+  /** Publishes the processing-time window of the slides before `slide` (event-time windows go out as they are due); reports the slide. */
   private async publishWindow(slide: number): Promise<void> {
-    const { endMs } = windowBefore(this.window, slide);
-    const parts = await this.ports.partitions.windows(slide);
-    await this.ports.outputs.publishWindow(endMs, parts.map((p) => p.bytes));
-    const windowUsers = parts.reduce((n, p) => n + p.users, 0);
+    const { startMs, endMs } = windowBefore(this.window, slide);
+    let windowUsers = this.eventWindowUsers;
+    if (!this.eventWindowSpec) {
+      const parts = await this.ports.partitions.windows(slide);
+      await this.ports.outputs.publishWindow(endMs, parts.map((p) => p.bytes), { time: 'processing', startMs, endMs });
+      windowUsers = parts.reduce((n, p) => n + p.users, 0);
+    }
     this.observers.onSlide?.({
       windowEndMs: endMs,
       eventsInSlide: this.slideEvents,

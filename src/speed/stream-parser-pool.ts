@@ -42,6 +42,8 @@ export class StreamParserPool implements StreamParser {
     private readonly partitions: number,
     private readonly mode: BadRowMode,
     private readonly bucketSeconds: number,
+    /** With event-time windows: each file's purchases per slot of this many seconds come back too. */
+    private readonly slideSeconds?: number,
   ) {
     this.pool = new Piscina({ filename: workerUrl('batch-worker').href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
   }
@@ -53,7 +55,7 @@ export class StreamParserPool implements StreamParser {
     });
     const settled = await Promise.allSettled(
       splitByBytes(files, this.threads).map((chunk) => {
-        const task: StreamParseTask = { files: chunk, partitions: this.partitions, mode: this.mode, bucketSeconds: this.bucketSeconds };
+        const task: StreamParseTask = { files: chunk, partitions: this.partitions, mode: this.mode, bucketSeconds: this.bucketSeconds, ...(this.slideSeconds === undefined ? {} : { slideSeconds: this.slideSeconds }) };
         return runTask<StreamParse>(this.pool, task, { name: 'parseStream' });
       }),
     );

@@ -6,11 +6,11 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listeningUrl, runCliOk, startCli } from '../helpers/cli.js';
 import { httpRequest, jsonOf } from '../helpers/http-client.js';
-import { compactedMasterFiles, loggedStreamFiles, realtimeThroughSeq } from '../helpers/outputs.js';
+import { type Totals, compactedMasterFiles, loggedStreamFiles, plain, readPartTotals, realtimeThroughSeq } from '../helpers/outputs.js';
 import { dropStreamFile, waitFor, waitForValue } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
 import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
-import { expectedBucketLines, recountDataFolder } from '../helpers/reference.js';
+import { expectedBucketLines, recountDataFolder, referenceCents } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const newTempRoot = tempRoots();
@@ -53,6 +53,26 @@ function lateByRule(order: readonly string[]): { files: Map<string, string>; tot
   return { files: lateFiles, total, watermark: max - ALLOWED_LATENESS };
 }
 
+/**
+ * Drops every file into the folder while `speed` (with `speedArgs`) runs, killing it -9 at a random moment up to
+ * `maxRunMs` after each three files, with one file landing while it is down.
+ */
+async function ingestWithKills(data: string, random: ReturnType<typeof seeded>, speedArgs: readonly string[], maxRunMs: number): Promise<void> {
+  let next = 0;
+  while (next < FILES) {
+    const speed = startCli(['speed', '--data', data, ...speedArgs]);
+    children.push(speed.child);
+    for (let i = 0; i < 3 && next < FILES; i++, next++) {
+      dropStreamFile(data, files[next]!.name, files[next]!.text);
+      await new Promise((r) => setTimeout(r, random.int(300)));
+    }
+    await new Promise((r) => setTimeout(r, random.int(maxRunMs)));
+    speed.child.kill('SIGKILL');
+    await speed.result;
+    if (next < FILES) dropStreamFile(data, files[next]!.name, files[next++]!.text);
+  }
+}
+
 function lateFilesOf(data: string): Map<string, string> {
   const dir = path.join(data, 'late');
   const names = fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
@@ -87,20 +107,7 @@ describe('late rows and the event-time watermark', () => {
 
   it('are the same after kill -9 at random moments, with files arriving while the speed layer is down', async () => {
     const data = newTempRoot().data;
-    const random = seeded(77);
-    let next = 0;
-    for (let round = 0; next < FILES; round++) {
-      const speed = startCli(['speed', '--data', data, '--batch-interval', '200ms', '--slide', '200ms', '--window', '1s', ...SPEED]);
-      children.push(speed.child);
-      for (let i = 0; i < 3 && next < FILES; i++, next++) {
-        dropStreamFile(data, files[next]!.name, files[next]!.text);
-        await new Promise((r) => setTimeout(r, random.int(300)));
-      }
-      await new Promise((r) => setTimeout(r, random.int(500)));
-      speed.child.kill('SIGKILL');
-      await speed.result;
-      if (next < FILES) dropStreamFile(data, files[next]!.name, files[next++]!.text);
-    }
+    await ingestWithKills(data, seeded(77), ['--batch-interval', '200ms', '--slide', '200ms', '--window', '1s', ...SPEED], 500);
     await runCliOk(['speed', '--once', '--data', data, ...SPEED]);
     await waitFor(() => realtimeThroughSeq(data) === FILES, 10_000, 'every file in the realtime head');
     expectLatenessByRule(data);
@@ -114,6 +121,93 @@ describe('late rows and the event-time watermark', () => {
     expect(compactedMasterFiles(data).length).toBeGreaterThan(0);
     await runCliOk(['batch', '--data', data, '--threads', '2', '--log-level', 'warn']);
     await expectServedRangesEqualRecount(data, 3, lateRows, watermark);
+  });
+});
+
+interface WindowOnDisk {
+  readonly info: Record<string, unknown>;
+  readonly totals: ReturnType<typeof plain>;
+}
+
+/**
+ * The event-time windows by the rule, recounted over the log's order: the window ending at e (a multiple of the slide)
+ * holds the non-late purchases with second in [e − window, e); it is due after the first unit whose W reaches e, with
+ * that unit's W and the late rows through it; only windows holding a purchase, up to the last W.
+ */
+function eventWindowsByRule(order: readonly string[], windowSeconds: number, slideSeconds: number): Map<number, WindowOnDisk> {
+  let max = -Infinity;
+  let lateRows = 0;
+  const kept: { second: number; user: string; cents: bigint }[] = [];
+  const dueAt = new Map<number, { watermark: number; lateRows: number }>();
+  for (const name of order) {
+    const file = files.find((f) => f.name === name)!;
+    const threshold = max - ALLOWED_LATENESS;
+    for (const row of file.rows) {
+      if (row.second < threshold) lateRows++;
+      else {
+        const [user, type, amount] = row.text.split(',');
+        if (type === 'purchase') kept.push({ second: row.second, user: user!, cents: referenceCents(amount!)! });
+      }
+      max = Math.max(max, row.second);
+    }
+    const watermark = max - ALLOWED_LATENESS;
+    for (let e = Math.floor(watermark / slideSeconds) * slideSeconds; e > watermark - 1000 * slideSeconds && !dueAt.has(e); e -= slideSeconds) dueAt.set(e, { watermark, lateRows });
+  }
+  const windows = new Map<number, WindowOnDisk>();
+  for (const [end, due] of dueAt) {
+    const totals: Totals = new Map();
+    for (const row of kept.filter((r) => r.second >= end - windowSeconds && r.second < end)) {
+      const total = totals.get(row.user) ?? { count: 0, cents: 0 };
+      totals.set(row.user, { count: total.count + 1, cents: total.cents + Number(row.cents) });
+    }
+    if (totals.size > 0) windows.set(end, { info: { time: 'event', start: end - windowSeconds, end, ...due }, totals: plain(totals) });
+  }
+  return windows;
+}
+
+function eventWindowsOnDisk(data: string): Map<number, WindowOnDisk> {
+  const dir = path.join(data, 'serving', 'speed');
+  const windows = new Map<number, WindowOnDisk>();
+  for (const name of fs.readdirSync(dir).filter((n) => /^speed-\d+\.txt$/.test(n))) {
+    const view = path.join(dir, name);
+    windows.set(Number(/\d+/.exec(name)![0]) / 1000, { info: JSON.parse(fs.readFileSync(path.join(view, '_WINDOW.json'), 'utf8')) as Record<string, unknown>, totals: plain(readPartTotals(view)) });
+  }
+  return windows;
+}
+
+function expectEventWindowsByRule(data: string, windowSeconds: number, slideSeconds: number): void {
+  const expected = eventWindowsByRule(loggedStreamFiles(data).map((e) => e.name), windowSeconds, slideSeconds);
+  const onDisk = eventWindowsOnDisk(data);
+  expect([...onDisk.keys()].sort((a, b) => a - b)).toEqual([...expected.keys()].sort((a, b) => a - b));
+  for (const [end, window] of expected) expect(onDisk.get(end), `window ending at ${end}`).toEqual(window);
+  expect(expected.size).toBeGreaterThan(20);
+}
+
+const EVENT_TIME = ['--time', 'event', '--keep-views', '1000'];
+
+describe('speed --time event', () => {
+  it('publishes every event-time window by the rule, whether files arrive one per micro-batch or all in one', async () => {
+    const oneByOne = newTempRoot().data;
+    for (const file of files) {
+      dropStreamFile(oneByOne, file.name, file.text);
+      await runCliOk(['speed', '--once', '--data', oneByOne, ...SPEED, ...EVENT_TIME]);
+    }
+    expectLatenessByRule(oneByOne);
+    expectEventWindowsByRule(oneByOne, 60, 10);
+    const allAtOnce = newTempRoot().data;
+    for (const file of files) dropStreamFile(allAtOnce, file.name, file.text);
+    await runCliOk(['speed', '--once', '--data', allAtOnce, ...SPEED, ...EVENT_TIME]);
+    expectEventWindowsByRule(allAtOnce, 60, 10);
+  });
+
+  it('publishes the same windows after kill -9 at random moments, with files arriving while the speed layer is down', async () => {
+    const data = newTempRoot().data;
+    const speedArgs = ['--batch-interval', '200ms', '--slide', '1s', '--window', '5s', ...SPEED, ...EVENT_TIME];
+    // Longer runs than a slide, so windows are published between the saved states a restart goes on from.
+    await ingestWithKills(data, seeded(78), speedArgs, 1500);
+    await runCliOk(['speed', '--once', '--data', data, ...speedArgs]);
+    expectLatenessByRule(data);
+    expectEventWindowsByRule(data, 5, 1);
   });
 });
 

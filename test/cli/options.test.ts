@@ -220,6 +220,11 @@ describe('speed options', () => {
     expect(resolveSpeed({ allowedLateness: '0' }).allowedLatenessSeconds).toBe(0);
   });
 
+  it('--time: processing by default (no event-time window), event with a whole-second slide', () => {
+    expect(resolveSpeed({ time: 'processing' }).eventWindow).toBeUndefined();
+    expect(resolveSpeed({ time: 'event', window: '30s', slide: '5s', batchInterval: '1s', allowedLateness: '3s' }).eventWindow).toEqual({ windowSeconds: 30, slideSeconds: 5, allowedLatenessSeconds: 3 });
+  });
+
   it('valid values', () => {
     const options = resolveSpeed({ batchInterval: '200ms', window: '1s', slide: '200ms', keepViews: '2' });
     expect(options.window).toMatchObject({ batchIntervalMs: 200, windowMs: 1_000, slideMs: 200, slidesPerWindow: 5 });
@@ -241,6 +246,8 @@ describe('speed options', () => {
     ['zero windows kept', { keepViews: '0' }, 'keep-views'],
     ['an allowed lateness in milliseconds', { allowedLateness: '1500ms' }, 'allowed-lateness'],
     ['a bad allowed lateness', { allowedLateness: 'some' }, 'allowed-lateness'],
+    ['an unknown window time', { time: 'ingest' }, 'time'],
+    ['an event-time slide that is not whole seconds', { time: 'event', slide: '500ms', window: '5s', batchInterval: '250ms' }, 'slide'],
   ])('refuses %s', (_name, raw, flag) => {
     expectOptionsError(() => resolveSpeed(raw), flag);
   });

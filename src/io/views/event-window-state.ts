@@ -1,0 +1,84 @@
+// The event-time windows' state on disk (`ingest/event-windows.state`): the units counted, the clock after them, the
+// last window due and the slots kept, so a restart goes on from it and reads only the logged files after it.
+//
+// Format: one JSON line (what it holds, the spec it was built with, and the byte length of what follows, so a
+// truncated file is told from a whole one), then the slots as bucketed view lines with the slot start as bucket start.
+
+import fs from 'node:fs';
+import { UserAggTable } from '../../core/agg-table.js';
+import { type EventWindowSpec, type EventWindowState } from '../../core/event-window.js';
+import { maxEventSecondFromJson, watermarkJson } from '../../core/event-time.js';
+import { BUCKETS_HEADER, bucketField, forEachViewLine, formatBlock } from '../../core/view-format.js';
+import { writeFileAtomically } from '../files/atomic.js';
+
+interface StateHeader extends EventWindowSpec {
+  readonly throughSeq: number;
+  readonly maxEventSecond: number | null;
+  readonly lateRows: number;
+  readonly dueThroughSecond: number | null;
+  readonly slotBytes: number;
+}
+
+/** The state file of one stream's event-time windows. */
+/** Its name, beside the stream's speed lock (one per stream). */
+export const EVENT_WINDOW_STATE_FILE = 'event-windows.state';
+
+export class EventWindowStateFile {
+  constructor(readonly file: string) {}
+
+  write(spec: EventWindowSpec, state: EventWindowState): Promise<void> {
+    return writeEventWindowState(this.file, spec, state);
+  }
+
+  read(spec: EventWindowSpec): EventWindowState | undefined {
+    return readEventWindowState(this.file, spec);
+  }
+}
+
+async function writeEventWindowState(file: string, spec: EventWindowSpec, state: EventWindowState): Promise<void> {
+  const slots = Buffer.concat([Buffer.from(`${BUCKETS_HEADER}\n`), formatBlock(state.slots.toBlock(), '', bucketField(spec.slideSeconds))]);
+  const header: StateHeader = {
+    ...spec,
+    throughSeq: state.throughSeq,
+    maxEventSecond: watermarkJson(state.clock.maxEventSecond),
+    lateRows: state.clock.lateRows,
+    dueThroughSecond: watermarkJson(state.dueThroughSecond),
+    slotBytes: slots.length,
+  };
+  await writeFileAtomically(file, Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), slots]));
+}
+
+/**
+ * The state written for this spec, or undefined when there is none, it was written for another window, slide or
+ * lateness (its windows would not be these), or it is not whole: the caller then starts without it.
+ */
+function readEventWindowState(file: string, spec: EventWindowSpec): EventWindowState | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const newline = bytes.indexOf(0x0a);
+  let header: StateHeader;
+  try {
+    header = JSON.parse(bytes.subarray(0, newline).toString('utf8')) as StateHeader;
+  } catch {
+    return undefined;
+  }
+  const maxEventSecond = maxEventSecondFromJson(header.maxEventSecond);
+  const sameSpec = header.windowSeconds === spec.windowSeconds && header.slideSeconds === spec.slideSeconds && header.allowedLatenessSeconds === spec.allowedLatenessSeconds;
+  if (newline < 0 || !sameSpec || maxEventSecond === undefined || bytes.length - newline - 1 !== header.slotBytes) return undefined;
+  const slots = new UserAggTable();
+  forEachViewLine(bytes.subarray(newline + 1), file, 0, (_prefix, key, start, end, count, cents, slot) => slots.add(key, start, end, count, cents, undefined, slot), {
+    firstLine: 'header-or-data',
+    buckets: bucketField(spec.slideSeconds),
+  });
+  return {
+    throughSeq: header.throughSeq,
+    clock: { maxEventSecond, lateRows: header.lateRows },
+    dueThroughSecond: header.dueThroughSecond ?? -Infinity,
+    slots,
+  };
+}
