@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { expect } from 'vitest';
 import { describeRun, runCli } from './cli.js';
 import { loggedStreamFiles, plain, readMergedView } from './outputs.js';
@@ -117,8 +118,11 @@ export function publishBatchView(dataDir: string, streamWatermark: number): stri
 export function publishRealtimeView(dataDir: string, watermark: number, throughSeq: number): string {
   const { dir, ms } = freshViewDir(path.join(dataDir, 'serving', 'realtime'), 'realtime-');
   const ingestedAtMs = loggedStreamFiles(dataDir).find((e) => e.seq === throughSeq)?.ingestedAtMs ?? null;
-  const meta = { watermark, throughSeq, createdAtMs: ms, lastIngestedAtMs: ingestedAtMs };
-  publishDirectory(dir, { 'part-00000': viewText(recountDataFolder(dataDir, { history: false, afterSeq: watermark, throughSeq })), '_REALTIME.json': `${JSON.stringify(meta)}\n` });
+  const part = viewText(recountDataFolder(dataDir, { history: false, afterSeq: watermark, throughSeq }));
+  // Each part's check, as readers require it: its lines and CRC-32.
+  const check = { lines: part.split('\n').length - 1, crc32: zlib.crc32(part) };
+  const meta = { watermark, throughSeq, createdAtMs: ms, lastIngestedAtMs: ingestedAtMs, parts: { 'part-00000': check } };
+  publishDirectory(dir, { 'part-00000': part, '_REALTIME.json': `${JSON.stringify(meta)}\n` });
   publishRealtimeHead(dataDir, watermark, throughSeq);
   return dir;
 }

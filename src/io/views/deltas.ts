@@ -4,7 +4,7 @@
 // `seq,user_id,count,amount`, totals over all time.
 //
 // A file with the header proves itself: its last line is its trailer, `#trailer {"lines":L,"crc32":C,…}`, the number of
-// lines after the header and the CRC-32 of every byte before the trailer, written with it before the atomic rename
+// lines (the header's included) and the CRC-32 of every byte before the trailer, written with it before the atomic rename
 // (with, when known, each seq's largest event second and late rows, so a restart knows the event clock without
 // reading the files again). A reader refuses a file whose trailer is missing, cut or does not match (E_STATE naming
 // the file): a delta cut at a line boundary still parses, and would be counted short without a word. Bucketed files
@@ -15,13 +15,13 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { type AggBlock, UserAggTable } from '../../core/agg-table.js';
 import { type DeltaRange } from '../../core/exact-merge.js';
 import { type BucketField, NO_BUCKET_FIELD, bucketField, forEachViewLine, formatBlock } from '../../core/view-format.js';
 import { type UnitEventTime, maxEventSecondFromJson, watermarkJson } from '../../core/event-time.js';
 import { LambdaflowError } from '../../core/errors.js';
 import { writeFileAtomically } from '../files/atomic.js';
+import { contentCheckFrom, contentCheckOf, contentMismatch } from '../files/content-check.js';
 import { runToEnd } from '../runtime/steps.js';
 
 export const DELTA_PATTERN = /^delta-(\d+)-(\d+)\.csv$/;
@@ -45,22 +45,13 @@ export function formatDeltaLines(seq: number, block: AggBlock, bucketSeconds: nu
 
 const TRAILER_PREFIX = '#trailer ';
 
-const countLines = (bytes: Uint8Array): number => {
-  let lines = 0;
-  for (let at = bytes.indexOf(0x0a); at !== -1; at = bytes.indexOf(0x0a, at + 1)) lines++;
-  return lines;
-};
-
-const hex = (crc: number): string => crc.toString(16).padStart(8, '0');
-
 /**
- * The trailer of a file whose bytes before it are `body` (header and lines), and, with `units`, each seq's event time
- * from seq first: `#trailer {"lines":L,"crc32":C,"first":F,"seqs":[[max or null, late], …]}`.
+ * The trailer of a file whose bytes before it are `body` (header and lines): their check, and with `units` each seq's
+ * event time from seq first: `#trailer {"lines":L,"crc32":C,"first":F,"seqs":[[max or null, late], …]}`.
  */
 function formatTrailer(body: Buffer, first: number, units: readonly UnitEventTime[]): Buffer {
-  const check = { lines: countLines(body) - 1, crc32: zlib.crc32(body) };
   const eventTime = units.length > 0 ? { first, seqs: units.map((unit) => [watermarkJson(unit.maxEventSecond), unit.lateRows]) } : {};
-  return Buffer.from(`${TRAILER_PREFIX}${JSON.stringify({ ...check, ...eventTime })}\n`);
+  return Buffer.from(`${TRAILER_PREFIX}${JSON.stringify({ ...contentCheckOf(body), ...eventTime })}\n`);
 }
 
 /** A delta file, checked: where its lines are, how they give buckets, and each seq's event time its trailer gives. */
@@ -92,11 +83,10 @@ function checkDeltaFile(bytes: Uint8Array, file: string, bucketSeconds: number):
   } catch {
     // refused below
   }
-  if (!trailer || !Number.isSafeInteger(trailer.lines) || !Number.isSafeInteger(trailer.crc32)) throw damaged('its last line is not a complete #trailer');
-  const lines = countLines(bytes.subarray(HEADER_BYTES.length, lastLine));
-  if (lines !== trailer.lines) throw damaged(`expected ${trailer.lines as number} lines after the header, found ${lines}`);
-  const crc = zlib.crc32(bytes.subarray(0, lastLine));
-  if (crc !== trailer.crc32) throw damaged(`expected CRC-32 ${hex(trailer.crc32 as number)} of the bytes before its trailer, found ${hex(crc)}`);
+  const expected = contentCheckFrom(trailer);
+  if (!trailer || !expected) throw damaged('its last line is not a complete #trailer');
+  const mismatch = contentMismatch(bytes.subarray(0, lastLine), expected);
+  if (mismatch !== undefined) throw damaged(`${mismatch} before its trailer`);
   return { linesStart: HEADER_BYTES.length, linesEnd: lastLine, buckets: bucketField(bucketSeconds), eventTimes: eventTimesOf(trailer, damaged) };
 }
 

@@ -7,6 +7,7 @@ import zlib from 'node:zlib';
 import { type UserAggTable } from '../../core/agg-table.js';
 import { LambdaflowError } from '../../core/errors.js';
 import { NO_BUCKET_FIELD, bucketFieldOf, mergeViewText, viewPartEncoding } from '../../core/view-format.js';
+import { contentCheckFrom, contentMismatch } from '../files/content-check.js';
 import { DEFAULT_STREAM } from '../files/layout.js';
 import { openRegularFile, readRegularFile } from '../files/read-range.js';
 import { type Logger } from '../runtime/logger.js';
@@ -246,15 +247,42 @@ export function readRealtimeHead(file: string): RealtimeHeadInfo | undefined {
   return headOf(readJson(file));
 }
 
-/** A view's `part-*` files' bytes, in name order. */
-export function readViewParts(dir: string): Buffer[] {
-  const parts = fs
-    .readdirSync(dir)
-    .filter((n) => n.startsWith('part-'))
-    .sort()
-    .map((name) => readRegularFile(path.join(dir, name), 'E_STATE'));
-  if (!fs.existsSync(path.join(dir, '_SUCCESS'))) {
-    throw new LambdaflowError('E_STATE', `view ${dir} was removed while being read`, { file: dir });
-  }
+/** The `_REALTIME.json` key that lists a checkpoint's parts with their checks (each part's lines and CRC-32). */
+export const CHECKPOINT_PARTS_KEY = 'parts';
+
+/**
+ * Reads a realtime checkpoint's parts, each checked against what its `_REALTIME.json` says of it: a part cut (a
+ * checkpoint cut at a line boundary still parses), corrupted, missing or unlisted is one E_STATE naming the file. A
+ * checkpoint from before checks cannot prove itself either: it is refused too, and the speed layer writes a new one.
+ * A part's bytes are valid during its call only.
+ */
+export function forEachCheckpointPart(dir: string, read: (bytes: Uint8Array, file: string) => void): void {
+  const damaged = (problem: string): LambdaflowError => new LambdaflowError('E_STATE', `damaged realtime checkpoint ${dir}: ${problem}`, { file: dir });
+  const listed = readJson(path.join(dir, '_REALTIME.json'))?.[CHECKPOINT_PARTS_KEY];
+  if (listed === null || typeof listed !== 'object' || Array.isArray(listed)) throw damaged('its _REALTIME.json lists no parts with their checks (cut, or from before checks)');
+  const expected = new Map(Object.entries(listed as Record<string, unknown>).map(([name, check]) => [name, contentCheckFrom(check)]));
+  const seen = new Set<string>();
+  forEachViewPart(dir, (bytes, file) => {
+    const name = path.basename(file);
+    const check = expected.get(name);
+    if (!check) throw damaged(`${name} is not among the parts its _REALTIME.json lists`);
+    const mismatch = contentMismatch(bytes, check);
+    if (mismatch !== undefined) throw damaged(`${name}: ${mismatch}`);
+    seen.add(name);
+    read(bytes, file);
+  });
+  const missing = [...expected.keys()].filter((name) => !seen.has(name));
+  if (missing.length > 0) throw damaged(`${missing.join(', ')} listed in its _REALTIME.json but missing`);
+}
+
+/** A realtime checkpoint's parts' bytes, checked, in name order. */
+export function readCheckpointParts(dir: string): Buffer[] {
+  const parts: Buffer[] = [];
+  forEachCheckpointPart(dir, (bytes) => parts.push(Buffer.from(bytes)));
   return parts;
+}
+
+/** Adds a realtime checkpoint's parts, checked, into the table (per bucket, with the data folder's bucket size). */
+export function mergeCheckpoint(dir: string, table: UserAggTable, bucketSeconds: number): void {
+  forEachCheckpointPart(dir, (bytes, file) => mergeViewText(bytes, file, table, 1, 'header-or-data', bucketFieldOf(bytes, bucketSeconds)));
 }

@@ -129,7 +129,7 @@ describe('delta files with buckets, and from before buckets', () => {
     await deltas.write(5, 5, Buffer.from('5,u,120,1,1.00\n'));
     const body = `${DELTAS_HEADER}\n5,u,120,1,1.00\n`;
     const written = fs.readFileSync(deltaPath(dir, 5, 5), 'utf8');
-    expect(written).toBe(`${body}#trailer {"lines":1,"crc32":${zlib.crc32(body)}}\n`);
+    expect(written).toBe(`${body}#trailer {"lines":2,"crc32":${zlib.crc32(body)}}\n`);
     expect(readBack(deltas.read(4, 5))).toEqual(new Map([[5, [['u', 1, 100]]]]));
   });
 });
@@ -209,8 +209,8 @@ describe('delta files prove themselves: every damaged file is refused, naming it
     ['a file with only the header', () => Buffer.from(`${DELTAS_HEADER}\n`), /not a #trailer/],
     ['a bucketed file from before trailers (no trailer)', (b: Buffer) => b.subarray(0, b.lastIndexOf('#trailer')), /not a #trailer/],
     ['a bucketed file from before trailers (#event-time)', (b: Buffer) => Buffer.concat([b.subarray(0, b.lastIndexOf('#trailer')), Buffer.from('#event-time {"first":1,"seqs":[[1000,0],[2000,0],[3000,0]]}\n')]), /not a complete #trailer/],
-    ['a line dropped whole', (b: Buffer) => Buffer.concat([b.subarray(0, b.indexOf('\n', 200) + 1), b.subarray(b.indexOf('\n', b.indexOf('\n', 200) + 1) + 1)]), /expected 180 lines after the header, found 179/],
-    ['a line doubled', (b: Buffer) => Buffer.concat([b.subarray(0, b.indexOf('\n', b.indexOf('\n', 200) + 1) + 1), b.subarray(b.indexOf('\n', 200) + 1)]), /expected 180 lines after the header, found 181/],
+    ['a line dropped whole', (b: Buffer) => Buffer.concat([b.subarray(0, b.indexOf('\n', 200) + 1), b.subarray(b.indexOf('\n', b.indexOf('\n', 200) + 1) + 1)]), /expected 181 lines, found 180 before its trailer/],
+    ['a line doubled', (b: Buffer) => Buffer.concat([b.subarray(0, b.indexOf('\n', b.indexOf('\n', 200) + 1) + 1), b.subarray(b.indexOf('\n', 200) + 1)]), /expected 181 lines, found 182 before its trailer/],
   ])('refuses %s', async (_name, damage, problem) => {
     const dir = tempDir();
     const { bytes } = await intactFile(dir);

@@ -1,7 +1,7 @@
-// A damaged realtime delta file through the real CLI (issue 24): cut so that its last line still parses, it used to
-// be counted short by `merge --once` and `serve` and "recovered" by `speed` with nothing logged. Now merge refuses
-// it naming the file, serve is not ready on it, and `speed --once` rebuilds it from the logged files, after which
-// the merged view and the API equal the independent recount (test/helpers/reference.ts).
+// Damaged realtime state through the real CLI (issue 24): a delta file or a checkpoint part cut so that its last
+// line still parses used to be counted short by `merge --once` and `serve`, and "recovered" by `speed` with nothing
+// logged. Now merge refuses it naming the file, serve is not ready on it, and `speed --once` rebuilds it from the
+// logged files, after which the merged view and the API equal the independent recount (test/helpers/reference.ts).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -102,5 +102,29 @@ describe('a realtime delta file cut so that it still parses', () => {
     expect((await httpRequest(`${url}/view.csv`)).text).toBe(expectedMergedViewText(data));
     serve.child.kill('SIGTERM');
     expect((await serve.result).code).toBe(0);
+  });
+});
+
+describe('a realtime checkpoint part cut at a line boundary', () => {
+  it('merge --once refuses it naming the checkpoint; speed --once removes it and rebuilds, then the merge is exact', async () => {
+    const { data } = await folderWithDeltas();
+    const once = await runCli(['speed', '--once', '--data', data, ...FAST]);
+    expect(once.code, describeRun(once)).toBe(0);
+    await expectExactMerge(data);
+    const goodView = readMergedViewText(data);
+    const newest = completeRealtimeViews(data).sort().at(-1)!;
+    const part = path.join(newest, 'part-00001');
+    const bytes = fs.readFileSync(part);
+    fs.writeFileSync(part, bytes.subarray(0, bytes.indexOf('\n', bytes.length / 2) + 1));
+
+    const merge = await runCli(['merge', '--once', '--data', data]);
+    expect(merge.code, describeRun(merge)).toBe(1);
+    expect(errorLines(merge.stderr)).toEqual([expect.stringMatching(`damaged realtime checkpoint ${newest}: part-00001: expected \\d+ lines, found \\d+`)]);
+    expect(readMergedViewText(data)).toBe(goodView);
+
+    const speed = await runCli(['speed', '--once', '--data', data, ...FAST]);
+    expect(speed.code, describeRun(speed)).toBe(0);
+    expect(speed.stderr.split('\n').filter((line) => line.includes('damaged'))).toEqual([expect.stringContaining(`damaged realtime checkpoint ${newest}`)]);
+    await expectExactMerge(data);
   });
 });
