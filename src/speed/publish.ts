@@ -8,7 +8,7 @@ import { DirectoryPublisher, writeFileAtomically } from '../io/files/atomic.js';
 import { type DataLayout } from '../io/files/layout.js';
 import { type Logger } from '../io/runtime/logger.js';
 import { LambdaflowError } from '../core/errors.js';
-import { contentCheckOf } from '../io/files/content-check.js';
+import { checkedJsonText, contentCheckOf } from '../io/files/content-check.js';
 import { CHECKPOINT_PARTS_KEY, batchWatermarkOf, listBatchViews, listRealtimeViews, listSpeedViews, pruneViews, readCheckpointParts } from '../io/views/views.js';
 import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs } from './ports.js';
 
@@ -43,7 +43,7 @@ export class SpeedViewFiles implements SpeedOutputs {
   }
 
   async publishHead(head: RealtimeHead): Promise<void> {
-    await writeFileAtomically(this.layout.realtimeHead, JSON.stringify(head) + '\n');
+    await writeFileAtomically(this.layout.realtimeHead, checkedJsonText(head));
   }
 
   async publishCheckpoint(head: RealtimeHead, parts: readonly Uint8Array[], atMs: number): Promise<void> {
@@ -53,7 +53,7 @@ export class SpeedViewFiles implements SpeedOutputs {
     await publishDirectory(path.join(servingRealtime, `realtime-${createdAtMs}`), [
       // Unsorted: readers load it into tables, and sorting every user at each checkpoint would cost more than parsing.
       ...parts.map((bytes, partition) => [partName(partition), bytes] as const),
-      ['_REALTIME.json', JSON.stringify({ ...head, createdAtMs, [CHECKPOINT_PARTS_KEY]: Object.fromEntries(parts.map((bytes, partition) => [partName(partition), contentCheckOf(bytes)])) }) + '\n'],
+      ['_REALTIME.json', checkedJsonText({ ...head, createdAtMs, [CHECKPOINT_PARTS_KEY]: Object.fromEntries(parts.map((bytes, partition) => [partName(partition), contentCheckOf(bytes)])) })],
     ]);
     pruneViews(listRealtimeViews(servingRealtime).sort((a, b) => a.createdAtMs - b.createdAtMs), CHECKPOINTS_KEPT);
   }
@@ -63,14 +63,17 @@ export class SpeedViewFiles implements SpeedOutputs {
    * and the next older one is tried (the recovery rebuilds what it lacks from the deltas and the logged files).
    */
   latestCheckpoint(): RealtimeCheckpoint | undefined {
-    for (const view of listRealtimeViews(this.layout.servingRealtime).reverse()) {
+    const untrusted = (dir: string, error: LambdaflowError): void => {
+      this.logger.warn(`speed: ${error.message}; removed ${dir}, the realtime view is rebuilt without it`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    };
+    for (const view of listRealtimeViews(this.layout.servingRealtime, untrusted).reverse()) {
       let parts: Buffer[];
       try {
         parts = readCheckpointParts(view.dir);
       } catch (error) {
         if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
-        this.logger.warn(`speed: ${error.message}; removed it, the realtime view is rebuilt without it`);
-        fs.rmSync(view.dir, { recursive: true, force: true });
+        untrusted(view.dir, error);
         continue;
       }
       const { dir, watermark, throughSeq, lastIngestedAtMs, eventTime } = view;

@@ -1,6 +1,7 @@
-// Realtime checkpoints prove themselves (issue 24): what SpeedViewFiles publishes is read back whole, and a checkpoint
-// whose parts are cut, corrupted, missing, unlisted or from before checks is refused naming it, by the serving
-// layer's reader (mergeCheckpoint) and by the speed layer's recovery (latestCheckpoint: removed, an older one used).
+// Realtime checkpoints and the head prove themselves (issue 24): what SpeedViewFiles publishes is read back whole; a
+// checkpoint whose parts or _REALTIME.json are cut, corrupted, missing, unlisted, too big or from before checks is
+// refused naming it, by the serving layer's reader (mergeCheckpoint) and by the speed layer's recovery
+// (latestCheckpoint: removed, an older one used); a damaged head.json likewise.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,9 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { LambdaflowError } from '../../src/core/errors.js';
 import { BUCKETS_HEADER } from '../../src/core/view-format.js';
+import { checkedJsonText } from '../../src/io/files/content-check.js';
 import { dataLayout } from '../../src/io/files/layout.js';
 import { type Logger } from '../../src/io/runtime/logger.js';
-import { mergeCheckpoint } from '../../src/io/views/views.js';
+import { MAX_STATE_JSON_BYTES, mergeCheckpoint, readRealtimeHead } from '../../src/io/views/views.js';
 import { type RealtimeHead } from '../../src/speed/ports.js';
 import { SpeedViewFiles } from '../../src/speed/publish.js';
 import { seeded } from '../helpers/prng.js';
@@ -87,7 +89,7 @@ describe('realtime checkpoints prove themselves', () => {
     ['a flipped byte', (dir) => { const b = fs.readFileSync(part(dir)); b[200] = b[200]! ^ 0x01; fs.writeFileSync(part(dir), b); }, /part-00001: expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}/],
     ['a missing part', (dir) => fs.rmSync(part(dir)), /part-00001 listed in its _REALTIME.json but missing/],
     ['an unlisted part', (dir) => fs.copyFileSync(part(dir), path.join(dir, 'part-00002')), /part-00002 is not among the parts/],
-    ['a checkpoint from before checks', (dir) => { const meta = JSON.parse(fs.readFileSync(path.join(dir, '_REALTIME.json'), 'utf8')) as Record<string, unknown>; delete meta.parts; fs.writeFileSync(path.join(dir, '_REALTIME.json'), JSON.stringify(meta)); }, /lists no parts with their checks/],
+    ['a checkpoint whose _REALTIME.json lists no parts', (dir) => { const { crc32: _crc, parts: _parts, ...meta } = JSON.parse(fs.readFileSync(path.join(dir, '_REALTIME.json'), 'utf8')) as Record<string, unknown>; fs.writeFileSync(path.join(dir, '_REALTIME.json'), checkedJsonText(meta)); }, /lists no parts with their checks/],
   ])('refuses %s: serve and merge refuse it, speed removes it and uses the older one', async (_name, damage, problem) => {
     const { files, logger, older, newest } = await published();
     damage(newest);
@@ -99,5 +101,41 @@ describe('realtime checkpoints prove themselves', () => {
     expect([latest.name, latest.throughSeq]).toEqual([older, 4]);
     expect(logger.warnings).toEqual([expect.stringContaining(`damaged realtime checkpoint ${newest}`)]);
     expect(fs.existsSync(newest)).toBe(false);
+  });
+});
+
+/** Damage to a JSON state file: a digit flipped (it still parses), cut, too big, from before checks. */
+const jsonDamage: [string, (text: string) => string, RegExp][] = [
+  ['a digit of throughSeq changed (it still parses)', (text) => text.replace(/"throughSeq":(\d)/, (_m, d: string) => `"throughSeq":${(Number(d) + 1) % 10}`), /expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}/],
+  ['cut', (text) => text.slice(0, text.length - 12), /does not end with its crc32/],
+  ['empty', () => '', /does not end with its crc32/],
+  ['too big', (text) => text.replace('{', `{"pad":"${'x'.repeat(MAX_STATE_JSON_BYTES)}",`), new RegExp(`it is \\d+ bytes, past the ${MAX_STATE_JSON_BYTES}`)],
+  ['from before checks (no crc32)', (text) => JSON.stringify((({ crc32: _crc, ...rest }) => rest)(JSON.parse(text) as Record<string, unknown>)), /does not end with its crc32/],
+];
+
+describe('JSON state files prove themselves', () => {
+  it.each(jsonDamage)('refuses a checkpoint whose _REALTIME.json is %s: speed removes it and uses the older one', async (_name, damage, problem) => {
+    const { files, logger, older, newest } = await published();
+    const meta = path.join(newest, '_REALTIME.json');
+    fs.writeFileSync(meta, damage(fs.readFileSync(meta, 'utf8')));
+    const error = refusal(() => mergeCheckpoint(newest, new UserAggTable(), BUCKET_SECONDS));
+    expect(error.message).toMatch(`damaged state file ${meta}: `);
+    expect(error.message).toMatch(problem);
+    expect(files.latestCheckpoint()!.name).toBe(older);
+    expect(logger.warnings).toEqual([expect.stringContaining(`damaged state file ${meta}`)]);
+    expect(fs.existsSync(newest)).toBe(false);
+  });
+
+  it.each(jsonDamage)('refuses a head.json that is %s, naming it', async (_name, damage, problem) => {
+    const layout = dataLayout(tempRoot('head-').data);
+    const files = new SpeedViewFiles(layout, capturingLogger(), 3);
+    expect(readRealtimeHead(layout.realtimeHead)).toBeUndefined();
+    await files.publishHead(headAt(17));
+    expect(readRealtimeHead(layout.realtimeHead)).toMatchObject({ watermark: 0, throughSeq: 17 });
+    fs.writeFileSync(layout.realtimeHead, damage(fs.readFileSync(layout.realtimeHead, 'utf8')));
+    const error = refusal(() => readRealtimeHead(layout.realtimeHead));
+    expect(error.code).toBe('E_STATE');
+    expect(error.message).toMatch(`damaged state file ${layout.realtimeHead}: `);
+    expect(error.message).toMatch(problem);
   });
 });

@@ -33,3 +33,25 @@ export function contentMismatch(bytes: Uint8Array, expected: ContentCheck): stri
   if (found.crc32 !== expected.crc32) return `expected CRC-32 ${hex(expected.crc32)}, found ${hex(found.crc32)}`;
   return undefined;
 }
+
+const JSON_CHECK_KEY = ',"crc32":';
+const JSON_CHECK_AT_END = /,"crc32":(\d+)\}\n$/;
+
+/**
+ * A JSON state object's text with its own check: a last key `crc32`, the CRC-32 of the text before it, so a digit
+ * flipped in a seq or a cut is found (both may still parse). Readers that ignore it see plain JSON.
+ */
+export function checkedJsonText(value: object): string {
+  const body = JSON.stringify(value).slice(0, -1);
+  return `${body}${JSON_CHECK_KEY}${zlib.crc32(body)}}\n`;
+}
+
+/** The object checkedJsonText wrote (without its `crc32`); a string saying what is wrong when the text does not prove itself. */
+export function parseCheckedJson(text: string): Record<string, unknown> | string {
+  const check = JSON_CHECK_AT_END.exec(text);
+  if (!check) return 'it does not end with its crc32 (cut, or from before checks)';
+  const found = zlib.crc32(text.slice(0, check.index));
+  if (Number(check[1]) !== found) return `expected CRC-32 ${hex(Number(check[1]))}, found ${hex(found)}`;
+  const { crc32: _check, ...value } = JSON.parse(text) as Record<string, unknown>;
+  return value;
+}

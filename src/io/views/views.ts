@@ -7,7 +7,7 @@ import zlib from 'node:zlib';
 import { type UserAggTable } from '../../core/agg-table.js';
 import { LambdaflowError } from '../../core/errors.js';
 import { NO_BUCKET_FIELD, bucketFieldOf, mergeViewText, viewPartEncoding } from '../../core/view-format.js';
-import { contentCheckFrom, contentMismatch } from '../files/content-check.js';
+import { contentCheckFrom, contentMismatch, parseCheckedJson } from '../files/content-check.js';
 import { DEFAULT_STREAM } from '../files/layout.js';
 import { openRegularFile, readRegularFile } from '../files/read-range.js';
 import { type Logger } from '../runtime/logger.js';
@@ -97,6 +97,35 @@ function readJson(file: string): Record<string, unknown> | undefined {
   }
 }
 
+/** JSON state files (head.json, _REALTIME.json) are small: one past this is damage, not something to read whole. */
+export const MAX_STATE_JSON_BYTES = 4 << 20;
+
+/**
+ * A JSON state file the speed layer wrote with its check (checkedJsonText); undefined when there is none. One too big,
+ * cut, corrupted or from before checks is one E_STATE naming it.
+ */
+function readStateJson(file: string): Record<string, unknown> | undefined {
+  const damaged = (problem: string): LambdaflowError => new LambdaflowError('E_STATE', `damaged state file ${file}: ${problem}`, { file });
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new LambdaflowError('E_STATE', `cannot read ${file}: ${(error as Error).message}`, { file }, { cause: error });
+  }
+  let text: string;
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size > MAX_STATE_JSON_BYTES) throw damaged(`it is ${size} bytes, past the ${MAX_STATE_JSON_BYTES} a JSON state file may have`);
+    text = fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+  const parsed = parseCheckedJson(text);
+  if (typeof parsed === 'string') throw damaged(parsed);
+  return parsed;
+}
+
 export const BATCH_VIEW_PATTERN = /^batch-(\d+)$/;
 /** A batch view's per-(user, bucket) totals: `user_id,bucket_start,purchase_count,purchase_amount_total` parts. */
 export const BUCKETS_FOLDER = 'buckets';
@@ -146,17 +175,28 @@ export function listSpeedViews(servingSpeed: string): PublishedView[] {
   return listComplete(servingSpeed, SPEED_VIEW_PATTERN);
 }
 
-/** Realtime checkpoint metadata by folder: a published view never changes. */
-const realtimeMeta = new Map<string, RealtimeHeadInfo | undefined>();
+/** Realtime checkpoint metadata by folder (a published view never changes), or why its _REALTIME.json is refused. */
+const realtimeMeta = new Map<string, RealtimeHeadInfo | LambdaflowError | undefined>();
 
-export function listRealtimeViews(servingRealtime: string): RealtimeViewInfo[] {
+function realtimeMetaOf(dir: string): RealtimeHeadInfo | LambdaflowError | undefined {
+  try {
+    return headOf(readStateJson(path.join(dir, '_REALTIME.json')));
+  } catch (error) {
+    if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
+    return error;
+  }
+}
+
+/** Complete realtime checkpoints by through-seq; one whose _REALTIME.json is damaged is left out, and given to `onDamaged`. */
+export function listRealtimeViews(servingRealtime: string, onDamaged?: (dir: string, error: LambdaflowError) => void): RealtimeViewInfo[] {
   const complete = listComplete(servingRealtime, REALTIME_VIEW_PATTERN);
   for (const dir of realtimeMeta.keys()) if (path.dirname(dir) === servingRealtime && !complete.some((v) => v.dir === dir)) realtimeMeta.delete(dir);
   const views: RealtimeViewInfo[] = [];
   for (const view of complete) {
-    if (!realtimeMeta.has(view.dir)) realtimeMeta.set(view.dir, headOf(readJson(path.join(view.dir, '_REALTIME.json'))));
+    if (!realtimeMeta.has(view.dir)) realtimeMeta.set(view.dir, realtimeMetaOf(view.dir));
     const meta = realtimeMeta.get(view.dir);
-    if (meta) views.push({ ...view, ...meta });
+    if (meta instanceof LambdaflowError) onDamaged?.(view.dir, meta);
+    else if (meta) views.push({ ...view, ...meta });
   }
   return views.sort((a, b) => a.throughSeq - b.throughSeq || a.createdAtMs - b.createdAtMs);
 }
@@ -242,9 +282,9 @@ export function pruneViews(views: readonly PublishedView[], keep: number): void 
   for (const view of views.slice(0, Math.max(0, views.length - keep))) fs.rmSync(view.dir, { recursive: true, force: true });
 }
 
-/** Reads the realtime head (serving/realtime/head.json); undefined when there is none yet (or it cannot be read: the next micro-batch rewrites it). */
+/** Reads the realtime head (serving/realtime/head.json); undefined when there is none yet, E_STATE naming it when it is damaged. */
 export function readRealtimeHead(file: string): RealtimeHeadInfo | undefined {
-  return headOf(readJson(file));
+  return headOf(readStateJson(file));
 }
 
 /** The `_REALTIME.json` key that lists a checkpoint's parts with their checks (each part's lines and CRC-32). */
@@ -258,7 +298,7 @@ export const CHECKPOINT_PARTS_KEY = 'parts';
  */
 export function forEachCheckpointPart(dir: string, read: (bytes: Uint8Array, file: string) => void): void {
   const damaged = (problem: string): LambdaflowError => new LambdaflowError('E_STATE', `damaged realtime checkpoint ${dir}: ${problem}`, { file: dir });
-  const listed = readJson(path.join(dir, '_REALTIME.json'))?.[CHECKPOINT_PARTS_KEY];
+  const listed = readStateJson(path.join(dir, '_REALTIME.json'))?.[CHECKPOINT_PARTS_KEY];
   if (listed === null || typeof listed !== 'object' || Array.isArray(listed)) throw damaged('its _REALTIME.json lists no parts with their checks (cut, or from before checks)');
   const expected = new Map(Object.entries(listed as Record<string, unknown>).map(([name, check]) => [name, contentCheckFrom(check)]));
   const seen = new Set<string>();
