@@ -128,3 +128,20 @@ describe('a realtime checkpoint part cut at a line boundary', () => {
     await expectExactMerge(data);
   });
 });
+
+describe('a realtime head.json whose throughSeq changed (it still parses)', () => {
+  it('merge --once refuses it naming the file; speed --once publishes a good head, then the merge is exact', async () => {
+    const { data } = await folderWithDeltas();
+    const head = path.join(data, 'serving', 'realtime', 'head.json');
+    fs.writeFileSync(head, fs.readFileSync(head, 'utf8').replace(`"throughSeq":${STREAM_FILES}`, `"throughSeq":${STREAM_FILES - 1}`));
+
+    const merge = await runCli(['merge', '--once', '--data', data]);
+    expect(merge.code, describeRun(merge)).toBe(1);
+    expect(errorLines(merge.stderr)).toEqual([expect.stringMatching(`damaged state file ${head}: expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}`)]);
+    expect(fs.existsSync(path.join(data, 'serving', 'view', 'merged_view.csv'))).toBe(false);
+
+    const speed = await runCli(['speed', '--once', '--data', data, ...FAST]);
+    expect(speed.code, describeRun(speed)).toBe(0);
+    await expectExactMerge(data);
+  });
+});

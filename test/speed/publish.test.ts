@@ -109,7 +109,7 @@ const jsonDamage: [string, (text: string) => string, RegExp][] = [
   ['a digit of throughSeq changed (it still parses)', (text) => text.replace(/"throughSeq":(\d)/, (_m, d: string) => `"throughSeq":${(Number(d) + 1) % 10}`), /expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}/],
   ['cut', (text) => text.slice(0, text.length - 12), /does not end with its crc32/],
   ['empty', () => '', /does not end with its crc32/],
-  ['too big', (text) => text.replace('{', `{"pad":"${'x'.repeat(MAX_STATE_JSON_BYTES)}",`), new RegExp(`it is \\d+ bytes, past the ${MAX_STATE_JSON_BYTES}`)],
+  ['too big', (text) => text.replace('{', `{"pad":"${'x'.repeat(MAX_STATE_JSON_BYTES)}",`), new RegExp(`is \\d+ bytes, more than the ${MAX_STATE_JSON_BYTES} bytes`)],
   ['from before checks (no crc32)', (text) => JSON.stringify((({ crc32: _crc, ...rest }) => rest)(JSON.parse(text) as Record<string, unknown>)), /does not end with its crc32/],
 ];
 
@@ -119,10 +119,10 @@ describe('JSON state files prove themselves', () => {
     const meta = path.join(newest, '_REALTIME.json');
     fs.writeFileSync(meta, damage(fs.readFileSync(meta, 'utf8')));
     const error = refusal(() => mergeCheckpoint(newest, new UserAggTable(), BUCKET_SECONDS));
-    expect(error.message).toMatch(`damaged state file ${meta}: `);
+    expect(error.message).toContain(meta);
     expect(error.message).toMatch(problem);
     expect(files.latestCheckpoint()!.name).toBe(older);
-    expect(logger.warnings).toEqual([expect.stringContaining(`damaged state file ${meta}`)]);
+    expect(logger.warnings).toEqual([expect.stringContaining(meta)]);
     expect(fs.existsSync(newest)).toBe(false);
   });
 
@@ -135,7 +135,7 @@ describe('JSON state files prove themselves', () => {
     fs.writeFileSync(layout.realtimeHead, damage(fs.readFileSync(layout.realtimeHead, 'utf8')));
     const error = refusal(() => readRealtimeHead(layout.realtimeHead));
     expect(error.code).toBe('E_STATE');
-    expect(error.message).toMatch(`damaged state file ${layout.realtimeHead}: `);
+    expect(error.message).toContain(layout.realtimeHead);
     expect(error.message).toMatch(problem);
   });
 });

@@ -88,15 +88,6 @@ function listComplete(parent: string, pattern: RegExp): PublishedView[] {
   return views.sort((a, b) => a.createdAtMs - b.createdAtMs);
 }
 
-function readJson(file: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** JSON state files (head.json, _REALTIME.json) are small: one past this is damage, not something to read whole. */
 export const MAX_STATE_JSON_BYTES = 4 << 20;
 
@@ -105,24 +96,15 @@ export const MAX_STATE_JSON_BYTES = 4 << 20;
  * cut, corrupted or from before checks is one E_STATE naming it.
  */
 function readStateJson(file: string): Record<string, unknown> | undefined {
-  const damaged = (problem: string): LambdaflowError => new LambdaflowError('E_STATE', `damaged state file ${file}: ${problem}`, { file });
-  let fd: number;
+  let bytes: Buffer;
   try {
-    fd = fs.openSync(file, 'r');
+    bytes = readRegularFile(file, 'E_STATE', MAX_STATE_JSON_BYTES);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new LambdaflowError('E_STATE', `cannot read ${file}: ${(error as Error).message}`, { file }, { cause: error });
+    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+    throw error;
   }
-  let text: string;
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (size > MAX_STATE_JSON_BYTES) throw damaged(`it is ${size} bytes, past the ${MAX_STATE_JSON_BYTES} a JSON state file may have`);
-    text = fs.readFileSync(fd, 'utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
-  const parsed = parseCheckedJson(text);
-  if (typeof parsed === 'string') throw damaged(parsed);
+  const parsed = parseCheckedJson(bytes.toString('utf8'));
+  if (typeof parsed === 'string') throw new LambdaflowError('E_STATE', `damaged state file ${file}: ${parsed}`, { file });
   return parsed;
 }
 
