@@ -51,15 +51,15 @@ export class ExactView implements MergeView {
   async refresh(): Promise<void> {
     const { store, counters } = this.context;
     for (const layout of this.context.streams()) {
-      const head = readRealtimeHead(layout.realtimeHead);
-      if (!head) continue;
-      if (head.rowsIngested !== null && head.startedAtMs !== null) {
-        counters.sample(layout.stream, { rows: head.rowsIngested, badRows: head.badRows ?? 0, startedAtMs: head.startedAtMs });
-      }
-      counters.sourceUnreadable(layout.stream, head.sourceUnreadableSinceMs);
-      const through = store.throughSeqOf(layout.stream);
-      if (head.throughSeq <= through) continue;
       try {
+        const head = readRealtimeHead(layout.realtimeHead);
+        if (!head) continue;
+        if (head.rowsIngested !== null && head.startedAtMs !== null) {
+          counters.sample(layout.stream, { rows: head.rowsIngested, badRows: head.badRows ?? 0, startedAtMs: head.startedAtMs });
+        }
+        counters.sourceUnreadable(layout.stream, head.sourceUnreadableSinceMs);
+        const through = store.throughSeqOf(layout.stream);
+        if (head.throughSeq <= through) continue;
         const deltas = new DeltaFiles(layout.realtimeDeltas, this.context.bucketSeconds);
         const slices = sliceByUsers(await runInSteps(deltas.readInSteps(through, head.throughSeq)), APPLY_SLICE_USERS);
         for (const [i, items] of slices.entries()) {

@@ -13,7 +13,7 @@ import { bucketField, forEachViewLine, viewPartEncoding } from '../core/view-for
 import { DeltaFiles } from '../io/views/deltas.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { readBatchManifest } from '../io/views/manifest.js';
-import { BUCKETS_FOLDER, forEachViewPart, mergeViewDirectory, readingView } from '../io/views/views.js';
+import { BUCKETS_FOLDER, forEachViewPart, mergeCheckpoint, mergeViewDirectory, readingView } from '../io/views/views.js';
 import { type Answer } from '../io/threads/thread-rpc.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type BatchBase, type PreparedOverlay } from '../core/view-state.js';
@@ -95,7 +95,7 @@ function loadRealtime(buckets: UserAggTable, batchWatermark: number, checkpoint:
   if (checkpoint) {
     const watermarks = { batchWatermark, realtimeWatermark: checkpoint.watermark, realtimeThroughSeq: checkpoint.throughSeq };
     if (planExactMerge(watermarks).useRealtime) {
-      mergeViewDirectory(checkpoint.dir, buckets, 1, deltas.bucketSeconds);
+      mergeCheckpoint(checkpoint.dir, buckets, deltas.bucketSeconds);
       exactMerge(watermarks, (range) => deltas.merge(range, buckets));
       from = checkpoint.throughSeq;
     }

@@ -58,6 +58,8 @@ export interface DeltaStore {
   eventTimes(afterSeq: number, throughSeq: number): ReadonlyMap<number, UnitEventTime>;
   /** Removes deltas of seqs at or below throughSeq. */
   prune(throughSeq: number): void;
+  /** Removes the deltas that fail their checks (truncated, corrupted); returns why, one message each. */
+  removeDamaged(): readonly string[];
   /** Seqs some delta covers. */
   covered(): ReadonlySet<number>;
 }

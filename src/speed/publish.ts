@@ -7,7 +7,9 @@ import path from 'node:path';
 import { DirectoryPublisher, writeFileAtomically } from '../io/files/atomic.js';
 import { type DataLayout } from '../io/files/layout.js';
 import { type Logger } from '../io/runtime/logger.js';
-import { batchWatermarkOf, listBatchViews, listRealtimeViews, listSpeedViews, pruneViews, readViewParts } from '../io/views/views.js';
+import { LambdaflowError } from '../core/errors.js';
+import { checkedJsonText, contentCheckOf } from '../io/files/content-check.js';
+import { CHECKPOINT_PARTS_KEY, batchWatermarkOf, listBatchViews, listRealtimeViews, listSpeedViews, pruneViews, readCheckpointParts } from '../io/views/views.js';
 import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs, type WindowInfo } from './ports.js';
 
 const CHECKPOINTS_KEPT = 3;
@@ -41,7 +43,7 @@ export class SpeedViewFiles implements SpeedOutputs {
   }
 
   async publishHead(head: RealtimeHead): Promise<void> {
-    await writeFileAtomically(this.layout.realtimeHead, JSON.stringify(head) + '\n');
+    await writeFileAtomically(this.layout.realtimeHead, checkedJsonText(head));
   }
 
   async publishCheckpoint(head: RealtimeHead, parts: readonly Uint8Array[], atMs: number): Promise<void> {
@@ -51,22 +53,33 @@ export class SpeedViewFiles implements SpeedOutputs {
     await publishDirectory(path.join(servingRealtime, `realtime-${createdAtMs}`), [
       // Unsorted: readers load it into tables, and sorting every user at each checkpoint would cost more than parsing.
       ...parts.map((bytes, partition) => [partName(partition), bytes] as const),
-      ['_REALTIME.json', JSON.stringify({ ...head, createdAtMs }) + '\n'],
+      ['_REALTIME.json', checkedJsonText({ ...head, createdAtMs, [CHECKPOINT_PARTS_KEY]: Object.fromEntries(parts.map((bytes, partition) => [partName(partition), contentCheckOf(bytes)])) })],
     ]);
     pruneViews(listRealtimeViews(servingRealtime).sort((a, b) => a.createdAtMs - b.createdAtMs), CHECKPOINTS_KEPT);
   }
 
+  /**
+   * The newest checkpoint whose parts prove themselves; a damaged one is never trusted: it is removed (one warning),
+   * and the next older one is tried (the recovery rebuilds what it lacks from the deltas and the logged files).
+   */
   latestCheckpoint(): RealtimeCheckpoint | undefined {
-    const latest = listRealtimeViews(this.layout.servingRealtime).at(-1);
-    if (!latest) return undefined;
-    return {
-      name: latest.dir,
-      watermark: latest.watermark,
-      throughSeq: latest.throughSeq,
-      lastIngestedAtMs: latest.lastIngestedAtMs,
-      parts: readViewParts(latest.dir),
-      eventClock: latest.eventTime && eventClockOf(latest.eventTime),
+    const untrusted = (dir: string, error: LambdaflowError): void => {
+      this.logger.warn(`speed: ${error.message}; removed ${dir}, the realtime view is rebuilt without it`);
+      fs.rmSync(dir, { recursive: true, force: true });
     };
+    for (const view of listRealtimeViews(this.layout.servingRealtime, untrusted).reverse()) {
+      let parts: Buffer[];
+      try {
+        parts = readCheckpointParts(view.dir);
+      } catch (error) {
+        if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
+        untrusted(view.dir, error);
+        continue;
+      }
+      const { dir, watermark, throughSeq, lastIngestedAtMs, eventTime } = view;
+      return { name: dir, watermark, throughSeq, lastIngestedAtMs, parts, eventClock: eventTime && eventClockOf(eventTime) };
+    }
+    return undefined;
   }
 
   async publishWindow(endMs: number, parts: readonly Uint8Array[], info?: WindowInfo): Promise<void> {

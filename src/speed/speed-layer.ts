@@ -325,6 +325,8 @@ export class SpeedLayer {
     const clockFrom = checkpoint?.eventClock !== undefined && checkpoint.throughSeq <= lastSeq ? checkpoint : undefined;
     this.checkpointedThroughSeq = checkpoint?.throughSeq ?? 0;
     this.eventTime = new EventClockTracker(clockFrom?.eventClock ?? EVENT_CLOCK_START, clockFrom?.throughSeq ?? 0, this.allowedLatenessSeconds);
+    // A damaged delta is never trusted: without it its seqs are counted from their logged files and written again.
+    for (const refused of deltas.removeDamaged()) logger.warn(`speed: ${refused}; removed it, its seqs are counted again from the logged files`);
     for (const [seq, unit] of deltas.eventTimes(this.eventTime.throughSeq, lastSeq)) this.eventTime.know(seq, unit);
     const savedWindows = this.eventWindowSpec && this.ports.eventWindowStore!.read(this.eventWindowSpec);
     const windowsFrom = savedWindows && savedWindows.throughSeq <= lastSeq ? savedWindows.throughSeq : lastSeq;

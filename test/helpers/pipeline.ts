@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { checkedJsonText, contentCheckOf } from '../../src/io/files/content-check.js';
 import { describeRun, runCli } from './cli.js';
 import { loggedStreamFiles, plain, readMergedView } from './outputs.js';
 import { seeded } from './prng.js';
@@ -117,8 +118,10 @@ export function publishBatchView(dataDir: string, streamWatermark: number): stri
 export function publishRealtimeView(dataDir: string, watermark: number, throughSeq: number): string {
   const { dir, ms } = freshViewDir(path.join(dataDir, 'serving', 'realtime'), 'realtime-');
   const ingestedAtMs = loggedStreamFiles(dataDir).find((e) => e.seq === throughSeq)?.ingestedAtMs ?? null;
-  const meta = { watermark, throughSeq, createdAtMs: ms, lastIngestedAtMs: ingestedAtMs };
-  publishDirectory(dir, { 'part-00000': viewText(recountDataFolder(dataDir, { history: false, afterSeq: watermark, throughSeq })), '_REALTIME.json': `${JSON.stringify(meta)}\n` });
+  const part = viewText(recountDataFolder(dataDir, { history: false, afterSeq: watermark, throughSeq }));
+  // With the checks readers require: the part's lines and CRC-32, and the JSON's own.
+  const meta = { watermark, throughSeq, createdAtMs: ms, lastIngestedAtMs: ingestedAtMs, parts: { 'part-00000': contentCheckOf(Buffer.from(part)) } };
+  publishDirectory(dir, { 'part-00000': part, '_REALTIME.json': checkedJsonText(meta) });
   publishRealtimeHead(dataDir, watermark, throughSeq);
   return dir;
 }
@@ -128,7 +131,7 @@ export function publishRealtimeHead(dataDir: string, watermark: number, throughS
   const file = path.join(dataDir, 'serving', 'realtime', 'head.json');
   const lastIngestedAtMs = loggedStreamFiles(dataDir).find((e) => e.seq === throughSeq)?.ingestedAtMs ?? null;
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify({ watermark, throughSeq, lastIngestedAtMs, ...more })}\n`);
+  fs.writeFileSync(`${file}.tmp`, checkedJsonText({ watermark, throughSeq, lastIngestedAtMs, ...more }));
   fs.renameSync(`${file}.tmp`, file);
 }
 

@@ -154,6 +154,11 @@ export class MemoryDeltas implements DeltaStore {
     for (let i = this.files.length - 1; i >= 0; i--) if (this.files[i]!.last <= throughSeq) this.files.splice(i, 1);
   }
 
+  /** Memory is never damaged. */
+  removeDamaged(): string[] {
+    return [];
+  }
+
   covered(): Set<number> {
     const covered = new Set<number>();
     for (const { first, last } of this.files) for (let seq = first; seq <= last; seq++) covered.add(seq);

@@ -1,8 +1,17 @@
 // Realtime deltas: per-ingest-seq totals per (user, event-time bucket) on disk (`delta-A-B.csv` for seqs A..B: the
 // header DELTAS_HEADER, then lines `seq,user_id,bucket_start,count,amount`), so any reader can add what the realtime
 // view gained, or subtract exactly what a batch view absorbed. A file without the header is from before buckets:
-// `seq,user_id,count,amount`, totals over all time. A file's last line may be its trailer, `#event-time {…}`: each
-// seq's largest event second and late rows, so a restart knows the event clock without reading the files again.
+// `seq,user_id,count,amount`, totals over all time.
+//
+// A file with the header proves itself: its last line is its trailer, `#trailer {"lines":L,"crc32":C,…}`, the number of
+// lines (the header's included) and the CRC-32 of every byte before the trailer, written with it before the atomic rename
+// (with, when known, each seq's largest event second and late rows, so a restart knows the event clock without
+// reading the files again). A reader refuses a file whose trailer is missing, cut or does not match (E_STATE naming
+// the file): a delta cut at a line boundary still parses, and would be counted short without a word. Bucketed files
+// written before trailers had lines and counts (an `#event-time` trailer or none) cannot prove themselves either, so
+// they are refused the same way and the speed layer rewrites them from the logged files at its next start. Files
+// from before buckets are read as they were written (nothing to check them with), but an empty file or one cut
+// inside the header is damage: every writer since buckets starts with the header.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +21,8 @@ import { type BucketField, NO_BUCKET_FIELD, bucketField, forEachViewLine, format
 import { type UnitEventTime, maxEventSecondFromJson, watermarkJson } from '../../core/event-time.js';
 import { LambdaflowError } from '../../core/errors.js';
 import { writeFileAtomically } from '../files/atomic.js';
+import { readRegularFile } from '../files/read-range.js';
+import { contentCheckFrom, contentCheckOf, contentMismatch } from '../files/content-check.js';
 import { runToEnd } from '../runtime/steps.js';
 
 export const DELTA_PATTERN = /^delta-(\d+)-(\d+)\.csv$/;
@@ -33,48 +44,66 @@ export function formatDeltaLines(seq: number, block: AggBlock, bucketSeconds: nu
   return formatBlock(block, `${seq},`, bucketField(bucketSeconds));
 }
 
-const TRAILER_PREFIX = '#event-time ';
+const TRAILER_PREFIX = '#trailer ';
 
-/** Each seq's event time, the trailer of seqs first..: `#event-time {"first":F,"seqs":[[max or null, late], …]}`. */
-function formatTrailer(first: number, units: readonly UnitEventTime[]): Buffer {
-  const seqs = units.map((unit) => [watermarkJson(unit.maxEventSecond), unit.lateRows]);
-  return Buffer.from(`${TRAILER_PREFIX}${JSON.stringify({ first, seqs })}\n`);
+/**
+ * The trailer of a file whose bytes before it are `body` (header and lines): their check, and with `units` each seq's
+ * event time from seq first: `#trailer {"lines":L,"crc32":C,"first":F,"seqs":[[max or null, late], …]}`.
+ */
+function formatTrailer(body: Buffer, first: number, units: readonly UnitEventTime[]): Buffer {
+  const eventTime = units.length > 0 ? { first, seqs: units.map((unit) => [watermarkJson(unit.maxEventSecond), unit.lateRows]) } : {};
+  return Buffer.from(`${TRAILER_PREFIX}${JSON.stringify({ ...contentCheckOf(body), ...eventTime })}\n`);
 }
 
-/** Where a delta file's trailer starts (its length when it has none). */
-function trailerStart(bytes: Uint8Array): number {
-  const lastLine = bytes.lastIndexOf(0x0a, bytes.length - 2) + 1;
-  return bytes[lastLine] === 0x23 ? lastLine : bytes.length;
+/** A delta file, checked: where its lines are, how they give buckets, and each seq's event time its trailer gives. */
+interface CheckedDeltaFile {
+  readonly linesStart: number;
+  readonly linesEnd: number;
+  readonly buckets: BucketField;
+  readonly eventTimes: ReadonlyMap<number, UnitEventTime>;
 }
 
-/** A trailer's event time per seq; a trailer that does not parse is damage, named with the file. */
-function parseTrailer(bytes: Uint8Array, file: string): Map<number, UnitEventTime> {
-  const at = trailerStart(bytes);
-  const found = new Map<number, UnitEventTime>();
-  if (at === bytes.length) return found;
-  const text = Buffer.from(bytes.subarray(at)).toString('utf8').trimEnd();
-  const damaged = (): LambdaflowError => new LambdaflowError('E_STATE', `damaged view file ${file}: its last line is not an #event-time trailer`, { file });
-  if (!text.startsWith(TRAILER_PREFIX)) throw damaged();
-  let parsed: { first?: unknown; seqs?: unknown };
-  try {
-    parsed = JSON.parse(text.slice(TRAILER_PREFIX.length)) as typeof parsed;
-  } catch {
-    throw damaged();
+/** Checks a delta file's bytes against its trailer (see the top of this module); damage is one E_STATE naming the file. */
+function checkDeltaFile(bytes: Uint8Array, file: string, bucketSeconds: number): CheckedDeltaFile {
+  const damaged = (problem: string): LambdaflowError =>
+    new LambdaflowError('E_STATE', `damaged delta file ${file}: ${problem}`, { file });
+  if (bytes.length < HEADER_BYTES.length && HEADER_BYTES.subarray(0, bytes.length).equals(bytes)) {
+    throw damaged(bytes.length === 0 ? 'it is empty (expected at least its header and trailer)' : `it ends inside its header (${bytes.length} bytes)`);
   }
-  if (!Number.isSafeInteger(parsed.first) || !Array.isArray(parsed.seqs)) throw damaged();
-  parsed.seqs.forEach((unit: unknown, i) => {
+  const lastLine = bytes.lastIndexOf(0x0a, bytes.length - 2) + 1;
+  const hasTrailer = bytes[lastLine] === 0x23;
+  if (!HEADER_BYTES.equals(bytes.subarray(0, HEADER_BYTES.length))) {
+    if (hasTrailer) throw damaged('it has a trailer but not the header');
+    return { linesStart: 0, linesEnd: bytes.length, buckets: NO_BUCKET_FIELD, eventTimes: new Map() };
+  }
+  if (!hasTrailer) throw damaged('its last line is not a #trailer with its line count and CRC-32 (the file is cut, or from before checks)');
+  const text = Buffer.from(bytes.subarray(lastLine)).toString('utf8');
+  let trailer: { lines?: unknown; crc32?: unknown; first?: unknown; seqs?: unknown } | undefined;
+  try {
+    if (text.startsWith(TRAILER_PREFIX) && text.endsWith('\n')) trailer = JSON.parse(text.slice(TRAILER_PREFIX.length)) as typeof trailer;
+  } catch {
+    // refused below
+  }
+  const expected = contentCheckFrom(trailer);
+  if (!trailer || !expected) throw damaged('its last line is not a complete #trailer');
+  const mismatch = contentMismatch(bytes.subarray(0, lastLine), expected);
+  if (mismatch !== undefined) throw damaged(`${mismatch} before its trailer`);
+  return { linesStart: HEADER_BYTES.length, linesEnd: lastLine, buckets: bucketField(bucketSeconds), eventTimes: eventTimesOf(trailer, damaged) };
+}
+
+/** The event time per seq a checked trailer gives (none when it gives none). */
+function eventTimesOf(trailer: { first?: unknown; seqs?: unknown }, damaged: (problem: string) => LambdaflowError): Map<number, UnitEventTime> {
+  const found = new Map<number, UnitEventTime>();
+  if (trailer.first === undefined && trailer.seqs === undefined) return found;
+  const first = trailer.first;
+  if (!Number.isSafeInteger(first) || !Array.isArray(trailer.seqs)) throw damaged('its trailer\'s event time does not parse');
+  trailer.seqs.forEach((unit: unknown, i) => {
     const [max, late] = Array.isArray(unit) ? (unit as unknown[]) : [];
     const maxEventSecond = maxEventSecondFromJson(max);
-    if (maxEventSecond === undefined || !Number.isSafeInteger(late) || (late as number) < 0) throw damaged();
-    found.set((parsed.first as number) + i, { maxEventSecond, lateRows: late as number });
+    if (maxEventSecond === undefined || !Number.isSafeInteger(late) || (late as number) < 0) throw damaged(`its trailer\'s event time of seq ${(first as number) + i} does not parse`);
+    found.set((first as number) + i, { maxEventSecond, lateRows: late as number });
   });
   return found;
-}
-
-/** How a delta file's lines give buckets: from its header (with the data folder's bucket size), or none without one. */
-function deltaFormat(bytes: Uint8Array, bucketSeconds: number): { readonly headerBytes: number; readonly buckets: BucketField } {
-  const hasHeader = bytes.length >= HEADER_BYTES.length && HEADER_BYTES.every((b, i) => bytes[i] === b);
-  return hasHeader ? { headerBytes: HEADER_BYTES.length, buckets: bucketField(bucketSeconds) } : { headerBytes: 0, buckets: NO_BUCKET_FIELD };
 }
 
 interface DeltaFileName {
@@ -122,15 +151,14 @@ function* readDeltaLines(
     if (last <= afterSeq || first > throughSeq) continue;
     let bytes: Buffer;
     try {
-      bytes = fs.readFileSync(file);
+      bytes = readRegularFile(file, 'E_STATE');
     } catch {
       continue; // removed since listed: its sequence numbers are reported missing
     }
-    const { headerBytes, buckets } = deltaFormat(bytes, bucketSeconds);
-    const linesEnd = trailerStart(bytes);
-    let lines = headerBytes > 0 ? 1 : 0;
-    for (let from = headerBytes; from < linesEnd; ) {
-      if (from > headerBytes) yield;
+    const { linesStart, linesEnd, buckets } = checkDeltaFile(bytes, file, bucketSeconds);
+    let lines = linesStart > 0 ? 1 : 0;
+    for (let from = linesStart; from < linesEnd; ) {
+      if (from > linesStart) yield;
       const newline = from + stepBytes >= linesEnd ? -1 : bytes.indexOf(0x0a, from + stepBytes);
       const to = newline === -1 ? linesEnd : newline + 1;
       lines += forEachViewLine(bytes.subarray(from, to), file, 1, acceptNew, { linesBefore: lines, buckets });
@@ -149,16 +177,13 @@ export class DeltaFiles {
   ) {}
 
   /**
-   * Writes the delta lines of seqs first..last (already formatted) as one file with its header and, with `units`
-   * (each seq's event time, in seq order), its trailer, atomically.
+   * Writes the delta lines of seqs first..last (already formatted) as one file with its header and its trailer (with
+   * `units`, each seq's event time in seq order, in it), atomically.
    */
   async write(first: number, last: number, lines: Uint8Array, units: readonly UnitEventTime[] = []): Promise<void> {
-    const parts = [HEADER_BYTES, lines];
-    if (units.length > 0) {
-      if (units.length !== last - first + 1) throw new RangeError(`the delta file of seqs ${first}..${last} needs ${last - first + 1} seqs' event time, got ${units.length}`);
-      parts.push(formatTrailer(first, units));
-    }
-    await writeFileAtomically(path.join(this.dir, `delta-${pad(first)}-${pad(last)}.csv`), Buffer.concat(parts));
+    if (units.length > 0 && units.length !== last - first + 1) throw new RangeError(`the delta file of seqs ${first}..${last} needs ${last - first + 1} seqs' event time, got ${units.length}`);
+    const body = Buffer.concat([HEADER_BYTES, lines]);
+    await writeFileAtomically(path.join(this.dir, `delta-${pad(first)}-${pad(last)}.csv`), Buffer.concat([body, formatTrailer(body, first, units)]));
   }
 
   /** The event time of each seq of (afterSeq, throughSeq] that a delta file's trailer gives. */
@@ -168,11 +193,11 @@ export class DeltaFiles {
       if (last <= afterSeq || first > throughSeq) continue;
       let bytes: Buffer;
       try {
-        bytes = fs.readFileSync(file);
+        bytes = readRegularFile(file, 'E_STATE');
       } catch {
         continue; // removed since listed: those seqs' event time is found by reading their files
       }
-      for (const [seq, unit] of parseTrailer(bytes, file)) if (seq > afterSeq && seq <= throughSeq) found.set(seq, unit);
+      for (const [seq, unit] of checkDeltaFile(bytes, file, this.bucketSeconds).eventTimes) if (seq > afterSeq && seq <= throughSeq) found.set(seq, unit);
     }
     return found;
   }
@@ -228,6 +253,24 @@ export class DeltaFiles {
   /** Removes delta files every one of whose seqs is at or below throughSeq. */
   prune(throughSeq: number): void {
     for (const { file, last } of listDeltaFiles(this.dir)) if (last <= throughSeq) fs.rmSync(file, { force: true });
+  }
+
+  /**
+   * Removes every delta file that does not prove itself and says why each was refused: deltas are derived from the
+   * ingest log, so the speed layer's recovery rebuilds the seqs they no longer cover from the logged files.
+   */
+  removeDamaged(): string[] {
+    const refused: string[] = [];
+    for (const { file } of listDeltaFiles(this.dir)) {
+      try {
+        checkDeltaFile(readRegularFile(file, 'E_STATE'), file, this.bucketSeconds);
+      } catch (error) {
+        if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
+        fs.rmSync(file, { force: true });
+        refused.push(error.message);
+      }
+    }
+    return refused;
   }
 
   /** Seqs some delta file covers. */

@@ -7,6 +7,7 @@ import zlib from 'node:zlib';
 import { type UserAggTable } from '../../core/agg-table.js';
 import { LambdaflowError } from '../../core/errors.js';
 import { NO_BUCKET_FIELD, bucketFieldOf, mergeViewText, viewPartEncoding } from '../../core/view-format.js';
+import { contentCheckFrom, contentMismatch, parseCheckedJson } from '../files/content-check.js';
 import { DEFAULT_STREAM } from '../files/layout.js';
 import { openRegularFile, readRegularFile } from '../files/read-range.js';
 import { type Logger } from '../runtime/logger.js';
@@ -87,13 +88,24 @@ function listComplete(parent: string, pattern: RegExp): PublishedView[] {
   return views.sort((a, b) => a.createdAtMs - b.createdAtMs);
 }
 
-function readJson(file: string): Record<string, unknown> | undefined {
+/** JSON state files (head.json, _REALTIME.json) are small: one past this is damage, not something to read whole. */
+export const MAX_STATE_JSON_BYTES = 4 << 20;
+
+/**
+ * A JSON state file the speed layer wrote with its check (checkedJsonText); undefined when there is none. One too big,
+ * cut, corrupted or from before checks is one E_STATE naming it.
+ */
+function readStateJson(file: string): Record<string, unknown> | undefined {
+  let bytes: Buffer;
   try {
-    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
+    bytes = readRegularFile(file, 'E_STATE', MAX_STATE_JSON_BYTES);
+  } catch (error) {
+    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+    throw error;
   }
+  const parsed = parseCheckedJson(bytes.toString('utf8'));
+  if (typeof parsed === 'string') throw new LambdaflowError('E_STATE', `damaged state file ${file}: ${parsed}`, { file });
+  return parsed;
 }
 
 export const BATCH_VIEW_PATTERN = /^batch-(\d+)$/;
@@ -145,17 +157,28 @@ export function listSpeedViews(servingSpeed: string): PublishedView[] {
   return listComplete(servingSpeed, SPEED_VIEW_PATTERN);
 }
 
-/** Realtime checkpoint metadata by folder: a published view never changes. */
-const realtimeMeta = new Map<string, RealtimeHeadInfo | undefined>();
+/** Realtime checkpoint metadata by folder (a published view never changes), or why its _REALTIME.json is refused. */
+const realtimeMeta = new Map<string, RealtimeHeadInfo | LambdaflowError | undefined>();
 
-export function listRealtimeViews(servingRealtime: string): RealtimeViewInfo[] {
+function realtimeMetaOf(dir: string): RealtimeHeadInfo | LambdaflowError | undefined {
+  try {
+    return headOf(readStateJson(path.join(dir, '_REALTIME.json')));
+  } catch (error) {
+    if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
+    return error;
+  }
+}
+
+/** Complete realtime checkpoints by through-seq; one whose _REALTIME.json is damaged is left out, and given to `onDamaged`. */
+export function listRealtimeViews(servingRealtime: string, onDamaged?: (dir: string, error: LambdaflowError) => void): RealtimeViewInfo[] {
   const complete = listComplete(servingRealtime, REALTIME_VIEW_PATTERN);
   for (const dir of realtimeMeta.keys()) if (path.dirname(dir) === servingRealtime && !complete.some((v) => v.dir === dir)) realtimeMeta.delete(dir);
   const views: RealtimeViewInfo[] = [];
   for (const view of complete) {
-    if (!realtimeMeta.has(view.dir)) realtimeMeta.set(view.dir, headOf(readJson(path.join(view.dir, '_REALTIME.json'))));
+    if (!realtimeMeta.has(view.dir)) realtimeMeta.set(view.dir, realtimeMetaOf(view.dir));
     const meta = realtimeMeta.get(view.dir);
-    if (meta) views.push({ ...view, ...meta });
+    if (meta instanceof LambdaflowError) onDamaged?.(view.dir, meta);
+    else if (meta) views.push({ ...view, ...meta });
   }
   return views.sort((a, b) => a.throughSeq - b.throughSeq || a.createdAtMs - b.createdAtMs);
 }
@@ -260,18 +283,47 @@ export function pruneViews(views: readonly PublishedView[], keep: number): void 
   for (const view of views.slice(0, Math.max(0, views.length - keep))) fs.rmSync(view.dir, { recursive: true, force: true });
 }
 
-/** Reads the realtime head (serving/realtime/head.json); undefined when there is none yet (or it cannot be read: the next micro-batch rewrites it). */
+/** Reads the realtime head (serving/realtime/head.json); undefined when there is none yet, E_STATE naming it when it is damaged. */
 export function readRealtimeHead(file: string): RealtimeHeadInfo | undefined {
-  return headOf(readJson(file));
+  return headOf(readStateJson(file));
 }
 
-/** A view's `part-*` files' bytes, in name order. */
-export function readViewParts(dir: string): Buffer[] {
-  return readingView(dir, () =>
-    fs
-      .readdirSync(dir)
-      .filter((n) => n.startsWith('part-'))
-      .sort()
-      .map((name) => readRegularFile(path.join(dir, name), 'E_STATE')),
-  );
+/** The `_REALTIME.json` key that lists a checkpoint's parts with their checks (each part's lines and CRC-32). */
+export const CHECKPOINT_PARTS_KEY = 'parts';
+
+/**
+ * Reads a realtime checkpoint's parts, each checked against what its `_REALTIME.json` says of it: a part cut (a
+ * checkpoint cut at a line boundary still parses), corrupted, missing or unlisted is one E_STATE naming the file. A
+ * checkpoint from before checks cannot prove itself either: it is refused too, and the speed layer writes a new one.
+ * A part's bytes are valid during its call only.
+ */
+export function forEachCheckpointPart(dir: string, read: (bytes: Uint8Array, file: string) => void): void {
+  const damaged = (problem: string): LambdaflowError => new LambdaflowError('E_STATE', `damaged realtime checkpoint ${dir}: ${problem}`, { file: dir });
+  const listed = readStateJson(path.join(dir, '_REALTIME.json'))?.[CHECKPOINT_PARTS_KEY];
+  if (listed === null || typeof listed !== 'object' || Array.isArray(listed)) throw damaged('its _REALTIME.json lists no parts with their checks (cut, or from before checks)');
+  const expected = new Map(Object.entries(listed as Record<string, unknown>).map(([name, check]) => [name, contentCheckFrom(check)]));
+  const seen = new Set<string>();
+  forEachViewPart(dir, (bytes, file) => {
+    const name = path.basename(file);
+    const check = expected.get(name);
+    if (!check) throw damaged(`${name} is not among the parts its _REALTIME.json lists`);
+    const mismatch = contentMismatch(bytes, check);
+    if (mismatch !== undefined) throw damaged(`${name}: ${mismatch}`);
+    seen.add(name);
+    read(bytes, file);
+  });
+  const missing = [...expected.keys()].filter((name) => !seen.has(name));
+  if (missing.length > 0) throw damaged(`${missing.join(', ')} listed in its _REALTIME.json but missing`);
+}
+
+/** A realtime checkpoint's parts' bytes, checked, in name order. */
+export function readCheckpointParts(dir: string): Buffer[] {
+  const parts: Buffer[] = [];
+  forEachCheckpointPart(dir, (bytes) => parts.push(Buffer.from(bytes)));
+  return parts;
+}
+
+/** Adds a realtime checkpoint's parts, checked, into the table (per bucket, with the data folder's bucket size). */
+export function mergeCheckpoint(dir: string, table: UserAggTable, bucketSeconds: number): void {
+  forEachCheckpointPart(dir, (bytes, file) => mergeViewText(bytes, file, table, 1, 'header-or-data', bucketFieldOf(bytes, bucketSeconds)));
 }

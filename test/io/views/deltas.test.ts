@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DELTAS_HEADER, DeltaFiles, type SeqTotals } from '../../../src/io/views/deltas.js';
 import { ALL_TIME, UserAggTable } from '../../../src/core/agg-table.js';
@@ -30,8 +31,10 @@ function linesOf(first: number, last: number, users: number, seed: number): Line
   return lines;
 }
 
-function writeDeltaFile(dir: string, first: number, last: number, content: string): void {
-  fs.writeFileSync(path.join(dir, `delta-${String(first).padStart(12, '0')}-${String(last).padStart(12, '0')}.csv`), content);
+const deltaPath = (dir: string, first: number, last: number): string => path.join(dir, `delta-${String(first).padStart(12, '0')}-${String(last).padStart(12, '0')}.csv`);
+
+function writeDeltaFile(dir: string, first: number, last: number, content: string | Uint8Array): void {
+  fs.writeFileSync(deltaPath(dir, first, last), content);
 }
 
 /** Each seq's lines as [userId, count, cents], sorted: what a reader must give back. */
@@ -106,9 +109,9 @@ describe('DeltaFiles.readInSteps', () => {
 });
 
 describe('delta files with buckets, and from before buckets', () => {
-  it('reads a file with the header per (user, bucket), and a file without one over all time', () => {
+  it('reads a file with the header per (user, bucket), and a file without one over all time', async () => {
     const dir = tempDir();
-    writeDeltaFile(dir, 1, 1, `${DELTAS_HEADER}\n1,u1,3600,2,3.00\n1,u1,7200,1,1.00\n1,"a,b",0,1,0.50\n`);
+    await new DeltaFiles(dir, 3_600).write(1, 1, Buffer.from('1,u1,3600,2,3.00\n1,u1,7200,1,1.00\n1,"a,b",0,1,0.50\n'));
     writeDeltaFile(dir, 2, 2, '2,u1,4,4.00\n');
     const table = new UserAggTable();
     expect([...new DeltaFiles(dir, 3_600).merge({ afterSeq: 0, throughSeq: 2, sign: 1 }, table)].sort()).toEqual([1, 2]);
@@ -120,11 +123,126 @@ describe('delta files with buckets, and from before buckets', () => {
     ]);
   });
 
-  it('writes the header before the lines it is given, and reads them back', async () => {
+  it('writes the header before the lines it is given and its trailer after them, and reads them back', async () => {
     const dir = tempDir();
     const deltas = new DeltaFiles(dir, 60);
     await deltas.write(5, 5, Buffer.from('5,u,120,1,1.00\n'));
-    expect(fs.readFileSync(path.join(dir, `delta-${String(5).padStart(12, '0')}-${String(5).padStart(12, '0')}.csv`), 'utf8')).toBe(`${DELTAS_HEADER}\n5,u,120,1,1.00\n`);
+    const body = `${DELTAS_HEADER}\n5,u,120,1,1.00\n`;
+    const written = fs.readFileSync(deltaPath(dir, 5, 5), 'utf8');
+    expect(written).toBe(`${body}#trailer {"lines":2,"crc32":${zlib.crc32(body)}}\n`);
     expect(readBack(deltas.read(4, 5))).toEqual(new Map([[5, [['u', 1, 100]]]]));
+  });
+});
+
+describe('delta files prove themselves: every damaged file is refused, naming it', () => {
+  const bucketSeconds = 3_600;
+  /** Seqs 1..3 of 60 users each, with buckets, as DeltaFiles.write writes them (with each seq's event time). */
+  async function intactFile(dir: string): Promise<{ bytes: Buffer; lines: Line[] }> {
+    const lines = linesOf(1, 3, 60, 7);
+    const text = lines.map(([seq, id, count, cents], i) => `${seq},${id},${(i % 5) * bucketSeconds},${count},${amount(cents)}\n`).join('');
+    await new DeltaFiles(dir, bucketSeconds).write(1, 3, Buffer.from(text), [1, 2, 3].map((seq) => ({ maxEventSecond: seq * 1_000, lateRows: 0 })));
+    return { bytes: fs.readFileSync(deltaPath(dir, 1, 3)), lines };
+  }
+
+  /** Every way the file is read: at once, in steps, its event time, and speed's check at recovery (which removes it). */
+  function expectRefused(dir: string, bytes: Uint8Array, problem: RegExp): void {
+    const file = deltaPath(dir, 1, 3);
+    const deltas = new DeltaFiles(dir, bucketSeconds);
+    writeDeltaFile(dir, 1, 3, bytes);
+    for (const read of [() => deltas.read(0, 3), () => inSteps(deltas, 0, 3), () => deltas.eventTimes(0, 3), () => deltas.merge({ afterSeq: 0, throughSeq: 3, sign: 1 }, new UserAggTable())]) {
+      const error = (() => {
+        try {
+          read();
+        } catch (caught) {
+          return caught;
+        }
+        return undefined;
+      })() as LambdaflowError | undefined;
+      expect(error, `${bytes.length} bytes`).toBeInstanceOf(LambdaflowError);
+      expect(error!.code).toBe('E_STATE');
+      expect(error!.message).toMatch(`damaged delta file ${file}: `);
+      expect(error!.message).toMatch(problem);
+    }
+    expect(deltas.removeDamaged()).toEqual([expect.stringContaining(file)]);
+    expect(fs.existsSync(file)).toBe(false);
+  }
+
+  it('a delta file that is a link (to an intact file elsewhere) is never read through: refused, and removed (the link, not its target)', async () => {
+    const dir = tempDir();
+    const elsewhere = tempDir();
+    await intactFile(elsewhere);
+    const target = deltaPath(elsewhere, 1, 3);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.symlinkSync(target, deltaPath(dir, 1, 3));
+    const deltas = new DeltaFiles(dir, bucketSeconds);
+    // Read as absent (its seqs are then missing, which the exact merge refuses as a gap), never through the link.
+    expect(deltas.read(0, 3)).toEqual([]);
+    expect(deltas.removeDamaged()).toEqual([expect.stringMatching(/is a symbolic link \(links are not followed\)/)]);
+    expect([fs.existsSync(deltaPath(dir, 1, 3)), fs.existsSync(target)]).toEqual([false, true]);
+  });
+
+  it('reads an intact file back whole, with its event time, and removeDamaged keeps it', async () => {
+    const dir = tempDir();
+    const { lines } = await intactFile(dir);
+    const deltas = new DeltaFiles(dir, bucketSeconds);
+    expect(deltas.removeDamaged()).toEqual([]);
+    const table = new UserAggTable();
+    deltas.merge({ afterSeq: 0, throughSeq: 3, sign: 1 }, table);
+    const cents = lines.reduce((sum, [, , , c]) => sum + c, 0);
+    expect(table.toSortedBucketTotals().reduce((sum, t) => sum + t.cents, 0)).toBe(cents);
+    expect([...deltas.eventTimes(0, 3).keys()]).toEqual([1, 2, 3]);
+  });
+
+  it('refuses a file cut so that its last line still parses (…,335.32 → …,335.3: lines lost, nothing logged before)', async () => {
+    const dir = tempDir();
+    const { bytes } = await intactFile(dir);
+    const lastLineEnd = bytes.lastIndexOf('\n', bytes.lastIndexOf('#trailer') - 1);
+    const cut = bytes.lastIndexOf('\n', lastLineEnd - 1 - 40 * 20) + 1;
+    // A line of the middle, cut one digit short: every byte before it still parses.
+    const lineEnd = bytes.indexOf('\n', cut);
+    expect(bytes.subarray(cut, lineEnd).toString()).toMatch(/\.\d\d$/);
+    expectRefused(dir, bytes.subarray(0, lineEnd - 1), /last line is not a #trailer/);
+  });
+
+  it('refuses it truncated at line boundaries and inside lines (header, data, trailer)', async () => {
+    const dir = tempDir();
+    const { bytes } = await intactFile(dir);
+    const boundaries = [...bytes.entries()].filter(([, b]) => b === 0x0a).map(([i]) => i + 1).slice(0, -1);
+    const random = seeded(11);
+    const lineCuts = Array.from({ length: 20 }, () => random.pick(boundaries));
+    const midCuts = Array.from({ length: 20 }, () => random.between(1, bytes.length - 1)).filter((at) => !boundaries.includes(at));
+    // The first line boundary (header only) and the trailer's start (the data complete, no trailer), and inside the trailer.
+    const trailerAt = bytes.lastIndexOf('#trailer');
+    for (const at of [boundaries[0]!, trailerAt, trailerAt + 12, bytes.length - 2, bytes.length - 1, 10, ...lineCuts, ...midCuts]) {
+      expectRefused(dir, bytes.subarray(0, at), /./);
+    }
+  });
+
+  it.each([
+    ['an empty file', () => Buffer.alloc(0), /it is empty/],
+    ['a file with only the header', () => Buffer.from(`${DELTAS_HEADER}\n`), /not a #trailer/],
+    ['a bucketed file from before trailers (no trailer)', (b: Buffer) => b.subarray(0, b.lastIndexOf('#trailer')), /not a #trailer/],
+    ['a bucketed file from before trailers (#event-time)', (b: Buffer) => Buffer.concat([b.subarray(0, b.lastIndexOf('#trailer')), Buffer.from('#event-time {"first":1,"seqs":[[1000,0],[2000,0],[3000,0]]}\n')]), /not a complete #trailer/],
+    ['a line dropped whole', (b: Buffer) => Buffer.concat([b.subarray(0, b.indexOf('\n', 200) + 1), b.subarray(b.indexOf('\n', b.indexOf('\n', 200) + 1) + 1)]), /expected 181 lines, found 180 before its trailer/],
+    ['a line doubled', (b: Buffer) => Buffer.concat([b.subarray(0, b.indexOf('\n', b.indexOf('\n', 200) + 1) + 1), b.subarray(b.indexOf('\n', 200) + 1)]), /expected 181 lines, found 182 before its trailer/],
+  ])('refuses %s', async (_name, damage, problem) => {
+    const dir = tempDir();
+    const { bytes } = await intactFile(dir);
+    expectRefused(dir, damage(bytes), problem);
+  });
+
+  it('refuses a flipped byte anywhere: header, a digit, a user id, a newline, the trailer', async () => {
+    const dir = tempDir();
+    const { bytes } = await intactFile(dir);
+    const random = seeded(5);
+    const trailerAt = bytes.lastIndexOf('#trailer');
+    const positions = [3, DELTAS_HEADER.length, DELTAS_HEADER.length + 2, bytes.indexOf('\n', 400), trailerAt - 2, trailerAt + 20, ...Array.from({ length: 20 }, () => random.int(bytes.length - 1))];
+    for (const at of positions) {
+      for (const flip of [0x01, 0x10]) {
+        const damaged = Buffer.from(bytes);
+        damaged[at] = damaged[at]! ^ flip;
+        expectRefused(dir, damaged, /./);
+      }
+    }
   });
 });
