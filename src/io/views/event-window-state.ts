@@ -1,28 +1,29 @@
 // The event-time windows' state on disk (`ingest/event-windows.state`): the units counted, the clock after them, the
 // last window due and the slots kept, so a restart goes on from it and reads only the logged files after it.
 //
-// Format: one JSON line (what it holds, the spec it was built with, and the byte length of what follows, so a
-// truncated file is told from a whole one), then the slots as bucketed view lines with the slot start as bucket start.
+// Format: one JSON line (what it holds, the spec it was built with, and the content check of what follows, so a cut
+// or corrupted file is told from a whole one), then the slots as bucketed view lines with the slot start as bucket start.
 
-import fs from 'node:fs';
 import { UserAggTable } from '../../core/agg-table.js';
 import { type EventWindowSpec, type EventWindowState } from '../../core/event-window.js';
 import { maxEventSecondFromJson, watermarkJson } from '../../core/event-time.js';
 import { BUCKETS_HEADER, bucketField, forEachViewLine, formatBlock } from '../../core/view-format.js';
 import { writeFileAtomically } from '../files/atomic.js';
+import { type ContentCheck, contentCheckFrom, contentCheckOf, contentMismatch } from '../files/content-check.js';
+import { readRegularFile } from '../files/read-range.js';
 
 interface StateHeader extends EventWindowSpec {
   readonly throughSeq: number;
   readonly maxEventSecond: number | null;
   readonly lateRows: number;
   readonly dueThroughSecond: number | null;
-  readonly slotBytes: number;
+  readonly slots: ContentCheck;
 }
 
-/** The state file of one stream's event-time windows. */
 /** Its name, beside the stream's speed lock (one per stream). */
 export const EVENT_WINDOW_STATE_FILE = 'event-windows.state';
 
+/** The state file of one stream's event-time windows. */
 export class EventWindowStateFile {
   constructor(readonly file: string) {}
 
@@ -43,7 +44,7 @@ async function writeEventWindowState(file: string, spec: EventWindowSpec, state:
     maxEventSecond: watermarkJson(state.clock.maxEventSecond),
     lateRows: state.clock.lateRows,
     dueThroughSecond: watermarkJson(state.dueThroughSecond),
-    slotBytes: slots.length,
+    slots: contentCheckOf(slots),
   };
   await writeFileAtomically(file, Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), slots]));
 }
@@ -55,9 +56,9 @@ async function writeEventWindowState(file: string, spec: EventWindowSpec, state:
 function readEventWindowState(file: string, spec: EventWindowSpec): EventWindowState | undefined {
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = readRegularFile(file, 'E_STATE');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
     throw error;
   }
   const newline = bytes.indexOf(0x0a);
@@ -69,7 +70,8 @@ function readEventWindowState(file: string, spec: EventWindowSpec): EventWindowS
   }
   const maxEventSecond = maxEventSecondFromJson(header.maxEventSecond);
   const sameSpec = header.windowSeconds === spec.windowSeconds && header.slideSeconds === spec.slideSeconds && header.allowedLatenessSeconds === spec.allowedLatenessSeconds;
-  if (newline < 0 || !sameSpec || maxEventSecond === undefined || bytes.length - newline - 1 !== header.slotBytes) return undefined;
+  const check = contentCheckFrom(header.slots);
+  if (newline < 0 || !sameSpec || maxEventSecond === undefined || !check || contentMismatch(bytes.subarray(newline + 1), check) !== undefined) return undefined;
   const slots = new UserAggTable();
   forEachViewLine(bytes.subarray(newline + 1), file, 0, (_prefix, key, start, end, count, cents, slot) => slots.add(key, start, end, count, cents, undefined, slot), {
     firstLine: 'header-or-data',
