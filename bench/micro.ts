@@ -9,7 +9,7 @@ import { formatCents } from '../src/core/money.js';
 import { count } from '../src/core/summary-format.js';
 import { MERGED_VIEW_HEADER, formatTotals } from '../src/core/view-format.js';
 import { SlideRing } from '../src/core/window.js';
-import { formatBucketedEntries, sortedEntries } from '../src/core/sorted-view.js';
+import { batchPartsOf, formatBucketedEntries, sortedEntries } from '../src/core/sorted-view.js';
 import { firstDifference, totalsFromMap } from '../src/bench/compare-totals.js';
 import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
@@ -187,7 +187,12 @@ runScript('bench', async () => {
   if (formatBucketedEntries(bucketed, sortedEntries(bucketed), HOUR).buckets.toString() !== bucketLinesAsStrings(bucketed)) {
     throw new Error('verification failed: the bucket part written from key bytes differs from the one written as strings');
   }
-  console.log(`verified: the bucket part written from key bytes equals the one written as strings (${count(bucketed.size)} (user, hour) pairs)`);
+  const parts = batchPartsOf(bucketed, HOUR);
+  const sortedLines = (bytes: Buffer): string => bytes.toString().split('\n').filter(Boolean).sort().join('\n');
+  if (sortedLines(parts.buckets) !== sortedLines(Buffer.from(bucketLinesAsStrings(bucketed)))) {
+    throw new Error('verification failed: the batch reduce bucket part holds other lines than the one written as strings');
+  }
+  console.log(`verified: the bucket part written from key bytes equals the one written as strings (${count(bucketed.size)} (user, hour) pairs), in key order and in table order`);
 
   // The serving layer's merged view: a batch view of the first 90 % of purchases plus an overlay of the rest.
   const batchPart = Math.floor(n * 0.9);
@@ -261,6 +266,7 @@ runScript('bench', async () => {
       variants: [
         { name: 'toSortedBucketTotals, template strings', run: () => bucketLinesAsStrings(bucketed) },
         { name: 'sortedEntries + formatBucketedEntries (bytes)', run: () => formatBucketedEntries(bucketed, sortedEntries(bucketed), HOUR) },
+        { name: 'batchPartsOf: users summed and sorted, bucket lines in table order', run: () => batchPartsOf(bucketed, HOUR) },
       ],
     },
     {

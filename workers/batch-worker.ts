@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { type AggSink, PartitionedTables, UserAggTable, blockTransferList, stateTransferList } from '../src/core/agg-table.js';
-import { formatBucketedEntries, sortedEntries } from '../src/core/sorted-view.js';
+import { batchPartsOf } from '../src/core/sorted-view.js';
 import { parseFileRange } from '../src/io/files/read-range.js';
 import { type ErrorCode, LambdaflowError } from '../src/core/errors.js';
 import { type Answer, answerTask, ownedBytes } from '../src/io/threads/thread-rpc.js';
@@ -50,24 +50,17 @@ function mapRanges(task: MapTask): Answer<MapResult> {
 export const reduce = answerTask((task: ReduceTask) => withFileErrors('E_WRITE', task.outputPath, () => ({ result: reducePartition(task) })));
 
 /**
- * Merges the map tasks' tables of one partition into the largest of them, sorts its (user, bucket) keys, writes the
- * part of all-time totals and the part of per-bucket totals.
+ * Merges the map tasks' tables of one partition into the largest of them, then writes the part of all-time totals
+ * (its users summed over their buckets, in id order) and the part of per-bucket totals (in the table's order).
  */
 function reducePartition(task: ReduceTask): ReduceResult {
   const [largest, ...others] = [...task.tables].sort((a, b) => b.entries - a.entries);
   const table = largest ? UserAggTable.fromState(largest) : new UserAggTable();
   for (const other of others) table.mergeTable(UserAggTable.fromState(other));
-  const order = sortedEntries(table);
-  const lines = formatBucketedEntries(table, order, task.bucketSeconds);
-  writeDurably(task.outputPath, lines.users);
-  writeDurably(task.bucketsPath, lines.buckets);
-  let purchases = 0;
-  let cents = 0;
-  for (const e of order) {
-    purchases += table.countAt(e);
-    cents += table.centsAt(e);
-  }
-  return { partition: task.partition, users: lines.userCount, userBuckets: lines.bucketCount, purchases, cents };
+  const parts = batchPartsOf(table, task.bucketSeconds);
+  writeDurably(task.outputPath, parts.users);
+  writeDurably(task.bucketsPath, parts.buckets);
+  return { partition: task.partition, users: parts.userCount, userBuckets: parts.bucketCount, purchases: parts.purchases, cents: parts.cents };
 }
 
 function writeDurably(file: string, bytes: Uint8Array): void {

@@ -389,9 +389,9 @@ export class UserAggTable implements AggSink {
     }
   }
 
-  /** Each user's totals over all its buckets, as a table of all-time totals (ALL_TIME keys). */
-  overAllTime(): UserAggTable {
-    const table = new UserAggTable(Math.min(this.liveSize, 1 << 16));
+  /** Each user's totals over all its buckets, as a table of all-time totals (ALL_TIME keys) sized for `expectedUsers`. */
+  overAllTime(expectedUsers = Math.min(this.liveSize, 1 << 16)): UserAggTable {
+    const table = new UserAggTable(expectedUsers);
     table.mergeTable(this, 1, true);
     return table.compacted();
   }

@@ -302,6 +302,53 @@ export function formatEntries(table: UserAggTable, order: Uint32Array): Buffer {
   return writer.bytes();
 }
 
+/**
+ * Lines `user_id,bucket_start,count,amount` for a table's non-zero (user, bucket) entries, in entry order: a batch
+ * view's bucket parts are read in any order (as Spark writes them), and entry order reads each column front to back
+ * where key order would miss the cache on every entry.
+ */
+export function formatBucketLines(table: UserAggTable, bucketSeconds: number): { readonly bytes: Buffer; readonly lines: number } {
+  const { arena, keyStart } = table.keyColumns();
+  const out = new ViewLineWriter(keyStart[table.size]! + 52 * table.size);
+  let lines = 0;
+  for (let e = 0; e < table.size; e++) {
+    const bucket = table.bucketAt(e);
+    const count = table.countAt(e);
+    const cents = table.centsAt(e);
+    if (bucket === ALL_TIME || (count === 0 && cents === 0)) continue;
+    out.line(arena, keyStart[e]!, keyStart[e + 1]!, count, cents, bucket * bucketSeconds);
+    lines++;
+  }
+  return { bytes: out.bytes(), lines };
+}
+
+/** A batch reduce's output: the all-time part and the bucket part, with what they hold. */
+export interface BatchParts {
+  /** `user_id,count,amount` per user, summed over its buckets, in id order. */
+  readonly users: Buffer;
+  /** `user_id,bucket_start,count,amount` per (user, bucket), in the table's order. */
+  readonly buckets: Buffer;
+  readonly userCount: number;
+  readonly bucketCount: number;
+  readonly purchases: number;
+  readonly cents: number;
+}
+
+/** The two parts of a batch view from a partition's (user, bucket) table. */
+export function batchPartsOf(table: UserAggTable, bucketSeconds: number): BatchParts {
+  // Sized for a few buckets a user: one growth at most for most data, little room left over.
+  const users = table.overAllTime(Math.ceil(table.liveSize / 2));
+  const order = sortedEntries(users);
+  const buckets = formatBucketLines(table, bucketSeconds);
+  let purchases = 0;
+  let cents = 0;
+  for (const e of order) {
+    purchases += users.countAt(e);
+    cents += users.centsAt(e);
+  }
+  return { users: formatEntries(users, order), buckets: buckets.bytes, userCount: order.length, bucketCount: buckets.lines, purchases, cents };
+}
+
 /** A bucketed table's entries written as a batch view: each user's all-time line, and a line per (user, bucket). */
 export interface BucketedLines {
   /** `user_id,count,amount`: the users' totals over all their buckets. */

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserAggTable, compareUserIds } from '../../src/core/agg-table.js';
 import { formatTotals } from '../../src/core/view-format.js';
-import { ViewLineWriter, formatBucketedEntries, formatEntries, sortByKey, sortScratchBytes, sortedEntries } from '../../src/core/sorted-view.js';
+import { ViewLineWriter, batchPartsOf, formatBucketedEntries, formatEntries, sortByKey, sortScratchBytes, sortedEntries } from '../../src/core/sorted-view.js';
 import { seeded } from '../helpers/prng.js';
 
 /** Characters from every UTF-8 length, including the two ranges UTF-16 orders differently from code points. */
@@ -85,6 +85,26 @@ describe('sortedEntries / formatBucketedEntries with buckets', () => {
     expect(lines.buckets.toString()).toBe(expectedBuckets.join(''));
     expect(lines.users.toString()).toBe(expectedUsers.join(''));
     expect([lines.userCount, lines.bucketCount]).toEqual([users.length, expectedBuckets.length]);
+    const parts = batchPartsOf(table, 60);
+    expect(parts.users.toString()).toBe(expectedUsers.join(''));
+    expect(parts.buckets.toString().split('\n').filter(Boolean).sort()).toEqual(expectedBuckets.map((l) => l.trimEnd()).sort());
+    expect([parts.userCount, parts.bucketCount]).toEqual([users.length, expectedBuckets.length]);
+    const all = [...model.values()].flatMap((b) => [...b.values()]);
+    expect([parts.purchases, parts.cents]).toEqual([all.reduce((n, [c]) => n + c, 0), all.reduce((n, [, a]) => n + a, 0)]);
+  });
+
+  it('batchPartsOf: a user whose buckets cancel keeps its bucket lines, has no all-time line; zero buckets are left out', () => {
+    const table = new UserAggTable();
+    const add = (user: string, bucket: number, count: number, cents: number): void => table.add(Buffer.from(user), 0, user.length, count, cents, undefined, bucket);
+    add('z', 1, 1, 500);
+    add('z', 2, -1, -500);
+    add('a', 3, 2, 100);
+    add('a', 4, 1, 50);
+    add('a', 4, -1, -50);
+    const parts = batchPartsOf(table, 10);
+    expect(parts.users.toString()).toBe('a,2,1.00\n');
+    expect(parts.buckets.toString().split('\n').filter(Boolean).sort()).toEqual(['a,30,2,1.00', 'z,10,1,5.00', 'z,20,-1,-5.00']);
+    expect([parts.userCount, parts.bucketCount, parts.purchases, parts.cents]).toEqual([1, 3, 2, 100]);
   });
 
   it('orders a user with many buckets inserted newest first (the long-run path) like a short one', () => {
