@@ -1,5 +1,6 @@
 // The serving layer's figures, each against a baseline measured in the same run and checked before it is reported:
-// point lookups against a bare node:http server (src/bench/serving-lookups.ts), API and merged_view.csv freshness
+// point lookups against a bare node:http server (src/bench/serving-lookups.ts), range reads and /top against plain
+// lookups (serving-ranges.ts), API and merged_view.csv freshness
 // against the speed layer's own publish (serving-freshness.ts), serve's peak RSS (serving-memory.ts), and what a batch
 // view swap does to lookups and to serve's event loop (serving-swap.ts); the report is serving-report.ts. Every layer
 // runs as its own process.
@@ -20,6 +21,7 @@ import { resolveServingBench } from '../src/bench/script-options.js';
 import { userPath } from '../src/bench/serve-api.js';
 import { measureStream } from '../src/bench/serving-freshness.js';
 import { CHECKED_LOOKUPS, checkLookups, measureLookups } from '../src/bench/serving-lookups.js';
+import { measureRangeReads } from '../src/bench/serving-ranges.js';
 import { RssByPhase } from '../src/bench/serving-memory.js';
 import { type ServingReport, printReport, verdictsOf } from '../src/bench/serving-report.js';
 import { agent, runFolder, startServe, viewTotals } from '../src/bench/serving-service.js';
@@ -59,6 +61,11 @@ runScript('bench:serving', async () => {
     const paths = users.map((u) => userPath(u.userId));
     rssByPhase.phase = 'lookups';
     const lookups = await measureLookups(options, children, client, origin, paths, sample, watchdog, print);
+    rssByPhase.phase = 'range reads';
+    const topClient = children.fork('http load client for /top', HTTP_LOAD_CLIENT);
+    watchdog.watch(topClient.failed);
+    const ranges = await measureRangeReads(options, client, topClient, origin, batch.viewDir, users.map((u) => u.userId), paths, watchdog, print);
+    await topClient.stop();
     const batchFacts = { purchases: batch.totals.purchases, expected: dataset.expected };
     const { freshness, swap } = await measureStream(options, children, layout, client, origin, paths, batchFacts, watchdog, rssByPhase, print);
     const peakBytes = memoryOfPid(serve.pid, 'VmHWM') ?? null;
@@ -71,6 +78,7 @@ runScript('bench:serving', async () => {
       dataset: dataset.description,
       batch: { users: users.length, purchases: batch.totals.purchases, seconds: batch.wallMs / 1000 },
       lookups,
+      ranges,
       freshness,
       rss: { afterLoadBytes, peakBytes, highestSampleBytesByPhase: rssByPhase.highestBytes },
       swap,

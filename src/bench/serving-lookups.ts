@@ -37,7 +37,8 @@ export async function checkLookups(origin: string, users: readonly UserTotal[]):
   return sample;
 }
 
-async function loadRun(client: BenchChild, request: LoadRequest, watchdog: Watchdog, what: string): Promise<LoadResult> {
+/** One load run on `client`; a request that failed or was not answered 200 fails it. */
+export async function loadRun(client: BenchChild, request: LoadRequest, watchdog: Watchdog, what: string): Promise<LoadResult> {
   const answered = client.nextMessage<LoadResult>();
   client.send(request);
   const result = await watchdog.guard(answered);

@@ -5,7 +5,7 @@ import { memoryOfPid } from '../soak/measure.js';
 /** serve's RSS is sampled this often, to tell which phase its peak (VmHWM) came from. */
 export const RSS_SAMPLE_MS = 100;
 
-export const PHASES = ['answers checked', 'lookups', 'stream', 'batch swap'] as const;
+export const PHASES = ['answers checked', 'lookups', 'range reads', 'stream', 'batch swap'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** serve's resident set sampled every RSS_SAMPLE_MS, the highest per phase. */

@@ -6,7 +6,9 @@ import { formatDurationMs } from '../core/option-values.js';
 import { formatMegabytes, formatMs, formatTable, ratio } from './report.js';
 import { type ServingBenchOptions } from './script-options.js';
 import { type FreshnessResult } from './serving-freshness.js';
+import { type LatencySummary } from './http-load.js';
 import { type LookupResult } from './serving-lookups.js';
+import { type RangeReadsResult } from './serving-ranges.js';
 import { PHASES, type Phase, RSS_SAMPLE_MS } from './serving-memory.js';
 import { CSV_INTERVAL } from './serving-service.js';
 import { SWAP_QUIET_MS, SWAP_WINDOW_MS, type SwapResult } from './serving-swap.js';
@@ -20,6 +22,9 @@ const TARGET = {
   lookupsPerSecond: 20_000,
   peakRssBytes: 300e6,
   swapBlockMs: 50,
+  rangeLookupP99Ratio: 2,
+  rangeTopP99Ms: 100,
+  lookupWhileTopP99Ms: 50,
 } as const;
 
 export interface ServingReport {
@@ -28,6 +33,7 @@ export interface ServingReport {
   readonly dataset: string;
   readonly batch: { readonly users: number; readonly purchases: number; readonly seconds: number };
   readonly lookups: LookupResult;
+  readonly ranges: RangeReadsResult;
   readonly freshness: FreshnessResult;
   readonly rss: { readonly afterLoadBytes: number | null; readonly peakBytes: number | null; readonly highestSampleBytesByPhase: Partial<Record<Phase, number>> };
   readonly swap: SwapResult;
@@ -43,7 +49,7 @@ export interface Verdict {
 }
 
 /** The issue's figures, each with its baseline from the same run and its target. */
-export function verdictsOf({ batch, lookups, freshness, rss, swap }: ServingReport): Verdict[] {
+export function verdictsOf({ batch, lookups, ranges, freshness, rss, swap }: ServingReport): Verdict[] {
   const { api, csv, head } = freshness.steady;
   const { afterLoadBytes, peakBytes } = rss;
   return [
@@ -78,6 +84,30 @@ export function verdictsOf({ batch, lookups, freshness, rss, swap }: ServingRepo
       relative: ratio(lookups.serve.requestsPerSecond, lookups.bare.requestsPerSecond),
       target: `≥ ${count(TARGET.lookupsPerSecond)}`,
       pass: lookups.serve.requestsPerSecond >= TARGET.lookupsPerSecond,
+    },
+    {
+      figure: '/users/:id?from&to (24 h) p99',
+      value: `${formatMs(ranges.ranged.p99Ms)} ms`,
+      baseline: `${formatMs(ranges.plain.p99Ms)} ms plain`,
+      relative: ratio(ranges.ranged.p99Ms, ranges.plain.p99Ms),
+      target: `≤ ${TARGET.rangeLookupP99Ratio}× plain`,
+      pass: ranges.ranged.p99Ms <= TARGET.rangeLookupP99Ratio * ranges.plain.p99Ms,
+    },
+    {
+      figure: '/top over 24 h p99 (computed, sequential)',
+      value: `${formatMs(ranges.topComputed.p99Ms)} ms`,
+      baseline: `${formatMs(ranges.topKept.p99Ms)} ms kept`,
+      relative: ratio(ranges.topComputed.p99Ms, ranges.topKept.p99Ms),
+      target: `≤ ${TARGET.rangeTopP99Ms} ms`,
+      pass: ranges.topComputed.p99Ms <= TARGET.rangeTopP99Ms,
+    },
+    {
+      figure: 'lookup p99 while /top is hammered',
+      value: `${formatMs(ranges.lookupsWhileTop.p99Ms)} ms`,
+      baseline: `${formatMs(ranges.plain.p99Ms)} ms alone`,
+      relative: ratio(ranges.lookupsWhileTop.p99Ms, ranges.plain.p99Ms),
+      target: `≤ ${TARGET.lookupWhileTopP99Ms} ms`,
+      pass: ranges.lookupsWhileTop.p99Ms <= TARGET.lookupWhileTopP99Ms,
     },
     peakBytes !== null && afterLoadBytes !== null
       ? {
@@ -131,6 +161,20 @@ export function printReport(report: ServingReport, verdicts: readonly Verdict[],
       return [name, count(s.samples), count(s.requestsPerSecond), formatMs(s.p50Ms), formatMs(s.p90Ms), formatMs(s.p99Ms), formatMs(s.maxMs)];
     }),
   );
+  print('');
+  const r = report.ranges;
+  print(`range reads over the last 24 h [${new Date(r.from * 1000).toISOString()}, ${new Date(r.to * 1000).toISOString()}), the same client:`);
+  const rows: [string, LatencySummary][] = [
+    ['GET /users/:id (baseline)', r.plain],
+    ['GET /users/:id?from&to', r.ranged],
+    ['GET /users/:id while /top is hammered', r.lookupsWhileTop],
+    ['GET /top over 48 ranges × 2 orders, 2 connections, meanwhile', r.topsWhileLookups],
+  ];
+  table(
+    ['requests', 'count', 'requests/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+    rows.map(([name, s]) => [name, count(s.samples), count(s.requestsPerSecond), formatMs(s.p50Ms), formatMs(s.p90Ms), formatMs(s.p99Ms), formatMs(s.maxMs)]),
+  );
+  print(`/top over 24 h, sequential: first ${formatMs(r.topFirstMs)} ms; kept p50 ${formatMs(r.topKept.p50Ms)} / p99 ${formatMs(r.topKept.p99Ms)} ms; computed (a range not kept) p50 ${formatMs(r.topComputed.p50Ms)} / p99 ${formatMs(r.topComputed.p99Ms)} / max ${formatMs(r.topComputed.maxMs)} ms`);
   print('');
   print(`batch swap: ${swap.batchView} (batch ${swap.batchSeconds.toFixed(1)} s) swapped in while the stream ran; sequential lookups at ${swap.lookupRate}/s:`);
   table(
