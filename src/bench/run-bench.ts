@@ -16,12 +16,13 @@ import { writeFileAtomically } from '../io/files/atomic.js';
 import { dataLayout } from '../io/files/layout.js';
 import { readIngestLog } from '../io/logs/ingest-log.js';
 import { type Logger } from '../io/runtime/logger.js';
-import { mergeViewDirectory, readRealtimeHead } from '../io/views/views.js';
+import { BUCKETS_FOLDER, mergeViewDirectory, readRealtimeHead } from '../io/views/views.js';
 import { type BatchRun, checkTotals, runBatchProcess } from './batch-runs.js';
 import { firstDifference } from './compare-totals.js';
 import { type BenchDataset, prepareDataset } from './dataset.js';
 import { type MeasuredRun, mainScriptPath, runMeasured } from './measure.js';
 import { formatTable, machineDescription, median, ratio } from './report.js';
+import { type DuckdbQueryKind } from './script-options.js';
 
 /** Medians closer than this to the fastest count as a tie, and the fewer threads win it: noise is not a reason. */
 const TIE_FRACTION = 0.02;
@@ -59,32 +60,45 @@ function runTally(output: BenchOutput, runsTotal: number): () => void {
 
 interface Engine {
   readonly medianSeconds: number;
+  readonly minSeconds: number;
+  readonly maxSeconds: number;
   readonly rowsPerSecond: number;
   /** Highest peak RSS of the runs, in MiB; null when it could not be measured. */
   readonly peakRssMiB: number | null;
   readonly runSeconds: readonly number[];
 }
 
+/**
+ * DuckDB's queries, each timed after each of our runs (src/bench/duckdb-query.ts): `fastest`, its fastest honest
+ * all-time query (the targets are judged against it); `hourly`, per (user, hour) as our bucket parts; `decimal`, the
+ * exact DECIMAL(18,2) one with default sniffing.
+ */
+const DUCKDB_QUERIES = ['fastest', 'hourly', 'decimal'] as const satisfies readonly DuckdbQueryKind[];
+type DuckdbQuery = (typeof DUCKDB_QUERIES)[number];
+
 export interface LadderRow {
   readonly users: number;
   readonly usersWithPurchases: number;
   readonly threads: number;
   readonly ours: Engine;
-  readonly duckdb: Engine | null;
-  /** Our throughput over DuckDB's. */
-  readonly vsDuckdb: number | null;
+  readonly duckdb: Readonly<Record<DuckdbQuery, Engine>> | null;
+  /** Our throughput over each DuckDB query's. */
+  readonly vsDuckdb: Readonly<Record<DuckdbQuery, number>> | null;
   /** Against the fewest threads measured on the same dataset. */
   readonly speedup: number;
 }
 
 function engine(runs: readonly { wallMs: number; peakRssBytes: number | undefined }[], rows: number): Engine {
-  const medianSeconds = median(runs.map((r) => r.wallMs)) / 1000;
+  const runSeconds = runs.map((r) => r.wallMs / 1000);
+  const medianSeconds = median(runSeconds);
   const rss = runs.map((r) => r.peakRssBytes);
   return {
     medianSeconds,
+    minSeconds: Math.min(...runSeconds),
+    maxSeconds: Math.max(...runSeconds),
     rowsPerSecond: rows / medianSeconds,
     peakRssMiB: rss.every((b) => b !== undefined) ? Math.max(...(rss as number[])) / 2 ** 20 : null,
-    runSeconds: runs.map((r) => r.wallMs / 1000),
+    runSeconds,
   };
 }
 
@@ -112,14 +126,39 @@ function sortedTotals(read: (table: UserAggTable) => void): UserTotal[] {
   return table.toSortedTotals();
 }
 
-/** DuckDB's per-user purchase query over the dataset's batch_input/*.csv, as its own process, answer checked against ours. */
-async function runDuckdb(dataDir: string, threads: number, ours: readonly UserTotal[]): Promise<MeasuredRun> {
+/** What DuckDB's answers are checked against: our all-time totals and our bucket parts' lines, sorted. */
+interface OurAnswer {
+  readonly totals: readonly UserTotal[];
+  readonly bucketLines: readonly string[];
+}
+
+/** A file's lines without a header, sorted (bucket parts are written in no particular order). */
+function sortedLines(texts: readonly string[]): string[] {
+  return texts.flatMap((text) => text.split('\n').filter((line) => line !== '' && !line.startsWith('user_id,'))).sort();
+}
+
+function ourAnswer(viewDir: string): OurAnswer {
+  const buckets = path.join(viewDir, BUCKETS_FOLDER);
+  const parts = fs.existsSync(buckets) ? fs.readdirSync(buckets).filter((n) => n.startsWith('part-')) : [];
+  return { totals: sortedTotals((table) => mergeViewDirectory(viewDir, table)), bucketLines: sortedLines(parts.map((n) => fs.readFileSync(path.join(buckets, n), 'utf8'))) };
+}
+
+/** One DuckDB query over the dataset's batch_input/*.csv, as its own process, its answer checked against ours. */
+async function runDuckdb(dataDir: string, threads: number, query: DuckdbQuery, ours: OurAnswer): Promise<MeasuredRun> {
   const output = path.join(os.tmpdir(), `lambdaflow-bench-duckdb-${process.pid}.csv`);
   try {
     const glob = path.join(dataLayout(dataDir).batchInput, '*.csv');
-    const run = await runMeasured(process.execPath, [DUCKDB_SCRIPT, '--input', glob, '--threads', String(threads), '--output', output], 'duckdb-query');
-    const difference = firstDifference(ours, sortedTotals((table) => mergeViewText(fs.readFileSync(output), output, table)));
-    if (difference !== undefined) throw new LambdaflowError('E_STATE', `our batch view and DuckDB disagree at ${difference} (ours first)`);
+    const run = await runMeasured(process.execPath, [DUCKDB_SCRIPT, '--input', glob, '--threads', String(threads), '--output', output, '--query', query], `duckdb-query --query ${query}`);
+    if (query === 'hourly') {
+      const theirs = sortedLines([fs.readFileSync(output, 'utf8')]);
+      const at = theirs.findIndex((line, i) => line !== ours.bucketLines[i]);
+      if (at !== -1 || theirs.length !== ours.bucketLines.length) {
+        throw new LambdaflowError('E_STATE', `our bucket parts and DuckDB's hourly query disagree (${ours.bucketLines.length} vs ${theirs.length} lines; first difference: ${ours.bucketLines[at] ?? 'none'} vs ${theirs[at] ?? 'none'})`);
+      }
+    } else {
+      const difference = firstDifference(ours.totals, sortedTotals((table) => mergeViewText(fs.readFileSync(output), output, table)));
+      if (difference !== undefined) throw new LambdaflowError('E_STATE', `our batch view and DuckDB's ${query} query disagree at ${difference} (ours first)`);
+    }
     return run;
   } finally {
     fs.rmSync(output, { force: true });
@@ -127,10 +166,12 @@ async function runDuckdb(dataDir: string, threads: number, ours: readonly UserTo
 }
 
 const mib = (value: number | null): string => (value === null ? 'unknown' : value.toFixed(0));
+/** An engine's seconds as min / median / max. */
+const spread = (e: Engine): string => `${e.minSeconds.toFixed(2)} / ${e.medianSeconds.toFixed(2)} / ${e.maxSeconds.toFixed(2)}`;
 
 /** Process runs of one rung of the ladder: a warm-up and --repeat runs per thread count, each engine. */
 function rungRuns(config: BenchConfig, duckdb: boolean): number {
-  return (1 + config.threads.length * config.repeat) * (duckdb ? 2 : 1);
+  return (1 + config.threads.length * config.repeat) * (duckdb ? 1 + DUCKDB_QUERIES.length : 1);
 }
 
 async function ladderRung(output: BenchOutput, config: BenchConfig, dataset: BenchDataset, users: number, duckdb: boolean, ran: () => void): Promise<LadderRow[]> {
@@ -139,44 +180,49 @@ async function ladderRung(output: BenchOutput, config: BenchConfig, dataset: Ben
   const warmup = await runBatchProcess(dataset.dataDir, config.threads.at(-1)!);
   ran();
   checkTotals(warmup, warmup.totals, dataset.expected);
-  const ours = sortedTotals((table) => mergeViewDirectory(warmup.viewDir, table));
+  const ours = ourAnswer(warmup.viewDir);
   if (duckdb) {
-    await runDuckdb(dataset.dataDir, config.threads.at(-1)!, ours);
-    ran();
+    for (const query of DUCKDB_QUERIES) {
+      await runDuckdb(dataset.dataDir, config.threads.at(-1)!, query, ours);
+      ran();
+    }
   }
   const rows: LadderRow[] = [];
   for (const threads of config.threads) {
     const ourRuns: BatchRun[] = [];
-    const duckdbRuns: MeasuredRun[] = [];
-    // Alternating runs, so drift in the machine's load falls on both engines alike.
+    const duckdbRuns = Object.fromEntries(DUCKDB_QUERIES.map((q) => [q, [] as MeasuredRun[]])) as Record<DuckdbQuery, MeasuredRun[]>;
+    // Alternating runs, so drift in the machine's load falls on every engine alike.
     for (let k = 1; k <= config.repeat; k++) {
       const run = await runBatchProcess(dataset.dataDir, threads);
       ran();
       checkTotals(run, warmup.totals, dataset.expected);
       ourRuns.push(run);
       if (duckdb) {
-        duckdbRuns.push(await runDuckdb(dataset.dataDir, threads, ours));
-        ran();
+        for (const query of DUCKDB_QUERIES) {
+          duckdbRuns[query].push(await runDuckdb(dataset.dataDir, threads, query, ours));
+          ran();
+        }
       }
-      logger.info(`bench: ${count(users)} users, ${threads} threads, run ${k}: ours ${seconds(run.wallMs)}${duckdb ? `, DuckDB ${seconds(duckdbRuns.at(-1)!.wallMs)}` : ''}`);
+      const theirs = duckdb ? `, DuckDB ${DUCKDB_QUERIES.map((q) => `${q} ${seconds(duckdbRuns[q].at(-1)!.wallMs)}`).join(', ')}` : '';
+      logger.info(`bench: ${count(users)} users, ${threads} threads, run ${k}: ours ${seconds(run.wallMs)}${theirs}`);
     }
     const oursEngine = engine(ourRuns, warmup.totals.rowsRead);
-    const duckdbEngine = duckdb ? engine(duckdbRuns, warmup.totals.rowsRead) : null;
+    const duckdbEngines = duckdb ? (Object.fromEntries(DUCKDB_QUERIES.map((q) => [q, engine(duckdbRuns[q], warmup.totals.rowsRead)])) as Record<DuckdbQuery, Engine>) : null;
     rows.push({
       users,
       usersWithPurchases: warmup.totals.users,
       threads,
       ours: oursEngine,
-      duckdb: duckdbEngine,
-      vsDuckdb: duckdbEngine ? oursEngine.rowsPerSecond / duckdbEngine.rowsPerSecond : null,
+      duckdb: duckdbEngines,
+      vsDuckdb: duckdbEngines ? (Object.fromEntries(DUCKDB_QUERIES.map((q) => [q, oursEngine.rowsPerSecond / duckdbEngines[q].rowsPerSecond])) as Record<DuckdbQuery, number>) : null,
       speedup: (rows[0]?.ours.medianSeconds ?? oursEngine.medianSeconds) / oursEngine.medianSeconds,
     });
   }
-  print(`${count(users)}-user space: ${count(warmup.totals.users)} users with purchases; every run's totals agree${duckdb ? ', and DuckDB gives each user the same count and cents' : ''}`);
+  print(`${count(users)}-user space: ${count(warmup.totals.users)} users with purchases; every run's totals agree${duckdb ? ", and each DuckDB query's answer equals ours (all-time totals user by user, hourly lines one by one)" : ''}`);
   return rows;
 }
 
-/** The batch ladder: per user count and thread count, ours and (when installed) DuckDB. */
+/** The batch ladder: per user count and thread count, ours and (when installed) DuckDB's queries. */
 async function runLadder(output: BenchOutput, config: BenchConfig): Promise<Record<string, unknown>> {
   const { print } = output;
   const duckdb = duckdbInstalled();
@@ -190,24 +236,24 @@ async function runLadder(output: BenchOutput, config: BenchConfig): Promise<Reco
     datasets.push(dataset.description);
     results.push(...(await ladderRung(output, config, dataset, users, duckdb, ran)));
   }
-  print(`median of ${config.repeat} timed run${config.repeat === 1 ? '' : 's'} each, process start to exit (ours: to the published view; DuckDB: to its written result):`);
-  const header = ['users', 'threads', 'ours s', 'rows/s', ...(duckdb ? ['DuckDB s', 'vs DuckDB'] : []), `speed-up vs ${config.threads[0]} thr.`, 'RSS MiB', ...(duckdb ? ['DuckDB RSS'] : [])];
+  print(`${config.repeat} timed run${config.repeat === 1 ? '' : 's'} each, seconds min / median / max, process start to exit (ours: to the published view with its bucket parts; DuckDB: to its written result); "vs" is our throughput over the query's at the median:`);
+  const header = ['users', 'threads', 'ours s', 'rows/s', ...(duckdb ? DUCKDB_QUERIES.flatMap((q) => [`DuckDB ${q} s`, `vs ${q}`]) : []), `speed-up vs ${config.threads[0]} thr.`, 'RSS MiB', ...(duckdb ? DUCKDB_QUERIES.map((q) => `${q} RSS`) : [])];
   const table = results.map((r) => [
     `${count(r.users)} (${count(r.usersWithPurchases)})`,
     String(r.threads),
-    r.ours.medianSeconds.toFixed(2),
+    spread(r.ours),
     count(r.ours.rowsPerSecond),
-    ...(r.duckdb ? [r.duckdb.medianSeconds.toFixed(2), ratio(r.ours.rowsPerSecond, r.duckdb.rowsPerSecond)] : []),
+    ...(r.duckdb ? DUCKDB_QUERIES.flatMap((q) => [spread(r.duckdb![q]), ratio(r.ours.rowsPerSecond, r.duckdb![q].rowsPerSecond)]) : []),
     `${r.speedup.toFixed(2)}×`,
     mib(r.ours.peakRssMiB),
-    ...(r.duckdb ? [mib(r.duckdb.peakRssMiB)] : []),
+    ...(r.duckdb ? DUCKDB_QUERIES.map((q) => mib(r.duckdb![q].peakRssMiB)) : []),
   ]);
   for (const line of formatTable(header, table)) print(line);
   for (const users of config.users) {
     const rung = results.filter((r) => r.users === users);
     print(`recommended for ${count(users)} users: --threads ${recommendThreads(rung)} (the fastest median; within ${TIE_FRACTION * 100} % of it, fewer threads win)`);
   }
-  return { datasets, repeat: config.repeat, duckdb, results };
+  return { datasets, repeat: config.repeat, duckdb, duckdbQueries: duckdb ? DUCKDB_QUERIES : [], results };
 }
 
 /**
@@ -276,8 +322,8 @@ async function runSpeed(output: BenchOutput, config: BenchConfig): Promise<Recor
     const speed = engine(runs, rows);
     results.push({ threads, speed, speedup: (results[0]?.speed.medianSeconds ?? speed.medianSeconds) / speed.medianSeconds, vsBatch: speed.rowsPerSecond / batch.rowsPerSecond });
   }
-  print(`speed --once on ${STREAM_FILES} staged files (${count(rows)} events), median of ${config.repeat}, process start to exit; batch on the same files at ${config.threads.at(-1)} threads: ${batch.medianSeconds.toFixed(2)} s, ${count(batch.rowsPerSecond)} rows/s`);
-  const table = results.map((r) => [String(r.threads), r.speed.medianSeconds.toFixed(2), count(r.speed.rowsPerSecond), `${r.speedup.toFixed(2)}×`, `${r.vsBatch.toFixed(2)}×`, mib(r.speed.peakRssMiB)]);
+  print(`speed --once on ${STREAM_FILES} staged files (${count(rows)} events), ${config.repeat} runs each, seconds min / median / max, process start to exit; batch on the same files at ${config.threads.at(-1)} threads: ${spread(batch)} s, ${count(batch.rowsPerSecond)} rows/s`);
+  const table = results.map((r) => [String(r.threads), spread(r.speed), count(r.speed.rowsPerSecond), `${r.speedup.toFixed(2)}×`, `${r.vsBatch.toFixed(2)}×`, mib(r.speed.peakRssMiB)]);
   for (const line of formatTable(['threads', 'speed --once s', 'events/s', `speed-up vs ${config.threads[0]} thr.`, 'vs batch rows/s', 'RSS MiB'], table)) print(line);
   return { dataset: source.description, repeat: config.repeat, batch, results };
 }
