@@ -132,12 +132,35 @@ function listNames(dir: string): string[] {
   }
 }
 
-/** Data lines of a view folder's parts (a header line not counted), each line parsed as its readers parse it. */
-function viewLines(dir: string, viewDir: string, bucketSeconds: number | undefined): number {
-  let lines = 0;
+/** What a view folder's parts hold: data lines (a header line not counted) and their totals, each line parsed as its readers parse it. */
+interface ViewContent {
+  readonly lines: number;
+  readonly purchases: number;
+  readonly cents: number;
+}
+
+function viewContent(dir: string, viewDir: string, bucketSeconds: number | undefined): ViewContent {
+  const content = { lines: 0, purchases: 0, cents: 0 };
   const buckets = bucketSeconds === undefined ? undefined : bucketField(bucketSeconds);
-  forEachViewPart(dir, (bytes, file) => forEachViewLine(bytes, file, 0, () => lines++, { firstLine: 'header-or-data', buckets }), viewDir);
-  return lines;
+  const add = (_prefix: readonly number[], _key: Uint8Array, _start: number, _end: number, count: number, cents: number): void => {
+    content.lines++;
+    content.purchases += count;
+    content.cents += cents;
+  };
+  forEachViewPart(dir, (bytes, file) => forEachViewLine(bytes, file, 0, add, { firstLine: 'header-or-data', buckets }), viewDir);
+  return content;
+}
+
+/** How a view folder's content differs from what its manifest says (lines, purchases, cents); undefined when it does not. */
+function contentMismatch(found: ViewContent, lines: number | undefined, linesAre: string, manifest: { purchases: number | undefined; purchaseCentsTotal: number | undefined }): string | undefined {
+  const expected: [string, number | undefined, number][] = [
+    [linesAre, lines, found.lines],
+    ['purchases', manifest.purchases, found.purchases],
+    ['cents in all', manifest.purchaseCentsTotal, found.cents],
+  ];
+  const differ = expected.filter(([, says, holds]) => says !== undefined && says !== holds);
+  if (differ.length === 0) return undefined;
+  return `${MANIFEST_FILE} says ${differ.map(([what, says]) => `${says} ${what}`).join(', ')}; the parts hold ${differ.map(([what, , holds]) => `${holds} ${what}`).join(', ')}`;
 }
 
 function checkBatchViews(layout: DataLayout, folderBucketSeconds: number, findings: Findings): void {
@@ -164,15 +187,13 @@ function checkBatchViews(layout: DataLayout, folderBucketSeconds: number, findin
         if (!fs.lstatSync(part, { throwIfNoEntry: false })) findings.add('missing', part, `${MANIFEST_FILE} says the view has ${manifest.partitions} parts; this one is not there`);
       }
     }
-    const users = findings.check(dir, () => viewLines(dir, dir, undefined));
-    if (users !== undefined && manifest.users !== undefined && users !== manifest.users) {
-      findings.add('damaged', dir, `${MANIFEST_FILE} says ${manifest.users} users, its parts hold ${users} lines`);
-    }
+    const users = findings.check(dir, () => viewContent(dir, dir, undefined));
+    const usersMismatch = users && contentMismatch(users, manifest.users, 'users', manifest);
+    if (usersMismatch !== undefined) findings.add('damaged', dir, usersMismatch);
     if (!hasBuckets) continue;
-    const userBuckets = findings.check(bucketsDir, () => viewLines(bucketsDir, dir, manifest.bucketSeconds ?? folderBucketSeconds));
-    if (userBuckets !== undefined && manifest.userBuckets !== undefined && userBuckets !== manifest.userBuckets) {
-      findings.add('damaged', bucketsDir, `${MANIFEST_FILE} says ${manifest.userBuckets} (user, bucket) totals, buckets/ holds ${userBuckets} lines`);
-    }
+    const userBuckets = findings.check(bucketsDir, () => viewContent(bucketsDir, dir, manifest.bucketSeconds ?? folderBucketSeconds));
+    const bucketsMismatch = userBuckets && contentMismatch(userBuckets, manifest.userBuckets, '(user, bucket) totals', manifest);
+    if (bucketsMismatch !== undefined) findings.add('damaged', bucketsDir, bucketsMismatch);
   }
 }
 
@@ -222,8 +243,9 @@ function checkLoggedFiles(stream: DataLayout, findings: Findings): number | unde
 /** One stream's realtime state: head.json, checkpoints and their parts, delta files and the seqs the head needs. */
 function checkRealtime(stream: DataLayout, lastLoggedSeq: number | undefined, bucketSeconds: number, findings: Findings): void {
   const head = findings.check(stream.realtimeHead, () => readRealtimeHead(stream.realtimeHead));
+  // head.json proves itself, the log's lines may not (a log cut at a line boundary still reads): the log lost them.
   if (head && lastLoggedSeq !== undefined && head.throughSeq > lastLoggedSeq) {
-    findings.add('damaged', stream.realtimeHead, `it reaches seq ${head.throughSeq}; the ingest log ends at seq ${lastLoggedSeq}`);
+    findings.add('damaged', stream.ingestLog, `expected seqs through ${head.throughSeq} (head.json reaches it), found through ${lastLoggedSeq}: lines lost`);
   }
   incompleteViews(stream.servingRealtime, REALTIME_VIEW_PATTERN, findings);
   const checkpoints = listRealtimeViews(stream.servingRealtime, (dir, error) => findings.add('damaged', path.join(dir, '_REALTIME.json'), error.message));
@@ -247,7 +269,7 @@ function checkRealtime(stream: DataLayout, lastLoggedSeq: number | undefined, bu
 
 function checkSpeedOutputs(stream: DataLayout, findings: Findings): void {
   incompleteViews(stream.servingSpeed, SPEED_VIEW_PATTERN, findings);
-  for (const window of listSpeedViews(stream.servingSpeed)) findings.check(window.dir, () => viewLines(window.dir, window.dir, undefined));
+  for (const window of listSpeedViews(stream.servingSpeed)) findings.check(window.dir, () => viewContent(window.dir, window.dir, undefined));
   const eventWindows = path.join(path.dirname(stream.speedLock), EVENT_WINDOW_STATE_FILE);
   findings.check(eventWindows, () => checkEventWindowState(eventWindows));
 }
