@@ -126,8 +126,9 @@ const KINDS: readonly { kind: string; file: (data: string) => string; damages: r
   { kind: "a speed window's part", file: (d) => biggestIn(newest(dirsIn(path.join(d, 'serving/speed')))), damages: [['cut inside a line', cutInsideLine], ['a link', linkOutside]] },
   { kind: 'the event-window state', file: (d) => path.join(d, 'ingest/event-windows.state'), damages: CUTS_AND_BYTES },
   { kind: 'the settings file', file: (d) => path.join(d, 'event-time.json'), damages: JSON_DAMAGES(4096) },
-  { kind: 'the ingest log', file: (d) => path.join(d, 'ingest/ingest.log'), damages: [['emptied', empty], ['a link', linkOutside], ['cut at a line boundary', cutAtLineBoundary]] },
-  { kind: 'the compaction records', file: (d) => path.join(d, 'master/stream/compactions.jsonl'), damages: [['emptied', empty], ['a link', linkOutside]] },
+  // A log cut at its end reads as a shorter log (a torn last line is a crash, not damage): the head reaching past it tells.
+  { kind: 'the ingest log', file: (d) => path.join(d, 'ingest/ingest.log'), damages: CUTS_AND_BYTES },
+  { kind: 'the compaction records', file: (d) => path.join(d, 'master/stream/compactions.jsonl'), damages: [['a flipped digit', flipDigit], ['emptied', empty], ['a link', linkOutside]] },
   { kind: 'a compacted master file', file: (d) => biggestIn(path.join(d, 'master/stream')), damages: [['cut at a line boundary', cutAtLineBoundary], ['a link', linkOutside]] },
 ];
 
