@@ -93,8 +93,9 @@ class Findings {
 /** Walks the whole folder without following links: links, entries that are neither files nor folders, temps left over. */
 function walk(dir: string, findings: Findings): number {
   let files = 0;
-  for (const name of fs.readdirSync(dir).sort()) {
+  for (const name of listNames(dir)) {
     const full = path.join(dir, name);
+    // Gone since listed (a live folder: a prune, a rename into place): nothing to check.
     const stat = fs.lstatSync(full, { throwIfNoEntry: false });
     if (!stat) continue;
     const hidden = HIDDEN_TEMP.exec(name);
@@ -102,7 +103,7 @@ function walk(dir: string, findings: Findings): number {
       findings.add('orphaned', full, `a temp ${stat.isDirectory() ? 'folder' : 'file'} of a write that never finished (pid ${hidden[1]} is gone)`);
       continue;
     }
-    if (stat.isSymbolicLink()) findings.add('link', full, `a symbolic link to ${fs.readlinkSync(full)} (links are never followed)`);
+    if (stat.isSymbolicLink()) findings.add('link', full, `a symbolic link${linkTarget(full)} (links are never followed)`);
     else if (stat.isDirectory()) files += walk(full, findings);
     else if (!stat.isFile()) findings.add('damaged', full, 'expected a regular file or folder, found neither (a FIFO, socket or device)');
     else {
@@ -114,11 +115,20 @@ function walk(dir: string, findings: Findings): number {
   return files;
 }
 
+/** ` to <target>` of a link, for its finding (nothing when it went away meanwhile). */
+function linkTarget(link: string): string {
+  try {
+    return ` to ${fs.readlinkSync(link)}`;
+  } catch {
+    return '';
+  }
+}
+
 /** Folders of `parent` named like published views but without `_SUCCESS`: a publish or a prune that did not finish. */
 function incompleteViews(parent: string, pattern: RegExp, findings: Findings): void {
   for (const name of listNames(parent)) {
     const dir = path.join(parent, name);
-    if (!pattern.test(name) || fs.lstatSync(dir).isDirectory() !== true) continue;
+    if (!pattern.test(name) || fs.lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) continue;
     if (!fs.existsSync(path.join(dir, '_SUCCESS'))) findings.add('orphaned', dir, 'a view folder without _SUCCESS: incomplete (a publish or a prune cut short)');
   }
 }
@@ -167,7 +177,7 @@ function checkBatchViews(layout: DataLayout, folderBucketSeconds: number, findin
   incompleteViews(layout.servingBatch, BATCH_VIEW_PATTERN, findings);
   for (const name of listNames(layout.servingBatch)) {
     const dir = path.join(layout.servingBatch, name);
-    if (!BATCH_VIEW_PATTERN.test(name) || !fs.lstatSync(dir).isDirectory() || !fs.existsSync(path.join(dir, '_SUCCESS'))) continue;
+    if (!BATCH_VIEW_PATTERN.test(name) || fs.lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true || !fs.existsSync(path.join(dir, '_SUCCESS'))) continue;
     const manifestFile = path.join(dir, MANIFEST_FILE);
     const manifest = readBatchManifest(dir);
     if (!manifest.found) {
