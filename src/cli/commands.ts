@@ -306,4 +306,22 @@ const replayQuarantine: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, serve, compact, masterFiles, replayQuarantine, all, soak, bench];
+const verify: CommandSpec = {
+  name: 'verify',
+  description:
+    'check every file of the data folder as the layers read them: one line per damaged, missing or orphaned file or link ' +
+    '(`<kind>  <path>  <expected vs found>`), then a summary; exit 1 when any. Read-only and takes no lock, so a folder ' +
+    'a running pipeline writes may be seen mid-change: what a race shows goes away on a second run',
+  options: [],
+  dataFolder: 'existing',
+  async run({ layout, print }) {
+    const { verifyDataFolder } = await import('../io/verify/verify-data-folder.js');
+    const { findings, filesChecked } = verifyDataFolder(layout);
+    for (const finding of findings) print(`${finding.kind}  ${finding.path}  ${finding.detail}`);
+    const kinds = (['damaged', 'missing', 'orphaned', 'link'] as const).map((kind) => `${count(findings.filter((f) => f.kind === kind).length)} ${kind}`);
+    print(`verify: ${findings.length === 0 ? 'clean' : kinds.join(', ')}; ${counted(filesChecked, 'file')} checked in ${layout.root}`);
+    if (findings.length > 0) throw new LambdaflowError('E_STATE', `${counted(findings.length, 'problem')} found in ${layout.root}`, { file: layout.root });
+  },
+};
+
+export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, serve, compact, masterFiles, replayQuarantine, verify, all, soak, bench];

@@ -18,10 +18,13 @@ import { sliceByUsers } from './realtime-apply.js';
  */
 const APPLY_SLICE_USERS = 2_048;
 
-/** A stream's realtime state as published: its head, else its newest checkpoint. */
-function realtimeOf(stream: DataLayout): StreamRealtime {
+/**
+ * A stream's realtime state as published: its head, else its newest checkpoint whose _REALTIME.json proves itself (one
+ * that does not is never claimed: `skipped` is told, and an older one and the deltas stand in for it).
+ */
+function realtimeOf(stream: DataLayout, skipped: MergeViewContext['skipped']): StreamRealtime {
   const head = readRealtimeHead(stream.realtimeHead);
-  const checkpoint = listRealtimeViews(stream.servingRealtime).at(-1);
+  const checkpoint = listRealtimeViews(stream.servingRealtime, (_dir, error) => skipped(error, 'serving without that checkpoint: an older one and the deltas stand in')).at(-1);
   return {
     checkpoint: checkpoint ? { dir: checkpoint.dir, watermark: checkpoint.watermark, throughSeq: checkpoint.throughSeq, lastIngestedAtMs: checkpoint.lastIngestedAtMs } : null,
     throughSeq: Math.max(head?.throughSeq ?? 0, checkpoint?.throughSeq ?? 0),
@@ -34,7 +37,7 @@ export class ExactView implements MergeView {
   constructor(private readonly context: MergeViewContext) {}
 
   async load(batch: BatchViewRef | null, streams: readonly DataLayout[]): Promise<ServingLoadResult> {
-    const states = new Map(streams.map((stream) => [stream, realtimeOf(stream)]));
+    const states = new Map(streams.map((stream) => [stream, realtimeOf(stream, this.context.skipped)]));
     const result = await this.context.threads.request<ServingLoadResult>(loadRequest(batch, streams, (stream) => states.get(stream)!, null, this.context.bucketSeconds));
     // The heads' event clocks go with the version the load publishes.
     for (const [stream, state] of states) this.context.store.noteEventTime(stream.stream, state.eventTime);

@@ -3,6 +3,7 @@
 // what a newer batch view means. The serving layer follows the data folder the same way for both.
 
 import { type EventTimeHead } from '../core/event-time.js';
+import { type LambdaflowError } from '../core/errors.js';
 import { type DataLayout } from '../io/files/layout.js';
 import { type BatchViewInfo } from '../io/views/views.js';
 import type { BatchViewRef, RealtimeViewRef, ServingLoadResult, ServingRequest } from '../messages.js';
@@ -39,6 +40,11 @@ export interface MergeViewContext {
   changed(status: SnapshotStatus | undefined): void;
   /** Loads everything again. */
   reload(): Promise<void>;
+  /**
+   * A damaged state file the view goes on without (`what` says how): serve warns once per file until it changes;
+   * `merge --once` throws the error, refusing like it refuses any other damage.
+   */
+  skipped(error: LambdaflowError, what: string): void;
 }
 
 /** What a load reads of one stream's realtime state: its newest checkpoint, and its head's reach. */

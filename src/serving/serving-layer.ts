@@ -11,6 +11,7 @@ import { type DataLayout, allStreamLayouts, partitionStreams } from '../io/files
 import { type Logger } from '../io/runtime/logger.js';
 import { type BatchViewInfo, VIEW_REMOVED, batchWatermarkOf, latestBatchView } from '../io/views/views.js';
 import { CsvCadence } from './csv-cadence.js';
+import { DamageWarnings } from './damage-warnings.js';
 import { NO_BATCH_VIEW, type SnapshotStatus } from './current-version.js';
 import { ExactView } from './exact-view.js';
 import { type TopBy, type UserTotals } from './lookups.js';
@@ -69,11 +70,15 @@ export class ServingLayer implements ServingReads {
   private readonly csvCadence: CsvCadence;
   private wake: (() => void) | undefined;
   private watchers: fs.FSWatcher[] = [];
+  private readonly warnings: DamageWarnings;
+  /** `merge --once`: a damaged file the follow loop would skip with a warning is an error instead. */
+  private refusesDamage = false;
 
   private constructor(private readonly config: ServingConfig) {
     this.store = new ServingStore(config.clock, config.bucketSeconds);
     this.streams = allStreamLayouts(config.layout);
     this.counters = new SpeedCounters(config.clock);
+    this.warnings = new DamageWarnings(config.logger);
     this.exports = new ViewExports(config.layout.mergedView, this.store);
     this.csvCadence = new CsvCadence(
       { target: config.layout.mergedView, intervalMs: config.csvIntervalMs, clock: config.clock, logger: config.logger, onWritten: config.onCsvWritten },
@@ -90,6 +95,10 @@ export class ServingLayer implements ServingReads {
       background: (what, step) => this.background(what, step),
       changed: (status) => this.changed(status),
       reload: () => this.load(),
+      skipped: (error, what) => {
+        if (this.refusesDamage) throw error;
+        this.warnings.warn(error, `serving: ${error.message}; ${what}`);
+      },
     });
   }
 
@@ -179,6 +188,7 @@ export class ServingLayer implements ServingReads {
     );
     if (!batch && !this.ready) logger.warn(`serving: ${NO_BATCH_VIEW} in ${layout.servingBatch}: serving the speed layer's totals alone until a batch job publishes one`);
     this.ready = true;
+    this.warnings.loaded();
   }
 
   /** Runs a background load step (one at a time); a state error is logged and answered by a full reload. */
@@ -187,13 +197,13 @@ export class ServingLayer implements ServingReads {
     this.task = step()
       .catch(async (error: unknown) => {
         if (!isRetryable(error)) throw error;
-        this.config.logger.warn(`serving: ${what}: ${(error as Error).message}; loading the view again`);
+        this.warnings.warn(error, `serving: ${what}: ${(error as Error).message}; loading the view again (keeping the last good version meanwhile)`);
         await this.config.clock.sleep(this.ready ? 0 : RETRY_MS);
         await this.load();
       })
       .catch((error: unknown) => {
         if (!isRetryable(error)) throw error;
-        this.config.logger.warn(`serving: reload failed (${(error as Error).message}); trying again`);
+        this.warnings.warn(error, `serving: reload failed (${(error as Error).message}); trying again`);
       })
       .finally(() => (this.task = undefined));
   }
@@ -236,7 +246,7 @@ export class ServingLayer implements ServingReads {
           await this.load();
         } catch (error) {
           if (!isRetryable(error)) throw error;
-          this.config.logger.warn(`serving: cannot load a consistent view yet (${(error as Error).message}); retrying`);
+          this.warnings.warn(error, `serving: cannot load a consistent view yet (${(error as Error).message}); retrying`);
           await clock.sleep(RETRY_MS, signal);
         }
       }
@@ -264,6 +274,7 @@ export class ServingLayer implements ServingReads {
    * read is, from the newest), writes merged_view.csv, closes.
    */
   async once(): Promise<SnapshotStatus> {
+    this.refusesDamage = true;
     try {
       for (let attempt = 1; ; attempt++) {
         try {

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { describeRun, errorLines, listeningUrl, requireBuild, runCli, startCli } from '../helpers/cli.js';
 import { apiCents, apiUsers, httpRequest, jsonOf } from '../helpers/http-client.js';
 import { completeRealtimeViews, loggedStreamFiles, plain, readMergedView, readMergedViewText, realtimeThroughSeq } from '../helpers/outputs.js';
-import { chunkText, dropStreamFile, expectExactMerge, waitFor, waitForValue, writeBatchInputs } from '../helpers/pipeline.js';
+import { chunkText, dropStreamFile, expectExactMerge, publishRealtimeHead, waitFor, waitForValue, writeBatchInputs } from '../helpers/pipeline.js';
 import { expectedMergedViewText, recountMasterDataset } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
@@ -143,5 +143,83 @@ describe('a realtime head.json whose throughSeq changed (it still parses)', () =
     const speed = await runCli(['speed', '--once', '--data', data, ...FAST]);
     expect(speed.code, describeRun(speed)).toBe(0);
     await expectExactMerge(data);
+  });
+});
+
+/** The warning lines of a run's output that name `file`. */
+const warningsNaming = (output: string, file: string): string[] => output.split('\n').filter((line) => line.includes(' warn ') && line.includes(file));
+
+/** Waits until serve's output has gone on for `ms` (several polls). */
+const severalPolls = (ms = 2_000): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('serve polling a damaged delta file past what it serves (issue 24)', () => {
+  it('warns once per file until it changes, and keeps serving the last good version, exact', async () => {
+    const { data } = await folderWithDeltas();
+    const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn'], { timeoutMs: 55_000 });
+    children.push(serve.child);
+    const url = await listeningUrl(serve);
+    await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+    const goodView = (await httpRequest(`${url}/view.csv`)).text;
+    expect(goodView).toBe(expectedMergedViewText(data));
+
+    // A head that proves itself reaching seq 9, whose delta file does not (no trailer: cut).
+    const delta = path.join(deltasDir(data), `delta-${'9'.padStart(12, '0')}-${'9'.padStart(12, '0')}.csv`);
+    fs.writeFileSync(delta, 'seq,user_id,bucket_start,purchase_count,purchase_amount_total\n9,u1,1699999200,1,1.00\n');
+    publishRealtimeHead(data, 0, STREAM_FILES + 1);
+    await waitFor(() => warningsNaming(serve.output(), delta).length > 0, 20_000, 'serve naming the damaged delta');
+    await severalPolls();
+    expect(warningsNaming(serve.output(), delta)).toEqual([expect.stringContaining(`damaged delta file ${delta}: its last line is not a #trailer`)]);
+    const status = jsonOf<{ through_seq: number }>(await httpRequest(`${url}/status`));
+    expect(status.through_seq).toBe(STREAM_FILES);
+    expect((await httpRequest(`${url}/view.csv`)).text).toBe(goodView);
+
+    // Damaged again, differently: a new warning, once.
+    fs.writeFileSync(delta, 'seq,user_id,bucket_start,purchase_count,purchase_amount_total\n9,u1,1699999200,1,1.0');
+    await waitFor(() => warningsNaming(serve.output(), delta).length > 1, 20_000, 'serve naming the file again once it changed');
+    await severalPolls();
+    expect(warningsNaming(serve.output(), delta)).toHaveLength(2);
+    expect((await httpRequest(`${url}/view.csv`)).text).toBe(goodView);
+    serve.child.kill('SIGTERM');
+    expect((await serve.result).code).toBe(0);
+  });
+});
+
+describe("a realtime checkpoint whose _REALTIME.json is damaged (its throughSeq changed, still JSON)", () => {
+  /** The folder with a newest checkpoint through every seq, its _REALTIME.json then changed to claim one seq less. */
+  async function folderWithDamagedCheckpoint(): Promise<{ data: string; meta: string }> {
+    const { data } = await folderWithDeltas();
+    const once = await runCli(['speed', '--once', '--data', data, ...FAST]);
+    expect(once.code, describeRun(once)).toBe(0);
+    const meta = path.join(completeRealtimeViews(data).sort().at(-1)!, '_REALTIME.json');
+    const text = fs.readFileSync(meta, 'utf8');
+    expect(text).toContain(`"throughSeq":${STREAM_FILES}`);
+    fs.writeFileSync(meta, text.replace(`"throughSeq":${STREAM_FILES}`, `"throughSeq":${STREAM_FILES - 1}`));
+    return { data, meta };
+  }
+
+  it('merge --once refuses it with one error line naming the file, exit 1, and leaves the merged view alone', async () => {
+    const { data, meta } = await folderWithDamagedCheckpoint();
+    const merge = await runCli(['merge', '--once', '--data', data]);
+    expect(merge.code, describeRun(merge)).toBe(1);
+    expect(errorLines(merge.stderr)).toEqual([expect.stringMatching(`damaged state file ${meta}: expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}`)]);
+    expect(fs.existsSync(path.join(data, 'serving', 'view', 'merged_view.csv'))).toBe(false);
+  });
+
+  it('serve says so once, naming the file, and serves without it: /status and the view equal the recount', async () => {
+    const { data, meta } = await folderWithDamagedCheckpoint();
+    const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn'], { timeoutMs: 55_000 });
+    children.push(serve.child);
+    const url = await listeningUrl(serve);
+    await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+    await severalPolls();
+    expect(warningsNaming(serve.output(), meta)).toEqual([expect.stringContaining(`damaged state file ${meta}: expected CRC-32`)]);
+    const expected = apiUsers(recountMasterDataset(data));
+    const status = jsonOf<{ users: number; purchase_count_total: number; through_seq: number }>(await httpRequest(`${url}/status`));
+    expect(status.through_seq).toBe(STREAM_FILES);
+    expect(status.users).toBe(expected.length);
+    expect(status.purchase_count_total).toBe(expected.reduce((n, u) => n + u.purchase_count_total, 0));
+    expect((await httpRequest(`${url}/view.csv`)).text).toBe(expectedMergedViewText(data));
+    serve.child.kill('SIGTERM');
+    expect((await serve.result).code).toBe(0);
   });
 });

@@ -196,6 +196,12 @@ export interface IngestLogEntry {
   readonly ingestedAtMs: number;
 }
 
+/** A JSON-lines record without the `crc32` every writer adds to its line (README: the data folder's logs). */
+function withoutCheck<T extends object>(record: T & { crc32?: number }): T {
+  const { crc32: _check, ...rest } = record;
+  return rest as T;
+}
+
 /** The logged stream files not folded into the log's first line by compaction, in log order (a line cut short by a crash is not an entry). */
 export function loggedStreamFiles(dataDir: string, stream = 'default'): IngestLogEntry[] {
   const log = stream === 'default' ? path.join(dataDir, 'ingest', 'ingest.log') : path.join(dataDir, 'streams', stream, 'ingest', 'ingest.log');
@@ -204,7 +210,7 @@ export function loggedStreamFiles(dataDir: string, stream = 'default'): IngestLo
     .readFileSync(log, 'utf8')
     .split('\n')
     .filter((l) => l.endsWith('}'))
-    .map((l) => JSON.parse(l) as IngestLogEntry & { compactedThrough?: number })
+    .map((l) => withoutCheck(JSON.parse(l) as IngestLogEntry & { compactedThrough?: number }))
     .filter((e) => e.compactedThrough === undefined);
 }
 
@@ -327,5 +333,5 @@ export function readReplayLedger(dataDir: string, inputName: string): ReplayLedg
   if (!fs.existsSync(file)) return [];
   const lines = fs.readFileSync(file, 'utf8').split('\n');
   lines.pop();
-  return lines.map((l) => JSON.parse(l) as ReplayLedgerLine);
+  return lines.map((l) => withoutCheck(JSON.parse(l) as ReplayLedgerLine));
 }

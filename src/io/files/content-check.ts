@@ -46,12 +46,36 @@ export function checkedJsonText(value: object): string {
   return `${body}${JSON_CHECK_KEY}${zlib.crc32(body)}}\n`;
 }
 
+/** The CRC-32 a checkedJsonText text ends with, and the text it is of; undefined when it ends with none. */
+function checkAtEnd(text: string): { body: string; crc32: number } | undefined {
+  const check = JSON_CHECK_AT_END.exec(text);
+  return check ? { body: text.slice(0, check.index), crc32: Number(check[1]) } : undefined;
+}
+
 /** The object checkedJsonText wrote (without its `crc32`); a string saying what is wrong when the text does not prove itself. */
 export function parseCheckedJson(text: string): Record<string, unknown> | string {
-  const check = JSON_CHECK_AT_END.exec(text);
+  const check = checkAtEnd(text);
   if (!check) return 'it does not end with its crc32 (cut, or from before checks)';
-  const found = zlib.crc32(text.slice(0, check.index));
-  if (Number(check[1]) !== found) return `expected CRC-32 ${hex(Number(check[1]))}, found ${hex(found)}`;
+  const found = zlib.crc32(check.body);
+  if (check.crc32 !== found) return `expected CRC-32 ${hex(check.crc32)}, found ${hex(found)}`;
   const { crc32: _check, ...value } = JSON.parse(text) as Record<string, unknown>;
   return value;
+}
+
+/**
+ * One line of a JSON-lines file (without its newline) that checkedJsonText may have written: its value (undefined
+ * when it is not JSON) and whether it carried its CRC-32 (a line from before checks does not); a string saying what
+ * is wrong when it carries one that does not match.
+ */
+export function parseJsonLine(line: string): { readonly value: unknown; readonly checked: boolean } | string {
+  const text = `${line}\n`;
+  if (checkAtEnd(text) !== undefined) {
+    const checked = parseCheckedJson(text);
+    return typeof checked === 'string' ? checked : { value: checked, checked: true };
+  }
+  try {
+    return { value: JSON.parse(line) as unknown, checked: false };
+  } catch {
+    return { value: undefined, checked: false };
+  }
 }

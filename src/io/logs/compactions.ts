@@ -4,6 +4,9 @@
 //   {"compacted":{"first":1,"last":840,"file":"seqs-…1-…840.csv","bytes":…,"seqEnds":[…],"replaces":"…"}}
 //   {"removed":{"through":840}}          every original of seqs ≤ 840 is gone from stream_input/
 //
+// Each line ends with `"crc32":C`, the CRC-32 of its text before it (json-lines.ts): a record damaged so that it
+// still parses would send a seq's reader to the wrong bytes.
+//
 // A compacted file holds the good rows of its seqs' files, in seq order, one per line (bad rows stay in quarantine);
 // seqEnds[i] is the byte length of its prefix through seq first + i, so any watermark inside it is a prefix.
 

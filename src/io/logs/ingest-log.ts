@@ -1,12 +1,14 @@
 // The append-only ingest log: which stream files joined the master dataset, in what order (seq), with what size.
 // Once compaction has moved the files of seqs 1..C into the master dataset's compacted files, the log's entries for
 // them are folded into one first line `{"compactedThrough":C}`, so reading the log costs what is not yet compacted.
+// Every line carries the CRC-32 of its text (json-lines.ts): a size or seq damaged in a line that still parses is
+// refused naming the line, where it would have read a different prefix of a stream file without a word.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { LambdaflowError } from '../../core/errors.js';
 import { FileInProgress } from '../files/atomic.js';
-import { readJsonLines } from './json-lines.js';
+import { jsonLinesText, readJsonLines } from './json-lines.js';
 
 export interface IngestEntry {
   readonly seq: number;
@@ -85,7 +87,7 @@ export class IngestLogWriter {
     if (throughSeq > this.lastSeq) throw new RangeError(`cannot fold the ingest log through seq ${throughSeq}: it ends at ${this.lastSeq}`);
     const { entries } = readIngestLog(this.logPath);
     const kept = entries.filter((entry) => entry.seq > throughSeq);
-    const text = [JSON.stringify({ compactedThrough: throughSeq }), ...kept.map((e) => JSON.stringify(e))].join('\n') + '\n';
+    const text = jsonLinesText([{ compactedThrough: throughSeq }, ...kept]);
     let folded: FileInProgress | undefined;
     try {
       folded = FileInProgress.create(path.dirname(this.logPath), path.basename(this.logPath));
@@ -110,7 +112,7 @@ export class IngestLogWriter {
   append(files: readonly { name: string; size: number }[], ingestedAtMs: number): IngestEntry[] {
     const entries = files.map((f, i) => ({ seq: this.lastSeq + i + 1, name: f.name, size: f.size, ingestedAtMs }));
     if (entries.length === 0) return entries;
-    const text = entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
+    const text = jsonLinesText(entries);
     const sizeBefore = fs.fstatSync(this.fd).size;
     try {
       fs.writeFileSync(this.fd, text); // loops until every byte is written, unlike one writeSync

@@ -260,14 +260,21 @@ export class DeltaFiles {
    * ingest log, so the speed layer's recovery rebuilds the seqs they no longer cover from the logged files.
    */
   removeDamaged(): string[] {
-    const refused: string[] = [];
+    return this.damaged().map((error) => {
+      fs.rmSync(error.context.file!, { force: true });
+      return error.message;
+    });
+  }
+
+  /** Why each delta file that does not prove itself is refused (E_STATE naming the file), in seq order; nothing is removed. */
+  damaged(): LambdaflowError[] {
+    const refused: LambdaflowError[] = [];
     for (const { file } of listDeltaFiles(this.dir)) {
       try {
         checkDeltaFile(readRegularFile(file, 'E_STATE'), file, this.bucketSeconds);
       } catch (error) {
         if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
-        fs.rmSync(file, { force: true });
-        refused.push(error.message);
+        refused.push(error);
       }
     }
     return refused;

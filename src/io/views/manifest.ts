@@ -10,6 +10,9 @@ export const MANIFEST_FILE = '_MANIFEST.json';
 /** A manifest lists a view's inputs (a line each): a few MB holds tens of thousands; past it, it is not read. */
 export const MANIFEST_MAX_BYTES = 8 << 20;
 
+/** The name of a batch view's part of reduce partition `partition` (in the view's folder and in its buckets/). */
+export const batchPartName = (partition: number): string => `part-${String(partition).padStart(5, '0')}`;
+
 export interface BatchManifest {
   readonly createdAtMs: number;
   readonly streamWatermark: number;
@@ -63,6 +66,8 @@ export interface ManifestFacts {
   readonly purchaseCentsTotal: number | undefined;
   readonly badRowsTotal: number | undefined;
   readonly bucketSeconds: number | undefined;
+  /** Parts the batch job wrote (part-00000… in the view and in buckets/, one per reduce partition); a Spark job's view names none. */
+  readonly partitions: number | undefined;
   readonly inputs: readonly BatchManifestInput[] | undefined;
 }
 
@@ -103,6 +108,7 @@ export function readBatchManifest(dir: string): ManifestFacts {
     purchaseCentsTotal: numberOf(json?.purchaseCentsTotal),
     badRowsTotal: numberOf(json?.badRowsTotal),
     bucketSeconds: numberOf(json?.bucketSeconds),
+    partitions: isSeq(json?.partitions) ? json.partitions : undefined,
     inputs: Array.isArray(json?.inputs) && json.inputs.every(isInput) ? json.inputs : undefined,
   };
 }

@@ -2,6 +2,7 @@
 // other line the caller refuses is damage naming the file and the line.
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { appendJsonLines, readJsonLines } from '../../../src/io/logs/json-lines.js';
 import { tempRoots } from '../../helpers/temp-dirs.js';
@@ -52,14 +53,59 @@ describe('readJsonLines', () => {
   });
 });
 
+/** A line as every writer since checks writes it: the JSON with a last key `crc32`, the CRC-32 of the text before it. */
+function checkedLine(json: string): string {
+  const body = json.slice(0, -1);
+  return `${body},"crc32":${zlib.crc32(body)}}\n`;
+}
+
+describe('readJsonLines: lines that prove themselves (issue 24)', () => {
+  const checked = ['{"n":1,"size":2583}', '{"n":2,"size":2617}', '{"n":3,"size":2629}'].map(checkedLine);
+
+  it('takes checked lines, and old lines written before checks, as they are', () => {
+    const file = path.join(newTempRoot().data, 'log.jsonl');
+    fs.writeFileSync(file, `{"n":0}\n${checked.join('')}`);
+    expect(readNs(file).ns).toEqual([0, 1, 2, 3]);
+  });
+
+  it('a digit flipped in a middle line that still parses is damage naming the file and the line', () => {
+    const file = path.join(newTempRoot().data, 'log.jsonl');
+    fs.writeFileSync(file, [checked[0], checked[1]!.replace('2617', '2616'), checked[2]].join(''));
+    expect(() => readNs(file)).toThrow(
+      expect.objectContaining({ code: 'E_STATE', message: expect.stringMatching(new RegExp(`^the test log ${file} is damaged at line 2: expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}$`)), context: { file, line: 2 } }),
+    );
+  });
+
+  it('a line without its check after lines with theirs is damage (its check was cut away or never written)', () => {
+    const file = path.join(newTempRoot().data, 'log.jsonl');
+    fs.writeFileSync(file, `${checked[0]}{"n":2,"size":2617}\n${checked[2]}`);
+    expect(() => readNs(file)).toThrow(expect.objectContaining({ code: 'E_STATE', context: { file, line: 2 } }));
+  });
+
+  it('a last line a crash cut short is still left out, checked lines or not', () => {
+    const file = path.join(newTempRoot().data, 'log.jsonl');
+    const text = checked.join('');
+    fs.writeFileSync(file, text.slice(0, -8));
+    expect(readNs(file)).toEqual({ ns: [1, 2], validBytes: checked[0]!.length + checked[1]!.length });
+  });
+
+  it('a link is not followed: E_STATE', () => {
+    const { data, outside } = newTempRoot();
+    fs.writeFileSync(path.join(outside, 'log.jsonl'), checked.join(''));
+    fs.symlinkSync(path.join(outside, 'log.jsonl'), path.join(data, 'log.jsonl'));
+    expect(() => readNs(path.join(data, 'log.jsonl'))).toThrow(expect.objectContaining({ code: 'E_STATE', message: expect.stringContaining('symbolic link') }));
+  });
+});
+
 describe('appendJsonLines', () => {
-  it('creates the file, then appends after the valid bytes, cutting off a half line', () => {
+  it('creates the file, then appends after the valid bytes, cutting off a half line, each line with its check', () => {
     const file = path.join(newTempRoot().data, 'log.jsonl');
     appendJsonLines(file, 'the test log', 0, [{ n: 1 }, { n: 2 }]);
-    expect(fs.readFileSync(file, 'utf8')).toBe('{"n":1}\n{"n":2}\n');
+    expect(fs.readFileSync(file, 'utf8')).toBe(checkedLine('{"n":1}') + checkedLine('{"n":2}'));
     fs.appendFileSync(file, '{"n":');
     appendJsonLines(file, 'the test log', readNs(file).validBytes, [{ n: 3 }]);
-    expect(readNs(file)).toEqual({ ns: [1, 2, 3], validBytes: 24 });
+    expect(readNs(file)).toEqual({ ns: [1, 2, 3], validBytes: fs.statSync(file).size });
+    expect(fs.readFileSync(file, 'utf8')).toBe(['{"n":1}', '{"n":2}', '{"n":3}'].map(checkedLine).join(''));
   });
 
   it('a file that cannot be opened is E_WRITE naming the label', () => {
