@@ -54,6 +54,11 @@ export interface ReduceTask {
   readonly bucketSeconds: number;
 }
 
+interface PartCheck {
+  readonly lines: number;
+  readonly crc32: number;
+}
+
 export interface ReduceResult {
   readonly partition: number;
   readonly users: number;
@@ -61,6 +66,8 @@ export interface ReduceResult {
   readonly userBuckets: number;
   readonly purchases: number;
   readonly cents: number;
+  /** What the manifest says of the two parts written: their line counts and CRC-32s (src/io/files/content-check.ts). */
+  readonly checks: { readonly users: PartCheck; readonly buckets: PartCheck };
 }
 
 /** A logged seq to parse: its seq, and where its rows are (its stream file's logged prefix, or a compacted segment). */

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { type AggSink, PartitionedTables, UserAggTable, blockTransferList, stateTransferList } from '../src/core/agg-table.js';
 import { batchPartsOf } from '../src/core/sorted-view.js';
+import { contentCheckOf } from '../src/io/files/content-check.js';
 import { parseFileRange } from '../src/io/files/read-range.js';
 import { type ErrorCode, LambdaflowError } from '../src/core/errors.js';
 import { type Answer, answerTask, ownedBytes } from '../src/io/threads/thread-rpc.js';
@@ -60,7 +61,8 @@ function reducePartition(task: ReduceTask): ReduceResult {
   const parts = batchPartsOf(table, task.bucketSeconds);
   writeDurably(task.outputPath, parts.users);
   writeDurably(task.bucketsPath, parts.buckets);
-  return { partition: task.partition, users: parts.userCount, userBuckets: parts.bucketCount, purchases: parts.purchases, cents: parts.cents };
+  const checks = { users: contentCheckOf(parts.users), buckets: contentCheckOf(parts.buckets) };
+  return { partition: task.partition, users: parts.userCount, userBuckets: parts.bucketCount, purchases: parts.purchases, cents: parts.cents, checks };
 }
 
 function writeDurably(file: string, bytes: Uint8Array): void {

@@ -13,7 +13,7 @@ import { readCompactions } from '../io/logs/compactions.js';
 import { type DataLayout } from '../io/files/layout.js';
 import { type Logger } from '../io/runtime/logger.js';
 import { writeQuarantine } from '../io/logs/quarantine.js';
-import { type BatchManifest, MANIFEST_FILE, readBatchManifest } from '../io/views/manifest.js';
+import { type BatchManifest, MANIFEST_FILE, batchManifestText, batchPartName, readBatchManifest } from '../io/views/manifest.js';
 import { BUCKETS_FOLDER, listBatchViews, pruneViews } from '../io/views/views.js';
 import { openRegularFile } from '../io/files/read-range.js';
 import { runTask } from '../io/threads/thread-rpc.js';
@@ -181,7 +181,7 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
     const reduceResults = await settleAll(
       Array.from({ length: config.partitions }, (_, partition) => {
         const tables = mapResults.map((r) => r.tables[partition]!);
-        const part = `part-${String(partition).padStart(5, '0')}`;
+        const part = batchPartName(partition);
         const task: ReduceTask = { partition, tables, outputPath: publisher.pathOf(part), bucketsPath: path.join(buckets, part), bucketSeconds: config.bucketSeconds };
         return runTask<ReduceResult>(pool, task, { name: 'reduce', transferList: tables.flatMap(stateTransferList) });
       }),
@@ -211,8 +211,14 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
       mapTasks: mapResults.length,
       mapRanges: ranges.length,
       elapsedMs: Math.round(performance.now() - startedAt),
+      parts: Object.fromEntries(
+        reduceResults.flatMap((r) => [
+          [batchPartName(r.partition), r.checks.users],
+          [`${BUCKETS_FOLDER}/${batchPartName(r.partition)}`, r.checks.buckets],
+        ]),
+      ),
     };
-    await publisher.write(MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n');
+    await publisher.write(MANIFEST_FILE, batchManifestText(manifest));
     await publisher.commit();
     pruneViews(listBatchViews(layout.servingBatch, logger).sort((a, b) => a.createdAtMs - b.createdAtMs), config.keepViews);
     return { dir, manifest };

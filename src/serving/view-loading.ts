@@ -9,11 +9,11 @@ import { BucketIndexBuilder, type BucketIndexState } from '../core/bucket-index.
 import { LambdaflowError } from '../core/errors.js';
 import { SortedUserTable } from '../core/sorted-table.js';
 import { checkDeltasFound, exactMerge, planExactMerge } from '../core/exact-merge.js';
-import { bucketField, forEachViewLine, viewPartEncoding } from '../core/view-format.js';
+import { NO_BUCKET_FIELD, bucketField, forEachViewLine, mergeViewText, viewPartEncoding } from '../core/view-format.js';
 import { DeltaFiles } from '../io/views/deltas.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
-import { readBatchManifest } from '../io/views/manifest.js';
-import { BUCKETS_FOLDER, forEachViewPart, mergeCheckpoint, mergeViewDirectory, readingView } from '../io/views/views.js';
+import { type ManifestFacts, readBatchManifest } from '../io/views/manifest.js';
+import { BUCKETS_FOLDER, forEachBatchViewPart, mergeCheckpoint, mergeViewDirectory, readingView } from '../io/views/views.js';
 import { type Answer } from '../io/threads/thread-rpc.js';
 import type { BatchViewRef, RealtimeViewRef, ServingBatchResult, ServingLoadResult, ServingRequest } from '../messages.js';
 import { type BatchBase, type PreparedOverlay } from '../core/view-state.js';
@@ -49,26 +49,28 @@ function keyBytesAtMost(dir: string, users: number): number | undefined {
  */
 function readBatchBase(batch: BatchViewRef | null, bucketSeconds: number): BatchBase {
   if (!batch) return EMPTY_BASE;
-  const { badRowsTotal, users, bucketSeconds: viewBucketSeconds } = readBatchManifest(batch.dir);
+  const { badRowsTotal, users, bucketSeconds: viewBucketSeconds, parts } = readBatchManifest(batch.dir);
   // Sized for the users it says it holds (a table grown by doubling leaves as much garbage as it holds), up to a bound
   // a damaged manifest cannot push past.
   const expectedUsers = Math.min(users ?? 0, PRESIZE_MAX_USERS);
   const table = new UserAggTable(expectedUsers, 'shared', users === undefined ? undefined : keyBytesAtMost(batch.dir, expectedUsers));
-  mergeViewDirectory(batch.dir, table);
+  forEachBatchViewPart(batch.dir, 'parts', parts, (bytes, file) => mergeViewText(bytes, file, table, 1, 'header-or-data', NO_BUCKET_FIELD));
   const bucketsDir = path.join(batch.dir, BUCKETS_FOLDER);
   const hasBuckets = viewBucketSeconds === bucketSeconds && fs.existsSync(bucketsDir);
   return buildBatchBase(
     table,
     { name: path.basename(batch.dir), watermark: batch.watermark, streamWatermarks: batch.streamWatermarks, createdAtMs: batch.createdAtMs, badRows: badRowsTotal ?? 0 },
-    hasBuckets ? (sorted) => readBucketIndex(batch.dir, bucketsDir, sorted, bucketSeconds) : undefined,
+    hasBuckets ? (sorted) => readBucketIndex(batch.dir, parts, sorted, bucketSeconds) : undefined,
   );
 }
 
 /** A batch view's buckets/ parts (`user_id,bucket_start,count,amount`, a header allowed) indexed against its users. */
-function readBucketIndex(viewDir: string, bucketsDir: string, users: SortedUserTable, bucketSeconds: number): BucketIndexState {
+function readBucketIndex(viewDir: string, parts: ManifestFacts['parts'], users: SortedUserTable, bucketSeconds: number): BucketIndexState {
   const index = new BucketIndexBuilder(viewDir);
-  forEachViewPart(
-    bucketsDir,
+  forEachBatchViewPart(
+    viewDir,
+    'buckets',
+    parts,
     (bytes, file) =>
       forEachViewLine(
         bytes,
@@ -81,7 +83,6 @@ function readBucketIndex(viewDir: string, bucketsDir: string, users: SortedUserT
         },
         { firstLine: 'header-or-data', buckets: bucketField(bucketSeconds) },
       ),
-    viewDir,
   );
   return index.build(users.size, (e) => [users.countAt(e), users.centsAt(e)], (e) => userIdDecoder.decode(users.keyAt(e)), 'shared');
 }

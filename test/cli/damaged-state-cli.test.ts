@@ -223,3 +223,52 @@ describe("a realtime checkpoint whose _REALTIME.json is damaged (its throughSeq 
     expect((await serve.result).code).toBe(0);
   });
 });
+
+describe('a batch view whose part or manifest changed after it was written', () => {
+  /** A data folder with one batch view of a few users, merged once (the merge to compare with). */
+  async function batchViewFolder(): Promise<{ data: string; view: string; goodView: string }> {
+    requireBuild();
+    const { data } = newTempRoot();
+    writeBatchInputs(data, { 'history.csv': `user_id,event_type,amount,unix_timestamp\n${chunkText(1, 300, 400)}` });
+    const batch = await runCli(['batch', '--data', data, '--threads', '2']);
+    expect(batch.code, describeRun(batch)).toBe(0);
+    await expectExactMerge(data);
+    const batchDir = path.join(data, 'serving', 'batch');
+    return { data, view: path.join(batchDir, fs.readdirSync(batchDir)[0]!), goodView: readMergedViewText(data) };
+  }
+
+  it.each(['part-00000', 'buckets/part-00001'])('a user id changed in %s (every total still adds up) is refused by merge --once and by verify', async (part) => {
+    const { data, view, goodView } = await batchViewFolder();
+    const file = path.join(view, part);
+    const text = fs.readFileSync(file, 'utf8');
+    const line = text.split('\n').find((l) => /^u\d/.test(l))!;
+    fs.writeFileSync(file, text.replace(line, line.replace(/^u/, 'x')));
+
+    const merge = await runCli(['merge', '--once', '--data', data]);
+    expect(merge.code, describeRun(merge)).toBe(1);
+    expect(errorLines(merge.stderr)).toEqual([expect.stringContaining(`damaged batch view ${view}: ${part}: expected CRC-32`)]);
+    expect(readMergedViewText(data)).toBe(goodView);
+    const verify = await runCli(['verify', '--data', data]);
+    expect(verify.code, describeRun(verify)).toBe(1);
+    expect(verify.stdout).toContain(`${part}: expected CRC-32`);
+
+    const batch = await runCli(['batch', '--data', data, '--threads', '1']);
+    expect(batch.code, describeRun(batch)).toBe(0);
+    await expectExactMerge(data);
+    expect(readMergedViewText(data)).toBe(goodView);
+  });
+
+  it('a digit changed in its manifest (a watermark, not a total) makes the view unserved, said once, and verify names it', async () => {
+    const { data, view } = await batchViewFolder();
+    const manifest = path.join(view, '_MANIFEST.json');
+    const text = fs.readFileSync(manifest, 'utf8');
+    expect(text).toContain('"streamWatermark":0,');
+    fs.writeFileSync(manifest, text.replace('"streamWatermark":0,', '"streamWatermark":7,'));
+
+    const verify = await runCli(['verify', '--data', data]);
+    expect(verify.code, describeRun(verify)).toBe(1);
+    expect(verify.stdout).toMatch(/damaged\s+\S*_MANIFEST\.json\s+.*expected CRC-32/);
+    const merge = await runCli(['merge', '--once', '--data', data]);
+    expect(merge.stderr.split('\n').filter((l) => l.includes(`skipping batch view ${view}`))).toEqual([expect.stringContaining('expected CRC-32')]);
+  });
+});

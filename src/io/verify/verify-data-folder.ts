@@ -24,6 +24,7 @@ import {
   SPEED_VIEW_PATTERN,
   batchWatermarkOf,
   forEachCheckpointPart,
+  forEachBatchViewPart,
   forEachViewPart,
   latestBatchView,
   listRealtimeViews,
@@ -149,7 +150,8 @@ interface ViewContent {
   readonly cents: number;
 }
 
-function viewContent(dir: string, viewDir: string, bucketSeconds: number | undefined): ViewContent {
+/** `forEachPart` reads the parts (checked against their manifest's checks where it lists them). */
+function viewContent(forEachPart: (read: (bytes: Uint8Array, file: string) => void) => void, bucketSeconds: number | undefined): ViewContent {
   const content = { lines: 0, purchases: 0, cents: 0 };
   const buckets = bucketSeconds === undefined ? undefined : bucketField(bucketSeconds);
   const add = (_prefix: readonly number[], _key: Uint8Array, _start: number, _end: number, count: number, cents: number): void => {
@@ -157,7 +159,7 @@ function viewContent(dir: string, viewDir: string, bucketSeconds: number | undef
     content.purchases += count;
     content.cents += cents;
   };
-  forEachViewPart(dir, (bytes, file) => forEachViewLine(bytes, file, 0, add, { firstLine: 'header-or-data', buckets }), viewDir);
+  forEachPart((bytes, file) => forEachViewLine(bytes, file, 0, add, { firstLine: 'header-or-data', buckets }));
   return content;
 }
 
@@ -197,11 +199,11 @@ function checkBatchViews(layout: DataLayout, folderBucketSeconds: number, findin
         if (!fs.lstatSync(part, { throwIfNoEntry: false })) findings.add('missing', part, `${MANIFEST_FILE} says the view has ${manifest.partitions} parts; this one is not there`);
       }
     }
-    const users = findings.check(dir, () => viewContent(dir, dir, undefined));
+    const users = findings.check(dir, () => viewContent((read) => forEachBatchViewPart(dir, 'parts', manifest.parts, read), undefined));
     const usersMismatch = users && contentMismatch(users, manifest.users, 'users', manifest);
     if (usersMismatch !== undefined) findings.add('damaged', dir, usersMismatch);
     if (!hasBuckets) continue;
-    const userBuckets = findings.check(bucketsDir, () => viewContent(bucketsDir, dir, manifest.bucketSeconds ?? folderBucketSeconds));
+    const userBuckets = findings.check(bucketsDir, () => viewContent((read) => forEachBatchViewPart(dir, 'buckets', manifest.parts, read), manifest.bucketSeconds ?? folderBucketSeconds));
     const bucketsMismatch = userBuckets && contentMismatch(userBuckets, manifest.userBuckets, '(user, bucket) totals', manifest);
     if (bucketsMismatch !== undefined) findings.add('damaged', bucketsDir, bucketsMismatch);
   }
@@ -279,7 +281,7 @@ function checkRealtime(stream: DataLayout, lastLoggedSeq: number | undefined, bu
 
 function checkSpeedOutputs(stream: DataLayout, findings: Findings): void {
   incompleteViews(stream.servingSpeed, SPEED_VIEW_PATTERN, findings);
-  for (const window of listSpeedViews(stream.servingSpeed)) findings.check(window.dir, () => viewContent(window.dir, window.dir, undefined));
+  for (const window of listSpeedViews(stream.servingSpeed)) findings.check(window.dir, () => viewContent((read) => forEachViewPart(window.dir, read), undefined));
   const eventWindows = path.join(path.dirname(stream.speedLock), EVENT_WINDOW_STATE_FILE);
   findings.check(eventWindows, () => checkEventWindowState(eventWindows));
 }

@@ -4,6 +4,7 @@
 import { LambdaflowError } from '../../core/errors.js';
 import path from 'node:path';
 import { type ParseCounts } from '../../core/event-parser.js';
+import { type ContentCheck, checkedJsonText, contentCheckFrom, parseJsonLine } from '../files/content-check.js';
 import { readRegularFile } from '../files/read-range.js';
 
 export const MANIFEST_FILE = '_MANIFEST.json';
@@ -39,7 +40,15 @@ export interface BatchManifest {
   /** Line-aligned byte ranges the map tasks took from their shared queue. */
   readonly mapRanges: number;
   readonly elapsedMs: number;
+  /** Each part's line count and CRC-32, by its path in the view (`part-00000`, `buckets/part-00000`). */
+  readonly parts: Readonly<Record<string, ContentCheck>>;
 }
+
+/**
+ * A manifest's text: checked JSON (its last key `crc32`, see checkedJsonText), so a digit flipped in a watermark or a
+ * total is found; with its parts' checks, the whole view proves itself.
+ */
+export const batchManifestText = (manifest: BatchManifest): string => checkedJsonText(manifest);
 
 export interface BatchManifestInput {
   readonly name: string;
@@ -69,6 +78,8 @@ export interface ManifestFacts {
   /** Parts the batch job wrote (part-00000… in the view and in buckets/, one per reduce partition); a Spark job's view names none. */
   readonly partitions: number | undefined;
   readonly inputs: readonly BatchManifestInput[] | undefined;
+  /** Each part's check by its path in the view; undefined when the manifest lists none (another job's, or from before checks). */
+  readonly parts: ReadonlyMap<string, ContentCheck | undefined> | undefined;
 }
 
 const isSeq = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -85,13 +96,20 @@ function streamWatermarksOf(value: unknown): Readonly<Record<string, number>> | 
 }
 
 /** Reads the manifest of the batch view in `dir` (see ManifestFacts). */
+function partChecksOf(value: unknown): ReadonlyMap<string, ContentCheck | undefined> | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  return new Map(Object.entries(value as Record<string, unknown>).map(([name, check]) => [name, contentCheckFrom(check)]));
+}
+
 export function readBatchManifest(dir: string): ManifestFacts {
   let json: Record<string, unknown> | undefined;
   let found = true;
   let problem: string | undefined;
   try {
-    const parsed: unknown = JSON.parse(readRegularFile(path.join(dir, MANIFEST_FILE), 'E_STATE', MANIFEST_MAX_BYTES).toString('utf8'));
-    if (parsed !== null && typeof parsed === 'object') json = parsed as Record<string, unknown>;
+    // A manifest that ends with its CRC-32 (ours) must match it; one without (Spark's, or from before checks) is plain JSON.
+    const parsed = parseJsonLine(readRegularFile(path.join(dir, MANIFEST_FILE), 'E_STATE', MANIFEST_MAX_BYTES).toString('utf8').replace(/\n$/, ''));
+    if (typeof parsed === 'string') problem = `damaged ${MANIFEST_FILE}: ${parsed}`;
+    else if (parsed.value !== null && typeof parsed.value === 'object') json = parsed.value as Record<string, unknown>;
   } catch (error) {
     found = !((error as Error & { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOENT');
     if (found && error instanceof LambdaflowError) problem = error.message;
@@ -110,5 +128,6 @@ export function readBatchManifest(dir: string): ManifestFacts {
     bucketSeconds: numberOf(json?.bucketSeconds),
     partitions: isSeq(json?.partitions) ? json.partitions : undefined,
     inputs: Array.isArray(json?.inputs) && json.inputs.every(isInput) ? json.inputs : undefined,
+    parts: partChecksOf(json?.parts),
   };
 }

@@ -7,11 +7,11 @@ import zlib from 'node:zlib';
 import { type UserAggTable } from '../../core/agg-table.js';
 import { LambdaflowError } from '../../core/errors.js';
 import { NO_BUCKET_FIELD, bucketFieldOf, mergeViewText, viewPartEncoding } from '../../core/view-format.js';
-import { contentCheckFrom, contentMismatch, parseCheckedJson } from '../files/content-check.js';
+import { type ContentCheck, contentCheckFrom, contentMismatch, parseCheckedJson } from '../files/content-check.js';
 import { DEFAULT_STREAM } from '../files/layout.js';
 import { openRegularFile, readRegularFile } from '../files/read-range.js';
 import { type Logger } from '../runtime/logger.js';
-import { readBatchManifest } from './manifest.js';
+import { MANIFEST_FILE, type ManifestFacts, readBatchManifest } from './manifest.js';
 
 export interface PublishedView {
   readonly dir: string;
@@ -302,18 +302,51 @@ export function forEachCheckpointPart(dir: string, read: (bytes: Uint8Array, fil
   const listed = readStateJson(path.join(dir, '_REALTIME.json'))?.[CHECKPOINT_PARTS_KEY];
   if (listed === null || typeof listed !== 'object' || Array.isArray(listed)) throw damaged('its _REALTIME.json lists no parts with their checks (cut, or from before checks)');
   const expected = new Map(Object.entries(listed as Record<string, unknown>).map(([name, check]) => [name, contentCheckFrom(check)]));
+  forEachListedPart(dir, dir, expected, '_REALTIME.json', damaged, read);
+}
+
+/**
+ * Reads the parts of `dir` (a view folder or its buckets/), each checked against `expected` (its check by name): a
+ * part cut, corrupted, missing or unlisted is the error `damaged` makes of it.
+ */
+function forEachListedPart(
+  dir: string,
+  viewDir: string,
+  expected: ReadonlyMap<string, ContentCheck | undefined>,
+  listedIn: string,
+  damaged: (problem: string) => LambdaflowError,
+  read: (bytes: Uint8Array, file: string) => void,
+): void {
   const seen = new Set<string>();
-  forEachViewPart(dir, (bytes, file) => {
-    const name = path.basename(file);
-    const check = expected.get(name);
-    if (!check) throw damaged(`${name} is not among the parts its _REALTIME.json lists`);
-    const mismatch = contentMismatch(bytes, check);
-    if (mismatch !== undefined) throw damaged(`${name}: ${mismatch}`);
-    seen.add(name);
-    read(bytes, file);
-  });
+  forEachViewPart(
+    dir,
+    (bytes, file) => {
+      const name = path.basename(file);
+      const check = expected.get(name);
+      if (!check) throw damaged(`${name} is not among the parts its ${listedIn} lists`);
+      const mismatch = contentMismatch(bytes, check);
+      if (mismatch !== undefined) throw damaged(`${name}: ${mismatch}`);
+      seen.add(name);
+      read(bytes, file);
+    },
+    viewDir,
+  );
   const missing = [...expected.keys()].filter((name) => !seen.has(name));
-  if (missing.length > 0) throw damaged(`${missing.join(', ')} listed in its _REALTIME.json but missing`);
+  if (missing.length > 0) throw damaged(`${missing.join(', ')} listed in its ${listedIn} but missing`);
+}
+
+/**
+ * Reads a batch view's parts (`folder` 'parts': its all-time parts; 'buckets': those of its buckets/), each checked
+ * against its manifest's `parts` (from readBatchManifest) when the manifest lists them; a view whose manifest lists
+ * none (Spark's, or from before checks) is read unchecked. A part's bytes are valid during its call only.
+ */
+export function forEachBatchViewPart(viewDir: string, folder: 'parts' | 'buckets', parts: ManifestFacts['parts'], read: (bytes: Uint8Array, file: string) => void): void {
+  const dir = folder === 'parts' ? viewDir : path.join(viewDir, BUCKETS_FOLDER);
+  if (parts === undefined) return forEachViewPart(dir, read, viewDir);
+  const prefix = folder === 'parts' ? '' : `${BUCKETS_FOLDER}/`;
+  const expected = new Map([...parts].filter(([name]) => name.startsWith(prefix) && !name.slice(prefix.length).includes('/')).map(([name, check]) => [name.slice(prefix.length), check]));
+  const damaged = (problem: string): LambdaflowError => new LambdaflowError('E_STATE', `damaged batch view ${viewDir}: ${prefix}${problem}`, { file: viewDir });
+  forEachListedPart(dir, viewDir, expected, MANIFEST_FILE, damaged, read);
 }
 
 /** A realtime checkpoint's parts' bytes, checked, in name order. */
