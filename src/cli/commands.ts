@@ -248,7 +248,9 @@ const soak: CommandSpec = {
     const { runSoak } = await import('../soak/soak.js');
     const { printSoakReport } = await import('../soak/print-report.js');
     const { writeFileAtomically } = await import('../io/files/atomic.js');
-    const report = await withProgress(context.progress.track('soak', TIME), (onProgress) => runSoak({ ...context.global, signal: context.signal, print: context.print, onProgress }, options));
+    const { systemClock } = await import('../io/runtime/system-clock.js');
+    const soakRun = { ...context.global, signal: context.signal, clock: systemClock, print: context.print };
+    const report = await withProgress(context.progress.track('soak', TIME), (onProgress) => runSoak({ ...soakRun, onProgress }, options));
     printSoakReport(report, context.print);
     if (options.jsonFile !== undefined) await writeFileAtomically(options.jsonFile, JSON.stringify(report, null, 2) + '\n');
     if (!report.pass) {

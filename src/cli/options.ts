@@ -91,8 +91,11 @@ export const DEFAULTS = Object.freeze({
   soak: Object.freeze({
     durationMs: 600_000,
     rate: 50_000,
+    /** A stream file every 250 ms; the events of a second are spread over its files. */
+    filesPerSecond: 4,
     killEveryMs: undefined as number | undefined,
-    batchEveryMs: 60_000,
+    /** Undefined (`never`): one batch, at start. */
+    batchEveryMs: 60_000 as number | undefined,
     compactEveryMs: undefined as number | undefined,
     mergeIntervalMs: 250,
     /** The speed layer's 60 s / 10 s window, fed by 250 ms micro-batches so that freshness is measured in ms. */
@@ -106,6 +109,8 @@ export const DEFAULTS = Object.freeze({
 const SAMPLE_HISTORY = Object.freeze({ rows: DEFAULTS.genBatch.rows, files: DEFAULTS.genBatch.files, users: DEFAULTS.genBatch.users, seed: DEFAULTS.genBatch.seed, spanSeconds: DEFAULTS.genBatch.spanSeconds });
 
 const MAX_THREADS = 256;
+/** A file a millisecond: past it the stream interval would round to zero. */
+const MAX_FILES_PER_SECOND = 1000;
 const MAX_KEPT = 1000;
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -320,8 +325,9 @@ export function soakFlags(): Option[] {
   return [
     flag('--duration <duration>', 'how long', duration(d.durationMs)),
     flag('--rate <n>', 'stream events per second', count(d.rate)),
+    flag('--files-per-second <n>', `stream files written per second, each with its share of --rate (1 to ${MAX_FILES_PER_SECOND})`, count(d.filesPerSecond)),
     flag('--kill-every <duration>', 'run the pipeline as a child process and SIGKILL it at a random moment of every such period', shown(d.killEveryMs, duration, 'never')),
-    flag('--batch-every <duration>', 'batch recompute period', duration(d.batchEveryMs)),
+    flag('--batch-every <duration|never>', 'batch recompute period; never: one batch, at start', shown(d.batchEveryMs, duration, 'never')),
     ...compactEveryFlags(d.compactEveryMs),
     flag('--merge-interval <duration>', 'time between merges', duration(d.mergeIntervalMs)),
     flag('--json <file>', 'also write the report as JSON'),
@@ -586,12 +592,17 @@ export function resolveAll(raw: RawOptions): AllOptions {
 export function resolveSoak(raw: RawOptions): SoakOptions {
   const d = DEFAULTS.soak;
   const speed = resolveSpeed(raw, d.speed, 'keep-windows');
+  const rate = integerOption(raw, 'rate', 'rate', d.rate, 1, 10_000_000);
+  const filesPerSecond = integerOption(raw, 'filesPerSecond', 'files-per-second', d.filesPerSecond, 1, MAX_FILES_PER_SECOND);
+  // Every file carries the same whole number of events, so --rate is the rate generated, not a rounding of it.
+  if (rate % filesPerSecond !== 0) throw optionError('files-per-second', `must divide --rate ${rate} (each file holds rate / files-per-second events), got ${filesPerSecond}`);
   return Object.freeze({
     ...compactEvery(raw, speed, d.compactEveryMs),
     durationMs: durationOption(raw, 'duration', 'duration', d.durationMs, 1000),
-    rate: integerOption(raw, 'rate', 'rate', d.rate, 1, 10_000_000),
+    rate,
+    filesPerSecond,
     killEveryMs: durationOption(raw, 'killEvery', 'kill-every', d.killEveryMs, 500),
-    batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs, 100),
+    batchEveryMs: raw.batchEvery === 'never' ? undefined : durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs, 100),
     jsonFile: stringOf(raw, 'json', 'json'),
     data: dataOption(raw),
     speed,

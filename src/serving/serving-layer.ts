@@ -253,10 +253,19 @@ export class ServingLayer implements ServingReads {
       this.watch();
       while (!signal.aborted) {
         await this.step();
+        // Not AbortSignal.any([signal, woken.signal]): on Node 20 every signal composed from `signal` stays listed in
+        // it (a WeakRef), one more per poll or nudge for as long as the service runs.
         const woken = new AbortController();
-        this.wake = () => woken.abort();
-        await clock.sleep(this.config.pollMs, AbortSignal.any([signal, woken.signal]));
-        this.wake = undefined;
+        const wake = (): void => woken.abort();
+        signal.addEventListener('abort', wake, { once: true });
+        if (signal.aborted) wake();
+        this.wake = wake;
+        try {
+          await clock.sleep(this.config.pollMs, woken.signal);
+        } finally {
+          signal.removeEventListener('abort', wake);
+          this.wake = undefined;
+        }
       }
       await this.task;
       if (this.ready) {

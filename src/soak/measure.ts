@@ -1,4 +1,5 @@
-// Measurement helpers for long runs: percentiles, growth between the first and last fifth, folder file counts.
+// Measurement helpers for long runs: percentiles, growth between the first and last fifth or from a given minute,
+// per-minute means, folder file counts.
 
 import fs from 'node:fs';
 
@@ -18,6 +19,33 @@ export function growth(values: readonly number[]): { percent: number; absolute: 
   const first = mean(values.slice(0, fifth));
   const last = mean(values.slice(-fifth));
   return { percent: first > 0 ? ((last - first) / first) * 100 : 0, absolute: last - first };
+}
+
+/** A measurement taken atMs into a run. */
+export interface TimedValue {
+  readonly atMs: number;
+  readonly value: number;
+}
+
+const MINUTE_MS = 60_000;
+
+/**
+ * Growth from the minute that starts at fromMs to the run's last minute: the means of both, and the change in
+ * percent. Undefined until the run has a whole minute after that first one, so the two never overlap.
+ */
+export function growthFrom(values: readonly TimedValue[], fromMs: number): { from: number; end: number; percent: number } | undefined {
+  const lastMs = values.at(-1)?.atMs;
+  if (lastMs === undefined || lastMs < fromMs + 2 * MINUTE_MS) return undefined;
+  const from = mean(values.filter((v) => v.atMs >= fromMs && v.atMs < fromMs + MINUTE_MS).map((v) => v.value));
+  const end = mean(values.filter((v) => v.atMs > lastMs - MINUTE_MS).map((v) => v.value));
+  return { from, end, percent: from > 0 ? ((end - from) / from) * 100 : 0 };
+}
+
+/** The mean of each minute of the run (minute i holds atMs in [i, i + 1) minutes); a minute without values is 0. */
+export function meanPerMinute(values: readonly TimedValue[]): number[] {
+  const minutes: number[][] = [];
+  for (const v of values) (minutes[Math.floor(v.atMs / MINUTE_MS)] ??= []).push(v.value);
+  return Array.from(minutes, (m) => mean(m ?? []));
 }
 
 /** Entries in a folder (0 when it does not exist). */

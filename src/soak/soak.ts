@@ -7,26 +7,30 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { generateBatchFiles } from '../generate/gen-batch.js';
 import { readCompactions } from '../io/logs/compactions.js';
 import { readIngestLog } from '../io/logs/ingest-log.js';
 import { type DataLayout, dataLayout } from '../io/files/layout.js';
 import { silentLogger } from '../io/runtime/logger.js';
-import { sleep } from '../io/runtime/sleep.js';
 import { type GlobalConfig } from '../pipeline/context.js';
 import { type BatchOptions, type SpeedOptions, layerEnvironment } from '../pipeline/layer-config.js';
 import { type CompactOptions } from '../pipeline/compaction.js';
 import { type AllOptions, runAll } from '../pipeline/run-all.js';
 import { differences, readMergedViewTable, recountMasterDataset } from './recount.js';
-import { entriesIn, growth, percentile, rssOfPid } from './measure.js';
+import { FreshnessTracker } from './freshness.js';
+import { entriesIn, growth, growthFrom, meanPerMinute, percentile, rssOfPid } from './measure.js';
 
 export interface SoakOptions {
   readonly durationMs: number;
   /** Stream events per second. */
   readonly rate: number;
+  /** Stream files written per second, rate / filesPerSecond events each. */
+  readonly filesPerSecond: number;
   readonly killEveryMs: number | undefined;
-  readonly batchEveryMs: number;
+  /** Undefined: one batch, at start. */
+  readonly batchEveryMs: number | undefined;
   /** Undefined: no compaction. */
   readonly compactEveryMs: number | undefined;
   readonly compact: CompactOptions;
@@ -43,6 +47,7 @@ export interface SoakOptions {
 /** How one soak runs: the pipeline's threads, bad-row mode and log level, its stop signal, and where it reports. */
 export interface SoakRun extends Pick<GlobalConfig, 'threads' | 'mode' | 'logLevel'> {
   readonly signal: AbortSignal;
+  readonly clock: Clock;
   readonly print: (line: string) => void;
   /** Once a second: the time the soak has run, and the time it runs in all (--duration). */
   readonly onProgress?: (elapsedMs: number, durationMs: number) => void;
@@ -53,12 +58,26 @@ interface Sample {
   readonly rssBytes: number;
   readonly heapBytes: number | undefined;
   readonly loopLagP99Ms: number | undefined;
-  readonly files: Record<string, number>;
+  /** Entries in serving/speed/ (the other folders are counted at the end: listing stream_input/ every second would cost what it holds). */
+  readonly speedEntries: number;
+}
+
+/** RSS from minute 10 to the end: the issue's criterion for a stream that runs for days. */
+export interface RssAfterWarmUp {
+  /** Mean RSS over the minute from minute 10, and over the last minute, in MB. */
+  readonly fromMB: number;
+  readonly endMB: number;
+  readonly growthPercent: number;
 }
 
 export interface SoakReport {
   readonly durationMs: number;
   readonly rate: number;
+  readonly filesPerSecond: number;
+  /** Stream files logged during the soak, per second of it. */
+  readonly filesPerSecondLogged: number;
+  readonly batchEveryMs: number | null;
+  readonly compactEveryMs: number | null;
   readonly killEveryMs: number | null;
   readonly kills: number;
   readonly streamEventsGenerated: number | null;
@@ -69,6 +88,10 @@ export interface SoakReport {
   readonly badRows: number;
   readonly rssGrowthPercent: number;
   readonly rssGrowthMB: number;
+  /** Null when the soak ran less than 12 minutes (no minute after minute 11 to compare with). */
+  readonly rssAfter10Min: RssAfterWarmUp | null;
+  /** Mean RSS of each minute, in MB: of this process, or of the pipeline's child process with --kill-every. */
+  readonly rssByMinuteMB: readonly number[];
   readonly heapGrowthPercent: number | null;
   readonly loopLagP99Ms: number | null;
   readonly freshnessP50Ms: number | null;
@@ -81,8 +104,6 @@ export interface SoakReport {
   readonly pass: boolean;
 }
 
-/** A stream chunk every 250 ms, each carrying rate / 4 events. */
-const STREAM_INTERVAL_MS = 250;
 /** History written when the data folder has none: enough for the batch layer to matter, quick to recompute. */
 /** The soak's stream is out of order and has late rows, so lateness is counted through every restart. */
 const SOAK_STAMPS = Object.freeze({ outOfOrderSeconds: 5, lateFraction: 0.001, lateBySeconds: 60 });
@@ -90,6 +111,11 @@ const HISTORY = { rows: 100_000, files: 4, seed: 42, spanSeconds: HISTORY_SPAN_S
 /** Below this, RSS growth is noise from warm-up (JIT, pools), not a leak. */
 const RSS_NOISE_BYTES = 64 << 20;
 const MAX_RSS_GROWTH_PERCENT = 25;
+/** The issue's bound: from minute 10 to the end, RSS grows less than this. */
+const RSS_SETTLED_AT_MS = 10 * 60_000;
+const MAX_RSS_GROWTH_AFTER_10_MIN_PERCENT = 10;
+
+const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 
 function folderCounts(layout: DataLayout): Record<string, number> {
   return {
@@ -108,7 +134,7 @@ function allOptions(options: SoakOptions, remainingMs: number): AllOptions {
     batchEveryMs: options.batchEveryMs,
     compactEveryMs: options.compactEveryMs,
     compact: options.compact,
-    stream: { intervalMs: STREAM_INTERVAL_MS, rowsPerChunk: Math.max(1, Math.round((options.rate * STREAM_INTERVAL_MS) / 1000)), chunks: undefined, users: options.users, seed: 7, stamps: SOAK_STAMPS },
+    stream: { intervalMs: 1000 / options.filesPerSecond, rowsPerChunk: options.rate / options.filesPerSecond, chunks: undefined, users: options.users, seed: 7, stamps: SOAK_STAMPS },
     speed: options.speed,
     serve: { intervalMs: options.mergeIntervalMs, view: 'exact', http: undefined },
     batch: options.batch,
@@ -117,13 +143,13 @@ function allOptions(options: SoakOptions, remainingMs: number): AllOptions {
 }
 
 /** The same run as allOptions, as `all` flags for a child process. */
-function allArgs(layout: DataLayout, threads: number, options: SoakOptions, remainingMs: number): string[] {
+function allArgs(layout: DataLayout, threads: number, options: SoakOptions, remainingMs: number, seed: number): string[] {
   const o = allOptions(options, remainingMs);
   const { window } = o.speed;
   return [
     'all', '--data', layout.root, '--threads', String(threads), '--log-level', 'warn',
-    '--duration', `${o.durationMs}ms`, '--batch-every', `${o.batchEveryMs}ms`, '--partitions', String(o.batch.partitions), '--keep-views', String(o.batch.keepViews),
-    '--stream-interval', `${o.stream.intervalMs}ms`, '--rows-per-chunk', String(o.stream.rowsPerChunk), '--users', String(o.stream.users), '--seed', String(Date.now() % 100_000),
+    '--duration', `${o.durationMs}ms`, ...(o.batchEveryMs === undefined ? [] : ['--batch-every', `${o.batchEveryMs}ms`]), '--partitions', String(o.batch.partitions), '--keep-views', String(o.batch.keepViews),
+    '--stream-interval', `${o.stream.intervalMs}ms`, '--rows-per-chunk', String(o.stream.rowsPerChunk), '--users', String(o.stream.users), '--seed', String(seed),
     '--out-of-order', `${o.stream.stamps.outOfOrderSeconds}s`, '--late-fraction', String(o.stream.stamps.lateFraction), '--late-by', `${o.stream.stamps.lateBySeconds}s`,
     '--batch-interval', `${window.batchIntervalMs}ms`, '--window', `${window.windowMs}ms`, '--slide', `${window.slideMs}ms`, '--keep-windows', String(o.speed.keepViews),
     '--allowed-lateness', `${o.speed.allowedLatenessSeconds}s`, '--time', o.speed.eventWindow ? 'event' : 'processing',
@@ -133,64 +159,57 @@ function allArgs(layout: DataLayout, threads: number, options: SoakOptions, rema
 }
 
 export async function runSoak(run: SoakRun, options: SoakOptions): Promise<SoakReport> {
+  const { clock } = run;
   const root = options.data ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lambdaflow-soak-'));
   const layout = dataLayout(root);
-  run.print(`soak: ${options.durationMs / 1000} s at ${options.rate} events/s${options.killEveryMs ? `, SIGKILL every ~${options.killEveryMs / 1000} s` : ''} in ${layout.root}`);
+  run.print(`soak: ${options.durationMs / 1000} s at ${options.rate} events/s in ${options.filesPerSecond} files/s${options.killEveryMs ? `, SIGKILL every ~${options.killEveryMs / 1000} s` : ''} in ${layout.root}`);
   if (entriesIn(layout.batchInput) === 0 || !fs.readdirSync(layout.batchInput).some((n) => n.endsWith('.csv'))) {
-    generateBatchFiles(layout.batchInput, { ...HISTORY, users: options.users, startSeconds: historyEndingAt(Date.now(), HISTORY.spanSeconds), force: false });
+    generateBatchFiles(layout.batchInput, { ...HISTORY, users: options.users, startSeconds: historyEndingAt(clock.now(), HISTORY.spanSeconds), force: false });
   }
+  const loggedAtStart = readIngestLog(layout.ingestLog).lastSeq;
   const samples: Sample[] = [];
-  const freshness: number[] = [];
-  const renamedAt = new Map<string, number>();
-  const seqOf = new Map<string, number>();
-  let knownThrough = 0;
+  const freshness = new FreshnessTracker(layout.ingestLog);
   let streamEvents = 0;
   let kills = 0;
   let childPid: number | undefined;
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
-  const started = Date.now();
-  const sampler = setInterval(() => {
-    run.onProgress?.(Math.min(Date.now() - started, options.durationMs), options.durationMs);
-    const rssBytes = childPid === undefined ? process.memoryUsage().rss : rssOfPid(childPid);
-    if (rssBytes === undefined) return;
-    samples.push({
-      atMs: Date.now() - started,
-      rssBytes,
-      heapBytes: childPid === undefined ? process.memoryUsage().heapUsed : undefined,
-      loopLagP99Ms: childPid === undefined ? lag.percentile(99) / 1e6 : undefined,
-      files: folderCounts(layout),
-    });
-    lag.reset();
-  }, 1000);
+  const started = clock.now();
+  const stopSampling = new AbortController();
+  const sampling = (async () => {
+    while (!stopSampling.signal.aborted) {
+      await clock.sleep(1000, stopSampling.signal);
+      if (stopSampling.signal.aborted) break;
+      run.onProgress?.(Math.min(clock.now() - started, options.durationMs), options.durationMs);
+      const rssBytes = childPid === undefined ? process.memoryUsage().rss : rssOfPid(childPid);
+      if (rssBytes === undefined) continue;
+      samples.push({
+        atMs: clock.now() - started,
+        rssBytes,
+        heapBytes: childPid === undefined ? process.memoryUsage().heapUsed : undefined,
+        loopLagP99Ms: childPid === undefined ? lag.percentile(99) / 1e6 : undefined,
+        speedEntries: entriesIn(layout.servingSpeed),
+      });
+      lag.reset();
+    }
+  })();
 
   try {
     if (options.killEveryMs === undefined) {
       const environment = await layerEnvironment({ layout, global: { ...run, bucketSeconds: undefined }, logger: silentLogger });
-      const summary = await runAll(environment, allOptions(options, options.durationMs), { signal: run.signal, print: () => {}, logLevel: run.logLevel }, {
-        onChunk: (chunk) => renamedAt.set(chunk.name, chunk.renamedAtMs),
-        onCsvWritten: (status, writtenAtMs) => {
-          if (status.throughSeq > knownThrough) {
-            for (const entry of readIngestLog(layout.ingestLog).entries) seqOf.set(entry.name, entry.seq);
-            knownThrough = status.throughSeq;
-          }
-          for (const [name, at] of renamedAt) {
-            const seq = seqOf.get(name);
-            if (seq === undefined || seq > status.throughSeq) continue;
-            freshness.push(writtenAtMs - at);
-            renamedAt.delete(name);
-            seqOf.delete(name);
-          }
-        },
+      const summary = await runAll({ ...environment, clock }, allOptions(options, options.durationMs), { signal: run.signal, print: () => {}, logLevel: run.logLevel }, {
+        onChunk: (chunk) => freshness.renamed(chunk.name, chunk.renamedAtMs),
+        onCsvWritten: (status, writtenAtMs) => freshness.merged(status.throughSeq, writtenAtMs),
       });
       streamEvents = summary.streamRows;
     } else {
       const killEveryMs = options.killEveryMs;
       const main = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../main.js');
       for (;;) {
-        const remainingMs = options.durationMs - (Date.now() - started);
+        const remainingMs = options.durationMs - (clock.now() - started);
         const last = remainingMs <= killEveryMs;
-        const child = spawn(process.execPath, [main, ...allArgs(layout, run.threads, options, Math.max(1000, remainingMs))], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const args = allArgs(layout, run.threads, options, Math.max(1000, remainingMs), clock.now() % 100_000);
+        const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         childPid = child.pid;
@@ -200,7 +219,7 @@ export async function runSoak(run: SoakRun, options: SoakOptions): Promise<SoakR
           if (code !== 0) throw new LambdaflowError('E_PROCESS', `the pipeline exited with code ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`);
           break;
         }
-        await sleep(killEveryMs * (0.25 + 0.75 * Math.random()), run.signal);
+        await clock.sleep(killEveryMs * (0.25 + 0.75 * Math.random()), run.signal);
         child.kill('SIGKILL');
         await exit;
         kills++;
@@ -209,13 +228,28 @@ export async function runSoak(run: SoakRun, options: SoakOptions): Promise<SoakR
       childPid = undefined;
     }
   } finally {
-    clearInterval(sampler);
+    stopSampling.abort();
+    await sampling;
     lag.disable();
   }
-  return report(layout, options, samples, freshness, options.killEveryMs === undefined ? streamEvents : undefined, kills);
+  const measured = { samples, freshness, streamEvents: options.killEveryMs === undefined ? streamEvents : undefined, kills, loggedAtStart, elapsedMs: clock.now() - started };
+  return report(layout, options, measured);
 }
 
-function report(layout: DataLayout, options: SoakOptions, samples: readonly Sample[], freshness: readonly number[], streamEvents: number | undefined, kills: number): SoakReport {
+/** What the soak measured while it ran, for its report. */
+interface Measured {
+  readonly samples: readonly Sample[];
+  readonly freshness: FreshnessTracker;
+  /** Undefined with --kill-every: the children generated them. */
+  readonly streamEvents: number | undefined;
+  readonly kills: number;
+  /** The ingest log's last seq before the soak started. */
+  readonly loggedAtStart: number;
+  readonly elapsedMs: number;
+}
+
+function report(layout: DataLayout, options: SoakOptions, measured: Measured): SoakReport {
+  const { samples, freshness, streamEvents, kills } = measured;
   const master = recountMasterDataset(layout);
   const merged = readMergedViewTable(layout);
   const diffs = differences(merged, master);
@@ -227,10 +261,12 @@ function report(layout: DataLayout, options: SoakOptions, samples: readonly Samp
   // The check leaves out the first fifth: RSS climbs there while pools, worker isolates and the JIT warm up, which is
   // not a leak. The reported figure stays first fifth vs last.
   const rssAfterWarmUp = growth(samples.slice(Math.floor(samples.length / 5)).map((s) => s.rssBytes));
+  const rssSeries = samples.map((s) => ({ atMs: s.atMs, value: s.rssBytes }));
+  const settled = growthFrom(rssSeries, RSS_SETTLED_AT_MS);
   const heaps = samples.flatMap((s) => (s.heapBytes === undefined ? [] : [s.heapBytes]));
   const lags = samples.flatMap((s) => (s.loopLagP99Ms === undefined ? [] : [s.loopLagP99Ms]));
   const filesAtEnd = folderCounts(layout);
-  const maxSpeedDirs = Math.max(0, ...samples.map((s) => s.files['serving/speed'] ?? 0), filesAtEnd['serving/speed']!);
+  const maxSpeedDirs = Math.max(0, ...samples.map((s) => s.speedEntries), filesAtEnd['serving/speed']!);
   const log = readIngestLog(layout.ingestLog);
   const compacted = readCompactions(layout.compactions);
   const logged = new Set(log.entries.filter((e) => e.seq > compacted.compactedThrough).map((e) => e.name));
@@ -260,8 +296,17 @@ function report(layout: DataLayout, options: SoakOptions, samples: readonly Samp
             name: 'memory bounded',
             pass: rssAfterWarmUp.percent <= MAX_RSS_GROWTH_PERCENT || rssAfterWarmUp.absolute <= RSS_NOISE_BYTES,
             detail:
-              `RSS ${rssAfterWarmUp.percent.toFixed(1)} % (${(rssAfterWarmUp.absolute / 2 ** 20).toFixed(1)} MB) after warm-up ` +
-              `(${rss.percent.toFixed(1)} %, ${(rss.absolute / 2 ** 20).toFixed(1)} MB including the first fifth)`,
+              `RSS ${rssAfterWarmUp.percent.toFixed(1)} % (${mb(rssAfterWarmUp.absolute)} MB) after warm-up ` +
+              `(${rss.percent.toFixed(1)} %, ${mb(rss.absolute)} MB including the first fifth)`,
+          },
+        ]),
+    ...(options.killEveryMs !== undefined || settled === undefined
+      ? []
+      : [
+          {
+            name: 'memory bounded after 10 min',
+            pass: settled.percent < MAX_RSS_GROWTH_AFTER_10_MIN_PERCENT,
+            detail: `RSS ${mb(settled.from)} MB over minute 10, ${mb(settled.end)} MB over the last minute: ${settled.percent.toFixed(1)} % (bound ${MAX_RSS_GROWTH_AFTER_10_MIN_PERCENT} %)`,
           },
         ]),
     { name: 'speed outputs bounded', pass: maxSpeedDirs <= options.speed.keepViews + 2, detail: `at most ${maxSpeedDirs} entries in serving/speed/` },
@@ -270,6 +315,10 @@ function report(layout: DataLayout, options: SoakOptions, samples: readonly Samp
   return {
     durationMs: options.durationMs,
     rate: options.rate,
+    filesPerSecond: options.filesPerSecond,
+    filesPerSecondLogged: Number(((log.lastSeq - measured.loggedAtStart) / (measured.elapsedMs / 1000)).toFixed(2)),
+    batchEveryMs: options.batchEveryMs ?? null,
+    compactEveryMs: options.compactEveryMs ?? null,
     killEveryMs: options.killEveryMs ?? null,
     kills,
     streamEventsGenerated: streamEvents ?? null,
@@ -280,11 +329,13 @@ function report(layout: DataLayout, options: SoakOptions, samples: readonly Samp
     badRows: quarantined,
     rssGrowthPercent: Number(rss.percent.toFixed(2)),
     rssGrowthMB: Number((rss.absolute / 2 ** 20).toFixed(2)),
+    rssAfter10Min: settled === undefined ? null : { fromMB: Number(mb(settled.from)), endMB: Number(mb(settled.end)), growthPercent: Number(settled.percent.toFixed(2)) },
+    rssByMinuteMB: meanPerMinute(rssSeries).map((bytes) => Number(mb(bytes))),
     heapGrowthPercent: heaps.length > 0 ? Number(growth(heaps).percent.toFixed(2)) : null,
     loopLagP99Ms: lags.length > 0 ? Number((percentile(lags, 99) ?? 0).toFixed(1)) : null,
-    freshnessP50Ms: percentile(freshness, 50) ?? null,
-    freshnessP99Ms: percentile(freshness, 99) ?? null,
-    freshnessSamples: freshness.length,
+    freshnessP50Ms: freshness.percentileMs(50) ?? null,
+    freshnessP99Ms: freshness.percentileMs(99) ?? null,
+    freshnessSamples: freshness.files,
     filesAtEnd,
     samples: samples.map((x) => ({
       s: Math.round(x.atMs / 1000),

@@ -534,10 +534,11 @@ describe('all options', () => {
 });
 
 describe('soak options', () => {
-  it('defaults: 10 minutes at 50,000 events/s, the 60 s window fed every 250 ms', () => {
+  it('defaults: 10 minutes at 50,000 events/s in 4 files/s, the 60 s window fed every 250 ms', () => {
     expect(resolveSoak({})).toEqual({
       durationMs: 600_000,
       rate: 50_000,
+      filesPerSecond: 4,
       killEveryMs: undefined,
       batchEveryMs: 60_000,
       compactEveryMs: undefined,
@@ -557,12 +558,24 @@ describe('soak options', () => {
     expect(options.speed).toEqual(resolveSpeed({ batchInterval: '100ms', window: '30s', slide: '5s', keepViews: '3' }));
   });
 
+  it('--files-per-second sets the stream file rate; --batch-every never leaves only the batch at start', () => {
+    expect(resolveSoak({ filesPerSecond: '20', rate: '20000' })).toMatchObject({ filesPerSecond: 20, rate: 20_000 });
+    expect(resolveSoak({ filesPerSecond: '1000', rate: '1000' })).toMatchObject({ filesPerSecond: 1000 });
+    expect(resolveSoak({ batchEvery: 'never' }).batchEveryMs).toBeUndefined();
+  });
+
   it.each<BadCase>([
     ['a duration under a second', { duration: '500ms' }, 'duration'],
     ['a zero rate', { rate: '0' }, 'rate'],
     ['a rate over 10 million', { rate: '10000001' }, 'rate'],
     ['kills more often than every 500 ms', { killEvery: '100ms' }, 'kill-every'],
     ['a batch period under 100 ms', { batchEvery: '50ms' }, 'batch-every'],
+    ['a batch period that is a word other than never', { batchEvery: 'nevermore' }, 'batch-every'],
+    ['zero files per second', { filesPerSecond: '0' }, 'files-per-second'],
+    ['over 1,000 files per second', { filesPerSecond: '1001', rate: '1001000' }, 'files-per-second'],
+    ['a fractional file rate', { filesPerSecond: '2.5' }, 'files-per-second'],
+    ['a file rate that does not divide the event rate', { filesPerSecond: '3', rate: '20000' }, 'files-per-second'],
+    ['more files than events per second', { filesPerSecond: '20', rate: '10' }, 'files-per-second'],
     ['a batch interval that does not divide the slide', { batchInterval: '3s' }, 'slide'],
     ['a bad merge interval', { mergeInterval: 'x' }, 'merge-interval'],
     ['zero speed windows kept', { keepWindows: '0' }, 'keep-windows'],
@@ -576,7 +589,8 @@ describe('soak options', () => {
     expect(helpOf(flags, '--duration')).toContain('(default: 10m)');
     expect(helpOf(flags, '--rate')).toContain('(default: 50,000)');
     expect(helpOf(flags, '--kill-every')).toContain('(default: never)');
-    expect(helpOf(flags, '--batch-every')).toContain('(default: 1m)');
+    expect(helpOf(flags, '--batch-every')).toContain('never: one batch, at start (default: 1m)');
+    expect(helpOf(flags, '--files-per-second')).toContain('(default: 4)');
     expect(helpOf(flags, '--batch-interval')).toContain('(default: 250ms)');
     expect(helpOf(flags, '--merge-interval')).toContain('(default: 250ms)');
   });

@@ -18,6 +18,11 @@ interface Report {
   purchasesInMergedView: number;
   purchasesInMasterDataset: number;
   kills: number;
+  filesPerSecond: number;
+  filesPerSecondLogged: number;
+  batchEveryMs: number | null;
+  rssByMinuteMB: number[];
+  rssAfter10Min: unknown;
   freshnessP99Ms: number | null;
   checks: { name: string; pass: boolean }[];
 }
@@ -47,6 +52,25 @@ describe('soak', () => {
     expect(report.purchasesInMergedView).toBe(report.purchasesInMasterDataset);
     expect(report.freshnessP99Ms).not.toBeNull();
     expect(report.checks.map((c) => c.name)).toEqual(['exact', 'every stream file ingested', 'memory bounded', 'speed outputs bounded', 'sampled']);
+    expectMergedViewExact(data, report);
+  });
+
+  it('writes --files-per-second stream files and, with --batch-every never, runs the batch only at start', async () => {
+    const { root, data } = newTempRoot();
+    const json = path.join(root, 'report.json');
+    const result = await runCli(['soak', '--duration', '10s', '--rate', '2000', '--files-per-second', '10', '--batch-every', 'never', '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
+    expect(result.stdout).toMatch(/soak: PASS/);
+    expect(result.stdout).toMatch(/batch at start only/);
+    const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Report;
+    expect(report).toMatchObject({ filesPerSecond: 10, batchEveryMs: null, rssAfter10Min: null });
+    // Ten files a second, less the start-up (the first batch) inside the measured time.
+    expect(loggedStreamFiles(data).length).toBeGreaterThanOrEqual(60);
+    expect(loggedStreamFiles(data).length).toBeLessThanOrEqual(101);
+    // Over the whole elapsed time, start-up and the clean stop included.
+    expect(report.filesPerSecondLogged).toBeGreaterThan(6);
+    expect(report.filesPerSecondLogged).toBeLessThanOrEqual(loggedStreamFiles(data).length / 10);
+    expect(report.rssByMinuteMB).toHaveLength(1);
+    expect(fs.readdirSync(path.join(data, 'serving', 'batch')).filter((name) => name.startsWith('batch-'))).toHaveLength(1);
     expectMergedViewExact(data, report);
   });
 
