@@ -102,7 +102,7 @@ const badParameter = (name: string, problem: string): HttpError => new HttpError
 function checkUserId(id: string, name: string): void {
   if (id.length === 0) throw badParameter(name, 'empty user id');
   if (Buffer.byteLength(id) > MAX_USER_ID_BYTES) throw badParameter(name, `longer than ${MAX_USER_ID_BYTES} bytes`);
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\u0000-\u001f\u007f-\u009f]/.test(id)) throw badParameter(name, 'control characters are not allowed');
 }
 
@@ -227,8 +227,8 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
 
   app.setErrorHandler((error: FastifyError | HttpError, _request, reply) => {
     if (error instanceof HttpError) return reply.code(error.statusCode).send({ error: error.message, ...error.extra, version: version() });
-    if ((error as FastifyError).validation) {
-      const v = (error as FastifyError).validation![0]!;
+    if (error.validation) {
+      const v = error.validation[0]!;
       const params = v.params as { missingProperty?: string; additionalProperty?: string };
       if (v.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
         const known = Object.keys(queryPropertiesOf(_request)).join(', ');

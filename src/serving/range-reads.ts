@@ -71,7 +71,7 @@ export class RangeReads {
       const { pairStart, pairBucket, pairCount, pairCents } = base.buckets;
       for (let e = 0; e < base.users; e++) {
         const key = baseTable.keyAt(e);
-        for (let p = pairStart[e]!; p < pairStart[e + 1]!; p++) table.add(key, 0, key.length, pairCount[p]!, pairCents[p]!, undefined, pairBucket[p]!);
+        for (let p = pairStart[e]!; p < pairStart[e + 1]!; p++) table.add(key, 0, key.length, pairCount[p]!, pairCents[p]!, undefined, pairBucket[p]);
       }
     }
     table.mergeTable(overlayBuckets.table);
@@ -94,11 +94,11 @@ export class RangeReads {
     if (entry >= 0 && base.buckets) {
       const { pairStart, pairBucket, pairCount, pairCents } = base.buckets;
       const to = pairStart[entry + 1]!;
-      for (let p = lowerBound(pairBucket, range.first, pairStart[entry]!, to); p < to && pairBucket[p]! < range.end; p++) add(pairBucket[p]!, pairCount[p]!, pairCents[p]!);
+      for (let p = lowerBound(pairBucket, range.first, pairStart[entry], to); p < to && pairBucket[p]! < range.end; p++) add(pairBucket[p]!, pairCount[p]!, pairCents[p]!);
     }
     const buckets = overlayBuckets.buckets();
     for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) {
-      const e = overlayBuckets.table.find(key, 0, key.length, hash, buckets[k]!);
+      const e = overlayBuckets.table.find(key, 0, key.length, hash, buckets[k]);
       if (e >= 0) add(buckets[k]!, overlayBuckets.table.countAt(e), overlayBuckets.table.centsAt(e));
     }
     return points;
