@@ -6,6 +6,7 @@ import { type IncomingMessage, STATUS_CODES, type ServerResponse, maxHeaderSize 
 import { type Duplex } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type UserTotal } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { ConcurrencyLimit } from '../core/concurrency-limit.js';
 import { LambdaflowError } from '../core/errors.js';
@@ -16,7 +17,7 @@ import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { RESPONSE_SCHEMAS, paramsSchema } from './api-schemas.js';
 import { NO_BATCH_VIEW, type SnapshotStatus } from './current-version.js';
 import { LIVE_PAGE } from './live-page.js';
-import { TOP_MAX, type UserTotals } from './lookups.js';
+import { TOP_MAX } from './lookups.js';
 import { servingMetrics } from './metrics.js';
 import { type RangeTotals } from './range-reads.js';
 import { type ServingReads } from './serving-reads.js';
@@ -34,7 +35,7 @@ export const MAX_IDS_PER_REQUEST = 1_000;
 const MAX_SSE_BACKLOG_BYTES = 1 << 20;
 const SSE_HEARTBEAT_MS = 15_000;
 
-function userBody(user: UserTotals): { user_id: string; purchase_count_total: number; purchase_amount_total: string } {
+function userBody(user: UserTotal): { user_id: string; purchase_count_total: number; purchase_amount_total: string } {
   return { user_id: user.userId, purchase_count_total: user.count, purchase_amount_total: formatCents(user.cents) };
 }
 
