@@ -88,7 +88,7 @@ async function main(): Promise<void> {
       const perTick = Math.round(o.backgroundRate / 10);
       for (let tick = 0; !stopLoad && perTick > 0; tick++) {
         const t = performance.now();
-        await link!.publish(PUBLISHED_SUBJECT, encoder.encode(generator.lines(perTick, 1_700_000_000, 1_000, 0, { rows: 0, purchases: 0 })), `load-${tick}`, signal);
+        await link.publish(PUBLISHED_SUBJECT, encoder.encode(generator.lines(perTick, 1_700_000_000, 1_000, 0, { rows: 0, purchases: 0 })), `load-${tick}`, signal);
         await new Promise((r) => setTimeout(r, Math.max(0, 100 - (performance.now() - t))));
       }
     })();

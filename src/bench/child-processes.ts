@@ -65,7 +65,7 @@ export class BenchChild {
   }
 
   send(message: unknown): void {
-    this.child.send!(message as object);
+    this.child.send(message as object);
   }
 
   /** SIGTERM, then SIGKILL after STOP_GRACE_MS; resolves once it has exited. */

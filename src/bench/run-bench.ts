@@ -97,7 +97,7 @@ function engine(runs: readonly { wallMs: number; peakRssBytes: number | undefine
     minSeconds: Math.min(...runSeconds),
     maxSeconds: Math.max(...runSeconds),
     rowsPerSecond: rows / medianSeconds,
-    peakRssMiB: rss.every((b) => b !== undefined) ? Math.max(...(rss as number[])) / 2 ** 20 : null,
+    peakRssMiB: rss.every((b) => b !== undefined) ? Math.max(...rss) / 2 ** 20 : null,
     runSeconds,
   };
 }
@@ -296,7 +296,7 @@ async function runSpeed(output: BenchOutput, config: BenchConfig): Promise<Recor
   const ran = runTally(output, 1 + config.repeat + 1 + config.threads.length * config.repeat);
   // The batch job on the same files, at the most threads measured: the speed layer's target is a share of its rate.
   const batchDir = stagedFolder(source, 'batch_input');
-  let batchRuns: BatchRun[] = [];
+  const batchRuns: BatchRun[] = [];
   try {
     await runBatchProcess(batchDir, config.threads.at(-1)!); // warm-up
     ran();
@@ -308,7 +308,6 @@ async function runSpeed(output: BenchOutput, config: BenchConfig): Promise<Recor
     fs.rmSync(batchDir, { recursive: true, force: true });
   }
   const batch = engine(batchRuns, rows);
-  batchRuns = [];
   const results: { threads: number; speed: Engine; speedup: number; vsBatch: number }[] = [];
   await runSpeedOnce(source, STREAM_FILES, config.threads.at(-1)!); // warm-up
   ran();

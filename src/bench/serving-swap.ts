@@ -114,7 +114,8 @@ class EventLoopStalls {
   private readonly reads: [number, number][] = [];
   private readonly timer: NodeJS.Timeout;
   private pending: Promise<void> = Promise.resolve();
-  private failure: unknown;
+  /** What a read threw first, boxed: anything may be thrown, `undefined` included. */
+  private failure: { readonly error: unknown } | undefined;
 
   constructor(private readonly origin: string) {
     this.read();
@@ -129,7 +130,7 @@ class EventLoopStalls {
         if (answer.status !== 200 || !match) throw new LambdaflowError('E_STATE', `GET /metrics: status ${answer.status}, no event-loop lag figure`);
         this.reads.push([answer.receivedAtMs, Number(match[1]) * 1000]);
       } catch (error) {
-        this.failure ??= error;
+        this.failure ??= { error };
       }
     });
   }
@@ -138,7 +139,7 @@ class EventLoopStalls {
   async stop(): Promise<EventLoopStalls> {
     clearInterval(this.timer);
     await this.pending;
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failure !== undefined) throw this.failure.error;
     return this;
   }
 

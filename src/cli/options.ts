@@ -58,7 +58,7 @@ const SPEED: SpeedDefaults = Object.freeze({ batchIntervalMs: 10_000, windowMs: 
 
 /** Every default of every command; `undefined` means the option is off unless given (its help says what that means). */
 export const DEFAULTS = Object.freeze({
-  global: Object.freeze({ data: './data', threads: os.availableParallelism(), logLevel: 'info' as LogLevel, mode: 'permissive' as BadRowMode }),
+  global: Object.freeze({ data: './data', threads: os.availableParallelism(), logLevel: 'info' satisfies LogLevel, mode: 'permissive' satisfies BadRowMode }),
   genBatch: Object.freeze({ rows: 1_000_000, files: 8, users: 10_000, seed: 42, startSeconds: HISTORY_START_SECONDS, spanSeconds: HISTORY_SPAN_SECONDS }),
   batch: Object.freeze({ partitions: 8, keepViews: 3 }),
   genStream: Object.freeze({
@@ -75,7 +75,7 @@ export const DEFAULTS = Object.freeze({
    * them) is given. Without --nats-replicas the stream is created with one replica and an existing one used as it is.
    */
   nats: Object.freeze({ source: 'files', stream: 'lambdaflow', subject: 'events.>', consumer: 'speed', partitions: 1 }),
-  merge: Object.freeze({ intervalMs: 5_000, view: 'exact' as MergeViewKind }),
+  merge: Object.freeze({ intervalMs: 5_000, view: 'exact' satisfies MergeViewKind }),
   /** `serve` and `all` answer HTTP here; `serve` also takes the merge options (its --interval writes merged_view.csv). */
   http: Object.freeze({ host: '127.0.0.1', port: 8080 }),
   /** Compacted files grow to targetBytes; only stream files older than the speed layer's window and slide move. */

@@ -30,7 +30,7 @@ export function splitUnquoted(bytes: Uint8Array, start: number, end: number, end
 /** Parses one line with csv-parse; undefined when its quoting is invalid (unterminated or stray quotes). */
 export function parseQuotedLine(line: string): string[] | undefined {
   try {
-    const records = parse(line, { relax_column_count: true, skip_empty_lines: false }) as string[][];
+    const records = parse(line, { relax_column_count: true, skip_empty_lines: false });
     return records.length === 1 ? records[0] : undefined;
   } catch {
     return undefined;

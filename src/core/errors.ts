@@ -60,6 +60,7 @@ function causeOf(error: unknown): SerializedError['cause'] {
     const code = (error as NodeJS.ErrnoException).code;
     return typeof code === 'string' ? { message: error.message, code } : { message: error.message };
   }
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error reads as String() shows it, as in serializeError
   return { message: String(error) };
 }
 

@@ -168,7 +168,7 @@ export function parseTimeSeconds(text: string): number | undefined {
     const match = ISO_UTC.exec(text);
     if (!match) return undefined;
     const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1).map((part) => (part === undefined ? undefined : Number(part))) as number[];
-    const ms = Date.UTC(year!, month! - 1, day!, hour, minute, second);
+    const ms = Date.UTC(year!, month! - 1, day, hour, minute, second);
     const back = new Date(ms);
     // Date.UTC rolls 2026-02-30 over into March: a date that does not come back the same is not a date.
     if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month! - 1 || back.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) return undefined;

@@ -136,12 +136,12 @@ export function forEachViewLine(
     if (hasQuote(bytes, lineStart, lineEnd)) {
       const fields = parseQuotedLine(userIdDecoder.decode(bytes.subarray(lineStart, lineEnd)));
       if (fields === undefined || fields.length !== fieldCount) throw damaged();
-      const key = encoder.encode(fields[prefixFields]!);
+      const key = encoder.encode(fields[prefixFields]);
       const countText = fields[prefixFields + bucketFields + 1]!;
       const count = Number(countText);
       const cents = parseCentsString(fields[prefixFields + bucketFields + 2]!, MAX_TOTAL_CENTS);
       const prefix = fields.slice(0, prefixFields).map(Number);
-      const bucketText = bucketFields === 0 ? undefined : encoder.encode(fields[prefixFields + 1]!);
+      const bucketText = bucketFields === 0 ? undefined : encoder.encode(fields[prefixFields + 1]);
       const bucket = bucketText === undefined ? ALL_TIME : bucketOfField(bucketText, 0, bucketText.length, bucketSeconds);
       if (!WHOLE_NUMBER.test(countText) || Number.isNaN(cents) || bucket === undefined || prefix.some((p) => !Number.isInteger(p))) throw damaged();
       accept(prefix, key, 0, key.length, count, cents, bucket);
@@ -150,7 +150,7 @@ export function forEachViewLine(
       const prefix: number[] = [];
       let fieldStart = lineStart;
       for (let k = 0; k < prefixFields; k++) {
-        prefix.push(Number(userIdDecoder.decode(bytes.subarray(fieldStart, ends[k]!))));
+        prefix.push(Number(userIdDecoder.decode(bytes.subarray(fieldStart, ends[k]))));
         fieldStart = ends[k]! + 1;
       }
       const userStart = fieldStart;

@@ -6,6 +6,7 @@ import { type IncomingMessage, STATUS_CODES, type ServerResponse, maxHeaderSize 
 import { type Duplex } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type UserTotal } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { ConcurrencyLimit } from '../core/concurrency-limit.js';
 import { LambdaflowError } from '../core/errors.js';
@@ -16,7 +17,7 @@ import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { RESPONSE_SCHEMAS, paramsSchema } from './api-schemas.js';
 import { NO_BATCH_VIEW, type SnapshotStatus } from './current-version.js';
 import { LIVE_PAGE } from './live-page.js';
-import { TOP_MAX, type UserTotals } from './lookups.js';
+import { TOP_MAX } from './lookups.js';
 import { servingMetrics } from './metrics.js';
 import { type RangeTotals } from './range-reads.js';
 import { type ServingReads } from './serving-reads.js';
@@ -34,7 +35,7 @@ export const MAX_IDS_PER_REQUEST = 1_000;
 const MAX_SSE_BACKLOG_BYTES = 1 << 20;
 const SSE_HEARTBEAT_MS = 15_000;
 
-function userBody(user: UserTotals): { user_id: string; purchase_count_total: number; purchase_amount_total: string } {
+function userBody(user: UserTotal): { user_id: string; purchase_count_total: number; purchase_amount_total: string } {
   return { user_id: user.userId, purchase_count_total: user.count, purchase_amount_total: formatCents(user.cents) };
 }
 
@@ -102,7 +103,7 @@ const badParameter = (name: string, problem: string): HttpError => new HttpError
 function checkUserId(id: string, name: string): void {
   if (id.length === 0) throw badParameter(name, 'empty user id');
   if (Buffer.byteLength(id) > MAX_USER_ID_BYTES) throw badParameter(name, `longer than ${MAX_USER_ID_BYTES} bytes`);
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\u0000-\u001f\u007f-\u009f]/.test(id)) throw badParameter(name, 'control characters are not allowed');
 }
 
@@ -227,8 +228,8 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
 
   app.setErrorHandler((error: FastifyError | HttpError, _request, reply) => {
     if (error instanceof HttpError) return reply.code(error.statusCode).send({ error: error.message, ...error.extra, version: version() });
-    if ((error as FastifyError).validation) {
-      const v = (error as FastifyError).validation![0]!;
+    if (error.validation) {
+      const v = error.validation[0]!;
       const params = v.params as { missingProperty?: string; additionalProperty?: string };
       if (v.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
         const known = Object.keys(queryPropertiesOf(_request)).join(', ');

@@ -163,12 +163,18 @@ export const LIVE_PAGE = `<!doctype html>
     document.body.dataset.rangesVersion = String(body.version);
   }
 
-  function drawBuckets() {
-    const c = $('buckets'), ratio = window.devicePixelRatio || 1, w = c.clientWidth, h = c.clientHeight;
+  /** The 2D context of canvas id in CSS pixels, its backing store sized to the screen's pixel ratio, cleared. */
+  function canvas(id) {
+    const c = $(id), ratio = window.devicePixelRatio || 1, w = c.clientWidth, h = c.clientHeight;
     if (c.width !== Math.round(w * ratio) || c.height !== Math.round(h * ratio)) { c.width = Math.round(w * ratio); c.height = Math.round(h * ratio); }
     const g = c.getContext('2d');
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     g.clearRect(0, 0, w, h);
+    return { g, w, h };
+  }
+
+  function drawBuckets() {
+    const { g, w, h } = canvas('buckets');
     g.font = '11px system-ui, sans-serif';
     const peak = Math.max(0, ...series.map((p) => p.purchase_count)), step = roundStep(Math.max(peak, 1), 4), top = Math.max(step, Math.ceil(peak * 1.05 / step) * step);
     const levels = []; for (let v = 0; v <= top; v += step) levels.push(v);
@@ -193,11 +199,7 @@ export const LIVE_PAGE = `<!doctype html>
   }
 
   function draw() {
-    const c = $('chart'), ratio = window.devicePixelRatio || 1, w = c.clientWidth, h = c.clientHeight;
-    if (c.width !== Math.round(w * ratio) || c.height !== Math.round(h * ratio)) { c.width = Math.round(w * ratio); c.height = Math.round(h * ratio); }
-    const g = c.getContext('2d');
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    g.clearRect(0, 0, w, h);
+    const { g, w, h } = canvas('chart');
     const now = Date.now(), span = Math.min(SPAN_MAX_MS, Math.max(SPAN_MIN_MS, history.length ? now - history[0].t : 0));
     $('chart-span').textContent = 'the last ' + Math.round(span / 60000) + ' min'; // what the axis shows, 1 to 5 min
     const peak = Math.max(0, ...history.map((p) => p.v)), step = roundStep(Math.max(peak, 1), 4), top = Math.max(step, Math.ceil(peak * 1.05 / step) * step);

@@ -44,7 +44,7 @@ export interface MergeViewContext {
    * A damaged state file the view goes on without (`what` says how): serve warns once per file until it changes;
    * `merge --once` throws the error, refusing like it refuses any other damage.
    */
-  skipped(error: LambdaflowError, what: string): void;
+  readonly skipped: (error: LambdaflowError, what: string) => void;
 }
 
 /** What a load reads of one stream's realtime state: its newest checkpoint, and its head's reach. */

@@ -5,7 +5,7 @@
 // The top N of a range reads every (user, bucket) pair in it: it runs in steps of about STEP_PAIRS pairs with the event
 // loop free between (lookups keep their latency), one computation at a time, and is kept per range for its version.
 
-import { ALL_TIME, UserAggTable, compareUserIds, userIdDecoder } from '../core/agg-table.js';
+import { ALL_TIME, UserAggTable, type UserTotal, userIdDecoder } from '../core/agg-table.js';
 import { type BucketIndexState, lowerBound } from '../core/bucket-index.js';
 import { type BucketRange, formatSeconds } from '../core/event-time.js';
 import { LambdaflowError } from '../core/errors.js';
@@ -13,7 +13,7 @@ import { fnv1a } from '../core/hash.js';
 import { formatBucketedEntries, sortedEntries } from '../core/sorted-view.js';
 import { runInSteps } from '../io/runtime/steps.js';
 import { type CurrentVersion, type SnapshotStatus } from './current-version.js';
-import { BoundedBest, TOP_MAX, type TopBy, type UserTotals } from './lookups.js';
+import { BoundedBest, TOP_MAX, type TopBy } from './lookups.js';
 import { isZero } from './overlay.js';
 
 /** A range's (or a point's) purchases and cents. */
@@ -25,7 +25,7 @@ export interface RangeTotals {
 /** A top N over a range, of the version it was computed from. */
 export interface RangeTop {
   readonly status: SnapshotStatus;
-  readonly users: readonly UserTotals[];
+  readonly users: readonly UserTotal[];
 }
 
 /** Pairs of the batch view read per step of a range's top N (~1–2 ms). */
@@ -71,7 +71,7 @@ export class RangeReads {
       const { pairStart, pairBucket, pairCount, pairCents } = base.buckets;
       for (let e = 0; e < base.users; e++) {
         const key = baseTable.keyAt(e);
-        for (let p = pairStart[e]!; p < pairStart[e + 1]!; p++) table.add(key, 0, key.length, pairCount[p]!, pairCents[p]!, undefined, pairBucket[p]!);
+        for (let p = pairStart[e]!; p < pairStart[e + 1]!; p++) table.add(key, 0, key.length, pairCount[p]!, pairCents[p]!, undefined, pairBucket[p]);
       }
     }
     table.mergeTable(overlayBuckets.table);
@@ -94,11 +94,11 @@ export class RangeReads {
     if (entry >= 0 && base.buckets) {
       const { pairStart, pairBucket, pairCount, pairCents } = base.buckets;
       const to = pairStart[entry + 1]!;
-      for (let p = lowerBound(pairBucket, range.first, pairStart[entry]!, to); p < to && pairBucket[p]! < range.end; p++) add(pairBucket[p]!, pairCount[p]!, pairCents[p]!);
+      for (let p = lowerBound(pairBucket, range.first, pairStart[entry], to); p < to && pairBucket[p]! < range.end; p++) add(pairBucket[p]!, pairCount[p]!, pairCents[p]!);
     }
     const buckets = overlayBuckets.buckets();
     for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) {
-      const e = overlayBuckets.table.find(key, 0, key.length, hash, buckets[k]!);
+      const e = overlayBuckets.table.find(key, 0, key.length, hash, buckets[k]);
       if (e >= 0) add(buckets[k]!, overlayBuckets.table.countAt(e), overlayBuckets.table.centsAt(e));
     }
     return points;
@@ -171,9 +171,7 @@ export class RangeReads {
       }
     }
     if (base.buckets) yield* sumBaseRange(base.buckets, range, count, cents, touched);
-    const value = (t: UserTotals): number => (by === 'amount' ? t.cents : t.count);
-    const better = (a: UserTotals, b: UserTotals): number => value(b) - value(a) || compareUserIds(a.userId, b.userId);
-    const best = new BoundedBest(TOP_MAX, value, better);
+    const best = new BoundedBest(TOP_MAX, by);
     for (let e = 0; e < base.users; e++) {
       if (touched[e] === 0 || isZero(count[e]!, cents[e]!)) continue;
       best.offer(by === 'amount' ? cents[e]! : count[e]!, () => ({ userId: userIdDecoder.decode(baseTable.keyAt(e)), count: count[e]!, cents: cents[e]! }));

@@ -31,7 +31,7 @@ export class RecentSeqs {
   remember(stream: string, seq: number, block: AggBlock): void {
     if (!this.keeping) return;
     let recent = this.byStream.get(stream);
-    if (!recent) this.byStream.set(stream, (recent = new Map()));
+    if (!recent) this.byStream.set(stream, (recent = new Map<number, AggBlock>()));
     recent.set(seq, block);
   }
 

@@ -4,7 +4,7 @@
 // between the exact and window views is their strategy object (src/serving/merge-view.ts).
 
 import fs from 'node:fs';
-import { UserAggTable } from '../core/agg-table.js';
+import { UserAggTable, type UserTotal } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { LambdaflowError } from '../core/errors.js';
 import { type DataLayout, allStreamLayouts, partitionStreams } from '../io/files/layout.js';
@@ -14,7 +14,7 @@ import { CsvCadence } from './csv-cadence.js';
 import { DamageWarnings } from './damage-warnings.js';
 import { NO_BATCH_VIEW, type SnapshotStatus } from './current-version.js';
 import { ExactView } from './exact-view.js';
-import { type TopBy, type UserTotals } from './lookups.js';
+import { type TopBy } from './lookups.js';
 import { type MergeView, type MergeViewContext, batchRef } from './merge-view.js';
 import { type ServingReads } from './serving-reads.js';
 import { ServingThreads } from './serving-threads.js';
@@ -115,11 +115,11 @@ export class ServingLayer implements ServingReads {
     return this.ready;
   }
 
-  get(userId: string): UserTotals | undefined {
+  get(userId: string): UserTotal | undefined {
     return this.store.get(userId);
   }
 
-  top(by: TopBy, n: number): UserTotals[] {
+  top(by: TopBy, n: number): UserTotal[] {
     return this.store.top(by, n);
   }
 

@@ -1,8 +1,9 @@
 // What the HTTP API (and the live page and /metrics it serves) reads of the serving layer: the current version and
 // the reads of it, readiness, the merged view's CSV, the speed layers' counters. Nothing that changes it.
 
+import { type UserTotal } from '../core/agg-table.js';
 import { type SnapshotStatus } from './current-version.js';
-import { type TopBy, type UserTotals } from './lookups.js';
+import { type TopBy } from './lookups.js';
 import { type RangeReads } from './range-reads.js';
 import { type ExportedVersion } from './view-exports.js';
 
@@ -12,9 +13,9 @@ export interface ServingReads {
   /** True once a consistent view is loaded. */
   readonly isReady: boolean;
   /** One user's totals in the current version, or undefined when the user is not in the view. */
-  get(userId: string): UserTotals | undefined;
+  get(userId: string): UserTotal | undefined;
   /** The top n users by amount or count (descending, ties by user id ascending) in the current version. */
-  top(by: TopBy, n: number): UserTotals[];
+  top(by: TopBy, n: number): UserTotal[];
   /** The data folder's event-time bucket size: ranges of time are whole buckets of it. */
   readonly bucketSeconds: number;
   /** The same reads over a range of event time (whole buckets), and series per bucket. */

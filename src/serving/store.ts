@@ -18,7 +18,7 @@
 // Reads on the serving thread are synchronous, so a response is computed from one version; an export, written in
 // steps while the store goes on, reads one version through the overlay's change log (src/serving/change-log.ts).
 
-import { type UserAggTable } from '../core/agg-table.js';
+import { type UserAggTable, type UserTotal } from '../core/agg-table.js';
 import { type Clock } from '../core/clock.js';
 import { DEFAULT_BUCKET_SECONDS, type EventTimeHead } from '../core/event-time.js';
 import { type BatchBase, type BatchViewMeta, type PreparedOverlay } from '../core/view-state.js';
@@ -26,7 +26,7 @@ import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { watermarkOf } from './batch-base.js';
 import { advancePrepared, swapBatch } from './batch-swap.js';
 import { CurrentVersion, type SnapshotStatus, type StoreView } from './current-version.js';
-import { Lookups, type TopBy, type UserTotals } from './lookups.js';
+import { Lookups, type TopBy } from './lookups.js';
 import { reserveOverlay } from './overlay.js';
 import { OverlayBuckets } from './overlay-buckets.js';
 import { type SeqBlock, applySeqs } from './realtime-apply.js';
@@ -115,12 +115,12 @@ export class ServingStore {
   }
 
   /** One user's totals in the current version, or undefined when the user is not in the view. */
-  get(userId: string): UserTotals | undefined {
+  get(userId: string): UserTotal | undefined {
     return this.lookups.get(userId);
   }
 
   /** The top n users by amount or count (descending, ties by user id ascending) in the current version. */
-  top(by: TopBy, n: number): UserTotals[] {
+  top(by: TopBy, n: number): UserTotal[] {
     return this.lookups.top(by, n);
   }
 

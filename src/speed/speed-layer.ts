@@ -214,7 +214,7 @@ export class SpeedLayer {
       const lines = deltasOnDisk ? undefined : Buffer.concat(results.map((r) => r.deltas));
       // A trailer only when every seq's event time is known on its own (not folded into a checkpoint's clock).
       const seqUnits = entries.map((entry) => units.get(entry.seq));
-      const known = seqUnits.every((unit) => unit !== undefined) ? (seqUnits as UnitEventTime[]) : [];
+      const known = seqUnits.every((unit) => unit !== undefined) ? seqUnits : [];
       this.realtime.counted(entries[0]!.seq, entries.at(-1)!.seq, entries.at(-1)!.ingestedAtMs, lines, known);
     }
   }

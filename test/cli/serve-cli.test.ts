@@ -233,7 +233,7 @@ describe('serve and all: the API equals an independent recount', () => {
     const statuses = new Map<number, Record<string, unknown>>();
     for (const { body } of statusAnswers.filter((s) => s.status === 200)) {
       const key = { through_seq: body.through_seq, users: body.users, purchases: body.purchase_count_total, amount: body.purchase_amount_total, batch_view: body.batch_view };
-      expect(statuses.get(body.version as number) ?? key, `two /status answers for version ${body.version}`).toEqual(key);
+      expect(statuses.get(body.version as number) ?? key, `two /status answers for version ${String(body.version)}`).toEqual(key);
       statuses.set(body.version as number, key);
     }
     const ordered = [...statuses].sort(([a], [b]) => a - b);

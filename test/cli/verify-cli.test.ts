@@ -78,7 +78,7 @@ const flipDigit = (file: string): void => {
 const flipTotalDigit = (file: string): void => {
   const bytes = fs.readFileSync(file);
   const starts = lineStarts(bytes);
-  bytes[bytes.indexOf(0x0a, starts[Math.floor(starts.length / 2)]!) - 1]! ^= 0x01;
+  bytes[bytes.indexOf(0x0a, starts[Math.floor(starts.length / 2)]) - 1]! ^= 0x01;
   fs.writeFileSync(file, bytes);
 };
 /** Flips the low bit of the last digit of the manifest's user count. */

@@ -13,7 +13,7 @@ import { type RowOutcome, classifyFields, recountFile, sortedReferenceTotals } f
 function referenceFields(line: string): string[] | string {
   let records: string[][];
   try {
-    records = csvParse(line, { relax_column_count: true }) as string[][];
+    records = csvParse(line, { relax_column_count: true });
   } catch {
     return 'bad_quoting';
   }

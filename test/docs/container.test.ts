@@ -176,7 +176,7 @@ describe('Dockerfile', () => {
     expect(ci).toBeGreaterThan(copyManifests);
     for (const source of sources) expect(source).toBeGreaterThan(ci);
     expect(build).toBeGreaterThan(Math.max(...sources));
-    expect(JSON.parse(read('package.json')).scripts.build).toBe('tsc -p tsconfig.json');
+    expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.build).toBe('tsc -p tsconfig.json');
   });
 
   it('keeps the data folder in the /data volume, exposes the HTTP port and runs the README\'s `all` command by default', () => {

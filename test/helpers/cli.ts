@@ -120,11 +120,11 @@ export function startCli(args: readonly string[], options: RunOptions = {}): Run
   let stdout = '';
   let stderr = '';
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     stdout += d.toString();
     output += d.toString();
   });
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     output += d.toString();
   });

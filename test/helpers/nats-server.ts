@@ -49,8 +49,8 @@ export class NatsTestServer {
     this.log = '';
     const child = spawn(NATS_SERVER, ['-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(this.port), ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (this.log += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (this.log += d.toString()));
     const deadline = Date.now() + 15_000;
     while (!this.log.includes('Server is ready')) {
       if (child.exitCode !== null) throw new Error(`nats-server exited ${child.exitCode}: ${this.log}`);
@@ -154,7 +154,7 @@ export class NatsTestCluster {
             await nc.close();
           }
         } catch (error) {
-          if (Date.now() > deadline) throw new Error(`JetStream of the cluster ${this.url} does not answer after 60 s: ${(error as Error).message}\n${server.output}`);
+          if (Date.now() > deadline) throw new Error(`JetStream of the cluster ${this.url} does not answer after 60 s: ${(error as Error).message}\n${server.output}`, { cause: error });
           await new Promise((r) => setTimeout(r, 200));
         }
       }

@@ -7,14 +7,14 @@ import { seededRandom } from '../../src/core/event-generator.js';
 
 export interface Random {
   /** A float in [0, 1). */
-  next(): number;
+  readonly next: () => number;
   /** An integer in [0, n). */
-  int(n: number): number;
+  readonly int: (n: number) => number;
   /** An integer in [min, max]. */
-  between(min: number, max: number): number;
+  readonly between: (min: number, max: number) => number;
   /** True with probability p. */
-  chance(p: number): boolean;
-  pick<T>(items: readonly T[]): T;
+  readonly chance: (p: number) => boolean;
+  readonly pick: <T>(items: readonly T[]) => T;
 }
 
 export function seeded(seed: number): Random {

@@ -193,7 +193,7 @@ export function recountDataFolder(dataDir: string, part: MasterDatasetPart): Rec
     const bytes = fs.readFileSync(file.path);
     for (let seq = Math.max(file.first, part.afterSeq + 1); seq <= Math.min(file.last, part.throughSeq); seq++) {
       const i = seq - file.first;
-      recountFile(bytes.subarray(i === 0 ? 0 : file.seqEnds[i - 1]!, file.seqEnds[i]!).toString('utf8'), recount);
+      recountFile(bytes.subarray(i === 0 ? 0 : file.seqEnds[i - 1]!, file.seqEnds[i]).toString('utf8'), recount);
     }
   }
   const compactedThrough = compacted.at(-1)?.last ?? 0;

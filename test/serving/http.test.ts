@@ -27,6 +27,11 @@ import { ingestStreamFiles, publishBatchView, publishRealtimeHead, publishRealti
 import { expectedMergedViewText, recountMasterDataset } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
+/** The body of every error answer. */
+interface ErrorBody {
+  readonly error: string;
+}
+
 const newTempRoot = tempRoots('file');
 
 const HISTORY =
@@ -218,7 +223,7 @@ describe('routes on a loaded view', () => {
     expect((await get(app, '/top?by=count&n=7')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'count', users: [carol, alice, bob, dave, erin, ohara, zoe] });
     expect((await get(app, '/top?by=count&n=3')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'count', users: [carol, alice, bob] });
     expect((await get(app, '/top?n=1')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'amount', users: [zoe] });
-    expect((await get(app, '/top?n=1000')).json().users).toHaveLength(7);
+    expect((await get(app, '/top?n=1000')).json<{ users: unknown[] }>().users).toHaveLength(7);
   });
 
   it('GET /view.csv: the bytes of merged_view.csv of the same version (X-View-Version), which equal the recount', async () => {
@@ -249,7 +254,7 @@ describe('routes on a loaded view', () => {
   it('GET /status: the version, its position in the stream and its totals (amount as a string)', async () => {
     const answer = await get(app, '/status');
     expect(answer.statusCode).toBe(200);
-    const body = answer.json();
+    const body = answer.json<{ built_at: string; staleness_ms: unknown }>();
     expect(body).toMatchObject({
       version: 1,
       batch_view: expect.stringMatching(/^batch-\d+$/),
@@ -356,7 +361,7 @@ describe('routes on a loaded view', () => {
   ])('400 JSON naming the parameter: %s', async (_name, url, parameter) => {
     const answer = await get(app, url);
     expect(answer.statusCode).toBe(400);
-    const body = answer.json();
+    const body = answer.json<ErrorBody>();
     expect(body).toMatchObject({ parameter, version: 1 });
     expect(body.error).toMatch(new RegExp(`^bad parameter ${parameter}: `));
     expect(answer.body.length, 'the error does not echo a long input back').toBeLessThan(300);
@@ -390,7 +395,7 @@ describe('routes on a loaded view', () => {
         const third = await get(heldApp, url);
         expect(third.statusCode, third.body).toBe(429);
         expect(third.headers['retry-after']).toBe('1');
-        expect(third.json().error).toMatch(/^2 .* are being answered already: try again in a second$/);
+        expect(third.json<ErrorBody>().error).toMatch(/^2 .* are being answered already: try again in a second$/);
         expect((await get(heldApp, '/users/alice')).statusCode, 'a lookup meanwhile').toBe(200);
         for (const open of gates.splice(0)) open();
         expect((await Promise.all(first)).map((a) => a.statusCode)).toEqual([200, 200]);
@@ -407,8 +412,8 @@ describe('routes on a loaded view', () => {
 
   it('a range not on bucket bounds: the message names the bucket size and the nearest aligned bounds', async () => {
     const answer = await get(app, '/users/alice?from=1800&to=7200');
-    expect(answer.json().error).toBe('bad parameter from: from=1800 is not aligned to the 1h buckets: the nearest aligned bounds are 0 (1970-01-01T00:00:00Z) and 3600 (1970-01-01T01:00:00Z)');
-    expect((await get(app, '/users/alice?from=2026-12-07T10:00:00Z&to=2026-12-07T10:30:00Z')).json().error).toMatch(/to=1796639400 is not aligned to the 1h buckets: the nearest aligned bounds are 1796637600 \(2026-12-07T10:00:00Z\) and 1796641200 \(2026-12-07T11:00:00Z\)/);
+    expect(answer.json<ErrorBody>().error).toBe('bad parameter from: from=1800 is not aligned to the 1h buckets: the nearest aligned bounds are 0 (1970-01-01T00:00:00Z) and 3600 (1970-01-01T01:00:00Z)');
+    expect((await get(app, '/users/alice?from=2026-12-07T10:00:00Z&to=2026-12-07T10:30:00Z')).json<ErrorBody>().error).toMatch(/to=1796639400 is not aligned to the 1h buckets: the nearest aligned bounds are 1796637600 \(2026-12-07T10:00:00Z\) and 1796641200 \(2026-12-07T11:00:00Z\)/);
   });
 
   it('a batch view without buckets answers all-time questions, and 409 to every range question, saying to run batch', async () => {
@@ -532,7 +537,7 @@ describe('a speed layer whose source cannot read (a NATS cluster not answering)'
     const since = Date.now() - 42_000;
     publishRealtimeHead(service.data, 0, 0, { rowsIngested: 10, badRows: 0, startedAtMs: since - 1_000, sourceUnreadableSinceMs: since });
     await waitFor(() => (service.layer.sourceUnreadableSeconds.get('default') ?? 0) > 0, 20_000, 'the head read');
-    const status = (await get(service.app, '/status')).json() as { source_unreadable_seconds: number };
+    const status = (await get(service.app, '/status')).json<{ source_unreadable_seconds: number }>();
     expect(status.source_unreadable_seconds).toBeGreaterThanOrEqual(42);
     expect(status.source_unreadable_seconds).toBeLessThan(80);
     const gauge = /^lambdaflow_source_unreadable_seconds\{stream="default"\} (\S+)$/m.exec((await get(service.app, '/metrics')).body);
@@ -540,7 +545,7 @@ describe('a speed layer whose source cannot read (a NATS cluster not answering)'
 
     publishRealtimeHead(service.data, 0, 0, { rowsIngested: 10, badRows: 0, startedAtMs: since - 1_000, sourceUnreadableSinceMs: null });
     await waitFor(() => service.layer.sourceUnreadableSeconds.get('default') === 0, 20_000, 'the head read again');
-    expect(((await get(service.app, '/status')).json() as { source_unreadable_seconds: number }).source_unreadable_seconds).toBe(0);
+    expect((await get(service.app, '/status')).json<{ source_unreadable_seconds: number }>().source_unreadable_seconds).toBe(0);
     expect((await get(service.app, '/metrics')).body).toMatch(/^lambdaflow_source_unreadable_seconds\{stream="default"\} 0$/m);
   });
 

@@ -136,7 +136,7 @@ describe('ServingStore with NATS partition streams', () => {
       const through: Record<string, number> = { default: status.throughSeq };
       for (const s of ['p0', 'p1']) {
         watermarks[s] = status.streams[s]?.batchWatermark ?? 0;
-        through[s] = status.streams[s]?.throughSeq ?? watermarks[s]!;
+        through[s] = status.streams[s]?.throughSeq ?? watermarks[s];
       }
       return { watermarks, through };
     };
@@ -168,7 +168,7 @@ describe('ServingStore with NATS partition streams', () => {
         const kept: Record<string, number> = {};
         for (const s of STREAMS) {
           next[s] = watermarks[s]! + Math.floor(random() * (through[s]! - watermarks[s]! + 3));
-          kept[s] = Math.max(next[s]!, through[s]!);
+          kept[s] = Math.max(next[s], through[s]!);
         }
         const prepared: PreparedOverlay = {
           ranges: Object.fromEntries(STREAMS.map((s) => [s, { afterSeq: next[s]!, throughSeq: kept[s]! }])),

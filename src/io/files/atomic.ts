@@ -223,7 +223,7 @@ export async function removeStaleTemps(dir: string, namePrefix = '', atomicTarge
   }
   for (const name of names) {
     const atomic = atomicTargets && /^(.+)\.\d{1,10}$/.exec(name);
-    if (atomic && (typeof atomicTargets === 'string' ? atomic[1] === atomicTargets : atomicTargets!.test(atomic[1]!))) {
+    if (atomic && (typeof atomicTargets === 'string' ? atomic[1] === atomicTargets : atomicTargets.test(atomic[1]!))) {
       if (await leftBeforeThisProcess(path.join(dir, name))) await fs.promises.rm(path.join(dir, name), { force: true });
       continue;
     }

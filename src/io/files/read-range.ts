@@ -64,7 +64,7 @@ export function parseFileRange(
   const buffer = (sharedBuffer ??= Buffer.allocUnsafe(READ_BYTES));
   const parser = new EventParser(table, { ...parserOptionsFor(mode, start === 0, bucketSeconds), onGoodRow });
   const fd = openRegularFile(path);
-  let truncated = false;
+  let truncated: boolean;
   try {
     let carry = 0;
     let position = start;

@@ -42,8 +42,8 @@ type FromThread =
   | { readonly kind: 'failed'; readonly error: SerializedError };
 
 interface Waiter {
-  resolve(result: unknown): void;
-  reject(error: Error): void;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: Error) => void;
 }
 
 /** The result a reply carries, or its error rebuilt. */

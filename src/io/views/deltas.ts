@@ -100,7 +100,7 @@ function eventTimesOf(trailer: { first?: unknown; seqs?: unknown }, damaged: (pr
   trailer.seqs.forEach((unit: unknown, i) => {
     const [max, late] = Array.isArray(unit) ? (unit as unknown[]) : [];
     const maxEventSecond = maxEventSecondFromJson(max);
-    if (maxEventSecond === undefined || !Number.isSafeInteger(late) || (late as number) < 0) throw damaged(`its trailer\'s event time of seq ${(first as number) + i} does not parse`);
+    if (maxEventSecond === undefined || !Number.isSafeInteger(late) || (late as number) < 0) throw damaged(`its trailer's event time of seq ${(first as number) + i} does not parse`);
     found.set((first as number) + i, { maxEventSecond, lateRows: late as number });
   });
   return found;

@@ -69,6 +69,7 @@ describe('NatsPullReader', () => {
       const done = new Promise<void>((resolve) => (closed = resolve));
       return {
         close: async () => closed(),
+        // eslint-disable-next-line require-yield -- a pull that delivers nothing until it is closed
         async *[Symbol.asyncIterator]() {
           await done;
         },
