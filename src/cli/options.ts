@@ -95,7 +95,7 @@ export const DEFAULTS = Object.freeze({
     filesPerSecond: 4,
     killEveryMs: undefined as number | undefined,
     /** Undefined (`never`): one batch, at start. */
-    batchEveryMs: 60_000 as number | undefined,
+    batchEveryMs: 60_000,
     compactEveryMs: undefined as number | undefined,
     mergeIntervalMs: 250,
     /** The speed layer's 60 s / 10 s window, fed by 250 ms micro-batches so that freshness is measured in ms. */
