@@ -9,6 +9,8 @@ import { LambdaflowError } from '../core/errors.js';
 import { formatCents } from '../core/money.js';
 import { formatDurationMs } from '../core/option-values.js';
 import { count } from '../core/summary-format.js';
+import { readBatchManifest } from '../io/views/manifest.js';
+import { BUCKETS_FOLDER } from '../io/views/views.js';
 import { type BenchChild } from './child-processes.js';
 import { type LatencySummary, type LoadResult, type LoadRun, summarizeLatencies } from './http-load.js';
 import { type Distribution, distribution, formatMs } from './report.js';
@@ -50,7 +52,7 @@ interface Totals {
 /** Per user, the purchases of [from, to), recounted from the bucket parts' text (not through serve's parser). */
 function recountRange(viewDir: string, from: number, to: number): Map<string, Totals> {
   const totals = new Map<string, Totals>();
-  const dir = path.join(viewDir, 'buckets');
+  const dir = path.join(viewDir, BUCKETS_FOLDER);
   for (const name of fs.readdirSync(dir).filter((n) => n.startsWith('part-'))) {
     for (const line of fs.readFileSync(path.join(dir, name), 'utf8').split('\n')) {
       if (line === '' || line.startsWith('user_id,')) continue;
@@ -111,8 +113,8 @@ export async function measureRangeReads(
   watchdog: Watchdog,
   print: (line: string) => void,
 ): Promise<RangeReadsResult> {
-  const { bucketSeconds, lastEventSecond } = JSON.parse(fs.readFileSync(path.join(viewDir, '_MANIFEST.json'), 'utf8')) as { bucketSeconds?: number; lastEventSecond?: number | null };
-  if (!bucketSeconds || typeof lastEventSecond !== 'number') throw new LambdaflowError('E_STATE', `${viewDir} has no buckets: range reads need a batch view with them`);
+  const { bucketSeconds, lastEventSecond } = readBatchManifest(viewDir);
+  if (!bucketSeconds || lastEventSecond === undefined) throw new LambdaflowError('E_STATE', `${viewDir} has no buckets: range reads need a batch view with them`);
   const to = (Math.floor(lastEventSecond / bucketSeconds) + 1) * bucketSeconds;
   const from = to - DAY_SECONDS;
   const query = rangeQuery(from, to);

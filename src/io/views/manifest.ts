@@ -75,6 +75,8 @@ export interface ManifestFacts {
   readonly purchaseCentsTotal: number | undefined;
   readonly badRowsTotal: number | undefined;
   readonly bucketSeconds: number | undefined;
+  /** The last event second its good rows held (undefined: none, or not said). */
+  readonly lastEventSecond: number | undefined;
   /** Parts the batch job wrote (part-00000… in the view and in buckets/, one per reduce partition); a Spark job's view names none. */
   readonly partitions: number | undefined;
   readonly inputs: readonly BatchManifestInput[] | undefined;
@@ -126,6 +128,7 @@ export function readBatchManifest(dir: string): ManifestFacts {
     purchaseCentsTotal: numberOf(json?.purchaseCentsTotal),
     badRowsTotal: numberOf(json?.badRowsTotal),
     bucketSeconds: numberOf(json?.bucketSeconds),
+    lastEventSecond: numberOf(json?.lastEventSecond),
     partitions: isSeq(json?.partitions) ? json.partitions : undefined,
     inputs: Array.isArray(json?.inputs) && json.inputs.every(isInput) ? json.inputs : undefined,
     parts: partChecksOf(json?.parts),
