@@ -19,7 +19,8 @@ const DUCKDB_QUERIES: Record<DuckdbQueryKind, (input: string) => string> = {
     `SELECT user_id, count(*) AS n, sum(amount) AS total FROM read_csv(${sqlString(input)}, header=true, ` +
     `columns={'user_id':'VARCHAR','event_type':'VARCHAR','amount':'DECIMAL(18,2)','unix_timestamp':'BIGINT'}) ` +
     `WHERE event_type='purchase' GROUP BY user_id`,
-  fastest: (input) => `SELECT user_id, count(*) AS n, printf('%.2f', sum(amount)) AS total FROM ${FASTEST_READ(input)} WHERE event_type = 'purchase' GROUP BY user_id`,
+  fastest: (input) =>
+    `SELECT user_id, count(*) AS n, printf('%.2f', sum(amount)) AS total FROM ${FASTEST_READ(input)} WHERE event_type = 'purchase' GROUP BY user_id`,
   hourly: (input) =>
     `SELECT user_id, unix_timestamp // 3600 * 3600 AS bucket_start, count(*) AS n, printf('%.2f', sum(amount)) AS total ` +
     `FROM ${FASTEST_READ(input)} WHERE event_type = 'purchase' GROUP BY user_id, unix_timestamp // 3600`,

@@ -149,7 +149,9 @@ runScript('bench', async () => {
   const bytes = Buffer.from(text);
   if (text.includes('"')) throw new Error('the generated input has quotes: the fast path would not be measured alone');
   console.log(`machine: ${machineDescription()}`);
-  console.log(`input: ${count(rows)} rows (${count(generated.purchases)} purchases), ${count(users)} users, ${count(bytes.length)} bytes; tinybench ${timeMs} ms a variant`);
+  console.log(
+    `input: ${count(rows)} rows (${count(generated.purchases)} purchases), ${count(users)} users, ${count(bytes.length)} bytes; tinybench ${timeMs} ms a variant`,
+  );
 
   // ---- verification, before any time is taken ----
   const records = parse(bytes, { from_line: 2 });
@@ -192,19 +194,28 @@ runScript('bench', async () => {
   if (sortedLines(parts.buckets) !== sortedLines(Buffer.from(bucketLinesAsStrings(bucketed)))) {
     throw new Error('verification failed: the batch reduce bucket part holds other lines than the one written as strings');
   }
-  console.log(`verified: the bucket part written from key bytes equals the one written as strings (${count(bucketed.size)} (user, hour) pairs), in key order and in table order`);
+  console.log(
+    `verified: the bucket part written from key bytes equals the one written as strings (${count(bucketed.size)} (user, hour) pairs), in key order and in table order`,
+  );
 
   // The serving layer's merged view: a batch view of the first 90 % of purchases plus an overlay of the rest.
   const batchPart = Math.floor(n * 0.9);
   const baseTable = tableOf(purchases, 0, batchPart);
   const overlayTable = tableOf(purchases, batchPart, n);
-  const storeView = { status: {} as SnapshotStatus, base: buildBatchBase(baseTable, undefined), overlay: overlayTable.toState(), overlayGeneration: 0, changes: new ChangeLog() };
+  const storeView = {
+    status: {} as SnapshotStatus,
+    base: buildBatchBase(baseTable, undefined),
+    overlay: overlayTable.toState(),
+    overlayGeneration: 0,
+    changes: new ChangeLog(),
+  };
   const mergedStrings = (): string => {
     const merged = baseTable.clone();
     merged.mergeTable(overlayTable);
     return `${MERGED_VIEW_HEADER}\n${formatTotals(merged.toSortedTotals())}`;
   };
-  if (Buffer.from(formatMergedView(storeView)).toString() !== mergedStrings()) throw new Error('verification failed: formatMergedView differs from formatting the merged totals as strings');
+  if (Buffer.from(formatMergedView(storeView)).toString() !== mergedStrings())
+    throw new Error('verification failed: formatMergedView differs from formatting the merged totals as strings');
   console.log(`verified: formatMergedView equals the merged totals formatted as strings (${count(reference.length)} users)`);
   // The serving layer's way: each export planned from the last one's layout, after ~1 % of the view's users changed
   // (a cent more), and applied to the last export's bytes (the service splices files instead).
@@ -218,7 +229,8 @@ runScript('bench', async () => {
     lastBytes = applyExportPlan(lastBytes, planExportNow(layout, storeView)!);
     return lastBytes;
   };
-  if (Buffer.compare(Buffer.from(exportChanges()), Buffer.from(formatMergedView(storeView))) !== 0) throw new Error('verification failed: an export planned from the last one differs from a whole export');
+  if (Buffer.compare(Buffer.from(exportChanges()), Buffer.from(formatMergedView(storeView))) !== 0)
+    throw new Error('verification failed: an export planned from the last one differs from a whole export');
   console.log('verified: an export planned from the last one after a change equals a whole export');
 
   // ---- timing ----
@@ -231,7 +243,10 @@ runScript('bench', async () => {
       unitsPerCall: rows,
       variants: [
         { name: 'csv-parse sync → records', run: () => parse(bytes, { from_line: 2 }) },
-        { name: 'EventParser fast path → UserAggTable (parse + aggregate)', run: () => parseWhole(bytes, new UserAggTable(), parserOptionsFor('permissive', true, 0)) },
+        {
+          name: 'EventParser fast path → UserAggTable (parse + aggregate)',
+          run: () => parseWhole(bytes, new UserAggTable(), parserOptionsFor('permissive', true, 0)),
+        },
       ],
     },
     {
@@ -302,7 +317,15 @@ runScript('bench', async () => {
     });
     tasks.forEach((task, i) => {
       const { rate, rme, samples } = rates[i]!;
-      table.push([i === 0 ? group.title : '', task.name, count(rate), group.unit, `±${rme.toFixed(1)} %`, String(samples), i === 0 ? '1.00× (baseline)' : ratio(rate, rates[0]!.rate)]);
+      table.push([
+        i === 0 ? group.title : '',
+        task.name,
+        count(rate),
+        group.unit,
+        `±${rme.toFixed(1)} %`,
+        String(samples),
+        i === 0 ? '1.00× (baseline)' : ratio(rate, rates[0]!.rate),
+      ]);
     });
   }
   console.log('median per call, as a rate:');

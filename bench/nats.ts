@@ -54,12 +54,32 @@ async function main(): Promise<void> {
   try {
     const port = await freePort();
     const url = `nats://127.0.0.1:${port}`;
-    await children.spawn('nats-server', natsServer, ['-js', '-sd', path.join(root, 'nats'), '-a', '127.0.0.1', '-p', String(port)]).waitForLine(/Server is ready/, START_TIMEOUT_MS);
+    await children
+      .spawn('nats-server', natsServer, ['-js', '-sd', path.join(root, 'nats'), '-a', '127.0.0.1', '-p', String(port)])
+      .waitForLine(/Server is ready/, START_TIMEOUT_MS);
     const data = path.join(root, 'data');
     const layout = dataLayout(data);
     const batchInterval = `${o.batchIntervalMs}ms`;
     await children
-      .spawn('speed', process.execPath, [MAIN, 'speed', '--data', data, '--create', '--source', url, '--nats-stream', STREAM, '--nats-subject', SUBJECT, '--batch-interval', batchInterval, '--threads', String(o.threads), '--log-level', 'info'])
+      .spawn('speed', process.execPath, [
+        MAIN,
+        'speed',
+        '--data',
+        data,
+        '--create',
+        '--source',
+        url,
+        '--nats-stream',
+        STREAM,
+        '--nats-subject',
+        SUBJECT,
+        '--batch-interval',
+        batchInterval,
+        '--threads',
+        String(o.threads),
+        '--log-level',
+        'info',
+      ])
       .waitForLine(/speed: recovered/, START_TIMEOUT_MS);
     link = await NatsLink.open([{ host: '127.0.0.1', port }], silentLogger, 'bench', systemClock);
     await link.ensureStream(STREAM, SUBJECT, undefined);
@@ -69,7 +89,8 @@ async function main(): Promise<void> {
     // 1. Throughput: o.rows rows in messages of o.rowsPerMessage, published as fast as acks come back (a few in flight).
     const messages: Uint8Array[] = [];
     const counts: GeneratedCounts = { rows: 0, purchases: 0 };
-    for (let sent = 0; sent < o.rows; sent += o.rowsPerMessage) messages.push(encoder.encode(generator.lines(Math.min(o.rowsPerMessage, o.rows - sent), 1_700_000_000, 1_000, 0, counts)));
+    for (let sent = 0; sent < o.rows; sent += o.rowsPerMessage)
+      messages.push(encoder.encode(generator.lines(Math.min(o.rowsPerMessage, o.rows - sent), 1_700_000_000, 1_000, 0, counts)));
     const started = performance.now();
     const inFlight = 4;
     for (let i = 0; i < messages.length; i += inFlight) {
@@ -82,13 +103,22 @@ async function main(): Promise<void> {
     if (ingested !== counts.rows) throw new LambdaflowError('E_STATE', `the speed layer read ${ingested} rows, ${counts.rows} were published`);
 
     // 2. Freshness: one probe row a user of its own, under background load, from the publish call to /users/:id answering it.
-    const base = (await children.spawn('serve', process.execPath, [MAIN, 'serve', '--data', data, '--port', '0', '--interval', '5s', '--log-level', 'warn']).waitForLine(/serve: listening on (http:\/\/\S+)/, START_TIMEOUT_MS))[1]!;
+    const base = (
+      await children
+        .spawn('serve', process.execPath, [MAIN, 'serve', '--data', data, '--port', '0', '--interval', '5s', '--log-level', 'warn'])
+        .waitForLine(/serve: listening on (http:\/\/\S+)/, START_TIMEOUT_MS)
+    )[1]!;
     let stopLoad = false;
     const load = (async () => {
       const perTick = Math.round(o.backgroundRate / 10);
       for (let tick = 0; !stopLoad && perTick > 0; tick++) {
         const t = performance.now();
-        await link.publish(PUBLISHED_SUBJECT, encoder.encode(generator.lines(perTick, 1_700_000_000, 1_000, 0, { rows: 0, purchases: 0 })), `load-${tick}`, signal);
+        await link.publish(
+          PUBLISHED_SUBJECT,
+          encoder.encode(generator.lines(perTick, 1_700_000_000, 1_000, 0, { rows: 0, purchases: 0 })),
+          `load-${tick}`,
+          signal,
+        );
         await new Promise((r) => setTimeout(r, Math.max(0, 100 - (performance.now() - t))));
       }
     })();
@@ -103,7 +133,8 @@ async function main(): Promise<void> {
         const response = await fetch(`${base}/users/${user}`);
         if (response.status === 200) {
           const body = (await response.json()) as { purchase_count_total: number; purchase_amount_total: string };
-          if (body.purchase_count_total !== 1 || body.purchase_amount_total !== '1.23') throw new LambdaflowError('E_STATE', `${user}: ${JSON.stringify(body)}`);
+          if (body.purchase_count_total !== 1 || body.purchase_amount_total !== '1.23')
+            throw new LambdaflowError('E_STATE', `${user}: ${JSON.stringify(body)}`);
           break;
         }
         await response.arrayBuffer();

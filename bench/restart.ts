@@ -32,19 +32,24 @@ runScript('bench:restart', async () => {
     fs.mkdirSync(layout.streamInput, { recursive: true });
     console.log(`ingesting ${count(files)} stream files, ${perBatch} per speed --once (one micro-batch and one delta file each) ...`);
     let seed = 7;
-    const random = (): number => ((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32);
+    const random = (): number => (seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32;
     for (let done = 0; done < files; done += perBatch) {
       for (let i = done; i < Math.min(files, done + perBatch); i++) {
         const user = `u${Math.floor(random() * users)}`;
-        fs.writeFileSync(path.join(layout.streamInput, `chunk-${String(i).padStart(7, '0')}.csv`), `${user},purchase,${Math.floor(random() * 100)}.${String(i % 100).padStart(2, '0')},1700000000\n${user},view,0,1700000000\n`);
+        fs.writeFileSync(
+          path.join(layout.streamInput, `chunk-${String(i).padStart(7, '0')}.csv`),
+          `${user},purchase,${Math.floor(random() * 100)}.${String(i % 100).padStart(2, '0')},1700000000\n${user},view,0,1700000000\n`,
+        );
       }
       await cli(dir, 'speed', '--once');
     }
-    if (readIngestLog(layout.ingestLog).lastSeq !== files) throw new LambdaflowError('E_STATE', `only ${readIngestLog(layout.ingestLog).lastSeq} of ${files} files were logged`);
+    if (readIngestLog(layout.ingestLog).lastSeq !== files)
+      throw new LambdaflowError('E_STATE', `only ${readIngestLog(layout.ingestLog).lastSeq} of ${files} files were logged`);
     const rows: string[][] = [];
     const restart = async (what: string): Promise<void> => {
       const run = await cli(dir, 'speed', '--once');
-      if (readRealtimeHead(layout.realtimeHead)?.throughSeq !== files) throw new LambdaflowError('E_STATE', `${what}: the realtime head does not reach seq ${files}`);
+      if (readRealtimeHead(layout.realtimeHead)?.throughSeq !== files)
+        throw new LambdaflowError('E_STATE', `${what}: the realtime head does not reach seq ${files}`);
       const rss = run.peakRssBytes === undefined ? undefined : run.peakRssBytes / 2 ** 20;
       const s = run.wallMs / 1000;
       rows.push([what, s.toFixed(2), rss === undefined ? 'unknown' : rss.toFixed(0), s <= TARGET_SECONDS && (rss ?? 0) <= TARGET_RSS_MIB ? 'PASS' : 'MISS']);

@@ -46,15 +46,20 @@ runScript('bench:serving', async () => {
     const batch = await runBatchProcess(layout.root, os.availableParallelism());
     checkTotals(batch, batch.totals, dataset.expected);
     const users = viewTotals(batch.viewDir);
-    if (users.length !== batch.totals.users) throw new LambdaflowError('E_STATE', `${batch.viewDir} holds ${users.length} users, its manifest says ${batch.totals.users}`);
-    print(`batch view: ${count(users.length)} users, ${count(batch.totals.purchases)} purchases (batch took ${(batch.wallMs / 1000).toFixed(1)} s) in ${layout.root}`);
+    if (users.length !== batch.totals.users)
+      throw new LambdaflowError('E_STATE', `${batch.viewDir} holds ${users.length} users, its manifest says ${batch.totals.users}`);
+    print(
+      `batch view: ${count(users.length)} users, ${count(batch.totals.purchases)} purchases (batch took ${(batch.wallMs / 1000).toFixed(1)} s) in ${layout.root}`,
+    );
 
     const { serve, origin } = await startServe(children, layout);
     watchdog.watch(serve.failed);
     const afterLoadBytes = memoryOfPid(serve.pid, 'VmRSS') ?? null;
     rssByPhase = new RssByPhase(serve.pid);
     const sample = await checkLookups(origin, users);
-    print(`serve: ${origin}, ${count(Math.min(CHECKED_LOOKUPS, users.length))} random /users/:id answers equal the batch view; RSS ${formatMegabytes(afterLoadBytes ?? 0)} MB`);
+    print(
+      `serve: ${origin}, ${count(Math.min(CHECKED_LOOKUPS, users.length))} random /users/:id answers equal the batch view; RSS ${formatMegabytes(afterLoadBytes ?? 0)} MB`,
+    );
 
     const client = children.fork('http load client', HTTP_LOAD_CLIENT);
     watchdog.watch(client.failed);
@@ -64,7 +69,17 @@ runScript('bench:serving', async () => {
     rssByPhase.phase = 'range reads';
     const topClient = children.fork('http load client for /top', HTTP_LOAD_CLIENT);
     watchdog.watch(topClient.failed);
-    const ranges = await measureRangeReads(options, client, topClient, origin, batch.viewDir, users.map((u) => u.userId), paths, watchdog, print);
+    const ranges = await measureRangeReads(
+      options,
+      client,
+      topClient,
+      origin,
+      batch.viewDir,
+      users.map((u) => u.userId),
+      paths,
+      watchdog,
+      print,
+    );
     await topClient.stop();
     const batchFacts = { purchases: batch.totals.purchases, expected: dataset.expected };
     const { freshness, swap } = await measureStream(options, children, layout, client, origin, paths, batchFacts, watchdog, rssByPhase, print);

@@ -125,7 +125,10 @@ async function realtimeViewCovering(layout: DataLayout, throughSeq: number, time
     const head = readRealtimeHead(layout.realtimeHead);
     if (head !== undefined && head.throughSeq >= throughSeq) return performance.now();
     if (performance.now() - started > timeoutMs) {
-      throw new LambdaflowError('E_STATE', `the realtime head did not reach ingest seq ${throughSeq} within ${timeoutMs / 1000} s (it is at ${head?.throughSeq ?? 'none'})`);
+      throw new LambdaflowError(
+        'E_STATE',
+        `the realtime head did not reach ingest seq ${throughSeq} within ${timeoutMs / 1000} s (it is at ${head?.throughSeq ?? 'none'})`,
+      );
     }
     await sleep(POLL_MS, signal);
   }
@@ -156,7 +159,9 @@ async function measureThroughput(options: SpeedBenchOptions, print: (line: strin
   const { speed, threads } = options;
   const files = Math.ceil(options.events / options.chunkRows);
   return withDataFolder(async (layout, staging) => {
-    print(`throughput: staging ${count(options.events)} events in ${files} files of up to ${count(options.chunkRows)} rows (${count(options.users)} users) ...`);
+    print(
+      `throughput: staging ${count(options.events)} events in ${files} files of up to ${count(options.chunkRows)} rows (${count(options.users)} users) ...`,
+    );
     const { names, totals } = stageChunks(staging, options.events, options.chunkRows, options.users);
     const stagedAtMs = Date.now();
     const { elapsedMs, stopMs } = await withPipeline(layout, threads, speed, undefined, async (signal) => {
@@ -242,7 +247,10 @@ async function measureFreshness(options: SpeedBenchOptions, print: (line: string
       }
       const timeout = sleep(DRAIN_TIMEOUT_MS, signal).then(() => {
         if (signal.aborted) return;
-        throw new LambdaflowError('E_STATE', `the realtime head did not reach all ${chunks} chunks within ${DRAIN_TIMEOUT_MS / 1000} s of the last rename (through ${coveredSeq})`);
+        throw new LambdaflowError(
+          'E_STATE',
+          `the realtime head did not reach all ${chunks} chunks within ${DRAIN_TIMEOUT_MS / 1000} s of the last rename (through ${coveredSeq})`,
+        );
       });
       await Promise.race([covered, timeout]);
     });
@@ -285,7 +293,16 @@ runScript('bench:speed', async () => {
         `batch interval ${t.batchIntervalMs} ms, window ${options.speed.window.windowMs / 1000} s / slide ${options.speed.window.slideMs / 1000} s:`,
     );
     const header = ['threads', 'events', 'files', 'seconds', 'events/s', 'micro-batches', 'ms/micro-batch', `vs ${count(TARGET_EVENTS_PER_SECOND)}/s target`];
-    const row = [String(t.threads), count(t.events), String(t.files), t.seconds.toFixed(2), count(t.eventsPerSecond), String(t.microBatches), t.msPerMicroBatch.toFixed(0), ratio(t.eventsPerSecond, TARGET_EVENTS_PER_SECOND)];
+    const row = [
+      String(t.threads),
+      count(t.events),
+      String(t.files),
+      t.seconds.toFixed(2),
+      count(t.eventsPerSecond),
+      String(t.microBatches),
+      t.msPerMicroBatch.toFixed(0),
+      ratio(t.eventsPerSecond, TARGET_EVENTS_PER_SECOND),
+    ];
     for (const line of formatTable(header, [row], 0)) print(line);
   }
 
@@ -296,8 +313,26 @@ runScript('bench:speed', async () => {
       `freshness: chunk renamed → realtime head reaching it (rows counted, deltas written), a chunk every ${CHUNK_INTERVAL_MS} ms, ` +
         `speed batch interval ${f.batchIntervalMs} ms, ${f.threads} speed threads (renames up to ${f.maxRenameLateMs} ms late):`,
     );
-    const header = ['target events/s', 'achieved events/s', 'chunks', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', `${count(TARGET_FRESHNESS_P99_MS)} ms target / p99`];
-    const row = [count(f.rate), count(f.achievedEventsPerSecond), String(f.samples), String(f.p50Ms), String(f.p90Ms), String(f.p99Ms), String(f.maxMs), ratio(TARGET_FRESHNESS_P99_MS, f.p99Ms)];
+    const header = [
+      'target events/s',
+      'achieved events/s',
+      'chunks',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'max ms',
+      `${count(TARGET_FRESHNESS_P99_MS)} ms target / p99`,
+    ];
+    const row = [
+      count(f.rate),
+      count(f.achievedEventsPerSecond),
+      String(f.samples),
+      String(f.p50Ms),
+      String(f.p90Ms),
+      String(f.p99Ms),
+      String(f.maxMs),
+      ratio(TARGET_FRESHNESS_P99_MS, f.p99Ms),
+    ];
     for (const line of formatTable(header, [row], 0)) print(line);
   }
 

@@ -78,7 +78,14 @@ function writeDurably(file: string, bytes: Uint8Array): void {
 /** The speed layer's micro-batch parse: the same parser, per file, with per-seq delta lines (src/speed/stream-parse.ts). */
 export const parseStream = answerTask((task: StreamParseTask) =>
   withFileErrors('E_INPUT', task.files[0]?.path ?? '', (): Answer<StreamParse> => {
-    const result = parseStreamFiles(task.files, task.partitions, task.mode, task.bucketSeconds, (file, table, mode, onGoodRow) => parseFileRange(file.path, file.start, file.end, table, mode, task.bucketSeconds, onGoodRow), task.slideSeconds);
+    const result = parseStreamFiles(
+      task.files,
+      task.partitions,
+      task.mode,
+      task.bucketSeconds,
+      (file, table, mode, onGoodRow) => parseFileRange(file.path, file.start, file.end, table, mode, task.bucketSeconds, onGoodRow),
+      task.slideSeconds,
+    );
     const deltas = ownedBytes(result.deltas);
     const slots = result.files.flatMap((file) => (file.eventSlots ? blockTransferList(file.eventSlots) : []));
     return { result: { ...result, deltas }, transfer: [...result.blocks.flatMap(blockTransferList), ...slots, deltas.buffer] };
@@ -88,7 +95,9 @@ export const parseStream = answerTask((task: StreamParseTask) =>
 /** A micro-batch's late rows, file by file (src/speed/stream-parse.ts lateRowsOf). */
 export const lateRows = answerTask((task: LateRowsTask) =>
   withFileErrors('E_INPUT', task.files[0]?.path ?? '', (): Answer<LateRow[][]> => ({
-    result: task.files.map((file) => lateRowsOf(file, file.threshold, (onGoodRow) => parseFileRange(file.path, file.start, file.end, DISCARD, 'drop', 0, onGoodRow))),
+    result: task.files.map((file) =>
+      lateRowsOf(file, file.threshold, (onGoodRow) => parseFileRange(file.path, file.start, file.end, DISCARD, 'drop', 0, onGoodRow)),
+    ),
   })),
 );
 

@@ -60,7 +60,7 @@ function lineStartFinder(inputs: readonly InputFile[]): (fileIndex: number, offs
     const fd = openRegularFile(input.path);
     try {
       const window = Buffer.allocUnsafe(ALIGN_WINDOW_BYTES);
-      for (let position = offset - 1; ; ) {
+      for (let position = offset - 1; ;) {
         const length = fs.readSync(fd, window, 0, Math.min(window.length, input.size - position), position);
         const atEnd = position + length >= input.size;
         const found = length === 0 ? -1 : findLineStart(window.subarray(0, length), 1, atEnd);
@@ -94,7 +94,13 @@ export class BatchPool {
   readonly pool: Piscina;
 
   constructor(readonly threads: number) {
-    this.pool = new Piscina({ filename: workerUrl('batch-worker').href, minThreads: threads, maxThreads: threads, idleTimeout: 1000, workerData: { background: true } satisfies ParsePoolData });
+    this.pool = new Piscina({
+      filename: workerUrl('batch-worker').href,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 1000,
+      workerData: { background: true } satisfies ParsePoolData,
+    });
   }
 
   close(): Promise<void> {
@@ -140,7 +146,10 @@ async function readAgainAfterCompaction(config: BatchConfig, pool: Piscina, star
     try {
       return await mapReducePublish(config, pool, startedAt);
     } catch (error) {
-      const moved = error instanceof LambdaflowError && (error.code === 'E_INPUT' || error.code === 'E_STATE') && readCompactions(config.layout.compactions).validBytes !== recorded;
+      const moved =
+        error instanceof LambdaflowError &&
+        (error.code === 'E_INPUT' || error.code === 'E_STATE') &&
+        readCompactions(config.layout.compactions).validBytes !== recorded;
       if (!moved || attempt === MAX_ATTEMPTS) throw error;
       config.logger.warn(`batch: a compaction moved master files while they were read (${error.message}); listing the master dataset again`);
     }
@@ -154,7 +163,9 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
   // The previous view's key count sizes the map tables, so they rarely grow (each growth rehashes every key).
   const expectedKeys = previousKeys(layout.servingBatch, logger);
   const ranges = planTasks(inputs, config.threads * RANGES_PER_THREAD, lineStartFinder(inputs)).flat();
-  logger.debug(`batch: planned ${ranges.length} ranges over ${inputs.length} input files at ${Math.round(performance.now() - startedAt)} ms (${config.threads} threads, watermark ${watermark})`);
+  logger.debug(
+    `batch: planned ${ranges.length} ranges over ${inputs.length} input files at ${Math.round(performance.now() - startedAt)} ms (${config.threads} threads, watermark ${watermark})`,
+  );
   // The shared queue: the next range to take, advanced atomically by the map tasks.
   const next = new Int32Array(new SharedArrayBuffer(4));
 
@@ -182,7 +193,13 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
       Array.from({ length: config.partitions }, (_, partition) => {
         const tables = mapResults.map((r) => r.tables[partition]!);
         const part = batchPartName(partition);
-        const task: ReduceTask = { partition, tables, outputPath: publisher.pathOf(part), bucketsPath: path.join(buckets, part), bucketSeconds: config.bucketSeconds };
+        const task: ReduceTask = {
+          partition,
+          tables,
+          outputPath: publisher.pathOf(part),
+          bucketsPath: path.join(buckets, part),
+          bucketSeconds: config.bucketSeconds,
+        };
         return runTask<ReduceResult>(pool, task, { name: 'reduce', transferList: tables.flatMap(stateTransferList) });
       }),
     );
@@ -220,7 +237,10 @@ async function mapReducePublish(config: BatchConfig, pool: Piscina, startedAt: n
     };
     await publisher.write(MANIFEST_FILE, batchManifestText(manifest));
     await publisher.commit();
-    pruneViews(listBatchViews(layout.servingBatch, logger).sort((a, b) => a.createdAtMs - b.createdAtMs), config.keepViews);
+    pruneViews(
+      listBatchViews(layout.servingBatch, logger).sort((a, b) => a.createdAtMs - b.createdAtMs),
+      config.keepViews,
+    );
     return { dir, manifest };
   } catch (error) {
     // Every task has settled (settleAll), so nothing writes into the temp folder while it is removed; a failure to
@@ -303,5 +323,9 @@ function failOnFirstBadRow(inputs: readonly InputFile[], badRowsByFile: Map<numb
   if (first === undefined) return;
   const input = inputs[first[0]]!;
   const row = first[1][0]!;
-  throw new LambdaflowError('E_BAD_ROW', `bad row in ${input.path} at line ${row.line}: ${row.reason}`, { file: input.path, line: row.line, reason: row.reason });
+  throw new LambdaflowError('E_BAD_ROW', `bad row in ${input.path} at line ${row.line}: ${row.reason}`, {
+    file: input.path,
+    line: row.line,
+    reason: row.reason,
+  });
 }

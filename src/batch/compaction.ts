@@ -206,7 +206,12 @@ async function writeCompactedFile(
   } catch (error) {
     compacted.discard();
     if (error instanceof LambdaflowError) throw error;
-    throw new LambdaflowError('E_WRITE', `cannot write a compacted file in ${layout.masterStream}: ${(error as Error).message}`, { file: compacted.tempPath }, { cause: error });
+    throw new LambdaflowError(
+      'E_WRITE',
+      `cannot write a compacted file in ${layout.masterStream}: ${(error as Error).message}`,
+      { file: compacted.tempPath },
+      { cause: error },
+    );
   }
   step('synced');
   const last = taken.at(-1)!.seq;
@@ -218,7 +223,13 @@ async function writeCompactedFile(
 }
 
 /** Removes the originals of seqs (afterSeq, throughSeq] from stream_input/, then records that they are gone. */
-function removeOriginals(config: CompactionConfig, entries: readonly IngestEntry[], afterSeq: number, throughSeq: number, step: (s: CompactionStep) => void): Compactions {
+function removeOriginals(
+  config: CompactionConfig,
+  entries: readonly IngestEntry[],
+  afterSeq: number,
+  throughSeq: number,
+  step: (s: CompactionStep) => void,
+): Compactions {
   const { layout } = config;
   let removed = 0;
   for (const entry of entries) {

@@ -72,10 +72,15 @@ export function collectBatchInputs(layout: DataLayout, logger: Logger, watermark
   const log = readIngestLog(layout.ingestLog);
   const compactions = readCompactions(layout.compactions);
   if (log.compactedThrough > compactions.compactedThrough) {
-    throw new LambdaflowError('E_STATE', `the ingest log is folded through seq ${log.compactedThrough} but ${layout.compactions} records only seqs up to ${compactions.compactedThrough}`, { file: layout.compactions });
+    throw new LambdaflowError(
+      'E_STATE',
+      `the ingest log is folded through seq ${log.compactedThrough} but ${layout.compactions} records only seqs up to ${compactions.compactedThrough}`,
+      { file: layout.compactions },
+    );
   }
   const through = watermark ?? log.lastSeq;
-  if (through > log.lastSeq) throw new LambdaflowError('E_OPTIONS', `--watermark ${through} is past the ingest log's last seq ${log.lastSeq}`, { flag: 'watermark' });
+  if (through > log.lastSeq)
+    throw new LambdaflowError('E_OPTIONS', `--watermark ${through} is past the ingest log's last seq ${log.lastSeq}`, { flag: 'watermark' });
   for (const compacted of compactions.files) {
     if (compacted.first > through) break;
     const size = compacted.last <= through ? compacted.bytes : compacted.seqEnds[through - compacted.first]!;
@@ -86,7 +91,10 @@ export function collectBatchInputs(layout: DataLayout, logger: Logger, watermark
   for (const partition of partitionStreams(layout)) {
     const stream = streamLayout(layout, partition);
     const partitionLog = readIngestLog(stream.ingestLog);
-    if (partitionLog.compactedThrough > 0) throw new LambdaflowError('E_STATE', `the ingest log ${stream.ingestLog} is folded, but partition streams are never compacted`, { file: stream.ingestLog });
+    if (partitionLog.compactedThrough > 0)
+      throw new LambdaflowError('E_STATE', `the ingest log ${stream.ingestLog} is folded, but partition streams are never compacted`, {
+        file: stream.ingestLog,
+      });
     inputs.push(...loggedInputs(stream, partitionLog.entries, 0, partitionLog.lastSeq));
     watermarks[stream.stream] = partitionLog.lastSeq;
   }
@@ -115,7 +123,12 @@ function loggedInputs(layout: DataLayout, entries: readonly IngestEntry[], compa
     if (size < entry.size) {
       throw new LambdaflowError('E_STATE', `stream file ${where} shrank from ${entry.size} to ${size} bytes after it was ingested`, { file });
     }
-    inputs.push({ name: path.basename(entry.name), path: file, size: entry.size, source: entry.name.startsWith(MASTER_ENTRY_PREFIX) ? 'master' : 'stream_input' });
+    inputs.push({
+      name: path.basename(entry.name),
+      path: file,
+      size: entry.size,
+      source: entry.name.startsWith(MASTER_ENTRY_PREFIX) ? 'master' : 'stream_input',
+    });
   }
   return inputs;
 }

@@ -51,7 +51,9 @@ export async function runBatchProcess(dataDir: string, threads: number): Promise
   const measured = await runMeasured(process.execPath, args, `batch --threads ${threads}`);
   const published = listBatchViews(servingBatch, silentLogger).filter((v) => !before.has(v.dir));
   if (published.length !== 1) {
-    throw new LambdaflowError('E_STATE', `batch --threads ${threads} published ${published.length} views in ${servingBatch}, expected 1`, { file: servingBatch });
+    throw new LambdaflowError('E_STATE', `batch --threads ${threads} published ${published.length} views in ${servingBatch}, expected 1`, {
+      file: servingBatch,
+    });
   }
   const viewDir = published[0]!.dir;
   const { totals, inputBytes } = readTotals(viewDir);

@@ -25,7 +25,8 @@ export class BenchChild {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     child.stderr?.on('data', (chunk: Buffer) => (this.stderrTail = (this.stderrTail + chunk.toString()).slice(-STDERR_TAIL_CHARS)));
     // Lines of both streams: services print their address on stdout, logs (nats-server's too) go to stderr.
-    for (const stream of [child.stdout, child.stderr]) if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.lineListeners.forEach((listener) => listener(line)));
+    for (const stream of [child.stdout, child.stderr])
+      if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.lineListeners.forEach((listener) => listener(line)));
     this.failed = new Promise<never>((_resolve, reject) => {
       child.once('error', (error) => reject(new LambdaflowError('E_WORKER', `${name} could not start: ${error.message}`, {}, { cause: error })));
       child.once('exit', (code, signal) => {
@@ -51,7 +52,10 @@ export class BenchChild {
         if (match) resolve(match);
       };
       this.lineListeners.add(listener);
-      timer = setTimeout(() => reject(new LambdaflowError('E_WORKER', `${this.name} printed no line matching ${pattern} within ${timeoutMs / 1000} s`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new LambdaflowError('E_WORKER', `${this.name} printed no line matching ${pattern} within ${timeoutMs / 1000} s`)),
+        timeoutMs,
+      );
     });
     return Promise.race([found, this.failed]).finally(() => {
       this.lineListeners.delete(listener);
@@ -85,7 +89,10 @@ export class ChildProcesses {
 
   constructor() {
     process.on('exit', () => this.running.forEach((running) => running.child.kill('SIGKILL')));
-    for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+    for (const [signal, number] of [
+      ['SIGINT', 2],
+      ['SIGTERM', 15],
+    ] as const) {
       process.once(signal, () => {
         process.stderr.write(`${signal}: stopping ${this.running.size} child process(es)\n`);
         void this.stopAll().finally(() => process.exit(128 + number));

@@ -72,7 +72,15 @@ function generate(dataDir: string, request: DatasetRequest, force: boolean, prin
   print(`generating ${count(request.rows)} rows for ${count(request.users)} users in ${request.files ?? BENCH_FILES} files into ${batchInput} ...`);
   const started = performance.now();
   const files = request.files ?? BENCH_FILES;
-  const result = generateBatchFiles(batchInput, { rows: request.rows, users: request.users, files, seed: BENCH_SEED, force, startSeconds: HISTORY_START_SECONDS, spanSeconds: HISTORY_SPAN_SECONDS });
+  const result = generateBatchFiles(batchInput, {
+    rows: request.rows,
+    users: request.users,
+    files,
+    seed: BENCH_SEED,
+    force,
+    startSeconds: HISTORY_START_SECONDS,
+    spanSeconds: HISTORY_SPAN_SECONDS,
+  });
   print(`generated ${count(result.bytes)} bytes in ${seconds(performance.now() - started)}`);
   return { rows: result.rows, users: request.users, files, seed: BENCH_SEED, purchases: result.purchases, bytes: result.bytes };
 }

@@ -54,7 +54,13 @@ export async function runMeasured(command: string, args: readonly string[], what
   });
   try {
     if (code !== 0) {
-      const lastLine = Buffer.concat(stderr).toString('utf8').trim().split('\n').filter((l) => !/^\d+$/.test(l)).at(-1) ?? '';
+      const lastLine =
+        Buffer.concat(stderr)
+          .toString('utf8')
+          .trim()
+          .split('\n')
+          .filter((l) => !/^\d+$/.test(l))
+          .at(-1) ?? '';
       throw new LambdaflowError('E_WORKER', `${what} exited with code ${code}${lastLine ? `: ${lastLine}` : ''}`);
     }
     const peakRssKiB = rssFile === undefined ? undefined : Number(fs.readFileSync(rssFile, 'utf8').trim());

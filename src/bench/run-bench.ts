@@ -140,7 +140,10 @@ function sortedLines(texts: readonly string[]): string[] {
 function ourAnswer(viewDir: string): OurAnswer {
   const buckets = path.join(viewDir, BUCKETS_FOLDER);
   const parts = fs.existsSync(buckets) ? fs.readdirSync(buckets).filter((n) => n.startsWith('part-')) : [];
-  return { totals: sortedTotals((table) => mergeViewDirectory(viewDir, table)), bucketLines: sortedLines(parts.map((n) => fs.readFileSync(path.join(buckets, n), 'utf8'))) };
+  return {
+    totals: sortedTotals((table) => mergeViewDirectory(viewDir, table)),
+    bucketLines: sortedLines(parts.map((n) => fs.readFileSync(path.join(buckets, n), 'utf8'))),
+  };
 }
 
 /** One DuckDB query over the dataset's batch_input/*.csv, as its own process, its answer checked against ours. */
@@ -148,15 +151,25 @@ async function runDuckdb(dataDir: string, threads: number, query: DuckdbQuery, o
   const output = path.join(os.tmpdir(), `lambdaflow-bench-duckdb-${process.pid}.csv`);
   try {
     const glob = path.join(dataLayout(dataDir).batchInput, '*.csv');
-    const run = await runMeasured(process.execPath, [DUCKDB_SCRIPT, '--input', glob, '--threads', String(threads), '--output', output, '--query', query], `duckdb-query --query ${query}`);
+    const run = await runMeasured(
+      process.execPath,
+      [DUCKDB_SCRIPT, '--input', glob, '--threads', String(threads), '--output', output, '--query', query],
+      `duckdb-query --query ${query}`,
+    );
     if (query === 'hourly') {
       const theirs = sortedLines([fs.readFileSync(output, 'utf8')]);
       const at = theirs.findIndex((line, i) => line !== ours.bucketLines[i]);
       if (at !== -1 || theirs.length !== ours.bucketLines.length) {
-        throw new LambdaflowError('E_STATE', `our bucket parts and DuckDB's hourly query disagree (${ours.bucketLines.length} vs ${theirs.length} lines; first difference: ${ours.bucketLines[at] ?? 'none'} vs ${theirs[at] ?? 'none'})`);
+        throw new LambdaflowError(
+          'E_STATE',
+          `our bucket parts and DuckDB's hourly query disagree (${ours.bucketLines.length} vs ${theirs.length} lines; first difference: ${ours.bucketLines[at] ?? 'none'} vs ${theirs[at] ?? 'none'})`,
+        );
       }
     } else {
-      const difference = firstDifference(ours.totals, sortedTotals((table) => mergeViewText(fs.readFileSync(output), output, table)));
+      const difference = firstDifference(
+        ours.totals,
+        sortedTotals((table) => mergeViewText(fs.readFileSync(output), output, table)),
+      );
       if (difference !== undefined) throw new LambdaflowError('E_STATE', `our batch view and DuckDB's ${query} query disagree at ${difference} (ours first)`);
     }
     return run;
@@ -174,7 +187,14 @@ function rungRuns(config: BenchConfig, duckdb: boolean): number {
   return (1 + config.threads.length * config.repeat) * (duckdb ? 1 + DUCKDB_QUERIES.length : 1);
 }
 
-async function ladderRung(output: BenchOutput, config: BenchConfig, dataset: BenchDataset, users: number, duckdb: boolean, ran: () => void): Promise<LadderRow[]> {
+async function ladderRung(
+  output: BenchOutput,
+  config: BenchConfig,
+  dataset: BenchDataset,
+  users: number,
+  duckdb: boolean,
+  ran: () => void,
+): Promise<LadderRow[]> {
   const { logger, print } = output;
   // Untimed: warms the page cache for both engines and gives the totals every run must match.
   const warmup = await runBatchProcess(dataset.dataDir, config.threads.at(-1)!);
@@ -207,18 +227,24 @@ async function ladderRung(output: BenchOutput, config: BenchConfig, dataset: Ben
       logger.info(`bench: ${count(users)} users, ${threads} threads, run ${k}: ours ${seconds(run.wallMs)}${theirs}`);
     }
     const oursEngine = engine(ourRuns, warmup.totals.rowsRead);
-    const duckdbEngines = duckdb ? (Object.fromEntries(DUCKDB_QUERIES.map((q) => [q, engine(duckdbRuns[q], warmup.totals.rowsRead)])) as Record<DuckdbQuery, Engine>) : null;
+    const duckdbEngines = duckdb
+      ? (Object.fromEntries(DUCKDB_QUERIES.map((q) => [q, engine(duckdbRuns[q], warmup.totals.rowsRead)])) as Record<DuckdbQuery, Engine>)
+      : null;
     rows.push({
       users,
       usersWithPurchases: warmup.totals.users,
       threads,
       ours: oursEngine,
       duckdb: duckdbEngines,
-      vsDuckdb: duckdbEngines ? (Object.fromEntries(DUCKDB_QUERIES.map((q) => [q, oursEngine.rowsPerSecond / duckdbEngines[q].rowsPerSecond])) as Record<DuckdbQuery, number>) : null,
+      vsDuckdb: duckdbEngines
+        ? (Object.fromEntries(DUCKDB_QUERIES.map((q) => [q, oursEngine.rowsPerSecond / duckdbEngines[q].rowsPerSecond])) as Record<DuckdbQuery, number>)
+        : null,
       speedup: (rows[0]?.ours.medianSeconds ?? oursEngine.medianSeconds) / oursEngine.medianSeconds,
     });
   }
-  print(`${count(users)}-user space: ${count(warmup.totals.users)} users with purchases; every run's totals agree${duckdb ? ", and each DuckDB query's answer equals ours (all-time totals user by user, hourly lines one by one)" : ''}`);
+  print(
+    `${count(users)}-user space: ${count(warmup.totals.users)} users with purchases; every run's totals agree${duckdb ? ", and each DuckDB query's answer equals ours (all-time totals user by user, hourly lines one by one)" : ''}`,
+  );
   return rows;
 }
 
@@ -236,8 +262,19 @@ async function runLadder(output: BenchOutput, config: BenchConfig): Promise<Reco
     datasets.push(dataset.description);
     results.push(...(await ladderRung(output, config, dataset, users, duckdb, ran)));
   }
-  print(`${config.repeat} timed run${config.repeat === 1 ? '' : 's'} each, seconds min / median / max, process start to exit (ours: to the published view with its bucket parts; DuckDB: to its written result); "vs" is our throughput over the query's at the median:`);
-  const header = ['users', 'threads', 'ours s', 'rows/s', ...(duckdb ? DUCKDB_QUERIES.flatMap((q) => [`DuckDB ${q} s`, `vs ${q}`]) : []), `speed-up vs ${config.threads[0]} thr.`, 'RSS MiB', ...(duckdb ? DUCKDB_QUERIES.map((q) => `${q} RSS`) : [])];
+  print(
+    `${config.repeat} timed run${config.repeat === 1 ? '' : 's'} each, seconds min / median / max, process start to exit (ours: to the published view with its bucket parts; DuckDB: to its written result); "vs" is our throughput over the query's at the median:`,
+  );
+  const header = [
+    'users',
+    'threads',
+    'ours s',
+    'rows/s',
+    ...(duckdb ? DUCKDB_QUERIES.flatMap((q) => [`DuckDB ${q} s`, `vs ${q}`]) : []),
+    `speed-up vs ${config.threads[0]} thr.`,
+    'RSS MiB',
+    ...(duckdb ? DUCKDB_QUERIES.map((q) => `${q} RSS`) : []),
+  ];
   const table = results.map((r) => [
     `${count(r.users)} (${count(r.usersWithPurchases)})`,
     String(r.threads),
@@ -251,7 +288,9 @@ async function runLadder(output: BenchOutput, config: BenchConfig): Promise<Reco
   for (const line of formatTable(header, table)) print(line);
   for (const users of config.users) {
     const rung = results.filter((r) => r.users === users);
-    print(`recommended for ${count(users)} users: --threads ${recommendThreads(rung)} (the fastest median; within ${TIE_FRACTION * 100} % of it, fewer threads win)`);
+    print(
+      `recommended for ${count(users)} users: --threads ${recommendThreads(rung)} (the fastest median; within ${TIE_FRACTION * 100} % of it, fewer threads win)`,
+    );
   }
   return { datasets, repeat: config.repeat, duckdb, duckdbQueries: duckdb ? DUCKDB_QUERIES : [], results };
 }
@@ -274,7 +313,11 @@ function stagedFolder(source: BenchDataset, as: 'stream_input' | 'batch_input'):
 async function runSpeedOnce(source: BenchDataset, files: number, threads: number): Promise<MeasuredRun> {
   const dir = stagedFolder(source, 'stream_input');
   try {
-    const run = await runMeasured(process.execPath, [mainScriptPath(), 'speed', '--once', '--data', dir, '--threads', String(threads), '--log-level', 'warn'], `speed --once --threads ${threads}`);
+    const run = await runMeasured(
+      process.execPath,
+      [mainScriptPath(), 'speed', '--once', '--data', dir, '--threads', String(threads), '--log-level', 'warn'],
+      `speed --once --threads ${threads}`,
+    );
     const layout = dataLayout(dir);
     const logged = readIngestLog(layout.ingestLog).lastSeq;
     const head = readRealtimeHead(layout.realtimeHead);
@@ -319,11 +362,26 @@ async function runSpeed(output: BenchOutput, config: BenchConfig): Promise<Recor
       logger.info(`bench --speed: ${threads} threads, run ${k}: ${seconds(runs.at(-1)!.wallMs)}`);
     }
     const speed = engine(runs, rows);
-    results.push({ threads, speed, speedup: (results[0]?.speed.medianSeconds ?? speed.medianSeconds) / speed.medianSeconds, vsBatch: speed.rowsPerSecond / batch.rowsPerSecond });
+    results.push({
+      threads,
+      speed,
+      speedup: (results[0]?.speed.medianSeconds ?? speed.medianSeconds) / speed.medianSeconds,
+      vsBatch: speed.rowsPerSecond / batch.rowsPerSecond,
+    });
   }
-  print(`speed --once on ${STREAM_FILES} staged files (${count(rows)} events), ${config.repeat} runs each, seconds min / median / max, process start to exit; batch on the same files at ${config.threads.at(-1)} threads: ${spread(batch)} s, ${count(batch.rowsPerSecond)} rows/s`);
-  const table = results.map((r) => [String(r.threads), spread(r.speed), count(r.speed.rowsPerSecond), `${r.speedup.toFixed(2)}×`, `${r.vsBatch.toFixed(2)}×`, mib(r.speed.peakRssMiB)]);
-  for (const line of formatTable(['threads', 'speed --once s', 'events/s', `speed-up vs ${config.threads[0]} thr.`, 'vs batch rows/s', 'RSS MiB'], table)) print(line);
+  print(
+    `speed --once on ${STREAM_FILES} staged files (${count(rows)} events), ${config.repeat} runs each, seconds min / median / max, process start to exit; batch on the same files at ${config.threads.at(-1)} threads: ${spread(batch)} s, ${count(batch.rowsPerSecond)} rows/s`,
+  );
+  const table = results.map((r) => [
+    String(r.threads),
+    spread(r.speed),
+    count(r.speed.rowsPerSecond),
+    `${r.speedup.toFixed(2)}×`,
+    `${r.vsBatch.toFixed(2)}×`,
+    mib(r.speed.peakRssMiB),
+  ]);
+  for (const line of formatTable(['threads', 'speed --once s', 'events/s', `speed-up vs ${config.threads[0]} thr.`, 'vs batch rows/s', 'RSS MiB'], table))
+    print(line);
   return { dataset: source.description, repeat: config.repeat, batch, results };
 }
 

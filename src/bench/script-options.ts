@@ -116,7 +116,8 @@ export function resolveSpeedBench(args: readonly string[]): SpeedBenchOptions {
   const raw = scriptArguments(args, ['events', 'chunk-rows', 'users', 'threads', 'batch-interval', 'rate', 'seconds', 'only', 'json']);
   const d = SCRIPT_DEFAULTS.speed;
   const only = stringOf(raw, 'only', 'only') ?? d.only;
-  if (only !== undefined && !(SPEED_MEASUREMENTS as readonly string[]).includes(only)) throw optionError('only', `expected ${SPEED_MEASUREMENTS.join(' or ')}, got "${only}"`);
+  if (only !== undefined && !(SPEED_MEASUREMENTS as readonly string[]).includes(only))
+    throw optionError('only', `expected ${SPEED_MEASUREMENTS.join(' or ')}, got "${only}"`);
   return Object.freeze({
     events: integerOption(raw, 'events', 'events', d.events),
     chunkRows: integerOption(raw, 'chunk-rows', 'chunk-rows', d.chunkRows),
@@ -230,7 +231,8 @@ export type DuckdbQueryKind = (typeof DUCKDB_QUERY_KINDS)[number];
 export function resolveDuckdbQuery(args: readonly string[]): DuckdbQueryOptions {
   const raw = scriptArguments(args, ['input', 'threads', 'output', 'query']);
   const { input, output } = raw;
-  if (typeof input !== 'string' || typeof output !== 'string') throw new LambdaflowError('E_OPTIONS', 'usage: node dist/bench/duckdb-query.js --input GLOB --threads T --output FILE');
+  if (typeof input !== 'string' || typeof output !== 'string')
+    throw new LambdaflowError('E_OPTIONS', 'usage: node dist/bench/duckdb-query.js --input GLOB --threads T --output FILE');
   return Object.freeze({
     input,
     threads: integerOption(raw, 'threads', 'threads', SCRIPT_DEFAULTS.duckdbQuery.threads, 1, MAX_THREADS),

@@ -30,7 +30,14 @@ export const SPEED_ARGS = ['--batch-interval', '100ms', '--slide', '1s', '--wind
 const STREAM_SEED = 7;
 
 /** Waits until every observer covers every chunk, then checks what serve says against what was written. */
-async function drainAndCheck(log: ChunkLog, observation: Observation, origin: string, layout: DataLayout, batchPurchases: number, watchdog: Watchdog): Promise<StatusBody> {
+async function drainAndCheck(
+  log: ChunkLog,
+  observation: Observation,
+  origin: string,
+  layout: DataLayout,
+  batchPurchases: number,
+  watchdog: Watchdog,
+): Promise<StatusBody> {
   await watchdog.until(
     () => log.allCovered(),
     DRAIN_TIMEOUT_MS,
@@ -92,12 +99,20 @@ export async function measureStream(
   if (readIngestLog(layout.ingestLog).entries.length !== 0) throw new LambdaflowError('E_STATE', `${layout.ingestLog} is not empty`);
   const speed = children.spawn('speed', process.execPath, [mainScriptPath(), 'speed', '--data', layout.root, ...SPEED_ARGS, '--log-level', 'warn']);
   watchdog.watch(speed.failed);
-  await watchdog.until(() => readRealtimeHead(layout.realtimeHead) !== undefined, START_TIMEOUT_MS, () => 'the speed layer published no realtime head');
+  await watchdog.until(
+    () => readRealtimeHead(layout.realtimeHead) !== undefined,
+    START_TIMEOUT_MS,
+    () => 'the speed layer published no realtime head',
+  );
   const rowsPerChunk = Math.max(1, Math.round((options.rate * SERVING_CHUNK_INTERVAL_MS) / 1000));
   const log = new ChunkLog(layout);
   const observation = await Observation.start(layout, origin, log, watchdog, agent);
   try {
-    const writer = new StreamWriter(layout.streamInput, { intervalMs: SERVING_CHUNK_INTERVAL_MS, rowsPerChunk, chunks: undefined, users: options.users, seed: STREAM_SEED, stamps: IN_ORDER }, systemClock);
+    const writer = new StreamWriter(
+      layout.streamInput,
+      { intervalMs: SERVING_CHUNK_INTERVAL_MS, rowsPerChunk, chunks: undefined, users: options.users, seed: STREAM_SEED, stamps: IN_ORDER },
+      systemClock,
+    );
     const stream = new ChunkStream(writer, rowsPerChunk, SERVING_CHUNK_INTERVAL_MS, log);
     print(
       `freshness: ${count(options.rate)} events/s for ${formatDurationMs(options.durationMs)} (a chunk of ${count(rowsPerChunk)} rows + 1 marker every ` +
@@ -112,14 +127,18 @@ export async function measureStream(
     const chunks = log.chunks.size;
     const maxRenameLateMs = stream.maxLateMs;
     await drainAndCheck(log, observation, origin, layout, batch.purchases, watchdog);
-    print(`verified: the ingest log holds the ${count(chunks)} chunks; serve's purchases = the batch view's + every chunk's; /users/${MARKER_USER} agrees with each version's seq`);
+    print(
+      `verified: the ingest log holds the ${count(chunks)} chunks; serve's purchases = the batch view's + every chunk's; /users/${MARKER_USER} agrees with each version's seq`,
+    );
 
     print(`swap: sequential lookups at ${SWAP_LOOKUP_RATE}/s, stream on, ${formatDurationMs(SWAP_QUIET_MS)} quiet, then batch ...`);
     rssByPhase.phase = 'batch swap';
     const swap = await measureSwap(layout, client, origin, paths, stream, log, observation, batch.expected, watchdog);
     const status = await drainAndCheck(log, observation, origin, layout, batch.purchases, watchdog);
     if (status.batch_view !== swap.batchView) throw new LambdaflowError('E_STATE', `serve shows ${status.batch_view}, not ${swap.batchView}`);
-    print(`verified: ${swap.batchView} holds the dataset plus the ${swap.batchWatermark} chunks up to its watermark; after the swap serve still counts every purchase once`);
+    print(
+      `verified: ${swap.batchView} holds the dataset plus the ${swap.batchWatermark} chunks up to its watermark; after the swap serve still counts every purchase once`,
+    );
 
     const byObserver = (samples: Record<Observer, number[]>): Record<Observer, Distribution> =>
       Object.fromEntries(OBSERVERS.map((o) => [o, distribution(samples[o])])) as Record<Observer, Distribution>;

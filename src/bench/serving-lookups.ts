@@ -29,7 +29,10 @@ export async function checkLookups(origin: string, users: readonly UserTotal[]):
     const answer = await getText(origin + userPath(user.userId), agent);
     const body = answer.status === 200 ? (JSON.parse(answer.body) as UserBody) : undefined;
     if (body?.user_id !== user.userId || body.purchase_count_total !== user.count || body.purchase_amount_total !== formatCents(user.cents)) {
-      throw new LambdaflowError('E_STATE', `GET ${userPath(user.userId)} answered ${answer.status} ${answer.body}; the batch view has ${user.count} purchases, ${formatCents(user.cents)}`);
+      throw new LambdaflowError(
+        'E_STATE',
+        `GET ${userPath(user.userId)} answered ${answer.status} ${answer.body}; the batch view has ${user.count} purchases, ${formatCents(user.cents)}`,
+      );
     }
     sample ??= answer;
   }
@@ -74,11 +77,14 @@ export async function measureLookups(
   bare.send({ type: 'serve', body: sample.body, headers } satisfies BareServerRequest);
   const bareOrigin = `http://127.0.0.1:${(await watchdog.guard(listening)).port}`;
   const bareAnswer = await getText(`${bareOrigin}${paths[0]}`, agent);
-  if (bareAnswer.status !== 200 || bareAnswer.body !== sample.body) throw new LambdaflowError('E_STATE', `the bare server answered ${bareAnswer.status} ${bareAnswer.body}`);
+  if (bareAnswer.status !== 200 || bareAnswer.body !== sample.body)
+    throw new LambdaflowError('E_STATE', `the bare server answered ${bareAnswer.status} ${bareAnswer.body}`);
 
   const run = { kind: 'closed-loop', connections: options.connections, warmupMs: WARMUP_MS, durationMs: options.lookupDurationMs } as const;
   const results = { serve: [] as LoadResult[], bare: [] as LoadResult[] };
-  print(`lookups: ${options.rounds} round${options.rounds === 1 ? '' : 's'} of ${formatDurationMs(options.lookupDurationMs)} per server, ${options.connections} connections, ${Buffer.byteLength(sample.body)}-byte answers ...`);
+  print(
+    `lookups: ${options.rounds} round${options.rounds === 1 ? '' : 's'} of ${formatDurationMs(options.lookupDurationMs)} per server, ${options.connections} connections, ${Buffer.byteLength(sample.body)}-byte answers ...`,
+  );
   for (let round = 1; round <= options.rounds; round++) {
     const order = round % 2 === 1 ? (['bare', 'serve'] as const) : (['serve', 'bare'] as const);
     for (const server of order) {
@@ -86,7 +92,9 @@ export async function measureLookups(
       const result = await loadRun(client, { type: 'run', origin: target, paths, run }, watchdog, `lookups on ${server}`);
       results[server].push(result);
       const s = summarizeLatencies([result]);
-      print(`  round ${round} ${server.padEnd(5)}: ${count(s.requestsPerSecond)} requests/s, p50 ${formatMs(s.p50Ms)} ms, p99 ${formatMs(s.p99Ms)} ms, max ${formatMs(s.maxMs)} ms`);
+      print(
+        `  round ${round} ${server.padEnd(5)}: ${count(s.requestsPerSecond)} requests/s, p50 ${formatMs(s.p50Ms)} ms, p99 ${formatMs(s.p99Ms)} ms, max ${formatMs(s.maxMs)} ms`,
+      );
     }
   }
   await bare.stop();

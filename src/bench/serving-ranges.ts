@@ -57,7 +57,8 @@ function recountRange(viewDir: string, from: number, to: number): Map<string, To
     for (const line of fs.readFileSync(path.join(dir, name), 'utf8').split('\n')) {
       if (line === '' || line.startsWith('user_id,')) continue;
       const [user, bucket, purchases, amount] = line.split(',');
-      if (user === undefined || user.startsWith('"') || amount === undefined) throw new LambdaflowError('E_STATE', `${name}: a line the recount cannot read: ${line}`);
+      if (user === undefined || user.startsWith('"') || amount === undefined)
+        throw new LambdaflowError('E_STATE', `${name}: a line the recount cannot read: ${line}`);
       const start = Number(bucket);
       if (start < from || start >= to) continue;
       const t = totals.get(user) ?? { count: 0, cents: 0 };
@@ -84,18 +85,29 @@ async function timedGet(url: string): Promise<{ ms: number; body: string }> {
 }
 
 /** Checks range answers for random users and the range's top against the recount. */
-async function checkRangeAnswers(origin: string, userPaths: readonly string[], users: readonly string[], recount: Map<string, Totals>, query: string, topBody: string): Promise<void> {
+async function checkRangeAnswers(
+  origin: string,
+  userPaths: readonly string[],
+  users: readonly string[],
+  recount: Map<string, Totals>,
+  query: string,
+  topBody: string,
+): Promise<void> {
   for (let k = 0; k < Math.min(CHECKED_RANGE_LOOKUPS, users.length); k++) {
     const i = Math.floor(Math.random() * users.length);
     const body = await getJson<UserBody>(`${origin}${userPaths[i]}?${query}`, agent);
     const want = recount.get(users[i]!) ?? { count: 0, cents: 0 };
     if (body.purchase_count_total !== want.count || body.purchase_amount_total !== formatCents(want.cents)) {
-      throw new LambdaflowError('E_STATE', `GET ${userPaths[i]}?${query} answered ${body.purchase_count_total} purchases, ${body.purchase_amount_total}; the recount has ${want.count}, ${formatCents(want.cents)}`);
+      throw new LambdaflowError(
+        'E_STATE',
+        `GET ${userPaths[i]}?${query} answered ${body.purchase_count_total} purchases, ${body.purchase_amount_total}; the recount has ${want.count}, ${formatCents(want.cents)}`,
+      );
     }
   }
   const served = (JSON.parse(topBody) as { users: UserBody[] }).users.map((u) => `${u.user_id} ${u.purchase_amount_total}`);
   const expected = topByAmount(recount, CHECKED_TOP_N).map(([u, t]) => `${u} ${formatCents(t.cents)}`);
-  if (served.join('\n') !== expected.join('\n')) throw new LambdaflowError('E_STATE', `/top?${query} differs from the recount's top ${CHECKED_TOP_N} (first: ${served[0]} vs ${expected[0]})`);
+  if (served.join('\n') !== expected.join('\n'))
+    throw new LambdaflowError('E_STATE', `/top?${query} differs from the recount's top ${CHECKED_TOP_N} (first: ${served[0]} vs ${expected[0]})`);
 }
 
 /**
@@ -114,7 +126,8 @@ export async function measureRangeReads(
   print: (line: string) => void,
 ): Promise<RangeReadsResult> {
   const { bucketSeconds, lastEventSecond } = readBatchManifest(viewDir);
-  if (!bucketSeconds || lastEventSecond === undefined) throw new LambdaflowError('E_STATE', `${viewDir} has no buckets: range reads need a batch view with them`);
+  if (!bucketSeconds || lastEventSecond === undefined)
+    throw new LambdaflowError('E_STATE', `${viewDir} has no buckets: range reads need a batch view with them`);
   const to = (Math.floor(lastEventSecond / bucketSeconds) + 1) * bucketSeconds;
   const from = to - DAY_SECONDS;
   const query = rangeQuery(from, to);
@@ -128,7 +141,10 @@ export async function measureRangeReads(
   const kept: number[] = [];
   for (let k = 0; k < SEQUENTIAL_TOPS; k++) kept.push((await timedGet(topUrl)).ms);
   // Ranges ending one bucket apart, each asked for once: computed, not kept.
-  const topPaths = Array.from({ length: TOP_RANGES }, (_, k) => rangeQuery(from - k * bucketSeconds, to - k * bucketSeconds)).flatMap((q) => [`/top?by=amount&n=10&${q}`, `/top?by=count&n=10&${q}`]);
+  const topPaths = Array.from({ length: TOP_RANGES }, (_, k) => rangeQuery(from - k * bucketSeconds, to - k * bucketSeconds)).flatMap((q) => [
+    `/top?by=amount&n=10&${q}`,
+    `/top?by=count&n=10&${q}`,
+  ]);
   const computed: number[] = [];
   for (const p of topPaths.slice(2, 2 + SEQUENTIAL_TOPS)) computed.push((await timedGet(origin + p)).ms);
 
@@ -138,13 +154,20 @@ export async function measureRangeReads(
   const ranged: LoadResult[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const kind of round % 2 === 1 ? (['plain', 'ranged'] as const) : (['ranged', 'plain'] as const)) {
-      const result = await loadRun(client, { type: 'run', origin, paths: kind === 'plain' ? userPaths : rangedPaths, run: closedLoop(options.connections) }, watchdog, `${kind} lookups`);
+      const result = await loadRun(
+        client,
+        { type: 'run', origin, paths: kind === 'plain' ? userPaths : rangedPaths, run: closedLoop(options.connections) },
+        watchdog,
+        `${kind} lookups`,
+      );
       (kind === 'plain' ? plain : ranged).push(result);
       const s = summarizeLatencies([result]);
       print(`  round ${round} ${kind.padEnd(6)}: ${count(s.requestsPerSecond)} requests/s, p50 ${formatMs(s.p50Ms)} ms, p99 ${formatMs(s.p99Ms)} ms`);
     }
   }
-  print(`  plain lookups for ${formatDurationMs(options.lookupDurationMs)} while ${TOP_CONNECTIONS} connections ask /top over ${TOP_RANGES * 2} ranges and orders ...`);
+  print(
+    `  plain lookups for ${formatDurationMs(options.lookupDurationMs)} while ${TOP_CONNECTIONS} connections ask /top over ${TOP_RANGES * 2} ranges and orders ...`,
+  );
   const [lookupsWhileTop, topsWhileLookups] = await Promise.all([
     loadRun(client, { type: 'run', origin, paths: userPaths, run: closedLoop(options.connections) }, watchdog, 'lookups while /top is asked'),
     loadRun(topClient, { type: 'run', origin, paths: topPaths, run: closedLoop(TOP_CONNECTIONS) }, watchdog, '/top while lookups run'),

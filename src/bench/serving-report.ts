@@ -35,7 +35,11 @@ export interface ServingReport {
   readonly lookups: LookupResult;
   readonly ranges: RangeReadsResult;
   readonly freshness: FreshnessResult;
-  readonly rss: { readonly afterLoadBytes: number | null; readonly peakBytes: number | null; readonly highestSampleBytesByPhase: Partial<Record<Phase, number>> };
+  readonly rss: {
+    readonly afterLoadBytes: number | null;
+    readonly peakBytes: number | null;
+    readonly highestSampleBytesByPhase: Partial<Record<Phase, number>>;
+  };
   readonly swap: SwapResult;
 }
 
@@ -118,7 +122,14 @@ export function verdictsOf({ batch, lookups, ranges, freshness, rss, swap }: Ser
           target: `≤ ${formatMegabytes(TARGET.peakRssBytes)} MB`,
           pass: peakBytes <= TARGET.peakRssBytes,
         }
-      : { figure: 'serve peak RSS', value: 'unknown (no /proc)', baseline: '-', relative: '-', target: `≤ ${formatMegabytes(TARGET.peakRssBytes)} MB`, pass: false },
+      : {
+          figure: 'serve peak RSS',
+          value: 'unknown (no /proc)',
+          baseline: '-',
+          relative: '-',
+          target: `≤ ${formatMegabytes(TARGET.peakRssBytes)} MB`,
+          pass: false,
+        },
     {
       figure: `serve's longest stall ±${formatDurationMs(SWAP_WINDOW_MS)} around a batch swap`,
       value: `≤ ${formatMs(swap.aroundSwapStallMs)} ms`,
@@ -149,10 +160,19 @@ export function printReport(report: ServingReport, verdicts: readonly Verdict[],
   const steady = freshness.steady;
   table(
     ['visible in', 'chunks', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
-    OBSERVERS.map((o) => [OBSERVER_NAMES[o], String(steady[o].samples), formatMs(steady[o].p50Ms), formatMs(steady[o].p90Ms), formatMs(steady[o].p99Ms), formatMs(steady[o].maxMs)]),
+    OBSERVERS.map((o) => [
+      OBSERVER_NAMES[o],
+      String(steady[o].samples),
+      formatMs(steady[o].p50Ms),
+      formatMs(steady[o].p90Ms),
+      formatMs(steady[o].p99Ms),
+      formatMs(steady[o].maxMs),
+    ]),
   );
   print('');
-  print(`lookups, the same client (${lookups.connections} connections, keep-alive, its own process), ${lookups.rounds} alternating rounds of ${formatDurationMs(lookups.roundMs)} each:`);
+  print(
+    `lookups, the same client (${lookups.connections} connections, keep-alive, its own process), ${lookups.rounds} alternating rounds of ${formatDurationMs(lookups.roundMs)} each:`,
+  );
   table(
     ['server', 'requests', 'requests/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
     (['bare', 'serve'] as const).map((server) => {
@@ -174,20 +194,38 @@ export function printReport(report: ServingReport, verdicts: readonly Verdict[],
     ['requests', 'count', 'requests/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
     rows.map(([name, s]) => [name, count(s.samples), count(s.requestsPerSecond), formatMs(s.p50Ms), formatMs(s.p90Ms), formatMs(s.p99Ms), formatMs(s.maxMs)]),
   );
-  print(`/top over 24 h, sequential: first ${formatMs(r.topFirstMs)} ms; kept p50 ${formatMs(r.topKept.p50Ms)} / p99 ${formatMs(r.topKept.p99Ms)} ms; computed (a range not kept) p50 ${formatMs(r.topComputed.p50Ms)} / p99 ${formatMs(r.topComputed.p99Ms)} / max ${formatMs(r.topComputed.maxMs)} ms`);
+  print(
+    `/top over 24 h, sequential: first ${formatMs(r.topFirstMs)} ms; kept p50 ${formatMs(r.topKept.p50Ms)} / p99 ${formatMs(r.topKept.p99Ms)} ms; computed (a range not kept) p50 ${formatMs(r.topComputed.p50Ms)} / p99 ${formatMs(r.topComputed.p99Ms)} / max ${formatMs(r.topComputed.maxMs)} ms`,
+  );
   print('');
   print(`batch swap: ${swap.batchView} (batch ${swap.batchSeconds.toFixed(1)} s) swapped in while the stream ran; sequential lookups at ${swap.lookupRate}/s:`);
   table(
     ['lookups sent', 'requests', 'p99 ms', 'max ms', "serve's longest stall"],
     [
-      [`${formatDurationMs(SWAP_QUIET_MS)} before the batch (baseline)`, String(swap.quiet.samples), formatMs(swap.quiet.p99Ms), formatMs(swap.quiet.maxMs), `≤ ${formatMs(swap.quietStallMs)} ms`],
-      [`±${formatDurationMs(SWAP_WINDOW_MS)} around the swap`, String(swap.aroundSwap.samples), formatMs(swap.aroundSwap.p99Ms), formatMs(swap.aroundSwap.maxMs), `≤ ${formatMs(swap.aroundSwapStallMs)} ms`],
+      [
+        `${formatDurationMs(SWAP_QUIET_MS)} before the batch (baseline)`,
+        String(swap.quiet.samples),
+        formatMs(swap.quiet.p99Ms),
+        formatMs(swap.quiet.maxMs),
+        `≤ ${formatMs(swap.quietStallMs)} ms`,
+      ],
+      [
+        `±${formatDurationMs(SWAP_WINDOW_MS)} around the swap`,
+        String(swap.aroundSwap.samples),
+        formatMs(swap.aroundSwap.p99Ms),
+        formatMs(swap.aroundSwap.maxMs),
+        `≤ ${formatMs(swap.aroundSwapStallMs)} ms`,
+      ],
     ],
   );
   const during = freshness.duringSwap;
-  print(`freshness meanwhile: /users/:id p99 ${formatMs(during.api.p99Ms)} ms (max ${formatMs(during.api.maxMs)}), merged_view.csv p99 ${formatMs(during.csv.p99Ms)} ms (max ${formatMs(during.csv.maxMs)})`);
+  print(
+    `freshness meanwhile: /users/:id p99 ${formatMs(during.api.p99Ms)} ms (max ${formatMs(during.api.maxMs)}), merged_view.csv p99 ${formatMs(during.csv.p99Ms)} ms (max ${formatMs(during.csv.maxMs)})`,
+  );
   const highest = rss.highestSampleBytesByPhase;
-  print(`serve RSS, highest of a sample every ${RSS_SAMPLE_MS} ms: ${PHASES.map((p) => `${p} ${formatMegabytes(highest[p] ?? 0)} MB`).join(', ')}; peak (VmHWM) ${formatMegabytes(rss.peakBytes ?? 0)} MB`);
+  print(
+    `serve RSS, highest of a sample every ${RSS_SAMPLE_MS} ms: ${PHASES.map((p) => `${p} ${formatMegabytes(highest[p] ?? 0)} MB`).join(', ')}; peak (VmHWM) ${formatMegabytes(rss.peakBytes ?? 0)} MB`,
+  );
   print('');
   print(`the issue's figures (${report.machine}):`);
   table(

@@ -46,7 +46,18 @@ export function viewTotals(dir: string): UserTotal[] {
 }
 
 export async function startServe(children: ChildProcesses, layout: DataLayout): Promise<{ serve: BenchChild; origin: string }> {
-  const serve = children.spawn('serve', process.execPath, [mainScriptPath(), 'serve', '--data', layout.root, '--port', '0', '--interval', CSV_INTERVAL, '--log-level', 'warn']);
+  const serve = children.spawn('serve', process.execPath, [
+    mainScriptPath(),
+    'serve',
+    '--data',
+    layout.root,
+    '--port',
+    '0',
+    '--interval',
+    CSV_INTERVAL,
+    '--log-level',
+    'warn',
+  ]);
   const [, origin] = await serve.waitForLine(/^serve: listening on (http:\/\/\S+)$/, START_TIMEOUT_MS);
   const started = epochMs();
   for (;;) {

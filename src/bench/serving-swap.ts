@@ -73,7 +73,11 @@ export async function measureSwap(
   const batchStartMs = epochMs();
   const batch = await watchdog.guard(runBatchProcess(layout.root, os.availableParallelism()));
   const view = path.basename(batch.viewDir);
-  await watchdog.until(() => observation.batchSwaps.some((s) => s.view === view), DRAIN_TIMEOUT_MS, () => `serve did not swap in ${view}`);
+  await watchdog.until(
+    () => observation.batchSwaps.some((s) => s.view === view),
+    DRAIN_TIMEOUT_MS,
+    () => `serve did not swap in ${view}`,
+  );
   const swapAtMs = observation.batchSwaps.find((s) => s.view === view)!.receivedAtMs;
   await watchdog.sleep(swapAtMs + SWAP_WINDOW_MS - epochMs());
   client.send({ type: 'stop' } satisfies LoadStop);
@@ -85,7 +89,10 @@ export async function measureSwap(
   // The new view holds the dataset and exactly the chunks up to its watermark.
   const watermark = listBatchViews(layout.servingBatch, silentLogger).find((v) => v.dir === batch.viewDir)!.watermark;
   const streamed = log.totals(watermark);
-  if (expectedBatch && (batch.totals.rowsRead !== expectedBatch.rows + streamed.rows || batch.totals.purchases !== expectedBatch.purchases + streamed.purchases)) {
+  if (
+    expectedBatch &&
+    (batch.totals.rowsRead !== expectedBatch.rows + streamed.rows || batch.totals.purchases !== expectedBatch.purchases + streamed.purchases)
+  ) {
     throw new LambdaflowError(
       'E_STATE',
       `${view} counts ${batch.totals.rowsRead} rows and ${batch.totals.purchases} purchases; the dataset and the ${watermark} chunks it absorbed hold ` +

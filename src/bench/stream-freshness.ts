@@ -157,9 +157,13 @@ export class Observation {
       subscribe(`${origin}/events`, (message) => observation.catching(() => observation.onEvent(JSON.parse(message.data) as StatusBody, message.receivedAtMs))),
     );
     // The stream ends when serve dies: let serve's exit, the clearer error, be reported first.
-    watchdog.watch(observation.events.failed.catch((error: unknown) => delay(500).then(() => {
-      throw error;
-    })));
+    watchdog.watch(
+      observation.events.failed.catch((error: unknown) =>
+        delay(500).then(() => {
+          throw error;
+        }),
+      ),
+    );
     return observation;
   }
 

@@ -32,7 +32,12 @@ class UsageError extends LambdaflowError {
     error: CommanderError,
   ) {
     // Commander's text: `error: unknown option '--x'`, with `\n(Did you mean --y?)` when it has a guess.
-    super('E_OPTIONS', error.message.replace(/^error: /, '').replace(/\s*\n\((Did you mean .+\?)\)/, (_match, guess: string) => `; ${guess.toLowerCase()}`), {}, { cause: error });
+    super(
+      'E_OPTIONS',
+      error.message.replace(/^error: /, '').replace(/\s*\n\((Did you mean .+\?)\)/, (_match, guess: string) => `; ${guess.toLowerCase()}`),
+      {},
+      { cause: error },
+    );
   }
 }
 

@@ -77,7 +77,9 @@ const genBatch: CommandSpec = {
     const started = performance.now();
     const result = await withProgress(progress.track('gen-batch', ROWS), (update) => generateBatchFiles(layout.batchInput, options, update));
     const ms = performance.now() - started;
-    print(`gen-batch: ${count(result.rows)} rows (${count(result.purchases)} purchases) in ${result.files.length} files, ${count(result.bytes)} bytes, ${seconds(ms)} → ${layout.batchInput}`);
+    print(
+      `gen-batch: ${count(result.rows)} rows (${count(result.purchases)} purchases) in ${result.files.length} files, ${count(result.bytes)} bytes, ${seconds(ms)} → ${layout.batchInput}`,
+    );
   },
 };
 
@@ -91,9 +93,13 @@ const batch: CommandSpec = {
     const { runBatch } = await import('../batch/batch-job.js');
     const { layerEnvironment } = await import('../pipeline/layer-config.js');
     const environment = await layerEnvironment(context);
-    const { dir, manifest } = await withProgress(context.progress.track('batch', BYTES), (onMapProgress) => runBatch({ ...environment, ...options, onMapProgress }));
+    const { dir, manifest } = await withProgress(context.progress.track('batch', BYTES), (onMapProgress) =>
+      runBatch({ ...environment, ...options, onMapProgress }),
+    );
     if (manifest.inputs.length === 0) {
-      context.logger.warn(`batch: the master dataset is empty (no .csv files in ${context.layout.batchInput}, no ingested stream files): the view has no users (gen-batch writes sample history)`);
+      context.logger.warn(
+        `batch: the master dataset is empty (no .csv files in ${context.layout.batchInput}, no ingested stream files): the view has no users (gen-batch writes sample history)`,
+      );
     }
     context.print(
       `batch: ${count(manifest.rowsRead)} rows (${count(manifest.purchases)} purchases, ${count(manifest.badRowsTotal)} bad) from ${manifest.inputs.length} files → ` +
@@ -115,7 +121,9 @@ const merge: CommandSpec = {
     const { mergeOnce, openServing } = await import('../pipeline/serving.js');
     if (options.once) {
       const status = await mergeOnce(await layerEnvironment(context), options.view, options.buckets);
-      print(`merge: ${count(status.users)} users (batch watermark ${status.batchWatermark}, through ingest seq ${status.throughSeq}) → ${layout.mergedView}${options.buckets ? ` and ${layout.mergedBuckets}` : ''}`);
+      print(
+        `merge: ${count(status.users)} users (batch watermark ${status.batchWatermark}, through ingest seq ${status.throughSeq}) → ${layout.mergedView}${options.buckets ? ` and ${layout.mergedBuckets}` : ''}`,
+      );
       return;
     }
     await openServing(await layerEnvironment(context), { view: options.view, intervalMs: options.intervalMs, http: undefined }).serve(signal);
@@ -164,7 +172,8 @@ const genStream: CommandSpec = {
 const speed: CommandSpec = {
   name: 'speed',
   longRunning: true,
-  description: 'watch stream_input/ (or read a NATS stream: --source), keep the sliding window and the realtime view, publish serving/speed/ and serving/realtime/ (--once: ingest what is there and exit)',
+  description:
+    'watch stream_input/ (or read a NATS stream: --source), keep the sliding window and the realtime view, publish serving/speed/ and serving/realtime/ (--once: ingest what is there and exit)',
   options: speedCommandFlags(),
   dataFolder: 'existing',
   async run(context, raw) {
@@ -197,10 +206,16 @@ const compact: CommandSpec = {
     // Crash tests: a real kill -9 at the named step boundary (`step`, or `step@N` for its N-th time).
     const [failStep, failAt = '1'] = failpoint?.split('@') ?? [];
     let seen = 0;
-    const onStep = failpoint === undefined ? undefined : (step: string): void => void (step === failStep && ++seen === Number(failAt) && process.kill(process.pid, 'SIGKILL'));
+    const onStep =
+      failpoint === undefined
+        ? undefined
+        : (step: string): void => void (step === failStep && ++seen === Number(failAt) && process.kill(process.pid, 'SIGKILL'));
     const environment = await layerEnvironment(context);
     const result = await withProgress(context.progress.track('compact', BYTES), (onProgress) => compactNow(environment, options, { onStep, onProgress }));
-    const folded = result.foldedThrough === undefined ? 'the running speed layer folds the ingest log at its next slide' : `ingest log folded through seq ${result.foldedThrough}`;
+    const folded =
+      result.foldedThrough === undefined
+        ? 'the running speed layer folds the ingest log at its next slide'
+        : `ingest log folded through seq ${result.foldedThrough}`;
     context.print(
       `compact: ${count(result.seqs)} stream files (${count(result.bytes)} bytes) moved into ${count(result.files)} compacted files; ` +
         `seqs 1..${result.compactedThrough} compacted; ${folded} → ${context.layout.masterStream}`,
@@ -254,7 +269,13 @@ const soak: CommandSpec = {
     printSoakReport(report, context.print);
     if (options.jsonFile !== undefined) await writeFileAtomically(options.jsonFile, JSON.stringify(report, null, 2) + '\n');
     if (!report.pass) {
-      throw new LambdaflowError('E_STATE', `soak failed: ${report.checks.filter((c) => !c.pass).map((c) => `${c.name} (${c.detail})`).join('; ')}`);
+      throw new LambdaflowError(
+        'E_STATE',
+        `soak failed: ${report.checks
+          .filter((c) => !c.pass)
+          .map((c) => `${c.name} (${c.detail})`)
+          .join('; ')}`,
+      );
     }
   },
 };
@@ -326,4 +347,18 @@ const verify: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [genBatch, batch, genStream, speed, merge, serve, compact, masterFiles, replayQuarantine, verify, all, soak, bench];
+export const COMMANDS: readonly CommandSpec[] = [
+  genBatch,
+  batch,
+  genStream,
+  speed,
+  merge,
+  serve,
+  compact,
+  masterFiles,
+  replayQuarantine,
+  verify,
+  all,
+  soak,
+  bench,
+];

@@ -54,7 +54,14 @@ interface SpeedDefaults {
   readonly time: WindowTime;
 }
 
-const SPEED: SpeedDefaults = Object.freeze({ batchIntervalMs: 10_000, windowMs: 60_000, slideMs: 10_000, keepViews: 5, allowedLatenessMs: 10_000, time: 'processing' });
+const SPEED: SpeedDefaults = Object.freeze({
+  batchIntervalMs: 10_000,
+  windowMs: 60_000,
+  slideMs: 10_000,
+  keepViews: 5,
+  allowedLatenessMs: 10_000,
+  time: 'processing',
+});
 
 /** Every default of every command; `undefined` means the option is off unless given (its help says what that means). */
 export const DEFAULTS = Object.freeze({
@@ -106,7 +113,13 @@ export const DEFAULTS = Object.freeze({
 });
 
 /** `all`'s sample history: gen-batch's defaults, over the span before now (runAll places it). */
-const SAMPLE_HISTORY = Object.freeze({ rows: DEFAULTS.genBatch.rows, files: DEFAULTS.genBatch.files, users: DEFAULTS.genBatch.users, seed: DEFAULTS.genBatch.seed, spanSeconds: DEFAULTS.genBatch.spanSeconds });
+const SAMPLE_HISTORY = Object.freeze({
+  rows: DEFAULTS.genBatch.rows,
+  files: DEFAULTS.genBatch.files,
+  users: DEFAULTS.genBatch.users,
+  seed: DEFAULTS.genBatch.seed,
+  spanSeconds: DEFAULTS.genBatch.spanSeconds,
+});
 
 const MAX_THREADS = 256;
 /** A file a millisecond: past it the stream interval would round to zero. */
@@ -148,7 +161,7 @@ export function globalFlags(use?: DataFolderUse): Option[] {
     flag('--threads <n>', 'worker threads', `the available parallelism, ${count(d.threads)} here`),
     flag('--log-level <level>', LOG_LEVELS.join(', '), d.logLevel),
     flag('--mode <mode>', 'bad rows: permissive (quarantine), drop (count only), failfast (exit 2)', d.mode),
-    flag('--bucket <size>', "event-time bucket size, a divisor of one day from 1m (recorded once per data folder)", "the folder's recorded size, else 1h"),
+    flag('--bucket <size>', 'event-time bucket size, a divisor of one day from 1m (recorded once per data folder)', "the folder's recorded size, else 1h"),
   ];
 }
 
@@ -167,7 +180,10 @@ export function genBatchFlags(): Option[] {
 
 export function batchFlags(): Option[] {
   const d = DEFAULTS.batch;
-  return [flag('--partitions <n>', 'reduce partitions, one part- file each', count(d.partitions)), flag('--keep-views <n>', 'complete batch views to keep', count(d.keepViews))];
+  return [
+    flag('--partitions <n>', 'reduce partitions, one part- file each', count(d.partitions)),
+    flag('--keep-views <n>', 'complete batch views to keep', count(d.keepViews)),
+  ];
 }
 
 /** gen-stream's chunk options; `all` takes them too (its interval is --stream-interval, its stamps its own defaults). */
@@ -189,7 +205,11 @@ function natsStreamFlags(): Option[] {
   return [
     flag('--nats-stream <name>', 'JetStream stream (created with file storage if missing)', d.stream),
     flag('--nats-subject <subject>', "the stream's subjects; partition i is the subject with i in place of its final >", d.subject),
-    flag('--nats-replicas <n>', `the stream's replicas in a NATS cluster: created with n, an existing stream checked to have n (1 to ${MAX_NATS_REPLICAS})`, 'created with 1, an existing one used as it is'),
+    flag(
+      '--nats-replicas <n>',
+      `the stream's replicas in a NATS cluster: created with n, an existing stream checked to have n (1 to ${MAX_NATS_REPLICAS})`,
+      'created with 1, an existing one used as it is',
+    ),
   ];
 }
 
@@ -197,7 +217,11 @@ function natsStreamFlags(): Option[] {
 function sourceFlags(): Option[] {
   const d = DEFAULTS.nats;
   return [
-    flag('--source <source>', 'files (stream_input/) or nats://HOST:PORT (a NATS JetStream stream; a comma-separated list: servers of a cluster, failed over between)', d.source),
+    flag(
+      '--source <source>',
+      'files (stream_input/) or nats://HOST:PORT (a NATS JetStream stream; a comma-separated list: servers of a cluster, failed over between)',
+      d.source,
+    ),
     ...natsStreamFlags(),
     flag('--nats-consumer <name>', "durable pull consumer's name (a partition's: <name>-p<i>)", d.consumer),
   ];
@@ -214,7 +238,11 @@ export function genStreamFlags(): Option[] {
     flag('--interval <duration>', 'time between chunks', duration(d.intervalMs)),
     flag('--chunks <n>', 'stop after this many chunks', shown(d.chunks, count, 'forever')),
     ...streamChunkFlags(),
-    flag('--sink <sink>', 'files (stream_input/) or nats://HOST:PORT[,…] (publish each chunk to the partitions of its users, with message ids)', DEFAULTS.nats.source),
+    flag(
+      '--sink <sink>',
+      'files (stream_input/) or nats://HOST:PORT[,…] (publish each chunk to the partitions of its users, with message ids)',
+      DEFAULTS.nats.source,
+    ),
     ...natsStreamFlags(),
     natsPartitionsFlag(),
   ];
@@ -230,8 +258,16 @@ function speedFlags(defaults: SpeedDefaults = DEFAULTS.speed, keepFlag: KeepWind
     flag('--window <duration>', 'window length, a multiple of --slide', duration(defaults.windowMs)),
     flag('--slide <duration>', 'slide, a multiple of --batch-interval', duration(defaults.slideMs)),
     flag(`--${keepFlag} <n>`, 'speed window directories (speed-<ms>.txt/) to keep', count(defaults.keepViews)),
-    flag('--allowed-lateness <duration>', 'a row older than the largest event second so far less this is late (whole seconds)', duration(defaults.allowedLatenessMs)),
-    flag('--time <kind>', 'the window on processing time (ingest time) or event time (the rows\' seconds, published once the watermark passes its end)', defaults.time),
+    flag(
+      '--allowed-lateness <duration>',
+      'a row older than the largest event second so far less this is late (whole seconds)',
+      duration(defaults.allowedLatenessMs),
+    ),
+    flag(
+      '--time <kind>',
+      "the window on processing time (ingest time) or event time (the rows' seconds, published once the watermark passes its end)",
+      defaults.time,
+    ),
   ];
 }
 
@@ -247,7 +283,11 @@ export function speedCommandFlags(): Option[] {
     oldKeepFlag('keep-views'),
     ...sourceFlags(),
     natsPartitionsFlag(),
-    flag('--partition <i>', 'read only NATS partition i (0 to --nats-partitions - 1), with its own ingest log and realtime view under streams/p<i>/', 'every partition, as the default stream'),
+    flag(
+      '--partition <i>',
+      'read only NATS partition i (0 to --nats-partitions - 1), with its own ingest log and realtime view under streams/p<i>/',
+      'every partition, as the default stream',
+    ),
   ];
 }
 
@@ -283,7 +323,10 @@ function targetSizeFlag(): Option {
 
 /** How compaction runs from `all` and `soak`. */
 function compactEveryFlags(compactEveryMs: number | undefined): Option[] {
-  return [flag('--compact-every <duration>', 'move ingested stream files into compacted master files this often', shown(compactEveryMs, duration, 'never')), targetSizeFlag()];
+  return [
+    flag('--compact-every <duration>', 'move ingested stream files into compacted master files this often', shown(compactEveryMs, duration, 'never')),
+    targetSizeFlag(),
+  ];
 }
 
 export function compactFlags(): Option[] {
@@ -326,7 +369,11 @@ export function soakFlags(): Option[] {
     flag('--duration <duration>', 'how long', duration(d.durationMs)),
     flag('--rate <n>', 'stream events per second', count(d.rate)),
     flag('--files-per-second <n>', `stream files written per second, each with its share of --rate (1 to ${MAX_FILES_PER_SECOND})`, count(d.filesPerSecond)),
-    flag('--kill-every <duration>', 'run the pipeline as a child process and SIGKILL it at a random moment of every such period', shown(d.killEveryMs, duration, 'never')),
+    flag(
+      '--kill-every <duration>',
+      'run the pipeline as a child process and SIGKILL it at a random moment of every such period',
+      shown(d.killEveryMs, duration, 'never'),
+    ),
     flag('--batch-every <duration|never>', 'batch recompute period; never: one batch, at start', shown(d.batchEveryMs, duration, 'never')),
     ...compactEveryFlags(d.compactEveryMs),
     flag('--merge-interval <duration>', 'time between merges', duration(d.mergeIntervalMs)),
@@ -345,7 +392,11 @@ export function benchFlags(): Option[] {
     flag('--users <list>', 'distinct users to generate: one count, or a ladder like 10000,100000,1000000', d.users.join(',')),
     flag('--repeat <k>', 'timed runs per thread count; the median is reported', count(d.repeat)),
     flag('--speed', 'time the speed layer (speed --once on 200 staged files) instead of the batch layer'),
-    flag('--data <dir>', "data folder whose batch_input/ is timed (generated there when empty; created when missing)", 'a generated dataset cached in the system temp folder'),
+    flag(
+      '--data <dir>',
+      'data folder whose batch_input/ is timed (generated there when empty; created when missing)',
+      'a generated dataset cached in the system temp folder',
+    ),
     flag('--json <file>', 'also write the results as JSON to this file'),
   ];
 }
@@ -415,7 +466,12 @@ function natsNameOption(raw: RawOptions, key: string, flag: string, fallback: st
 }
 
 /** The NATS stream options, when `servers` are given; each of them without them is an error naming it (it would do nothing). */
-function natsOptions(raw: RawOptions, servers: readonly NatsAddress[] | undefined, serverFlag: string, keys: readonly (readonly [string, string])[]): NatsOptions | undefined {
+function natsOptions(
+  raw: RawOptions,
+  servers: readonly NatsAddress[] | undefined,
+  serverFlag: string,
+  keys: readonly (readonly [string, string])[],
+): NatsOptions | undefined {
   if (!servers) {
     const given = keys.find(([key]) => raw[key] !== undefined);
     if (given) throw optionError(given[1], `only applies with --${serverFlag} nats://HOST:PORT`);
@@ -431,7 +487,12 @@ function natsOptions(raw: RawOptions, servers: readonly NatsAddress[] | undefine
   return Object.freeze({ servers, stream: natsNameOption(raw, 'natsStream', 'nats-stream', d.stream), subject, partitions, replicas });
 }
 
-const STREAM_KEYS = [['natsStream', 'nats-stream'], ['natsSubject', 'nats-subject'], ['natsPartitions', 'nats-partitions'], ['natsReplicas', 'nats-replicas']] as const;
+const STREAM_KEYS = [
+  ['natsStream', 'nats-stream'],
+  ['natsSubject', 'nats-subject'],
+  ['natsPartitions', 'nats-partitions'],
+  ['natsReplicas', 'nats-replicas'],
+] as const;
 
 /** Where the speed layer reads: undefined for stream_input/ files, else the NATS stream, consumer and partition. */
 function resolveSource(raw: RawOptions): SourceOptions | undefined {
@@ -453,7 +514,12 @@ function resolveStamps(raw: RawOptions, defaults: StreamStamps): StreamStamps {
 }
 
 /** gen-stream's options; `all` names the interval --stream-interval (and stamps rows by its own defaults). */
-export function resolveGenStream(raw: RawOptions, intervalKey = 'interval', intervalFlag = 'interval', stamps: StreamStamps = DEFAULTS.genStream.stamps): GenStreamConfig {
+export function resolveGenStream(
+  raw: RawOptions,
+  intervalKey = 'interval',
+  intervalFlag = 'interval',
+  stamps: StreamStamps = DEFAULTS.genStream.stamps,
+): GenStreamConfig {
   const d = DEFAULTS.genStream;
   const servers = natsServersOption(raw, 'sink', 'sink');
   const sink = natsOptions(raw, servers, 'sink', STREAM_KEYS);
@@ -492,7 +558,8 @@ export function resolveSpeed(raw: RawOptions, defaults: SpeedDefaults = DEFAULTS
   const allowedLatenessMs = durationOption(raw, 'allowedLateness', 'allowed-lateness', defaults.allowedLatenessMs, 0);
   if (allowedLatenessMs % 1000 !== 0) throw optionError('allowed-lateness', `must be whole seconds, got ${allowedLatenessMs} ms`);
   const time = choiceOption(raw, 'time', 'time', WINDOW_TIMES, defaults.time);
-  if (time === 'event' && window.slideMs % 1000 !== 0) throw optionError('slide', `must be whole seconds with --time event (event seconds are whole), got ${window.slideMs} ms`);
+  if (time === 'event' && window.slideMs % 1000 !== 0)
+    throw optionError('slide', `must be whole seconds with --time event (event seconds are whole), got ${window.slideMs} ms`);
   return Object.freeze({
     window,
     ...(time === 'event' ? { eventWindow: eventWindowSpec(window.windowMs, window.slideMs, allowedLatenessMs / 1000) } : {}),
@@ -581,7 +648,10 @@ export function resolveAll(raw: RawOptions): AllOptions {
     durationMs: durationOption(raw, 'duration', 'duration', d.durationMs),
     batchEveryMs: durationOption(raw, 'batchEvery', 'batch-every', d.batchEveryMs),
     // The NATS options are the speed layer's source here; the generator takes them from it.
-    stream: withSinkOf(resolveGenStream({ ...raw, natsStream: undefined, natsSubject: undefined, natsReplicas: undefined }, 'streamInterval', 'stream-interval', d.stamps), speed.source),
+    stream: withSinkOf(
+      resolveGenStream({ ...raw, natsStream: undefined, natsSubject: undefined, natsReplicas: undefined }, 'streamInterval', 'stream-interval', d.stamps),
+      speed.source,
+    ),
     speed,
     serve: servingOf(resolveMerge(raw, 'mergeInterval', 'merge-interval'), resolveHttp(raw)),
     batch: resolveBatch(raw),
@@ -595,7 +665,8 @@ export function resolveSoak(raw: RawOptions): SoakOptions {
   const rate = integerOption(raw, 'rate', 'rate', d.rate, 1, 10_000_000);
   const filesPerSecond = integerOption(raw, 'filesPerSecond', 'files-per-second', d.filesPerSecond, 1, MAX_FILES_PER_SECOND);
   // Every file carries the same whole number of events, so --rate is the rate generated, not a rounding of it.
-  if (rate % filesPerSecond !== 0) throw optionError('files-per-second', `must divide --rate ${rate} (each file holds rate / files-per-second events), got ${filesPerSecond}`);
+  if (rate % filesPerSecond !== 0)
+    throw optionError('files-per-second', `must divide --rate ${rate} (each file holds rate / files-per-second events), got ${filesPerSecond}`);
   return Object.freeze({
     ...compactEvery(raw, speed, d.compactEveryMs),
     durationMs: durationOption(raw, 'duration', 'duration', d.durationMs, 1000),

@@ -20,7 +20,11 @@ export interface ProgressUnit {
   readonly rate?: (perSecond: number) => string;
 }
 
-const BINARY_SIZES = [['GB', 2 ** 30], ['MB', 2 ** 20], ['kB', 2 ** 10]] as const;
+const BINARY_SIZES = [
+  ['GB', 2 ** 30],
+  ['MB', 2 ** 20],
+  ['kB', 2 ** 10],
+] as const;
 
 function sizeText(bytes: number): string {
   const unit = BINARY_SIZES.find(([, size]) => bytes >= size);
@@ -46,7 +50,9 @@ const MIN_ELAPSED_FOR_RATE_MS = 1000;
 
 /** `label: 1.2 GB of 4.0 GB (30%), 310.0 MB/s, 9s left`. */
 export function progressText(label: string, unit: ProgressUnit, done: number, total: number, elapsedMs: number): string {
-  const parts = [`${unit.amount(done)} of ${unit.amount(total)}${unit.noun === undefined ? '' : ` ${unit.noun}`} (${total > 0 ? Math.floor((100 * done) / total) : 100}%)`];
+  const parts = [
+    `${unit.amount(done)} of ${unit.amount(total)}${unit.noun === undefined ? '' : ` ${unit.noun}`} (${total > 0 ? Math.floor((100 * done) / total) : 100}%)`,
+  ];
   if (elapsedMs >= MIN_ELAPSED_FOR_RATE_MS) {
     const perSecond = (done * 1000) / elapsedMs;
     if (unit.rate) parts.push(unit.rate(perSecond));

@@ -385,7 +385,15 @@ export class UserAggTable implements AggSink {
   mergeTable(other: UserAggTable, sign: 1 | -1 = 1, overAllTime = false): void {
     for (let entry = 0; entry < other.entries; entry++) {
       const bucket = overAllTime ? ALL_TIME : other.keyBucket[entry]!;
-      this.add(other.arena, other.keyStart[entry]!, other.keyStart[entry + 1]!, sign * other.countOf[entry]!, sign * other.centsOf[entry]!, other.keyHash[entry]!, bucket);
+      this.add(
+        other.arena,
+        other.keyStart[entry]!,
+        other.keyStart[entry + 1]!,
+        sign * other.countOf[entry]!,
+        sign * other.centsOf[entry]!,
+        other.keyHash[entry]!,
+        bucket,
+      );
     }
   }
 
@@ -402,7 +410,15 @@ export class UserAggTable implements AggSink {
     const table = new UserAggTable(this.liveSize);
     for (let entry = 0; entry < this.entries; entry++) {
       if (this.countOf[entry] === 0 && this.centsOf[entry] === 0) continue;
-      table.add(this.arena, this.keyStart[entry]!, this.keyStart[entry + 1]!, this.countOf[entry]!, this.centsOf[entry]!, this.keyHash[entry]!, this.keyBucket[entry]!);
+      table.add(
+        this.arena,
+        this.keyStart[entry]!,
+        this.keyStart[entry + 1]!,
+        this.countOf[entry]!,
+        this.centsOf[entry]!,
+        this.keyHash[entry]!,
+        this.keyBucket[entry]!,
+      );
     }
     return table;
   }
@@ -528,7 +544,12 @@ export function blockTransferList(block: AggBlock): ArrayBuffer[] {
 
 /** A table holding one block, ready to merge more into. */
 export function tableFromBlocks(blocks: readonly AggBlock[], expectedUsers = 0): UserAggTable {
-  const table = new UserAggTable(Math.max(expectedUsers, blocks.reduce((n, b) => Math.max(n, b.counts.length), 0)));
+  const table = new UserAggTable(
+    Math.max(
+      expectedUsers,
+      blocks.reduce((n, b) => Math.max(n, b.counts.length), 0),
+    ),
+  );
   for (const block of blocks) table.mergeBlock(block);
   return table;
 }

@@ -40,7 +40,8 @@ export class BucketIndexBuilder {
   constructor(private readonly file: string) {}
 
   add(entry: number, bucket: number, count: number, cents: number): void {
-    if (count > 0xffff_ffff) throw new LambdaflowError('E_OVERFLOW', `${this.file}: a (user, bucket) count of ${count} purchases is more than 2^32 − 1`, { file: this.file });
+    if (count > 0xffff_ffff)
+      throw new LambdaflowError('E_OVERFLOW', `${this.file}: a (user, bucket) count of ${count} purchases is more than 2^32 − 1`, { file: this.file });
     if (this.size === this.entry.length) this.grow();
     this.entry[this.size] = entry;
     this.bucket[this.size] = bucket;
@@ -65,7 +66,12 @@ export class BucketIndexBuilder {
    * The index over `users` entries; `totalsOf(e)` gives entry e's all-time totals, which its pairs must sum to. A pair
    * seen twice (the same user and bucket on two lines) is damage, as is a sum that differs: E_STATE naming `userOf(e)`.
    */
-  build(users: number, totalsOf: (entry: number) => readonly [count: number, cents: number], userOf: (entry: number) => string, memory: TableMemory): BucketIndexState {
+  build(
+    users: number,
+    totalsOf: (entry: number) => readonly [count: number, cents: number],
+    userOf: (entry: number) => string,
+    memory: TableMemory,
+  ): BucketIndexState {
     const n = this.size;
     const pairStart = column(Uint32Array, users + 1, memory);
     for (let i = 0; i < n; i++) pairStart[this.entry[i]! + 1]!++;
@@ -123,7 +129,12 @@ function sortSegmentByBucket(bucket: Uint32Array, count: Uint32Array, cents: Flo
 }
 
 /** The pairs grouped by bucket (pairs of a bucket in entry order), with each bucket's totals. */
-function indexByBucket(pairBucket: Uint32Array, pairCount: Uint32Array, pairCents: Float64Array, memory: TableMemory): Pick<BucketIndexState, 'buckets' | 'bucketFirst' | 'byBucket' | 'bucketCount' | 'bucketCents'> {
+function indexByBucket(
+  pairBucket: Uint32Array,
+  pairCount: Uint32Array,
+  pairCents: Float64Array,
+  memory: TableMemory,
+): Pick<BucketIndexState, 'buckets' | 'bucketFirst' | 'byBucket' | 'bucketCount' | 'bucketCents'> {
   const distinct = Uint32Array.from(new Set(pairBucket)).sort();
   const buckets = column(Uint32Array, distinct.length, memory);
   buckets.set(distinct);
@@ -158,4 +169,3 @@ export function lowerBound(sorted: Uint32Array, value: number, from = 0, to = so
   }
   return lo;
 }
-

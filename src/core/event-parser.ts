@@ -294,8 +294,15 @@ export class EventParser {
     i++;
     let isPurchase: boolean;
     if (
-      bytes[i] === 0x70 && bytes[i + 1] === 0x75 && bytes[i + 2] === 0x72 && bytes[i + 3] === 0x63 &&
-      bytes[i + 4] === 0x68 && bytes[i + 5] === 0x61 && bytes[i + 6] === 0x73 && bytes[i + 7] === 0x65 && bytes[i + 8] === COMMA
+      bytes[i] === 0x70 &&
+      bytes[i + 1] === 0x75 &&
+      bytes[i + 2] === 0x72 &&
+      bytes[i + 3] === 0x63 &&
+      bytes[i + 4] === 0x68 &&
+      bytes[i + 5] === 0x61 &&
+      bytes[i + 6] === 0x73 &&
+      bytes[i + 7] === 0x65 &&
+      bytes[i + 8] === COMMA
     ) {
       isPurchase = true;
       i += 9;

@@ -24,13 +24,18 @@ export const DEFAULT_ALLOWED_LATENESS_SECONDS = 10;
 /** Why a bucket size is refused, or undefined for a valid one: a divisor of one day from one minute, in whole seconds. */
 export function bucketSecondsProblem(seconds: number): string | undefined {
   if (!Number.isInteger(seconds) || seconds < MIN_BUCKET_SECONDS) return `must be a whole number of seconds of at least 1m, got ${seconds} s`;
-  if (SECONDS_PER_DAY % seconds !== 0) return `must divide one day (1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h, 1d …), got ${formatSeconds(seconds)}`;
+  if (SECONDS_PER_DAY % seconds !== 0)
+    return `must divide one day (1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h, 1d …), got ${formatSeconds(seconds)}`;
   return undefined;
 }
 
 /** `90s`, `15m`, `1h`, `1d`: the largest unit that divides it. */
 export function formatSeconds(seconds: number): string {
-  for (const [unit, size] of [['d', SECONDS_PER_DAY], ['h', 3_600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', SECONDS_PER_DAY],
+    ['h', 3_600],
+    ['m', 60],
+  ] as const) {
     if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
   }
   return `${seconds}s`;
@@ -60,11 +65,16 @@ export interface BucketRange {
  */
 export function bucketRange(fromSecond: number, toSecond: number, bucketSeconds: number): BucketRange {
   const size = formatSeconds(bucketSeconds);
-  for (const [name, second] of [['from', fromSecond], ['to', toSecond]] as const) {
+  for (const [name, second] of [
+    ['from', fromSecond],
+    ['to', toSecond],
+  ] as const) {
     if (second % bucketSeconds !== 0) {
       const down = Math.floor(second / bucketSeconds) * bucketSeconds;
       const bound = (s: number): string => `${s} (${new Date(s * 1000).toISOString().replace('.000Z', 'Z')})`;
-      throw new RangeError(`${name}=${second} is not aligned to the ${size} buckets: the nearest aligned bounds are ${bound(down)} and ${bound(down + bucketSeconds)}`);
+      throw new RangeError(
+        `${name}=${second} is not aligned to the ${size} buckets: the nearest aligned bounds are ${bound(down)} and ${bound(down + bucketSeconds)}`,
+      );
     }
   }
   if (fromSecond >= toSecond) throw new RangeError(`from (${fromSecond}) must be before to (${toSecond}), in whole ${size} buckets`);
@@ -171,7 +181,8 @@ export function parseTimeSeconds(text: string): number | undefined {
     const ms = Date.UTC(year!, month! - 1, day, hour, minute, second);
     const back = new Date(ms);
     // Date.UTC rolls 2026-02-30 over into March: a date that does not come back the same is not a date.
-    if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month! - 1 || back.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) return undefined;
+    if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month! - 1 || back.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59)
+      return undefined;
     seconds = ms / 1000;
   }
   return seconds >= 0 && seconds <= MAX_TIMESTAMP_SECONDS ? seconds : undefined;

@@ -35,7 +35,8 @@ export interface EventWindowSpec {
 
 /** Builds the spec, throwing a RangeError naming both values unless window and slide are whole seconds, one a multiple of the other. */
 export function eventWindowSpec(windowMs: number, slideMs: number, allowedLatenessSeconds: number): EventWindowSpec {
-  if (slideMs % 1000 !== 0 || windowMs % 1000 !== 0) throw new RangeError(`event-time windows need a whole-second window and slide, got ${windowMs} ms and ${slideMs} ms`);
+  if (slideMs % 1000 !== 0 || windowMs % 1000 !== 0)
+    throw new RangeError(`event-time windows need a whole-second window and slide, got ${windowMs} ms and ${slideMs} ms`);
   if (windowMs % slideMs !== 0) throw new RangeError(`window (${windowMs} ms) must be a multiple of the slide (${slideMs} ms)`);
   return Object.freeze({ windowSeconds: windowMs / 1000, slideSeconds: slideMs / 1000, allowedLatenessSeconds });
 }

@@ -61,7 +61,10 @@ export function exactMerge(w: MergeWatermarks, fetch: DeltaFetch): ExactMergePla
 export function checkDeltasFound(range: DeltaRange, found: ReadonlySet<number>): void {
   const missing = missingSeqs(range, found);
   if (missing.length > 0) {
-    throw new LambdaflowError('E_STATE', `realtime deltas for ingest seq ${range.afterSeq + 1}..${range.throughSeq} are incomplete (missing ${describeSeqs(missing)})`);
+    throw new LambdaflowError(
+      'E_STATE',
+      `realtime deltas for ingest seq ${range.afterSeq + 1}..${range.throughSeq} are incomplete (missing ${describeSeqs(missing)})`,
+    );
   }
 }
 

@@ -20,7 +20,14 @@ export function stringOf(raw: RawOptions, key: string, flag: string): string | u
 }
 
 /** A whole number within [min, max] (`1_000` allowed); `fallback` when the flag is absent. */
-export function integerOption<F extends number | undefined>(raw: RawOptions, key: string, flag: string, fallback: F, min = 1, max = Number.MAX_SAFE_INTEGER): number | F {
+export function integerOption<F extends number | undefined>(
+  raw: RawOptions,
+  key: string,
+  flag: string,
+  fallback: F,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number | F {
   const text = stringOf(raw, key, flag);
   if (text === undefined) return fallback;
   const compact = text.replace(/_/g, '');
@@ -87,7 +94,11 @@ export function parseSizeBytes(text: string): number | undefined {
 
 /** The shortest text parseSizeBytes reads back as `bytes`: `128MB`, `64kB`, `1000`. */
 export function formatSizeBytes(bytes: number): string {
-  for (const [unit, size] of [['GB', SIZE_UNITS.gb], ['MB', SIZE_UNITS.mb], ['kB', SIZE_UNITS.kb]] as const) {
+  for (const [unit, size] of [
+    ['GB', SIZE_UNITS.gb],
+    ['MB', SIZE_UNITS.mb],
+    ['kB', SIZE_UNITS.kb],
+  ] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return String(bytes);
@@ -121,7 +132,11 @@ export type WindowFlags = { readonly [K in keyof WindowDurations]: string };
 const WINDOW_FLAGS: WindowFlags = Object.freeze({ batchIntervalMs: 'batch-interval', windowMs: 'window', slideMs: 'slide' });
 
 /** windowSpec names the value at fault first in its RangeError: by these words. */
-const WINDOW_SUBJECTS = [['window', 'windowMs'], ['slide', 'slideMs'], ['batch interval', 'batchIntervalMs']] as const;
+const WINDOW_SUBJECTS = [
+  ['window', 'windowMs'],
+  ['slide', 'slideMs'],
+  ['batch interval', 'batchIntervalMs'],
+] as const;
 /** The value each one must be a multiple of. */
 const MULTIPLE_OF = { windowMs: 'slideMs', slideMs: 'batchIntervalMs' } as const;
 

@@ -34,7 +34,7 @@ export function parseQuarantineEntries(bytes: Uint8Array, file: string): Quarant
   const entries: QuarantineEntry[] = [];
   const seen = new Set<number>();
   let fileLine = 0;
-  for (let start = 0; start < bytes.length; ) {
+  for (let start = 0; start < bytes.length;) {
     let end = start;
     while (end < bytes.length && bytes[end] !== LF && bytes[end] !== CR) end++;
     const next = bytes[end] === CR && bytes[end + 1] === LF ? end + 2 : end + 1;

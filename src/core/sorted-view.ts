@@ -121,7 +121,8 @@ function insertionSortByBucket(table: UserAggTable, order: Uint32Array, from: nu
  */
 export function sortByKey(keys: KeyColumns, order: Uint32Array, scratch: ArrayBufferLike = new ArrayBuffer(sortScratchBytes(order.length))): Uint32Array {
   if (order.length >= 2 ** INDEX_BITS) throw new RangeError(`cannot sort ${order.length} users in one table (at most ${INDEX_MASK})`);
-  if (scratch.byteLength < sortScratchBytes(order.length)) throw new RangeError(`a sort of ${order.length} users needs ${sortScratchBytes(order.length)} bytes of scratch`);
+  if (scratch.byteLength < sortScratchBytes(order.length))
+    throw new RangeError(`a sort of ${order.length} users needs ${sortScratchBytes(order.length)} bytes of scratch`);
   if (order.length > 1) sortChunks(order, 0, order.length, 0, keys, scratch);
   return order;
 }
@@ -372,7 +373,7 @@ export function formatBucketedEntries(table: UserAggTable, order: Uint32Array, b
   const buckets = new ViewLineWriter(capacity + 12 * order.length);
   let userCount = 0;
   let bucketCount = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     const first = order[i]!;
     const start = keyStart[first]!;
     const length = keyStart[first + 1]! - start;

@@ -120,7 +120,11 @@ export function forEachViewLine(
   file: string,
   prefixFields: number,
   accept: ViewLine,
-  { firstLine = 'data', linesBefore = 0, buckets = NO_BUCKET_FIELD }: { readonly firstLine?: ViewFirstLine; readonly linesBefore?: number; readonly buckets?: BucketField } = {},
+  {
+    firstLine = 'data',
+    linesBefore = 0,
+    buckets = NO_BUCKET_FIELD,
+  }: { readonly firstLine?: ViewFirstLine; readonly linesBefore?: number; readonly buckets?: BucketField } = {},
 ): number {
   const bucketFields = buckets.kind === 'none' ? 0 : 1;
   const fieldCount = 3 + prefixFields + bucketFields;

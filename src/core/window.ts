@@ -29,7 +29,11 @@ export interface WindowSpec {
 
 /** Builds a window spec, throwing a RangeError naming both values when they do not divide evenly. */
 export function windowSpec(batchIntervalMs: number, windowMs: number, slideMs: number): WindowSpec {
-  for (const [name, value] of [['batch interval', batchIntervalMs], ['window', windowMs], ['slide', slideMs]] as const) {
+  for (const [name, value] of [
+    ['batch interval', batchIntervalMs],
+    ['window', windowMs],
+    ['slide', slideMs],
+  ] as const) {
     if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive whole number of milliseconds, got ${value}`);
   }
   if (slideMs % batchIntervalMs !== 0) {

@@ -52,7 +52,7 @@ export function generateBatchFiles(dir: string, config: GenBatchConfig, onProgre
     const file = FileInProgress.create(dir, name);
     try {
       bytes += fs.writeSync(file.fd, `${HEADER_LINE}\n`);
-      for (let written = 0; written < rowsInFile; ) {
+      for (let written = 0; written < rowsInFile;) {
         const n = Math.min(ROWS_PER_WRITE, rowsInFile - written);
         bytes += fs.writeSync(file.fd, generator.lines(n, config.startSeconds, rowsPerSecond, row, counts));
         written += n;

@@ -15,7 +15,11 @@ export interface CompactOptions {
 }
 
 /** One compaction in this thread; `onStep` sees each step boundary (crash tests stop the process there), `onProgress` the bytes moved. */
-export function compactNow(environment: LayerEnvironment, options: CompactOptions, hooks: Pick<CompactionConfig, 'onStep' | 'onProgress'> = {}): Promise<CompactionResult> {
+export function compactNow(
+  environment: LayerEnvironment,
+  options: CompactOptions,
+  hooks: Pick<CompactionConfig, 'onStep' | 'onProgress'> = {},
+): Promise<CompactionResult> {
   return compactMasterDataset({ layout: environment.layout, logger: environment.logger, clock: environment.clock, ...options, ...hooks });
 }
 

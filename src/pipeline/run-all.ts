@@ -71,7 +71,9 @@ export async function runAll(environment: LayerEnvironment, options: AllOptions,
   const batchPool = new BatchPool(environment.threads);
   const batchOnce = async (): Promise<void> => {
     const { dir, manifest } = await runBatch({ ...environment, ...options.batch }, batchPool);
-    print(`all: batch view ${path.basename(dir)}: ${count(manifest.rowsRead)} rows, ${count(manifest.users)} users, watermark ${manifest.streamWatermark}, ${seconds(manifest.elapsedMs)}`);
+    print(
+      `all: batch view ${path.basename(dir)}: ${count(manifest.rowsRead)} rows, ${count(manifest.users)} users, watermark ${manifest.streamWatermark}, ${seconds(manifest.elapsedMs)}`,
+    );
   };
   const started = clock.now();
   const stopGenerator = new AbortController();
@@ -119,7 +121,10 @@ export async function runAll(environment: LayerEnvironment, options: AllOptions,
   const compactions = every(options.compactEveryMs, async () => {
     const result = await compactOnThread(environment, options.compact, run.logLevel);
     hooks.onCompacted?.(result);
-    if (result.seqs > 0) print(`all: compacted ${count(result.seqs)} stream files (${count(result.bytes)} bytes) into master/stream/; seqs 1..${result.compactedThrough} compacted`);
+    if (result.seqs > 0)
+      print(
+        `all: compacted ${count(result.seqs)} stream files (${count(result.bytes)} bytes) into master/stream/; seqs 1..${result.compactedThrough} compacted`,
+      );
   });
 
   const until = new AbortController();
@@ -141,6 +146,8 @@ export async function runAll(environment: LayerEnvironment, options: AllOptions,
   for (const part of parts) await part; // surfaces the first failure
   const generated = await generator;
   const users = serving.layer.store.current?.users ?? 0;
-  print(`all: stopped after ${seconds(clock.now() - started)}; generated ${count(generated.rows)} stream rows; merged view has ${count(users)} users → ${layout.mergedView}`);
+  print(
+    `all: stopped after ${seconds(clock.now() - started)}; generated ${count(generated.rows)} stream rows; merged view has ${count(users)} users → ${layout.mergedView}`,
+  );
   return { streamRows: generated.rows };
 }

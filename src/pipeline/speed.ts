@@ -52,7 +52,15 @@ function speedSource(layout: DataLayout, source: SourceOptions | undefined): { l
   if (partition === undefined) return { layout, source: { kind: 'nats', servers, stream, replicas, streamSubject: subject, consumer, filterSubject: subject } };
   return {
     layout: streamLayout(layout, partition),
-    source: { kind: 'nats', servers, stream, replicas, streamSubject: subject, consumer: `${consumer}-p${partition}`, filterSubject: partitionSubject(subject, partition) },
+    source: {
+      kind: 'nats',
+      servers,
+      stream,
+      replicas,
+      streamSubject: subject,
+      consumer: `${consumer}-p${partition}`,
+      filterSubject: partitionSubject(subject, partition),
+    },
   };
 }
 
@@ -107,7 +115,10 @@ export async function runSpeedLayer(environment: LayerEnvironment, options: Spee
     const nats = from.kind === 'nats' ? await natsModules![1].NatsSource.open({ ...from, layout, link: link!, logger, clock }, entries) : undefined;
     if (nats && layout.stream !== DEFAULT_STREAM) source = nats;
     else {
-      const files = new StreamFiles({ dir: layout.streamInput, clock, logger, listEveryMs: window.slideMs }, entries.map((entry) => entry.name));
+      const files = new StreamFiles(
+        { dir: layout.streamInput, clock, logger, listEveryMs: window.slideMs },
+        entries.map((entry) => entry.name),
+      );
       source = nats ? new CombinedSource(files, nats) : files;
       watch = () => files.watch();
     }

@@ -139,7 +139,10 @@ async function replayOne(
     const ledgerPath = replayLedgerPath(layout, inputName);
     const name = replayFileName(layout, inputName, clock.now(), ledgerPath);
     // 2. The intent, durable before the file exists.
-    appendReplayLedger(ledgerPath, fixed.map((entry) => ({ line: entry.line, sha256: rowDigest(entry.row), file: name })));
+    appendReplayLedger(
+      ledgerPath,
+      fixed.map((entry) => ({ line: entry.line, sha256: rowDigest(entry.row), file: name })),
+    );
     // 3. The commit: the rename makes the ledger lines count.
     await publishNewFile(layout.streamInput, name, replayFileText(fixed.map((entry) => entry.row)));
     logger.info(`replay-quarantine: ${badName}: ${fixed.length} fixed rows → ${path.join(layout.streamInput, name)}`);

@@ -35,7 +35,11 @@ const series = {
   step: { ...integer, description: 'Seconds per point.' },
   points: {
     type: 'array',
-    items: { type: 'object', required: ['start', 'purchase_count', 'purchase_amount'], properties: { start: integer, purchase_count: integer, purchase_amount: amount } },
+    items: {
+      type: 'object',
+      required: ['start', 'purchase_count', 'purchase_amount'],
+      properties: { start: integer, purchase_count: integer, purchase_amount: amount },
+    },
   },
 } as const;
 
@@ -44,7 +48,10 @@ const error = {
   required: ['error', 'version'],
   properties: { error: { type: 'string' }, parameter: { type: 'string', description: 'The parameter that was wrong (400).' }, version },
 } as const;
-const errors = { '4xx': { description: 'A bad request or an absent user, with the reason.', ...error }, '5xx': { description: 'Not ready (503, Retry-After) or an internal error.', ...error } } as const;
+const errors = {
+  '4xx': { description: 'A bad request or an absent user, with the reason.', ...error },
+  '5xx': { description: 'Not ready (503, Retry-After) or an internal error.', ...error },
+} as const;
 
 const json = (description: string, body: Record<string, unknown>): Record<string, unknown> => ({ 200: { description, ...body }, ...errors });
 const text = (description: string, contentType: string): Record<string, unknown> => ({
@@ -54,7 +61,22 @@ const text = (description: string, contentType: string): Record<string, unknown>
 const object = (required: readonly string[], properties: Record<string, unknown>): Record<string, unknown> => ({ type: 'object', required, properties });
 
 const status = object(
-  ['version', 'batch_view', 'batch_watermark', 'through_seq', 'users', 'purchase_count_total', 'purchase_amount_total', 'built_at', 'staleness_ms', 'events_per_second', 'bad_rows', 'changed_users', 'change', 'event_time'],
+  [
+    'version',
+    'batch_view',
+    'batch_watermark',
+    'through_seq',
+    'users',
+    'purchase_count_total',
+    'purchase_amount_total',
+    'built_at',
+    'staleness_ms',
+    'events_per_second',
+    'bad_rows',
+    'changed_users',
+    'change',
+    'event_time',
+  ],
   {
     version: servedVersion,
     batch_view: { type: ['string', 'null'], description: 'The batch view served (null: none yet, see notice).' },
@@ -77,11 +99,42 @@ const status = object(
 
 /** Each route's responses, by its URL as registered. */
 export const RESPONSE_SCHEMAS: Readonly<Record<string, Record<string, unknown>>> = {
-  '/users/:id': json('A user\'s totals (over [from, to) when both are given).', object(['user_id', 'purchase_count_total', 'purchase_amount_total', 'version', 'event_time'], { ...user.properties, ...range, version: servedVersion, event_time: eventTime })),
-  '/users/:id/series': json('A user\'s totals per step over [from, to).', object(['user_id', 'from', 'to', 'bucket_seconds', 'step', 'points', 'version', 'event_time'], { user_id: { type: 'string' }, ...series, version: servedVersion, event_time: eventTime })),
-  '/series': json('Everyone\'s totals per step over [from, to).', object(['from', 'to', 'bucket_seconds', 'step', 'points', 'version', 'event_time'], { ...series, version: servedVersion, event_time: eventTime })),
-  '/users': json('The users found among the ids asked for.', object(['version', 'users', 'event_time'], { version: servedVersion, users: { type: 'array', items: user }, event_time: eventTime })),
-  '/top': json('The top n users by amount or count (over [from, to) when both are given).', object(['version', 'by', 'users', 'event_time'], { version: servedVersion, by: { type: 'string', enum: ['amount', 'count'] }, ...range, users: { type: 'array', items: user }, event_time: eventTime })),
+  '/users/:id': json(
+    "A user's totals (over [from, to) when both are given).",
+    object(['user_id', 'purchase_count_total', 'purchase_amount_total', 'version', 'event_time'], {
+      ...user.properties,
+      ...range,
+      version: servedVersion,
+      event_time: eventTime,
+    }),
+  ),
+  '/users/:id/series': json(
+    "A user's totals per step over [from, to).",
+    object(['user_id', 'from', 'to', 'bucket_seconds', 'step', 'points', 'version', 'event_time'], {
+      user_id: { type: 'string' },
+      ...series,
+      version: servedVersion,
+      event_time: eventTime,
+    }),
+  ),
+  '/series': json(
+    "Everyone's totals per step over [from, to).",
+    object(['from', 'to', 'bucket_seconds', 'step', 'points', 'version', 'event_time'], { ...series, version: servedVersion, event_time: eventTime }),
+  ),
+  '/users': json(
+    'The users found among the ids asked for.',
+    object(['version', 'users', 'event_time'], { version: servedVersion, users: { type: 'array', items: user }, event_time: eventTime }),
+  ),
+  '/top': json(
+    'The top n users by amount or count (over [from, to) when both are given).',
+    object(['version', 'by', 'users', 'event_time'], {
+      version: servedVersion,
+      by: { type: 'string', enum: ['amount', 'count'] },
+      ...range,
+      users: { type: 'array', items: user },
+      event_time: eventTime,
+    }),
+  ),
   '/view.csv': text('The merged view as CSV (user_id,purchase_count_total,purchase_amount_total); its version in X-View-Version.', 'text/csv'),
   '/status': json('The current version and its totals.', status),
   '/healthz': json('The process is up.', object(['ok', 'version'], { ok: { type: 'boolean' }, version })),

@@ -32,7 +32,8 @@ export function buildBatchBase(table: UserAggTable, view: BatchViewMeta | undefi
   }
   const state = sortedTableState(table, 'shared');
   // Ties by id ascending, which is entry order.
-  const byValue = (values: Float64Array, at: number): Uint32Array => orderByValueDescending(values, new Uint32Array(orders, at * Uint32Array.BYTES_PER_ELEMENT, n), byId.buffer);
+  const byValue = (values: Float64Array, at: number): Uint32Array =>
+    orderByValueDescending(values, new Uint32Array(orders, at * Uint32Array.BYTES_PER_ELEMENT, n), byId.buffer);
   return {
     view,
     table: state,

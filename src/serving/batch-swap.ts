@@ -44,7 +44,11 @@ export function swapBatch(version: CurrentVersion, recent: RecentSeqs, base: Bat
   const streams = [DEFAULT_STREAM, ...new Set([...Object.keys(status.streams), ...Object.keys(base.view.streamWatermarks ?? {})])];
   if (streams.some((stream) => watermarkOf(base, stream) < watermarkOf(version.base, stream))) return undefined;
   const plans: StreamSwap[] = streams.map((stream) => {
-    const watermarks = { batchWatermark: watermarkOf(base, stream), realtimeWatermark: watermarkOf(version.base, stream), realtimeThroughSeq: version.throughSeqOf(stream) };
+    const watermarks = {
+      batchWatermark: watermarkOf(base, stream),
+      realtimeWatermark: watermarkOf(version.base, stream),
+      realtimeThroughSeq: version.throughSeqOf(stream),
+    };
     return { stream, watermarks, plan: planExactMerge(watermarks) };
   });
   const others = plans.filter(({ stream }) => stream !== DEFAULT_STREAM && (stream in status.streams || (base.view!.streamWatermarks?.[stream] ?? 0) > 0));
@@ -87,7 +91,13 @@ export function swapBatch(version: CurrentVersion, recent: RecentSeqs, base: Bat
  * the store goes on applying seqs; adding those in slices between lookups keeps the swap itself short. It takes
  * over the prepared overlay's arrays: only the returned one may be used after.
  */
-export function advancePrepared(version: CurrentVersion, recent: RecentSeqs, base: BatchBase, prepared: PreparedOverlay, maxUsers: number): PreparedOverlay | undefined {
+export function advancePrepared(
+  version: CurrentVersion,
+  recent: RecentSeqs,
+  base: BatchBase,
+  prepared: PreparedOverlay,
+  maxUsers: number,
+): PreparedOverlay | undefined {
   const pending: { stream: string; blocks: AggBlock[] }[] = [];
   let users = 0;
   for (const [stream, range] of Object.entries(prepared.ranges)) {

@@ -141,7 +141,9 @@ export class CurrentVersion {
 
   /** Makes `change` the current status, with the next number, the time now and the event clocks last noted. */
   publish(change: StatusChange): SnapshotStatus {
-    const streams = Object.fromEntries(Object.entries(change.streams).map(([stream, p]) => [stream, Object.freeze({ ...p, eventTime: this.eventTimes.get(stream) ?? null })]));
+    const streams = Object.fromEntries(
+      Object.entries(change.streams).map(([stream, p]) => [stream, Object.freeze({ ...p, eventTime: this.eventTimes.get(stream) ?? null })]),
+    );
     this.status = Object.freeze({
       ...change,
       streams: Object.freeze(streams),
@@ -185,6 +187,12 @@ export class CurrentVersion {
    * grow or change totals until overlayGeneration changes).
    */
   view(): StoreView {
-    return { status: this.loaded, base: this.currentBase, overlay: this.currentOverlay.toState(), overlayGeneration: this.overlayGeneration, changes: this.changes };
+    return {
+      status: this.loaded,
+      base: this.currentBase,
+      overlay: this.currentOverlay.toState(),
+      overlayGeneration: this.overlayGeneration,
+      changes: this.changes,
+    };
   }
 }

@@ -24,9 +24,13 @@ const APPLY_SLICE_USERS = 2_048;
  */
 function realtimeOf(stream: DataLayout, skipped: MergeViewContext['skipped']): StreamRealtime {
   const head = readRealtimeHead(stream.realtimeHead);
-  const checkpoint = listRealtimeViews(stream.servingRealtime, (_dir, error) => skipped(error, 'serving without that checkpoint: an older one and the deltas stand in')).at(-1);
+  const checkpoint = listRealtimeViews(stream.servingRealtime, (_dir, error) =>
+    skipped(error, 'serving without that checkpoint: an older one and the deltas stand in'),
+  ).at(-1);
   return {
-    checkpoint: checkpoint ? { dir: checkpoint.dir, watermark: checkpoint.watermark, throughSeq: checkpoint.throughSeq, lastIngestedAtMs: checkpoint.lastIngestedAtMs } : null,
+    checkpoint: checkpoint
+      ? { dir: checkpoint.dir, watermark: checkpoint.watermark, throughSeq: checkpoint.throughSeq, lastIngestedAtMs: checkpoint.lastIngestedAtMs }
+      : null,
     throughSeq: Math.max(head?.throughSeq ?? 0, checkpoint?.throughSeq ?? 0),
     lastIngestedAtMs: head?.lastIngestedAtMs ?? checkpoint?.lastIngestedAtMs ?? null,
     eventTime: head?.eventTime ?? checkpoint?.eventTime ?? null,
@@ -38,7 +42,9 @@ export class ExactView implements MergeView {
 
   async load(batch: BatchViewRef | null, streams: readonly DataLayout[]): Promise<ServingLoadResult> {
     const states = new Map(streams.map((stream) => [stream, realtimeOf(stream, this.context.skipped)]));
-    const result = await this.context.threads.request<ServingLoadResult>(loadRequest(batch, streams, (stream) => states.get(stream)!, null, this.context.bucketSeconds));
+    const result = await this.context.threads.request<ServingLoadResult>(
+      loadRequest(batch, streams, (stream) => states.get(stream)!, null, this.context.bucketSeconds),
+    );
     // The heads' event clocks go with the version the load publishes.
     for (const [stream, state] of states) this.context.store.noteEventTime(stream.stream, state.eventTime);
     return result;
@@ -97,12 +103,18 @@ export class ExactView implements MergeView {
         type: 'batch',
         bucketSeconds: this.context.bucketSeconds,
         batch: batchRef(newest),
-        streams: this.context.streams().map((layout) => ({ stream: layout.stream, deltasDir: layout.realtimeDeltas, keepThrough: store.throughSeqOf(layout.stream) })),
+        streams: this.context
+          .streams()
+          .map((layout) => ({ stream: layout.stream, deltasDir: layout.realtimeDeltas, keepThrough: store.throughSeqOf(layout.stream) })),
       });
       // The seqs applied while the loader worked are added to its overlay in slices, the event loop free between, so
       // the swap itself adds only the last few.
       let prepared = result.prepared;
-      for (let next = store.advancePrepared(result.base, prepared, APPLY_SLICE_USERS); next; next = store.advancePrepared(result.base, prepared, APPLY_SLICE_USERS)) {
+      for (
+        let next = store.advancePrepared(result.base, prepared, APPLY_SLICE_USERS);
+        next;
+        next = store.advancePrepared(result.base, prepared, APPLY_SLICE_USERS)
+      ) {
         prepared = next;
         await yieldToEvents();
       }

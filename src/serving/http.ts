@@ -42,7 +42,10 @@ function userBody(user: UserTotal): { user_id: string; purchase_count_total: num
 /** Points a series may have. */
 export const MAX_SERIES_POINTS = 10_000;
 
-const eventTimeOf = (head: EventTimeHead | null): { watermark: number | null; late_rows: number } => ({ watermark: head?.watermark ?? null, late_rows: head?.lateRows ?? 0 });
+const eventTimeOf = (head: EventTimeHead | null): { watermark: number | null; late_rows: number } => ({
+  watermark: head?.watermark ?? null,
+  late_rows: head?.lateRows ?? 0,
+});
 
 /** Every answer's event-time watermark (Unix seconds, null before any event) and late rows, of each stream. */
 export function eventTimeBody(status: SnapshotStatus): Record<string, unknown> {
@@ -54,7 +57,11 @@ export function eventTimeBody(status: SnapshotStatus): Record<string, unknown> {
 }
 
 /** /status and each /events message. */
-export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows' | 'bucketSeconds' | 'sourceUnreadableSeconds'>, status: SnapshotStatus, nowMs: number): Record<string, unknown> {
+export function statusBody(
+  serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows' | 'bucketSeconds' | 'sourceUnreadableSeconds'>,
+  status: SnapshotStatus,
+  nowMs: number,
+): Record<string, unknown> {
   const unreadable = serving.sourceUnreadableSeconds;
   const unreadableOf = (stream: string): number => Math.round((unreadable.get(stream) ?? 0) * 10) / 10;
   return {
@@ -80,7 +87,10 @@ export function statusBody(serving: Pick<ServingReads, 'eventsPerSecond' | 'badR
     ...(Object.keys(status.streams).length > 0
       ? {
           streams: Object.fromEntries(
-            Object.entries(status.streams).map(([id, p]) => [id, { batch_watermark: p.batchWatermark, through_seq: p.throughSeq, source_unreadable_seconds: unreadableOf(id) }]),
+            Object.entries(status.streams).map(([id, p]) => [
+              id,
+              { batch_watermark: p.batchWatermark, through_seq: p.throughSeq, source_unreadable_seconds: unreadableOf(id) },
+            ]),
           ),
         }
       : {}),
@@ -131,7 +141,10 @@ function answerUnparsed(socket: Duplex, status: number, message: string, version
     sent = true;
     const body = JSON.stringify({ error: message.slice(0, 200), version });
     if (!socket.writable) return void socket.destroy();
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${headers}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${headers}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
   };
   // Node keeps the response being written on its socket as _httpMessage (no public way to ask).
   const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
@@ -145,7 +158,7 @@ function answerUnparsed(socket: Duplex, status: number, message: string, version
 
 /** The query parameters a request's route takes (none for a route without a query schema). */
 function queryPropertiesOf(request: FastifyRequest): Record<string, unknown> {
-  return ((request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
+  return (request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
 }
 /** A point in time (Unix seconds or ISO 8601 UTC) or a step (a duration), as given: checked by the handlers. */
 const timeSchema = { type: 'string', minLength: 1, maxLength: 40 } as const;
@@ -155,7 +168,8 @@ const rangeSchema = { from: timeSchema, to: timeSchema } as const;
 function rangeOf(query: { from?: string; to?: string }, bucketSeconds: number): BucketRange {
   const seconds = (name: 'from' | 'to'): number => {
     const text = query[name];
-    if (text === undefined) throw badParameter(name, `give both from and to (Unix seconds or ISO 8601 UTC, aligned to the ${formatSeconds(bucketSeconds)} buckets)`);
+    if (text === undefined)
+      throw badParameter(name, `give both from and to (Unix seconds or ISO 8601 UTC, aligned to the ${formatSeconds(bucketSeconds)} buckets)`);
     const value = parseTimeSeconds(text);
     if (value === undefined) throw badParameter(name, `expected Unix seconds or an ISO 8601 UTC time like 2026-12-07T10:00:00Z, got ${JSON.stringify(text)}`);
     return value;
@@ -175,10 +189,12 @@ function stepOf(text: string | undefined, range: BucketRange, bucketSeconds: num
   if (text === undefined) return 1;
   const ms = parseDurationMs(text);
   const size = formatSeconds(bucketSeconds);
-  if (ms === undefined || ms % (bucketSeconds * 1000) !== 0 || ms === 0) throw badParameter('step', `expected a multiple of the ${size} buckets like ${size}, got ${JSON.stringify(text)}`);
+  if (ms === undefined || ms % (bucketSeconds * 1000) !== 0 || ms === 0)
+    throw badParameter('step', `expected a multiple of the ${size} buckets like ${size}, got ${JSON.stringify(text)}`);
   const step = ms / 1000 / bucketSeconds;
   const points = Math.ceil((range.end - range.first) / step);
-  if (points > MAX_SERIES_POINTS) throw badParameter('step', `the range would have ${points} points, at most ${MAX_SERIES_POINTS}: take a longer step or a shorter range`);
+  if (points > MAX_SERIES_POINTS)
+    throw badParameter('step', `the range would have ${points} points, at most ${MAX_SERIES_POINTS}: take a longer step or a shorter range`);
   return step;
 }
 
@@ -189,7 +205,11 @@ const rangeBody = (range: BucketRange, bucketSeconds: number): { from: number; t
 });
 
 function pointsBody(points: readonly RangeTotals[], range: BucketRange, step: number, bucketSeconds: number): Record<string, unknown>[] {
-  return points.map((point, i) => ({ start: (range.first + i * step) * bucketSeconds, purchase_count: point.count, purchase_amount: formatCents(point.cents) }));
+  return points.map((point, i) => ({
+    start: (range.first + i * step) * bucketSeconds,
+    purchase_count: point.count,
+    purchase_amount: formatCents(point.cents),
+  }));
 }
 
 /** Builds the app (not listening): `inject` for tests, `listen` for the service. Time is the clock's, the heartbeat's too. */
@@ -209,14 +229,22 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
     forceCloseConnections: true,
     // Checked in onRequest instead, so that the answer is JSON like every other (Node's own 400 has no body).
     http: { requireHostHeader: false },
-    clientErrorHandler: (error, socket) => answerUnparsed(socket, error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400, `bad request: ${error.message}`, version()),
+    clientErrorHandler: (error, socket) =>
+      answerUnparsed(
+        socket,
+        error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400,
+        `bad request: ${error.message}`,
+        version(),
+      ),
     frameworkErrors: (error, _request, reply) => {
       void (reply as FastifyReply).code(400).send({ error: `bad request: ${error.message}`, version: serving.current?.version ?? null });
     },
   });
 
   // CONNECT never reaches a route (Node hands the socket over); without this, the connection was dropped unanswered.
-  app.server.on('connect', (_request: IncomingMessage, socket: Duplex) => answerUnparsed(socket, 405, 'method CONNECT not allowed', version(), 'Allow: GET, HEAD\r\n'));
+  app.server.on('connect', (_request: IncomingMessage, socket: Duplex) =>
+    answerUnparsed(socket, 405, 'method CONNECT not allowed', version(), 'Allow: GET, HEAD\r\n'),
+  );
 
   // Response schemas document the answers (/openapi.json) without serializing them: JSON.stringify as without a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -233,13 +261,18 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
       const params = v.params as { missingProperty?: string; additionalProperty?: string };
       if (v.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
         const known = Object.keys(queryPropertiesOf(_request)).join(', ');
-        return reply.code(400).send({ error: `unknown parameter ${params.additionalProperty} (${_request.routeOptions.url} takes ${known})`, parameter: params.additionalProperty, version: version() });
+        return reply.code(400).send({
+          error: `unknown parameter ${params.additionalProperty} (${_request.routeOptions.url} takes ${known})`,
+          parameter: params.additionalProperty,
+          version: version(),
+        });
       }
       const name = v.instancePath.replace(/^\//, '').split('/')[0] || String(params.missingProperty ?? 'request');
       return reply.code(400).send({ error: `bad parameter ${name}: ${v.message ?? 'invalid'}`, parameter: name, version: version() });
     }
     if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message, version: version() });
-    if (error instanceof LambdaflowError && error.code === 'E_STATE') return reply.code(503).header('Retry-After', '1').send({ error: error.message, version: version() });
+    if (error instanceof LambdaflowError && error.code === 'E_STATE')
+      return reply.code(503).header('Retry-After', '1').send({ error: error.message, version: version() });
     return reply.code(500).send({ error: 'internal error', version: version() });
   });
 
@@ -251,7 +284,10 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
       return;
     }
     if (request.method === 'GET' || request.method === 'HEAD') return done();
-    void reply.code(405).header('Allow', 'GET, HEAD').send({ error: `method ${request.method} not allowed`, version: version() });
+    void reply
+      .code(405)
+      .header('Allow', 'GET, HEAD')
+      .send({ error: `method ${request.method} not allowed`, version: version() });
   });
 
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.url.split('?')[0]}`, version: version() }));
@@ -266,7 +302,8 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
     const status = serving.current;
     if (!serving.isReady || !status) throw new HttpError(503, 'the serving layer has not loaded a consistent view yet', { retry: true });
     const min = (request.query as { min_version?: number }).min_version;
-    if (min !== undefined && status.version < min) throw new HttpError(503, `version ${min} is not served yet (serving ${status.version})`, { min_version: min });
+    if (min !== undefined && status.version < min)
+      throw new HttpError(503, `version ${min} is not served yet (serving ${status.version})`, { min_version: min });
     return status;
   };
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -281,7 +318,8 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
       const value = query[name];
       if (value === undefined || (schema as { type?: unknown }).type !== 'integer') continue;
       if (Array.isArray(value)) return done(badParameter(name, 'given more than once'));
-      if (typeof value !== 'string' || !DECIMAL.test(value)) return done(badParameter(name, `must be a whole number in plain decimal digits (at most ${DECIMAL_DIGITS}), got ${JSON.stringify(value)}`));
+      if (typeof value !== 'string' || !DECIMAL.test(value))
+        return done(badParameter(name, `must be a whole number in plain decimal digits (at most ${DECIMAL_DIGITS}), got ${JSON.stringify(value)}`));
     }
     done();
   });
@@ -347,7 +385,14 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
     const status = rangeCurrent(request);
     if (!serving.get(id)) return reply.code(404).send({ error: `user ${id} is not in the view`, version: status.version });
     const points = pointsBody(serving.ranges.userPoints(id, range, step), range, step, serving.bucketSeconds);
-    return { user_id: id, ...rangeBody(range, serving.bucketSeconds), step: step * serving.bucketSeconds, points, version: status.version, event_time: eventTimeBody(status) };
+    return {
+      user_id: id,
+      ...rangeBody(range, serving.bucketSeconds),
+      step: step * serving.bucketSeconds,
+      points,
+      version: status.version,
+      event_time: eventTimeBody(status),
+    };
   });
 
   get('/series', { ...rangeSchema, step: timeSchema }, (request) => {
@@ -356,7 +401,13 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
     const step = stepOf(query.step, range, serving.bucketSeconds);
     const status = rangeCurrent(request);
     const points = pointsBody(serving.ranges.points(range, step), range, step, serving.bucketSeconds);
-    return { ...rangeBody(range, serving.bucketSeconds), step: step * serving.bucketSeconds, points, version: status.version, event_time: eventTimeBody(status) };
+    return {
+      ...rangeBody(range, serving.bucketSeconds),
+      step: step * serving.bucketSeconds,
+      points,
+      version: status.version,
+      event_time: eventTimeBody(status),
+    };
   });
 
   get('/users', { id: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: MAX_IDS_PER_REQUEST } }, (request) => {
@@ -386,7 +437,13 @@ export function buildHttpApp(serving: ServingReads, clock: Clock): FastifyInstan
       const release = slotOf(rangeTopLimit, 'top-N queries over a range');
       // Computed in steps (lookups go on meanwhile) from one version, which the answer names.
       const { status, users } = await serving.ranges.top(by, range, (request.query as { min_version?: number }).min_version).finally(release);
-      return { version: status.version, by, ...rangeBody(range, serving.bucketSeconds), users: users.slice(0, n).map(userBody), event_time: eventTimeBody(status) };
+      return {
+        version: status.version,
+        by,
+        ...rangeBody(range, serving.bucketSeconds),
+        users: users.slice(0, n).map(userBody),
+        event_time: eventTimeBody(status),
+      };
     },
   );
 

@@ -24,10 +24,7 @@ const encoder = new TextEncoder();
 function mergedAt(baseTable: SortedUserTable, overlay: UserAggTable, key: Uint8Array, hash: number, length = key.length): [count: number, cents: number] {
   const b = baseTable.find(key, 0, length, hash);
   const o = overlay.find(key, 0, length, hash);
-  return [
-    (b < 0 ? 0 : baseTable.countAt(b)) + (o < 0 ? 0 : overlay.countAt(o)),
-    (b < 0 ? 0 : baseTable.centsAt(b)) + (o < 0 ? 0 : overlay.centsAt(o)),
-  ];
+  return [(b < 0 ? 0 : baseTable.countAt(b)) + (o < 0 ? 0 : overlay.countAt(o)), (b < 0 ? 0 : baseTable.centsAt(b)) + (o < 0 ? 0 : overlay.centsAt(o))];
 }
 
 export class Lookups {

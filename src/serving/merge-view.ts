@@ -56,7 +56,12 @@ export interface StreamRealtime {
   readonly eventTime: EventTimeHead | null;
 }
 
-export const batchRef = (view: BatchViewInfo): BatchViewRef => ({ dir: view.dir, watermark: view.watermark, streamWatermarks: view.streamWatermarks, createdAtMs: view.createdAtMs });
+export const batchRef = (view: BatchViewInfo): BatchViewRef => ({
+  dir: view.dir,
+  watermark: view.watermark,
+  streamWatermarks: view.streamWatermarks,
+  createdAtMs: view.createdAtMs,
+});
 
 /**
  * A load request: `batch`, each stream's realtime state past it (the default stream first, its staleness with it),

@@ -76,12 +76,15 @@ export function servingMetrics(serving: ServingReads, clock: Clock): ServingMetr
   const eventClocks = (): [string, EventTimeHead][] => {
     const current = status();
     if (!current) return [];
-    const clocks: [string, EventTimeHead | null][] = [[DEFAULT_STREAM, current.eventTime], ...Object.entries(current.streams).map(([s, p]): [string, EventTimeHead | null] => [s, p.eventTime])];
+    const clocks: [string, EventTimeHead | null][] = [
+      [DEFAULT_STREAM, current.eventTime],
+      ...Object.entries(current.streams).map(([s, p]): [string, EventTimeHead | null] => [s, p.eventTime]),
+    ];
     return clocks.filter((entry): entry is [string, EventTimeHead] => entry[1] !== null);
   };
   new Counter({
     name: 'lambdaflow_late_rows_total',
-    help: 'Rows that arrived behind their stream\'s event-time watermark (counted in totals, set aside in late/), by stream',
+    help: "Rows that arrived behind their stream's event-time watermark (counted in totals, set aside in late/), by stream",
     labelNames: ['stream'] as const,
     registers: [registry],
     collect() {

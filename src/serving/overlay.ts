@@ -45,7 +45,13 @@ export function reserveOverlay(overlay: UserAggTable, base: BatchBase): UserAggT
  * totals adjusted by what it changed (O(users changed)). Keys are read in place and looked up once per table: this
  * loop is the cost of every realtime update.
  */
-export function addChange(baseTable: SortedUserTable, overlay: UserAggTable, changes: ChangeLog | undefined, change: UserAggTable, totals: ViewTotals): ViewTotals {
+export function addChange(
+  baseTable: SortedUserTable,
+  overlay: UserAggTable,
+  changes: ChangeLog | undefined,
+  change: UserAggTable,
+  totals: ViewTotals,
+): ViewTotals {
   let { users, purchases, cents } = totals;
   const { arena, keyStart } = change.keyColumns();
   for (let e = 0; e < change.size; e++) {

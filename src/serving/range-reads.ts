@@ -53,8 +53,10 @@ export class RangeReads {
   refusal(): string | undefined {
     const { base, overlayBuckets } = this.version;
     const size = formatSeconds(this.bucketSeconds);
-    if (base.view && !base.buckets) return `batch view ${base.view.name} has no per-bucket totals of ${size} (written before event time, or with another bucket size): run batch to recompute it`;
-    if (!overlayBuckets.answersRanges) return 'the realtime view holds totals over all time only (the window view, or deltas written before event time): run batch to absorb them';
+    if (base.view && !base.buckets)
+      return `batch view ${base.view.name} has no per-bucket totals of ${size} (written before event time, or with another bucket size): run batch to recompute it`;
+    if (!overlayBuckets.answersRanges)
+      return 'the realtime view holds totals over all time only (the window view, or deltas written before event time): run batch to absorb them';
     return undefined;
   }
 
@@ -94,7 +96,8 @@ export class RangeReads {
     if (entry >= 0 && base.buckets) {
       const { pairStart, pairBucket, pairCount, pairCents } = base.buckets;
       const to = pairStart[entry + 1]!;
-      for (let p = lowerBound(pairBucket, range.first, pairStart[entry], to); p < to && pairBucket[p]! < range.end; p++) add(pairBucket[p]!, pairCount[p]!, pairCents[p]!);
+      for (let p = lowerBound(pairBucket, range.first, pairStart[entry], to); p < to && pairBucket[p]! < range.end; p++)
+        add(pairBucket[p]!, pairCount[p]!, pairCents[p]!);
     }
     const buckets = overlayBuckets.buckets();
     for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) {
@@ -113,7 +116,8 @@ export class RangeReads {
       for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) add(buckets[k]!, bucketCount[k]!, bucketCents[k]!);
     }
     const buckets = overlayBuckets.buckets();
-    for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) add(buckets[k]!, ...overlayBuckets.bucketTotals(buckets[k]!));
+    for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++)
+      add(buckets[k]!, ...overlayBuckets.bucketTotals(buckets[k]!));
     return points;
   }
 
@@ -129,12 +133,14 @@ export class RangeReads {
     if (kept?.status.version === version) return Promise.resolve(kept);
     const running = this.computing.get(key);
     if (running && running.atLeast >= minVersion) return running.top;
-    const top = this.queue.then(() => runInSteps(this.computeTop(by, range))).then((computed) => {
-      this.tops.delete(key);
-      this.tops.set(key, computed);
-      if (this.tops.size > TOPS_KEPT) this.tops.delete(this.tops.keys().next().value!);
-      return computed;
-    });
+    const top = this.queue
+      .then(() => runInSteps(this.computeTop(by, range)))
+      .then((computed) => {
+        this.tops.delete(key);
+        this.tops.set(key, computed);
+        if (this.tops.size > TOPS_KEPT) this.tops.delete(this.tops.keys().next().value!);
+        return computed;
+      });
     const entry = { atLeast: version, top };
     this.computing.set(key, entry);
     const done = (): void => {
@@ -178,7 +184,11 @@ export class RangeReads {
     }
     for (let e = 0; e < others.size; e++) {
       if (isZero(others.countAt(e), others.centsAt(e))) continue;
-      best.offer(by === 'amount' ? others.centsAt(e) : others.countAt(e), () => ({ userId: userIdDecoder.decode(others.keyAt(e)), count: others.countAt(e), cents: others.centsAt(e) }));
+      best.offer(by === 'amount' ? others.centsAt(e) : others.countAt(e), () => ({
+        userId: userIdDecoder.decode(others.keyAt(e)),
+        count: others.countAt(e),
+        cents: others.centsAt(e),
+      }));
     }
     return { status, users: best.sorted() };
   }

@@ -37,7 +37,13 @@ export function sliceByUsers(items: readonly SeqBlock[], maxUsers: number): SeqB
  * Seqs at or below N are skipped (already reflected); the rest must continue N without a gap, or nothing is applied
  * and E_STATE says what is missing (the caller reloads). Undefined when nothing was new.
  */
-export function applySeqs(version: CurrentVersion, recent: RecentSeqs, items: readonly SeqBlock[], lastIngestedAtMs: number | null, stream: string): SnapshotStatus | undefined {
+export function applySeqs(
+  version: CurrentVersion,
+  recent: RecentSeqs,
+  items: readonly SeqBlock[],
+  lastIngestedAtMs: number | null,
+  stream: string,
+): SnapshotStatus | undefined {
   const status = version.loaded;
   let expected = version.throughSeqOf(stream) + 1;
   const fresh = items.filter((item) => item.seq >= expected).sort((a, b) => a.seq - b.seq);

@@ -186,7 +186,8 @@ export class ServingLayer implements ServingReads {
         OverlayBuckets.fromState(result.buckets),
       ),
     );
-    if (!batch && !this.ready) logger.warn(`serving: ${NO_BATCH_VIEW} in ${layout.servingBatch}: serving the speed layer's totals alone until a batch job publishes one`);
+    if (!batch && !this.ready)
+      logger.warn(`serving: ${NO_BATCH_VIEW} in ${layout.servingBatch}: serving the speed layer's totals alone until a batch job publishes one`);
     this.ready = true;
     this.warnings.loaded();
   }
@@ -219,8 +220,10 @@ export class ServingLayer implements ServingReads {
     const newest = latestBatchView(this.config.layout.servingBatch, this.config.logger);
     const current = this.store.current!;
     const advances = (view: BatchViewInfo): boolean =>
-      view.watermark >= current.batchWatermark && Object.entries(current.streams).every(([stream, position]) => batchWatermarkOf(view, stream) >= position.batchWatermark);
-    if (newest && advances(newest) && `batch-${newest.createdAtMs}` !== current.batchView) this.background('batch view swap', () => this.mergeView.batchChanged(newest));
+      view.watermark >= current.batchWatermark &&
+      Object.entries(current.streams).every(([stream, position]) => batchWatermarkOf(view, stream) >= position.batchWatermark);
+    if (newest && advances(newest) && `batch-${newest.createdAtMs}` !== current.batchView)
+      this.background('batch view swap', () => this.mergeView.batchChanged(newest));
   }
 
   /** Changes in the view's watched folders wake the poll at once. */

@@ -111,7 +111,12 @@ export class ServingStore {
   replaceOverlay(window: UserAggTable): SnapshotStatus {
     const status = this.version.loaded;
     this.version.setOverlay(window.compacted(), OverlayBuckets.unbucketed());
-    return this.version.publishRecounted(status.throughSeq, status.lastIngestedAtMs, 'realtime', Object.fromEntries(Object.entries(status.streams).map(([s, p]) => [s, p.throughSeq])));
+    return this.version.publishRecounted(
+      status.throughSeq,
+      status.lastIngestedAtMs,
+      'realtime',
+      Object.fromEntries(Object.entries(status.streams).map(([s, p]) => [s, p.throughSeq])),
+    );
   }
 
   /** One user's totals in the current version, or undefined when the user is not in the view. */

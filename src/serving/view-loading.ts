@@ -59,7 +59,13 @@ function readBatchBase(batch: BatchViewRef | null, bucketSeconds: number): Batch
   const hasBuckets = viewBucketSeconds === bucketSeconds && fs.existsSync(bucketsDir);
   return buildBatchBase(
     table,
-    { name: path.basename(batch.dir), watermark: batch.watermark, streamWatermarks: batch.streamWatermarks, createdAtMs: batch.createdAtMs, badRows: badRowsTotal ?? 0 },
+    {
+      name: path.basename(batch.dir),
+      watermark: batch.watermark,
+      streamWatermarks: batch.streamWatermarks,
+      createdAtMs: batch.createdAtMs,
+      badRows: badRowsTotal ?? 0,
+    },
     hasBuckets ? (sorted) => readBucketIndex(batch.dir, parts, sorted, bucketSeconds) : undefined,
   );
 }
@@ -67,24 +73,30 @@ function readBatchBase(batch: BatchViewRef | null, bucketSeconds: number): Batch
 /** A batch view's buckets/ parts (`user_id,bucket_start,count,amount`, a header allowed) indexed against its users. */
 function readBucketIndex(viewDir: string, parts: ManifestFacts['parts'], users: SortedUserTable, bucketSeconds: number): BucketIndexState {
   const index = new BucketIndexBuilder(viewDir);
-  forEachBatchViewPart(
-    viewDir,
-    'buckets',
-    parts,
-    (bytes, file) =>
-      forEachViewLine(
-        bytes,
-        file,
-        0,
-        (_prefix, key, start, end, count, cents, bucket) => {
-          const entry = users.find(key, start, end);
-          if (entry < 0 || bucket === ALL_TIME) throw new LambdaflowError('E_STATE', `damaged batch view ${viewDir}: ${file} has a line ${entry < 0 ? 'of a user not in its parts' : 'without a bucket'}`, { file });
-          index.add(entry, bucket, count, cents);
-        },
-        { firstLine: 'header-or-data', buckets: bucketField(bucketSeconds) },
-      ),
+  forEachBatchViewPart(viewDir, 'buckets', parts, (bytes, file) =>
+    forEachViewLine(
+      bytes,
+      file,
+      0,
+      (_prefix, key, start, end, count, cents, bucket) => {
+        const entry = users.find(key, start, end);
+        if (entry < 0 || bucket === ALL_TIME)
+          throw new LambdaflowError(
+            'E_STATE',
+            `damaged batch view ${viewDir}: ${file} has a line ${entry < 0 ? 'of a user not in its parts' : 'without a bucket'}`,
+            { file },
+          );
+        index.add(entry, bucket, count, cents);
+      },
+      { firstLine: 'header-or-data', buckets: bucketField(bucketSeconds) },
+    ),
   );
-  return index.build(users.size, (e) => [users.countAt(e), users.centsAt(e)], (e) => userIdDecoder.decode(users.keyAt(e)), 'shared');
+  return index.build(
+    users.size,
+    (e) => [users.countAt(e), users.centsAt(e)],
+    (e) => userIdDecoder.decode(users.keyAt(e)),
+    'shared',
+  );
 }
 
 /**
@@ -111,7 +123,11 @@ function loadRealtime(buckets: UserAggTable, batchWatermark: number, checkpoint:
  * seq the store reflected when it asked (the store adds the seqs it applied since). A seq missing here is one the swap
  * cannot account for (the store keeps only those it applies after asking): E_STATE, and the serving layer reloads.
  */
-function preparedOverlay(base: BatchBase, streams: readonly { stream: string; deltasDir: string; keepThrough: number }[], bucketSeconds: number): PreparedOverlay {
+function preparedOverlay(
+  base: BatchBase,
+  streams: readonly { stream: string; deltasDir: string; keepThrough: number }[],
+  bucketSeconds: number,
+): PreparedOverlay {
   const buckets = new UserAggTable();
   const ranges: Record<string, { afterSeq: number; throughSeq: number }> = {};
   for (const { stream, deltasDir, keepThrough } of streams) {

@@ -18,7 +18,9 @@ export class WindowView implements MergeView {
 
   async load(batch: BatchViewRef | null, streams: readonly DataLayout[]): Promise<ServingLoadResult> {
     const window = listSpeedViews(this.context.layout.servingSpeed).at(-1);
-    const result = await this.context.threads.request<ServingLoadResult>(loadRequest(batch, streams, () => NO_REALTIME, window?.dir ?? null, this.context.bucketSeconds));
+    const result = await this.context.threads.request<ServingLoadResult>(
+      loadRequest(batch, streams, () => NO_REALTIME, window?.dir ?? null, this.context.bucketSeconds),
+    );
     this.loadedWindow = window?.dir;
     return result;
   }

@@ -11,13 +11,19 @@ export function printSoakReport(r: SoakReport, print: (line: string) => void): v
   print(`  stream events generated     ${r.streamEventsGenerated ?? 'n/a (child process)'}`);
   print(`  purchases: merged view      ${r.purchasesInMergedView}  master dataset ${r.purchasesInMasterDataset}  ${r.exact ? 'EQUAL' : 'DIFFERENT'}`);
   print(`  bad rows quarantined        ${r.badRows}`);
-  print(`  RSS growth (last vs first fifth)  ${r.rssGrowthPercent} % (${r.rssGrowthMB} MB); heap ${r.heapGrowthPercent === null ? 'n/a' : `${r.heapGrowthPercent} %`}`);
+  print(
+    `  RSS growth (last vs first fifth)  ${r.rssGrowthPercent} % (${r.rssGrowthMB} MB); heap ${r.heapGrowthPercent === null ? 'n/a' : `${r.heapGrowthPercent} %`}`,
+  );
   const settled = r.rssAfter10Min;
   print(`  RSS from minute 10 to end   ${settled === null ? 'n/a (under 12 minutes)' : `${settled.fromMB} → ${settled.endMB} MB, ${settled.growthPercent} %`}`);
   print(`  RSS per minute (MB)         ${r.rssByMinuteMB.join(' ')}`);
   print(`  event-loop lag p99          ${ms(r.loopLagP99Ms)}`);
   print(`  freshness p50 / p99         ${ms(r.freshnessP50Ms)} / ${ms(r.freshnessP99Ms)} (${r.freshnessSamples} chunks)`);
-  print(`  files at end                ${Object.entries(r.filesAtEnd).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  print(
+    `  files at end                ${Object.entries(r.filesAtEnd)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
   for (const c of r.checks) print(`  ${c.pass ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`);
   print(r.pass ? 'soak: PASS' : 'soak: FAIL');
 }

@@ -21,7 +21,8 @@ export function readMergedViewTable(layout: DataLayout): UserAggTable {
   const table = new UserAggTable();
   const text = fs.readFileSync(layout.mergedView);
   const headerEnd = text.indexOf(0x0a);
-  if (text.subarray(0, headerEnd).toString() !== MERGED_VIEW_HEADER) throw new LambdaflowError('E_STATE', `${layout.mergedView} has no header`, { file: layout.mergedView });
+  if (text.subarray(0, headerEnd).toString() !== MERGED_VIEW_HEADER)
+    throw new LambdaflowError('E_STATE', `${layout.mergedView} has no header`, { file: layout.mergedView });
   mergeViewText(text.subarray(headerEnd + 1), layout.mergedView, table);
   return table;
 }

@@ -134,7 +134,14 @@ function allOptions(options: SoakOptions, remainingMs: number): AllOptions {
     batchEveryMs: options.batchEveryMs,
     compactEveryMs: options.compactEveryMs,
     compact: options.compact,
-    stream: { intervalMs: 1000 / options.filesPerSecond, rowsPerChunk: options.rate / options.filesPerSecond, chunks: undefined, users: options.users, seed: 7, stamps: SOAK_STAMPS },
+    stream: {
+      intervalMs: 1000 / options.filesPerSecond,
+      rowsPerChunk: options.rate / options.filesPerSecond,
+      chunks: undefined,
+      users: options.users,
+      seed: 7,
+      stamps: SOAK_STAMPS,
+    },
     speed: options.speed,
     serve: { intervalMs: options.mergeIntervalMs, view: 'exact', http: undefined },
     batch: options.batch,
@@ -147,13 +154,49 @@ function allArgs(layout: DataLayout, threads: number, options: SoakOptions, rema
   const o = allOptions(options, remainingMs);
   const { window } = o.speed;
   return [
-    'all', '--data', layout.root, '--threads', String(threads), '--log-level', 'warn',
-    '--duration', `${o.durationMs}ms`, ...(o.batchEveryMs === undefined ? [] : ['--batch-every', `${o.batchEveryMs}ms`]), '--partitions', String(o.batch.partitions), '--keep-views', String(o.batch.keepViews),
-    '--stream-interval', `${o.stream.intervalMs}ms`, '--rows-per-chunk', String(o.stream.rowsPerChunk), '--users', String(o.stream.users), '--seed', String(seed),
-    '--out-of-order', `${o.stream.stamps.outOfOrderSeconds}s`, '--late-fraction', String(o.stream.stamps.lateFraction), '--late-by', `${o.stream.stamps.lateBySeconds}s`,
-    '--batch-interval', `${window.batchIntervalMs}ms`, '--window', `${window.windowMs}ms`, '--slide', `${window.slideMs}ms`, '--keep-windows', String(o.speed.keepViews),
-    '--allowed-lateness', `${o.speed.allowedLatenessSeconds}s`, '--time', o.speed.eventWindow ? 'event' : 'processing',
-    '--merge-interval', `${o.serve.intervalMs}ms`, '--no-http',
+    'all',
+    '--data',
+    layout.root,
+    '--threads',
+    String(threads),
+    '--log-level',
+    'warn',
+    '--duration',
+    `${o.durationMs}ms`,
+    ...(o.batchEveryMs === undefined ? [] : ['--batch-every', `${o.batchEveryMs}ms`]),
+    '--partitions',
+    String(o.batch.partitions),
+    '--keep-views',
+    String(o.batch.keepViews),
+    '--stream-interval',
+    `${o.stream.intervalMs}ms`,
+    '--rows-per-chunk',
+    String(o.stream.rowsPerChunk),
+    '--users',
+    String(o.stream.users),
+    '--seed',
+    String(seed),
+    '--out-of-order',
+    `${o.stream.stamps.outOfOrderSeconds}s`,
+    '--late-fraction',
+    String(o.stream.stamps.lateFraction),
+    '--late-by',
+    `${o.stream.stamps.lateBySeconds}s`,
+    '--batch-interval',
+    `${window.batchIntervalMs}ms`,
+    '--window',
+    `${window.windowMs}ms`,
+    '--slide',
+    `${window.slideMs}ms`,
+    '--keep-windows',
+    String(o.speed.keepViews),
+    '--allowed-lateness',
+    `${o.speed.allowedLatenessSeconds}s`,
+    '--time',
+    o.speed.eventWindow ? 'event' : 'processing',
+    '--merge-interval',
+    `${o.serve.intervalMs}ms`,
+    '--no-http',
     ...(o.compactEveryMs === undefined ? [] : ['--compact-every', `${o.compactEveryMs}ms`, '--target-size', String(o.compact.targetBytes)]),
   ];
 }
@@ -162,7 +205,9 @@ export async function runSoak(run: SoakRun, options: SoakOptions): Promise<SoakR
   const { clock } = run;
   const root = options.data ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lambdaflow-soak-'));
   const layout = dataLayout(root);
-  run.print(`soak: ${options.durationMs / 1000} s at ${options.rate} events/s in ${options.filesPerSecond} files/s${options.killEveryMs ? `, SIGKILL every ~${options.killEveryMs / 1000} s` : ''} in ${layout.root}`);
+  run.print(
+    `soak: ${options.durationMs / 1000} s at ${options.rate} events/s in ${options.filesPerSecond} files/s${options.killEveryMs ? `, SIGKILL every ~${options.killEveryMs / 1000} s` : ''} in ${layout.root}`,
+  );
   if (entriesIn(layout.batchInput) === 0 || !fs.readdirSync(layout.batchInput).some((n) => n.endsWith('.csv'))) {
     generateBatchFiles(layout.batchInput, { ...HISTORY, users: options.users, startSeconds: historyEndingAt(clock.now(), HISTORY.spanSeconds), force: false });
   }
@@ -197,10 +242,15 @@ export async function runSoak(run: SoakRun, options: SoakOptions): Promise<SoakR
   try {
     if (options.killEveryMs === undefined) {
       const environment = await layerEnvironment({ layout, global: { ...run, bucketSeconds: undefined }, logger: silentLogger });
-      const summary = await runAll({ ...environment, clock }, allOptions(options, options.durationMs), { signal: run.signal, print: () => {}, logLevel: run.logLevel }, {
-        onChunk: (chunk) => freshness.renamed(chunk.name, chunk.renamedAtMs),
-        onCsvWritten: (status, writtenAtMs) => freshness.merged(status.throughSeq, writtenAtMs),
-      });
+      const summary = await runAll(
+        { ...environment, clock },
+        allOptions(options, options.durationMs),
+        { signal: run.signal, print: () => {}, logLevel: run.logLevel },
+        {
+          onChunk: (chunk) => freshness.renamed(chunk.name, chunk.renamedAtMs),
+          onCsvWritten: (status, writtenAtMs) => freshness.merged(status.throughSeq, writtenAtMs),
+        },
+      );
       streamEvents = summary.streamRows;
     } else {
       const killEveryMs = options.killEveryMs;
@@ -232,7 +282,14 @@ export async function runSoak(run: SoakRun, options: SoakOptions): Promise<SoakR
     await sampling;
     lag.disable();
   }
-  const measured = { samples, freshness, streamEvents: options.killEveryMs === undefined ? streamEvents : undefined, kills, loggedAtStart, elapsedMs: clock.now() - started };
+  const measured = {
+    samples,
+    freshness,
+    streamEvents: options.killEveryMs === undefined ? streamEvents : undefined,
+    kills,
+    loggedAtStart,
+    elapsedMs: clock.now() - started,
+  };
   return report(layout, options, measured);
 }
 
@@ -329,7 +386,8 @@ function report(layout: DataLayout, options: SoakOptions, measured: Measured): S
     badRows: quarantined,
     rssGrowthPercent: Number(rss.percent.toFixed(2)),
     rssGrowthMB: Number((rss.absolute / 2 ** 20).toFixed(2)),
-    rssAfter10Min: settled === undefined ? null : { fromMB: Number(mb(settled.from)), endMB: Number(mb(settled.end)), growthPercent: Number(settled.percent.toFixed(2)) },
+    rssAfter10Min:
+      settled === undefined ? null : { fromMB: Number(mb(settled.from)), endMB: Number(mb(settled.end)), growthPercent: Number(settled.percent.toFixed(2)) },
     rssByMinuteMB: meanPerMinute(rssSeries).map((bytes) => Number(mb(bytes))),
     heapGrowthPercent: heaps.length > 0 ? Number(growth(heaps).percent.toFixed(2)) : null,
     loopLagP99Ms: lags.length > 0 ? Number((percentile(lags, 99) ?? 0).toFixed(1)) : null,

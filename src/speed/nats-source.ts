@@ -107,7 +107,11 @@ export class NatsSource implements StreamSource {
     this.loggedThrough = loggedThrough;
     this.takenThrough = loggedThrough;
     this.prefix = loggedPrefix(config.layout);
-    this.reader = new NatsPullReader(config.link, { stream: config.stream, consumer: config.consumer, filterSubject: config.filterSubject, logger: config.logger, who: 'speed', clock: config.clock }, () => this.takenThrough);
+    this.reader = new NatsPullReader(
+      config.link,
+      { stream: config.stream, consumer: config.consumer, filterSubject: config.filterSubject, logger: config.logger, who: 'speed', clock: config.clock },
+      () => this.takenThrough,
+    );
   }
 
   /**
@@ -130,7 +134,9 @@ export class NatsSource implements StreamSource {
     await config.link.ensureStream(config.stream, config.streamSubject, config.replicas);
     const source = new NatsSource(config, loggedThrough);
     await source.reader.start();
-    config.logger.info(`speed: reading ${config.filterSubject} of NATS stream ${config.stream} (consumer ${config.consumer}) after stream seq ${loggedThrough}, from ${config.link.server}`);
+    config.logger.info(
+      `speed: reading ${config.filterSubject} of NATS stream ${config.stream} (consumer ${config.consumer}) after stream seq ${loggedThrough}, from ${config.link.server}`,
+    );
     return source;
   }
 

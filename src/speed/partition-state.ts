@@ -9,7 +9,9 @@ import { formatEntries, sortedEntries } from '../core/sorted-view.js';
 import type { PartitionLines } from '../messages.js';
 
 /** Calls `accept` for every delta line of a range and returns the seqs found (io/deltas.ts DeltaFiles.forEachLine). */
-export type DeltaLines = (accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number, bucket: number) => void) => ReadonlySet<number>;
+export type DeltaLines = (
+  accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number, bucket: number) => void,
+) => ReadonlySet<number>;
 
 export class PartitionState {
   private readonly window: SlidingWindow;

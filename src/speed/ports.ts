@@ -98,7 +98,6 @@ export interface RealtimeHead {
   readonly sourceUnreadableSinceMs: number | null;
 }
 
-
 /** A checkpoint of the realtime view (its full totals at head.throughSeq), as read back after a restart. */
 export interface RealtimeCheckpoint {
   readonly name: string;

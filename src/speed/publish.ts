@@ -9,7 +9,15 @@ import { type DataLayout } from '../io/files/layout.js';
 import { type Logger } from '../io/runtime/logger.js';
 import { LambdaflowError } from '../core/errors.js';
 import { checkedJsonText, contentCheckOf } from '../io/files/content-check.js';
-import { CHECKPOINT_PARTS_KEY, batchWatermarkOf, listBatchViews, listRealtimeViews, listSpeedViews, pruneViews, readCheckpointParts } from '../io/views/views.js';
+import {
+  CHECKPOINT_PARTS_KEY,
+  batchWatermarkOf,
+  listBatchViews,
+  listRealtimeViews,
+  listSpeedViews,
+  pruneViews,
+  readCheckpointParts,
+} from '../io/views/views.js';
 import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs, type WindowInfo } from './ports.js';
 
 const CHECKPOINTS_KEPT = 3;
@@ -53,9 +61,19 @@ export class SpeedViewFiles implements SpeedOutputs {
     await publishDirectory(path.join(servingRealtime, `realtime-${createdAtMs}`), [
       // Unsorted: readers load it into tables, and sorting every user at each checkpoint would cost more than parsing.
       ...parts.map((bytes, partition) => [partName(partition), bytes] as const),
-      ['_REALTIME.json', checkedJsonText({ ...head, createdAtMs, [CHECKPOINT_PARTS_KEY]: Object.fromEntries(parts.map((bytes, partition) => [partName(partition), contentCheckOf(bytes)])) })],
+      [
+        '_REALTIME.json',
+        checkedJsonText({
+          ...head,
+          createdAtMs,
+          [CHECKPOINT_PARTS_KEY]: Object.fromEntries(parts.map((bytes, partition) => [partName(partition), contentCheckOf(bytes)])),
+        }),
+      ],
     ]);
-    pruneViews(listRealtimeViews(servingRealtime).sort((a, b) => a.createdAtMs - b.createdAtMs), CHECKPOINTS_KEPT);
+    pruneViews(
+      listRealtimeViews(servingRealtime).sort((a, b) => a.createdAtMs - b.createdAtMs),
+      CHECKPOINTS_KEPT,
+    );
   }
 
   /**

@@ -194,10 +194,15 @@ export class SpeedLayer {
     for (const result of results) {
       for (const file of result.files) {
         const entry = bySeq.get(file.seq)!;
-        if (file.truncated) throw new LambdaflowError('E_STATE', `ingested stream file ${file.path} (seq ${file.seq}) shrank below its logged size`, { file: file.path });
+        if (file.truncated)
+          throw new LambdaflowError('E_STATE', `ingested stream file ${file.path} (seq ${file.seq}) shrank below its logged size`, { file: file.path });
         const first = file.badRows[0];
         if (mode === 'failfast' && first) {
-          throw new LambdaflowError('E_BAD_ROW', `bad row in ${file.path} at line ${first.line}: ${first.reason}`, { file: file.path, line: first.line, reason: first.reason });
+          throw new LambdaflowError('E_BAD_ROW', `bad row in ${file.path} at line ${first.line}: ${first.reason}`, {
+            file: file.path,
+            line: first.line,
+            reason: first.reason,
+          });
         }
         if (mode === 'permissive' && file.badRows.length > 0) await this.quarantine(entry, file);
         this.totalEvents += file.counts.rows;
@@ -245,7 +250,8 @@ export class SpeedLayer {
         lateRows.set(entry.seq, rows);
         counted.get(entry.seq)!.lateRows = rows.length;
         this.eventTime.addLate(rows.length);
-        if (rows.length > 0 && !this.foldedSeqs.has(entry.seq)) await this.retryable(`setting aside the late rows of ${entry.name}`, () => this.ports.late(entry, threshold, rows));
+        if (rows.length > 0 && !this.foldedSeqs.has(entry.seq))
+          await this.retryable(`setting aside the late rows of ${entry.name}`, () => this.ports.late(entry, threshold, rows));
       }
     }
     return { units: counted, lateRows };
@@ -262,8 +268,14 @@ export class SpeedLayer {
     lateFound: ReadonlyMap<number, readonly LateRow[]>,
   ): Promise<void> {
     const files = parsed.filter((file) => file.seq > windows.throughSeq).sort((a, b) => a.seq - b.seq);
-    const thresholds = unitLateness(windows.state.clock, files.map((file) => file.counts), this.allowedLatenessSeconds);
-    const lookThrough = files.flatMap((file, i) => (thresholds[i]!.mayHaveLateRows && !lateFound.has(file.seq) ? [{ entry: bySeq.get(file.seq)!, threshold: thresholds[i]!.threshold }] : []));
+    const thresholds = unitLateness(
+      windows.state.clock,
+      files.map((file) => file.counts),
+      this.allowedLatenessSeconds,
+    );
+    const lookThrough = files.flatMap((file, i) =>
+      thresholds[i]!.mayHaveLateRows && !lateFound.has(file.seq) ? [{ entry: bySeq.get(file.seq)!, threshold: thresholds[i]!.threshold }] : [],
+    );
     const found = lookThrough.length > 0 ? await this.ports.parser.lateRows(lookThrough) : [];
     const late = new Map([...lateFound, ...lookThrough.map(({ entry }, i) => [entry.seq, found[i]!] as const)]);
     for (const file of files) {
@@ -296,7 +308,9 @@ export class SpeedLayer {
       await this.ports.quarantine(entry, file);
     } catch (error) {
       if (!(error instanceof LambdaflowError) || error.code !== 'E_WRITE') throw error;
-      this.ports.logger.error(`speed: ${file.badRows.length} bad rows of ${entry.name} counted but not quarantined (the next batch run writes them): ${error.message}`);
+      this.ports.logger.error(
+        `speed: ${file.badRows.length} bad rows of ${entry.name} counted but not quarantined (the next batch run writes them): ${error.message}`,
+      );
     }
   }
 
@@ -346,18 +360,29 @@ export class SpeedLayer {
     }
     // Past the checkpoint: deltas where they were written, the logged files otherwise (their compacted segments for
     // seqs the log folded).
-    const folded = this.ports.log.foldedEntries(Math.min(from, this.eventTime.throughSeq, windowsFrom), entries[0]?.seq !== undefined ? entries[0].seq - 1 : lastSeq);
+    const folded = this.ports.log.foldedEntries(
+      Math.min(from, this.eventTime.throughSeq, windowsFrom),
+      entries[0]?.seq !== undefined ? entries[0].seq - 1 : lastSeq,
+    );
     for (const entry of folded) this.foldedSeqs.add(entry.seq);
     entries = [...folded, ...entries];
     // Event-time windows go on from their saved state when every file after it is still there to read again.
     this.eventWindows = undefined;
-    if (this.eventWindowSpec && savedWindows && windowsFrom === savedWindows.throughSeq && (windowsFrom === lastSeq || entries.some((e) => e.seq === windowsFrom + 1))) {
+    if (
+      this.eventWindowSpec &&
+      savedWindows &&
+      windowsFrom === savedWindows.throughSeq &&
+      (windowsFrom === lastSeq || entries.some((e) => e.seq === windowsFrom + 1))
+    ) {
       this.eventWindows = new EventWindows(this.eventWindowSpec, savedWindows);
     } else if (this.eventWindowSpec && lastSeq === 0) this.eventWindows = new EventWindows(this.eventWindowSpec);
     const windowsThrough = this.eventWindows?.throughSeq ?? lastSeq;
     const covered = deltas.covered();
     const fromDeltas = new Set<number>();
-    for (const run of runsBy(entries.filter((e) => e.seq > from), (e) => covered.has(e.seq))) {
+    for (const run of runsBy(
+      entries.filter((e) => e.seq > from),
+      (e) => covered.has(e.seq),
+    )) {
       if (!run.key) continue;
       const found = await this.applyDeltas(run.entries[0]!.seq - 1, run.entries.at(-1)!.seq, 1);
       for (const seq of found) fromDeltas.add(seq);
@@ -366,7 +391,10 @@ export class SpeedLayer {
     // clock every file whose event time no trailer gave.
     const inWindow = (e: IngestEntry): boolean => (this.eventWindowSpec ? e.seq > windowsThrough : inWindowAt(this.window, e.ingestedAtMs, now));
     const needed = entries.filter((e) => (e.seq > from && !fromDeltas.has(e.seq)) || inWindow(e) || !this.eventTime.isKnown(e.seq));
-    for (const run of runsBy(needed, (e) => `${inWindowAt(this.window, e.ingestedAtMs, now) ? slideOfTick(this.window, e.ingestedAtMs) : 'none'}:${e.seq > from && !fromDeltas.has(e.seq)}`)) {
+    for (const run of runsBy(
+      needed,
+      (e) => `${inWindowAt(this.window, e.ingestedAtMs, now) ? slideOfTick(this.window, e.ingestedAtMs) : 'none'}:${e.seq > from && !fromDeltas.has(e.seq)}`,
+    )) {
       const [slide, realtime] = run.key.split(':');
       await this.count(run.entries, slide === 'none' ? null : Number(slide), realtime === 'true');
     }
@@ -374,7 +402,9 @@ export class SpeedLayer {
     this.foldedSeqs.clear();
     if (this.eventWindowSpec && !this.eventWindows) {
       this.eventWindows = EventWindows.after(this.eventWindowSpec, lastSeq, this.eventTime.clock);
-      logger.warn(`speed: event-time windows start after seq ${lastSeq} (no saved state to go on from): the first published is the first that only later files can reach`);
+      logger.warn(
+        `speed: event-time windows start after seq ${lastSeq} (no saved state to go on from): the first published is the first that only later files can reach`,
+      );
     }
     const written = await this.retryable('writing realtime deltas', () => this.realtime.flushDeltas());
     logger.info(
@@ -463,7 +493,11 @@ export class SpeedLayer {
     const parts = await this.ports.partitions.realtimeParts();
     this.realtimeUsers = parts.reduce((n, p) => n + p.users, 0);
     const head = this.head();
-    await this.ports.outputs.publishCheckpoint(head, parts.map((p) => p.bytes), atMs);
+    await this.ports.outputs.publishCheckpoint(
+      head,
+      parts.map((p) => p.bytes),
+      atMs,
+    );
     this.lastCheckpointMs = atMs;
     this.checkpointedThroughSeq = head.throughSeq;
   }
@@ -487,7 +521,11 @@ export class SpeedLayer {
     let windowUsers = this.eventWindowUsers;
     if (!this.eventWindowSpec) {
       const parts = await this.ports.partitions.windows(slide);
-      await this.ports.outputs.publishWindow(endMs, parts.map((p) => p.bytes), { time: 'processing', startMs, endMs });
+      await this.ports.outputs.publishWindow(
+        endMs,
+        parts.map((p) => p.bytes),
+        { time: 'processing', startMs, endMs },
+      );
       windowUsers = parts.reduce((n, p) => n + p.users, 0);
     }
     this.observers.onSlide?.({

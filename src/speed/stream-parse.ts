@@ -65,7 +65,14 @@ function readError(file: StreamFileToParse, error: unknown): LambdaflowError {
 }
 
 /** Parses a micro-batch's files; `slideSeconds` (event-time windows) also gives each file's purchases per slot. */
-export function parseStreamFiles(files: readonly StreamFileToParse[], partitions: number, mode: BadRowMode, bucketSeconds: number, read: ReadLogged, slideSeconds?: number): StreamParse {
+export function parseStreamFiles(
+  files: readonly StreamFileToParse[],
+  partitions: number,
+  mode: BadRowMode,
+  bucketSeconds: number,
+  read: ReadLogged,
+  slideSeconds?: number,
+): StreamParse {
   const sum = new UserAggTable();
   const deltas: Uint8Array[] = [];
   const parsed: ParsedStreamFile[] = [];
@@ -100,7 +107,11 @@ export function parseStreamFiles(files: readonly StreamFileToParse[], partitions
  * A logged file's late rows: its good rows (purchases and views) whose event second is below `threshold`, with their
  * line numbers; `read` parses the file, calling onGoodRow for each good row.
  */
-export function lateRowsOf(file: StreamFileToParse, threshold: number, read: (onGoodRow: NonNullable<EventParserOptions['onGoodRow']>) => RangeParse): LateRow[] {
+export function lateRowsOf(
+  file: StreamFileToParse,
+  threshold: number,
+  read: (onGoodRow: NonNullable<EventParserOptions['onGoodRow']>) => RangeParse,
+): LateRow[] {
   const rows: LateRow[] = [];
   try {
     read((bytes, start, end, second, line) => {

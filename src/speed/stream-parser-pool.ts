@@ -55,7 +55,13 @@ export class StreamParserPool implements StreamParser {
     });
     const settled = await Promise.allSettled(
       splitByBytes(files, this.threads).map((chunk) => {
-        const task: StreamParseTask = { files: chunk, partitions: this.partitions, mode: this.mode, bucketSeconds: this.bucketSeconds, ...(this.slideSeconds === undefined ? {} : { slideSeconds: this.slideSeconds }) };
+        const task: StreamParseTask = {
+          files: chunk,
+          partitions: this.partitions,
+          mode: this.mode,
+          bucketSeconds: this.bucketSeconds,
+          ...(this.slideSeconds === undefined ? {} : { slideSeconds: this.slideSeconds }),
+        };
         return runTask<StreamParse>(this.pool, task, { name: 'parseStream' });
       }),
     );

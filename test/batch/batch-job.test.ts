@@ -37,7 +37,17 @@ describe('runBatch next to a compaction', () => {
       const moved = await compactMasterDataset({ layout, logger, clock: systemClock, targetBytes: 1 << 20, minAgeMs: 0 });
       expect(moved.seqs).toBe(4);
     };
-    const { dir, manifest } = await runBatch({ layout, threads: 2, mode: 'permissive', partitions: 4, keepViews: 2, bucketSeconds: 3_600, logger, clock: systemClock, onListed });
+    const { dir, manifest } = await runBatch({
+      layout,
+      threads: 2,
+      mode: 'permissive',
+      partitions: 4,
+      keepViews: 2,
+      bucketSeconds: 3_600,
+      logger,
+      clock: systemClock,
+      onListed,
+    });
 
     expect(compactedMasterFiles(data).map((f) => f.path)).not.toContain(replaced); // the file it first listed is gone
     expect(manifest.streamWatermark).toBe(8);

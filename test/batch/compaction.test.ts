@@ -21,7 +21,11 @@ async function loggedFolder(files: number, root = tempRoot): Promise<string> {
   writeBatchInputs(data, { 'history.csv': chunkText(1, 300) });
   for (let i = 0; i < files; i++) {
     const bad = i % 4 === 0 ? 'not,a,row\nu1,purchase,1e3,1700000000\n' : '';
-    dropStreamFile(data, `chunk-${String(i).padStart(3, '0')}.csv`, (i % 3 === 0 ? 'user_id,event_type,amount,unix_timestamp\n' : '') + chunkText(100 + i, 60) + bad);
+    dropStreamFile(
+      data,
+      `chunk-${String(i).padStart(3, '0')}.csv`,
+      (i % 3 === 0 ? 'user_id,event_type,amount,unix_timestamp\n' : '') + chunkText(100 + i, 60) + bad,
+    );
   }
   await runCliOk(['speed', '--once', '--data', data]);
   await runCliOk(['batch', '--data', data]);
@@ -82,10 +86,20 @@ describe('compact', () => {
 
   it('prints the master dataset for a watermark inside a compacted file as a prefix of it (master-files)', async () => {
     const data = await loggedFolder(6);
-    const before = JSON.parse((await runCliOk(['master-files', '--data', data, '--watermark', '4'])).stdout) as { files: { path: string; bytes: number; source: string }[] };
-    expect(before.files.filter((f) => f.source === 'stream_input').map((f) => path.basename(f.path))).toEqual(['chunk-000.csv', 'chunk-001.csv', 'chunk-002.csv', 'chunk-003.csv']);
+    const before = JSON.parse((await runCliOk(['master-files', '--data', data, '--watermark', '4'])).stdout) as {
+      files: { path: string; bytes: number; source: string }[];
+    };
+    expect(before.files.filter((f) => f.source === 'stream_input').map((f) => path.basename(f.path))).toEqual([
+      'chunk-000.csv',
+      'chunk-001.csv',
+      'chunk-002.csv',
+      'chunk-003.csv',
+    ]);
     await runCliOk(['compact', '--data', data, '--min-age', '0']);
-    const after = JSON.parse((await runCliOk(['master-files', '--data', data, '--watermark', '4'])).stdout) as { watermark: number; files: { path: string; bytes: number; source: string }[] };
+    const after = JSON.parse((await runCliOk(['master-files', '--data', data, '--watermark', '4'])).stdout) as {
+      watermark: number;
+      files: { path: string; bytes: number; source: string }[];
+    };
     expect(after.watermark).toBe(4);
     const compacted = after.files.filter((f) => f.source === 'master');
     expect(compacted).toHaveLength(1);
@@ -104,7 +118,9 @@ describe('compact', () => {
     await runCliOk(['speed', '--once', '--data', data]);
     await runCliOk(['merge', '--once', '--data', data]);
     const streamOnly = recountDataFolder(data, { history: false, afterSeq: 0, throughSeq: Infinity });
-    expect(plain(readMergedView(data))).toEqual(plain(new Map(sortedReferenceTotals(streamOnly.totals).map((t) => [t.userId, { count: t.count, cents: t.cents }]))));
+    expect(plain(readMergedView(data))).toEqual(
+      plain(new Map(sortedReferenceTotals(streamOnly.totals).map((t) => [t.userId, { count: t.count, cents: t.cents }]))),
+    );
     expect(fs.readdirSync(path.join(data, 'serving', 'realtime', 'deltas')).length).toBeGreaterThan(0);
   });
 

@@ -18,7 +18,13 @@ interface EngineJson {
 interface BenchJson {
   readonly duckdb: boolean;
   readonly duckdbQueries: string[];
-  readonly results: { threads: number; ours: EngineJson; duckdb: Record<string, EngineJson> | null; vsDuckdb: Record<string, number> | null; speedup: number }[];
+  readonly results: {
+    threads: number;
+    ours: EngineJson;
+    duckdb: Record<string, EngineJson> | null;
+    vsDuckdb: Record<string, number> | null;
+    speedup: number;
+  }[];
 }
 
 beforeAll(requireBuild);
@@ -27,7 +33,10 @@ describe('bench', () => {
   it('runs each DuckDB query after each of ours, and reports every run with its min, median and max', async () => {
     const { root, data } = tempRoot();
     const json = path.join(root, 'bench.json');
-    const run = await runCliOk(['bench', '--data', data, '--rows', '3000', '--users', '200', '--threads', '1,2', '--repeat', '3', '--json', json, '--log-level', 'warn'], { timeoutMs: 240_000 });
+    const run = await runCliOk(
+      ['bench', '--data', data, '--rows', '3000', '--users', '200', '--threads', '1,2', '--repeat', '3', '--json', json, '--log-level', 'warn'],
+      { timeoutMs: 240_000 },
+    );
     const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchJson;
     expect(report.results.map((r) => r.threads)).toEqual([1, 2]);
     const engines = report.results.flatMap((r) => [r.ours, ...Object.values(r.duckdb ?? {})]);

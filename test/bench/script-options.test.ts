@@ -27,7 +27,9 @@ describe('every script', () => {
     ['restart', resolveRestartBench],
   ] as const)('%s refuses an unknown flag and a stray argument listing its flags, and answers --help with them', (_name, resolve) => {
     for (const args of [['--rowz', '5'], ['10']]) {
-      expect(() => resolve(args)).toThrow(expect.objectContaining({ code: 'E_OPTIONS', message: expect.stringMatching(/; options \(each takes a value.*\): --\w/) }));
+      expect(() => resolve(args)).toThrow(
+        expect.objectContaining({ code: 'E_OPTIONS', message: expect.stringMatching(/; options \(each takes a value.*\): --\w/) }),
+      );
     }
     // It used to be "Unknown option '--help'".
     expect(() => resolve(['--help'])).toThrow(ScriptHelp);
@@ -64,7 +66,11 @@ describe('bench:speed', () => {
       chunkRows: 50_000,
       users: 100_000,
       threads: 2,
-      speed: { window: { batchIntervalMs: 100, windowMs: 60_000, slideMs: 10_000, slidesPerWindow: 6, batchesPerSlide: 100 }, keepViews: 5, allowedLatenessSeconds: 10 },
+      speed: {
+        window: { batchIntervalMs: 100, windowMs: 60_000, slideMs: 10_000, slidesPerWindow: 6, batchesPerSlide: 100 },
+        keepViews: 5,
+        allowedLatenessSeconds: 10,
+      },
       rate: 100_000,
       seconds: 20,
       only: undefined,
@@ -73,8 +79,37 @@ describe('bench:speed', () => {
   });
 
   it('valid values', () => {
-    const args = ['--events', '10', '--chunk-rows', '3', '--users', '7', '--threads', '1', '--batch-interval', '250ms', '--rate', '500', '--seconds', '3600', '--only', 'freshness', '--json', 'r.json'];
-    expect(resolveSpeedBench(args)).toEqual({ events: 10, chunkRows: 3, users: 7, threads: 1, speed: speedBenchWindow(250), rate: 500, seconds: 3_600, only: 'freshness', json: 'r.json' });
+    const args = [
+      '--events',
+      '10',
+      '--chunk-rows',
+      '3',
+      '--users',
+      '7',
+      '--threads',
+      '1',
+      '--batch-interval',
+      '250ms',
+      '--rate',
+      '500',
+      '--seconds',
+      '3600',
+      '--only',
+      'freshness',
+      '--json',
+      'r.json',
+    ];
+    expect(resolveSpeedBench(args)).toEqual({
+      events: 10,
+      chunkRows: 3,
+      users: 7,
+      threads: 1,
+      speed: speedBenchWindow(250),
+      rate: 500,
+      seconds: 3_600,
+      only: 'freshness',
+      json: 'r.json',
+    });
     expect(resolveSpeedBench(['--only', 'throughput']).only).toBe('throughput');
   });
 
@@ -96,12 +131,47 @@ describe('bench:speed', () => {
 
 describe('bench:serving', () => {
   it('defaults', () => {
-    expect(resolveServingBench([])).toEqual({ users: 1_000_000, rows: 10_000_000, durationMs: 30_000, lookupDurationMs: 5_000, rounds: 3, connections: 10, rate: 100_000, json: undefined });
+    expect(resolveServingBench([])).toEqual({
+      users: 1_000_000,
+      rows: 10_000_000,
+      durationMs: 30_000,
+      lookupDurationMs: 5_000,
+      rounds: 3,
+      connections: 10,
+      rate: 100_000,
+      json: undefined,
+    });
   });
 
   it('valid values', () => {
-    const args = ['--users', '10', '--rows', '20', '--duration', '1s', '--lookup-duration', '500ms', '--rounds', '100', '--connections', '1000', '--rate', '100', '--json', 's.json'];
-    expect(resolveServingBench(args)).toEqual({ users: 10, rows: 20, durationMs: 1_000, lookupDurationMs: 500, rounds: 100, connections: 1_000, rate: 100, json: 's.json' });
+    const args = [
+      '--users',
+      '10',
+      '--rows',
+      '20',
+      '--duration',
+      '1s',
+      '--lookup-duration',
+      '500ms',
+      '--rounds',
+      '100',
+      '--connections',
+      '1000',
+      '--rate',
+      '100',
+      '--json',
+      's.json',
+    ];
+    expect(resolveServingBench(args)).toEqual({
+      users: 10,
+      rows: 20,
+      durationMs: 1_000,
+      lookupDurationMs: 500,
+      rounds: 100,
+      connections: 1_000,
+      rate: 100,
+      json: 's.json',
+    });
   });
 
   it.each<BadCase>([
@@ -120,11 +190,34 @@ describe('bench:serving', () => {
 
 describe('bench:nats', () => {
   it('defaults', () => {
-    expect(resolveNatsBench([])).toEqual({ rows: 2_000_000, rowsPerMessage: 10_000, users: 100_000, probes: 200, backgroundRate: 20_000, batchIntervalMs: 250, threads: 2 });
+    expect(resolveNatsBench([])).toEqual({
+      rows: 2_000_000,
+      rowsPerMessage: 10_000,
+      users: 100_000,
+      probes: 200,
+      backgroundRate: 20_000,
+      batchIntervalMs: 250,
+      threads: 2,
+    });
   });
 
   it('valid values: no background load', () => {
-    const args = ['--rows', '5', '--rows-per-message', '30000', '--users', '2', '--probes', '1', '--background-rate', '0', '--batch-interval', '1s', '--threads', '256'];
+    const args = [
+      '--rows',
+      '5',
+      '--rows-per-message',
+      '30000',
+      '--users',
+      '2',
+      '--probes',
+      '1',
+      '--background-rate',
+      '0',
+      '--batch-interval',
+      '1s',
+      '--threads',
+      '256',
+    ];
     expect(resolveNatsBench(args)).toEqual({ rows: 5, rowsPerMessage: 30_000, users: 2, probes: 1, backgroundRate: 0, batchIntervalMs: 1_000, threads: 256 });
   });
 
@@ -165,7 +258,12 @@ describe("duckdb-query (bench's child process)", () => {
   });
 
   it('valid values', () => {
-    expect(resolveDuckdbQuery(['--input', 'a', '--threads', '4', '--output', 'b', '--query', 'hourly'])).toEqual({ input: 'a', threads: 4, output: 'b', query: 'hourly' });
+    expect(resolveDuckdbQuery(['--input', 'a', '--threads', '4', '--output', 'b', '--query', 'hourly'])).toEqual({
+      input: 'a',
+      threads: 4,
+      output: 'b',
+      query: 'hourly',
+    });
     expect(resolveDuckdbQuery(['--input', 'a', '--output', 'b', '--query', 'fastest']).query).toBe('fastest');
   });
 
@@ -174,7 +272,10 @@ describe("duckdb-query (bench's child process)", () => {
   });
 
   it('refuses a run without --input or --output, with its usage', () => {
-    for (const args of [['--output', 'b'], ['--input', 'a']]) {
+    for (const args of [
+      ['--output', 'b'],
+      ['--input', 'a'],
+    ]) {
       expect(() => resolveDuckdbQuery(args)).toThrow(LambdaflowError);
       expect(() => resolveDuckdbQuery(args)).toThrow('usage: node dist/bench/duckdb-query.js --input GLOB --threads T --output FILE');
     }

@@ -12,7 +12,15 @@ import { waitFor } from '../helpers/pipeline.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SCREENSHOTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
 /** The page's chart line colour (#2f6fed): its pixels on the canvas are drawn points. */
 const LINE_RGB = [0x2f, 0x6f, 0xed] as const;
@@ -66,7 +74,14 @@ type Figures = Record<'users' | 'purchases' | 'amount' | 'version' | 'watermark'
 async function shownFigures(): Promise<Figures> {
   return page.evaluate(() => {
     const text = (id: string): string => (document.getElementById(id)!.textContent ?? '').replaceAll(',', '');
-    return { users: text('users'), purchases: text('purchases'), amount: text('amount'), version: text('version'), watermark: text('watermark'), seq: text('seq') };
+    return {
+      users: text('users'),
+      purchases: text('purchases'),
+      amount: text('amount'),
+      version: text('version'),
+      watermark: text('watermark'),
+      seq: text('seq'),
+    };
   });
 }
 
@@ -92,7 +107,9 @@ function topRowsOf(users: readonly UserBody[]): string[][] {
 
 /** Waits until the page shows `version` in its cards and in its top-10 table. */
 async function pageShowsVersion(version: number): Promise<void> {
-  await page.waitForFunction((v) => document.body.dataset.version === String(v) && document.body.dataset.topVersion === String(v), version, { timeout: 30_000 });
+  await page.waitForFunction((v) => document.body.dataset.version === String(v) && document.body.dataset.topVersion === String(v), version, {
+    timeout: 30_000,
+  });
 }
 
 /** Checks the cards and the top table against the API, the service being at rest on the version the page shows. */
@@ -134,13 +151,14 @@ function chartState(): Promise<{ points: number; linePixels: number }> {
     const canvas = document.getElementById('chart') as HTMLCanvasElement;
     const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
     let linePixels = 0;
-    for (let i = 0; i < pixels.length; i += 4) if (pixels[i] === rgb[0] && pixels[i + 1] === rgb[1] && pixels[i + 2] === rgb[2] && pixels[i + 3] === 255) linePixels++;
+    for (let i = 0; i < pixels.length; i += 4)
+      if (pixels[i] === rgb[0] && pixels[i + 1] === rgb[1] && pixels[i + 2] === rgb[2] && pixels[i + 3] === 255) linePixels++;
     return { points: Number(canvas.dataset.points), linePixels };
   }, LINE_RGB);
 }
 
 async function waitForReady(): Promise<void> {
-  for (const deadline = Date.now() + 30_000; (await fetch(base + '/readyz')).status !== 200; ) {
+  for (const deadline = Date.now() + 30_000; (await fetch(base + '/readyz')).status !== 200;) {
     if (Date.now() > deadline) throw new Error('serve did not load a view within 30 s');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -223,7 +241,9 @@ describe('the live page, on a batch view at rest', () => {
     expect(series.points.filter((p) => p.purchase_count > 0).length, 'history falls in most of the 48 hours').toBeGreaterThan(40);
     const top24 = await getJson<{ users: UserBody[] }>(`/top?by=amount&n=10&from=${to - 86_400}&to=${to}`);
     expect(top24.users).toHaveLength(10);
-    const rows = await page.$$eval('#top24 tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').replaceAll(',', ''))));
+    const rows = await page.$$eval('#top24 tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').replaceAll(',', ''))),
+    );
     expect(rows).toEqual(topRowsOf(top24.users));
     expect(await page.textContent('#late')).toBe(String(status.event_time.late_rows));
   });
@@ -231,12 +251,24 @@ describe('the live page, on a batch view at rest', () => {
   it('looks up an existing user as /users/:id answers', async () => {
     const beyondTop = (await getJson<{ users: UserBody[] }>('/top?by=amount&n=100')).users.at(-1)!; // not in the table
     // The page shows the totals and the version (not the event clock every answer carries).
-    const { event_time: _eventTime, ...user } = await getJson<UserBody & { version: number; event_time: unknown }>(`/users/${encodeURIComponent(beyondTop.user_id)}`);
+    const { event_time: _eventTime, ...user } = await getJson<UserBody & { version: number; event_time: unknown }>(
+      `/users/${encodeURIComponent(beyondTop.user_id)}`,
+    );
     const result = await lookUp(user.user_id, 'click');
     expect(result.className).toBe('ok');
     const shown = /^(.+): ([\d,]+) purchases, (-?[\d,]+\.\d\d) \(version (\d+)\)$/.exec(result.text);
     expect(shown, result.text).not.toBeNull();
-    expect({ user_id: shown![1], purchase_count_total: Number(shown![2]!.replaceAll(',', '')), purchase_amount_total: shown![3]!.replaceAll(',', ''), version: Number(shown![4]) }).toEqual({ user_id: user.user_id, purchase_count_total: user.purchase_count_total, purchase_amount_total: user.purchase_amount_total, version: user.version });
+    expect({
+      user_id: shown![1],
+      purchase_count_total: Number(shown![2]!.replaceAll(',', '')),
+      purchase_amount_total: shown![3]!.replaceAll(',', ''),
+      version: Number(shown![4]),
+    }).toEqual({
+      user_id: user.user_id,
+      purchase_count_total: user.purchase_count_total,
+      purchase_amount_total: user.purchase_amount_total,
+      version: user.version,
+    });
   });
 
   it('shows the error /users/:id answers for a missing user', async () => {

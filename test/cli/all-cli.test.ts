@@ -11,7 +11,29 @@ const newTempRoot = tempRoots();
 it('regression: without --duration, all runs until SIGTERM (it used to stop at once), then stops cleanly and exactly', async () => {
   const { data } = newTempRoot();
   writeBatchInputs(data, { 'h.csv': chunkText(1, 200) });
-  const all = startCli(['all', '--data', data, '--threads', '2', '--port', '0', '--batch-interval', '200ms', '--slide', '400ms', '--window', '2s', '--stream-interval', '150ms', '--merge-interval', '200ms', '--rows-per-chunk', '50', '--log-level', 'warn']);
+  const all = startCli([
+    'all',
+    '--data',
+    data,
+    '--threads',
+    '2',
+    '--port',
+    '0',
+    '--batch-interval',
+    '200ms',
+    '--slide',
+    '400ms',
+    '--window',
+    '2s',
+    '--stream-interval',
+    '150ms',
+    '--merge-interval',
+    '200ms',
+    '--rows-per-chunk',
+    '50',
+    '--log-level',
+    'warn',
+  ]);
   // Three status lines: it is still running well after the first slides.
   await waitFor(() => (all.output().match(/^all: \d\d:\d\d:\d\d/gm) ?? []).length >= 3, 20_000, 'three status lines');
   expect(all.child.exitCode).toBeNull();

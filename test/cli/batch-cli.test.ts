@@ -129,7 +129,16 @@ function expectBatchView(view: BatchViewOnDisk, expected: Expected, threads: num
   expect(m.rowsRead).toBe(r.rows);
   expect(m.purchases).toBe(r.purchases);
   expect(m.views).toBe(r.views);
-  const byReason: Record<string, number> = { field_count: 0, empty_user_id: 0, bad_user_id: 0, unknown_event_type: 0, bad_amount: 0, bad_timestamp: 0, bad_quoting: 0, line_too_long: 0 };
+  const byReason: Record<string, number> = {
+    field_count: 0,
+    empty_user_id: 0,
+    bad_user_id: 0,
+    unknown_event_type: 0,
+    bad_amount: 0,
+    bad_timestamp: 0,
+    bad_quoting: 0,
+    line_too_long: 0,
+  };
   for (const row of r.bad) byReason[row.reason]!++;
   expect(m.badRows).toEqual(byReason);
   expect(m.badRowsTotal).toBe(r.bad.length);
@@ -515,10 +524,27 @@ describe('atomic publish', CLI, () => {
 });
 
 describe('gen-batch', CLI, () => {
-  const genArgs = (data: string, seed: number): string[] => ['gen-batch', '--data', data, '--rows', '30000', '--files', '3', '--users', '500', '--seed', String(seed)];
+  const genArgs = (data: string, seed: number): string[] => [
+    'gen-batch',
+    '--data',
+    data,
+    '--rows',
+    '30000',
+    '--files',
+    '3',
+    '--users',
+    '500',
+    '--seed',
+    String(seed),
+  ];
   const readInputs = (data: string): Map<string, Buffer> => {
     const dir = path.join(data, 'batch_input');
-    return new Map(fs.readdirSync(dir).sort().map((n) => [n, fs.readFileSync(path.join(dir, n))]));
+    return new Map(
+      fs
+        .readdirSync(dir)
+        .sort()
+        .map((n) => [n, fs.readFileSync(path.join(dir, n))]),
+    );
   };
 
   it('the same seed gives byte-identical files; a non-empty folder needs --force; the batch recounts them exactly', async () => {
@@ -560,7 +586,7 @@ describe('gen-batch', CLI, () => {
     expect(readInputs(data)).not.toEqual(first);
   });
 
-  it('refuses a folder holding a user\'s files without --force, deleting nothing', async () => {
+  it("refuses a folder holding a user's files without --force, deleting nothing", async () => {
     const data = tempData();
     writeBatchInputs(data, { 'mine.csv': 'me,purchase,1.00,1\n', 'notes.txt': 'keep me\n' });
     const result = await runCli(genArgs(data, 1));

@@ -42,7 +42,9 @@ async function folderWithDeltas(): Promise<{ data: string; delta: string }> {
   await waitFor(() => loggedStreamFiles(data).length === STREAM_FILES && realtimeThroughSeq(data) === STREAM_FILES, 20_000, 'every file in the realtime head');
   speed.child.kill('SIGKILL');
   await speed.result;
-  const checkpointed = completeRealtimeViews(data).map((dir) => (JSON.parse(fs.readFileSync(path.join(dir, '_REALTIME.json'), 'utf8')) as { throughSeq: number }).throughSeq);
+  const checkpointed = completeRealtimeViews(data).map(
+    (dir) => (JSON.parse(fs.readFileSync(path.join(dir, '_REALTIME.json'), 'utf8')) as { throughSeq: number }).throughSeq,
+  );
   expect(Math.max(...checkpointed), 'no checkpoint past the start (it came within 10 s)').toBe(0);
   const deltas = fs.readdirSync(deltasDir(data)).map((name) => path.join(deltasDir(data), name));
   const lines = (file: string): number => fs.readFileSync(file, 'utf8').split('\n').length;
@@ -92,9 +94,16 @@ describe('a realtime delta file cut so that it still parses', () => {
 
     const speed = await runCli(['speed', '--once', '--data', data, ...FAST]);
     expect(speed.code, describeRun(speed)).toBe(0);
-    await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200 once speed rewrote the deltas');
+    await waitForValue(
+      () => httpRequest(`${url}/readyz`).then((a) => a.status),
+      (status) => status === 200,
+      20_000,
+      '/readyz 200 once speed rewrote the deltas',
+    );
     const expected = apiUsers(recountMasterDataset(data));
-    const status = jsonOf<{ users: number; purchase_count_total: number; purchase_amount_total: string; through_seq: number }>(await httpRequest(`${url}/status`));
+    const status = jsonOf<{ users: number; purchase_count_total: number; purchase_amount_total: string; through_seq: number }>(
+      await httpRequest(`${url}/status`),
+    );
     expect(status.through_seq).toBe(STREAM_FILES);
     expect(status.users).toBe(expected.length);
     expect(status.purchase_count_total).toBe(expected.reduce((n, u) => n + u.purchase_count_total, 0));
@@ -158,7 +167,12 @@ describe('serve polling a damaged delta file past what it serves (issue 24)', ()
     const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn'], { timeoutMs: 55_000 });
     children.push(serve.child);
     const url = await listeningUrl(serve);
-    await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+    await waitForValue(
+      () => httpRequest(`${url}/readyz`).then((a) => a.status),
+      (status) => status === 200,
+      20_000,
+      '/readyz 200',
+    );
     const goodView = (await httpRequest(`${url}/view.csv`)).text;
     expect(goodView).toBe(expectedMergedViewText(data));
 
@@ -184,7 +198,7 @@ describe('serve polling a damaged delta file past what it serves (issue 24)', ()
   });
 });
 
-describe("a realtime checkpoint whose _REALTIME.json is damaged (its throughSeq changed, still JSON)", () => {
+describe('a realtime checkpoint whose _REALTIME.json is damaged (its throughSeq changed, still JSON)', () => {
   /** The folder with a newest checkpoint through every seq, its _REALTIME.json then changed to claim one seq less. */
   async function folderWithDamagedCheckpoint(): Promise<{ data: string; meta: string }> {
     const { data } = await folderWithDeltas();
@@ -210,7 +224,12 @@ describe("a realtime checkpoint whose _REALTIME.json is damaged (its throughSeq 
     const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn'], { timeoutMs: 55_000 });
     children.push(serve.child);
     const url = await listeningUrl(serve);
-    await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+    await waitForValue(
+      () => httpRequest(`${url}/readyz`).then((a) => a.status),
+      (status) => status === 200,
+      20_000,
+      '/readyz 200',
+    );
     await severalPolls();
     expect(warningsNaming(serve.output(), meta)).toEqual([expect.stringContaining(`damaged state file ${meta}: expected CRC-32`)]);
     const expected = apiUsers(recountMasterDataset(data));
@@ -237,26 +256,29 @@ describe('a batch view whose part or manifest changed after it was written', () 
     return { data, view: path.join(batchDir, fs.readdirSync(batchDir)[0]!), goodView: readMergedViewText(data) };
   }
 
-  it.each(['part-00000', 'buckets/part-00001'])('a user id changed in %s (every total still adds up) is refused by merge --once and by verify', async (part) => {
-    const { data, view, goodView } = await batchViewFolder();
-    const file = path.join(view, part);
-    const text = fs.readFileSync(file, 'utf8');
-    const line = text.split('\n').find((l) => /^u\d/.test(l))!;
-    fs.writeFileSync(file, text.replace(line, line.replace(/^u/, 'x')));
+  it.each(['part-00000', 'buckets/part-00001'])(
+    'a user id changed in %s (every total still adds up) is refused by merge --once and by verify',
+    async (part) => {
+      const { data, view, goodView } = await batchViewFolder();
+      const file = path.join(view, part);
+      const text = fs.readFileSync(file, 'utf8');
+      const line = text.split('\n').find((l) => /^u\d/.test(l))!;
+      fs.writeFileSync(file, text.replace(line, line.replace(/^u/, 'x')));
 
-    const merge = await runCli(['merge', '--once', '--data', data]);
-    expect(merge.code, describeRun(merge)).toBe(1);
-    expect(errorLines(merge.stderr)).toEqual([expect.stringContaining(`damaged batch view ${view}: ${part}: expected CRC-32`)]);
-    expect(readMergedViewText(data)).toBe(goodView);
-    const verify = await runCli(['verify', '--data', data]);
-    expect(verify.code, describeRun(verify)).toBe(1);
-    expect(verify.stdout).toContain(`${part}: expected CRC-32`);
+      const merge = await runCli(['merge', '--once', '--data', data]);
+      expect(merge.code, describeRun(merge)).toBe(1);
+      expect(errorLines(merge.stderr)).toEqual([expect.stringContaining(`damaged batch view ${view}: ${part}: expected CRC-32`)]);
+      expect(readMergedViewText(data)).toBe(goodView);
+      const verify = await runCli(['verify', '--data', data]);
+      expect(verify.code, describeRun(verify)).toBe(1);
+      expect(verify.stdout).toContain(`${part}: expected CRC-32`);
 
-    const batch = await runCli(['batch', '--data', data, '--threads', '1']);
-    expect(batch.code, describeRun(batch)).toBe(0);
-    await expectExactMerge(data);
-    expect(readMergedViewText(data)).toBe(goodView);
-  });
+      const batch = await runCli(['batch', '--data', data, '--threads', '1']);
+      expect(batch.code, describeRun(batch)).toBe(0);
+      await expectExactMerge(data);
+      expect(readMergedViewText(data)).toBe(goodView);
+    },
+  );
 
   it('a digit changed in its manifest (a watermark, not a total) makes the view unserved, said once, and verify names it', async () => {
     const { data, view } = await batchViewFolder();

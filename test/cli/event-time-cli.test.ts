@@ -30,7 +30,11 @@ function streamFile(i: number): { name: string; text: string; rows: { line: numb
   for (let line = 1; line <= 40; line++) {
     const second = now - random.int(6) - (random.chance(0.125) ? random.int(300) : 0);
     const purchase = random.chance(0.5);
-    rows.push({ line, second, text: `u${random.int(30)},${purchase ? 'purchase' : 'view'},${purchase ? `${random.int(90)}.${random.int(10)}0` : '0'},${second}` });
+    rows.push({
+      line,
+      second,
+      text: `u${random.int(30)},${purchase ? 'purchase' : 'view'},${purchase ? `${random.int(90)}.${random.int(10)}0` : '0'},${second}`,
+    });
   }
   return { name: `chunk-${String(i).padStart(4, '0')}.csv`, text: rows.map((r) => `${r.text}\n`).join(''), rows };
 }
@@ -84,7 +88,12 @@ function expectLatenessByRule(data: string): void {
   expect(order).toHaveLength(FILES);
   const expected = lateByRule(order);
   const head = JSON.parse(fs.readFileSync(path.join(data, 'serving', 'realtime', 'head.json'), 'utf8')) as { eventTime: Record<string, unknown> };
-  expect(head.eventTime).toEqual({ maxEventSecond: expected.watermark + ALLOWED_LATENESS, watermark: expected.watermark, lateRows: expected.total, allowedLatenessSeconds: ALLOWED_LATENESS });
+  expect(head.eventTime).toEqual({
+    maxEventSecond: expected.watermark + ALLOWED_LATENESS,
+    watermark: expected.watermark,
+    lateRows: expected.total,
+    allowedLatenessSeconds: ALLOWED_LATENESS,
+  });
   expect(lateFilesOf(data)).toEqual(expected.files);
   expect(expected.total).toBeGreaterThan(10);
 }
@@ -151,7 +160,8 @@ function eventWindowsByRule(order: readonly string[], windowSeconds: number, sli
       max = Math.max(max, row.second);
     }
     const watermark = max - ALLOWED_LATENESS;
-    for (let e = Math.floor(watermark / slideSeconds) * slideSeconds; e > watermark - 1000 * slideSeconds && !dueAt.has(e); e -= slideSeconds) dueAt.set(e, { watermark, lateRows });
+    for (let e = Math.floor(watermark / slideSeconds) * slideSeconds; e > watermark - 1000 * slideSeconds && !dueAt.has(e); e -= slideSeconds)
+      dueAt.set(e, { watermark, lateRows });
   }
   const windows = new Map<number, WindowOnDisk>();
   for (const [end, due] of dueAt) {
@@ -170,13 +180,20 @@ function eventWindowsOnDisk(data: string): Map<number, WindowOnDisk> {
   const windows = new Map<number, WindowOnDisk>();
   for (const name of fs.readdirSync(dir).filter((n) => /^speed-\d+\.txt$/.test(n))) {
     const view = path.join(dir, name);
-    windows.set(Number(/\d+/.exec(name)![0]) / 1000, { info: JSON.parse(fs.readFileSync(path.join(view, '_WINDOW.json'), 'utf8')) as Record<string, unknown>, totals: plain(readPartTotals(view)) });
+    windows.set(Number(/\d+/.exec(name)![0]) / 1000, {
+      info: JSON.parse(fs.readFileSync(path.join(view, '_WINDOW.json'), 'utf8')) as Record<string, unknown>,
+      totals: plain(readPartTotals(view)),
+    });
   }
   return windows;
 }
 
 function expectEventWindowsByRule(data: string, windowSeconds: number, slideSeconds: number): void {
-  const expected = eventWindowsByRule(loggedStreamFiles(data).map((e) => e.name), windowSeconds, slideSeconds);
+  const expected = eventWindowsByRule(
+    loggedStreamFiles(data).map((e) => e.name),
+    windowSeconds,
+    slideSeconds,
+  );
   const onDisk = eventWindowsOnDisk(data);
   expect([...onDisk.keys()].sort((a, b) => a - b)).toEqual([...expected.keys()].sort((a, b) => a - b));
   for (const [end, window] of expected) expect(onDisk.get(end), `window ending at ${end}`).toEqual(window);
@@ -225,7 +242,12 @@ async function expectServedRangesEqualRecount(data: string, seed: number, lateRo
   const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn']);
   children.push(serve.child);
   const url = await listeningUrl(serve);
-  await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+  await waitForValue(
+    () => httpRequest(`${url}/readyz`).then((a) => a.status),
+    (status) => status === 200,
+    20_000,
+    '/readyz 200',
+  );
   const { version, event_time } = jsonOf<{ version: number; event_time: unknown }>(await httpRequest(`${url}/status`));
   expect(event_time).toEqual({ watermark, late_rows: lateRows });
   const metrics = (await httpRequest(`${url}/metrics`)).text;

@@ -61,7 +61,9 @@ describe('a data folder that does not exist', () => {
     const data = path.join(root, 'new');
     const run = await runCliOk(['batch', '--data', data, '--create']);
     expect(run.stdout).toMatch(/^batch: 0 rows .* → 0 users /);
-    expect(run.stderr).toMatch(/ warn {2}batch: the master dataset is empty \(no \.csv files in .*batch_input, no ingested stream files\): the view has no users \(gen-batch writes sample history\)\n$/);
+    expect(run.stderr).toMatch(
+      / warn {2}batch: the master dataset is empty \(no \.csv files in .*batch_input, no ingested stream files\): the view has no users \(gen-batch writes sample history\)\n$/,
+    );
     expect(fs.readdirSync(path.join(data, 'serving', 'batch')).filter((name) => name.startsWith('batch-'))).toHaveLength(1);
   });
 
@@ -98,7 +100,12 @@ describe('serve on a data folder without a batch view', () => {
     running.push(serve);
     const url = await listeningUrl(serve);
     // Ready once the first view is loaded: an empty folder's is consistent, so it is, without a batch view.
-    await waitForValue(() => httpRequest(`${url}/readyz`), (answer) => answer.status === 200, 20_000, '/readyz 200');
+    await waitForValue(
+      () => httpRequest(`${url}/readyz`),
+      (answer) => answer.status === 200,
+      20_000,
+      '/readyz 200',
+    );
     const status = jsonOf(await httpRequest(`${url}/status`));
     expect(status).toMatchObject({ batch_view: null, users: 0, notice: 'no batch view yet' });
     expect(serve.output()).toMatch(/ warn {2}serving: no batch view yet in \S+: serving the speed layer's totals alone until a batch job publishes one\n/);
@@ -169,7 +176,10 @@ function runOnTerminal(args: readonly string[]): string {
 
 /** The progress lines drawn (each after a carriage return and erase-line), without the terminal codes. */
 function progressLines(screen: string, label: string): string[] {
-  return screen.split('\r\x1b[K').filter((drawn) => drawn.startsWith(`${label}: `) && !drawn.includes('\n')).map((drawn) => drawn.replace(/\r$/, ''));
+  return screen
+    .split('\r\x1b[K')
+    .filter((drawn) => drawn.startsWith(`${label}: `) && !drawn.includes('\n'))
+    .map((drawn) => drawn.replace(/\r$/, ''));
 }
 
 describe('on a TTY', () => {

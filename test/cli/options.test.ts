@@ -53,7 +53,12 @@ describe('global options', () => {
   });
 
   it('valid values', () => {
-    expect(resolveGlobal({ data: '/tmp/x', threads: '3', logLevel: 'debug', mode: 'failfast' })).toEqual({ data: '/tmp/x', threads: 3, logLevel: 'debug', mode: 'failfast' });
+    expect(resolveGlobal({ data: '/tmp/x', threads: '3', logLevel: 'debug', mode: 'failfast' })).toEqual({
+      data: '/tmp/x',
+      threads: 3,
+      logLevel: 'debug',
+      mode: 'failfast',
+    });
   });
 
   it.each([
@@ -174,7 +179,11 @@ describe('gen-stream options', () => {
       seed: 9,
       stamps: { outOfOrderSeconds: 0, lateFraction: 0, lateBySeconds: 60 },
     });
-    expect(resolveGenStream({ outOfOrder: '10s', lateFraction: '0.05', lateBy: '2m' }).stamps).toEqual({ outOfOrderSeconds: 10, lateFraction: 0.05, lateBySeconds: 120 });
+    expect(resolveGenStream({ outOfOrder: '10s', lateFraction: '0.05', lateBy: '2m' }).stamps).toEqual({
+      outOfOrderSeconds: 10,
+      lateFraction: 0.05,
+      lateBySeconds: 120,
+    });
   });
 
   it('`all` names the interval --stream-interval', () => {
@@ -222,7 +231,11 @@ describe('speed options', () => {
 
   it('--time: processing by default (no event-time window), event with a whole-second slide', () => {
     expect(resolveSpeed({ time: 'processing' }).eventWindow).toBeUndefined();
-    expect(resolveSpeed({ time: 'event', window: '30s', slide: '5s', batchInterval: '1s', allowedLateness: '3s' }).eventWindow).toEqual({ windowSeconds: 30, slideSeconds: 5, allowedLatenessSeconds: 3 });
+    expect(resolveSpeed({ time: 'event', window: '30s', slide: '5s', batchInterval: '1s', allowedLateness: '3s' }).eventWindow).toEqual({
+      windowSeconds: 30,
+      slideSeconds: 5,
+      allowedLatenessSeconds: 3,
+    });
   });
 
   it('valid values', () => {
@@ -253,7 +266,9 @@ describe('speed options', () => {
   });
 
   it('the window check names both flags', () => {
-    expect(expectOptionsError(() => resolveSpeed({ window: '25s', slide: '10s' }), 'window').message).toBe('--window: 25000 ms is not a multiple of --slide (10000 ms)');
+    expect(expectOptionsError(() => resolveSpeed({ window: '25s', slide: '10s' }), 'window').message).toBe(
+      '--window: 25000 ms is not a multiple of --slide (10000 ms)',
+    );
   });
 
   it('help shows the defaults and --keep-views, not --keep', () => {
@@ -282,12 +297,21 @@ describe('NATS options (speed --source, all --source, gen-stream --sink)', () =>
       consumer: 'speed',
       partition: undefined,
     });
-    expect(resolveGenStream({ sink: 'nats://127.0.0.1:4222' }).sink).toEqual({ servers, stream: 'lambdaflow', subject: 'events.>', partitions: 1, replicas: undefined });
+    expect(resolveGenStream({ sink: 'nats://127.0.0.1:4222' }).sink).toEqual({
+      servers,
+      stream: 'lambdaflow',
+      subject: 'events.>',
+      partitions: 1,
+      replicas: undefined,
+    });
   });
 
   it('valid values: a host name or [IPv6], a stream, a subject, a consumer, a partition of --nats-partitions', () => {
     expect(resolveSpeed({ source: 'files' }).source).toBeUndefined();
-    expect(resolveSpeed({ source: 'nats://localhost:4333', natsStream: 's_1', natsSubject: 'orders.>', natsConsumer: 'fast-1', natsPartitions: '4', partition: '3' }).source).toEqual({
+    expect(
+      resolveSpeed({ source: 'nats://localhost:4333', natsStream: 's_1', natsSubject: 'orders.>', natsConsumer: 'fast-1', natsPartitions: '4', partition: '3' })
+        .source,
+    ).toEqual({
       kind: 'nats',
       servers: [{ host: 'localhost', port: 4333 }],
       stream: 's_1',
@@ -306,10 +330,25 @@ describe('NATS options (speed --source, all --source, gen-stream --sink)', () =>
       ],
       replicas: 3,
     });
-    expect(resolveGenStream({ sink: 'nats://a:1,nats://b:2', natsReplicas: '5' }).sink).toMatchObject({ servers: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }], replicas: 5 });
-    expect(resolveGenStream({ sink: 'nats://127.0.0.1:4222', natsPartitions: '2', natsSubject: 'a.b.>' }).sink).toMatchObject({ partitions: 2, subject: 'a.b.>' });
+    expect(resolveGenStream({ sink: 'nats://a:1,nats://b:2', natsReplicas: '5' }).sink).toMatchObject({
+      servers: [
+        { host: 'a', port: 1 },
+        { host: 'b', port: 2 },
+      ],
+      replicas: 5,
+    });
+    expect(resolveGenStream({ sink: 'nats://127.0.0.1:4222', natsPartitions: '2', natsSubject: 'a.b.>' }).sink).toMatchObject({
+      partitions: 2,
+      subject: 'a.b.>',
+    });
     // all's generator publishes where its speed layer reads.
-    expect(resolveAll({ source: 'nats://127.0.0.1:4222', natsStream: 'x' }).stream.sink).toEqual({ servers, stream: 'x', subject: 'events.>', partitions: 1, replicas: undefined });
+    expect(resolveAll({ source: 'nats://127.0.0.1:4222', natsStream: 'x' }).stream.sink).toEqual({
+      servers,
+      stream: 'x',
+      subject: 'events.>',
+      partitions: 1,
+      replicas: undefined,
+    });
     expect(resolveAll({ source: 'nats://127.0.0.1:4222', natsReplicas: '3' }).stream.sink).toMatchObject({ replicas: 3 });
   });
 
@@ -389,7 +428,11 @@ describe('serve options', () => {
   });
 
   it('valid values', () => {
-    expect(resolveServe({ port: '0', host: 'localhost', interval: '250ms', view: 'window' })).toEqual({ view: 'window', intervalMs: 250, http: { host: 'localhost', port: 0 } });
+    expect(resolveServe({ port: '0', host: 'localhost', interval: '250ms', view: 'window' })).toEqual({
+      view: 'window',
+      intervalMs: 250,
+      http: { host: 'localhost', port: 0 },
+    });
   });
 
   it.each<BadCase>([
@@ -438,7 +481,10 @@ describe('compact options', () => {
   });
 
   it("all and soak compact every --compact-every, files older than their own speed layer's window and slide", () => {
-    expect(resolveAll({ compactEvery: '1s', window: '2s', slide: '1s', batchInterval: '500ms' })).toMatchObject({ compactEveryMs: 1_000, compact: { minAgeMs: 3_000 } });
+    expect(resolveAll({ compactEvery: '1s', window: '2s', slide: '1s', batchInterval: '500ms' })).toMatchObject({
+      compactEveryMs: 1_000,
+      compact: { minAgeMs: 3_000 },
+    });
     expect(resolveAll({}).compactEveryMs).toBeUndefined();
     expectOptionsError(() => resolveAll({ compactEvery: '99ms' }), 'compact-every');
     expectOptionsError(() => resolveSoak({ compactEvery: 'x' }), 'compact-every');
@@ -501,8 +547,25 @@ describe('all options', () => {
   });
 
   it('valid values', () => {
-    const options = resolveAll({ duration: '90s', batchEvery: '1m', streamInterval: '150ms', mergeInterval: '200ms', view: 'window', partitions: '2', batchInterval: '200ms', window: '2s', slide: '400ms', rowsPerChunk: '50' });
-    expect(options).toMatchObject({ durationMs: 90_000, batchEveryMs: 60_000, stream: { intervalMs: 150, rowsPerChunk: 50 }, serve: { intervalMs: 200, view: 'window' }, batch: { partitions: 2 } });
+    const options = resolveAll({
+      duration: '90s',
+      batchEvery: '1m',
+      streamInterval: '150ms',
+      mergeInterval: '200ms',
+      view: 'window',
+      partitions: '2',
+      batchInterval: '200ms',
+      window: '2s',
+      slide: '400ms',
+      rowsPerChunk: '50',
+    });
+    expect(options).toMatchObject({
+      durationMs: 90_000,
+      batchEveryMs: 60_000,
+      stream: { intervalMs: 150, rowsPerChunk: 50 },
+      serve: { intervalMs: 200, view: 'window' },
+      batch: { partitions: 2 },
+    });
     expect(options.speed.window).toMatchObject({ batchIntervalMs: 200, windowMs: 2_000, slideMs: 400 });
   });
 
@@ -553,8 +616,28 @@ describe('soak options', () => {
   });
 
   it('valid values', () => {
-    const options = resolveSoak({ duration: '12s', rate: '20000', killEvery: '3s', batchEvery: '4s', json: 'r.json', data: 'd', batchInterval: '100ms', window: '30s', slide: '5s', keepWindows: '3', mergeInterval: '100ms' });
-    expect(options).toMatchObject({ durationMs: 12_000, rate: 20_000, killEveryMs: 3_000, batchEveryMs: 4_000, jsonFile: 'r.json', data: 'd', mergeIntervalMs: 100 });
+    const options = resolveSoak({
+      duration: '12s',
+      rate: '20000',
+      killEvery: '3s',
+      batchEvery: '4s',
+      json: 'r.json',
+      data: 'd',
+      batchInterval: '100ms',
+      window: '30s',
+      slide: '5s',
+      keepWindows: '3',
+      mergeInterval: '100ms',
+    });
+    expect(options).toMatchObject({
+      durationMs: 12_000,
+      rate: 20_000,
+      killEveryMs: 3_000,
+      batchEveryMs: 4_000,
+      jsonFile: 'r.json',
+      data: 'd',
+      mergeIntervalMs: 100,
+    });
     expect(options.speed).toEqual(resolveSpeed({ batchInterval: '100ms', window: '30s', slide: '5s', keepViews: '3' }));
   });
 
@@ -600,11 +683,27 @@ describe('bench options', () => {
   const available = os.availableParallelism();
 
   it('defaults: 1, 2 and the available parallelism when larger', () => {
-    expect(resolveBench({})).toEqual({ rows: 10_000_000, users: [100_000], threads: available > 2 ? [1, 2, available] : [1, 2], repeat: 3, json: undefined, data: undefined, speed: false });
+    expect(resolveBench({})).toEqual({
+      rows: 10_000_000,
+      users: [100_000],
+      threads: available > 2 ? [1, 2, available] : [1, 2],
+      repeat: 3,
+      json: undefined,
+      data: undefined,
+      speed: false,
+    });
   });
 
   it('valid values: thread counts sorted, repeats dropped', () => {
-    expect(resolveBench({ rows: '1000', users: '10', threads: '4, 1,2,4', repeat: '5', json: 'b.json', data: 'd' })).toEqual({ rows: 1000, users: [10], threads: [1, 2, 4], repeat: 5, json: 'b.json', data: 'd', speed: false });
+    expect(resolveBench({ rows: '1000', users: '10', threads: '4, 1,2,4', repeat: '5', json: 'b.json', data: 'd' })).toEqual({
+      rows: 1000,
+      users: [10],
+      threads: [1, 2, 4],
+      repeat: 5,
+      json: 'b.json',
+      data: 'd',
+      speed: false,
+    });
     expect(resolveBench({ users: '1000000,10000,100_000', speed: true })).toMatchObject({ users: [10_000, 100_000, 1_000_000], speed: true });
   });
 
@@ -656,8 +755,7 @@ describe('replay-quarantine options', () => {
 
 describe('DEFAULTS', () => {
   it('is frozen all the way down', () => {
-    const frozen = (value: unknown): boolean =>
-      value === null || typeof value !== 'object' || (Object.isFrozen(value) && Object.values(value).every(frozen));
+    const frozen = (value: unknown): boolean => value === null || typeof value !== 'object' || (Object.isFrozen(value) && Object.values(value).every(frozen));
     expect(frozen(DEFAULTS)).toBe(true);
   });
 });

@@ -9,7 +9,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningCli, describeRun, errorLines, listeningUrl, requireBuild, startCli } from '../helpers/cli.js';
 import { type ApiUser, apiCents, apiUsers, httpRequest, jsonOf } from '../helpers/http-client.js';
 import { loggedStreamFiles, readMergedViewText } from '../helpers/outputs.js';
-import { chunkText, dropStreamFile, ingestStreamFiles, publishBatchView, publishRealtimeView, waitFor, waitForValue, writeBatchInputs, writeRealtimeDeltas } from '../helpers/pipeline.js';
+import {
+  chunkText,
+  dropStreamFile,
+  ingestStreamFiles,
+  publishBatchView,
+  publishRealtimeView,
+  waitFor,
+  waitForValue,
+  writeBatchInputs,
+  writeRealtimeDeltas,
+} from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
 import { expectedMergedViewText, recountMasterDataset } from '../helpers/reference.js';
 import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
@@ -23,7 +33,24 @@ afterEach(() => {
 });
 
 /** Short intervals everywhere, a batch recompute every 300 ms, any free port, few users. */
-const FAST_ALL = ['--port', '0', '--threads', '2', '--batch-interval', '100ms', '--slide', '200ms', '--window', '1s', '--merge-interval', '200ms', '--batch-every', '300ms', '--log-level', 'warn'];
+const FAST_ALL = [
+  '--port',
+  '0',
+  '--threads',
+  '2',
+  '--batch-interval',
+  '100ms',
+  '--slide',
+  '200ms',
+  '--window',
+  '1s',
+  '--merge-interval',
+  '200ms',
+  '--batch-every',
+  '300ms',
+  '--log-level',
+  'warn',
+];
 
 function start(args: string[]): RunningCli {
   requireBuild();
@@ -63,10 +90,17 @@ function byValue(users: ApiUser[], by: 'amount' | 'count'): ApiUser[] {
  * Range answers equal the recount per (user, bucket), or are refused (`rangesRefused`: a batch view without buckets).
  */
 async function expectApiEqualsRecount(url: string, data: string, rangesRefused = false): Promise<void> {
-  await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+  await waitForValue(
+    () => httpRequest(`${url}/readyz`).then((a) => a.status),
+    (status) => status === 200,
+    20_000,
+    '/readyz 200',
+  );
   const expected = apiUsers(recountMasterDataset(data));
   expect(expected.length).toBeGreaterThan(10);
-  const status = jsonOf<{ version: number; users: number; purchase_count_total: number; purchase_amount_total: string; event_time: unknown }>(await httpRequest(`${url}/status`));
+  const status = jsonOf<{ version: number; users: number; purchase_count_total: number; purchase_amount_total: string; event_time: unknown }>(
+    await httpRequest(`${url}/status`),
+  );
   const { version } = status;
   expect(status.users).toBe(expected.length);
   expect(status.purchase_count_total).toBe(expected.reduce((n, u) => n + u.purchase_count_total, 0));
@@ -96,9 +130,33 @@ async function expectApiEqualsRecount(url: string, data: string, rangesRefused =
 
 /** Runs `all` for 4 s (its own --duration), with batch recomputes during the run. */
 async function runAllWithRecomputes(data: string, seed: number): Promise<void> {
-  const all = start(['all', '--data', data, ...FAST_ALL, '--duration', '4s', '--stream-interval', '100ms', '--rows-per-chunk', '20', '--users', '40', '--seed', String(seed)]);
+  const all = start([
+    'all',
+    '--data',
+    data,
+    ...FAST_ALL,
+    '--duration',
+    '4s',
+    '--stream-interval',
+    '100ms',
+    '--rows-per-chunk',
+    '20',
+    '--users',
+    '40',
+    '--seed',
+    String(seed),
+  ]);
   const url = await listeningUrl(all);
-  expect((await waitForValue(() => httpRequest(`${url}/readyz`), (a) => a.status === 200, 20_000, '/readyz 200')).status).toBe(200);
+  expect(
+    (
+      await waitForValue(
+        () => httpRequest(`${url}/readyz`),
+        (a) => a.status === 200,
+        20_000,
+        '/readyz 200',
+      )
+    ).status,
+  ).toBe(200);
   await expectCleanEnd(all);
   expect(batchViewLines(all), 'batch recomputes during the run (one batch runs at start)').toBeGreaterThanOrEqual(3);
   // The README's invariant, on the file `all` wrote as it stopped.
@@ -174,9 +232,11 @@ describe('serve and all: the API equals an independent recount', () => {
         return;
       }
       const body = await response.text();
-      if (response.status === 200) csvAnswers.set(Number(response.headers.get('x-view-version')), [...(csvAnswers.get(Number(response.headers.get('x-view-version'))) ?? []), body]);
+      if (response.status === 200)
+        csvAnswers.set(Number(response.headers.get('x-view-version')), [...(csvAnswers.get(Number(response.headers.get('x-view-version'))) ?? []), body]);
       // Past its concurrency limit a download is refused at once, saying when to come back: an answer, not a failure.
-      else if (response.status !== 429 || response.headers.get('retry-after') !== '1') other.push({ startedAt: 0, endedAt: 0, status: response.status, body: { text: body } });
+      else if (response.status !== 429 || response.headers.get('retry-after') !== '1')
+        other.push({ startedAt: 0, endedAt: 0, status: response.status, body: { text: body } });
     };
 
     const client = async (seed: number): Promise<void> => {
@@ -212,13 +272,17 @@ describe('serve and all: the API equals an independent recount', () => {
     expect(other, 'answers other than 200, 404 (absent user) or 503').toEqual([]);
     expect(answered.filter((s) => s.status >= 500 && s.status !== 503)).toEqual([]);
     const firstLoaded = Math.min(...answered.filter((s) => s.status !== 503).map((s) => s.endedAt));
-    expect(answered.filter((s) => s.status === 503 && s.startedAt > firstLoaded), '503 after the service was ready').toEqual([]);
+    expect(
+      answered.filter((s) => s.status === 503 && s.startedAt > firstLoaded),
+      '503 after the service was ready',
+    ).toEqual([]);
 
     // Per user: one answer per version, and totals that never go down as versions go up.
     for (const [user, answers] of userAnswers) {
       const byVersion = new Map<number, { count: number; cents: number }>();
       for (const { status, body } of answers.filter((a) => a.status !== 503)) {
-        const totals = status === 404 ? { count: 0, cents: 0 } : { count: body.purchase_count_total as number, cents: apiCents(body.purchase_amount_total as string) };
+        const totals =
+          status === 404 ? { count: 0, cents: 0 } : { count: body.purchase_count_total as number, cents: apiCents(body.purchase_amount_total as string) };
         const version = body.version as number;
         expect(byVersion.get(version) ?? totals, `${user}: two different answers for version ${version}`).toEqual(totals);
         byVersion.set(version, totals);
@@ -226,20 +290,30 @@ describe('serve and all: the API equals an independent recount', () => {
       const ordered = [...byVersion].sort(([a], [b]) => a - b);
       for (let i = 1; i < ordered.length; i++) {
         const [[v1, t1], [v2, t2]] = [ordered[i - 1]!, ordered[i]!];
-        expect(t2.count >= t1.count && t2.cents >= t1.cents, `${user}: version ${v1} had ${JSON.stringify(t1)}, version ${v2} ${JSON.stringify(t2)}`).toBe(true);
+        expect(t2.count >= t1.count && t2.cents >= t1.cents, `${user}: version ${v1} had ${JSON.stringify(t1)}, version ${v2} ${JSON.stringify(t2)}`).toBe(
+          true,
+        );
       }
     }
     // /status: totals and the seq reflected never go down as versions go up; one answer per version.
     const statuses = new Map<number, Record<string, unknown>>();
     for (const { body } of statusAnswers.filter((s) => s.status === 200)) {
-      const key = { through_seq: body.through_seq, users: body.users, purchases: body.purchase_count_total, amount: body.purchase_amount_total, batch_view: body.batch_view };
+      const key = {
+        through_seq: body.through_seq,
+        users: body.users,
+        purchases: body.purchase_count_total,
+        amount: body.purchase_amount_total,
+        batch_view: body.batch_view,
+      };
       expect(statuses.get(body.version as number) ?? key, `two /status answers for version ${String(body.version)}`).toEqual(key);
       statuses.set(body.version as number, key);
     }
     const ordered = [...statuses].sort(([a], [b]) => a - b);
     for (let i = 1; i < ordered.length; i++) {
       const [[v1, s1], [v2, s2]] = [ordered[i - 1]!, ordered[i]!];
-      const grew = (['through_seq', 'users', 'purchases'] as const).every((k) => (s2[k] as number) >= (s1[k] as number)) && apiCents(s2.amount as string) >= apiCents(s1.amount as string);
+      const grew =
+        (['through_seq', 'users', 'purchases'] as const).every((k) => (s2[k] as number) >= (s1[k] as number)) &&
+        apiCents(s2.amount as string) >= apiCents(s1.amount as string);
       expect(grew, `version ${v1}: ${JSON.stringify(s1)}; version ${v2}: ${JSON.stringify(s2)}`).toBe(true);
     }
     // /view.csv: one body per version, whose totals are that version's /status totals.
@@ -247,11 +321,19 @@ describe('serve and all: the API equals an independent recount', () => {
     let matched = 0;
     for (const [version, bodies] of csvAnswers) {
       expect(new Set(bodies).size, `two different /view.csv bodies for version ${version}`).toBe(1);
-      const rows = bodies[0]!.trimEnd().split('\n').slice(1).map((line) => line.split(','));
+      const rows = bodies[0]!
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split(','));
       const status = statuses.get(version);
       if (!status) continue;
       matched++;
-      const totals = { users: rows.length, purchases: rows.reduce((n, row) => n + Number(row[1]), 0), cents: rows.reduce((n, row) => n + apiCents(row[2]!), 0) };
+      const totals = {
+        users: rows.length,
+        purchases: rows.reduce((n, row) => n + Number(row[1]), 0),
+        cents: rows.reduce((n, row) => n + apiCents(row[2]!), 0),
+      };
       expect(totals, `/view.csv of version ${version}`).toEqual({ users: status.users, purchases: status.purchases, cents: apiCents(status.amount as string) });
     }
     expect(matched, 'versions read both at /view.csv and /status').toBeGreaterThanOrEqual(1);
@@ -286,7 +368,12 @@ describe('serve and all: the API equals an independent recount', () => {
     expect(serve.child.exitCode).toBeNull();
 
     writeRealtimeDeltas(data, [1, 2]);
-    await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200 once the deltas exist');
+    await waitForValue(
+      () => httpRequest(`${url}/readyz`).then((a) => a.status),
+      (status) => status === 200,
+      20_000,
+      '/readyz 200 once the deltas exist',
+    );
     // publishBatchView writes a view from before buckets: all-time answers only.
     await expectApiEqualsRecount(url, data, true);
     await stop(serve);

@@ -114,7 +114,11 @@ describe('speed + serving layers', () => {
     dropStreamFile(dir, 'empty.csv', '');
     dropStreamFile(dir, 'real.csv', chunkText(8, 25));
     await caughtUp(dir, 2);
-    expect(loggedStreamFiles(dir).map((e) => e.name).sort()).toEqual(['empty.csv', 'real.csv']);
+    expect(
+      loggedStreamFiles(dir)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(['empty.csv', 'real.csv']);
 
     const second = await runCli(['speed', '--data', dir, ...FAST]);
     expect(second.code).toBe(1);
@@ -132,7 +136,11 @@ describe('speed + serving layers', () => {
     await waitFor(() => fs.readdirSync(path.join(dir, 'serving', 'realtime')).some((n) => n.startsWith('realtime-')), 10_000, 'a first realtime view');
     for (let i = 0; i < 3; i++) dropStreamFile(dir, `late-${i}.csv`, chunkText(70 + i, 5));
     expect(await stopSpeed(speed)).toBe(0);
-    expect(loggedStreamFiles(dir).map((e) => e.name).sort()).toEqual(['late-0.csv', 'late-1.csv', 'late-2.csv']);
+    expect(
+      loggedStreamFiles(dir)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(['late-0.csv', 'late-1.csv', 'late-2.csv']);
   });
 
   it('rejects a window that is not a multiple of the slide, naming both', async () => {

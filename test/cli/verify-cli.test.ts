@@ -49,7 +49,13 @@ function copyOf(data: string): string {
 }
 
 // Damages, each to one file.
-const lineStarts = (bytes: Buffer): number[] => [0, ...[...bytes.entries()].filter(([, b]) => b === 0x0a).map(([i]) => i + 1).filter((i) => i < bytes.length)];
+const lineStarts = (bytes: Buffer): number[] => [
+  0,
+  ...[...bytes.entries()]
+    .filter(([, b]) => b === 0x0a)
+    .map(([i]) => i + 1)
+    .filter((i) => i < bytes.length),
+];
 /** Keeps the file's lines before its last (a cut that still parses line by line). */
 const cutAtLineBoundary = (file: string): void => {
   const bytes = fs.readFileSync(file);
@@ -95,7 +101,10 @@ const linkOutside = (file: string, data: string): void => {
   fs.symlinkSync(outside, file);
 };
 /** The same JSON with trailing spaces past `limitBytes`: still valid JSON. */
-const oversized = (limitBytes: number) => (file: string): void => fs.appendFileSync(file, ' '.repeat(limitBytes + 1));
+const oversized =
+  (limitBytes: number) =>
+  (file: string): void =>
+    fs.appendFileSync(file, ' '.repeat(limitBytes + 1));
 
 type Damage = readonly [name: string, damage: (file: string, data: string) => void];
 const CUTS_AND_BYTES: readonly Damage[] = [
@@ -105,7 +114,9 @@ const CUTS_AND_BYTES: readonly Damage[] = [
   ['emptied', empty],
   ['a link', linkOutside],
 ];
-const BATCH_PART_DAMAGES: readonly Damage[] = CUTS_AND_BYTES.map(([name, damage]) => (damage === flipDigit ? ['a flipped digit in a total', flipTotalDigit] : [name, damage]));
+const BATCH_PART_DAMAGES: readonly Damage[] = CUTS_AND_BYTES.map(([name, damage]) =>
+  damage === flipDigit ? ['a flipped digit in a total', flipTotalDigit] : [name, damage],
+);
 const JSON_DAMAGES = (limitBytes: number): readonly Damage[] => [
   ['cut inside its line', cutInsideLine],
   ['a flipped digit', flipDigit],
@@ -120,16 +131,46 @@ const KINDS: readonly { kind: string; file: (data: string) => string; damages: r
   { kind: "a checkpoint's _REALTIME.json", file: (d) => path.join(newest(completeRealtimeViews(d)), '_REALTIME.json'), damages: JSON_DAMAGES(4 << 20) },
   { kind: "a checkpoint's part", file: (d) => path.join(newest(completeRealtimeViews(d)), 'part-00000'), damages: CUTS_AND_BYTES },
   { kind: 'a delta file', file: (d) => biggestIn(path.join(d, 'serving/realtime/deltas')), damages: CUTS_AND_BYTES },
-  { kind: "a batch view's _MANIFEST.json", file: (d) => path.join(newest(completeBatchViews(d)), '_MANIFEST.json'), damages: [...JSON_DAMAGES(8 << 20).filter(([, damage]) => damage !== flipDigit), ['a flipped digit of its user count', flipUsersDigit], ['cut at a line boundary', cutAtLineBoundary]] },
+  {
+    kind: "a batch view's _MANIFEST.json",
+    file: (d) => path.join(newest(completeBatchViews(d)), '_MANIFEST.json'),
+    damages: [
+      ...JSON_DAMAGES(8 << 20).filter(([, damage]) => damage !== flipDigit),
+      ['a flipped digit of its user count', flipUsersDigit],
+      ['cut at a line boundary', cutAtLineBoundary],
+    ],
+  },
   { kind: "a batch view's part", file: (d) => biggestIn(newest(completeBatchViews(d))), damages: BATCH_PART_DAMAGES },
   { kind: "a batch view's buckets part", file: (d) => biggestIn(path.join(newest(completeBatchViews(d)), 'buckets')), damages: BATCH_PART_DAMAGES },
-  { kind: "a speed window's part", file: (d) => biggestIn(newest(dirsIn(path.join(d, 'serving/speed')))), damages: [['cut inside a line', cutInsideLine], ['a link', linkOutside]] },
+  {
+    kind: "a speed window's part",
+    file: (d) => biggestIn(newest(dirsIn(path.join(d, 'serving/speed')))),
+    damages: [
+      ['cut inside a line', cutInsideLine],
+      ['a link', linkOutside],
+    ],
+  },
   { kind: 'the event-window state', file: (d) => path.join(d, 'ingest/event-windows.state'), damages: CUTS_AND_BYTES },
   { kind: 'the settings file', file: (d) => path.join(d, 'event-time.json'), damages: JSON_DAMAGES(4096) },
   // A log cut at its end reads as a shorter log (a torn last line is a crash, not damage): the head reaching past it tells.
   { kind: 'the ingest log', file: (d) => path.join(d, 'ingest/ingest.log'), damages: CUTS_AND_BYTES },
-  { kind: 'the compaction records', file: (d) => path.join(d, 'master/stream/compactions.jsonl'), damages: [['a flipped digit', flipDigit], ['emptied', empty], ['a link', linkOutside]] },
-  { kind: 'a compacted master file', file: (d) => biggestIn(path.join(d, 'master/stream')), damages: [['cut at a line boundary', cutAtLineBoundary], ['a link', linkOutside]] },
+  {
+    kind: 'the compaction records',
+    file: (d) => path.join(d, 'master/stream/compactions.jsonl'),
+    damages: [
+      ['a flipped digit', flipDigit],
+      ['emptied', empty],
+      ['a link', linkOutside],
+    ],
+  },
+  {
+    kind: 'a compacted master file',
+    file: (d) => biggestIn(path.join(d, 'master/stream')),
+    damages: [
+      ['cut at a line boundary', cutAtLineBoundary],
+      ['a link', linkOutside],
+    ],
+  },
 ];
 
 function newest(dirs: readonly string[]): string {
@@ -137,7 +178,10 @@ function newest(dirs: readonly string[]): string {
   return [...dirs].sort().at(-1)!;
 }
 function dirsIn(dir: string): string[] {
-  return fs.readdirSync(dir).filter((name) => !name.startsWith('.')).map((name) => path.join(dir, name));
+  return fs
+    .readdirSync(dir)
+    .filter((name) => !name.startsWith('.'))
+    .map((name) => path.join(dir, name));
 }
 /** The largest regular file of a folder (not `_` files): the one with the most lines to lose. */
 function biggestIn(dir: string): string {
@@ -172,7 +216,10 @@ describe('lambdaflow verify', () => {
       // The file, or the folder of a batch view whose parts hold less than its manifest says (not which part).
       const relative = path.relative(data, damaged);
       const named = run.findings.filter((line) => /^(damaged|missing|link) {2}/.test(line)).map((line) => line.split('  ')[1]!);
-      expect(named.some((found) => relative === found || relative.startsWith(`${found}/`)), run.findings.join('\n')).toBe(true);
+      expect(
+        named.some((found) => relative === found || relative.startsWith(`${found}/`)),
+        run.findings.join('\n'),
+      ).toBe(true);
       expect(run.summary).toMatch(/^verify: \d+ damaged, \d+ missing, \d+ orphaned, \d+ link; /);
       expect(errorLines(run.stderr)).toEqual([expect.stringMatching(/^lambdaflow verify: error \[E_STATE\]: \d+ problems? found in /)]);
       expect(snapshotTree(data)).toEqual(before);

@@ -339,7 +339,10 @@ describe('keys per (user, event-time bucket)', () => {
       const bucket = 470_000 + Math.floor(random() * 720);
       const cents = Math.floor(random() * 20_000) - 2_000;
       addBucket(table, user, bucket, 1, cents);
-      for (const [model, key] of [[perBucket, `${user}@${bucket}`], [perUser, user]] as const) {
+      for (const [model, key] of [
+        [perBucket, `${user}@${bucket}`],
+        [perUser, user],
+      ] as const) {
         const t = model.get(key) ?? { count: 0, cents: 0 };
         model.set(key, { count: t.count + 1, cents: t.cents + cents });
       }

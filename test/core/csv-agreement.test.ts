@@ -201,14 +201,27 @@ describe('agreement with csv-parse + the row rules', () => {
     for (const line of lines) {
       const expected = referenceOutcome(line);
       const got = parserOutcome(line);
-      if (JSON.stringify(got, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) !== JSON.stringify(expected, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))) {
+      if (
+        JSON.stringify(got, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) !==
+        JSON.stringify(expected, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))
+      ) {
         expect(got, JSON.stringify(line)).toEqual(expected);
       }
       const key = expected.kind === 'bad' ? expected.reason : expected.kind;
       seen.set(key, (seen.get(key) ?? 0) + 1);
     }
     // The generator must reach every outcome the row rules can give a short line, or agreement proves little.
-    for (const outcome of ['purchase', 'view', 'field_count', 'empty_user_id', 'bad_user_id', 'unknown_event_type', 'bad_amount', 'bad_timestamp', 'bad_quoting']) {
+    for (const outcome of [
+      'purchase',
+      'view',
+      'field_count',
+      'empty_user_id',
+      'bad_user_id',
+      'unknown_event_type',
+      'bad_amount',
+      'bad_timestamp',
+      'bad_quoting',
+    ]) {
       expect(seen.get(outcome) ?? 0, outcome).toBeGreaterThan(20);
     }
     // and both paths of the parser: lines with and without quotes

@@ -393,7 +393,8 @@ describe('line_too_long', () => {
       [5, 'line_too_long'],
       [6, 'field_count'],
     ]);
-    const pieces = chunk === 1 ? parseInPieces(bytes, [1, 2, 3, 5, 8, 13, 21, 40, 1000, 2000, 100_000, 200_000, 229_000, 230_000]) : parseInChunksOf(bytes, chunk);
+    const pieces =
+      chunk === 1 ? parseInPieces(bytes, [1, 2, 3, 5, 8, 13, 21, 40, 1000, 2000, 100_000, 200_000, 229_000, 230_000]) : parseInChunksOf(bytes, chunk);
     expect(pieces).toEqual(whole);
     expect(pieces.badRows[0]!.raw).toBe('z'.repeat(KIB));
   });
@@ -562,7 +563,10 @@ describe('chunk-boundary independence', () => {
         else if (roll < 0.1) lines.push(`"q,${random.int(5)}",purchase,"${random.int(100)}.${random.int(10)}",${random.int(1e9)}`);
         else if (roll < 0.15) lines.push(`u${random.int(9)},purchase,${random.int(10)}.${random.int(1000)},1`);
         else if (roll < 0.18) lines.push(`"broken,${random.int(9)},purchase,1,1`);
-        else lines.push(`u${random.int(20)},${random.chance(0.3) ? 'purchase' : 'view'},${random.chance(0.1) ? '-' : ''}${random.int(1000)}.${String(random.int(100)).padStart(2, '0')},${random.int(2e9)}`);
+        else
+          lines.push(
+            `u${random.int(20)},${random.chance(0.3) ? 'purchase' : 'view'},${random.chance(0.1) ? '-' : ''}${random.int(1000)}.${String(random.int(100)).padStart(2, '0')},${random.int(2e9)}`,
+          );
       }
       const eol = random.chance(0.5) ? random.pick(eols) : undefined; // undefined: mixed endings
       let text = lines.map((line) => line + (eol ?? random.pick(eols))).join('');
@@ -647,6 +651,9 @@ describe('event time', () => {
     });
     const input = bytesOf(`${HEADER_LINE}\na,view,1,10\n\nbad\n"b",purchase,1,20.5\r\n`);
     parser.consume(input, 0, input.length, true);
-    expect(seen).toEqual([[2, 10, 'a,view,1,10'], [5, 20, '"b",purchase,1,20.5']]);
+    expect(seen).toEqual([
+      [2, 10, 'a,view,1,10'],
+      [5, 20, '"b",purchase,1,20.5'],
+    ]);
   });
 });

@@ -59,7 +59,9 @@ describe('bucketRange', () => {
     expect(bucketRange(3_600, 4 * 3_600, 3_600)).toEqual({ first: 1, end: 4 });
   });
   it('names the bucket size and the nearest aligned bounds of a bound that is not aligned', () => {
-    expect(() => bucketRange(3_601, 7_200, 3_600)).toThrow(/from=3601 is not aligned to the 1h buckets: the nearest aligned bounds are 3600 \(1970-01-01T01:00:00Z\) and 7200 \(1970-01-01T02:00:00Z\)/);
+    expect(() => bucketRange(3_601, 7_200, 3_600)).toThrow(
+      /from=3601 is not aligned to the 1h buckets: the nearest aligned bounds are 3600 \(1970-01-01T01:00:00Z\) and 7200 \(1970-01-01T02:00:00Z\)/,
+    );
     expect(() => bucketRange(0, 100, 60)).toThrow(/to=100 .* 1m buckets: .* 60 \(1970-01-01T00:01:00Z\) and 120 \(1970-01-01T00:02:00Z\)/);
   });
   it('refuses an empty or reversed range', () => {
@@ -72,7 +74,12 @@ describe('the event clock', () => {
   it('starts at −∞ and keeps the largest second less the allowed lateness', () => {
     expect(watermarkOf(EVENT_CLOCK_START, 10)).toBe(-Infinity);
     let clock = EVENT_CLOCK_START;
-    for (const unit of [{ maxEventSecond: 100, lateRows: 0 }, { maxEventSecond: 90, lateRows: 2 }, { maxEventSecond: -Infinity, lateRows: 0 }, { maxEventSecond: 120, lateRows: 1 }]) {
+    for (const unit of [
+      { maxEventSecond: 100, lateRows: 0 },
+      { maxEventSecond: 90, lateRows: 2 },
+      { maxEventSecond: -Infinity, lateRows: 0 },
+      { maxEventSecond: 120, lateRows: 1 },
+    ]) {
       clock = advanceEventClock(clock, unit);
     }
     expect(clock).toEqual({ maxEventSecond: 120, lateRows: 3 });
@@ -81,7 +88,7 @@ describe('the event clock', () => {
 });
 
 describe('unitLateness', () => {
-  it("gives unit n the watermark of units 1..n−1, and flags only units whose smallest second is below it", () => {
+  it('gives unit n the watermark of units 1..n−1, and flags only units whose smallest second is below it', () => {
     const units = [
       { minEventSecond: 100, maxEventSecond: 200 },
       { minEventSecond: 185, maxEventSecond: 190 },

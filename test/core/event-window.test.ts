@@ -32,7 +32,10 @@ function run(units: readonly (readonly Row[])[], windows = new EventWindows(SPEC
 }
 
 const describeWindow = (w: DueWindow): string =>
-  `${w.endSecond} W${w.watermark} late${w.lateRows}: ${w.totals.toSortedTotals().map((t) => `${t.userId} ${t.count} ${t.cents}`).join(', ')}`;
+  `${w.endSecond} W${w.watermark} late${w.lateRows}: ${w.totals
+    .toSortedTotals()
+    .map((t) => `${t.userId} ${t.count} ${t.cents}`)
+    .join(', ')}`;
 
 /** The rule from scratch: per unit in order, W and lateness; each window due at the first unit whose W reaches its end. */
 function recount(units: readonly (readonly Row[])[]): string[] {
@@ -50,7 +53,9 @@ function recount(units: readonly (readonly Row[])[]): string[] {
     }
     const watermark = max - SPEC.allowedLatenessSeconds;
     const last = Math.floor(watermark / SPEC.slideSeconds) * SPEC.slideSeconds;
-    const first = Number.isFinite(dueThrough) ? dueThrough + SPEC.slideSeconds : Math.min(...kept.map((r) => r[3])) - (Math.min(...kept.map((r) => r[3])) % SPEC.slideSeconds) + SPEC.slideSeconds;
+    const first = Number.isFinite(dueThrough)
+      ? dueThrough + SPEC.slideSeconds
+      : Math.min(...kept.map((r) => r[3])) - (Math.min(...kept.map((r) => r[3])) % SPEC.slideSeconds) + SPEC.slideSeconds;
     for (let end = first; end <= last; end += SPEC.slideSeconds) {
       const totals = new Map<string, [number, number]>();
       for (const [user, , cents, second] of kept) {
@@ -68,11 +73,50 @@ function recount(units: readonly (readonly Row[])[]): string[] {
 
 describe('EventWindows', () => {
   it.each<[string, (readonly Row[])[]]>([
-    ['one unit: nothing due until the watermark passes an end', [[['a', 'purchase', 100, 1000], ['b', 'purchase', 250, 1003]]]],
+    [
+      'one unit: nothing due until the watermark passes an end',
+      [
+        [
+          ['a', 'purchase', 100, 1000],
+          ['b', 'purchase', 250, 1003],
+        ],
+      ],
+    ],
     ['a window due after the unit that moves W past its end', [[['a', 'purchase', 100, 1000]], [['a', 'purchase', 200, 1030]]]],
-    ['a late purchase never reaches a window', [[['a', 'purchase', 100, 1000], ['a', 'view', 0, 1040]], [['b', 'purchase', 700, 1001], ['a', 'purchase', 5, 1041]], [['c', 'view', 0, 1100]]]],
-    ['views move the clock, only purchases enter windows', [[['a', 'view', 0, 1000]], [['b', 'purchase', 300, 1012], ['a', 'view', 0, 1060]]]],
-    ['a jump of the watermark makes many windows due at once', [[['a', 'purchase', 100, 1000], ['b', 'purchase', 100, 1015]], [['c', 'view', 0, 2000]]]],
+    [
+      'a late purchase never reaches a window',
+      [
+        [
+          ['a', 'purchase', 100, 1000],
+          ['a', 'view', 0, 1040],
+        ],
+        [
+          ['b', 'purchase', 700, 1001],
+          ['a', 'purchase', 5, 1041],
+        ],
+        [['c', 'view', 0, 1100]],
+      ],
+    ],
+    [
+      'views move the clock, only purchases enter windows',
+      [
+        [['a', 'view', 0, 1000]],
+        [
+          ['b', 'purchase', 300, 1012],
+          ['a', 'view', 0, 1060],
+        ],
+      ],
+    ],
+    [
+      'a jump of the watermark makes many windows due at once',
+      [
+        [
+          ['a', 'purchase', 100, 1000],
+          ['b', 'purchase', 100, 1015],
+        ],
+        [['c', 'view', 0, 2000]],
+      ],
+    ],
     ['windows no row falls into are skipped', [[['a', 'purchase', 100, 1000]], [['a', 'purchase', 100, 1500]], [['a', 'view', 0, 1600]]]],
   ])('%s', (_name, units) => {
     expect(run(units).due).toEqual(recount(units));
@@ -81,7 +125,12 @@ describe('EventWindows', () => {
   it('equals the recount over a long random run, and a state taken midway goes on identically', () => {
     const random = seeded(11);
     const units = Array.from({ length: 200 }, (_, i) =>
-      Array.from({ length: 1 + random.int(6) }, (): Row => [`u${random.int(8)}`, random.chance(0.7) ? 'purchase' : 'view', random.int(10_000), 1_000 + 3 * i - random.int(8) - (random.chance(0.1) ? random.int(60) : 0)]),
+      Array.from({ length: 1 + random.int(6) }, (): Row => [
+        `u${random.int(8)}`,
+        random.chance(0.7) ? 'purchase' : 'view',
+        random.int(10_000),
+        1_000 + 3 * i - random.int(8) - (random.chance(0.1) ? random.int(60) : 0),
+      ]),
     );
     const whole = run(units).due;
     expect(whole).toEqual(recount(units));
@@ -99,7 +148,16 @@ describe('EventWindows', () => {
 
   it('starting mid-stream, the first window due is the first only later units can reach', () => {
     const windows = EventWindows.after(SPEC, 7, { maxEventSecond: 1_005, lateRows: 0 });
-    const due = windows.add(unit(8, [['a', 'purchase', 100, 1_012], ['a', 'purchase', 100, 1_100]], windows.threshold));
+    const due = windows.add(
+      unit(
+        8,
+        [
+          ['a', 'purchase', 100, 1_012],
+          ['a', 'purchase', 100, 1_100],
+        ],
+        windows.threshold,
+      ),
+    );
     // Units 1..7 may hold rows up to second 1005 that were never fed in: the windows ending at 1020 and 1030 would miss
     // them, so the first due starts at 1010.
     expect(due.map((w) => `${w.startSecond}-${w.endSecond}`)).toEqual(['1010-1040']);

@@ -12,9 +12,12 @@ describe('parseNatsUrl', () => {
     expect(parseNatsUrl(text)).toEqual(address);
   });
 
-  it.each(['nats://127.0.0.1', 'nats://127.0.0.1:0', 'nats://127.0.0.1:65536', 'tls://h:1', 'nats://h:1/x', 'nats://user@h:1', '127.0.0.1:4222'])('refuses %s', (text) => {
-    expect(parseNatsUrl(text)).toBeUndefined();
-  });
+  it.each(['nats://127.0.0.1', 'nats://127.0.0.1:0', 'nats://127.0.0.1:65536', 'tls://h:1', 'nats://h:1/x', 'nats://user@h:1', '127.0.0.1:4222'])(
+    'refuses %s',
+    (text) => {
+      expect(parseNatsUrl(text)).toBeUndefined();
+    },
+  );
 });
 
 describe('subjects', () => {
@@ -40,7 +43,9 @@ describe('subjects', () => {
   it('partitions need a subject ending in .>: one rule, for the option resolvers and partitionSubject alike', () => {
     expect(() => checkPartitionedSubject('events.>')).not.toThrow();
     for (const subject of ['events', 'events.*', 'events>']) {
-      expect(expectOptionsError(() => checkPartitionedSubject(subject), 'nats-subject').message).toBe(`--nats-subject: partitions need a subject ending in .> (like events.>), got "${subject}"`);
+      expect(expectOptionsError(() => checkPartitionedSubject(subject), 'nats-subject').message).toBe(
+        `--nats-subject: partitions need a subject ending in .> (like events.>), got "${subject}"`,
+      );
     }
   });
 });

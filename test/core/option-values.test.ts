@@ -1,14 +1,6 @@
 // Raw option values: whole numbers, durations (both ways), choices, and the window check naming the flag at fault.
 import { describe, expect, it } from 'vitest';
-import {
-  choiceOption,
-  durationOption,
-  formatDurationMs,
-  integerOption,
-  parseDurationMs,
-  stringOf,
-  windowOption,
-} from '../../src/core/option-values.js';
+import { choiceOption, durationOption, formatDurationMs, integerOption, parseDurationMs, stringOf, windowOption } from '../../src/core/option-values.js';
 import { expectOptionsError } from '../helpers/option-errors.js';
 
 describe('integerOption', () => {

@@ -93,13 +93,20 @@ describe('findLineStart', () => {
       for (let from = 1; from <= bytes.length + 1; from++) {
         // at end of file: the first line start ≥ from, or -1
         let expected = -1;
-        for (let q = from; q <= bytes.length; q++) if (isLineStart(bytes, q)) { expected = q; break; }
+        for (let q = from; q <= bytes.length; q++)
+          if (isLineStart(bytes, q)) {
+            expected = q;
+            break;
+          }
         expect(findLineStart(bytes, from, true), `${Buffer.from(bytes).toString('latin1')} from ${from}`).toBe(expected);
         // not at end of file: the same, unless it would rest on a final CR (which needs the next byte)
         let notEof = -1;
         for (let q = from; q <= bytes.length; q++) {
           if (q === bytes.length && bytes[q - 1] === CR) break;
-          if (isLineStart(bytes, q)) { notEof = q; break; }
+          if (isLineStart(bytes, q)) {
+            notEof = q;
+            break;
+          }
         }
         expect(findLineStart(bytes, from, false)).toBe(notEof);
       }
@@ -113,10 +120,13 @@ describe('findLineStart', () => {
       const window = random.between(2, 6);
       for (let offset = 1; offset < bytes.length; offset++) {
         let found = bytes.length;
-        for (let position = offset - 1; position < bytes.length; ) {
+        for (let position = offset - 1; position < bytes.length;) {
           const slice = bytes.subarray(position, Math.min(bytes.length, position + window));
           const q = findLineStart(slice, 1, position + slice.length >= bytes.length);
-          if (q >= 0) { found = position + q; break; }
+          if (q >= 0) {
+            found = position + q;
+            break;
+          }
           position += slice.length - 1;
           if (slice.length <= 1) break;
         }
@@ -135,7 +145,11 @@ describe('planTasks', () => {
     let size = text.length;
     while (size < bytes) {
       const eol = random.pick(['\n', '\n', '\r\n', '\r']);
-      text = random.chance(0.002) ? `bad row ${random.int(100)}${eol}` : random.chance(0.02) ? eol : `u${random.int(5000)},${random.chance(0.3) ? 'purchase' : 'view'},${random.int(500)}.${String(random.int(100)).padStart(2, '0')},${1_700_000_000 + random.int(1e6)}${eol}`;
+      text = random.chance(0.002)
+        ? `bad row ${random.int(100)}${eol}`
+        : random.chance(0.02)
+          ? eol
+          : `u${random.int(5000)},${random.chance(0.3) ? 'purchase' : 'view'},${random.int(500)}.${String(random.int(100)).padStart(2, '0')},${1_700_000_000 + random.int(1e6)}${eol}`;
       parts.push(text);
       size += text.length;
     }
@@ -145,7 +159,11 @@ describe('planTasks', () => {
   it('groups many small files into one task, each file whole', () => {
     const sizes = Array.from({ length: 50 }, (_, i) => 1000 + i);
     const files = sizes.map((size) => Buffer.alloc(size, 'a\n'));
-    const tasks = planTasks(sizes.map((size) => ({ size })), 8, finderOver(files));
+    const tasks = planTasks(
+      sizes.map((size) => ({ size })),
+      8,
+      finderOver(files),
+    );
     expect(tasks).toHaveLength(1);
     expect(tasks[0]!.map((r) => [r.fileIndex, r.start, r.end])).toEqual(sizes.map((size, i) => [i, 0, size]));
   });
@@ -153,7 +171,11 @@ describe('planTasks', () => {
   it('groups small files into tasks of about MIN_RANGE_BYTES when there are many', () => {
     const sizes = Array.from({ length: 40 }, () => 100_000);
     const files = sizes.map((size) => Buffer.alloc(size, 'abc\n'));
-    const tasks = planTasks(sizes.map((size) => ({ size })), 8, finderOver(files));
+    const tasks = planTasks(
+      sizes.map((size) => ({ size })),
+      8,
+      finderOver(files),
+    );
     expectExactCover(tasks, sizes);
     expect(MIN_RANGE_BYTES).toBe(MIB);
     expect(tasks.length).toBe(Math.ceil((40 * 100_000) / MIB));
@@ -207,7 +229,11 @@ describe('planTasks', () => {
   it('empty files get no range; the others are still covered', () => {
     const files = [Buffer.alloc(0), bigFile(2 * MIB, 2), Buffer.alloc(0), Buffer.from('a\nb\n')];
     const sizes = files.map((f) => f.length);
-    const tasks = planTasks(sizes.map((size) => ({ size })), 4, finderOver(files));
+    const tasks = planTasks(
+      sizes.map((size) => ({ size })),
+      4,
+      finderOver(files),
+    );
     expectExactCover(tasks, sizes);
     expect(tasks.flat().some((r) => r.fileIndex === 0 || r.fileIndex === 2)).toBe(false);
     expect(planTasks([], 4, () => 0)).toEqual([]);
@@ -220,11 +246,27 @@ describe('planTasks', () => {
     for (let trial = 0; trial < 25; trial++) {
       const files = Array.from({ length: random.between(1, 6) }, () => random.pick(pool));
       const sizes = files.map((f) => f.length);
-      const tasks = planTasks(sizes.map((size) => ({ size })), random.between(1, 16), finderOver(files));
+      const tasks = planTasks(
+        sizes.map((size) => ({ size })),
+        random.between(1, 16),
+        finderOver(files),
+      );
       expectExactCover(tasks, sizes);
       for (const range of tasks.flat()) if (range.start > 0) expect(isLineStart(files[range.fileIndex]!, range.start)).toBe(true);
       // and it is deterministic
-      expect(planTasks(sizes.map((size) => ({ size })), 3, finderOver(files))).toEqual(planTasks(sizes.map((size) => ({ size })), 3, finderOver(files)));
+      expect(
+        planTasks(
+          sizes.map((size) => ({ size })),
+          3,
+          finderOver(files),
+        ),
+      ).toEqual(
+        planTasks(
+          sizes.map((size) => ({ size })),
+          3,
+          finderOver(files),
+        ),
+      );
     }
   });
 

@@ -7,7 +7,30 @@ import { ViewLineWriter, batchPartsOf, formatBucketedEntries, formatEntries, sor
 import { seeded } from '../helpers/prng.js';
 
 /** Characters from every UTF-8 length, including the two ranges UTF-16 orders differently from code points. */
-const ALPHABET = ['a', 'b', 'z', '0', '9', ',', '"', ' ', 'é', 'ß', '\u07ff', '\u0800', 'ह', '\ud7ff', '\ue000', '\uefff', '\uf000', '\uffef', '😀', '𐀀', '\u{10ffff}', '中'];
+const ALPHABET = [
+  'a',
+  'b',
+  'z',
+  '0',
+  '9',
+  ',',
+  '"',
+  ' ',
+  'é',
+  'ß',
+  '\u07ff',
+  '\u0800',
+  'ह',
+  '\ud7ff',
+  '\ue000',
+  '\uefff',
+  '\uf000',
+  '\uffef',
+  '😀',
+  '𐀀',
+  '\u{10ffff}',
+  '中',
+];
 
 function tableOf(ids: readonly string[], random: ReturnType<typeof seeded>): UserAggTable {
   const table = new UserAggTable();
@@ -39,7 +62,11 @@ describe('sortedEntries / formatEntries', () => {
     const ids = Array.from({ length: 2_000 }, (_, i) => `user-${String(random.between(0, 10 ** 9)).padStart(12, '0')}-${i % 7}`);
     const table = tableOf(ids, random);
     const scratch = new ArrayBuffer(sortScratchBytes(table.size));
-    const order = sortByKey(table.keyColumns(), Uint32Array.from({ length: table.size }, (_, e) => e), scratch);
+    const order = sortByKey(
+      table.keyColumns(),
+      Uint32Array.from({ length: table.size }, (_, e) => e),
+      scratch,
+    );
     expect(Array.from(order, (e) => Buffer.from(table.keyAt(e)).toString())).toEqual([...new Set(ids)].sort(compareUserIds));
     expect(() => sortByKey(table.keyColumns(), new Uint32Array(3), new ArrayBuffer(sortScratchBytes(3) - 1))).toThrow(RangeError);
   });
@@ -79,9 +106,14 @@ describe('sortedEntries / formatBucketedEntries with buckets', () => {
     const users = [...model.keys()].sort(compareUserIds);
     const money = (cents: number): string => `${cents < 0 ? '-' : ''}${Math.floor(Math.abs(cents) / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
     const expectedBuckets = users.flatMap((u) =>
-      [...model.get(u)!].filter(([, [c, a]]) => c !== 0 || a !== 0).sort(([a], [b]) => a - b).map(([b, [c, a]]) => `${u},${b * 60},${c},${money(a)}\n`),
+      [...model.get(u)!]
+        .filter(([, [c, a]]) => c !== 0 || a !== 0)
+        .sort(([a], [b]) => a - b)
+        .map(([b, [c, a]]) => `${u},${b * 60},${c},${money(a)}\n`),
     );
-    const expectedUsers = users.map((u) => [...model.get(u)!.values()].reduce(([c, a], [dc, da]) => [c + dc, a + da], [0, 0])).map(([c, a], i) => `${users[i]},${c},${money(a)}\n`);
+    const expectedUsers = users
+      .map((u) => [...model.get(u)!.values()].reduce(([c, a], [dc, da]) => [c + dc, a + da], [0, 0]))
+      .map(([c, a], i) => `${users[i]},${c},${money(a)}\n`);
     expect(lines.buckets.toString()).toBe(expectedBuckets.join(''));
     expect(lines.users.toString()).toBe(expectedUsers.join(''));
     expect([lines.userCount, lines.bucketCount]).toEqual([users.length, expectedBuckets.length]);
@@ -95,7 +127,8 @@ describe('sortedEntries / formatBucketedEntries with buckets', () => {
 
   it('batchPartsOf: a user whose buckets cancel keeps its bucket lines, has no all-time line; zero buckets are left out', () => {
     const table = new UserAggTable();
-    const add = (user: string, bucket: number, count: number, cents: number): void => table.add(Buffer.from(user), 0, user.length, count, cents, undefined, bucket);
+    const add = (user: string, bucket: number, count: number, cents: number): void =>
+      table.add(Buffer.from(user), 0, user.length, count, cents, undefined, bucket);
     add('z', 1, 1, 500);
     add('z', 2, -1, -500);
     add('a', 3, 2, 100);
@@ -111,7 +144,7 @@ describe('sortedEntries / formatBucketedEntries with buckets', () => {
     const table = new UserAggTable();
     for (const user of ['b', 'a']) {
       const key = Buffer.from(user);
-      for (let bucket = 99; bucket >= 0; bucket--) table.add(key, 0, 1, 1, bucket, undefined, bucket * 7 % 100);
+      for (let bucket = 99; bucket >= 0; bucket--) table.add(key, 0, 1, 1, bucket, undefined, (bucket * 7) % 100);
     }
     const buckets = formatBucketedEntries(table, sortedEntries(table), 10).buckets.toString().trim().split('\n');
     const expected = ['a', 'b'].flatMap((u) => Array.from({ length: 100 }, (_, b) => `${u},${b * 10},1,${(((b * 43) % 100) / 100).toFixed(2)}`));
@@ -123,7 +156,8 @@ describe('ViewLineWriter: numbers', () => {
   it('writes counts, bucket starts and amounts as String() does, around every digit count and past 2^31', () => {
     const values = [0, 1, 9, 10, 99, 100, 101, 999, 1_000, 65_535, 99_999, 100_000, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 1e15 + 7, Number.MAX_SAFE_INTEGER];
     for (let d = 1; d <= 10; d++) values.push(10 ** d - 1, 10 ** d, 10 ** d + 1, 1_796_000_000 + d * 3_600);
-    const money = (cents: number): string => `${cents < 0 ? '-' : ''}${String(Math.floor(Math.abs(cents) / 100))}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
+    const money = (cents: number): string =>
+      `${cents < 0 ? '-' : ''}${String(Math.floor(Math.abs(cents) / 100))}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
     const writer = new ViewLineWriter(16);
     const key = Buffer.from('u');
     const expected: string[] = [];

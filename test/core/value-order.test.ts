@@ -29,7 +29,7 @@ describe('orderByValueDescending', () => {
 
   it('agrees with a comparator sort on random amounts with many ties', () => {
     let seed = 12345;
-    const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (const spread of [10, 100_000, 2 ** 40]) {
       const values = Array.from({ length: 5_000 }, () => Math.floor((random() - 0.3) * spread));
       expect(order(values)).toEqual(recount(values));

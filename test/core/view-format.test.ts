@@ -117,7 +117,7 @@ describe('amounts and counts in a part', () => {
     ]);
   });
 
-  it('a total may exceed one row\'s limit ($999,999,999.99), up to what a double keeps exact', () => {
+  it("a total may exceed one row's limit ($999,999,999.99), up to what a double keeps exact", () => {
     expect(totalsOf('a,3,2999999999.97\n"b,c",2,90071992547409.91\n')).toEqual([
       ['a', 3, 299_999_999_997],
       ['b,c', 2, Number.MAX_SAFE_INTEGER],
@@ -142,7 +142,7 @@ describe('amounts and counts in a part', () => {
   });
 });
 
-describe('formatBlock: a block\'s lines, read back the same', () => {
+describe("formatBlock: a block's lines, read back the same", () => {
   // Any user id the event parser admits (no control characters); totals as files hold them (never negative).
   const users: [string, number, number][] = [
     ['u1', 3, 1999],
@@ -177,7 +177,12 @@ describe('formatBlock: a block\'s lines, read back the same', () => {
       const amount = `${cents < 0 ? '-' : ''}${Math.floor(Math.abs(cents) / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
       return `9,${field},${count},${amount}\n`;
     });
-    expect(formatBlock(block, '9,').toString().split(/(?<=\n)(?=9,)/).sort()).toEqual(expected.sort());
+    expect(
+      formatBlock(block, '9,')
+        .toString()
+        .split(/(?<=\n)(?=9,)/)
+        .sort(),
+    ).toEqual(expected.sort());
   });
 });
 
@@ -185,10 +190,16 @@ describe('lines per (user, bucket)', () => {
   const B = 3_600;
   function bucketLinesOf(text: string, firstLine: ViewFirstLine = 'header-or-data'): [string, number, number, number][] {
     const read: [string, number, number, number][] = [];
-    forEachViewLine(Buffer.from(text), FILE, 0, (_p, key, start, end, count, cents, bucket) => read.push([Buffer.from(key.subarray(start, end)).toString(), bucket, count, cents]), {
-      firstLine,
-      buckets: bucketField(B),
-    });
+    forEachViewLine(
+      Buffer.from(text),
+      FILE,
+      0,
+      (_p, key, start, end, count, cents, bucket) => read.push([Buffer.from(key.subarray(start, end)).toString(), bucket, count, cents]),
+      {
+        firstLine,
+        buckets: bucketField(B),
+      },
+    );
     return read;
   }
 
@@ -216,14 +227,21 @@ describe('lines per (user, bucket)', () => {
 
   it('formatBlock writes a bucket start after the user id (empty over all time), and reads back the same', () => {
     const table = new UserAggTable();
-    for (const [id, bucket, cents] of [['u1', 5, 100], ['u1', 6, 250], ['x,y', 0, 1], ['u2', ALL_TIME, 7]] as const) {
+    for (const [id, bucket, cents] of [
+      ['u1', 5, 100],
+      ['u1', 6, 250],
+      ['x,y', 0, 1],
+      ['u2', ALL_TIME, 7],
+    ] as const) {
       const key = Buffer.from(id);
       table.add(key, 0, key.length, 1, cents, undefined, bucket);
     }
     const text = formatBlock(table.toBlock(), '3,', bucketField(B)).toString();
     expect(text.split('\n').filter(Boolean).sort()).toEqual(['3,"x,y",0,1,0.01', '3,u1,18000,1,1.00', '3,u1,21600,1,2.50', '3,u2,,1,0.07']);
     const read = new UserAggTable();
-    forEachViewLine(Buffer.from(text), FILE, 1, (_p, key, start, end, count, cents, bucket) => read.add(key, start, end, count, cents, undefined, bucket), { buckets: bucketField(B) });
+    forEachViewLine(Buffer.from(text), FILE, 1, (_p, key, start, end, count, cents, bucket) => read.add(key, start, end, count, cents, undefined, bucket), {
+      buckets: bucketField(B),
+    });
     expect(read.toSortedBucketTotals()).toEqual(table.toSortedBucketTotals());
   });
 });

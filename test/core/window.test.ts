@@ -40,7 +40,15 @@ describe('windowSpec', () => {
 
 describe('SlideRing', () => {
   const cases: { name: string; slidesPerWindow: number; slides: Slide[]; expected: [string, number, number][] }[] = [
-    { name: 'key added', slidesPerWindow: 3, slides: [[['a', 1, 100]], [['b', 2, 50]]], expected: [['a', 1, 100], ['b', 2, 50]] },
+    {
+      name: 'key added',
+      slidesPerWindow: 3,
+      slides: [[['a', 1, 100]], [['b', 2, 50]]],
+      expected: [
+        ['a', 1, 100],
+        ['b', 2, 50],
+      ],
+    },
     { name: 'key removed when its slide expires', slidesPerWindow: 2, slides: [[['a', 1, 100]], [['b', 1, 5]], [['b', 1, 5]]], expected: [['b', 2, 10]] },
     { name: 'empty slides empty the window', slidesPerWindow: 2, slides: [[['a', 1, 100]], [], []], expected: [] },
     { name: 'tumbling window (one slide)', slidesPerWindow: 1, slides: [[['a', 1, 1]], [['a', 2, 2]]], expected: [['a', 2, 2]] },

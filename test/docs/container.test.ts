@@ -170,7 +170,9 @@ describe('Dockerfile', () => {
   it('installs from the lockfile with npm ci, then copies the sources and builds with npm run build', () => {
     const copyManifests = index('COPY', /^package\.json package-lock\.json /);
     const ci = index('RUN', /^npm ci\b/);
-    const sources = ['src', 'workers', 'bench', 'main.ts', 'tsconfig.json'].map((name) => index('COPY', new RegExp(`(^|\\s)${name.replace('.', '\\.')}(\\s|$)`)));
+    const sources = ['src', 'workers', 'bench', 'main.ts', 'tsconfig.json'].map((name) =>
+      index('COPY', new RegExp(`(^|\\s)${name.replace('.', '\\.')}(\\s|$)`)),
+    );
     const build = index('RUN', /^npm run build\b/);
     expect(copyManifests).toBeGreaterThanOrEqual(0);
     expect(ci).toBeGreaterThan(copyManifests);
@@ -179,7 +181,7 @@ describe('Dockerfile', () => {
     expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.build).toBe('tsc -p tsconfig.json');
   });
 
-  it('keeps the data folder in the /data volume, exposes the HTTP port and runs the README\'s `all` command by default', () => {
+  it("keeps the data folder in the /data volume, exposes the HTTP port and runs the README's `all` command by default", () => {
     const final = dockerfile.filter((i) => i.stage === finalStage);
     expect(final.find((i) => i.keyword === 'VOLUME')?.args).toBe('/data');
     expect(final.find((i) => i.keyword === 'EXPOSE')?.args).toBe('8080');
@@ -189,7 +191,9 @@ describe('Dockerfile', () => {
   });
 
   it('.dockerignore keeps local state out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
     for (const name of ['node_modules', 'dist', 'data', 'test-results', '.git']) expect(ignored).toContain(name);
   });
 });
@@ -205,7 +209,10 @@ describe('docker-compose.yml', () => {
 
   it('has the services nats-1 to nats-3, pipeline, serve and producer; every named volume is declared', () => {
     expect([...compose.services.keys()].sort()).toEqual([...NATS_MEMBERS, 'pipeline', 'producer', 'serve']);
-    const named = [...compose.services.values()].flatMap((s) => asList(s.get('volumes'))).map((v) => v.split(':')[0]!).filter((v) => !v.startsWith('.') && !v.startsWith('/'));
+    const named = [...compose.services.values()]
+      .flatMap((s) => asList(s.get('volumes')))
+      .map((v) => v.split(':')[0]!)
+      .filter((v) => !v.startsWith('.') && !v.startsWith('/'));
     for (const volume of named) expect(compose.volumes).toContain(volume);
   });
 
@@ -213,7 +220,9 @@ describe('docker-compose.yml', () => {
     for (const name of NATS_MEMBERS) {
       const nats = service(name);
       expect(nats.get('image')).toMatch(/^nats:(2\.10|2\.9-alpine)$/);
-      const routes = NATS_MEMBERS.filter((other) => other !== name).map((other) => `nats://${other}:6222`).join(',');
+      const routes = NATS_MEMBERS.filter((other) => other !== name)
+        .map((other) => `nats://${other}:6222`)
+        .join(',');
       expect(nats.get('command')).toBe(`-js -sd /data -n ${name} --cluster_name lambdaflow --cluster nats://0.0.0.0:6222 --routes ${routes}`);
       expect(asList(nats.get('volumes'))).toContain(`${name}:/data`);
     }
@@ -292,7 +301,7 @@ describe('the flags of every command line exist in the CLI (`<command> --help`)'
   }
 });
 
-describe('the NATS JetStream source\'s flags (docs/scaling-out.md)', () => {
+describe("the NATS JetStream source's flags (docs/scaling-out.md)", () => {
   const natsCommands = ['speed', 'all', 'gen-stream'];
   for (const flag of NATS_FLAGS) {
     const offeredBy = natsCommands.filter((command) => {

@@ -14,7 +14,16 @@ import { BUCKETS_HEADER } from '../../src/core/view-format.js';
 import { type FileSpec, FIXTURE_DIR, batchCorpusFiles, expectFile, renderFile, streamFiles } from '../fixtures/generate-hostile.js';
 import { MAIN, listeningUrl, requireBuild, runCli, runCliOk, startCli } from '../helpers/cli.js';
 import { httpRequest, jsonOf } from '../helpers/http-client.js';
-import { type BatchViewOnDisk, batchLeftovers, completeBatchViews, readBatchView, readManifest, readMergedViewText, readPartTotals, plain } from '../helpers/outputs.js';
+import {
+  type BatchViewOnDisk,
+  batchLeftovers,
+  completeBatchViews,
+  readBatchView,
+  readManifest,
+  readMergedViewText,
+  readPartTotals,
+  plain,
+} from '../helpers/outputs.js';
 import { dropStreamFile, waitForValue } from '../helpers/pipeline.js';
 import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
 import { seeded, type Random } from '../helpers/prng.js';
@@ -81,7 +90,8 @@ interface EventVerdicts extends Verdicts {
 
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byUser = (totals: [string, number, number][]): [string, number, number][] => [...totals].sort(([a], [b]) => byId(a, b));
-const byUserBucket = (buckets: [string, number, number, number][]): [string, number, number, number][] => [...buckets].sort((a, b) => byId(a[0], b[0]) || a[1] - b[1]);
+const byUserBucket = (buckets: [string, number, number, number][]): [string, number, number, number][] =>
+  [...buckets].sort((a, b) => byId(a[0], b[0]) || a[1] - b[1]);
 const withoutEventTime = ({ bad, counts, totals }: Verdicts): Verdicts => ({ bad, counts, totals });
 
 function summarizeWithJob(files: readonly { path: string; bytes: number }[], bucketSeconds = 3_600): EventVerdicts[] {
@@ -127,10 +137,64 @@ function writeTempFiles(files: readonly { name: string; bytes: Uint8Array }[]): 
 // ---------------------------------------------------------------------------------------------------------------
 // Generated files: random rows from hostile pieces, with every line ending, BOMs, headers and overlong lines.
 
-const USERS: readonly (string | number[])[] = ['u1', 'u2', 'ü-用户', '"u,3"', '"q""x"', '""', '', ' sp ', 'a\tb', [0x62, 0xff], 'b\x7f', '\u0085x', '"open', 'st"ray', '"x"y', '😀'];
+const USERS: readonly (string | number[])[] = [
+  'u1',
+  'u2',
+  'ü-用户',
+  '"u,3"',
+  '"q""x"',
+  '""',
+  '',
+  ' sp ',
+  'a\tb',
+  [0x62, 0xff],
+  'b\x7f',
+  '\u0085x',
+  '"open',
+  'st"ray',
+  '"x"y',
+  '😀',
+];
 const TYPES = ['purchase', 'purchase', 'view', 'Purchase', '', 'click', '"view"'];
-const AMOUNTS = ['1.00', '-2.5', '+3', '007.10', '999999999.99', '-999999999.99', '1000000000.00', '12.345', '1e3', '.5', '5.', '', '"4.00"', '"1,000.00"', '-0', 'NaN', '٣', ' 1'];
-const TIMES = ['1700000000', '1700003599', '1700003600.9', '86399', '86400.000', '0', '253402300799', '253402300799.000', '253402300799.5', '253402300800', '1.5', '1.', '-1', '', 'x', '١٢', '"17"'];
+const AMOUNTS = [
+  '1.00',
+  '-2.5',
+  '+3',
+  '007.10',
+  '999999999.99',
+  '-999999999.99',
+  '1000000000.00',
+  '12.345',
+  '1e3',
+  '.5',
+  '5.',
+  '',
+  '"4.00"',
+  '"1,000.00"',
+  '-0',
+  'NaN',
+  '٣',
+  ' 1',
+];
+const TIMES = [
+  '1700000000',
+  '1700003599',
+  '1700003600.9',
+  '86399',
+  '86400.000',
+  '0',
+  '253402300799',
+  '253402300799.000',
+  '253402300799.5',
+  '253402300800',
+  '1.5',
+  '1.',
+  '-1',
+  '',
+  'x',
+  '١٢',
+  '"17"',
+];
 const EOLS = ['\n', '\r\n', '\r'];
 
 function generatedLine(random: Random): Buffer {
@@ -139,7 +203,10 @@ function generatedLine(random: Random): Buffer {
   if (roll < 0.08) return Buffer.from('user_id,event_type,amount,unix_timestamp');
   if (roll < 0.09) return Buffer.from(`u-long,purchase,1.00,${'1'.repeat(64 * 1024 + random.between(-30, 30))}`);
   const user = random.pick(USERS);
-  const fields = [typeof user === 'string' ? Buffer.from(user) : Buffer.from(user), ...[random.pick(TYPES), random.pick(AMOUNTS), random.pick(TIMES)].map((f) => Buffer.from(f))];
+  const fields = [
+    typeof user === 'string' ? Buffer.from(user) : Buffer.from(user),
+    ...[random.pick(TYPES), random.pick(AMOUNTS), random.pick(TIMES)].map((f) => Buffer.from(f)),
+  ];
   if (random.chance(0.04)) fields.pop();
   if (random.chance(0.04)) fields.push(Buffer.from('extra'));
   return Buffer.concat(fields.flatMap((f, i) => (i === 0 ? [f] : [Buffer.from(','), f])));
@@ -166,24 +233,35 @@ describe.skipIf(!HAS_PYTHON)('batch_job.py: the row rules (python3, no pyspark)'
   });
 
   it('gives the committed hostile fixtures (test/fixtures/hostile/*.csv) their expected verdicts', () => {
-    const names = fs.readdirSync(FIXTURE_DIR).filter((n) => n.endsWith('.csv')).sort();
+    const names = fs
+      .readdirSync(FIXTURE_DIR)
+      .filter((n) => n.endsWith('.csv'))
+      .sort();
     expect(names.length).toBeGreaterThan(0);
     const files = names.map((n) => ({ path: path.join(FIXTURE_DIR, n), bytes: fs.statSync(path.join(FIXTURE_DIR, n)).size }));
-    summarizeWithJob(files).map(withoutEventTime).forEach((job, i) => {
-      const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, names[i]!.replace(/\.csv$/, '.expected.json')), 'utf8')) as {
-        rowsRead: number;
-        purchases: number;
-        views: number;
-        badRows: Record<string, number>;
-        purchaseCentsTotal: number;
-        totals: Record<string, [number, string]>;
-        quarantine: string[];
-      };
-      const cents = (amount: string): number => Math.round(Number(amount) * 100);
-      expect(job.bad, names[i]).toEqual(expected.quarantine.map((entry) => entry.split('\t', 2)).map(([line, reason]) => [Number(line), reason]));
-      expect(job.counts, names[i]).toEqual({ rowsRead: expected.rowsRead, purchases: expected.purchases, views: expected.views, purchaseCents: expected.purchaseCentsTotal, ...expected.badRows });
-      expect(job.totals, names[i]).toEqual(byUser(Object.entries(expected.totals).map(([user, [count, amount]]) => [user, count, cents(amount)])));
-    });
+    summarizeWithJob(files)
+      .map(withoutEventTime)
+      .forEach((job, i) => {
+        const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, names[i]!.replace(/\.csv$/, '.expected.json')), 'utf8')) as {
+          rowsRead: number;
+          purchases: number;
+          views: number;
+          badRows: Record<string, number>;
+          purchaseCentsTotal: number;
+          totals: Record<string, [number, string]>;
+          quarantine: string[];
+        };
+        const cents = (amount: string): number => Math.round(Number(amount) * 100);
+        expect(job.bad, names[i]).toEqual(expected.quarantine.map((entry) => entry.split('\t', 2)).map(([line, reason]) => [Number(line), reason]));
+        expect(job.counts, names[i]).toEqual({
+          rowsRead: expected.rowsRead,
+          purchases: expected.purchases,
+          views: expected.views,
+          purchaseCents: expected.purchaseCentsTotal,
+          ...expected.badRows,
+        });
+        expect(job.totals, names[i]).toEqual(byUser(Object.entries(expected.totals).map(([user, [count, amount]]) => [user, count, cents(amount)])));
+      });
   });
 
   it('gives every file of the hostile corpus the verdicts it was built with, line by line', () => {
@@ -193,18 +271,23 @@ describe.skipIf(!HAS_PYTHON)('batch_job.py: the row rules (python3, no pyspark)'
     specs.forEach((spec, i) => expect(job[i], spec.name).toEqual(summarizeSpec(spec)));
   });
 
-  it.each([60, 3_600, 86_400])('agrees with lambdaflow\'s parser on 300 generated files (line endings, BOMs, headers, quoting, bytes, overlong lines), buckets of %i s too', (bucketSeconds) => {
-    const random = seeded(20_240_611);
-    const generated = Array.from({ length: 300 }, (_, i) => ({ name: `g${i}.csv`, bytes: generatedFile(random) }));
-    const job = summarizeWithJob(writeTempFiles(generated), bucketSeconds);
-    generated.forEach((file, i) => expect(job[i], `${file.name}: ${JSON.stringify(file.bytes.toString('latin1').slice(0, 300))}`).toEqual(summarizeWithOurs(file.bytes, bucketSeconds)));
-    // The pieces reach every verdict, so agreement means something.
-    const seen = new Set(job.flatMap((f) => f.bad.map(([, reason]) => reason)));
-    expect([...seen].sort()).toEqual([...BAD_REASONS].sort());
-    expect(job.reduce((n, f) => n + f.counts.purchases!, 0)).toBeGreaterThan(100);
-  });
+  it.each([60, 3_600, 86_400])(
+    "agrees with lambdaflow's parser on 300 generated files (line endings, BOMs, headers, quoting, bytes, overlong lines), buckets of %i s too",
+    (bucketSeconds) => {
+      const random = seeded(20_240_611);
+      const generated = Array.from({ length: 300 }, (_, i) => ({ name: `g${i}.csv`, bytes: generatedFile(random) }));
+      const job = summarizeWithJob(writeTempFiles(generated), bucketSeconds);
+      generated.forEach((file, i) =>
+        expect(job[i], `${file.name}: ${JSON.stringify(file.bytes.toString('latin1').slice(0, 300))}`).toEqual(summarizeWithOurs(file.bytes, bucketSeconds)),
+      );
+      // The pieces reach every verdict, so agreement means something.
+      const seen = new Set(job.flatMap((f) => f.bad.map(([, reason]) => reason)));
+      expect([...seen].sort()).toEqual([...BAD_REASONS].sort());
+      expect(job.reduce((n, f) => n + f.counts.purchases!, 0)).toBeGreaterThan(100);
+    },
+  );
 
-  it('regression: an amount or timestamp of 5,000 digits is a bad row, not a crash (Python\'s int() refuses over 4,300 digits)', () => {
+  it("regression: an amount or timestamp of 5,000 digits is a bad row, not a crash (Python's int() refuses over 4,300 digits)", () => {
     const digits = '1'.repeat(5_000);
     const zeros = '0'.repeat(5_000);
     const bytes = Buffer.from(`a,purchase,${digits},1\nb,purchase,1.00,${digits}\nc,purchase,${zeros}1.00,${zeros}1\n`);
@@ -242,7 +325,14 @@ interface WriterCall {
 function runJob(data: string, ...extra: string[]): { printed: string; writes: WriterCall[] } {
   const log = path.join(newTempRoot().outside, 'writer.jsonl');
   const printed = runPython([JOB, data, '--lambdaflow', lambdaflowCommand(), ...extra], null, { PYTHONPATH: FAKE_PYSPARK, FAKE_SPARK_LOG: log });
-  return { printed, writes: fs.readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as WriterCall) };
+  return {
+    printed,
+    writes: fs
+      .readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as WriterCall),
+  };
 }
 
 /** A view's buckets/ lines without their headers, sorted as text: the same set whatever the part and line order. */
@@ -286,7 +376,8 @@ describe('batch_job.py reads what `batch` reads (master-files)', () => {
     await runCliOk(['merge', '--once', ...quiet]);
   });
 
-  const masterFiles = async (...extra: string[]): Promise<MasterFiles> => JSON.parse((await runCliOk(['master-files', '--data', data, ...extra])).stdout) as MasterFiles;
+  const masterFiles = async (...extra: string[]): Promise<MasterFiles> =>
+    JSON.parse((await runCliOk(['master-files', '--data', data, ...extra])).stdout) as MasterFiles;
 
   it('master-files --watermark S lists exactly the inputs of the batch view with watermark S: names, sources, sizes', async () => {
     const listed = await masterFiles('--watermark', String(watermark));
@@ -307,11 +398,17 @@ describe('batch_job.py reads what `batch` reads (master-files)', () => {
     expect(source).toMatch(/"master-files"/);
     expect(source).toMatch(/"--watermark"/);
     const fromJob = JSON.parse(
-      runPython(['-c', `${IMPORT_JOB}\nlisted = job.master_files(request["command"], request["data"], request["watermark"])\njson.dump({"listed": listed, "inputs": job.manifest_inputs(listed["files"])}, sys.stdout)`], {
-        command: lambdaflowCommand(),
-        data,
-        watermark,
-      }),
+      runPython(
+        [
+          '-c',
+          `${IMPORT_JOB}\nlisted = job.master_files(request["command"], request["data"], request["watermark"])\njson.dump({"listed": listed, "inputs": job.manifest_inputs(listed["files"])}, sys.stdout)`,
+        ],
+        {
+          command: lambdaflowCommand(),
+          data,
+          watermark,
+        },
+      ),
     ) as { listed: MasterFiles; inputs: unknown };
     expect(fromJob.listed).toEqual(await masterFiles('--watermark', String(watermark)));
     expect(fromJob.inputs).toEqual(readManifest(ourView).inputs);
@@ -357,7 +454,8 @@ describe('batch_job.py reads what `batch` reads (master-files)', () => {
     expect(path.basename(write!.path)).toMatch(/^\.spark-batch-\d+-[0-9a-f]{32}$/);
     expect(path.basename(write!.path)).not.toMatch(/^\..*\.tmp-(\d+)-\d+$/);
     expect(bucketsWrite!.path).toBe(`${write!.path}/buckets`);
-    for (const { options } of writes) expect(options).toMatchObject({ header: true, quote: '"', escape: '"', ignoreLeadingWhiteSpace: false, ignoreTrailingWhiteSpace: false });
+    for (const { options } of writes)
+      expect(options).toMatchObject({ header: true, quote: '"', escape: '"', ignoreLeadingWhiteSpace: false, ignoreTrailingWhiteSpace: false });
 
     const [sparkView] = completeBatchViews(copy);
     expect(batchLeftovers(copy)).toEqual([]);
@@ -397,7 +495,22 @@ describe('batch_job.py reads what `batch` reads (master-files)', () => {
 describe.skipIf(!HAS_PYTHON)('batch_job.py: the buckets/ layout, against a recount', () => {
   const quiet = (data: string): string[] => ['--data', data, '--log-level', 'warn'];
   const genStream = (data: string, seed: number): Promise<unknown> =>
-    runCliOk(['gen-stream', ...quiet(data), '--chunks', '2', '--interval', '1ms', '--rows-per-chunk', '80', '--users', '50', '--seed', String(seed), '--out-of-order', '2h']);
+    runCliOk([
+      'gen-stream',
+      ...quiet(data),
+      '--chunks',
+      '2',
+      '--interval',
+      '1ms',
+      '--rows-per-chunk',
+      '80',
+      '--users',
+      '50',
+      '--seed',
+      String(seed),
+      '--out-of-order',
+      '2h',
+    ]);
 
   it('its buckets equal a recount per (user, bucket), and serve answers range questions on it as the recount does', async () => {
     requireBuild();
@@ -424,7 +537,12 @@ describe.skipIf(!HAS_PYTHON)('batch_job.py: the buckets/ layout, against a recou
     const serve = startCli(['serve', ...quiet(data), '--port', '0', '--interval', '100ms'], { timeoutMs: 55_000 });
     try {
       const url = await listeningUrl(serve);
-      await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+      await waitForValue(
+        () => httpRequest(`${url}/readyz`).then((a) => a.status),
+        (status) => status === 200,
+        20_000,
+        '/readyz 200',
+      );
       const { version } = jsonOf<{ version: number }>(await httpRequest(`${url}/status`));
       await expectRangeAnswersEqualRecount(url, data, version, seeded(22));
     } finally {
@@ -442,7 +560,8 @@ describe.skipIf(!HAS_PYTHON)('batch_job.py: the buckets/ layout, against a recou
     expect(JSON.parse(fs.readFileSync(path.join(data, 'event-time.json'), 'utf8'))).toEqual({ bucketSeconds: 900 });
     const [view] = completeBatchViews(data);
     const recount = emptyRecount(900);
-    for (const name of fs.readdirSync(path.join(data, 'batch_input')).sort()) recountFile(fs.readFileSync(path.join(data, 'batch_input', name), 'utf8'), recount);
+    for (const name of fs.readdirSync(path.join(data, 'batch_input')).sort())
+      recountFile(fs.readFileSync(path.join(data, 'batch_input', name), 'utf8'), recount);
     expect(readManifest(view!).bucketSeconds).toBe(900);
     expect(bucketLines(readBatchView(view!))).toEqual(expectedBucketLines(recount.buckets).sort());
 

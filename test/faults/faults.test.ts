@@ -56,7 +56,10 @@ function merge(data: string): Promise<RunResult> {
 }
 
 /** A data folder with one input, one published batch view and a merged view; returns their digests. */
-async function publishedState(root: TempRoot, files: readonly FileSpec[] = [HISTORY]): Promise<{ expected: Expected; view: string; viewDigest: Record<string, string>; merged: string }> {
+async function publishedState(
+  root: TempRoot,
+  files: readonly FileSpec[] = [HISTORY],
+): Promise<{ expected: Expected; view: string; viewDigest: Record<string, string>; merged: string }> {
   fs.mkdirSync(path.join(root.data, 'batch_input'), { recursive: true });
   for (const spec of files) fs.writeFileSync(path.join(root.data, 'batch_input', spec.name), renderFile(spec));
   const first = await batch(root.data);
@@ -146,7 +149,10 @@ describe('(a) the batch output folder cannot be written', () => {
       const run = await batch(root.data);
       const line = expectOneLineError(run, /\[(E_WRITE|E_WORKER)\]/);
       expect(line).toMatch(/ENOSPC|no space/i);
-      expect(batchLeftovers(root.data).filter((name) => name !== path.basename(filler)), `attempt ${attempt}`).toEqual([]);
+      expect(
+        batchLeftovers(root.data).filter((name) => name !== path.basename(filler)),
+        `attempt ${attempt}`,
+      ).toEqual([]);
     }
     fs.rmSync(filler);
     expectPublishedIntact(root.data, state);
@@ -224,7 +230,10 @@ describe('(b) two speed layers on one data folder', () => {
     children.push(speed.child);
     const holder = (): string | undefined => {
       try {
-        return fs.readFileSync(path.join(data, 'ingest', 'speed.lock'), 'utf8').trim().split(/\s+/)[0];
+        return fs
+          .readFileSync(path.join(data, 'ingest', 'speed.lock'), 'utf8')
+          .trim()
+          .split(/\s+/)[0];
       } catch {
         return undefined; // between removing the stale lock and writing its own
       }
@@ -300,7 +309,13 @@ describe('(c) workers that fail and inputs that change under the batch', () => {
   const big: FileSpec = { name: 'big.csv', eol: '\n', lines: Array.from({ length: 200_000 }, (_, i) => buy(`big${i % 100}`, '1.00', 100)) };
 
   /** Either a clear one-line error naming the file, or (the race lost) a complete, exact result. */
-  function expectCleanOutcome(run: RunResult, data: string, file: string, state: { view: string; viewDigest: Record<string, string>; merged: string }, all: Expected): void {
+  function expectCleanOutcome(
+    run: RunResult,
+    data: string,
+    file: string,
+    state: { view: string; viewDigest: Record<string, string>; merged: string },
+    all: Expected,
+  ): void {
     expect(run.timedOut, describeRun(run)).toBe(false);
     if (run.code === 0) {
       expect(plain(readPartTotals(completeBatchViews(data).at(-1)!))).toEqual(plain(liveTotals(all.totals)));

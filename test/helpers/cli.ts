@@ -190,7 +190,8 @@ export async function listeningUrl(running: RunningCli, timeoutMs = 20_000): Pro
   for (;;) {
     const match = /^(?:serve: listening on|all: serving the merged view at) (http:\/\/\S+)/m.exec(running.output());
     if (match) return match[1]!;
-    if (running.child.exitCode !== null || running.child.signalCode !== null) throw new Error(`the service exited before listening: ${describeRun(await running.result)}`);
+    if (running.child.exitCode !== null || running.child.signalCode !== null)
+      throw new Error(`the service exited before listening: ${describeRun(await running.result)}`);
     if (Date.now() > deadline) throw new Error(`no listening line after ${timeoutMs} ms; output so far: ${running.output().slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, 25));
   }

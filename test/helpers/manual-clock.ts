@@ -16,10 +16,14 @@ export class ManualClock implements Clock {
     return new Promise((resolve) => {
       const waiter = { atMs: this.time + ms, wake: resolve };
       this.waiters.push(waiter);
-      signal?.addEventListener('abort', () => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve();
-      }, { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve();
+        },
+        { once: true },
+      );
     });
   }
 

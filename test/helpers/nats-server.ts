@@ -47,7 +47,9 @@ export class NatsTestServer {
   private async launch(): Promise<void> {
     if (!NATS_SERVER) throw new Error(SKIP_NATS);
     this.log = '';
-    const child = spawn(NATS_SERVER, ['-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(this.port), ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NATS_SERVER, ['-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(this.port), ...this.extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     child.stdout.on('data', (d: Buffer) => (this.log += d.toString()));
     child.stderr.on('data', (d: Buffer) => (this.log += d.toString()));
@@ -131,7 +133,10 @@ export class NatsTestCluster {
     const servers = await Promise.all(
       ports.map((port, i) => {
         const name = `n${i}`;
-        const routes = routePorts.filter((_, j) => j !== i).map(route).join(',');
+        const routes = routePorts
+          .filter((_, j) => j !== i)
+          .map(route)
+          .join(',');
         return NatsTestServer.start(`${storeRoot}/${name}`, port, ['-n', name, '--cluster_name', 'lf', '--cluster', route(routePorts[i]!), '--routes', routes]);
       }),
     );
@@ -154,7 +159,8 @@ export class NatsTestCluster {
             await nc.close();
           }
         } catch (error) {
-          if (Date.now() > deadline) throw new Error(`JetStream of the cluster ${this.url} does not answer after 60 s: ${(error as Error).message}\n${server.output}`, { cause: error });
+          if (Date.now() > deadline)
+            throw new Error(`JetStream of the cluster ${this.url} does not answer after 60 s: ${(error as Error).message}\n${server.output}`, { cause: error });
           await new Promise((r) => setTimeout(r, 200));
         }
       }

@@ -70,7 +70,8 @@ function addViewText(totals: Totals, textContent: string, where: string, header?
     if (fields.length !== 3) throw new Error(`${where} line ${i + 1}: ${JSON.stringify(line)} is not user,count,amount`);
     const [user, count, amount] = fields as [string, string, string];
     if (!/^\d+$/.test(count)) throw new Error(`${where} line ${i + 1}: bad count ${count}`);
-    if (previous !== undefined && !(previous < user)) throw new Error(`${where}: not sorted by user_id (${JSON.stringify(previous)} then ${JSON.stringify(user)})`);
+    if (previous !== undefined && !(previous < user))
+      throw new Error(`${where}: not sorted by user_id (${JSON.stringify(previous)} then ${JSON.stringify(user)})`);
     previous = user;
     if (totals.has(user)) throw new Error(`${where}: user ${JSON.stringify(user)} listed twice`);
     totals.set(user, { count: Number(count), cents: centsOf(amount, `${where} line ${i + 1}`) });
@@ -160,7 +161,8 @@ export function readBatchView(dir: string): BatchViewOnDisk {
   for (const name of files.filter((n) => n.startsWith('part-'))) parts.set(name, fs.readFileSync(path.join(dir, name), 'utf8'));
   const bucketParts = new Map<string, string>();
   const bucketsDir = path.join(dir, 'buckets');
-  for (const name of fs.existsSync(bucketsDir) ? fs.readdirSync(bucketsDir).sort() : []) bucketParts.set(name, fs.readFileSync(path.join(bucketsDir, name), 'utf8'));
+  for (const name of fs.existsSync(bucketsDir) ? fs.readdirSync(bucketsDir).sort() : [])
+    bucketParts.set(name, fs.readFileSync(path.join(bucketsDir, name), 'utf8'));
   return { dir, ms: Number(/batch-(\d+)$/.exec(dir)![1]), parts, bucketParts, manifest: readManifest(dir), files };
 }
 
@@ -174,7 +176,10 @@ export function latestBatchView(dataDir: string): BatchViewOnDisk {
 /** The union of a view directory's part files (a user must sit in exactly one part). */
 export function readPartTotals(viewDir: string): Totals {
   const totals: Totals = new Map();
-  for (const name of fs.readdirSync(viewDir).filter((n) => n.startsWith('part-')).sort()) {
+  for (const name of fs
+    .readdirSync(viewDir)
+    .filter((n) => n.startsWith('part-'))
+    .sort()) {
     const partTotals: Totals = new Map();
     addViewText(partTotals, fs.readFileSync(path.join(viewDir, name), 'utf8'), path.join(viewDir, name));
     for (const [user, t] of partTotals) {
@@ -218,7 +223,10 @@ export function loggedStreamFiles(dataDir: string, stream = 'default'): IngestLo
 export function partitionStreamIds(dataDir: string): string[] {
   const dir = path.join(dataDir, 'streams');
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((name) => /^p\d+$/.test(name)).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((name) => /^p\d+$/.test(name))
+    .sort();
 }
 
 /** Where a logged stream file is (README): a name starting with `master/` is relative to the data folder, any other is in stream_input/. */
@@ -228,7 +236,8 @@ export function loggedFilePath(dataDir: string, name: string): string {
 
 /** The last ingest seq of a stream's realtime head (`serving/realtime/head.json`, or a partition's under streams/p<i>/); 0 without. */
 export function streamHeadThroughSeq(dataDir: string, stream: string): number {
-  const head = stream === 'default' ? path.join(dataDir, 'serving', 'realtime', 'head.json') : path.join(dataDir, 'streams', stream, 'serving', 'realtime', 'head.json');
+  const head =
+    stream === 'default' ? path.join(dataDir, 'serving', 'realtime', 'head.json') : path.join(dataDir, 'streams', stream, 'serving', 'realtime', 'head.json');
   try {
     return (JSON.parse(fs.readFileSync(head, 'utf8')) as { throughSeq: number }).throughSeq;
   } catch {
@@ -253,7 +262,10 @@ export function compactedMasterFiles(dataDir: string): CompactedMasterFile[] {
   const record = path.join(dataDir, 'master', 'stream', 'compactions.jsonl');
   if (!fs.existsSync(record)) return [];
   const files: CompactedMasterFile[] = [];
-  for (const line of fs.readFileSync(record, 'utf8').split('\n').filter((l) => l.endsWith('}'))) {
+  for (const line of fs
+    .readFileSync(record, 'utf8')
+    .split('\n')
+    .filter((l) => l.endsWith('}'))) {
     const parsed = JSON.parse(line) as { compacted?: { first: number; last: number; file: string; bytes: number; seqEnds: number[]; replaces?: string } };
     if (!parsed.compacted) continue;
     const { first, last, file, bytes, seqEnds, replaces } = parsed.compacted;

@@ -86,7 +86,10 @@ function freshViewDir(parent: string, prefix: string): { dir: string; ms: number
   return { dir: path.join(parent, `${prefix}${ms}`), ms };
 }
 
-const viewText = (recount: Recount): string => expectedViewLines(recount.totals).map((line) => `${line}\n`).join('');
+const viewText = (recount: Recount): string =>
+  expectedViewLines(recount.totals)
+    .map((line) => `${line}\n`)
+    .join('');
 
 /**
  * Drops stream files (temp name, rename) and appends them to the ingest log as the speed layer does, one seq each,
@@ -109,7 +112,14 @@ export function ingestStreamFiles(dataDir: string, texts: readonly string[], ing
 export function publishBatchView(dataDir: string, streamWatermark: number): string {
   const { dir, ms } = freshViewDir(path.join(dataDir, 'serving', 'batch'), 'batch-');
   const recount = recountDataFolder(dataDir, { history: true, afterSeq: 0, throughSeq: streamWatermark });
-  const manifest = { createdAtMs: ms, streamWatermark, rowsRead: recount.rows, purchases: recount.purchases, users: recount.totals.size, badRowsTotal: recount.bad.length };
+  const manifest = {
+    createdAtMs: ms,
+    streamWatermark,
+    rowsRead: recount.rows,
+    purchases: recount.purchases,
+    users: recount.totals.size,
+    badRowsTotal: recount.bad.length,
+  };
   publishDirectory(dir, { 'part-00000': viewText(recount), '_MANIFEST.json': `${JSON.stringify(manifest)}\n` });
   return dir;
 }
@@ -140,7 +150,9 @@ export function writeRealtimeDeltas(dataDir: string, seqs: readonly number[]): v
   const dir = path.join(dataDir, 'serving', 'realtime', 'deltas');
   fs.mkdirSync(dir, { recursive: true });
   for (const seq of seqs) {
-    const lines = expectedViewLines(recountDataFolder(dataDir, { history: false, afterSeq: seq - 1, throughSeq: seq }).totals).map((line) => `${seq},${line}\n`);
+    const lines = expectedViewLines(recountDataFolder(dataDir, { history: false, afterSeq: seq - 1, throughSeq: seq }).totals).map(
+      (line) => `${seq},${line}\n`,
+    );
     const name = `delta-${String(seq).padStart(12, '0')}-${String(seq).padStart(12, '0')}.csv`;
     fs.writeFileSync(path.join(dir, `.${name}.tmp`), lines.join(''));
     fs.renameSync(path.join(dir, `.${name}.tmp`), path.join(dir, name));

@@ -41,7 +41,11 @@ function totalOver(perBucket: ReadonlyMap<number, ReferenceTotal> | undefined, r
 function rangesToAsk(recount: RangeRecount, random: Random): Range[] {
   const b = recount.bucketSeconds;
   const end = recount.last + b;
-  const ranges = [{ from: recount.first, to: end }, { from: end - 24 * b, to: end }, { from: recount.last, to: end }];
+  const ranges = [
+    { from: recount.first, to: end },
+    { from: end - 24 * b, to: end },
+    { from: recount.last, to: end },
+  ];
   const buckets = (end - recount.first) / b;
   for (let i = 0; i < 3; i++) {
     const from = recount.first + random.int(buckets) * b;
@@ -83,11 +87,21 @@ export async function expectRangeAnswersEqualRecount(url: string, dataDir: strin
     for (const user of sample) {
       const answer = jsonOf<ApiUser & { from: number; to: number; version: number }>(await httpRequest(`${url}/users/${encodeURIComponent(user)}?${query}`));
       const expected = totalOver(recount.buckets.get(user), range);
-      expect({ ...answer, cents: apiCents(answer.purchase_amount_total) }, `${user} ${query}`).toMatchObject({ user_id: user, from: range.from, to: range.to, version, purchase_count_total: expected.count, cents: expected.cents });
+      expect({ ...answer, cents: apiCents(answer.purchase_amount_total) }, `${user} ${query}`).toMatchObject({
+        user_id: user,
+        from: range.from,
+        to: range.to,
+        version,
+        purchase_count_total: expected.count,
+        cents: expected.cents,
+      });
     }
     // At most 10,000 points a series (a longer one is refused, tested apart).
     const step = recount.bucketSeconds * Math.max(1 + random.int(3), Math.ceil((range.to - range.from) / recount.bucketSeconds / 10_000));
-    const points = (prefix: string, perBucket: (start: number, end: number) => { count: number; cents: number }): { start: number; purchase_count: number; purchase_amount: string }[] => {
+    const points = (
+      prefix: string,
+      perBucket: (start: number, end: number) => { count: number; cents: number },
+    ): { start: number; purchase_count: number; purchase_amount: string }[] => {
       const expected = [];
       for (let start = range.from; start < range.to; start += step) {
         const total = perBucket(start, Math.min(start + step, range.to));
@@ -97,11 +111,18 @@ export async function expectRangeAnswersEqualRecount(url: string, dataDir: strin
       return expected;
     };
     const user = random.pick(users);
-    const userSeries = jsonOf<{ points: unknown[]; version: number }>(await httpRequest(`${url}/users/${encodeURIComponent(user)}/series?${query}&step=${step}s`));
-    expect(userSeries, `${user} series ${query}`).toMatchObject({ version, points: points(user, (from, to) => totalOver(recount.buckets.get(user), { from, to })) });
+    const userSeries = jsonOf<{ points: unknown[]; version: number }>(
+      await httpRequest(`${url}/users/${encodeURIComponent(user)}/series?${query}&step=${step}s`),
+    );
+    expect(userSeries, `${user} series ${query}`).toMatchObject({
+      version,
+      points: points(user, (from, to) => totalOver(recount.buckets.get(user), { from, to })),
+    });
     const series = jsonOf<{ points: unknown[]; version: number }>(await httpRequest(`${url}/series?${query}&step=${step}s`));
     const overAll = (from: number, to: number): { count: number; cents: number } =>
-      [...recount.buckets.values()].map((perBucket) => totalOver(perBucket, { from, to })).reduce((a, t) => ({ count: a.count + t.count, cents: a.cents + t.cents }), { count: 0, cents: 0 });
+      [...recount.buckets.values()]
+        .map((perBucket) => totalOver(perBucket, { from, to }))
+        .reduce((a, t) => ({ count: a.count + t.count, cents: a.cents + t.cents }), { count: 0, cents: 0 });
     expect(series, `series ${query}`).toMatchObject({ version, points: points('all', overAll) });
     for (const by of ['amount', 'count'] as const) {
       const top = jsonOf<{ users: ApiUser[]; version: number }>(await httpRequest(`${url}/top?by=${by}&n=1000&${query}&min_version=${version}`));

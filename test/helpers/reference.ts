@@ -83,11 +83,11 @@ export function addPurchase(recount: Recount, userId: string, cents: bigint, sec
 
 /** Bucket lines `user,bucket_start,count,amount`, sorted by user id (JS string order) then bucket start. */
 export function expectedBucketLines(buckets: ReadonlyMap<string, ReadonlyMap<number, ReferenceTotal>>): string[] {
-  return [...buckets.keys()].sort().flatMap((userId) =>
-    [...buckets.get(userId)!]
-      .sort(([a], [b]) => a - b)
-      .map(([start, t]) => `${quoteField(userId)},${start},${t.count},${formatReferenceCents(t.cents)}`),
-  );
+  return [...buckets.keys()]
+    .sort()
+    .flatMap((userId) =>
+      [...buckets.get(userId)!].sort(([a], [b]) => a - b).map(([start, t]) => `${quoteField(userId)},${start},${t.count},${formatReferenceCents(t.cents)}`),
+    );
 }
 
 /** Splits a file's text into lines the way the contract says: LF, CRLF or lone CR; no line after a final terminator. */
@@ -201,7 +201,8 @@ export function recountDataFolder(dataDir: string, part: MasterDatasetPart): Rec
     recountLogged(dataDir, entry, recount);
   }
   // NATS partition streams (streams/p<i>/ingest/ingest.log): every logged file, when the history is asked for.
-  if (part.history) for (const stream of partitionStreamIds(dataDir)) for (const entry of loggedStreamFiles(dataDir, stream)) recountLogged(dataDir, entry, recount);
+  if (part.history)
+    for (const stream of partitionStreamIds(dataDir)) for (const entry of loggedStreamFiles(dataDir, stream)) recountLogged(dataDir, entry, recount);
   return recount;
 }
 

@@ -6,7 +6,16 @@ import { expect } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { runToEnd } from '../../src/io/runtime/steps.js';
 import { buildBatchBase } from '../../src/serving/batch-base.js';
-import { type ExportLayout, type ExportPlan, type PlannedView, applyExportPlan, formatMergedView, moveLayout, planExportNow, writeWholeExport } from '../../src/serving/export.js';
+import {
+  type ExportLayout,
+  type ExportPlan,
+  type PlannedView,
+  applyExportPlan,
+  formatMergedView,
+  moveLayout,
+  planExportNow,
+  writeWholeExport,
+} from '../../src/serving/export.js';
 import { type TopBy } from '../../src/serving/lookups.js';
 import { type SeqBlock } from '../../src/serving/realtime-apply.js';
 import { type ServingStore } from '../../src/serving/store.js';
@@ -46,7 +55,10 @@ export class PlannedExports {
 /** Seq s's purchases, generated once: [user, cents][] (refunds included). */
 export function makeSeqs(random: () => number, n: number, users: number): [string, number][][] {
   return Array.from({ length: n }, () =>
-    Array.from({ length: Math.floor(random() * 8) }, () => [`user-${Math.floor(random() ** 2 * users)}`, Math.floor(random() * 10_000) - (random() < 0.15 ? 10_000 : 0)] as [string, number]),
+    Array.from(
+      { length: Math.floor(random() * 8) },
+      () => [`user-${Math.floor(random() ** 2 * users)}`, Math.floor(random() * 10_000) - (random() < 0.15 ? 10_000 : 0)] as [string, number],
+    ),
   );
 }
 
@@ -74,7 +86,9 @@ export function model(seqs: readonly [string, number][][], throughSeq: number): 
 }
 
 export function expectedCsv(totals: Model): string {
-  const lines = [...totals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([u, t]) => `${u},${t.count},${(t.cents < 0 ? '-' : '') + Math.floor(Math.abs(t.cents) / 100)}.${String(Math.abs(t.cents) % 100).padStart(2, '0')}`);
+  const lines = [...totals]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([u, t]) => `${u},${t.count},${(t.cents < 0 ? '-' : '') + Math.floor(Math.abs(t.cents) / 100)}.${String(Math.abs(t.cents) % 100).padStart(2, '0')}`);
   return ['user_id,purchase_count_total,purchase_amount_total', ...lines].join('\n') + '\n';
 }
 

@@ -136,7 +136,11 @@ export class MemoryDeltas implements DeltaStore {
     return found;
   }
 
-  forEachLine(afterSeq: number, throughSeq: number, accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number, bucket: number) => void): Set<number> {
+  forEachLine(
+    afterSeq: number,
+    throughSeq: number,
+    accept: (seq: number, key: Uint8Array, start: number, end: number, count: number, cents: number, bucket: number) => void,
+  ): Set<number> {
     const found = new Set<number>();
     for (const { first, last, lines } of this.files) {
       if (last <= afterSeq || first > throughSeq) continue;
@@ -241,7 +245,10 @@ export class MemoryOutputs implements SpeedOutputs {
   }
 
   async publishWindow(endMs: number, parts: readonly Uint8Array[]): Promise<void> {
-    this.windows.set(endMs, parts.map((p) => Uint8Array.from(p)));
+    this.windows.set(
+      endMs,
+      parts.map((p) => Uint8Array.from(p)),
+    );
   }
 }
 

@@ -28,16 +28,7 @@ import {
 } from '../fixtures/generate-hostile.js';
 import { type RunResult, describeRun, errorLines, removeScratch, runCli, stackLines } from '../helpers/cli.js';
 import { findByName, snapshotTree } from '../helpers/file-system.js';
-import {
-  batchLeftovers,
-  completeBatchViews,
-  plain,
-  quarantineDir,
-  quarantineNames,
-  readManifest,
-  readMergedView,
-  readPartTotals,
-} from '../helpers/outputs.js';
+import { batchLeftovers, completeBatchViews, plain, quarantineDir, quarantineNames, readManifest, readMergedView, readPartTotals } from '../helpers/outputs.js';
 import { type TempRoot, tempRoots } from '../helpers/temp-dirs.js';
 
 const MODES = ['permissive', 'drop', 'failfast'] as const;
@@ -60,10 +51,7 @@ function batchArgs(data: string, mode: Mode, threads = 2, extra: string[] = []):
 
 /** Pwned markers a shell expansion of an input name would create, anywhere we can see. */
 function pwnedFiles(root: string): string[] {
-  return PWNED.flatMap((name) => [
-    ...findByName(root, name),
-    ...[os.tmpdir(), process.cwd()].map((d) => path.join(d, name)).filter((p) => fs.existsSync(p)),
-  ]);
+  return PWNED.flatMap((name) => [...findByName(root, name), ...[os.tmpdir(), process.cwd()].map((d) => path.join(d, name)).filter((p) => fs.existsSync(p))]);
 }
 
 /** The counting fields of a view's _MANIFEST.json. */
@@ -207,7 +195,8 @@ describe.each(MODES)('batch --mode %s on the hostile corpus', (mode) => {
     expect(snapshotTree(root.root, [root.data])).toEqual(outsideBefore);
     expect(snapshotTree(path.join(root.data, 'batch_input'))).toEqual(inputBefore);
     expect(pwnedFiles(root.root)).toEqual([]);
-    for (const entry of fs.readdirSync(root.data)) expect(['batch_input', 'serving', 'quarantine', 'ingest', 'stream_input', 'event-time.json']).toContain(entry);
+    for (const entry of fs.readdirSync(root.data))
+      expect(['batch_input', 'serving', 'quarantine', 'ingest', 'stream_input', 'event-time.json']).toContain(entry);
   });
 });
 
@@ -275,7 +264,10 @@ describe('big inputs, under --max-old-space-size=256', () => {
       name: 'cut-short.csv',
       eol: '\n' as const,
       noFinalEol: true,
-      lines: [...Array.from({ length: 10 }, () => buy('cut', '1.00', 100)), { bytes: Buffer.alloc(3 << 20, 'x'), is: { kind: 'bad' as const, reason: 'line_too_long' as const } }],
+      lines: [
+        ...Array.from({ length: 10 }, () => buy('cut', '1.00', 100)),
+        { bytes: Buffer.alloc(3 << 20, 'x'), is: { kind: 'bad' as const, reason: 'line_too_long' as const } },
+      ],
     };
     fs.writeFileSync(file, renderFile(spec));
     const run = await runCli(batchArgs(root.data, 'drop'), { timeoutMs: 6_000, cwd: root.root });
@@ -309,7 +301,10 @@ describe('committed fixtures (test/fixtures/hostile/)', () => {
     expect(manifestCounts(completeBatchViews(root.data)[0]!)).toEqual(counts);
     const merged = readMergedView(root.data);
     expect(Object.fromEntries([...merged].map(([u, t]) => [u, [t.count, formatCentsPlain(t.cents)]]))).toEqual(totals);
-    const quarantine = fs.readFileSync(path.join(quarantineDir(root.data), `${name}.bad`), 'utf8').split('\n').filter((l) => l !== '');
+    const quarantine = fs
+      .readFileSync(path.join(quarantineDir(root.data), `${name}.bad`), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     expect(quarantine).toEqual(quarantineLines);
     expect(expectFile(specs.find((s) => s.name === name)!).rows).toBe(expected.rowsRead);
   });

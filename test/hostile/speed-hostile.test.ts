@@ -60,7 +60,8 @@ describe.each(MODES)('speed --mode %s on hostile stream files', (mode) => {
     const history = streamHistoryFile();
     fs.writeFileSync(path.join(data, 'batch_input', history.name), renderFile(history));
     // Entries present before the speed layer starts that it must never ingest.
-    for (const name of STREAM_IGNORED_NAMES) fs.writeFileSync(path.join(streamDir, name), renderFile({ name, eol: '\n', lines: [buy('must-not-count', '1.00', 100)] }));
+    for (const name of STREAM_IGNORED_NAMES)
+      fs.writeFileSync(path.join(streamDir, name), renderFile({ name, eol: '\n', lines: [buy('must-not-count', '1.00', 100)] }));
     fs.mkdirSync(path.join(streamDir, 'x.csv'));
     fs.writeFileSync(path.join(streamDir, 'x.csv', 'inner.csv'), 'must-not-count,purchase,1.00,1\n');
     mkfifo(path.join(streamDir, 'fifo.csv'));

@@ -39,7 +39,8 @@ const STILL_BAD: QuarantineEntryOnDisk[] = [
   { line: 34, reason: 'bad_amount', text: 'still,purchase,1e3,1' },
   { line: 35, reason: 'bad_amount', text: 'worse,purchase,1.005,1' },
 ];
-const SUMMARY = /^replay-quarantine: (\d+) rows? replayed, (\d+) still bad, (\d+) files? written (?:\(([^)]*)\) )?from (\d+) quarantine files?(?:; (\d+) rows? already replayed, dropped)?$/;
+const SUMMARY =
+  /^replay-quarantine: (\d+) rows? replayed, (\d+) still bad, (\d+) files? written (?:\(([^)]*)\) )?from (\d+) quarantine files?(?:; (\d+) rows? already replayed, dropped)?$/;
 
 function sha256(text: string): string {
   return crypto.createHash('sha256').update(text).digest('hex');
@@ -110,7 +111,9 @@ describe('replay-quarantine', () => {
     expect(readQuarantineEntries(data, 's1.csv.bad')).toEqual(STILL_BAD);
     const fixes = ROWS.filter((r) => FIXED_LINES.includes(r.line));
     expect(readReplayLedger(data, 's1.csv')).toEqual(fixes.map((r) => ({ line: r.line, sha256: sha256(r.edit!), file: replayFile })));
-    expect(fs.readFileSync(path.join(data, 'stream_input', replayFile), 'utf8')).toBe(`user_id,event_type,amount,unix_timestamp\n${fixes.map((r) => `${r.edit}\n`).join('')}`);
+    expect(fs.readFileSync(path.join(data, 'stream_input', replayFile), 'utf8')).toBe(
+      `user_id,event_type,amount,unix_timestamp\n${fixes.map((r) => `${r.edit}\n`).join('')}`,
+    );
     // Not in the master dataset until the speed layer logs it.
     expect(loggedStreamFiles(data).map((e) => e.name)).toEqual(['s1.csv']);
 
@@ -169,7 +172,11 @@ describe('replay-quarantine', () => {
     editQuarantine(data);
     const first = await replay(data);
     expect(first).toMatchObject({ replayed: 3, stillBad: 2 });
-    await waitFor(() => loggedStreamFiles(data).some((e) => e.name === first.files[0]) || speed.child.exitCode !== null, 20_000, 'the replay file to be logged');
+    await waitFor(
+      () => loggedStreamFiles(data).some((e) => e.name === first.files[0]) || speed.child.exitCode !== null,
+      20_000,
+      'the replay file to be logged',
+    );
     expect(await replay(data)).toMatchObject({ replayed: 0, stillBad: 2, files: [] });
     speed.child.kill('SIGTERM');
     const stopped = await speed.result;
@@ -193,7 +200,9 @@ describe('replay-quarantine', () => {
 
     const missing = await runCli(['replay-quarantine', '--data', data, '--file', 'nope.csv']);
     expect(missing.code, describeRun(missing)).toBe(1);
-    expect(errorLines(missing.stderr)).toEqual([`lambdaflow replay-quarantine: error [E_INPUT]: no quarantine file ${path.join(data, 'quarantine', 'nope.csv.bad')}`]);
+    expect(errorLines(missing.stderr)).toEqual([
+      `lambdaflow replay-quarantine: error [E_INPUT]: no quarantine file ${path.join(data, 'quarantine', 'nope.csv.bad')}`,
+    ]);
     expect(stackLines(missing.stderr)).toEqual([]);
     expect(missing.stdout).toBe('');
   });

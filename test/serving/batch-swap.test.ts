@@ -18,11 +18,15 @@ describe('swapBatch', () => {
     // Asked at seq 0 for a view absorbing seqs 1..2: the loader's overlay is empty, every later seq is the store's.
     store.keepRecent(true);
     for (let through = 0; through < 5_000; through += 100) store.apply(seqBlocks(seqs, through, through + 100), null);
-    const prepared: PreparedOverlay = { ranges: { [DEFAULT_STREAM]: { afterSeq: 2, throughSeq: 2 } }, overlay: new UserAggTable().toState(), buckets: new UserAggTable().toState(), totals: totalsOf(model(seqs, 2)) };
+    const prepared: PreparedOverlay = {
+      ranges: { [DEFAULT_STREAM]: { afterSeq: 2, throughSeq: 2 } },
+      overlay: new UserAggTable().toState(),
+      buckets: new UserAggTable().toState(),
+      totals: totalsOf(model(seqs, 2)),
+    };
     expect(store.swapBatch(batchView(seqs, 2), prepared)).toMatchObject({ batchWatermark: 2, throughSeq: 5_000 });
     checkStore(store, seqs, 30);
   });
-
 
   it('refuses a batch swap whose absorbed seqs it cannot account for, and an older batch view', () => {
     const seqs = makeSeqs(seededRandom(4), 20, 10);
@@ -34,5 +38,4 @@ describe('swapBatch', () => {
     expect(store.swapBatch(batchView(seqs, 1))).toBeUndefined();
     expect(store.current).toBe(before);
   });
-
 });

@@ -5,7 +5,7 @@ import { UserAggTable } from '../../src/core/agg-table.js';
 import { ChangeLog } from '../../src/serving/change-log.js';
 
 describe('ChangeLog', () => {
-  it('keeps an entry\'s totals from before its first change since the last cut, and forgets them at the next cut', () => {
+  it("keeps an entry's totals from before its first change since the last cut, and forgets them at the next cut", () => {
     const table = new UserAggTable();
     for (let u = 0; u < 3_000; u++) table.add(Buffer.from(`u${u}`), 0, `u${u}`.length, 1, u);
     const log = new ChangeLog();

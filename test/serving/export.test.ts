@@ -22,7 +22,13 @@ describe('planExportNow', () => {
     const seqs: [string, number][][] = [];
     for (let s = 0; s < 600; s++) {
       if (s % 10 === 9) seqs.push(seqs[s - 5]!.map(([user, cents]) => [user, -cents]));
-      else seqs.push(Array.from({ length: 40 }, () => [`user-${Math.floor(random() * users)}`, Math.floor(random() * 10_000) - (random() < 0.2 ? 10_000 : 0)] as [string, number]));
+      else
+        seqs.push(
+          Array.from(
+            { length: 40 },
+            () => [`user-${Math.floor(random() * users)}`, Math.floor(random() * 10_000) - (random() < 0.2 ? 10_000 : 0)] as [string, number],
+          ),
+        );
     }
     const store = new ServingStore(new ManualClock(5));
     store.load(batchView(seqs, 100), tableOf(seqs, 100, 100), 100, null);
@@ -87,10 +93,18 @@ describe('planExport and the change log', () => {
   it('writes a neighbour that changed after its first step with its totals from then', () => {
     // Base users b1 and b3; the overlay holds b3 (entry 0) and b2 (entry 1, which sorts into b3's segment).
     const baseTable = new UserAggTable();
-    for (const [id, cents] of [['b1', 100], ['b3', 300]] as const) baseTable.add(Buffer.from(id), 0, 2, 1, cents);
+    for (const [id, cents] of [
+      ['b1', 100],
+      ['b3', 300],
+    ] as const)
+      baseTable.add(Buffer.from(id), 0, 2, 1, cents);
     const base = buildBatchBase(baseTable, { name: 'batch-0', watermark: 0, createdAtMs: 0, badRows: 0 });
     const overlay = new UserAggTable();
-    for (const [id, cents] of [['b3', 5], ['b2', 20]] as const) overlay.add(Buffer.from(id), 0, 2, 1, cents);
+    for (const [id, cents] of [
+      ['b3', 5],
+      ['b2', 20],
+    ] as const)
+      overlay.add(Buffer.from(id), 0, 2, 1, cents);
     const view = { base, overlay: overlay.toState(), overlayGeneration: 1, changes: new ChangeLog() };
     const exports = new PlannedExports();
     const first = exports.format(view);
@@ -133,7 +147,7 @@ describe('planExport with no batch view', () => {
 });
 
 describe('planned exports of small views', () => {
-  it('writes each of many small exports right (they may share Node\'s pool of small buffers with each other)', () => {
+  it("writes each of many small exports right (they may share Node's pool of small buffers with each other)", () => {
     // A new user every seq: each export is longer than the one before.
     const seqs: [string, number][][] = Array.from({ length: 40 }, (_, s) => [[`user-${s}`, 100 + s]]);
     const store = new ServingStore(new ManualClock());

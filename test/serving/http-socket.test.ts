@@ -8,7 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCli, describeRun, errorLines, listeningUrl, requireBuild, runCli, stackLines, startCli } from '../helpers/cli.js';
 import { type EventStream, apiUsers, httpRequest, jsonOf, openEventStream, rawExchange } from '../helpers/http-client.js';
 import { type Totals } from '../helpers/outputs.js';
-import { chunkText, ingestStreamFiles, publishBatchView, publishRealtimeView, waitForValue, writeBatchInputs, writeRealtimeDeltas } from '../helpers/pipeline.js';
+import {
+  chunkText,
+  ingestStreamFiles,
+  publishBatchView,
+  publishRealtimeView,
+  waitForValue,
+  writeBatchInputs,
+  writeRealtimeDeltas,
+} from '../helpers/pipeline.js';
 import { recountMasterDataset } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
@@ -37,7 +45,12 @@ beforeAll(async () => {
   serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '200ms', '--log-level', 'warn'], { timeoutMs: 170_000 });
   url = await listeningUrl(serve);
   port = Number(new URL(url).port);
-  await waitForValue(() => httpRequest(`${url}/readyz`).then((a) => a.status), (status) => status === 200, 20_000, '/readyz 200');
+  await waitForValue(
+    () => httpRequest(`${url}/readyz`).then((a) => a.status),
+    (status) => status === 200,
+    20_000,
+    '/readyz 200',
+  );
 });
 
 afterAll(() => {
@@ -88,8 +101,16 @@ describe('malformed requests on raw connections', () => {
     ['an unknown HTTP version', 400, request('GET /users/u3 HTTP/9.9')],
     ['no Host header', 400, request('GET /users/u3 HTTP/1.1', '')],
     ['a header line without a colon', 400, request('GET /users/u3 HTTP/1.1', 'Host: x\r\nBroken header\r\n')],
-    ['Content-Length and chunked together', 400, request('GET /users/u3 HTTP/1.1', 'Host: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n') + '0\r\n\r\n'],
-    ['a POST announcing 2 MiB it never sends', 405, request('POST /users/u3 HTTP/1.1', 'Host: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n')],
+    [
+      'Content-Length and chunked together',
+      400,
+      request('GET /users/u3 HTTP/1.1', 'Host: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n') + '0\r\n\r\n',
+    ],
+    [
+      'a POST announcing 2 MiB it never sends',
+      405,
+      request('POST /users/u3 HTTP/1.1', 'Host: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n'),
+    ],
     ['a POST with broken chunked encoding', 405, request('POST /users/u3 HTTP/1.1', 'Host: x\r\nTransfer-Encoding: chunked\r\n') + 'zz\r\n'],
     ['HEAD /events', 200, request('HEAD /events HTTP/1.1')],
     // Regressions: without Host, Node's own 400 had an empty body; CONNECT dropped the connection unanswered.
@@ -109,7 +130,9 @@ describe('malformed requests on raw connections', () => {
   });
 
   it('regression: a good request pipelined before a malformed one gets its answer, then the error (it used to get only the error)', async () => {
-    const answer = await rawExchange(url, `${request('GET /users/u3 HTTP/1.1')}${request('GET /status HTTP/1.1', 'Host: x\r\nBroken header\r\n')}`, 5_000, { untilClose: true });
+    const answer = await rawExchange(url, `${request('GET /users/u3 HTTP/1.1')}${request('GET /status HTTP/1.1', 'Host: x\r\nBroken header\r\n')}`, 5_000, {
+      untilClose: true,
+    });
     expect(answer.timedOut).toBe(false);
     const statuses = [...answer.text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
     expect(statuses, answer.text.slice(0, 500)).toEqual([200, 400]);
@@ -234,7 +257,9 @@ describe('the port', () => {
   it('already in use: all exits 1 with exactly one error line naming E_NETWORK', async () => {
     const other = newTempRoot().data;
     writeBatchInputs(other, { 'history.csv': chunkText(9, 50, 10) });
-    const second = await runCli(['all', '--data', other, '--port', String(port), '--threads', '1', '--rows-per-chunk', '5', '--log-level', 'warn'], { timeoutMs: 30_000 });
+    const second = await runCli(['all', '--data', other, '--port', String(port), '--threads', '1', '--rows-per-chunk', '5', '--log-level', 'warn'], {
+      timeoutMs: 30_000,
+    });
     expect(second.code, describeRun(second)).toBe(1);
     expect(errorLines(second.stderr)).toEqual([expect.stringMatching(/^lambdaflow all: error \[E_NETWORK\]: .*:\d+: the port is in use$/)]);
     expect(second.stderr.trimEnd().split('\n')).toHaveLength(1);

@@ -23,7 +23,15 @@ import { requireBuild } from '../helpers/cli.js';
 import { apiUsers } from '../helpers/http-client.js';
 import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { readMergedViewText } from '../helpers/outputs.js';
-import { ingestStreamFiles, publishBatchView, publishRealtimeHead, publishRealtimeView, waitFor, writeBatchInputs, writeRealtimeDeltas } from '../helpers/pipeline.js';
+import {
+  ingestStreamFiles,
+  publishBatchView,
+  publishRealtimeHead,
+  publishRealtimeView,
+  waitFor,
+  writeBatchInputs,
+  writeRealtimeDeltas,
+} from '../helpers/pipeline.js';
 import { expectedMergedViewText, recountMasterDataset } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
@@ -219,8 +227,18 @@ describe('routes on a loaded view', () => {
 
   it('GET /top: descending by amount (default, n 10) or count, ties by user id ascending, n from 1 to 1000', async () => {
     const [alice, bob, carol, dave, erin, ohara, zoe] = EXPECTED_USERS;
-    expect((await get(app, '/top')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'amount', users: [zoe, alice, ohara, bob, erin, carol, dave] });
-    expect((await get(app, '/top?by=count&n=7')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'count', users: [carol, alice, bob, dave, erin, ohara, zoe] });
+    expect((await get(app, '/top')).json()).toEqual({
+      version: 1,
+      event_time: NO_EVENT_TIME,
+      by: 'amount',
+      users: [zoe, alice, ohara, bob, erin, carol, dave],
+    });
+    expect((await get(app, '/top?by=count&n=7')).json()).toEqual({
+      version: 1,
+      event_time: NO_EVENT_TIME,
+      by: 'count',
+      users: [carol, alice, bob, dave, erin, ohara, zoe],
+    });
     expect((await get(app, '/top?by=count&n=3')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'count', users: [carol, alice, bob] });
     expect((await get(app, '/top?n=1')).json()).toEqual({ version: 1, event_time: NO_EVENT_TIME, by: 'amount', users: [zoe] });
     expect((await get(app, '/top?n=1000')).json<{ users: unknown[] }>().users).toHaveLength(7);
@@ -294,7 +312,10 @@ describe('routes on a loaded view', () => {
   });
 
   it('HEAD /events: the head of the stream, then the end (it used to send nothing and hold the connection)', async () => {
-    const answer = await Promise.race([app.inject({ method: 'HEAD', url: '/events' }), new Promise<'no answer'>((resolve) => setTimeout(() => resolve('no answer'), 5_000))]);
+    const answer = await Promise.race([
+      app.inject({ method: 'HEAD', url: '/events' }),
+      new Promise<'no answer'>((resolve) => setTimeout(() => resolve('no answer'), 5_000)),
+    ]);
     expect(answer).not.toBe('no answer');
     if (answer === 'no answer') return;
     expect(answer.statusCode).toBe(200);
@@ -385,7 +406,13 @@ describe('routes on a loaded view', () => {
     const layer = service.layer;
     // This fixture's view has no buckets: the held range top-N answers an empty list of the current version.
     const r = layer.ranges;
-    const ranges = { user: r.user.bind(r), userPoints: r.userPoints.bind(r), points: r.points.bind(r), refusal: () => undefined, top: () => held(async () => ({ status: layer.current!, users: [] })) };
+    const ranges = {
+      user: r.user.bind(r),
+      userPoints: r.userPoints.bind(r),
+      points: r.points.bind(r),
+      refusal: () => undefined,
+      top: () => held(async () => ({ status: layer.current!, users: [] })),
+    };
     const reads: ServingReads = Object.create(layer, { ranges: { value: ranges }, csv: { value: () => held(() => layer.csv()) } });
     const heldApp = buildHttpApp(reads, systemClock);
     try {
@@ -412,8 +439,12 @@ describe('routes on a loaded view', () => {
 
   it('a range not on bucket bounds: the message names the bucket size and the nearest aligned bounds', async () => {
     const answer = await get(app, '/users/alice?from=1800&to=7200');
-    expect(answer.json<ErrorBody>().error).toBe('bad parameter from: from=1800 is not aligned to the 1h buckets: the nearest aligned bounds are 0 (1970-01-01T00:00:00Z) and 3600 (1970-01-01T01:00:00Z)');
-    expect((await get(app, '/users/alice?from=2026-12-07T10:00:00Z&to=2026-12-07T10:30:00Z')).json<ErrorBody>().error).toMatch(/to=1796639400 is not aligned to the 1h buckets: the nearest aligned bounds are 1796637600 \(2026-12-07T10:00:00Z\) and 1796641200 \(2026-12-07T11:00:00Z\)/);
+    expect(answer.json<ErrorBody>().error).toBe(
+      'bad parameter from: from=1800 is not aligned to the 1h buckets: the nearest aligned bounds are 0 (1970-01-01T00:00:00Z) and 3600 (1970-01-01T01:00:00Z)',
+    );
+    expect((await get(app, '/users/alice?from=2026-12-07T10:00:00Z&to=2026-12-07T10:30:00Z')).json<ErrorBody>().error).toMatch(
+      /to=1796639400 is not aligned to the 1h buckets: the nearest aligned bounds are 1796637600 \(2026-12-07T10:00:00Z\) and 1796641200 \(2026-12-07T11:00:00Z\)/,
+    );
   });
 
   it('a batch view without buckets answers all-time questions, and 409 to every range question, saying to run batch', async () => {
@@ -450,16 +481,19 @@ describe('routes on a loaded view', () => {
     ['an unknown content type', 'text/xml', '<a/>'],
     ['a 2 MiB body', 'application/octet-stream', 'x'.repeat(2 << 20)],
   ];
-  it.each(['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const)('405 JSON with Allow: GET, HEAD for %s, on routes and elsewhere, whatever the body', async (method) => {
-    for (const url of ['/users/alice', '/users?id=alice', '/top', '/view.csv', '/status', '/events', '/nope']) {
-      for (const [what, type, payload] of bodies) {
-        const answer = await app.inject({ method, url, payload, headers: type ? { 'content-type': type } : {} });
-        expect(answer.statusCode, `${method} ${url} with ${what}`).toBe(405);
-        expect(answer.headers.allow).toBe('GET, HEAD');
-        expect(answer.json()).toEqual({ error: `method ${method} not allowed`, version: 1 });
+  it.each(['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const)(
+    '405 JSON with Allow: GET, HEAD for %s, on routes and elsewhere, whatever the body',
+    async (method) => {
+      for (const url of ['/users/alice', '/users?id=alice', '/top', '/view.csv', '/status', '/events', '/nope']) {
+        for (const [what, type, payload] of bodies) {
+          const answer = await app.inject({ method, url, payload, headers: type ? { 'content-type': type } : {} });
+          expect(answer.statusCode, `${method} ${url} with ${what}`).toBe(405);
+          expect(answer.headers.allow).toBe('GET, HEAD');
+          expect(answer.json()).toEqual({ error: `method ${method} not allowed`, version: 1 });
+        }
       }
-    }
-  });
+    },
+  );
 
   // Last: it publishes seq 3, so the view moves to version 2.
   it('versions: If-None-Match with the current ETag → 304; min_version ahead → 503 with Retry-After until that version is served', async () => {
@@ -472,7 +506,13 @@ describe('routes on a loaded view', () => {
     expect(unchanged.headers.etag).toBe(etag);
     // A precondition only applies to what would be a 2xx (RFC 9110 §13.2.1): an absent user stays a 404.
     expect((await get(app, '/users/nobody', { 'if-none-match': etag })).statusCode).toBe(404);
-    for (const url of ['/users/alice?min_version=2', '/users?id=alice&min_version=2', '/top?min_version=2', '/status?min_version=2', '/view.csv?min_version=2']) {
+    for (const url of [
+      '/users/alice?min_version=2',
+      '/users?id=alice&min_version=2',
+      '/top?min_version=2',
+      '/status?min_version=2',
+      '/view.csv?min_version=2',
+    ]) {
       const ahead = await get(app, url);
       expect(ahead.statusCode, url).toBe(503);
       expect(ahead.headers['retry-after'], url).toBe('1');
@@ -489,7 +529,14 @@ describe('routes on a loaded view', () => {
     expect(changed.statusCode).toBe(200);
     expect(changed.headers.etag).toBe('W/"v2"');
     expect(changed.json()).toEqual({ user_id: 'alice', purchase_count_total: 3, purchase_amount_total: '11.80', version: 2, event_time: NO_EVENT_TIME });
-    expect((await get(app, '/status?min_version=2')).json()).toMatchObject({ version: 2, through_seq: 3, purchase_count_total: 14, purchase_amount_total: '120.84', change: 'realtime', changed_users: 1 });
+    expect((await get(app, '/status?min_version=2')).json()).toMatchObject({
+      version: 2,
+      through_seq: 3,
+      purchase_count_total: 14,
+      purchase_amount_total: '120.84',
+      change: 'realtime',
+      changed_users: 1,
+    });
   });
 });
 
@@ -505,7 +552,9 @@ describe('a realtime backlog (a speed layer catching up publishes many seqs at o
 
   it('is applied in slices of at most 4,096 users, one version each, the last one exact and carrying the newest ingest time', async () => {
     const versions: { version: number; changedUsers: number; lastIngestedAtMs: number | null; throughSeq: number }[] = [];
-    service.layer.onVersion(({ version, changedUsers, lastIngestedAtMs, throughSeq }) => versions.push({ version, changedUsers, lastIngestedAtMs, throughSeq }));
+    service.layer.onVersion(({ version, changedUsers, lastIngestedAtMs, throughSeq }) =>
+      versions.push({ version, changedUsers, lastIngestedAtMs, throughSeq }),
+    );
     const texts = Array.from({ length: SEQS }, (_, s) =>
       Array.from({ length: USERS_PER_SEQ }, (_, u) => `user-${s}-${u},purchase,0.0${(u % 9) + 1},1700000100\n`).join(''),
     );

@@ -7,11 +7,16 @@ import { batchView, tableOf } from '../helpers/serving-model.js';
 
 describe('lookups', () => {
   it('keeps a user id that begins with U+FEFF (a character like any other inside a file) in top-N answers', () => {
-    const seqs: [string, number][][] = [[['\uFEFFbom', 900], ['plain', 100]], [['\uFEFFlive', 5_000]]];
+    const seqs: [string, number][][] = [
+      [
+        ['\uFEFFbom', 900],
+        ['plain', 100],
+      ],
+      [['\uFEFFlive', 5_000]],
+    ];
     const store = new ServingStore(new ManualClock());
     store.load(batchView(seqs, 1), tableOf(seqs, 1, 2), 2, null);
     expect(store.top('amount', 3).map((u) => u.userId)).toEqual(['\uFEFFlive', '\uFEFFbom', 'plain']);
     expect(store.get('\uFEFFbom')).toEqual({ userId: '\uFEFFbom', count: 1, cents: 900 });
   });
-
 });

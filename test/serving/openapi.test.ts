@@ -23,7 +23,12 @@ const TO = FROM + 3 * DEFAULT_BUCKET_SECONDS;
 /** Requests that exercise each route, answers good and bad: a route without any fails the test. */
 const SAMPLES: Readonly<Record<string, readonly string[]>> = {
   '/users/:id': ['/users/alice', `/users/alice?from=${FROM}&to=${TO}`, '/users/nobody', `/users/alice?from=${FROM}`, '/users/alice?min_version=999999'],
-  '/users/:id/series': [`/users/alice/series?from=${FROM}&to=${TO}`, `/users/alice/series?from=${FROM}&to=${TO}&step=2h`, '/users/alice/series', `/users/nobody/series?from=${FROM}&to=${TO}`],
+  '/users/:id/series': [
+    `/users/alice/series?from=${FROM}&to=${TO}`,
+    `/users/alice/series?from=${FROM}&to=${TO}&step=2h`,
+    '/users/alice/series',
+    `/users/nobody/series?from=${FROM}&to=${TO}`,
+  ],
   '/series': [`/series?from=${FROM}&to=${TO}`, `/series?from=${FROM}&to=${TO}&step=1s`],
   '/users': ['/users?id=alice&id=bob&id=nobody', '/users'],
   '/top': ['/top', '/top?by=count&n=1', `/top?from=${FROM}&to=${TO}`, '/top?n=0', '/top?by=name'],
@@ -95,7 +100,12 @@ describe('real answers of `serve` on a temp folder', () => {
     await runCliOk(['batch', '--data', data, '--threads', '1', '--log-level', 'warn']);
     serve = startCli(['serve', '--data', data, '--port', '0', '--log-level', 'warn']);
     url = await listeningUrl(serve);
-    await waitForValue(() => httpRequest(`${url}/readyz`), (answer) => answer.status === 200, 20_000, '/readyz 200');
+    await waitForValue(
+      () => httpRequest(`${url}/readyz`),
+      (answer) => answer.status === 200,
+      20_000,
+      '/readyz 200',
+    );
     doc = jsonOf<OpenApiDocument>(await httpRequest(`${url}/openapi.json`));
   });
   afterAll(() => void (serve?.child.exitCode === null && serve.child.kill('SIGKILL')));

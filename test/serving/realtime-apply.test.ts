@@ -20,7 +20,6 @@ describe('applying seqs', () => {
     expect(store.current).toBe(before);
   });
 
-
   it('counts a user whose total returns to zero as gone, and back when it changes again', () => {
     const store = new ServingStore(new ManualClock());
     const block = (cents: number) => {
@@ -52,7 +51,12 @@ describe('sliceByUsers: a realtime backlog in steps', () => {
   it.each([
     { name: 'nothing', items: [], max: 10, expected: [] },
     { name: 'all in one when they fit', items: [item(1, 3), item(2, 3), item(3, 4)], max: 10, expected: [[1, 2, 3]] },
-    { name: 'a new slice when the next seq would pass the limit', items: [item(1, 6), item(2, 5), item(3, 5), item(4, 1)], max: 10, expected: [[1], [2, 3], [4]] },
+    {
+      name: 'a new slice when the next seq would pass the limit',
+      items: [item(1, 6), item(2, 5), item(3, 5), item(4, 1)],
+      max: 10,
+      expected: [[1], [2, 3], [4]],
+    },
     { name: 'a seq larger than the limit alone', items: [item(1, 2), item(2, 25), item(3, 2)], max: 10, expected: [[1], [2], [3]] },
     { name: 'seqs without users ride along', items: [item(1, 0), item(2, 10), item(3, 0)], max: 10, expected: [[1, 2, 3]] },
     { name: 'in seq order whatever the order given', items: [item(3, 4), item(1, 4), item(2, 4)], max: 10, expected: [[1, 2], [3]] },

@@ -27,7 +27,15 @@ describe('ServingLayer.run', () => {
     publishBatchView(data, 0);
     publishRealtimeView(data, 0, 0);
     const clock = new ManualClock(1_000_000);
-    const layer = ServingLayer.open({ layout: dataLayout(data), logger: silentLogger, clock, view: 'exact', bucketSeconds: DEFAULT_BUCKET_SECONDS, csvIntervalMs: 1_000, pollMs: 250 });
+    const layer = ServingLayer.open({
+      layout: dataLayout(data),
+      logger: silentLogger,
+      clock,
+      view: 'exact',
+      bucketSeconds: DEFAULT_BUCKET_SECONDS,
+      csvIntervalMs: 1_000,
+      pollMs: 250,
+    });
     const stop = new AbortController();
     const running = layer.run(stop.signal);
     // The first load runs on the serving threads, in real time.

@@ -100,7 +100,6 @@ describe('ServingStore', () => {
     expect(advanced).toBeGreaterThan(5);
     expect(refused).toBeGreaterThan(0);
   });
-
 });
 
 describe('ServingStore with NATS partition streams', () => {

@@ -39,11 +39,17 @@ describe('FreshnessTracker', () => {
     const { writer } = IngestLogWriter.open(logPath);
     const tracker = new FreshnessTracker(logPath);
     for (let i = 0; i < 10; i++) tracker.renamed(`a-${i}.csv`, 1_000);
-    writer.append(Array.from({ length: 10 }, (_, i) => ({ name: `a-${i}.csv`, size: 1 })), 1_000);
+    writer.append(
+      Array.from({ length: 10 }, (_, i) => ({ name: `a-${i}.csv`, size: 1 })),
+      1_000,
+    );
     tracker.merged(5, 1_100);
     writer.fold(5);
     for (let i = 0; i < 3; i++) tracker.renamed(`b-${i}.csv`, 2_000);
-    writer.append(Array.from({ length: 3 }, (_, i) => ({ name: `b-${i}.csv`, size: 1 })), 2_000);
+    writer.append(
+      Array.from({ length: 3 }, (_, i) => ({ name: `b-${i}.csv`, size: 1 })),
+      2_000,
+    );
     tracker.merged(13, 2_500);
     writer.close();
     expect(tracker.files).toBe(13);

@@ -23,15 +23,31 @@ describe('growthFrom', () => {
   });
 
   it('is undefined until there is a whole minute after the first one', () => {
-    expect(growthFrom(perSecond(11, () => 1), 600_000)).toBeUndefined();
-    expect(growthFrom(perSecond(12, () => 1), 600_000)).toEqual({ from: 1, end: 1, percent: 0 });
+    expect(
+      growthFrom(
+        perSecond(11, () => 1),
+        600_000,
+      ),
+    ).toBeUndefined();
+    expect(
+      growthFrom(
+        perSecond(12, () => 1),
+        600_000,
+      ),
+    ).toEqual({ from: 1, end: 1, percent: 0 });
     expect(growthFrom([], 600_000)).toBeUndefined();
   });
 });
 
 describe('meanPerMinute', () => {
   it('averages each minute, a minute without samples as 0', () => {
-    expect(meanPerMinute([{ atMs: 0, value: 2 }, { atMs: 59_999, value: 4 }, { atMs: 120_000, value: 9 }])).toEqual([3, 0, 9]);
+    expect(
+      meanPerMinute([
+        { atMs: 0, value: 2 },
+        { atMs: 59_999, value: 4 },
+        { atMs: 120_000, value: 9 },
+      ]),
+    ).toEqual([3, 0, 9]);
     expect(meanPerMinute([])).toEqual([]);
   });
 });

@@ -43,7 +43,9 @@ describe('soak', () => {
   it('runs the pipeline at a fixed rate and checks exactness, memory and outputs', async () => {
     const { root, data } = newTempRoot();
     const json = path.join(root, 'report.json');
-    const result = await runCli(['soak', '--duration', '12s', '--rate', '20000', '--batch-every', '4s', '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
+    const result = await runCli(['soak', '--duration', '12s', '--rate', '20000', '--batch-every', '4s', '--threads', '2', '--data', data, '--json', json], {
+      timeoutMs: 90_000,
+    });
     expect(result.stdout).toMatch(/soak: PASS/);
     expect(result.code).toBe(0);
     const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Report;
@@ -58,7 +60,10 @@ describe('soak', () => {
   it('writes --files-per-second stream files and, with --batch-every never, runs the batch only at start', async () => {
     const { root, data } = newTempRoot();
     const json = path.join(root, 'report.json');
-    const result = await runCli(['soak', '--duration', '10s', '--rate', '2000', '--files-per-second', '10', '--batch-every', 'never', '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
+    const result = await runCli(
+      ['soak', '--duration', '10s', '--rate', '2000', '--files-per-second', '10', '--batch-every', 'never', '--threads', '2', '--data', data, '--json', json],
+      { timeoutMs: 90_000 },
+    );
     expect(result.stdout).toMatch(/soak: PASS/);
     expect(result.stdout).toMatch(/batch at start only/);
     const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Report;
@@ -79,7 +84,23 @@ describe('soak', () => {
     const json = path.join(root, 'report.json');
     // A 2 s window lets files older than 3 s be compacted within the run; a compaction 1 s after each start gets to
     // run in most of the restarted pipelines (each lives 0.75–3 s), and kills land mid-compaction too.
-    const args = ['soak', '--duration', '14s', '--rate', '10000', '--kill-every', '3s', '--batch-every', '2s', '--window', '2s', '--slide', '1s', '--compact-every', '1s'];
+    const args = [
+      'soak',
+      '--duration',
+      '14s',
+      '--rate',
+      '10000',
+      '--kill-every',
+      '3s',
+      '--batch-every',
+      '2s',
+      '--window',
+      '2s',
+      '--slide',
+      '1s',
+      '--compact-every',
+      '1s',
+    ];
     const result = await runCli([...args, '--threads', '2', '--data', data, '--json', json], { timeoutMs: 90_000 });
     expect(result.stdout).toMatch(/soak: PASS/);
     expect(result.code).toBe(0);

@@ -116,13 +116,24 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
     await runCliOk(['gen-stream', '--data', dir, ...sink(stream), '--chunks', '3', '--interval', '10ms', '--rows-per-chunk', '200', '--seed', '12']);
     const second = await runCli(['speed', '--once', '--data', dir, ...FAST, ...source(stream)]);
     expect(second.code, describeRun(second)).toBe(0);
-    expect(loggedNatsRanges(dir)).toEqual([{ first: 1, last: 7 }, { first: 8, last: 10 }]);
+    expect(loggedNatsRanges(dir)).toEqual([
+      { first: 1, last: 7 },
+      { first: 8, last: 10 },
+    ]);
     await expectExactAgainstStream(dir, stream);
     await runCliOk(['batch', '--data', dir, '--threads', '1']);
     await expectExactAgainstStream(dir, stream);
-    const manifest = fs.readdirSync(path.join(dir, 'serving', 'batch')).sort().at(-1)!;
-    const inputs = (JSON.parse(fs.readFileSync(path.join(dir, 'serving', 'batch', manifest, '_MANIFEST.json'), 'utf8')) as { inputs: { name: string; source: string }[] }).inputs;
-    expect(inputs.filter((i) => i.source === 'master').map((i) => i.name)).toEqual(['msgs-000000000001-000000000007.csv', 'msgs-000000000008-000000000010.csv']);
+    const manifest = fs
+      .readdirSync(path.join(dir, 'serving', 'batch'))
+      .sort()
+      .at(-1)!;
+    const inputs = (
+      JSON.parse(fs.readFileSync(path.join(dir, 'serving', 'batch', manifest, '_MANIFEST.json'), 'utf8')) as { inputs: { name: string; source: string }[] }
+    ).inputs;
+    expect(inputs.filter((i) => i.source === 'master').map((i) => i.name)).toEqual([
+      'msgs-000000000001-000000000007.csv',
+      'msgs-000000000008-000000000010.csv',
+    ]);
 
     // The default stream read from NATS still takes files renamed into stream_input/ (replays of quarantined rows).
     dropStreamFile(dir, 'replay-x.csv', chunkText(9, 30));
@@ -139,7 +150,12 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
     const stream = freshStream();
     await runCliOk(['gen-stream', '--data', dir, ...sink(stream), '--chunks', '1', '--rows-per-chunk', '10']);
     // More messages than one file holds (10,000), so the final micro-batch writes several files.
-    await publishMany(server!.url, `${stream}.0`, Array.from({ length: 10_500 }, (_, i) => `u${i % 97},purchase,1.${String(i % 100).padStart(2, '0')},1700000000`), 'bulk');
+    await publishMany(
+      server!.url,
+      `${stream}.0`,
+      Array.from({ length: 10_500 }, (_, i) => `u${i % 97},purchase,1.${String(i % 100).padStart(2, '0')},1700000000`),
+      'bulk',
+    );
     const once = await runCli(['speed', '--once', '--data', dir, ...FAST, ...source(stream)]);
     expect(once.code, describeRun(once)).toBe(0);
     expect(loggedNatsRanges(dir).at(-1)?.last, describeRun(once)).toBe(10_501);
@@ -179,8 +195,23 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
     const stream = freshStream();
     const random = seeded(777);
     const partitions = ['--nats-partitions', '2'];
-    const producer = start(['gen-stream', '--data', dir, ...sink(stream), ...partitions, '--interval', '40ms', '--rows-per-chunk', '60', '--seed', '31', '--chunks', '200']);
-    const speedOf = (partition: number): RunningCli => start(['speed', '--data', dir, ...FAST, ...source(stream), ...partitions, '--partition', String(partition)]);
+    const producer = start([
+      'gen-stream',
+      '--data',
+      dir,
+      ...sink(stream),
+      ...partitions,
+      '--interval',
+      '40ms',
+      '--rows-per-chunk',
+      '60',
+      '--seed',
+      '31',
+      '--chunks',
+      '200',
+    ]);
+    const speedOf = (partition: number): RunningCli =>
+      start(['speed', '--data', dir, ...FAST, ...source(stream), ...partitions, '--partition', String(partition)]);
     const running = [speedOf(0), speedOf(1)];
     const serve = start(['serve', '--data', dir, '--port', '0', '--interval', '200ms', '--log-level', 'warn']);
     const url = await listeningUrl(serve);
@@ -274,7 +305,23 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream source', () => {
     const dir = await newDataDir();
     const stream = freshStream();
     const all = await runCli(
-      ['all', '--data', dir, ...source(stream), '--duration', '4s', '--stream-interval', '100ms', '--rows-per-chunk', '100', '--merge-interval', '200ms', '--port', '0', ...FAST],
+      [
+        'all',
+        '--data',
+        dir,
+        ...source(stream),
+        '--duration',
+        '4s',
+        '--stream-interval',
+        '100ms',
+        '--rows-per-chunk',
+        '100',
+        '--merge-interval',
+        '200ms',
+        '--port',
+        '0',
+        ...FAST,
+      ],
       { timeoutMs: 50_000 },
     );
     expect(all.code, describeRun(all)).toBe(0);
@@ -337,7 +384,10 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream cluster (3 servers on l
     await readingFrom(p1, stream);
     // Durable consumers of a replicated stream are replicated too: losing a server loses neither.
     for (const consumer of ['speed-p0', 'speed-p1']) expect(await consumerPeers(cluster!.url, stream, consumer)).toBe(3);
-    const producer = start(['gen-stream', '--data', dir, '--sink', cluster!.url, ...streamArgs, '--interval', '30ms', '--rows-per-chunk', '40', '--seed', '51', '--chunks', '250'], 150_000);
+    const producer = start(
+      ['gen-stream', '--data', dir, '--sink', cluster!.url, ...streamArgs, '--interval', '30ms', '--rows-per-chunk', '40', '--seed', '51', '--chunks', '250'],
+      150_000,
+    );
     await waitFor(() => loggedNatsRanges(dir, 'p0').length > 0 && loggedNatsRanges(dir, 'p1').length > 0, 60_000, 'both partitions reading');
 
     p0.child.kill('SIGKILL');
@@ -363,7 +413,25 @@ describe.skipIf(SKIP_NATS !== undefined)('NATS JetStream cluster (3 servers on l
     await expectExactAgainstStream(dir, stream, cluster!.url);
 
     // An existing stream of 3 replicas taken for one of 1 is refused, naming both.
-    const mismatch = await runCli(['speed', '--once', '--data', dir, ...FAST, '--source', cluster!.url, ...natsStream(stream), '--nats-partitions', '2', '--partition', '0', '--nats-replicas', '1'], { timeoutMs: 60_000 });
+    const mismatch = await runCli(
+      [
+        'speed',
+        '--once',
+        '--data',
+        dir,
+        ...FAST,
+        '--source',
+        cluster!.url,
+        ...natsStream(stream),
+        '--nats-partitions',
+        '2',
+        '--partition',
+        '0',
+        '--nats-replicas',
+        '1',
+      ],
+      { timeoutMs: 60_000 },
+    );
     expect(mismatch.code, describeRun(mismatch)).toBe(2);
     expect(errorLines(mismatch.stderr)).toHaveLength(1);
     expect(mismatch.stderr).toMatch(new RegExp(`error \\[E_OPTIONS\\]: --nats-replicas 1: stream ${stream} .* has 3 replicas`));

@@ -78,18 +78,35 @@ describe('realtime checkpoints prove themselves', () => {
   });
 
   const part = (dir: string): string => path.join(dir, 'part-00001');
-  const cutAt = (at: (bytes: Buffer) => number) => (dir: string): void => {
-    const bytes = fs.readFileSync(part(dir));
-    fs.writeFileSync(part(dir), bytes.subarray(0, at(bytes)));
-  };
+  const cutAt =
+    (at: (bytes: Buffer) => number) =>
+    (dir: string): void => {
+      const bytes = fs.readFileSync(part(dir));
+      fs.writeFileSync(part(dir), bytes.subarray(0, at(bytes)));
+    };
   it.each<[string, (dir: string) => void, RegExp]>([
     ['a part cut at a line boundary (it still parses)', cutAt((b) => b.indexOf('\n', b.length / 2) + 1), /part-00001: expected 81 lines, found \d+/],
     ['a part cut inside a line', cutAt((b) => b.length - 3), /part-00001: expected 81 lines, found 80/],
     ['a part cut to nothing', cutAt(() => 0), /part-00001: expected 81 lines, found 0/],
-    ['a flipped byte', (dir) => { const b = fs.readFileSync(part(dir)); b[200] = b[200]! ^ 0x01; fs.writeFileSync(part(dir), b); }, /part-00001: expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}/],
+    [
+      'a flipped byte',
+      (dir) => {
+        const b = fs.readFileSync(part(dir));
+        b[200] = b[200]! ^ 0x01;
+        fs.writeFileSync(part(dir), b);
+      },
+      /part-00001: expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}/,
+    ],
     ['a missing part', (dir) => fs.rmSync(part(dir)), /part-00001 listed in its _REALTIME.json but missing/],
     ['an unlisted part', (dir) => fs.copyFileSync(part(dir), path.join(dir, 'part-00002')), /part-00002 is not among the parts/],
-    ['a checkpoint whose _REALTIME.json lists no parts', (dir) => { const { crc32: _crc, parts: _parts, ...meta } = JSON.parse(fs.readFileSync(path.join(dir, '_REALTIME.json'), 'utf8')) as Record<string, unknown>; fs.writeFileSync(path.join(dir, '_REALTIME.json'), checkedJsonText(meta)); }, /lists no parts with their checks/],
+    [
+      'a checkpoint whose _REALTIME.json lists no parts',
+      (dir) => {
+        const { crc32: _crc, parts: _parts, ...meta } = JSON.parse(fs.readFileSync(path.join(dir, '_REALTIME.json'), 'utf8')) as Record<string, unknown>;
+        fs.writeFileSync(path.join(dir, '_REALTIME.json'), checkedJsonText(meta));
+      },
+      /lists no parts with their checks/,
+    ],
   ])('refuses %s: serve and merge refuse it, speed removes it and uses the older one', async (_name, damage, problem) => {
     const { files, logger, older, newest } = await published();
     damage(newest);
@@ -106,11 +123,23 @@ describe('realtime checkpoints prove themselves', () => {
 
 /** Damage to a JSON state file: a digit flipped (it still parses), cut, too big, from before checks. */
 const jsonDamage: [string, (text: string) => string, RegExp][] = [
-  ['a digit of throughSeq changed (it still parses)', (text) => text.replace(/"throughSeq":(\d)/, (_m, d: string) => `"throughSeq":${(Number(d) + 1) % 10}`), /expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}/],
+  [
+    'a digit of throughSeq changed (it still parses)',
+    (text) => text.replace(/"throughSeq":(\d)/, (_m, d: string) => `"throughSeq":${(Number(d) + 1) % 10}`),
+    /expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}/,
+  ],
   ['cut', (text) => text.slice(0, text.length - 12), /does not end with its crc32/],
   ['empty', () => '', /does not end with its crc32/],
-  ['too big', (text) => text.replace('{', `{"pad":"${'x'.repeat(MAX_STATE_JSON_BYTES)}",`), new RegExp(`is \\d+ bytes, more than the ${MAX_STATE_JSON_BYTES} bytes`)],
-  ['from before checks (no crc32)', (text) => JSON.stringify((({ crc32: _crc, ...rest }) => rest)(JSON.parse(text) as Record<string, unknown>)), /does not end with its crc32/],
+  [
+    'too big',
+    (text) => text.replace('{', `{"pad":"${'x'.repeat(MAX_STATE_JSON_BYTES)}",`),
+    new RegExp(`is \\d+ bytes, more than the ${MAX_STATE_JSON_BYTES} bytes`),
+  ],
+  [
+    'from before checks (no crc32)',
+    (text) => JSON.stringify((({ crc32: _crc, ...rest }) => rest)(JSON.parse(text) as Record<string, unknown>)),
+    /does not end with its crc32/,
+  ],
 ];
 
 describe('JSON state files prove themselves', () => {

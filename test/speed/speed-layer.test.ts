@@ -203,7 +203,10 @@ describe('speed layer in memory (manual clock)', () => {
     expect(log.entries.map((e) => [e.name, e.ingestedAtMs])).toEqual([['a.csv', 10_100]]);
     stream.put('b.csv', 'u1,purchase,2.00,1\nu2,purchase,3.00,1\n', 10_150);
     await clock.advanceTo(10_500); // ticks 10 200 … 10 500; 10 500 closes slide 20
-    expect(log.entries.map((e) => [e.name, e.ingestedAtMs])).toEqual([['a.csv', 10_100], ['b.csv', 10_200]]);
+    expect(log.entries.map((e) => [e.name, e.ingestedAtMs])).toEqual([
+      ['a.csv', 10_100],
+      ['b.csv', 10_200],
+    ]);
     expect(tableToTotals(tableOfParts(outputs.windows.get(10_500)!))).toEqual({ u1: { count: 2, cents: 300 }, u2: { count: 1, cents: 300 } });
     stream.put('c.csv', 'u3,purchase,4.00,1\n', 10_520);
     await clock.advanceTo(10_550);
@@ -211,8 +214,16 @@ describe('speed layer in memory (manual clock)', () => {
     await running;
     // The stop ingests c.csv and publishes the window with the open slide (ending at 11 000).
     expect(log.entries.map((e) => e.name)).toEqual(['a.csv', 'b.csv', 'c.csv']);
-    expect(tableToTotals(tableOfParts(outputs.windows.get(11_000)!))).toEqual({ u1: { count: 2, cents: 300 }, u2: { count: 1, cents: 300 }, u3: { count: 1, cents: 400 } });
-    expect(tableToTotals(tableOfParts(outputs.checkpoints.at(-1)!.parts))).toEqual({ u1: { count: 2, cents: 300 }, u2: { count: 1, cents: 300 }, u3: { count: 1, cents: 400 } });
+    expect(tableToTotals(tableOfParts(outputs.windows.get(11_000)!))).toEqual({
+      u1: { count: 2, cents: 300 },
+      u2: { count: 1, cents: 300 },
+      u3: { count: 1, cents: 400 },
+    });
+    expect(tableToTotals(tableOfParts(outputs.checkpoints.at(-1)!.parts))).toEqual({
+      u1: { count: 2, cents: 300 },
+      u2: { count: 1, cents: 300 },
+      u3: { count: 1, cents: 400 },
+    });
     expect(outputs.head).toMatchObject({ watermark: 0, throughSeq: 3 });
     expect(clock.sleepers).toBe(0);
   });

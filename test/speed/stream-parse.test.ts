@@ -11,8 +11,11 @@ import { parseStreamFiles } from '../../src/speed/stream-parse.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const tempRoot = tempRoots();
-const readFromDisk = (file: { path: string; start: number; end: number }, table: Parameters<typeof parseFileRange>[3], mode: Parameters<typeof parseFileRange>[4]) =>
-  parseFileRange(file.path, file.start, file.end, table, mode, 3_600);
+const readFromDisk = (
+  file: { path: string; start: number; end: number },
+  table: Parameters<typeof parseFileRange>[3],
+  mode: Parameters<typeof parseFileRange>[4],
+) => parseFileRange(file.path, file.start, file.end, table, mode, 3_600);
 
 it.each([
   { name: 'a logged file replaced by a FIFO', make: (file: string) => execFileSync('mkfifo', [file]), code: 'E_INPUT' },
@@ -42,9 +45,21 @@ it('writes each file its own delta lines and sums all files per partition', () =
   const b = path.join(dir, 'b.csv');
   fs.writeFileSync(a, 'u1,purchase,1.00,1\nu2,purchase,2.00,1\nu1,view,0,1\n');
   fs.writeFileSync(b, 'u1,purchase,3.00,1\nbad line\n');
-  const result = parseStreamFiles([{ seq: 4, path: a, start: 0, end: fs.statSync(a).size }, { seq: 5, path: b, start: 0, end: fs.statSync(b).size }], 1, 'permissive', 3_600, readFromDisk);
+  const result = parseStreamFiles(
+    [
+      { seq: 4, path: a, start: 0, end: fs.statSync(a).size },
+      { seq: 5, path: b, start: 0, end: fs.statSync(b).size },
+    ],
+    1,
+    'permissive',
+    3_600,
+    readFromDisk,
+  );
   expect(Buffer.from(result.deltas).toString().split('\n').filter(Boolean).sort()).toEqual(['4,u1,0,1,1.00', '4,u2,0,1,2.00', '5,u1,0,1,3.00']);
-  expect(result.files.map((f) => [f.seq, f.counts.rows, f.badRowCount])).toEqual([[4, 3, 0], [5, 2, 1]]);
+  expect(result.files.map((f) => [f.seq, f.counts.rows, f.badRowCount])).toEqual([
+    [4, 3, 0],
+    [5, 2, 1],
+  ]);
   expect(result.blocks).toHaveLength(1);
   expect([...result.blocks[0]!.counts].sort()).toEqual([1, 2]);
 });

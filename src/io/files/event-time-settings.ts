@@ -18,7 +18,10 @@ export function recordedBucketSeconds(layout: DataLayout): number | undefined {
     try {
       const bytes = Buffer.alloc(MAX_SETTINGS_BYTES + 1);
       const length = fs.readSync(fd, bytes, 0, bytes.length, 0);
-      if (length > MAX_SETTINGS_BYTES) throw new LambdaflowError('E_STATE', `${layout.eventTimeSettings} is over ${MAX_SETTINGS_BYTES} bytes: not a settings file`, { file: layout.eventTimeSettings });
+      if (length > MAX_SETTINGS_BYTES)
+        throw new LambdaflowError('E_STATE', `${layout.eventTimeSettings} is over ${MAX_SETTINGS_BYTES} bytes: not a settings file`, {
+          file: layout.eventTimeSettings,
+        });
       text = bytes.toString('utf8', 0, length);
     } finally {
       fs.closeSync(fd);
@@ -26,7 +29,12 @@ export function recordedBucketSeconds(layout: DataLayout): number | undefined {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     if (error instanceof LambdaflowError) throw error;
-    throw new LambdaflowError('E_STATE', `cannot read ${layout.eventTimeSettings}: ${(error as Error).message}`, { file: layout.eventTimeSettings }, { cause: error });
+    throw new LambdaflowError(
+      'E_STATE',
+      `cannot read ${layout.eventTimeSettings}: ${(error as Error).message}`,
+      { file: layout.eventTimeSettings },
+      { cause: error },
+    );
   }
   let seconds: unknown;
   try {

@@ -110,7 +110,10 @@ export class ExportFile {
       // A published file is merged_view.csv: someone may have rewritten it in place since (it is read-only, but not
       // to root). A different length is caught here; the next export is then written whole.
       const earlierSize = (await earlier.handle.stat()).size;
-      if (earlierSize !== earlier.size) throw new LambdaflowError('E_STATE', `${earlier.path} changed since it was written (${earlierSize} bytes, not ${earlier.size})`, { file: earlier.path });
+      if (earlierSize !== earlier.size)
+        throw new LambdaflowError('E_STATE', `${earlier.path} changed since it was written (${earlierSize} bytes, not ${earlier.size})`, {
+          file: earlier.path,
+        });
       const written = await spliceInto(earlier, pieces, fresh, handle, file);
       if (written !== size) throw new LambdaflowError('E_STATE', `${file}: spliced ${written} bytes, expected ${size}`, { file });
       return spliced;
@@ -242,7 +245,7 @@ async function spliceInto(earlier: ExportFile, pieces: SplicePieces, fresh: Buff
   for (let i = 0; i < pieces.count; i++) {
     const isFresh = pieces.isFresh(i);
     const to = pieces.to(i);
-    for (let at = pieces.from(i); at < to; ) {
+    for (let at = pieces.from(i); at < to;) {
       if (!isFresh && (at < inFrom || at >= inTo)) {
         const bytesRead = await earlier.read(input, at);
         if (bytesRead === 0) throw new LambdaflowError('E_STATE', `${earlier.path} ends at byte ${at}, before ${to}`, { file: earlier.path });

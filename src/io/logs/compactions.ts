@@ -42,8 +42,14 @@ type CompactionRecord = { compacted: CompactedFile } | { removed: { through: num
 function isCompactedFile(value: unknown): value is CompactedFile {
   const v = value as Partial<CompactedFile> | undefined;
   return (
-    typeof v === 'object' && v !== null && Number.isSafeInteger(v.first) && Number.isSafeInteger(v.last) && typeof v.file === 'string' &&
-    Number.isSafeInteger(v.bytes) && Array.isArray(v.seqEnds) && v.seqEnds.length === v.last! - v.first! + 1
+    typeof v === 'object' &&
+    v !== null &&
+    Number.isSafeInteger(v.first) &&
+    Number.isSafeInteger(v.last) &&
+    typeof v.file === 'string' &&
+    Number.isSafeInteger(v.bytes) &&
+    Array.isArray(v.seqEnds) &&
+    v.seqEnds.length === v.last! - v.first! + 1
   );
 }
 

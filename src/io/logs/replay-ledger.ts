@@ -22,7 +22,9 @@ export interface ReplayLedgerEntry {
 function isEntry(value: unknown): value is ReplayLedgerEntry {
   if (value === null || typeof value !== 'object') return false;
   const e = value as Record<string, unknown>;
-  return Number.isSafeInteger(e.line) && (e.line as number) > 0 && typeof e.sha256 === 'string' && typeof e.file === 'string' && e.file === path.basename(e.file);
+  return (
+    Number.isSafeInteger(e.line) && (e.line as number) > 0 && typeof e.sha256 === 'string' && typeof e.file === 'string' && e.file === path.basename(e.file)
+  );
 }
 
 /** The digest a ledger line keeps of a fixed row. */

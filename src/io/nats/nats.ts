@@ -123,8 +123,11 @@ export class NatsLink {
     }
     try {
       // Its first request (the account's info) goes unanswered while a cluster elects leaders.
-      const manager = await retryUnanswered(connection, clock, (problem) => logger.warn(`${who}: connecting to ${serverUrl(connection)}: ${problem}`), () =>
-        jetstreamManager(connection, { timeout: MANAGE_TIMEOUT_MS }),
+      const manager = await retryUnanswered(
+        connection,
+        clock,
+        (problem) => logger.warn(`${who}: connecting to ${serverUrl(connection)}: ${problem}`),
+        () => jetstreamManager(connection, { timeout: MANAGE_TIMEOUT_MS }),
       );
       logger.debug(`${who}: connected to the NATS server at ${serverUrl(connection)}`);
       return new NatsLink(servers, connection, manager, jetstream(connection, { timeout: API_TIMEOUT_MS }), logger, who, clock);
@@ -179,7 +182,9 @@ export class NatsLink {
       } else if (status.type === 'reconnect' && this.outageSinceMs !== undefined) {
         const after = `after ${((this.clock.now() - this.outageSinceMs) / 1000).toFixed(1)} s`;
         const now = natsUrl(status.server);
-        this.logger.warn(now === this.lostServer ? `${this.who}: NATS server at ${now} is back ${after}` : `${this.who}: failed over to the NATS server at ${now} ${after}`);
+        this.logger.warn(
+          now === this.lostServer ? `${this.who}: NATS server at ${now} is back ${after}` : `${this.who}: failed over to the NATS server at ${now} ${after}`,
+        );
         this.outageSinceMs = undefined;
         for (const listener of this.listeners) listener('up');
       }
@@ -358,14 +363,15 @@ export class NatsPullReader {
     if (!reused) await this.deleteConsumer();
     try {
       // No num_replicas: a durable consumer takes its stream's replicas (tested), so losing a server loses neither.
-      if (!reused) await this.link.manager.consumers.add(stream, {
-        durable_name: consumer,
-        filter_subject: filterSubject,
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(ACK_WAIT_MS),
-        max_ack_pending: MAX_ACK_PENDING,
-        ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }),
-      });
+      if (!reused)
+        await this.link.manager.consumers.add(stream, {
+          durable_name: consumer,
+          filter_subject: filterSubject,
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: nanos(ACK_WAIT_MS),
+          max_ack_pending: MAX_ACK_PENDING,
+          ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }),
+        });
       this.consumer = await this.link.client.consumers.get(stream, consumer);
     } catch (error) {
       throw this.link.apiError(`cannot create consumer ${consumer} on stream ${stream} (from stream seq ${from})`, error);
@@ -388,7 +394,8 @@ export class NatsPullReader {
       if ((error as Error).name === 'ConsumerNotFoundError') return false;
       throw this.link.apiError(`cannot look up consumer ${consumer} of stream ${stream}`, error);
     }
-    const start = info.config.deliver_policy === DeliverPolicy.StartSequence ? info.config.opt_start_seq : info.config.deliver_policy === DeliverPolicy.All ? 1 : undefined;
+    const start =
+      info.config.deliver_policy === DeliverPolicy.StartSequence ? info.config.opt_start_seq : info.config.deliver_policy === DeliverPolicy.All ? 1 : undefined;
     return start === from && info.config.filter_subject === filterSubject && info.delivered.consumer_seq === 0;
   }
 

@@ -120,10 +120,12 @@ export class ThreadClient<Request> {
     const id = this.nextId++;
     return new Promise<Result>((resolve, reject) => {
       const cancel = (): void => this.worker.postMessage({ kind: 'cancel', id } satisfies ToThread<Request>);
-      const settled = <A>(settle: (value: A) => void) => (value: A) => {
-        signal?.removeEventListener('abort', cancel);
-        settle(value);
-      };
+      const settled =
+        <A>(settle: (value: A) => void) =>
+        (value: A) => {
+          signal?.removeEventListener('abort', cancel);
+          settle(value);
+        };
       this.pending.set(id, { resolve: settled(resolve as (result: unknown) => void), reject: settled(reject) });
       this.worker.postMessage({ kind: 'request', id, request, cancellable: signal !== undefined } satisfies ToThread<Request>, transfer);
       if (signal?.aborted) cancel();

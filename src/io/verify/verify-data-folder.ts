@@ -130,7 +130,8 @@ function incompleteViews(parent: string, pattern: RegExp, findings: Findings): v
   for (const name of listNames(parent)) {
     const dir = path.join(parent, name);
     if (!pattern.test(name) || fs.lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) continue;
-    if (!fs.existsSync(path.join(dir, '_SUCCESS'))) findings.add('orphaned', dir, 'a view folder without _SUCCESS: incomplete (a publish or a prune cut short)');
+    if (!fs.existsSync(path.join(dir, '_SUCCESS')))
+      findings.add('orphaned', dir, 'a view folder without _SUCCESS: incomplete (a publish or a prune cut short)');
   }
 }
 
@@ -164,7 +165,12 @@ function viewContent(forEachPart: (read: (bytes: Uint8Array, file: string) => vo
 }
 
 /** How a view folder's content differs from what its manifest says (lines, purchases, cents); undefined when it does not. */
-function contentMismatch(found: ViewContent, lines: number | undefined, linesAre: string, manifest: { purchases: number | undefined; purchaseCentsTotal: number | undefined }): string | undefined {
+function contentMismatch(
+  found: ViewContent,
+  lines: number | undefined,
+  linesAre: string,
+  manifest: { purchases: number | undefined; purchaseCentsTotal: number | undefined },
+): string | undefined {
   const expected: [string, number | undefined, number][] = [
     [linesAre, lines, found.lines],
     ['purchases', manifest.purchases, found.purchases],
@@ -179,7 +185,8 @@ function checkBatchViews(layout: DataLayout, folderBucketSeconds: number, findin
   incompleteViews(layout.servingBatch, BATCH_VIEW_PATTERN, findings);
   for (const name of listNames(layout.servingBatch)) {
     const dir = path.join(layout.servingBatch, name);
-    if (!BATCH_VIEW_PATTERN.test(name) || fs.lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true || !fs.existsSync(path.join(dir, '_SUCCESS'))) continue;
+    if (!BATCH_VIEW_PATTERN.test(name) || fs.lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true || !fs.existsSync(path.join(dir, '_SUCCESS')))
+      continue;
     const manifestFile = path.join(dir, MANIFEST_FILE);
     const manifest = readBatchManifest(dir);
     if (!manifest.found) {
@@ -188,7 +195,11 @@ function checkBatchViews(layout: DataLayout, folderBucketSeconds: number, findin
     }
     if (manifest.problem !== undefined) findings.add('damaged', manifestFile, manifest.problem);
     else if (manifest.streamWatermark === undefined || manifest.streamWatermarks === undefined) {
-      findings.add('damaged', manifestFile, 'expected a JSON object with a streamWatermark (and streamWatermarks of seqs), found none: cut, corrupted or not ours');
+      findings.add(
+        'damaged',
+        manifestFile,
+        'expected a JSON object with a streamWatermark (and streamWatermarks of seqs), found none: cut, corrupted or not ours',
+      );
     }
     if (findings.has(manifestFile)) continue;
     const bucketsDir = path.join(dir, BUCKETS_FOLDER);
@@ -196,14 +207,17 @@ function checkBatchViews(layout: DataLayout, folderBucketSeconds: number, findin
     for (let partition = 0; partition < (manifest.partitions ?? 0); partition++) {
       for (const folder of hasBuckets ? [dir, bucketsDir] : [dir]) {
         const part = path.join(folder, batchPartName(partition));
-        if (!fs.lstatSync(part, { throwIfNoEntry: false })) findings.add('missing', part, `${MANIFEST_FILE} says the view has ${manifest.partitions} parts; this one is not there`);
+        if (!fs.lstatSync(part, { throwIfNoEntry: false }))
+          findings.add('missing', part, `${MANIFEST_FILE} says the view has ${manifest.partitions} parts; this one is not there`);
       }
     }
     const users = findings.check(dir, () => viewContent((read) => forEachBatchViewPart(dir, 'parts', manifest.parts, read), undefined));
     const usersMismatch = users && contentMismatch(users, manifest.users, 'users', manifest);
     if (usersMismatch !== undefined) findings.add('damaged', dir, usersMismatch);
     if (!hasBuckets) continue;
-    const userBuckets = findings.check(bucketsDir, () => viewContent((read) => forEachBatchViewPart(dir, 'buckets', manifest.parts, read), manifest.bucketSeconds ?? folderBucketSeconds));
+    const userBuckets = findings.check(bucketsDir, () =>
+      viewContent((read) => forEachBatchViewPart(dir, 'buckets', manifest.parts, read), manifest.bucketSeconds ?? folderBucketSeconds),
+    );
     const bucketsMismatch = userBuckets && contentMismatch(userBuckets, manifest.userBuckets, '(user, bucket) totals', manifest);
     if (bucketsMismatch !== undefined) findings.add('damaged', bucketsDir, bucketsMismatch);
   }
@@ -235,19 +249,30 @@ function checkLoggedFiles(stream: DataLayout, findings: Findings): number | unde
       else if (stat.isFile() && stat.size !== file.bytes) findings.add('damaged', full, `the compaction records say ${file.bytes} bytes, found ${stat.size}`);
     }
     for (const name of listNames(stream.masterStream)) {
-      if (!recorded.has(name) && !HIDDEN_TEMP.test(name)) findings.add('orphaned', path.join(stream.masterStream, name), 'in master/stream/ but in no compaction record (a compaction cut short, or a replaced file)');
+      if (!recorded.has(name) && !HIDDEN_TEMP.test(name))
+        findings.add(
+          'orphaned',
+          path.join(stream.masterStream, name),
+          'in master/stream/ but in no compaction record (a compaction cut short, or a replaced file)',
+        );
     }
   }
   if (!log || !compactions) return log?.lastSeq;
   if (log.compactedThrough > compactions.compactedThrough) {
-    findings.add('missing', stream.compactions, `the ingest log is folded through seq ${log.compactedThrough}; the compaction records hold seqs 1..${compactions.compactedThrough}`);
+    findings.add(
+      'missing',
+      stream.compactions,
+      `the ingest log is folded through seq ${log.compactedThrough}; the compaction records hold seqs 1..${compactions.compactedThrough}`,
+    );
   }
   const logged = new LoggedFiles(stream);
   for (const entry of log.entries) {
     const where = logged.locate(entry);
     const stat = fs.lstatSync(where.path, { throwIfNoEntry: false });
-    if (!stat) findings.add('missing', where.path, `the ingest log has it as seq ${entry.seq} (${entry.size} bytes) and no compaction record says where it went`);
-    else if (stat.isFile() && stat.size < where.end) findings.add('damaged', where.path, `seq ${entry.seq} was logged with ${where.end} bytes, found ${stat.size}`);
+    if (!stat)
+      findings.add('missing', where.path, `the ingest log has it as seq ${entry.seq} (${entry.size} bytes) and no compaction record says where it went`);
+    else if (stat.isFile() && stat.size < where.end)
+      findings.add('damaged', where.path, `seq ${entry.seq} was logged with ${where.end} bytes, found ${stat.size}`);
   }
   return log.lastSeq;
 }
@@ -275,13 +300,18 @@ function checkRealtime(stream: DataLayout, lastLoggedSeq: number | undefined, bu
   const missing = uncoveredRanges(covered, batchWatermark, head.throughSeq);
   if (missing.length > 0) {
     const shown = missing.length > 5 ? `${missing.slice(0, 5).join(', ')} and ${missing.length - 5} more ranges` : missing.join(', ');
-    findings.add('missing', stream.realtimeDeltas, `head.json reaches seq ${head.throughSeq} past batch watermark ${batchWatermark}; no whole delta file holds seqs ${shown}`);
+    findings.add(
+      'missing',
+      stream.realtimeDeltas,
+      `head.json reaches seq ${head.throughSeq} past batch watermark ${batchWatermark}; no whole delta file holds seqs ${shown}`,
+    );
   }
 }
 
 function checkSpeedOutputs(stream: DataLayout, findings: Findings): void {
   incompleteViews(stream.servingSpeed, SPEED_VIEW_PATTERN, findings);
-  for (const window of listSpeedViews(stream.servingSpeed)) findings.check(window.dir, () => viewContent((read) => forEachViewPart(window.dir, read), undefined));
+  for (const window of listSpeedViews(stream.servingSpeed))
+    findings.check(window.dir, () => viewContent((read) => forEachViewPart(window.dir, read), undefined));
   const eventWindows = path.join(path.dirname(stream.speedLock), EVENT_WINDOW_STATE_FILE);
   findings.check(eventWindows, () => checkEventWindowState(eventWindows));
 }

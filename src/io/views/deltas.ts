@@ -65,8 +65,7 @@ interface CheckedDeltaFile {
 
 /** Checks a delta file's bytes against its trailer (see the top of this module); damage is one E_STATE naming the file. */
 function checkDeltaFile(bytes: Uint8Array, file: string, bucketSeconds: number): CheckedDeltaFile {
-  const damaged = (problem: string): LambdaflowError =>
-    new LambdaflowError('E_STATE', `damaged delta file ${file}: ${problem}`, { file });
+  const damaged = (problem: string): LambdaflowError => new LambdaflowError('E_STATE', `damaged delta file ${file}: ${problem}`, { file });
   if (bytes.length < HEADER_BYTES.length && HEADER_BYTES.subarray(0, bytes.length).equals(bytes)) {
     throw damaged(bytes.length === 0 ? 'it is empty (expected at least its header and trailer)' : `it ends inside its header (${bytes.length} bytes)`);
   }
@@ -96,11 +95,12 @@ function eventTimesOf(trailer: { first?: unknown; seqs?: unknown }, damaged: (pr
   const found = new Map<number, UnitEventTime>();
   if (trailer.first === undefined && trailer.seqs === undefined) return found;
   const first = trailer.first;
-  if (!Number.isSafeInteger(first) || !Array.isArray(trailer.seqs)) throw damaged('its trailer\'s event time does not parse');
+  if (!Number.isSafeInteger(first) || !Array.isArray(trailer.seqs)) throw damaged("its trailer's event time does not parse");
   trailer.seqs.forEach((unit: unknown, i) => {
     const [max, late] = Array.isArray(unit) ? (unit as unknown[]) : [];
     const maxEventSecond = maxEventSecondFromJson(max);
-    if (maxEventSecond === undefined || !Number.isSafeInteger(late) || (late as number) < 0) throw damaged(`its trailer's event time of seq ${(first as number) + i} does not parse`);
+    if (maxEventSecond === undefined || !Number.isSafeInteger(late) || (late as number) < 0)
+      throw damaged(`its trailer's event time of seq ${(first as number) + i} does not parse`);
     found.set((first as number) + i, { maxEventSecond, lateRows: late as number });
   });
   return found;
@@ -157,7 +157,7 @@ function* readDeltaLines(
     }
     const { linesStart, linesEnd, buckets } = checkDeltaFile(bytes, file, bucketSeconds);
     let lines = linesStart > 0 ? 1 : 0;
-    for (let from = linesStart; from < linesEnd; ) {
+    for (let from = linesStart; from < linesEnd;) {
       if (from > linesStart) yield;
       const newline = from + stepBytes >= linesEnd ? -1 : bytes.indexOf(0x0a, from + stepBytes);
       const to = newline === -1 ? linesEnd : newline + 1;
@@ -181,7 +181,8 @@ export class DeltaFiles {
    * `units`, each seq's event time in seq order, in it), atomically.
    */
   async write(first: number, last: number, lines: Uint8Array, units: readonly UnitEventTime[] = []): Promise<void> {
-    if (units.length > 0 && units.length !== last - first + 1) throw new RangeError(`the delta file of seqs ${first}..${last} needs ${last - first + 1} seqs' event time, got ${units.length}`);
+    if (units.length > 0 && units.length !== last - first + 1)
+      throw new RangeError(`the delta file of seqs ${first}..${last} needs ${last - first + 1} seqs' event time, got ${units.length}`);
     const body = Buffer.concat([HEADER_BYTES, lines]);
     await writeFileAtomically(path.join(this.dir, `delta-${pad(first)}-${pad(last)}.csv`), Buffer.concat([body, formatTrailer(body, first, units)]));
   }

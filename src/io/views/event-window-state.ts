@@ -115,7 +115,8 @@ function readEventWindowState(file: string, spec: EventWindowSpec): EventWindowS
   const checked = readCheckedState(file);
   if (checked === undefined || typeof checked === 'string') return undefined;
   const { header, maxEventSecond } = checked;
-  const sameSpec = header.windowSeconds === spec.windowSeconds && header.slideSeconds === spec.slideSeconds && header.allowedLatenessSeconds === spec.allowedLatenessSeconds;
+  const sameSpec =
+    header.windowSeconds === spec.windowSeconds && header.slideSeconds === spec.slideSeconds && header.allowedLatenessSeconds === spec.allowedLatenessSeconds;
   if (!sameSpec) return undefined;
   return {
     throughSeq: header.throughSeq,

@@ -26,7 +26,10 @@ export interface BatchViewInfo extends PublishedView {
 }
 
 /** The last ingest seq of a stream ('default', 'p0', …) a batch view absorbed (0 without a view). */
-export function batchWatermarkOf(view: { readonly watermark: number; readonly streamWatermarks?: Readonly<Record<string, number>> } | undefined, stream: string): number {
+export function batchWatermarkOf(
+  view: { readonly watermark: number; readonly streamWatermarks?: Readonly<Record<string, number>> } | undefined,
+  stream: string,
+): number {
   if (!view) return 0;
   return stream === DEFAULT_STREAM ? view.watermark : (view.streamWatermarks?.[stream] ?? 0);
 }
@@ -255,7 +258,8 @@ export function readingView<T>(viewDir: string, read: () => T): T {
  * is ignored). A part's bytes are valid during its call only.
  */
 export function forEachViewPart(dir: string, read: (bytes: Uint8Array, file: string) => void, viewDir = dir): void {
-  if (fs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) throw new LambdaflowError('E_STATE', `${dir} is a symbolic link (links are not followed)`, { file: dir });
+  if (fs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink())
+    throw new LambdaflowError('E_STATE', `${dir} is a symbolic link (links are not followed)`, { file: dir });
   const reader = new WholeFileReader();
   readingView(viewDir, () => {
     for (const name of fs.readdirSync(dir).sort()) {
@@ -300,7 +304,8 @@ export const CHECKPOINT_PARTS_KEY = 'parts';
 export function forEachCheckpointPart(dir: string, read: (bytes: Uint8Array, file: string) => void): void {
   const damaged = (problem: string): LambdaflowError => new LambdaflowError('E_STATE', `damaged realtime checkpoint ${dir}: ${problem}`, { file: dir });
   const listed = readStateJson(path.join(dir, '_REALTIME.json'))?.[CHECKPOINT_PARTS_KEY];
-  if (listed === null || typeof listed !== 'object' || Array.isArray(listed)) throw damaged('its _REALTIME.json lists no parts with their checks (cut, or from before checks)');
+  if (listed === null || typeof listed !== 'object' || Array.isArray(listed))
+    throw damaged('its _REALTIME.json lists no parts with their checks (cut, or from before checks)');
   const expected = new Map(Object.entries(listed as Record<string, unknown>).map(([name, check]) => [name, contentCheckFrom(check)]));
   forEachListedPart(dir, dir, expected, '_REALTIME.json', damaged, read);
 }
@@ -340,11 +345,20 @@ function forEachListedPart(
  * against its manifest's `parts` (from readBatchManifest) when the manifest lists them; a view whose manifest lists
  * none (Spark's, or from before checks) is read unchecked. A part's bytes are valid during its call only.
  */
-export function forEachBatchViewPart(viewDir: string, folder: 'parts' | 'buckets', parts: ManifestFacts['parts'], read: (bytes: Uint8Array, file: string) => void): void {
+export function forEachBatchViewPart(
+  viewDir: string,
+  folder: 'parts' | 'buckets',
+  parts: ManifestFacts['parts'],
+  read: (bytes: Uint8Array, file: string) => void,
+): void {
   const dir = folder === 'parts' ? viewDir : path.join(viewDir, BUCKETS_FOLDER);
   if (parts === undefined) return forEachViewPart(dir, read, viewDir);
   const prefix = folder === 'parts' ? '' : `${BUCKETS_FOLDER}/`;
-  const expected = new Map([...parts].filter(([name]) => name.startsWith(prefix) && !name.slice(prefix.length).includes('/')).map(([name, check]) => [name.slice(prefix.length), check]));
+  const expected = new Map(
+    [...parts]
+      .filter(([name]) => name.startsWith(prefix) && !name.slice(prefix.length).includes('/'))
+      .map(([name, check]) => [name.slice(prefix.length), check]),
+  );
   const damaged = (problem: string): LambdaflowError => new LambdaflowError('E_STATE', `damaged batch view ${viewDir}: ${prefix}${problem}`, { file: viewDir });
   forEachListedPart(dir, viewDir, expected, MANIFEST_FILE, damaged, read);
 }

@@ -44,7 +44,11 @@ describe('removeStaleTemps with write-file-atomic targets', () => {
     writeBatchInputs(data, { 'history.csv': chunkText(1, 20, 5) });
     ingestStreamFiles(data, [chunkText(2, 20, 5)]);
     const layout = dataLayout(data);
-    const left = [path.join(layout.servingRealtime, 'head.json.1234567'), path.join(layout.realtimeDeltas, 'delta-000000000001-000000000001.csv.42'), path.join(layout.quarantine, 'x.csv.bad.9')];
+    const left = [
+      path.join(layout.servingRealtime, 'head.json.1234567'),
+      path.join(layout.realtimeDeltas, 'delta-000000000001-000000000001.csv.42'),
+      path.join(layout.quarantine, 'x.csv.bad.9'),
+    ];
     for (const file of left) leave(path.dirname(file), path.basename(file));
     await runCliOk(['speed', '--once', '--data', data, '--log-level', 'warn']);
     expect(left.filter((file) => fs.existsSync(file))).toEqual([]);

@@ -98,7 +98,9 @@ describe('ExportFile', () => {
     const { data } = tempRoot();
     const target = path.join(data, 'merged_view.csv');
     const earlier = await firstFile(target, 'abc');
-    const error = await ExportFile.splice(earlier, splicePieces([{ fresh: false, from: 0, to: 10 }]), Buffer.alloc(0), 10, hiddenTempPath(target)).catch((e: unknown) => e);
+    const error = await ExportFile.splice(earlier, splicePieces([{ fresh: false, from: 0, to: 10 }]), Buffer.alloc(0), 10, hiddenTempPath(target)).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(LambdaflowError);
     expect((error as LambdaflowError).code).toBe('E_STATE');
     await earlier.release();
@@ -171,7 +173,16 @@ describe('ExportFile', () => {
     const again = await file.publish(target).catch((e: unknown) => e);
     expect((again as LambdaflowError).code).toBe('E_STATE');
     // The next version replaces it; the earlier file (now unlinked) still reads for whoever holds it.
-    const next = await ExportFile.splice(file, splicePieces([{ fresh: false, from: 0, to: 3 }, { fresh: true, from: 0, to: 3 }]), Buffer.from('v2\n'), 6, hiddenTempPath(target));
+    const next = await ExportFile.splice(
+      file,
+      splicePieces([
+        { fresh: false, from: 0, to: 3 },
+        { fresh: true, from: 0, to: 3 },
+      ]),
+      Buffer.from('v2\n'),
+      6,
+      hiddenTempPath(target),
+    );
     await next.publish(target);
     expect(fs.readFileSync(target, 'utf8')).toBe('v1\nv2\n');
     expect(await text(file.stream())).toBe('v1\n');
@@ -182,7 +193,7 @@ describe('ExportFile', () => {
 });
 
 describe('removeStaleExports', () => {
-  it('removes the temp files of a process that died and of an earlier holder of this pid, keeps this one\'s and other files', async () => {
+  it("removes the temp files of a process that died and of an earlier holder of this pid, keeps this one's and other files", async () => {
     const { data } = tempRoot();
     const target = path.join(data, 'merged_view.csv');
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();

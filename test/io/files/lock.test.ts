@@ -9,7 +9,7 @@ import { tempRoots } from '../../helpers/temp-dirs.js';
 
 const tempRoot = tempRoots();
 
-it('regression: a second acquire by the same process is E_LOCKED (compaction inside `all` took the speed layer\'s lock and folded the log under it, losing entries)', () => {
+it("regression: a second acquire by the same process is E_LOCKED (compaction inside `all` took the speed layer's lock and folded the log under it, losing entries)", () => {
   const lockPath = path.join(tempRoot().data, 'speed.lock');
   const lock = acquireLock(lockPath, 'speed layer');
   expect(() => acquireLock(lockPath, 'speed layer')).toThrow(/E_LOCKED|another speed layer \(this process\)/);

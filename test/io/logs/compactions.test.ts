@@ -22,7 +22,9 @@ it('regression (issue 24): a seqEnds digit flipped in a middle record, still JSO
   const lines = fs.readFileSync(file, 'utf8').split('\n');
   lines[1] = lines[1]!.replace('"seqEnds":[90]', '"seqEnds":[91]');
   fs.writeFileSync(file, lines.join('\n'));
-  expect(() => readCompactions(file)).toThrow(expect.objectContaining({ code: 'E_STATE', message: expect.stringMatching(/is damaged at line 2: expected CRC-32 /), context: { file, line: 2 } }));
+  expect(() => readCompactions(file)).toThrow(
+    expect.objectContaining({ code: 'E_STATE', message: expect.stringMatching(/is damaged at line 2: expected CRC-32 /), context: { file, line: 2 } }),
+  );
 });
 
 it('a record a crash cut short at the end is left out, and the next append cuts it off', () => {

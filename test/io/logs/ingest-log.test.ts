@@ -51,11 +51,22 @@ function flipDigitOfField(file: string, line: number, field: string): void {
 it('regression (issue 24): a size flipped in a middle entry, still JSON, is refused naming the log and the line', () => {
   const logPath = path.join(newTempRoot().data, 'ingest', 'ingest.log');
   const { writer } = IngestLogWriter.open(logPath);
-  writer.append([{ name: 'a.csv', size: 2583 }, { name: 'b.csv', size: 2617 }, { name: 'c.csv', size: 2629 }], 1_000);
+  writer.append(
+    [
+      { name: 'a.csv', size: 2583 },
+      { name: 'b.csv', size: 2617 },
+      { name: 'c.csv', size: 2629 },
+    ],
+    1_000,
+  );
   writer.close();
   flipDigitOfField(logPath, 2, 'size');
   expect(() => readIngestLog(logPath)).toThrow(
-    expect.objectContaining({ code: 'E_STATE', message: expect.stringMatching(new RegExp(`^the ingest log ${logPath} is damaged at line 2: expected CRC-32 `)), context: { file: logPath, line: 2 } }),
+    expect.objectContaining({
+      code: 'E_STATE',
+      message: expect.stringMatching(new RegExp(`^the ingest log ${logPath} is damaged at line 2: expected CRC-32 `)),
+      context: { file: logPath, line: 2 },
+    }),
   );
 });
 
@@ -78,7 +89,14 @@ it('a log an older version wrote (lines without checks) is read, and appended to
 it('a folded log proves itself too: its first line and kept entries carry their checks', () => {
   const logPath = path.join(newTempRoot().data, 'ingest', 'ingest.log');
   const { writer } = IngestLogWriter.open(logPath);
-  writer.append([{ name: 'a.csv', size: 1 }, { name: 'b.csv', size: 2 }, { name: 'c.csv', size: 3 }], 1);
+  writer.append(
+    [
+      { name: 'a.csv', size: 1 },
+      { name: 'b.csv', size: 2 },
+      { name: 'c.csv', size: 3 },
+    ],
+    1,
+  );
   expect(writer.fold(2)).toEqual(['a.csv', 'b.csv']);
   writer.close();
   flipDigitOfField(logPath, 1, 'compactedThrough');

@@ -43,13 +43,17 @@ describe('readJsonLines', () => {
   ])('$name is damage: E_STATE naming the label and the line', ({ text, line }) => {
     const file = path.join(newTempRoot().data, 'log.jsonl');
     fs.writeFileSync(file, text);
-    expect(() => readNs(file)).toThrow(expect.objectContaining({ code: 'E_STATE', message: `the test log ${file} is damaged at line ${line}`, context: { file, line } }));
+    expect(() => readNs(file)).toThrow(
+      expect.objectContaining({ code: 'E_STATE', message: `the test log ${file} is damaged at line ${line}`, context: { file, line } }),
+    );
   });
 
   it('a file that cannot be read is E_STATE naming the label', () => {
     const dir = path.join(newTempRoot().data, 'a-folder');
     fs.mkdirSync(dir);
-    expect(() => readNs(dir)).toThrow(expect.objectContaining({ code: 'E_STATE', message: expect.stringMatching(new RegExp(`^cannot read the test log ${dir}: `)) }));
+    expect(() => readNs(dir)).toThrow(
+      expect.objectContaining({ code: 'E_STATE', message: expect.stringMatching(new RegExp(`^cannot read the test log ${dir}: `)) }),
+    );
   });
 });
 
@@ -72,7 +76,11 @@ describe('readJsonLines: lines that prove themselves (issue 24)', () => {
     const file = path.join(newTempRoot().data, 'log.jsonl');
     fs.writeFileSync(file, [checked[0], checked[1]!.replace('2617', '2616'), checked[2]].join(''));
     expect(() => readNs(file)).toThrow(
-      expect.objectContaining({ code: 'E_STATE', message: expect.stringMatching(new RegExp(`^the test log ${file} is damaged at line 2: expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}$`)), context: { file, line: 2 } }),
+      expect.objectContaining({
+        code: 'E_STATE',
+        message: expect.stringMatching(new RegExp(`^the test log ${file} is damaged at line 2: expected CRC-32 [0-9a-f]{8}, found [0-9a-f]{8}$`)),
+        context: { file, line: 2 },
+      }),
     );
   });
 
@@ -110,6 +118,8 @@ describe('appendJsonLines', () => {
 
   it('a file that cannot be opened is E_WRITE naming the label', () => {
     const file = path.join(newTempRoot().data, 'missing-folder', 'log.jsonl');
-    expect(() => appendJsonLines(file, 'the test log', 0, [{ n: 1 }])).toThrow(expect.objectContaining({ code: 'E_WRITE', message: expect.stringMatching(/^cannot append to the test log: /) }));
+    expect(() => appendJsonLines(file, 'the test log', 0, [{ n: 1 }])).toThrow(
+      expect.objectContaining({ code: 'E_WRITE', message: expect.stringMatching(/^cannot append to the test log: /) }),
+    );
   });
 });

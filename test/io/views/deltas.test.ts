@@ -31,7 +31,8 @@ function linesOf(first: number, last: number, users: number, seed: number): Line
   return lines;
 }
 
-const deltaPath = (dir: string, first: number, last: number): string => path.join(dir, `delta-${String(first).padStart(12, '0')}-${String(last).padStart(12, '0')}.csv`);
+const deltaPath = (dir: string, first: number, last: number): string =>
+  path.join(dir, `delta-${String(first).padStart(12, '0')}-${String(last).padStart(12, '0')}.csv`);
 
 function writeDeltaFile(dir: string, first: number, last: number, content: string | Uint8Array): void {
   fs.writeFileSync(deltaPath(dir, first, last), content);
@@ -54,7 +55,10 @@ function readBack(items: readonly SeqTotals[]): Map<number, [string, number, num
       users.push([Buffer.from(block.keys.subarray(start, end)).toString(), block.counts[i]!, block.cents[i]!]);
       start = end;
     });
-    seqs.set(seq, users.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+    seqs.set(
+      seq,
+      users.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+    );
   }
   return seqs;
 }
@@ -140,7 +144,12 @@ describe('delta files prove themselves: every damaged file is refused, naming it
   async function intactFile(dir: string): Promise<{ bytes: Buffer; lines: Line[] }> {
     const lines = linesOf(1, 3, 60, 7);
     const text = lines.map(([seq, id, count, cents], i) => `${seq},${id},${(i % 5) * bucketSeconds},${count},${amount(cents)}\n`).join('');
-    await new DeltaFiles(dir, bucketSeconds).write(1, 3, Buffer.from(text), [1, 2, 3].map((seq) => ({ maxEventSecond: seq * 1_000, lateRows: 0 })));
+    await new DeltaFiles(dir, bucketSeconds).write(
+      1,
+      3,
+      Buffer.from(text),
+      [1, 2, 3].map((seq) => ({ maxEventSecond: seq * 1_000, lateRows: 0 })),
+    );
     return { bytes: fs.readFileSync(deltaPath(dir, 1, 3)), lines };
   }
 
@@ -149,7 +158,12 @@ describe('delta files prove themselves: every damaged file is refused, naming it
     const file = deltaPath(dir, 1, 3);
     const deltas = new DeltaFiles(dir, bucketSeconds);
     writeDeltaFile(dir, 1, 3, bytes);
-    for (const read of [() => deltas.read(0, 3), () => inSteps(deltas, 0, 3), () => deltas.eventTimes(0, 3), () => deltas.merge({ afterSeq: 0, throughSeq: 3, sign: 1 }, new UserAggTable())]) {
+    for (const read of [
+      () => deltas.read(0, 3),
+      () => inSteps(deltas, 0, 3),
+      () => deltas.eventTimes(0, 3),
+      () => deltas.merge({ afterSeq: 0, throughSeq: 3, sign: 1 }, new UserAggTable()),
+    ]) {
       const error = (() => {
         try {
           read();
@@ -207,7 +221,10 @@ describe('delta files prove themselves: every damaged file is refused, naming it
   it('refuses it truncated at line boundaries and inside lines (header, data, trailer)', async () => {
     const dir = tempDir();
     const { bytes } = await intactFile(dir);
-    const boundaries = [...bytes.entries()].filter(([, b]) => b === 0x0a).map(([i]) => i + 1).slice(0, -1);
+    const boundaries = [...bytes.entries()]
+      .filter(([, b]) => b === 0x0a)
+      .map(([i]) => i + 1)
+      .slice(0, -1);
     const random = seeded(11);
     const lineCuts = Array.from({ length: 20 }, () => random.pick(boundaries));
     const midCuts = Array.from({ length: 20 }, () => random.between(1, bytes.length - 1)).filter((at) => !boundaries.includes(at));
@@ -222,9 +239,21 @@ describe('delta files prove themselves: every damaged file is refused, naming it
     ['an empty file', () => Buffer.alloc(0), /it is empty/],
     ['a file with only the header', () => Buffer.from(`${DELTAS_HEADER}\n`), /not a #trailer/],
     ['a bucketed file from before trailers (no trailer)', (b: Buffer) => b.subarray(0, b.lastIndexOf('#trailer')), /not a #trailer/],
-    ['a bucketed file from before trailers (#event-time)', (b: Buffer) => Buffer.concat([b.subarray(0, b.lastIndexOf('#trailer')), Buffer.from('#event-time {"first":1,"seqs":[[1000,0],[2000,0],[3000,0]]}\n')]), /not a complete #trailer/],
-    ['a line dropped whole', (b: Buffer) => Buffer.concat([b.subarray(0, b.indexOf('\n', 200) + 1), b.subarray(b.indexOf('\n', b.indexOf('\n', 200) + 1) + 1)]), /expected 181 lines, found 180 before its trailer/],
-    ['a line doubled', (b: Buffer) => Buffer.concat([b.subarray(0, b.indexOf('\n', b.indexOf('\n', 200) + 1) + 1), b.subarray(b.indexOf('\n', 200) + 1)]), /expected 181 lines, found 182 before its trailer/],
+    [
+      'a bucketed file from before trailers (#event-time)',
+      (b: Buffer) => Buffer.concat([b.subarray(0, b.lastIndexOf('#trailer')), Buffer.from('#event-time {"first":1,"seqs":[[1000,0],[2000,0],[3000,0]]}\n')]),
+      /not a complete #trailer/,
+    ],
+    [
+      'a line dropped whole',
+      (b: Buffer) => Buffer.concat([b.subarray(0, b.indexOf('\n', 200) + 1), b.subarray(b.indexOf('\n', b.indexOf('\n', 200) + 1) + 1)]),
+      /expected 181 lines, found 180 before its trailer/,
+    ],
+    [
+      'a line doubled',
+      (b: Buffer) => Buffer.concat([b.subarray(0, b.indexOf('\n', b.indexOf('\n', 200) + 1) + 1), b.subarray(b.indexOf('\n', 200) + 1)]),
+      /expected 181 lines, found 182 before its trailer/,
+    ],
   ])('refuses %s', async (_name, damage, problem) => {
     const dir = tempDir();
     const { bytes } = await intactFile(dir);
@@ -236,7 +265,15 @@ describe('delta files prove themselves: every damaged file is refused, naming it
     const { bytes } = await intactFile(dir);
     const random = seeded(5);
     const trailerAt = bytes.lastIndexOf('#trailer');
-    const positions = [3, DELTAS_HEADER.length, DELTAS_HEADER.length + 2, bytes.indexOf('\n', 400), trailerAt - 2, trailerAt + 20, ...Array.from({ length: 20 }, () => random.int(bytes.length - 1))];
+    const positions = [
+      3,
+      DELTAS_HEADER.length,
+      DELTAS_HEADER.length + 2,
+      bytes.indexOf('\n', 400),
+      trailerAt - 2,
+      trailerAt + 20,
+      ...Array.from({ length: 20 }, () => random.int(bytes.length - 1)),
+    ];
     for (const at of positions) {
       for (const flip of [0x01, 0x10]) {
         const damaged = Buffer.from(bytes);

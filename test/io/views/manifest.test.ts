@@ -29,7 +29,18 @@ const NOTHING = {
 describe('readBatchManifest', () => {
   it('reads what the batch job writes', () => {
     const inputs = [{ name: 'a.csv', source: 'batch_input', size: 10 }];
-    const written = { streamWatermark: 4, streamWatermarks: { p0: 2 }, users: 3, userBuckets: 5, rowsRead: 9, purchases: 6, purchaseCentsTotal: 700, badRowsTotal: 1, inputs, threads: 2 };
+    const written = {
+      streamWatermark: 4,
+      streamWatermarks: { p0: 2 },
+      users: 3,
+      userBuckets: 5,
+      rowsRead: 9,
+      purchases: 6,
+      purchaseCentsTotal: 700,
+      badRowsTotal: 1,
+      inputs,
+      threads: 2,
+    };
     expect(readBatchManifest(viewWith(JSON.stringify(written)))).toEqual({ found: true, ...written, threads: undefined });
   });
 

@@ -111,7 +111,13 @@ describe('reading a Spark batch view', () => {
     for (const name of ['.part-00000-7f3c9a52-1d2e-4b8a-9c61-0e5f4d3a2b19-c000.csv.crc', '._SUCCESS.crc', '_SUCCESS', '_committed_123', '.hidden.csv']) {
       fs.writeFileSync(path.join(dir, name), counted);
     }
-    for (const name of ['part-00002-7f3c9a52-1d2e-4b8a-9c61-0e5f4d3a2b19-c000.csv.crc', 'part-00003.json', 'part-00004.csv.bz2', 'notes.txt', 'user_totals.csv']) {
+    for (const name of [
+      'part-00002-7f3c9a52-1d2e-4b8a-9c61-0e5f4d3a2b19-c000.csv.crc',
+      'part-00003.json',
+      'part-00004.csv.bz2',
+      'notes.txt',
+      'user_totals.csv',
+    ]) {
       fs.writeFileSync(path.join(dir, name), counted);
     }
     fs.mkdirSync(path.join(dir, '_temporary', '0'), { recursive: true });
@@ -173,7 +179,13 @@ nova,1,1.00
 async function waitUntilReady(serve: RunningCli, url: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if ((await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) === 200) return;
+    if (
+      (await fetch(`${url}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 200
+    )
+      return;
     if (serve.child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not become ready: ${serve.output()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -220,10 +232,14 @@ describe('Spark batch views through the real CLI', () => {
     const serve = startCli(['serve', '--data', data, '--port', '0', '--log-level', 'warn']);
     serving.push(serve);
     let url = '';
-    await waitFor(() => {
-      url = /listening on (http:\/\/\S+)/.exec(serve.output())?.[1] ?? '';
-      return url !== '' || serve.child.exitCode !== null;
-    }, 20_000, 'serve to print its URL');
+    await waitFor(
+      () => {
+        url = /listening on (http:\/\/\S+)/.exec(serve.output())?.[1] ?? '';
+        return url !== '' || serve.child.exitCode !== null;
+      },
+      20_000,
+      'serve to print its URL',
+    );
     expect(url, serve.output()).not.toBe('');
     await waitUntilReady(serve, url);
 

@@ -36,7 +36,11 @@ describe('batch views without a watermark', () => {
     { name: 'a fractional watermark', manifest: '{"streamWatermark": 1.5}', reason: /no valid streamWatermark/ },
     { name: 'a string watermark', manifest: '{"streamWatermark": "4"}', reason: /no valid streamWatermark/ },
     // Regression: a 300 MB manifest was read whole (serve's peak RSS past 1 GB).
-    { name: 'a manifest past 8 MiB', manifest: JSON.stringify({ streamWatermark: 0, pad: 'x'.repeat(9 << 20) }), reason: /manifest cannot be read \(.*is 943\d+ bytes, more than the 8388608 bytes/ },
+    {
+      name: 'a manifest past 8 MiB',
+      manifest: JSON.stringify({ streamWatermark: 0, pad: 'x'.repeat(9 << 20) }),
+      reason: /manifest cannot be read \(.*is 943\d+ bytes, more than the 8388608 bytes/,
+    },
   ])('are skipped with one warning naming them, and the previous good view stays served ($name)', async ({ manifest, reason }) => {
     const layout = dataLayout(tempRoot().data);
     writeView(layout.servingBatch, 1_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0 }));
@@ -96,12 +100,24 @@ describe('a view pruned while it is read (regression: merge --once failed with a
         fs.rmSync(path.join(view, 'part-00000'));
         forEachViewPart(view, () => {});
       }),
-    ).toThrow(expect.objectContaining({ code: 'E_STATE', context: expect.objectContaining({ reason: VIEW_REMOVED }), message: `view ${view} was removed while being read` }));
+    ).toThrow(
+      expect.objectContaining({
+        code: 'E_STATE',
+        context: expect.objectContaining({ reason: VIEW_REMOVED }),
+        message: `view ${view} was removed while being read`,
+      }),
+    );
     fs.rmSync(view, { recursive: true });
     const again = writeView(layout.servingBatch, 2_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0 }));
-    expect(() => readingView(again, () => fs.rmSync(path.join(again, '_SUCCESS')))).toThrow(expect.objectContaining({ context: expect.objectContaining({ reason: VIEW_REMOVED }) }));
+    expect(() => readingView(again, () => fs.rmSync(path.join(again, '_SUCCESS')))).toThrow(
+      expect.objectContaining({ context: expect.objectContaining({ reason: VIEW_REMOVED }) }),
+    );
     // A read that fails for another reason while the view stays is that failure.
     const kept = writeView(layout.servingBatch, 3_000, 'good,1,1.00\n', JSON.stringify({ streamWatermark: 0 }));
-    expect(() => readingView(kept, () => { throw new Error('disk on fire'); })).toThrow('disk on fire');
+    expect(() =>
+      readingView(kept, () => {
+        throw new Error('disk on fire');
+      }),
+    ).toThrow('disk on fire');
   });
 });
