@@ -25,16 +25,6 @@ export default defineConfig(
     },
   },
   {
-    // Files of the batch-reduce rework in flight: their 13 findings (these rules) are fixed with that work, then this
-    // block goes.
-    files: ['src/core/agg-table.ts', 'src/core/sorted-view.ts'],
-    rules: {
-      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
-      '@typescript-eslint/no-unsafe-assignment': 'off',
-      'no-useless-assignment': 'off',
-    },
-  },
-  {
     files: ['test/**/*.ts'],
     rules: {
       // vitest types its asymmetric matchers (expect.stringMatching, expect.objectContaining, …) as `any`.

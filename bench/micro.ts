@@ -9,7 +9,9 @@ import { formatCents } from '../src/core/money.js';
 import { count } from '../src/core/summary-format.js';
 import { MERGED_VIEW_HEADER, formatTotals } from '../src/core/view-format.js';
 import { SlideRing } from '../src/core/window.js';
-import { batchPartsOf, formatBucketedEntries, sortedEntries } from '../src/core/sorted-view.js';
+import { batchPartsOf } from '../src/core/batch-parts.js';
+import { sortedEntries } from '../src/core/key-order.js';
+import { formatBucketLines } from '../src/core/view-lines.js';
 import { firstDifference, totalsFromMap } from '../src/bench/compare-totals.js';
 import { formatTable, machineDescription, ratio } from '../src/bench/report.js';
 import { runScript } from '../src/bench/script.js';
@@ -186,7 +188,7 @@ runScript('bench', async () => {
   const usersPerSlide = Math.round(slides.reduce((m, s) => m + s.size, 0) / SLIDES);
 
   const bucketed = bucketedTableOf(purchases);
-  if (formatBucketedEntries(bucketed, sortedEntries(bucketed), HOUR).buckets.toString() !== bucketLinesAsStrings(bucketed)) {
+  if (formatBucketLines(bucketed, HOUR, sortedEntries(bucketed)).bytes.toString() !== bucketLinesAsStrings(bucketed)) {
     throw new Error('verification failed: the bucket part written from key bytes differs from the one written as strings');
   }
   const parts = batchPartsOf(bucketed, HOUR);
@@ -280,7 +282,7 @@ runScript('bench', async () => {
       unitsPerCall: bucketed.size,
       variants: [
         { name: 'toSortedBucketTotals, template strings', run: () => bucketLinesAsStrings(bucketed) },
-        { name: 'sortedEntries + formatBucketedEntries (bytes)', run: () => formatBucketedEntries(bucketed, sortedEntries(bucketed), HOUR) },
+        { name: 'sortedEntries + formatBucketLines (bytes)', run: () => formatBucketLines(bucketed, HOUR, sortedEntries(bucketed)) },
         { name: 'batchPartsOf: users summed and sorted, bucket lines in table order', run: () => batchPartsOf(bucketed, HOUR) },
       ],
     },

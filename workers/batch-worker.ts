@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { type AggSink, PartitionedTables, UserAggTable, blockTransferList, stateTransferList } from '../src/core/agg-table.js';
-import { batchPartsOf } from '../src/core/sorted-view.js';
+import { batchPartsOf } from '../src/core/batch-parts.js';
 import { contentCheckOf } from '../src/io/files/content-check.js';
 import { parseFileRange } from '../src/io/files/read-range.js';
 import { type ErrorCode, LambdaflowError } from '../src/core/errors.js';

@@ -256,7 +256,7 @@ export class UserAggTable implements AggSink {
 
   /** Entry i's user id bytes (a view into the table, valid until it grows). */
   keyAt(entry: number): Uint8Array {
-    return this.arena.subarray(this.keyStart[entry]!, this.keyStart[entry + 1]!);
+    return this.arena.subarray(this.keyStart[entry], this.keyStart[entry + 1]);
   }
 
   /** Number of users held, including users whose totals returned to zero (see compacted()). */
@@ -376,7 +376,7 @@ export class UserAggTable implements AggSink {
     let start = 0;
     for (let i = 0; i < keyEnds.length; i++) {
       const end = keyEnds[i]!;
-      this.add(keys, start, end, sign * counts[i]!, sign * cents[i]!, hashes[i]!, overAllTime ? ALL_TIME : buckets[i]!);
+      this.add(keys, start, end, sign * counts[i]!, sign * cents[i]!, hashes[i], overAllTime ? ALL_TIME : buckets[i]!);
       start = end;
     }
   }
@@ -391,7 +391,7 @@ export class UserAggTable implements AggSink {
         other.keyStart[entry + 1]!,
         sign * other.countOf[entry]!,
         sign * other.centsOf[entry]!,
-        other.keyHash[entry]!,
+        other.keyHash[entry],
         bucket,
       );
     }
@@ -416,8 +416,8 @@ export class UserAggTable implements AggSink {
         this.keyStart[entry + 1]!,
         this.countOf[entry]!,
         this.centsOf[entry]!,
-        this.keyHash[entry]!,
-        this.keyBucket[entry]!,
+        this.keyHash[entry],
+        this.keyBucket[entry],
       );
     }
     return table;
@@ -439,7 +439,7 @@ export class UserAggTable implements AggSink {
     let at = 0;
     for (let i = 0; i < n; i++) {
       const entry = order[i]!;
-      arena.set(this.arena.subarray(this.keyStart[entry]!, this.keyStart[entry + 1]!), at);
+      arena.set(this.arena.subarray(this.keyStart[entry], this.keyStart[entry + 1]), at);
       at += this.keyStart[entry + 1]! - this.keyStart[entry]!;
       scratch[i] = at;
     }
@@ -486,7 +486,7 @@ export class UserAggTable implements AggSink {
       const i = filledUsers[p]!++;
       const start = this.keyStart[entry]!;
       const length = this.keyStart[entry + 1]! - start;
-      block.keys.set(this.arena.subarray(start, start + length), filledBytes[p]!);
+      block.keys.set(this.arena.subarray(start, start + length), filledBytes[p]);
       filledBytes[p]! += length;
       block.keyEnds[i] = filledBytes[p]!;
       block.hashes[i] = this.keyHash[entry]!;
@@ -510,7 +510,7 @@ export class UserAggTable implements AggSink {
   /** The non-zero (user, bucket) totals, decoded, sorted by user id then bucket. */
   toSortedBucketTotals(): UserBucketTotal[] {
     const block = this.toBlock();
-    const totals: UserBucketTotal[] = new Array(block.counts.length);
+    const totals = new Array<UserBucketTotal>(block.counts.length);
     let start = 0;
     for (let i = 0; i < block.counts.length; i++) {
       const end = block.keyEnds[i]!;
@@ -563,7 +563,7 @@ export function compareUserIds(a: string, b: string): number {
 export const userIdDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export function blockToSortedTotals(block: AggBlock): UserTotal[] {
-  const totals: UserTotal[] = new Array(block.counts.length);
+  const totals = new Array<UserTotal>(block.counts.length);
   let start = 0;
   for (let i = 0; i < block.counts.length; i++) {
     const end = block.keyEnds[i]!;

@@ -5,7 +5,7 @@ import { ALL_TIME, type AggBlock, type UserAggTable, type UserTotal, userIdDecod
 import { csvField, hasQuote, parseQuotedLine, splitUnquoted } from './csv-fields.js';
 import { LambdaflowError } from './errors.js';
 import { MAX_TOTAL_CENTS, formatCents, parseCents, parseCentsString } from './money.js';
-import { ALL_TIME_FIELD, ViewLineWriter } from './sorted-view.js';
+import { ALL_TIME_FIELD, ViewLineWriter } from './view-lines.js';
 
 export const MERGED_VIEW_HEADER = 'user_id,purchase_count_total,purchase_amount_total';
 /** The column names a Spark job writes as the first line of every part with `header=true`. */

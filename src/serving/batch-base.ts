@@ -5,7 +5,7 @@
 import { UserAggTable } from '../core/agg-table.js';
 import { type BucketIndexState } from '../core/bucket-index.js';
 import { SortedUserTable, sortedTableState } from '../core/sorted-table.js';
-import { sortScratchBytes, sortedEntries } from '../core/sorted-view.js';
+import { sortScratchBytes, sortedEntries } from '../core/key-order.js';
 import { orderByValueDescending } from '../core/value-order.js';
 import { type BatchBase, type BatchViewMeta } from '../core/view-state.js';
 import { batchWatermarkOf } from '../io/views/views.js';

@@ -11,7 +11,8 @@
 
 import { type AggTableState, type KeyColumns, grownCopy } from '../core/agg-table.js';
 import { SortedUserTable } from '../core/sorted-table.js';
-import { ViewLineWriter, compareKeyBytes, sortByKey } from '../core/sorted-view.js';
+import { compareKeyBytes, sortByKey } from '../core/key-order.js';
+import { ViewLineWriter } from '../core/view-lines.js';
 import { MERGED_VIEW_HEADER } from '../core/view-format.js';
 import { type BatchBase } from '../core/view-state.js';
 import { SplicePieces } from '../io/files/export-file.js';

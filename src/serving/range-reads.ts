@@ -10,7 +10,8 @@ import { type BucketIndexState, lowerBound } from '../core/bucket-index.js';
 import { type BucketRange, formatSeconds } from '../core/event-time.js';
 import { LambdaflowError } from '../core/errors.js';
 import { fnv1a } from '../core/hash.js';
-import { formatBucketedEntries, sortedEntries } from '../core/sorted-view.js';
+import { sortedEntries } from '../core/key-order.js';
+import { formatBucketLines } from '../core/view-lines.js';
 import { runInSteps } from '../io/runtime/steps.js';
 import { type CurrentVersion, type SnapshotStatus } from './current-version.js';
 import { BoundedBest, TOP_MAX, type TopBy } from './lookups.js';
@@ -77,7 +78,7 @@ export class RangeReads {
       }
     }
     table.mergeTable(overlayBuckets.table);
-    const lines = formatBucketedEntries(table, sortedEntries(table), this.bucketSeconds).buckets;
+    const lines = formatBucketLines(table, this.bucketSeconds, sortedEntries(table)).bytes;
     return Buffer.concat([Buffer.from(`${MERGED_BUCKETS_HEADER}\n`), lines]);
   }
 

@@ -5,7 +5,8 @@ import { type AggBlock, UserAggTable } from '../core/agg-table.js';
 import { fnv1a, partitionOfHash } from '../core/hash.js';
 import { BUCKETS_HEADER, bucketField, bucketFieldOf, forEachViewLine, formatBlock } from '../core/view-format.js';
 import { SlidingWindow } from '../core/window.js';
-import { formatEntries, sortedEntries } from '../core/sorted-view.js';
+import { sortedEntries } from '../core/key-order.js';
+import { formatEntries } from '../core/view-lines.js';
 import type { PartitionLines } from '../messages.js';
 
 /** Calls `accept` for every delta line of a range and returns the seqs found (io/deltas.ts DeltaFiles.forEachLine). */

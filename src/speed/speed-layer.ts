@@ -36,7 +36,8 @@ import {
   watermarkOf,
 } from '../core/event-time.js';
 import { type DueWindow, type EventWindowSpec, EventWindows } from '../core/event-window.js';
-import { sortedEntries, formatEntries } from '../core/sorted-view.js';
+import { sortedEntries } from '../core/key-order.js';
+import { formatEntries } from '../core/view-lines.js';
 import { type LateRow } from '../io/logs/late-rows.js';
 import { type WindowSpec, inWindowAt, nextTickAfter, slideClosedBy, slideOfTick, windowBefore } from '../core/window.js';
 import { type IngestEntry } from '../io/logs/ingest-log.js';

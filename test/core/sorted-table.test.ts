@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserAggTable } from '../../src/core/agg-table.js';
 import { SortedUserTable, sortedTableState } from '../../src/core/sorted-table.js';
-import { sortedEntries } from '../../src/core/sorted-view.js';
+import { sortedEntries } from '../../src/core/key-order.js';
 import { seeded } from '../helpers/prng.js';
 
 /** Ids of 1–12 characters over an alphabet of 1- to 4-byte UTF-8 characters; many are prefixes of others. */

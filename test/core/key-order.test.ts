@@ -1,9 +1,10 @@
-// The merged view's order and lines, computed from key bytes, agree with string order and string formatting.
+// The merged view's order, computed from key bytes, agrees with string order; lines written in it, with string formatting.
 
 import { describe, expect, it } from 'vitest';
 import { UserAggTable, compareUserIds } from '../../src/core/agg-table.js';
 import { formatTotals } from '../../src/core/view-format.js';
-import { ViewLineWriter, batchPartsOf, formatBucketedEntries, formatEntries, sortByKey, sortScratchBytes, sortedEntries } from '../../src/core/sorted-view.js';
+import { sortByKey, sortScratchBytes, sortedEntries } from '../../src/core/key-order.js';
+import { formatBucketLines, formatEntries } from '../../src/core/view-lines.js';
 import { seeded } from '../helpers/prng.js';
 
 /** Characters from every UTF-8 length, including the two ranges UTF-16 orders differently from code points. */
@@ -86,8 +87,8 @@ describe('sortedEntries / formatEntries', () => {
   });
 });
 
-describe('sortedEntries / formatBucketedEntries with buckets', () => {
-  it('orders users as the views do and each user buckets by number, and writes both layouts from one pass', () => {
+describe('sortedEntries / formatBucketLines with buckets', () => {
+  it('orders users as the views do and each user buckets by number', () => {
     const random = seeded(5).next;
     const table = new UserAggTable();
     const model = new Map<string, Map<number, [number, number]>>();
@@ -102,7 +103,7 @@ describe('sortedEntries / formatBucketedEntries with buckets', () => {
       buckets.set(bucket, [c + 1, a + cents]);
       model.set(user, buckets);
     }
-    const lines = formatBucketedEntries(table, sortedEntries(table), 60);
+    const lines = formatBucketLines(table, 60, sortedEntries(table));
     const users = [...model.keys()].sort(compareUserIds);
     const money = (cents: number): string => `${cents < 0 ? '-' : ''}${Math.floor(Math.abs(cents) / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
     const expectedBuckets = users.flatMap((u) =>
@@ -111,33 +112,8 @@ describe('sortedEntries / formatBucketedEntries with buckets', () => {
         .sort(([a], [b]) => a - b)
         .map(([b, [c, a]]) => `${u},${b * 60},${c},${money(a)}\n`),
     );
-    const expectedUsers = users
-      .map((u) => [...model.get(u)!.values()].reduce(([c, a], [dc, da]) => [c + dc, a + da], [0, 0]))
-      .map(([c, a], i) => `${users[i]},${c},${money(a)}\n`);
-    expect(lines.buckets.toString()).toBe(expectedBuckets.join(''));
-    expect(lines.users.toString()).toBe(expectedUsers.join(''));
-    expect([lines.userCount, lines.bucketCount]).toEqual([users.length, expectedBuckets.length]);
-    const parts = batchPartsOf(table, 60);
-    expect(parts.users.toString()).toBe(expectedUsers.join(''));
-    expect(parts.buckets.toString().split('\n').filter(Boolean).sort()).toEqual(expectedBuckets.map((l) => l.trimEnd()).sort());
-    expect([parts.userCount, parts.bucketCount]).toEqual([users.length, expectedBuckets.length]);
-    const all = [...model.values()].flatMap((b) => [...b.values()]);
-    expect([parts.purchases, parts.cents]).toEqual([all.reduce((n, [c]) => n + c, 0), all.reduce((n, [, a]) => n + a, 0)]);
-  });
-
-  it('batchPartsOf: a user whose buckets cancel keeps its bucket lines, has no all-time line; zero buckets are left out', () => {
-    const table = new UserAggTable();
-    const add = (user: string, bucket: number, count: number, cents: number): void =>
-      table.add(Buffer.from(user), 0, user.length, count, cents, undefined, bucket);
-    add('z', 1, 1, 500);
-    add('z', 2, -1, -500);
-    add('a', 3, 2, 100);
-    add('a', 4, 1, 50);
-    add('a', 4, -1, -50);
-    const parts = batchPartsOf(table, 10);
-    expect(parts.users.toString()).toBe('a,2,1.00\n');
-    expect(parts.buckets.toString().split('\n').filter(Boolean).sort()).toEqual(['a,30,2,1.00', 'z,10,1,5.00', 'z,20,-1,-5.00']);
-    expect([parts.userCount, parts.bucketCount, parts.purchases, parts.cents]).toEqual([1, 3, 2, 100]);
+    expect(lines.bytes.toString()).toBe(expectedBuckets.join(''));
+    expect(lines.lines).toBe(expectedBuckets.length);
   });
 
   it('orders a user with many buckets inserted newest first (the long-run path) like a short one', () => {
@@ -146,26 +122,8 @@ describe('sortedEntries / formatBucketedEntries with buckets', () => {
       const key = Buffer.from(user);
       for (let bucket = 99; bucket >= 0; bucket--) table.add(key, 0, 1, 1, bucket, undefined, (bucket * 7) % 100);
     }
-    const buckets = formatBucketedEntries(table, sortedEntries(table), 10).buckets.toString().trim().split('\n');
+    const buckets = formatBucketLines(table, 10, sortedEntries(table)).bytes.toString().trim().split('\n');
     const expected = ['a', 'b'].flatMap((u) => Array.from({ length: 100 }, (_, b) => `${u},${b * 10},1,${(((b * 43) % 100) / 100).toFixed(2)}`));
     expect(buckets).toEqual(expected);
-  });
-});
-
-describe('ViewLineWriter: numbers', () => {
-  it('writes counts, bucket starts and amounts as String() does, around every digit count and past 2^31', () => {
-    const values = [0, 1, 9, 10, 99, 100, 101, 999, 1_000, 65_535, 99_999, 100_000, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 1e15 + 7, Number.MAX_SAFE_INTEGER];
-    for (let d = 1; d <= 10; d++) values.push(10 ** d - 1, 10 ** d, 10 ** d + 1, 1_796_000_000 + d * 3_600);
-    const money = (cents: number): string =>
-      `${cents < 0 ? '-' : ''}${String(Math.floor(Math.abs(cents) / 100))}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
-    const writer = new ViewLineWriter(16);
-    const key = Buffer.from('u');
-    const expected: string[] = [];
-    for (const v of values) {
-      writer.line(key, 0, 1, v, v, v);
-      writer.line(key, 0, 1, -v, -v);
-      expected.push(`u,${v},${v},${money(v)}`, `u,${v === 0 ? '' : '-'}${v},${money(-v)}`);
-    }
-    expect(writer.bytes().toString().trim().split('\n')).toEqual(expected);
   });
 });
