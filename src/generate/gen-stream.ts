@@ -1,7 +1,6 @@
-// gen-stream: writes a CSV chunk into stream_input/ every interval, each atomically (hidden temp name, then rename).
+// gen-stream: writes a CSV chunk into stream_input/ every interval, each atomically (hidden temp name, fsync, rename).
 
 import fs from 'node:fs';
-import path from 'node:path';
 import { type Clock } from '../core/clock.js';
 import { EventGenerator, type GeneratedCounts, type StreamStamps } from '../core/event-generator.js';
 import { partitionOf } from '../core/hash.js';
@@ -9,6 +8,7 @@ import { type NatsAddress, partitionSubject } from '../core/nats-names.js';
 import { type Logger, silentLogger } from '../io/runtime/logger.js';
 import type { NatsLink } from '../io/nats/nats.js';
 import { sleep } from '../io/runtime/sleep.js';
+import { FileInProgress, removeStaleTemps, writeError } from '../io/files/atomic.js';
 
 /** Where generated chunks go instead of stream_input/: a NATS JetStream stream, one subject per partition. */
 export interface NatsSinkConfig {
@@ -71,12 +71,20 @@ export class StreamWriter {
     const counts: GeneratedCounts = { rows: 0, purchases: 0 };
     const text = this.generator.streamLines(rows, Math.floor(now / 1000), this.config.stamps, counts) + appendedLines;
     const name = chunkName(now, this.counter++);
-    const temp = path.join(this.dir, `.${name}.tmp`);
-    fs.writeFileSync(temp, text);
-    fs.renameSync(temp, path.join(this.dir, name));
+    const file = FileInProgress.create(this.dir, name);
+    try {
+      fs.writeSync(file.fd, text);
+      file.sync();
+    } catch (cause) {
+      file.discard();
+      throw writeError(file.tempPath, cause);
+    }
+    // Taken before the rename, so that a freshness measured from it never leaves out the file's arrival.
+    const renamedAtMs = this.clock.now();
+    file.publish(name);
     this.totals.rows += counts.rows;
     this.totals.purchases += counts.purchases;
-    return { name, ...counts, renamedAtMs: this.clock.now() };
+    return { name, ...counts, renamedAtMs };
   }
 }
 
@@ -149,6 +157,8 @@ export async function runStreamGenerator(
 ): Promise<GeneratedCounts> {
   const sink = config.sink;
   const publisher = sink ? await NatsChunkPublisher.open({ ...config, sink }, clock, logger) : undefined;
+  // The temps of a generator killed mid-write (each carries its writer's pid).
+  if (!publisher) await removeStaleTemps(dir);
   const writer = publisher ?? new StreamWriter(dir, config, clock);
   try {
     await generate(writer, config, clock, signal, onChunk);

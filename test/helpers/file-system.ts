@@ -1,7 +1,7 @@
 // File-system tools for fault and hostile-input tests: tree snapshots that prove nothing changed where it must not,
-// tmpfs mounts standing in for a full or read-only disk, FIFOs.
+// tmpfs mounts standing in for a full or read-only disk, FIFOs, and the pid of a writer that died.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -150,4 +150,9 @@ export function fillDisk(dir: string): string {
 
 export function mkfifo(file: string): void {
   execFileSync('mkfifo', [file]);
+}
+
+/** A process id that is certainly not running: one of a child that has exited (for the temp names a crash leaves). */
+export function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '']).pid;
 }

@@ -6,7 +6,7 @@
 // Crashes are simulated by the on-disk state each crash point leaves, derived from a real run by undoing its later
 // steps (README "Replaying quarantined rows": ledger append → replay file renamed into place → .bad rewritten).
 
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { describeRun, errorLines, runCli, runCliOk, stackLines, startCli } from '../helpers/cli.js';
 import { type QuarantineEntryOnDisk, loggedStreamFiles, readMergedView, readQuarantineEntries, readReplayLedger } from '../helpers/outputs.js';
 import { chunkText, dropStreamFile, expectExactMerge, waitFor, writeBatchInputs, writeQuarantineEntries } from '../helpers/pipeline.js';
+import { deadPid } from '../helpers/file-system.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const newTempRoot = tempRoots();
@@ -228,12 +229,6 @@ describe('replay-quarantine', () => {
 
 function linesMentioning(stderr: string, text: string): string[] {
   return stderr.split('\n').filter((line) => line.includes(text));
-}
-
-/** A process id that is certainly not running: one of a child that has exited. */
-function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', '']);
-  return child.pid;
 }
 
 describe('replay-quarantine after a crash (kill -9) at each step boundary', () => {

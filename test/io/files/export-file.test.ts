@@ -2,7 +2,6 @@
 // published by rename, and removed (unless published) when the last reader lets go — a reader that stops halfway
 // included; a crashed process's temp files are cleaned up, a live one's kept.
 
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,6 +11,7 @@ import { hiddenTempPath } from '../../../src/io/files/atomic.js';
 import { ExportFile, SplicePieces, removeStaleExports } from '../../../src/io/files/export-file.js';
 import { LambdaflowError } from '../../../src/core/errors.js';
 import { waitFor } from '../../helpers/pipeline.js';
+import { deadPid } from '../../helpers/file-system.js';
 import { tempRoots } from '../../helpers/temp-dirs.js';
 
 const tempRoot = tempRoots();
@@ -196,7 +196,7 @@ describe('removeStaleExports', () => {
   it("removes the temp files of a process that died and of an earlier holder of this pid, keeps this one's and other files", async () => {
     const { data } = tempRoot();
     const target = path.join(data, 'merged_view.csv');
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    const dead = deadPid();
     fs.writeFileSync(path.join(data, `.merged_view.csv.tmp-${dead}-3`), 'left by a crash');
     const ours = hiddenTempPath(target);
     fs.writeFileSync(ours, 'ours, being written');
