@@ -93,6 +93,11 @@ export class BoundedBest {
     this.better = topOrder(by);
   }
 
+  /** Whether an offer of this value could be kept (so a caller can skip making the user). */
+  wants(value: number): boolean {
+    return value >= this.floor;
+  }
+
   offer(value: number, make: () => UserTotal): void {
     if (value < this.floor) return;
     this.items.push(make());

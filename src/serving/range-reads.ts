@@ -44,6 +44,8 @@ export class RangeReads {
   /** Computations asked for, each with the version it will be of at least. */
   private readonly computing = new Map<string, { readonly atLeast: number; readonly top: Promise<RangeTop> }>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** The one computation's sums by entry of the batch view, kept between computations (they run one at a time). */
+  private sums: RangeSums | undefined;
 
   constructor(
     private readonly version: CurrentVersion,
@@ -160,52 +162,90 @@ export class RangeReads {
   private *computeTop(by: TopBy, range: BucketRange): Generator<void, RangeTop> {
     const { base, baseTable, overlayBuckets } = this.version;
     const status = this.version.loaded;
-    const count = new Float64Array(base.users);
-    const cents = new Float64Array(base.users);
-    const touched = new Uint8Array(base.users);
+    if (this.sums?.count.length !== base.users) this.sums = new RangeSums(base.users);
+    const sums = this.sums;
     const others = new UserAggTable(64);
     const overlay = overlayBuckets.table;
     const { arena, keyStart } = overlay.keyColumns();
-    for (let e = 0; e < overlay.size; e++) {
-      const bucket = overlay.bucketAt(e);
-      if (bucket === ALL_TIME || bucket < range.first || bucket >= range.end || isZero(overlay.countAt(e), overlay.centsAt(e))) continue;
-      const entry = baseTable.find(arena, keyStart[e]!, keyStart[e + 1]!, overlay.hashAt(e));
-      if (entry < 0) others.add(arena, keyStart[e]!, keyStart[e + 1]!, overlay.countAt(e), overlay.centsAt(e), overlay.hashAt(e));
-      else {
-        count[entry]! += overlay.countAt(e);
-        cents[entry]! += overlay.centsAt(e);
-        touched[entry] = 1;
+    try {
+      for (let e = 0; e < overlay.size; e++) {
+        const bucket = overlay.bucketAt(e);
+        if (bucket === ALL_TIME || bucket < range.first || bucket >= range.end || isZero(overlay.countAt(e), overlay.centsAt(e))) continue;
+        const entry = baseTable.find(arena, keyStart[e]!, keyStart[e + 1]!, overlay.hashAt(e));
+        if (entry < 0) others.add(arena, keyStart[e]!, keyStart[e + 1]!, overlay.countAt(e), overlay.centsAt(e), overlay.hashAt(e));
+        else sums.add(entry, overlay.countAt(e), overlay.centsAt(e));
       }
+      if (base.buckets) yield* sumBaseRange(base.buckets, range, sums);
+      const best = new BoundedBest(TOP_MAX, by);
+      const { count, cents, touched } = sums;
+      for (let i = 0; i < sums.touchedCount; i++) {
+        const e = touched[i]!;
+        const value = by === 'amount' ? cents[e]! : count[e]!;
+        if (isZero(count[e]!, cents[e]!) || !best.wants(value)) continue;
+        best.offer(value, () => ({ userId: userIdDecoder.decode(baseTable.keyAt(e)), count: count[e]!, cents: cents[e]! }));
+        if ((i & (STEP_PAIRS - 1)) === STEP_PAIRS - 1) yield;
+      }
+      for (let e = 0; e < others.size; e++) {
+        if (isZero(others.countAt(e), others.centsAt(e))) continue;
+        best.offer(by === 'amount' ? others.centsAt(e) : others.countAt(e), () => ({
+          userId: userIdDecoder.decode(others.keyAt(e)),
+          count: others.countAt(e),
+          cents: others.centsAt(e),
+        }));
+      }
+      return { status, users: best.sorted() };
+    } finally {
+      sums.clear();
     }
-    if (base.buckets) yield* sumBaseRange(base.buckets, range, count, cents, touched);
-    const best = new BoundedBest(TOP_MAX, by);
-    for (let e = 0; e < base.users; e++) {
-      if (touched[e] === 0 || isZero(count[e]!, cents[e]!)) continue;
-      best.offer(by === 'amount' ? cents[e]! : count[e]!, () => ({ userId: userIdDecoder.decode(baseTable.keyAt(e)), count: count[e]!, cents: cents[e]! }));
-    }
-    for (let e = 0; e < others.size; e++) {
-      if (isZero(others.countAt(e), others.centsAt(e))) continue;
-      best.offer(by === 'amount' ? others.centsAt(e) : others.countAt(e), () => ({
-        userId: userIdDecoder.decode(others.keyAt(e)),
-        count: others.countAt(e),
-        cents: others.centsAt(e),
-      }));
-    }
-    return { status, users: best.sorted() };
   }
 }
 
-/** Adds the batch view's pairs of the range into columns by entry, yielding every STEP_PAIRS pairs. */
-function* sumBaseRange(index: BucketIndexState, range: BucketRange, count: Float64Array, cents: Float64Array, touched: Uint8Array): Generator<void, void> {
+/**
+ * A range's sums by entry of the batch view, and the entries touched: a range holds a small part of the users, so
+ * they are read (and zeroed again) through the touched list, not by scanning every entry.
+ */
+class RangeSums {
+  readonly count: Float64Array;
+  readonly cents: Float64Array;
+  readonly touched: Uint32Array;
+  touchedCount = 0;
+  private readonly seen: Uint8Array;
+
+  constructor(users: number) {
+    this.count = new Float64Array(users);
+    this.cents = new Float64Array(users);
+    this.touched = new Uint32Array(users);
+    this.seen = new Uint8Array(users);
+  }
+
+  add(entry: number, count: number, cents: number): void {
+    this.count[entry]! += count;
+    this.cents[entry]! += cents;
+    if (this.seen[entry] === 0) {
+      this.seen[entry] = 1;
+      this.touched[this.touchedCount++] = entry;
+    }
+  }
+
+  clear(): void {
+    for (let i = 0; i < this.touchedCount; i++) {
+      const e = this.touched[i]!;
+      this.count[e] = 0;
+      this.cents[e] = 0;
+      this.seen[e] = 0;
+    }
+    this.touchedCount = 0;
+  }
+}
+
+/** Adds the batch view's pairs of the range into the sums, yielding every STEP_PAIRS pairs. */
+function* sumBaseRange(index: BucketIndexState, range: BucketRange, sums: RangeSums): Generator<void, void> {
   const { buckets, bucketFirst, byBucket, pairEntry, pairCount, pairCents } = index;
   let sinceYield = 0;
   for (let k = lowerBound(buckets, range.first); k < buckets.length && buckets[k]! < range.end; k++) {
     for (let i = bucketFirst[k]!; i < bucketFirst[k + 1]!; i++) {
       const p = byBucket[i]!;
-      const entry = pairEntry[p]!;
-      count[entry]! += pairCount[p]!;
-      cents[entry]! += pairCents[p]!;
-      touched[entry] = 1;
+      sums.add(pairEntry[p]!, pairCount[p]!, pairCents[p]!);
       if (++sinceYield === STEP_PAIRS) {
         sinceYield = 0;
         yield;
