@@ -10,7 +10,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { describeRun, errorLines, listeningUrl, requireBuild, runCli, startCli } from '../helpers/cli.js';
 import { apiCents, apiUsers, httpRequest, jsonOf } from '../helpers/http-client.js';
 import { completeRealtimeViews, loggedStreamFiles, plain, readMergedView, readMergedViewText, realtimeThroughSeq } from '../helpers/outputs.js';
-import { chunkText, dropStreamFile, expectExactMerge, publishRealtimeHead, waitFor, waitForValue, writeBatchInputs } from '../helpers/pipeline.js';
+import {
+  chunkText,
+  dropStreamFile,
+  expectExactMerge,
+  publishRealtimeHead,
+  waitFor,
+  waitForValue,
+  waitUntilReady,
+  writeBatchInputs,
+} from '../helpers/pipeline.js';
 import { expectedMergedViewText, recountMasterDataset } from '../helpers/reference.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
@@ -167,12 +176,7 @@ describe('serve polling a damaged delta file past what it serves (issue 24)', ()
     const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn'], { timeoutMs: 55_000 });
     children.push(serve.child);
     const url = await listeningUrl(serve);
-    await waitForValue(
-      () => httpRequest(`${url}/readyz`).then((a) => a.status),
-      (status) => status === 200,
-      20_000,
-      '/readyz 200',
-    );
+    await waitUntilReady(url);
     const goodView = (await httpRequest(`${url}/view.csv`)).text;
     expect(goodView).toBe(expectedMergedViewText(data));
 
@@ -224,12 +228,7 @@ describe('a realtime checkpoint whose _REALTIME.json is damaged (its throughSeq 
     const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn'], { timeoutMs: 55_000 });
     children.push(serve.child);
     const url = await listeningUrl(serve);
-    await waitForValue(
-      () => httpRequest(`${url}/readyz`).then((a) => a.status),
-      (status) => status === 200,
-      20_000,
-      '/readyz 200',
-    );
+    await waitUntilReady(url);
     await severalPolls();
     expect(warningsNaming(serve.output(), meta)).toEqual([expect.stringContaining(`damaged state file ${meta}: expected CRC-32`)]);
     const expected = apiUsers(recountMasterDataset(data));

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listeningUrl, runCliOk, startCli } from '../helpers/cli.js';
 import { httpRequest, jsonOf } from '../helpers/http-client.js';
 import { type Totals, compactedMasterFiles, loggedStreamFiles, plain, readPartTotals, realtimeThroughSeq } from '../helpers/outputs.js';
-import { dropStreamFile, waitFor, waitForValue } from '../helpers/pipeline.js';
+import { dropStreamFile, waitFor, waitUntilReady } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
 import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
 import { expectedBucketLines, recountDataFolder, referenceCents } from '../helpers/reference.js';
@@ -242,12 +242,7 @@ async function expectServedRangesEqualRecount(data: string, seed: number, lateRo
   const serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '100ms', '--log-level', 'warn']);
   children.push(serve.child);
   const url = await listeningUrl(serve);
-  await waitForValue(
-    () => httpRequest(`${url}/readyz`).then((a) => a.status),
-    (status) => status === 200,
-    20_000,
-    '/readyz 200',
-  );
+  await waitUntilReady(url);
   const { version, event_time } = jsonOf<{ version: number; event_time: unknown }>(await httpRequest(`${url}/status`));
   expect(event_time).toEqual({ watermark, late_rows: lateRows });
   const metrics = (await httpRequest(`${url}/metrics`)).text;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAIN, type RunningCli, describeRun, listeningUrl, requireBuild, runCli, runCliOk, stackLines, startCli } from '../helpers/cli.js';
 import { httpRequest, jsonOf } from '../helpers/http-client.js';
-import { dropStreamFile, waitForValue } from '../helpers/pipeline.js';
+import { dropStreamFile, waitUntilReady } from '../helpers/pipeline.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const newTempRoot = tempRoots();
@@ -100,12 +100,7 @@ describe('serve on a data folder without a batch view', () => {
     running.push(serve);
     const url = await listeningUrl(serve);
     // Ready once the first view is loaded: an empty folder's is consistent, so it is, without a batch view.
-    await waitForValue(
-      () => httpRequest(`${url}/readyz`),
-      (answer) => answer.status === 200,
-      20_000,
-      '/readyz 200',
-    );
+    await waitUntilReady(url);
     const status = jsonOf(await httpRequest(`${url}/status`));
     expect(status).toMatchObject({ batch_view: null, users: 0, notice: 'no batch view yet' });
     expect(serve.output()).toMatch(/ warn {2}serving: no batch view yet in \S+: serving the speed layer's totals alone until a batch job publishes one\n/);

@@ -17,6 +17,7 @@ import {
   publishRealtimeView,
   waitFor,
   waitForValue,
+  waitUntilReady,
   writeBatchInputs,
   writeRealtimeDeltas,
 } from '../helpers/pipeline.js';
@@ -90,12 +91,7 @@ function byValue(users: ApiUser[], by: 'amount' | 'count'): ApiUser[] {
  * Range answers equal the recount per (user, bucket), or are refused (`rangesRefused`: a batch view without buckets).
  */
 async function expectApiEqualsRecount(url: string, data: string, rangesRefused = false): Promise<void> {
-  await waitForValue(
-    () => httpRequest(`${url}/readyz`).then((a) => a.status),
-    (status) => status === 200,
-    20_000,
-    '/readyz 200',
-  );
+  await waitUntilReady(url);
   const expected = apiUsers(recountMasterDataset(data));
   expect(expected.length).toBeGreaterThan(10);
   const status = jsonOf<{ version: number; users: number; purchase_count_total: number; purchase_amount_total: string; event_time: unknown }>(
@@ -147,16 +143,7 @@ async function runAllWithRecomputes(data: string, seed: number): Promise<void> {
     String(seed),
   ]);
   const url = await listeningUrl(all);
-  expect(
-    (
-      await waitForValue(
-        () => httpRequest(`${url}/readyz`),
-        (a) => a.status === 200,
-        20_000,
-        '/readyz 200',
-      )
-    ).status,
-  ).toBe(200);
+  await waitUntilReady(url);
   await expectCleanEnd(all);
   expect(batchViewLines(all), 'batch recomputes during the run (one batch runs at start)').toBeGreaterThanOrEqual(3);
   // The README's invariant, on the file `all` wrote as it stopped.

@@ -1,43 +1,21 @@
 // batchPartsOf: the reduce's all-time part sums each user's buckets in id order; the bucket part holds every non-zero pair.
 
 import { describe, expect, it } from 'vitest';
-import { UserAggTable, compareUserIds } from '../../src/core/agg-table.js';
+import { UserAggTable } from '../../src/core/agg-table.js';
 import { batchPartsOf } from '../../src/core/batch-parts.js';
-import { seeded } from '../helpers/prng.js';
+import { randomBucketedTable } from '../helpers/random-tables.js';
+import { expectedBucketLines, expectedViewLines } from '../helpers/reference.js';
 
 describe('batchPartsOf', () => {
   it('sums each user over its buckets in id order and writes every (user, bucket) line once', () => {
-    const random = seeded(5).next;
-    const table = new UserAggTable();
-    const model = new Map<string, Map<number, [number, number]>>();
-    for (let i = 0; i < 5_000; i++) {
-      const user = `u${Math.floor(random() * 300)}${random() < 0.1 ? '\u00e9' : ''}`;
-      const bucket = 100 + Math.floor(random() * 40);
-      const cents = Math.floor(random() * 1_000) - 100;
-      const key = Buffer.from(user);
-      table.add(key, 0, key.length, 1, cents, undefined, bucket);
-      const buckets = model.get(user) ?? new Map<number, [number, number]>();
-      const [c, a] = buckets.get(bucket) ?? [0, 0];
-      buckets.set(bucket, [c + 1, a + cents]);
-      model.set(user, buckets);
-    }
-    const users = [...model.keys()].sort(compareUserIds);
-    const money = (cents: number): string => `${cents < 0 ? '-' : ''}${Math.floor(Math.abs(cents) / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
-    const expectedBuckets = users.flatMap((u) =>
-      [...model.get(u)!]
-        .filter(([, [c, a]]) => c !== 0 || a !== 0)
-        .sort(([a], [b]) => a - b)
-        .map(([b, [c, a]]) => `${u},${b * 60},${c},${money(a)}\n`),
-    );
-    const expectedUsers = users
-      .map((u) => [...model.get(u)!.values()].reduce(([c, a], [dc, da]) => [c + dc, a + da], [0, 0]))
-      .map(([c, a], i) => `${users[i]},${c},${money(a)}\n`);
+    const { table, recount } = randomBucketedTable(5, 60);
     const parts = batchPartsOf(table, 60);
-    expect(parts.users.toString()).toBe(expectedUsers.join(''));
-    expect(parts.buckets.toString().split('\n').filter(Boolean).sort()).toEqual(expectedBuckets.map((l) => l.trimEnd()).sort());
-    expect([parts.userCount, parts.bucketCount]).toEqual([users.length, expectedBuckets.length]);
-    const all = [...model.values()].flatMap((b) => [...b.values()]);
-    expect([parts.purchases, parts.cents]).toEqual([all.reduce((n, [c]) => n + c, 0), all.reduce((n, [, a]) => n + a, 0)]);
+    const expectedBuckets = expectedBucketLines(recount.buckets);
+    expect(parts.users.toString().trimEnd().split('\n')).toEqual(expectedViewLines(recount.totals));
+    expect(parts.buckets.toString().trimEnd().split('\n').sort()).toEqual([...expectedBuckets].sort());
+    expect([parts.userCount, parts.bucketCount]).toEqual([recount.totals.size, expectedBuckets.length]);
+    const totals = [...recount.totals.values()];
+    expect([parts.purchases, parts.cents]).toEqual([totals.reduce((n, t) => n + t.count, 0), Number(totals.reduce((n, t) => n + t.cents, 0n))]);
   });
 
   it('batchPartsOf: a user whose buckets cancel keeps its bucket lines, has no all-time line; zero buckets are left out', () => {

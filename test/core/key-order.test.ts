@@ -6,6 +6,8 @@ import { formatTotals } from '../../src/core/view-format.js';
 import { sortByKey, sortScratchBytes, sortedEntries } from '../../src/core/key-order.js';
 import { formatBucketLines, formatEntries } from '../../src/core/view-lines.js';
 import { seeded } from '../helpers/prng.js';
+import { randomBucketedTable } from '../helpers/random-tables.js';
+import { expectedBucketLines } from '../helpers/reference.js';
 
 /** Characters from every UTF-8 length, including the two ranges UTF-16 orders differently from code points. */
 const ALPHABET = [
@@ -89,31 +91,11 @@ describe('sortedEntries / formatEntries', () => {
 
 describe('sortedEntries / formatBucketLines with buckets', () => {
   it('orders users as the views do and each user buckets by number', () => {
-    const random = seeded(5).next;
-    const table = new UserAggTable();
-    const model = new Map<string, Map<number, [number, number]>>();
-    for (let i = 0; i < 5_000; i++) {
-      const user = `u${Math.floor(random() * 300)}${random() < 0.1 ? '\u00e9' : ''}`;
-      const bucket = 100 + Math.floor(random() * 40);
-      const cents = Math.floor(random() * 1_000) - 100;
-      const key = Buffer.from(user);
-      table.add(key, 0, key.length, 1, cents, undefined, bucket);
-      const buckets = model.get(user) ?? new Map<number, [number, number]>();
-      const [c, a] = buckets.get(bucket) ?? [0, 0];
-      buckets.set(bucket, [c + 1, a + cents]);
-      model.set(user, buckets);
-    }
+    const { table, recount } = randomBucketedTable(5, 60);
     const lines = formatBucketLines(table, 60, sortedEntries(table));
-    const users = [...model.keys()].sort(compareUserIds);
-    const money = (cents: number): string => `${cents < 0 ? '-' : ''}${Math.floor(Math.abs(cents) / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
-    const expectedBuckets = users.flatMap((u) =>
-      [...model.get(u)!]
-        .filter(([, [c, a]]) => c !== 0 || a !== 0)
-        .sort(([a], [b]) => a - b)
-        .map(([b, [c, a]]) => `${u},${b * 60},${c},${money(a)}\n`),
-    );
-    expect(lines.bytes.toString()).toBe(expectedBuckets.join(''));
-    expect(lines.lines).toBe(expectedBuckets.length);
+    const expected = expectedBucketLines(recount.buckets);
+    expect(lines.bytes.toString().trimEnd().split('\n')).toEqual(expected);
+    expect(lines.lines).toBe(expected.length);
   });
 
   it('orders a user with many buckets inserted newest first (the long-run path) like a short one', () => {

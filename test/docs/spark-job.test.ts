@@ -24,7 +24,7 @@ import {
   readPartTotals,
   plain,
 } from '../helpers/outputs.js';
-import { dropStreamFile, waitForValue } from '../helpers/pipeline.js';
+import { dropStreamFile, waitUntilReady } from '../helpers/pipeline.js';
 import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
 import { seeded, type Random } from '../helpers/prng.js';
 import { emptyRecount, expectedBucketLines, recountDataFolder, recountFile, expectedMergedViewText, splitLines } from '../helpers/reference.js';
@@ -537,12 +537,7 @@ describe.skipIf(!HAS_PYTHON)('batch_job.py: the buckets/ layout, against a recou
     const serve = startCli(['serve', ...quiet(data), '--port', '0', '--interval', '100ms'], { timeoutMs: 55_000 });
     try {
       const url = await listeningUrl(serve);
-      await waitForValue(
-        () => httpRequest(`${url}/readyz`).then((a) => a.status),
-        (status) => status === 200,
-        20_000,
-        '/readyz 200',
-      );
+      await waitUntilReady(url);
       const { version } = jsonOf<{ version: number }>(await httpRequest(`${url}/status`));
       await expectRangeAnswersEqualRecount(url, data, version, seeded(22));
     } finally {

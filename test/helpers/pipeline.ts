@@ -6,6 +6,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { checkedJsonText, contentCheckOf } from '../../src/io/files/content-check.js';
 import { describeRun, runCli } from './cli.js';
+import { httpRequest } from './http-client.js';
 import { loggedStreamFiles, plain, readMergedView } from './outputs.js';
 import { seeded } from './prng.js';
 import { type Recount, expectedViewLines, recountDataFolder, recountMasterDataset } from './reference.js';
@@ -61,6 +62,16 @@ export async function waitForValue<T>(read: () => Promise<T>, accept: (value: T)
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(value)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Waits until the service at `url` answers /readyz 200: its first consistent view is loaded. */
+export async function waitUntilReady(url: string, timeoutMs = 20_000): Promise<void> {
+  await waitForValue(
+    () => httpRequest(`${url}/readyz`).then((a) => a.status),
+    (status) => status === 200,
+    timeoutMs,
+    '/readyz 200',
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import {
   publishBatchView,
   publishRealtimeView,
   waitForValue,
+  waitUntilReady,
   writeBatchInputs,
   writeRealtimeDeltas,
 } from '../helpers/pipeline.js';
@@ -45,12 +46,7 @@ beforeAll(async () => {
   serve = startCli(['serve', '--data', data, '--port', '0', '--interval', '200ms', '--log-level', 'warn'], { timeoutMs: 170_000 });
   url = await listeningUrl(serve);
   port = Number(new URL(url).port);
-  await waitForValue(
-    () => httpRequest(`${url}/readyz`).then((a) => a.status),
-    (status) => status === 200,
-    20_000,
-    '/readyz 200',
-  );
+  await waitUntilReady(url);
 });
 
 afterAll(() => {

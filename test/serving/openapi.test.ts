@@ -10,7 +10,7 @@ import { type ServingReads } from '../../src/serving/serving-reads.js';
 import { type RunningCli, listeningUrl, requireBuild, runCliOk, startCli } from '../helpers/cli.js';
 import { type HttpAnswer, httpRequest, jsonOf, openEventStream } from '../helpers/http-client.js';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { waitForValue, writeBatchInputs } from '../helpers/pipeline.js';
+import { waitUntilReady, writeBatchInputs } from '../helpers/pipeline.js';
 import { tempRoots } from '../helpers/temp-dirs.js';
 
 const newTempRoot = tempRoots('file');
@@ -100,12 +100,7 @@ describe('real answers of `serve` on a temp folder', () => {
     await runCliOk(['batch', '--data', data, '--threads', '1', '--log-level', 'warn']);
     serve = startCli(['serve', '--data', data, '--port', '0', '--log-level', 'warn']);
     url = await listeningUrl(serve);
-    await waitForValue(
-      () => httpRequest(`${url}/readyz`),
-      (answer) => answer.status === 200,
-      20_000,
-      '/readyz 200',
-    );
+    await waitUntilReady(url);
     doc = jsonOf<OpenApiDocument>(await httpRequest(`${url}/openapi.json`));
   });
   afterAll(() => void (serve?.child.exitCode === null && serve.child.kill('SIGKILL')));
