@@ -179,11 +179,11 @@ export class RangeReads {
       const best = new BoundedBest(TOP_MAX, by);
       const { count, cents, touched } = sums;
       for (let i = 0; i < sums.touchedCount; i++) {
+        if ((i & (STEP_PAIRS - 1)) === STEP_PAIRS - 1) yield;
         const e = touched[i]!;
         const value = by === 'amount' ? cents[e]! : count[e]!;
         if (isZero(count[e]!, cents[e]!) || !best.wants(value)) continue;
         best.offer(value, () => ({ userId: userIdDecoder.decode(baseTable.keyAt(e)), count: count[e]!, cents: cents[e]! }));
-        if ((i & (STEP_PAIRS - 1)) === STEP_PAIRS - 1) yield;
       }
       for (let e = 0; e < others.size; e++) {
         if (isZero(others.countAt(e), others.centsAt(e))) continue;
