@@ -18,6 +18,7 @@ import {
   pruneViews,
   readCheckpointParts,
 } from '../io/views/views.js';
+import { WINDOW_FILE, windowInfoText } from '../io/views/window-info.js';
 import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs, type WindowInfo } from './ports.js';
 
 const CHECKPOINTS_KEPT = 3;
@@ -105,7 +106,7 @@ export class SpeedViewFiles implements SpeedOutputs {
     // Published before a restart (within the same slide at a graceful stop; an event-time window due again): replace it.
     if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
     const files = parts.map((bytes, partition) => [partName(partition), bytes] as const);
-    await publishDirectory(dir, info ? [...files, ['_WINDOW.json', JSON.stringify(info) + '\n']] : files);
+    await publishDirectory(dir, info ? [...files, [WINDOW_FILE, windowInfoText(info)]] : files);
     pruneViews(listSpeedViews(this.layout.servingSpeed), this.keepWindows);
   }
 }
