@@ -7,7 +7,7 @@ import { type AggTableState, UserAggTable } from '../core/agg-table.js';
 import { LambdaflowError } from '../core/errors.js';
 import { formatSeconds } from '../core/event-time.js';
 import { type DataLayout } from '../io/files/layout.js';
-import { type PublishedView, listSpeedViews } from '../io/views/views.js';
+import { type PublishedView, listSpeedViews, readRealtimeHead } from '../io/views/views.js';
 import { readWindowInfo } from '../io/views/window-info.js';
 import type { BatchViewRef, ServingLoadResult } from '../messages.js';
 import { type ServedWindow } from './current-version.js';
@@ -42,8 +42,9 @@ export class WindowView implements MergeView {
       loadRequest(batch, streams, () => NO_REALTIME, window?.dir ?? null, this.context.bucketSeconds),
     );
     this.loadedWindow = window?.dir;
-    // The version the load publishes says which window it holds.
+    // The version the load publishes says which window it holds, and the streams' event clocks as of it.
     this.context.store.noteWindow(served);
+    this.noteEventClocks();
     return result;
   }
 
@@ -57,6 +58,7 @@ export class WindowView implements MergeView {
       const served = this.servedWindow(latest);
       const table = await context.threads.request<AggTableState>({ type: 'window', dir: latest.dir });
       this.loadedWindow = latest.dir;
+      this.noteEventClocks();
       context.changed(context.store.replaceOverlay(UserAggTable.fromState(table), served));
     });
   }
@@ -70,6 +72,20 @@ export class WindowView implements MergeView {
       if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
       this.context.skipped(error, 'serving the window without saying which it is');
       return { name, info: undefined };
+    }
+  }
+
+  /** Each stream's event clock as its realtime head says now, for the next version (a damaged head is said, its clock unknown). */
+  private noteEventClocks(): void {
+    for (const stream of this.context.streams()) {
+      let head: ReturnType<typeof readRealtimeHead>;
+      try {
+        head = readRealtimeHead(stream.realtimeHead);
+      } catch (error) {
+        if (!(error instanceof LambdaflowError) || error.code !== 'E_STATE') throw error;
+        this.context.skipped(error, "serving the window without its stream's event clock");
+      }
+      this.context.store.noteEventTime(stream.stream, head?.eventTime ?? null);
     }
   }
 

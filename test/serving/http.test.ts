@@ -666,7 +666,7 @@ function publishSpeedWindow(data: string, lines: string, windowJson?: (endMs: nu
 }
 
 describe("the window view (the original demo's batch view + current window)", () => {
-  it('says which window it serves in /status and /metrics, from its _WINDOW.json; a damaged one is said once, its bounds unknown', async () => {
+  it('says which window it serves in /status and /metrics, from its _WINDOW.json, with the stream event clock; a damaged one is said once', async () => {
     const { data } = newTempRoot();
     writeBatchInputs(data, { 'history.csv': HISTORY });
     publishBatchView(data, 0);
@@ -677,12 +677,18 @@ describe("the window view (the original demo's batch view + current window)", ()
       () => JSON.stringify({ time: 'event', start: end - 60, end, watermark: end + 5, lateRows: 2 }),
       end * 1000,
     );
+    // The stream's event clock now (its head's, not the window's): every answer carries it, the window view's too.
+    const clockAt = (lateRows: number): Record<string, unknown> => ({
+      eventTime: { maxEventSecond: end + 20, watermark: end + 10, lateRows, allowedLatenessSeconds: 10 },
+    });
+    publishRealtimeHead(data, 0, 0, clockAt(3));
     const service = openService(data, 'window');
     service.start();
     const served = async (): Promise<Record<string, unknown>> => (await get(service.app, '/status')).json<{ window: Record<string, unknown> }>().window;
     try {
       await waitFor(() => service.layer.isReady, 20_000, 'the first load');
       expect(await served()).toEqual({ name: eventWindow, time: 'event', start: end - 60, end, watermark: end + 5, late_rows: 2 });
+      expect((await get(service.app, '/status')).json<{ event_time: unknown }>().event_time).toEqual({ watermark: end + 10, late_rows: 3 });
       const metrics = (await get(service.app, '/metrics')).body;
       for (const [name, value] of [
         ['start', end - 60],
@@ -692,12 +698,14 @@ describe("the window view (the original demo's batch view + current window)", ()
         expect(metrics).toContain(`\nlambdaflow_window_${name}_seconds{time="event"} ${value}\n`);
       expect(metrics).toContain('\nlambdaflow_window_late_rows{time="event"} 2\n');
 
+      publishRealtimeHead(data, 0, 0, clockAt(4));
       let startMs = 0;
       const processingWindow = publishSpeedWindow(data, 'erin,1,0.99\n', (endMs) =>
         JSON.stringify({ time: 'processing', startMs: (startMs = endMs - 60_000), endMs }),
       );
       await waitFor(() => service.layer.current?.window?.name === processingWindow, 20_000, 'the processing-time window in place of the event-time one');
       expect(await served()).toEqual({ name: processingWindow, time: 'processing', start_ms: startMs, end_ms: startMs + 60_000 });
+      expect((await get(service.app, '/users/erin')).json<{ event_time: unknown }>().event_time).toEqual({ watermark: end + 10, late_rows: 4 });
       const after = (await get(service.app, '/metrics')).body;
       expect(after).toContain(`\nlambdaflow_window_start_seconds{time="processing"} ${startMs / 1000}\n`);
       expect(after).not.toMatch(/lambdaflow_window_\w+\{time="event"\}/);
