@@ -9,7 +9,7 @@ import { LambdaflowError } from '../core/errors.js';
 import { SortedUserTable } from '../core/sorted-table.js';
 import { type BatchBase, type ViewTotals } from '../core/view-state.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
-import { type WindowInfo } from '../io/views/window-info.js';
+import { type WindowInfo } from '../io/views/views.js';
 import { EMPTY_BASE, watermarkOf } from './batch-base.js';
 import { ChangeLog } from './change-log.js';
 import { addChange, mergedTotals } from './overlay.js';

@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { type Clock } from '../core/clock.js';
 import { type EventTimeHead } from '../core/event-time.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
-import { type WindowInfo } from '../io/views/window-info.js';
+import { type WindowInfo } from '../io/views/views.js';
 import { type SnapshotStatus } from './current-version.js';
 import { type ServingReads } from './serving-reads.js';
 

@@ -8,7 +8,7 @@ import { type EventWindowSpec, type EventWindowState } from '../core/event-windo
 import { type LateRow } from '../io/logs/late-rows.js';
 import { type IngestEntry } from '../io/logs/ingest-log.js';
 import { type NewFile } from '../io/files/stream-files.js';
-import { type WindowInfo } from '../io/views/window-info.js';
+import { type WindowInfo } from '../io/views/views.js';
 import { type StreamParse } from './stream-parse.js';
 
 export type { NewFile, StreamParse, WindowInfo };

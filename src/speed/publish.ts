@@ -11,14 +11,15 @@ import { LambdaflowError } from '../core/errors.js';
 import { checkedJsonText, contentCheckOf } from '../io/files/content-check.js';
 import {
   CHECKPOINT_PARTS_KEY,
+  WINDOW_FILE,
   batchWatermarkOf,
   listBatchViews,
   listRealtimeViews,
   listSpeedViews,
   pruneViews,
   readCheckpointParts,
+  windowInfoText,
 } from '../io/views/views.js';
-import { WINDOW_FILE, windowInfoText } from '../io/views/window-info.js';
 import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs, type WindowInfo } from './ports.js';
 
 const CHECKPOINTS_KEPT = 3;

@@ -22,6 +22,7 @@ import {
   BUCKETS_FOLDER,
   REALTIME_VIEW_PATTERN,
   SPEED_VIEW_PATTERN,
+  WINDOW_FILE,
   batchWatermarkOf,
   forEachCheckpointPart,
   forEachBatchViewPart,
@@ -30,8 +31,8 @@ import {
   listRealtimeViews,
   listSpeedViews,
   readRealtimeHead,
+  readWindowInfo,
 } from '../views/views.js';
-import { WINDOW_FILE, readWindowInfo } from '../views/window-info.js';
 
 export type FindingKind = 'damaged' | 'missing' | 'orphaned' | 'link';
 

@@ -1,6 +1,6 @@
-// The one reader of a speed window's _WINDOW.json: what SpeedViewFiles publishes is read back as written; a window
-// without one says nothing; a damaged one (cut, a digit flipped, a link, too big, a field missing or wrong, bounds
-// other than its folder's name) is one E_STATE naming the file.
+// The one reader of a speed window's _WINDOW.json (src/io/views/views.ts): what SpeedViewFiles publishes is read back
+// as written; a window without one says nothing; a damaged one (cut, a digit flipped, a link, too big, a field missing
+// or wrong, bounds other than its folder's name) is one E_STATE naming the file.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,8 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { LambdaflowError } from '../../../src/core/errors.js';
 import { dataLayout } from '../../../src/io/files/layout.js';
 import { silentLogger } from '../../../src/io/runtime/logger.js';
-import { listSpeedViews } from '../../../src/io/views/views.js';
-import { WINDOW_FILE, type WindowInfo, readWindowInfo } from '../../../src/io/views/window-info.js';
+import { WINDOW_FILE, type WindowInfo, listSpeedViews, readWindowInfo } from '../../../src/io/views/views.js';
 import { SpeedViewFiles } from '../../../src/speed/publish.js';
 import { tempRoots } from '../../helpers/temp-dirs.js';
 
