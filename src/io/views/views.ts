@@ -95,18 +95,23 @@ function listComplete(parent: string, pattern: RegExp): PublishedView[] {
 /** JSON state files (head.json, _REALTIME.json) are small: one past this is damage, not something to read whole. */
 export const MAX_STATE_JSON_BYTES = 4 << 20;
 
+/** A small state file's bytes (see readRegularFile: no links, at most `maxBytes`); undefined when there is none. */
+function readStateBytes(file: string, maxBytes: number): Buffer | undefined {
+  try {
+    return readRegularFile(file, 'E_STATE', maxBytes);
+  } catch (error) {
+    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
 /**
  * A JSON state file the speed layer wrote with its check (checkedJsonText); undefined when there is none. One too big,
  * cut, corrupted or from before checks is one E_STATE naming it.
  */
 function readStateJson(file: string): Record<string, unknown> | undefined {
-  let bytes: Buffer;
-  try {
-    bytes = readRegularFile(file, 'E_STATE', MAX_STATE_JSON_BYTES);
-  } catch (error) {
-    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const bytes = readStateBytes(file, MAX_STATE_JSON_BYTES);
+  if (bytes === undefined) return undefined;
   const parsed = parseCheckedJson(bytes.toString('utf8'));
   if (typeof parsed === 'string') throw new LambdaflowError('E_STATE', `damaged state file ${file}: ${parsed}`, { file });
   return parsed;
@@ -205,13 +210,8 @@ function windowInfoOf(value: unknown, endMs: number): WindowInfo | string {
  */
 export function readWindowInfo(dir: string, endMs: number): WindowInfo | undefined {
   const file = path.join(dir, WINDOW_FILE);
-  let bytes: Buffer;
-  try {
-    bytes = readRegularFile(file, 'E_STATE', WINDOW_MAX_BYTES);
-  } catch (error) {
-    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const bytes = readStateBytes(file, WINDOW_MAX_BYTES);
+  if (bytes === undefined) return undefined;
   const parsed = parseJsonLine(bytes.toString('utf8').replace(/\n$/, ''));
   const info = typeof parsed === 'string' ? parsed : parsed.value === undefined ? 'not JSON' : windowInfoOf(parsed.value, endMs);
   if (typeof info === 'string') throw new LambdaflowError('E_STATE', `damaged window file ${file}: ${info}`, { file });
