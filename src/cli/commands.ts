@@ -121,8 +121,10 @@ const merge: CommandSpec = {
     const { mergeOnce, openServing } = await import('../pipeline/serving.js');
     if (options.once) {
       const status = await mergeOnce(await layerEnvironment(context), options.view, options.buckets);
+      const { describeWindow } = await import('../serving/window-view.js');
       print(
-        `merge: ${count(status.users)} users (batch watermark ${status.batchWatermark}, through ingest seq ${status.throughSeq}) → ${layout.mergedView}${options.buckets ? ` and ${layout.mergedBuckets}` : ''}`,
+        `merge: ${count(status.users)} users (batch watermark ${status.batchWatermark}, through ingest seq ${status.throughSeq}` +
+          `${status.window ? `; ${describeWindow(status.window)}` : ''}) → ${layout.mergedView}${options.buckets ? ` and ${layout.mergedBuckets}` : ''}`,
       );
       return;
     }

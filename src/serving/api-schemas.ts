@@ -60,6 +60,23 @@ const text = (description: string, contentType: string): Record<string, unknown>
 });
 const object = (required: readonly string[], properties: Record<string, unknown>): Record<string, unknown> => ({ type: 'object', required, properties });
 
+/** The speed window `--view window` serves, as its `_WINDOW.json` says (time null: it has none that can be read). */
+const servedWindow = {
+  description: 'With --view window: the speed window this version holds.',
+  oneOf: [
+    object(['name', 'time', 'start', 'end', 'watermark', 'late_rows'], {
+      name: { type: 'string' },
+      time: { const: 'event' },
+      start: { ...integer, description: 'Unix seconds.' },
+      end: { ...integer, description: 'Unix seconds, exclusive.' },
+      watermark: { ...integer, description: "The stream's event-time watermark when the window was published, Unix seconds." },
+      late_rows: { ...integer, description: 'Late rows of the stream when the window was published.' },
+    }),
+    object(['name', 'time', 'start_ms', 'end_ms'], { name: { type: 'string' }, time: { const: 'processing' }, start_ms: integer, end_ms: integer }),
+    object(['name', 'time'], { name: { type: 'string' }, time: { type: 'null' } }),
+  ],
+} as const;
+
 const status = object(
   [
     'version',
@@ -94,6 +111,7 @@ const status = object(
     notice: { type: 'string' },
     event_time: eventTime,
     streams: { type: 'object', additionalProperties: object(['batch_watermark', 'through_seq'], { batch_watermark: integer, through_seq: integer }) },
+    window: servedWindow,
   },
 );
 

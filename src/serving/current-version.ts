@@ -9,6 +9,7 @@ import { LambdaflowError } from '../core/errors.js';
 import { SortedUserTable } from '../core/sorted-table.js';
 import { type BatchBase, type ViewTotals } from '../core/view-state.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
+import { type WindowInfo } from '../io/views/views.js';
 import { EMPTY_BASE, watermarkOf } from './batch-base.js';
 import { ChangeLog } from './change-log.js';
 import { addChange, mergedTotals } from './overlay.js';
@@ -37,6 +38,14 @@ export interface SnapshotStatus {
   readonly streams: Readonly<Record<string, StreamPosition>>;
   /** The default stream's event clock as its speed layer last published it (null: none yet, or from before event time). */
   readonly eventTime: EventTimeHead | null;
+  /** The speed window the window view serves (null: the exact view, or no window published yet). */
+  readonly window: ServedWindow | null;
+}
+
+/** A speed window served: its folder's name and what its `_WINDOW.json` says (undefined: it has none). */
+export interface ServedWindow {
+  readonly name: string;
+  readonly info: WindowInfo | undefined;
 }
 
 export interface StreamPosition {
@@ -45,8 +54,8 @@ export interface StreamPosition {
   readonly eventTime: EventTimeHead | null;
 }
 
-/** A new status as a change makes it: all but its number, the time it was built and the event clocks, which publishing gives it. */
-export type StatusChange = Omit<SnapshotStatus, 'version' | 'builtAtMs' | 'eventTime'>;
+/** A new status as a change makes it: all but its number, the time it was built, the event clocks and the window, which publishing gives it. */
+export type StatusChange = Omit<SnapshotStatus, 'version' | 'builtAtMs' | 'eventTime' | 'window'>;
 
 /** One version's parts: its status, its base, and its overlay's arrays. */
 export interface StoreView {
@@ -69,12 +78,19 @@ export class CurrentVersion {
   private status: SnapshotStatus | undefined;
   /** Each stream's event clock as its speed layer's head last said, given to the next version published. */
   private readonly eventTimes = new Map<string, EventTimeHead | null>();
+  /** The speed window the next version published holds (the window view's). */
+  private window: ServedWindow | null = null;
 
   constructor(private readonly clock: Clock) {}
 
   /** A stream's event clock, for the versions published from now on (it changes no total: no version of its own). */
   noteEventTime(stream: string, eventTime: EventTimeHead | null): void {
     this.eventTimes.set(stream, eventTime);
+  }
+
+  /** The speed window the versions published from now on hold (set with the overlay that holds it). */
+  noteWindow(window: ServedWindow | null): void {
+    this.window = window;
   }
 
   /** The current status; undefined until the first load (a store that cannot say what it holds serves nothing). */
@@ -148,6 +164,7 @@ export class CurrentVersion {
       ...change,
       streams: Object.freeze(streams),
       eventTime: this.eventTimes.get(DEFAULT_STREAM) ?? null,
+      window: this.window,
       version: (this.status?.version ?? 0) + 1,
       builtAtMs: this.clock.now(),
     });

@@ -15,7 +15,7 @@ import { formatCents } from '../core/money.js';
 import { parseDurationMs } from '../core/option-values.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { RESPONSE_SCHEMAS, paramsSchema } from './api-schemas.js';
-import { NO_BATCH_VIEW, type SnapshotStatus } from './current-version.js';
+import { NO_BATCH_VIEW, type ServedWindow, type SnapshotStatus } from './current-version.js';
 import { LIVE_PAGE } from './live-page.js';
 import { TOP_MAX } from './lookups.js';
 import { servingMetrics } from './metrics.js';
@@ -56,6 +56,18 @@ export function eventTimeBody(status: SnapshotStatus): Record<string, unknown> {
   };
 }
 
+/**
+ * The window the window view serves, as /status says it: its folder, and its bounds as `_WINDOW.json` gives them (an
+ * event-time window's in Unix seconds with the watermark and late rows then, a processing-time one's in ms; `time`
+ * null when the window has no readable `_WINDOW.json`).
+ */
+export function windowBody(window: ServedWindow): Record<string, unknown> {
+  const { name, info } = window;
+  if (!info) return { name, time: null };
+  if (info.time === 'processing') return { name, time: info.time, start_ms: info.startMs, end_ms: info.endMs };
+  return { name, time: info.time, start: info.start, end: info.end, watermark: info.watermark, late_rows: info.lateRows };
+}
+
 /** /status and each /events message. */
 export function statusBody(
   serving: Pick<ServingReads, 'eventsPerSecond' | 'badRows' | 'bucketSeconds' | 'sourceUnreadableSeconds'>,
@@ -81,6 +93,8 @@ export function statusBody(
     ...(status.batchView === null ? { notice: NO_BATCH_VIEW } : {}),
     event_time: eventTimeBody(status),
     bucket_seconds: serving.bucketSeconds,
+    // The window view: which speed window the version holds.
+    ...(status.window !== null ? { window: windowBody(status.window) } : {}),
     // A speed layer that cannot read its source (a NATS cluster not answering) for more than a few seconds; 0 while it reads.
     source_unreadable_seconds: unreadableOf(DEFAULT_STREAM),
     // NATS partition streams: each one's batch watermark and last ingest seq reflected (the fields above: the default stream's).

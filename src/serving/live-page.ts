@@ -1,5 +1,6 @@
 // The live page served at `/`: totals, version, watermark, staleness, an events/s chart, the top 10 and a lookup
-// box, purchases per event-time bucket over the last 48 buckets, the top 10 of the last 24 hours and the late rows,
+// box, purchases per event-time bucket over the last 48 buckets, the top 10 of the last 24 hours, the late rows and
+// (with --view window) the window served,
 // updated from /events. Self-contained (no CDN): users may have no internet. Driven in Chromium by
 // test/browser/live-page.test.ts (npm run test:browser).
 
@@ -54,6 +55,7 @@ export const LIVE_PAGE = `<!doctype html>
 <div class="cards">
   <div class="card"><div class="label">Event-time watermark</div><div class="value" id="event-watermark">–</div></div>
   <div class="card"><div class="label">Late rows</div><div class="value" id="late">–</div></div>
+  <div class="card" id="window-card" style="display: none"><div class="label">Window served</div><div class="value" id="window">–</div><div class="sub" id="window-note"></div></div>
 </div>
 <div class="row">
   <div>
@@ -97,6 +99,18 @@ export const LIVE_PAGE = `<!doctype html>
     out.textContent = ms < 60000 ? (ms / 1000).toFixed(1) + ' s' : ms < 3600000 ? Math.floor(ms / 60000) + ' min ' + Math.floor(ms % 60000 / 1000) + ' s' : (ms / 3600000).toFixed(1) + ' h';
   }
 
+  const isoTime = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  /** The window --view window serves (absent with the exact view): its bounds, its time kind, the watermark then. */
+  function showWindow(w) {
+    $('window-card').style.display = w ? '' : 'none';
+    if (!w) return;
+    const bounds = w.time === 'event' ? [w.start * 1000, w.end * 1000] : w.time === 'processing' ? [w.start_ms, w.end_ms] : null;
+    $('window').textContent = bounds ? isoTime(bounds[0]).slice(11) + '–' + isoTime(bounds[1]).slice(11) : w.name;
+    $('window-note').textContent = w.time === 'event'
+      ? 'event time, watermark ' + isoTime(w.watermark * 1000) + ', ' + number(w.late_rows) + ' late rows'
+      : w.time === 'processing' ? 'processing time, ' + isoTime(bounds[0]).slice(0, 10) : 'bounds unknown (no _WINDOW.json)';
+  }
+
   function record(eventsPerSecond) {
     const now = Date.now(), last = history[history.length - 1];
     if (last && now - last.t < 1000) last.v = eventsPerSecond; else history.push({ t: now, v: eventsPerSecond });
@@ -115,6 +129,7 @@ export const LIVE_PAGE = `<!doctype html>
     $('seq').textContent = number(s.through_seq);
     $('late').textContent = number(s.event_time.late_rows);
     $('event-watermark').textContent = s.event_time.watermark === null ? '–' : new Date(s.event_time.watermark * 1000).toISOString().replace('.000Z', 'Z');
+    showWindow(s.window);
     showStaleness();
     document.body.dataset.version = String(s.version);
     if (s.events_per_second !== null) record(s.events_per_second);

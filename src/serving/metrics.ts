@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { type Clock } from '../core/clock.js';
 import { type EventTimeHead } from '../core/event-time.js';
 import { DEFAULT_STREAM } from '../io/files/layout.js';
+import { type WindowInfo } from '../io/views/views.js';
 import { type SnapshotStatus } from './current-version.js';
 import { type ServingReads } from './serving-reads.js';
 
@@ -102,6 +103,33 @@ export function servingMetrics(serving: ServingReads, clock: Clock): ServingMetr
       for (const [stream, clock] of eventClocks()) if (clock.watermark !== null) this.set({ stream }, clock.watermark);
     },
   });
+  // The window view: the speed window served, its bounds in seconds (a processing-time window's from its ms), by time kind.
+  const windowGauge = (name: string, help: string, read: (info: WindowInfo) => number | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['time'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const info = status()?.window?.info;
+        const value = info && read(info);
+        if (info && value !== undefined) this.set({ time: info.time }, value);
+      },
+    });
+  };
+  windowGauge('lambdaflow_window_start_seconds', 'Start of the speed window served (--view window), Unix seconds', (w) =>
+    w.time === 'event' ? w.start : w.startMs / 1000,
+  );
+  windowGauge('lambdaflow_window_end_seconds', 'End (exclusive) of the speed window served (--view window), Unix seconds', (w) =>
+    w.time === 'event' ? w.end : w.endMs / 1000,
+  );
+  windowGauge('lambdaflow_window_watermark_seconds', 'Event-time watermark when the event-time window served was published, Unix seconds', (w) =>
+    w.time === 'event' ? w.watermark : undefined,
+  );
+  windowGauge('lambdaflow_window_late_rows', 'Late rows of the stream when the event-time window served was published (they never enter it)', (w) =>
+    w.time === 'event' ? w.lateRows : undefined,
+  );
   return {
     registry,
     observe(route, method, statusCode, seconds) {

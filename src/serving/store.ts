@@ -25,7 +25,7 @@ import { type BatchBase, type BatchViewMeta, type PreparedOverlay } from '../cor
 import { DEFAULT_STREAM } from '../io/files/layout.js';
 import { watermarkOf } from './batch-base.js';
 import { advancePrepared, swapBatch } from './batch-swap.js';
-import { CurrentVersion, type SnapshotStatus, type StoreView } from './current-version.js';
+import { CurrentVersion, type ServedWindow, type SnapshotStatus, type StoreView } from './current-version.js';
 import { Lookups, type TopBy } from './lookups.js';
 import { reserveOverlay } from './overlay.js';
 import { OverlayBuckets } from './overlay-buckets.js';
@@ -49,6 +49,11 @@ export class ServingStore {
   /** A stream's event clock as its speed layer's head says, carried by the versions published from now on. */
   noteEventTime(stream: string, eventTime: EventTimeHead | null): void {
     this.version.noteEventTime(stream, eventTime);
+  }
+
+  /** The speed window the window view's next load holds, carried by the versions published from then on. */
+  noteWindow(window: ServedWindow | null): void {
+    this.version.noteWindow(window);
   }
 
   /** The current version's status; undefined until the first load (a store that cannot say what it holds serves nothing). */
@@ -107,10 +112,11 @@ export class ServingStore {
     return advancePrepared(this.version, this.recent, base, prepared, maxUsers);
   }
 
-  /** The window view (the original demo's arithmetic): the overlay is replaced by the current window. */
-  replaceOverlay(window: UserAggTable): SnapshotStatus {
+  /** The window view (the original demo's arithmetic): the overlay is replaced by the current window, `served`. */
+  replaceOverlay(window: UserAggTable, served: ServedWindow): SnapshotStatus {
     const status = this.version.loaded;
     this.version.setOverlay(window.compacted(), OverlayBuckets.unbucketed());
+    this.version.noteWindow(served);
     return this.version.publishRecounted(
       status.throughSeq,
       status.lastIngestedAtMs,

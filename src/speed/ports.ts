@@ -8,9 +8,10 @@ import { type EventWindowSpec, type EventWindowState } from '../core/event-windo
 import { type LateRow } from '../io/logs/late-rows.js';
 import { type IngestEntry } from '../io/logs/ingest-log.js';
 import { type NewFile } from '../io/files/stream-files.js';
+import { type WindowInfo } from '../io/views/views.js';
 import { type StreamParse } from './stream-parse.js';
 
-export type { NewFile, StreamParse };
+export type { NewFile, StreamParse, WindowInfo };
 
 /** Where new stream files come from. */
 export interface StreamSource {
@@ -122,11 +123,6 @@ export interface SpeedOutputs {
   /** Publishes the window ending at endMs, one part per partition, with what it is (`_WINDOW.json`). */
   publishWindow(endMs: number, parts: readonly Uint8Array[], info?: WindowInfo): Promise<void>;
 }
-
-/** A published window's `_WINDOW.json`: a processing-time window's bounds in ms, an event-time one's in event seconds. */
-export type WindowInfo =
-  | { readonly time: 'processing'; readonly startMs: number; readonly endMs: number }
-  | { readonly time: 'event'; readonly start: number; readonly end: number; readonly watermark: number; readonly lateRows: number };
 
 /** Where the event-time windows' state is kept between runs (src/io/views/event-window-state.ts). */
 export interface EventWindowStore {

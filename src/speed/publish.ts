@@ -11,12 +11,14 @@ import { LambdaflowError } from '../core/errors.js';
 import { checkedJsonText, contentCheckOf } from '../io/files/content-check.js';
 import {
   CHECKPOINT_PARTS_KEY,
+  WINDOW_FILE,
   batchWatermarkOf,
   listBatchViews,
   listRealtimeViews,
   listSpeedViews,
   pruneViews,
   readCheckpointParts,
+  windowInfoText,
 } from '../io/views/views.js';
 import { type RealtimeCheckpoint, type RealtimeHead, type SpeedOutputs, type WindowInfo } from './ports.js';
 
@@ -105,7 +107,7 @@ export class SpeedViewFiles implements SpeedOutputs {
     // Published before a restart (within the same slide at a graceful stop; an event-time window due again): replace it.
     if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
     const files = parts.map((bytes, partition) => [partName(partition), bytes] as const);
-    await publishDirectory(dir, info ? [...files, ['_WINDOW.json', JSON.stringify(info) + '\n']] : files);
+    await publishDirectory(dir, info ? [...files, [WINDOW_FILE, windowInfoText(info)]] : files);
     pruneViews(listSpeedViews(this.layout.servingSpeed), this.keepWindows);
   }
 }

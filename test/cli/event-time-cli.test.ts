@@ -180,8 +180,10 @@ function eventWindowsOnDisk(data: string): Map<number, WindowOnDisk> {
   const windows = new Map<number, WindowOnDisk>();
   for (const name of fs.readdirSync(dir).filter((n) => /^speed-\d+\.txt$/.test(n))) {
     const view = path.join(dir, name);
+    // Its last key is its own check (crc32), proved by the reader's tests; the rest is what the window is.
+    const { crc32: _check, ...info } = JSON.parse(fs.readFileSync(path.join(view, '_WINDOW.json'), 'utf8')) as Record<string, unknown>;
     windows.set(Number(/\d+/.exec(name)![0]) / 1000, {
-      info: JSON.parse(fs.readFileSync(path.join(view, '_WINDOW.json'), 'utf8')) as Record<string, unknown>,
+      info,
       totals: plain(readPartTotals(view)),
     });
   }
@@ -202,6 +204,42 @@ function expectEventWindowsByRule(data: string, windowSeconds: number, slideSeco
 
 const EVENT_TIME = ['--time', 'event', '--keep-views', '1000'];
 
+const isoSecond = (second: number): string => new Date(second * 1000).toISOString().replace('.000Z', 'Z');
+
+/**
+ * `merge --once --view window` and `serve --view window` (its /status and /metrics) say they serve the newest window
+ * the rule publishes: its folder, bounds, and the watermark and late rows it was published with.
+ */
+async function expectNewestWindowServed(data: string, windowSeconds: number, slideSeconds: number): Promise<void> {
+  const expected = eventWindowsByRule(
+    loggedStreamFiles(data).map((e) => e.name),
+    windowSeconds,
+    slideSeconds,
+  );
+  const end = Math.max(...expected.keys());
+  const { start, watermark, lateRows } = expected.get(end)!.info as { start: number; watermark: number; lateRows: number };
+  const name = `speed-${end * 1000}.txt`;
+  const merge = await runCliOk(['merge', '--once', '--view', 'window', '--data', data, '--log-level', 'warn']);
+  expect(merge.stdout).toContain(
+    `window ${name}: event time [${isoSecond(start)}, ${isoSecond(end)}) of ${windowSeconds / 60}m, watermark ${isoSecond(watermark)}, ${lateRows} late rows`,
+  );
+  const serve = startCli(['serve', '--view', 'window', '--data', data, '--port', '0', '--log-level', 'warn']);
+  children.push(serve.child);
+  const url = await listeningUrl(serve);
+  const status = await waitForValue(
+    () => httpRequest(`${url}/status`),
+    (answer) => answer.status === 200,
+    20_000,
+    '/status 200',
+  );
+  expect(jsonOf<{ window: unknown }>(status).window).toEqual({ name, time: 'event', start, end, watermark, late_rows: lateRows });
+  const metrics = (await httpRequest(`${url}/metrics`)).text;
+  expect(metrics).toContain(`\nlambdaflow_window_end_seconds{time="event"} ${end}\n`);
+  expect(metrics).toContain(`\nlambdaflow_window_late_rows{time="event"} ${lateRows}\n`);
+  serve.child.kill('SIGTERM');
+  expect((await serve.result).code).toBe(0);
+}
+
 describe('speed --time event', () => {
   it('publishes every event-time window by the rule, whether files arrive one per micro-batch or all in one', async () => {
     const oneByOne = newTempRoot().data;
@@ -215,6 +253,7 @@ describe('speed --time event', () => {
     for (const file of files) dropStreamFile(allAtOnce, file.name, file.text);
     await runCliOk(['speed', '--once', '--data', allAtOnce, ...SPEED, ...EVENT_TIME]);
     expectEventWindowsByRule(allAtOnce, 60, 10);
+    await expectNewestWindowServed(allAtOnce, 60, 10);
   });
 
   it('publishes the same windows after kill -9 at random moments, with files arriving while the speed layer is down', async () => {

@@ -150,6 +150,11 @@ const KINDS: readonly { kind: string; file: (data: string) => string; damages: r
       ['a link', linkOutside],
     ],
   },
+  {
+    kind: "a speed window's _WINDOW.json",
+    file: (d) => path.join(newest(dirsIn(path.join(d, 'serving/speed'))), '_WINDOW.json'),
+    damages: [...JSON_DAMAGES(4096), ['removed', (file) => fs.rmSync(file)]],
+  },
   { kind: 'the event-window state', file: (d) => path.join(d, 'ingest/event-windows.state'), damages: CUTS_AND_BYTES },
   { kind: 'the settings file', file: (d) => path.join(d, 'event-time.json'), damages: JSON_DAMAGES(4096) },
   // A log cut at its end reads as a shorter log (a torn last line is a crash, not damage): the head reaching past it tells.

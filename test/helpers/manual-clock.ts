@@ -14,16 +14,21 @@ export class ManualClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (ms <= 0 || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const waiter = { atMs: this.time + ms, wake: resolve };
-      this.waiters.push(waiter);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
+      const aborted = (): void => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve();
+      };
+      // Woken by time, it takes its listener off the signal: a loop sleeping on one long-lived signal (a layer's stop
+      // signal) left one per sleep, and Node warned (MaxListenersExceededWarning) past ten.
+      const waiter = {
+        atMs: this.time + ms,
+        wake: () => {
+          signal?.removeEventListener('abort', aborted);
           resolve();
         },
-        { once: true },
-      );
+      };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', aborted, { once: true });
     });
   }
 

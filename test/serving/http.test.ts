@@ -647,20 +647,81 @@ describe('a batch swap whose kept seqs lost a delta file', () => {
   });
 });
 
-/** Publishes `serving/speed/speed-<ms>.txt/` as the speed layer does each slide: the window's totals, `_SUCCESS` last. */
-function publishSpeedWindow(data: string, lines: string): void {
+/**
+ * Publishes `serving/speed/speed-<ms>.txt/` as the speed layer does each slide: the window's totals, `_WINDOW.json`
+ * when given (the text `windowJson` makes of the window's end in ms), `_SUCCESS` last. Returns the folder's name.
+ */
+function publishSpeedWindow(data: string, lines: string, windowJson?: (endMs: number) => string, endMs = Date.now()): string {
   const parent = path.join(data, 'serving', 'speed');
   fs.mkdirSync(parent, { recursive: true });
-  let ms = Date.now();
+  let ms = endMs;
   while (fs.existsSync(path.join(parent, `speed-${ms}.txt`))) ms++;
   const temp = path.join(parent, `.speed-${ms}.tmp`);
   fs.mkdirSync(temp);
   fs.writeFileSync(path.join(temp, 'part-00000'), lines);
+  if (windowJson) fs.writeFileSync(path.join(temp, '_WINDOW.json'), windowJson(ms));
   fs.writeFileSync(path.join(temp, '_SUCCESS'), '');
   fs.renameSync(temp, path.join(parent, `speed-${ms}.txt`));
+  return `speed-${ms}.txt`;
 }
 
 describe("the window view (the original demo's batch view + current window)", () => {
+  it('says which window it serves in /status and /metrics, from its _WINDOW.json, with the stream event clock; a damaged one is said once', async () => {
+    const { data } = newTempRoot();
+    writeBatchInputs(data, { 'history.csv': HISTORY });
+    publishBatchView(data, 0);
+    const end = 1_700_000_050;
+    const eventWindow = publishSpeedWindow(
+      data,
+      'alice,1,1.25\n',
+      () => JSON.stringify({ time: 'event', start: end - 60, end, watermark: end + 5, lateRows: 2 }),
+      end * 1000,
+    );
+    // The stream's event clock now (its head's, not the window's): every answer carries it, the window view's too.
+    const clockAt = (lateRows: number): Record<string, unknown> => ({
+      eventTime: { maxEventSecond: end + 20, watermark: end + 10, lateRows, allowedLatenessSeconds: 10 },
+    });
+    publishRealtimeHead(data, 0, 0, clockAt(3));
+    const service = openService(data, 'window');
+    service.start();
+    const served = async (): Promise<Record<string, unknown>> => (await get(service.app, '/status')).json<{ window: Record<string, unknown> }>().window;
+    try {
+      await waitFor(() => service.layer.isReady, 20_000, 'the first load');
+      expect(await served()).toEqual({ name: eventWindow, time: 'event', start: end - 60, end, watermark: end + 5, late_rows: 2 });
+      expect((await get(service.app, '/status')).json<{ event_time: unknown }>().event_time).toEqual({ watermark: end + 10, late_rows: 3 });
+      const metrics = (await get(service.app, '/metrics')).body;
+      for (const [name, value] of [
+        ['start', end - 60],
+        ['end', end],
+        ['watermark', end + 5],
+      ])
+        expect(metrics).toContain(`\nlambdaflow_window_${name}_seconds{time="event"} ${value}\n`);
+      expect(metrics).toContain('\nlambdaflow_window_late_rows{time="event"} 2\n');
+
+      publishRealtimeHead(data, 0, 0, clockAt(4));
+      let startMs = 0;
+      const processingWindow = publishSpeedWindow(data, 'erin,1,0.99\n', (endMs) =>
+        JSON.stringify({ time: 'processing', startMs: (startMs = endMs - 60_000), endMs }),
+      );
+      await waitFor(() => service.layer.current?.window?.name === processingWindow, 20_000, 'the processing-time window in place of the event-time one');
+      expect(await served()).toEqual({ name: processingWindow, time: 'processing', start_ms: startMs, end_ms: startMs + 60_000 });
+      expect((await get(service.app, '/users/erin')).json<{ event_time: unknown }>().event_time).toEqual({ watermark: end + 10, late_rows: 4 });
+      const after = (await get(service.app, '/metrics')).body;
+      expect(after).toContain(`\nlambdaflow_window_start_seconds{time="processing"} ${startMs / 1000}\n`);
+      expect(after).not.toMatch(/lambdaflow_window_\w+\{time="event"\}/);
+
+      const damaged = publishSpeedWindow(data, 'frank,1,0.50\n', () => '{"time":"event","start":');
+      await waitFor(() => service.layer.current?.window?.name === damaged, 20_000, 'the window with a damaged _WINDOW.json, served');
+      expect(await served()).toEqual({ name: damaged, time: null });
+      expect(service.layer.get('frank')).toEqual({ userId: 'frank', count: 1, cents: 50 });
+      expect(service.warnings.filter((line) => line.includes(`${damaged}/_WINDOW.json`))).toEqual([
+        expect.stringMatching(/damaged window file .*: not JSON; serving the window without saying which it is/),
+      ]);
+    } finally {
+      await service.stop();
+    }
+  });
+
   it('serves each new speed window in place of the last, and loads everything again for a newer batch view', async () => {
     const { data } = newTempRoot();
     writeBatchInputs(data, { 'history.csv': HISTORY });
@@ -704,6 +765,7 @@ describe('the /events heartbeat', () => {
     kind: 'load',
     streams: {},
     eventTime: null,
+    window: null,
   };
   /** A loaded view that never changes: all a stream then sends after its first event is the heartbeat. */
   const reads: ServingReads = {

@@ -1,6 +1,7 @@
 // The speed layer driven in memory with a manual clock: hundreds of micro-batches, batch views appearing, failed
 // writes and crashes, with every published realtime view and window checked against a recomputation from the log.
 
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { type AggBlock, type UserAggTable } from '../../src/core/agg-table.js';
 import { seededRandom } from '../../src/core/event-generator.js';
@@ -226,6 +227,30 @@ describe('speed layer in memory (manual clock)', () => {
     });
     expect(outputs.head).toMatchObject({ watermark: 0, throughSeq: 3 });
     expect(clock.sleepers).toBe(0);
+  });
+
+  it('regression: every tick left a listener on the stop signal (Node warned of a leak past 10 ticks)', async () => {
+    const spec: WindowSpec = windowSpec(100, 1_000, 500);
+    const world = memoryPorts(1, spec.slidesPerWindow);
+    const { clock } = world;
+    clock.set(10_050);
+    const speed = new SpeedLayer(world.ports(), spec);
+    await speed.recover([]);
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    const stop = new AbortController();
+    const running = speed.run(stop.signal);
+    try {
+      await clock.advanceTo(10_050 + 200 * spec.batchIntervalMs);
+      expect(getEventListeners(stop.signal, 'abort').length, 'listeners on the stop signal after 200 ticks').toBeLessThanOrEqual(1);
+      stop.abort();
+      await running;
+      await settle();
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
   });
 
   it('regression: a source that could not read stalled silently; past a few seconds the head and the status line say since when', async () => {

@@ -22,6 +22,7 @@ import {
   BUCKETS_FOLDER,
   REALTIME_VIEW_PATTERN,
   SPEED_VIEW_PATTERN,
+  WINDOW_FILE,
   batchWatermarkOf,
   forEachCheckpointPart,
   forEachBatchViewPart,
@@ -30,6 +31,7 @@ import {
   listRealtimeViews,
   listSpeedViews,
   readRealtimeHead,
+  readWindowInfo,
 } from '../views/views.js';
 
 export type FindingKind = 'damaged' | 'missing' | 'orphaned' | 'link';
@@ -310,8 +312,16 @@ function checkRealtime(stream: DataLayout, lastLoggedSeq: number | undefined, bu
 
 function checkSpeedOutputs(stream: DataLayout, findings: Findings): void {
   incompleteViews(stream.servingSpeed, SPEED_VIEW_PATTERN, findings);
-  for (const window of listSpeedViews(stream.servingSpeed))
+  for (const window of listSpeedViews(stream.servingSpeed)) {
     findings.check(window.dir, () => viewContent((read) => forEachViewPart(window.dir, read), undefined));
+    const info = findings.check(path.join(window.dir, WINDOW_FILE), () => readWindowInfo(window.dir, window.createdAtMs) ?? null);
+    if (info === null)
+      findings.add(
+        'missing',
+        path.join(window.dir, WINDOW_FILE),
+        'every window says what it is (time kind, bounds); the serving layer cannot say which this is',
+      );
+  }
   const eventWindows = path.join(path.dirname(stream.speedLock), EVENT_WINDOW_STATE_FILE);
   findings.check(eventWindows, () => checkEventWindowState(eventWindows));
 }

@@ -1,4 +1,5 @@
-// Finding and reading published views: batch views (with their watermark), speed windows and realtime views.
+// Finding and reading published views: batch views (with their watermark), speed windows (with what their
+// _WINDOW.json says) and realtime views.
 
 import { type EventTimeHead, eventTimeHeadOf } from '../../core/event-time.js';
 import fs from 'node:fs';
@@ -7,7 +8,7 @@ import zlib from 'node:zlib';
 import { type UserAggTable } from '../../core/agg-table.js';
 import { LambdaflowError } from '../../core/errors.js';
 import { NO_BUCKET_FIELD, bucketFieldOf, mergeViewText, viewPartEncoding } from '../../core/view-format.js';
-import { type ContentCheck, contentCheckFrom, contentMismatch, parseCheckedJson } from '../files/content-check.js';
+import { type ContentCheck, checkedJsonText, contentCheckFrom, contentMismatch, parseCheckedJson, parseJsonLine } from '../files/content-check.js';
 import { DEFAULT_STREAM } from '../files/layout.js';
 import { openRegularFile, readRegularFile } from '../files/read-range.js';
 import { type Logger } from '../runtime/logger.js';
@@ -94,18 +95,23 @@ function listComplete(parent: string, pattern: RegExp): PublishedView[] {
 /** JSON state files (head.json, _REALTIME.json) are small: one past this is damage, not something to read whole. */
 export const MAX_STATE_JSON_BYTES = 4 << 20;
 
+/** A small state file's bytes (see readRegularFile: no links, at most `maxBytes`); undefined when there is none. */
+function readStateBytes(file: string, maxBytes: number): Buffer | undefined {
+  try {
+    return readRegularFile(file, 'E_STATE', maxBytes);
+  } catch (error) {
+    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
 /**
  * A JSON state file the speed layer wrote with its check (checkedJsonText); undefined when there is none. One too big,
  * cut, corrupted or from before checks is one E_STATE naming it.
  */
 function readStateJson(file: string): Record<string, unknown> | undefined {
-  let bytes: Buffer;
-  try {
-    bytes = readRegularFile(file, 'E_STATE', MAX_STATE_JSON_BYTES);
-  } catch (error) {
-    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const bytes = readStateBytes(file, MAX_STATE_JSON_BYTES);
+  if (bytes === undefined) return undefined;
   const parsed = parseCheckedJson(bytes.toString('utf8'));
   if (typeof parsed === 'string') throw new LambdaflowError('E_STATE', `damaged state file ${file}: ${parsed}`, { file });
   return parsed;
@@ -158,6 +164,58 @@ export function latestBatchView(servingBatch: string, logger: Logger): BatchView
 
 export function listSpeedViews(servingSpeed: string): PublishedView[] {
   return listComplete(servingSpeed, SPEED_VIEW_PATTERN);
+}
+
+/** A speed window's own description, beside its parts: the one reader of it below, its writer windowInfoText. */
+export const WINDOW_FILE = '_WINDOW.json';
+/** A window's description is a handful of numbers: a file past this is damage, not something to read whole. */
+const WINDOW_MAX_BYTES = 4096;
+
+/** A published window's `_WINDOW.json`: a processing-time window's bounds in ms, an event-time one's in event seconds. */
+export type WindowInfo =
+  | { readonly time: 'processing'; readonly startMs: number; readonly endMs: number }
+  | { readonly time: 'event'; readonly start: number; readonly end: number; readonly watermark: number; readonly lateRows: number };
+
+/** Its text: checked JSON (its last key `crc32`, see checkedJsonText), so a digit flipped in a bound is found. */
+export const windowInfoText = (info: WindowInfo): string => checkedJsonText(info);
+
+const isInteger = (value: unknown): value is number => Number.isSafeInteger(value);
+
+/** What is wrong with a parsed `_WINDOW.json` of the window ending at `endMs` (its folder's name), or the info it holds. */
+function windowInfoOf(value: unknown, endMs: number): WindowInfo | string {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'expected a JSON object';
+  const json = value as Record<string, unknown>;
+  if (json.time === 'processing') {
+    const { startMs, endMs: end } = json;
+    if (!isInteger(startMs) || !isInteger(end) || startMs >= end) return 'expected whole-ms startMs < endMs';
+    if (end !== endMs) return `expected endMs ${endMs} (the folder's name), found ${end}`;
+    return Object.freeze({ time: 'processing', startMs, endMs: end });
+  }
+  if (json.time === 'event') {
+    const { start, end, watermark, lateRows } = json;
+    if (!isInteger(start) || !isInteger(end) || start >= end) return 'expected whole-second start < end';
+    if (end * 1000 !== endMs) return `expected end ${endMs / 1000} (the folder's name), found ${end}`;
+    // An event-time window is published once the watermark reaches its end, never before.
+    if (!isInteger(watermark) || watermark < end) return `expected a watermark of at least its end ${end}, found ${JSON.stringify(watermark)}`;
+    if (!isInteger(lateRows) || lateRows < 0) return `expected lateRows a count, found ${JSON.stringify(lateRows)}`;
+    return Object.freeze({ time: 'event', start, end, watermark, lateRows });
+  }
+  return `expected time "processing" or "event", found ${JSON.stringify(json.time)}`;
+}
+
+/**
+ * What the window in `dir` (`speed-<endMs>.txt`) says it is; undefined when it has no `_WINDOW.json` (published before
+ * it had one). A damaged one — a link, too big, cut, corrupted, a field missing or wrong — is one E_STATE naming it.
+ * One without its crc32 (written before checks) is read as plain JSON, every field still checked.
+ */
+export function readWindowInfo(dir: string, endMs: number): WindowInfo | undefined {
+  const file = path.join(dir, WINDOW_FILE);
+  const bytes = readStateBytes(file, WINDOW_MAX_BYTES);
+  if (bytes === undefined) return undefined;
+  const parsed = parseJsonLine(bytes.toString('utf8').replace(/\n$/, ''));
+  const info = typeof parsed === 'string' ? parsed : parsed.value === undefined ? 'not JSON' : windowInfoOf(parsed.value, endMs);
+  if (typeof info === 'string') throw new LambdaflowError('E_STATE', `damaged window file ${file}: ${info}`, { file });
+  return info;
 }
 
 /** Realtime checkpoint metadata by folder (a published view never changes), or why its _REALTIME.json is refused. */
