@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listeningUrl, runCliOk, startCli } from '../helpers/cli.js';
 import { httpRequest, jsonOf } from '../helpers/http-client.js';
 import { type Totals, compactedMasterFiles, loggedStreamFiles, plain, readPartTotals, realtimeThroughSeq } from '../helpers/outputs.js';
-import { dropStreamFile, waitFor, waitUntilReady } from '../helpers/pipeline.js';
+import { dropStreamFile, waitFor, waitForValue, waitUntilReady } from '../helpers/pipeline.js';
 import { seeded } from '../helpers/prng.js';
 import { expectRangeAnswersEqualRecount } from '../helpers/range-recount.js';
 import { expectedBucketLines, recountDataFolder, referenceCents } from '../helpers/reference.js';
