@@ -191,7 +191,7 @@ runScript('bench', async () => {
   if (formatBucketLines(bucketed, HOUR, sortedEntries(bucketed)).bytes.toString() !== bucketLinesAsStrings(bucketed)) {
     throw new Error('verification failed: the bucket part written from key bytes differs from the one written as strings');
   }
-  const parts = batchPartsOf(bucketed, HOUR);
+  const parts = batchPartsOf([bucketed], HOUR);
   const sortedLines = (bytes: Buffer): string => bytes.toString().split('\n').filter(Boolean).sort().join('\n');
   if (sortedLines(parts.buckets) !== sortedLines(Buffer.from(bucketLinesAsStrings(bucketed)))) {
     throw new Error('verification failed: the batch reduce bucket part holds other lines than the one written as strings');
@@ -283,7 +283,7 @@ runScript('bench', async () => {
       variants: [
         { name: 'toSortedBucketTotals, template strings', run: () => bucketLinesAsStrings(bucketed) },
         { name: 'sortedEntries + formatBucketLines (bytes)', run: () => formatBucketLines(bucketed, HOUR, sortedEntries(bucketed)) },
-        { name: 'batchPartsOf: users summed and sorted, bucket lines in table order', run: () => batchPartsOf(bucketed, HOUR) },
+        { name: 'batchPartsOf: users summed and sorted, bucket lines in table order', run: () => batchPartsOf([bucketed], HOUR) },
       ],
     },
     {

@@ -51,14 +51,14 @@ function mapRanges(task: MapTask): Answer<MapResult> {
 export const reduce = answerTask((task: ReduceTask) => withFileErrors('E_WRITE', task.outputPath, () => ({ result: reducePartition(task) })));
 
 /**
- * Merges the map tasks' tables of one partition into the largest of them, then writes the part of all-time totals
- * (its users summed over their buckets, in id order) and the part of per-bucket totals (in the table's order).
+ * Merges the map tasks' tables of one partition and writes the part of all-time totals (its users summed over their
+ * buckets, in id order) and the part of per-bucket totals (src/core/batch-parts.ts).
  */
 function reducePartition(task: ReduceTask): ReduceResult {
-  const [largest, ...others] = [...task.tables].sort((a, b) => b.entries - a.entries);
-  const table = largest ? UserAggTable.fromState(largest) : new UserAggTable();
-  for (const other of others) table.mergeTable(UserAggTable.fromState(other));
-  const parts = batchPartsOf(table, task.bucketSeconds);
+  const parts = batchPartsOf(
+    task.tables.map((state) => UserAggTable.fromState(state)),
+    task.bucketSeconds,
+  );
   writeDurably(task.outputPath, parts.users);
   writeDurably(task.bucketsPath, parts.buckets);
   const checks = { users: contentCheckOf(parts.users), buckets: contentCheckOf(parts.buckets) };

@@ -177,9 +177,20 @@ export function formatEntries(table: UserAggTable, order: Uint32Array): Buffer {
  * cache on every entry. Entries over all time (ALL_TIME) have no bucket line.
  */
 export function formatBucketLines(table: UserAggTable, bucketSeconds: number, order?: Uint32Array): { readonly bytes: Buffer; readonly lines: number } {
+  const out = new ViewLineWriter(bucketLinesBytes(table, order?.length ?? table.size));
+  const lines = writeBucketLines(out, table, bucketSeconds, order);
+  return { bytes: out.bytes(), lines };
+}
+
+/** Room for `n` of a table's bucket lines (a writer grows past it if needed). */
+export function bucketLinesBytes(table: UserAggTable, n: number): number {
+  return table.keyColumns().keyStart[table.size]! + 52 * n;
+}
+
+/** What formatBucketLines writes, appended to `out`; returns the number of lines. */
+export function writeBucketLines(out: ViewLineWriter, table: UserAggTable, bucketSeconds: number, order?: Uint32Array): number {
   const { arena, keyStart } = table.keyColumns();
   const n = order?.length ?? table.size;
-  const out = new ViewLineWriter(keyStart[table.size]! + 52 * n);
   let lines = 0;
   for (let i = 0; i < n; i++) {
     const e = order === undefined ? i : order[i]!;
@@ -190,5 +201,5 @@ export function formatBucketLines(table: UserAggTable, bucketSeconds: number, or
     out.line(arena, keyStart[e]!, keyStart[e + 1]!, count, cents, bucket * bucketSeconds);
     lines++;
   }
-  return { bytes: out.bytes(), lines };
+  return lines;
 }

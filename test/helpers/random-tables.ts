@@ -9,16 +9,27 @@ import { seeded } from './prng.js';
  * amounts from −1.00 to 8.99, and the recount of the same purchases.
  */
 export function randomBucketedTable(seed: number, bucketSeconds: number, rows = 5_000): { readonly table: UserAggTable; readonly recount: Recount } {
+  const { tables, recount } = randomBucketedTables(seed, bucketSeconds, 1, rows);
+  return { table: tables[0]!, recount };
+}
+
+/** The purchases of randomBucketedTable spread at random over `count` tables (as map tasks split rows), and their recount. */
+export function randomBucketedTables(
+  seed: number,
+  bucketSeconds: number,
+  count: number,
+  rows = 5_000,
+): { readonly tables: UserAggTable[]; readonly recount: Recount } {
   const random = seeded(seed).next;
-  const table = new UserAggTable();
+  const tables = Array.from({ length: count }, () => new UserAggTable());
   const recount = emptyRecount(bucketSeconds);
   for (let i = 0; i < rows; i++) {
     const user = `u${Math.floor(random() * 300)}${random() < 0.1 ? '\u00e9' : ''}`;
     const bucket = 100 + Math.floor(random() * 40);
     const cents = Math.floor(random() * 1_000) - 100;
     const key = Buffer.from(user);
-    table.add(key, 0, key.length, 1, cents, undefined, bucket);
+    tables[count === 1 ? 0 : Math.floor(random() * count)]!.add(key, 0, key.length, 1, cents, undefined, bucket);
     addPurchase(recount, user, BigInt(cents), bucket * bucketSeconds);
   }
-  return { table, recount };
+  return { tables, recount };
 }
