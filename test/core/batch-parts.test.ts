@@ -29,7 +29,8 @@ describe('batchPartsOf', () => {
 
   it('a key in two later tables but not the first is written once, with both totals', () => {
     const tables = [new UserAggTable(), new UserAggTable(), new UserAggTable()];
-    const add = (t: number, user: string, bucket: number, cents: number): void => tables[t]!.add(Buffer.from(user), 0, user.length, 1, cents, undefined, bucket);
+    const add = (t: number, user: string, bucket: number, cents: number): void =>
+      tables[t]!.add(Buffer.from(user), 0, user.length, 1, cents, undefined, bucket);
     add(0, 'a', 1, 100);
     add(1, 'b', 2, 200);
     add(2, 'b', 2, 300);
