@@ -381,9 +381,11 @@ export class UserAggTable implements AggSink {
     }
   }
 
-  /** Merges another table into this one (see mergeBlock). */
-  mergeTable(other: UserAggTable, sign: 1 | -1 = 1, overAllTime = false): void {
-    for (let entry = 0; entry < other.entries; entry++) {
+  /** Merges another table into this one (see mergeBlock): all its entries, or only `entries` when given. */
+  mergeTable(other: UserAggTable, sign: 1 | -1 = 1, overAllTime = false, entries?: Uint32Array): void {
+    const n = entries?.length ?? other.entries;
+    for (let i = 0; i < n; i++) {
+      const entry = entries === undefined ? i : entries[i]!;
       const bucket = overAllTime ? ALL_TIME : other.keyBucket[entry]!;
       this.add(
         other.arena,

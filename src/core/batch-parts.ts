@@ -6,7 +6,7 @@
 // time with two threads. Instead, a key of a later table is only looked up in the earlier ones (no insert): found, its
 // totals go there; not found, it stays where it is and is written from there.
 
-import { ALL_TIME, UserAggTable } from './agg-table.js';
+import { UserAggTable } from './agg-table.js';
 import { sortedEntries } from './key-order.js';
 import { ViewLineWriter, bucketLinesBytes, formatEntries, writeBucketLines } from './view-lines.js';
 
@@ -39,12 +39,7 @@ export function batchPartsOf(tables: readonly UserAggTable[], bucketSeconds: num
   for (let t = 0; t < tables.length; t++) {
     const table = tables[t]!;
     bucketCount += writeBucketLines(out, table, bucketSeconds, own[t]);
-    const { arena, keyStart } = table.keyColumns();
-    const n = own[t]?.length ?? table.size;
-    for (let i = 0; i < n; i++) {
-      const e = own[t] === undefined ? i : own[t]![i]!;
-      users.add(arena, keyStart[e]!, keyStart[e + 1]!, table.countAt(e), table.centsAt(e), table.hashAt(e), ALL_TIME);
-    }
+    users.mergeTable(table, 1, true, own[t]);
   }
   const live = users.compacted();
   const order = sortedEntries(live);

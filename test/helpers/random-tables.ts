@@ -28,6 +28,7 @@ export function randomBucketedTables(
     const bucket = 100 + Math.floor(random() * 40);
     const cents = Math.floor(random() * 1_000) - 100;
     const key = Buffer.from(user);
+    // One table draws no extra number: randomBucketedTable's seeds keep giving the rows they always gave.
     tables[count === 1 ? 0 : Math.floor(random() * count)]!.add(key, 0, key.length, 1, cents, undefined, bucket);
     addPurchase(recount, user, BigInt(cents), bucket * bucketSeconds);
   }
